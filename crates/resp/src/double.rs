@@ -1,0 +1,113 @@
+//! Double formatting as Redis 7.0 writes doubles in replies: C's `%.17g`, and
+//! `inf` / `-inf` / `nan` spelled out.
+
+/// Formats `v` as Redis 7.0 does in replies (`%.17g`), appending to `out`.
+///
+/// ```
+/// let mut s = Vec::new();
+/// ferrokv_resp::format_double(0.1, &mut s);
+/// assert_eq!(s, b"0.10000000000000001");
+/// s.clear();
+/// ferrokv_resp::format_double(1e20, &mut s);
+/// assert_eq!(s, b"1e+20");
+/// s.clear();
+/// ferrokv_resp::format_double(3.0, &mut s);
+/// assert_eq!(s, b"3");
+/// ```
+pub fn format_double(v: f64, out: &mut Vec<u8>) {
+    format_g(v, 17, out)
+}
+
+/// C's `%.<precision>g` for a finite or infinite double.
+pub(crate) fn format_g(v: f64, precision: usize, out: &mut Vec<u8>) {
+    if v.is_nan() {
+        out.extend_from_slice(b"nan");
+        return;
+    }
+    if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"inf" } else { b"-inf" });
+        return;
+    }
+    let p = precision.max(1);
+    if v == 0.0 {
+        out.extend_from_slice(if v.is_sign_negative() { b"-0" } else { b"0" });
+        return;
+    }
+    // Rust's `{:e}` rounds the exact binary value correctly, like glibc's printf.
+    let s = format!("{:.*e}", p - 1, v);
+    let (mantissa, exp) = match s.split_once('e') {
+        Some(parts) => parts,
+        None => (s.as_str(), "0"),
+    };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (neg, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let digits: Vec<u8> = mantissa.bytes().filter(|b| b.is_ascii_digit()).collect();
+    if neg {
+        out.push(b'-');
+    }
+    if exp < -4 || exp >= p as i32 {
+        out.push(digits[0]);
+        let frac = trim_zeros(&digits[1..]);
+        if !frac.is_empty() {
+            out.push(b'.');
+            out.extend_from_slice(frac);
+        }
+        out.push(b'e');
+        out.push(if exp < 0 { b'-' } else { b'+' });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            out.push(b'0');
+        }
+        out.extend_from_slice(e.to_string().as_bytes());
+    } else if exp >= 0 {
+        let int_len = exp as usize + 1;
+        out.extend_from_slice(&digits[..int_len]);
+        let frac = trim_zeros(&digits[int_len..]);
+        if !frac.is_empty() {
+            out.push(b'.');
+            out.extend_from_slice(frac);
+        }
+    } else {
+        out.extend_from_slice(b"0.");
+        for _ in 0..(-exp - 1) {
+            out.push(b'0');
+        }
+        out.extend_from_slice(trim_zeros(&digits));
+    }
+}
+
+fn trim_zeros(d: &[u8]) -> &[u8] {
+    let end = d.iter().rposition(|&c| c != b'0').map_or(0, |i| i + 1);
+    &d[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g17(v: f64) -> String {
+        let mut out = Vec::new();
+        format_double(v, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn matches_printf_g17() {
+        assert_eq!(g17(1.5), "1.5");
+        assert_eq!(g17(-2.0), "-2");
+        assert_eq!(g17(0.1), "0.10000000000000001");
+        assert_eq!(g17(1e17), "1e+17");
+        assert_eq!(g17(1e16), "10000000000000000");
+        assert_eq!(g17(123456789.125), "123456789.125");
+        assert_eq!(g17(0.0001), "0.0001");
+        assert_eq!(g17(0.00001), "1.0000000000000001e-05");
+        assert_eq!(g17(1e-300), "1e-300");
+        assert_eq!(g17(f64::INFINITY), "inf");
+        assert_eq!(g17(f64::NEG_INFINITY), "-inf");
+        assert_eq!(g17(-0.0), "-0");
+        assert_eq!(g17(3.14), "3.1400000000000001");
+    }
+}

@@ -1,0 +1,354 @@
+//! The streaming [`Frame`] parser.
+//!
+//! Parsing runs in two passes over the buffer. The first ([`measure`]) walks the frame
+//! with nom's streaming combinators, validates it against the [`Limits`] and finds its
+//! length without allocating; when the input is incomplete it stops and nothing is
+//! consumed or copied. The second ([`build`]) runs only over a complete frame, after it
+//! has been split off and frozen, and slices every payload out of that one [`Bytes`].
+
+use bytes::{Bytes, BytesMut};
+use nom::bytes::streaming::take_until;
+use nom::Parser;
+
+use crate::{Error, Frame, Limits};
+
+/// Decodes [`Frame`]s from the front of a buffer.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use ferrokv_resp::{Frame, FrameDecoder};
+///
+/// let mut dec = FrameDecoder::default();
+/// let mut buf = BytesMut::from(&b"+OK\r\n:4"[..]);
+/// assert_eq!(dec.decode(&mut buf).unwrap(), Some(Frame::simple("OK")));
+/// assert_eq!(dec.decode(&mut buf).unwrap(), None); // ":4" needs its CRLF
+/// buf.extend_from_slice(b"2\r\n");
+/// assert_eq!(dec.decode(&mut buf).unwrap(), Some(Frame::Integer(42)));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct FrameDecoder {
+    limits: Limits,
+}
+
+impl FrameDecoder {
+    /// A decoder with the given limits.
+    ///
+    /// ```
+    /// use ferrokv_resp::{FrameDecoder, Limits};
+    /// let dec = FrameDecoder::new(Limits { max_depth: 8, ..Limits::default() });
+    /// assert_eq!(dec.limits().max_depth, 8);
+    /// ```
+    pub fn new(limits: Limits) -> Self {
+        FrameDecoder { limits }
+    }
+
+    /// The limits this decoder enforces.
+    ///
+    /// ```
+    /// use ferrokv_resp::{FrameDecoder, Limits};
+    /// assert_eq!(FrameDecoder::default().limits(), &Limits::default());
+    /// ```
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Removes one complete frame from the front of `buf` and returns it, or returns
+    /// `Ok(None)` and leaves `buf` untouched when the frame is not complete yet.
+    /// Bulk payloads of the returned frame share `buf`'s memory.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use ferrokv_resp::{Frame, FrameDecoder};
+    /// let mut buf = BytesMut::from(&b"$5\r\nhello\r\n"[..]);
+    /// assert_eq!(FrameDecoder::default().decode(&mut buf).unwrap(), Some(Frame::bulk("hello")));
+    /// assert!(buf.is_empty());
+    /// ```
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        match measure(buf, &self.limits, 0)? {
+            None => Ok(None),
+            Some(len) => {
+                let frame_bytes = buf.split_to(len).freeze();
+                let mut pos = 0;
+                let frame = build(&frame_bytes, &mut pos)?;
+                Ok(Some(frame))
+            }
+        }
+    }
+
+    /// Like [`decode`](Self::decode) but over a slice: returns the frame (payloads
+    /// copied) and how many bytes it took.
+    ///
+    /// ```
+    /// use ferrokv_resp::{Frame, FrameDecoder};
+    /// let (f, n) = FrameDecoder::default().decode_slice(b":1\r\nrest").unwrap().unwrap();
+    /// assert_eq!((f, n), (Frame::Integer(1), 4));
+    /// ```
+    pub fn decode_slice(&self, input: &[u8]) -> Result<Option<(Frame, usize)>, Error> {
+        match measure(input, &self.limits, 0)? {
+            None => Ok(None),
+            Some(len) => {
+                let bytes = Bytes::copy_from_slice(&input[..len]);
+                let mut pos = 0;
+                Ok(Some((build(&bytes, &mut pos)?, len)))
+            }
+        }
+    }
+}
+
+/// Finds the end of the line that starts `input`: the line (without CRLF) and the
+/// bytes it takes with its CRLF. `None` when the CRLF has not arrived yet.
+fn line(input: &[u8], max: usize) -> Result<Option<(&[u8], usize)>, Error> {
+    let found: nom::IResult<&[u8], &[u8]> = take_until(&b"\r\n"[..]).parse(input);
+    match found {
+        Ok((_, l)) if l.len() > max => Err(Error::LineTooLong),
+        Ok((_, l)) => Ok(Some((l, l.len() + 2))),
+        Err(nom::Err::Incomplete(_)) if input.len() > max + 1 => Err(Error::LineTooLong),
+        Err(nom::Err::Incomplete(_)) => Ok(None),
+        Err(_) => Err(Error::ExpectedCrlf),
+    }
+}
+
+fn parse_i64(s: &[u8], what: &'static str) -> Result<i64, Error> {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(Error::InvalidNumber(what));
+    }
+    let mut v: i128 = 0;
+    for d in digits {
+        v = v * 10 + i128::from(d - b'0');
+    }
+    if neg {
+        v = -v;
+    }
+    i64::try_from(v).map_err(|_| Error::InvalidNumber(what))
+}
+
+/// A length header: `-1` means null, otherwise a non-negative count.
+fn parse_len(s: &[u8], what: &'static str) -> Result<Option<usize>, Error> {
+    if s == b"?" {
+        return Err(Error::Streamed);
+    }
+    match parse_i64(s, what)? {
+        -1 => Ok(None),
+        n if n < 0 => Err(Error::InvalidNumber(what)),
+        n => usize::try_from(n).map(Some).map_err(|_| Error::InvalidNumber(what)),
+    }
+}
+
+fn parse_f64(s: &[u8]) -> Result<f64, Error> {
+    let text = std::str::from_utf8(s).map_err(|_| Error::Invalid("double"))?;
+    match text {
+        "inf" | "+inf" => Ok(f64::INFINITY),
+        "-inf" => Ok(f64::NEG_INFINITY),
+        "nan" | "-nan" => Ok(f64::NAN),
+        _ if text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) && !text.is_empty() => {
+            text.parse().map_err(|_| Error::Invalid("double"))
+        }
+        _ => Err(Error::Invalid("double")),
+    }
+}
+
+/// Validates the frame at the front of `input`; returns its length, or `None` if
+/// more input is needed. Never allocates.
+fn measure(input: &[u8], limits: &Limits, depth: usize) -> Result<Option<usize>, Error> {
+    let Some(&kind) = input.first() else {
+        return Ok(None);
+    };
+    let Some((hdr, hlen)) = line(&input[1..], limits.max_inline_len)? else {
+        return Ok(None);
+    };
+    let hlen = hlen + 1;
+    match kind {
+        b'+' | b'-' => Ok(Some(hlen)),
+        b':' => parse_i64(hdr, "integer").map(|_| Some(hlen)),
+        b'_' if hdr.is_empty() => Ok(Some(hlen)),
+        b'_' => Err(Error::Invalid("null")),
+        b'#' if hdr == b"t" || hdr == b"f" => Ok(Some(hlen)),
+        b'#' => Err(Error::Invalid("boolean")),
+        b',' => parse_f64(hdr).map(|_| Some(hlen)),
+        b'(' => {
+            let digits = hdr.strip_prefix(b"-").or_else(|| hdr.strip_prefix(b"+")).unwrap_or(hdr);
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return Err(Error::Invalid("big number"));
+            }
+            Ok(Some(hlen))
+        }
+        b'$' | b'!' | b'=' => {
+            let Some(n) = parse_len(hdr, "bulk length")? else {
+                return if kind == b'$' { Ok(Some(hlen)) } else { Err(Error::InvalidNumber("bulk length")) };
+            };
+            if n > limits.max_bulk_len {
+                return Err(Error::BulkTooLong);
+            }
+            if kind == b'=' && n < 4 {
+                return Err(Error::Invalid("verbatim string"));
+            }
+            let total = hlen + n + 2;
+            if input.len() < total {
+                return Ok(None);
+            }
+            if &input[hlen + n..total] != b"\r\n" {
+                return Err(Error::ExpectedCrlf);
+            }
+            if kind == b'=' && input[hlen + 3] != b':' {
+                return Err(Error::Invalid("verbatim string"));
+            }
+            Ok(Some(total))
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let Some(n) = parse_len(hdr, "multibulk length")? else {
+                return if kind == b'*' { Ok(Some(hlen)) } else { Err(Error::InvalidNumber("multibulk length")) };
+            };
+            let pairs = matches!(kind, b'%' | b'|');
+            let elems = if pairs { n.checked_mul(2).ok_or(Error::AggregateTooLong)? } else { n };
+            if elems > limits.max_aggregate_len {
+                return Err(Error::AggregateTooLong);
+            }
+            if depth >= limits.max_depth {
+                return Err(Error::TooDeep);
+            }
+            // An attribute annotates the frame that follows it.
+            let elems = if kind == b'|' { elems + 1 } else { elems };
+            let mut pos = hlen;
+            for _ in 0..elems {
+                // Each element takes at least 3 bytes; stop early on a short buffer
+                // rather than walking a huge declared count.
+                match measure(&input[pos..], limits, depth + 1)? {
+                    None => return Ok(None),
+                    Some(len) => pos += len,
+                }
+            }
+            Ok(Some(pos))
+        }
+        other => Err(Error::InvalidType(other)),
+    }
+}
+
+/// Builds the frame at `pos` of a buffer already validated by [`measure`].
+fn build(buf: &Bytes, pos: &mut usize) -> Result<Frame, Error> {
+    let input = &buf[*pos..];
+    let kind = *input.first().ok_or(Error::ExpectedCrlf)?;
+    let (hdr, hlen) = line(&input[1..], usize::MAX)?.ok_or(Error::ExpectedCrlf)?;
+    let start = *pos + 1;
+    let hdr_range = start..start + hdr.len();
+    *pos += hlen + 1;
+    let frame = match kind {
+        b'+' => Frame::Simple(buf.slice(hdr_range)),
+        b'-' => Frame::Error(buf.slice(hdr_range)),
+        b':' => Frame::Integer(parse_i64(hdr, "integer")?),
+        b'_' => Frame::Null,
+        b'#' => Frame::Boolean(hdr == b"t"),
+        b',' => Frame::Double(parse_f64(hdr)?),
+        b'(' => Frame::BigNumber(buf.slice(hdr_range)),
+        b'$' | b'!' | b'=' => match parse_len(hdr, "bulk length")? {
+            None => Frame::NullBulk,
+            Some(n) => {
+                let data = buf.slice(*pos..*pos + n);
+                *pos += n + 2;
+                match kind {
+                    b'$' => Frame::Bulk(data),
+                    b'!' => Frame::BlobError(data),
+                    _ => {
+                        let mut format = [0u8; 3];
+                        format.copy_from_slice(&data[..3]);
+                        Frame::Verbatim { format, data: data.slice(4..) }
+                    }
+                }
+            }
+        },
+        b'*' | b'~' | b'>' => match parse_len(hdr, "multibulk length")? {
+            None => Frame::NullArray,
+            Some(n) => {
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(build(buf, pos)?);
+                }
+                match kind {
+                    b'*' => Frame::Array(items),
+                    b'~' => Frame::Set(items),
+                    _ => Frame::Push(items),
+                }
+            }
+        },
+        b'%' | b'|' => {
+            let n = parse_len(hdr, "multibulk length")?.unwrap_or(0);
+            let mut pairs = Vec::with_capacity(n);
+            for _ in 0..n {
+                let k = build(buf, pos)?;
+                let v = build(buf, pos)?;
+                pairs.push((k, v));
+            }
+            if kind == b'%' {
+                Frame::Map(pairs)
+            } else {
+                Frame::Attribute { attributes: pairs, data: Box::new(build(buf, pos)?) }
+            }
+        }
+        other => return Err(Error::InvalidType(other)),
+    };
+    Ok(frame)
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(input: &[u8]) -> Result<Option<Frame>, Error> {
+        FrameDecoder::default().decode(&mut BytesMut::from(input))
+    }
+
+    #[test]
+    fn every_type() {
+        assert_eq!(dec(b"+OK\r\n").unwrap(), Some(Frame::simple("OK")));
+        assert_eq!(dec(b"-ERR x\r\n").unwrap(), Some(Frame::error("ERR x")));
+        assert_eq!(dec(b":-12\r\n").unwrap(), Some(Frame::Integer(-12)));
+        assert_eq!(dec(b"$-1\r\n").unwrap(), Some(Frame::NullBulk));
+        assert_eq!(dec(b"*-1\r\n").unwrap(), Some(Frame::NullArray));
+        assert_eq!(dec(b"_\r\n").unwrap(), Some(Frame::Null));
+        assert_eq!(dec(b"$0\r\n\r\n").unwrap(), Some(Frame::bulk("")));
+        assert_eq!(dec(b"#t\r\n").unwrap(), Some(Frame::Boolean(true)));
+        assert_eq!(dec(b",-inf\r\n").unwrap(), Some(Frame::Double(f64::NEG_INFINITY)));
+        assert_eq!(dec(b",1.5\r\n").unwrap(), Some(Frame::Double(1.5)));
+        assert_eq!(dec(b"(123\r\n").unwrap(), Some(Frame::BigNumber("123".into())));
+        assert_eq!(
+            dec(b"=8\r\ntxt:abcd\r\n").unwrap(),
+            Some(Frame::Verbatim { format: *b"txt", data: "abcd".into() })
+        );
+        assert_eq!(dec(b"!3\r\nERR\r\n").unwrap(), Some(Frame::BlobError("ERR".into())));
+        assert_eq!(
+            dec(b"%1\r\n+a\r\n:1\r\n").unwrap(),
+            Some(Frame::Map(vec![(Frame::simple("a"), Frame::Integer(1))]))
+        );
+        assert_eq!(dec(b"~1\r\n:1\r\n").unwrap(), Some(Frame::Set(vec![Frame::Integer(1)])));
+        assert_eq!(dec(b">1\r\n:1\r\n").unwrap(), Some(Frame::Push(vec![Frame::Integer(1)])));
+        assert_eq!(
+            dec(b"|1\r\n+k\r\n+v\r\n:5\r\n").unwrap(),
+            Some(Frame::Attribute {
+                attributes: vec![(Frame::simple("k"), Frame::simple("v"))],
+                data: Box::new(Frame::Integer(5)),
+            })
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(dec(b"?x\r\n"), Err(Error::InvalidType(b'?')));
+        assert_eq!(dec(b"*?\r\n"), Err(Error::Streamed));
+        assert_eq!(dec(b"$3\r\nabcd\r\n"), Err(Error::ExpectedCrlf));
+        assert_eq!(dec(b"$4611686018427387904\r\n"), Err(Error::BulkTooLong));
+        let deep = b"*1\r\n".repeat(200);
+        assert_eq!(dec(&deep), Err(Error::TooDeep));
+    }
+
+    #[test]
+    fn incomplete_consumes_nothing() {
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nfoo\r\n$3\r\nba"[..]);
+        assert_eq!(FrameDecoder::default().decode(&mut buf).unwrap(), None);
+        assert_eq!(buf.len(), 19);
+    }
+}

@@ -1,0 +1,481 @@
+//! The server side of the protocol: requests into argument ranges.
+//!
+//! A request is either an array of bulk strings (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`) or
+//! an inline line (`GET k\r\n`, what telnet and redis-cli's inline mode send). The
+//! parser follows Redis 7.0's `processMultibulkBuffer` / `processInlineBuffer`,
+//! including their leniencies (the two bytes after a bulk payload are skipped, not
+//! checked) and their exact error texts.
+
+use std::ops::Range;
+
+use crate::ProtocolError;
+
+/// Bounds on what one request may declare, as `proto-max-bulk-len` and friends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// Longest bulk argument (Redis `proto-max-bulk-len`, default 512 MiB).
+    pub max_bulk_len: usize,
+    /// Most arguments in one request (Redis: `INT_MAX`; 1024*1024 before AUTH).
+    pub max_args: usize,
+    /// Longest inline request or length line (Redis: 64 KiB).
+    pub max_inline_len: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            max_bulk_len: 512 * 1024 * 1024,
+            max_args: i32::MAX as usize,
+            max_inline_len: 64 * 1024,
+        }
+    }
+}
+
+impl RequestLimits {
+    /// The tighter limits Redis applies to a connection that has not authenticated
+    /// yet when a password is required.
+    ///
+    /// ```
+    /// use ferrokv_resp::RequestLimits;
+    /// assert_eq!(RequestLimits::default().unauthenticated().max_bulk_len, 16384);
+    /// ```
+    pub fn unauthenticated(self) -> Self {
+        RequestLimits {
+            max_bulk_len: self.max_bulk_len.min(16384),
+            max_args: self.max_args.min(1024 * 1024),
+            ..self
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// At the start of a request.
+    Start,
+    /// Inside `*N`: `remaining` bulks still to read, next one starts at `pos`.
+    MultiBulk { remaining: usize, pos: usize },
+}
+
+/// Parses requests into argument ranges, resuming where it stopped.
+///
+/// ```
+/// use ferrokv_resp::RequestParser;
+///
+/// let mut p = RequestParser::default();
+/// let buf = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n";
+/// let n = p.parse(buf).unwrap().unwrap();
+/// assert_eq!(p.args(buf).collect::<Vec<_>>(), vec![&b"GET"[..], b"k"]);
+/// let m = p.parse(&buf[n..]).unwrap().unwrap();
+/// assert_eq!(p.args(&buf[n..]).collect::<Vec<_>>(), vec![&b"PING"[..]]);
+/// assert_eq!(n + m, buf.len());
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequestParser {
+    limits: RequestLimits,
+    state: State,
+    ranges: Vec<Range<usize>>,
+    /// Inline arguments after unquoting; `ranges` index into it when `inline` is set.
+    inline_buf: Vec<u8>,
+    inline: bool,
+    /// Bytes the current incomplete bulk needs in total (a hint to size reads).
+    need: usize,
+}
+
+impl Default for RequestParser {
+    fn default() -> Self {
+        RequestParser::new(RequestLimits::default())
+    }
+}
+
+impl RequestParser {
+    /// A parser enforcing `limits`.
+    ///
+    /// ```
+    /// use ferrokv_resp::{RequestLimits, RequestParser};
+    /// let p = RequestParser::new(RequestLimits::default());
+    /// assert_eq!(p.argc(), 0);
+    /// ```
+    pub fn new(limits: RequestLimits) -> Self {
+        RequestParser {
+            limits,
+            state: State::Start,
+            ranges: Vec::new(),
+            inline_buf: Vec::new(),
+            inline: false,
+            need: 0,
+        }
+    }
+
+    /// Changes the limits (e.g. after AUTH, or `CONFIG SET proto-max-bulk-len`).
+    ///
+    /// ```
+    /// use ferrokv_resp::{RequestLimits, RequestParser};
+    /// let mut p = RequestParser::default();
+    /// p.set_limits(RequestLimits::default().unauthenticated());
+    /// ```
+    pub fn set_limits(&mut self, limits: RequestLimits) {
+        self.limits = limits;
+    }
+
+    /// Parses one request at the front of `buf`.
+    ///
+    /// - `Ok(Some(n))`: a complete request of `n` bytes; its arguments are
+    ///   [`args`](Self::args) of the same `buf` until the next call. It may have no
+    ///   arguments (an empty line or `*0`), which a server skips.
+    /// - `Ok(None)`: the request is incomplete. What was parsed is kept: call again
+    ///   with a buffer that starts at the same request and holds more bytes.
+    /// - `Err(e)`: a protocol error; reply `-ERR {e}` and close the connection.
+    ///
+    /// ```
+    /// use ferrokv_resp::RequestParser;
+    /// let mut p = RequestParser::default();
+    /// assert_eq!(p.parse(b"*1\r\n$4\r\nPI").unwrap(), None);
+    /// assert_eq!(p.parse(b"*1\r\n$4\r\nPING\r\n").unwrap(), Some(14));
+    /// ```
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
+        if self.state == State::Start {
+            self.ranges.clear();
+            self.inline = false;
+            self.need = 0;
+            match buf.first() {
+                None => return Ok(None),
+                Some(b'*') => {}
+                Some(_) => return self.parse_inline(buf),
+            }
+            let Some((line, next)) = find_line(buf, 1) else {
+                if buf.len() > self.limits.max_inline_len {
+                    return Err(ProtocolError::TooBigMultibulkCount);
+                }
+                return Ok(None);
+            };
+            let count = parse_ll(line).ok_or(ProtocolError::InvalidMultibulkLength)?;
+            if count > self.limits.max_args as i64 || count > i32::MAX as i64 {
+                return Err(ProtocolError::InvalidMultibulkLength);
+            }
+            if count <= 0 {
+                return Ok(Some(next));
+            }
+            // Reserve for what the peer declared only up to a small bound: the
+            // arguments themselves have to arrive before we keep more.
+            self.ranges.reserve((count as usize).min(1024));
+            self.state = State::MultiBulk { remaining: count as usize, pos: next };
+        }
+        let State::MultiBulk { mut remaining, mut pos } = self.state else {
+            return Ok(None);
+        };
+        while remaining > 0 {
+            let Some(&first) = buf.get(pos) else {
+                self.state = State::MultiBulk { remaining, pos };
+                return Ok(None);
+            };
+            if first != b'$' {
+                self.reset();
+                return Err(ProtocolError::ExpectedDollar(first));
+            }
+            let Some((line, data_start)) = find_line(buf, pos + 1) else {
+                if buf.len() - pos > self.limits.max_inline_len {
+                    self.reset();
+                    return Err(ProtocolError::TooBigBulkCount);
+                }
+                self.state = State::MultiBulk { remaining, pos };
+                return Ok(None);
+            };
+            let len = match parse_ll(line) {
+                Some(l) if l >= 0 && (l as u64) <= self.limits.max_bulk_len as u64 => l as usize,
+                _ => {
+                    self.reset();
+                    return Err(ProtocolError::InvalidBulkLength);
+                }
+            };
+            let end = data_start + len;
+            if buf.len() < end + 2 {
+                self.need = end + 2;
+                self.state = State::MultiBulk { remaining, pos };
+                return Ok(None);
+            }
+            self.ranges.push(data_start..end);
+            pos = end + 2;
+            remaining -= 1;
+        }
+        self.state = State::Start;
+        self.need = 0;
+        Ok(Some(pos))
+    }
+
+    /// How many bytes, counted from the start of the request, the parser needs before
+    /// it can make progress on a large bulk argument; 0 when unknown. A server uses it
+    /// to grow its read buffer once instead of many times.
+    ///
+    /// ```
+    /// use ferrokv_resp::RequestParser;
+    /// let mut p = RequestParser::default();
+    /// p.parse(b"*1\r\n$100\r\nab").unwrap();
+    /// assert_eq!(p.bytes_needed(), 4 + 6 + 102);
+    /// ```
+    pub fn bytes_needed(&self) -> usize {
+        self.need
+    }
+
+    /// Number of arguments of the last complete request.
+    ///
+    /// ```
+    /// use ferrokv_resp::RequestParser;
+    /// let mut p = RequestParser::default();
+    /// p.parse(b"SET a b\r\n").unwrap();
+    /// assert_eq!(p.argc(), 3);
+    /// ```
+    pub fn argc(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Argument `i` of the last complete request parsed from `buf`.
+    ///
+    /// ```
+    /// use ferrokv_resp::RequestParser;
+    /// let mut p = RequestParser::default();
+    /// let buf = b"ECHO \"a b\"\r\n";
+    /// p.parse(buf).unwrap();
+    /// assert_eq!(p.arg(buf, 1), b"a b");
+    /// ```
+    pub fn arg<'a>(&'a self, buf: &'a [u8], i: usize) -> &'a [u8] {
+        let r = self.ranges[i].clone();
+        if self.inline {
+            &self.inline_buf[r]
+        } else {
+            &buf[r]
+        }
+    }
+
+    /// All arguments of the last complete request parsed from `buf`.
+    ///
+    /// ```
+    /// use ferrokv_resp::RequestParser;
+    /// let mut p = RequestParser::default();
+    /// let buf = b"*1\r\n$4\r\nPING\r\n";
+    /// p.parse(buf).unwrap();
+    /// assert_eq!(p.args(buf).next(), Some(&b"PING"[..]));
+    /// ```
+    pub fn args<'a>(&'a self, buf: &'a [u8]) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+        let base: &'a [u8] = if self.inline { &self.inline_buf } else { buf };
+        self.ranges.iter().map(move |r| &base[r.clone()])
+    }
+
+    fn reset(&mut self) {
+        self.state = State::Start;
+        self.ranges.clear();
+        self.need = 0;
+    }
+
+    fn parse_inline(&mut self, buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
+        let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+            if buf.len() > self.limits.max_inline_len {
+                return Err(ProtocolError::TooBigInlineRequest);
+            }
+            return Ok(None);
+        };
+        let mut line = &buf[..nl];
+        if let Some(l) = line.strip_suffix(b"\r") {
+            line = l;
+        }
+        self.inline = true;
+        self.inline_buf.clear();
+        split_args(line, &mut self.inline_buf, &mut self.ranges)
+            .map_err(|_| ProtocolError::UnbalancedQuotes)?;
+        Ok(Some(nl + 1))
+    }
+}
+
+/// Finds `\r` at or after `from`; Redis then needs one more byte (the `\n`, unchecked).
+/// Returns the line between `from` and `\r`, and the offset after the two bytes.
+fn find_line(buf: &[u8], from: usize) -> Option<(&[u8], usize)> {
+    let rel = buf.get(from..)?.iter().position(|&b| b == b'\r')?;
+    let cr = from + rel;
+    if cr + 2 > buf.len() {
+        return None;
+    }
+    Some((&buf[from..cr], cr + 2))
+}
+
+/// Redis's `string2ll`: optional `-`, no `+`, no leading zeros, no spaces, fits i64.
+pub(crate) fn parse_ll(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    match digits.first() {
+        Some(b'1'..=b'9') => {}
+        _ => return None,
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// Splits an inline line into arguments as Redis's `sdssplitargs` does: spaces
+/// separate, double quotes take `\n \r \t \b \a \xHH` escapes, single quotes take
+/// `\'`, a closing quote must be followed by a space or the end.
+fn split_args(line: &[u8], out: &mut Vec<u8>, ranges: &mut Vec<Range<usize>>) -> Result<(), ()> {
+    let is_space = |c: u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c);
+    // C strings stop at NUL: so does Redis's inline parser.
+    let line = match line.iter().position(|&b| b == 0) {
+        Some(p) => &line[..p],
+        None => line,
+    };
+    let mut p = 0;
+    loop {
+        while p < line.len() && is_space(line[p]) {
+            p += 1;
+        }
+        if p >= line.len() {
+            return Ok(());
+        }
+        let start = out.len();
+        let (mut inq, mut insq, mut done) = (false, false, false);
+        while !done {
+            let c = line.get(p).copied();
+            if inq {
+                match c {
+                    None => return Err(()),
+                    Some(b'\\')
+                        if line.get(p + 1) == Some(&b'x')
+                            && line.get(p + 2).is_some_and(u8::is_ascii_hexdigit)
+                            && line.get(p + 3).is_some_and(u8::is_ascii_hexdigit) =>
+                    {
+                        let hex = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+                        out.push(hex(line[p + 2]) * 16 + hex(line[p + 3]));
+                        p += 3;
+                    }
+                    Some(b'\\') if p + 1 < line.len() => {
+                        p += 1;
+                        out.push(match line[p] {
+                            b'n' => b'\n',
+                            b'r' => b'\r',
+                            b't' => b'\t',
+                            b'b' => 0x08,
+                            b'a' => 0x07,
+                            other => other,
+                        });
+                    }
+                    Some(b'"') => {
+                        if line.get(p + 1).is_some_and(|&n| !is_space(n)) {
+                            return Err(());
+                        }
+                        done = true;
+                    }
+                    Some(other) => out.push(other),
+                }
+            } else if insq {
+                match c {
+                    None => return Err(()),
+                    Some(b'\\') if line.get(p + 1) == Some(&b'\'') => {
+                        p += 1;
+                        out.push(b'\'');
+                    }
+                    Some(b'\'') => {
+                        if line.get(p + 1).is_some_and(|&n| !is_space(n)) {
+                            return Err(());
+                        }
+                        done = true;
+                    }
+                    Some(other) => out.push(other),
+                }
+            } else {
+                match c {
+                    None | Some(b' ' | b'\n' | b'\r' | b'\t') => done = true,
+                    Some(b'"') => inq = true,
+                    Some(b'\'') => insq = true,
+                    Some(other) => out.push(other),
+                }
+            }
+            if p < line.len() {
+                p += 1;
+            }
+        }
+        ranges.push(start..out.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
+        let mut p = RequestParser::default();
+        let mut off = 0;
+        let mut out = Vec::new();
+        while let Some(n) = p.parse(&input[off..])? {
+            out.push(p.args(&input[off..]).map(<[u8]>::to_vec).collect());
+            off += n;
+        }
+        Ok(out)
+    }
+
+    fn v(items: &[&str]) -> Vec<Vec<u8>> {
+        items.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn multibulk_and_inline() {
+        assert_eq!(parse_all(b"*1\r\n$4\r\nPING\r\n").unwrap(), vec![v(&["PING"])]);
+        assert_eq!(parse_all(b"PING\r\nECHO  hi\n").unwrap(), vec![v(&["PING"]), v(&["ECHO", "hi"])]);
+        assert_eq!(parse_all(b"set \"a\\x41\\n\" 'b\\'c'\r\n").unwrap(), vec![v(&["set", "aA\n", "b'c"])]);
+        assert_eq!(parse_all(b"\r\n*0\r\n").unwrap(), vec![v(&[]), v(&[])]);
+        assert_eq!(parse_all(b"a\"b c\"d\r\n"), Err(ProtocolError::UnbalancedQuotes));
+        assert_eq!(parse_all(b"a\"b c\" d\r\n").unwrap(), vec![v(&["ab c", "d"])]);
+    }
+
+    #[test]
+    fn errors_match_redis() {
+        assert_eq!(parse_all(b"*x\r\n"), Err(ProtocolError::InvalidMultibulkLength));
+        assert_eq!(parse_all(b"*1\r\n+x\r\n"), Err(ProtocolError::ExpectedDollar(b'+')));
+        assert_eq!(parse_all(b"*1\r\n$-1\r\n"), Err(ProtocolError::InvalidBulkLength));
+        assert_eq!(parse_all(b"*1\r\n$4611686018427387904\r\n"), Err(ProtocolError::InvalidBulkLength));
+        assert_eq!(parse_all(b"\"abc\r\n"), Err(ProtocolError::UnbalancedQuotes));
+        assert_eq!(
+            ProtocolError::ExpectedDollar(b'x').to_string(),
+            "Protocol error: expected '$', got 'x'"
+        );
+        let long = vec![b'a'; 70000];
+        assert_eq!(parse_all(&long), Err(ProtocolError::TooBigInlineRequest));
+    }
+
+    #[test]
+    fn resumes_at_every_split() {
+        let input = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n";
+        for split in 0..input.len() {
+            let mut p = RequestParser::default();
+            assert_eq!(p.parse(&input[..split]).unwrap(), None, "split {split}");
+            assert_eq!(p.parse(input).unwrap(), Some(input.len()));
+            assert_eq!(p.args(input).collect::<Vec<_>>(), vec![&b"SET"[..], b"key", b"value"]);
+        }
+    }
+
+    #[test]
+    fn string2ll_rules() {
+        assert_eq!(parse_ll(b"0"), Some(0));
+        assert_eq!(parse_ll(b"-0"), None);
+        assert_eq!(parse_ll(b"01"), None);
+        assert_eq!(parse_ll(b"+1"), None);
+        assert_eq!(parse_ll(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_ll(b"9223372036854775808"), None);
+    }
+}

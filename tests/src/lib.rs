@@ -1,0 +1,1 @@
+//! Test support: starting ferrokv-server and redis-server, a small RESP client.
