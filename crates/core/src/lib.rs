@@ -1,1 +1,27 @@
-//! Storage engine.
+//! `ferrokv-core`: the storage engine. It knows nothing about sockets: a command runs
+//! against the shards it locked and writes its reply into a buffer, so everything
+//! here can be unit-tested, fuzzed and benchmarked without a network.
+//!
+//! Map: [`keyspace`] (databases, shards, the hash table, entries), [`types`] (one
+//! module per data type with its commands), [`commands`] (the registry, metadata and
+//! the generic/server commands), [`engine`] (dispatch), [`ctx`] (what a command sees),
+//! [`config`] (parameters), [`glob`] (pattern matching), [`lazyfree`] (background
+//! frees), [`args`] (argument parsing), [`error`] (error replies).
+
+pub mod args;
+pub mod client;
+pub mod commands;
+pub mod config;
+pub mod ctx;
+pub mod engine;
+pub mod error;
+pub mod glob;
+pub mod hooks;
+pub mod keyspace;
+pub mod lazyfree;
+pub mod types;
+
+pub use client::Client;
+pub use engine::Engine;
+pub use error::{CmdError, CmdResult};
+pub use hooks::{NoHooks, ServerHooks};

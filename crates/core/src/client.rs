@@ -1,0 +1,49 @@
+//! What the engine knows about one connection.
+
+use ferrokv_resp::Protocol;
+
+/// Per-connection state that commands read and change.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// CLIENT ID.
+    pub id: u64,
+    /// Selected database.
+    pub db: usize,
+    /// Protocol (HELLO); the connection's reply buffer follows it.
+    pub proto: Protocol,
+    /// CLIENT SETNAME.
+    pub name: Option<Vec<u8>>,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: Option<Vec<u8>>,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: Option<Vec<u8>>,
+    /// Whether AUTH succeeded (or no password is required).
+    pub authenticated: bool,
+    /// CLIENT NO-EVICT.
+    pub no_evict: bool,
+    /// CLIENT NO-TOUCH.
+    pub no_touch: bool,
+    /// Set by QUIT / CLIENT KILL of itself: close after the reply is written.
+    pub close_after_reply: bool,
+    /// Full name of the last command run (CLIENT LIST `cmd=`).
+    pub last_cmd: &'static str,
+}
+
+impl Client {
+    /// A new connection's state.
+    pub fn new(id: u64, authenticated: bool) -> Client {
+        Client {
+            id,
+            db: 0,
+            proto: Protocol::Resp2,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            authenticated,
+            no_evict: false,
+            no_touch: false,
+            close_after_reply: false,
+            last_cmd: "NULL",
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! CONFIG GET / SET / RESETSTAT / HELP.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::commands::{reply_help, CommandDef};
+use crate::config::Config;
+use crate::ctx::Ctx;
+use crate::error::{CmdError, CmdResult};
+
+/// The table.
+pub static COMMANDS: &[CommandDef] = &[
+    CommandDef::new("config|get", get),
+    CommandDef::new("config|set", set),
+    CommandDef::new("config|resetstat", resetstat),
+    CommandDef::new("config|help", help),
+];
+
+fn get(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for pat in &args[2..] {
+        ctx.engine
+            .config
+            .get(&String::from_utf8_lossy(pat), &mut pairs);
+    }
+    // A parameter matched by several patterns is listed once.
+    let mut seen = std::collections::HashSet::new();
+    pairs.retain(|(k, _)| seen.insert(k.clone()));
+    // `dir` reports the working directory, as Redis does.
+    for (k, v) in pairs.iter_mut() {
+        if k == "dir" {
+            if let Ok(cwd) = std::env::current_dir() {
+                *v = cwd.to_string_lossy().into_owned();
+            }
+        }
+    }
+    ctx.out.map(pairs.len());
+    for (k, v) in &pairs {
+        ctx.out.bulk(k.as_bytes());
+        ctx.out.bulk(v.as_bytes());
+    }
+    Ok(())
+}
+
+fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    if args.len() % 2 != 0 {
+        return Err(CmdError::WrongArity("config|set".into()));
+    }
+    // Validate everything first so that a bad pair changes nothing (Redis 7 applies
+    // CONFIG SET of several parameters atomically).
+    let mut todo = Vec::new();
+    for pair in args[2..].chunks(2) {
+        let name = String::from_utf8_lossy(pair[0]).into_owned();
+        let value = String::from_utf8_lossy(pair[1]).into_owned();
+        let Some((_, p)) = Config::find(&name) else {
+            return Err(CmdError::ConfigUnknown(name));
+        };
+        if !p.mutable {
+            return Err(CmdError::ConfigBadValue(
+                name,
+                "can't set immutable config".into(),
+            ));
+        }
+        if todo.iter().any(|(n, _): &(String, String)| {
+            Config::find(n).map(|x| x.0) == Config::find(&name).map(|x| x.0)
+        }) {
+            return Err(CmdError::ConfigBadValue(name, "duplicate parameter".into()));
+        }
+        todo.push((name, value));
+    }
+    let check = Config::default();
+    for (name, value) in &todo {
+        check
+            .set(name, value, false)
+            .map_err(|why| CmdError::ConfigBadValue(name.clone(), why))?;
+    }
+    for (name, value) in &todo {
+        let canonical = ctx
+            .engine
+            .config
+            .set(name, value, false)
+            .map_err(|why| CmdError::ConfigBadValue(name.clone(), why))?;
+        ctx.hooks.config_changed(canonical);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn resetstat(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+    let e = ctx.engine;
+    // Shard counters are not reset in place (that would need every shard lock at
+    // once); the current totals become the new zero.
+    let t = e.shard_totals();
+    let s = &e.stats;
+    s.baseline_hits.fetch_add(t.hits, Relaxed);
+    s.baseline_misses.fetch_add(t.misses, Relaxed);
+    s.baseline_expired.fetch_add(t.expired, Relaxed);
+    s.error_replies.store(0, Relaxed);
+    s.rejected_calls.store(0, Relaxed);
+    ctx.hooks.config_changed("resetstat");
+    ctx.out.ok();
+    Ok(())
+}
+
+const HELP: &[&str] = &[
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn help(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+    reply_help(ctx, HELP);
+    Ok(())
+}

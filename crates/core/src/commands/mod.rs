@@ -1,0 +1,208 @@
+//! The command table: one [`CommandDef`] per command, next to the type it belongs
+//! to, collected by [`Registry`]. Metadata (arity, flags, key specs, docs) comes from
+//! [`meta`]; dispatch lives in [`crate::engine`].
+
+pub mod command_cmd;
+pub mod config_cmd;
+pub mod keys;
+pub mod meta;
+pub mod object;
+pub mod server;
+
+use std::collections::HashMap;
+
+use crate::ctx::Ctx;
+use crate::error::CmdResult;
+use crate::keyspace::LockId;
+use meta::CommandMeta;
+
+/// A command implementation: gets the whole argv (name included).
+pub type Handler = fn(&mut Ctx<'_, '_>, &[&[u8]]) -> CmdResult;
+
+/// Which shards a command locks before it runs.
+#[derive(Clone, Copy)]
+pub enum Locks {
+    /// The shards of the keys its key specs name, in the client's db (none if it has
+    /// no key specs).
+    Auto,
+    /// Every shard of the client's db (KEYS, DBSIZE, FLUSHDB, RANDOMKEY, ...).
+    Db,
+    /// Every shard of every db (FLUSHALL, SWAPDB).
+    AllDbs,
+    /// Computed from the arguments: `(args, client db, db count)`.
+    Custom(fn(&[&[u8]], usize, usize) -> Vec<LockId>),
+}
+
+/// One command's entry in a type module's table.
+pub struct CommandDef {
+    /// Full lower-case name; subcommands as `parent|sub`.
+    pub name: &'static str,
+    /// The implementation.
+    pub handler: Handler,
+    /// Locking.
+    pub locks: Locks,
+}
+
+impl CommandDef {
+    /// An entry with automatic (key-spec) locking.
+    pub const fn new(name: &'static str, handler: Handler) -> CommandDef {
+        CommandDef {
+            name,
+            handler,
+            locks: Locks::Auto,
+        }
+    }
+
+    /// An entry with explicit locking.
+    pub const fn with_locks(name: &'static str, handler: Handler, locks: Locks) -> CommandDef {
+        CommandDef {
+            name,
+            handler,
+            locks,
+        }
+    }
+}
+
+/// A command ready to dispatch.
+pub struct Command {
+    /// Redis's description of it.
+    pub meta: &'static CommandMeta,
+    /// Its implementation; `None` for container commands (CLIENT, CONFIG, ...).
+    pub handler: Option<Handler>,
+    /// Locking.
+    pub locks: Locks,
+    /// Implemented subcommands.
+    pub subcommands: Vec<Command>,
+}
+
+impl Command {
+    /// The implemented subcommand named `sub`.
+    pub fn subcommand(&self, sub: &[u8]) -> Option<&Command> {
+        self.subcommands.iter().find(|c| {
+            c.meta
+                .name
+                .rsplit('|')
+                .next()
+                .is_some_and(|n| n.as_bytes().eq_ignore_ascii_case(sub))
+        })
+    }
+}
+
+/// Every implemented command, by name.
+pub struct Registry {
+    commands: Vec<Command>,
+    by_name: HashMap<Vec<u8>, usize>,
+}
+
+/// The data commands `ferrokv-core` implements itself.
+pub fn core_commands() -> Vec<&'static [CommandDef]> {
+    vec![
+        crate::types::string::commands::COMMANDS,
+        keys::COMMANDS,
+        object::COMMANDS,
+        server::COMMANDS,
+        command_cmd::COMMANDS,
+        config_cmd::COMMANDS,
+    ]
+}
+
+impl Registry {
+    /// Builds the table from the given definition lists. Panics on a definition
+    /// that names no Redis command: that is a programming error caught by tests.
+    pub fn build(defs: &[&[CommandDef]]) -> Registry {
+        let all = meta::redis_commands();
+        let mut top: Vec<(&CommandDef, &'static CommandMeta)> = Vec::new();
+        let mut subs: HashMap<&str, Vec<(&CommandDef, &'static CommandMeta)>> = HashMap::new();
+        for def in defs.iter().flat_map(|d| d.iter()) {
+            match def.name.split_once('|') {
+                None => {
+                    let m = all
+                        .get(def.name)
+                        .unwrap_or_else(|| panic!("no metadata for {}", def.name));
+                    top.push((def, m));
+                }
+                Some((parent, sub)) => {
+                    let m = all
+                        .get(parent)
+                        .and_then(|p| p.subcommand(sub.as_bytes()))
+                        .unwrap_or_else(|| panic!("no metadata for {}", def.name));
+                    subs.entry(parent).or_default().push((def, m));
+                }
+            }
+        }
+        let mut commands = Vec::new();
+        let mut by_name = HashMap::new();
+        for (def, m) in &top {
+            commands.push(Command {
+                meta: m,
+                handler: Some(def.handler),
+                locks: def.locks,
+                subcommands: Vec::new(),
+            });
+            by_name.insert(def.name.as_bytes().to_vec(), commands.len() - 1);
+        }
+        for (parent, list) in subs {
+            let idx = match by_name.get(parent.as_bytes()) {
+                Some(&i) => i,
+                None => {
+                    let m = &all[parent];
+                    commands.push(Command {
+                        meta: m,
+                        handler: None,
+                        locks: Locks::Auto,
+                        subcommands: Vec::new(),
+                    });
+                    by_name.insert(parent.as_bytes().to_vec(), commands.len() - 1);
+                    commands.len() - 1
+                }
+            };
+            for (def, m) in list {
+                commands[idx].subcommands.push(Command {
+                    meta: m,
+                    handler: Some(def.handler),
+                    locks: def.locks,
+                    subcommands: Vec::new(),
+                });
+            }
+        }
+        Registry { commands, by_name }
+    }
+
+    /// The command named `name` (any case).
+    #[inline]
+    pub fn get(&self, name: &[u8]) -> Option<&Command> {
+        let mut buf = [0u8; 32];
+        if name.len() > buf.len() {
+            return None;
+        }
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        self.by_name.get(&lower[..]).map(|&i| &self.commands[i])
+    }
+
+    /// Every top-level command.
+    pub fn iter(&self) -> impl Iterator<Item = &Command> {
+        self.commands.iter()
+    }
+
+    /// Number of top-level commands.
+    pub fn len(&self) -> usize {
+        self.commands.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty()
+    }
+}
+
+pub mod reply_frame;
+
+/// Writes a HELP reply: one simple string per line, as Redis's addReplyHelp.
+pub fn reply_help(ctx: &mut Ctx<'_, '_>, lines: &[&str]) {
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l.as_bytes());
+    }
+}

@@ -1,0 +1,127 @@
+//! Connection and server commands that only need the engine: PING, ECHO, SELECT,
+//! DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME.
+
+use crate::args::{int_arg, is_kw};
+use crate::commands::{CommandDef, Locks};
+use crate::ctx::Ctx;
+use crate::error::{CmdError, CmdResult};
+use crate::keyspace::SHARDS;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// The table.
+pub static COMMANDS: &[CommandDef] = &[
+    CommandDef::new("ping", ping),
+    CommandDef::new("echo", echo),
+    CommandDef::new("select", select),
+    CommandDef::with_locks("dbsize", dbsize, Locks::Db),
+    CommandDef::with_locks("flushdb", flushdb, Locks::Db),
+    CommandDef::with_locks("flushall", flushall, Locks::AllDbs),
+    CommandDef::with_locks("swapdb", swapdb, Locks::AllDbs),
+    CommandDef::new("time", time),
+];
+
+fn ping(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    match args.len() {
+        1 => ctx.out.simple(b"PONG"),
+        2 => ctx.out.bulk(args[1]),
+        _ => return Err(CmdError::WrongArity("ping".into())),
+    }
+    Ok(())
+}
+
+fn echo(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    ctx.out.bulk(args[1]);
+    Ok(())
+}
+
+fn select(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let db = int_arg(args[1])?;
+    if db < 0 || db as usize >= ctx.engine.keyspace.db_count() {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    ctx.client.db = db as usize;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+    let db = ctx.keys.db;
+    let n: usize = ctx.keys.locks().db_shards(db).map(|s| s.len()).sum();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// Parses the optional ASYNC|SYNC of FLUSHDB/FLUSHALL: whether to free in background.
+fn flush_mode(ctx: &Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult<bool> {
+    match args.get(1) {
+        None => Ok(ctx
+            .engine
+            .config
+            .bool(crate::config::P::LazyfreeLazyUserFlush)),
+        Some(a) if args.len() == 2 && is_kw(a, "async") => Ok(true),
+        Some(a) if args.len() == 2 && is_kw(a, "sync") => Ok(false),
+        Some(_) => Err(CmdError::Syntax),
+    }
+}
+
+fn flush_dbs(ctx: &mut Ctx<'_, '_>, dbs: std::ops::Range<usize>, lazy: bool) {
+    for db in dbs {
+        for shard in ctx.keys.locks().db_shards(db) {
+            let old = shard.clear();
+            shard.stats.dirty += old.len() as u64;
+            if lazy {
+                crate::lazyfree::free_dict(old);
+            }
+        }
+    }
+}
+
+fn flushdb(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let lazy = flush_mode(ctx, args)?;
+    let db = ctx.keys.db;
+    flush_dbs(ctx, db..db + 1, lazy);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn flushall(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let lazy = flush_mode(ctx, args)?;
+    let n = ctx.engine.keyspace.db_count();
+    flush_dbs(ctx, 0..n, lazy);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let n = ctx.engine.keyspace.db_count() as i64;
+    let a = crate::args::parse_i64(args[1]).ok_or(CmdError::InvalidFirstDb)?;
+    let b = crate::args::parse_i64(args[2]).ok_or(CmdError::InvalidSecondDb)?;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    if a != b {
+        let (a, b) = (a as usize, b as usize);
+        for s in 0..SHARDS {
+            let ids = ((a * SHARDS + s) as u32, (b * SHARDS + s) as u32);
+            if let Some((x, y)) = ctx.keys.locks().pair(ids.0, ids.1) {
+                std::mem::swap(x, y);
+            }
+        }
+        let avg = &ctx.engine.stats.avg_ttl;
+        let (x, y) = (avg[a].load(Relaxed), avg[b].load(Relaxed));
+        avg[a].store(y, Relaxed);
+        avg[b].store(x, Relaxed);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+    let us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    ctx.out.array(2);
+    ctx.out.bulk_int((us / 1_000_000) as i64);
+    ctx.out.bulk_int((us % 1_000_000) as i64);
+    Ok(())
+}

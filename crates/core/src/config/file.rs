@@ -1,0 +1,159 @@
+//! redis.conf parsing: the config file, then `--name value` command-line options
+//! (which Redis treats as extra lines appended to the file).
+
+use super::{Config, P};
+
+/// A fatal problem in the configuration: where and why, printed as Redis does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// 1-based line number in the combined text.
+    pub line: usize,
+    /// The offending line.
+    pub text: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "\n*** FATAL CONFIG FILE ERROR (ferrokv, Redis 7.0.15 compatible) ***\nReading the configuration file, at line {}\n>>> '{}'\n{}",
+            self.line, self.text, self.reason
+        )
+    }
+}
+
+/// What applying a configuration produced besides the values.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Directives Redis knows that ferrokv does not implement (skipped).
+    pub ignored: Vec<String>,
+}
+
+/// Splits a line like Redis's `sdssplitargs` (quotes and escapes).
+pub fn split_line(line: &str) -> Option<Vec<String>> {
+    let mut p = ferrokv_resp::RequestParser::default();
+    let mut buf = line.as_bytes().to_vec();
+    buf.push(b'\n');
+    match p.parse(&buf) {
+        Ok(Some(_)) => Some(
+            p.args(&buf)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Turns `--port 7000 --save "" --loglevel verbose` into config lines.
+pub fn options_to_lines(args: &[String]) -> String {
+    let mut out = String::new();
+    for a in args {
+        if let Some(name) = a.strip_prefix("--") {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(name);
+        } else {
+            out.push(' ');
+            out.push_str(&quote(a));
+        }
+    }
+    out.push('\n');
+    out
+}
+
+fn quote(s: &str) -> String {
+    if s.is_empty() || s.contains([' ', '"', '\'', '\\']) {
+        let mut q = String::from("\"");
+        for c in s.chars() {
+            if c == '"' || c == '\\' {
+                q.push('\\');
+            }
+            q.push(c);
+        }
+        q.push('"');
+        q
+    } else {
+        s.to_string()
+    }
+}
+
+/// Applies config text to `cfg` (startup: immutable parameters allowed).
+pub fn apply(cfg: &Config, text: &str) -> Result<Applied, ConfigError> {
+    let mut applied = Applied::default();
+    let mut save_seen = false;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let err = |reason: &str| ConfigError {
+            line: i + 1,
+            text: line.to_string(),
+            reason: reason.to_string(),
+        };
+        let Some(args) = split_line(line) else {
+            return Err(err("Unbalanced quotes in configuration line"));
+        };
+        let Some(name) = args.first() else { continue };
+        let name = name.to_ascii_lowercase();
+        let values = &args[1..];
+        match Config::find(&name) {
+            Some((_, p)) => {
+                let value = if name == "save" {
+                    // Each `save` line adds a point; the first one replaces the default.
+                    let mut v = if save_seen {
+                        cfg.string(P::Save)
+                    } else {
+                        String::new()
+                    };
+                    save_seen = true;
+                    let add = values.join(" ");
+                    if !add.is_empty() {
+                        if !v.is_empty() {
+                            v.push(' ');
+                        }
+                        v.push_str(&add);
+                    }
+                    v
+                } else if matches!(p.kind, super::Kind::Bind) {
+                    values.join(" ")
+                } else {
+                    if values.len() != 1 {
+                        return Err(err("wrong number of arguments"));
+                    }
+                    values[0].clone()
+                };
+                cfg.set(p.name, &value, true)
+                    .map_err(|reason| err(&reason))?;
+            }
+            None if Config::is_redis_directive(&name) => applied.ignored.push(name),
+            None => return Err(err("Bad directive or wrong number of arguments")),
+        }
+    }
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_and_options() {
+        let cfg = Config::default();
+        let text =
+            "# comment\nport 7000\nsave 900 1\nsave 300 10\nbind 127.0.0.1 ::1\nactivedefrag no\n";
+        let a = apply(&cfg, text).unwrap();
+        assert_eq!(cfg.int(P::Port), 7000);
+        assert_eq!(cfg.string(P::Save), "900 1 300 10");
+        assert_eq!(cfg.string(P::Bind), "127.0.0.1 ::1");
+        assert_eq!(a.ignored, vec!["activedefrag".to_string()]);
+        let opts = options_to_lines(&["--port".into(), "7001".into(), "--save".into(), "".into()]);
+        apply(&cfg, &opts).unwrap();
+        assert_eq!(cfg.int(P::Port), 7001);
+        assert_eq!(cfg.string(P::Save), "");
+        assert!(apply(&cfg, "nosuchthing 1\n").is_err());
+    }
+}

@@ -1,0 +1,357 @@
+//! Configuration parameters: one table of every parameter ferrokv implements (name,
+//! alias, type, default, whether it can change at runtime), shared by the config
+//! file parser, command-line options, CONFIG GET / SET / RESETSTAT and the code that
+//! reads them. Numeric values live in atomics so hot paths read them without locks.
+
+pub mod file;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use parking_lot::RwLock;
+
+use crate::glob::glob_match;
+
+/// The type of a parameter's value, with its validation rule.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// `yes` / `no`.
+    Bool,
+    /// An integer within bounds.
+    Int(i64, i64),
+    /// A byte count with optional unit (`1gb`, `100mb`, `1k`), within bounds.
+    Memory(i64, i64),
+    /// One of the listed words.
+    Enum(&'static [&'static str]),
+    /// Free text.
+    Str,
+    /// `save`: pairs of seconds and changes, or empty.
+    Save,
+    /// `bind`: one or more addresses.
+    Bind,
+}
+
+/// One parameter.
+#[derive(Debug)]
+pub struct ParamDef {
+    /// Canonical name.
+    pub name: &'static str,
+    /// Old name still accepted (Redis keeps the `ziplist` names as aliases).
+    pub alias: Option<&'static str>,
+    /// Type and bounds.
+    pub kind: Kind,
+    /// Default, as CONFIG GET shows it.
+    pub default: &'static str,
+    /// Whether CONFIG SET may change it.
+    pub mutable: bool,
+}
+
+macro_rules! params {
+    ($($id:ident: $name:literal $(/ $alias:literal)?, $kind:expr, $default:literal, $mutable:expr;)*) => {
+        /// Parameter handles, in table order.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[allow(missing_docs)]
+        pub enum P { $($id,)* }
+
+        /// The parameter table.
+        pub static PARAMS: &[ParamDef] = &[
+            $(ParamDef { name: $name, alias: params!(@alias $($alias)?), kind: $kind, default: $default, mutable: $mutable },)*
+        ];
+    };
+    (@alias $a:literal) => { Some($a) };
+    (@alias) => { None };
+}
+
+const YES: bool = true;
+const NO: bool = false;
+const MAXMEMORY_POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+
+params! {
+    Port: "port", Kind::Int(0, 65535), "6379", YES;
+    Bind: "bind", Kind::Bind, "127.0.0.1 -::1", YES;
+    ProtectedMode: "protected-mode", Kind::Bool, "yes", YES;
+    TcpBacklog: "tcp-backlog", Kind::Int(0, i32::MAX as i64), "511", NO;
+    Unixsocket: "unixsocket", Kind::Str, "", NO;
+    Unixsocketperm: "unixsocketperm", Kind::Int(0, 0o777), "0", NO;
+    Timeout: "timeout", Kind::Int(0, i32::MAX as i64), "0", YES;
+    TcpKeepalive: "tcp-keepalive", Kind::Int(0, i32::MAX as i64), "300", YES;
+    Databases: "databases", Kind::Int(1, i32::MAX as i64), "16", NO;
+    Requirepass: "requirepass", Kind::Str, "", YES;
+    Maxclients: "maxclients", Kind::Int(1, i32::MAX as i64), "10000", YES;
+    Loglevel: "loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning"]), "notice", YES;
+    Logfile: "logfile", Kind::Str, "", NO;
+    Daemonize: "daemonize", Kind::Bool, "no", NO;
+    Pidfile: "pidfile", Kind::Str, "", NO;
+    Dir: "dir", Kind::Str, "", YES;
+    Dbfilename: "dbfilename", Kind::Str, "dump.rdb", YES;
+    Save: "save", Kind::Save, "3600 1 300 100 60 10000", YES;
+    Appendonly: "appendonly", Kind::Bool, "no", YES;
+    Appendfilename: "appendfilename", Kind::Str, "appendonly.aof", NO;
+    Appenddirname: "appenddirname", Kind::Str, "appendonlydir", NO;
+    Appendfsync: "appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec", YES;
+    Rdbcompression: "rdbcompression", Kind::Bool, "yes", YES;
+    Rdbchecksum: "rdbchecksum", Kind::Bool, "yes", YES;
+    StopWritesOnBgsaveError: "stop-writes-on-bgsave-error", Kind::Bool, "yes", YES;
+    ProtoMaxBulkLen: "proto-max-bulk-len", Kind::Memory(1024 * 1024, i64::MAX), "536870912", YES;
+    ClientQueryBufferLimit: "client-query-buffer-limit", Kind::Memory(1024 * 1024, i64::MAX), "1073741824", YES;
+    Hz: "hz", Kind::Int(0, i32::MAX as i64), "10", YES;
+    Maxmemory: "maxmemory", Kind::Memory(0, i64::MAX), "0", YES;
+    MaxmemoryPolicy: "maxmemory-policy", Kind::Enum(MAXMEMORY_POLICIES), "noeviction", YES;
+    MaxmemorySamples: "maxmemory-samples", Kind::Int(1, i32::MAX as i64), "5", YES;
+    LfuLogFactor: "lfu-log-factor", Kind::Int(0, i32::MAX as i64), "10", YES;
+    LfuDecayTime: "lfu-decay-time", Kind::Int(0, i32::MAX as i64), "1", YES;
+    ActiveExpireEffort: "active-expire-effort", Kind::Int(1, 10), "1", YES;
+    LazyfreeLazyServerDel: "lazyfree-lazy-server-del", Kind::Bool, "no", YES;
+    LazyfreeLazyUserDel: "lazyfree-lazy-user-del", Kind::Bool, "no", YES;
+    LazyfreeLazyUserFlush: "lazyfree-lazy-user-flush", Kind::Bool, "no", YES;
+    LazyfreeLazyExpire: "lazyfree-lazy-expire", Kind::Bool, "no", YES;
+    LazyfreeLazyEviction: "lazyfree-lazy-eviction", Kind::Bool, "no", YES;
+    ListMaxListpackSize: "list-max-listpack-size" / "list-max-ziplist-size", Kind::Int(i32::MIN as i64, i32::MAX as i64), "-2", YES;
+    ListCompressDepth: "list-compress-depth", Kind::Int(0, i32::MAX as i64), "0", YES;
+    HashMaxListpackEntries: "hash-max-listpack-entries" / "hash-max-ziplist-entries", Kind::Int(0, i64::MAX), "512", YES;
+    HashMaxListpackValue: "hash-max-listpack-value" / "hash-max-ziplist-value", Kind::Int(0, i64::MAX), "64", YES;
+    SetMaxIntsetEntries: "set-max-intset-entries", Kind::Int(0, i64::MAX), "512", YES;
+    ZsetMaxListpackEntries: "zset-max-listpack-entries" / "zset-max-ziplist-entries", Kind::Int(0, i64::MAX), "128", YES;
+    ZsetMaxListpackValue: "zset-max-listpack-value" / "zset-max-ziplist-value", Kind::Int(0, i64::MAX), "64", YES;
+    NotifyKeyspaceEvents: "notify-keyspace-events", Kind::Str, "", YES;
+    SlowlogLogSlowerThan: "slowlog-log-slower-than", Kind::Int(-1, i64::MAX), "10000", YES;
+    SlowlogMaxLen: "slowlog-max-len", Kind::Int(0, i64::MAX), "128", YES;
+    IoThreads: "io-threads", Kind::Int(1, 128), "1", NO;
+    EnableDebugCommand: "enable-debug-command", Kind::Enum(&["yes", "no", "local"]), "no", NO;
+}
+
+/// Every configuration directive Redis 7.0 accepts. A config file may use any of them;
+/// those not in [`PARAMS`] are reported and skipped instead of aborting startup.
+pub const REDIS_DIRECTIVES: &str = include_str!("../../data/redis-7.0.15-config-names.txt");
+
+/// The live configuration.
+pub struct Config {
+    strings: Vec<RwLock<String>>,
+    numbers: Vec<AtomicI64>,
+}
+
+/// Why a value was refused: the text after `... - ` in Redis's CONFIG SET error.
+pub type Refusal = String;
+
+impl Default for Config {
+    fn default() -> Self {
+        let cfg = Config {
+            strings: PARAMS
+                .iter()
+                .map(|p| RwLock::new(p.default.to_string()))
+                .collect(),
+            numbers: PARAMS.iter().map(|_| AtomicI64::new(0)).collect(),
+        };
+        for (i, p) in PARAMS.iter().enumerate() {
+            if let Ok((_, n)) = normalize(p, p.default) {
+                cfg.numbers[i].store(n, Ordering::Relaxed);
+            }
+        }
+        cfg
+    }
+}
+
+/// Parses a memory value as Redis's `memtoull`: a number with optional k, kb, m, mb,
+/// g, gb (k = 1000, kb = 1024), any case.
+pub fn parse_memory(s: &str) -> Option<i64> {
+    let lower = s.to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(split);
+    let mul: i64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    let n: i64 = num.parse().ok()?;
+    n.checked_mul(mul)
+}
+
+/// Validates `value` for `p`; returns the canonical text and the numeric form.
+fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
+    match p.kind {
+        Kind::Bool => match value.to_ascii_lowercase().as_str() {
+            "yes" => Ok(("yes".into(), 1)),
+            "no" => Ok(("no".into(), 0)),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        },
+        Kind::Int(min, max) => {
+            let n: i64 = crate::args::parse_i64(value.as_bytes())
+                .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
+            if n < min || n > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
+            }
+            Ok((n.to_string(), n))
+        }
+        Kind::Memory(min, max) => {
+            let n =
+                parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
+            if n < min || n > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
+            }
+            Ok((n.to_string(), n))
+        }
+        Kind::Enum(words) => {
+            let lower = value.to_ascii_lowercase();
+            match words.iter().position(|w| *w == lower) {
+                Some(i) => Ok((lower, i as i64)),
+                None => Err(format!(
+                    "argument(s) must be one of the following: {}",
+                    words.join(", ")
+                )),
+            }
+        }
+        Kind::Str => Ok((value.to_string(), 0)),
+        Kind::Save => {
+            let parts: Vec<&str> = value.split_whitespace().collect();
+            if parts.len() % 2 != 0 {
+                return Err("Invalid save parameters".into());
+            }
+            for part in &parts {
+                if part.parse::<u64>().is_err() {
+                    return Err("Invalid save parameters".into());
+                }
+            }
+            Ok((parts.join(" "), 0))
+        }
+        Kind::Bind => {
+            let parts: Vec<&str> = value.split_whitespace().collect();
+            if parts.is_empty() || parts.len() > 16 {
+                return Err("Too many bind addresses specified.".into());
+            }
+            Ok((parts.join(" "), 0))
+        }
+    }
+}
+
+impl Config {
+    /// Finds a parameter by name or alias (any case).
+    pub fn find(name: &str) -> Option<(usize, &'static ParamDef)> {
+        PARAMS.iter().enumerate().find(|(_, p)| {
+            p.name.eq_ignore_ascii_case(name)
+                || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// The numeric value (ints, memory, bools as 0/1, enums as index).
+    #[inline]
+    pub fn int(&self, p: P) -> i64 {
+        self.numbers[p as usize].load(Ordering::Relaxed)
+    }
+
+    /// Boolean value.
+    #[inline]
+    pub fn bool(&self, p: P) -> bool {
+        self.int(p) != 0
+    }
+
+    /// The text value.
+    pub fn string(&self, p: P) -> String {
+        self.strings[p as usize].read().clone()
+    }
+
+    /// Sets a value from text after validating it; `startup` allows immutable ones.
+    pub fn set(&self, name: &str, value: &str, startup: bool) -> Result<&'static str, Refusal> {
+        let (i, p) = Self::find(name).ok_or_else(|| "unknown".to_string())?;
+        if !p.mutable && !startup {
+            return Err("can't set immutable config".into());
+        }
+        let (text, n) = normalize(p, value)?;
+        *self.strings[i].write() = text;
+        self.numbers[i].store(n, Ordering::Relaxed);
+        Ok(p.name)
+    }
+
+    /// `CONFIG GET` for one pattern: (name, value) pairs. An exact name or alias is
+    /// answered under the name asked for; a glob matches names and aliases.
+    pub fn get(&self, pattern: &str, out: &mut Vec<(String, String)>) {
+        let is_glob = pattern.contains(['*', '?', '[']);
+        for (i, p) in PARAMS.iter().enumerate() {
+            let value = || self.strings[i].read().clone();
+            if is_glob {
+                if glob_match(pattern.as_bytes(), p.name.as_bytes(), true) {
+                    out.push((p.name.to_string(), value()));
+                }
+                if let Some(a) = p.alias {
+                    if glob_match(pattern.as_bytes(), a.as_bytes(), true) {
+                        out.push((a.to_string(), value()));
+                    }
+                }
+            } else if p.name.eq_ignore_ascii_case(pattern) {
+                out.push((p.name.to_string(), value()));
+            } else if p.alias.is_some_and(|a| a.eq_ignore_ascii_case(pattern)) {
+                out.push((p.alias.unwrap_or(p.name).to_string(), value()));
+            }
+        }
+    }
+
+    /// Whether Redis 7.0 knows `name` as a directive.
+    pub fn is_redis_directive(name: &str) -> bool {
+        REDIS_DIRECTIVES
+            .split_whitespace()
+            .any(|d| d.eq_ignore_ascii_case(name))
+            || [
+                "include",
+                "rename-command",
+                "user",
+                "loadmodule",
+                "sentinel",
+            ]
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_set() {
+        let c = Config::default();
+        assert_eq!(c.int(P::Port), 6379);
+        assert_eq!(c.int(P::ProtoMaxBulkLen), 512 * 1024 * 1024);
+        assert!(c.bool(P::ProtectedMode));
+        assert_eq!(c.set("hz", "100", false), Ok("hz"));
+        assert_eq!(c.int(P::Hz), 100);
+        assert_eq!(
+            c.set("databases", "3", false),
+            Err("can't set immutable config".into())
+        );
+        assert_eq!(c.set("maxmemory", "1gb", false), Ok("maxmemory"));
+        assert_eq!(c.string(P::Maxmemory), "1073741824");
+        assert!(c.set("loglevel", "loud", false).is_err());
+        let mut out = Vec::new();
+        c.get("hash-max-ziplist-entries", &mut out);
+        assert_eq!(
+            out,
+            vec![("hash-max-ziplist-entries".to_string(), "512".to_string())]
+        );
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("1KB"), Some(1024));
+        assert_eq!(parse_memory("2gb"), Some(2 << 30));
+        assert_eq!(parse_memory("x"), None);
+    }
+}

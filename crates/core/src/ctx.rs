@@ -1,0 +1,221 @@
+//! What a command sees while it runs: the locked shards (through [`Keys`]), the
+//! client, the reply buffer and the engine.
+
+use ferrokv_resp::ReplyBuf;
+
+use crate::client::Client;
+use crate::commands::Command;
+use crate::engine::Engine;
+use crate::error::{CmdError, CmdResult};
+use crate::hooks::ServerHooks;
+use crate::keyspace::{hash_key, shard_of, EntryMut, LockId, LockSet, Lookup, Node, Shard, SHARDS};
+use crate::types::string::StrValue;
+use crate::types::Value;
+
+/// Key access for one command: the held shard locks, the selected db and the
+/// command's clock (Redis evaluates expiry against one time per command).
+pub struct Keys<'k> {
+    locks: LockSet<'k>,
+    /// Selected database.
+    pub db: usize,
+    /// Unix time in ms when the command started.
+    pub now_ms: i64,
+    /// The LRU clock value for accesses made by this command.
+    pub lru: u32,
+    /// Whether reads leave the access clock alone (CLIENT NO-TOUCH).
+    pub no_touch: bool,
+    /// Keys written by this command (for WATCH, notifications, replication).
+    pub dirty: u64,
+}
+
+impl<'k> Keys<'k> {
+    /// Access through `locks`.
+    pub fn new(locks: LockSet<'k>, db: usize, now_ms: i64) -> Self {
+        Keys {
+            locks,
+            db,
+            now_ms,
+            lru: lru_clock(now_ms),
+            no_touch: false,
+            dirty: 0,
+        }
+    }
+
+    /// The locks held.
+    pub fn locks(&mut self) -> &mut LockSet<'k> {
+        &mut self.locks
+    }
+
+    /// The shard holding `key` in `db`, and the key's hash.
+    pub fn shard(&mut self, db: usize, key: &[u8]) -> CmdResult<(&mut Shard, u64)> {
+        let hash = hash_key(key);
+        let id = (db * SHARDS + shard_of(hash)) as LockId;
+        match self.locks.shard(id) {
+            Some(s) => Ok((s, hash)),
+            None => Err(CmdError::Other(
+                "internal error: key accessed without its lock".into(),
+            )),
+        }
+    }
+
+    /// Looks `key` up in `db` with `mode`.
+    pub fn lookup_in(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        mode: Lookup,
+    ) -> CmdResult<Option<EntryMut<'_>>> {
+        let (now, lru) = (self.now_ms, self.lru);
+        let mode = match (mode, self.no_touch) {
+            (Lookup::Read, true) => Lookup::ReadNoTouch,
+            (m, _) => m,
+        };
+        let (shard, hash) = self.shard(db, key)?;
+        Ok(shard.lookup(key, hash, now, mode, lru))
+    }
+
+    /// A read lookup in the selected db (counts hits/misses, touches).
+    pub fn read(&mut self, key: &[u8]) -> CmdResult<Option<EntryMut<'_>>> {
+        self.lookup_in(self.db, key, Lookup::Read)
+    }
+
+    /// A write lookup in the selected db.
+    pub fn write(&mut self, key: &[u8]) -> CmdResult<Option<EntryMut<'_>>> {
+        self.lookup_in(self.db, key, Lookup::Write)
+    }
+
+    /// Whether `key` exists (no touch, no stats).
+    pub fn exists(&mut self, key: &[u8]) -> CmdResult<bool> {
+        Ok(self.lookup_in(self.db, key, Lookup::NoTouch)?.is_some())
+    }
+
+    /// The string at `key` for reading: `None` if missing, WRONGTYPE if not a string.
+    pub fn read_str(&mut self, key: &[u8]) -> CmdResult<Option<&mut StrValue>> {
+        match self.read(key)? {
+            None => Ok(None),
+            Some(e) => match &mut e.node.value {
+                Value::Str(s) => Ok(Some(s)),
+                #[allow(unreachable_patterns)]
+                _ => Err(CmdError::WrongType),
+            },
+        }
+    }
+
+    /// Sets `key` in the selected db (overwrite; TTL removed unless `keep_ttl`).
+    /// Returns whether the key existed.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> CmdResult<bool> {
+        self.set_in(self.db, key, value, keep_ttl)
+    }
+
+    /// [`set`](Self::set) in another db.
+    pub fn set_in(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        value: Value,
+        keep_ttl: bool,
+    ) -> CmdResult<bool> {
+        let (now, lru) = (self.now_ms, self.lru);
+        let (shard, hash) = self.shard(db, key)?;
+        let existed = shard.set(key, hash, value, keep_ttl, now, lru);
+        shard.stats.dirty += 1;
+        self.dirty += 1;
+        Ok(existed)
+    }
+
+    /// Inserts a new key known to be absent and returns its entry.
+    pub fn insert_new(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expire_at: Option<i64>,
+    ) -> CmdResult<EntryMut<'_>> {
+        let lru = self.lru;
+        self.dirty += 1;
+        let db = self.db;
+        let (shard, hash) = self.shard(db, key)?;
+        shard.stats.dirty += 1;
+        Ok(shard.insert_new(key, hash, value, expire_at, lru))
+    }
+
+    /// Deletes a live key in `db`; returns whether it existed.
+    pub fn delete_in(&mut self, db: usize, key: &[u8]) -> CmdResult<bool> {
+        Ok(match self.take_in(db, key)? {
+            Some(node) => {
+                crate::lazyfree::free(node);
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// Deletes a live key in the selected db.
+    pub fn delete(&mut self, key: &[u8]) -> CmdResult<bool> {
+        self.delete_in(self.db, key)
+    }
+
+    /// Removes a live key and returns its entry (RENAME, MOVE).
+    pub fn take_in(&mut self, db: usize, key: &[u8]) -> CmdResult<Option<Box<Node>>> {
+        let now = self.now_ms;
+        let (shard, hash) = self.shard(db, key)?;
+        if !shard.contains(key, hash, now) {
+            return Ok(None);
+        }
+        let node = shard.remove(key, hash);
+        if node.is_some() {
+            shard.stats.dirty += 1;
+            self.dirty += 1;
+        }
+        Ok(node)
+    }
+
+    /// Puts an entry (from [`take_in`](Self::take_in)) under `key` in `db`, replacing
+    /// what is there.
+    pub fn put_in(&mut self, db: usize, key: &[u8], mut node: Box<Node>) -> CmdResult<()> {
+        let lru = node.key.lru();
+        if node.key.as_bytes() != key {
+            node.key = crate::keyspace::Key::new(key, lru);
+        }
+        let (shard, hash) = self.shard(db, key)?;
+        shard.put_node(node, hash);
+        shard.stats.dirty += 1;
+        self.dirty += 1;
+        Ok(())
+    }
+
+    /// Counts a modification that did not go through the helpers above.
+    pub fn mark_dirty(&mut self, db: usize, key: &[u8]) -> CmdResult<()> {
+        let (shard, _) = self.shard(db, key)?;
+        shard.stats.dirty += 1;
+        self.dirty += 1;
+        Ok(())
+    }
+}
+
+/// Redis's 24-bit LRU clock in seconds.
+pub fn lru_clock(now_ms: i64) -> u32 {
+    ((now_ms / 1000) as u64 & 0xFF_FFFF) as u32
+}
+
+/// The running command's context.
+pub struct Ctx<'a, 'k> {
+    /// The engine.
+    pub engine: &'k Engine,
+    /// Key access.
+    pub keys: Keys<'k>,
+    /// The calling connection's state.
+    pub client: &'a mut Client,
+    /// Where the reply goes.
+    pub out: &'a mut ReplyBuf,
+    /// The server around the engine.
+    pub hooks: &'a dyn ServerHooks,
+    /// The command being run.
+    pub cmd: &'k Command,
+}
+
+impl Ctx<'_, '_> {
+    /// Unix time in ms at the start of the command.
+    pub fn now_ms(&self) -> i64 {
+        self.keys.now_ms
+    }
+}

@@ -1,0 +1,349 @@
+//! The engine: keyspace, configuration and command table, and the dispatch of one
+//! request (lookup, subcommand, arity, auth, locks, run, error reply).
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ferrokv_resp::ReplyBuf;
+
+use crate::client::Client;
+use crate::commands::meta::Flags;
+use crate::commands::{Command, CommandDef, Locks, Registry};
+use crate::config::{Config, P};
+use crate::ctx::{Ctx, Keys};
+use crate::error::CmdError;
+use crate::hooks::ServerHooks;
+use crate::keyspace::{lock_id, Keyspace, LockId, LockSet, SHARDS};
+
+/// Counters that are not per shard.
+#[derive(Default)]
+pub struct Stats {
+    /// Error replies sent (INFO total_error_replies).
+    pub error_replies: AtomicU64,
+    /// Commands rejected before running (unknown, arity, auth).
+    pub rejected_calls: AtomicU64,
+    /// Modifications counted at the last successful save.
+    pub dirty_at_save: AtomicU64,
+    /// Running estimate of the average TTL per db, ms (INFO keyspace avg_ttl).
+    pub avg_ttl: Vec<AtomicI64>,
+    /// Active-expiry cycles run.
+    pub expire_cycles: AtomicU64,
+    /// Per-shard counters of keys reset by CONFIG RESETSTAT are kept as baselines.
+    pub baseline_hits: AtomicU64,
+    /// Baseline of misses at the last CONFIG RESETSTAT.
+    pub baseline_misses: AtomicU64,
+    /// Baseline of expired keys at the last CONFIG RESETSTAT.
+    pub baseline_expired: AtomicU64,
+}
+
+/// Time as the engine sees it: wall clock plus an offset tests can move (so expiry
+/// can be tested without sleeping).
+#[derive(Default)]
+pub struct Clock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock {
+    /// Unix time in milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        wall + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Moves the clock forward (DEBUG JUMP-CLOCK, tests).
+    pub fn advance(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+/// The storage engine shared by every connection.
+pub struct Engine {
+    /// The data.
+    pub keyspace: Keyspace,
+    /// Live configuration.
+    pub config: Config,
+    /// Implemented commands.
+    pub registry: Registry,
+    /// Global counters.
+    pub stats: Stats,
+    /// Time source.
+    pub clock: Clock,
+    /// When the engine started.
+    pub started: Instant,
+}
+
+/// Totals over every shard (INFO stats and keyspace).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShardTotals {
+    /// keyspace_hits
+    pub hits: u64,
+    /// keyspace_misses
+    pub misses: u64,
+    /// expired_keys
+    pub expired: u64,
+    /// Modifications since start.
+    pub dirty: u64,
+}
+
+impl Engine {
+    /// An engine with the given configuration and command definitions (the core's
+    /// own are always included).
+    pub fn new(config: Config, extra: &[&[CommandDef]]) -> Engine {
+        let dbs = config.int(P::Databases).clamp(1, 1 << 16) as usize;
+        let mut defs = crate::commands::core_commands();
+        defs.extend_from_slice(extra);
+        let stats = Stats {
+            avg_ttl: (0..dbs).map(|_| AtomicI64::new(0)).collect(),
+            ..Stats::default()
+        };
+        Engine {
+            keyspace: Keyspace::new(dbs),
+            config,
+            registry: Registry::build(&defs),
+            stats,
+            clock: Clock::default(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Runs one request and writes its reply to `out`.
+    pub fn execute(
+        &self,
+        client: &mut Client,
+        args: &[&[u8]],
+        out: &mut ReplyBuf,
+        hooks: &dyn ServerHooks,
+    ) {
+        if let Err(e) = self.try_execute(client, args, out, hooks) {
+            self.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            out.error(&e.to_string());
+        }
+    }
+
+    /// Resolves the command (and subcommand) for `args`, checking arity.
+    pub fn resolve<'e>(&'e self, args: &[&[u8]]) -> Result<&'e Command, CmdError> {
+        let name = args.first().copied().unwrap_or_default();
+        let Some(mut cmd) = self.registry.get(name) else {
+            return Err(unknown_command(args));
+        };
+        if cmd.handler.is_none() {
+            if args.len() < 2 {
+                return Err(CmdError::WrongArity(cmd.meta.name.clone()));
+            }
+            cmd = match cmd.subcommand(args[1]) {
+                Some(sub) => sub,
+                None => {
+                    return Err(CmdError::UnknownSubcommand {
+                        sub: truncate_lossy(args[1], 128),
+                        cmd: cmd.meta.name.to_ascii_uppercase(),
+                    })
+                }
+            };
+        }
+        if !cmd.meta.arity_ok(args.len()) {
+            return Err(CmdError::WrongArity(cmd.meta.name.clone()));
+        }
+        Ok(cmd)
+    }
+
+    fn try_execute(
+        &self,
+        client: &mut Client,
+        args: &[&[u8]],
+        out: &mut ReplyBuf,
+        hooks: &dyn ServerHooks,
+    ) -> Result<(), CmdError> {
+        let cmd = match self.resolve(args) {
+            Ok(c) => c,
+            Err(e) => {
+                self.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        if !client.authenticated && !cmd.meta.flags.has(Flags::NO_AUTH) {
+            self.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            return Err(CmdError::NoAuth);
+        }
+        let Some(handler) = cmd.handler else {
+            return Err(CmdError::WrongArity(cmd.meta.name.clone()));
+        };
+        let locks = self.lock_for(cmd, args, client.db);
+        let mut keys = Keys::new(locks, client.db, self.clock.now_ms());
+        keys.no_touch = client.no_touch && cmd.meta.name != "touch";
+        client.last_cmd = cmd.meta.name.as_str();
+        let mut ctx = Ctx {
+            engine: self,
+            keys,
+            client,
+            out,
+            hooks,
+            cmd,
+        };
+        handler(&mut ctx, args)
+    }
+
+    /// Takes the locks `cmd` needs for `args` in `db`.
+    pub fn lock_for<'e>(&'e self, cmd: &Command, args: &[&[u8]], db: usize) -> LockSet<'e> {
+        let ks = &self.keyspace;
+        match cmd.locks {
+            Locks::Auto => {
+                if cmd.meta.key_specs.is_empty() {
+                    return LockSet::empty(ks);
+                }
+                let mut ids: smallvec::SmallVec<[LockId; 8]> = cmd
+                    .meta
+                    .key_positions(args)
+                    .into_iter()
+                    .map(|i| lock_id(db, args[i]))
+                    .collect();
+                LockSet::lock(ks, &mut ids)
+            }
+            Locks::Db => LockSet::lock_dbs(ks, [db]),
+            Locks::AllDbs => LockSet::lock_dbs(ks, 0..ks.db_count()),
+            Locks::Custom(f) => {
+                let mut ids = f(args, db, ks.db_count());
+                LockSet::lock(ks, &mut ids)
+            }
+        }
+    }
+
+    /// Sums the per-shard counters (locks each shard briefly, one at a time).
+    pub fn shard_totals(&self) -> ShardTotals {
+        let mut t = ShardTotals::default();
+        for id in 0..(self.keyspace.db_count() * SHARDS) {
+            let s = self.keyspace.lock_one(id as LockId);
+            t.hits += s.stats.hits;
+            t.misses += s.stats.misses;
+            t.expired += s.stats.expired;
+            t.dirty += s.stats.dirty;
+        }
+        t.hits -= self.stats.baseline_hits.load(Ordering::Relaxed).min(t.hits);
+        t.misses -= self
+            .stats
+            .baseline_misses
+            .load(Ordering::Relaxed)
+            .min(t.misses);
+        t.expired -= self
+            .stats
+            .baseline_expired
+            .load(Ordering::Relaxed)
+            .min(t.expired);
+        t
+    }
+
+    /// Keys and keys-with-TTL of `db` (INFO keyspace, DBSIZE-like, unlocked sums).
+    pub fn db_sizes(&self, db: usize) -> (usize, usize) {
+        let (mut keys, mut expires) = (0, 0);
+        for s in 0..SHARDS {
+            let shard = self.keyspace.lock_one((db * SHARDS + s) as LockId);
+            keys += shard.len();
+            expires += shard.expires;
+        }
+        (keys, expires)
+    }
+
+    /// One active-expiry cycle: walks shards that hold keys with a TTL and removes
+    /// the expired ones, for at most `budget`. Like Redis it keeps going on a shard
+    /// while more than a tenth of what it sees is expired, and resumes next time
+    /// where it stopped. Returns the number of keys removed.
+    pub fn active_expire_cycle(&self, budget: Duration, resume: &mut usize) -> u64 {
+        let start = Instant::now();
+        let total = self.keyspace.db_count() * SHARDS;
+        let effort = self.config.int(P::ActiveExpireEffort).clamp(1, 10) as usize;
+        let per_round = 20 + 5 * (effort - 1);
+        let mut removed = 0u64;
+        let mut ttl_sum: Vec<(i64, i64)> = vec![(0, 0); self.keyspace.db_count()];
+        let now = self.clock.now_ms();
+        for step in 0..total {
+            let id = (*resume + step) % total;
+            if step % 64 == 0 && start.elapsed() > budget {
+                *resume = id;
+                self.fold_avg_ttl(&ttl_sum);
+                return removed;
+            }
+            let mut shard = self.keyspace.lock_one(id as LockId);
+            if shard.expires == 0 {
+                continue;
+            }
+            let db = id / SHARDS;
+            loop {
+                let (mut seen, mut expired_here) = (0usize, 0usize);
+                let mut cursor = shard.expire_cursor;
+                while seen < per_round {
+                    let (next, gone) = shard.dict.scan_remove(cursor, |n| {
+                        if n.expire_at == 0 {
+                            return false;
+                        }
+                        seen += 1;
+                        if n.expire_at < now {
+                            true
+                        } else {
+                            ttl_sum[db].0 += n.expire_at - now;
+                            ttl_sum[db].1 += 1;
+                            false
+                        }
+                    });
+                    for node in gone {
+                        expired_here += 1;
+                        crate::lazyfree::free(node);
+                    }
+                    cursor = next;
+                    if cursor == 0 {
+                        break;
+                    }
+                }
+                shard.expire_cursor = cursor;
+                shard.expires -= expired_here;
+                shard.stats.expired += expired_here as u64;
+                removed += expired_here as u64;
+                if cursor == 0 || expired_here * 10 <= seen || start.elapsed() > budget {
+                    break;
+                }
+            }
+        }
+        self.stats.expire_cycles.fetch_add(1, Ordering::Relaxed);
+        self.fold_avg_ttl(&ttl_sum);
+        removed
+    }
+
+    fn fold_avg_ttl(&self, sums: &[(i64, i64)]) {
+        for (db, &(sum, n)) in sums.iter().enumerate() {
+            if n > 0 {
+                let avg = sum / n;
+                let slot = &self.stats.avg_ttl[db];
+                let old = slot.load(Ordering::Relaxed);
+                let new = if old == 0 {
+                    avg
+                } else {
+                    (old / 50) * 49 + avg / 50
+                };
+                slot.store(new, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' ` as Redis builds it.
+pub fn unknown_command(args: &[&[u8]]) -> CmdError {
+    let name = args
+        .first()
+        .map(|n| truncate_lossy(n, 128))
+        .unwrap_or_default();
+    let mut list = String::new();
+    for a in args.iter().skip(1) {
+        if list.len() >= 128 {
+            break;
+        }
+        let room = 128 - list.len();
+        list.push('\'');
+        list.push_str(&truncate_lossy(a, room));
+        list.push_str("' ");
+    }
+    CmdError::UnknownCommand { name, args: list }
+}
+
+fn truncate_lossy(b: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+}

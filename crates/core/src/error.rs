@@ -1,0 +1,134 @@
+//! Command errors. Each variant's `Display` is the exact text Redis 7.0 replies with
+//! (the reply encoder adds the leading `-`). Commands return these; they never format
+//! an error string themselves.
+
+use thiserror::Error;
+
+/// The result of running a command.
+pub type CmdResult<T = ()> = Result<T, CmdError>;
+
+/// An error reply.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CmdError {
+    /// Arity check failed; carries the command's full name (`get`, `client|kill`).
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    WrongArity(String),
+    /// No such command; `args` is the prebuilt `'a' 'b' ` list of the first arguments.
+    #[error("ERR unknown command '{name}', with args beginning with: {args}")]
+    UnknownCommand {
+        /// The command name as sent (at most 128 bytes).
+        name: String,
+        /// The quoted first arguments.
+        args: String,
+    },
+    /// No such subcommand of a container command.
+    #[error("ERR unknown subcommand '{sub}'. Try {cmd} HELP.")]
+    UnknownSubcommand {
+        /// The subcommand as sent (at most 128 bytes).
+        sub: String,
+        /// The container command, upper case.
+        cmd: String,
+    },
+    /// The key holds a value of another type.
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    /// An argument (or stored value) is not an integer in range.
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    /// An argument (or stored value) is not a valid float.
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    /// Generic option parsing failure.
+    #[error("ERR syntax error")]
+    Syntax,
+    /// INCR family overflow.
+    #[error("ERR increment or decrement would overflow")]
+    Overflow,
+    /// DECRBY with the smallest integer.
+    #[error("ERR decrement would overflow")]
+    DecrementOverflow,
+    /// INCRBYFLOAT produced NaN or an infinity.
+    #[error("ERR increment would produce NaN or Infinity")]
+    NanOrInfinity,
+    /// RENAME and friends on a missing key.
+    #[error("ERR no such key")]
+    NoSuchKey,
+    /// SELECT / MOVE / COPY with a bad db index.
+    #[error("ERR DB index is out of range")]
+    DbIndexOutOfRange,
+    /// A relative or absolute expire that is not positive / overflows.
+    #[error("ERR invalid expire time in '{0}' command")]
+    InvalidExpireTime(String),
+    /// SETRANGE / APPEND beyond proto-max-bulk-len.
+    #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
+    StringTooLong,
+    /// SETRANGE / GETRANGE offsets.
+    #[error("ERR offset is out of range")]
+    OffsetOutOfRange,
+    /// COPY / SMOVE / MOVE onto itself.
+    #[error("ERR source and destination objects are the same")]
+    SameObject,
+    /// Mutually exclusive EXPIRE options.
+    #[error("ERR NX and XX, GT or LT options at the same time are not compatible")]
+    ExpireNxXxGtLt,
+    /// GT and LT together.
+    #[error("ERR GT and LT options at the same time are not compatible")]
+    ExpireGtLt,
+    /// SCAN cursor not a number.
+    #[error("ERR invalid cursor")]
+    InvalidCursor,
+    /// SWAPDB's first index.
+    #[error("ERR invalid first DB index")]
+    InvalidFirstDb,
+    /// SWAPDB's second index.
+    #[error("ERR invalid second DB index")]
+    InvalidSecondDb,
+    /// OBJECT FREQ without an LFU policy.
+    #[error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")]
+    NoLfuPolicy,
+    /// OBJECT IDLETIME with an LFU policy.
+    #[error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")]
+    LfuPolicy,
+    /// A command needs authentication first.
+    #[error("NOAUTH Authentication required.")]
+    NoAuth,
+    /// Bad credentials.
+    #[error("WRONGPASS invalid username-password pair or user is disabled.")]
+    WrongPass,
+    /// AUTH with a password while none is configured.
+    #[error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")]
+    AuthNotConfigured,
+    /// HELLO with an unsupported version.
+    #[error("NOPROTO unsupported protocol version")]
+    NoProto,
+    /// HELLO with a non-numeric version.
+    #[error("ERR Protocol version is not an integer or out of range")]
+    ProtoNotInteger,
+    /// CLIENT KILL found nobody.
+    #[error("ERR No such client")]
+    NoSuchClient,
+    /// CLIENT KILL ID with a bad id.
+    #[error("ERR client-id should be greater than 0")]
+    BadClientId,
+    /// CLIENT SETNAME with spaces or newlines.
+    #[error("ERR Client names cannot contain spaces, newlines or special characters.")]
+    BadClientName,
+    /// CONFIG SET of an unknown parameter.
+    #[error("ERR Unknown option or number of arguments for CONFIG SET - '{0}'")]
+    ConfigUnknown(String),
+    /// CONFIG SET with a bad value; carries the parameter and the reason.
+    #[error("ERR CONFIG SET failed (possibly related to argument '{0}') - {1}")]
+    ConfigBadValue(String, String),
+    /// A positive integer was required (e.g. COUNT).
+    #[error("ERR value is out of range, must be positive")]
+    NotPositive,
+    /// The server is shutting down / not allowed.
+    #[error("ERR Errors trying to SHUTDOWN. Check logs.")]
+    ShutdownFailed,
+    /// An error text built from the command's own data (rare; prefer a variant).
+    #[error("ERR {0}")]
+    Other(String),
+    /// An error reply whose full text (with code) is given.
+    #[error("{0}")]
+    Raw(String),
+}

@@ -1,0 +1,22 @@
+//! What the engine asks of the server it runs in. The core knows nothing about
+//! sockets; commands that concern connections or the process call through here.
+
+use std::any::Any;
+
+/// Implemented by the network server (and by test doubles).
+pub trait ServerHooks: Send + Sync {
+    /// The concrete server, for server-level command handlers registered by it.
+    fn as_any(&self) -> &dyn Any;
+
+    /// A configuration parameter changed (CONFIG SET); `name` is canonical.
+    fn config_changed(&self, _name: &str) {}
+}
+
+/// Hooks that do nothing (unit tests, benches).
+pub struct NoHooks;
+
+impl ServerHooks for NoHooks {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

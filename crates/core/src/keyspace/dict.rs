@@ -1,0 +1,358 @@
+//! The per-shard hash table: separate chaining over a power-of-two bucket array.
+//!
+//! Why our own table rather than a std/hashbrown map: SCAN must return every key
+//! that is present for the whole iteration even while the table grows or shrinks.
+//! With chaining and power-of-two sizes, bucket `b` of a table of size `2^n` splits
+//! into buckets `b` and `b + 2^n` when the table doubles, so a cursor that walks
+//! bucket indexes in reverse-binary order (Redis's dictScan) never skips a bucket's
+//! keys across resizes. The same layout gives cheap random sampling (RANDOMKEY,
+//! active expiry, eviction). An entry is one 64-byte allocation holding its chain
+//! link, key, value and expire time.
+
+use crate::keyspace::key::Key;
+use crate::types::Value;
+
+/// One key with its value. 64 bytes.
+#[derive(Debug)]
+pub struct Node {
+    pub(crate) next: Option<Box<Node>>,
+    /// The key and its access clock.
+    pub key: Key,
+    /// The value.
+    pub value: Value,
+    /// Absolute expire time in unix milliseconds; 0 when the key has no TTL.
+    pub expire_at: i64,
+}
+
+impl Node {
+    /// A new entry with no TTL.
+    pub fn new(key: Key, value: Value) -> Box<Node> {
+        Box::new(Node {
+            next: None,
+            key,
+            value,
+            expire_at: 0,
+        })
+    }
+
+    /// The expire time, if any.
+    pub fn expire(&self) -> Option<i64> {
+        (self.expire_at != 0).then_some(self.expire_at)
+    }
+}
+
+/// A chained hash table keyed by byte strings, hashed by the caller.
+#[derive(Default)]
+pub struct Dict {
+    table: Vec<Option<Box<Node>>>,
+    len: usize,
+}
+
+const MIN_SIZE: usize = 4;
+
+impl Dict {
+    /// Number of entries.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the table is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of buckets.
+    pub fn buckets(&self) -> usize {
+        self.table.len()
+    }
+
+    #[inline]
+    fn index(&self, hash: u64) -> usize {
+        hash as usize & (self.table.len() - 1)
+    }
+
+    /// The entry for `key`.
+    #[inline]
+    pub fn get(&self, key: &[u8], hash: u64) -> Option<&Node> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut cur = self.table[self.index(hash)].as_deref();
+        while let Some(n) = cur {
+            if n.key.as_bytes() == key {
+                return Some(n);
+            }
+            cur = n.next.as_deref();
+        }
+        None
+    }
+
+    /// The entry for `key`, mutably.
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8], hash: u64) -> Option<&mut Node> {
+        if self.len == 0 {
+            return None;
+        }
+        let i = self.index(hash);
+        let mut cur = &mut self.table[i];
+        while cur.as_ref().is_some_and(|n| n.key.as_bytes() != key) {
+            cur = &mut cur.as_mut()?.next;
+        }
+        cur.as_deref_mut()
+    }
+
+    /// Inserts an entry whose key is not present (the caller checked).
+    pub fn insert_new(&mut self, mut node: Box<Node>, hash: u64) -> &mut Node {
+        if self.table.is_empty() {
+            self.table.resize_with(MIN_SIZE, || None);
+        } else if self.len >= self.table.len() {
+            self.resize(self.table.len() * 2, |n| hash_of(n));
+        }
+        let i = self.index(hash);
+        node.next = self.table[i].take();
+        self.len += 1;
+        self.table[i].insert(node)
+    }
+
+    /// Removes and returns the entry for `key`.
+    pub fn remove(&mut self, key: &[u8], hash: u64) -> Option<Box<Node>> {
+        if self.len == 0 {
+            return None;
+        }
+        let i = self.index(hash);
+        let mut cur = &mut self.table[i];
+        while cur.as_ref().is_some_and(|n| n.key.as_bytes() != key) {
+            cur = &mut cur.as_mut()?.next;
+        }
+        let mut node = cur.take()?;
+        *cur = node.next.take();
+        self.len -= 1;
+        self.maybe_shrink();
+        Some(node)
+    }
+
+    /// Removes everything, returning the old contents as a dict (to drop elsewhere).
+    pub fn take_all(&mut self) -> Dict {
+        std::mem::take(self)
+    }
+
+    fn maybe_shrink(&mut self) {
+        let size = self.table.len();
+        if size > MIN_SIZE && self.len * 8 < size {
+            let target = self.len.next_power_of_two().max(MIN_SIZE);
+            self.resize(target, |n| hash_of(n));
+        }
+    }
+
+    fn resize(&mut self, new_size: usize, hash: impl Fn(&Node) -> u64) {
+        let mut new_table: Vec<Option<Box<Node>>> = Vec::new();
+        new_table.resize_with(new_size, || None);
+        let mask = new_size - 1;
+        for slot in self.table.iter_mut() {
+            let mut chain = slot.take();
+            while let Some(mut node) = chain {
+                chain = node.next.take();
+                let i = hash(&node) as usize & mask;
+                node.next = new_table[i].take();
+                new_table[i] = Some(node);
+            }
+        }
+        self.table = new_table;
+    }
+
+    /// Visits the entries of the bucket(s) at `cursor` and returns the next cursor
+    /// (0 when the iteration is complete). Keys present from the first call to the
+    /// last are visited at least once, whatever resizes happen in between.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Node)) -> u64 {
+        if self.table.is_empty() {
+            return 0;
+        }
+        let mask = (self.table.len() - 1) as u64;
+        let mut cur = self.table[(cursor & mask) as usize].as_deref();
+        while let Some(n) = cur {
+            f(n);
+            cur = n.next.as_deref();
+        }
+        next_cursor(cursor, mask)
+    }
+
+    /// Like [`scan`](Self::scan) but may remove entries (`f` returns true to remove).
+    pub fn scan_remove(
+        &mut self,
+        cursor: u64,
+        mut f: impl FnMut(&mut Node) -> bool,
+    ) -> (u64, Vec<Box<Node>>) {
+        let mut removed = Vec::new();
+        if self.table.is_empty() {
+            return (0, removed);
+        }
+        let mask = (self.table.len() - 1) as u64;
+        let mut cur = &mut self.table[(cursor & mask) as usize];
+        loop {
+            let Some(node) = cur.as_mut() else { break };
+            if f(node) {
+                let mut taken = match cur.take() {
+                    Some(n) => n,
+                    None => break,
+                };
+                *cur = taken.next.take();
+                removed.push(taken);
+                self.len -= 1;
+            } else {
+                cur = &mut cur.as_mut().expect("checked Some above").next;
+            }
+        }
+        let next = next_cursor(cursor, mask);
+        if !removed.is_empty() {
+            self.maybe_shrink();
+        }
+        (next, removed)
+    }
+
+    /// A random entry (uniform over buckets, then over the chain), as RANDOMKEY.
+    pub fn random(&self, rng: &mut impl rand::Rng) -> Option<&Node> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.table.len() - 1;
+        loop {
+            if let Some(head) = self.table[rng.gen::<usize>() & mask].as_deref() {
+                let mut chain_len = 0;
+                let mut cur = Some(head);
+                while let Some(n) = cur {
+                    chain_len += 1;
+                    cur = n.next.as_deref();
+                }
+                let mut pick = rng.gen_range(0..chain_len);
+                let mut cur = head;
+                while pick > 0 {
+                    cur = cur.next.as_deref()?;
+                    pick -= 1;
+                }
+                return Some(cur);
+            }
+        }
+    }
+
+    /// Every entry, in bucket order.
+    pub fn iter(&self) -> impl Iterator<Item = &Node> {
+        self.table.iter().flat_map(|slot| {
+            let mut cur = slot.as_deref();
+            std::iter::from_fn(move || {
+                let n = cur?;
+                cur = n.next.as_deref();
+                Some(n)
+            })
+        })
+    }
+}
+
+fn hash_of(n: &Node) -> u64 {
+    crate::keyspace::hash_key(n.key.as_bytes())
+}
+
+/// Redis's reverse-binary cursor increment over the bits under `mask`.
+fn next_cursor(mut v: u64, mask: u64) -> u64 {
+    v |= !mask;
+    v = v.reverse_bits();
+    v = v.wrapping_add(1);
+    v.reverse_bits()
+}
+
+impl Drop for Dict {
+    fn drop(&mut self) {
+        // Unlink chains iteratively so that a long chain cannot overflow the stack.
+        for slot in self.table.iter_mut() {
+            let mut chain = slot.take();
+            while let Some(mut n) = chain {
+                chain = n.next.take();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::hash_key;
+    use crate::types::string::StrValue;
+    use std::collections::HashSet;
+
+    fn put(d: &mut Dict, k: &[u8]) {
+        let h = hash_key(k);
+        if d.get(k, h).is_none() {
+            d.insert_new(
+                Node::new(Key::new(k, 0), Value::Str(StrValue::from_bytes(k))),
+                h,
+            );
+        }
+    }
+
+    #[test]
+    fn node_is_64_bytes() {
+        assert_eq!(std::mem::size_of::<Node>(), 64);
+    }
+
+    #[test]
+    fn insert_get_remove() {
+        let mut d = Dict::default();
+        for i in 0..1000 {
+            put(&mut d, format!("k{i}").as_bytes());
+        }
+        assert_eq!(d.len(), 1000);
+        for i in 0..1000 {
+            let k = format!("k{i}");
+            assert!(d.get(k.as_bytes(), hash_key(k.as_bytes())).is_some());
+        }
+        for i in 0..990 {
+            let k = format!("k{i}");
+            assert!(d.remove(k.as_bytes(), hash_key(k.as_bytes())).is_some());
+        }
+        assert_eq!(d.len(), 10);
+        assert!(d.buckets() <= 16);
+        assert_eq!(d.iter().count(), 10);
+    }
+
+    #[test]
+    fn scan_survives_resizes() {
+        let mut d = Dict::default();
+        for i in 0..200 {
+            put(&mut d, format!("stay{i}").as_bytes());
+        }
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut step = 0;
+        loop {
+            cursor = d.scan(cursor, |n| {
+                seen.insert(n.key.as_bytes().to_vec());
+            });
+            step += 1;
+            // Grow and shrink the table while iterating.
+            if step % 3 == 0 {
+                for j in 0..300 {
+                    put(&mut d, format!("tmp{step}-{j}").as_bytes());
+                }
+            } else if step % 3 == 1 {
+                let tmp: Vec<Vec<u8>> = d
+                    .iter()
+                    .map(|n| n.key.as_bytes().to_vec())
+                    .filter(|k| k.starts_with(b"tmp"))
+                    .collect();
+                for k in tmp {
+                    d.remove(&k, hash_key(&k));
+                }
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..200 {
+            assert!(
+                seen.contains(format!("stay{i}").as_bytes()),
+                "missed stay{i}"
+            );
+        }
+    }
+}

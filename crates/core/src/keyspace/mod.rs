@@ -1,0 +1,213 @@
+//! The keyspace: databases split into shards, each shard a hash table behind its own
+//! lock.
+//!
+//! A command locks exactly the shards of the keys it names, in ascending
+//! `(db, shard)` order, so two commands can never wait on each other in a cycle; it
+//! runs with those guards in a [`LockSet`] and releases them all at once, which makes
+//! multi-key commands atomic. Whole-keyspace commands lock every shard of a db (or of
+//! every db) the same way.
+
+pub mod dict;
+pub mod key;
+pub mod shard;
+
+use std::sync::OnceLock;
+
+use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
+
+pub use dict::{Dict, Node};
+pub use key::Key;
+pub use shard::{EntryMut, Lookup, Shard};
+
+/// log2 of the number of shards per database.
+pub const SHARD_BITS: u32 = 10;
+/// Shards per database. Enough that a shard's table stays small (a resize moves a
+/// few thousand entries even at millions of keys) and that many cores rarely meet on
+/// one lock; few enough that locking a whole db stays cheap.
+pub const SHARDS: usize = 1 << SHARD_BITS;
+
+fn hasher() -> &'static foldhash::fast::FixedState {
+    static STATE: OnceLock<foldhash::fast::FixedState> = OnceLock::new();
+    STATE.get_or_init(|| foldhash::fast::FixedState::with_seed(rand::random()))
+}
+
+/// The 64-bit hash of a key (randomly seeded per process, against collision attacks).
+#[inline]
+pub fn hash_key(key: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    hasher().hash_one(key)
+}
+
+/// The shard a key hash belongs to: the top bits, independent of the bucket bits.
+#[inline]
+pub fn shard_of(hash: u64) -> usize {
+    (hash >> (64 - SHARD_BITS)) as usize
+}
+
+/// A lock id: `db * SHARDS + shard`. Locks are always taken in ascending id order.
+pub type LockId = u32;
+
+/// The lock id of `key` in `db`.
+#[inline]
+pub fn lock_id(db: usize, key: &[u8]) -> LockId {
+    (db * SHARDS + shard_of(hash_key(key))) as LockId
+}
+
+/// A shard padded to a cache line so that neighbouring locks do not share one.
+#[repr(align(64))]
+#[derive(Default)]
+pub struct ShardLock(pub Mutex<Shard>);
+
+/// One database: `SHARDS` shards.
+pub struct Db {
+    shards: Box<[ShardLock]>,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Db {
+            shards: (0..SHARDS).map(|_| ShardLock::default()).collect(),
+        }
+    }
+}
+
+/// All databases.
+pub struct Keyspace {
+    dbs: Box<[Db]>,
+}
+
+impl Keyspace {
+    /// A keyspace of `n` empty databases.
+    pub fn new(n: usize) -> Keyspace {
+        Keyspace {
+            dbs: (0..n.max(1)).map(|_| Db::default()).collect(),
+        }
+    }
+
+    /// Number of databases.
+    pub fn db_count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    fn cell(&self, id: LockId) -> &Mutex<Shard> {
+        let id = id as usize;
+        &self.dbs[id / SHARDS].shards[id % SHARDS].0
+    }
+
+    /// Locks shard `id` alone (background jobs such as active expiry).
+    pub fn lock_one(&self, id: LockId) -> MutexGuard<'_, Shard> {
+        self.cell(id).lock()
+    }
+}
+
+/// The shards a command holds.
+pub struct LockSet<'k> {
+    ks: &'k Keyspace,
+    held: SmallVec<[(LockId, MutexGuard<'k, Shard>); 4]>,
+}
+
+impl<'k> LockSet<'k> {
+    /// Holds nothing.
+    pub fn empty(ks: &'k Keyspace) -> Self {
+        LockSet {
+            ks,
+            held: SmallVec::new(),
+        }
+    }
+
+    /// Locks `ids` (any order, duplicates allowed) in ascending order.
+    pub fn lock(ks: &'k Keyspace, ids: &mut [LockId]) -> Self {
+        ids.sort_unstable();
+        let mut held = SmallVec::new();
+        let mut last = None;
+        for &id in ids.iter() {
+            if last == Some(id) || id as usize >= ks.db_count() * SHARDS {
+                continue;
+            }
+            last = Some(id);
+            held.push((id, ks.cell(id).lock()));
+        }
+        LockSet { ks, held }
+    }
+
+    /// Locks every shard of the databases in `dbs` (ascending).
+    pub fn lock_dbs(ks: &'k Keyspace, dbs: impl IntoIterator<Item = usize>) -> Self {
+        let mut ids: Vec<LockId> = Vec::new();
+        for db in dbs {
+            if db < ks.db_count() {
+                ids.extend((0..SHARDS).map(|s| (db * SHARDS + s) as LockId));
+            }
+        }
+        Self::lock(ks, &mut ids)
+    }
+
+    /// The keyspace these locks belong to.
+    pub fn keyspace(&self) -> &'k Keyspace {
+        self.ks
+    }
+
+    /// Whether shard `id` is held.
+    pub fn holds(&self, id: LockId) -> bool {
+        self.held.binary_search_by_key(&id, |(i, _)| *i).is_ok()
+    }
+
+    /// The held shard `id`. A shard that was not declared is taken only if that cannot
+    /// deadlock (it is free right now, or above every held id); otherwise `None`.
+    pub fn shard(&mut self, id: LockId) -> Option<&mut Shard> {
+        if id as usize >= self.ks.db_count() * SHARDS {
+            return None;
+        }
+        let pos = match self.held.binary_search_by_key(&id, |(i, _)| *i) {
+            Ok(pos) => pos,
+            Err(pos) => {
+                let guard = if pos == self.held.len() {
+                    self.ks.cell(id).lock()
+                } else {
+                    self.ks.cell(id).try_lock()?
+                };
+                debug_assert!(false, "shard {id} used without being locked first");
+                self.held.insert(pos, (id, guard));
+                pos
+            }
+        };
+        Some(&mut self.held[pos].1)
+    }
+
+    /// Every held shard of `db`, in shard order.
+    pub fn db_shards(&mut self, db: usize) -> impl Iterator<Item = &mut Shard> + use<'_, 'k> {
+        let lo = (db * SHARDS) as LockId;
+        let hi = lo + SHARDS as LockId;
+        self.held
+            .iter_mut()
+            .filter(move |(id, _)| *id >= lo && *id < hi)
+            .map(|(_, g)| &mut **g)
+    }
+
+    /// Two distinct held shards at once (for SWAPDB).
+    pub fn pair(&mut self, a: LockId, b: LockId) -> Option<(&mut Shard, &mut Shard)> {
+        let ia = self.held.binary_search_by_key(&a, |(i, _)| *i).ok()?;
+        let ib = self.held.binary_search_by_key(&b, |(i, _)| *i).ok()?;
+        if ia == ib {
+            return None;
+        }
+        let (lo, hi, swapped) = if ia < ib {
+            (ia, ib, false)
+        } else {
+            (ib, ia, true)
+        };
+        let (left, right) = self.held.split_at_mut(hi);
+        let (x, y) = (&mut *left[lo].1, &mut *right[0].1);
+        Some(if swapped { (y, x) } else { (x, y) })
+    }
+
+    /// Number of shards held.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}

@@ -1,0 +1,207 @@
+//! A shard: one hash table and the bookkeeping that must change with it under the
+//! same lock (TTL count, hit/miss/expired counters, the active-expiry cursor).
+
+use crate::keyspace::dict::{Dict, Node};
+use crate::keyspace::key::Key;
+use crate::types::Value;
+
+/// How a lookup treats the entry it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// A read: counts keyspace hits/misses and updates the access clock.
+    Read,
+    /// A write: updates the access clock, no hit/miss counting.
+    Write,
+    /// Neither counts nor touches (EXISTS-like checks, OBJECT, NO-TOUCH clients).
+    NoTouch,
+    /// A read that counts but does not touch (reads by NO-TOUCH clients).
+    ReadNoTouch,
+}
+
+/// Counters kept per shard (summed for INFO) so that hot paths touch no shared line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShardStats {
+    /// Successful read lookups.
+    pub hits: u64,
+    /// Read lookups of a missing key.
+    pub misses: u64,
+    /// Keys removed because their TTL passed.
+    pub expired: u64,
+    /// Modifications (INFO rdb_changes_since_last_save counts from these).
+    pub dirty: u64,
+}
+
+/// One shard of one database.
+#[derive(Default)]
+pub struct Shard {
+    /// The entries.
+    pub dict: Dict,
+    /// How many entries have a TTL.
+    pub expires: usize,
+    /// Where active expiry resumes.
+    pub expire_cursor: u64,
+    /// Counters.
+    pub stats: ShardStats,
+}
+
+/// A found entry and the shard counter that must follow changes of its TTL.
+pub struct EntryMut<'s> {
+    /// The entry.
+    pub node: &'s mut Node,
+    expires: &'s mut usize,
+}
+
+impl EntryMut<'_> {
+    /// Sets (`Some`) or clears (`None`) the absolute expire time in ms.
+    pub fn set_expire(&mut self, at: Option<i64>) {
+        set_expire(self.node, self.expires, at);
+    }
+
+    /// The value.
+    pub fn value(&mut self) -> &mut Value {
+        &mut self.node.value
+    }
+}
+
+fn set_expire(node: &mut Node, expires: &mut usize, at: Option<i64>) {
+    let at = at.map_or(0, |t| if t == 0 { 1 } else { t });
+    match (node.expire_at != 0, at != 0) {
+        (false, true) => *expires += 1,
+        (true, false) => *expires -= 1,
+        _ => {}
+    }
+    node.expire_at = at;
+}
+
+impl Shard {
+    /// Number of keys (including expired ones not yet reclaimed).
+    pub fn len(&self) -> usize {
+        self.dict.len()
+    }
+
+    /// Whether the shard holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.dict.is_empty()
+    }
+
+    /// Finds a live entry. An entry past its TTL is deleted on the spot (and
+    /// returned in `expired` so the caller can propagate the deletion).
+    pub fn lookup(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        now_ms: i64,
+        mode: Lookup,
+        lru: u32,
+    ) -> Option<EntryMut<'_>> {
+        let expired = match self.dict.get(key, hash) {
+            None => {
+                if matches!(mode, Lookup::Read | Lookup::ReadNoTouch) {
+                    self.stats.misses += 1;
+                }
+                return None;
+            }
+            Some(n) => n.expire_at != 0 && n.expire_at < now_ms,
+        };
+        if expired {
+            self.remove_expired(key, hash);
+            if matches!(mode, Lookup::Read | Lookup::ReadNoTouch) {
+                self.stats.misses += 1;
+            }
+            return None;
+        }
+        if matches!(mode, Lookup::Read | Lookup::ReadNoTouch) {
+            self.stats.hits += 1;
+        }
+        let Shard { dict, expires, .. } = self;
+        let node = dict.get_mut(key, hash)?;
+        if matches!(mode, Lookup::Read | Lookup::Write) {
+            node.key.set_lru(lru);
+        }
+        Some(EntryMut { node, expires })
+    }
+
+    /// Whether a live entry exists, without touching it.
+    pub fn contains(&mut self, key: &[u8], hash: u64, now_ms: i64) -> bool {
+        self.lookup(key, hash, now_ms, Lookup::NoTouch, 0).is_some()
+    }
+
+    fn remove_expired(&mut self, key: &[u8], hash: u64) {
+        if let Some(node) = self.dict.remove(key, hash) {
+            if node.expire_at != 0 {
+                self.expires -= 1;
+            }
+            self.stats.expired += 1;
+            crate::lazyfree::free(node);
+        }
+    }
+
+    /// Inserts a key known to be absent (the caller looked it up).
+    pub fn insert_new(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        value: Value,
+        expire_at: Option<i64>,
+        lru: u32,
+    ) -> EntryMut<'_> {
+        let Shard { dict, expires, .. } = self;
+        let node = dict.insert_new(Node::new(Key::new(key, lru), value), hash);
+        set_expire(node, expires, expire_at);
+        EntryMut { node, expires }
+    }
+
+    /// Sets `key` to `value` (Redis's setKey): overwrites an existing value and, unless
+    /// `keep_ttl`, removes its TTL. Returns whether the key existed.
+    pub fn set(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        value: Value,
+        keep_ttl: bool,
+        now_ms: i64,
+        lru: u32,
+    ) -> bool {
+        if let Some(mut e) = self.lookup(key, hash, now_ms, Lookup::Write, lru) {
+            let old = std::mem::replace(&mut e.node.value, value);
+            if !keep_ttl {
+                e.set_expire(None);
+            }
+            crate::lazyfree::free_value(old);
+            true
+        } else {
+            self.insert_new(key, hash, value, None, lru);
+            false
+        }
+    }
+
+    /// Removes `key` (live or expired) and returns its entry.
+    pub fn remove(&mut self, key: &[u8], hash: u64) -> Option<Box<Node>> {
+        let node = self.dict.remove(key, hash)?;
+        if node.expire_at != 0 {
+            self.expires -= 1;
+        }
+        Some(node)
+    }
+
+    /// Inserts a whole entry taken from elsewhere (RENAME, MOVE), replacing any entry
+    /// with the same key.
+    pub fn put_node(&mut self, mut node: Box<Node>, hash: u64) {
+        if let Some(old) = self.remove(node.key.as_bytes(), hash) {
+            crate::lazyfree::free(old);
+        }
+        let at = node.expire();
+        node.expire_at = 0;
+        let Shard { dict, expires, .. } = self;
+        let n = dict.insert_new(node, hash);
+        set_expire(n, expires, at);
+    }
+
+    /// Removes every entry; the old table is returned for the caller to drop (maybe
+    /// in the background).
+    pub fn clear(&mut self) -> Dict {
+        self.expires = 0;
+        self.expire_cursor = 0;
+        self.dict.take_all()
+    }
+}

@@ -1,0 +1,97 @@
+//! Values, one module per data type. Each module owns its representation(s), the
+//! rule that converts between compact and large encodings, its commands and its
+//! OBJECT ENCODING names.
+
+pub mod string;
+
+use crate::types::string::StrValue;
+
+/// A value stored under a key. 24 bytes: small strings are inline, the rest boxed.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// A string (any of its encodings).
+    Str(StrValue),
+}
+
+/// The TYPE name of a value kind, and the class used by SCAN TYPE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueType {
+    /// `string`
+    String,
+    /// `list`
+    List,
+    /// `set`
+    Set,
+    /// `zset`
+    ZSet,
+    /// `hash`
+    Hash,
+    /// `stream`
+    Stream,
+}
+
+impl ValueType {
+    /// The name TYPE replies with.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::String => "string",
+            ValueType::List => "list",
+            ValueType::Set => "set",
+            ValueType::ZSet => "zset",
+            ValueType::Hash => "hash",
+            ValueType::Stream => "stream",
+        }
+    }
+
+    /// Parses a SCAN TYPE argument (case-insensitive).
+    pub fn from_name(name: &[u8]) -> Option<ValueType> {
+        let all = [
+            ValueType::String,
+            ValueType::List,
+            ValueType::Set,
+            ValueType::ZSet,
+            ValueType::Hash,
+            ValueType::Stream,
+        ];
+        all.into_iter()
+            .find(|t| name.eq_ignore_ascii_case(t.name().as_bytes()))
+    }
+}
+
+impl Value {
+    /// The value's type.
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Value::Str(_) => ValueType::String,
+        }
+    }
+
+    /// The OBJECT ENCODING name, as Redis 7.0 reports it for the same data.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+
+    /// Bytes owned on the heap beyond the entry (for MEMORY USAGE and INFO).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.heap_size(),
+        }
+    }
+
+    /// The string value, if this is one.
+    pub fn as_str(&self) -> Option<&StrValue> {
+        match self {
+            Value::Str(s) => Some(s),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn value_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<super::Value>(), 24);
+    }
+}
