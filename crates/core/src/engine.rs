@@ -128,7 +128,7 @@ impl Engine {
         let Some(mut cmd) = self.registry.get(name) else {
             return Err(unknown_command(args));
         };
-        if cmd.handler.is_none() {
+        if cmd.handler.is_none() || (!cmd.subcommands.is_empty() && args.len() >= 2) {
             if args.len() < 2 {
                 return Err(CmdError::WrongArity(cmd.meta.name.clone()));
             }

@@ -1,0 +1,35 @@
+//! jemalloc as the global allocator, and its statistics for INFO memory.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Allocator figures.
+pub struct MemStats {
+    /// Bytes allocated by the program.
+    pub allocated: u64,
+    /// Bytes in active pages.
+    pub active: u64,
+    /// Bytes resident.
+    pub resident: u64,
+    /// Highest `allocated` seen.
+    pub peak: u64,
+}
+
+static PEAK: AtomicU64 = AtomicU64::new(0);
+
+/// Current allocator statistics (refreshes jemalloc's epoch).
+pub fn stats() -> MemStats {
+    let _ = tikv_jemalloc_ctl::epoch::advance();
+    let allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
+    let active = tikv_jemalloc_ctl::stats::active::read().unwrap_or(0) as u64;
+    let resident = tikv_jemalloc_ctl::stats::resident::read().unwrap_or(0) as u64;
+    let peak = PEAK.fetch_max(allocated, Relaxed).max(allocated);
+    MemStats {
+        allocated,
+        active,
+        resident,
+        peak,
+    }
+}

@@ -1,0 +1,202 @@
+//! The registry of connected clients: what CLIENT LIST / INFO / KILL and INFO
+//! clients read about connections other than the caller's.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// One connection as others see it. The connection updates it once per batch of
+/// requests, never per command.
+pub struct ClientHandle {
+    /// CLIENT ID.
+    pub id: u64,
+    /// Peer address (`ip:port`, or the socket path).
+    pub addr: String,
+    /// Local address.
+    pub laddr: String,
+    /// File descriptor number, for display.
+    pub fd: i64,
+    /// When the connection was accepted.
+    pub created: Instant,
+    /// Milliseconds since `created` of the last request.
+    pub last_interaction_ms: AtomicU64,
+    /// Selected db.
+    pub db: AtomicUsize,
+    /// RESP version.
+    pub resp: AtomicUsize,
+    /// Query buffer bytes in use / free.
+    pub qbuf: AtomicUsize,
+    /// Free query buffer bytes.
+    pub qbuf_free: AtomicUsize,
+    /// Bytes pending in the output buffer.
+    pub omem: AtomicUsize,
+    /// Name, lib-name, lib-ver, last command.
+    pub info: Mutex<ClientText>,
+    /// CLIENT NO-EVICT.
+    pub no_evict: AtomicBool,
+    /// Set by CLIENT KILL.
+    pub killed: AtomicBool,
+    /// Wakes the connection when killed.
+    pub kill: Notify,
+    /// Whether this is a unix-socket connection.
+    pub unix: bool,
+}
+
+/// The text fields of a client.
+#[derive(Default, Clone)]
+pub struct ClientText {
+    /// CLIENT SETNAME.
+    pub name: String,
+    /// Last command's full name.
+    pub cmd: String,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: String,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: String,
+}
+
+impl ClientHandle {
+    /// A new handle.
+    pub fn new(
+        id: u64,
+        peer: Option<SocketAddr>,
+        local: Option<SocketAddr>,
+        fd: i64,
+        unix_path: Option<String>,
+    ) -> Self {
+        let (addr, laddr, unix) = match unix_path {
+            Some(p) => (format!("{p}:0"), p, true),
+            None => (
+                peer.map(|a| a.to_string()).unwrap_or_default(),
+                local.map(|a| a.to_string()).unwrap_or_default(),
+                false,
+            ),
+        };
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: Instant::now(),
+            last_interaction_ms: AtomicU64::new(0),
+            db: AtomicUsize::new(0),
+            resp: AtomicUsize::new(2),
+            qbuf: AtomicUsize::new(0),
+            qbuf_free: AtomicUsize::new(0),
+            omem: AtomicUsize::new(0),
+            info: Mutex::new(ClientText {
+                cmd: "NULL".into(),
+                ..ClientText::default()
+            }),
+            no_evict: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+            unix,
+        }
+    }
+
+    /// Marks the connection for closing and wakes it.
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        self.kill.notify_one();
+    }
+
+    /// One CLIENT LIST line, with Redis 7.0's fields in Redis's order.
+    pub fn describe(&self) -> String {
+        let now = self.created.elapsed();
+        let age = now.as_secs();
+        let idle = now
+            .as_millis()
+            .saturating_sub(u128::from(self.last_interaction_ms.load(Relaxed)))
+            / 1000;
+        let t = self.info.lock().clone();
+        let mut flags = String::new();
+        if self.no_evict.load(Relaxed) {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let qbuf = self.qbuf.load(Relaxed);
+        let qbuf_free = self.qbuf_free.load(Relaxed);
+        let omem = self.omem.load(Relaxed);
+        let mut line = format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            t.name,
+            age,
+            idle,
+            flags,
+            self.db.load(Relaxed),
+            qbuf,
+            qbuf_free,
+            qbuf + qbuf_free,
+            omem,
+            qbuf + qbuf_free + omem,
+            t.cmd,
+            self.resp.load(Relaxed)
+        );
+        if !t.lib_name.is_empty() || !t.lib_ver.is_empty() {
+            line.push_str(&format!(" lib-name={} lib-ver={}", t.lib_name, t.lib_ver));
+        }
+        line
+    }
+}
+
+/// All connected clients, by id.
+#[derive(Default)]
+pub struct Clients {
+    map: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    next_id: AtomicU64,
+    /// total_connections_received
+    pub total_received: AtomicU64,
+    /// rejected_connections
+    pub rejected: AtomicU64,
+}
+
+impl Clients {
+    /// A fresh id for a new connection (ids start at 1 as in Redis... after the
+    /// ones Redis uses internally; any increasing sequence is compatible).
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Relaxed) + 1
+    }
+
+    /// Adds a connection.
+    pub fn add(&self, c: Arc<ClientHandle>) {
+        self.total_received.fetch_add(1, Relaxed);
+        self.map.lock().insert(c.id, c);
+    }
+
+    /// Removes a connection.
+    pub fn remove(&self, id: u64) {
+        self.map.lock().remove(&id);
+    }
+
+    /// Number of connected clients.
+    pub fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    /// Whether no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every client, by id.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.map.lock().values().cloned().collect()
+    }
+
+    /// The client with `id`.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.map.lock().get(&id).cloned()
+    }
+}

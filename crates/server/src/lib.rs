@@ -1,0 +1,270 @@
+//! `ferrokv-server`: the network server around the engine. Sockets, connections,
+//! configuration loading, logging, signals, and the commands that concern
+//! connections or the process.
+
+pub mod alloc;
+pub mod clients;
+pub mod cmds;
+pub mod conn;
+pub mod info;
+pub mod listen;
+pub mod log;
+pub mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrokv_core::config::{file, Config, P};
+use ferrokv_core::Engine;
+
+use crate::state::ServerState;
+
+/// The Redis version whose behaviour ferrokv implements (client libraries gate
+/// features on it).
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// Options that are ferrokv's own, not Redis config directives.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Worker threads (`--threads N`; default: number of cores).
+    pub threads: usize,
+    /// Config file path, if given.
+    pub config_file: Option<String>,
+    /// Config text: the file, then the command-line `--name value` options.
+    pub config_text: String,
+}
+
+const USAGE: &str = "Usage: ./ferrokv-server [/path/to/redis.conf] [options] [-]
+       ./ferrokv-server - (read config from stdin)
+       ./ferrokv-server -v or --version
+       ./ferrokv-server -h or --help
+
+Options are redis.conf directives given as --name value, plus:
+       --threads N   worker threads (default: number of CPU cores)
+
+Examples:
+       ./ferrokv-server (run the server with default config)
+       ./ferrokv-server /etc/redis/6379.conf
+       ./ferrokv-server --port 7777
+       ./ferrokv-server /etc/myredis.conf --loglevel verbose";
+
+/// Parses the command line. `Err` carries a message and an exit code.
+pub fn parse_args(args: &[String]) -> Result<Options, (String, i32)> {
+    let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut config_file = None;
+    let mut rest: Vec<String> = Vec::new();
+    let mut i = 0;
+    let mut config_text = String::new();
+    while i < args.len() {
+        let a = &args[i];
+        match a.as_str() {
+            "-v" | "--version" => {
+                return Err((
+                    format!(
+                        "ferrokv-server v={} (Redis {REDIS_VERSION} compatible) bits=64",
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                    0,
+                ))
+            }
+            "-h" | "--help" => return Err((USAGE.to_string(), 0)),
+            "--threads" => {
+                let n = args
+                    .get(i + 1)
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .filter(|&n| n > 0);
+                match n {
+                    Some(n) => threads = n,
+                    None => return Err(("--threads needs a positive number".into(), 1)),
+                }
+                i += 2;
+                continue;
+            }
+            "-" if i == 0 || config_file.is_some() => {
+                let mut s = String::new();
+                use std::io::Read;
+                let _ = std::io::stdin().read_to_string(&mut s);
+                config_text.push_str(&s);
+                config_text.push('\n');
+            }
+            _ if i == 0 && !a.starts_with("--") => {
+                match std::fs::read_to_string(a) {
+                    Ok(s) => {
+                        config_text.push_str(&s);
+                        config_text.push('\n');
+                    }
+                    Err(e) => {
+                        return Err((format!("Fatal error, can't open config file '{a}': {e}"), 1))
+                    }
+                }
+                config_file = Some(
+                    std::fs::canonicalize(a)
+                        .map_or(a.clone(), |p| p.to_string_lossy().into_owned()),
+                );
+            }
+            _ => rest.push(a.clone()),
+        }
+        i += 1;
+    }
+    config_text.push_str(&file::options_to_lines(&rest));
+    Ok(Options {
+        threads,
+        config_file,
+        config_text,
+    })
+}
+
+/// Runs the server until it is shut down; returns the process exit code.
+pub fn run(opts: Options) -> i32 {
+    let config = Config::default();
+    let applied = match file::apply(&config, &opts.config_text) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    if let Err(e) = log::init(&config.string(P::Loglevel), &config.string(P::Logfile)) {
+        eprintln!("Can't open the log file: {e}");
+        return 1;
+    }
+    for name in &applied.ignored {
+        tracing::warn!("config directive '{name}' is not supported by ferrokv yet; ignored");
+    }
+    if config.bool(P::Daemonize) {
+        if let Err(e) = daemonize() {
+            tracing::error!("daemonize failed: {e}");
+            return 1;
+        }
+    }
+    let dir = config.string(P::Dir);
+    if !dir.is_empty() {
+        if let Err(e) = std::env::set_current_dir(&dir) {
+            tracing::error!("Can't chdir to '{dir}': {e}");
+            return 1;
+        }
+    }
+    let pidfile = config.string(P::Pidfile);
+    if !pidfile.is_empty() {
+        let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
+    }
+    let engine = Arc::new(Engine::new(config, &[cmds::COMMANDS]));
+    let state = Arc::new(ServerState::new(
+        engine.clone(),
+        opts.config_file.clone(),
+        opts.threads,
+    ));
+    let rt = if opts.threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(opts.threads)
+            .enable_all()
+            .build()
+    };
+    let rt = match rt {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("can't start the runtime: {e}");
+            return 1;
+        }
+    };
+    start_active_expiry(engine.clone(), state.clone());
+    let code = rt.block_on(async move {
+        if let Err(e) = listen::start(state.clone()).await {
+            tracing::error!("{e}");
+            return 1;
+        }
+        tracing::info!(
+            "ferrokv {} (Redis {REDIS_VERSION} compatible) ready to accept connections on port {}, {} thread(s)",
+            env!("CARGO_PKG_VERSION"),
+            state.port.load(std::sync::atomic::Ordering::Relaxed),
+            opts.threads
+        );
+        wait_for_shutdown(&state).await;
+        0
+    });
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    rt.shutdown_timeout(Duration::from_millis(200));
+    tracing::warn!("ferrokv is now ready to exit, bye bye...");
+    code
+}
+
+async fn wait_for_shutdown(state: &Arc<ServerState>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let term_fut = async {
+        match term.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    let int_fut = async {
+        match int.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term_fut => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+        _ = int_fut => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        _ = state.shutdown.notified() => {}
+    }
+}
+
+/// Active expiry runs on its own thread, `hz` times a second, spending at most a
+/// quarter of each period (Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC).
+fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
+    let spawned = std::thread::Builder::new()
+        .name("active-expire".into())
+        .spawn(move || {
+            let mut resume = 0usize;
+            while !state
+                .shutting_down
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                let hz = engine.config.int(P::Hz).clamp(1, 500) as u64;
+                let period = Duration::from_micros(1_000_000 / hz);
+                let effort = engine.config.int(P::ActiveExpireEffort).clamp(1, 10) as u32;
+                let budget = period * (25 + 2 * (effort - 1)) / 100;
+                engine.active_expire_cycle(budget, &mut resume);
+                std::thread::sleep(period);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("could not start active expiry: {e}");
+    }
+}
+
+fn daemonize() -> std::io::Result<()> {
+    // SAFETY: called before any runtime or worker thread exists; the parent exits
+    // immediately and the child continues single-threaded.
+    unsafe {
+        match libc::fork() {
+            -1 => return Err(std::io::Error::last_os_error()),
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        libc::setsid();
+        let devnull = std::ffi::CString::new("/dev/null").map_err(std::io::Error::other)?;
+        let fd = libc::open(devnull.as_ptr(), libc::O_RDWR);
+        if fd >= 0 {
+            libc::dup2(fd, 0);
+            libc::dup2(fd, 1);
+            libc::dup2(fd, 2);
+            if fd > 2 {
+                libc::close(fd);
+            }
+        }
+    }
+    Ok(())
+}

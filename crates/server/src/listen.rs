@@ -1,0 +1,169 @@
+//! Listening sockets (TCP per `bind` address, and `unixsocket`) and accepting.
+
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use ferrokv_core::config::P;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, UnixListener};
+
+use crate::clients::ClientHandle;
+use crate::state::ServerState;
+
+const PROTECTED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Parses one `bind` entry: `-` prefix means "optional", `*` means all IPv4,
+/// `::*` all IPv6.
+fn bind_addr(entry: &str) -> (bool, Option<IpAddr>) {
+    let (optional, a) = match entry.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, entry),
+    };
+    let ip = match a {
+        "*" => Some(IpAddr::from([0, 0, 0, 0])),
+        "::*" => Some(IpAddr::from([0u16; 8])),
+        other => other.parse().ok(),
+    };
+    (optional, ip)
+}
+
+/// Binds every configured address and spawns the accept loops.
+pub async fn start(state: Arc<ServerState>) -> Result<(), String> {
+    let cfg = &state.engine.config;
+    let port = cfg.int(P::Port) as u16;
+    let mut bound = 0;
+    if port != 0 {
+        for entry in cfg.string(P::Bind).split_whitespace() {
+            let (optional, ip) = bind_addr(entry);
+            let Some(ip) = ip else {
+                return Err(format!("Invalid bind address '{entry}'"));
+            };
+            match bind_tcp(SocketAddr::new(ip, port), cfg.int(P::TcpBacklog) as u32) {
+                Ok(l) => {
+                    if let Ok(a) = l.local_addr() {
+                        state.port.store(u64::from(a.port()), Relaxed);
+                    }
+                    bound += 1;
+                    tokio::spawn(accept_tcp(l, state.clone()));
+                }
+                Err(e) if optional => tracing::debug!("optional bind {entry} skipped: {e}"),
+                Err(e) => {
+                    return Err(format!(
+                        "Warning: Could not create server TCP listening socket {entry}:{port}: {e}"
+                    ))
+                }
+            }
+        }
+    }
+    let path = cfg.string(P::Unixsocket);
+    if !path.is_empty() {
+        let _ = std::fs::remove_file(&path);
+        let l =
+            UnixListener::bind(&path).map_err(|e| format!("Failed opening Unix socket: {e}"))?;
+        let perm = cfg.int(P::Unixsocketperm);
+        if perm != 0 {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(perm as u32));
+        }
+        bound += 1;
+        tokio::spawn(accept_unix(l, state.clone(), path));
+    }
+    if bound == 0 {
+        return Err("Configured to not listen anywhere, exiting.".into());
+    }
+    Ok(())
+}
+
+fn bind_tcp(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog.max(1))
+}
+
+fn too_many(state: &ServerState) -> bool {
+    state.clients.len() as i64 >= state.engine.config.int(P::Maxclients)
+}
+
+async fn accept_tcp(listener: TcpListener, state: Arc<ServerState>) {
+    loop {
+        let (mut stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("Accepting client connection: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let cfg = &state.engine.config;
+        if too_many(&state) {
+            state.clients.rejected.fetch_add(1, Relaxed);
+            let _ = stream
+                .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
+            continue;
+        }
+        if cfg.bool(P::ProtectedMode)
+            && cfg.string(P::Requirepass).is_empty()
+            && !peer.ip().is_loopback()
+        {
+            let loopback_v4_mapped = matches!(peer.ip(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
+            if !loopback_v4_mapped {
+                state.clients.rejected.fetch_add(1, Relaxed);
+                let _ = stream.write_all(PROTECTED.as_bytes()).await;
+                continue;
+            }
+        }
+        let id = state.clients.next_id();
+        let fd = stream.as_raw_fd() as i64;
+        let handle = Arc::new(ClientHandle::new(
+            id,
+            Some(peer),
+            stream.local_addr().ok(),
+            fd,
+            None,
+        ));
+        state.clients.add(handle.clone());
+        let st = state.clone();
+        tokio::spawn(async move {
+            crate::conn::serve(stream, st.clone(), handle).await;
+            st.clients.remove(id);
+        });
+    }
+}
+
+async fn accept_unix(listener: UnixListener, state: Arc<ServerState>, path: String) {
+    loop {
+        let (mut stream, _) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("Accepting client connection: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if too_many(&state) {
+            state.clients.rejected.fetch_add(1, Relaxed);
+            let _ = stream
+                .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
+            continue;
+        }
+        let id = state.clients.next_id();
+        let fd = stream.as_raw_fd() as i64;
+        let handle = Arc::new(ClientHandle::new(id, None, None, fd, Some(path.clone())));
+        state.clients.add(handle.clone());
+        let st = state.clone();
+        tokio::spawn(async move {
+            crate::conn::serve(stream, st.clone(), handle).await;
+            st.clients.remove(id);
+        });
+    }
+}

@@ -1,0 +1,121 @@
+//! The server's shared state, and its side of the engine's hooks.
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ferrokv_core::config::P;
+use ferrokv_core::{Engine, ServerHooks};
+use tokio::sync::Notify;
+
+use crate::clients::Clients;
+
+/// Everything the connections share.
+pub struct ServerState {
+    /// The storage engine.
+    pub engine: Arc<Engine>,
+    /// Connected clients.
+    pub clients: Clients,
+    /// 40 hex characters identifying this run (INFO run_id).
+    pub run_id: String,
+    /// Replication id (INFO master_replid).
+    pub replid: String,
+    /// Start time.
+    pub started: Instant,
+    /// The config file given on the command line, if any.
+    pub config_file: Option<String>,
+    /// Port actually listened on.
+    pub port: AtomicU64,
+    /// Worker threads.
+    pub threads: usize,
+    /// Commands run (summed per batch).
+    pub commands_processed: AtomicU64,
+    /// Bytes read from clients.
+    pub net_input: AtomicU64,
+    /// Bytes written to clients.
+    pub net_output: AtomicU64,
+    /// Socket reads.
+    pub reads: AtomicU64,
+    /// Socket writes.
+    pub writes: AtomicU64,
+    /// Largest query buffer seen recently.
+    pub max_input_buffer: AtomicU64,
+    /// Set when SHUTDOWN or a signal asks the server to stop.
+    pub shutting_down: AtomicBool,
+    /// Wakes the main task to stop.
+    pub shutdown: Notify,
+}
+
+fn random_hex40() -> String {
+    (0..40)
+        .map(|_| char::from_digit(rand_u32() % 16, 16).unwrap_or('0'))
+        .collect()
+}
+
+fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish() as u32
+}
+
+impl ServerState {
+    /// New state around `engine`.
+    pub fn new(engine: Arc<Engine>, config_file: Option<String>, threads: usize) -> Self {
+        let port = engine.config.int(P::Port) as u64;
+        ServerState {
+            engine,
+            clients: Clients::default(),
+            run_id: random_hex40(),
+            replid: random_hex40(),
+            started: Instant::now(),
+            config_file,
+            port: AtomicU64::new(port),
+            threads,
+            commands_processed: AtomicU64::new(0),
+            net_input: AtomicU64::new(0),
+            net_output: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            max_input_buffer: AtomicU64::new(0),
+            shutting_down: AtomicBool::new(false),
+            shutdown: Notify::new(),
+        }
+    }
+
+    /// Asks the server to stop.
+    pub fn request_shutdown(&self) {
+        self.shutting_down.store(true, Relaxed);
+        self.shutdown.notify_one();
+    }
+
+    /// Resets the counters CONFIG RESETSTAT resets.
+    pub fn reset_stats(&self) {
+        for c in [
+            &self.commands_processed,
+            &self.net_input,
+            &self.net_output,
+            &self.reads,
+            &self.writes,
+        ] {
+            c.store(0, Relaxed);
+        }
+        self.clients.total_received.store(0, Relaxed);
+        self.clients.rejected.store(0, Relaxed);
+    }
+}
+
+impl ServerHooks for ServerState {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn config_changed(&self, name: &str) {
+        match name {
+            "loglevel" => crate::log::set_level(&self.engine.config.string(P::Loglevel)),
+            "resetstat" => self.reset_stats(),
+            _ => {}
+        }
+    }
+}
