@@ -1,1 +1,379 @@
-//! Test support: starting ferrokv-server and redis-server, a small RESP client.
+//! Test support shared by the integration and differential tests: start
+//! `ferrokv-server` and a real `redis-server` on free loopback ports in temp dirs,
+//! talk RESP to them, compare their replies.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use ferrokv_resp::{Frame, FrameDecoder};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Path of the `ferrokv-server` binary, building it once if needed.
+pub fn ferrokv_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(p) = std::env::var("FERROKV_SERVER") {
+            return PathBuf::from(p);
+        }
+        let root = workspace_root();
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| root.join("target"));
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "ferrokv-server",
+                "--bin",
+                "ferrokv-server",
+            ])
+            .current_dir(&root)
+            .status()
+            .expect("run cargo build for ferrokv-server");
+        assert!(status.success(), "building ferrokv-server failed");
+        target.join("debug").join("ferrokv-server")
+    })
+    .clone()
+}
+
+/// Path of `redis-server` (Redis 7.0). Panics with instructions when missing: the
+/// differential tests must never be skipped silently.
+pub fn redis_binary() -> PathBuf {
+    let candidates = [
+        std::env::var("REDIS_SERVER").ok(),
+        Some("/usr/bin/redis-server".into()),
+    ];
+    for c in candidates.into_iter().flatten() {
+        if Path::new(&c).exists() {
+            return PathBuf::from(c);
+        }
+    }
+    panic!("redis-server not found: run `cargo xtask test` (it installs it) or apt-get install redis-server");
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port")
+}
+
+/// Which implementation a [`Server`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// ferrokv-server.
+    Ferrokv,
+    /// The reference redis-server.
+    Redis,
+}
+
+/// A server process on a loopback port, stopped when dropped.
+pub struct Server {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+    /// Its working directory.
+    pub dir: tempfile::TempDir,
+    /// What it is.
+    pub kind: Kind,
+}
+
+impl Server {
+    /// Starts ferrokv-server with extra `--name value` arguments.
+    pub fn ferrokv(extra: &[&str]) -> Server {
+        Self::start(Kind::Ferrokv, extra)
+    }
+
+    /// Starts redis-server (no persistence unless `extra` asks for it).
+    pub fn redis(extra: &[&str]) -> Server {
+        Self::start(Kind::Redis, extra)
+    }
+
+    /// Starts a server of `kind`.
+    pub fn start(kind: Kind, extra: &[&str]) -> Server {
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = tempfile::tempdir().expect("temp dir");
+            let bin = match kind {
+                Kind::Ferrokv => ferrokv_binary(),
+                Kind::Redis => redis_binary(),
+            };
+            let mut cmd = Command::new(bin);
+            cmd.args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ]);
+            cmd.args(["--dir", &dir.path().to_string_lossy()]);
+            if kind == Kind::Ferrokv {
+                cmd.args(["--threads", "2"]);
+            }
+            cmd.args(extra);
+            cmd.current_dir(dir.path()).stdin(Stdio::null());
+            let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+            cmd.stdout(log.try_clone().expect("log file")).stderr(log);
+            let child = cmd.spawn().expect("spawn server");
+            let mut s = Server {
+                child,
+                port,
+                dir,
+                kind,
+            };
+            match s.wait_ready(Duration::from_secs(20)) {
+                Ok(()) => return s,
+                Err(e) => last_err = format!("{e}; log: {}", s.log()),
+            }
+        }
+        panic!("could not start {kind:?}: {last_err}");
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("exited with {status}"));
+            }
+            if let Ok(mut c) = Conn::connect(self.port) {
+                if c.cmd(&["PING"]) == Frame::simple("PONG") {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err("not ready in time".into())
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// A new connection.
+    pub fn conn(&self) -> Conn {
+        Conn::connect(self.port).expect("connect to server")
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking RESP connection.
+pub struct Conn {
+    stream: TcpStream,
+    buf: BytesMut,
+    dec: FrameDecoder,
+}
+
+impl Conn {
+    /// Connects to 127.0.0.1:`port`.
+    pub fn connect(port: u16) -> std::io::Result<Conn> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            buf: BytesMut::new(),
+            dec: FrameDecoder::default(),
+        })
+    }
+
+    /// Sends raw bytes.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to server");
+    }
+
+    /// Sends one command without reading the reply.
+    pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        let f = Frame::array_of_bulks(args.iter().map(|a| a.as_ref()));
+        self.send_raw(&f.to_bytes());
+    }
+
+    /// Reads one reply; `None` when the connection closed.
+    pub fn read(&mut self) -> Option<Frame> {
+        loop {
+            match self.dec.decode(&mut self.buf) {
+                Ok(Some(f)) => return Some(f),
+                Ok(None) => {}
+                Err(e) => panic!("bad reply from server: {e}"),
+            }
+            let mut chunk = [0u8; 16384];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    panic!("timed out waiting for a reply")
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Sends a command and reads its reply.
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Frame {
+        self.send(args);
+        self.read().expect("connection closed before the reply")
+    }
+
+    /// Sends a whitespace-separated command and reads its reply.
+    pub fn run(&mut self, line: &str) -> Frame {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        self.cmd(&args)
+    }
+}
+
+/// Renders a frame compactly for assertion messages.
+pub fn show(f: &Frame) -> String {
+    match f {
+        Frame::Simple(s) => format!("+{}", String::from_utf8_lossy(s)),
+        Frame::Error(s) => format!("-{}", String::from_utf8_lossy(s)),
+        Frame::Integer(i) => format!(":{i}"),
+        Frame::Bulk(b) => format!("{:?}", String::from_utf8_lossy(b)),
+        Frame::Array(items) => format!(
+            "[{}]",
+            items.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Replies that legitimately differ between two servers (times, ids, addresses)
+/// are compared after this normalisation.
+pub fn sorted(f: Frame) -> Frame {
+    match f {
+        Frame::Array(mut items) => {
+            items.sort_by_key(show);
+            Frame::Array(items)
+        }
+        Frame::Set(mut items) => {
+            items.sort_by_key(show);
+            Frame::Set(items)
+        }
+        other => other,
+    }
+}
+
+/// A differential session: the same commands to ferrokv and redis-server, replies
+/// required identical.
+pub struct Diff {
+    /// ferrokv.
+    pub ours: Conn,
+    /// redis.
+    pub theirs: Conn,
+    _servers: Option<(Server, Server)>,
+}
+
+impl Diff {
+    /// Starts both servers and connects.
+    pub fn new() -> Diff {
+        let ours = Server::ferrokv(&[]);
+        let theirs = Server::redis(&[]);
+        Diff {
+            ours: ours.conn(),
+            theirs: theirs.conn(),
+            _servers: Some((ours, theirs)),
+        }
+    }
+
+    /// Sends `args` to both; panics unless the replies are identical.
+    pub fn check<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Frame {
+        let a = self.ours.cmd(args);
+        let b = self.theirs.cmd(args);
+        assert_eq!(
+            show(&a),
+            show(&b),
+            "reply differs for {:?}",
+            args.iter()
+                .map(|x| String::from_utf8_lossy(x.as_ref()).into_owned())
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(a, b);
+        a
+    }
+
+    /// [`check`](Self::check) on a whitespace-separated line.
+    pub fn line(&mut self, line: &str) -> Frame {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        self.check(&args)
+    }
+
+    /// Like [`check`](Self::check) but compares sorted (for KEYS, SMEMBERS, ...).
+    pub fn check_sorted<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Frame {
+        let a = sorted(self.ours.cmd(args));
+        let b = sorted(self.theirs.cmd(args));
+        assert_eq!(
+            show(&a),
+            show(&b),
+            "sorted reply differs for {:?}",
+            args.iter()
+                .map(|x| String::from_utf8_lossy(x.as_ref()).into_owned())
+                .collect::<Vec<_>>()
+        );
+        a
+    }
+
+    /// Runs every line of a script (blank lines and `#` comments skipped).
+    pub fn script(&mut self, script: &str) {
+        for line in script
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            self.line(line);
+        }
+    }
+}
+
+impl Default for Diff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
