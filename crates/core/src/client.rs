@@ -27,6 +27,11 @@ pub struct Client {
     pub close_after_reply: bool,
     /// Full name of the last command run (CLIENT LIST `cmd=`).
     pub last_cmd: &'static str,
+    /// Set by a blocking command that found nothing: the server parks the client.
+    pub block: Option<crate::blocking::BlockRequest>,
+    /// Whether the command runs inside MULTI/EXEC or a script, where blocking
+    /// commands behave like their non-blocking forms.
+    pub in_exec: bool,
 }
 
 impl Client {
@@ -44,6 +49,8 @@ impl Client {
             no_touch: false,
             close_after_reply: false,
             last_cmd: "NULL",
+            block: None,
+            in_exec: false,
         }
     }
 }

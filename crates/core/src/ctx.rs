@@ -26,6 +26,8 @@ pub struct Keys<'k> {
     pub no_touch: bool,
     /// Keys written by this command (for WATCH, notifications, replication).
     pub dirty: u64,
+    /// Keys that may now serve blocked clients (see [`crate::blocking`]).
+    pub ready: Vec<(usize, Vec<u8>)>,
 }
 
 impl<'k> Keys<'k> {
@@ -38,6 +40,7 @@ impl<'k> Keys<'k> {
             lru: lru_clock(now_ms),
             no_touch: false,
             dirty: 0,
+            ready: Vec::new(),
         }
     }
 
@@ -181,6 +184,13 @@ impl<'k> Keys<'k> {
         shard.stats.dirty += 1;
         self.dirty += 1;
         Ok(())
+    }
+
+    /// Records that `key` in `db` received data a blocked client may be waiting for.
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        if !self.ready.iter().any(|(d, k)| *d == db && k == key) {
+            self.ready.push((db, key.to_vec()));
+        }
     }
 
     /// Counts a modification that did not go through the helpers above.

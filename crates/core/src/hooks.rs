@@ -10,6 +10,10 @@ pub trait ServerHooks: Send + Sync {
 
     /// A configuration parameter changed (CONFIG SET); `name` is canonical.
     fn config_changed(&self, _name: &str) {}
+
+    /// Keys that became ready for blocked clients during the last command
+    /// (`(db, key)`, in the order they were signalled).
+    fn keys_ready(&self, _ready: Vec<(usize, Vec<u8>)>) {}
 }
 
 /// Hooks that do nothing (unit tests, benches).

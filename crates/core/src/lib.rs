@@ -9,6 +9,7 @@
 //! frees), [`args`] (argument parsing), [`error`] (error replies).
 
 pub mod args;
+pub mod blocking;
 pub mod client;
 pub mod commands;
 pub mod config;
