@@ -66,8 +66,14 @@ impl PartialEq for Frame {
             (Array(a), Array(b)) | (Set(a), Set(b)) | (Push(a), Push(b)) => a == b,
             (Map(a), Map(b)) => a == b,
             (
-                Attribute { attributes: a, data: x },
-                Attribute { attributes: b, data: y },
+                Attribute {
+                    attributes: a,
+                    data: x,
+                },
+                Attribute {
+                    attributes: b,
+                    data: y,
+                },
             ) => a == b && x == y,
             (Double(a), Double(b)) => a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
             (Boolean(a), Boolean(b)) => a == b,

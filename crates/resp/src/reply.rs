@@ -57,7 +57,10 @@ impl ReplyBuf {
     /// assert!(ReplyBuf::new(Protocol::Resp3).is_empty());
     /// ```
     pub fn new(proto: Protocol) -> Self {
-        ReplyBuf { buf: BytesMut::new(), proto }
+        ReplyBuf {
+            buf: BytesMut::new(),
+            proto,
+        }
     }
 
     /// An empty buffer with room for `cap` bytes.
@@ -67,7 +70,10 @@ impl ReplyBuf {
     /// assert!(ReplyBuf::with_capacity(Protocol::Resp2, 4096).capacity() >= 4096);
     /// ```
     pub fn with_capacity(proto: Protocol, cap: usize) -> Self {
-        ReplyBuf { buf: BytesMut::with_capacity(cap), proto }
+        ReplyBuf {
+            buf: BytesMut::with_capacity(cap),
+            proto,
+        }
     }
 
     /// The protocol replies are written in.
@@ -236,7 +242,10 @@ impl ReplyBuf {
         self.buf.reserve(s.len() + 3);
         self.buf.put_u8(kind);
         if s.iter().any(|&c| c == b'\r' || c == b'\n') {
-            self.buf.extend(s.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
+            self.buf.extend(
+                s.iter()
+                    .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+            );
         } else {
             self.buf.put_slice(s);
         }
@@ -416,7 +425,9 @@ impl ReplyBuf {
     pub fn boolean(&mut self, v: bool) {
         match self.proto {
             Protocol::Resp2 => self.int(i64::from(v)),
-            Protocol::Resp3 => self.buf.extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" }),
+            Protocol::Resp3 => self
+                .buf
+                .extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" }),
         }
     }
 

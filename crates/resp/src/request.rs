@@ -158,9 +158,16 @@ impl RequestParser {
             // Reserve for what the peer declared only up to a small bound: the
             // arguments themselves have to arrive before we keep more.
             self.ranges.reserve((count as usize).min(1024));
-            self.state = State::MultiBulk { remaining: count as usize, pos: next };
+            self.state = State::MultiBulk {
+                remaining: count as usize,
+                pos: next,
+            };
         }
-        let State::MultiBulk { mut remaining, mut pos } = self.state else {
+        let State::MultiBulk {
+            mut remaining,
+            mut pos,
+        } = self.state
+        else {
             return Ok(None);
         };
         while remaining > 0 {
@@ -435,21 +442,51 @@ mod tests {
 
     #[test]
     fn multibulk_and_inline() {
-        assert_eq!(parse_all(b"*1\r\n$4\r\nPING\r\n").unwrap(), vec![v(&["PING"])]);
-        assert_eq!(parse_all(b"PING\r\nECHO  hi\n").unwrap(), vec![v(&["PING"]), v(&["ECHO", "hi"])]);
-        assert_eq!(parse_all(b"set \"a\\x41\\n\" 'b\\'c'\r\n").unwrap(), vec![v(&["set", "aA\n", "b'c"])]);
+        assert_eq!(
+            parse_all(b"*1\r\n$4\r\nPING\r\n").unwrap(),
+            vec![v(&["PING"])]
+        );
+        assert_eq!(
+            parse_all(b"PING\r\nECHO  hi\n").unwrap(),
+            vec![v(&["PING"]), v(&["ECHO", "hi"])]
+        );
+        assert_eq!(
+            parse_all(b"set \"a\\x41\\n\" 'b\\'c'\r\n").unwrap(),
+            vec![v(&["set", "aA\n", "b'c"])]
+        );
         assert_eq!(parse_all(b"\r\n*0\r\n").unwrap(), vec![v(&[]), v(&[])]);
-        assert_eq!(parse_all(b"a\"b c\"d\r\n"), Err(ProtocolError::UnbalancedQuotes));
-        assert_eq!(parse_all(b"a\"b c\" d\r\n").unwrap(), vec![v(&["ab c", "d"])]);
+        assert_eq!(
+            parse_all(b"a\"b c\"d\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
+        assert_eq!(
+            parse_all(b"a\"b c\" d\r\n").unwrap(),
+            vec![v(&["ab c", "d"])]
+        );
     }
 
     #[test]
     fn errors_match_redis() {
-        assert_eq!(parse_all(b"*x\r\n"), Err(ProtocolError::InvalidMultibulkLength));
-        assert_eq!(parse_all(b"*1\r\n+x\r\n"), Err(ProtocolError::ExpectedDollar(b'+')));
-        assert_eq!(parse_all(b"*1\r\n$-1\r\n"), Err(ProtocolError::InvalidBulkLength));
-        assert_eq!(parse_all(b"*1\r\n$4611686018427387904\r\n"), Err(ProtocolError::InvalidBulkLength));
-        assert_eq!(parse_all(b"\"abc\r\n"), Err(ProtocolError::UnbalancedQuotes));
+        assert_eq!(
+            parse_all(b"*x\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n+x\r\n"),
+            Err(ProtocolError::ExpectedDollar(b'+'))
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$-1\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$4611686018427387904\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            parse_all(b"\"abc\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
         assert_eq!(
             ProtocolError::ExpectedDollar(b'x').to_string(),
             "Protocol error: expected '$', got 'x'"
@@ -465,7 +502,10 @@ mod tests {
             let mut p = RequestParser::default();
             assert_eq!(p.parse(&input[..split]).unwrap(), None, "split {split}");
             assert_eq!(p.parse(input).unwrap(), Some(input.len()));
-            assert_eq!(p.args(input).collect::<Vec<_>>(), vec![&b"SET"[..], b"key", b"value"]);
+            assert_eq!(
+                p.args(input).collect::<Vec<_>>(),
+                vec![&b"SET"[..], b"key", b"value"]
+            );
         }
     }
 
