@@ -16,6 +16,9 @@ pub enum ProtocolError {
     /// The `*<count>` of a request is not a number or is out of range.
     #[error("Protocol error: invalid multibulk length")]
     InvalidMultibulkLength,
+    /// More than 10 arguments before AUTH when a password is required.
+    #[error("Protocol error: unauthenticated multibulk length")]
+    UnauthenticatedMultibulkLength,
     /// The `$<len>` line of a bulk argument is longer than the inline limit.
     #[error("Protocol error: too big bulk count string")]
     TooBigBulkCount,
@@ -25,6 +28,9 @@ pub enum ProtocolError {
     /// A bulk length that is not a number, negative, or above the bulk limit.
     #[error("Protocol error: invalid bulk length")]
     InvalidBulkLength,
+    /// An argument longer than 16 KiB before AUTH when a password is required.
+    #[error("Protocol error: unauthenticated bulk length")]
+    UnauthenticatedBulkLength,
 }
 
 /// An error decoding a [`Frame`](crate::Frame).

@@ -489,6 +489,226 @@ mod tests {
     }
 
     #[test]
+    fn every_error() {
+        let cases: &[(&[u8], Error)] = &[
+            (b"x\r\n", Error::InvalidType(b'x')),
+            (b"\r\n", Error::InvalidType(b'\r')),
+            (b":1.5\r\n", Error::InvalidNumber("integer")),
+            (b":\r\n", Error::InvalidNumber("integer")),
+            (b":9223372036854775808\r\n", Error::InvalidNumber("integer")),
+            (b"$-2\r\n", Error::InvalidNumber("bulk length")),
+            (b"$x\r\n", Error::InvalidNumber("bulk length")),
+            (b"!-1\r\n", Error::InvalidNumber("bulk length")),
+            (b"=-1\r\n", Error::InvalidNumber("bulk length")),
+            (b"*-2\r\n", Error::InvalidNumber("multibulk length")),
+            (b"%-1\r\n", Error::InvalidNumber("multibulk length")),
+            (b"~-1\r\n", Error::InvalidNumber("multibulk length")),
+            (b"$536870913\r\n", Error::BulkTooLong),
+            (b"*2147483648\r\n", Error::AggregateTooLong),
+            (b"*4611686018427387904\r\n", Error::AggregateTooLong),
+            (b"%1073741824\r\n", Error::AggregateTooLong),
+            (b"%9223372036854775807\r\n", Error::AggregateTooLong),
+            (b"$3\r\nabcXY", Error::ExpectedCrlf),
+            (b"_x\r\n", Error::Invalid("null")),
+            (b"#x\r\n", Error::Invalid("boolean")),
+            (b"#tt\r\n", Error::Invalid("boolean")),
+            (b",abc\r\n", Error::Invalid("double")),
+            (b",\r\n", Error::Invalid("double")),
+            (b",1..2\r\n", Error::Invalid("double")),
+            (b",infinity\r\n", Error::Invalid("double")),
+            (b"(12a\r\n", Error::Invalid("big number")),
+            (b"(-\r\n", Error::Invalid("big number")),
+            (b"=3\r\ntxt\r\n", Error::Invalid("verbatim string")),
+            (b"=5\r\ntxtxy\r\n", Error::Invalid("verbatim string")),
+            (b"$?\r\n", Error::Streamed),
+            (b"*?\r\n", Error::Streamed),
+            (b"%?\r\n", Error::Streamed),
+            (b"~?\r\n", Error::Streamed),
+            (b">?\r\n", Error::Streamed),
+            (b";4\r\nHell\r\n", Error::Streamed),
+            (b".\r\n", Error::Streamed),
+            (b"*1\r\n;0\r\n", Error::Streamed),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                dec(input).as_ref(),
+                Err(want),
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn lines_are_bounded() {
+        let dec = FrameDecoder::new(Limits {
+            max_inline_len: 8,
+            ..Limits::default()
+        });
+        assert_eq!(
+            dec.decode_slice(b"+12345678\r\n").map(|f| f.map(|f| f.1)),
+            Ok(Some(11))
+        );
+        assert_eq!(dec.decode_slice(b"+123456789\r\n"), Err(Error::LineTooLong));
+        // Without its CRLF, a line longer than the limit is refused before it ends.
+        assert_eq!(dec.decode_slice(b"+1234567890"), Err(Error::LineTooLong));
+        assert_eq!(dec.decode_slice(b"+123456789"), Ok(None));
+        // Bulk payloads are not lines.
+        assert!(dec.decode_slice(b"$10\r\n0123456789\r\n").is_ok());
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let dec = FrameDecoder::new(Limits {
+            max_depth: 3,
+            ..Limits::default()
+        });
+        assert!(dec
+            .decode_slice(b"*1\r\n*1\r\n*1\r\n:1\r\n")
+            .unwrap()
+            .is_some());
+        assert!(dec.decode_slice(b"*1\r\n*1\r\n*0\r\n").unwrap().is_some());
+        assert_eq!(
+            dec.decode_slice(b"*1\r\n*1\r\n*1\r\n*0\r\n"),
+            Err(Error::TooDeep)
+        );
+        assert_eq!(
+            dec.decode_slice(b"|1\r\n+a\r\n%1\r\n+k\r\n*1\r\n*0\r\n"),
+            Err(Error::TooDeep)
+        );
+        // Null aggregates are not aggregates.
+        assert!(dec
+            .decode_slice(b"*1\r\n*1\r\n*1\r\n*-1\r\n")
+            .unwrap()
+            .is_some());
+        // A huge nesting is refused at the limit without walking the rest.
+        let deep = b"~1\r\n".repeat(1_000_000);
+        assert_eq!(
+            FrameDecoder::default().decode_slice(&deep),
+            Err(Error::TooDeep)
+        );
+    }
+
+    #[test]
+    fn huge_declared_sizes_reserve_nothing() {
+        let dec = FrameDecoder::new(Limits {
+            max_bulk_len: usize::MAX,
+            max_aggregate_len: usize::MAX,
+            ..Limits::default()
+        });
+        for input in [
+            &b"$4611686018427387904\r\n"[..],
+            b"*4611686018427387904\r\n",
+            b"%4611686018427387903\r\n",
+            b"|4611686018427387903\r\n",
+            b"=9223372036854775807\r\n",
+            b"*9223372036854775807\r\n:1\r\n:2\r\n",
+        ] {
+            assert_eq!(dec.decode_slice(input), Ok(None));
+        }
+        // Pairs count double: i64::MAX pairs still fit a usize, so this only waits.
+        assert_eq!(dec.decode_slice(b"%9223372036854775807\r\n"), Ok(None));
+    }
+
+    #[test]
+    fn lenient_numbers_and_doubles() {
+        assert_eq!(dec(b":+7\r\n").unwrap(), Some(Frame::Integer(7)));
+        assert_eq!(
+            dec(b":-9223372036854775808\r\n").unwrap(),
+            Some(Frame::Integer(i64::MIN))
+        );
+        assert_eq!(
+            dec(b",inf\r\n").unwrap(),
+            Some(Frame::Double(f64::INFINITY))
+        );
+        assert_eq!(dec(b",nan\r\n").unwrap(), Some(Frame::Double(f64::NAN)));
+        assert_eq!(dec(b",1e3\r\n").unwrap(), Some(Frame::Double(1000.0)));
+        assert_eq!(dec(b",-0\r\n").unwrap(), Some(Frame::Double(-0.0)));
+        assert_eq!(
+            dec(b"(-12\r\n").unwrap(),
+            Some(Frame::BigNumber("-12".into()))
+        );
+        assert_eq!(dec(b"#f\r\n").unwrap(), Some(Frame::Boolean(false)));
+        assert_eq!(dec(b"!-1\r\n").ok(), None);
+        assert_eq!(dec(b"~0\r\n").unwrap(), Some(Frame::Set(vec![])));
+        assert_eq!(dec(b"%0\r\n").unwrap(), Some(Frame::Map(vec![])));
+        assert_eq!(dec(b">0\r\n").unwrap(), Some(Frame::Push(vec![])));
+        // A lone CR inside a simple string is data.
+        assert_eq!(dec(b"+a\rb\r\n").unwrap(), Some(Frame::simple("a\rb")));
+    }
+
+    #[test]
+    fn error_texts() {
+        assert_eq!(
+            Error::InvalidType(b'?').to_string(),
+            "Protocol error: invalid type byte '?'"
+        );
+        assert_eq!(
+            Error::InvalidNumber("integer").to_string(),
+            "Protocol error: invalid integer"
+        );
+        assert_eq!(
+            Error::BulkTooLong.to_string(),
+            "Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            Error::AggregateTooLong.to_string(),
+            "Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            Error::TooDeep.to_string(),
+            "Protocol error: nesting too deep"
+        );
+        assert_eq!(
+            Error::LineTooLong.to_string(),
+            "Protocol error: too big inline request"
+        );
+        assert_eq!(
+            Error::ExpectedCrlf.to_string(),
+            "Protocol error: expected CRLF"
+        );
+        assert_eq!(
+            Error::Invalid("double").to_string(),
+            "Protocol error: invalid double"
+        );
+        assert_eq!(
+            Error::Streamed.to_string(),
+            "Protocol error: streamed types are not supported"
+        );
+        assert_eq!(Error::Io("eof".into()).to_string(), "I/O error: eof");
+    }
+
+    #[test]
+    fn payloads_share_the_buffer() {
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nfoo\r\n=7\r\nmkd:bar\r\n"[..]);
+        let base = buf.as_ptr() as usize;
+        let Some(Frame::Array(items)) = FrameDecoder::default().decode(&mut buf).unwrap() else {
+            panic!("not an array")
+        };
+        let Frame::Bulk(foo) = &items[0] else {
+            panic!("not a bulk")
+        };
+        assert_eq!(foo.as_ptr() as usize, base + 8);
+        assert_eq!(
+            items[1],
+            Frame::Verbatim {
+                format: *b"mkd",
+                data: "bar".into()
+            }
+        );
+    }
+
+    #[test]
+    fn decoder_is_stateless_between_buffers() {
+        let mut d = FrameDecoder::default();
+        let mut partial = BytesMut::from(&b"*2\r\n:1\r\n"[..]);
+        assert_eq!(d.decode(&mut partial), Ok(None));
+        let mut other = BytesMut::from(&b":9\r\n"[..]);
+        assert_eq!(d.decode(&mut other), Ok(Some(Frame::Integer(9))));
+        assert_eq!(d.decode(&mut BytesMut::new()), Ok(None));
+    }
+
+    #[test]
     fn incomplete_consumes_nothing() {
         let mut buf = BytesMut::from(&b"*2\r\n$3\r\nfoo\r\n$3\r\nba"[..]);
         assert_eq!(FrameDecoder::default().decode(&mut buf).unwrap(), None);
