@@ -6,6 +6,13 @@ use crate::double::format_double;
 use crate::Frame;
 
 /// The protocol a connection speaks: RESP2 (the default) or RESP3 (after `HELLO 3`).
+///
+/// ```
+/// use ferrokv_resp::{Protocol, ReplyBuf};
+/// let mut r = ReplyBuf::new(Protocol::Resp3);
+/// r.boolean(true);
+/// assert_eq!(r.as_bytes(), b"#t\r\n");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum Protocol {
     /// RESP2: maps become flat arrays, doubles and big numbers become bulk strings,
@@ -18,6 +25,19 @@ pub enum Protocol {
 
 /// A position in a [`ReplyBuf`] where an aggregate header goes once its length is
 /// known (for replies whose count is only known after producing them).
+///
+/// ```
+/// use ferrokv_resp::{Protocol, ReplyBuf};
+/// let mut r = ReplyBuf::new(Protocol::Resp3);
+/// let d = r.deferred();
+/// let mut n = 0;
+/// for member in [&b"a"[..], b"b"] {
+///     r.bulk(member);
+///     n += 1;
+/// }
+/// r.finish_set(d, n);
+/// assert_eq!(r.as_bytes(), b"~2\r\n$1\r\na\r\n$1\r\nb\r\n");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "finish the deferred aggregate with ReplyBuf::finish_*"]
 pub struct Deferred(usize);
@@ -497,6 +517,14 @@ impl ReplyBuf {
     }
 
     /// Completes a [`Deferred`] as an array of `n` elements.
+    ///
+    /// ```
+    /// use ferrokv_resp::ReplyBuf;
+    /// let mut r = ReplyBuf::default();
+    /// let d = r.deferred();
+    /// r.finish_array(d, 0);
+    /// assert_eq!(r.as_bytes(), b"*0\r\n");
+    /// ```
     pub fn finish_array(&mut self, d: Deferred, n: usize) {
         self.insert_header(d, b'*', n);
     }
@@ -520,6 +548,15 @@ impl ReplyBuf {
     }
 
     /// Completes a [`Deferred`] as a set of `n` elements (`*n` in RESP2).
+    ///
+    /// ```
+    /// use ferrokv_resp::ReplyBuf;
+    /// let mut r = ReplyBuf::default();
+    /// let d = r.deferred();
+    /// r.int(7);
+    /// r.finish_set(d, 1);
+    /// assert_eq!(r.as_bytes(), b"*1\r\n:7\r\n");
+    /// ```
     pub fn finish_set(&mut self, d: Deferred, n: usize) {
         match self.proto {
             Protocol::Resp2 => self.insert_header(d, b'*', n),

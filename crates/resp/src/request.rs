@@ -11,6 +11,13 @@ use std::ops::Range;
 use crate::ProtocolError;
 
 /// Bounds on what one request may declare, as `proto-max-bulk-len` and friends.
+///
+/// ```
+/// use ferrokv_resp::{ProtocolError, RequestLimits, RequestParser};
+/// let limits = RequestLimits { max_bulk_len: 8, ..RequestLimits::default() };
+/// let mut p = RequestParser::new(limits);
+/// assert_eq!(p.parse(b"*1\r\n$9\r\n"), Err(ProtocolError::InvalidBulkLength));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestLimits {
     /// Longest bulk argument (Redis `proto-max-bulk-len`, default 512 MiB).
