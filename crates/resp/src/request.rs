@@ -215,21 +215,26 @@ impl RequestParser {
             return Ok(None);
         };
         while remaining > 0 {
-            let Some(&first) = buf.get(pos) else {
-                self.state = State::MultiBulk { remaining, pos };
-                return Ok(None);
-            };
-            if first != b'$' {
-                self.reset();
-                return Err(ProtocolError::ExpectedDollar(first));
-            }
-            let Some((line, data_start)) = find_line(buf, pos + 1) else {
-                if buf.len() - pos > self.limits.max_inline_len {
+            // Like Redis, look at the type byte only once the whole length line is
+            // in: until then a wrong byte is not an error yet, just incomplete input.
+            let Some((line, data_start)) = find_line(buf, pos) else {
+                if buf.len().saturating_sub(pos) > self.limits.max_inline_len {
                     self.reset();
                     return Err(ProtocolError::TooBigBulkCount);
                 }
                 self.state = State::MultiBulk { remaining, pos };
                 return Ok(None);
+            };
+            let line = match line.split_first() {
+                Some((b'$', digits)) => digits,
+                Some((&other, _)) => {
+                    self.reset();
+                    return Err(ProtocolError::ExpectedDollar(other));
+                }
+                None => {
+                    self.reset();
+                    return Err(ProtocolError::ExpectedDollar(b'\r'));
+                }
             };
             let len = match parse_ll(line) {
                 Some(l) if l >= 0 && (l as u64) <= self.limits.max_bulk_len as u64 => l as usize,
@@ -620,6 +625,16 @@ mod tests {
             parse_all(b"*2\r\n$1\r\na\r\n:1\r\n"),
             Err(ProtocolError::ExpectedDollar(b':'))
         );
+        // The type byte is judged once its line is complete, as Redis does.
+        assert_eq!(RequestParser::default().parse(b"*1\r\n+x"), Ok(None));
+        assert_eq!(
+            parse_all(b"*1\r\n\r\n"),
+            Err(ProtocolError::ExpectedDollar(b'\r'))
+        );
+        assert_eq!(
+            RequestParser::default().parse(b"*1\r\n\0$1\r\na\r\n"),
+            Ok(None)
+        );
         let small = RequestLimits {
             max_args: 2,
             max_bulk_len: 3,
@@ -745,7 +760,7 @@ mod tests {
         assert_eq!(p.arg(&full, 1), b"0123456789");
         assert_eq!(p.bytes_needed(), 0);
         // After an error the parser starts afresh.
-        assert!(p.parse(b"*1\r\n+").is_err());
+        assert!(p.parse(b"*1\r\n+\r\n").is_err());
         assert_eq!(p.parse(b"PING\r\n"), Ok(Some(6)));
     }
 
