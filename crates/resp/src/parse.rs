@@ -202,9 +202,10 @@ fn parse_f64(s: &[u8]) -> Result<f64, Error> {
 
 /// What one element header says.
 enum Head {
-    /// A whole element (scalar, string, null, or empty or null aggregate) of this length.
+    /// A whole element (scalar, string, or a null, `*-1` included) of this length.
     Whole(usize),
-    /// An aggregate header of `hlen` bytes followed by `elems` elements.
+    /// An aggregate header of `hlen` bytes followed by `elems` elements (maybe 0:
+    /// an empty aggregate still counts as a level of nesting).
     Open { hlen: usize, elems: usize },
 }
 
