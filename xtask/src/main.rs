@@ -1,1 +1,56 @@
-fn main() {}
+//! Build automation for ferrokv, in Rust rather than shell (the cargo-xtask
+//! convention): `cargo xtask <command>`, see `usage()`.
+
+mod bench;
+mod fuzz;
+mod lint;
+mod test;
+mod util;
+
+use std::process::ExitCode;
+
+fn usage() -> &'static str {
+    "usage: cargo xtask <command> [args]
+
+commands:
+  test [cargo test args]       what CI runs: installs redis-server/redis-cli and the
+                               python redis package if missing, builds every binary,
+                               runs cargo test --workspace
+  lint                         cargo fmt --check and clippy -D warnings
+  bench [cargo bench args]     the criterion benches of every crate
+  bench compare [--quick] [compare.sh args]
+                               release build of ferrokv-server against redis-server
+                               with ../shared/bench/compare.sh (report in
+                               target/bench-compare.md)
+  fuzz [--seconds N]           every cargo-fuzz target of crates/*/fuzz, N seconds each
+                               (default 60)"
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{}", usage());
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "test" => test::main(rest),
+        "lint" => lint::main(rest),
+        "bench" => bench::main(rest),
+        "fuzz" => fuzz::main(rest),
+        "help" | "-h" | "--help" => {
+            println!("{}", usage());
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            eprintln!("xtask: unknown command {other:?}\n\n{}", usage());
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

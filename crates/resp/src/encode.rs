@@ -13,6 +13,11 @@ fn header(dst: &mut BytesMut, kind: u8, n: usize) {
 impl Frame {
     /// Appends the wire form of this frame to `dst`.
     ///
+    /// Frames are written as they are: a CR LF inside a [`Frame::Simple`] or
+    /// [`Frame::Error`], or a big number that is not digits, yields bytes that do not
+    /// decode back to the same frame. [`ReplyBuf`](crate::ReplyBuf) is the safe way
+    /// to write replies from untrusted text.
+    ///
     /// ```
     /// use bytes::BytesMut;
     /// use ferrokv_resp::Frame;

@@ -2,6 +2,13 @@ use thiserror::Error;
 
 /// A request that breaks the protocol. `Display` is the exact text Redis 7.0 sends
 /// (after `-ERR `) before it closes the connection.
+///
+/// ```
+/// use ferrokv_resp::{ProtocolError, RequestParser};
+/// let err = RequestParser::default().parse(b"*1\r\n:1\r\n").unwrap_err();
+/// assert_eq!(err, ProtocolError::ExpectedDollar(b':'));
+/// assert_eq!(format!("-ERR {err}\r\n"), "-ERR Protocol error: expected '$', got ':'\r\n");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ProtocolError {
     /// An inline request line longer than the inline limit (64 KiB in Redis).
@@ -16,6 +23,9 @@ pub enum ProtocolError {
     /// The `*<count>` of a request is not a number or is out of range.
     #[error("Protocol error: invalid multibulk length")]
     InvalidMultibulkLength,
+    /// More than 10 arguments before AUTH when a password is required.
+    #[error("Protocol error: unauthenticated multibulk length")]
+    UnauthenticatedMultibulkLength,
     /// The `$<len>` line of a bulk argument is longer than the inline limit.
     #[error("Protocol error: too big bulk count string")]
     TooBigBulkCount,
@@ -25,9 +35,19 @@ pub enum ProtocolError {
     /// A bulk length that is not a number, negative, or above the bulk limit.
     #[error("Protocol error: invalid bulk length")]
     InvalidBulkLength,
+    /// An argument longer than 16 KiB before AUTH when a password is required.
+    #[error("Protocol error: unauthenticated bulk length")]
+    UnauthenticatedBulkLength,
 }
 
-/// An error decoding a [`Frame`](crate::Frame).
+/// An error decoding a [`Frame`](crate::Frame). The decoder cannot resynchronise after
+/// one: drop the connection.
+///
+/// ```
+/// use ferrokv_resp::{Error, FrameDecoder};
+/// assert_eq!(FrameDecoder::default().decode_slice(b"*?\r\n"), Err(Error::Streamed));
+/// assert_eq!(Error::Streamed.to_string(), "Protocol error: streamed types are not supported");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Error {
     /// The first byte of a frame is not a RESP type marker.

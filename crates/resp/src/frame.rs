@@ -5,6 +5,18 @@ use bytes::Bytes;
 /// Bulk payloads are [`Bytes`] slices of the buffer they were parsed from.
 /// RESP2 has two null forms (`$-1` and `*-1`), RESP3 one (`_`); all three are kept so
 /// that a frame encodes back to the bytes it came from.
+///
+/// ```
+/// use ferrokv_resp::Frame;
+///
+/// let reply = Frame::Map(vec![
+///     (Frame::simple("server"), Frame::bulk("ferrokv")),
+///     (Frame::simple("proto"), Frame::Integer(3)),
+/// ]);
+/// let wire = reply.to_bytes();
+/// assert_eq!(&wire[..], b"%2\r\n+server\r\n$7\r\nferrokv\r\n+proto\r\n:3\r\n");
+/// assert_eq!(Frame::Double(f64::NAN), Frame::Double(f64::NAN)); // compares by bits
+/// ```
 #[derive(Debug, Clone)]
 pub enum Frame {
     /// `+OK`
@@ -66,8 +78,14 @@ impl PartialEq for Frame {
             (Array(a), Array(b)) | (Set(a), Set(b)) | (Push(a), Push(b)) => a == b,
             (Map(a), Map(b)) => a == b,
             (
-                Attribute { attributes: a, data: x },
-                Attribute { attributes: b, data: y },
+                Attribute {
+                    attributes: a,
+                    data: x,
+                },
+                Attribute {
+                    attributes: b,
+                    data: y,
+                },
             ) => a == b && x == y,
             (Double(a), Double(b)) => a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
             (Boolean(a), Boolean(b)) => a == b,

@@ -23,9 +23,38 @@
 //! assert_eq!(&out[..], b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
 //! ```
 //!
+//! A server reads requests with [`RequestParser`] and answers with [`ReplyBuf`]:
+//!
+//! ```
+//! use ferrokv_resp::{Protocol, ReplyBuf, RequestParser};
+//!
+//! let input = b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nPING\r\n";
+//! let mut parser = RequestParser::default();
+//! let mut out = ReplyBuf::new(Protocol::Resp2);
+//! let mut at = 0;
+//! while let Some(n) = parser.parse(&input[at..]).unwrap() {
+//!     let req = &input[at..at + n];
+//!     match parser.arg(req, 0) {
+//!         b"ECHO" => out.bulk(parser.arg(req, 1)),
+//!         b"PING" => out.simple(b"PONG"),
+//!         _ => out.error("ERR unknown command"),
+//!     }
+//!     at += n;
+//! }
+//! assert_eq!(out.as_bytes(), b"$2\r\nhi\r\n+PONG\r\n");
+//! ```
+//!
+//! Both parsers take input from the network, so neither panics, loops or allocates
+//! beyond what arrived on any input: declared lengths are checked against [`Limits`] /
+//! [`RequestLimits`] before anything is reserved, nesting is bounded by
+//! [`Limits::max_depth`], and they are fuzzed (`crates/resp/fuzz`) and property-tested.
+//! Streamed RESP3 types (`$?`, `*?`, `;`, `.`) are refused with [`Error::Streamed`].
+//!
 //! The default build depends on no async runtime; the `tokio` feature adds
-//! [`codec::RespCodec`], a `tokio_util::codec` Decoder/Encoder.
+//! `codec::RespCodec`, a `tokio_util::codec` Decoder/Encoder that resumes partly
+//! received frames.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod double;
 mod encode;
@@ -37,6 +66,7 @@ mod reply;
 mod request;
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod codec;
 
 pub use double::format_double;
@@ -46,3 +76,8 @@ pub use limits::Limits;
 pub use parse::FrameDecoder;
 pub use reply::{Deferred, Protocol, ReplyBuf};
 pub use request::{RequestLimits, RequestParser};
+
+/// Runs the README's examples as doc tests so they stay correct.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

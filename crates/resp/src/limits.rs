@@ -1,4 +1,13 @@
 /// Bounds that keep a peer from making the decoder allocate or recurse without end.
+///
+/// `max_depth` also bounds the recursion of building, comparing, encoding and dropping
+/// a decoded [`Frame`](crate::Frame): keep it in the hundreds, not millions.
+///
+/// ```
+/// use ferrokv_resp::{Error, FrameDecoder, Limits};
+/// let dec = FrameDecoder::new(Limits { max_bulk_len: 4, ..Limits::default() });
+/// assert_eq!(dec.decode_slice(b"$5\r\nhello\r\n"), Err(Error::BulkTooLong));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Longest bulk string, blob error or verbatim string (Redis: `proto-max-bulk-len`, 512 MiB).

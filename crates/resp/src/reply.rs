@@ -3,9 +3,16 @@
 use bytes::{BufMut, BytesMut};
 
 use crate::double::format_double;
-use crate::Frame;
+use crate::{Frame, ProtocolError};
 
 /// The protocol a connection speaks: RESP2 (the default) or RESP3 (after `HELLO 3`).
+///
+/// ```
+/// use ferrokv_resp::{Protocol, ReplyBuf};
+/// let mut r = ReplyBuf::new(Protocol::Resp3);
+/// r.boolean(true);
+/// assert_eq!(r.as_bytes(), b"#t\r\n");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum Protocol {
     /// RESP2: maps become flat arrays, doubles and big numbers become bulk strings,
@@ -18,6 +25,19 @@ pub enum Protocol {
 
 /// A position in a [`ReplyBuf`] where an aggregate header goes once its length is
 /// known (for replies whose count is only known after producing them).
+///
+/// ```
+/// use ferrokv_resp::{Protocol, ReplyBuf};
+/// let mut r = ReplyBuf::new(Protocol::Resp3);
+/// let d = r.deferred();
+/// let mut n = 0;
+/// for member in [&b"a"[..], b"b"] {
+///     r.bulk(member);
+///     n += 1;
+/// }
+/// r.finish_set(d, n);
+/// assert_eq!(r.as_bytes(), b"~2\r\n$1\r\na\r\n$1\r\nb\r\n");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "finish the deferred aggregate with ReplyBuf::finish_*"]
 pub struct Deferred(usize);
@@ -57,7 +77,10 @@ impl ReplyBuf {
     /// assert!(ReplyBuf::new(Protocol::Resp3).is_empty());
     /// ```
     pub fn new(proto: Protocol) -> Self {
-        ReplyBuf { buf: BytesMut::new(), proto }
+        ReplyBuf {
+            buf: BytesMut::new(),
+            proto,
+        }
     }
 
     /// An empty buffer with room for `cap` bytes.
@@ -67,7 +90,10 @@ impl ReplyBuf {
     /// assert!(ReplyBuf::with_capacity(Protocol::Resp2, 4096).capacity() >= 4096);
     /// ```
     pub fn with_capacity(proto: Protocol, cap: usize) -> Self {
-        ReplyBuf { buf: BytesMut::with_capacity(cap), proto }
+        ReplyBuf {
+            buf: BytesMut::with_capacity(cap),
+            proto,
+        }
     }
 
     /// The protocol replies are written in.
@@ -232,11 +258,37 @@ impl ReplyBuf {
         self.line(b'-', text.as_bytes());
     }
 
+    /// The `-ERR` reply Redis sends for a protocol error before closing the
+    /// connection, byte for byte: unlike `error(&e.to_string())`, the byte in
+    /// "expected '$', got 'X'" is written raw even when it is not ASCII.
+    ///
+    /// ```
+    /// use ferrokv_resp::{ProtocolError, ReplyBuf};
+    /// let mut r = ReplyBuf::default();
+    /// r.protocol_error(&ProtocolError::ExpectedDollar(0xC3));
+    /// assert_eq!(r.as_bytes(), b"-ERR Protocol error: expected '$', got '\xC3'\r\n");
+    /// ```
+    pub fn protocol_error(&mut self, e: &ProtocolError) {
+        let mut text = b"ERR ".to_vec();
+        match e {
+            ProtocolError::ExpectedDollar(byte) => {
+                text.extend_from_slice(b"Protocol error: expected '$', got '");
+                text.push(*byte);
+                text.push(b'\'');
+            }
+            other => text.extend_from_slice(other.to_string().as_bytes()),
+        }
+        self.line(b'-', &text);
+    }
+
     fn line(&mut self, kind: u8, s: &[u8]) {
         self.buf.reserve(s.len() + 3);
         self.buf.put_u8(kind);
         if s.iter().any(|&c| c == b'\r' || c == b'\n') {
-            self.buf.extend(s.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
+            self.buf.extend(
+                s.iter()
+                    .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+            );
         } else {
             self.buf.put_slice(s);
         }
@@ -416,7 +468,9 @@ impl ReplyBuf {
     pub fn boolean(&mut self, v: bool) {
         match self.proto {
             Protocol::Resp2 => self.int(i64::from(v)),
-            Protocol::Resp3 => self.buf.extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" }),
+            Protocol::Resp3 => self
+                .buf
+                .extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" }),
         }
     }
 
@@ -486,6 +540,14 @@ impl ReplyBuf {
     }
 
     /// Completes a [`Deferred`] as an array of `n` elements.
+    ///
+    /// ```
+    /// use ferrokv_resp::ReplyBuf;
+    /// let mut r = ReplyBuf::default();
+    /// let d = r.deferred();
+    /// r.finish_array(d, 0);
+    /// assert_eq!(r.as_bytes(), b"*0\r\n");
+    /// ```
     pub fn finish_array(&mut self, d: Deferred, n: usize) {
         self.insert_header(d, b'*', n);
     }
@@ -509,6 +571,15 @@ impl ReplyBuf {
     }
 
     /// Completes a [`Deferred`] as a set of `n` elements (`*n` in RESP2).
+    ///
+    /// ```
+    /// use ferrokv_resp::ReplyBuf;
+    /// let mut r = ReplyBuf::default();
+    /// let d = r.deferred();
+    /// r.int(7);
+    /// r.finish_set(d, 1);
+    /// assert_eq!(r.as_bytes(), b"*1\r\n:7\r\n");
+    /// ```
     pub fn finish_set(&mut self, d: Deferred, n: usize) {
         match self.proto {
             Protocol::Resp2 => self.insert_header(d, b'*', n),
@@ -527,5 +598,113 @@ impl ReplyBuf {
         h[0] = kind;
         h[1..1 + digits.len()].copy_from_slice(digits);
         h[hlen - 2..].copy_from_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(f: impl Fn(&mut ReplyBuf)) -> (Vec<u8>, Vec<u8>) {
+        let mut r2 = ReplyBuf::new(Protocol::Resp2);
+        let mut r3 = ReplyBuf::new(Protocol::Resp3);
+        f(&mut r2);
+        f(&mut r3);
+        (r2.as_bytes().to_vec(), r3.as_bytes().to_vec())
+    }
+
+    /// A reply written by a closure, with its expected RESP2 and RESP3 bytes.
+    type Case = (Box<dyn Fn(&mut ReplyBuf)>, &'static [u8], &'static [u8]);
+
+    #[test]
+    fn every_type_in_both_protocols() {
+        let cases: Vec<Case> = vec![
+            (Box::new(|r| r.null()), b"$-1\r\n", b"_\r\n"),
+            (Box::new(|r| r.null_array()), b"*-1\r\n", b"_\r\n"),
+            (Box::new(|r| r.map(2)), b"*4\r\n", b"%2\r\n"),
+            (Box::new(|r| r.set(3)), b"*3\r\n", b"~3\r\n"),
+            (Box::new(|r| r.push(1)), b"*1\r\n", b">1\r\n"),
+            (
+                Box::new(|r| r.double(-0.5)),
+                b"$4\r\n-0.5\r\n",
+                b",-0.5\r\n",
+            ),
+            (
+                Box::new(|r| r.double(f64::NAN)),
+                b"$3\r\nnan\r\n",
+                b",nan\r\n",
+            ),
+            (Box::new(|r| r.boolean(false)), b":0\r\n", b"#f\r\n"),
+            (
+                Box::new(|r| r.verbatim(b"txt", b"a")),
+                b"$1\r\na\r\n",
+                b"=5\r\ntxt:a\r\n",
+            ),
+            (
+                Box::new(|r| r.big_number(b"-1")),
+                b"$2\r\n-1\r\n",
+                b"(-1\r\n",
+            ),
+            (Box::new(|r| r.bulk(b"")), b"$0\r\n\r\n", b"$0\r\n\r\n"),
+            (
+                Box::new(|r| r.int(i64::MIN)),
+                b":-9223372036854775808\r\n",
+                b":-9223372036854775808\r\n",
+            ),
+            (
+                Box::new(|r| r.bulk_int(-7)),
+                b"$2\r\n-7\r\n",
+                b"$2\r\n-7\r\n",
+            ),
+            (
+                Box::new(|r| r.frame(&Frame::Boolean(true))),
+                b"#t\r\n",
+                b"#t\r\n",
+            ),
+        ];
+        for (i, (write, resp2, resp3)) in cases.iter().enumerate() {
+            let (got2, got3) = both(write);
+            assert_eq!(
+                (got2.as_slice(), got3.as_slice()),
+                (*resp2, *resp3),
+                "case {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn lines_never_break_the_protocol() {
+        let mut r = ReplyBuf::default();
+        r.error("ERR a\r\nb");
+        r.simple(b"x\ny");
+        assert_eq!(r.as_bytes(), b"-ERR a  b\r\n+x y\r\n");
+    }
+
+    #[test]
+    fn deferred_headers_of_any_width() {
+        let mut r = ReplyBuf::new(Protocol::Resp3);
+        r.ok();
+        let d = r.deferred();
+        for i in 0..12 {
+            r.int(i);
+        }
+        r.finish_map(d, 6);
+        assert!(r.as_bytes().starts_with(b"+OK\r\n%6\r\n:0\r\n:1\r\n"));
+        assert!(r.as_bytes().ends_with(b":11\r\n"));
+        let mut r2 = ReplyBuf::default();
+        let d = r2.deferred();
+        r2.finish_map(d, 6);
+        assert_eq!(r2.as_bytes(), b"*12\r\n");
+    }
+
+    #[test]
+    fn protocol_errors_byte_for_byte() {
+        let mut r = ReplyBuf::default();
+        r.protocol_error(&ProtocolError::ExpectedDollar(b'\r'));
+        r.protocol_error(&ProtocolError::InvalidBulkLength);
+        assert_eq!(
+            r.as_bytes(),
+            b"-ERR Protocol error: expected '$', got ' '\r\n-ERR Protocol error: invalid bulk length\r\n"
+        );
     }
 }

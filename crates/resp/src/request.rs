@@ -11,6 +11,13 @@ use std::ops::Range;
 use crate::ProtocolError;
 
 /// Bounds on what one request may declare, as `proto-max-bulk-len` and friends.
+///
+/// ```
+/// use ferrokv_resp::{ProtocolError, RequestLimits, RequestParser};
+/// let limits = RequestLimits { max_bulk_len: 8, ..RequestLimits::default() };
+/// let mut p = RequestParser::new(limits);
+/// assert_eq!(p.parse(b"*1\r\n$9\r\n"), Err(ProtocolError::InvalidBulkLength));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestLimits {
     /// Longest bulk argument (Redis `proto-max-bulk-len`, default 512 MiB).
@@ -32,21 +39,31 @@ impl Default for RequestLimits {
 }
 
 impl RequestLimits {
-    /// The tighter limits Redis applies to a connection that has not authenticated
-    /// yet when a password is required.
+    /// The sizes Redis allows a connection that has not authenticated yet when a
+    /// password is required: 10 arguments of at most 16 KiB.
+    ///
+    /// Limits only reject with the generic texts ("invalid multibulk length"). For
+    /// Redis's own texts ("unauthenticated multibulk length") keep the normal limits
+    /// and use [`RequestParser::set_auth_required`] instead.
     ///
     /// ```
     /// use ferrokv_resp::RequestLimits;
-    /// assert_eq!(RequestLimits::default().unauthenticated().max_bulk_len, 16384);
+    /// let l = RequestLimits::default().unauthenticated();
+    /// assert_eq!((l.max_args, l.max_bulk_len), (10, 16384));
     /// ```
     pub fn unauthenticated(self) -> Self {
         RequestLimits {
-            max_bulk_len: self.max_bulk_len.min(16384),
-            max_args: self.max_args.min(1024 * 1024),
+            max_bulk_len: self.max_bulk_len.min(UNAUTH_MAX_BULK_LEN),
+            max_args: self.max_args.min(UNAUTH_MAX_ARGS),
             ..self
         }
     }
 }
+
+/// Most arguments of a request before AUTH when a password is required (Redis 7.0).
+const UNAUTH_MAX_ARGS: usize = 10;
+/// Longest argument before AUTH when a password is required (Redis 7.0).
+const UNAUTH_MAX_BULK_LEN: usize = 16384;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -79,6 +96,8 @@ pub struct RequestParser {
     inline: bool,
     /// Bytes the current incomplete bulk needs in total (a hint to size reads).
     need: usize,
+    /// The connection must still AUTH: Redis's small request limits apply.
+    auth_required: bool,
 }
 
 impl Default for RequestParser {
@@ -103,6 +122,7 @@ impl RequestParser {
             inline_buf: Vec::new(),
             inline: false,
             need: 0,
+            auth_required: false,
         }
     }
 
@@ -115,6 +135,24 @@ impl RequestParser {
     /// ```
     pub fn set_limits(&mut self, limits: RequestLimits) {
         self.limits = limits;
+    }
+
+    /// Whether the connection has yet to authenticate while a password is required.
+    /// While set, a request declaring more than 10 arguments or an argument longer
+    /// than 16 KiB is refused with Redis's "unauthenticated multibulk/bulk length"
+    /// errors (its guard against unauthenticated clients making it allocate). Clear
+    /// it after a successful AUTH or HELLO ... AUTH.
+    ///
+    /// ```
+    /// use ferrokv_resp::{ProtocolError, RequestParser};
+    /// let mut p = RequestParser::default();
+    /// p.set_auth_required(true);
+    /// assert_eq!(p.parse(b"*11\r\n"), Err(ProtocolError::UnauthenticatedMultibulkLength));
+    /// p.set_auth_required(false);
+    /// assert_eq!(p.parse(b"*11\r\n"), Ok(None));
+    /// ```
+    pub fn set_auth_required(&mut self, required: bool) {
+        self.auth_required = required;
     }
 
     /// Parses one request at the front of `buf`.
@@ -149,7 +187,13 @@ impl RequestParser {
                 return Ok(None);
             };
             let count = parse_ll(line).ok_or(ProtocolError::InvalidMultibulkLength)?;
-            if count > self.limits.max_args as i64 || count > i32::MAX as i64 {
+            if count > i32::MAX as i64 {
+                return Err(ProtocolError::InvalidMultibulkLength);
+            }
+            if self.auth_required && count > UNAUTH_MAX_ARGS as i64 {
+                return Err(ProtocolError::UnauthenticatedMultibulkLength);
+            }
+            if count > self.limits.max_args as i64 {
                 return Err(ProtocolError::InvalidMultibulkLength);
             }
             if count <= 0 {
@@ -158,27 +202,39 @@ impl RequestParser {
             // Reserve for what the peer declared only up to a small bound: the
             // arguments themselves have to arrive before we keep more.
             self.ranges.reserve((count as usize).min(1024));
-            self.state = State::MultiBulk { remaining: count as usize, pos: next };
+            self.state = State::MultiBulk {
+                remaining: count as usize,
+                pos: next,
+            };
         }
-        let State::MultiBulk { mut remaining, mut pos } = self.state else {
+        let State::MultiBulk {
+            mut remaining,
+            mut pos,
+        } = self.state
+        else {
             return Ok(None);
         };
         while remaining > 0 {
-            let Some(&first) = buf.get(pos) else {
-                self.state = State::MultiBulk { remaining, pos };
-                return Ok(None);
-            };
-            if first != b'$' {
-                self.reset();
-                return Err(ProtocolError::ExpectedDollar(first));
-            }
-            let Some((line, data_start)) = find_line(buf, pos + 1) else {
-                if buf.len() - pos > self.limits.max_inline_len {
+            // Like Redis, look at the type byte only once the whole length line is
+            // in: until then a wrong byte is not an error yet, just incomplete input.
+            let Some((line, data_start)) = find_line(buf, pos) else {
+                if buf.len().saturating_sub(pos) > self.limits.max_inline_len {
                     self.reset();
                     return Err(ProtocolError::TooBigBulkCount);
                 }
                 self.state = State::MultiBulk { remaining, pos };
                 return Ok(None);
+            };
+            let line = match line.split_first() {
+                Some((b'$', digits)) => digits,
+                Some((&other, _)) => {
+                    self.reset();
+                    return Err(ProtocolError::ExpectedDollar(other));
+                }
+                None => {
+                    self.reset();
+                    return Err(ProtocolError::ExpectedDollar(b'\r'));
+                }
             };
             let len = match parse_ll(line) {
                 Some(l) if l >= 0 && (l as u64) <= self.limits.max_bulk_len as u64 => l as usize,
@@ -187,9 +243,13 @@ impl RequestParser {
                     return Err(ProtocolError::InvalidBulkLength);
                 }
             };
-            let end = data_start + len;
-            if buf.len() < end + 2 {
-                self.need = end + 2;
+            if self.auth_required && len > UNAUTH_MAX_BULK_LEN {
+                self.reset();
+                return Err(ProtocolError::UnauthenticatedBulkLength);
+            }
+            let end = data_start.saturating_add(len);
+            if buf.len() < end.saturating_add(2) {
+                self.need = end.saturating_add(2);
                 self.state = State::MultiBulk { remaining, pos };
                 return Ok(None);
             }
@@ -267,7 +327,13 @@ impl RequestParser {
     }
 
     fn parse_inline(&mut self, buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
-        let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+        // Redis looks for the newline with strchr, which stops at a NUL byte: a NUL
+        // before the newline reads as "no newline yet".
+        let Some(nl) = buf
+            .iter()
+            .position(|&b| b == b'\n' || b == 0)
+            .filter(|&i| buf[i] == b'\n')
+        else {
             if buf.len() > self.limits.max_inline_len {
                 return Err(ProtocolError::TooBigInlineRequest);
             }
@@ -287,8 +353,15 @@ impl RequestParser {
 
 /// Finds `\r` at or after `from`; Redis then needs one more byte (the `\n`, unchecked).
 /// Returns the line between `from` and `\r`, and the offset after the two bytes.
+/// Like Redis's strchr, a NUL byte before the `\r` hides it.
 fn find_line(buf: &[u8], from: usize) -> Option<(&[u8], usize)> {
-    let rel = buf.get(from..)?.iter().position(|&b| b == b'\r')?;
+    let rel = buf
+        .get(from..)?
+        .iter()
+        .position(|&b| b == b'\r' || b == 0)?;
+    if buf[from + rel] == 0 {
+        return None;
+    }
     let cr = from + rel;
     if cr + 2 > buf.len() {
         return None;
@@ -332,14 +405,10 @@ pub(crate) fn parse_ll(s: &[u8]) -> Option<i64> {
 
 /// Splits an inline line into arguments as Redis's `sdssplitargs` does: spaces
 /// separate, double quotes take `\n \r \t \b \a \xHH` escapes, single quotes take
-/// `\'`, a closing quote must be followed by a space or the end.
+/// `\'`, a closing quote must be followed by a space or the end. The line holds no
+/// NUL: the caller stopped at one, as Redis's strchr does.
 fn split_args(line: &[u8], out: &mut Vec<u8>, ranges: &mut Vec<Range<usize>>) -> Result<(), ()> {
     let is_space = |c: u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c);
-    // C strings stop at NUL: so does Redis's inline parser.
-    let line = match line.iter().position(|&b| b == 0) {
-        Some(p) => &line[..p],
-        None => line,
-    };
     let mut p = 0;
     loop {
         while p < line.len() && is_space(line[p]) {
@@ -435,21 +504,51 @@ mod tests {
 
     #[test]
     fn multibulk_and_inline() {
-        assert_eq!(parse_all(b"*1\r\n$4\r\nPING\r\n").unwrap(), vec![v(&["PING"])]);
-        assert_eq!(parse_all(b"PING\r\nECHO  hi\n").unwrap(), vec![v(&["PING"]), v(&["ECHO", "hi"])]);
-        assert_eq!(parse_all(b"set \"a\\x41\\n\" 'b\\'c'\r\n").unwrap(), vec![v(&["set", "aA\n", "b'c"])]);
+        assert_eq!(
+            parse_all(b"*1\r\n$4\r\nPING\r\n").unwrap(),
+            vec![v(&["PING"])]
+        );
+        assert_eq!(
+            parse_all(b"PING\r\nECHO  hi\n").unwrap(),
+            vec![v(&["PING"]), v(&["ECHO", "hi"])]
+        );
+        assert_eq!(
+            parse_all(b"set \"a\\x41\\n\" 'b\\'c'\r\n").unwrap(),
+            vec![v(&["set", "aA\n", "b'c"])]
+        );
         assert_eq!(parse_all(b"\r\n*0\r\n").unwrap(), vec![v(&[]), v(&[])]);
-        assert_eq!(parse_all(b"a\"b c\"d\r\n"), Err(ProtocolError::UnbalancedQuotes));
-        assert_eq!(parse_all(b"a\"b c\" d\r\n").unwrap(), vec![v(&["ab c", "d"])]);
+        assert_eq!(
+            parse_all(b"a\"b c\"d\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
+        assert_eq!(
+            parse_all(b"a\"b c\" d\r\n").unwrap(),
+            vec![v(&["ab c", "d"])]
+        );
     }
 
     #[test]
     fn errors_match_redis() {
-        assert_eq!(parse_all(b"*x\r\n"), Err(ProtocolError::InvalidMultibulkLength));
-        assert_eq!(parse_all(b"*1\r\n+x\r\n"), Err(ProtocolError::ExpectedDollar(b'+')));
-        assert_eq!(parse_all(b"*1\r\n$-1\r\n"), Err(ProtocolError::InvalidBulkLength));
-        assert_eq!(parse_all(b"*1\r\n$4611686018427387904\r\n"), Err(ProtocolError::InvalidBulkLength));
-        assert_eq!(parse_all(b"\"abc\r\n"), Err(ProtocolError::UnbalancedQuotes));
+        assert_eq!(
+            parse_all(b"*x\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n+x\r\n"),
+            Err(ProtocolError::ExpectedDollar(b'+'))
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$-1\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$4611686018427387904\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            parse_all(b"\"abc\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
         assert_eq!(
             ProtocolError::ExpectedDollar(b'x').to_string(),
             "Protocol error: expected '$', got 'x'"
@@ -465,8 +564,204 @@ mod tests {
             let mut p = RequestParser::default();
             assert_eq!(p.parse(&input[..split]).unwrap(), None, "split {split}");
             assert_eq!(p.parse(input).unwrap(), Some(input.len()));
-            assert_eq!(p.args(input).collect::<Vec<_>>(), vec![&b"SET"[..], b"key", b"value"]);
+            assert_eq!(
+                p.args(input).collect::<Vec<_>>(),
+                vec![&b"SET"[..], b"key", b"value"]
+            );
         }
+    }
+
+    #[test]
+    fn every_protocol_error() {
+        let limits = RequestLimits {
+            max_inline_len: 16,
+            ..RequestLimits::default()
+        };
+        let parse_with = |input: &[u8]| RequestParser::new(limits).parse(input);
+        assert_eq!(
+            parse_with(&[b'x'; 17]),
+            Err(ProtocolError::TooBigInlineRequest)
+        );
+        assert_eq!(parse_with(&[b'x'; 16]), Ok(None));
+        assert_eq!(
+            parse_with(b"*11111111111111111"),
+            Err(ProtocolError::TooBigMultibulkCount)
+        );
+        assert_eq!(
+            parse_with(b"*1\r\n$11111111111111111"),
+            Err(ProtocolError::TooBigBulkCount)
+        );
+        assert_eq!(parse_with(b"'a\r\n"), Err(ProtocolError::UnbalancedQuotes));
+        assert_eq!(
+            parse_with(b"'a'b\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
+        for bad in [
+            &b"*+1\r\n"[..],
+            b"*01\r\n",
+            b"* 1\r\n",
+            b"*\r\n",
+            b"*2147483648\r\n",
+        ] {
+            assert_eq!(
+                parse_all(bad),
+                Err(ProtocolError::InvalidMultibulkLength),
+                "{bad:?}"
+            );
+        }
+        for bad in [
+            &b"*1\r\n$x\r\n"[..],
+            b"*1\r\n$\r\n",
+            b"*1\r\n$-0\r\n",
+            b"*1\r\n$+1\r\n",
+        ] {
+            assert_eq!(
+                parse_all(bad),
+                Err(ProtocolError::InvalidBulkLength),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse_all(b"*2\r\n$1\r\na\r\n:1\r\n"),
+            Err(ProtocolError::ExpectedDollar(b':'))
+        );
+        // The type byte is judged once its line is complete, as Redis does.
+        assert_eq!(RequestParser::default().parse(b"*1\r\n+x"), Ok(None));
+        assert_eq!(
+            parse_all(b"*1\r\n\r\n"),
+            Err(ProtocolError::ExpectedDollar(b'\r'))
+        );
+        assert_eq!(
+            RequestParser::default().parse(b"*1\r\n\0$1\r\na\r\n"),
+            Ok(None)
+        );
+        let small = RequestLimits {
+            max_args: 2,
+            max_bulk_len: 3,
+            ..RequestLimits::default()
+        };
+        let mut p = RequestParser::new(small);
+        assert_eq!(
+            p.parse(b"*3\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            p.parse(b"*1\r\n$4\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(p.parse(b"*1\r\n$3\r\nabc\r\n"), Ok(Some(13)));
+        // Every error text, as Redis 7.0 sends it after "-ERR ".
+        let texts = [
+            (ProtocolError::TooBigInlineRequest, "too big inline request"),
+            (
+                ProtocolError::UnbalancedQuotes,
+                "unbalanced quotes in request",
+            ),
+            (
+                ProtocolError::TooBigMultibulkCount,
+                "too big mbulk count string",
+            ),
+            (
+                ProtocolError::InvalidMultibulkLength,
+                "invalid multibulk length",
+            ),
+            (
+                ProtocolError::UnauthenticatedMultibulkLength,
+                "unauthenticated multibulk length",
+            ),
+            (ProtocolError::TooBigBulkCount, "too big bulk count string"),
+            (ProtocolError::ExpectedDollar(b'f'), "expected '$', got 'f'"),
+            (ProtocolError::InvalidBulkLength, "invalid bulk length"),
+            (
+                ProtocolError::UnauthenticatedBulkLength,
+                "unauthenticated bulk length",
+            ),
+        ];
+        for (e, text) in texts {
+            assert_eq!(e.to_string(), format!("Protocol error: {text}"));
+        }
+    }
+
+    #[test]
+    fn unauthenticated_limits() {
+        let mut p = RequestParser::default();
+        p.set_auth_required(true);
+        assert_eq!(
+            p.parse(b"*11\r\n"),
+            Err(ProtocolError::UnauthenticatedMultibulkLength)
+        );
+        assert_eq!(
+            p.parse(b"*x\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            p.parse(b"*1\r\n$16385\r\n"),
+            Err(ProtocolError::UnauthenticatedBulkLength)
+        );
+        assert_eq!(
+            p.parse(b"*1\r\n$-1\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(p.parse(b"*10\r\n$16384\r\n"), Ok(None));
+        let limits = RequestLimits::default().unauthenticated();
+        assert_eq!((limits.max_args, limits.max_bulk_len), (10, 16384));
+    }
+
+    #[test]
+    fn nul_hides_the_line_end_like_strchr() {
+        // Redis waits for more input (and finally hits the size limit).
+        assert_eq!(RequestParser::default().parse(b"PING a\0b\n"), Ok(None));
+        assert_eq!(RequestParser::default().parse(b"*1\0\r\n$1\r\n"), Ok(None));
+        assert_eq!(RequestParser::default().parse(b"*1\r\n$1\0\r\n"), Ok(None));
+        let mut big = b"PING \0".to_vec();
+        big.resize(70000, b'a');
+        big.push(b'\n');
+        assert_eq!(
+            RequestParser::default().parse(&big),
+            Err(ProtocolError::TooBigInlineRequest)
+        );
+        // A NUL inside a bulk argument is data.
+        assert_eq!(
+            parse_all(b"*1\r\n$3\r\na\0b\r\n").unwrap(),
+            vec![vec![b"a\0b".to_vec()]]
+        );
+    }
+
+    #[test]
+    fn redis_leniencies() {
+        // The two bytes after a payload and after a length line's \r are not checked.
+        assert_eq!(parse_all(b"*1\r\n$1\r\naXY").unwrap(), vec![v(&["a"])]);
+        assert_eq!(parse_all(b"*1\rX$1\rXa\r\n").unwrap(), vec![v(&["a"])]);
+        // Negative and zero counts are empty requests.
+        assert_eq!(parse_all(b"*-10\r\n*0\r\n").unwrap(), vec![v(&[]), v(&[])]);
+        // Inline: bare \n ends a line, tabs separate, escapes only inside quotes.
+        assert_eq!(parse_all(b"a\tb\\n\n").unwrap(), vec![v(&["a", "b\\n"])]);
+        assert_eq!(
+            parse_all(b"\"\\t\\r\\b\\a\\q\\xzz\"\r\n").unwrap(),
+            vec![v(&["\t\r\x08\x07qxzz"])]
+        );
+        assert_eq!(
+            parse_all(b"'a\\nb' ''\r\n").unwrap(),
+            vec![v(&["a\\nb", ""])]
+        );
+        assert_eq!(parse_all(b"  \r\n").unwrap(), vec![v(&[])]);
+    }
+
+    #[test]
+    fn bytes_needed_and_resume_state() {
+        let mut p = RequestParser::default();
+        let buf = b"*2\r\n$1\r\na\r\n$10\r\n0123";
+        assert_eq!(p.parse(buf), Ok(None));
+        assert_eq!(p.bytes_needed(), buf.len() - 4 + 12);
+        let mut full = buf.to_vec();
+        full.extend_from_slice(b"456789\r\n");
+        assert_eq!(p.parse(&full), Ok(Some(full.len())));
+        assert_eq!(p.argc(), 2);
+        assert_eq!(p.arg(&full, 1), b"0123456789");
+        assert_eq!(p.bytes_needed(), 0);
+        // After an error the parser starts afresh.
+        assert!(p.parse(b"*1\r\n+\r\n").is_err());
+        assert_eq!(p.parse(b"PING\r\n"), Ok(Some(6)));
     }
 
     #[test]
