@@ -325,7 +325,11 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             .engine
             .keyspace
             .lock_one((db * SHARDS + shard_idx) as LockId);
-        loop {
+        // Empty shards cost nothing to skip and do not count as visited buckets.
+        if shard.is_empty() {
+            inner = 0;
+        }
+        while !shard.is_empty() {
             inner = shard.dict.scan(inner, |n| {
                 let k = n.key.as_bytes();
                 if n.expire_at != 0 && n.expire_at < now {
