@@ -92,7 +92,7 @@ fn info(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     for name in &args[2..] {
         match find(ctx, name) {
             Some(c) => write_frame(ctx.out, &info_frame(c)),
-            None => ctx.out.null_array(),
+            None => ctx.out.null(),
         }
     }
     Ok(())
@@ -224,7 +224,12 @@ fn getkeysandflags(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         },
         _ => Vec::new(),
     };
-    let flags = specs_flags.first().cloned().unwrap_or_default();
+    let mut flags = specs_flags.first().cloned().unwrap_or_default();
+    // SET's key flags depend on its arguments (Redis's setGetKeys): without GET it
+    // only overwrites.
+    if cmd.meta.name == "set" && !args[5..].iter().any(|a| is_kw(a, "get")) {
+        flags = vec![Frame::simple("OW"), Frame::simple("update")];
+    }
     ctx.out.array(pos.len());
     for p in pos {
         ctx.out.array(2);
