@@ -326,8 +326,7 @@ fn append(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             l
         }
         None => {
-            ctx.keys
-                .set(key, Value::Str(StrValue::from_bytes_no_int(args[2])), false)?;
+            ctx.keys.set(key, str_value(args[2]), false)?;
             args[2].len()
         }
     };
