@@ -23,7 +23,8 @@ commands:
                                with ../shared/bench/compare.sh (report in
                                target/bench-compare.md)
   fuzz [--seconds N]           every cargo-fuzz target of crates/*/fuzz, N seconds each
-                               (default 60)"
+                               (default 60)
+  gen-docs                     regenerate docs/compatibility.md from the command table"
 }
 
 fn main() -> ExitCode {
@@ -37,6 +38,11 @@ fn main() -> ExitCode {
         "lint" => lint::main(rest),
         "bench" => bench::main(rest),
         "fuzz" => fuzz::main(rest),
+        "gen-docs" => util::run(
+            util::cargo()
+                .args(["test", "-p", "ferrokv-server", "--test", "compat_doc"])
+                .env("FERROKV_BLESS", "1"),
+        ),
         "help" | "-h" | "--help" => {
             println!("{}", usage());
             return ExitCode::SUCCESS;

@@ -5,6 +5,7 @@
 pub mod alloc;
 pub mod clients;
 pub mod cmds;
+pub mod compat;
 pub mod conn;
 pub mod info;
 pub mod listen;
