@@ -457,3 +457,57 @@ print("ok")
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn redis_7_2_client_subcommands() {
+    let ours = Server::ferrokv(&[]);
+    let mut c = ours.conn();
+    assert_eq!(c.run("CLIENT NO-TOUCH on"), Frame::simple("OK"));
+    assert_eq!(
+        c.run("CLIENT NO-TOUCH maybe"),
+        Frame::error("ERR syntax error")
+    );
+    assert_eq!(
+        c.run("CLIENT SETINFO LIB-NAME redis-py"),
+        Frame::simple("OK")
+    );
+    assert_eq!(c.run("CLIENT SETINFO LIB-VER 5.0"), Frame::simple("OK"));
+    assert_eq!(
+        c.run("CLIENT SETINFO FOO x"),
+        Frame::error("ERR Unrecognized option 'FOO'")
+    );
+    let list = c.run("CLIENT INFO");
+    let text = String::from_utf8_lossy(list.as_bytes().expect("text")).into_owned();
+    assert!(text.contains("lib-name=redis-py lib-ver=5.0"), "{text}");
+    // A no-touch client's reads leave the access clock alone; TOUCH still touches.
+    assert_eq!(c.run("SET k v"), Frame::simple("OK"));
+    assert_eq!(c.run("GET k"), Frame::bulk("v"));
+    assert_eq!(c.run("TOUCH k"), Frame::Integer(1));
+}
+
+#[test]
+fn active_expiry_reclaims_keys_nobody_reads() {
+    let ours = Server::ferrokv(&["--hz", "100"]);
+    let mut c = ours.conn();
+    for i in 0..500 {
+        c.send(&["SET", &format!("k{i}"), "v", "PX", "50"]);
+    }
+    for _ in 0..500 {
+        c.read();
+    }
+    c.run("SET keep v");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if c.run("DBSIZE") == Frame::Integer(1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expired keys were not reclaimed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let info = c.run("INFO stats");
+    let text = String::from_utf8_lossy(info.as_bytes().expect("text")).into_owned();
+    assert!(text.contains("expired_keys:500\r\n"), "{text}");
+}

@@ -22,6 +22,8 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("client|kill", client_kill),
     CommandDef::new("client|no-evict", client_no_evict),
     CommandDef::new("client|help", client_help),
+    CommandDef::new("client|no-touch", client_no_touch),
+    CommandDef::new("client|setinfo", client_setinfo),
     CommandDef::new("hello", hello),
     CommandDef::new("auth", auth),
     CommandDef::new("reset", reset),
@@ -397,5 +399,52 @@ fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     tracing::warn!("User requested shutdown...");
     st.request_shutdown();
     ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+fn client_no_touch(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    if is_kw(args[2], "on") {
+        ctx.client.no_touch = true;
+    } else if is_kw(args[2], "off") {
+        ctx.client.no_touch = false;
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT SETINFO LIB-NAME|LIB-VER value (Redis 7.2): shown in CLIENT LIST.
+fn client_setinfo(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let value = args[3];
+    let is_name = is_kw(args[2], "lib-name");
+    if !is_name && !is_kw(args[2], "lib-ver") {
+        return Err(CmdError::Other(format!(
+            "Unrecognized option '{}'",
+            String::from_utf8_lossy(args[2])
+        )));
+    }
+    if !value.iter().all(|&c| (b'!'..=b'~').contains(&c)) {
+        return Err(CmdError::Other(format!(
+            "{} cannot contain spaces, newlines or special characters.",
+            if is_name { "lib-name" } else { "lib-ver" }
+        )));
+    }
+    let st = state(ctx)?;
+    let text = String::from_utf8_lossy(value).into_owned();
+    if is_name {
+        ctx.client.lib_name = Some(value.to_vec());
+    } else {
+        ctx.client.lib_ver = Some(value.to_vec());
+    }
+    if let Some(h) = st.clients.get(ctx.client.id) {
+        let mut info = h.info.lock();
+        if is_name {
+            info.lib_name = text;
+        } else {
+            info.lib_ver = text;
+        }
+    }
+    ctx.out.ok();
     Ok(())
 }

@@ -18,6 +18,32 @@ use ferrokv_resp::{Frame, FrameDecoder};
 const INFO_DATA: &[u8] = include_bytes!("../../data/redis-7.0.15-command-info.resp3");
 const DOCS_DATA: &[u8] = include_bytes!("../../data/redis-7.0.15-command-docs.resp3");
 
+/// Subcommands added after Redis 7.0 that ferrokv serves because clients send them
+/// (redis-py sends CLIENT SETINFO on connect): their COMMAND INFO entries as Redis 7.2
+/// describes them, in RESP3.
+const LATER_SUBCOMMANDS: &[(&str, &str)] = &[
+    (
+        "client",
+        "*10\r\n$15\r\nclient|no-touch\r\n:3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n",
+    ),
+    (
+        "client",
+        "*10\r\n$14\r\nclient|setinfo\r\n:4\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~1\r\n+request_policy:all_nodes\r\n~0\r\n~0\r\n",
+    ),
+];
+
+/// COMMAND DOCS entries of [`LATER_SUBCOMMANDS`].
+const LATER_DOCS: &[(&str, &str)] = &[
+    (
+        "client|no-touch",
+        "%4\r\n$7\r\nsummary\r\n$93\r\nControls whether commands sent by the client affect the LRU/LFU of accessed keys (Redis 7.2).\r\n$5\r\nsince\r\n$5\r\n7.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+    ),
+    (
+        "client|setinfo",
+        "%4\r\n$7\r\nsummary\r\n$54\r\nSets information specific to the client or connection.\r\n$5\r\nsince\r\n$5\r\n7.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+    ),
+];
+
 /// Command flags (COMMAND INFO's flags set).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flags(pub u32);
@@ -393,12 +419,26 @@ pub fn redis_commands() -> &'static HashMap<String, CommandMeta> {
         if let Frame::Map(pairs) = decode(DOCS_DATA) {
             flatten_docs(&pairs, "", &mut docs);
         }
+        for (name, doc) in LATER_DOCS {
+            docs.insert(name.to_string(), decode(doc.as_bytes()));
+        }
         let mut out = HashMap::new();
         if let Frame::Array(items) = decode(INFO_DATA) {
             for item in &items {
                 if let Some(m) = parse_info(item, &docs) {
                     out.insert(m.name.clone(), m);
                 }
+            }
+        }
+        for (parent, info) in LATER_SUBCOMMANDS {
+            let frame = decode(info.as_bytes());
+            if let (Some(sub), Some(p)) = (parse_info(&frame, &docs), out.get_mut(*parent)) {
+                if let Frame::Array(items) = &mut p.info {
+                    if let Some(Frame::Set(subs) | Frame::Array(subs)) = items.get_mut(9) {
+                        subs.push(frame.clone());
+                    }
+                }
+                p.subcommands.push(sub);
             }
         }
         out
