@@ -126,6 +126,21 @@ impl<'k> Keys<'k> {
         Ok(existed)
     }
 
+    /// Sets `key` in the selected db with the TTL given by `ttl`, in one lookup.
+    pub fn set_ttl(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        ttl: crate::keyspace::Ttl,
+    ) -> CmdResult<bool> {
+        let (now, lru, db) = (self.now_ms, self.lru, self.db);
+        let (shard, hash) = self.shard(db, key)?;
+        let existed = shard.set_ex(key, hash, value, ttl, now, lru);
+        shard.stats.dirty += 1;
+        self.dirty += 1;
+        Ok(existed)
+    }
+
     /// Inserts a new key known to be absent and returns its entry.
     pub fn insert_new(
         &mut self,

@@ -192,12 +192,9 @@ impl Engine {
                 if cmd.meta.key_specs.is_empty() {
                     return LockSet::empty(ks);
                 }
-                let mut ids: smallvec::SmallVec<[LockId; 8]> = cmd
-                    .meta
-                    .key_positions(args)
-                    .into_iter()
-                    .map(|i| lock_id(db, args[i]))
-                    .collect();
+                let mut ids: smallvec::SmallVec<[LockId; 8]> = smallvec::SmallVec::new();
+                cmd.meta
+                    .for_each_key(args, |i| ids.push(lock_id(db, args[i])));
                 LockSet::lock(ks, &mut ids)
             }
             Locks::Db => LockSet::lock_dbs(ks, [db]),

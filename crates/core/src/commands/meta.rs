@@ -178,6 +178,12 @@ impl CommandMeta {
     /// command will report the arity or syntax error itself).
     pub fn key_positions(&self, args: &[&[u8]]) -> Vec<usize> {
         let mut out = Vec::new();
+        self.for_each_key(args, |i| out.push(i));
+        out
+    }
+
+    /// Calls `f` with each key position of `args` (no allocation; the dispatch path).
+    pub fn for_each_key(&self, args: &[&[u8]], mut f: impl FnMut(usize)) {
         let argc = args.len() as i64;
         for spec in &self.key_specs {
             let first = match &spec.begin {
@@ -253,11 +259,10 @@ impl CommandMeta {
                 if i >= argc || i < 1 {
                     break;
                 }
-                out.push(i as usize);
+                f(i as usize);
                 i += step;
             }
         }
-        out
     }
 
     /// Whether `argc` (including the name) satisfies the arity.

@@ -91,7 +91,7 @@ impl Command {
 /// Every implemented command, by name.
 pub struct Registry {
     commands: Vec<Command>,
-    by_name: HashMap<Vec<u8>, usize>,
+    by_name: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
 }
 
 /// The data commands `ferrokv-core` implements itself.
@@ -131,7 +131,7 @@ impl Registry {
             }
         }
         let mut commands = Vec::new();
-        let mut by_name = HashMap::new();
+        let mut by_name = HashMap::with_hasher(foldhash::fast::RandomState::default());
         for (def, m) in &top {
             commands.push(Command {
                 meta: m,

@@ -18,7 +18,7 @@ use smallvec::SmallVec;
 
 pub use dict::{Dict, Node};
 pub use key::Key;
-pub use shard::{EntryMut, Lookup, Shard};
+pub use shard::{EntryMut, Lookup, Shard, Ttl};
 
 /// log2 of the number of shards per database.
 pub const SHARD_BITS: u32 = 10;

@@ -5,6 +5,17 @@ use crate::keyspace::dict::{Dict, Node};
 use crate::keyspace::key::Key;
 use crate::types::Value;
 
+/// What a write does to the key's TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ttl {
+    /// Keep the current TTL (KEEPTTL, INCR).
+    Keep,
+    /// Remove it (a plain SET).
+    Clear,
+    /// Set this absolute expire time in ms.
+    At(i64),
+}
+
 /// How a lookup treats the entry it finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
@@ -162,15 +173,41 @@ impl Shard {
         now_ms: i64,
         lru: u32,
     ) -> bool {
+        self.set_ex(
+            key,
+            hash,
+            value,
+            if keep_ttl { Ttl::Keep } else { Ttl::Clear },
+            now_ms,
+            lru,
+        )
+    }
+
+    /// [`set`](Self::set) with the new TTL decided in the same lookup (SET EX).
+    pub fn set_ex(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        value: Value,
+        ttl: Ttl,
+        now_ms: i64,
+        lru: u32,
+    ) -> bool {
         if let Some(mut e) = self.lookup(key, hash, now_ms, Lookup::Write, lru) {
             let old = std::mem::replace(&mut e.node.value, value);
-            if !keep_ttl {
-                e.set_expire(None);
+            match ttl {
+                Ttl::Keep => {}
+                Ttl::Clear => e.set_expire(None),
+                Ttl::At(at) => e.set_expire(Some(at)),
             }
             crate::lazyfree::free_value(old);
             true
         } else {
-            self.insert_new(key, hash, value, None, lru);
+            let at = match ttl {
+                Ttl::At(at) => Some(at),
+                _ => None,
+            };
+            self.insert_new(key, hash, value, at, lru);
             false
         }
     }

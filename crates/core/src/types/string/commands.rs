@@ -4,6 +4,7 @@ use crate::args::{int_arg, is_kw};
 use crate::commands::CommandDef;
 use crate::ctx::{Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace::Ttl;
 use crate::types::string::{float80, StrValue};
 use crate::types::Value;
 
@@ -154,20 +155,21 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         // Replies with the old value first; a non-string aborts the SET.
         reply_get(ctx, key)?;
     }
-    let found = ctx.keys.exists(key)?;
-    if (o.nx && found) || (o.xx && !found) {
-        if !o.get {
-            ctx.out.null();
-        }
-        return Ok(());
-    }
-    ctx.keys
-        .set(key, str_value(val), o.expiry == Expiry::KeepTtl)?;
-    if let Expiry::At(at) = o.expiry {
-        if let Some(mut e) = ctx.keys.write(key)? {
-            e.set_expire(Some(at));
+    if o.nx || o.xx {
+        let found = ctx.keys.exists(key)?;
+        if (o.nx && found) || (o.xx && !found) {
+            if !o.get {
+                ctx.out.null();
+            }
+            return Ok(());
         }
     }
+    let ttl = match o.expiry {
+        Expiry::KeepTtl => Ttl::Keep,
+        Expiry::At(at) => Ttl::At(at),
+        Expiry::None | Expiry::Persist => Ttl::Clear,
+    };
+    ctx.keys.set_ttl(key, str_value(val), ttl)?;
     if !o.get {
         ctx.out.ok();
     }
@@ -186,10 +188,7 @@ fn setnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 
 fn set_with_expire(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], unit: Unit) -> CmdResult {
     let at = expire_at(ctx, args[2], unit, true)?;
-    ctx.keys.set(args[1], str_value(args[3]), false)?;
-    if let Some(mut e) = ctx.keys.write(args[1])? {
-        e.set_expire(Some(at));
-    }
+    ctx.keys.set_ttl(args[1], str_value(args[3]), Ttl::At(at))?;
     ctx.out.ok();
     Ok(())
 }
@@ -343,16 +342,32 @@ fn strlen(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 /// INCR/DECR family: reads an integer, adds with overflow check, stores it back
 /// int-encoded keeping the TTL.
 fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], by: i64) -> CmdResult {
-    let current = match ctx.keys.write(key)? {
-        None => 0,
+    let db = ctx.keys.db;
+    // Update in place when the key exists (keeps its TTL, one lookup).
+    let updated = match ctx.keys.write(key)? {
+        None => None,
         Some(mut e) => match e.value() {
-            Value::Str(s) => s.as_int().ok_or(CmdError::NotInteger)?,
+            Value::Str(s) => {
+                let current = s.as_int().ok_or(CmdError::NotInteger)?;
+                let new = current.checked_add(by).ok_or(CmdError::Overflow)?;
+                *s = StrValue::Int(new);
+                Some(new)
+            }
             #[allow(unreachable_patterns)]
             _ => return Err(CmdError::WrongType),
         },
     };
-    let new = current.checked_add(by).ok_or(CmdError::Overflow)?;
-    ctx.keys.set(key, Value::Str(StrValue::Int(new)), true)?;
+    let new = match updated {
+        Some(new) => {
+            ctx.keys.mark_dirty(db, key)?;
+            new
+        }
+        None => {
+            ctx.keys
+                .insert_new(key, Value::Str(StrValue::Int(by)), None)?;
+            by
+        }
+    };
     ctx.out.int(new);
     Ok(())
 }
