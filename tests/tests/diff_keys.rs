@@ -337,3 +337,31 @@ fn resp3_replies() {
     let b = sorted(d.theirs.run("KEYS *"));
     assert_eq!(a, b);
 }
+
+#[test]
+fn object_freq_and_idletime_follow_the_policy() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        SET k v
+        OBJECT IDLETIME k
+        OBJECT FREQ k
+        CONFIG SET maxmemory-policy allkeys-lfu
+        SET f v
+        OBJECT FREQ f
+        OBJECT IDLETIME f
+        CONFIG SET maxmemory-policy noeviction
+        ",
+    );
+    // The LFU counter grows logarithmically with accesses.
+    let ours = ferrokv_tests::Server::ferrokv(&["--maxmemory-policy", "allkeys-lfu"]);
+    let mut c = ours.conn();
+    c.run("SET f v");
+    for _ in 0..200 {
+        c.run("GET f");
+    }
+    let Frame::Integer(freq) = c.run("OBJECT FREQ f") else {
+        panic!()
+    };
+    assert!((6..40).contains(&freq), "freq {freq}");
+}

@@ -20,8 +20,8 @@ pub struct Keys<'k> {
     pub db: usize,
     /// Unix time in ms when the command started.
     pub now_ms: i64,
-    /// The LRU clock value for accesses made by this command.
-    pub lru: u32,
+    /// How this command's accesses update keys' LRU/LFU field.
+    pub lru: crate::keyspace::Access,
     /// Whether reads leave the access clock alone (CLIENT NO-TOUCH).
     pub no_touch: bool,
     /// Keys written by this command (for WATCH, notifications, replication).
@@ -37,7 +37,7 @@ impl<'k> Keys<'k> {
             locks,
             db,
             now_ms,
-            lru: lru_clock(now_ms),
+            lru: crate::keyspace::Access::Lru(lru_clock(now_ms)),
             no_touch: false,
             dirty: 0,
             ready: Vec::new(),

@@ -172,6 +172,13 @@ impl Engine {
         let locks = self.lock_for(cmd, args, client.db);
         let mut keys = Keys::new(locks, client.db, self.clock.now_ms());
         keys.no_touch = client.no_touch && cmd.meta.name != "touch";
+        if self.lfu_policy() {
+            keys.lru = crate::keyspace::Access::Lfu {
+                minutes: crate::keyspace::access::lfu_minutes(keys.now_ms),
+                log_factor: self.config.int(P::LfuLogFactor).clamp(0, u32::MAX as i64) as u32,
+                decay: self.config.int(P::LfuDecayTime).clamp(0, u32::MAX as i64) as u32,
+            };
+        }
         client.last_cmd = cmd.meta.name.as_str();
         let mut ctx = Ctx {
             engine: self,
@@ -182,6 +189,12 @@ impl Engine {
             cmd,
         };
         handler(&mut ctx, args)
+    }
+
+    /// Whether the maxmemory policy is an LFU one (keys then carry LFU counters).
+    pub fn lfu_policy(&self) -> bool {
+        // Indexes of volatile-lfu and allkeys-lfu in the policy enum.
+        matches!(self.config.int(P::MaxmemoryPolicy), 1 | 5)
     }
 
     /// Takes the locks `cmd` needs for `args` in `db`.

@@ -22,8 +22,7 @@ pub static COMMANDS: &[CommandDef] = &[
 const SHARED_INTEGERS: i64 = 10000;
 
 fn lfu_policy(ctx: &Ctx<'_, '_>) -> bool {
-    // Enum indexes of volatile-lfu and allkeys-lfu in the maxmemory-policy table.
-    matches!(ctx.engine.config.int(P::MaxmemoryPolicy), 1 | 5)
+    ctx.engine.lfu_policy()
 }
 
 fn lru_or_lfu_policy(ctx: &Ctx<'_, '_>) -> bool {
@@ -85,6 +84,8 @@ fn idletime(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 
 fn freq(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let lfu = lfu_policy(ctx);
+    let now_ms = ctx.now_ms();
+    let decay = ctx.engine.config.int(P::LfuDecayTime);
     match ctx
         .keys
         .lookup_in(ctx.keys.db, args[2], Lookup::ReadNoTouch)?
@@ -93,8 +94,13 @@ fn freq(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             if !lfu {
                 return Err(CmdError::NoLfuPolicy);
             }
-            // The low 8 bits of the access field hold the logarithmic counter.
-            ctx.out.int(i64::from(e.node.key.lru() & 0xFF));
+            let minutes = crate::keyspace::access::lfu_minutes(now_ms);
+            let decay = decay.clamp(0, u32::MAX as i64) as u32;
+            ctx.out.int(i64::from(crate::keyspace::access::lfu_decayed(
+                e.node.key.lru(),
+                minutes,
+                decay,
+            )));
         }
         None => ctx.out.null(),
     }

@@ -7,6 +7,7 @@
 //! multi-key commands atomic. Whole-keyspace commands lock every shard of a db (or of
 //! every db) the same way.
 
+pub mod access;
 pub mod dict;
 pub mod key;
 pub mod shard;
@@ -16,6 +17,7 @@ use std::sync::OnceLock;
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
+pub use access::Access;
 pub use dict::{Dict, Node};
 pub use key::Key;
 pub use shard::{EntryMut, Lookup, Shard, Ttl};

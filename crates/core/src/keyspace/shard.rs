@@ -1,6 +1,7 @@
 //! A shard: one hash table and the bookkeeping that must change with it under the
 //! same lock (TTL count, hit/miss/expired counters, the active-expiry cursor).
 
+use crate::keyspace::access::Access;
 use crate::keyspace::dict::{Dict, Node};
 use crate::keyspace::key::Key;
 use crate::types::Value;
@@ -103,7 +104,7 @@ impl Shard {
         hash: u64,
         now_ms: i64,
         mode: Lookup,
-        lru: u32,
+        access: Access,
     ) -> Option<EntryMut<'_>> {
         let expired = match self.dict.get(key, hash) {
             None => {
@@ -127,14 +128,15 @@ impl Shard {
         let Shard { dict, expires, .. } = self;
         let node = dict.get_mut(key, hash)?;
         if matches!(mode, Lookup::Read | Lookup::Write) {
-            node.key.set_lru(lru);
+            node.key.set_lru(access.touch(node.key.lru()));
         }
         Some(EntryMut { node, expires })
     }
 
     /// Whether a live entry exists, without touching it.
     pub fn contains(&mut self, key: &[u8], hash: u64, now_ms: i64) -> bool {
-        self.lookup(key, hash, now_ms, Lookup::NoTouch, 0).is_some()
+        self.lookup(key, hash, now_ms, Lookup::NoTouch, Access::Lru(0))
+            .is_some()
     }
 
     fn remove_expired(&mut self, key: &[u8], hash: u64) {
@@ -154,10 +156,10 @@ impl Shard {
         hash: u64,
         value: Value,
         expire_at: Option<i64>,
-        lru: u32,
+        access: Access,
     ) -> EntryMut<'_> {
         let Shard { dict, expires, .. } = self;
-        let node = dict.insert_new(Node::new(Key::new(key, lru), value), hash);
+        let node = dict.insert_new(Node::new(Key::new(key, access.initial()), value), hash);
         set_expire(node, expires, expire_at);
         EntryMut { node, expires }
     }
@@ -171,7 +173,7 @@ impl Shard {
         value: Value,
         keep_ttl: bool,
         now_ms: i64,
-        lru: u32,
+        access: Access,
     ) -> bool {
         self.set_ex(
             key,
@@ -179,7 +181,7 @@ impl Shard {
             value,
             if keep_ttl { Ttl::Keep } else { Ttl::Clear },
             now_ms,
-            lru,
+            access,
         )
     }
 
@@ -191,9 +193,9 @@ impl Shard {
         value: Value,
         ttl: Ttl,
         now_ms: i64,
-        lru: u32,
+        access: Access,
     ) -> bool {
-        if let Some(mut e) = self.lookup(key, hash, now_ms, Lookup::Write, lru) {
+        if let Some(mut e) = self.lookup(key, hash, now_ms, Lookup::Write, access) {
             let old = std::mem::replace(&mut e.node.value, value);
             match ttl {
                 Ttl::Keep => {}
@@ -207,7 +209,7 @@ impl Shard {
                 Ttl::At(at) => Some(at),
                 _ => None,
             };
-            self.insert_new(key, hash, value, at, lru);
+            self.insert_new(key, hash, value, at, access);
             false
         }
     }
