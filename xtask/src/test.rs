@@ -13,7 +13,7 @@ pub fn main(extra: &[String]) -> Result {
             run(cargo().args(["build", "--workspace", "--bins"])).map(|()| "ok".into())
         }),
         ("cargo test --workspace", &|| {
-            run(cargo().args(["test", "--workspace"]).args(extra)).map(|()| "ok".into())
+            run_counting(cargo().args(["test", "--workspace"]).args(extra))
         }),
     ];
     let mut summary = Vec::new();
@@ -38,10 +38,66 @@ pub fn main(extra: &[String]) -> Result {
     for line in &summary {
         eprintln!("{line}");
     }
+    // One plain closing line with the totals, so that whoever reads the end of the
+    // log sees what ran (cargo's last line is often an empty doc-test run).
+    let (passed, failed_tests, ignored) = totals();
+    println!("{passed} passed, {failed_tests} failed, {ignored} skipped");
     if failed {
         Err("test failed".into())
     } else {
         Ok(())
+    }
+}
+
+static TOTALS: std::sync::Mutex<(u64, u64, u64)> = std::sync::Mutex::new((0, 0, 0));
+
+fn totals() -> (u64, u64, u64) {
+    TOTALS.lock().map(|t| *t).unwrap_or((0, 0, 0))
+}
+
+/// Runs `cargo test`, passing its output through and adding up the
+/// `test result:` lines.
+fn run_counting(cmd: &mut Command) -> Result<String> {
+    use std::io::{BufRead, BufReader, Write};
+    eprintln!("$ cargo test --workspace");
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run cargo test: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut out = std::io::stdout();
+    for line in BufReader::new(stdout)
+        .lines()
+        .map_while(std::result::Result::ok)
+    {
+        let _ = writeln!(out, "{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let num = |word: &str| -> u64 {
+                rest.split(';')
+                    .find(|p| p.trim_end().ends_with(word))
+                    .and_then(|p| {
+                        p.split_whitespace()
+                            .rev()
+                            .nth(1)
+                            .and_then(|n| n.parse().ok())
+                    })
+                    .unwrap_or(0)
+            };
+            if let Ok(mut t) = TOTALS.lock() {
+                t.0 += num("passed");
+                t.1 += num("failed");
+                t.2 += num("ignored");
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let (p, f, _) = totals();
+    if status.success() {
+        Ok(format!("{p} passed, {f} failed"))
+    } else {
+        Err(format!(
+            "cargo test failed ({status}); {p} passed, {f} failed"
+        ))
     }
 }
 
