@@ -511,3 +511,20 @@ fn active_expiry_reclaims_keys_nobody_reads() {
     let text = String::from_utf8_lossy(info.as_bytes().expect("text")).into_owned();
     assert!(text.contains("expired_keys:500\r\n"), "{text}");
 }
+
+#[test]
+fn errorstats_count_errors_by_code() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        SET s v
+        INCR s
+        GET
+        NOSUCH
+        CONFIG RESETSTAT
+        INCR s
+        INCRBYFLOAT s x
+        ",
+    );
+    d.check(&["INFO", "errorstats"]);
+}

@@ -28,6 +28,8 @@ pub struct Stats {
     pub avg_ttl: Vec<AtomicI64>,
     /// Active-expiry cycles run.
     pub expire_cycles: AtomicU64,
+    /// Error replies by error code (INFO errorstats). Errors are rare enough for a lock.
+    pub error_codes: parking_lot::Mutex<std::collections::BTreeMap<String, u64>>,
     /// Per-shard counters of keys reset by CONFIG RESETSTAT are kept as baselines.
     pub baseline_hits: AtomicU64,
     /// Baseline of misses at the last CONFIG RESETSTAT.
@@ -118,7 +120,15 @@ impl Engine {
     ) {
         if let Err(e) = self.try_execute(client, args, out, hooks) {
             self.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-            out.error(&e.to_string());
+            let text = e.to_string();
+            let code = text.split(' ').next().unwrap_or("ERR");
+            *self
+                .stats
+                .error_codes
+                .lock()
+                .entry(code.to_string())
+                .or_insert(0) += 1;
+            out.error(&text);
         }
     }
 

@@ -239,7 +239,12 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
             );
         }
         "modules" => t.push_str("# Modules\r\n"),
-        "errorstats" => t.push_str("# Errorstats\r\n"),
+        "errorstats" => {
+            t.push_str("# Errorstats\r\n");
+            for (code, n) in e.stats.error_codes.lock().iter() {
+                let _ = write!(t, "errorstat_{code}:count={n}\r\n");
+            }
+        }
         "cluster" => t.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "commandstats" => t.push_str("# Commandstats\r\n"),
         "latencystats" => t.push_str("# Latencystats\r\n"),

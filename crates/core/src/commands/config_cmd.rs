@@ -95,6 +95,7 @@ fn resetstat(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     s.baseline_misses.fetch_add(t.misses, Relaxed);
     s.baseline_expired.fetch_add(t.expired, Relaxed);
     s.error_replies.store(0, Relaxed);
+    s.error_codes.lock().clear();
     s.rejected_calls.store(0, Relaxed);
     ctx.hooks.config_changed("resetstat");
     ctx.out.ok();
