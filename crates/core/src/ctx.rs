@@ -173,7 +173,7 @@ impl<'k> Keys<'k> {
     }
 
     /// Removes a live key and returns its entry (RENAME, MOVE).
-    pub fn take_in(&mut self, db: usize, key: &[u8]) -> CmdResult<Option<Box<Node>>> {
+    pub fn take_in(&mut self, db: usize, key: &[u8]) -> CmdResult<Option<Node>> {
         let now = self.now_ms;
         let (shard, hash) = self.shard(db, key)?;
         if !shard.contains(key, hash, now) {
@@ -189,10 +189,9 @@ impl<'k> Keys<'k> {
 
     /// Puts an entry (from [`take_in`](Self::take_in)) under `key` in `db`, replacing
     /// what is there.
-    pub fn put_in(&mut self, db: usize, key: &[u8], mut node: Box<Node>) -> CmdResult<()> {
-        let lru = node.key.lru();
-        if node.key.as_bytes() != key {
-            node.key = crate::keyspace::Key::new(key, lru);
+    pub fn put_in(&mut self, db: usize, key: &[u8], mut node: Node) -> CmdResult<()> {
+        if node.key() != key {
+            node = node.rekey(key);
         }
         let (shard, hash) = self.shard(db, key)?;
         shard.put_node(node, hash);

@@ -19,7 +19,7 @@ pub const THRESHOLD: usize = 64;
 #[allow(dead_code)]
 enum Job {
     Value(Value),
-    Node(Box<Node>),
+    Node(Node),
     Dict(Dict),
 }
 
@@ -61,7 +61,7 @@ fn send(job: Job) {
 }
 
 /// Frees an entry, in the background if it is large.
-pub fn free(node: Box<Node>) {
+pub fn free(node: Node) {
     if free_effort(&node.value) > THRESHOLD {
         send(Job::Node(node));
     }

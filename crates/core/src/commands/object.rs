@@ -69,7 +69,7 @@ fn idletime(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             if lfu {
                 return Err(CmdError::LfuPolicy);
             }
-            let then = e.node.key.lru();
+            let then = e.node.lru();
             let idle = if now >= then {
                 now - then
             } else {
@@ -97,7 +97,7 @@ fn freq(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             let minutes = crate::keyspace::access::lfu_minutes(now_ms);
             let decay = decay.clamp(0, u32::MAX as i64) as u32;
             ctx.out.int(i64::from(crate::keyspace::access::lfu_decayed(
-                e.node.key.lru(),
+                e.node.lru(),
                 minutes,
                 decay,
             )));

@@ -9,42 +9,12 @@
 //! active expiry, eviction). An entry is one 64-byte allocation holding its chain
 //! link, key, value and expire time.
 
-use crate::keyspace::key::Key;
-use crate::types::Value;
-
-/// One key with its value. 64 bytes.
-#[derive(Debug)]
-pub struct Node {
-    pub(crate) next: Option<Box<Node>>,
-    /// The key and its access clock.
-    pub key: Key,
-    /// The value.
-    pub value: Value,
-    /// Absolute expire time in unix milliseconds; 0 when the key has no TTL.
-    pub expire_at: i64,
-}
-
-impl Node {
-    /// A new entry with no TTL.
-    pub fn new(key: Key, value: Value) -> Box<Node> {
-        Box::new(Node {
-            next: None,
-            key,
-            value,
-            expire_at: 0,
-        })
-    }
-
-    /// The expire time, if any.
-    pub fn expire(&self) -> Option<i64> {
-        (self.expire_at != 0).then_some(self.expire_at)
-    }
-}
+pub use crate::keyspace::node::Node;
 
 /// A chained hash table keyed by byte strings, hashed by the caller.
 #[derive(Default)]
 pub struct Dict {
-    table: Vec<Option<Box<Node>>>,
+    table: Vec<Option<Node>>,
     len: usize,
 }
 
@@ -79,12 +49,12 @@ impl Dict {
         if self.len == 0 {
             return None;
         }
-        let mut cur = self.table[self.index(hash)].as_deref();
+        let mut cur = self.table[self.index(hash)].as_ref();
         while let Some(n) = cur {
-            if n.key.as_bytes() == key {
+            if n.key() == key {
                 return Some(n);
             }
-            cur = n.next.as_deref();
+            cur = n.next.as_ref();
         }
         None
     }
@@ -97,14 +67,14 @@ impl Dict {
         }
         let i = self.index(hash);
         let mut cur = &mut self.table[i];
-        while cur.as_ref().is_some_and(|n| n.key.as_bytes() != key) {
+        while cur.as_ref().is_some_and(|n| n.key() != key) {
             cur = &mut cur.as_mut()?.next;
         }
-        cur.as_deref_mut()
+        cur.as_mut()
     }
 
     /// Inserts an entry whose key is not present (the caller checked).
-    pub fn insert_new(&mut self, mut node: Box<Node>, hash: u64) -> &mut Node {
+    pub fn insert_new(&mut self, mut node: Node, hash: u64) -> &mut Node {
         if self.table.is_empty() {
             self.table.resize_with(MIN_SIZE, || None);
         } else if self.len >= self.table.len() {
@@ -117,13 +87,13 @@ impl Dict {
     }
 
     /// Removes and returns the entry for `key`.
-    pub fn remove(&mut self, key: &[u8], hash: u64) -> Option<Box<Node>> {
+    pub fn remove(&mut self, key: &[u8], hash: u64) -> Option<Node> {
         if self.len == 0 {
             return None;
         }
         let i = self.index(hash);
         let mut cur = &mut self.table[i];
-        while cur.as_ref().is_some_and(|n| n.key.as_bytes() != key) {
+        while cur.as_ref().is_some_and(|n| n.key() != key) {
             cur = &mut cur.as_mut()?.next;
         }
         let mut node = cur.take()?;
@@ -147,7 +117,7 @@ impl Dict {
     }
 
     fn resize(&mut self, new_size: usize, hash: impl Fn(&Node) -> u64) {
-        let mut new_table: Vec<Option<Box<Node>>> = Vec::new();
+        let mut new_table: Vec<Option<Node>> = Vec::new();
         new_table.resize_with(new_size, || None);
         let mask = new_size - 1;
         for slot in self.table.iter_mut() {
@@ -170,10 +140,10 @@ impl Dict {
             return 0;
         }
         let mask = (self.table.len() - 1) as u64;
-        let mut cur = self.table[(cursor & mask) as usize].as_deref();
+        let mut cur = self.table[(cursor & mask) as usize].as_ref();
         while let Some(n) = cur {
             f(n);
-            cur = n.next.as_deref();
+            cur = n.next.as_ref();
         }
         next_cursor(cursor, mask)
     }
@@ -183,7 +153,7 @@ impl Dict {
         &mut self,
         cursor: u64,
         mut f: impl FnMut(&mut Node) -> bool,
-    ) -> (u64, Vec<Box<Node>>) {
+    ) -> (u64, Vec<Node>) {
         let mut removed = Vec::new();
         if self.table.is_empty() {
             return (0, removed);
@@ -218,17 +188,17 @@ impl Dict {
         }
         let mask = self.table.len() - 1;
         loop {
-            if let Some(head) = self.table[rng.gen::<usize>() & mask].as_deref() {
+            if let Some(head) = self.table[rng.gen::<usize>() & mask].as_ref() {
                 let mut chain_len = 0;
                 let mut cur = Some(head);
                 while let Some(n) = cur {
                     chain_len += 1;
-                    cur = n.next.as_deref();
+                    cur = n.next.as_ref();
                 }
                 let mut pick = rng.gen_range(0..chain_len);
                 let mut cur = head;
                 while pick > 0 {
-                    cur = cur.next.as_deref()?;
+                    cur = cur.next.as_ref()?;
                     pick -= 1;
                 }
                 return Some(cur);
@@ -239,10 +209,10 @@ impl Dict {
     /// Every entry, in bucket order.
     pub fn iter(&self) -> impl Iterator<Item = &Node> {
         self.table.iter().flat_map(|slot| {
-            let mut cur = slot.as_deref();
+            let mut cur = slot.as_ref();
             std::iter::from_fn(move || {
                 let n = cur?;
-                cur = n.next.as_deref();
+                cur = n.next.as_ref();
                 Some(n)
             })
         })
@@ -250,7 +220,7 @@ impl Dict {
 }
 
 fn hash_of(n: &Node) -> u64 {
-    crate::keyspace::hash_key(n.key.as_bytes())
+    crate::keyspace::hash_key(n.key())
 }
 
 /// Redis's reverse-binary cursor increment over the bits under `mask`.
@@ -278,21 +248,14 @@ mod tests {
     use super::*;
     use crate::keyspace::hash_key;
     use crate::types::string::StrValue;
+    use crate::types::Value;
     use std::collections::HashSet;
 
     fn put(d: &mut Dict, k: &[u8]) {
         let h = hash_key(k);
         if d.get(k, h).is_none() {
-            d.insert_new(
-                Node::new(Key::new(k, 0), Value::Str(StrValue::from_bytes(k))),
-                h,
-            );
+            d.insert_new(Node::new(k, 0, Value::Str(StrValue::from_bytes(k))), h);
         }
-    }
-
-    #[test]
-    fn node_is_64_bytes() {
-        assert_eq!(std::mem::size_of::<Node>(), 64);
     }
 
     #[test]
@@ -326,7 +289,7 @@ mod tests {
         let mut step = 0;
         loop {
             cursor = d.scan(cursor, |n| {
-                seen.insert(n.key.as_bytes().to_vec());
+                seen.insert(n.key().to_vec());
             });
             step += 1;
             // Grow and shrink the table while iterating.
@@ -337,7 +300,7 @@ mod tests {
             } else if step % 3 == 1 {
                 let tmp: Vec<Vec<u8>> = d
                     .iter()
-                    .map(|n| n.key.as_bytes().to_vec())
+                    .map(|n| n.key().to_vec())
                     .filter(|k| k.starts_with(b"tmp"))
                     .collect();
                 for k in tmp {

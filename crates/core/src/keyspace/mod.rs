@@ -9,7 +9,7 @@
 
 pub mod access;
 pub mod dict;
-pub mod key;
+pub mod node;
 pub mod shard;
 
 use std::sync::OnceLock;
@@ -19,7 +19,6 @@ use smallvec::SmallVec;
 
 pub use access::Access;
 pub use dict::{Dict, Node};
-pub use key::Key;
 pub use shard::{EntryMut, Lookup, Shard, Ttl};
 
 /// log2 of the number of shards per database.

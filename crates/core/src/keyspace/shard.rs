@@ -3,7 +3,6 @@
 
 use crate::keyspace::access::Access;
 use crate::keyspace::dict::{Dict, Node};
-use crate::keyspace::key::Key;
 use crate::types::Value;
 
 /// What a write does to the key's TTL.
@@ -128,7 +127,8 @@ impl Shard {
         let Shard { dict, expires, .. } = self;
         let node = dict.get_mut(key, hash)?;
         if matches!(mode, Lookup::Read | Lookup::Write) {
-            node.key.set_lru(access.touch(node.key.lru()));
+            let touched = access.touch(node.lru());
+            node.set_lru(touched);
         }
         Some(EntryMut { node, expires })
     }
@@ -159,7 +159,7 @@ impl Shard {
         access: Access,
     ) -> EntryMut<'_> {
         let Shard { dict, expires, .. } = self;
-        let node = dict.insert_new(Node::new(Key::new(key, access.initial()), value), hash);
+        let node = dict.insert_new(Node::new(key, access.initial(), value), hash);
         set_expire(node, expires, expire_at);
         EntryMut { node, expires }
     }
@@ -215,7 +215,7 @@ impl Shard {
     }
 
     /// Removes `key` (live or expired) and returns its entry.
-    pub fn remove(&mut self, key: &[u8], hash: u64) -> Option<Box<Node>> {
+    pub fn remove(&mut self, key: &[u8], hash: u64) -> Option<Node> {
         let node = self.dict.remove(key, hash)?;
         if node.expire_at != 0 {
             self.expires -= 1;
@@ -225,8 +225,8 @@ impl Shard {
 
     /// Inserts a whole entry taken from elsewhere (RENAME, MOVE), replacing any entry
     /// with the same key.
-    pub fn put_node(&mut self, mut node: Box<Node>, hash: u64) {
-        if let Some(old) = self.remove(node.key.as_bytes(), hash) {
+    pub fn put_node(&mut self, mut node: Node, hash: u64) {
+        if let Some(old) = self.remove(node.key(), hash) {
             crate::lazyfree::free(old);
         }
         let at = node.expire();

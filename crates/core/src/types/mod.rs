@@ -59,6 +59,12 @@ impl ValueType {
 }
 
 impl Value {
+    /// A placeholder that owns nothing (what is left in an entry whose value was
+    /// moved out).
+    pub fn empty() -> Value {
+        Value::Str(StrValue::Int(0))
+    }
+
     /// The value's type.
     pub fn value_type(&self) -> ValueType {
         match self {
