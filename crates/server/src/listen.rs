@@ -103,6 +103,15 @@ async fn accept_tcp(listener: TcpListener, state: Arc<ServerState>) {
         };
         let _ = stream.set_nodelay(true);
         let cfg = &state.engine.config;
+        let keepalive = cfg.int(P::TcpKeepalive);
+        if keepalive > 0 {
+            // Redis sets the idle time to tcp-keepalive and probes every third of it.
+            let secs = std::time::Duration::from_secs(keepalive as u64);
+            let ka = socket2::TcpKeepalive::new()
+                .with_time(secs)
+                .with_interval((secs / 3).max(std::time::Duration::from_secs(1)));
+            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+        }
         if too_many(&state) {
             state.clients.rejected.fetch_add(1, Relaxed);
             let _ = stream
