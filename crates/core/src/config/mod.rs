@@ -222,7 +222,7 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
         Kind::Str => Ok((value.to_string(), 0)),
         Kind::Save => {
             let parts: Vec<&str> = value.split_whitespace().collect();
-            if parts.len() % 2 != 0 {
+            if !parts.len().is_multiple_of(2) {
                 return Err("Invalid save parameters".into());
             }
             for part in &parts {

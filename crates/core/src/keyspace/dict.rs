@@ -78,7 +78,7 @@ impl Dict {
         if self.table.is_empty() {
             self.table.resize_with(MIN_SIZE, || None);
         } else if self.len >= self.table.len() {
-            self.resize(self.table.len() * 2, |n| hash_of(n));
+            self.resize(self.table.len() * 2, hash_of);
         }
         let i = self.index(hash);
         node.next = self.table[i].take();
@@ -112,7 +112,7 @@ impl Dict {
         let size = self.table.len();
         if size > MIN_SIZE && self.len * 8 < size {
             let target = self.len.next_power_of_two().max(MIN_SIZE);
-            self.resize(target, |n| hash_of(n));
+            self.resize(target, hash_of);
         }
     }
 
@@ -160,8 +160,7 @@ impl Dict {
         }
         let mask = (self.table.len() - 1) as u64;
         let mut cur = &mut self.table[(cursor & mask) as usize];
-        loop {
-            let Some(node) = cur.as_mut() else { break };
+        while let Some(node) = cur.as_mut() {
             if f(node) {
                 let mut taken = match cur.take() {
                     Some(n) => n,

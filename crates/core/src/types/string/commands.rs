@@ -220,7 +220,7 @@ fn mget(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn mset_pairs(ctx: &Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(ctx.cmd.meta.name.clone()));
     }
     Ok(())
@@ -532,6 +532,9 @@ fn write_range(
     Ok(len)
 }
 
+/// An inclusive byte range `(start, end)` of one LCS match.
+type Span = (usize, usize);
+
 fn lcs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let (mut want_len, mut want_idx, mut with_match_len) = (false, false, false);
     let mut min_match_len: i64 = 0;
@@ -615,9 +618,9 @@ fn lcs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let mut result = vec![0u8; total];
     let mut idx = total;
     let (mut i, mut j) = (n, m);
-    let mut ranges: Vec<((usize, usize), (usize, usize), usize)> = Vec::new();
-    let mut cur: Option<((usize, usize), (usize, usize))> = None;
-    let flush = |cur: &mut Option<((usize, usize), (usize, usize))>, ranges: &mut Vec<_>| {
+    let mut ranges: Vec<(Span, Span, usize)> = Vec::new();
+    let mut cur: Option<(Span, Span)> = None;
+    let flush = |cur: &mut Option<(Span, Span)>, ranges: &mut Vec<_>| {
         if let Some((ra, rb)) = cur.take() {
             let len = ra.1 - ra.0 + 1;
             if len as i64 >= min_match_len {
