@@ -74,6 +74,8 @@ pub struct Engine {
     pub clock: Clock,
     /// When the engine started.
     pub started: Instant,
+    /// Point-in-time snapshot state (BGSAVE without fork).
+    pub snapshot: crate::snapshot::SnapshotState,
 }
 
 /// Totals over every shard (INFO stats and keyspace).
@@ -107,6 +109,7 @@ impl Engine {
             stats,
             clock: Clock::default(),
             started: Instant::now(),
+            snapshot: crate::snapshot::SnapshotState::new(dbs * SHARDS),
         }
     }
 
@@ -179,7 +182,10 @@ impl Engine {
         let Some(handler) = cmd.handler else {
             return Err(CmdError::WrongArity(cmd.meta.name.clone()));
         };
-        let locks = self.lock_for(cmd, args, client.db);
+        let mut locks = self.lock_for(cmd, args, client.db);
+        if self.snapshot.active() && cmd.meta.flags.has(Flags::WRITE) {
+            self.snapshot_before_write(&mut locks);
+        }
         let mut keys = Keys::new(locks, client.db, self.clock.now_ms());
         keys.no_touch = client.no_touch && cmd.meta.name != "touch";
         if self.lfu_policy() {

@@ -202,6 +202,11 @@ impl<'k> LockSet<'k> {
         Some(if swapped { (y, x) } else { (x, y) })
     }
 
+    /// Every held shard with its id, in ascending order.
+    pub fn held(&mut self) -> impl Iterator<Item = (LockId, &Shard)> {
+        self.held.iter().map(|(id, g)| (*id, &**g))
+    }
+
     /// Number of shards held.
     pub fn len(&self) -> usize {
         self.held.len()
