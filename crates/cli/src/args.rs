@@ -197,8 +197,8 @@ pub fn parse(args: &[String]) -> Result<Config, ArgsOutcome> {
             "-3" => want_resp3 = true,
             "-x" => c.stdin_last_arg = true,
             "-X" if has_value => c.stdin_tag = Some(take(&mut i).into_bytes()),
-            "-d" if has_value => c.bulk_delim = unescape(&take(&mut i)),
-            "-D" if has_value => c.cmd_delim = unescape(&take(&mut i)),
+            "-d" if has_value => c.bulk_delim = take(&mut i).into_bytes(),
+            "-D" if has_value => c.cmd_delim = take(&mut i).into_bytes(),
             "-c" => c.cluster_mode = true,
             "-e" => c.exit_on_error = true,
             "--tls" => c.tls.enabled = true,
@@ -302,15 +302,6 @@ pub fn parse(args: &[String]) -> Result<Config, ArgsOutcome> {
     Ok(c)
 }
 
-/// `-d`/`-D` values: redis-cli unescapes them the way it unescapes quoted strings.
-fn unescape(s: &str) -> Vec<u8> {
-    let quoted = format!("\"{s}\"");
-    match crate::split::split_args(quoted.as_bytes()) {
-        Some(mut parts) if parts.len() == 1 => parts.pop().unwrap_or_default(),
-        _ => s.as_bytes().to_vec(),
-    }
-}
-
 /// `redis://[[user]:password@]host[:port][/db]`; `rediss://` also turns TLS on.
 fn parse_uri(uri: &str, c: &mut Config) -> Result<(), ArgsOutcome> {
     let rest = if let Some(r) = uri.strip_prefix("redis://") {
@@ -328,9 +319,8 @@ fn parse_uri(uri: &str, c: &mut Config) -> Result<(), ArgsOutcome> {
     if let Some(ui) = userinfo {
         match ui.split_once(':') {
             Some((user, pass)) => {
-                if !user.is_empty() {
-                    c.user = Some(percent_decode(user));
-                }
+                // An empty user before the colon is still sent (redis-cli does so too).
+                c.user = Some(percent_decode(user));
                 c.password = Some(percent_decode(pass));
             }
             None => c.user = Some(percent_decode(ui)),

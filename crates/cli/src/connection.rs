@@ -153,6 +153,8 @@ impl Connection {
             let reply = self.call(&cmd)?;
             if let Frame::Error(e) = &reply {
                 eprintln!("AUTH failed: {}", String::from_utf8_lossy(e));
+                // Like redis-cli: no SELECT or HELLO after a failed AUTH.
+                return Ok(());
             }
         }
         if config.dbnum != 0 {

@@ -71,6 +71,7 @@ fn main() -> ExitCode {
             eprintln!("{m}");
             ExitCode::FAILURE
         }
+        Err(Fatal::Silent) => ExitCode::FAILURE,
     }
 }
 
@@ -130,12 +131,16 @@ fn run(mut config: Config, output: OutputMode, show_pushes: bool) -> Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-/// `--quoted-input`: every argument is a quoted string to unescape.
+/// `--quoted-input`: every argument is a quoted string to unescape. redis-cli says
+/// what is wrong on stdout.
 fn unquote_args(args: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Fatal> {
     args.iter()
         .map(|a| match split::split_args(a) {
             Some(mut p) if p.len() == 1 => Ok(p.pop().unwrap_or_default()),
-            _ => Err(Fatal::Message("Invalid quoted string specified for --quoted-input.".into())),
+            _ => {
+                println!("Invalid quoted string");
+                Err(Fatal::Silent)
+            }
         })
         .collect()
 }

@@ -15,6 +15,8 @@ use crate::output::format::{format_reply, OutputMode};
 pub enum Fatal {
     /// Print this to stderr and exit 1.
     Message(String),
+    /// Exit 1; the message was already printed.
+    Silent,
 }
 
 /// A connection with everything redis-cli tracks about it.
@@ -105,8 +107,10 @@ impl Session {
             let frame = conn.read_frame()?;
             if let Frame::Push(_) = frame {
                 if self.show_pushes {
-                    if let Err(Fatal::Message(m)) = self.print_reply(&frame, false) {
-                        return Err(ReadError::Protocol(m));
+                    match self.print_reply(&frame, false) {
+                        Err(Fatal::Message(m)) => return Err(ReadError::Protocol(m)),
+                        Err(Fatal::Silent) => return Err(ReadError::Closed),
+                        Ok(()) => {}
                     }
                 }
                 continue;

@@ -85,19 +85,13 @@ fn aggregate(frame: &Frame) -> Option<(Vec<&Frame>, u8, &'static str)> {
 }
 
 fn tty(frame: &Frame, prefix: &[u8], out: &mut Vec<u8>) {
-    tty_inner(frame, prefix, false, out)
-}
-
-/// `prefix_first` is set for an aggregate printed as a map's value: it starts on its
-/// own line, so its first element is indented like the others.
-fn tty_inner(frame: &Frame, prefix: &[u8], prefix_first: bool, out: &mut Vec<u8>) {
     match frame {
         Frame::Error(e) | Frame::BlobError(e) => {
             out.extend_from_slice(b"(error) ");
             out.extend_from_slice(e);
             out.push(b'\n');
         }
-        Frame::Simple(s) => {
+        Frame::Simple(s) | Frame::Verbatim { data: s, .. } | Frame::BigNumber(s) => {
             out.extend_from_slice(s);
             out.push(b'\n');
         }
@@ -111,17 +105,9 @@ fn tty_inner(frame: &Frame, prefix: &[u8], prefix_first: bool, out: &mut Vec<u8>
             push_repr(out, b);
             out.push(b'\n');
         }
-        Frame::Verbatim { data, .. } => {
-            out.extend_from_slice(data);
-            out.push(b'\n');
-        }
-        Frame::BigNumber(b) => {
-            out.extend_from_slice(b);
-            out.push(b'\n');
-        }
         Frame::Null | Frame::NullBulk | Frame::NullArray => out.extend_from_slice(b"(nil)\n"),
         Frame::Boolean(b) => out.extend_from_slice(if *b { b"(true)\n" } else { b"(false)\n" }),
-        Frame::Attribute { data, .. } => tty_inner(data, prefix, prefix_first, out),
+        Frame::Attribute { data, .. } => tty(data, prefix, out),
         Frame::Array(_) | Frame::Set(_) | Frame::Map(_) | Frame::Push(_) => {
             let Some((items, sep, empty)) = aggregate(frame) else { return };
             if items.is_empty() {
@@ -137,7 +123,8 @@ fn tty_inner(frame: &Frame, prefix: &[u8], prefix_first: bool, out: &mut Vec<u8>
             let mut i = 0;
             while i < items.len() {
                 let index = if is_map { i / 2 } else { i } + 1;
-                if i > 0 || prefix_first {
+                // The first element follows its parent's index on the same line.
+                if i > 0 {
                     out.extend_from_slice(prefix);
                 }
                 out.extend_from_slice(format!("{index:>width$}").as_bytes());
@@ -148,12 +135,15 @@ fn tty_inner(frame: &Frame, prefix: &[u8], prefix_first: bool, out: &mut Vec<u8>
                     i += 1;
                     out.pop();
                     out.extend_from_slice(b" => ");
-                    let value = items[i];
-                    let nested = aggregate(value).is_some_and(|(v, _, _)| !v.is_empty());
-                    if nested {
+                    let mut value = Vec::new();
+                    tty(items[i], &child_prefix, &mut value);
+                    // A value of several lines starts on a line of its own, indented
+                    // like the lines after it.
+                    if value[..value.len().saturating_sub(1)].contains(&b'\n') {
                         out.push(b'\n');
+                        out.extend_from_slice(&child_prefix);
                     }
-                    tty_inner(value, &child_prefix, nested, out);
+                    out.extend_from_slice(&value);
                 }
                 i += 1;
             }
@@ -322,7 +312,9 @@ mod tests {
         ]);
         assert_eq!(fmt(&f, OutputMode::Tty), "1) 1) \"m\"\n   2) (double) 1.5\n2) (integer) 3\n");
         let m = Frame::Map(vec![(Frame::bulk("k"), Frame::Map(vec![(Frame::bulk("a"), Frame::Integer(1))]))]);
-        assert_eq!(fmt(&m, OutputMode::Tty), "1# \"k\" => \n   1# \"a\" => (integer) 1\n");
+        assert_eq!(fmt(&m, OutputMode::Tty), "1# \"k\" => 1# \"a\" => (integer) 1\n");
+        let two = Frame::Map(vec![(Frame::bulk("k"), Frame::Array(vec![Frame::Integer(1), Frame::Integer(2)]))]);
+        assert_eq!(fmt(&two, OutputMode::Tty), "1# \"k\" => \n   1) (integer) 1\n   2) (integer) 2\n");
     }
 
     #[test]

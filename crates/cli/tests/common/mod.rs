@@ -1,0 +1,139 @@
+//! Test helpers: a throwaway redis-server, and running redis-cli and ferrokv-cli side
+//! by side.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A redis-server on a free loopback port in its own temp dir, killed on drop.
+pub struct RedisServer {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port")
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> RedisServer {
+        // A port can be taken between probing and binding; retry a few times.
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = tempfile::tempdir().expect("temp dir");
+            let mut cmd = Command::new("redis-server");
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(["--enable-debug-command", "yes", "--dir"])
+                .arg(dir.path())
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let mut child = cmd.spawn().expect("redis-server must be installed");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if ping(port) {
+                    return RedisServer { port, child, _dir: dir };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("redis-server did not start");
+    }
+
+    pub fn port_arg(&self) -> String {
+        self.port.to_string()
+    }
+
+    /// Runs a command through redis-cli (setup for a test, not under test).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new("redis-cli")
+            .args(["-p", &self.port_arg()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli must be installed")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ping(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    // Any reply means it is serving (with requirepass it is a NOAUTH error).
+    let mut buf = [0u8; 1];
+    s.read_exact(&mut buf).is_ok() && (buf[0] == b'+' || buf[0] == b'-')
+}
+
+pub const FERROKV_CLI: &str = env!("CARGO_BIN_EXE_ferrokv-cli");
+
+pub fn run(program: &str, args: &[String], stdin: &[u8], env: &[(&str, &str)]) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("REDISCLI_AUTH")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    if let Some(mut si) = child.stdin.take() {
+        let _ = si.write_all(stdin);
+    }
+    child.wait_with_output().expect("wait")
+}
+
+/// Runs both clients with the same arguments and stdin and asserts the same stdout,
+/// stderr and exit status.
+pub fn same(args: &[String], stdin: &[u8]) {
+    same_env(args, stdin, &[])
+}
+
+pub fn same_env(args: &[String], stdin: &[u8], env: &[(&str, &str)]) {
+    let want = run("redis-cli", args, stdin, env);
+    let got = run(FERROKV_CLI, args, stdin, env);
+    let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert_eq!(show(&got.stdout), show(&want.stdout), "stdout differs for {args:?}");
+    assert_eq!(show(&got.stderr), show(&want.stderr), "stderr differs for {args:?}");
+    assert_eq!(got.status.code(), want.status.code(), "exit code differs for {args:?}");
+}
+
+/// `args` as owned strings, after `-p <port>` of `server`.
+pub fn with_port(server: &RedisServer, args: &[&str]) -> Vec<String> {
+    let mut v = vec!["-p".to_string(), server.port_arg()];
+    v.extend(args.iter().map(|s| s.to_string()));
+    v
+}
+
+pub fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+pub fn exists(p: &str) -> bool {
+    Path::new(p).exists()
+}
