@@ -3,6 +3,7 @@
 
 mod args;
 mod connection;
+mod docs;
 mod output;
 mod repl;
 mod session;
