@@ -30,7 +30,26 @@ impl RedisServer {
     pub fn start_with(extra: &[&str]) -> RedisServer {
         // A port can be taken between probing and binding; retry a few times.
         for _ in 0..5 {
-            let port = free_port();
+            if let Some(s) = RedisServer::try_start(free_port(), extra) {
+                return s;
+            }
+        }
+        panic!("redis-server did not start");
+    }
+
+    /// A server on a given port (to test reconnecting), waiting for the port to free.
+    pub fn start_on(port: u16) -> RedisServer {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(s) = RedisServer::try_start(port, &[]) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "redis-server did not start on {port}");
+        }
+    }
+
+    fn try_start(port: u16, extra: &[&str]) -> Option<RedisServer> {
+        {
             let dir = tempfile::tempdir().expect("temp dir");
             let mut cmd = Command::new("redis-server");
             cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -46,14 +65,14 @@ impl RedisServer {
                     break;
                 }
                 if ping(port) {
-                    return RedisServer { port, child, _dir: dir };
+                    return Some(RedisServer { port, child, _dir: dir });
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
             let _ = child.kill();
             let _ = child.wait();
         }
-        panic!("redis-server did not start");
+        None
     }
 
     pub fn port_arg(&self) -> String {
