@@ -180,12 +180,6 @@ impl Connection {
         self.stream.flush()
     }
 
-    /// Sends raw bytes (for --pipe).
-    pub fn write_raw(&mut self, data: &[u8]) -> io::Result<()> {
-        self.stream.write_all(data)?;
-        self.stream.flush()
-    }
-
     /// Reads the next reply, waiting as long as it takes.
     pub fn read_frame(&mut self) -> Result<Frame, ReadError> {
         loop {
@@ -217,11 +211,6 @@ impl Connection {
         }
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(n)
-    }
-
-    /// Takes whatever bytes are buffered (for --rdb, which reads a raw payload).
-    pub fn take_buffered(&mut self) -> BytesMut {
-        self.buf.split()
     }
 
     /// Reads raw bytes, after the buffered ones are used up.

@@ -2,7 +2,6 @@
 //! stdin script mode and the REPL.
 
 use std::io::Write;
-use std::time::Duration;
 
 use ferrokv_resp::Frame;
 
@@ -192,7 +191,7 @@ impl Session {
 
     /// SUBSCRIBE and MONITOR: print everything the server sends until it closes.
     fn stream_messages(&mut self, pubsub: bool) -> Result<(), Fatal> {
-        if pubsub && self.output == OutputMode::Tty {
+        if pubsub && self.output != OutputMode::Raw {
             println!("Reading messages... (press Ctrl-C to quit)");
         }
         loop {
@@ -208,10 +207,5 @@ impl Session {
                 }
             }
         }
-    }
-
-    /// Sleeps the -i interval (used between cycles by the tools).
-    pub fn interval(&self) -> Duration {
-        self.config.interval
     }
 }
