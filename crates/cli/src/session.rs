@@ -32,6 +32,9 @@ pub struct Session {
     pub had_error: bool,
 }
 
+/// Redirections followed for one command before the error is shown instead.
+const MAX_REDIRECTS: u32 = 16;
+
 /// Commands whose reply is a text meant to be read as is, even on a terminal.
 fn prints_raw(args: &[Vec<u8>]) -> bool {
     let lc = |i: usize| args.get(i).map(|a| a.to_ascii_lowercase()).unwrap_or_default();
@@ -130,25 +133,50 @@ impl Session {
             if left > 0 {
                 left -= 1;
             }
-            self.ensure_connected().map_err(Fatal::Message)?;
-            let sent = match self.conn.as_mut() {
-                Some(c) => c.send(args),
-                None => Ok(()),
-            };
-            if let Err(e) = sent {
-                self.conn = None;
-                return Err(Fatal::Message(format!("Error: {}", crate::connection::strerror(&e))));
-            }
-            match name.as_slice() {
-                b"subscribe" | b"psubscribe" | b"ssubscribe" => return self.stream_messages(true),
-                b"monitor" => return self.stream_messages(false),
-                _ => {}
-            }
-            let reply = match self.read_reply() {
-                Ok(f) => f,
-                Err(e) => {
+            let mut redirects = 0;
+            let mut asking = false;
+            let reply = loop {
+                self.ensure_connected().map_err(Fatal::Message)?;
+                let sent = match self.conn.as_mut() {
+                    Some(c) if asking => c.call(&[b"ASKING".to_vec()]).map(|_| ()).map_err(|e| match e {
+                        ReadError::Io(io) => io,
+                        other => std::io::Error::other(other.to_string()),
+                    }),
+                    _ => Ok(()),
+                }
+                .and_then(|()| match self.conn.as_mut() {
+                    Some(c) => c.send(args),
+                    None => Ok(()),
+                });
+                if let Err(e) = sent {
                     self.conn = None;
-                    return Err(Fatal::Message(format!("Error: {e}")));
+                    return Err(Fatal::Message(format!("Error: {}", crate::connection::strerror(&e))));
+                }
+                match name.as_slice() {
+                    b"subscribe" | b"psubscribe" | b"ssubscribe" => return self.stream_messages(true),
+                    b"monitor" => return self.stream_messages(false),
+                    _ => {}
+                }
+                let reply = match self.read_reply() {
+                    Ok(f) => f,
+                    Err(e) => {
+                        self.conn = None;
+                        return Err(Fatal::Message(format!("Error: {e}")));
+                    }
+                };
+                match self.redirect_target(&reply) {
+                    Some((ask, slot, host, port)) if redirects < MAX_REDIRECTS => {
+                        redirects += 1;
+                        asking = ask;
+                        if self.interactive {
+                            println!("-> Redirected to slot [{slot}] located at {host}:{port}");
+                        }
+                        self.config.host = host;
+                        self.config.port = port;
+                        self.config.socket = None;
+                        self.conn = None;
+                    }
+                    _ => break reply,
                 }
             };
             self.track_state(&name, args, &reply);
@@ -158,6 +186,27 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// With -c, where a `MOVED`/`ASK` error sends the command: (is ASK, slot, host,
+    /// port).
+    fn redirect_target(&self, reply: &Frame) -> Option<(bool, String, String, u16)> {
+        if !self.config.cluster_mode {
+            return None;
+        }
+        let Frame::Error(e) = reply else { return None };
+        let text = std::str::from_utf8(e).ok()?;
+        let mut parts = text.split(' ');
+        let ask = match parts.next()? {
+            "MOVED" => false,
+            "ASK" => true,
+            _ => return None,
+        };
+        let slot = parts.next()?.to_string();
+        let (host, port) = parts.next()?.rsplit_once(':')?;
+        // A node that does not know its own address announces an empty host.
+        let host = if host.is_empty() { self.config.host.clone() } else { host.to_string() };
+        Some((ask, slot, host, port.parse().ok()?))
     }
 
     /// Keeps what the prompt shows in step with the server.

@@ -175,3 +175,29 @@ fn repl_history_file_and_reconnect() {
     assert!(!history.contains("auth secret"), "{history}");
     drop(server);
 }
+
+#[test]
+fn repl_cluster_redirect_matches_redis_cli() {
+    if !have_tmux() {
+        return;
+    }
+    let nodes = common::cluster();
+    nodes[0].cli(&["-c", "set", "foo", "v"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lines = ["get foo", "get a", "set b x"];
+    let run = |cli: &str| {
+        let t = Tmux::start(&format!("{cli} -c -p {}", nodes[0].port), dir.path(), &[]);
+        t.wait_for("prompt", |s| prompts(s) >= 1);
+        for (n, line) in lines.iter().enumerate() {
+            t.keys(&["-l", line]);
+            t.keys(&["Enter"]);
+            t.wait_for(line, |s| prompts(s) >= n + 2);
+        }
+        t.keys(&["C-d"]);
+        t.wait_for("exit", |s| s.contains("EXIT="))
+    };
+    let want = run("redis-cli");
+    let got = run(FERROKV_CLI);
+    assert!(want.contains("-> Redirected to slot"), "{want}");
+    assert_eq!(got, want);
+}

@@ -156,3 +156,29 @@ pub fn strings(args: &[&str]) -> Vec<String> {
 pub fn exists(p: &str) -> bool {
     Path::new(p).exists()
 }
+
+/// Three redis-server nodes forming a cluster, slots split evenly.
+pub fn cluster() -> Vec<RedisServer> {
+    let nodes: Vec<RedisServer> = (0..3)
+        .map(|_| RedisServer::start_with(&["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]))
+        .collect();
+    let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
+    for (node, (from, to)) in nodes.iter().zip(ranges) {
+        assert!(node.cli(&["cluster", "addslotsrange", from, to]).status.success());
+    }
+    for node in &nodes[1..] {
+        nodes[0].cli(&["cluster", "meet", "127.0.0.1", &node.port_arg()]);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for node in &nodes {
+        loop {
+            let info = String::from_utf8_lossy(&node.cli(&["cluster", "info"]).stdout).into_owned();
+            if info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "cluster did not form: {info}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    nodes
+}
