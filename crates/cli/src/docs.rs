@@ -202,6 +202,7 @@ impl Docs {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -211,7 +212,7 @@ mod tests {
             m.push((Frame::bulk("token"), Frame::bulk(t)));
         }
         if !flags.is_empty() {
-            m.push((Frame::bulk("flags"), Frame::Set(flags.iter().map(|f| Frame::simple(f)).collect())));
+            m.push((Frame::bulk("flags"), Frame::Set(flags.iter().map(Frame::simple).collect())));
         }
         if !subs.is_empty() {
             m.push((Frame::bulk("arguments"), Frame::Array(subs)));

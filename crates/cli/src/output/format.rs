@@ -119,7 +119,7 @@ fn tty(frame: &Frame, prefix: &[u8], out: &mut Vec<u8>) {
             let count = if is_map { items.len() / 2 } else { items.len() };
             let width = count.to_string().len();
             let mut child_prefix = prefix.to_vec();
-            child_prefix.extend(std::iter::repeat(b' ').take(width + 2));
+            child_prefix.resize(child_prefix.len() + width + 2, b' ');
             let mut i = 0;
             while i < items.len() {
                 let index = if is_map { i / 2 } else { i } + 1;
@@ -297,6 +297,7 @@ fn json(frame: &Frame, quoted: bool, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -94,6 +94,7 @@ pub fn run(config: &Config, _: ()) -> Result<ExitCode, Fatal> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
