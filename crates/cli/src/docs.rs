@@ -190,8 +190,8 @@ impl Docs {
             Some(d) => (d, 2),
             None => (self.commands.get(&first)?, 1),
         };
+        // A word being typed takes its parameter's place too.
         let typed = words.len().saturating_sub(used);
-        let typed = if line.ends_with(' ') || words.len() <= used { typed } else { typed - 1 };
         let rest: Vec<&str> = doc.params.split(' ').filter(|s| !s.is_empty()).skip(typed).collect();
         if rest.is_empty() {
             return None;
@@ -241,5 +241,6 @@ mod tests {
         assert_eq!(d.hint("get").as_deref(), Some(" key"));
         assert_eq!(d.hint("hset k ").as_deref(), Some("field value [field value ...]"));
         assert_eq!(d.hint("get k"), None);
+        assert_eq!(d.hint("hset k").as_deref(), Some(" field value [field value ...]"));
     }
 }
