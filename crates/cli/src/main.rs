@@ -157,6 +157,8 @@ fn run_stdin_script(session: &mut Session) -> Result<(), Fatal> {
         match split::split_args(line) {
             None => println!("Invalid argument(s)"),
             Some(args) if args.is_empty() => {}
+            // The session ends here, as it would at the prompt.
+            Some(args) if args[0].eq_ignore_ascii_case(b"quit") || args[0].eq_ignore_ascii_case(b"exit") => break,
             Some(args) => session.run_command(&args, repeat)?,
         }
     }

@@ -159,6 +159,11 @@ impl Session {
                 }
                 let reply = match self.read_reply() {
                     Ok(f) => f,
+                    // SHUTDOWN succeeds by closing the connection: nothing to report.
+                    Err(ReadError::Closed) if name == b"shutdown" => {
+                        self.conn = None;
+                        return Ok(());
+                    }
                     Err(e) => {
                         self.conn = None;
                         return Err(Fatal::Message(format!("Error: {e}")));

@@ -224,3 +224,14 @@ fn bad_input() {
     same(&with_port(&server, &["-n", "100000", "ping"]), b"");
     same(&with_port(&server, &["--quoted-input", "set", "\"unbalanced", "v"]), b"");
 }
+
+#[test]
+fn shutdown_and_quit() {
+    let server = RedisServer::start();
+    same(&with_port(&server, &[]), b"ping\nquit\nping\n");
+    same(&with_port(&server, &["quit"]), b"");
+    let doomed = RedisServer::start();
+    let args = with_port(&doomed, &["shutdown", "nosave"]);
+    let got = common::run(common::FERROKV_CLI, &args, b"", &[]);
+    assert_eq!((got.status.code(), got.stdout.len(), got.stderr.len()), (Some(0), 0, 0));
+}
