@@ -6,8 +6,12 @@ use std::time::Instant;
 use crate::util::{cargo, is_root, run, succeeds, Result};
 
 pub fn main(extra: &[String]) -> Result {
-    let steps: [(&str, &dyn Fn() -> Result<String>); 4] = [
+    let steps: [(&str, &dyn Fn() -> Result<String>); 5] = [
         ("redis-server and redis-cli", &ensure_redis),
+        (
+            "tmux (the CLI's REPL tests drive a pseudo-terminal with it)",
+            &ensure_tmux,
+        ),
         ("python redis package", &ensure_python_redis),
         ("cargo build --workspace --bins", &|| {
             run(cargo().args(["build", "--workspace", "--bins"])).map(|()| "ok".into())
@@ -121,6 +125,25 @@ fn ensure_redis() -> Result<String> {
         Ok("installed with apt-get".into())
     } else {
         Err("apt-get ran but redis-server/redis-cli are still missing".into())
+    }
+}
+
+/// ferrokv-cli's REPL tests run the CLI inside tmux.
+fn ensure_tmux() -> Result<String> {
+    if succeeds("tmux", &["-V"]) {
+        return Ok("present".into());
+    }
+    if !is_root() {
+        return Err("tmux not found; install it (apt-get install tmux) or run as root".into());
+    }
+    run(Command::new("apt-get").args(["install", "-y", "tmux"])).or_else(|_| {
+        run(Command::new("apt-get").arg("update"))?;
+        run(Command::new("apt-get").args(["install", "-y", "tmux"]))
+    })?;
+    if succeeds("tmux", &["-V"]) {
+        Ok("installed with apt-get".into())
+    } else {
+        Err("apt-get ran but tmux is still missing".into())
     }
 }
 

@@ -289,7 +289,9 @@ pub fn parse(args: &[String]) -> Result<Config, ArgsOutcome> {
         i += 1;
     }
     if want_resp2 && want_resp3 {
-        return Err(ArgsOutcome::Error("Options -2 and -3 are mutually exclusive.".into()));
+        return Err(ArgsOutcome::Error(
+            "Options -2 and -3 are mutually exclusive.".into(),
+        ));
     }
     if want_resp2 {
         c.resp = Some(2);
@@ -381,8 +383,14 @@ mod tests {
     fn flags_and_command() {
         let c = p(&["-p", "7000", "-n", "2", "-3", "set", "-x", "y"]).unwrap();
         assert_eq!((c.port, c.dbnum, c.resp), (7000, 2, Some(3)));
-        assert_eq!(c.command, vec![b"set".to_vec(), b"-x".to_vec(), b"y".to_vec()]);
-        assert_eq!(p(&["-p"]).unwrap_err(), ArgsOutcome::Error("Unrecognized option or bad number of args for: '-p'".into()));
+        assert_eq!(
+            c.command,
+            vec![b"set".to_vec(), b"-x".to_vec(), b"y".to_vec()]
+        );
+        assert_eq!(
+            p(&["-p"]).unwrap_err(),
+            ArgsOutcome::Error("Unrecognized option or bad number of args for: '-p'".into())
+        );
         assert_eq!(p(&["-h"]).unwrap_err(), ArgsOutcome::Help);
         assert_eq!(p(&["-p", "abc", "ping"]).unwrap().port, 0);
         assert!(matches!(p(&["-2", "-3"]), Err(ArgsOutcome::Error(_))));
@@ -395,7 +403,10 @@ mod tests {
         assert_eq!((c.port, c.dbnum, c.tls.enabled), (7001, 3, true));
         assert_eq!(c.password.as_deref(), Some(&b"p@ss"[..]));
         assert_eq!(c.user.as_deref(), Some(&b"bob"[..]));
-        assert_eq!(p(&["-u", "http://x"]).unwrap_err(), ArgsOutcome::Error("Invalid URI scheme".into()));
+        assert_eq!(
+            p(&["-u", "http://x"]).unwrap_err(),
+            ArgsOutcome::Error("Invalid URI scheme".into())
+        );
     }
 
     #[test]

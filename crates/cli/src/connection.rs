@@ -24,7 +24,9 @@ impl Stream for TcpStream {
         TcpStream::set_read_timeout(self, t)
     }
     fn writer(&self) -> Option<Box<dyn Write + Send>> {
-        self.try_clone().ok().map(|s| Box::new(s) as Box<dyn Write + Send>)
+        self.try_clone()
+            .ok()
+            .map(|s| Box::new(s) as Box<dyn Write + Send>)
     }
 }
 
@@ -33,7 +35,9 @@ impl Stream for UnixStream {
         UnixStream::set_read_timeout(self, t)
     }
     fn writer(&self) -> Option<Box<dyn Write + Send>> {
-        self.try_clone().ok().map(|s| Box::new(s) as Box<dyn Write + Send>)
+        self.try_clone()
+            .ok()
+            .map(|s| Box::new(s) as Box<dyn Write + Send>)
     }
 }
 
@@ -74,7 +78,9 @@ pub fn strerror(e: &io::Error) -> String {
                 return e.to_string();
             }
             // SAFETY: non-null and NUL-terminated, see above.
-            unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+            unsafe { std::ffi::CStr::from_ptr(p) }
+                .to_string_lossy()
+                .into_owned()
         }
         None => {
             let s = e.to_string();
@@ -104,7 +110,13 @@ pub fn address(config: &Config) -> String {
 impl Connection {
     /// Connects without any handshake. The error is redis-cli's message.
     pub fn connect_raw(config: &Config) -> Result<Connection, String> {
-        let fail = |e: &io::Error| format!("Could not connect to Redis at {}: {}", address(config), strerror(e));
+        let fail = |e: &io::Error| {
+            format!(
+                "Could not connect to Redis at {}: {}",
+                address(config),
+                strerror(e)
+            )
+        };
         let stream: Box<dyn Stream> = match &config.socket {
             Some(path) => Box::new(UnixStream::connect(path).map_err(|e| fail(&e))?),
             None => {
@@ -131,7 +143,11 @@ impl Connection {
                 }
             }
         };
-        Ok(Connection { stream, buf: BytesMut::with_capacity(16 * 1024), decoder: FrameDecoder::default() })
+        Ok(Connection {
+            stream,
+            buf: BytesMut::with_capacity(16 * 1024),
+            decoder: FrameDecoder::default(),
+        })
     }
 
     /// Connects and authenticates, selects the database and switches protocol as
@@ -160,7 +176,11 @@ impl Connection {
         if config.dbnum != 0 {
             let reply = self.call(&[b"SELECT".to_vec(), config.dbnum.to_string().into_bytes()])?;
             if let Frame::Error(e) = &reply {
-                eprintln!("SELECT {} failed: {}", config.dbnum, String::from_utf8_lossy(e));
+                eprintln!(
+                    "SELECT {} failed: {}",
+                    config.dbnum,
+                    String::from_utf8_lossy(e)
+                );
             }
         }
         if config.resp == Some(3) {
@@ -197,9 +217,13 @@ impl Connection {
         }
         // redis-cli's reply reader rejects attributes; say it the same way.
         if self.buf[0] == b'|' {
-            return Err(ReadError::Protocol("Protocol error, got \"|\" as reply type byte".into()));
+            return Err(ReadError::Protocol(
+                "Protocol error, got \"|\" as reply type byte".into(),
+            ));
         }
-        self.decoder.decode(&mut self.buf).map_err(|e| ReadError::Protocol(e.to_string()))
+        self.decoder
+            .decode(&mut self.buf)
+            .map_err(|e| ReadError::Protocol(e.to_string()))
     }
 
     /// Reads more bytes into the buffer.

@@ -27,17 +27,26 @@ pub struct Docs {
 fn pairs(f: &Frame) -> Vec<(&Frame, &Frame)> {
     match f {
         Frame::Map(p) => p.iter().map(|(k, v)| (k, v)).collect(),
-        Frame::Array(items) => items.chunks(2).filter(|c| c.len() == 2).map(|c| (&c[0], &c[1])).collect(),
+        Frame::Array(items) => items
+            .chunks(2)
+            .filter(|c| c.len() == 2)
+            .map(|c| (&c[0], &c[1]))
+            .collect(),
         _ => Vec::new(),
     }
 }
 
 fn text(f: &Frame) -> String {
-    f.as_bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
+    f.as_bytes()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
 }
 
 fn field<'a>(f: &'a Frame, name: &str) -> Option<&'a Frame> {
-    pairs(f).into_iter().find(|(k, _)| text(k) == name).map(|(_, v)| v)
+    pairs(f)
+        .into_iter()
+        .find(|(k, _)| text(k) == name)
+        .map(|(_, v)| v)
 }
 
 fn has_flag(arg: &Frame, flag: &str) -> bool {
@@ -160,11 +169,16 @@ impl Docs {
     /// The text `help <words>` prints; empty when nothing matches.
     pub fn help(&self, words: &[String]) -> String {
         let mut out = String::new();
-        let Some(first) = words.first() else { return out };
+        let Some(first) = words.first() else {
+            return out;
+        };
         if let Some(group) = first.strip_prefix('@') {
             let group = group.to_lowercase();
             for doc in self.commands.values().filter(|d| d.group == group) {
-                out.push_str(&format!("\n  {} {}\n  summary: {}\n  since: {}\n", doc.name, doc.params, doc.summary, doc.since));
+                out.push_str(&format!(
+                    "\n  {} {}\n  summary: {}\n  since: {}\n",
+                    doc.name, doc.params, doc.summary, doc.since
+                ));
             }
             if !out.is_empty() {
                 out.push('\n');
@@ -172,7 +186,10 @@ impl Docs {
             return out;
         }
         let full = words.join(" ").to_lowercase();
-        let doc = self.commands.get(&full).or_else(|| self.commands.get(&first.to_lowercase()));
+        let doc = self
+            .commands
+            .get(&full)
+            .or_else(|| self.commands.get(&first.to_lowercase()));
         if let Some(doc) = doc {
             out.push_str(&format!(
                 "\n  {} {}\n  summary: {}\n  since: {}\n  group: {}\n\n",
@@ -186,13 +203,21 @@ impl Docs {
     pub fn hint(&self, line: &str) -> Option<String> {
         let words: Vec<&str> = line.split_whitespace().collect();
         let first = words.first()?.to_lowercase();
-        let (doc, used) = match words.get(1).and_then(|w| self.commands.get(&format!("{first} {}", w.to_lowercase()))) {
+        let (doc, used) = match words
+            .get(1)
+            .and_then(|w| self.commands.get(&format!("{first} {}", w.to_lowercase())))
+        {
             Some(d) => (d, 2),
             None => (self.commands.get(&first)?, 1),
         };
         // A word being typed takes its parameter's place too.
         let typed = words.len().saturating_sub(used);
-        let rest: Vec<&str> = doc.params.split(' ').filter(|s| !s.is_empty()).skip(typed).collect();
+        let rest: Vec<&str> = doc
+            .params
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .skip(typed)
+            .collect();
         if rest.is_empty() {
             return None;
         }
@@ -207,12 +232,18 @@ mod tests {
     use super::*;
 
     fn arg(name: &str, kind: &str, token: Option<&str>, flags: &[&str], subs: Vec<Frame>) -> Frame {
-        let mut m = vec![(Frame::bulk("name"), Frame::bulk(name)), (Frame::bulk("type"), Frame::bulk(kind))];
+        let mut m = vec![
+            (Frame::bulk("name"), Frame::bulk(name)),
+            (Frame::bulk("type"), Frame::bulk(kind)),
+        ];
         if let Some(t) = token {
             m.push((Frame::bulk("token"), Frame::bulk(t)));
         }
         if !flags.is_empty() {
-            m.push((Frame::bulk("flags"), Frame::Set(flags.iter().map(Frame::simple).collect())));
+            m.push((
+                Frame::bulk("flags"),
+                Frame::Set(flags.iter().map(Frame::simple).collect()),
+            ));
         }
         if !subs.is_empty() {
             m.push((Frame::bulk("arguments"), Frame::Array(subs)));
@@ -222,16 +253,37 @@ mod tests {
 
     #[test]
     fn syntax_line() {
-        let opts = arg("options", "block", None, &["optional"], vec![
-            arg("count", "integer", None, &[], vec![]),
-            arg("withvalues", "pure-token", Some("WITHVALUES"), &["optional"], vec![]),
-        ]);
+        let opts = arg(
+            "options",
+            "block",
+            None,
+            &["optional"],
+            vec![
+                arg("count", "integer", None, &[], vec![]),
+                arg(
+                    "withvalues",
+                    "pure-token",
+                    Some("WITHVALUES"),
+                    &["optional"],
+                    vec![],
+                ),
+            ],
+        );
         assert_eq!(render_arg(&opts), "[count [WITHVALUES]]");
-        assert_eq!(render_arg(&arg("field", "string", None, &["multiple"], vec![])), "field [field ...]");
-        let cond = arg("condition", "oneof", None, &["optional"], vec![
-            arg("nx", "pure-token", Some("NX"), &[], vec![]),
-            arg("xx", "pure-token", Some("XX"), &[], vec![]),
-        ]);
+        assert_eq!(
+            render_arg(&arg("field", "string", None, &["multiple"], vec![])),
+            "field [field ...]"
+        );
+        let cond = arg(
+            "condition",
+            "oneof",
+            None,
+            &["optional"],
+            vec![
+                arg("nx", "pure-token", Some("NX"), &[], vec![]),
+                arg("xx", "pure-token", Some("XX"), &[], vec![]),
+            ],
+        );
         assert_eq!(render_arg(&cond), "[NX|XX]");
     }
 
@@ -239,8 +291,14 @@ mod tests {
     fn hints() {
         let d = Docs::builtin();
         assert_eq!(d.hint("get").as_deref(), Some(" key"));
-        assert_eq!(d.hint("hset k ").as_deref(), Some("field value [field value ...]"));
+        assert_eq!(
+            d.hint("hset k ").as_deref(),
+            Some("field value [field value ...]")
+        );
         assert_eq!(d.hint("get k"), None);
-        assert_eq!(d.hint("hset k").as_deref(), Some(" field value [field value ...]"));
+        assert_eq!(
+            d.hint("hset k").as_deref(),
+            Some(" field value [field value ...]")
+        );
     }
 }

@@ -89,8 +89,14 @@ fn run(mut config: Config, output: OutputMode, show_pushes: bool) -> Result<Exit
         }
         Mode::Rdb(file) => return tools::rdb::run(&config, (&file, false)),
         Mode::FunctionsRdb(file) => return tools::rdb::run(&config, (&file, true)),
-        Mode::HotKeys | Mode::IntrinsicLatency(_) | Mode::LruTest(_) | Mode::Replica | Mode::Cluster(_) => {
-            return Err(Fatal::Message("This mode is not supported by ferrokv-cli yet.".into()))
+        Mode::HotKeys
+        | Mode::IntrinsicLatency(_)
+        | Mode::LruTest(_)
+        | Mode::Replica
+        | Mode::Cluster(_) => {
+            return Err(Fatal::Message(
+                "This mode is not supported by ferrokv-cli yet.".into(),
+            ))
         }
     }
     if let Some(file) = config.eval_file.clone() {
@@ -158,7 +164,12 @@ fn run_stdin_script(session: &mut Session) -> Result<(), Fatal> {
             None => println!("Invalid argument(s)"),
             Some(args) if args.is_empty() => {}
             // The session ends here, as it would at the prompt.
-            Some(args) if args[0].eq_ignore_ascii_case(b"quit") || args[0].eq_ignore_ascii_case(b"exit") => break,
+            Some(args)
+                if args[0].eq_ignore_ascii_case(b"quit")
+                    || args[0].eq_ignore_ascii_case(b"exit") =>
+            {
+                break
+            }
             Some(args) => session.run_command(&args, repeat)?,
         }
     }

@@ -46,13 +46,21 @@ impl Highlighter for ReplHelper {
 
 impl Completer for ReplHelper {
     type Candidate = String;
-    fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<String>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
         let before = &line[..pos];
         if before.contains(' ') {
             return Ok((pos, Vec::new()));
         }
         let lower = before.to_lowercase();
-        let upper = before.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+        let upper = before
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase());
         let found = self
             .docs
             .commands
@@ -73,11 +81,17 @@ fn history_path() -> Option<std::path::PathBuf> {
 
 /// Lines that carry passwords stay out of the history file.
 fn is_sensitive(args: &[Vec<u8>]) -> bool {
-    let lc = |i: usize| args.get(i).map(|a| a.to_ascii_lowercase()).unwrap_or_default();
+    let lc = |i: usize| {
+        args.get(i)
+            .map(|a| a.to_ascii_lowercase())
+            .unwrap_or_default()
+    };
     match lc(0).as_slice() {
         b"auth" => true,
         b"hello" => args.iter().any(|a| a.eq_ignore_ascii_case(b"auth")),
-        b"migrate" => args.iter().any(|a| a.eq_ignore_ascii_case(b"auth") || a.eq_ignore_ascii_case(b"auth2")),
+        b"migrate" => args
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(b"auth") || a.eq_ignore_ascii_case(b"auth2")),
         b"acl" => lc(1) == b"setuser",
         b"config" => lc(1) == b"set" && (lc(2) == b"masterauth" || lc(2) == b"requirepass"),
         _ => false,
@@ -143,7 +157,10 @@ pub fn run(mut s: Session) -> Result<ExitCode, Fatal> {
         Ok(e) => e,
         Err(e) => return Err(Fatal::Message(format!("Cannot start the line editor: {e}"))),
     };
-    rl.set_helper(Some(ReplHelper { docs: Rc::clone(&docs), hints: Rc::clone(&hints) }));
+    rl.set_helper(Some(ReplHelper {
+        docs: Rc::clone(&docs),
+        hints: Rc::clone(&hints),
+    }));
     let hist = history_path();
     if let Some(h) = &hist {
         let _ = rl.load_history(h);
@@ -172,7 +189,10 @@ pub fn run(mut s: Session) -> Result<ExitCode, Fatal> {
         match name.as_slice() {
             b"quit" | b"exit" => break,
             b"help" | b"?" => {
-                let words: Vec<String> = args[1..].iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+                let words: Vec<String> = args[1..]
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
                 if words.is_empty() {
                     print_help_intro();
                 } else {

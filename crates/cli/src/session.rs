@@ -37,12 +37,22 @@ const MAX_REDIRECTS: u32 = 16;
 
 /// Commands whose reply is a text meant to be read as is, even on a terminal.
 fn prints_raw(args: &[Vec<u8>]) -> bool {
-    let lc = |i: usize| args.get(i).map(|a| a.to_ascii_lowercase()).unwrap_or_default();
+    let lc = |i: usize| {
+        args.get(i)
+            .map(|a| a.to_ascii_lowercase())
+            .unwrap_or_default()
+    };
     let (cmd, sub) = (lc(0), lc(1));
     let n = args.len();
     match cmd.as_slice() {
         b"info" | b"lolwut" => true,
-        b"debug" => n >= 2 && matches!(sub.as_slice(), b"htstats" | b"htstats-key" | b"client-eviction"),
+        b"debug" => {
+            n >= 2
+                && matches!(
+                    sub.as_slice(),
+                    b"htstats" | b"htstats-key" | b"client-eviction"
+                )
+        }
         b"memory" => n >= 2 && matches!(sub.as_slice(), b"malloc-stats" | b"doctor"),
         b"cluster" => n == 2 && matches!(sub.as_slice(), b"nodes" | b"info"),
         b"client" => n >= 2 && matches!(sub.as_slice(), b"list" | b"info"),
@@ -53,9 +63,23 @@ fn prints_raw(args: &[Vec<u8>]) -> bool {
 }
 
 impl Session {
-    pub fn new(config: Config, output: OutputMode, show_pushes: bool, interactive: bool) -> Session {
+    pub fn new(
+        config: Config,
+        output: OutputMode,
+        show_pushes: bool,
+        interactive: bool,
+    ) -> Session {
         let dbnum = config.dbnum;
-        Session { config, conn: None, output, show_pushes, interactive, dbnum, in_multi: false, had_error: false }
+        Session {
+            config,
+            conn: None,
+            output,
+            show_pushes,
+            interactive,
+            dbnum,
+            in_multi: false,
+            had_error: false,
+        }
     }
 
     /// Connects if not connected.
@@ -77,7 +101,11 @@ impl Session {
     /// like INFO whose text prints as is on a terminal.
     fn print_reply(&mut self, frame: &Frame, raw_override: bool) -> Result<(), Fatal> {
         // Texts like INFO print as they are, in every output mode, with no delimiter.
-        let mode = if raw_override { OutputMode::Raw } else { self.output };
+        let mode = if raw_override {
+            OutputMode::Raw
+        } else {
+            self.output
+        };
         if frame.is_error() {
             self.had_error = true;
             if self.config.exit_on_error && !self.interactive {
@@ -89,7 +117,8 @@ impl Session {
                 return Ok(());
             }
         }
-        let mut text = format_reply(frame, mode, &self.config.bulk_delim).map_err(|u| Fatal::Message(u.0))?;
+        let mut text =
+            format_reply(frame, mode, &self.config.bulk_delim).map_err(|u| Fatal::Message(u.0))?;
         if mode == OutputMode::Raw && !raw_override {
             text.extend_from_slice(&self.config.cmd_delim);
         }
@@ -138,10 +167,14 @@ impl Session {
             let reply = loop {
                 self.ensure_connected().map_err(Fatal::Message)?;
                 let sent = match self.conn.as_mut() {
-                    Some(c) if asking => c.call(&[b"ASKING".to_vec()]).map(|_| ()).map_err(|e| match e {
-                        ReadError::Io(io) => io,
-                        other => std::io::Error::other(other.to_string()),
-                    }),
+                    Some(c) if asking => {
+                        c.call(&[b"ASKING".to_vec()])
+                            .map(|_| ())
+                            .map_err(|e| match e {
+                                ReadError::Io(io) => io,
+                                other => std::io::Error::other(other.to_string()),
+                            })
+                    }
                     _ => Ok(()),
                 }
                 .and_then(|()| match self.conn.as_mut() {
@@ -150,10 +183,15 @@ impl Session {
                 });
                 if let Err(e) = sent {
                     self.conn = None;
-                    return Err(Fatal::Message(format!("Error: {}", crate::connection::strerror(&e))));
+                    return Err(Fatal::Message(format!(
+                        "Error: {}",
+                        crate::connection::strerror(&e)
+                    )));
                 }
                 match name.as_slice() {
-                    b"subscribe" | b"psubscribe" | b"ssubscribe" => return self.stream_messages(true),
+                    b"subscribe" | b"psubscribe" | b"ssubscribe" => {
+                        return self.stream_messages(true)
+                    }
                     b"monitor" => return self.stream_messages(false),
                     _ => {}
                 }
@@ -210,7 +248,11 @@ impl Session {
         let slot = parts.next()?.to_string();
         let (host, port) = parts.next()?.rsplit_once(':')?;
         // A node that does not know its own address announces an empty host.
-        let host = if host.is_empty() { self.config.host.clone() } else { host.to_string() };
+        let host = if host.is_empty() {
+            self.config.host.clone()
+        } else {
+            host.to_string()
+        };
         Some((ask, slot, host, port.parse().ok()?))
     }
 
@@ -237,7 +279,11 @@ impl Session {
             b"auth" if args.len() >= 2 => {
                 // Reconnects must authenticate the same way.
                 self.config.password = args.last().cloned();
-                self.config.user = if args.len() == 3 { Some(args[1].clone()) } else { None };
+                self.config.user = if args.len() == 3 {
+                    Some(args[1].clone())
+                } else {
+                    None
+                };
             }
             _ => {}
         }

@@ -103,14 +103,23 @@ mod tests {
     use super::*;
 
     fn s(line: &str) -> Option<Vec<String>> {
-        split_args(line.as_bytes())
-            .map(|v| v.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect())
+        split_args(line.as_bytes()).map(|v| {
+            v.into_iter()
+                .map(|a| String::from_utf8_lossy(&a).into_owned())
+                .collect()
+        })
     }
 
     #[test]
     fn quoting_rules() {
-        assert_eq!(s("  set  a b "), Some(vec!["set".into(), "a".into(), "b".into()]));
-        assert_eq!(s(r#"set "a b" 'c d'"#), Some(vec!["set".into(), "a b".into(), "c d".into()]));
+        assert_eq!(
+            s("  set  a b "),
+            Some(vec!["set".into(), "a".into(), "b".into()])
+        );
+        assert_eq!(
+            s(r#"set "a b" 'c d'"#),
+            Some(vec!["set".into(), "a b".into(), "c d".into()])
+        );
         assert_eq!(s(r#""\x41\n\z""#), Some(vec!["A\nz".into()]));
         assert_eq!(s(r"'it\'s'"), Some(vec!["it's".into()]));
         assert_eq!(s(r#"a"b c""#), Some(vec!["ab c".into()]));

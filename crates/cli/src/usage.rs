@@ -2,7 +2,10 @@
 
 /// The version line.
 pub fn version() -> String {
-    format!("ferrokv-cli {} (redis-cli 7.0 compatible)", env!("CARGO_PKG_VERSION"))
+    format!(
+        "ferrokv-cli {} (redis-cli 7.0 compatible)",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 const USAGE: &str = "

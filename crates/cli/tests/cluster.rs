@@ -15,6 +15,9 @@ fn follows_moved_like_redis_cli() {
         same(&with_port(first, &["-c", "--no-raw", "get", key]), b"");
         same(&with_port(first, &["get", key]), b"");
     }
-    same(&with_port(first, &["-c", "--no-raw", "mget", "a", "b"]), b"");
+    same(
+        &with_port(first, &["-c", "--no-raw", "mget", "a", "b"]),
+        b"",
+    );
     same(&with_port(first, &["-c", "-r", "2", "get", "foo"]), b"");
 }

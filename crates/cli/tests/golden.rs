@@ -103,7 +103,12 @@ fn reply_types_csv_json_quoted_json() {
 fn exit_on_error_flag() {
     let server = RedisServer::start();
     seed(&server);
-    for mode in [&["-e"][..], &["-e", "--no-raw"], &["-e", "--csv"], &["-e", "-3"]] {
+    for mode in [
+        &["-e"][..],
+        &["-e", "--no-raw"],
+        &["-e", "--csv"],
+        &["-e", "-3"],
+    ] {
         for cmd in ["foo", "ping", "incr str"] {
             let mut args = mode.to_vec();
             args.extend(cmd.split(' '));
@@ -135,16 +140,31 @@ fn repeat_and_delimiters() {
 #[test]
 fn stdin_argument_and_script() {
     let server = RedisServer::start();
-    same(&with_port(&server, &["-x", "set", "k"]), b"from\nstdin\x00bytes");
+    same(
+        &with_port(&server, &["-x", "set", "k"]),
+        b"from\nstdin\x00bytes",
+    );
     same(&with_port(&server, &["--no-raw", "get", "k"]), b"");
     same(&with_port(&server, &["-x", "set", "k", "extra"]), b"v");
-    same(&with_port(&server, &["-X", "TAG", "set", "k2", "TAG"]), b"tagged");
+    same(
+        &with_port(&server, &["-X", "TAG", "set", "k2", "TAG"]),
+        b"tagged",
+    );
     same(&with_port(&server, &["get", "k2"]), b"");
     let script = b"set a \"b c\"\nget a\n\nincr a\n  get   a  \nset q \"unbal\nset q 'it\\'s'\nget q\nping\n";
     same(&with_port(&server, &[]), script);
     same(&with_port(&server, &["--no-raw"]), script);
-    same(&with_port(&server, &["--quoted-input", "set", "\"q\\x00x\"", "'v'"]), b"");
-    same(&with_port(&server, &["--no-raw", "get", "q\0x"]).into_iter().take(3).collect::<Vec<_>>(), b"");
+    same(
+        &with_port(&server, &["--quoted-input", "set", "\"q\\x00x\"", "'v'"]),
+        b"",
+    );
+    same(
+        &with_port(&server, &["--no-raw", "get", "q\0x"])
+            .into_iter()
+            .take(3)
+            .collect::<Vec<_>>(),
+        b"",
+    );
 }
 
 #[test]
@@ -153,7 +173,9 @@ fn pipe_mode() {
     let mut input = Vec::new();
     for i in 0..2000 {
         let k = format!("key:{i}");
-        input.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n${}\r\n{}\r\n$1\r\nv\r\n", k.len(), k).as_bytes());
+        input.extend_from_slice(
+            format!("*3\r\n$3\r\nSET\r\n${}\r\n{}\r\n$1\r\nv\r\n", k.len(), k).as_bytes(),
+        );
     }
     same(&with_port(&server, &["--pipe"]), &input);
     same(&with_port(&server, &["dbsize"]), b"");
@@ -172,8 +194,14 @@ fn scan_mode() {
     server.cli(&["set", "we\"ird\n", "v"]);
     same(&with_port(&server, &["--scan"]), b"");
     same(&with_port(&server, &["--scan", "--pattern", "key:1*"]), b"");
-    same(&with_port(&server, &["--scan", "--no-raw", "--pattern", "we*"]), b"");
-    same(&with_port(&server, &["--scan", "--quoted-pattern", "\"oth*\""]), b"");
+    same(
+        &with_port(&server, &["--scan", "--no-raw", "--pattern", "we*"]),
+        b"",
+    );
+    same(
+        &with_port(&server, &["--scan", "--quoted-pattern", "\"oth*\""]),
+        b"",
+    );
 }
 
 #[test]
@@ -183,7 +211,10 @@ fn eval_file() {
     let file = dir.path().join("s.lua");
     std::fs::write(&file, "return {KEYS[1], KEYS[2], ARGV[1], #ARGV}").expect("write script");
     let f = file.to_string_lossy().into_owned();
-    same(&with_port(&server, &["--eval", &f, "k1", "k2", ",", "a1", "a2"]), b"");
+    same(
+        &with_port(&server, &["--eval", &f, "k1", "k2", ",", "a1", "a2"]),
+        b"",
+    );
     same(&with_port(&server, &["--no-raw", "--eval", &f, "k1"]), b"");
     same(&with_port(&server, &["--eval", "/nonexistent.lua"]), b"");
 }
@@ -192,16 +223,26 @@ fn eval_file() {
 fn auth_and_uri() {
     let server = RedisServer::start_with(&["--requirepass", "s3cret"]);
     same(&with_port(&server, &["-a", "s3cret", "ping"]), b"");
-    same(&with_port(&server, &["--no-auth-warning", "--pass", "s3cret", "ping"]), b"");
+    same(
+        &with_port(&server, &["--no-auth-warning", "--pass", "s3cret", "ping"]),
+        b"",
+    );
     same(&with_port(&server, &["-a", "wrong", "ping"]), b"");
     same(&with_port(&server, &["ping"]), b"");
-    same_env(&with_port(&server, &["ping"]), b"", &[("REDISCLI_AUTH", "s3cret")]);
+    same_env(
+        &with_port(&server, &["ping"]),
+        b"",
+        &[("REDISCLI_AUTH", "s3cret")],
+    );
     let uri = format!("redis://:s3cret@127.0.0.1:{}/3", server.port);
     same(&strings(&["-u", &uri]), b"");
     same(&strings(&["-u", &uri, "set", "k", "v"]), b"");
     same(&strings(&["-u", &uri, "--no-raw", "dbsize"]), b"");
     let user_uri = format!("redis://default:s3cret@127.0.0.1:{}", server.port);
-    same(&strings(&["-u", &user_uri, "--user", "default", "ping"]), b"");
+    same(
+        &strings(&["-u", &user_uri, "--user", "default", "ping"]),
+        b"",
+    );
 }
 
 #[test]
@@ -222,7 +263,10 @@ fn bad_input() {
         same(&strings(args), b"");
     }
     same(&with_port(&server, &["-n", "100000", "ping"]), b"");
-    same(&with_port(&server, &["--quoted-input", "set", "\"unbalanced", "v"]), b"");
+    same(
+        &with_port(&server, &["--quoted-input", "set", "\"unbalanced", "v"]),
+        b"",
+    );
 }
 
 #[test]
@@ -233,5 +277,8 @@ fn shutdown_and_quit() {
     let doomed = RedisServer::start();
     let args = with_port(&doomed, &["shutdown", "nosave"]);
     let got = common::run(common::FERROKV_CLI, &args, b"", &[]);
-    assert_eq!((got.status.code(), got.stdout.len(), got.stderr.len()), (Some(0), 0, 0));
+    assert_eq!(
+        (got.status.code(), got.stdout.len(), got.stderr.len()),
+        (Some(0), 0, 0)
+    );
 }

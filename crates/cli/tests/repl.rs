@@ -14,12 +14,19 @@ struct Tmux {
 }
 
 fn have_tmux() -> bool {
-    Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 impl Tmux {
     fn start(command: &str, home: &std::path::Path, env: &[(&str, &str)]) -> Tmux {
-        let socket = format!("ferrokv-cli-test-{}-{}", std::process::id(), common::free_port());
+        let socket = format!(
+            "ferrokv-cli-test-{}-{}",
+            std::process::id(),
+            common::free_port()
+        );
         let mut shell = format!("cd {} && HOME={} ", home.display(), home.display());
         for (k, v) in env {
             shell.push_str(&format!("{k}={v} "));
@@ -27,7 +34,19 @@ impl Tmux {
         shell.push_str(command);
         shell.push_str("; echo EXIT=$?; sleep 60");
         let ok = Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "80", &shell])
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "160",
+                "-y",
+                "80",
+                &shell,
+            ])
             .status()
             .is_ok_and(|s| s.success());
         assert!(ok, "tmux new-session failed");
@@ -56,7 +75,10 @@ impl Tmux {
             if done(&screen) {
                 return screen;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; screen:\n{screen}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -64,7 +86,9 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
     }
 }
 
@@ -132,12 +156,24 @@ fn repl_resp3_and_help() {
     }
     let server = RedisServer::start();
     server.cli(&["hset", "hash", "f", "v", "g", "w"]);
-    let lines = ["hello 3", "hgetall hash", "debug protocol double", "help get", "help @hash", "command docs get"];
+    let lines = [
+        "hello 3",
+        "hgetall hash",
+        "debug protocol double",
+        "help get",
+        "help @hash",
+        "command docs get",
+    ];
     let dir = tempfile::tempdir().expect("temp dir");
     let want = session("redis-cli", server.port, &lines, dir.path());
     let got = session(FERROKV_CLI, server.port, &lines, dir.path());
     // The first line of the banner-free output is identical except for the HELLO id.
-    let strip = |s: &str| s.lines().filter(|l| !l.contains("\"id\"")).collect::<Vec<_>>().join("\n");
+    let strip = |s: &str| {
+        s.lines()
+            .filter(|l| !l.contains("\"id\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert_eq!(strip(&got), strip(&want));
 }
 
@@ -162,7 +198,10 @@ fn repl_history_file_and_reconnect() {
     t.keys(&["-l", "ping"]);
     t.keys(&["Enter"]);
     let screen = t.wait_for("not connected", |s| s.contains("not connected>"));
-    assert!(screen.contains("Error: Server closed the connection"), "{screen}");
+    assert!(
+        screen.contains("Error: Server closed the connection"),
+        "{screen}"
+    );
     // A new server on the same port: the next command reconnects.
     server = RedisServer::start_on(port);
     t.keys(&["-l", "ping"]);
@@ -170,7 +209,8 @@ fn repl_history_file_and_reconnect() {
     t.wait_for("PONG", |s| s.contains("PONG"));
     t.keys(&["C-c"]);
     t.wait_for("exit", |s| s.contains("EXIT=0"));
-    let history = std::fs::read_to_string(dir.path().join(".ferrokvcli_history")).expect("history file");
+    let history =
+        std::fs::read_to_string(dir.path().join(".ferrokvcli_history")).expect("history file");
     assert!(history.contains("set hist 1"), "{history}");
     assert!(!history.contains("auth secret"), "{history}");
     drop(server);

@@ -9,7 +9,11 @@ use std::process::Command;
 use common::{free_port, same, strings, RedisServer};
 
 fn openssl(dir: &Path, args: &[&str]) -> bool {
-    Command::new("openssl").current_dir(dir).args(args).output().is_ok_and(|o| o.status.success())
+    Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate.
@@ -37,11 +41,16 @@ fn tls_connections_match_redis_cli() {
     let f = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
     let tls_port = free_port().to_string();
     let server = RedisServer::start_with(&[
-        "--tls-port", &tls_port,
-        "--tls-cert-file", &f("server.crt"),
-        "--tls-key-file", &f("server.key"),
-        "--tls-ca-cert-file", &f("ca.crt"),
-        "--tls-auth-clients", "optional",
+        "--tls-port",
+        &tls_port,
+        "--tls-cert-file",
+        &f("server.crt"),
+        "--tls-key-file",
+        &f("server.key"),
+        "--tls-ca-cert-file",
+        &f("ca.crt"),
+        "--tls-auth-clients",
+        "optional",
     ]);
     let ca = f("ca.crt");
     let base = |extra: &[&str]| {
@@ -50,18 +59,54 @@ fn tls_connections_match_redis_cli() {
         v
     };
     same(&base(&["--tls", "--cacert", &ca, "ping"]), b"");
-    same(&base(&["--tls", "--cacert", &ca, "--no-raw", "lrange", "nokey", "0", "-1"]), b"");
-    same(&base(&["--tls", "--cacert", &ca, "--cert", &f("client.crt"), "--key", &f("client.key"), "ping"]), b"");
+    same(
+        &base(&[
+            "--tls", "--cacert", &ca, "--no-raw", "lrange", "nokey", "0", "-1",
+        ]),
+        b"",
+    );
+    same(
+        &base(&[
+            "--tls",
+            "--cacert",
+            &ca,
+            "--cert",
+            &f("client.crt"),
+            "--key",
+            &f("client.key"),
+            "ping",
+        ]),
+        b"",
+    );
     same(&base(&["--tls", "--insecure", "ping"]), b"");
     same(&base(&["--tls", "ping"]), b"");
     // A CA directory trusts only hashed names: none at first, then the CA's.
-    same(&base(&["--tls", "--cacertdir", dir.path().to_str().unwrap_or("."), "ping"]), b"");
-    let hash = Command::new("openssl").args(["x509", "-hash", "-noout", "-in", &ca]).output().expect("openssl");
+    same(
+        &base(&[
+            "--tls",
+            "--cacertdir",
+            dir.path().to_str().unwrap_or("."),
+            "ping",
+        ]),
+        b"",
+    );
+    let hash = Command::new("openssl")
+        .args(["x509", "-hash", "-noout", "-in", &ca])
+        .output()
+        .expect("openssl");
     let hash = String::from_utf8_lossy(&hash.stdout).trim().to_string();
     let cadir = dir.path().join("cadir");
     std::fs::create_dir(&cadir).expect("mkdir");
     std::fs::copy(&ca, cadir.join(format!("{hash}.0"))).expect("copy");
-    same(&base(&["--tls", "--cacertdir", cadir.to_str().unwrap_or("."), "ping"]), b"");
+    same(
+        &base(&[
+            "--tls",
+            "--cacertdir",
+            cadir.to_str().unwrap_or("."),
+            "ping",
+        ]),
+        b"",
+    );
     let uri = format!("rediss://127.0.0.1:{tls_port}/1");
     same(&strings(&["-u", &uri, "--cacert", &ca, "dbsize"]), b"");
     drop(server);

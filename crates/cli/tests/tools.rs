@@ -27,7 +27,9 @@ fn seed(server: &RedisServer) {
 /// types in its hash table's order, which is an accident of hashing.
 fn normalized(out: &[u8]) -> (String, Vec<String>) {
     let text = String::from_utf8_lossy(out).into_owned();
-    let (head, summary) = text.split_once("-------- summary -------").unwrap_or((&text, ""));
+    let (head, summary) = text
+        .split_once("-------- summary -------")
+        .unwrap_or((&text, ""));
     let mut lines: Vec<String> = summary.lines().map(str::to_string).collect();
     lines.sort();
     (head.to_string(), lines)
@@ -39,10 +41,17 @@ fn bigkeys_and_memkeys_match_redis_cli() {
     for mode in ["--bigkeys", "--memkeys"] {
         let empty_want = run("redis-cli", &with_port(&server, &[mode]), b"", &[]);
         let empty_got = run(FERROKV_CLI, &with_port(&server, &[mode]), b"", &[]);
-        assert_eq!(normalized(&empty_got.stdout), normalized(&empty_want.stdout));
+        assert_eq!(
+            normalized(&empty_got.stdout),
+            normalized(&empty_want.stdout)
+        );
     }
     seed(&server);
-    for mode in [&["--bigkeys"][..], &["--memkeys"], &["--memkeys-samples", "2"]] {
+    for mode in [
+        &["--bigkeys"][..],
+        &["--memkeys"],
+        &["--memkeys-samples", "2"],
+    ] {
         let want = run("redis-cli", &with_port(&server, mode), b"", &[]);
         let got = run(FERROKV_CLI, &with_port(&server, mode), b"", &[]);
         let (want_head, want_summary) = normalized(&want.stdout);
@@ -98,15 +107,27 @@ fn stat_prints_header_and_rows() {
     let lines = read_lines(&mut out, 4);
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(lines[0], "------- data ------ --------------------- load -------------------- - child -");
-    assert_eq!(lines[1], "keys       mem      clients blocked requests            connections          ");
+    assert_eq!(
+        lines[0],
+        "------- data ------ --------------------- load -------------------- - child -"
+    );
+    assert_eq!(
+        lines[1],
+        "keys       mem      clients blocked requests            connections          "
+    );
     assert!(lines[2].starts_with("7          "), "{:?}", lines[2]);
     assert!(lines[3].contains("(+1)"), "{:?}", lines[3]);
 }
 
 /// Starts a streaming command in both clients, publishes, and compares what each
 /// printed.
-fn streaming_output(program: &str, server: &RedisServer, args: &[&str], trigger: &[&[&str]], lines: usize) -> Vec<String> {
+fn streaming_output(
+    program: &str,
+    server: &RedisServer,
+    args: &[&str],
+    trigger: &[&[&str]],
+    lines: usize,
+) -> Vec<String> {
     let mut child = Command::new(program)
         .args(with_port(server, args))
         .stdin(Stdio::null())
@@ -152,9 +173,19 @@ fn subscribe_prints_messages_as_redis_cli() {
 #[test]
 fn monitor_prints_commands() {
     let server = RedisServer::start();
-    let got = streaming_output(FERROKV_CLI, &server, &["monitor"], &[&["set", "mk", "mv"]], 2);
+    let got = streaming_output(
+        FERROKV_CLI,
+        &server,
+        &["monitor"],
+        &[&["set", "mk", "mv"]],
+        2,
+    );
     assert_eq!(got[0], "OK");
-    assert!(got.get(1).is_some_and(|l| l.contains("\"set\" \"mk\" \"mv\"")), "{got:?}");
+    assert!(
+        got.get(1)
+            .is_some_and(|l| l.contains("\"set\" \"mk\" \"mv\"")),
+        "{got:?}"
+    );
 }
 
 #[test]
@@ -164,15 +195,33 @@ fn rdb_transfer_writes_a_dump() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ours = dir.path().join("ours.rdb");
     let theirs = dir.path().join("theirs.rdb");
-    let want = run("redis-cli", &with_port(&server, &["--rdb", &theirs.to_string_lossy()]), b"", &[]);
-    let got = run(FERROKV_CLI, &with_port(&server, &["--rdb", &ours.to_string_lossy()]), b"", &[]);
+    let want = run(
+        "redis-cli",
+        &with_port(&server, &["--rdb", &theirs.to_string_lossy()]),
+        b"",
+        &[],
+    );
+    let got = run(
+        FERROKV_CLI,
+        &with_port(&server, &["--rdb", &ours.to_string_lossy()]),
+        b"",
+        &[],
+    );
     assert_eq!(got.status.code(), want.status.code());
     let mut a = Vec::new();
     let mut b = Vec::new();
-    std::fs::File::open(&ours).and_then(|mut f| f.read_to_end(&mut a)).expect("our dump");
-    std::fs::File::open(&theirs).and_then(|mut f| f.read_to_end(&mut b)).expect("their dump");
+    std::fs::File::open(&ours)
+        .and_then(|mut f| f.read_to_end(&mut a))
+        .expect("our dump");
+    std::fs::File::open(&theirs)
+        .and_then(|mut f| f.read_to_end(&mut b))
+        .expect("their dump");
     assert!(a.starts_with(b"REDIS"), "an RDB file");
     assert_eq!(a.len(), b.len(), "same size as redis-cli's dump");
-    let msg = |o: &[u8]| String::from_utf8_lossy(o).replace(&*ours.to_string_lossy(), "F").replace(&*theirs.to_string_lossy(), "F");
+    let msg = |o: &[u8]| {
+        String::from_utf8_lossy(o)
+            .replace(&*ours.to_string_lossy(), "F")
+            .replace(&*theirs.to_string_lossy(), "F")
+    };
     assert_eq!(msg(&got.stderr), msg(&want.stderr));
 }

@@ -26,7 +26,11 @@ pub struct Unprintable(pub String);
 
 /// Formats `frame` in `mode`. `bulk_delim` separates the elements of an aggregate in
 /// raw mode (`-d`).
-pub fn format_reply(frame: &Frame, mode: OutputMode, bulk_delim: &[u8]) -> Result<Vec<u8>, Unprintable> {
+pub fn format_reply(
+    frame: &Frame,
+    mode: OutputMode,
+    bulk_delim: &[u8],
+) -> Result<Vec<u8>, Unprintable> {
     check_printable(frame)?;
     let mut out = Vec::new();
     match mode {
@@ -109,7 +113,9 @@ fn tty(frame: &Frame, prefix: &[u8], out: &mut Vec<u8>) {
         Frame::Boolean(b) => out.extend_from_slice(if *b { b"(true)\n" } else { b"(false)\n" }),
         Frame::Attribute { data, .. } => tty(data, prefix, out),
         Frame::Array(_) | Frame::Set(_) | Frame::Map(_) | Frame::Push(_) => {
-            let Some((items, sep, empty)) = aggregate(frame) else { return };
+            let Some((items, sep, empty)) = aggregate(frame) else {
+                return;
+            };
             if items.is_empty() {
                 out.extend_from_slice(empty.as_bytes());
                 out.push(b'\n');
@@ -311,11 +317,26 @@ mod tests {
             Frame::Array(vec![Frame::bulk("m"), Frame::Double(1.5)]),
             Frame::Integer(3),
         ]);
-        assert_eq!(fmt(&f, OutputMode::Tty), "1) 1) \"m\"\n   2) (double) 1.5\n2) (integer) 3\n");
-        let m = Frame::Map(vec![(Frame::bulk("k"), Frame::Map(vec![(Frame::bulk("a"), Frame::Integer(1))]))]);
-        assert_eq!(fmt(&m, OutputMode::Tty), "1# \"k\" => 1# \"a\" => (integer) 1\n");
-        let two = Frame::Map(vec![(Frame::bulk("k"), Frame::Array(vec![Frame::Integer(1), Frame::Integer(2)]))]);
-        assert_eq!(fmt(&two, OutputMode::Tty), "1# \"k\" => \n   1) (integer) 1\n   2) (integer) 2\n");
+        assert_eq!(
+            fmt(&f, OutputMode::Tty),
+            "1) 1) \"m\"\n   2) (double) 1.5\n2) (integer) 3\n"
+        );
+        let m = Frame::Map(vec![(
+            Frame::bulk("k"),
+            Frame::Map(vec![(Frame::bulk("a"), Frame::Integer(1))]),
+        )]);
+        assert_eq!(
+            fmt(&m, OutputMode::Tty),
+            "1# \"k\" => 1# \"a\" => (integer) 1\n"
+        );
+        let two = Frame::Map(vec![(
+            Frame::bulk("k"),
+            Frame::Array(vec![Frame::Integer(1), Frame::Integer(2)]),
+        )]);
+        assert_eq!(
+            fmt(&two, OutputMode::Tty),
+            "1# \"k\" => \n   1) (integer) 1\n   2) (integer) 2\n"
+        );
     }
 
     #[test]

@@ -34,6 +34,9 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(repr(b"a\"b\\\n\x01\xc3"), b"\"a\\\"b\\\\\\n\\x01\\xc3\"".to_vec());
+        assert_eq!(
+            repr(b"a\"b\\\n\x01\xc3"),
+            b"\"a\\\"b\\\\\\n\\x01\\xc3\"".to_vec()
+        );
     }
 }

@@ -37,9 +37,12 @@ fn fail(e: impl std::fmt::Display) -> Fatal {
 /// Sends all `cmds` at once, then reads their replies in order.
 fn pipeline(conn: &mut Connection, cmds: &[Vec<Vec<u8>>]) -> Result<Vec<Frame>, Fatal> {
     for c in cmds {
-        conn.send(c).map_err(|e| fail(crate::connection::strerror(&e)))?;
+        conn.send(c)
+            .map_err(|e| fail(crate::connection::strerror(&e)))?;
     }
-    cmds.iter().map(|_| conn.read_frame().map_err(fail)).collect()
+    cmds.iter()
+        .map(|_| conn.read_frame().map_err(fail))
+        .collect()
 }
 
 fn int_of(f: &Frame) -> u64 {
@@ -53,8 +56,14 @@ pub fn run(config: &Config, memory: bool) -> Result<ExitCode, Fatal> {
     let mut conn = super::connect(config)?;
     let total_keys = int_of(&conn.call(&[b"DBSIZE".to_vec()]).map_err(fail)?);
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "\n# Scanning the entire keyspace to find biggest keys as well as");
-    let _ = writeln!(out, "# average sizes per key type.  You can use -i 0.1 to sleep 0.1 sec");
+    let _ = writeln!(
+        out,
+        "\n# Scanning the entire keyspace to find biggest keys as well as"
+    );
+    let _ = writeln!(
+        out,
+        "# average sizes per key type.  You can use -i 0.1 to sleep 0.1 sec"
+    );
     let _ = writeln!(out, "# per 100 SCAN commands (not usually needed).\n");
     let mut stats = vec![TypeStats::default(); TYPES.len()];
     let (mut sampled, mut key_bytes) = (0u64, 0u64);
@@ -69,18 +78,33 @@ pub fn run(config: &Config, memory: bool) -> Result<ExitCode, Fatal> {
             Frame::Array(parts) if parts.len() == 2 => match (&parts[0], &parts[1]) {
                 (Frame::Bulk(n), Frame::Array(k)) => (
                     n.to_vec(),
-                    k.iter().filter_map(|f| f.as_bytes().map(<[u8]>::to_vec)).collect::<Vec<_>>(),
+                    k.iter()
+                        .filter_map(|f| f.as_bytes().map(<[u8]>::to_vec))
+                        .collect::<Vec<_>>(),
                 ),
                 _ => return Err(fail("unexpected SCAN reply")),
             },
             Frame::Error(e) => return Err(fail(String::from_utf8_lossy(&e))),
             _ => return Err(fail("unexpected SCAN reply")),
         };
-        let pct = if total_keys == 0 { 0.0 } else { 100.0 * sampled as f64 / total_keys as f64 };
-        let types = pipeline(&mut conn, &keys.iter().map(|k| vec![b"TYPE".to_vec(), k.clone()]).collect::<Vec<_>>())?;
+        let pct = if total_keys == 0 {
+            0.0
+        } else {
+            100.0 * sampled as f64 / total_keys as f64
+        };
+        let types = pipeline(
+            &mut conn,
+            &keys
+                .iter()
+                .map(|k| vec![b"TYPE".to_vec(), k.clone()])
+                .collect::<Vec<_>>(),
+        )?;
         let type_idx: Vec<Option<usize>> = types
             .iter()
-            .map(|t| t.as_bytes().and_then(|t| TYPES.iter().position(|(name, _, _)| name.as_bytes() == t)))
+            .map(|t| {
+                t.as_bytes()
+                    .and_then(|t| TYPES.iter().position(|(name, _, _)| name.as_bytes() == t))
+            })
             .collect();
         let size_cmds: Vec<Vec<Vec<u8>>> = keys
             .iter()
@@ -90,7 +114,10 @@ pub fn run(config: &Config, memory: bool) -> Result<ExitCode, Fatal> {
                 Some(if memory {
                     let mut c = vec![b"MEMORY".to_vec(), b"USAGE".to_vec(), k.clone()];
                     if config.memkeys_samples > 0 {
-                        c.extend([b"SAMPLES".to_vec(), config.memkeys_samples.to_string().into_bytes()]);
+                        c.extend([
+                            b"SAMPLES".to_vec(),
+                            config.memkeys_samples.to_string().into_bytes(),
+                        ]);
                     }
                     c
                 } else {
@@ -129,7 +156,11 @@ pub fn run(config: &Config, memory: bool) -> Result<ExitCode, Fatal> {
             break;
         }
     }
-    let avg_len = if sampled == 0 { 0.0 } else { key_bytes as f64 / sampled as f64 };
+    let avg_len = if sampled == 0 {
+        0.0
+    } else {
+        key_bytes as f64 / sampled as f64
+    };
     let _ = write!(
         out,
         "\n-------- summary -------\n\nSampled {sampled} keys in the keyspace!\nTotal key length in bytes is {key_bytes} (avg len {avg_len:.2})\n\n"
@@ -137,14 +168,27 @@ pub fn run(config: &Config, memory: bool) -> Result<ExitCode, Fatal> {
     for (s, (name, _, unit)) in stats.iter().zip(TYPES) {
         if let Some(k) = &s.biggest_key {
             let unit = if memory { "bytes" } else { unit };
-            let _ = writeln!(out, "Biggest {name:>6} found '{}' has {} {unit}", String::from_utf8_lossy(&repr(k)), s.biggest);
+            let _ = writeln!(
+                out,
+                "Biggest {name:>6} found '{}' has {} {unit}",
+                String::from_utf8_lossy(&repr(k)),
+                s.biggest
+            );
         }
     }
     let _ = writeln!(out);
     for (s, (name, _, unit)) in stats.iter().zip(TYPES) {
         let unit = if memory { "bytes" } else { unit };
-        let share = if sampled == 0 { 0.0 } else { 100.0 * s.count as f64 / sampled as f64 };
-        let avg = if s.count == 0 { 0.0 } else { s.total as f64 / s.count as f64 };
+        let share = if sampled == 0 {
+            0.0
+        } else {
+            100.0 * s.count as f64 / sampled as f64
+        };
+        let avg = if s.count == 0 {
+            0.0
+        } else {
+            s.total as f64 / s.count as f64
+        };
         let _ = writeln!(
             out,
             "{} {name}s with {} {unit} ({share:05.2}% of keys, avg size {avg:.2})",

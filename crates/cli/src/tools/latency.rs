@@ -97,7 +97,11 @@ pub fn run(config: &Config, output: OutputMode) -> Result<ExitCode, Fatal> {
         } else {
             let _ = write!(out, "\x1b[0G\x1b[2K{}", window.line());
             if history && started.elapsed() >= interval {
-                let _ = writeln!(out, " -- {:.2} seconds range", started.elapsed().as_secs_f64());
+                let _ = writeln!(
+                    out,
+                    " -- {:.2} seconds range",
+                    started.elapsed().as_secs_f64()
+                );
                 window = Window::default();
                 started = Instant::now();
             }

@@ -30,7 +30,9 @@ fn marker() -> Vec<u8> {
 pub fn run(config: &Config) -> Result<ExitCode, Fatal> {
     let mut conn = super::connect(config)?;
     let Some(mut writer) = conn.writer() else {
-        return Err(Fatal::Message("--pipe over TLS is not supported by ferrokv-cli".into()));
+        return Err(Fatal::Message(
+            "--pipe over TLS is not supported by ferrokv-cli".into(),
+        ));
     };
     let mark = marker();
     let done = Arc::new(AtomicBool::new(false));
@@ -44,16 +46,24 @@ pub fn run(config: &Config) -> Result<ExitCode, Fatal> {
             if n == 0 {
                 break;
             }
-            writer
-                .write_all(&chunk[..n])
-                .map_err(|e| format!("Error writing to the server: {}", crate::connection::strerror(&e)))?;
+            writer.write_all(&chunk[..n]).map_err(|e| {
+                format!(
+                    "Error writing to the server: {}",
+                    crate::connection::strerror(&e)
+                )
+            })?;
         }
         let mut echo = BytesMut::new();
         Frame::array_of_bulks([&b"ECHO"[..], &mark_w]).encode(&mut echo);
         writer
             .write_all(&echo)
             .and_then(|_| writer.flush())
-            .map_err(|e| format!("Error writing to the server: {}", crate::connection::strerror(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "Error writing to the server: {}",
+                    crate::connection::strerror(&e)
+                )
+            })?;
         println!("All data transferred. Waiting for the last reply...");
         done_w.store(true, Ordering::SeqCst);
         Ok(())
@@ -77,7 +87,10 @@ pub fn run(config: &Config) -> Result<ExitCode, Fatal> {
                 replies += 1;
             }
             Err(ReadError::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
             {
                 if done.load(Ordering::SeqCst) {
                     let since = *done_at.get_or_insert_with(Instant::now);
@@ -92,7 +105,11 @@ pub fn run(config: &Config) -> Result<ExitCode, Fatal> {
                     break;
                 }
             }
-            Err(e) => return Err(Fatal::Message(format!("Error reading from the server: {e}"))),
+            Err(e) => {
+                return Err(Fatal::Message(format!(
+                    "Error reading from the server: {e}"
+                )))
+            }
         }
     }
     match sender.join() {
@@ -102,5 +119,9 @@ pub fn run(config: &Config) -> Result<ExitCode, Fatal> {
     }
     println!("Last reply received from server.");
     println!("errors: {errors}, replies: {replies}");
-    Ok(if errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

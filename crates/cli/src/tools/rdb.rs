@@ -26,7 +26,11 @@ fn replconf(conn: &mut Connection, args: &[&str]) -> Result<(), Fatal> {
     cmd.extend(args.iter().map(|a| a.as_bytes().to_vec()));
     match conn.call(&cmd) {
         Ok(Frame::Error(e)) => {
-            eprintln!("REPLCONF {} error: {}", args.join(" "), String::from_utf8_lossy(&e));
+            eprintln!(
+                "REPLCONF {} error: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&e)
+            );
             Ok(())
         }
         Ok(_) => Ok(()),
@@ -41,7 +45,9 @@ fn read_line(conn: &mut Connection) -> Result<Vec<u8>, Fatal> {
     loop {
         let n = conn.read_raw(&mut b).map_err(io_fail)?;
         if n == 0 {
-            return Err(Fatal::Message("Error reading bulk length while SYNCing".into()));
+            return Err(Fatal::Message(
+                "Error reading bulk length while SYNCing".into(),
+            ));
         }
         if b[0] == b'\n' {
             if line.last() == Some(&b'\r') {
@@ -80,21 +86,26 @@ pub fn run(config: &Config, (file, functions_only): (&str, bool)) -> Result<Exit
     let mut sink: Box<dyn Write> = if to_stdout {
         Box::new(std::io::stdout().lock())
     } else {
-        Box::new(File::create(file).map_err(|e| {
-            Fatal::Message(format!("Error opening '{file}': {}", strerror(&e)))
-        })?)
+        Box::new(
+            File::create(file)
+                .map_err(|e| Fatal::Message(format!("Error opening '{file}': {}", strerror(&e))))?,
+        )
     };
     let mut payload: u64 = 0;
     let mut buf = vec![0u8; 64 * 1024];
     match eof_mark {
         Some(mark) if mark.len() == EOF_MARK_LEN => {
-            eprintln!("SYNC sent to master, writing bytes of bulk transfer until EOF marker to '{file}'");
+            eprintln!(
+                "SYNC sent to master, writing bytes of bulk transfer until EOF marker to '{file}'"
+            );
             // The last bytes seen, to spot the marker across reads.
             let mut tail: Vec<u8> = Vec::with_capacity(EOF_MARK_LEN * 2);
             loop {
                 let n = conn.read_raw(&mut buf).map_err(io_fail)?;
                 if n == 0 {
-                    return Err(Fatal::Message("Error reading RDB payload while SYNCing".into()));
+                    return Err(Fatal::Message(
+                        "Error reading RDB payload while SYNCing".into(),
+                    ));
                 }
                 sink.write_all(&buf[..n]).map_err(io_fail)?;
                 payload += n as u64;
@@ -115,7 +126,9 @@ pub fn run(config: &Config, (file, functions_only): (&str, bool)) -> Result<Exit
                 let want = buf.len().min((len - payload) as usize);
                 let n = conn.read_raw(&mut buf[..want]).map_err(io_fail)?;
                 if n == 0 {
-                    return Err(Fatal::Message("Error reading RDB payload while SYNCing".into()));
+                    return Err(Fatal::Message(
+                        "Error reading RDB payload while SYNCing".into(),
+                    ));
                 }
                 sink.write_all(&buf[..n]).map_err(io_fail)?;
                 payload += n as u64;

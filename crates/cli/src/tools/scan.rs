@@ -22,7 +22,9 @@ pub fn run(config: &Config, output: OutputMode) -> Result<ExitCode, Fatal> {
             cmd.push(b"MATCH".to_vec());
             cmd.push(p.clone());
         }
-        let reply = conn.call(&cmd).map_err(|e| Fatal::Message(format!("Error: {e}")))?;
+        let reply = conn
+            .call(&cmd)
+            .map_err(|e| Fatal::Message(format!("Error: {e}")))?;
         let (next, keys) = match reply {
             Frame::Array(mut parts) if parts.len() == 2 => {
                 let keys = parts.pop();
@@ -33,7 +35,10 @@ pub fn run(config: &Config, output: OutputMode) -> Result<ExitCode, Fatal> {
                 }
             }
             Frame::Error(e) => {
-                return Err(Fatal::Message(format!("Error: {}", String::from_utf8_lossy(&e))))
+                return Err(Fatal::Message(format!(
+                    "Error: {}",
+                    String::from_utf8_lossy(&e)
+                )))
             }
             _ => return Err(Fatal::Message("Error: unexpected SCAN reply".into())),
         };

@@ -31,39 +31,65 @@ pub fn bytes_to_human(n: u64) -> String {
 
 /// The value of `field:` in an INFO text.
 fn info_field<'a>(info: &'a str, field: &str) -> Option<&'a str> {
-    info.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':')).map(str::trim_end)
+    info.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .map(str::trim_end)
 }
 
 fn info_u64(info: &str, field: &str) -> u64 {
-    info_field(info, field).and_then(|v| v.parse().ok()).unwrap_or(0)
+    info_field(info, field)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Keys in all databases (`db0:keys=3,expires=0,...`).
 fn total_keys(info: &str) -> u64 {
     info.lines()
         .filter(|l| l.starts_with("db"))
-        .filter_map(|l| l.split_once("keys=")?.1.split(',').next()?.parse::<u64>().ok())
+        .filter_map(|l| {
+            l.split_once("keys=")?
+                .1
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
         .sum()
 }
 
 pub fn run(config: &Config, _: ()) -> Result<ExitCode, Fatal> {
     let mut conn = super::connect(config)?;
-    let interval = if config.interval.is_zero() { Duration::from_secs(1) } else { config.interval };
+    let interval = if config.interval.is_zero() {
+        Duration::from_secs(1)
+    } else {
+        config.interval
+    };
     let mut out = std::io::stdout().lock();
     let mut previous_requests: Option<u64> = None;
     let mut lines = 0u64;
     loop {
         let info = match conn.call(&[b"INFO".to_vec()]) {
-            Ok(Frame::Bulk(b)) | Ok(Frame::Verbatim { data: b, .. }) => String::from_utf8_lossy(&b).into_owned(),
+            Ok(Frame::Bulk(b)) | Ok(Frame::Verbatim { data: b, .. }) => {
+                String::from_utf8_lossy(&b).into_owned()
+            }
             Ok(Frame::Error(e)) => {
-                return Err(Fatal::Message(format!("ERROR: {}", String::from_utf8_lossy(&e))))
+                return Err(Fatal::Message(format!(
+                    "ERROR: {}",
+                    String::from_utf8_lossy(&e)
+                )))
             }
             Ok(_) => String::new(),
             Err(e) => return Err(Fatal::Message(format!("Error: {e}"))),
         };
         if lines % 20 == 0 {
-            let _ = writeln!(out, "------- data ------ --------------------- load -------------------- - child -");
-            let _ = writeln!(out, "keys       mem      clients blocked requests            connections          ");
+            let _ = writeln!(
+                out,
+                "------- data ------ --------------------- load -------------------- - child -"
+            );
+            let _ = writeln!(
+                out,
+                "keys       mem      clients blocked requests            connections          "
+            );
         }
         lines += 1;
         let requests = info_u64(&info, "total_commands_processed");

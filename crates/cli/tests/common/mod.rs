@@ -44,7 +44,10 @@ impl RedisServer {
             if let Some(s) = RedisServer::try_start(port, &[]) {
                 return s;
             }
-            assert!(Instant::now() < deadline, "redis-server did not start on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on {port}"
+            );
         }
     }
 
@@ -52,12 +55,21 @@ impl RedisServer {
         {
             let dir = tempfile::tempdir().expect("temp dir");
             let mut cmd = Command::new("redis-server");
-            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .args(["--enable-debug-command", "yes", "--dir"])
-                .arg(dir.path())
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
+            cmd.args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--enable-debug-command", "yes", "--dir"])
+            .arg(dir.path())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
             let mut child = cmd.spawn().expect("redis-server must be installed");
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
@@ -65,7 +77,11 @@ impl RedisServer {
                     break;
                 }
                 if ping(port) {
-                    return Some(RedisServer { port, child, _dir: dir });
+                    return Some(RedisServer {
+                        port,
+                        child,
+                        _dir: dir,
+                    });
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -99,7 +115,9 @@ impl Drop for RedisServer {
 
 fn ping(port: u16) -> bool {
     use std::io::Read;
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
     if s.write_all(b"PING\r\n").is_err() {
         return false;
@@ -137,9 +155,21 @@ pub fn same_env(args: &[String], stdin: &[u8], env: &[(&str, &str)]) {
     let want = run("redis-cli", args, stdin, env);
     let got = run(FERROKV_CLI, args, stdin, env);
     let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    assert_eq!(show(&got.stdout), show(&want.stdout), "stdout differs for {args:?}");
-    assert_eq!(show(&got.stderr), show(&want.stderr), "stderr differs for {args:?}");
-    assert_eq!(got.status.code(), want.status.code(), "exit code differs for {args:?}");
+    assert_eq!(
+        show(&got.stdout),
+        show(&want.stdout),
+        "stdout differs for {args:?}"
+    );
+    assert_eq!(
+        show(&got.stderr),
+        show(&want.stderr),
+        "stderr differs for {args:?}"
+    );
+    assert_eq!(
+        got.status.code(),
+        want.status.code(),
+        "exit code differs for {args:?}"
+    );
 }
 
 /// `args` as owned strings, after `-p <port>` of `server`.
@@ -160,11 +190,21 @@ pub fn exists(p: &str) -> bool {
 /// Three redis-server nodes forming a cluster, slots split evenly.
 pub fn cluster() -> Vec<RedisServer> {
     let nodes: Vec<RedisServer> = (0..3)
-        .map(|_| RedisServer::start_with(&["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]))
+        .map(|_| {
+            RedisServer::start_with(&[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+            ])
+        })
         .collect();
     let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
     for (node, (from, to)) in nodes.iter().zip(ranges) {
-        assert!(node.cli(&["cluster", "addslotsrange", from, to]).status.success());
+        assert!(node
+            .cli(&["cluster", "addslotsrange", from, to])
+            .status
+            .success());
     }
     for node in &nodes[1..] {
         nodes[0].cli(&["cluster", "meet", "127.0.0.1", &node.port_arg()]);
