@@ -528,3 +528,38 @@ fn errorstats_count_errors_by_code() {
     );
     d.check(&["INFO", "errorstats"]);
 }
+
+#[test]
+fn config_set_port_rebinds() {
+    let ours = Server::ferrokv(&[]);
+    let mut c = ours.conn();
+    let new_port = ferrokv_tests::free_port();
+    assert_eq!(
+        c.run(&format!("CONFIG SET port {new_port}")),
+        Frame::simple("OK")
+    );
+    // The existing connection stays; new ones go to the new port only.
+    assert_eq!(c.run("PING"), Frame::simple("PONG"));
+    let mut moved = ferrokv_tests::Conn::connect(new_port).expect("connect to the new port");
+    assert_eq!(moved.run("PING"), Frame::simple("PONG"));
+    assert!(
+        ferrokv_tests::Conn::connect(ours.port).is_err(),
+        "old port still accepts"
+    );
+    assert_eq!(
+        c.run(&format!("CONFIG SET port {new_port}")),
+        Frame::simple("OK")
+    );
+    // A port that cannot be bound: error, and the old value stays.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken_port = taken.local_addr().expect("addr").port();
+    let reply = c.run(&format!("CONFIG SET port {taken_port}"));
+    assert_eq!(
+        reply,
+        Frame::error("ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port")
+    );
+    assert_eq!(
+        c.run("CONFIG GET port"),
+        Frame::Array(vec![Frame::bulk("port"), Frame::bulk(new_port.to_string())])
+    );
+}

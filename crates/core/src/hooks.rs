@@ -8,8 +8,12 @@ pub trait ServerHooks: Send + Sync {
     /// The concrete server, for server-level command handlers registered by it.
     fn as_any(&self) -> &dyn Any;
 
-    /// A configuration parameter changed (CONFIG SET); `name` is canonical.
-    fn config_changed(&self, _name: &str) {}
+    /// A configuration parameter changed (CONFIG SET); `name` is canonical. An error
+    /// (e.g. the new port cannot be bound) makes CONFIG SET restore the old value and
+    /// fail with that text.
+    fn config_changed(&self, _name: &str) -> Result<(), String> {
+        Ok(())
+    }
 
     /// Keys that became ready for blocked clients during the last command
     /// (`(db, key)`, in the order they were signalled).

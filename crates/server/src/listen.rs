@@ -29,34 +29,61 @@ fn bind_addr(entry: &str) -> (bool, Option<IpAddr>) {
     (optional, ip)
 }
 
-/// Binds every configured address and spawns the accept loops.
-pub async fn start(state: Arc<ServerState>) -> Result<(), String> {
+/// Binds every configured TCP address (`port` 0: none).
+fn bind_all_tcp(state: &ServerState) -> Result<Vec<TcpListener>, String> {
     let cfg = &state.engine.config;
     let port = cfg.int(P::Port) as u16;
-    let mut bound = 0;
-    if port != 0 {
-        for entry in cfg.string(P::Bind).split_whitespace() {
-            let (optional, ip) = bind_addr(entry);
-            let Some(ip) = ip else {
-                return Err(format!("Invalid bind address '{entry}'"));
-            };
-            match bind_tcp(SocketAddr::new(ip, port), cfg.int(P::TcpBacklog) as u32) {
-                Ok(l) => {
-                    if let Ok(a) = l.local_addr() {
-                        state.port.store(u64::from(a.port()), Relaxed);
-                    }
-                    bound += 1;
-                    tokio::spawn(accept_tcp(l, state.clone()));
-                }
-                Err(e) if optional => tracing::debug!("optional bind {entry} skipped: {e}"),
-                Err(e) => {
-                    return Err(format!(
-                        "Warning: Could not create server TCP listening socket {entry}:{port}: {e}"
-                    ))
-                }
+    let mut out = Vec::new();
+    if port == 0 {
+        return Ok(out);
+    }
+    for entry in cfg.string(P::Bind).split_whitespace() {
+        let (optional, ip) = bind_addr(entry);
+        let Some(ip) = ip else {
+            return Err(format!("Invalid bind address '{entry}'"));
+        };
+        match bind_tcp(SocketAddr::new(ip, port), cfg.int(P::TcpBacklog) as u32) {
+            Ok(l) => out.push(l),
+            Err(e) if optional => tracing::debug!("optional bind {entry} skipped: {e}"),
+            Err(e) => {
+                return Err(format!(
+                    "Warning: Could not create server TCP listening socket {entry}:{port}: {e}"
+                ))
             }
         }
     }
+    Ok(out)
+}
+
+fn spawn_tcp(state: &Arc<ServerState>, listeners: Vec<TcpListener>) {
+    let mut tasks = state.tcp_accept.lock();
+    for l in listeners {
+        if let Ok(a) = l.local_addr() {
+            state.port.store(u64::from(a.port()), Relaxed);
+        }
+        tasks.push(tokio::spawn(accept_tcp(l, state.clone())).abort_handle());
+    }
+}
+
+/// CONFIG SET port/bind: binds the new addresses first (so a failure changes
+/// nothing), then stops accepting on the old ones. Connected clients stay.
+pub fn rebind_tcp(state: &Arc<ServerState>) -> Result<(), String> {
+    let fresh = bind_all_tcp(state)?;
+    let old: Vec<_> = std::mem::take(&mut *state.tcp_accept.lock());
+    for task in old {
+        task.abort();
+    }
+    spawn_tcp(state, fresh);
+    Ok(())
+}
+
+/// Binds every configured address and spawns the accept loops.
+pub async fn start(state: Arc<ServerState>) -> Result<(), String> {
+    let _ = state.me.set(Arc::downgrade(&state));
+    let cfg = &state.engine.config;
+    let tcp = bind_all_tcp(&state)?;
+    let mut bound = tcp.len();
+    spawn_tcp(&state, tcp);
     let path = cfg.string(P::Unixsocket);
     if !path.is_empty() {
         let _ = std::fs::remove_file(&path);

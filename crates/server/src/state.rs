@@ -45,6 +45,10 @@ pub struct ServerState {
     pub shutting_down: AtomicBool,
     /// Wakes the main task to stop.
     pub shutdown: Notify,
+    /// The accept loops of the TCP listeners (replaced when port/bind change).
+    pub tcp_accept: parking_lot::Mutex<Vec<tokio::task::AbortHandle>>,
+    /// A handle to itself, for hooks that must spawn tasks owning the state.
+    pub me: std::sync::OnceLock<std::sync::Weak<ServerState>>,
 }
 
 fn random_hex40() -> String {
@@ -81,6 +85,8 @@ impl ServerState {
             max_input_buffer: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
+            tcp_accept: parking_lot::Mutex::new(Vec::new()),
+            me: std::sync::OnceLock::new(),
         }
     }
 
@@ -111,11 +117,25 @@ impl ServerHooks for ServerState {
         self
     }
 
-    fn config_changed(&self, name: &str) {
+    fn config_changed(&self, name: &str) -> Result<(), String> {
         match name {
             "loglevel" => crate::log::set_level(&self.engine.config.string(P::Loglevel)),
             "resetstat" => self.reset_stats(),
+            "dir" => {
+                let dir = self.engine.config.string(P::Dir);
+                std::env::set_current_dir(&dir).map_err(|e| e.to_string())?;
+            }
+            "port" | "bind" => {
+                let me = self
+                    .me
+                    .get()
+                    .and_then(std::sync::Weak::upgrade)
+                    .ok_or("server is stopping")?;
+                crate::listen::rebind_tcp(&me)
+                    .map_err(|_| "Unable to listen on this port".to_string())?;
+            }
             _ => {}
         }
+        Ok(())
     }
 }

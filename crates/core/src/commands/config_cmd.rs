@@ -73,13 +73,39 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             .set(name, value, false)
             .map_err(|why| CmdError::ConfigBadValue(name.clone(), why))?;
     }
+    let cfg = &ctx.engine.config;
+    let mut applied: Vec<(String, String)> = Vec::new();
     for (name, value) in &todo {
-        let canonical = ctx
-            .engine
-            .config
+        let old = Config::find(name)
+            .map(|(i, _)| crate::config::PARAMS[i].name)
+            .map(|n| {
+                let mut v = Vec::new();
+                cfg.get(n, &mut v);
+                (n.to_string(), v.pop().map(|p| p.1).unwrap_or_default())
+            });
+        let canonical = cfg
             .set(name, value, false)
             .map_err(|why| CmdError::ConfigBadValue(name.clone(), why))?;
-        ctx.hooks.config_changed(canonical);
+        let mut now = Vec::new();
+        cfg.get(canonical, &mut now);
+        let unchanged = old
+            .as_ref()
+            .is_some_and(|(_, v)| now.first().is_some_and(|(_, n)| n == v));
+        if let Some(o) = old {
+            applied.push(o);
+        }
+        // Like Redis, a value that did not change is not applied again.
+        if unchanged {
+            continue;
+        }
+        if let Err(why) = ctx.hooks.config_changed(canonical) {
+            // Put back everything this command changed, in reverse order.
+            for (n, v) in applied.iter().rev() {
+                let _ = cfg.set(n, v, true);
+                let _ = ctx.hooks.config_changed(n);
+            }
+            return Err(CmdError::ConfigBadValue(name.clone(), why));
+        }
     }
     ctx.out.ok();
     Ok(())
@@ -97,7 +123,7 @@ fn resetstat(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     s.error_replies.store(0, Relaxed);
     s.error_codes.lock().clear();
     s.rejected_calls.store(0, Relaxed);
-    ctx.hooks.config_changed("resetstat");
+    let _ = ctx.hooks.config_changed("resetstat");
     ctx.out.ok();
     Ok(())
 }
