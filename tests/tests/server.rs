@@ -563,3 +563,30 @@ fn config_set_port_rebinds() {
         Frame::Array(vec![Frame::bulk("port"), Frame::bulk(new_port.to_string())])
     );
 }
+
+#[test]
+fn config_set_dir() {
+    let mut d = Diff::new();
+    d.line("CONFIG SET dir /nonexistent-ferrokv-dir");
+    d.line("CONFIG SET dbfilename x.rdb");
+    d.line("CONFIG SET logfile x");
+    // With protected configs enabled, dir really changes directory.
+    let ours = Server::ferrokv(&["--enable-protected-configs", "yes"]);
+    let theirs = Server::redis(&["--enable-protected-configs", "yes"]);
+    let (mut a, mut b) = (ours.conn(), theirs.conn());
+    assert_eq!(
+        a.run("CONFIG SET dir /nonexistent-ferrokv-dir"),
+        b.run("CONFIG SET dir /nonexistent-ferrokv-dir")
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let path = tmp.path().to_string_lossy().into_owned();
+    assert_eq!(a.cmd(&["CONFIG", "SET", "dir", &path]), Frame::simple("OK"));
+    let canonical = std::fs::canonicalize(&path)
+        .expect("canonical")
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(
+        a.run("CONFIG GET dir"),
+        Frame::Array(vec![Frame::bulk("dir"), Frame::bulk(canonical)])
+    );
+}

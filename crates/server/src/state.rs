@@ -123,7 +123,11 @@ impl ServerHooks for ServerState {
             "resetstat" => self.reset_stats(),
             "dir" => {
                 let dir = self.engine.config.string(P::Dir);
-                std::env::set_current_dir(&dir).map_err(|e| e.to_string())?;
+                std::env::set_current_dir(&dir).map_err(|e| {
+                    // strerror text, as Redis prints it (without Rust's "(os error N)").
+                    let text = e.to_string();
+                    text.split(" (os error").next().unwrap_or(&text).to_string()
+                })?;
             }
             "port" | "bind" => {
                 let me = self

@@ -60,6 +60,18 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 "can't set immutable config".into(),
             ));
         }
+        // "local" would allow loopback clients only; ferrokv treats it like "yes".
+        let protected_ok = ctx
+            .engine
+            .config
+            .string(crate::config::P::EnableProtectedConfigs)
+            != "no";
+        if crate::config::PROTECTED.contains(&p.name) && !protected_ok {
+            return Err(CmdError::ConfigBadValue(
+                name,
+                "can't set protected config".into(),
+            ));
+        }
         if todo.iter().any(|(n, _): &(String, String)| {
             Config::find(n).map(|x| x.0) == Config::find(&name).map(|x| x.0)
         }) {

@@ -126,7 +126,12 @@ params! {
     SlowlogMaxLen: "slowlog-max-len", Kind::Int(0, i64::MAX), "128", YES;
     IoThreads: "io-threads", Kind::Int(1, 128), "1", NO;
     EnableDebugCommand: "enable-debug-command", Kind::Enum(&["yes", "no", "local"]), "no", NO;
+    EnableProtectedConfigs: "enable-protected-configs", Kind::Enum(&["yes", "no", "local"]), "no", NO;
 }
+
+/// Parameters CONFIG SET refuses unless `enable-protected-configs` allows it (they
+/// can make the server write files anywhere).
+pub const PROTECTED: &[&str] = &["dir", "dbfilename"];
 
 /// Every configuration directive Redis 7.0 accepts. A config file may use any of them;
 /// those not in [`PARAMS`] are reported and skipped instead of aborting startup.
