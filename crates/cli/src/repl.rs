@@ -133,7 +133,17 @@ fn print_help_intro() {
     println!("      \":set nohints\" disable online hints");
 }
 
+/// Ctrl-C while a command runs (a blocking BLPOP, SUBSCRIBE) ends the session with
+/// status 1, as redis-cli does. At the prompt the terminal is raw and Ctrl-C is a key.
+extern "C" fn on_sigint(_: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe and takes no locks.
+    unsafe { libc::_exit(1) }
+}
+
 pub fn run(mut s: Session) -> Result<ExitCode, Fatal> {
+    let handler: extern "C" fn(libc::c_int) = on_sigint;
+    // SAFETY: installs a handler that only calls an async-signal-safe function.
+    unsafe { libc::signal(libc::SIGINT, handler as libc::sighandler_t) };
     if let Err(m) = s.ensure_connected() {
         eprintln!("{m}");
     }

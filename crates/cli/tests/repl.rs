@@ -201,3 +201,24 @@ fn repl_cluster_redirect_matches_redis_cli() {
     assert!(want.contains("-> Redirected to slot"), "{want}");
     assert_eq!(got, want);
 }
+
+#[test]
+fn repl_ctrl_c_during_a_blocking_command_exits_1() {
+    if !have_tmux() {
+        return;
+    }
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let t = Tmux::start(&format!("{FERROKV_CLI} -p {}", server.port), dir.path(), &[]);
+    t.wait_for("prompt", |s| prompts(s) >= 1);
+    t.keys(&["-l", "blpop nothing 0"]);
+    t.keys(&["Enter"]);
+    // The command is running once the server counts a blocked client.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&server.cli(&["info", "clients"]).stdout).contains("blocked_clients:1") {
+        assert!(Instant::now() < deadline, "BLPOP never blocked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    t.keys(&["C-c"]);
+    t.wait_for("exit", |s| s.contains("EXIT=1"));
+}
