@@ -222,3 +222,36 @@ fn repl_ctrl_c_during_a_blocking_command_exits_1() {
     t.keys(&["C-c"]);
     t.wait_for("exit", |s| s.contains("EXIT=1"));
 }
+
+#[test]
+fn repl_resp3_invalidation_pushes_match_redis_cli() {
+    if !have_tmux() {
+        return;
+    }
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |cli: &str| {
+        server.cli(&["flushall"]);
+        let t = Tmux::start(&format!("{cli} -3 -p {}", server.port), dir.path(), &[]);
+        t.wait_for("prompt", |s| prompts(s) >= 1);
+        let lines = ["client tracking on", "mget t1 t2", "ping", "mget t1", "ping"];
+        for (n, line) in lines.iter().enumerate() {
+            // Another client changes tracked keys before the pings.
+            if n == 2 {
+                server.cli(&["mset", "t1", "1", "t2", "2"]);
+            }
+            if n == 4 {
+                server.cli(&["flushall"]);
+            }
+            t.keys(&["-l", line]);
+            t.keys(&["Enter"]);
+            t.wait_for(line, |s| prompts(s) >= n + 2);
+        }
+        t.keys(&["C-d"]);
+        t.wait_for("exit", |s| s.contains("EXIT="))
+    };
+    let want = run("redis-cli");
+    let got = run(FERROKV_CLI);
+    assert!(want.contains("-> invalidate: 't1'"), "{want}");
+    assert_eq!(got, want);
+}
