@@ -90,7 +90,8 @@ fn run(mut config: Config, output: OutputMode, show_pushes: bool) -> Result<Exit
         Mode::Rdb(file) => return tools::rdb::run(&config, (&file, false)),
         Mode::FunctionsRdb(file) => return tools::rdb::run(&config, (&file, true)),
         Mode::Replica => return tools::rdb::replica(&config),
-        Mode::HotKeys | Mode::IntrinsicLatency(_) | Mode::LruTest(_) | Mode::Cluster(_) => {
+        Mode::HotKeys => return tools::keys::hot(&config),
+        Mode::IntrinsicLatency(_) | Mode::LruTest(_) | Mode::Cluster(_) => {
             return Err(Fatal::Message("This mode is not supported by ferrokv-cli yet.".into()))
         }
     }

@@ -202,3 +202,16 @@ fn replica_mode_logs_the_master_stream() {
     let _ = child.wait();
     assert!(seen.iter().any(|l| l == "\"set\",\"rk\",\"v v\""), "{seen:?}");
 }
+
+#[test]
+fn hotkeys_match_redis_cli() {
+    let server = RedisServer::start();
+    seed(&server);
+    // Without an LFU policy both fail the same way.
+    common::same(&with_port(&server, &["--hotkeys"]), b"");
+    server.cli(&["config", "set", "maxmemory-policy", "allkeys-lfu"]);
+    for _ in 0..3 {
+        server.cli(&["get", "s1"]);
+    }
+    common::same(&with_port(&server, &["--hotkeys"]), b"");
+}
