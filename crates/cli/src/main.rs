@@ -91,7 +91,8 @@ fn run(mut config: Config, output: OutputMode, show_pushes: bool) -> Result<Exit
         Mode::FunctionsRdb(file) => return tools::rdb::run(&config, (&file, true)),
         Mode::Replica => return tools::rdb::replica(&config),
         Mode::HotKeys => return tools::keys::hot(&config),
-        Mode::IntrinsicLatency(_) | Mode::LruTest(_) | Mode::Cluster(_) => {
+        Mode::IntrinsicLatency(secs) => return tools::intrinsic::run(secs),
+        Mode::LruTest(_) | Mode::Cluster(_) => {
             return Err(Fatal::Message("This mode is not supported by ferrokv-cli yet.".into()))
         }
     }
