@@ -155,14 +155,15 @@ fn run_stdin_script(session: &mut Session) -> Result<(), Fatal> {
     if let Err(e) = std::io::stdin().read_to_end(&mut input) {
         return Err(Fatal::Message(format!("Reading from stdin: {e}")));
     }
-    let repeat = session.config.repeat;
+    // Lines from stdin run once each, and an error is just printed (no -r, no -e).
+    session.config.exit_on_error = false;
     for line in input.split(|&b| b == b'\n') {
         match split::split_args(line) {
             None => println!("Invalid argument(s)"),
             Some(args) if args.is_empty() => {}
             // The session ends here, as it would at the prompt.
             Some(args) if args[0].eq_ignore_ascii_case(b"quit") || args[0].eq_ignore_ascii_case(b"exit") => break,
-            Some(args) => session.run_command(&args, repeat)?,
+            Some(args) => session.run_command(&args, 1)?,
         }
     }
     Ok(())

@@ -242,8 +242,13 @@ pub fn run(mut s: Session) -> Result<ExitCode, Fatal> {
 
 /// Reads a password from the terminal with each typed character shown as `*`.
 pub fn ask_password(prompt: &str) -> Vec<u8> {
-    eprint!("{prompt}");
-    let _ = std::io::stderr().flush();
+    use std::io::IsTerminal;
+    // Without a terminal the password is just the first line of stdin.
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        print!("{prompt}");
+        let _ = std::io::stdout().flush();
+    }
     let mut stdin = std::io::stdin();
     let fd = libc::STDIN_FILENO;
     // SAFETY: termios is plain data; tcgetattr fills it or fails, checked below.
@@ -265,21 +270,24 @@ pub fn ask_password(prompt: &str) -> Vec<u8> {
             b'\n' | b'\r' => break,
             0x7f | 0x08 => {
                 if pass.pop().is_some() && is_tty {
-                    eprint!("\x08 \x08");
+                    print!("\x08 \x08");
                 }
             }
             c => {
                 pass.push(c);
                 if is_tty {
-                    eprint!("*");
+                    print!("*");
                 }
             }
         }
+        let _ = std::io::stdout().flush();
     }
     if is_tty {
         // SAFETY: restores the settings read above.
         unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &saved) };
     }
-    eprintln!();
+    if interactive {
+        println!();
+    }
     pass
 }

@@ -235,3 +235,14 @@ fn shutdown_and_quit() {
     let got = common::run(common::FERROKV_CLI, &args, b"", &[]);
     assert_eq!((got.status.code(), got.stdout.len(), got.stderr.len()), (Some(0), 0, 0));
 }
+
+#[test]
+fn stdin_script_ignores_repeat_and_exit_on_error() {
+    let server = RedisServer::start();
+    same(&with_port(&server, &["-r", "2"]), b"ping\n");
+    same(&with_port(&server, &["-e"]), b"foo\nping\n");
+    same(&with_port(&server, &["--askpass", "ping"]), b"pw\n");
+    same(&with_port(&server, &["--show-pushes", "maybe", "ping"]), b"");
+    let uri = format!("redis://user@127.0.0.1:{}", server.port);
+    same(&strings(&["-u", &uri, "ping"]), b"");
+}
