@@ -221,15 +221,12 @@ pub fn parse(args: &[String]) -> Result<Config, ArgsOutcome> {
             }
             "--show-pushes" if has_value => {
                 let v = take(&mut i);
-                c.show_pushes = Some(match v.to_ascii_lowercase().as_str() {
-                    "yes" | "y" | "1" | "true" => true,
-                    "no" | "n" | "0" | "false" => false,
-                    _ => {
-                        return Err(ArgsOutcome::Error(format!(
-                            "Unknown --show-pushes value '{v}' (valid: '[y]es', '[n]o')"
-                        )))
-                    }
-                });
+                match v.to_ascii_lowercase().as_str() {
+                    "yes" | "y" | "1" | "true" => c.show_pushes = Some(true),
+                    "no" | "n" | "0" | "false" => c.show_pushes = Some(false),
+                    // redis-cli complains and goes on.
+                    _ => eprintln!("Unknown --show-pushes value '{v}' (valid: '[y]es', '[n]o')"),
+                }
             }
             "--stat" => c.mode = Mode::Stat,
             "--latency" => c.mode = Mode::Latency,
@@ -323,7 +320,8 @@ fn parse_uri(uri: &str, c: &mut Config) -> Result<(), ArgsOutcome> {
                 c.user = Some(percent_decode(user));
                 c.password = Some(percent_decode(pass));
             }
-            None => c.user = Some(percent_decode(ui)),
+            // `redis://secret@host`: a lone userinfo is the password.
+            None => c.password = Some(percent_decode(ui)),
         }
         c.password_on_cmdline = true;
     }

@@ -237,6 +237,14 @@ impl Connection {
         Ok(n)
     }
 
+    /// Puts bytes read too far back in front of the buffer.
+    pub fn unread(&mut self, data: &[u8]) {
+        let mut joined = BytesMut::with_capacity(data.len() + self.buf.len());
+        joined.extend_from_slice(data);
+        joined.extend_from_slice(&self.buf);
+        self.buf = joined;
+    }
+
     /// Reads raw bytes, after the buffered ones are used up.
     pub fn read_raw(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if !self.buf.is_empty() {

@@ -89,11 +89,10 @@ fn run(mut config: Config, output: OutputMode, show_pushes: bool) -> Result<Exit
         }
         Mode::Rdb(file) => return tools::rdb::run(&config, (&file, false)),
         Mode::FunctionsRdb(file) => return tools::rdb::run(&config, (&file, true)),
-        Mode::HotKeys
-        | Mode::IntrinsicLatency(_)
-        | Mode::LruTest(_)
-        | Mode::Replica
-        | Mode::Cluster(_) => {
+        Mode::Replica => return tools::rdb::replica(&config),
+        Mode::HotKeys => return tools::keys::hot(&config),
+        Mode::IntrinsicLatency(secs) => return tools::intrinsic::run(secs),
+        Mode::LruTest(_) | Mode::Cluster(_) => {
             return Err(Fatal::Message(
                 "This mode is not supported by ferrokv-cli yet.".into(),
             ))
@@ -158,7 +157,8 @@ fn run_stdin_script(session: &mut Session) -> Result<(), Fatal> {
     if let Err(e) = std::io::stdin().read_to_end(&mut input) {
         return Err(Fatal::Message(format!("Reading from stdin: {e}")));
     }
-    let repeat = session.config.repeat;
+    // Lines from stdin run once each, and an error is just printed (no -r, no -e).
+    session.config.exit_on_error = false;
     for line in input.split(|&b| b == b'\n') {
         match split::split_args(line) {
             None => println!("Invalid argument(s)"),
@@ -170,7 +170,7 @@ fn run_stdin_script(session: &mut Session) -> Result<(), Fatal> {
             {
                 break
             }
-            Some(args) => session.run_command(&args, repeat)?,
+            Some(args) => session.run_command(&args, 1)?,
         }
     }
     Ok(())

@@ -147,7 +147,17 @@ fn print_help_intro() {
     println!("      \":set nohints\" disable online hints");
 }
 
+/// Ctrl-C while a command runs (a blocking BLPOP, SUBSCRIBE) ends the session with
+/// status 1, as redis-cli does. At the prompt the terminal is raw and Ctrl-C is a key.
+extern "C" fn on_sigint(_: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe and takes no locks.
+    unsafe { libc::_exit(1) }
+}
+
 pub fn run(mut s: Session) -> Result<ExitCode, Fatal> {
+    let handler: extern "C" fn(libc::c_int) = on_sigint;
+    // SAFETY: installs a handler that only calls an async-signal-safe function.
+    unsafe { libc::signal(libc::SIGINT, handler as libc::sighandler_t) };
     if let Err(m) = s.ensure_connected() {
         eprintln!("{m}");
     }
@@ -252,8 +262,13 @@ pub fn run(mut s: Session) -> Result<ExitCode, Fatal> {
 
 /// Reads a password from the terminal with each typed character shown as `*`.
 pub fn ask_password(prompt: &str) -> Vec<u8> {
-    eprint!("{prompt}");
-    let _ = std::io::stderr().flush();
+    use std::io::IsTerminal;
+    // Without a terminal the password is just the first line of stdin.
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        print!("{prompt}");
+        let _ = std::io::stdout().flush();
+    }
     let mut stdin = std::io::stdin();
     let fd = libc::STDIN_FILENO;
     // SAFETY: termios is plain data; tcgetattr fills it or fails, checked below.
@@ -275,21 +290,24 @@ pub fn ask_password(prompt: &str) -> Vec<u8> {
             b'\n' | b'\r' => break,
             0x7f | 0x08 => {
                 if pass.pop().is_some() && is_tty {
-                    eprint!("\x08 \x08");
+                    print!("\x08 \x08");
                 }
             }
             c => {
                 pass.push(c);
                 if is_tty {
-                    eprint!("*");
+                    print!("*");
                 }
             }
         }
+        let _ = std::io::stdout().flush();
     }
     if is_tty {
         // SAFETY: restores the settings read above.
         unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &saved) };
     }
-    eprintln!();
+    if interactive {
+        println!();
+    }
     pass
 }

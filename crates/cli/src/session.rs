@@ -62,6 +62,24 @@ fn prints_raw(args: &[Vec<u8>]) -> bool {
     }
 }
 
+/// Client-side caching invalidations print as one short line per key on a terminal.
+fn print_invalidation(items: &[Frame]) -> bool {
+    match items {
+        [Frame::Bulk(kind) | Frame::Simple(kind), Frame::Array(keys)]
+            if kind.eq_ignore_ascii_case(b"invalidate") =>
+        {
+            let mut out = std::io::stdout().lock();
+            for key in keys {
+                let _ = out.write_all(b"-> invalidate: '");
+                let _ = out.write_all(key.as_bytes().unwrap_or_default());
+                let _ = out.write_all(b"'\n");
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
 impl Session {
     pub fn new(
         config: Config,
@@ -136,7 +154,10 @@ impl Session {
                 None => return Err(ReadError::Closed),
             };
             let frame = conn.read_frame()?;
-            if let Frame::Push(_) = frame {
+            if let Frame::Push(items) = &frame {
+                if self.show_pushes && self.output == OutputMode::Tty && print_invalidation(items) {
+                    continue;
+                }
                 if self.show_pushes {
                     match self.print_reply(&frame, false) {
                         Err(Fatal::Message(m)) => return Err(ReadError::Protocol(m)),

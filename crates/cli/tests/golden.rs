@@ -282,3 +282,36 @@ fn shutdown_and_quit() {
         (Some(0), 0, 0)
     );
 }
+
+#[test]
+fn stdin_script_ignores_repeat_and_exit_on_error() {
+    let server = RedisServer::start();
+    same(&with_port(&server, &["-r", "2"]), b"ping\n");
+    same(&with_port(&server, &["-e"]), b"foo\nping\n");
+    same(&with_port(&server, &["--askpass", "ping"]), b"pw\n");
+    same(
+        &with_port(&server, &["--show-pushes", "maybe", "ping"]),
+        b"",
+    );
+    let uri = format!("redis://user@127.0.0.1:{}", server.port);
+    same(&strings(&["-u", &uri, "ping"]), b"");
+}
+
+#[test]
+fn unix_socket() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sock = dir.path().join("redis.sock").to_string_lossy().into_owned();
+    let _server = RedisServer::start_with(&["--unixsocket", &sock]);
+    // The server also listens on TCP (the helper polls that); wait for the socket.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !common::exists(&sock) {
+        assert!(std::time::Instant::now() < deadline, "no unix socket");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    same(&strings(&["-s", &sock, "ping"]), b"");
+    same(
+        &strings(&["-s", &sock, "-n", "2", "--no-raw", "dbsize"]),
+        b"",
+    );
+    same(&strings(&["-s", &format!("{sock}.missing"), "ping"]), b"");
+}

@@ -241,3 +241,69 @@ fn repl_cluster_redirect_matches_redis_cli() {
     assert!(want.contains("-> Redirected to slot"), "{want}");
     assert_eq!(got, want);
 }
+
+#[test]
+fn repl_ctrl_c_during_a_blocking_command_exits_1() {
+    if !have_tmux() {
+        return;
+    }
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let t = Tmux::start(
+        &format!("{FERROKV_CLI} -p {}", server.port),
+        dir.path(),
+        &[],
+    );
+    t.wait_for("prompt", |s| prompts(s) >= 1);
+    t.keys(&["-l", "blpop nothing 0"]);
+    t.keys(&["Enter"]);
+    // The command is running once the server counts a blocked client.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&server.cli(&["info", "clients"]).stdout)
+        .contains("blocked_clients:1")
+    {
+        assert!(Instant::now() < deadline, "BLPOP never blocked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    t.keys(&["C-c"]);
+    t.wait_for("exit", |s| s.contains("EXIT=1"));
+}
+
+#[test]
+fn repl_resp3_invalidation_pushes_match_redis_cli() {
+    if !have_tmux() {
+        return;
+    }
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |cli: &str| {
+        server.cli(&["flushall"]);
+        let t = Tmux::start(&format!("{cli} -3 -p {}", server.port), dir.path(), &[]);
+        t.wait_for("prompt", |s| prompts(s) >= 1);
+        let lines = [
+            "client tracking on",
+            "mget t1 t2",
+            "ping",
+            "mget t1",
+            "ping",
+        ];
+        for (n, line) in lines.iter().enumerate() {
+            // Another client changes tracked keys before the pings.
+            if n == 2 {
+                server.cli(&["mset", "t1", "1", "t2", "2"]);
+            }
+            if n == 4 {
+                server.cli(&["flushall"]);
+            }
+            t.keys(&["-l", line]);
+            t.keys(&["Enter"]);
+            t.wait_for(line, |s| prompts(s) >= n + 2);
+        }
+        t.keys(&["C-d"]);
+        t.wait_for("exit", |s| s.contains("EXIT="))
+    };
+    let want = run("redis-cli");
+    let got = run(FERROKV_CLI);
+    assert!(want.contains("-> invalidate: 't1'"), "{want}");
+    assert_eq!(got, want);
+}

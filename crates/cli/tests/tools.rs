@@ -225,3 +225,46 @@ fn rdb_transfer_writes_a_dump() {
     };
     assert_eq!(msg(&got.stderr), msg(&want.stderr));
 }
+
+#[test]
+fn replica_mode_logs_the_master_stream() {
+    let server = RedisServer::start_with(&["--repl-diskless-sync-delay", "0"]);
+    let mut child = Command::new(FERROKV_CLI)
+        .args(with_port(&server, &["--replica"]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let banner = read_lines(&mut err, 5);
+    assert_eq!(banner[0], "sending REPLCONF capa eof");
+    assert!(banner[3].starts_with("SYNC done after "), "{banner:?}");
+    assert_eq!(banner[4], "sending REPLCONF ACK 0");
+    server.cli(&["set", "rk", "v v"]);
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l == "\"set\",\"rk\",\"v v\"") && Instant::now() < deadline
+    {
+        seen.extend(read_lines(&mut out, 1));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.iter().any(|l| l == "\"set\",\"rk\",\"v v\""),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn hotkeys_match_redis_cli() {
+    let server = RedisServer::start();
+    seed(&server);
+    // Without an LFU policy both fail the same way.
+    common::same(&with_port(&server, &["--hotkeys"]), b"");
+    server.cli(&["config", "set", "maxmemory-policy", "allkeys-lfu"]);
+    for _ in 0..3 {
+        server.cli(&["get", "s1"]);
+    }
+    common::same(&with_port(&server, &["--hotkeys"]), b"");
+}

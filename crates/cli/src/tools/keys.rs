@@ -52,6 +52,116 @@ fn int_of(f: &Frame) -> u64 {
     }
 }
 
+/// One SCAN step: the next cursor and the keys.
+fn scan_step(
+    conn: &mut Connection,
+    config: &Config,
+    cursor: &[u8],
+) -> Result<(Vec<u8>, Vec<Vec<u8>>), Fatal> {
+    let mut cmd = vec![b"SCAN".to_vec(), cursor.to_vec()];
+    if let Some(p) = &config.pattern {
+        cmd.extend([b"MATCH".to_vec(), p.clone()]);
+    }
+    match conn.call(&cmd).map_err(fail)? {
+        Frame::Array(parts) if parts.len() == 2 => match (&parts[0], &parts[1]) {
+            (Frame::Bulk(n), Frame::Array(k)) => Ok((
+                n.to_vec(),
+                k.iter()
+                    .filter_map(|f| f.as_bytes().map(<[u8]>::to_vec))
+                    .collect(),
+            )),
+            _ => Err(fail("unexpected SCAN reply")),
+        },
+        Frame::Error(e) => Err(fail(String::from_utf8_lossy(&e))),
+        _ => Err(fail("unexpected SCAN reply")),
+    }
+}
+
+/// How many hot keys --hotkeys keeps.
+const HOT_SLOTS: usize = 16;
+
+/// `--hotkeys`: OBJECT FREQ of every key (needs an LFU maxmemory policy); the
+/// hottest 16 are kept and listed.
+pub fn hot(config: &Config) -> Result<ExitCode, Fatal> {
+    let mut conn = super::connect(config)?;
+    let total_keys = int_of(&conn.call(&[b"DBSIZE".to_vec()]).map_err(fail)?);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "\n# Scanning the entire keyspace to find hot keys as well as"
+    );
+    let _ = writeln!(
+        out,
+        "# average sizes per key type.  You can use -i 0.1 to sleep 0.1 sec"
+    );
+    let _ = writeln!(out, "# per 100 SCAN commands (not usually needed).\n");
+    let _ = out.flush();
+    // Ascending by counter; a key gets in by beating the coldest slot.
+    let mut slots: Vec<(u64, Option<Vec<u8>>)> = vec![(0, None); HOT_SLOTS];
+    let mut sampled = 0u64;
+    let mut cursor = b"0".to_vec();
+    let mut scans = 0u64;
+    loop {
+        let (next, keys) = scan_step(&mut conn, config, &cursor)?;
+        let pct = if total_keys == 0 {
+            0.0
+        } else {
+            100.0 * sampled as f64 / total_keys as f64
+        };
+        let freqs = pipeline(
+            &mut conn,
+            &keys
+                .iter()
+                .map(|k| vec![b"OBJECT".to_vec(), b"FREQ".to_vec(), k.clone()])
+                .collect::<Vec<_>>(),
+        )?;
+        for (key, freq) in keys.iter().zip(&freqs) {
+            if let Frame::Error(e) = freq {
+                let _ = out.flush();
+                return Err(Fatal::Message(format!(
+                    "Error: {}",
+                    String::from_utf8_lossy(e)
+                )));
+            }
+            sampled += 1;
+            let f = int_of(freq);
+            let Some(pos) = slots.iter().rposition(|(c, _)| f > *c) else {
+                continue;
+            };
+            slots.remove(0);
+            slots.insert(pos, (f, Some(key.clone())));
+            let _ = writeln!(
+                out,
+                "[{pct:05.2}%] Hot key '{}' found so far with counter {f}",
+                String::from_utf8_lossy(&repr(key))
+            );
+        }
+        let _ = out.flush();
+        scans += 1;
+        if scans % 100 == 0 && !config.interval.is_zero() {
+            std::thread::sleep(config.interval);
+        }
+        cursor = next;
+        if cursor == b"0" {
+            break;
+        }
+    }
+    let _ = write!(
+        out,
+        "\n-------- summary -------\n\nSampled {sampled} keys in the keyspace!\n"
+    );
+    for (count, key) in slots.iter().rev() {
+        if let Some(k) = key {
+            let _ = writeln!(
+                out,
+                "hot key found with counter: {count}\tkeyname: {}",
+                String::from_utf8_lossy(&repr(k))
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(config: &Config, memory: bool) -> Result<ExitCode, Fatal> {
     let mut conn = super::connect(config)?;
     let total_keys = int_of(&conn.call(&[b"DBSIZE".to_vec()]).map_err(fail)?);
@@ -70,23 +180,7 @@ pub fn run(config: &Config, memory: bool) -> Result<ExitCode, Fatal> {
     let mut cursor = b"0".to_vec();
     let mut scans = 0u64;
     loop {
-        let mut cmd = vec![b"SCAN".to_vec(), cursor.clone()];
-        if let Some(p) = &config.pattern {
-            cmd.extend([b"MATCH".to_vec(), p.clone()]);
-        }
-        let (next, keys) = match conn.call(&cmd).map_err(fail)? {
-            Frame::Array(parts) if parts.len() == 2 => match (&parts[0], &parts[1]) {
-                (Frame::Bulk(n), Frame::Array(k)) => (
-                    n.to_vec(),
-                    k.iter()
-                        .filter_map(|f| f.as_bytes().map(<[u8]>::to_vec))
-                        .collect::<Vec<_>>(),
-                ),
-                _ => return Err(fail("unexpected SCAN reply")),
-            },
-            Frame::Error(e) => return Err(fail(String::from_utf8_lossy(&e))),
-            _ => return Err(fail("unexpected SCAN reply")),
-        };
+        let (next, keys) = scan_step(&mut conn, config, &cursor)?;
         let pct = if total_keys == 0 {
             0.0
         } else {

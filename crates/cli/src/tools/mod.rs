@@ -1,6 +1,7 @@
 //! The special modes: --pipe, --scan, --bigkeys/--memkeys, --stat, --latency*,
 //! --eval, --rdb.
 pub mod eval;
+pub mod intrinsic;
 pub mod keys;
 pub mod latency;
 pub mod pipe;
