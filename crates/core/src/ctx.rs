@@ -98,7 +98,6 @@ impl<'k> Keys<'k> {
             None => Ok(None),
             Some(e) => match &mut e.node.value {
                 Value::Str(s) => Ok(Some(s)),
-                #[allow(unreachable_patterns)]
                 _ => Err(CmdError::WrongType),
             },
         }

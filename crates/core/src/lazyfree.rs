@@ -83,9 +83,7 @@ pub fn free_dict(d: Dict) {
 
 /// Roughly how many allocations freeing `v` takes.
 pub fn free_effort(v: &Value) -> usize {
-    match v {
-        Value::Str(_) => 1,
-    }
+    v.free_effort()
 }
 
 /// Objects waiting to be freed (INFO lazyfree_pending_objects).

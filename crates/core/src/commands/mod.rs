@@ -98,6 +98,10 @@ pub struct Registry {
 pub fn core_commands() -> Vec<&'static [CommandDef]> {
     vec![
         crate::types::string::commands::COMMANDS,
+        crate::types::list::commands::COMMANDS,
+        crate::types::hash::commands::COMMANDS,
+        crate::types::set::commands::COMMANDS,
+        crate::types::zset::commands::COMMANDS,
         keys::COMMANDS,
         object::COMMANDS,
         server::COMMANDS,

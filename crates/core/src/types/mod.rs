@@ -2,7 +2,11 @@
 //! rule that converts between compact and large encodings, its commands and its
 //! OBJECT ENCODING names.
 
+pub mod hash;
+pub mod list;
+pub mod set;
 pub mod string;
+pub mod zset;
 
 use crate::types::string::StrValue;
 
@@ -11,6 +15,14 @@ use crate::types::string::StrValue;
 pub enum Value {
     /// A string (any of its encodings).
     Str(StrValue),
+    /// A list.
+    List(Box<list::ListValue>),
+    /// A hash.
+    Hash(Box<hash::HashValue>),
+    /// A set.
+    Set(Box<set::SetValue>),
+    /// A sorted set.
+    ZSet(Box<zset::ZSetValue>),
 }
 
 /// The TYPE name of a value kind, and the class used by SCAN TYPE.
@@ -69,6 +81,10 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Str(_) => ValueType::String,
+            Value::List(_) => ValueType::List,
+            Value::Hash(_) => ValueType::Hash,
+            Value::Set(_) => ValueType::Set,
+            Value::ZSet(_) => ValueType::ZSet,
         }
     }
 
@@ -76,6 +92,10 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::List(v) => v.encoding(),
+            Value::Hash(v) => v.encoding(),
+            Value::Set(v) => v.encoding(),
+            Value::ZSet(v) => v.encoding(),
         }
     }
 
@@ -83,6 +103,21 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::List(v) => v.heap_size() + std::mem::size_of_val(&**v),
+            Value::Hash(v) => v.heap_size() + std::mem::size_of_val(&**v),
+            Value::Set(v) => v.heap_size() + std::mem::size_of_val(&**v),
+            Value::ZSet(v) => v.heap_size() + std::mem::size_of_val(&**v),
+        }
+    }
+
+    /// Roughly how many allocations freeing it takes (lazyfree's threshold).
+    pub fn free_effort(&self) -> usize {
+        match self {
+            Value::Str(_) => 1,
+            Value::List(v) => v.free_effort(),
+            Value::Hash(v) => v.free_effort(),
+            Value::Set(v) => v.free_effort(),
+            Value::ZSet(v) => v.free_effort(),
         }
     }
 
@@ -90,6 +125,7 @@ impl Value {
     pub fn as_str(&self) -> Option<&StrValue> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 }

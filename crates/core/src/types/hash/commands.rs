@@ -1,0 +1,6 @@
+//! hash commands.
+
+use crate::commands::CommandDef;
+
+/// The table.
+pub static COMMANDS: &[CommandDef] = &[];

@@ -1,0 +1,6 @@
+//! list commands.
+
+use crate::commands::CommandDef;
+
+/// The table.
+pub static COMMANDS: &[CommandDef] = &[];

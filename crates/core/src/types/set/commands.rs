@@ -1,0 +1,6 @@
+//! set commands.
+
+use crate::commands::CommandDef;
+
+/// The table.
+pub static COMMANDS: &[CommandDef] = &[];
