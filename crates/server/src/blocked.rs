@@ -28,7 +28,7 @@ use tokio::sync::Notify;
 pub struct Parked {
     /// CLIENT ID.
     pub id: u64,
-    keys: Vec<(usize, Vec<u8>)>,
+    keys: Vec<DbKey>,
     slot: Mutex<Slot>,
     done: Notify,
 }
@@ -71,17 +71,20 @@ impl Parked {
     }
 }
 
+/// A key of a database.
+type DbKey = (usize, Vec<u8>);
+
 /// Every parked client, queued per key.
 #[derive(Default)]
 pub struct Blocked {
-    queues: Mutex<HashMap<(usize, Vec<u8>), VecDeque<Arc<Parked>>>>,
+    queues: Mutex<HashMap<DbKey, VecDeque<Arc<Parked>>>>,
     by_id: Mutex<HashMap<u64, Arc<Parked>>>,
 }
 
 thread_local! {
     /// Keys made ready while this thread is already serving (a served BLMOVE pushes
     /// to its destination): served by the outer call, in order, without recursion.
-    static SERVING: RefCell<Option<VecDeque<(usize, Vec<u8>)>>> = const { RefCell::new(None) };
+    static SERVING: RefCell<Option<VecDeque<DbKey>>> = const { RefCell::new(None) };
 }
 
 impl Blocked {
