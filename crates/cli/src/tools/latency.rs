@@ -218,7 +218,7 @@ fn run_dist(config: &Config) -> Result<ExitCode, Fatal> {
         counts[bucket] += 1;
         total += 1;
         if started.elapsed() > interval {
-            if outputs % 20 == 0 {
+            if outputs.is_multiple_of(20) {
                 let _ = write!(out, "{}", dist_legend());
             }
             outputs += 1;
