@@ -267,14 +267,14 @@ fn hincrby(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 
 fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let (key, field) = (args[1], args[2]);
-    let by = float80::parse(args[3]).ok_or(CmdError::NotFloat)?;
+    let by = parse_long_double(args[3]).ok_or(CmdError::NotFloat)?;
     if float80::is_inf(&by) {
         return Err(CmdError::Other("value is NaN or Infinity".into()));
     }
     let cur = match current(ctx, key, field)? {
         None => float80::from_i64(0),
         Some(v) => {
-            float80::parse(&v).ok_or_else(|| CmdError::Other("hash value is not a float".into()))?
+            parse_long_double(&v).ok_or_else(|| CmdError::Other("hash value is not a float".into()))?
         }
     };
     let sum = float80::add(&cur, &by).ok_or(CmdError::NanOrInfinity)?;
@@ -464,4 +464,135 @@ fn hscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
     scan_reply(ctx, next, &refs);
     Ok(())
+}
+
+/// Redis's string2ld: strtold's decimal forms (float80::parse) and its hexadecimal
+/// form (`0x1.8p3`), which INCRBYFLOAT-style commands accept too.
+fn parse_long_double(s: &[u8]) -> Option<float80::F80> {
+    float80::parse(s).or_else(|| parse_hex_long_double(s))
+}
+
+/// strtold's hexadecimal float, rounded once to the 80-bit format.
+fn parse_hex_long_double(s: &[u8]) -> Option<float80::F80> {
+    use float80::F80;
+    let (neg, rest) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest.len() < 3 || !rest[..2].eq_ignore_ascii_case(b"0x") {
+        return None;
+    }
+    let rest = &rest[2..];
+    let (mant, exp_text) = match rest.iter().position(|&b| b == b'p' || b == b'P') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let mut exp: i64 = match exp_text {
+        None => 0,
+        Some(t) => {
+            let (eneg, digits) = match t.first()? {
+                b'-' => (true, &t[1..]),
+                b'+' => (false, &t[1..]),
+                _ => (false, t),
+            };
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            // Saturate: anything this large is an overflow or underflow anyway.
+            let mut v: i64 = 0;
+            for &d in digits {
+                v = (v * 10 + i64::from(d - b'0')).min(1 << 40);
+            }
+            if eneg {
+                -v
+            } else {
+                v
+            }
+        }
+    };
+    // Accumulate up to ~124 significant bits exactly; beyond that only whether
+    // anything non-zero follows matters (a sticky bit far below the rounding point).
+    let mut acc: u128 = 0;
+    let mut digits = 0;
+    let mut seen_dot = false;
+    for &b in mant {
+        if b == b'.' {
+            if seen_dot {
+                return None;
+            }
+            seen_dot = true;
+            continue;
+        }
+        let d = u128::from((b as char).to_digit(16)?);
+        digits += 1;
+        if acc >> 120 == 0 {
+            acc = acc * 16 + d;
+            if seen_dot {
+                exp -= 4;
+            }
+        } else {
+            acc |= u128::from(d != 0);
+            if !seen_dot {
+                exp += 4;
+            }
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    if acc == 0 {
+        return Some(F80::Finite {
+            neg,
+            mant: 0,
+            exp: 0,
+        });
+    }
+    if exp > 17000 {
+        return None;
+    }
+    if exp < -17000 - 128 {
+        return None;
+    }
+    let hi = F80::Finite {
+        neg,
+        mant: (acc >> 64) as u64,
+        exp: exp + 64,
+    };
+    let lo = F80::Finite {
+        neg,
+        mant: acc as u64,
+        exp,
+    };
+    match float80::add(&hi, &lo)? {
+        F80::Inf { .. } | F80::Finite { mant: 0, .. } => None,
+        v => Some(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> Option<String> {
+        parse_long_double(s.as_bytes()).map(|v| float80::format_human(&v))
+    }
+
+    #[test]
+    fn hex_floats_like_strtold() {
+        assert_eq!(text("0x10").as_deref(), Some("16"));
+        assert_eq!(text("-0x1.8p1").as_deref(), Some("-3"));
+        assert_eq!(text("0x.8").as_deref(), Some("0.5"));
+        assert_eq!(text("0X1P-2").as_deref(), Some("0.25"));
+        assert_eq!(text("0x0").as_deref(), Some("0"));
+        assert_eq!(text("0x"), None);
+        assert_eq!(text("0x1p"), None);
+        assert_eq!(text("0xg"), None);
+        assert_eq!(text("0x1p99999"), None);
+        assert_eq!(text("0x1p-99999"), None);
+        assert_eq!(
+            text("0x123456789abcdef0123456789").as_deref(),
+            Some("90144042682896311826211930112")
+        );
+    }
 }
