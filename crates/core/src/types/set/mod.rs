@@ -1,27 +1,276 @@
-//! The set type. (Skeleton: the representation and commands land with the data-type
-//! issue; nothing here is registered until then.)
+//! The set type: "intset" (sorted packed integers) while every member is an integer
+//! and the count is at most set-max-intset-entries, else "hashtable" (the chained
+//! table shared with hashes). Redis 7.0 has no listpack sets; conversion is one-way.
 
 pub mod commands;
+pub mod intset;
+
+use ferrokv_resp::ReplyBuf;
+use rand::Rng;
+
+use crate::args::parse_i64;
+use crate::config::{Config, P};
+use crate::types::hash::table::Table;
+use intset::Intset;
 
 /// A set value.
-#[derive(Debug, Clone, Default)]
-pub struct SetValue {
-    _private: (),
+#[derive(Debug, Clone)]
+pub enum SetValue {
+    /// Small, all integers.
+    Intset(Intset),
+    /// Anything else.
+    Table(Table<()>),
+}
+
+impl Default for SetValue {
+    fn default() -> Self {
+        SetValue::Intset(Intset::default())
+    }
+}
+
+/// One member as stored: an integer of an intset or the bytes of a table entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Member<'a> {
+    /// An intset member.
+    Int(i64),
+    /// A table member.
+    Bytes(&'a [u8]),
+}
+
+impl Member<'_> {
+    /// The member's bytes (integers in decimal).
+    pub fn to_vec(self) -> Vec<u8> {
+        match self {
+            Member::Int(i) => itoa::Buffer::new().format(i).as_bytes().to_vec(),
+            Member::Bytes(b) => b.to_vec(),
+        }
+    }
+
+    /// Writes the member as a bulk string.
+    pub fn reply(self, out: &mut ReplyBuf) {
+        match self {
+            Member::Int(i) => out.bulk(itoa::Buffer::new().format(i).as_bytes()),
+            Member::Bytes(b) => out.bulk(b),
+        }
+    }
+
+    /// Calls `f` with the member's bytes.
+    pub fn with_bytes<R>(self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Member::Int(i) => f(itoa::Buffer::new().format(i).as_bytes()),
+            Member::Bytes(b) => f(b),
+        }
+    }
+}
+
+/// set-max-intset-entries.
+pub fn max_intset(config: &Config) -> usize {
+    config.int(P::SetMaxIntsetEntries).max(0) as usize
 }
 
 impl SetValue {
+    /// An empty set (intset encoding, as Redis's createIntsetObject).
+    pub fn new() -> SetValue {
+        SetValue::default()
+    }
+
+    /// Builds a set from members (RDB load, RESTORE), choosing the encoding by the
+    /// thresholds. Duplicates are kept once.
+    pub fn from_members(members: Vec<Vec<u8>>, config: &Config) -> SetValue {
+        let max = max_intset(config);
+        let mut s = if members.len() > max || members.iter().any(|m| parse_i64(m).is_none()) {
+            SetValue::Table(Table::with_capacity(members.len()))
+        } else {
+            SetValue::new()
+        };
+        for m in &members {
+            s.insert(m, max);
+        }
+        s
+    }
+
+    /// Calls `f` with every member.
+    pub fn for_each(&self, mut f: impl FnMut(&[u8])) {
+        for m in self.iter() {
+            m.with_bytes(&mut f);
+        }
+    }
+
+    /// The members, in encoding order (ascending for an intset).
+    pub fn iter(&self) -> Box<dyn Iterator<Item = Member<'_>> + '_> {
+        match self {
+            SetValue::Intset(s) => Box::new(s.iter().map(Member::Int)),
+            SetValue::Table(t) => Box::new(t.iter().map(|(k, ())| Member::Bytes(k))),
+        }
+    }
+
+    /// The members' bytes, in encoding order.
+    pub fn members(&self) -> Vec<Vec<u8>> {
+        self.iter().map(Member::to_vec).collect()
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        match self {
+            SetValue::Intset(s) => s.len(),
+            SetValue::Table(t) => t.len(),
+        }
+    }
+
+    /// Whether there is no member.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `m` is a member.
+    pub fn contains(&self, m: &[u8]) -> bool {
+        match self {
+            SetValue::Intset(s) => parse_i64(m).is_some_and(|i| s.contains(i)),
+            SetValue::Table(t) => t.contains(m),
+        }
+    }
+
+    /// Adds `m`; returns whether it is new. Converts to a table when `m` is not an
+    /// integer or the intset would exceed `max_intset` members (setTypeAdd).
+    pub fn insert(&mut self, m: &[u8], max_intset: usize) -> bool {
+        match self {
+            SetValue::Intset(s) => match parse_i64(m) {
+                Some(i) => {
+                    let new = s.insert(i);
+                    if new && s.len() > max_intset {
+                        self.convert();
+                    }
+                    new
+                }
+                None => {
+                    self.convert();
+                    self.insert(m, max_intset)
+                }
+            },
+            SetValue::Table(t) => {
+                if t.contains(m) {
+                    false
+                } else {
+                    t.insert_new(m, ());
+                    true
+                }
+            }
+        }
+    }
+
+    /// Removes `m`; returns whether it was present.
+    pub fn remove(&mut self, m: &[u8]) -> bool {
+        match self {
+            SetValue::Intset(s) => parse_i64(m).is_some_and(|i| s.remove(i)),
+            SetValue::Table(t) => t.remove(m).is_some(),
+        }
+    }
+
+    fn convert(&mut self) {
+        if let SetValue::Intset(s) = self {
+            let mut t = Table::with_capacity(s.len());
+            let mut b = itoa::Buffer::new();
+            for i in s.iter() {
+                t.insert_new(b.format(i).as_bytes(), ());
+            }
+            *self = SetValue::Table(t);
+        }
+    }
+
+    /// A random member.
+    pub fn random(&self, rng: &mut impl Rng) -> Option<Member<'_>> {
+        match self {
+            SetValue::Intset(s) if s.is_empty() => None,
+            SetValue::Intset(s) => s.get(rng.gen_range(0..s.len())).map(Member::Int),
+            SetValue::Table(t) => t.random(rng).map(|(k, ())| Member::Bytes(k)),
+        }
+    }
+
+    /// Removes and returns a random member.
+    pub fn pop_random(&mut self, rng: &mut impl Rng) -> Option<Vec<u8>> {
+        match self {
+            SetValue::Intset(s) if s.is_empty() => None,
+            SetValue::Intset(s) => {
+                let i = s.remove_at(rng.gen_range(0..s.len()))?;
+                Some(itoa::Buffer::new().format(i).as_bytes().to_vec())
+            }
+            SetValue::Table(t) => t.pop_random(rng).map(|(k, ())| k.as_bytes().to_vec()),
+        }
+    }
+
     /// The OBJECT ENCODING name, as Redis 7.0 reports it for the same data.
     pub fn encoding(&self) -> &'static str {
-        "set"
+        match self {
+            SetValue::Intset(_) => "intset",
+            SetValue::Table(_) => "hashtable",
+        }
     }
 
     /// Bytes owned on the heap (for MEMORY USAGE and INFO).
     pub fn heap_size(&self) -> usize {
-        0
+        match self {
+            SetValue::Intset(s) => s.heap_size(),
+            SetValue::Table(t) => t.heap_size(|()| 0),
+        }
     }
 
     /// Roughly how many allocations freeing it takes (for lazyfree).
     pub fn free_effort(&self) -> usize {
-        1
+        match self {
+            SetValue::Intset(_) => 1,
+            SetValue::Table(t) => t.free_effort(|()| 0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intset_until_non_integer_or_too_many() {
+        let mut s = SetValue::new();
+        assert!(s.insert(b"3", 3));
+        assert!(s.insert(b"-1", 3));
+        assert!(!s.insert(b"3", 3));
+        assert!(s.insert(b"2", 3));
+        assert_eq!(s.encoding(), "intset");
+        assert_eq!(s.members(), vec![b"-1".to_vec(), b"2".to_vec(), b"3".to_vec()]);
+        assert!(s.insert(b"4", 3));
+        assert_eq!(s.encoding(), "hashtable");
+        assert!(s.contains(b"-1"));
+        let mut s = SetValue::new();
+        s.insert(b"1", 10);
+        for m in ["007", "+1", " 1", "-0", "1.0", "a"] {
+            assert!(!s.contains(m.as_bytes()));
+        }
+        s.insert(b"007", 10);
+        assert_eq!(s.encoding(), "hashtable");
+        assert!(s.contains(b"007") && s.contains(b"1") && !s.contains(b"7"));
+        assert!(s.remove(b"1"));
+        assert!(!s.remove(b"1"));
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn from_members_and_pop() {
+        let config = Config::default();
+        let ints = SetValue::from_members(vec![b"2".to_vec(), b"1".to_vec(), b"2".to_vec()], &config);
+        assert_eq!(ints.encoding(), "intset");
+        assert_eq!(ints.len(), 2);
+        let mixed = SetValue::from_members(vec![b"2".to_vec(), b"x".to_vec()], &config);
+        assert_eq!(mixed.encoding(), "hashtable");
+        let many: Vec<Vec<u8>> = (0..513).map(|i: i32| i.to_string().into_bytes()).collect();
+        let mut many = SetValue::from_members(many, &config);
+        assert_eq!(many.encoding(), "hashtable");
+        let mut n = 0;
+        many.for_each(|_| n += 1);
+        assert_eq!(n, 513);
+        let mut rng = rand::thread_rng();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(m) = many.pop_random(&mut rng) {
+            assert!(seen.insert(m));
+        }
+        assert_eq!(seen.len(), 513);
     }
 }
