@@ -280,3 +280,45 @@ fn wrong_type_and_blocked_count_in_info() {
         t
     });
 }
+
+#[test]
+fn concurrent_pushers_and_waiters_lose_and_duplicate_nothing() {
+    let server = Server::ferrokv(&[]);
+    let port = server.port;
+    let waiters: Vec<_> = (0..24)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut c = Conn::connect(port).unwrap();
+                let key = format!("q{}", i % 3);
+                match c.cmd(&["BLPOP", key.as_str(), "0"]) {
+                    Frame::Array(kv) => show(&kv[1]),
+                    other => panic!("{other:?}"),
+                }
+            })
+        })
+        .collect();
+    let pushers: Vec<_> = (0..4)
+        .map(|p| {
+            std::thread::spawn(move || {
+                let mut c = Conn::connect(port).unwrap();
+                for j in 0..6 {
+                    let key = format!("q{}", j % 3);
+                    c.cmd(&["RPUSH", key.as_str(), &format!("p{p}-{j}")]);
+                }
+            })
+        })
+        .collect();
+    for p in pushers {
+        p.join().unwrap();
+    }
+    let mut got: Vec<String> = waiters.into_iter().map(|w| w.join().unwrap()).collect();
+    got.sort();
+    let mut want: Vec<String> = (0..4)
+        .flat_map(|p| (0..6).map(move |j| format!("{:?}", format!("p{p}-{j}"))))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    let mut c = Conn::connect(port).unwrap();
+    wait_blocked(&mut c, 0);
+    assert_eq!(show(&c.run("EXISTS q0 q1 q2")), ":0");
+}
