@@ -284,7 +284,14 @@ fn wrong_type_and_blocked_count_in_info() {
 #[test]
 fn concurrent_pushers_and_waiters_lose_and_duplicate_nothing() {
     let server = Server::ferrokv(&[]);
-    let port = server.port;
+    // Many short rounds: the races (a client served by one thread while another
+    // looks at it) need repetitions to show.
+    for _ in 0..300 {
+        concurrent_round(server.port);
+    }
+}
+
+fn concurrent_round(port: u16) {
     let waiters: Vec<_> = (0..24)
         .map(|i| {
             std::thread::spawn(move || {

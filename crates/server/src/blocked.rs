@@ -140,6 +140,9 @@ impl Blocked {
             return false;
         };
         let mut slot = p.slot.lock();
+        if !matches!(*slot, Slot::Waiting { .. }) {
+            return false;
+        }
         let Slot::Waiting { client, .. } = std::mem::replace(&mut *slot, Slot::Taken) else {
             return false;
         };
@@ -182,12 +185,19 @@ impl Blocked {
         if nested {
             return;
         }
+        // Reset even if a command panics, or this thread would queue forever.
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                SERVING.with(|s| *s.borrow_mut() = None);
+            }
+        }
+        let _reset = Reset;
         while let Some((db, key)) =
             SERVING.with(|s| s.borrow_mut().as_mut().and_then(|q| q.pop_front()))
         {
             self.serve_key(engine, hooks, db, key);
         }
-        SERVING.with(|s| *s.borrow_mut() = None);
     }
 
     fn serve_key(&self, engine: &Engine, hooks: &dyn ServerHooks, db: usize, key: Vec<u8>) {
@@ -196,11 +206,16 @@ impl Blocked {
             let front = self.queues.lock().get(&k).and_then(|q| q.front().cloned());
             let Some(p) = front else { return };
             let mut slot = p.slot.lock();
-            let Slot::Waiting { mut client, args } = std::mem::replace(&mut *slot, Slot::Taken)
-            else {
-                // Gone meanwhile (timeout, unblock): drop it from the queues.
+            if !matches!(*slot, Slot::Waiting { .. }) {
+                // Served by another thread, timed out or unblocked meanwhile: only
+                // its queue entries may be left. (Its slot must stay as it is: a
+                // served client's reply is in it.)
                 drop(slot);
                 self.unregister(engine, &p);
+                continue;
+            }
+            let Slot::Waiting { mut client, args } = std::mem::replace(&mut *slot, Slot::Taken)
+            else {
                 continue;
             };
             let mut out = ReplyBuf::new(client.proto);

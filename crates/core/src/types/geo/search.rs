@@ -103,7 +103,11 @@ impl Shape {
             rad_deg(width / EARTH_RADIUS_M / deg_rad(self.lat - lat_delta).cos());
         // The hemispheres widen in opposite directions.
         let south = self.lat < 0.0;
-        let delta = if south { lon_delta_bottom } else { lon_delta_top };
+        let delta = if south {
+            lon_delta_bottom
+        } else {
+            lon_delta_top
+        };
         [
             self.lon - delta,
             self.lat - lat_delta,
@@ -288,7 +292,10 @@ mod tests {
         // the decoded (not the typed) coordinates.
         let (lon1, lat1) = hash::decode_score(3479099956230698.0);
         let (lon2, lat2) = hash::decode_score(3479447370796909.0);
-        assert_eq!(format!("{:.4}", distance(lon1, lat1, lon2, lat2)), "166274.1516");
+        assert_eq!(
+            format!("{:.4}", distance(lon1, lat1, lon2, lat2)),
+            "166274.1516"
+        );
     }
 
     #[test]

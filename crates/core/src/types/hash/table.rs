@@ -426,7 +426,10 @@ mod tests {
         for i in 0..50u32 {
             t.insert(i.to_string().as_bytes(), ());
         }
-        let (k, _) = t.random(&mut rng).map(|(k, v)| (k.to_vec(), *v)).unwrap_or_default();
+        let (k, _) = t
+            .random(&mut rng)
+            .map(|(k, v)| (k.to_vec(), *v))
+            .unwrap_or_default();
         assert!(t.contains(&k));
         let mut popped = HashSet::new();
         while let Some((k, ())) = t.pop_random(&mut rng) {

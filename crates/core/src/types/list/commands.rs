@@ -532,7 +532,10 @@ struct MpopArgs<'a> {
 
 /// lmpopGenericCommand's parsing; `args` starts at numkeys.
 fn parse_mpop<'a>(args: &[&'a [u8]]) -> CmdResult<MpopArgs<'a>> {
-    let numkeys = at_least_one(args.first().copied().unwrap_or(b""), "numkeys should be greater than 0")?;
+    let numkeys = at_least_one(
+        args.first().copied().unwrap_or(b""),
+        "numkeys should be greater than 0",
+    )?;
     let rest = &args[1..];
     let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
     if numkeys >= rest.len() {

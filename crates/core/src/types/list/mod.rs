@@ -12,8 +12,8 @@ pub mod packed;
 use std::collections::VecDeque;
 
 use crate::config::{Config, P};
-pub use packed::{Elem, Needle};
 use packed::{encoded_len, Node};
+pub use packed::{Elem, Needle};
 
 /// Byte budgets of fill -1..-5.
 const SIZE_LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
