@@ -291,6 +291,7 @@ fn concurrent_pushers_and_waiters_lose_and_duplicate_nothing() {
     }
 }
 
+#[allow(clippy::unwrap_used)]
 fn concurrent_round(port: u16) {
     let waiters: Vec<_> = (0..24)
         .map(|i| {
