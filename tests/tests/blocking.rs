@@ -358,3 +358,19 @@ fn clients_with_a_timeout_are_counted() {
         t
     });
 }
+
+#[test]
+fn swapdb_serves_clients_blocked_in_either_db() {
+    differential(|port| {
+        let mut c0 = Conn::connect(port).unwrap();
+        let mut c1 = Conn::connect(port).unwrap();
+        c1.run("SELECT 1");
+        c1.send(&args("BLPOP k 0"));
+        wait_blocked(&mut c0, 1);
+        let mut t = vec![show(&c0.run("RPUSH k from-db0"))];
+        t.push(show(&c0.run("SWAPDB 0 1")));
+        t.push(show(&c1.read().unwrap()));
+        t.push(show(&c0.run("DBSIZE")));
+        t
+    });
+}

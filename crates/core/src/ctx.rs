@@ -30,6 +30,8 @@ pub struct Keys<'k> {
     pub ready: Vec<(usize, Vec<u8>)>,
     /// Whether any client is blocked (else nothing is recorded in `ready`).
     pub track_ready: bool,
+    /// Databases whose every key may now serve blocked clients (SWAPDB).
+    pub ready_dbs: Vec<usize>,
 }
 
 impl<'k> Keys<'k> {
@@ -44,6 +46,7 @@ impl<'k> Keys<'k> {
             dirty: 0,
             ready: Vec::new(),
             track_ready: false,
+            ready_dbs: Vec::new(),
         }
     }
 

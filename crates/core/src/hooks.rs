@@ -18,6 +18,9 @@ pub trait ServerHooks: Send + Sync {
     /// Keys that became ready for blocked clients during the last command
     /// (`(db, key)`, in the order they were signalled).
     fn keys_ready(&self, _ready: Vec<(usize, Vec<u8>)>) {}
+
+    /// Every key of these databases may now serve blocked clients (SWAPDB).
+    fn dbs_ready(&self, _dbs: &[usize]) {}
 }
 
 /// Hooks that do nothing (unit tests, benches).

@@ -182,6 +182,20 @@ impl Blocked {
         self.timed.load(Relaxed)
     }
 
+    /// The keys clients are parked on in these databases (sorted, for a stable
+    /// serving order).
+    pub fn keys_in(&self, dbs: &[usize]) -> Vec<DbKey> {
+        let mut keys: Vec<DbKey> = self
+            .queues
+            .lock()
+            .keys()
+            .filter(|(db, _)| dbs.contains(db))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    }
+
     /// Serves the clients parked on `ready` keys, FIFO per key (see the module doc).
     pub fn serve(&self, engine: &Engine, hooks: &dyn ServerHooks, ready: Vec<(usize, Vec<u8>)>) {
         let nested = SERVING.with(|s| {

@@ -124,6 +124,11 @@ impl ServerHooks for ServerState {
         self.blocked.serve(&self.engine, self, ready);
     }
 
+    fn dbs_ready(&self, dbs: &[usize]) {
+        let keys = self.blocked.keys_in(dbs);
+        self.blocked.serve(&self.engine, self, keys);
+    }
+
     fn config_changed(&self, name: &str) -> Result<(), String> {
         match name {
             "loglevel" => crate::log::set_level(&self.engine.config.string(P::Loglevel)),
