@@ -1,0 +1,1 @@
+//! Conversion between core's values and the neutral RDB model.
