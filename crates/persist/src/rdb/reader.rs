@@ -169,8 +169,8 @@ impl<R: Read> Input<R> {
         &mut self,
         parse: impl for<'a> FnOnce(&'a [u8]) -> Result<T, BlobError>,
     ) -> Result<T, RdbError> {
+        let start = self.off;
         let blob = self.string()?;
-        let start = self.off - blob.len() as u64;
         parse(&blob).map_err(|(pos, kind)| RdbError::new(start + pos as u64, kind))
     }
 
