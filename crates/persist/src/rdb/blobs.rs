@@ -7,7 +7,7 @@
 //! blob; the caller adds the blob's offset.
 
 use super::error::{corrupt, ErrorKind};
-use super::{i64_bytes, strict_i64};
+use super::{i64_bytes, strict_i64, Pairs};
 
 /// An element of a listpack or ziplist.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -360,7 +360,7 @@ pub(crate) fn ziplist_elems(b: &[u8]) -> Result<Vec<Elem<'_>>, BlobError> {
 // ---------------------------------------------------------------- zipmap
 
 /// Decodes the field-value pairs of a zipmap (RDB versions before 4).
-pub(crate) fn zipmap_pairs(b: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, BlobError> {
+pub(crate) fn zipmap_pairs(b: &[u8]) -> Result<Pairs, BlobError> {
     const W: &str = "zipmap";
     fn len_at(b: &[u8], pos: usize) -> Result<Option<(usize, usize)>, BlobError> {
         match take(b, pos, 1, W)?[0] {

@@ -110,6 +110,9 @@ impl RdbValue {
     }
 }
 
+/// Hash field-value pairs.
+pub(crate) type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Per-key metadata stored before a key in the file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KeyMeta {

@@ -8,8 +8,8 @@ use crc::Digest;
 use super::blobs::{self, BlobError, Elem};
 use super::error::{corrupt, ErrorKind, RdbError};
 use super::{
-    i64_bytes, module_type_name, op, parse_score, sort_zset, ty, KeyMeta, RdbEntry, RdbValue,
-    CRC64, QUICKLIST_NODE_PACKED, QUICKLIST_NODE_PLAIN, RDB_VERSION,
+    i64_bytes, module_type_name, op, parse_score, sort_zset, ty, KeyMeta, Pairs, RdbEntry,
+    RdbValue, CRC64, QUICKLIST_NODE_PACKED, QUICKLIST_NODE_PLAIN, RDB_VERSION,
 };
 
 /// Largest chunk reserved up front for a value whose length comes from the input:
@@ -335,13 +335,13 @@ fn pairs_of<'a>(
     e: &'a [Elem<'a>],
     what: &'static str,
 ) -> Result<std::slice::ChunksExact<'a, Elem<'a>>, BlobError> {
-    if e.len() % 2 != 0 {
+    if e.len() & 1 == 1 {
         return Err((0, corrupt(what, "odd number of elements")));
     }
     Ok(e.chunks_exact(2))
 }
 
-fn hpairs(e: Vec<Elem<'_>>) -> Result<Vec<(Vec<u8>, Vec<u8>)>, BlobError> {
+fn hpairs(e: Vec<Elem<'_>>) -> Result<Pairs, BlobError> {
     Ok(pairs_of(&e, "hash")?
         .map(|c| (c[0].to_vec(), c[1].to_vec()))
         .collect())
