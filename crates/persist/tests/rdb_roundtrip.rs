@@ -226,3 +226,29 @@ proptest! {
         let _ = decode_dump(&tail);
     }
 }
+
+#[test]
+fn module_aux_is_skipped_and_named() {
+    // "ReJSON-RL" module id with encoding version 3 (an id built as Redis does).
+    const CSET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let id = b"ReJSON-RL".iter().fold(0u64, |acc, c| {
+        (acc << 6) | CSET.iter().position(|x| x == c).expect("charset") as u64
+    });
+    let id = (id << 10) | 3;
+    let mut f = b"REDIS0010".to_vec();
+    f.push(0xF7);
+    f.push(0x81);
+    f.extend_from_slice(&id.to_be_bytes());
+    f.extend_from_slice(&[2, 2]); // when_opcode UINT, when
+    f.extend_from_slice(&[2, 0x05]); // UINT 5
+    f.extend_from_slice(&[5, 0x02, b'a', b'b']); // STRING "ab"
+    f.push(4); // DOUBLE
+    f.extend_from_slice(&1.5f64.to_le_bytes());
+    f.push(0); // EOF
+    f.extend_from_slice(&[0x00, 0x01, b'k', 0x01, b'v']);
+    f.push(0xFF);
+    f.extend_from_slice(&[0; 8]);
+    let file = read_rdb(&f).expect("module aux skipped");
+    assert_eq!(file.module_aux, vec!["ReJSON-RL".to_string()]);
+    assert_eq!(file.entries.len(), 1);
+}

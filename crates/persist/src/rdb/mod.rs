@@ -12,7 +12,7 @@ mod writer;
 pub use error::{ErrorKind, RdbError};
 pub(crate) use reader::read_value;
 pub use reader::{read_rdb, RdbFile, RdbReader, Record};
-pub use writer::{encode_value, RdbWriter, WriteOptions};
+pub use writer::{encode_entry, encode_value, RdbWriter, WriteOptions};
 
 use crc::{Crc, CRC_64_REDIS};
 

@@ -240,6 +240,34 @@ pub fn encode_value(v: &RdbValue, opts: &WriteOptions, out: &mut Vec<u8>) -> u8 
     }
 }
 
+/// Appends one key with its metadata as rdbSaveKeyValuePair writes it: expire,
+/// idle time or frequency, type, key, value.
+pub fn encode_entry(
+    key: &[u8],
+    value: &RdbValue,
+    meta: &KeyMeta,
+    opts: &WriteOptions,
+    out: &mut Vec<u8>,
+) {
+    if let Some(ms) = meta.expire_ms {
+        out.push(op::EXPIRETIME_MS);
+        out.extend_from_slice(&ms.to_le_bytes());
+    }
+    if let Some(idle) = meta.idle_secs {
+        out.push(op::IDLE);
+        push_len(out, idle);
+    }
+    if let Some(freq) = meta.freq {
+        out.push(op::FREQ);
+        out.push(freq);
+    }
+    let type_at = out.len();
+    out.push(0);
+    push_string(out, key, opts);
+    let t = encode_value(value, opts, out);
+    out[type_at] = t;
+}
+
 /// Writes an RDB file: header on creation, then AUX fields, databases and keys,
 /// then [`RdbWriter::finish`] for the EOF opcode and checksum.
 pub struct RdbWriter<W: Write> {
@@ -306,24 +334,20 @@ impl<W: Write> RdbWriter<W> {
 
     /// One key with its metadata (rdbSaveKeyValuePair).
     pub fn entry(&mut self, key: &[u8], value: &RdbValue, meta: &KeyMeta) -> std::io::Result<()> {
-        if let Some(ms) = meta.expire_ms {
-            self.buf.push(op::EXPIRETIME_MS);
-            self.buf.extend_from_slice(&ms.to_le_bytes());
-        }
-        if let Some(idle) = meta.idle_secs {
-            self.buf.push(op::IDLE);
-            push_len(&mut self.buf, idle);
-        }
-        if let Some(freq) = meta.freq {
-            self.buf.push(op::FREQ);
-            self.buf.push(freq);
-        }
-        let type_at = self.buf.len();
-        self.buf.push(0);
-        push_string(&mut self.buf, key, &self.opts);
-        let t = encode_value(value, &self.opts, &mut self.buf);
-        self.buf[type_at] = t;
+        encode_entry(key, value, meta, &self.opts, &mut self.buf);
         self.flush_buf()
+    }
+
+    /// Bytes produced by [`encode_entry`] (serialized elsewhere, e.g. by a
+    /// snapshot visitor under a shard lock).
+    pub fn raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.digest.update(bytes);
+        self.w.write_all(bytes)
+    }
+
+    /// The options this writer encodes with.
+    pub fn options(&self) -> &WriteOptions {
+        &self.opts
     }
 
     /// The EOF opcode and the checksum (zero when checksums are off); returns the
