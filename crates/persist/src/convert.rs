@@ -122,6 +122,16 @@ fn lru_clock(now_ms: i64) -> u32 {
     ((now_ms / 1000) as u64 & u64::from(LRU_CLOCK_MAX)) as u32
 }
 
+/// The access field of a new key under `policy` (what createObject sets).
+pub fn initial_access_field(policy: AccessPolicy, now_ms: i64) -> u32 {
+    match policy {
+        AccessPolicy::Lfu { .. } => {
+            (lfu_minutes(now_ms) << 8) | ferrokv_core::keyspace::access::LFU_INIT
+        }
+        AccessPolicy::Lru | AccessPolicy::None => lru_clock(now_ms),
+    }
+}
+
 /// Expire and access data of an entry as rdbSaveKeyValuePair writes them.
 pub fn key_meta(node: &Node, policy: AccessPolicy, now_ms: i64) -> KeyMeta {
     let mut meta = KeyMeta {

@@ -41,5 +41,7 @@ pub fn decode_dump(payload: &[u8]) -> Result<RdbValue, DumpError> {
     if crc64(&payload[..body_len + 2]) != u64::from_le_bytes(crc) {
         return Err(DumpError::VersionOrChecksum);
     }
-    crate::rdb::read_value(&payload[..body_len]).map_err(DumpError::BadData)
+    // Redis parses from the start of the whole payload, so a value that runs into
+    // the footer is read from the footer's bytes; do the same.
+    crate::rdb::read_value(payload).map_err(DumpError::BadData)
 }

@@ -10,6 +10,7 @@ pub mod conn;
 pub mod info;
 pub mod listen;
 pub mod log;
+pub mod persistence;
 pub mod state;
 
 use std::sync::Arc;
@@ -149,7 +150,14 @@ pub fn run(opts: Options) -> i32 {
     if !pidfile.is_empty() {
         let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
     }
-    let engine = Arc::new(Engine::new(config, &[cmds::COMMANDS]));
+    let engine = Arc::new(Engine::new(
+        config,
+        &[cmds::COMMANDS, persistence::COMMANDS],
+    ));
+    if let Err(e) = persistence::load_at_startup(&engine) {
+        tracing::error!("{e}");
+        return 1;
+    }
     let state = Arc::new(ServerState::new(
         engine.clone(),
         opts.config_file.clone(),
