@@ -338,3 +338,62 @@ fn corrupt_file_stops_startup() {
         .expect("run");
     assert_eq!(status.code(), Some(1));
 }
+
+#[test]
+fn shutdown_save_and_sigterm_save_are_reloaded() {
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let mut s = start_on(Kind::Ferrokv, dir.path(), &[]);
+        let mut c = s.conn();
+        c.cmd(&["SET", "first", "1"]);
+        c.send(&["SHUTDOWN", "SAVE"]);
+        assert_eq!(c.read(), None, "SHUTDOWN SAVE closes the connection");
+        assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log());
+    }
+    {
+        // A signal saves when save points are configured.
+        let mut s = start_on(Kind::Ferrokv, dir.path(), &["--save", "3600 1"]);
+        let mut c = s.conn();
+        assert_eq!(bulk(c.cmd(&["GET", "first"])), b"1");
+        c.cmd(&["SET", "second", "2"]);
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &s.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log());
+    }
+    {
+        // SHUTDOWN NOSAVE does not.
+        let mut s = start_on(Kind::Ferrokv, dir.path(), &["--save", "3600 1"]);
+        let mut c = s.conn();
+        assert_eq!(bulk(c.cmd(&["GET", "second"])), b"2");
+        c.cmd(&["SET", "third", "3"]);
+        c.send(&["SHUTDOWN", "NOSAVE"]);
+        assert_eq!(c.read(), None);
+        assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0));
+    }
+    let s = start_on(Kind::Ferrokv, dir.path(), &[]);
+    let mut c = s.conn();
+    assert_eq!(
+        c.cmd(&["EXISTS", "first", "second", "third"]),
+        Frame::Integer(2)
+    );
+}
+
+#[test]
+fn save_points_trigger_a_background_save() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = start_on(Kind::Ferrokv, dir.path(), &["--save", "1 2"]);
+    let mut c = s.conn();
+    c.cmd(&["SET", "a", "1"]);
+    c.cmd(&["SET", "b", "2"]);
+    let path = dir.path().join("dump.rdb");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "no automatic save: {}", s.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let file = read_rdb(&std::fs::read(&path).expect("file")).expect("parses");
+    assert_eq!(file.entries.len(), 2);
+}

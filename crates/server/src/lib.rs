@@ -181,6 +181,8 @@ pub fn run(opts: Options) -> i32 {
         }
     };
     start_active_expiry(engine.clone(), state.clone());
+    persistence::start_save_points(state.clone());
+    let exit_state = state.clone();
     let code = rt.block_on(async move {
         if let Err(e) = listen::start(state.clone()).await {
             tracing::error!("{e}");
@@ -195,6 +197,11 @@ pub fn run(opts: Options) -> i32 {
         wait_for_shutdown(&state).await;
         0
     });
+    let code = if code == 0 && !persistence::save_on_exit(&exit_state) {
+        1
+    } else {
+        code
+    };
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);
     }

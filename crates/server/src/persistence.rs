@@ -31,6 +31,7 @@ use ferrokv_persist::{decode_dump, encode_dump, DumpError};
 use parking_lot::Mutex;
 
 use crate::cmds::state;
+use crate::state::ServerState;
 
 /// The persistence commands.
 pub static COMMANDS: &[CommandDef] = &[
@@ -58,6 +59,10 @@ pub struct Shared {
     pub last_bgsave_ok: AtomicBool,
     /// Successful saves since start.
     pub saves: AtomicU64,
+    /// Unix seconds of the last BGSAVE attempt (retry delay of save points).
+    pub bgsave_try: AtomicI64,
+    /// SHUTDOWN already decided about saving (the exit path must not save again).
+    pub shutdown_handled: AtomicBool,
 }
 
 /// The server's persistence state; cheap to clone into a BGSAVE thread.
@@ -71,6 +76,8 @@ impl Default for Persistence {
             bgsave_in_progress: AtomicBool::new(false),
             last_bgsave_ok: AtomicBool::new(true),
             saves: AtomicU64::new(0),
+            bgsave_try: AtomicI64::new(0),
+            shutdown_handled: AtomicBool::new(false),
         }))
     }
 }
@@ -273,37 +280,34 @@ impl PendingSave {
     }
 }
 
-fn save(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
-    let st = state(ctx)?;
-    let p = st.persistence.0.clone();
+/// SAVE's work: a snapshot written out on the calling thread.
+pub fn save_blocking(engine: &Arc<Engine>, p: &Shared) -> Result<(), CmdError> {
     if p.bgsave_in_progress.load(Relaxed) {
         return Err(CmdError::Other(
             "Background save already in progress".into(),
         ));
     }
-    let pending = begin_save(&st.engine)?;
+    let pending = begin_save(engine)?;
+    // Redis answers a failed SAVE with a bare "-ERR"; the reason is in the log.
     pending.run().map_err(|_| CmdError::Raw("ERR".into()))?;
     p.lastsave.store(unix_secs(), Relaxed);
     p.saves.fetch_add(1, Relaxed);
-    ctx.out.ok();
     Ok(())
 }
 
-fn bgsave(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    if args.len() > 2 || (args.len() == 2 && !is_kw(args[1], "schedule")) {
-        return Err(CmdError::Syntax);
-    }
-    let st = state(ctx)?;
-    let p = st.persistence.0.clone();
+/// BGSAVE's work: the snapshot instant is now, the writing on a new thread.
+pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdError> {
     if p.bgsave_in_progress.swap(true, Relaxed) {
         return Err(CmdError::Other(
             "Background save already in progress".into(),
         ));
     }
-    let pending = match begin_save(&st.engine) {
+    p.bgsave_try.store(unix_secs(), Relaxed);
+    let pending = match begin_save(engine) {
         Ok(s) => s,
         Err(e) => {
             p.bgsave_in_progress.store(false, Relaxed);
+            p.last_bgsave_ok.store(false, Relaxed);
             return Err(e);
         }
     };
@@ -326,7 +330,142 @@ fn bgsave(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::Other(format!("Can't save in background: {e}")));
     }
     tracing::info!("Background saving started");
+    Ok(())
+}
+
+/// Whether the running command holds shard locks (a transaction): a snapshot
+/// would then wait for them forever.
+fn holds_locks(ctx: &mut Ctx<'_, '_>) -> bool {
+    !ctx.keys.locks().is_empty()
+}
+
+fn save(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+    if holds_locks(ctx) {
+        return Err(CmdError::Other(
+            "Command not allowed inside a transaction".into(),
+        ));
+    }
+    let st = state(ctx)?;
+    save_blocking(&st.engine, &st.persistence.0)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn bgsave(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    if args.len() > 2 || (args.len() == 2 && !is_kw(args[1], "schedule")) {
+        return Err(CmdError::Syntax);
+    }
+    let st = state(ctx)?;
+    let p = st.persistence.0.clone();
+    if holds_locks(ctx) {
+        // Inside a transaction Redis schedules the save for after it; the thread
+        // below starts it once the transaction's locks are released.
+        if p.bgsave_in_progress.load(Relaxed) {
+            return Err(CmdError::Other(
+                "Background save already in progress".into(),
+            ));
+        }
+        let engine = st.engine.clone();
+        let spawned = std::thread::Builder::new()
+            .name("bgsave-scheduled".into())
+            .spawn(move || {
+                if let Err(e) = start_bgsave(&engine, &p) {
+                    tracing::warn!("scheduled BGSAVE failed: {e}");
+                }
+            });
+        if spawned.is_err() {
+            return Err(CmdError::Other("Can't save in background".into()));
+        }
+        ctx.out.simple(b"Background saving scheduled");
+        return Ok(());
+    }
+    start_bgsave(&st.engine, &p)?;
     ctx.out.simple(b"Background saving started");
+    Ok(())
+}
+
+/// The `save` directive's points: (seconds, changes).
+fn save_points(engine: &Engine) -> Vec<(i64, u64)> {
+    let text = engine.config.string(P::Save);
+    let nums: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    nums.chunks_exact(2)
+        .map(|c| (i64::try_from(c[0]).unwrap_or(i64::MAX), c[1]))
+        .collect()
+}
+
+/// Seconds Redis waits before retrying a failed automatic BGSAVE.
+const BGSAVE_RETRY_DELAY: i64 = 5;
+
+/// Starts the thread that triggers BGSAVE when a save point is reached (Redis's
+/// serverCron check): at least `changes` writes and `seconds` since the last save.
+pub fn start_save_points(state: Arc<ServerState>) {
+    let engine = state.engine.clone();
+    let p = state.persistence.0.clone();
+    let spawned = std::thread::Builder::new()
+        .name("save-points".into())
+        .spawn(move || {
+            while !state.shutting_down.load(Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                let points = save_points(&engine);
+                if points.is_empty() || p.bgsave_in_progress.load(Relaxed) {
+                    continue;
+                }
+                let now = unix_secs();
+                let retry_ok = p.last_bgsave_ok.load(Relaxed)
+                    || now - p.bgsave_try.load(Relaxed) > BGSAVE_RETRY_DELAY;
+                if !retry_ok {
+                    continue;
+                }
+                let dirty = engine
+                    .shard_totals()
+                    .dirty
+                    .saturating_sub(engine.stats.dirty_at_save.load(Relaxed));
+                let since = now - p.lastsave.load(Relaxed);
+                if let Some((secs, changes)) = points
+                    .iter()
+                    .find(|(secs, changes)| dirty >= *changes && since > *secs)
+                {
+                    tracing::info!("{changes} changes in {secs} seconds. Saving...");
+                    let _ = start_bgsave(&engine, &p);
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("could not start the save-point thread: {e}");
+    }
+}
+
+/// Whether SHUTDOWN (or a signal) should save first: SAVE asked, or save points
+/// configured and NOSAVE not given.
+pub fn shutdown_wants_save(engine: &Engine, save: bool, nosave: bool) -> bool {
+    save || (!nosave && !save_points(engine).is_empty())
+}
+
+/// The exit path after a signal: saves when save points are configured, unless
+/// SHUTDOWN already handled it. Returns false when the save failed.
+pub fn save_on_exit(state: &ServerState) -> bool {
+    let p = &state.persistence.0;
+    if p.shutdown_handled.load(Relaxed) || !shutdown_wants_save(&state.engine, false, false) {
+        return true;
+    }
+    save_for_shutdown(&state.engine, p).is_ok()
+}
+
+/// The save before exiting: waits for a running BGSAVE, then saves on this thread.
+pub fn save_for_shutdown(engine: &Arc<Engine>, p: &Shared) -> Result<(), CmdError> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while p.bgsave_in_progress.load(Relaxed) && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    tracing::info!("Saving the final RDB snapshot before exiting.");
+    if let Err(e) = save_blocking(engine, p) {
+        tracing::warn!("Error trying to save the DB, can't exit.");
+        return Err(e);
+    }
+    p.shutdown_handled.store(true, Relaxed);
     Ok(())
 }
 
@@ -388,9 +527,11 @@ pub fn load_from(engine: &Engine, r: impl std::io::Read) -> Result<LoadStats, St
     while let Some(rec) = reader.next_record().map_err(corrupt)? {
         let e = match rec {
             Record::Entry(e) => e,
-            Record::ModuleAux(name) => return Err(format!(
+            Record::ModuleAux(name) => {
+                return Err(format!(
                 "The RDB file contains AUX module data I can't load: no matching module '{name}'"
-            )),
+            ))
+            }
             Record::Aux(..) | Record::ResizeDb { .. } | Record::SelectDb(_) => continue,
         };
         let db = usize::try_from(e.db).unwrap_or(usize::MAX);
