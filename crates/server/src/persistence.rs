@@ -135,7 +135,9 @@ impl ShardVisitor for SaveVisitor {
     fn visit(&self, db: usize, shard_index: usize, shard: &Shard) {
         let mut buf = Vec::new();
         let mut error = None;
-        for node in shard.dict.iter() {
+        // After a failure the save is lost anyway: skip the serializing.
+        let failed = self.order.lock().error.is_some();
+        for node in shard.dict.iter().take(if failed { 0 } else { usize::MAX }) {
             match to_rdb(&node.value) {
                 Ok(v) => {
                     let meta = key_meta(node, self.policy, self.now_ms);
@@ -176,7 +178,13 @@ fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, CmdError> {
         ));
     }
     let target = rdb_path(engine);
-    let tmp = target.with_file_name(format!("temp-{}-{}.rdb", std::process::id(), unix_secs()));
+    // A counter keeps names unique when two saves race to start.
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let tmp = target.with_file_name(format!(
+        "temp-{}-{}.rdb",
+        std::process::id(),
+        SEQ.fetch_add(1, Relaxed)
+    ));
     let fail = |e: std::io::Error| {
         tracing::warn!(
             "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
