@@ -228,6 +228,15 @@ fn ferrokv_save_loads_into_redis_and_ferrokv() {
         let s = start_on(kind, dir.path(), &[]);
         let mut c = s.conn();
         assert_strings(&mut c);
+        let info = String::from_utf8_lossy(&bulk(c.cmd(&["INFO", "persistence"]))).into_owned();
+        assert!(
+            info.contains("rdb_last_load_keys_loaded:5\r\n"),
+            "{kind:?}: {info}"
+        );
+        assert!(
+            info.contains("rdb_changes_since_last_save:0\r\n"),
+            "{kind:?}: {info}"
+        );
     }
 }
 
@@ -282,6 +291,17 @@ fn bgsave_writes_a_point_in_time_file() {
         .entries
         .iter()
         .all(|e| e.value == RdbValue::String(b"old".to_vec())));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = String::from_utf8_lossy(&bulk(c.cmd(&["INFO", "persistence"]))).into_owned();
+        if info.contains("rdb_bgsave_in_progress:0\r\n") {
+            assert!(info.contains("rdb_saves:1\r\n"), "{info}");
+            assert!(info.contains("rdb_last_bgsave_status:ok\r\n"), "{info}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{info}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // LASTSAVE moves (or stays, within the same second) once the save is done.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -61,6 +61,10 @@ pub struct Shared {
     pub saves: AtomicU64,
     /// Unix seconds of the last BGSAVE attempt (retry delay of save points).
     pub bgsave_try: AtomicI64,
+    /// Unix seconds when the running BGSAVE started.
+    pub bgsave_started: AtomicI64,
+    /// Duration of the last BGSAVE in seconds (-1 before any).
+    pub last_bgsave_secs: AtomicI64,
     /// SHUTDOWN already decided about saving (the exit path must not save again).
     pub shutdown_handled: AtomicBool,
 }
@@ -77,6 +81,8 @@ impl Default for Persistence {
             last_bgsave_ok: AtomicBool::new(true),
             saves: AtomicU64::new(0),
             bgsave_try: AtomicI64::new(0),
+            bgsave_started: AtomicI64::new(0),
+            last_bgsave_secs: AtomicI64::new(-1),
             shutdown_handled: AtomicBool::new(false),
         }))
     }
@@ -311,6 +317,7 @@ pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdErro
         ));
     }
     p.bgsave_try.store(unix_secs(), Relaxed);
+    p.bgsave_started.store(unix_secs(), Relaxed);
     let pending = match begin_save(engine) {
         Ok(s) => s,
         Err(e) => {
@@ -330,6 +337,9 @@ pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdErro
                 tracing::info!("Background saving terminated with success");
             }
             shared.last_bgsave_ok.store(ok, Relaxed);
+            shared
+                .last_bgsave_secs
+                .store(unix_secs() - shared.bgsave_started.load(Relaxed), Relaxed);
             shared.bgsave_in_progress.store(false, Relaxed);
         });
     if let Err(e) = spawned {
@@ -485,6 +495,53 @@ fn lastsave(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
 
 // ------------------------------------------------------------------ loading
 
+// The startup load happens before the server state exists; one server per process.
+static LAST_LOAD_LOADED: AtomicU64 = AtomicU64::new(0);
+static LAST_LOAD_EXPIRED: AtomicU64 = AtomicU64::new(0);
+
+/// The INFO persistence figures that saving and loading maintain.
+#[derive(Debug, Clone, Copy)]
+pub struct InfoFields {
+    /// rdb_bgsave_in_progress
+    pub bgsave_in_progress: bool,
+    /// rdb_last_save_time
+    pub lastsave: i64,
+    /// rdb_last_bgsave_status
+    pub last_bgsave_ok: bool,
+    /// rdb_last_bgsave_time_sec
+    pub last_bgsave_secs: i64,
+    /// rdb_current_bgsave_time_sec
+    pub current_bgsave_secs: i64,
+    /// rdb_saves
+    pub saves: u64,
+    /// rdb_last_load_keys_loaded
+    pub load_loaded: u64,
+    /// rdb_last_load_keys_expired
+    pub load_expired: u64,
+}
+
+impl InfoFields {
+    /// The current figures.
+    pub fn of(state: &ServerState) -> InfoFields {
+        let p = &state.persistence.0;
+        let bg = p.bgsave_in_progress.load(Relaxed);
+        InfoFields {
+            bgsave_in_progress: bg,
+            lastsave: p.lastsave.load(Relaxed),
+            last_bgsave_ok: p.last_bgsave_ok.load(Relaxed),
+            last_bgsave_secs: p.last_bgsave_secs.load(Relaxed),
+            current_bgsave_secs: if bg {
+                unix_secs() - p.bgsave_started.load(Relaxed)
+            } else {
+                -1
+            },
+            saves: p.saves.load(Relaxed),
+            load_loaded: LAST_LOAD_LOADED.load(Relaxed),
+            load_expired: LAST_LOAD_EXPIRED.load(Relaxed),
+        }
+    }
+}
+
 /// What loading found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct LoadStats {
@@ -505,6 +562,8 @@ pub fn load_at_startup(engine: &Engine) -> Result<Option<LoadStats>, String> {
     };
     let started = Instant::now();
     let stats = load_from(engine, BufReader::with_capacity(1 << 16, file))?;
+    LAST_LOAD_LOADED.store(stats.loaded, Relaxed);
+    LAST_LOAD_EXPIRED.store(stats.expired, Relaxed);
     engine
         .stats
         .dirty_at_save
