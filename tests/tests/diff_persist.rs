@@ -417,3 +417,37 @@ fn save_points_trigger_a_background_save() {
     let file = read_rdb(&std::fs::read(&path).expect("file")).expect("parses");
     assert_eq!(file.entries.len(), 2);
 }
+
+#[test]
+fn failed_saves_reply_like_redis() {
+    // Even root cannot create files in /proc (and `dir` is a protected config, so
+    // it is given at startup).
+    let ours = Server::ferrokv(&["--dir", "/proc"]);
+    let theirs = Server::redis(&["--dir", "/proc"]);
+    let mut replies = Vec::new();
+    for s in [&ours, &theirs] {
+        let mut c = s.conn();
+        c.cmd(&["SET", "k", "v"]);
+        let save = show(&c.cmd(&["SAVE"]));
+        let bgsave = show(&c.cmd(&["BGSAVE"]));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info = String::from_utf8_lossy(&bulk(c.cmd(&["INFO", "persistence"]))).into_owned();
+            if info.contains("rdb_last_bgsave_status:err\r\n")
+                && info.contains("rdb_bgsave_in_progress:0\r\n")
+            {
+                assert!(info.contains("rdb_saves:2\r\n"), "{info}");
+                assert!(info.contains("rdb_last_bgsave_time_sec:0\r\n"), "{info}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "{info}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        replies.push((save, bgsave));
+    }
+    assert_eq!(replies[0], replies[1]);
+    assert_eq!(
+        replies[0],
+        ("-ERR".to_string(), "+Background saving started".to_string())
+    );
+}

@@ -57,7 +57,7 @@ pub struct Shared {
     pub bgsave_in_progress: AtomicBool,
     /// Whether the last BGSAVE succeeded.
     pub last_bgsave_ok: AtomicBool,
-    /// Successful saves since start.
+    /// Save attempts since start (SAVE and BGSAVE, as Redis counts rdb_saves).
     pub saves: AtomicU64,
     /// Unix seconds of the last BGSAVE attempt (retry delay of save points).
     pub bgsave_try: AtomicI64,
@@ -177,11 +177,27 @@ struct PendingSave {
     dirty: u64,
 }
 
-fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, CmdError> {
+/// Why a save could not begin.
+enum BeginError {
+    /// Another snapshot is running.
+    InProgress,
+    /// The temp file could not be created or written (logged).
+    Io,
+}
+
+impl From<BeginError> for CmdError {
+    fn from(e: BeginError) -> CmdError {
+        match e {
+            BeginError::InProgress => CmdError::Other("Background save already in progress".into()),
+            // Redis answers a failed SAVE with a bare "-ERR"; the reason is logged.
+            BeginError::Io => CmdError::Raw("ERR".into()),
+        }
+    }
+}
+
+fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, BeginError> {
     if engine.snapshot.active() {
-        return Err(CmdError::Other(
-            "Background save already in progress".into(),
-        ));
+        return Err(BeginError::InProgress);
     }
     let target = rdb_path(engine);
     // A counter keeps names unique when two saves race to start.
@@ -199,7 +215,8 @@ fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, CmdError> {
                 .map(|d| d.display().to_string())
                 .unwrap_or_default()
         );
-        CmdError::Raw("ERR".into())
+        let _ = std::fs::remove_file(&tmp);
+        BeginError::Io
     };
     let file = File::create(&tmp).map_err(fail)?;
     let opts = write_options(&engine.config);
@@ -227,9 +244,7 @@ fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, CmdError> {
     });
     if engine.snapshot_begin(visitor.clone()).is_err() {
         let _ = std::fs::remove_file(&tmp);
-        return Err(CmdError::Other(
-            "Background save already in progress".into(),
-        ));
+        return Err(BeginError::InProgress);
     }
     Ok(PendingSave {
         engine: engine.clone(),
@@ -301,11 +316,12 @@ pub fn save_blocking(engine: &Arc<Engine>, p: &Shared) -> Result<(), CmdError> {
             "Background save already in progress".into(),
         ));
     }
+    // rdb_saves counts attempts, as Redis's stat_rdb_saves does.
+    p.saves.fetch_add(1, Relaxed);
     let pending = begin_save(engine)?;
     // Redis answers a failed SAVE with a bare "-ERR"; the reason is in the log.
     pending.run().map_err(|_| CmdError::Raw("ERR".into()))?;
     p.lastsave.store(unix_secs(), Relaxed);
-    p.saves.fetch_add(1, Relaxed);
     Ok(())
 }
 
@@ -318,12 +334,21 @@ pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdErro
     }
     p.bgsave_try.store(unix_secs(), Relaxed);
     p.bgsave_started.store(unix_secs(), Relaxed);
+    p.saves.fetch_add(1, Relaxed);
     let pending = match begin_save(engine) {
         Ok(s) => s,
-        Err(e) => {
+        Err(BeginError::InProgress) => {
             p.bgsave_in_progress.store(false, Relaxed);
+            return Err(BeginError::InProgress.into());
+        }
+        Err(BeginError::Io) => {
+            // Redis's fork succeeds and its child fails: the reply still says
+            // started, and the status turns to err.
             p.last_bgsave_ok.store(false, Relaxed);
-            return Err(e);
+            p.last_bgsave_secs.store(0, Relaxed);
+            p.bgsave_in_progress.store(false, Relaxed);
+            tracing::warn!("Background saving error");
+            return Ok(());
         }
     };
     let shared = p.clone();
@@ -333,7 +358,6 @@ pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdErro
             let ok = pending.run().is_ok();
             if ok {
                 shared.lastsave.store(unix_secs(), Relaxed);
-                shared.saves.fetch_add(1, Relaxed);
                 tracing::info!("Background saving terminated with success");
             }
             shared.last_bgsave_ok.store(ok, Relaxed);
