@@ -1,14 +1,16 @@
 //! Conversion between core's values and the neutral RDB model, and the RDB
 //! settings taken from the configuration.
 //!
-//! Strings are complete. The collection types are being written in their own
-//! modules; their arms below return [`ConvertError::NotYetSupported`] until the
-//! persistence contract (`from_items` / `from_pairs` / `from_members` and
-//! `for_each`, see HELPERS.md) is merged. Each arm says what to put there.
+//! Each type provides a constructor from plain elements that picks the encoding from
+//! the configured thresholds (as Redis does when loading) and an iterator over its
+//! elements.
 
 use ferrokv_core::config::{Config, P};
 use ferrokv_core::keyspace::access::{lfu_decayed, lfu_minutes};
 use ferrokv_core::keyspace::Node;
+use ferrokv_core::types::hash::HashValue;
+use ferrokv_core::types::list::ListValue;
+use ferrokv_core::types::set::SetValue;
 use ferrokv_core::types::string::StrValue;
 use ferrokv_core::types::Value;
 
@@ -26,21 +28,21 @@ pub enum ConvertError {
 pub fn to_rdb(v: &Value) -> Result<RdbValue, ConvertError> {
     match v {
         Value::Str(s) => Ok(RdbValue::String(s.to_vec())),
-        // LEAD: after merging list:
-        //   let mut items = Vec::with_capacity(l.len());
-        //   l.for_each(|e| items.push(e.to_vec()));
-        //   Ok(RdbValue::List(items))
-        Value::List(_) => Err(ConvertError::NotYetSupported("list")),
-        // LEAD: after merging hash:
-        //   let mut pairs = Vec::new();
-        //   h.for_each(|f, v| pairs.push((f.to_vec(), v.to_vec())));
-        //   Ok(RdbValue::Hash(pairs))
-        Value::Hash(_) => Err(ConvertError::NotYetSupported("hash")),
-        // LEAD: after merging set:
-        //   let mut members = Vec::new();
-        //   s.for_each(|m| members.push(m.to_vec()));
-        //   Ok(RdbValue::Set(members))
-        Value::Set(_) => Err(ConvertError::NotYetSupported("set")),
+        Value::List(l) => {
+            let mut items = Vec::with_capacity(l.len());
+            l.for_each(|e| items.push(e.to_vec()));
+            Ok(RdbValue::List(items))
+        }
+        Value::Hash(h) => {
+            let mut pairs = Vec::with_capacity(h.len());
+            h.for_each(|f, v| pairs.push((f.to_vec(), v.to_vec())));
+            Ok(RdbValue::Hash(pairs))
+        }
+        Value::Set(s) => {
+            let mut members = Vec::with_capacity(s.len());
+            s.for_each(|m| members.push(m.to_vec()));
+            Ok(RdbValue::Set(members))
+        }
         // LEAD: after merging zset:
         //   let mut pairs = Vec::new();
         //   z.for_each(|m, score| pairs.push((m.to_vec(), score)));
@@ -52,16 +54,14 @@ pub fn to_rdb(v: &Value) -> Result<RdbValue, ConvertError> {
 /// RDB value to core value, in the encoding the configuration picks (as Redis
 /// does when loading).
 pub fn from_rdb(v: RdbValue, config: &Config) -> Result<Value, ConvertError> {
-    let _ = config;
     match v {
         // rdbLoadObject runs tryObjectEncoding on strings.
         RdbValue::String(s) => Ok(Value::Str(StrValue::from_bytes(&s))),
-        // LEAD: Ok(Value::List(Box::new(ListValue::from_items(items, config))))
-        RdbValue::List(_) => Err(ConvertError::NotYetSupported("list")),
-        // LEAD: Ok(Value::Hash(Box::new(HashValue::from_pairs(pairs, config))))
-        RdbValue::Hash(_) => Err(ConvertError::NotYetSupported("hash")),
-        // LEAD: Ok(Value::Set(Box::new(SetValue::from_members(members, config))))
-        RdbValue::Set(_) => Err(ConvertError::NotYetSupported("set")),
+        RdbValue::List(items) => Ok(Value::List(Box::new(ListValue::from_items(items, config)))),
+        RdbValue::Hash(pairs) => Ok(Value::Hash(Box::new(HashValue::from_pairs(pairs, config)))),
+        RdbValue::Set(members) => Ok(Value::Set(Box::new(SetValue::from_members(
+            members, config,
+        )))),
         // LEAD: Ok(Value::ZSet(Box::new(ZSetValue::from_pairs(pairs, config))))
         RdbValue::ZSet(_) => Err(ConvertError::NotYetSupported("zset")),
     }
