@@ -9,7 +9,9 @@
 mod big;
 pub mod commands;
 mod packed;
+mod pop;
 pub mod range;
+mod setops;
 mod tree;
 
 use crate::config::{Config, P};
