@@ -179,7 +179,9 @@ impl ZSetValue {
         }
     }
 
-    fn convert_to_big(&mut self) {
+    /// Converts to the large form (also SORT's doing: Redis 7.0 converts a sorted
+    /// set it sorts, whatever its size).
+    pub fn convert_to_big(&mut self) {
         if let Repr::Packed(p) = &self.repr {
             let mut big = Big::with_capacity(p.len() + 1);
             for (_, m, s) in p.iter() {
@@ -293,7 +295,13 @@ impl ZSetValue {
 
     /// Visits ranks `start..end` ascending, or descending from `end - 1` when `rev`,
     /// while `f` returns true.
-    pub fn visit(&self, start: usize, end: usize, rev: bool, f: &mut dyn FnMut(&[u8], f64) -> bool) {
+    pub fn visit(
+        &self,
+        start: usize,
+        end: usize,
+        rev: bool,
+        f: &mut dyn FnMut(&[u8], f64) -> bool,
+    ) {
         let end = end.min(self.len());
         if start >= end {
             return;
@@ -425,13 +433,18 @@ mod tests {
         let (ls, ll) = (limits(1000, 64), limits(0, 0));
         let mut x: u64 = 1;
         for _ in 0..300 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let m = format!("m{}", x % 97);
             let s = [(x >> 20) % 7, 0, 3][(x % 3) as usize] as f64 - 3.0;
             if x % 5 == 0 {
                 assert_eq!(small.remove(m.as_bytes()), large.remove(m.as_bytes()));
             } else {
-                assert_eq!(small.add(m.as_bytes(), s, ls), large.add(m.as_bytes(), s, ll));
+                assert_eq!(
+                    small.add(m.as_bytes(), s, ls),
+                    large.add(m.as_bytes(), s, ll)
+                );
             }
             assert_eq!(all(&small), all(&large));
         }

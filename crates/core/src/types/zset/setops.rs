@@ -17,12 +17,13 @@ use crate::types::Value;
 
 /// The members of a plain set used as a ZUNION/ZINTER/ZDIFF input (each with score
 /// 1), or `None` when `value` is not a set.
-///
-/// TODO(lead): wire to the set type in `crate::types::set` (e.g. collect
-/// `SetValue::for_each` into the Vec). Until then set inputs answer WRONGTYPE.
 fn set_members_as_zset_input(value: &Value) -> Option<Vec<Vec<u8>>> {
     match value {
-        Value::Set(_) => None,
+        Value::Set(s) => {
+            let mut members = Vec::with_capacity(s.len());
+            s.for_each(|m| members.push(m.to_vec()));
+            Some(members)
+        }
         _ => None,
     }
 }
@@ -101,7 +102,11 @@ fn for_each_src(ctx: &mut Ctx<'_, '_>, src: &Src<'_>, f: &mut dyn FnMut(&[u8], f
 }
 
 /// Looks the scores of `members` up in `src` (`None` where absent).
-fn lookup_src(ctx: &mut Ctx<'_, '_>, src: &Src<'_>, members: &[&[u8]]) -> CmdResult<Vec<Option<f64>>> {
+fn lookup_src(
+    ctx: &mut Ctx<'_, '_>,
+    src: &Src<'_>,
+    members: &[&[u8]],
+) -> CmdResult<Vec<Option<f64>>> {
     Ok(match &src.input {
         Input::Missing => vec![None; members.len()],
         Input::Set(v) => {
