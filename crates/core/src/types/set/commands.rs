@@ -193,10 +193,9 @@ fn spop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn spop_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResult {
-    let count = int_arg(count)?;
-    if count < 0 {
-        return Err(CmdError::NotPositive);
-    }
+    let count = parse_i64(count)
+        .filter(|&c| c >= 0)
+        .ok_or(CmdError::NotPositive)?;
     let max = max_intset(&ctx.engine.config);
     let mut rng = rand::thread_rng();
     let Some(s) = write_set(&mut ctx.keys, key)? else {
