@@ -258,7 +258,17 @@ fn hrandfield_invariants_both_encodings() {
         }
         for proto in ["HELLO 2", "HELLO 3"] {
             d.ours.run(proto);
-            for count in [1i64, 2, 3, n as i64 - 1, n as i64, n as i64 + 3, -1, -3, -100] {
+            for count in [
+                1i64,
+                2,
+                3,
+                n as i64 - 1,
+                n as i64,
+                n as i64 + 3,
+                -1,
+                -3,
+                -100,
+            ] {
                 for wv in [false, true] {
                     let mut cmd = vec!["HRANDFIELD".to_string(), "h".into(), count.to_string()];
                     if wv {
@@ -275,7 +285,9 @@ fn hrandfield_invariants_both_encodings() {
                     let mut distinct = HashSet::new();
                     for (f, v) in &got {
                         let f = f.trim_matches('"').to_string();
-                        let want_v = expected.get(&f).unwrap_or_else(|| panic!("{f} not a field"));
+                        let want_v = expected
+                            .get(&f)
+                            .unwrap_or_else(|| panic!("{f} not a field"));
                         if let Some(v) = v {
                             assert_eq!(v.trim_matches('"'), want_v);
                         }
@@ -400,7 +412,9 @@ fn full_hscan(d: &mut Diff, key: &str, opts: &[&str]) -> HashSet<String> {
         let reply = d.ours.cmd(&cmd);
         let Frame::Array(parts) = reply else { panic!() };
         cursor = show(&parts[0]).trim_matches('"').to_string();
-        let Frame::Array(items) = &parts[1] else { panic!() };
+        let Frame::Array(items) = &parts[1] else {
+            panic!()
+        };
         for c in items.chunks(2) {
             seen.insert(show(&c[0]).trim_matches('"').to_string());
         }
@@ -444,7 +458,9 @@ fn hscan_returns_stable_elements_while_the_hash_changes() {
         let reply = d.ours.cmd(&["HSCAN", "h", &cursor, "COUNT", "5"]);
         let Frame::Array(parts) = reply else { panic!() };
         cursor = show(&parts[0]).trim_matches('"').to_string();
-        let Frame::Array(items) = &parts[1] else { panic!() };
+        let Frame::Array(items) = &parts[1] else {
+            panic!()
+        };
         for c in items.chunks(2) {
             seen.insert(show(&c[0]).trim_matches('"').to_string());
         }

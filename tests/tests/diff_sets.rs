@@ -192,9 +192,10 @@ fn spop_and_srandmember_deterministic_cases() {
 
 fn members(f: &Frame) -> Vec<String> {
     match f {
-        Frame::Array(items) | Frame::Set(items) => {
-            items.iter().map(|i| show(i).trim_matches('"').to_string()).collect()
-        }
+        Frame::Array(items) | Frame::Set(items) => items
+            .iter()
+            .map(|i| show(i).trim_matches('"').to_string())
+            .collect(),
         other => panic!("not a collection: {}", show(other)),
     }
 }
@@ -215,7 +216,17 @@ fn spop_and_srandmember_invariants_both_encodings() {
             for m in &all {
                 d.ours.cmd(&["SADD", "s", m]);
             }
-            for count in [1i64, 2, 3, n as i64 - 1, n as i64, n as i64 + 3, -1, -3, -100] {
+            for count in [
+                1i64,
+                2,
+                3,
+                n as i64 - 1,
+                n as i64,
+                n as i64 + 3,
+                -1,
+                -3,
+                -100,
+            ] {
                 let reply = d.ours.cmd(&["SRANDMEMBER", "s", &count.to_string()]);
                 let got = members(&reply);
                 let want = if count < 0 {
@@ -501,7 +512,9 @@ fn full_sscan(d: &mut Diff, key: &str, opts: &[&str]) -> HashSet<String> {
     loop {
         let mut cmd = vec!["SSCAN", key, &cursor];
         cmd.extend_from_slice(opts);
-        let Frame::Array(parts) = d.ours.cmd(&cmd) else { panic!() };
+        let Frame::Array(parts) = d.ours.cmd(&cmd) else {
+            panic!()
+        };
         cursor = show(&parts[0]).trim_matches('"').to_string();
         seen.extend(members(&parts[1]));
         if cursor == "0" {

@@ -67,7 +67,8 @@ fn write_hash<'c>(
             None => return Ok(None),
         }
     } else if create {
-        keys.insert_new(key, Value::Hash(Box::default()), None)?.node
+        keys.insert_new(key, Value::Hash(Box::default()), None)?
+            .node
     } else {
         return Ok(None);
     };
@@ -273,9 +274,8 @@ fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     let cur = match current(ctx, key, field)? {
         None => float80::from_i64(0),
-        Some(v) => {
-            parse_long_double(&v).ok_or_else(|| CmdError::Other("hash value is not a float".into()))?
-        }
+        Some(v) => parse_long_double(&v)
+            .ok_or_else(|| CmdError::Other("hash value is not a float".into()))?,
     };
     let sum = float80::add(&cur, &by).ok_or(CmdError::NanOrInfinity)?;
     if float80::is_inf(&sum) {

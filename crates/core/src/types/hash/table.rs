@@ -390,7 +390,7 @@ mod tests {
                 seen.insert(k.to_vec());
             });
             // Grow and shrink between calls; keys k0..k99 stay throughout.
-            if round % 2 == 0 {
+            if round.is_multiple_of(2) {
                 for j in 0..300u32 {
                     t.insert(format!("x{round}-{j}").as_bytes(), ());
                 }
@@ -426,7 +426,10 @@ mod tests {
         for i in 0..50u32 {
             t.insert(i.to_string().as_bytes(), ());
         }
-        let (k, _) = t.random(&mut rng).map(|(k, v)| (k.to_vec(), *v)).unwrap_or_default();
+        let (k, _) = t
+            .random(&mut rng)
+            .map(|(k, v)| (k.to_vec(), *v))
+            .unwrap_or_default();
         assert!(t.contains(&k));
         let mut popped = HashSet::new();
         while let Some((k, ())) = t.pop_random(&mut rng) {

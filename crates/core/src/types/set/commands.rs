@@ -36,7 +36,7 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("sscan", sscan),
 ];
 
-fn as_set<'c>(node: Option<&'c mut crate::keyspace::Node>) -> CmdResult<Option<&'c mut SetValue>> {
+fn as_set(node: Option<&mut crate::keyspace::Node>) -> CmdResult<Option<&mut SetValue>> {
     match node {
         None => Ok(None),
         Some(node) => match &mut node.value {
@@ -87,8 +87,7 @@ fn sadd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let exists = write_set(&mut ctx.keys, key)?.is_some();
     if !exists {
-        ctx.keys
-            .insert_new(key, Value::Set(Box::default()), None)?;
+        ctx.keys.insert_new(key, Value::Set(Box::default()), None)?;
     }
     let mut added = 0;
     if let Some(s) = write_set(&mut ctx.keys, key)? {
@@ -325,8 +324,7 @@ fn smove(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         ctx.keys.mark_dirty(ctx.keys.db, src)?;
     }
     if !dst_exists {
-        ctx.keys
-            .insert_new(dst, Value::Set(Box::default()), None)?;
+        ctx.keys.insert_new(dst, Value::Set(Box::default()), None)?;
     }
     if let Some(s) = write_set(&mut ctx.keys, dst)? {
         if s.insert(member, max) && dst_exists {

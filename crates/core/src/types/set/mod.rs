@@ -235,7 +235,10 @@ mod tests {
         assert!(!s.insert(b"3", 3));
         assert!(s.insert(b"2", 3));
         assert_eq!(s.encoding(), "intset");
-        assert_eq!(s.members(), vec![b"-1".to_vec(), b"2".to_vec(), b"3".to_vec()]);
+        assert_eq!(
+            s.members(),
+            vec![b"-1".to_vec(), b"2".to_vec(), b"3".to_vec()]
+        );
         assert!(s.insert(b"4", 3));
         assert_eq!(s.encoding(), "hashtable");
         assert!(s.contains(b"-1"));
@@ -255,7 +258,8 @@ mod tests {
     #[test]
     fn from_members_and_pop() {
         let config = Config::default();
-        let ints = SetValue::from_members(vec![b"2".to_vec(), b"1".to_vec(), b"2".to_vec()], &config);
+        let ints =
+            SetValue::from_members(vec![b"2".to_vec(), b"1".to_vec(), b"2".to_vec()], &config);
         assert_eq!(ints.encoding(), "intset");
         assert_eq!(ints.len(), 2);
         let mixed = SetValue::from_members(vec![b"2".to_vec(), b"x".to_vec()], &config);
