@@ -9,7 +9,7 @@ pub mod table;
 
 use crate::config::{Config, P};
 use packed::Packed;
-use small::SmallBytes;
+use small::Pair;
 use table::Table;
 
 /// The conversion thresholds, read from the config once per command.
@@ -37,7 +37,7 @@ pub enum HashValue {
     /// Small: packed pairs.
     Packed(Packed),
     /// Large: hash table.
-    Table(Table<SmallBytes>),
+    Table(Table<Pair>),
 }
 
 impl Default for HashValue {
@@ -81,7 +81,7 @@ impl HashValue {
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
         match self {
             HashValue::Packed(p) => Box::new(p.iter()),
-            HashValue::Table(t) => Box::new(t.iter().map(|(k, v)| (k, v.as_bytes()))),
+            HashValue::Table(t) => Box::new(t.iter().map(|p| (p.field(), p.value()))),
         }
     }
 
@@ -102,7 +102,7 @@ impl HashValue {
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
             HashValue::Packed(p) => p.get(field),
-            HashValue::Table(t) => t.get(field).map(SmallBytes::as_bytes),
+            HashValue::Table(t) => t.get(field).map(Pair::value),
         }
     }
 
@@ -127,7 +127,16 @@ impl HashValue {
                 }
                 new
             }
-            HashValue::Table(t) => t.insert(field, SmallBytes::new(value)),
+            HashValue::Table(t) => match t.get_mut(field) {
+                Some(p) => {
+                    p.set_value(value);
+                    false
+                }
+                None => {
+                    t.insert_new(Pair::new(field, value));
+                    true
+                }
+            },
         }
     }
 
@@ -143,7 +152,7 @@ impl HashValue {
         if let HashValue::Packed(p) = self {
             let mut t = Table::with_capacity(p.len());
             for (f, v) in p.iter() {
-                t.insert(f, SmallBytes::new(v));
+                t.insert_new(Pair::new(f, v));
             }
             *self = HashValue::Table(t);
         }
@@ -154,7 +163,7 @@ impl HashValue {
         match self {
             HashValue::Packed(p) if p.is_empty() => None,
             HashValue::Packed(p) => p.nth(rng.gen_range(0..p.len())),
-            HashValue::Table(t) => t.random(rng).map(|(k, v)| (k, v.as_bytes())),
+            HashValue::Table(t) => t.random(rng).map(|p| (p.field(), p.value())),
         }
     }
 
@@ -170,7 +179,7 @@ impl HashValue {
     pub fn heap_size(&self) -> usize {
         match self {
             HashValue::Packed(p) => p.heap_size(),
-            HashValue::Table(t) => t.heap_size(SmallBytes::heap_size),
+            HashValue::Table(t) => t.heap_size(),
         }
     }
 
@@ -178,7 +187,7 @@ impl HashValue {
     pub fn free_effort(&self) -> usize {
         match self {
             HashValue::Packed(_) => 1,
-            HashValue::Table(t) => t.free_effort(|v| usize::from(v.is_heap())),
+            HashValue::Table(t) => t.free_effort(),
         }
     }
 }

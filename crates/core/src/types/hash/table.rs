@@ -12,7 +12,41 @@
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
-use crate::types::hash::small::SmallBytes;
+use crate::types::hash::small::{Pair, SmallBytes};
+
+/// What a table stores: something with a byte-string key.
+pub trait Keyed {
+    /// The key the table hashes and compares.
+    fn key(&self) -> &[u8];
+    /// Heap bytes the item owns.
+    fn heap(&self) -> usize;
+    /// Allocations the item owns.
+    fn allocs(&self) -> usize;
+}
+
+impl Keyed for SmallBytes {
+    fn key(&self) -> &[u8] {
+        self.as_bytes()
+    }
+    fn heap(&self) -> usize {
+        self.heap_size()
+    }
+    fn allocs(&self) -> usize {
+        usize::from(self.is_heap())
+    }
+}
+
+impl Keyed for Pair {
+    fn key(&self) -> &[u8] {
+        self.field()
+    }
+    fn heap(&self) -> usize {
+        self.heap_size()
+    }
+    fn allocs(&self) -> usize {
+        usize::from(self.is_heap())
+    }
+}
 
 fn hasher() -> &'static foldhash::fast::FixedState {
     static STATE: OnceLock<foldhash::fast::FixedState> = OnceLock::new();
@@ -26,24 +60,21 @@ fn hash(key: &[u8]) -> u64 {
 
 const MIN_SIZE: usize = 4;
 
-/// One element.
-pub struct Entry<V> {
-    next: Option<Box<Entry<V>>>,
-    /// The field or member.
-    pub key: SmallBytes,
-    /// The value (`()` for sets).
-    pub val: V,
+/// One element: the chain link and the item.
+pub struct Entry<T> {
+    next: Option<Box<Entry<T>>>,
+    item: T,
 }
 
-type Link<V> = Option<Box<Entry<V>>>;
+type Link<T> = Option<Box<Entry<T>>>;
 
 /// A chained hash table.
-pub struct Table<V> {
-    buckets: Vec<Link<V>>,
+pub struct Table<T> {
+    buckets: Vec<Link<T>>,
     len: usize,
 }
 
-impl<V> Default for Table<V> {
+impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
             buckets: Vec::new(),
@@ -52,25 +83,23 @@ impl<V> Default for Table<V> {
     }
 }
 
-impl<V: Clone> Clone for Table<V> {
+impl<T: Keyed + Clone> Clone for Table<T> {
     fn clone(&self) -> Self {
         let mut t = Table::with_capacity(self.len);
-        for (k, v) in self.iter() {
-            t.insert_new(k, v.clone());
+        for item in self.iter() {
+            t.insert_new(item.clone());
         }
         t
     }
 }
 
-impl<V: std::fmt::Debug> std::fmt::Debug for Table<V> {
+impl<T: Keyed + std::fmt::Debug> std::fmt::Debug for Table<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map()
-            .entries(self.iter().map(|(k, v)| (String::from_utf8_lossy(k), v)))
-            .finish()
+        f.debug_set().entries(self.iter()).finish()
     }
 }
 
-impl<V> Table<V> {
+impl<T: Keyed> Table<T> {
     /// An empty table sized for `n` elements.
     pub fn with_capacity(n: usize) -> Self {
         let mut t = Table::default();
@@ -97,31 +126,31 @@ impl<V> Table<V> {
         hash(key) as usize & (self.buckets.len() - 1)
     }
 
-    /// The value of `key`.
-    pub fn get(&self, key: &[u8]) -> Option<&V> {
+    /// The item with `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&T> {
         if self.len == 0 {
             return None;
         }
         let mut cur = self.buckets[self.index(key)].as_deref();
         while let Some(e) = cur {
-            if e.key.as_bytes() == key {
-                return Some(&e.val);
+            if e.item.key() == key {
+                return Some(&e.item);
             }
             cur = e.next.as_deref();
         }
         None
     }
 
-    /// The value of `key`, mutably.
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
+    /// The item with `key`, mutably (its key must not change).
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut T> {
         if self.len == 0 {
             return None;
         }
         let i = self.index(key);
         let mut cur = self.buckets[i].as_deref_mut();
         while let Some(e) = cur {
-            if e.key.as_bytes() == key {
-                return Some(&mut e.val);
+            if e.item.key() == key {
+                return Some(&mut e.item);
             }
             cur = e.next.as_deref_mut();
         }
@@ -133,45 +162,27 @@ impl<V> Table<V> {
         self.get(key).is_some()
     }
 
-    /// Inserts `key` (known to be absent).
-    pub fn insert_new(&mut self, key: &[u8], val: V) {
+    /// Inserts an item whose key is known to be absent.
+    pub fn insert_new(&mut self, item: T) {
         if self.len >= self.buckets.len() {
             self.rehash((self.buckets.len() * 2).max(MIN_SIZE));
         }
-        let i = self.index(key);
+        let i = self.index(item.key());
         let next = self.buckets[i].take();
-        self.buckets[i] = Some(Box::new(Entry {
-            next,
-            key: SmallBytes::new(key),
-            val,
-        }));
+        self.buckets[i] = Some(Box::new(Entry { next, item }));
         self.len += 1;
     }
 
-    /// Sets `key` to `val`; returns whether the key is new.
-    pub fn insert(&mut self, key: &[u8], val: V) -> bool {
-        match self.get_mut(key) {
-            Some(v) => {
-                *v = val;
-                false
-            }
-            None => {
-                self.insert_new(key, val);
-                true
-            }
-        }
-    }
-
-    /// Removes `key`; returns its value if it was present.
-    pub fn remove(&mut self, key: &[u8]) -> Option<V> {
+    /// Removes the item with `key`.
+    pub fn remove(&mut self, key: &[u8]) -> Option<T> {
         if self.len == 0 {
             return None;
         }
         let i = self.index(key);
-        let removed = unlink(&mut self.buckets[i], |e| e.key.as_bytes() == key)?;
+        let removed = unlink(&mut self.buckets[i], |e| e.item.key() == key)?;
         self.len -= 1;
         self.maybe_shrink();
-        Some(removed.val)
+        Some(removed.item)
     }
 
     fn maybe_shrink(&mut self) {
@@ -182,14 +193,14 @@ impl<V> Table<V> {
     }
 
     fn rehash(&mut self, new_size: usize) {
-        let mut new: Vec<Link<V>> = Vec::new();
+        let mut new: Vec<Link<T>> = Vec::new();
         new.resize_with(new_size, || None);
         let mask = new_size - 1;
         for slot in self.buckets.iter_mut() {
             let mut chain = slot.take();
             while let Some(mut e) = chain {
                 chain = e.next.take();
-                let i = hash(e.key.as_bytes()) as usize & mask;
+                let i = hash(e.item.key()) as usize & mask;
                 e.next = new[i].take();
                 new[i] = Some(e);
             }
@@ -197,31 +208,32 @@ impl<V> Table<V> {
         self.buckets = new;
     }
 
-    /// All elements, in table order.
-    pub fn iter(&self) -> Iter<'_, V> {
+    /// All items, in table order.
+    pub fn iter(&self) -> Iter<'_, T> {
         Iter {
             buckets: self.buckets.iter(),
             cur: None,
         }
     }
 
-    /// Visits the elements of the bucket(s) at `cursor`; returns the next cursor (0
-    /// when done). Elements present from the first call to the last are visited at
+    /// Visits the items of the bucket(s) at `cursor`; returns the next cursor (0
+    /// when done). Items present from the first call to the last are visited at
     /// least once whatever resizes happen in between.
-    pub fn scan<'a>(&'a self, cursor: u64, mut f: impl FnMut(&'a [u8], &'a V)) -> u64 {
+    pub fn scan<'a>(&'a self, cursor: u64, mut f: impl FnMut(&'a T)) -> u64 {
         if self.buckets.is_empty() {
             return 0;
         }
         let mask = (self.buckets.len() - 1) as u64;
         let mut cur = self.buckets[(cursor & mask) as usize].as_deref();
         while let Some(e) = cur {
-            f(e.key.as_bytes(), &e.val);
+            f(&e.item);
             cur = e.next.as_deref();
         }
         next_cursor(cursor, mask)
     }
 
-    /// A random non-empty bucket's index (uniform over buckets, like dictGetRandomKey).
+    /// A random non-empty bucket and a position in its chain (uniform over
+    /// buckets, then over the chain, like dictGetRandomKey).
     fn random_bucket(&self, rng: &mut impl rand::Rng) -> Option<(usize, usize)> {
         if self.len == 0 {
             return None;
@@ -241,13 +253,13 @@ impl<V> Table<V> {
         }
     }
 
-    /// A random element.
-    pub fn random(&self, rng: &mut impl rand::Rng) -> Option<(&[u8], &V)> {
+    /// A random item.
+    pub fn random(&self, rng: &mut impl rand::Rng) -> Option<&T> {
         let (i, mut pick) = self.random_bucket(rng)?;
         let mut cur = self.buckets[i].as_deref();
         while let Some(e) = cur {
             if pick == 0 {
-                return Some((e.key.as_bytes(), &e.val));
+                return Some(&e.item);
             }
             pick -= 1;
             cur = e.next.as_deref();
@@ -255,8 +267,8 @@ impl<V> Table<V> {
         None
     }
 
-    /// Removes and returns a random element.
-    pub fn pop_random(&mut self, rng: &mut impl rand::Rng) -> Option<(SmallBytes, V)> {
+    /// Removes and returns a random item.
+    pub fn pop_random(&mut self, rng: &mut impl rand::Rng) -> Option<T> {
         let (i, pick) = self.random_bucket(rng)?;
         let mut n = 0;
         let e = unlink(&mut self.buckets[i], |_| {
@@ -265,39 +277,26 @@ impl<V> Table<V> {
         })?;
         self.len -= 1;
         self.maybe_shrink();
-        Some((e.key, e.val))
+        Some(e.item)
     }
 
-    /// Heap bytes: the bucket array, the entries and long keys (values are counted
-    /// by the caller through `val_heap`).
-    pub fn heap_size(&self, val_heap: impl Fn(&V) -> usize) -> usize {
-        let mut n = self.buckets.capacity() * std::mem::size_of::<Link<V>>();
-        for (k, v) in self.iter() {
-            n += std::mem::size_of::<Entry<V>>() + val_heap(v);
-            if k.len() > 22 {
-                n += k.len();
-            }
+    /// Heap bytes: the bucket array, the entries and what the items own.
+    pub fn heap_size(&self) -> usize {
+        let mut n = self.buckets.capacity() * std::mem::size_of::<Link<T>>();
+        for item in self.iter() {
+            n += std::mem::size_of::<Entry<T>>() + item.heap();
         }
         n
     }
 
-    /// Allocations that freeing the table takes (entries, long keys, values).
-    pub fn free_effort(&self, val_allocs: impl Fn(&V) -> usize) -> usize {
-        let mut n = 1;
-        let mut cur_bucket = self.buckets.iter();
-        for slot in cur_bucket.by_ref() {
-            let mut cur = slot.as_deref();
-            while let Some(e) = cur {
-                n += 1 + usize::from(e.key.is_heap()) + val_allocs(&e.val);
-                cur = e.next.as_deref();
-            }
-        }
-        n
+    /// Allocations that freeing the table takes.
+    pub fn free_effort(&self) -> usize {
+        1 + self.iter().map(|i| 1 + i.allocs()).sum::<usize>()
     }
 }
 
 /// Unlinks the first entry of `slot`'s chain for which `hit` is true.
-fn unlink<V>(slot: &mut Link<V>, mut hit: impl FnMut(&Entry<V>) -> bool) -> Option<Box<Entry<V>>> {
+fn unlink<T>(slot: &mut Link<T>, mut hit: impl FnMut(&Entry<T>) -> bool) -> Option<Box<Entry<T>>> {
     let mut cur = slot;
     loop {
         match cur {
@@ -320,7 +319,7 @@ fn next_cursor(mut v: u64, mask: u64) -> u64 {
     v.reverse_bits()
 }
 
-impl<V> Drop for Table<V> {
+impl<T> Drop for Table<T> {
     fn drop(&mut self) {
         // Unlink chains iteratively so that a long chain cannot overflow the stack.
         for slot in self.buckets.iter_mut() {
@@ -333,19 +332,19 @@ impl<V> Drop for Table<V> {
 }
 
 /// Iterator over a [`Table`].
-pub struct Iter<'a, V> {
-    buckets: std::slice::Iter<'a, Link<V>>,
-    cur: Option<&'a Entry<V>>,
+pub struct Iter<'a, T> {
+    buckets: std::slice::Iter<'a, Link<T>>,
+    cur: Option<&'a Entry<T>>,
 }
 
-impl<'a, V> Iterator for Iter<'a, V> {
-    type Item = (&'a [u8], &'a V);
+impl<'a, T> Iterator for Iter<'a, T> {
+    type Item = &'a T;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(e) = self.cur {
                 self.cur = e.next.as_deref();
-                return Some((e.key.as_bytes(), &e.val));
+                return Some(&e.item);
             }
             self.cur = self.buckets.next()?.as_deref();
         }
@@ -357,14 +356,21 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
+    fn sb(s: &str) -> SmallBytes {
+        SmallBytes::new(s.as_bytes())
+    }
+
     #[test]
     fn insert_get_remove_and_resize() {
-        let mut t: Table<u32> = Table::default();
+        let mut t: Table<Pair> = Table::default();
         for i in 0..1000u32 {
-            assert!(t.insert(i.to_string().as_bytes(), i));
+            let k = i.to_string();
+            t.insert_new(Pair::new(k.as_bytes(), k.as_bytes()));
         }
-        assert!(!t.insert(b"5", 55));
-        assert_eq!(t.get(b"5"), Some(&55));
+        if let Some(p) = t.get_mut(b"5") {
+            p.set_value(b"55");
+        }
+        assert_eq!(t.get(b"5").map(Pair::value), Some(&b"55"[..]));
         assert_eq!(t.len(), 1000);
         for i in 0..990u32 {
             assert!(t.remove(i.to_string().as_bytes()).is_some());
@@ -374,36 +380,30 @@ mod tests {
         assert_eq!(t.iter().count(), 10);
         let c = t.clone();
         assert_eq!(c.len(), 10);
+        assert!(c.contains(b"995"));
     }
 
     #[test]
     fn scan_survives_resizes() {
-        let mut t: Table<()> = Table::default();
-        for i in 0..200u32 {
-            t.insert(format!("k{i}").as_bytes(), ());
+        let mut t: Table<SmallBytes> = Table::default();
+        for i in 0..100u32 {
+            t.insert_new(sb(&format!("k{i}")));
         }
         let mut seen = HashSet::new();
         let mut cursor = 0;
         let mut round = 0u32;
         loop {
-            cursor = t.scan(cursor, |k, _| {
-                seen.insert(k.to_vec());
+            cursor = t.scan(cursor, |k| {
+                seen.insert(k.as_bytes().to_vec());
             });
-            // Grow and shrink between calls; keys k0..k99 stay throughout.
+            // Grow and shrink between calls; k0..k99 stay throughout.
             if round.is_multiple_of(2) {
                 for j in 0..300u32 {
-                    t.insert(format!("x{round}-{j}").as_bytes(), ());
+                    t.insert_new(sb(&format!("x{round}-{j}")));
                 }
             } else {
-                let extra: Vec<Vec<u8>> = t
-                    .iter()
-                    .map(|(k, _)| k.to_vec())
-                    .filter(|k| k.starts_with(b"x") || k.starts_with(b"k1"))
-                    .collect();
-                for k in extra {
-                    if !k.starts_with(b"k1") || k.len() > 3 {
-                        t.remove(&k);
-                    }
+                for j in 0..300u32 {
+                    t.remove(format!("x{}-{j}", round - 1).as_bytes());
                 }
             }
             round += 1;
@@ -412,30 +412,30 @@ mod tests {
             }
         }
         for i in 0..100u32 {
-            let k = format!("k{i}");
-            if t.contains(k.as_bytes()) {
-                assert!(seen.contains(k.as_bytes()), "{k} missed");
-            }
+            assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} missed");
         }
     }
 
     #[test]
     fn random_and_pop() {
         let mut rng = rand::thread_rng();
-        let mut t: Table<()> = Table::default();
+        let mut t: Table<SmallBytes> = Table::default();
         for i in 0..50u32 {
-            t.insert(i.to_string().as_bytes(), ());
+            t.insert_new(sb(&i.to_string()));
         }
-        let (k, _) = t
-            .random(&mut rng)
-            .map(|(k, v)| (k.to_vec(), *v))
-            .unwrap_or_default();
-        assert!(t.contains(&k));
+        let k = t.random(&mut rng).map(|k| k.as_bytes().to_vec());
+        assert!(k.is_some_and(|k| t.contains(&k)));
         let mut popped = HashSet::new();
-        while let Some((k, ())) = t.pop_random(&mut rng) {
+        while let Some(k) = t.pop_random(&mut rng) {
             assert!(popped.insert(k.as_bytes().to_vec()));
         }
         assert_eq!(popped.len(), 50);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn entries_are_one_small_allocation() {
+        assert_eq!(std::mem::size_of::<Entry<Pair>>(), 48);
+        assert_eq!(std::mem::size_of::<Entry<SmallBytes>>(), 32);
     }
 }

@@ -549,7 +549,7 @@ fn sscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             let mut budget = o.count.saturating_mul(10);
             let mut gathered: Vec<&[u8]> = Vec::new();
             loop {
-                cursor = t.scan(cursor, |m, ()| gathered.push(m));
+                cursor = t.scan(cursor, |m| gathered.push(m.as_bytes()));
                 budget = budget.saturating_sub(1);
                 if cursor == 0 || budget == 0 || gathered.len() >= o.count {
                     break;

@@ -10,6 +10,7 @@ use rand::Rng;
 
 use crate::args::parse_i64;
 use crate::config::{Config, P};
+use crate::types::hash::small::SmallBytes;
 use crate::types::hash::table::Table;
 use intset::Intset;
 
@@ -19,7 +20,7 @@ pub enum SetValue {
     /// Small, all integers.
     Intset(Intset),
     /// Anything else.
-    Table(Table<()>),
+    Table(Table<SmallBytes>),
 }
 
 impl Default for SetValue {
@@ -100,7 +101,7 @@ impl SetValue {
     pub fn iter(&self) -> Box<dyn Iterator<Item = Member<'_>> + '_> {
         match self {
             SetValue::Intset(s) => Box::new(s.iter().map(Member::Int)),
-            SetValue::Table(t) => Box::new(t.iter().map(|(k, ())| Member::Bytes(k))),
+            SetValue::Table(t) => Box::new(t.iter().map(|k| Member::Bytes(k.as_bytes()))),
         }
     }
 
@@ -151,7 +152,7 @@ impl SetValue {
                 if t.contains(m) {
                     false
                 } else {
-                    t.insert_new(m, ());
+                    t.insert_new(SmallBytes::new(m));
                     true
                 }
             }
@@ -171,7 +172,7 @@ impl SetValue {
             let mut t = Table::with_capacity(s.len());
             let mut b = itoa::Buffer::new();
             for i in s.iter() {
-                t.insert_new(b.format(i).as_bytes(), ());
+                t.insert_new(SmallBytes::new(b.format(i).as_bytes()));
             }
             *self = SetValue::Table(t);
         }
@@ -182,7 +183,7 @@ impl SetValue {
         match self {
             SetValue::Intset(s) if s.is_empty() => None,
             SetValue::Intset(s) => s.get(rng.gen_range(0..s.len())).map(Member::Int),
-            SetValue::Table(t) => t.random(rng).map(|(k, ())| Member::Bytes(k)),
+            SetValue::Table(t) => t.random(rng).map(|k| Member::Bytes(k.as_bytes())),
         }
     }
 
@@ -194,7 +195,7 @@ impl SetValue {
                 let i = s.remove_at(rng.gen_range(0..s.len()))?;
                 Some(itoa::Buffer::new().format(i).as_bytes().to_vec())
             }
-            SetValue::Table(t) => t.pop_random(rng).map(|(k, ())| k.as_bytes().to_vec()),
+            SetValue::Table(t) => t.pop_random(rng).map(|k| k.as_bytes().to_vec()),
         }
     }
 
@@ -210,7 +211,7 @@ impl SetValue {
     pub fn heap_size(&self) -> usize {
         match self {
             SetValue::Intset(s) => s.heap_size(),
-            SetValue::Table(t) => t.heap_size(|()| 0),
+            SetValue::Table(t) => t.heap_size(),
         }
     }
 
@@ -218,7 +219,7 @@ impl SetValue {
     pub fn free_effort(&self) -> usize {
         match self {
             SetValue::Intset(_) => 1,
-            SetValue::Table(t) => t.free_effort(|()| 0),
+            SetValue::Table(t) => t.free_effort(),
         }
     }
 }
