@@ -70,14 +70,16 @@ type Link<T> = Option<Box<Entry<T>>>;
 
 /// A chained hash table.
 pub struct Table<T> {
-    buckets: Vec<Link<T>>,
+    // A boxed slice rather than a Vec: it never grows in place, and the 8 bytes
+    // saved keep `HashValue`/`SetValue` at 32 bytes.
+    buckets: Box<[Link<T>]>,
     len: usize,
 }
 
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
-            buckets: Vec::new(),
+            buckets: Box::new([]),
             len: 0,
         }
     }
@@ -205,7 +207,7 @@ impl<T: Keyed> Table<T> {
                 new[i] = Some(e);
             }
         }
-        self.buckets = new;
+        self.buckets = new.into_boxed_slice();
     }
 
     /// All items, in table order.
@@ -282,7 +284,7 @@ impl<T: Keyed> Table<T> {
 
     /// Heap bytes: the bucket array, the entries and what the items own.
     pub fn heap_size(&self) -> usize {
-        let mut n = self.buckets.capacity() * std::mem::size_of::<Link<T>>();
+        let mut n = self.buckets.len() * std::mem::size_of::<Link<T>>();
         for item in self.iter() {
             n += std::mem::size_of::<Entry<T>>() + item.heap();
         }

@@ -106,10 +106,21 @@ impl Intset {
         let Err(pos) = self.search(x) else {
             return false;
         };
+        // Grow one slot at a time as Redis's intset does: small sets are the common
+        // case and doubling would waste up to half of them.
         match self {
-            Intset::I16(v) => v.insert(pos, x as i16),
-            Intset::I32(v) => v.insert(pos, x as i32),
-            Intset::I64(v) => v.insert(pos, x),
+            Intset::I16(v) => {
+                v.reserve_exact(1);
+                v.insert(pos, x as i16)
+            }
+            Intset::I32(v) => {
+                v.reserve_exact(1);
+                v.insert(pos, x as i32)
+            }
+            Intset::I64(v) => {
+                v.reserve_exact(1);
+                v.insert(pos, x)
+            }
         }
         true
     }

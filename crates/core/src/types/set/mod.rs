@@ -279,3 +279,11 @@ mod tests {
         assert_eq!(seen.len(), 513);
     }
 }
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn values_fit_a_32_byte_box() {
+        assert_eq!(std::mem::size_of::<super::SetValue>(), 32);
+        assert_eq!(std::mem::size_of::<crate::types::hash::HashValue>(), 32);
+    }
+}
