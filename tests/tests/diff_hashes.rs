@@ -212,8 +212,17 @@ fn hrandfield_deterministic_cases() {
         HRANDFIELD nokey
         HGETALL h
         HGETALL nokey
+        HSCAN h 0
+        HSCAN nokey 0
+        HKEYS h
+        HVALS nokey
+        HMGET h a b
+        HINCRBYFLOAT h n 1.5
         ",
     );
+    d.line("CONFIG SET hash-max-listpack-entries 1");
+    d.check(&["HSET", "big", "a", "1", "b", "2", "c", "3"]);
+    d.check_pairs(&["HGETALL", "big"]);
 }
 
 /// Field set of an HRANDFIELD reply (flat or RESP3 pairs).

@@ -183,6 +183,10 @@ fn spop_and_srandmember_deterministic_cases() {
         SDIFF r nokey
         SDIFF nokey r
         SMISMEMBER r 1 9
+        SSCAN r 0
+        SSCAN nokey 0
+        SINTERCARD 1 r
+        SINTERSTORE dst r
         SPOP r 10
         SADD r 9
         SPOP r 1
