@@ -12,6 +12,9 @@ use packed::Packed;
 use small::Pair;
 use table::Table;
 
+/// Largest packed buffer (Redis's LISTPACK_MAX_SAFETY_SIZE).
+const PACKED_SAFETY_LIMIT: usize = 1 << 30;
+
 /// The conversion thresholds, read from the config once per command.
 #[derive(Debug, Clone, Copy)]
 pub struct HashLimits {
@@ -108,10 +111,16 @@ impl HashValue {
 
     /// Converts to the table encoding if a field or value of these lengths would not
     /// fit the compact one (Redis's hashTypeTryConversion, checked before inserting).
+    /// Like Redis's lpSafeToAdd it also refuses to let the packed buffer pass 1 GiB,
+    /// whatever the configured thresholds.
     pub fn fit_lengths(&mut self, field_len: usize, value_len: usize, lim: HashLimits) {
-        if matches!(self, HashValue::Packed(_)) && (field_len > lim.value || value_len > lim.value)
-        {
-            self.convert();
+        if let HashValue::Packed(p) = self {
+            if field_len > lim.value
+                || value_len > lim.value
+                || p.bytes() + field_len + value_len > PACKED_SAFETY_LIMIT
+            {
+                self.convert();
+            }
         }
     }
 

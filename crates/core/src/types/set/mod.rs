@@ -65,8 +65,10 @@ impl Member<'_> {
 }
 
 /// set-max-intset-entries.
+/// set-max-intset-entries, capped at 2^30 entries as Redis 7.0 caps it (intset
+/// internals).
 pub fn max_intset(config: &Config) -> usize {
-    config.int(P::SetMaxIntsetEntries).max(0) as usize
+    config.int(P::SetMaxIntsetEntries).clamp(0, 1 << 30) as usize
 }
 
 impl SetValue {
