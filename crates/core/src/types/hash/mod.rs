@@ -40,7 +40,8 @@ pub enum HashValue {
     /// Small: packed pairs.
     Packed(Packed),
     /// Large: hash table.
-    Table(Table<Pair>),
+    /// (Boxed: the table with its resize state is larger than the compact forms.)
+    Table(Box<Table<Pair>>),
 }
 
 impl Default for HashValue {
@@ -65,7 +66,7 @@ impl HashValue {
                 .iter()
                 .any(|(f, v)| f.len() > lim.value || v.len() > lim.value)
         {
-            h = HashValue::Table(Table::with_capacity(pairs.len()));
+            h = HashValue::Table(Box::new(Table::with_capacity(pairs.len())));
         }
         for (f, v) in &pairs {
             h.insert(f, v, lim);
@@ -163,7 +164,7 @@ impl HashValue {
             for (f, v) in p.iter() {
                 t.insert_new(Pair::new(f, v));
             }
-            *self = HashValue::Table(t);
+            *self = HashValue::Table(Box::new(t));
         }
     }
 
@@ -188,7 +189,7 @@ impl HashValue {
     pub fn heap_size(&self) -> usize {
         match self {
             HashValue::Packed(p) => p.heap_size(),
-            HashValue::Table(t) => t.heap_size(),
+            HashValue::Table(t) => t.heap_size() + std::mem::size_of::<Table<Pair>>(),
         }
     }
 

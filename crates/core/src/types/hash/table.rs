@@ -8,6 +8,12 @@
 //! bucket indexes in reverse-binary order (Redis's dictScan) never skips a bucket.
 //! It also gives cheap uniform-ish random sampling (SRANDMEMBER, SPOP, HRANDFIELD).
 //! One entry is one allocation: chain link, key (inline when short) and value.
+//!
+//! Resizes are incremental, as Redis's dict: a resize allocates the new bucket array
+//! and every later write moves one old bucket, so a hash or set with millions of
+//! elements never stalls a command for a whole rehash. While both arrays are live,
+//! lookups search both and SCAN walks the smaller one's bucket plus all of its
+//! expansions in the larger one (dictScan's rule), which keeps SCAN's guarantee.
 
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
@@ -59,19 +65,22 @@ pub struct Entry<T> {
 }
 
 type Link<T> = Option<Box<Entry<T>>>;
+type Buckets<T> = Box<[Link<T>]>;
 
-/// A chained hash table.
+/// A chained hash table with incremental rehashing.
 pub struct Table<T> {
-    // A boxed slice rather than a Vec: it never grows in place, and the 8 bytes
-    // saved keep `HashValue`/`SetValue` at 32 bytes.
-    buckets: Box<[Link<T>]>,
+    /// `ht[0]` is the table; while a resize runs, `ht[1]` is the new one and
+    /// buckets of `ht[0]` below `rehash_idx` have been moved.
+    ht: [Buckets<T>; 2],
+    rehash_idx: usize,
     len: usize,
 }
 
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
-            buckets: Box::new([]),
+            ht: [Box::new([]), Box::new([])],
+            rehash_idx: 0,
             len: 0,
         }
     }
@@ -93,12 +102,23 @@ impl<T: Keyed + std::fmt::Debug> std::fmt::Debug for Table<T> {
     }
 }
 
+fn buckets<T>(n: usize) -> Buckets<T> {
+    let mut v: Vec<Link<T>> = Vec::new();
+    v.resize_with(n, || None);
+    v.into_boxed_slice()
+}
+
+#[inline]
+fn slot(h: u64, table_len: usize) -> usize {
+    h as usize & (table_len - 1)
+}
+
 impl<T: Keyed> Table<T> {
     /// An empty table sized for `n` elements.
     pub fn with_capacity(n: usize) -> Self {
         let mut t = Table::default();
         if n > 0 {
-            t.rehash(n.next_power_of_two().max(MIN_SIZE));
+            t.ht[0] = buckets(n.next_power_of_two().max(MIN_SIZE));
         }
         t
     }
@@ -115,17 +135,39 @@ impl<T: Keyed> Table<T> {
         self.len == 0
     }
 
+    /// Whether a resize is in progress.
     #[inline]
-    fn index(&self, key: &[u8]) -> usize {
-        hash(key) as usize & (self.buckets.len() - 1)
+    fn rehashing(&self) -> bool {
+        !self.ht[1].is_empty()
+    }
+
+    /// Which table holds `key`, and the bucket.
+    fn locate(&self, key: &[u8]) -> Option<(usize, usize)> {
+        if self.len == 0 {
+            return None;
+        }
+        let h = hash(key);
+        for t in 0..2 {
+            let tab = &self.ht[t];
+            if tab.is_empty() {
+                continue;
+            }
+            let i = slot(h, tab.len());
+            let mut cur = tab[i].as_deref();
+            while let Some(e) = cur {
+                if e.item.key() == key {
+                    return Some((t, i));
+                }
+                cur = e.next.as_deref();
+            }
+        }
+        None
     }
 
     /// The item with `key`.
     pub fn get(&self, key: &[u8]) -> Option<&T> {
-        if self.len == 0 {
-            return None;
-        }
-        let mut cur = self.buckets[self.index(key)].as_deref();
+        let (t, i) = self.locate(key)?;
+        let mut cur = self.ht[t][i].as_deref();
         while let Some(e) = cur {
             if e.item.key() == key {
                 return Some(&e.item);
@@ -137,11 +179,9 @@ impl<T: Keyed> Table<T> {
 
     /// The item with `key`, mutably (its key must not change).
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut T> {
-        if self.len == 0 {
-            return None;
-        }
-        let i = self.index(key);
-        let mut cur = self.buckets[i].as_deref_mut();
+        self.step();
+        let (t, i) = self.locate(key)?;
+        let mut cur = self.ht[t][i].as_deref_mut();
         while let Some(e) = cur {
             if e.item.key() == key {
                 return Some(&mut e.item);
@@ -153,27 +193,29 @@ impl<T: Keyed> Table<T> {
 
     /// Whether `key` is present.
     pub fn contains(&self, key: &[u8]) -> bool {
-        self.get(key).is_some()
+        self.locate(key).is_some()
     }
 
     /// Inserts an item whose key is known to be absent.
     pub fn insert_new(&mut self, item: T) {
-        if self.len >= self.buckets.len() {
-            self.rehash((self.buckets.len() * 2).max(MIN_SIZE));
+        self.step();
+        if self.ht[0].is_empty() {
+            self.ht[0] = buckets(MIN_SIZE);
+        } else if !self.rehashing() && self.len >= self.ht[0].len() {
+            self.start_resize(self.ht[0].len() * 2);
         }
-        let i = self.index(item.key());
-        let next = self.buckets[i].take();
-        self.buckets[i] = Some(Box::new(Entry { next, item }));
+        let t = usize::from(self.rehashing());
+        let i = slot(hash(item.key()), self.ht[t].len());
+        let next = self.ht[t][i].take();
+        self.ht[t][i] = Some(Box::new(Entry { next, item }));
         self.len += 1;
     }
 
     /// Removes the item with `key`.
     pub fn remove(&mut self, key: &[u8]) -> Option<T> {
-        if self.len == 0 {
-            return None;
-        }
-        let i = self.index(key);
-        let removed = unlink(&mut self.buckets[i], |e| e.item.key() == key)?;
+        self.step();
+        let (t, i) = self.locate(key)?;
+        let removed = unlink(&mut self.ht[t][i], |e| e.item.key() == key)?;
         self.len -= 1;
         self.maybe_shrink();
         Some(removed.item)
@@ -181,76 +223,129 @@ impl<T: Keyed> Table<T> {
 
     fn maybe_shrink(&mut self) {
         // Redis resizes when fewer than 10% of the buckets are used.
-        if self.buckets.len() > MIN_SIZE && self.len * 10 < self.buckets.len() {
-            self.rehash(self.len.next_power_of_two().max(MIN_SIZE));
+        if !self.rehashing() && self.ht[0].len() > MIN_SIZE && self.len * 10 < self.ht[0].len() {
+            self.start_resize(self.len.next_power_of_two().max(MIN_SIZE));
         }
     }
 
-    fn rehash(&mut self, new_size: usize) {
-        let mut new: Vec<Link<T>> = Vec::new();
-        new.resize_with(new_size, || None);
-        let mask = new_size - 1;
-        for slot in self.buckets.iter_mut() {
-            let mut chain = slot.take();
+    fn start_resize(&mut self, size: usize) {
+        if size == self.ht[0].len() {
+            return;
+        }
+        if self.len == 0 {
+            self.ht[0] = buckets(size);
+            return;
+        }
+        self.ht[1] = buckets(size);
+        self.rehash_idx = 0;
+    }
+
+    /// Moves one non-empty bucket of the old table (visiting at most 10 empty
+    /// ones), as Redis's _dictRehashStep; finishes the resize at the end.
+    fn step(&mut self) {
+        if !self.rehashing() {
+            return;
+        }
+        let [old, new] = &mut self.ht;
+        let mut empty_visits = 10;
+        while self.rehash_idx < old.len() && old[self.rehash_idx].is_none() {
+            self.rehash_idx += 1;
+            empty_visits -= 1;
+            if empty_visits == 0 {
+                return;
+            }
+        }
+        if let Some(head) = old.get_mut(self.rehash_idx) {
+            let mut chain = head.take();
             while let Some(mut e) = chain {
                 chain = e.next.take();
-                let i = hash(e.item.key()) as usize & mask;
+                let i = slot(hash(e.item.key()), new.len());
                 e.next = new[i].take();
                 new[i] = Some(e);
             }
+            self.rehash_idx += 1;
         }
-        self.buckets = new.into_boxed_slice();
+        if self.rehash_idx >= old.len() {
+            self.ht[0] = std::mem::replace(&mut self.ht[1], Box::new([]));
+            self.rehash_idx = 0;
+        }
     }
 
     /// All items, in table order.
     pub fn iter(&self) -> Iter<'_, T> {
         Iter {
-            buckets: self.buckets.iter(),
+            buckets: self.ht[0].iter().chain(self.ht[1].iter()),
             cur: None,
         }
     }
 
     /// Visits the items of the bucket(s) at `cursor`; returns the next cursor (0
     /// when done). Items present from the first call to the last are visited at
-    /// least once whatever resizes happen in between.
+    /// least once whatever resizes happen in between (Redis's dictScan).
     pub fn scan<'a>(&'a self, cursor: u64, mut f: impl FnMut(&'a T)) -> u64 {
-        if self.buckets.is_empty() {
+        if self.len == 0 || self.ht[0].is_empty() {
             return 0;
         }
-        let mask = (self.buckets.len() - 1) as u64;
-        let mut cur = self.buckets[(cursor & mask) as usize].as_deref();
-        while let Some(e) = cur {
-            f(&e.item);
-            cur = e.next.as_deref();
+        let mut emit = |tab: &'a Buckets<T>, idx: u64, mask: u64| {
+            let mut cur = tab[(idx & mask) as usize].as_deref();
+            while let Some(e) = cur {
+                f(&e.item);
+                cur = e.next.as_deref();
+            }
+        };
+        let mut v = cursor;
+        if !self.rehashing() {
+            let m0 = (self.ht[0].len() - 1) as u64;
+            emit(&self.ht[0], v, m0);
+            return next_cursor(v, m0);
         }
-        next_cursor(cursor, mask)
+        let (small, large) = if self.ht[0].len() <= self.ht[1].len() {
+            (&self.ht[0], &self.ht[1])
+        } else {
+            (&self.ht[1], &self.ht[0])
+        };
+        let m0 = (small.len() - 1) as u64;
+        let m1 = (large.len() - 1) as u64;
+        emit(small, v, m0);
+        // Then every bucket of the larger table that the small bucket expands to.
+        loop {
+            emit(large, v, m1);
+            v = next_cursor(v, m1);
+            if v & (m0 ^ m1) == 0 {
+                break;
+            }
+        }
+        v
     }
 
-    /// A random non-empty bucket and a position in its chain (uniform over
-    /// buckets, then over the chain, like dictGetRandomKey).
-    fn random_bucket(&self, rng: &mut impl rand::Rng) -> Option<(usize, usize)> {
+    /// A random non-empty bucket, as (table, index), uniform over the buckets that
+    /// may hold entries (dictGetRandomKey), and a position in its chain.
+    fn random_bucket(&self, rng: &mut impl rand::Rng) -> Option<(usize, usize, usize)> {
         if self.len == 0 {
             return None;
         }
-        let mask = self.buckets.len() - 1;
+        let s0 = self.ht[0].len();
+        let start = if self.rehashing() { self.rehash_idx } else { 0 };
+        let slots = s0 + self.ht[1].len() - start;
         loop {
-            let i = rng.gen::<usize>() & mask;
+            let h = start + rng.gen_range(0..slots);
+            let (t, i) = if h >= s0 { (1, h - s0) } else { (0, h) };
             let mut n = 0;
-            let mut cur = self.buckets[i].as_deref();
+            let mut cur = self.ht[t][i].as_deref();
             while let Some(e) = cur {
                 n += 1;
                 cur = e.next.as_deref();
             }
             if n > 0 {
-                return Some((i, rng.gen_range(0..n)));
+                return Some((t, i, rng.gen_range(0..n)));
             }
         }
     }
 
     /// A random item.
     pub fn random(&self, rng: &mut impl rand::Rng) -> Option<&T> {
-        let (i, mut pick) = self.random_bucket(rng)?;
-        let mut cur = self.buckets[i].as_deref();
+        let (t, i, mut pick) = self.random_bucket(rng)?;
+        let mut cur = self.ht[t][i].as_deref();
         while let Some(e) = cur {
             if pick == 0 {
                 return Some(&e.item);
@@ -263,9 +358,10 @@ impl<T: Keyed> Table<T> {
 
     /// Removes and returns a random item.
     pub fn pop_random(&mut self, rng: &mut impl rand::Rng) -> Option<T> {
-        let (i, pick) = self.random_bucket(rng)?;
+        self.step();
+        let (t, i, pick) = self.random_bucket(rng)?;
         let mut n = 0;
-        let e = unlink(&mut self.buckets[i], |_| {
+        let e = unlink(&mut self.ht[t][i], |_| {
             n += 1;
             n > pick
         })?;
@@ -274,9 +370,9 @@ impl<T: Keyed> Table<T> {
         Some(e.item)
     }
 
-    /// Heap bytes: the bucket array, the entries and what the items own.
+    /// Heap bytes: the bucket arrays, the entries and what the items own.
     pub fn heap_size(&self) -> usize {
-        let mut n = self.buckets.len() * std::mem::size_of::<Link<T>>();
+        let mut n = (self.ht[0].len() + self.ht[1].len()) * std::mem::size_of::<Link<T>>();
         for item in self.iter() {
             n += std::mem::size_of::<Entry<T>>() + item.heap();
         }
@@ -318,10 +414,12 @@ fn next_cursor(mut v: u64, mask: u64) -> u64 {
 impl<T> Drop for Table<T> {
     fn drop(&mut self) {
         // Unlink chains iteratively so that a long chain cannot overflow the stack.
-        for slot in self.buckets.iter_mut() {
-            let mut chain = slot.take();
-            while let Some(mut e) = chain {
-                chain = e.next.take();
+        for tab in self.ht.iter_mut() {
+            for slot in tab.iter_mut() {
+                let mut chain = slot.take();
+                while let Some(mut e) = chain {
+                    chain = e.next.take();
+                }
             }
         }
     }
@@ -329,7 +427,7 @@ impl<T> Drop for Table<T> {
 
 /// Iterator over a [`Table`].
 pub struct Iter<'a, T> {
-    buckets: std::slice::Iter<'a, Link<T>>,
+    buckets: std::iter::Chain<std::slice::Iter<'a, Link<T>>, std::slice::Iter<'a, Link<T>>>,
     cur: Option<&'a Entry<T>>,
 }
 
@@ -372,7 +470,10 @@ mod tests {
             assert!(t.remove(i.to_string().as_bytes()).is_some());
         }
         assert_eq!(t.len(), 10);
-        assert!(t.buckets.len() <= 16);
+        for _ in 0..100 {
+            t.step();
+        }
+        assert!(!t.rehashing() && t.ht[0].len() <= 128);
         assert_eq!(t.iter().count(), 10);
         let c = t.clone();
         assert_eq!(c.len(), 10);
@@ -427,6 +528,55 @@ mod tests {
         }
         assert_eq!(popped.len(), 50);
         assert!(t.is_empty());
+    }
+
+    /// Random operations against a model, with full scans interleaved with the
+    /// writes (so they run across incremental resizes in every state).
+    #[test]
+    fn matches_a_model_through_incremental_resizes() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut t: Table<SmallBytes> = Table::default();
+        let mut model: HashSet<Vec<u8>> = HashSet::new();
+        for round in 0..40 {
+            // Phases of growth and shrinkage.
+            let grow = round % 4 < 2;
+            let stable: Vec<Vec<u8>> = model.iter().take(50).cloned().collect();
+            let mut seen: HashSet<Vec<u8>> = HashSet::new();
+            let mut cursor = 0u64;
+            loop {
+                cursor = t.scan(cursor, |k| {
+                    seen.insert(k.as_bytes().to_vec());
+                });
+                for _ in 0..rng.gen_range(0..60) {
+                    let k = format!("k{}", rng.gen_range(0..3000)).into_bytes();
+                    if stable.contains(&k) {
+                        continue;
+                    }
+                    if grow || rng.gen_bool(0.2) {
+                        if model.insert(k.clone()) {
+                            t.insert_new(SmallBytes::new(&k));
+                        }
+                    } else if model.remove(&k) {
+                        assert!(t.remove(&k).is_some());
+                    }
+                }
+                if cursor == 0 {
+                    break;
+                }
+            }
+            for k in &stable {
+                assert!(seen.contains(k), "scan missed a stable key");
+            }
+            assert_eq!(t.len(), model.len());
+            assert_eq!(t.iter().count(), model.len());
+            for k in model.iter().take(100) {
+                assert!(t.contains(k));
+            }
+            if let Some(r) = t.random(&mut rng) {
+                assert!(model.contains(r.as_bytes()));
+            }
+        }
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub enum SetValue {
     /// Small, all integers.
     Intset(Intset),
     /// Anything else.
-    Table(Table<SmallBytes>),
+    /// (Boxed: the table with its resize state is larger than the compact forms.)
+    Table(Box<Table<SmallBytes>>),
 }
 
 impl Default for SetValue {
@@ -82,7 +83,7 @@ impl SetValue {
     pub fn from_members(members: Vec<Vec<u8>>, config: &Config) -> SetValue {
         let max = max_intset(config);
         let mut s = if members.len() > max || members.iter().any(|m| parse_i64(m).is_none()) {
-            SetValue::Table(Table::with_capacity(members.len()))
+            SetValue::Table(Box::new(Table::with_capacity(members.len())))
         } else {
             SetValue::new()
         };
@@ -176,7 +177,7 @@ impl SetValue {
             for i in s.iter() {
                 t.insert_new(SmallBytes::new(b.format(i).as_bytes()));
             }
-            *self = SetValue::Table(t);
+            *self = SetValue::Table(Box::new(t));
         }
     }
 
@@ -213,7 +214,7 @@ impl SetValue {
     pub fn heap_size(&self) -> usize {
         match self {
             SetValue::Intset(s) => s.heap_size(),
-            SetValue::Table(t) => t.heap_size(),
+            SetValue::Table(t) => t.heap_size() + std::mem::size_of::<Table<SmallBytes>>(),
         }
     }
 
