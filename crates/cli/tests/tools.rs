@@ -94,6 +94,58 @@ fn read_lines(reader: &mut impl BufRead, want: usize) -> Vec<String> {
     lines
 }
 
+/// The first `n` lines a long-running client prints with `args`.
+fn first_lines(program: &str, server: &RedisServer, args: &[&str], n: usize) -> Vec<String> {
+    let mut child = Command::new(program)
+        .args(with_port(server, args))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let lines = read_lines(&mut out, n);
+    let _ = child.kill();
+    let _ = child.wait();
+    lines
+}
+
+#[test]
+fn latency_dist_draws_redis_cli_spectrum() {
+    let server = RedisServer::start();
+    // redis-cli buffers its stdout when it is a pipe; the legend is compared with
+    // the text redis-cli 7.0 prints (seen on a terminal), the rows by shape.
+    let lines = first_lines(FERROKV_CLI, &server, &["--latency-dist", "-i", "0.1"], 10);
+    assert_eq!(lines[0], "-".repeat(45));
+    assert_eq!(lines[1], ". - * #          .01 .125 .25 .5 milliseconds");
+    assert_eq!(lines[5], "K,L,M,N,O,P,Q,?  1,2,4,8,16,30,60,>60 seconds");
+    assert!(lines[6].starts_with("From 0 to 100%: \x1b[48;5;0m \x1b[48;5;233m "));
+    assert_eq!(lines[7], "-".repeat(45));
+    for row in &lines[8..10] {
+        assert!(row.starts_with("\x1b[38;5;0m\x1b[48;5;"), "{row:?}");
+        assert!(row.ends_with("m?\x1b[0m"), "{row:?}");
+        assert_eq!(row.matches("\x1b[48;5;").count(), 31, "{row:?}");
+    }
+}
+
+#[test]
+fn latency_history_off_a_terminal_prints_every_sample() {
+    let server = RedisServer::start();
+    let lines = first_lines(
+        FERROKV_CLI,
+        &server,
+        &["--latency-history", "-i", "0.1"],
+        12,
+    );
+    assert_eq!(lines.len(), 12);
+    assert_eq!(lines[0].split(' ').nth(3), Some("1"), "{:?}", lines[0]);
+    assert_eq!(lines[1].split(' ').nth(3), Some("2"), "{:?}", lines[1]);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" -- 0.1") && l.ends_with(" seconds range")),
+        "{lines:?}"
+    );
+}
+
 #[test]
 fn stat_prints_header_and_rows() {
     let server = RedisServer::start();

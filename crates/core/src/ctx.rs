@@ -28,6 +28,8 @@ pub struct Keys<'k> {
     pub dirty: u64,
     /// Keys that may now serve blocked clients (see [`crate::blocking`]).
     pub ready: Vec<(usize, Vec<u8>)>,
+    /// Whether any client is blocked (else nothing is recorded in `ready`).
+    pub track_ready: bool,
 }
 
 impl<'k> Keys<'k> {
@@ -41,6 +43,7 @@ impl<'k> Keys<'k> {
             no_touch: false,
             dirty: 0,
             ready: Vec::new(),
+            track_ready: false,
         }
     }
 
@@ -118,6 +121,7 @@ impl<'k> Keys<'k> {
         keep_ttl: bool,
     ) -> CmdResult<bool> {
         let (now, lru) = (self.now_ms, self.lru);
+        self.note_created(db, key, &value);
         let (shard, hash) = self.shard(db, key)?;
         let existed = shard.set(key, hash, value, keep_ttl, now, lru);
         shard.stats.dirty += 1;
@@ -133,6 +137,7 @@ impl<'k> Keys<'k> {
         ttl: crate::keyspace::Ttl,
     ) -> CmdResult<bool> {
         let (now, lru, db) = (self.now_ms, self.lru, self.db);
+        self.note_created(db, key, &value);
         let (shard, hash) = self.shard(db, key)?;
         let existed = shard.set_ex(key, hash, value, ttl, now, lru);
         shard.stats.dirty += 1;
@@ -150,6 +155,7 @@ impl<'k> Keys<'k> {
         let lru = self.lru;
         self.dirty += 1;
         let db = self.db;
+        self.note_created(db, key, &value);
         let (shard, hash) = self.shard(db, key)?;
         shard.stats.dirty += 1;
         Ok(shard.insert_new(key, hash, value, expire_at, lru))
@@ -192,6 +198,7 @@ impl<'k> Keys<'k> {
         if node.key() != key {
             node = node.rekey(key);
         }
+        self.note_created(db, key, &node.value);
         let (shard, hash) = self.shard(db, key)?;
         shard.put_node(node, hash);
         shard.stats.dirty += 1;
@@ -199,8 +206,19 @@ impl<'k> Keys<'k> {
         Ok(())
     }
 
+    /// A key of a type clients block on (list, zset) is being stored: like Redis's
+    /// dbAdd, that makes it ready for clients blocked on it.
+    fn note_created(&mut self, db: usize, key: &[u8], value: &Value) {
+        if self.track_ready && matches!(value, Value::List(_) | Value::ZSet(_)) {
+            self.signal_ready(db, key);
+        }
+    }
+
     /// Records that `key` in `db` received data a blocked client may be waiting for.
     pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        if !self.track_ready {
+            return;
+        }
         if !self.ready.iter().any(|(d, k)| *d == db && k == key) {
             self.ready.push((db, key.to_vec()));
         }

@@ -76,6 +76,9 @@ pub struct Engine {
     pub started: Instant,
     /// Point-in-time snapshot state (BGSAVE without fork).
     pub snapshot: crate::snapshot::SnapshotState,
+    /// Clients parked by blocking commands (kept by the server). While it is zero,
+    /// commands skip recording which keys became ready.
+    pub blocked_clients: std::sync::atomic::AtomicUsize,
 }
 
 /// Totals over every shard (INFO stats and keyspace).
@@ -110,6 +113,7 @@ impl Engine {
             clock: Clock::default(),
             started: Instant::now(),
             snapshot: crate::snapshot::SnapshotState::new(dbs * SHARDS),
+            blocked_clients: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -187,6 +191,7 @@ impl Engine {
             self.snapshot_before_write(&mut locks);
         }
         let mut keys = Keys::new(locks, client.db, self.clock.now_ms());
+        keys.track_ready = self.blocked_clients.load(Ordering::Relaxed) > 0;
         keys.no_touch = client.no_touch && cmd.meta.name != "touch";
         if self.lfu_policy() {
             keys.lru = crate::keyspace::Access::Lfu {
@@ -204,7 +209,15 @@ impl Engine {
             hooks,
             cmd,
         };
-        handler(&mut ctx, args)
+        let result = handler(&mut ctx, args);
+        let ready = std::mem::take(&mut ctx.keys.ready);
+        // The locks are released before blocked clients are served: serving runs
+        // their commands, which take locks of their own.
+        drop(ctx);
+        if !ready.is_empty() {
+            hooks.keys_ready(ready);
+        }
+        result
     }
 
     /// Whether the maxmemory policy is an LFU one (keys then carry LFU counters).

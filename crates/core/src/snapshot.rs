@@ -121,9 +121,11 @@ mod tests {
     use crate::hooks::NoHooks;
     use ferrokv_resp::{Protocol, ReplyBuf};
 
+    type Entry = (usize, Vec<u8>, Vec<u8>);
+
     /// Collects `(db, key, value)` of every visited entry.
     #[derive(Default)]
-    struct Collect(Mutex<Vec<(usize, Vec<u8>, Vec<u8>)>>, Mutex<Vec<LockId>>);
+    struct Collect(Mutex<Vec<Entry>>, Mutex<Vec<LockId>>);
 
     impl ShardVisitor for Collect {
         fn visit(&self, db: usize, idx: usize, shard: &Shard) {

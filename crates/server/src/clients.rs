@@ -45,6 +45,8 @@ pub struct ClientHandle {
     pub kill: Notify,
     /// Whether this is a unix-socket connection.
     pub unix: bool,
+    /// Parked by a blocking command (CLIENT LIST flag `b`).
+    pub blocked: AtomicBool,
 }
 
 /// The text fields of a client.
@@ -97,6 +99,7 @@ impl ClientHandle {
             killed: AtomicBool::new(false),
             kill: Notify::new(),
             unix,
+            blocked: AtomicBool::new(false),
         }
     }
 
@@ -116,6 +119,9 @@ impl ClientHandle {
             / 1000;
         let t = self.info.lock().clone();
         let mut flags = String::new();
+        if self.blocked.load(Relaxed) {
+            flags.push('b');
+        }
         if self.no_evict.load(Relaxed) {
             flags.push('e');
         }

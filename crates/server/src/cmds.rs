@@ -24,6 +24,7 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("client|help", client_help),
     CommandDef::new("client|no-touch", client_no_touch),
     CommandDef::new("client|setinfo", client_setinfo),
+    CommandDef::new("client|unblock", client_unblock),
     CommandDef::new("hello", hello),
     CommandDef::new("auth", auth),
     CommandDef::new("reset", reset),
@@ -251,6 +252,26 @@ fn client_no_evict(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: the reason is checked before the id, as
+/// Redis does.
+fn client_unblock(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let error = match args.get(3) {
+        None => false,
+        Some(a) if is_kw(a, "timeout") => false,
+        Some(a) if is_kw(a, "error") => true,
+        Some(_) => {
+            return Err(CmdError::Other(
+                "CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into(),
+            ))
+        }
+    };
+    let id = ferrokv_core::args::int_arg(args[2])?;
+    let st = state(ctx)?;
+    let done = u64::try_from(id).is_ok_and(|id| st.blocked.unblock(&st.engine, id, error));
+    ctx.out.int(i64::from(done));
     Ok(())
 }
 

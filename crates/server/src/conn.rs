@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
+use ferrokv_core::blocking::BlockRequest;
 use ferrokv_core::config::P;
 use ferrokv_core::Client;
 use ferrokv_resp::{Protocol, ReplyBuf, RequestLimits, RequestParser};
 use smallvec::SmallVec;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::blocked::Parked;
 use crate::clients::ClientHandle;
 use crate::state::ServerState;
 
@@ -41,6 +43,9 @@ where
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut out = ReplyBuf::with_capacity(Protocol::Resp2, READ_CHUNK);
     let mut was_authenticated = authenticated;
+    // Set after a blocked command was answered: what is left in `input` is parsed
+    // before reading again.
+    let mut parse_first = false;
     loop {
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             let want = parser
@@ -49,38 +54,41 @@ where
                 .max(READ_CHUNK);
             input.reserve(want);
         }
-        let idle_timeout = engine.config.int(P::Timeout);
-        let read = async {
-            if idle_timeout > 0 {
-                match tokio::time::timeout(
-                    Duration::from_secs(idle_timeout as u64),
-                    stream.read_buf(&mut input),
-                )
-                .await
-                {
-                    Ok(r) => r,
-                    Err(_) => Ok(0),
+        if !std::mem::take(&mut parse_first) {
+            let idle_timeout = engine.config.int(P::Timeout);
+            let read = async {
+                if idle_timeout > 0 {
+                    match tokio::time::timeout(
+                        Duration::from_secs(idle_timeout as u64),
+                        stream.read_buf(&mut input),
+                    )
+                    .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Ok(0),
+                    }
+                } else {
+                    stream.read_buf(&mut input).await
                 }
-            } else {
-                stream.read_buf(&mut input).await
-            }
-        };
-        let n = tokio::select! {
-            r = read => match r {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            },
-            _ = handle.kill.notified() => break,
-        };
+            };
+            let n = tokio::select! {
+                r = read => match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                },
+                _ = handle.kill.notified() => break,
+            };
+            state.net_input.fetch_add(n as u64, Relaxed);
+            state.reads.fetch_add(1, Relaxed);
+        }
         if handle.killed.load(Relaxed) {
             break;
         }
-        state.net_input.fetch_add(n as u64, Relaxed);
-        state.reads.fetch_add(1, Relaxed);
 
         let mut off = 0;
         let mut executed = 0u64;
         let mut close = false;
+        let mut block = None;
         loop {
             match parser.parse(&input[off..]) {
                 Ok(Some(len)) => {
@@ -90,9 +98,16 @@ where
                         if !args.is_empty() {
                             engine.execute(&mut client, &args, &mut out, &*state);
                             executed += 1;
+                            if let Some(req) = client.block.take() {
+                                let owned: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+                                block = Some((req, owned));
+                            }
                         }
                     }
                     off += len;
+                    if block.is_some() {
+                        break;
+                    }
                     if client.authenticated != was_authenticated {
                         was_authenticated = client.authenticated;
                         parser.set_limits(limits(&state, client.authenticated));
@@ -141,11 +156,92 @@ where
         if close {
             break;
         }
+        if let Some((req, args)) = block {
+            let Some((c, reply)) =
+                wait_blocked(&mut stream, &state, &handle, &mut input, client, req, args).await
+            else {
+                break;
+            };
+            client = c;
+            out.raw(&reply);
+            // Requests that arrived while it was blocked are parsed before reading
+            // again; the reply goes out with theirs.
+            parse_first = true;
+            continue;
+        }
         if input.is_empty() && input.capacity() > 1024 * 1024 {
             input = BytesMut::with_capacity(READ_CHUNK);
         }
     }
     let _ = stream.shutdown().await;
+}
+
+/// Parks the client of a blocking command until it is served, times out, is
+/// unblocked, or the connection closes (`None`). Returns the client and its reply.
+async fn wait_blocked<S>(
+    stream: &mut S,
+    state: &Arc<ServerState>,
+    handle: &ClientHandle,
+    input: &mut BytesMut,
+    client: Client,
+    req: BlockRequest,
+    args: Vec<Vec<u8>>,
+) -> Option<(Client, Vec<u8>)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let engine = &state.engine;
+    let keys: Vec<(usize, Vec<u8>)> = req.keys.iter().map(|k| (req.db, k.clone())).collect();
+    let parked = Parked::new(client, args, keys.clone());
+    state.blocked.park(engine, &parked);
+    handle.blocked.store(true, Relaxed);
+    // A push that landed between the command's look at its keys and the parking
+    // found nobody to wake: look again now that the client is queued.
+    state.blocked.serve(engine, &**state, keys);
+    let mut deadline = req
+        .timeout_ms
+        .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
+    let query_limit = engine.config.int(P::ClientQueryBufferLimit).max(0) as usize;
+    let result = loop {
+        let timeout = async move {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = parked.served() => {
+                if let Some(done) = parked.take_done() {
+                    break Some(done);
+                }
+            }
+            _ = timeout => {
+                deadline = None;
+                if let Some(c) = state.blocked.cancel(engine, &parked) {
+                    let mut out = ReplyBuf::new(c.proto);
+                    out.null_array();
+                    break Some((c, out.as_bytes().to_vec()));
+                }
+                // Served meanwhile: its reply is on the way.
+            }
+            r = stream.read_buf(input) => match r {
+                Ok(n) if n > 0 && input.len() <= query_limit => {
+                    state.net_input.fetch_add(n as u64, Relaxed);
+                    state.reads.fetch_add(1, Relaxed);
+                }
+                _ => {
+                    state.blocked.cancel(engine, &parked);
+                    break None;
+                }
+            },
+            _ = handle.kill.notified() => {
+                state.blocked.cancel(engine, &parked);
+                break None;
+            }
+        }
+    };
+    handle.blocked.store(false, Relaxed);
+    result
 }
 
 /// Copies what other clients may ask about this one into its shared handle.

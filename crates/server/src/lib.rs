@@ -3,6 +3,7 @@
 //! connections or the process.
 
 pub mod alloc;
+pub mod blocked;
 pub mod clients;
 pub mod cmds;
 pub mod compat;

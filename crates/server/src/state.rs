@@ -17,6 +17,8 @@ pub struct ServerState {
     pub engine: Arc<Engine>,
     /// Connected clients.
     pub clients: Clients,
+    /// Clients parked by blocking commands.
+    pub blocked: crate::blocked::Blocked,
     /// 40 hex characters identifying this run (INFO run_id).
     pub run_id: String,
     /// Replication id (INFO master_replid).
@@ -71,6 +73,7 @@ impl ServerState {
         ServerState {
             engine,
             clients: Clients::default(),
+            blocked: crate::blocked::Blocked::default(),
             run_id: random_hex40(),
             replid: random_hex40(),
             started: Instant::now(),
@@ -115,6 +118,10 @@ impl ServerState {
 impl ServerHooks for ServerState {
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn keys_ready(&self, ready: Vec<(usize, Vec<u8>)>) {
+        self.blocked.serve(&self.engine, self, ready);
     }
 
     fn config_changed(&self, name: &str) -> Result<(), String> {

@@ -138,7 +138,7 @@ pub fn hot(config: &Config) -> Result<ExitCode, Fatal> {
         }
         let _ = out.flush();
         scans += 1;
-        if scans % 100 == 0 && !config.interval.is_zero() {
+        if scans.is_multiple_of(100) && !config.interval.is_zero() {
             std::thread::sleep(config.interval);
         }
         cursor = next;
@@ -242,7 +242,7 @@ pub fn run(config: &Config, memory: bool) -> Result<ExitCode, Fatal> {
         }
         let _ = out.flush();
         scans += 1;
-        if scans % 100 == 0 && !config.interval.is_zero() {
+        if scans.is_multiple_of(100) && !config.interval.is_zero() {
             std::thread::sleep(config.interval);
         }
         cursor = next;

@@ -81,7 +81,7 @@ pub fn run(config: &Config, _: ()) -> Result<ExitCode, Fatal> {
             Ok(_) => String::new(),
             Err(e) => return Err(Fatal::Message(format!("Error: {e}"))),
         };
-        if lines % 20 == 0 {
+        if lines.is_multiple_of(20) {
             let _ = writeln!(
                 out,
                 "------- data ------ --------------------- load -------------------- - child -"

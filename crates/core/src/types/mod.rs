@@ -2,6 +2,7 @@
 //! rule that converts between compact and large encodings, its commands and its
 //! OBJECT ENCODING names.
 
+pub mod geo;
 pub mod hash;
 pub mod list;
 pub mod set;

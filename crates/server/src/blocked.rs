@@ -1,0 +1,238 @@
+//! Clients parked by blocking commands (BLPOP, BLMOVE, BZPOPMIN, ...): the server
+//! side of core's blocking contract (see `ferrokv_core::blocking`).
+//!
+//! A command that finds nothing to serve sets `Client::block` and replies nothing.
+//! The connection then parks: it moves its `Client` and the command into a
+//! [`Parked`] queued (FIFO) on each key, and waits for a reply, its timeout, a
+//! CLIENT UNBLOCK, or the peer closing.
+//!
+//! Serving happens on the thread of the command that made a key ready, right after
+//! that command released its locks and before its own reply is sent: the engine calls
+//! [`ServerHooks::keys_ready`](ferrokv_core::ServerHooks::keys_ready), which re-runs
+//! the parked commands in FIFO order per key. A re-run that still finds nothing (the
+//! key was pushed and popped within one command, or another waiter took it) leaves
+//! the client in its place. Whoever first takes a parked client out of its slot
+//! (serving, timeout, CLIENT UNBLOCK, disconnect) owns it; the others see it gone.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use ferrokv_core::{Client, Engine, ServerHooks};
+use ferrokv_resp::ReplyBuf;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// One parked client.
+pub struct Parked {
+    /// CLIENT ID.
+    pub id: u64,
+    keys: Vec<DbKey>,
+    slot: Mutex<Slot>,
+    done: Notify,
+}
+
+enum Slot {
+    /// Waiting for a key: the client state and the command to re-run.
+    Waiting { client: Client, args: Vec<Vec<u8>> },
+    /// Served (or unblocked): the client and the reply to send.
+    Done { client: Client, reply: Vec<u8> },
+    /// Taken by its connection.
+    Taken,
+}
+
+impl Parked {
+    /// A client blocked by `args` on `keys` (`(db, key)`).
+    pub fn new(client: Client, args: Vec<Vec<u8>>, keys: Vec<(usize, Vec<u8>)>) -> Arc<Parked> {
+        Arc::new(Parked {
+            id: client.id,
+            keys,
+            slot: Mutex::new(Slot::Waiting { client, args }),
+            done: Notify::new(),
+        })
+    }
+
+    /// Resolves when the client has been served or unblocked.
+    pub async fn served(&self) {
+        self.done.notified().await
+    }
+
+    /// Takes the reply of a served client.
+    pub fn take_done(&self) -> Option<(Client, Vec<u8>)> {
+        let mut slot = self.slot.lock();
+        match std::mem::replace(&mut *slot, Slot::Taken) {
+            Slot::Done { client, reply } => Some((client, reply)),
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    }
+}
+
+/// A key of a database.
+type DbKey = (usize, Vec<u8>);
+
+/// Every parked client, queued per key.
+#[derive(Default)]
+pub struct Blocked {
+    queues: Mutex<HashMap<DbKey, VecDeque<Arc<Parked>>>>,
+    by_id: Mutex<HashMap<u64, Arc<Parked>>>,
+}
+
+thread_local! {
+    /// Keys made ready while this thread is already serving (a served BLMOVE pushes
+    /// to its destination): served by the outer call, in order, without recursion.
+    static SERVING: RefCell<Option<VecDeque<DbKey>>> = const { RefCell::new(None) };
+}
+
+impl Blocked {
+    /// Registers a parked client at the tail of each of its keys' queues.
+    pub fn park(&self, engine: &Engine, p: &Arc<Parked>) {
+        {
+            let mut q = self.queues.lock();
+            for k in &p.keys {
+                q.entry(k.clone()).or_default().push_back(p.clone());
+            }
+        }
+        self.by_id.lock().insert(p.id, p.clone());
+        engine.blocked_clients.fetch_add(1, Relaxed);
+    }
+
+    fn unregister(&self, engine: &Engine, p: &Arc<Parked>) {
+        let mut q = self.queues.lock();
+        for k in &p.keys {
+            if let Some(list) = q.get_mut(k) {
+                list.retain(|x| !Arc::ptr_eq(x, p));
+                if list.is_empty() {
+                    q.remove(k);
+                }
+            }
+        }
+        drop(q);
+        if self.by_id.lock().remove(&p.id).is_some() {
+            engine.blocked_clients.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// Takes a still-waiting client back (timeout, disconnect, kill). `None` when it
+    /// was served meanwhile: its reply is then in the slot.
+    pub fn cancel(&self, engine: &Engine, p: &Arc<Parked>) -> Option<Client> {
+        let mut slot = p.slot.lock();
+        match std::mem::replace(&mut *slot, Slot::Taken) {
+            Slot::Waiting { client, .. } => {
+                drop(slot);
+                self.unregister(engine, p);
+                Some(client)
+            }
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    }
+
+    /// CLIENT UNBLOCK: ends the wait of client `id` with the timeout reply, or with
+    /// an UNBLOCKED error. Returns whether it was blocked.
+    pub fn unblock(&self, engine: &Engine, id: u64, error: bool) -> bool {
+        let Some(p) = self.by_id.lock().get(&id).cloned() else {
+            return false;
+        };
+        let mut slot = p.slot.lock();
+        if !matches!(*slot, Slot::Waiting { .. }) {
+            return false;
+        }
+        let Slot::Waiting { client, .. } = std::mem::replace(&mut *slot, Slot::Taken) else {
+            return false;
+        };
+        let mut out = ReplyBuf::new(client.proto);
+        if error {
+            out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        } else {
+            out.null_array();
+        }
+        *slot = Slot::Done {
+            client,
+            reply: out.as_bytes().to_vec(),
+        };
+        drop(slot);
+        self.unregister(engine, &p);
+        p.done.notify_one();
+        true
+    }
+
+    /// Whether client `id` is parked (CLIENT LIST flag `b`).
+    pub fn is_blocked(&self, id: u64) -> bool {
+        self.by_id.lock().contains_key(&id)
+    }
+
+    /// Serves the clients parked on `ready` keys, FIFO per key (see the module doc).
+    pub fn serve(&self, engine: &Engine, hooks: &dyn ServerHooks, ready: Vec<(usize, Vec<u8>)>) {
+        let nested = SERVING.with(|s| {
+            let mut s = s.borrow_mut();
+            match s.as_mut() {
+                Some(q) => {
+                    q.extend(ready.iter().cloned());
+                    true
+                }
+                None => {
+                    *s = Some(ready.iter().cloned().collect());
+                    false
+                }
+            }
+        });
+        if nested {
+            return;
+        }
+        // Reset even if a command panics, or this thread would queue forever.
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                SERVING.with(|s| *s.borrow_mut() = None);
+            }
+        }
+        let _reset = Reset;
+        while let Some((db, key)) =
+            SERVING.with(|s| s.borrow_mut().as_mut().and_then(|q| q.pop_front()))
+        {
+            self.serve_key(engine, hooks, db, key);
+        }
+    }
+
+    fn serve_key(&self, engine: &Engine, hooks: &dyn ServerHooks, db: usize, key: Vec<u8>) {
+        let k = (db, key);
+        loop {
+            let front = self.queues.lock().get(&k).and_then(|q| q.front().cloned());
+            let Some(p) = front else { return };
+            let mut slot = p.slot.lock();
+            if !matches!(*slot, Slot::Waiting { .. }) {
+                // Served by another thread, timed out or unblocked meanwhile: only
+                // its queue entries may be left. (Its slot must stay as it is: a
+                // served client's reply is in it.)
+                drop(slot);
+                self.unregister(engine, &p);
+                continue;
+            }
+            let Slot::Waiting { mut client, args } = std::mem::replace(&mut *slot, Slot::Taken)
+            else {
+                continue;
+            };
+            let mut out = ReplyBuf::new(client.proto);
+            let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            engine.execute(&mut client, &argv, &mut out, hooks);
+            if client.block.take().is_some() {
+                // Still nothing for it: it keeps its place and the key is spent.
+                *slot = Slot::Waiting { client, args };
+                return;
+            }
+            *slot = Slot::Done {
+                client,
+                reply: out.as_bytes().to_vec(),
+            };
+            drop(slot);
+            self.unregister(engine, &p);
+            p.done.notify_one();
+        }
+    }
+}
