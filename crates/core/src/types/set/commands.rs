@@ -217,11 +217,10 @@ fn spop_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResult {
         ctx.keys.delete(key)?;
         return Ok(());
     }
-    ctx.out.set(count);
-    for _ in 0..count {
-        if let Some(m) = s.pop_random(&mut rng) {
-            ctx.out.bulk(&m);
-        }
+    let popped = s.pop_many(count, &mut rng);
+    ctx.out.set(popped.len());
+    for m in &popped {
+        ctx.out.bulk(m);
     }
     ctx.keys.mark_dirty(ctx.keys.db, key)?;
     Ok(())

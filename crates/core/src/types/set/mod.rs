@@ -202,6 +202,23 @@ impl SetValue {
         }
     }
 
+    /// Removes `n` distinct random members (fewer if the set is smaller).
+    pub fn pop_many(&mut self, n: usize, rng: &mut impl Rng) -> Vec<Vec<u8>> {
+        match self {
+            SetValue::Intset(s) => {
+                let mut b = itoa::Buffer::new();
+                s.pop_many(n, rng)
+                    .into_iter()
+                    .map(|i| b.format(i).as_bytes().to_vec())
+                    .collect()
+            }
+            SetValue::Table(t) => (0..n)
+                .map_while(|_| t.pop_random(rng))
+                .map(|k| k.as_bytes().to_vec())
+                .collect(),
+        }
+    }
+
     /// The OBJECT ENCODING name, as Redis 7.0 reports it for the same data.
     pub fn encoding(&self) -> &'static str {
         match self {
