@@ -538,6 +538,7 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let mut t: Table<SmallBytes> = Table::default();
         let mut model: HashSet<Vec<u8>> = HashSet::new();
+        let mut scans_while_rehashing = 0;
         for round in 0..40 {
             // Phases of growth and shrinkage.
             let grow = round % 4 < 2;
@@ -545,6 +546,9 @@ mod tests {
             let mut seen: HashSet<Vec<u8>> = HashSet::new();
             let mut cursor = 0u64;
             loop {
+                if t.rehashing() {
+                    scans_while_rehashing += 1;
+                }
                 cursor = t.scan(cursor, |k| {
                     seen.insert(k.as_bytes().to_vec());
                 });
@@ -577,6 +581,7 @@ mod tests {
                 assert!(model.contains(r.as_bytes()));
             }
         }
+        assert!(scans_while_rehashing > 20, "{scans_while_rehashing}");
     }
 
     #[test]
