@@ -105,6 +105,12 @@ fn command() -> impl Strategy<Value = Vec<String>> {
         k().prop_map(|k| vec!["TYPE".into(), k]),
         (k(), m()).prop_map(|(k, v)| vec!["SET".into(), k, v]),
         k().prop_map(|k| vec!["DEL".into(), k]),
+        prop::sample::select(vec!["0", "1", "4", "512"]).prop_map(|v| vec![
+            "CONFIG".into(),
+            "SET".into(),
+            "set-max-intset-entries".into(),
+            v.into()
+        ]),
     ]
 }
 
@@ -139,8 +145,10 @@ fn random_set_sequences_match_redis() {
     });
     let result = runner.run(&prop::collection::vec(command(), 1..40), |cmds| {
         let mut d = diff.borrow_mut();
-        d.ours.run("FLUSHALL");
-        d.theirs.run("FLUSHALL");
+        for setup in ["FLUSHALL", "CONFIG SET set-max-intset-entries 4"] {
+            d.ours.run(setup);
+            d.theirs.run(setup);
+        }
         for cmd in &cmds {
             let a = normalize(cmd, d.ours.cmd(cmd));
             let b = normalize(cmd, d.theirs.cmd(cmd));
