@@ -492,3 +492,34 @@ fn hscan_returns_stable_elements_while_the_hash_changes() {
         assert!(seen.contains(&format!("stay{i}")), "stay{i} missed");
     }
 }
+
+#[test]
+fn ttl_is_kept_by_writes_and_goes_with_the_key() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        HSET h a 1 b 2
+        EXPIRE h 1000
+        HSET h c 3
+        HDEL h a
+        HINCRBY h b 1
+        HINCRBYFLOAT h b 1.5
+        HSETNX h d 4
+        TTL h
+        HDEL h b c d
+        EXISTS h
+        TTL h
+        HSET h a 1
+        TTL h
+        PEXPIRE h 1
+        ",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    d.script(
+        "
+        HGET h a
+        HLEN h
+        EXISTS h
+        ",
+    );
+}

@@ -577,3 +577,36 @@ fn sscan_returns_stable_members_while_the_set_changes() {
         assert!(seen.contains(&format!("stay{i}")), "stay{i} missed");
     }
 }
+
+#[test]
+fn ttl_is_kept_by_writes_and_goes_with_the_key() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        SADD s 1 2 3
+        EXPIRE s 1000
+        SADD s a
+        SREM s 1
+        SADD d x
+        EXPIRE d 500
+        SMOVE s d 2
+        TTL s
+        TTL d
+        SUNIONSTORE d s
+        TTL d
+        SREM s 3 a
+        EXISTS s
+        SADD s 1
+        TTL s
+        PEXPIRE s 1
+        ",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    d.script(
+        "
+        SMEMBERS s
+        SCARD s
+        SISMEMBER s 1
+        ",
+    );
+}
