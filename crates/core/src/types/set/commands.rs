@@ -298,7 +298,8 @@ fn srandmember_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResu
 fn smove(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let (src, dst, member) = (args[1], args[2], args[3]);
     let max = max_intset(&ctx.engine.config);
-    if write_set(&mut ctx.keys, src).is_ok_and(|s| s.is_none()) {
+    // A missing source answers 0 before any type check (even of the destination).
+    if ctx.keys.write(src)?.is_none() {
         ctx.out.int(0);
         return Ok(());
     }
