@@ -97,7 +97,7 @@ fn geoadd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         }
         first += 1;
     }
-    if (args.len() - first) % 3 != 0 || (nx && xx) {
+    if !(args.len() - first).is_multiple_of(3) || (nx && xx) {
         return Err(CmdError::Syntax);
     }
     // GEOADD is ZADD with the coordinates turned into scores.
