@@ -77,12 +77,7 @@ fn command() -> impl Strategy<Value = Vec<String>> {
         (k(), index(), index()).prop_map(|(k, a, b)| vec!["LRANGE".into(), k, a, b]),
         (k(), index()).prop_map(|(k, i)| vec!["LINDEX".into(), k, i]),
         (k(), index(), v()).prop_map(|(k, i, v)| vec!["LSET".into(), k, i, v]),
-        (
-            k(),
-            prop::sample::select(vec!["BEFORE", "AFTER"]),
-            v(),
-            v()
-        )
+        (k(), prop::sample::select(vec!["BEFORE", "AFTER"]), v(), v())
             .prop_map(|(k, w, p, v)| vec!["LINSERT".into(), k, w.into(), p, v]),
         (k(), -3i64..4, v()).prop_map(|(k, n, v)| vec!["LREM".into(), k, n.to_string(), v]),
         (k(), index(), index()).prop_map(|(k, a, b)| vec!["LTRIM".into(), k, a, b]),

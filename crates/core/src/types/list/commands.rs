@@ -532,7 +532,10 @@ struct MpopArgs<'a> {
 
 /// lmpopGenericCommand's parsing; `args` starts at numkeys.
 fn parse_mpop<'a>(args: &[&'a [u8]]) -> CmdResult<MpopArgs<'a>> {
-    let numkeys = at_least_one(args.first().copied().unwrap_or(b""), "numkeys should be greater than 0")?;
+    let numkeys = at_least_one(
+        args.first().copied().unwrap_or(b""),
+        "numkeys should be greater than 0",
+    )?;
     let rest = &args[1..];
     let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
     if numkeys >= rest.len() {
@@ -708,8 +711,14 @@ mod tests {
         let (e, mut c) = setup();
         run(&e, &mut c, "RPUSH a 1 2 3");
         run(&e, &mut c, "RPUSH b x");
-        assert_eq!(run(&e, &mut c, "BLPOP nx a 0"), "*2\r\n$1\r\na\r\n$1\r\n1\r\n");
-        assert_eq!(run(&e, &mut c, "BRPOP nx b a 1"), "*2\r\n$1\r\nb\r\n$1\r\nx\r\n");
+        assert_eq!(
+            run(&e, &mut c, "BLPOP nx a 0"),
+            "*2\r\n$1\r\na\r\n$1\r\n1\r\n"
+        );
+        assert_eq!(
+            run(&e, &mut c, "BRPOP nx b a 1"),
+            "*2\r\n$1\r\nb\r\n$1\r\nx\r\n"
+        );
         assert_eq!(run(&e, &mut c, "EXISTS b"), ":0\r\n");
         assert_eq!(
             run(&e, &mut c, "BLMPOP 0 2 nx a RIGHT COUNT 5"),
@@ -719,7 +728,10 @@ mod tests {
         run(&e, &mut c, "RPUSH s p q");
         assert_eq!(run(&e, &mut c, "BLMOVE s d LEFT RIGHT 0"), "$1\r\np\r\n");
         assert_eq!(run(&e, &mut c, "BRPOPLPUSH s d 0"), "$1\r\nq\r\n");
-        assert_eq!(run(&e, &mut c, "LRANGE d 0 -1"), "*2\r\n$1\r\nq\r\n$1\r\np\r\n");
+        assert_eq!(
+            run(&e, &mut c, "LRANGE d 0 -1"),
+            "*2\r\n$1\r\nq\r\n$1\r\np\r\n"
+        );
         assert!(c.block.is_none());
     }
 

@@ -12,8 +12,8 @@ pub mod packed;
 use std::collections::VecDeque;
 
 use crate::config::{Config, P};
-pub use packed::{Elem, Needle};
 use packed::{encoded_len, Node};
+pub use packed::{Elem, Needle};
 
 /// Byte budgets of fill -1..-5.
 const SIZE_LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
@@ -117,6 +117,10 @@ impl ListValue {
                 }
             }
             _ => {
+                // The old end node is full: give back its growth slack.
+                if let Some(full) = self.nodes.back_mut() {
+                    full.shrink();
+                }
                 let mut n = Node::default();
                 n.push_back(value);
                 self.nodes.push_back(n);
@@ -135,6 +139,10 @@ impl ListValue {
                 }
             }
             _ => {
+                // The old end node is full: give back its growth slack.
+                if let Some(full) = self.nodes.front_mut() {
+                    full.shrink();
+                }
                 let mut n = Node::default();
                 n.push_back(value);
                 self.nodes.push_front(n);
@@ -431,7 +439,7 @@ mod tests {
     }
 
     fn v(i: usize) -> Vec<u8> {
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             i.to_string().into_bytes()
         } else {
             format!("elem-{i}-{}", "x".repeat(i % 50)).into_bytes()
