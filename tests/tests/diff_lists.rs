@@ -287,6 +287,10 @@ fn lmpop_forms_and_errors() {
         LMPOP -1 a LEFT
         LMPOP x a LEFT
         LMPOP 3 a b LEFT
+        LMPOP 9223372036854775807 a LEFT
+        LMPOP 9223372036854775807 a b c LEFT
+        BLMPOP 0 9223372036854775807 a LEFT
+        BLMPOP 0 3 a b LEFT
         LMPOP 1 a MIDDLE
         LMPOP 1 b LEFT COUNT 0
         LMPOP 1 b LEFT COUNT -1
