@@ -351,7 +351,7 @@ fn ltrim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     match clamp_range(start, end, l.len()) {
         None => {
             let n = l.len();
-            l.drain(n, true, |_| {});
+            l.discard(n, true);
         }
         Some((s, e)) => l.keep_range(s, e),
     }

@@ -196,6 +196,35 @@ impl ListValue {
         n
     }
 
+    /// Removes up to `n` elements from the head (`left`) or the tail without reading
+    /// them: whole nodes are dropped, only the last one is cut.
+    pub fn discard(&mut self, n: usize, left: bool) {
+        let n = n.min(self.len);
+        let mut rest = n;
+        while rest > 0 {
+            let node = if left {
+                self.nodes.front_mut()
+            } else {
+                self.nodes.back_mut()
+            };
+            let Some(node) = node else { break };
+            let count = node.count();
+            if rest >= count {
+                if left {
+                    self.nodes.pop_front();
+                } else {
+                    self.nodes.pop_back();
+                }
+                rest -= count;
+            } else {
+                node.remove_range(if left { 0 } else { count - rest }, rest);
+                node.trim_capacity();
+                rest = 0;
+            }
+        }
+        self.len -= n;
+    }
+
     /// Pops one element from the head (`left`) or the tail.
     pub fn pop(&mut self, left: bool) -> Option<Vec<u8>> {
         let mut out = None;
@@ -289,8 +318,8 @@ impl ListValue {
     /// Keeps elements `start..=end` (within range) and drops the rest.
     pub fn keep_range(&mut self, start: usize, end: usize) {
         let tail = self.len.saturating_sub(end + 1);
-        self.drain(tail, false, |_| {});
-        self.drain(start, true, |_| {});
+        self.discard(tail, false);
+        self.discard(start, true);
     }
 
     /// Removes elements by position; `remove` is sorted ascending. The list is
@@ -472,6 +501,16 @@ mod tests {
             assert_eq!(n, 777);
             for g in got {
                 assert_eq!(Some(g), model.pop_back());
+            }
+            let m: Vec<_> = model.iter().cloned().collect();
+            check(&l, &m);
+            l.discard(5, false);
+            for _ in 0..5 {
+                model.pop_back();
+            }
+            l.discard(3, true);
+            for _ in 0..3 {
+                model.pop_front();
             }
             let m: Vec<_> = model.iter().cloned().collect();
             check(&l, &m);
