@@ -458,3 +458,32 @@ fn large_lists_and_big_elements() {
     d.line("LINSERT new BEFORE c x");
     d.line("LRANGE new 0 -1");
 }
+
+/// Integer-looking elements are stored packed; comparisons and replies must still
+/// treat them as their exact text.
+#[test]
+fn integer_text_is_preserved_and_compared_exactly() {
+    both_fills(
+        "
+        RPUSH l 1 01 -0 0 -1 +1 1.0 1e3 9223372036854775807 9223372036854775808 -9223372036854775808 -9223372036854775809 8182 8183 -8183 1099511627776
+        LRANGE l 0 -1
+        LPOS l 1
+        LPOS l 01
+        LPOS l 0
+        LPOS l -0
+        LPOS l 9223372036854775808
+        LREM l 0 1
+        LREM l 0 -0
+        LINSERT l BEFORE 0 00
+        LINSERT l AFTER 8183 x
+        LRANGE l 0 -1
+        LSET l 0 123456789012
+        LSET l 1 -42
+        LINDEX l 0
+        LINDEX l 1
+        LPOP l 3
+        RPOP l 3
+        LRANGE l 0 -1
+        ",
+    );
+}
