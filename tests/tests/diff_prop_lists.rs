@@ -1,8 +1,8 @@
 //! proptest-generated command sequences over lists, run against ferrokv and
 //! redis-server with a random node fill; every reply must be identical. Failures
 //! shrink to a minimal script, which proptest prints (keep it as a regression case
-//! in diff_lists.rs). Blocking commands are left out: with no data they park, which
-//! the lead's server tests cover.
+//! in diff_lists.rs). Blocking commands always come right after a push to one of
+//! their keys, so they are served at once (parking is covered by the server tests).
 
 use std::cell::RefCell;
 
@@ -119,6 +119,54 @@ fn command() -> impl Strategy<Value = Vec<String>> {
     ]
 }
 
+/// A blocking command preceded by a push that guarantees it has data to serve.
+fn blocking_group() -> impl Strategy<Value = Vec<Vec<String>>> {
+    let k = key;
+    prop_oneof![
+        (k(), k(), prop::bool::ANY).prop_map(|(a, b, left)| vec![
+            if left { "BLPOP" } else { "BRPOP" }.into(),
+            a,
+            b,
+            "0".into()
+        ]),
+        (k(), k(), side(), side()).prop_map(|(a, b, x, y)| vec![
+            "BLMOVE".into(),
+            a,
+            b,
+            x,
+            y,
+            "0".into()
+        ]),
+        (k(), k()).prop_map(|(a, b)| vec!["BRPOPLPUSH".into(), a, b, "0".into()]),
+        (k(), k(), side(), 1i64..4).prop_map(|(a, b, s, n)| vec![
+            "BLMPOP".into(),
+            "0".into(),
+            "2".into(),
+            a,
+            b,
+            s,
+            "COUNT".into(),
+            n.to_string()
+        ]),
+    ]
+    .prop_flat_map(|cmd| {
+        // Push onto the key every form waits on (the first key of BLMOVE /
+        // BRPOPLPUSH, any of BLPOP / BRPOP / BLMPOP).
+        let waits_on = match cmd[0].as_str() {
+            "BLMPOP" => cmd[3].clone(),
+            _ => cmd[1].clone(),
+        };
+        value().prop_map(move |v| vec![vec!["LPUSH".into(), waits_on.clone(), v], cmd.clone()])
+    })
+}
+
+fn group() -> impl Strategy<Value = Vec<Vec<String>>> {
+    prop_oneof![
+        8 => command().prop_map(|c| vec![c]),
+        1 => blocking_group(),
+    ]
+}
+
 #[test]
 fn random_list_sequences_match_redis() {
     let diff = RefCell::new(Diff::new());
@@ -132,8 +180,9 @@ fn random_list_sequences_match_redis() {
         ..Config::default()
     });
     let fill = prop::sample::select(vec!["-2", "-1", "0", "1", "2", "3", "5"]);
-    let script = (fill, prop::collection::vec(command(), 1..60));
-    let result = runner.run(&script, |(fill, cmds)| {
+    let script = (fill, prop::collection::vec(group(), 1..60));
+    let result = runner.run(&script, |(fill, groups)| {
+        let cmds: Vec<Vec<String>> = groups.into_iter().flatten().collect();
         let mut guard = diff.borrow_mut();
         let d = &mut *guard;
         for conn in [&mut d.ours, &mut d.theirs] {
