@@ -127,13 +127,17 @@ fn bulk_elem(out: &mut ReplyBuf, e: Elem<'_>) {
     e.with_bytes(|b| out.bulk(b));
 }
 
-/// Redis's getPositiveLongFromObjectOrReply: `msg` (or its default) for a
-/// non-integer or a negative value.
-fn non_negative(arg: &[u8], msg: &str) -> CmdResult<i64> {
+/// Redis's getPositiveLongFromObjectOrReply: `err` for a non-integer or a negative
+/// value (Redis passes its message to both checks).
+fn non_negative(arg: &[u8], err: impl FnOnce() -> CmdError) -> CmdResult<i64> {
     match parse_i64(arg) {
         Some(v) if v >= 0 => Ok(v),
-        _ => Err(CmdError::Other(msg.into())),
+        _ => Err(err()),
     }
+}
+
+fn lpos_error(text: &str) -> impl FnOnce() -> CmdError + '_ {
+    move || CmdError::Other(text.into())
 }
 
 /// Redis's getRangeLongFromObjectOrReply with `1..=LONG_MAX`.
@@ -143,8 +147,6 @@ fn at_least_one(arg: &[u8], msg: &str) -> CmdResult<i64> {
         _ => Err(CmdError::Other(msg.into())),
     }
 }
-
-const MUST_BE_POSITIVE: &str = "value is out of range, must be positive";
 
 /// LEFT / RIGHT (getListPositionFromObjectOrReply); `true` for LEFT.
 fn position(arg: &[u8]) -> CmdResult<bool> {
@@ -162,7 +164,7 @@ fn pop_cmd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], left: bool) -> CmdResult {
         return Err(CmdError::WrongArity(ctx.cmd.meta.name.clone()));
     }
     let count = match args.get(2) {
-        Some(a) => Some(non_negative(a, MUST_BE_POSITIVE)? as usize),
+        Some(a) => Some(non_negative(a, || CmdError::NotPositive)? as usize),
         None => None,
     };
     let key = args[1];
@@ -381,10 +383,10 @@ fn lpos(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 }
             }
             Some(v) if is_kw(opt, "count") => {
-                count = Some(non_negative(v, "COUNT can't be negative")?);
+                count = Some(non_negative(v, lpos_error("COUNT can't be negative"))?);
             }
             Some(v) if is_kw(opt, "maxlen") => {
-                maxlen = non_negative(v, "MAXLEN can't be negative")?;
+                maxlen = non_negative(v, lpos_error("MAXLEN can't be negative"))?;
             }
             _ => return Err(CmdError::Syntax),
         }
