@@ -336,6 +336,13 @@ impl Node {
         }
     }
 
+    /// Appends every entry of `other` (entries are self-contained, so the bytes
+    /// simply concatenate).
+    pub fn append(&mut self, other: Node) {
+        self.buf.extend_from_slice(&other.buf);
+        self.count += other.count;
+    }
+
     /// Splits off entries `i..` into a new node.
     pub fn split_off(&mut self, i: usize) -> Node {
         let pos = self.pos_of(i);
