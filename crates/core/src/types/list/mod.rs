@@ -641,3 +641,126 @@ mod tests {
         assert_eq!(l.index(i64::MIN), None);
     }
 }
+
+#[cfg(test)]
+mod model_tests {
+    //! Random operation sequences against a `Vec` model, over every kind of fill.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(bool, Vec<u8>),
+        Pop(bool),
+        Drain(bool, usize),
+        Discard(bool, usize),
+        Insert(usize, Vec<u8>),
+        Set(usize, Vec<u8>),
+        Remove(Vec<usize>),
+        Keep(usize, usize),
+    }
+
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            (-100_000i64..100_000).prop_map(|i| i.to_string().into_bytes()),
+            prop::collection::vec(b'a'..=b'z', 0..20),
+            prop::collection::vec(b'a'..=b'z', 100..3000),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (any::<bool>(), value()).prop_map(|(l, v)| Op::Push(l, v)),
+            1 => any::<bool>().prop_map(Op::Pop),
+            1 => (any::<bool>(), 0usize..20).prop_map(|(l, n)| Op::Drain(l, n)),
+            1 => (any::<bool>(), 0usize..20).prop_map(|(l, n)| Op::Discard(l, n)),
+            2 => (any::<usize>(), value()).prop_map(|(i, v)| Op::Insert(i, v)),
+            1 => (any::<usize>(), value()).prop_map(|(i, v)| Op::Set(i, v)),
+            1 => prop::collection::vec(any::<usize>(), 0..5).prop_map(Op::Remove),
+            1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Keep(a, b)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn list_matches_a_vec_model(
+            fill in prop::sample::select(vec![-5i64, -2, -1, 0, 1, 2, 7, 100]),
+            ops in prop::collection::vec(op(), 1..150),
+        ) {
+            let mut l = ListValue::with_fill(fill);
+            let mut m: Vec<Vec<u8>> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Push(left, v) => {
+                        l.push(&v, left);
+                        if left { m.insert(0, v) } else { m.push(v) }
+                    }
+                    Op::Pop(left) => {
+                        let want = if m.is_empty() { None } else if left { Some(m.remove(0)) } else { m.pop() };
+                        prop_assert_eq!(l.pop(left), want);
+                    }
+                    Op::Drain(left, n) => {
+                        let mut got = Vec::new();
+                        l.drain(n, left, |e| got.push(e.to_vec()));
+                        let k = n.min(m.len());
+                        let mut want: Vec<Vec<u8>> = if left { m.drain(..k).collect() } else { m.drain(m.len() - k..).collect() };
+                        if !left { want.reverse(); }
+                        prop_assert_eq!(got, want);
+                    }
+                    Op::Discard(left, n) => {
+                        l.discard(n, left);
+                        let k = n.min(m.len());
+                        if left { m.drain(..k); } else { m.truncate(m.len() - k); }
+                    }
+                    Op::Insert(i, v) => {
+                        let i = i % (m.len() + 1);
+                        l.insert(i, &v);
+                        m.insert(i, v);
+                    }
+                    Op::Set(i, v) => {
+                        if !m.is_empty() {
+                            let i = i % m.len();
+                            l.set(i, &v);
+                            m[i] = v;
+                        }
+                    }
+                    Op::Remove(mut idx) => {
+                        if !m.is_empty() {
+                            for i in idx.iter_mut() { *i %= m.len(); }
+                            idx.sort_unstable();
+                            idx.dedup();
+                            l.remove_positions(&idx);
+                            for &i in idx.iter().rev() { m.remove(i); }
+                        }
+                    }
+                    Op::Keep(a, b) => {
+                        if !m.is_empty() {
+                            let (a, b) = (a % m.len(), b % m.len());
+                            let (s, e) = (a.min(b), a.max(b));
+                            l.keep_range(s, e);
+                            m = m[s..=e].to_vec();
+                        }
+                    }
+                }
+                prop_assert_eq!(l.len(), m.len());
+            }
+            let fwd: Vec<Vec<u8>> = l.iter().map(Elem::to_vec).collect();
+            prop_assert_eq!(&fwd, &m);
+            let mut rev: Vec<Vec<u8>> = l.iter_rev().map(Elem::to_vec).collect();
+            rev.reverse();
+            prop_assert_eq!(&rev, &m);
+            for (i, want) in m.iter().enumerate() {
+                let got = l.get(i).map(Elem::to_vec);
+                prop_assert_eq!(got.as_ref(), Some(want));
+            }
+            for n in &l.nodes {
+                prop_assert!(n.count() >= 1);
+                prop_assert!(n.count() == 1 || l.within(n.bytes(), n.count()));
+            }
+            let mut each = Vec::new();
+            l.for_each(|b| each.push(b.to_vec()));
+            prop_assert_eq!(each, m);
+        }
+    }
+}
