@@ -247,6 +247,8 @@ impl CommandMeta {
                         continue;
                     }
                     let f = first + firstkey;
+                    // A huge numkeys (LMPOP 9223372036854775807 ...) must not
+                    // overflow; the loop below stops at argc anyway.
                     (f, f.saturating_add(n - 1), *step)
                 }
                 FindKeys::Unknown => continue,
