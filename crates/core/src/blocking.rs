@@ -34,7 +34,9 @@ pub fn parse_timeout(arg: &[u8]) -> CmdResult<Option<u64>> {
             // a long double's are accepted. Huge ones overflow the conversion to ms
             // (Redis reports "negative"); tiny ones truncate to 0 (forever).
             let in_long_double = crate::types::string::float80::parse(arg).is_some();
-            let as_f64 = std::str::from_utf8(arg).ok().and_then(|t| t.parse::<f64>().ok());
+            let as_f64 = std::str::from_utf8(arg)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok());
             return match (in_long_double, as_f64) {
                 (true, Some(v)) if v.is_infinite() => Err(negative()),
                 (true, Some(v)) if v == 0.0 => Ok(None),
