@@ -609,7 +609,9 @@ pub fn load_from(engine: &Engine, r: impl std::io::Read) -> Result<LoadStats, St
     let corrupt = |e: ferrokv_persist::RdbError| {
         format!("Short read or corrupt RDB loading DB ({e}). Unrecoverable error, aborting now.")
     };
-    let mut reader = RdbReader::new(r).map_err(corrupt)?;
+    let mut reader = RdbReader::new(r)
+        .map_err(corrupt)?
+        .verify_checksum(engine.config.bool(P::Rdbchecksum));
     let now = engine.clock.now_ms();
     let policy = AccessPolicy::of(&engine.config);
     let dbs = engine.keyspace.db_count();
