@@ -44,6 +44,8 @@ fn dump_restore_strings_like_redis() {
         RESTORE new 0 x IDLETIME 1 FREQ 1
         RESTORE new 0 x FREQ 1 IDLETIME 1
         RESTORE new 0 x REPLACE ABSTTL
+        RESTORE-ASKING new 0 x
+        RESTORE-ASKING small 0 x
         ",
     );
     // Payloads taken from one server restore on both.
@@ -52,6 +54,9 @@ fn dump_restore_strings_like_redis() {
         let copy = format!("copy-{key}");
         d.check(&[b"RESTORE".as_slice(), copy.as_bytes(), b"0", &payload]);
         d.check(&["GET", &copy]);
+        d.check(&[b"RESTORE-ASKING".as_slice(), copy.as_bytes(), b"0", &payload]);
+        d.check(&[b"RESTORE-ASKING".as_slice(), b"asking", b"0", &payload, b"REPLACE"]);
+        d.check(&["GET", "asking"]);
         d.check(&[b"RESTORE".as_slice(), copy.as_bytes(), b"0", &payload]);
         d.check(&[
             b"RESTORE".as_slice(),

@@ -40,6 +40,8 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("lastsave", lastsave),
     CommandDef::new("dump", dump),
     CommandDef::new("restore", restore),
+    // The same outside cluster mode (its ASKING flag matters only to redirects).
+    CommandDef::new("restore-asking", restore),
 ];
 
 fn unix_secs() -> i64 {
