@@ -452,7 +452,8 @@ pub fn start_save_points(state: Arc<ServerState>) {
         .name("save-points".into())
         .spawn(move || {
             while !state.shutting_down.load(Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(250));
+                // Summing the dirty counters locks every shard: once a second.
+                std::thread::sleep(std::time::Duration::from_secs(1));
                 let points = save_points(&engine);
                 if points.is_empty() || p.bgsave_in_progress.load(Relaxed) {
                     continue;
@@ -463,11 +464,14 @@ pub fn start_save_points(state: Arc<ServerState>) {
                 if !retry_ok {
                     continue;
                 }
+                let since = now - p.lastsave.load(Relaxed);
+                if !points.iter().any(|(secs, _)| since > *secs) {
+                    continue;
+                }
                 let dirty = engine
                     .shard_totals()
                     .dirty
                     .saturating_sub(engine.stats.dirty_at_save.load(Relaxed));
-                let since = now - p.lastsave.load(Relaxed);
                 if let Some((secs, changes)) = points
                     .iter()
                     .find(|(secs, changes)| dirty >= *changes && since > *secs)
