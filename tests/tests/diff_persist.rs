@@ -54,8 +54,19 @@ fn dump_restore_strings_like_redis() {
         let copy = format!("copy-{key}");
         d.check(&[b"RESTORE".as_slice(), copy.as_bytes(), b"0", &payload]);
         d.check(&["GET", &copy]);
-        d.check(&[b"RESTORE-ASKING".as_slice(), copy.as_bytes(), b"0", &payload]);
-        d.check(&[b"RESTORE-ASKING".as_slice(), b"asking", b"0", &payload, b"REPLACE"]);
+        d.check(&[
+            b"RESTORE-ASKING".as_slice(),
+            copy.as_bytes(),
+            b"0",
+            &payload,
+        ]);
+        d.check(&[
+            b"RESTORE-ASKING".as_slice(),
+            b"asking",
+            b"0",
+            &payload,
+            b"REPLACE",
+        ]);
         d.check(&["GET", "asking"]);
         d.check(&[b"RESTORE".as_slice(), copy.as_bytes(), b"0", &payload]);
         d.check(&[
@@ -494,4 +505,40 @@ fn random_strings_dump_and_restore_across_servers() {
     }
     let (same, all) = identical.get();
     eprintln!("byte-identical DUMP payloads: {same} of {all}");
+}
+
+#[test]
+fn lfu_and_lru_data_survive_a_reload_from_redis() {
+    for (policy, cmd) in [("allkeys-lfu", "FREQ"), ("allkeys-lru", "IDLETIME")] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let want = {
+            let s = start_on(Kind::Redis, dir.path(), &["--maxmemory-policy", policy]);
+            let mut c = s.conn();
+            c.cmd(&["SET", "k", "v"]);
+            let payload = bulk(c.cmd(&["DUMP", "k"]));
+            let extra: &[&[u8]] = if cmd == "FREQ" {
+                &[b"FREQ", b"120"]
+            } else {
+                &[b"IDLETIME", b"777"]
+            };
+            let mut args: Vec<&[u8]> = vec![b"RESTORE", b"k2", b"0", &payload];
+            args.extend_from_slice(extra);
+            assert_eq!(c.cmd(&args), Frame::Simple("OK".into()));
+            let want = c.cmd(&["OBJECT", cmd, "k2"]);
+            assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()));
+            want
+        };
+        let s = start_on(Kind::Ferrokv, dir.path(), &["--maxmemory-policy", policy]);
+        let mut c = s.conn();
+        let got = c.cmd(&["OBJECT", cmd, "k2"]);
+        match (&want, &got) {
+            (Frame::Integer(w), Frame::Integer(g)) => {
+                assert!(
+                    (*w..=*w + 2).contains(g),
+                    "{policy}: redis {w}, ferrokv {g}"
+                )
+            }
+            _ => panic!("{} / {}", show(&want), show(&got)),
+        }
+    }
 }
