@@ -496,10 +496,32 @@ pub fn shutdown_wants_save(engine: &Engine, save: bool, nosave: bool) -> bool {
 /// SHUTDOWN already handled it. Returns false when the save failed.
 pub fn save_on_exit(state: &ServerState) -> bool {
     let p = &state.persistence.0;
-    if p.shutdown_handled.load(Relaxed) || !shutdown_wants_save(&state.engine, false, false) {
-        return true;
+    let ok = p.shutdown_handled.load(Relaxed)
+        || !shutdown_wants_save(&state.engine, false, false)
+        || save_for_shutdown(&state.engine, p).is_ok();
+    remove_temp_files(&state.engine);
+    ok
+}
+
+/// Removes this process's unfinished temp files (a BGSAVE cut short by the exit),
+/// as Redis removes its child's.
+fn remove_temp_files(engine: &Engine) {
+    let target = rdb_path(engine);
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let prefix = format!("temp-{}-", std::process::id());
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(".rdb") {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
-    save_for_shutdown(&state.engine, p).is_ok()
 }
 
 /// The save before exiting: waits for a running BGSAVE, then saves on this thread.
