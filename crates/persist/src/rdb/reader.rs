@@ -130,9 +130,9 @@ impl<R: Read> Input<R> {
                     return self.err(ErrorKind::Lzf);
                 }
                 let packed = self.bytes(clen)?;
-                match lzf::decompress(&packed, len as usize) {
-                    Ok(v) if v.len() as u64 == len => Ok(v),
-                    _ => self.err(ErrorKind::Lzf),
+                match super::lzf::decompress(&packed, len as usize) {
+                    Some(v) => Ok(v),
+                    None => self.err(ErrorKind::Lzf),
                 }
             }
             Err(other) => self.err(ErrorKind::StringEncoding(u64::from(other))),
