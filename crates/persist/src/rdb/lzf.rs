@@ -248,4 +248,23 @@ mod tests {
             vec![0x01, b'z', b'z', 0xE0, 0x0A, 0x00]
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn compress_then_decompress_is_identity(
+            data in proptest::collection::vec(0u8..4, 0..3000),
+            limit_slack in 0usize..8,
+        ) {
+            let limit = (data.len() + limit_slack).max(1);
+            if let Some(c) = compress(&data, limit) {
+                proptest::prop_assert!(c.len() <= limit);
+                proptest::prop_assert_eq!(decompress(&c, data.len()), Some(data));
+            }
+        }
+
+        #[test]
+        fn decompress_never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), n in 0usize..2000) {
+            let _ = decompress(&data, n);
+        }
+    }
 }
