@@ -628,7 +628,6 @@ fn check_key(ours: &mut Conn, theirs: &mut Conn, key: &str, kind: &str) {
 }
 
 #[test]
-#[ignore = "needs the collection persistence hooks in crates/persist/src/convert.rs"]
 fn collections_dump_restore_like_redis() {
     let mut d = Diff::new();
     d.script(SMALL_THRESHOLDS);
@@ -646,7 +645,6 @@ fn collections_dump_restore_like_redis() {
 }
 
 #[test]
-#[ignore = "needs the collection persistence hooks in crates/persist/src/convert.rs"]
 fn collections_files_load_both_ways() {
     let (script, keys) = collection_script();
     for (writer, reader) in [(Kind::Ferrokv, Kind::Redis), (Kind::Redis, Kind::Ferrokv)] {

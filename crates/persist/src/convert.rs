@@ -194,13 +194,18 @@ mod tests {
     }
 
     #[test]
-    fn collections_are_reported_as_not_yet_supported() {
+    fn collections_convert_both_ways() {
         let cfg = Config::default();
-        let err = from_rdb(RdbValue::List(vec![b"a".to_vec()]), &cfg).expect_err("list");
-        assert_eq!(
-            err.to_string(),
-            "type 'list' is not yet supported by persistence"
-        );
+        let b = |x: &str| x.as_bytes().to_vec();
+        for v in [
+            RdbValue::List(vec![b("a"), b("1"), b("")]),
+            RdbValue::Hash(vec![(b("f"), b("v"))]),
+            RdbValue::Set(vec![b("1"), b("2"), b("3")]),
+            RdbValue::ZSet(vec![(b("a"), 1.0), (b("b"), 2.5)]),
+        ] {
+            let core = from_rdb(v.clone(), &cfg).expect("converts");
+            assert_eq!(to_rdb(&core), Ok(v));
+        }
     }
 
     #[test]
