@@ -19,6 +19,7 @@ fn run(d: &mut Diff, script: &str) {
             d.theirs.cmd(&args);
             continue;
         }
+        eprintln!("> {line}");
         d.check(&args);
     }
 }
@@ -485,14 +486,9 @@ fn pops() {
         ZMPOP 2 nokey s MIN
         ZADD z 1 a 2 b 3 c
         ZMPOP 2 z s MIN
-        MULTI
-        BZPOPMIN nokey 0
-        BZPOPMAX nokey 1
-        BZMPOP 0 1 nokey MIN
-        BZMPOP 0 1 z MIN COUNT 2
-        EXEC
         BZPOPMIN z 0
         BZPOPMAX z nokey 0
+        ZADD z 5 q 6 r
         BZPOPMIN nokey z 0.5
         BZPOPMIN z -1
         BZPOPMIN z abc
@@ -516,11 +512,8 @@ fn pops() {
         ZMPOP 1 z MIN
         ZMPOP 1 nokey MIN
         BZPOPMIN z 0
+        ZADD z 7 g 8 h
         BZMPOP 0 1 z MAX COUNT 5
-        MULTI
-        BZPOPMIN nokey 0
-        BZMPOP 0 1 nokey MIN
-        EXEC
         ",
     );
 }
