@@ -777,7 +777,9 @@ fn zrandmember_invariants() {
             panic!()
         };
         assert_eq!(items.len(), 2);
-        assert!(items.iter().all(|p| matches!(p, Frame::Array(x) if x.len() == 2)));
+        assert!(items
+            .iter()
+            .all(|p| matches!(p, Frame::Array(x) if x.len() == 2)));
     }
 }
 

@@ -57,7 +57,10 @@ pub(crate) fn limits(ctx: &Ctx<'_, '_>) -> Limits {
 }
 
 /// The zset at `key` for reading: `None` if missing, WRONGTYPE for other types.
-pub(crate) fn read_zset<'a>(keys: &'a mut Keys<'_>, key: &[u8]) -> CmdResult<Option<&'a mut ZSetValue>> {
+pub(crate) fn read_zset<'a>(
+    keys: &'a mut Keys<'_>,
+    key: &[u8],
+) -> CmdResult<Option<&'a mut ZSetValue>> {
     match keys.read(key)? {
         None => Ok(None),
         Some(e) => match &mut e.node.value {
@@ -68,7 +71,10 @@ pub(crate) fn read_zset<'a>(keys: &'a mut Keys<'_>, key: &[u8]) -> CmdResult<Opt
 }
 
 /// The zset at `key` for writing.
-pub(crate) fn write_zset<'a>(keys: &'a mut Keys<'_>, key: &[u8]) -> CmdResult<Option<&'a mut ZSetValue>> {
+pub(crate) fn write_zset<'a>(
+    keys: &'a mut Keys<'_>,
+    key: &[u8],
+) -> CmdResult<Option<&'a mut ZSetValue>> {
     match keys.write(key)? {
         None => Ok(None),
         Some(e) => match &mut e.node.value {
@@ -91,7 +97,11 @@ pub(crate) fn finish_removal(keys: &mut Keys<'_>, key: &[u8], now_empty: bool) -
 
 /// Stores a computed result at `dst` (ZRANGESTORE, ZUNIONSTORE, ...): an empty result
 /// deletes `dst`. Replies with the number of members.
-pub(crate) fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>) -> CmdResult {
+pub(crate) fn store_result(
+    ctx: &mut Ctx<'_, '_>,
+    dst: &[u8],
+    pairs: Vec<(Vec<u8>, f64)>,
+) -> CmdResult {
     let n = pairs.len();
     if n == 0 {
         ctx.keys.delete(dst)?;
@@ -165,7 +175,7 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], mut incr: bool) -> CmdRes
         idx += 1;
     }
     let rest = &args[idx..];
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     if nx && xx {
@@ -173,7 +183,7 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], mut incr: bool) -> CmdRes
             "XX and NX options at the same time are not compatible".into(),
         ));
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return Err(CmdError::Other(
             "GT, LT, and/or NX options at the same time are not compatible".into(),
         ));
@@ -479,7 +489,11 @@ fn zrange_generic(
                 (0, 0)
             } else {
                 let offset = offset as usize;
-                let take = if limit < 0 { usize::MAX } else { limit as usize };
+                let take = if limit < 0 {
+                    usize::MAX
+                } else {
+                    limit as usize
+                };
                 if rev {
                     let e = hi.saturating_sub(offset).max(lo);
                     (e.saturating_sub(take).max(lo), e)
@@ -508,7 +522,14 @@ fn zrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn zrangestore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    zrange_generic(ctx, args, 2, Some(args[1]), RangeType::Auto, Direction::Auto)
+    zrange_generic(
+        ctx,
+        args,
+        2,
+        Some(args[1]),
+        RangeType::Auto,
+        Direction::Auto,
+    )
 }
 
 fn zrevrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
@@ -605,8 +626,7 @@ fn zscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let o = crate::commands::keys::parse_scan_opts(&args[3..], false)?;
     let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
     let next = z.scan(cursor, o.count, &mut |m, s| {
-        if o
-            .pattern
+        if o.pattern
             .is_none_or(|p| crate::glob::glob_match(p, m, false))
         {
             found.push((m.to_vec(), s));

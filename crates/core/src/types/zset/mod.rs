@@ -293,7 +293,13 @@ impl ZSetValue {
 
     /// Visits ranks `start..end` ascending, or descending from `end - 1` when `rev`,
     /// while `f` returns true.
-    pub fn visit(&self, start: usize, end: usize, rev: bool, f: &mut dyn FnMut(&[u8], f64) -> bool) {
+    pub fn visit(
+        &self,
+        start: usize,
+        end: usize,
+        rev: bool,
+        f: &mut dyn FnMut(&[u8], f64) -> bool,
+    ) {
         let end = end.min(self.len());
         if start >= end {
             return;
@@ -425,13 +431,18 @@ mod tests {
         let (ls, ll) = (limits(1000, 64), limits(0, 0));
         let mut x: u64 = 1;
         for _ in 0..300 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let m = format!("m{}", x % 97);
             let s = [(x >> 20) % 7, 0, 3][(x % 3) as usize] as f64 - 3.0;
-            if x % 5 == 0 {
+            if x.is_multiple_of(5) {
                 assert_eq!(small.remove(m.as_bytes()), large.remove(m.as_bytes()));
             } else {
-                assert_eq!(small.add(m.as_bytes(), s, ls), large.add(m.as_bytes(), s, ll));
+                assert_eq!(
+                    small.add(m.as_bytes(), s, ls),
+                    large.add(m.as_bytes(), s, ll)
+                );
             }
             assert_eq!(all(&small), all(&large));
         }

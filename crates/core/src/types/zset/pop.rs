@@ -181,7 +181,12 @@ fn at_least_one(arg: &[u8], msg: &str) -> CmdResult<u64> {
 }
 
 /// Redis's zmpopGenericCommand; `numkeys_idx` is 1 for ZMPOP and 2 for BZMPOP.
-fn zmpop_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], numkeys_idx: usize, block: bool) -> CmdResult {
+fn zmpop_generic(
+    ctx: &mut Ctx<'_, '_>,
+    args: &[&[u8]],
+    numkeys_idx: usize,
+    block: bool,
+) -> CmdResult {
     let numkeys = at_least_one(args[numkeys_idx], "numkeys should be greater than 0")?;
     let where_idx = (numkeys_idx as u64)
         .saturating_add(numkeys)
@@ -257,7 +262,7 @@ pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     };
     // Redis bounds the count only WITHSCORES; a bigger count without it would
     // build a reply of that many elements, so the same bound applies here.
-    if l < -(i64::MAX / 2) || l > i64::MAX / 2 {
+    if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
         return Err(CmdError::Other("value is out of range".into()));
     }
     let Some(z) = read_zset(&mut ctx.keys, key)? else {

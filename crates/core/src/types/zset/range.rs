@@ -31,7 +31,11 @@ pub fn strtod_range(s: &[u8]) -> Option<f64> {
     let neg = text.starts_with('-');
     let lower = body.to_ascii_lowercase();
     if lower == "inf" || lower == "infinity" {
-        return Some(if neg { f64::NEG_INFINITY } else { f64::INFINITY });
+        return Some(if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
     }
     if lower.starts_with("0x") {
         // Hex floats: same rules as a score argument (overflow aside).

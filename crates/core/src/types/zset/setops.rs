@@ -101,7 +101,11 @@ fn for_each_src(ctx: &mut Ctx<'_, '_>, src: &Src<'_>, f: &mut dyn FnMut(&[u8], f
 }
 
 /// Looks the scores of `members` up in `src` (`None` where absent).
-fn lookup_src(ctx: &mut Ctx<'_, '_>, src: &Src<'_>, members: &[&[u8]]) -> CmdResult<Vec<Option<f64>>> {
+fn lookup_src(
+    ctx: &mut Ctx<'_, '_>,
+    src: &Src<'_>,
+    members: &[&[u8]],
+) -> CmdResult<Vec<Option<f64>>> {
     Ok(match &src.input {
         Input::Missing => vec![None; members.len()],
         Input::Set(v) => {

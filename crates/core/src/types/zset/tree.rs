@@ -411,7 +411,7 @@ mod tests {
         while model.len() > 3 {
             k = (k * 31 + 17) % model.len();
             assert_eq!(t.remove_at(k), Some(model.remove(k)));
-            if model.len() % 500 == 0 {
+            if model.len().is_multiple_of(500) {
                 assert_eq!(collect(&t), model);
                 assert_eq!(t.len(), model.len());
             }
