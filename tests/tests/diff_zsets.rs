@@ -157,6 +157,31 @@ fn score_parsing_and_formatting() {
         ZSCORE f y
         ZINCRBY f 0.1 a
         ZINCRBY f 0.2 a
+        ZADD h 0x1p3 a 0X10 b 1E3 c -.5e-1 d +1 e 0x1.8p1 f 0x.8 g -0x10 h
+        ZRANGE h 0 -1 WITHSCORES
+        ZADD h 1_0 x
+        ZADD h infinityx x
+        ZADD h +nan x
+        ZADD h -nan x
+        ZADD h 1e310 x
+        ZADD h 0x1p5000 x
+        ZADD h 0x x
+        ZADD h 1e x
+        ZADD h - x
+        ZADD h . x
+        ZRANGEBYSCORE h (inf +inf
+        ZRANGEBYSCORE h 0x10 1e310
+        ZRANGEBYSCORE h (1e-400 0x1p3
+        ZRANGEBYSCORE h '  5' 1e310 WITHSCORES
+        ZRANGEBYSCORE h -infinity (0X10
+        ZRANGEBYSCORE h nan( 1
+        ZRANGEBYSCORE h 1e 2
+        ZRANGEBYSCORE h ' ' 2
+        ZRANGEBYSCORE h '(' '('
+        ZRANGEBYSCORE h ( 1e3
+        ZRANGEBYSCORE h '( 1' 1e3
+        ZRANGEBYSCORE h '((1' 1e3
+        ZRANGEBYSCORE h 1e3 '1e3 '
         ZADD g -0 a
         ZSCORE g a
         ZINCRBY g -0 a
