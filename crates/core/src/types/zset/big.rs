@@ -76,6 +76,9 @@ pub(crate) struct Big {
     /// Heads of the bucket chains; a power of two long (or empty).
     buckets: Vec<u32>,
     tree: Tree,
+    /// Members stored out of line, and their bytes (O(1) heap_size / free_effort).
+    heap_members: usize,
+    heap_bytes: usize,
 }
 
 impl std::fmt::Debug for Big {
@@ -168,6 +171,10 @@ impl Big {
         }
         let mask = self.buckets.len() as u64 - 1;
         let b = (hash(member) & mask) as usize;
+        if member.len() > INLINE {
+            self.heap_members += 1;
+            self.heap_bytes += member.len();
+        }
         let entry = Entry {
             member: Member::new(member),
             score,
@@ -207,6 +214,10 @@ impl Big {
                 }
                 s = self.slab[s as usize].next;
             }
+        }
+        if let Member::Heap(b) = &self.slab[slot as usize].member {
+            self.heap_members -= 1;
+            self.heap_bytes -= b.len();
         }
         self.slab[slot as usize].member = Member::new(b"");
         if slot as usize + 1 == self.slab.len() {
@@ -306,28 +317,17 @@ impl Big {
     }
 
     pub(crate) fn heap_size(&self) -> usize {
-        let heap_members: usize = self
-            .slab
-            .iter()
-            .map(|e| match &e.member {
-                Member::Heap(b) => b.len(),
-                Member::Inline { .. } => 0,
-            })
-            .sum();
         self.slab.capacity() * std::mem::size_of::<Entry>()
             + self.free.capacity() * 4
             + self.buckets.capacity() * 4
             + self.tree.heap_size()
-            + heap_members
+            + self.heap_bytes
     }
 
     pub(crate) fn free_effort(&self) -> usize {
-        let heap_members = self
-            .slab
-            .iter()
-            .filter(|e| matches!(e.member, Member::Heap(_)))
-            .count();
-        3 + self.tree.nodes() + heap_members
+        // Slab, buckets, free list, about one tree node per 32 members, and each
+        // out-of-line member.
+        3 + self.len() / 32 + self.heap_members
     }
 }
 

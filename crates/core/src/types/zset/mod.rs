@@ -3,8 +3,21 @@
 //! the points Redis 7.0 converts (see [`ZSetValue::add`] and
 //! [`ZSetValue::from_sorted_result`]).
 //!
-//! The API below is what commands (and GEO) use: insert/update with a score,
-//! remove, score lookup, rank, ranges by rank / score / lex, counts, iteration.
+//! The API for commands built on zsets (GEO):
+//! - create: [`ZSetValue::new`] (what a new key starts as), [`ZSetValue::from_pairs`]
+//!   (RDB), [`ZSetValue::from_sorted_result`] (a STORE destination);
+//! - write: [`ZSetValue::add`] (insert or update, converting like Redis; pass
+//!   [`Limits::from_config`]), [`ZSetValue::remove`], [`ZSetValue::remove_at`],
+//!   [`ZSetValue::remove_range`];
+//! - read: [`ZSetValue::score`], [`ZSetValue::rank`], [`ZSetValue::get`] (by rank),
+//!   [`ZSetValue::score_range_ranks`] / [`ZSetValue::lex_range_ranks`] (the ranks a
+//!   [`ScoreRange`] / [`LexRange`] covers; `hi - lo` is the count),
+//!   [`ZSetValue::partition_point`] (any monotone predicate, O(log n)),
+//!   [`ZSetValue::visit`] / [`ZSetValue::collect_range`] (iterate ranks, either
+//!   direction), [`ZSetValue::for_each`];
+//! - keyspace helpers in [`commands`]: `read_zset` / `write_zset` (WRONGTYPE
+//!   checked), `store_result` (ZRANGESTORE-style destination write), `emit` /
+//!   `range_header` (RESP2/RESP3 WITHSCORES shapes).
 
 mod big;
 pub mod commands;

@@ -62,13 +62,6 @@ impl Node {
         }
     }
 
-    fn nodes(&self) -> usize {
-        match self {
-            Node::Leaf(_) => 1,
-            Node::Inner(i) => 1 + i.children.iter().map(Node::nodes).sum::<usize>(),
-        }
-    }
-
     /// Inserts `h` after every element `before` says precedes it. Returns the
     /// right half when the node split.
     fn insert(&mut self, h: u32, before: &dyn Fn(u32) -> bool) -> Option<Node> {
@@ -355,11 +348,6 @@ impl Tree {
 
     pub(crate) fn heap_size(&self) -> usize {
         self.root.heap_size()
-    }
-
-    /// Allocations held.
-    pub(crate) fn nodes(&self) -> usize {
-        self.root.nodes()
     }
 }
 
