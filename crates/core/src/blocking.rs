@@ -51,13 +51,7 @@ mod tests {
         assert_eq!(parse_timeout(b"0.1").unwrap(), Some(100));
         assert_eq!(parse_timeout(b"1.5").unwrap(), Some(1500));
         assert_eq!(parse_timeout(b"0.0001").unwrap(), None);
-        assert!(parse_timeout(b"-1")
-            .unwrap_err()
-            .to_string()
-            .contains("negative"));
-        assert!(parse_timeout(b"abc")
-            .unwrap_err()
-            .to_string()
-            .contains("not a float"));
+        assert!(parse_timeout(b"-1").unwrap_err().to_string().contains("negative"));
+        assert!(parse_timeout(b"abc").unwrap_err().to_string().contains("not a float"));
     }
 }
