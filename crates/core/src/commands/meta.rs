@@ -247,7 +247,7 @@ impl CommandMeta {
                         continue;
                     }
                     let f = first + firstkey;
-                    (f, f + n - 1, *step)
+                    (f, f.saturating_add(n - 1), *step)
                 }
                 FindKeys::Unknown => continue,
             };

@@ -615,6 +615,17 @@ fn parse_cursor(s: &[u8]) -> CmdResult<u64> {
     Ok(if neg { v.wrapping_neg() } else { v })
 }
 
+/// Redis's double2ll: the integer a listpack stores for an integral score within
+/// ±LLONG_MAX/2 (so -0 becomes 0).
+fn listpack_integer(d: f64) -> Option<i64> {
+    let lim = (i64::MAX / 2) as f64;
+    if !(-lim..=lim).contains(&d) {
+        return None;
+    }
+    let i = d as i64;
+    (i as f64 == d).then_some(i)
+}
+
 fn zscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let cursor = parse_cursor(args[2])?;
     let Some(z) = read_zset(&mut ctx.keys, args[1])? else {
@@ -624,6 +635,7 @@ fn zscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let o = crate::commands::keys::parse_scan_opts(&args[3..], false)?;
+    let packed = z.encoding() == "listpack";
     let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
     let next = z.scan(cursor, o.count, &mut |m, s| {
         if o.pattern
@@ -639,7 +651,11 @@ fn zscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     for (m, s) in &found {
         ctx.out.bulk(m);
         text.clear();
-        ferrokv_resp::format_double(*s, &mut text);
+        match listpack_integer(*s) {
+            // A listpack keeps such scores as integers and ZSCAN returns them as is.
+            Some(i) if packed => text.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
+            _ => ferrokv_resp::format_double(*s, &mut text),
+        }
         ctx.out.bulk(&text);
     }
     Ok(())

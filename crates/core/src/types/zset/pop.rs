@@ -270,6 +270,10 @@ pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let size = z.len();
+    if size == 0 {
+        ctx.out.empty_array();
+        return Ok(());
+    }
     let (count, uniq) = if l >= 0 {
         (l as u64, true)
     } else {
