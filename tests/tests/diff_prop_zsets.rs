@@ -188,16 +188,17 @@ fn command() -> impl Strategy<Value = Vec<String>> {
         2 => (
             prop::sample::select(vec!["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]),
             k(),
-            any_key(),
-            any_key(),
-            prop::option::of((score(), score())),
+            prop::collection::vec((any_key(), score()), 1..4),
+            prop::bool::ANY,
             prop::sample::select(vec!["", "SUM", "MIN", "MAX"])
         )
-            .prop_map(|(op, d, a, b, w, agg)| {
-                let mut c = vec![op.into(), d, "2".into(), a, b];
+            .prop_map(|(op, d, srcs, weights, agg)| {
+                let mut c = vec![op.into(), d, srcs.len().to_string()];
+                c.extend(srcs.iter().map(|(k, _)| k.clone()));
                 if op != "ZDIFFSTORE" {
-                    if let Some((x, y)) = w {
-                        c.extend(["WEIGHTS".into(), x, y]);
+                    if weights {
+                        c.push("WEIGHTS".into());
+                        c.extend(srcs.iter().map(|(_, w)| w.clone()));
                     }
                     if !agg.is_empty() {
                         c.extend(["AGGREGATE".into(), agg.into()]);
@@ -205,6 +206,39 @@ fn command() -> impl Strategy<Value = Vec<String>> {
                 }
                 c
             }),
+        1 => (
+            k(),
+            any_key(),
+            bound(),
+            bound(),
+            prop::bool::ANY,
+            prop::option::of((-1i64..4, -1i64..4))
+        )
+            .prop_map(|(d, src, a, b, rev, limit)| {
+                let mut c = vec!["ZRANGESTORE".into(), d, src, a, b, "BYSCORE".into()];
+                if rev {
+                    c.push("REV".into());
+                }
+                if let Some((o, n)) = limit {
+                    c.extend(["LIMIT".into(), o.to_string(), n.to_string()]);
+                }
+                c
+            }),
+        1 => (k(), lex_bound(), lex_bound()).prop_map(|(d, a, b)| vec![
+            "ZRANGESTORE".into(),
+            d,
+            "lx".into(),
+            a,
+            b,
+            "BYLEX".into()
+        ]),
+        1 => (any_key(), -4i64..5, -4i64..5).prop_map(|(k, a, b)| vec![
+            "ZREVRANGE".into(),
+            k,
+            a.to_string(),
+            b.to_string(),
+            "WITHSCORES".into()
+        ]),
         1 => (
             prop::sample::select(vec!["ZUNION", "ZINTER", "ZDIFF"]),
             any_key(),
