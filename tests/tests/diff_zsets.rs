@@ -37,10 +37,8 @@ fn scan_pairs_sorted(f: Frame) -> Frame {
     match f {
         Frame::Array(mut parts) if parts.len() == 2 => {
             if let Frame::Array(items) = &parts[1] {
-                let mut pairs: Vec<Frame> = items
-                    .chunks(2)
-                    .map(|c| Frame::Array(c.to_vec()))
-                    .collect();
+                let mut pairs: Vec<Frame> =
+                    items.chunks(2).map(|c| Frame::Array(c.to_vec())).collect();
                 pairs.sort_by_key(ferrokv_tests::show);
                 parts[1] = Frame::Array(pairs);
             }

@@ -1,11 +1,12 @@
 //! The large zset (Redis's `skiplist` encoding): members live once, in a slab of
 //! entries; a chained hash table over slab slots finds a member's score in O(1) and
-//! an order-statistics tree of slot numbers gives ranks and ranges in O(log n).
+//! an order-statistics tree of `(score, slot)` items gives ranks and ranges in
+//! O(log n) (score comparisons need no slab access; only ties read members).
 //!
 //! Members of up to [`INLINE`] bytes are stored inside their slab entry, so a set of
 //! short members needs no allocation per member: about 40 bytes of slab, 4-8 bytes
-//! of buckets and 6 bytes of tree per member (Redis: ~100-130 bytes per member for
-//! its skiplist node, dict entry and sds).
+//! of buckets and ~22 bytes of tree per member, ~70-80 in all (Redis: ~100-130
+//! bytes per member for its skiplist node, dict entry and sds).
 
 use std::cmp::Ordering;
 
@@ -128,12 +129,22 @@ impl Big {
         self.find(member).map(|s| self.slab[s as usize].score)
     }
 
+    /// Whether the tree item `(s, h)` sorts before `(score, member)`; the slab is
+    /// only read on a score tie.
+    #[inline]
+    fn item_before(slab: &[Entry], (s, h): (f64, u32), score: f64, member: &[u8]) -> bool {
+        match s.partial_cmp(&score) {
+            Some(Ordering::Less) => true,
+            Some(Ordering::Greater) => false,
+            _ => slab[h as usize].member.bytes() < member,
+        }
+    }
+
     /// The 0-based ascending rank of `(score, member)`, which must be present.
     fn rank_of(&self, score: f64, member: &[u8]) -> usize {
-        self.tree.partition_point(&|h| {
-            let (m, s) = self.entry(h);
-            cmp_key(s, m, score, member) == Ordering::Less
-        })
+        let slab = &self.slab;
+        self.tree
+            .partition_point(&|it| Self::item_before(slab, it, score, member))
     }
 
     /// The rank and score of `member`.
@@ -144,7 +155,7 @@ impl Big {
 
     /// The member and score at `rank`.
     pub(crate) fn get(&self, rank: usize) -> Option<(&[u8], f64)> {
-        self.tree.get(rank).map(|h| self.entry(h))
+        self.tree.get(rank).map(|(_, h)| self.entry(h))
     }
 
     fn grow(&mut self) {
@@ -153,7 +164,7 @@ impl Big {
         let mask = size as u64 - 1;
         // Re-chain every live slot (reachable through the tree).
         let mut live = Vec::with_capacity(self.len());
-        self.tree.for_range(0, self.len(), &mut |h| {
+        self.tree.for_range(0, self.len(), &mut |(_, h)| {
             live.push(h);
             true
         });
@@ -192,9 +203,8 @@ impl Big {
         };
         self.buckets[b] = slot;
         let slab = &self.slab;
-        self.tree.insert(slot, &|h| {
-            let e = &slab[h as usize];
-            cmp_key(e.score, e.member.bytes(), score, member) == Ordering::Less
+        self.tree.insert((score, slot), &|it| {
+            Self::item_before(slab, it, score, member)
         });
     }
 
@@ -244,9 +254,8 @@ impl Big {
         self.tree.remove_at(rank);
         self.slab[slot as usize].score = score;
         let slab = &self.slab;
-        self.tree.insert(slot, &|h| {
-            let e = &slab[h as usize];
-            cmp_key(e.score, e.member.bytes(), score, member) == Ordering::Less
+        self.tree.insert((score, slot), &|it| {
+            Self::item_before(slab, it, score, member)
         });
         Some(old)
     }
@@ -263,7 +272,7 @@ impl Big {
 
     /// Removes the member at `rank`; returns it and its score.
     pub(crate) fn remove_at(&mut self, rank: usize) -> Option<(Vec<u8>, f64)> {
-        let slot = self.tree.remove_at(rank)?;
+        let (_, slot) = self.tree.remove_at(rank)?;
         let (m, s) = self.entry(slot);
         let out = (m.to_vec(), s);
         self.unlink(slot);
@@ -272,10 +281,14 @@ impl Big {
 
     /// How many members satisfy `pred` (which holds for a prefix of the order).
     pub(crate) fn partition_point(&self, pred: &dyn Fn(&[u8], f64) -> bool) -> usize {
-        self.tree.partition_point(&|h| {
-            let (m, s) = self.entry(h);
-            pred(m, s)
-        })
+        self.tree
+            .partition_point(&|(s, h)| pred(self.entry(h).0, s))
+    }
+
+    /// [`partition_point`](Self::partition_point) for a predicate on the score
+    /// alone: no slab access.
+    pub(crate) fn partition_point_score(&self, pred: &dyn Fn(f64) -> bool) -> usize {
+        self.tree.partition_point(&|(s, _)| pred(s))
     }
 
     /// Visits ranks `start..end`, ascending or (`rev`) descending, while `f` says so.
@@ -286,10 +299,7 @@ impl Big {
         rev: bool,
         f: &mut dyn FnMut(&[u8], f64) -> bool,
     ) {
-        let mut g = |h: u32| {
-            let (m, s) = self.entry(h);
-            f(m, s)
-        };
+        let mut g = |(s, h): (f64, u32)| f(self.entry(h).0, s);
         if rev {
             self.tree.for_range_rev(start, end, &mut g);
         } else {
