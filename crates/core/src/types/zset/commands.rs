@@ -70,6 +70,22 @@ pub(crate) fn read_zset<'a>(
     }
 }
 
+/// The zset at `key` without counting a hit or miss or touching its access time
+/// (a second look at a key the command already read).
+pub(crate) fn peek_zset<'a>(
+    keys: &'a mut Keys<'_>,
+    key: &[u8],
+) -> CmdResult<Option<&'a mut ZSetValue>> {
+    let db = keys.db;
+    match keys.lookup_in(db, key, crate::keyspace::Lookup::NoTouch)? {
+        None => Ok(None),
+        Some(e) => match &mut e.node.value {
+            Value::ZSet(z) => Ok(Some(&mut **z)),
+            _ => Err(CmdError::WrongType),
+        },
+    }
+}
+
 /// The zset at `key` for writing.
 pub(crate) fn write_zset<'a>(
     keys: &'a mut Keys<'_>,
