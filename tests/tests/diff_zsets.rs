@@ -919,3 +919,51 @@ fn large_sets_match() {
         ",
     );
 }
+
+#[test]
+fn keyspace_hits_and_misses() {
+    let mut d = Diff::new();
+    run(
+        &mut d,
+        "
+        ZADD a 1 x 2 y
+        ZADD b 3 y
+        ZSCORE a x
+        ZSCORE nokey x
+        ZMSCORE a x y
+        ZCARD nokey
+        ZRANK a y
+        ZCOUNT a -inf +inf
+        ZRANGE a 0 -1
+        ZRANGEBYLEX nokey - +
+        ZRANGESTORE d a 0 0
+        ZRANGESTORE d nokey 0 0
+        ZUNIONSTORE d 3 a b nokey
+        ZINTER 2 a b
+        ZINTERCARD 2 a nokey
+        ZDIFF 2 b a
+        ZSCAN a 0
+        ZRANDMEMBER a
+        ZREM a nope
+        ZPOPMIN nokey
+        ZMPOP 2 nokey b MIN
+        ZINCRBY a 1 x
+        ZREMRANGEBYRANK a 5 6
+        ",
+    );
+    let stat = |f: Frame, name: &str| -> String {
+        let Frame::Bulk(b) = f else {
+            return format!("{f:?}");
+        };
+        String::from_utf8_lossy(&b)
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or("")
+            .to_string()
+    };
+    let ours = d.ours.run("INFO stats");
+    let theirs = d.theirs.run("INFO stats");
+    for name in ["keyspace_hits:", "keyspace_misses:"] {
+        assert_eq!(stat(ours.clone(), name), stat(theirs.clone(), name));
+    }
+}
