@@ -967,3 +967,47 @@ fn keyspace_hits_and_misses() {
         assert_eq!(stat(ours.clone(), name), stat(theirs.clone(), name));
     }
 }
+
+#[test]
+fn dirty_counts_per_element() {
+    // Redis counts one change per element added, updated or removed
+    // (rdb_changes_since_last_save), and one per stored destination.
+    let mut d = Diff::new();
+    let changes = |c: &mut ferrokv_tests::Conn| -> i64 {
+        let Frame::Bulk(b) = c.run("INFO persistence") else {
+            panic!("INFO")
+        };
+        String::from_utf8_lossy(&b)
+            .lines()
+            .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("rdb_changes_since_last_save")
+    };
+    for line in [
+        "ZADD z 1 a 2 b 3 c 4 d 5 e 6 f 7 g",
+        "ZADD z 1 a 9 b 3 h",
+        "ZADD z CH 1 a",
+        "ZADD z XX 5 nope",
+        "ZINCRBY z 1 a",
+        "ZREM z a b nope",
+        "ZPOPMIN z 2",
+        "ZPOPMAX z",
+        "ZMPOP 1 z MIN COUNT 2",
+        "ZREMRANGEBYRANK z 0 0",
+        "ZADD y 1 a 2 b",
+        "ZRANGESTORE d y 0 -1",
+        "ZRANGESTORE d y 5 6",
+        "ZRANGESTORE d y 5 6",
+        "ZUNIONSTORE d 1 y",
+        "ZREM y a b",
+        "ZADD v 1 a 2 b",
+        "ZREMRANGEBYSCORE v -inf +inf",
+        "ZADD v 1 a",
+        "BZPOPMIN v 0",
+    ] {
+        let (o0, t0) = (changes(&mut d.ours), changes(&mut d.theirs));
+        d.line(line);
+        let (o1, t1) = (changes(&mut d.ours), changes(&mut d.theirs));
+        assert_eq!(o1 - o0, t1 - t0, "changes counted for {line}");
+    }
+}

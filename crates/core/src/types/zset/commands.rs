@@ -100,15 +100,29 @@ pub(crate) fn write_zset<'a>(
     }
 }
 
-/// After a removal: deletes the key if the zset became empty, counts the change.
-pub(crate) fn finish_removal(keys: &mut Keys<'_>, key: &[u8], now_empty: bool) -> CmdResult {
-    if now_empty {
-        keys.delete(key)?;
-    } else {
-        let db = keys.db;
+/// Counts `n` changes to `key` (Redis adds one to `server.dirty` per element
+/// added, updated or removed).
+pub(crate) fn add_dirty(keys: &mut Keys<'_>, key: &[u8], n: usize) -> CmdResult {
+    let db = keys.db;
+    for _ in 0..n {
         keys.mark_dirty(db, key)?;
     }
     Ok(())
+}
+
+/// After removing `n` members: deletes the key if the zset became empty, and counts
+/// `n` changes in all (the deletion being one of them).
+pub(crate) fn finish_removal(
+    keys: &mut Keys<'_>,
+    key: &[u8],
+    now_empty: bool,
+    n: usize,
+) -> CmdResult {
+    if now_empty && keys.delete(key)? {
+        add_dirty(keys, key, n.saturating_sub(1))
+    } else {
+        add_dirty(keys, key, n)
+    }
 }
 
 /// Stores a computed result at `dst` (ZRANGESTORE, ZUNIONSTORE, ...): an empty result
@@ -255,10 +269,7 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], mut incr: bool) -> CmdRes
     match write_zset(&mut ctx.keys, key)? {
         Some(z) => {
             apply(z);
-            if added + updated > 0 {
-                let db = ctx.keys.db;
-                ctx.keys.mark_dirty(db, key)?;
-            }
+            add_dirty(&mut ctx.keys, key, (added + updated) as usize)?;
         }
         None if xx => {}
         None => {
@@ -266,6 +277,11 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], mut incr: bool) -> CmdRes
             apply(&mut z);
             if !z.is_empty() {
                 ctx.keys.insert_new(key, Value::ZSet(Box::new(z)), None)?;
+                add_dirty(
+                    &mut ctx.keys,
+                    key,
+                    (added + updated).saturating_sub(1) as usize,
+                )?;
             }
         }
     }
@@ -304,7 +320,7 @@ fn zrem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     let empty = z.is_empty();
     if n > 0 {
-        finish_removal(&mut ctx.keys, key, empty)?;
+        finish_removal(&mut ctx.keys, key, empty, n as usize)?;
     }
     ctx.out.int(n);
     Ok(())
@@ -590,7 +606,7 @@ fn zremrange_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], rtype: RangeType) ->
     let n = if e > s { z.remove_range(s, e) } else { 0 };
     let empty = z.is_empty();
     if n > 0 {
-        finish_removal(&mut ctx.keys, key, empty)?;
+        finish_removal(&mut ctx.keys, key, empty, n)?;
     }
     ctx.out.int(n as i64);
     Ok(())

@@ -72,6 +72,7 @@ fn zpop_generic(
             out.array(n);
         }
     }
+    let mut popped = 0;
     for _ in 0..n {
         let rank = match end {
             End::Min => 0,
@@ -85,9 +86,10 @@ fn zpop_generic(
         }
         out.bulk(&m);
         out.double(s);
+        popped += 1;
     }
     let empty = z.is_empty();
-    finish_removal(&mut ctx.keys, key, empty)
+    finish_removal(&mut ctx.keys, key, empty, popped)
 }
 
 /// getPositiveLongFromObjectOrReply: one error for a non-number and a negative.
