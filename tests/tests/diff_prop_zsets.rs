@@ -31,6 +31,7 @@ fn member() -> impl Strategy<Value = String> {
         "B",
         "",
         "long-member-name",
+        "a-member-name-longer-than-twenty-two-bytes",
         "x y",
     ])
     .prop_map(String::from)
