@@ -352,6 +352,14 @@ impl ZSetValue {
         }
     }
 
+    /// Every member with its score, ascending, borrowed.
+    pub fn pairs(&self) -> Vec<(&[u8], f64)> {
+        match &self.repr {
+            Repr::Packed(p) => p.iter().map(|(_, m, s)| (m, s)).collect(),
+            Repr::Big(b) => (0..b.len()).filter_map(|r| b.get(r)).collect(),
+        }
+    }
+
     /// Ranks `start..end` (descending when `rev`) as owned pairs.
     pub fn collect_range(&self, start: usize, end: usize, rev: bool) -> Vec<(Vec<u8>, f64)> {
         let mut out = Vec::with_capacity(end.saturating_sub(start).min(self.len()));

@@ -296,10 +296,19 @@ pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     };
     if !uniq || count == 1 {
         header(out, count);
-        for _ in 0..count {
-            let r = rng.gen_range(0..size);
-            if let Some((m, s)) = z.get(r) {
-                emit(out, m, s, withscores);
+        if z.encoding() == "listpack" {
+            // Rank lookups are linear in a listpack: index it once.
+            let all = z.pairs();
+            for _ in 0..count {
+                if let Some(&(m, s)) = all.get(rng.gen_range(0..size)) {
+                    emit(out, m, s, withscores);
+                }
+            }
+        } else {
+            for _ in 0..count {
+                if let Some((m, s)) = z.get(rng.gen_range(0..size)) {
+                    emit(out, m, s, withscores);
+                }
             }
         }
         return Ok(());
