@@ -387,4 +387,63 @@ mod tests {
         }
         assert_eq!(b.score(&long), None);
     }
+
+    #[test]
+    fn interleaved_operations_match_a_model() {
+        use std::collections::BTreeMap;
+        // Model: member -> score, ordered view rebuilt on demand.
+        let mut model: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+        let mut b = Big::default();
+        let mut x: u64 = 7;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for step in 0..40_000 {
+            let r = next();
+            let m = format!("{:0width$}", r % 3000, width = (r % 40) as usize % 30).into_bytes();
+            let score = [0.0, 1.0, -1.0, f64::INFINITY, (r % 17) as f64][(r >> 8) as usize % 5];
+            match (r >> 16) % 4 {
+                0 | 1 => {
+                    if model.contains_key(&m) {
+                        b.update(&m, score);
+                    } else {
+                        b.insert_new(&m, score);
+                    }
+                    model.insert(m, score);
+                }
+                2 => assert_eq!(b.remove(&m), model.remove(&m)),
+                _ => {
+                    if !model.is_empty() {
+                        let rank = (r >> 20) as usize % model.len();
+                        let mut sorted: Vec<(f64, Vec<u8>)> =
+                            model.iter().map(|(m, s)| (*s, m.clone())).collect();
+                        sorted.sort_by(|a, b| cmp_key(a.0, &a.1, b.0, &b.1));
+                        let (s, m) = sorted[rank].clone();
+                        assert_eq!(b.remove_at(rank), Some((m.clone(), s)));
+                        model.remove(&m);
+                    }
+                }
+            }
+            assert_eq!(b.len(), model.len());
+            if step % 997 == 0 {
+                let mut sorted: Vec<(f64, Vec<u8>)> =
+                    model.iter().map(|(m, s)| (*s, m.clone())).collect();
+                sorted.sort_by(|a, b| cmp_key(a.0, &a.1, b.0, &b.1));
+                let mut got = Vec::new();
+                b.visit(0, b.len(), false, &mut |m, s| {
+                    got.push((s, m.to_vec()));
+                    true
+                });
+                assert_eq!(got, sorted);
+                for (i, (s, m)) in sorted.iter().enumerate().step_by(37) {
+                    assert_eq!(b.rank(m), Some((i, *s)));
+                }
+                let below = sorted.iter().filter(|(s, _)| *s < 1.0).count();
+                assert_eq!(b.partition_point_score(&|s| s < 1.0), below);
+            }
+        }
+    }
 }
