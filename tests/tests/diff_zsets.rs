@@ -414,6 +414,36 @@ fn zrange_by_lex() {
 }
 
 #[test]
+fn lex_ranges_over_mixed_scores_in_a_listpack() {
+    // Unspecified by Redis's docs, but deterministic for a listpack: a scan from the
+    // first member in range while the far bound holds.
+    let mut d = Diff::new();
+    run(
+        &mut d,
+        "
+        ZADD m 1 d 2 a 3 c 4 b 5 e
+        ZRANGEBYLEX m [b [d
+        ZREVRANGEBYLEX m [d [b
+        ZLEXCOUNT m [b [d
+        ZRANGEBYLEX m - [c
+        ZRANGEBYLEX m [c +
+        ZREVRANGEBYLEX m + [c
+        ZRANGEBYLEX m [a [a
+        ZRANGEBYLEX m (d +
+        ZREVRANGEBYLEX m (d -
+        ZRANGEBYLEX m [e [e
+        ZRANGEBYLEX m [b [d LIMIT 1 2
+        ZREVRANGEBYLEX m [e [a LIMIT 1 1
+        ZRANGEBYLEX m + +
+        ZRANGEBYLEX m - -
+        ZRANGEBYLEX m [c (c
+        ZREMRANGEBYLEX m [b [d
+        ZRANGE m 0 -1
+        ",
+    );
+}
+
+#[test]
 fn zrangestore() {
     both(
         "

@@ -391,7 +391,7 @@ fn zcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn zlexcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let r = lex_range_arg(args[2], args[3])?;
     let n = read_zset(&mut ctx.keys, args[1])?.map_or(0, |z| {
-        let (lo, hi) = z.lex_range_ranks(&r);
+        let (lo, hi) = z.lex_range_ranks(&r, false);
         hi - lo
     });
     ctx.out.int(n as i64);
@@ -514,7 +514,7 @@ fn zrange_generic(
         Spec::Score(_) | Spec::Lex(_) => {
             let (lo, hi) = match &spec {
                 Spec::Score(r) => z.score_range_ranks(r),
-                Spec::Lex(r) => z.lex_range_ranks(r),
+                Spec::Lex(r) => z.lex_range_ranks(r, rev),
                 Spec::Rank(..) => (0, 0),
             };
             if offset < 0 || (offset > 0 && offset as u64 >= z.len() as u64) {
@@ -601,7 +601,7 @@ fn zremrange_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], rtype: RangeType) ->
     let (s, e) = match &spec {
         Spec::Rank(a, b) => rank_bounds(*a, *b, z.len()).map_or((0, 0), |(a, b)| (a, b + 1)),
         Spec::Score(r) => z.score_range_ranks(r),
-        Spec::Lex(r) => z.lex_range_ranks(r),
+        Spec::Lex(r) => z.lex_range_ranks(r, false),
     };
     let n = if e > s { z.remove_range(s, e) } else { 0 };
     let empty = z.is_empty();

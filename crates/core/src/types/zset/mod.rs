@@ -305,12 +305,44 @@ impl ZSetValue {
         (lo, hi.max(lo))
     }
 
-    /// The ranks `start..end` of the members within a lex range (meaningful when all
-    /// scores are equal, as in Redis).
-    pub fn lex_range_ranks(&self, r: &LexRange) -> (usize, usize) {
-        let lo = self.partition_point(&|m, _| r.below_min(m));
-        let hi = self.partition_point(&|m, _| !r.above_max(m));
-        (lo, hi.max(lo))
+    /// The ranks `start..end` of the members within a lex range, found from the low
+    /// end (or, `rev`, from the high end). Lex ranges are meant for members that all
+    /// have the same score; for other sets the small form follows Redis's listpack
+    /// scan (first member in range, then while the far bound holds).
+    pub fn lex_range_ranks(&self, r: &LexRange, rev: bool) -> (usize, usize) {
+        match &self.repr {
+            Repr::Big(_) => {
+                let lo = self.partition_point(&|m, _| r.below_min(m));
+                let hi = self.partition_point(&|m, _| !r.above_max(m));
+                (lo, hi.max(lo))
+            }
+            Repr::Packed(p) => {
+                let ms: Vec<&[u8]> = p.iter().map(|(_, m, _)| m).collect();
+                let (Some(first), Some(last)) = (ms.first(), ms.last()) else {
+                    return (0, 0);
+                };
+                if r.is_empty_range() || r.below_min(last) || r.above_max(first) {
+                    return (0, 0);
+                }
+                if rev {
+                    let Some(top) = ms.iter().rposition(|m| !r.above_max(m)) else {
+                        return (0, 0);
+                    };
+                    let run = ms[..=top]
+                        .iter()
+                        .rev()
+                        .take_while(|m| !r.below_min(m))
+                        .count();
+                    (top + 1 - run, top + 1)
+                } else {
+                    let Some(lo) = ms.iter().position(|m| !r.below_min(m)) else {
+                        return (0, 0);
+                    };
+                    let run = ms[lo..].iter().take_while(|m| !r.above_max(m)).count();
+                    (lo, lo + run)
+                }
+            }
+        }
     }
 
     /// Visits ranks `start..end` ascending, or descending from `end - 1` when `rev`,
