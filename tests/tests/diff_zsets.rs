@@ -973,7 +973,8 @@ fn keyspace_hits_and_misses() {
         ZINTERCARD 2 a nokey
         ZDIFF 2 b a
         ZSCAN a 0
-        ZRANDMEMBER a
+        ZRANDMEMBER b
+        ZRANDMEMBER nokey
         ZREM a nope
         ZPOPMIN nokey
         ZMPOP 2 nokey b MIN
