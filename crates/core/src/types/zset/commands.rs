@@ -380,20 +380,14 @@ fn lex_range_arg(min: &[u8], max: &[u8]) -> CmdResult<LexRange> {
 
 fn zcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let r = score_range_arg(args[2], args[3])?;
-    let n = read_zset(&mut ctx.keys, args[1])?.map_or(0, |z| {
-        let (lo, hi) = z.score_range_ranks(&r);
-        hi - lo
-    });
+    let n = read_zset(&mut ctx.keys, args[1])?.map_or(0, |z| z.count_in_score_range(&r));
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn zlexcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let r = lex_range_arg(args[2], args[3])?;
-    let n = read_zset(&mut ctx.keys, args[1])?.map_or(0, |z| {
-        let (lo, hi) = z.lex_range_ranks(&r, false);
-        hi - lo
-    });
+    let n = read_zset(&mut ctx.keys, args[1])?.map_or(0, |z| z.count_in_lex_range(&r));
     ctx.out.int(n as i64);
     Ok(())
 }

@@ -5,13 +5,15 @@
 //!
 //! The API for commands built on zsets (GEO):
 //! - create: [`ZSetValue::new`] (what a new key starts as), [`ZSetValue::from_pairs`]
-//!   (RDB), [`ZSetValue::from_sorted_result`] (a STORE destination);
+//!   (RDB skiplist payloads), [`ZSetValue::from_listpack_pairs`] (RDB listpack /
+//!   ziplist payloads), [`ZSetValue::from_sorted_result`] (a STORE destination);
 //! - write: [`ZSetValue::add`] (insert or update, converting like Redis; pass
 //!   [`Limits::from_config`]), [`ZSetValue::remove`], [`ZSetValue::remove_at`],
 //!   [`ZSetValue::remove_range`];
 //! - read: [`ZSetValue::score`], [`ZSetValue::rank`], [`ZSetValue::get`] (by rank),
 //!   [`ZSetValue::score_range_ranks`] / [`ZSetValue::lex_range_ranks`] (the ranks a
-//!   [`ScoreRange`] / [`LexRange`] covers; `hi - lo` is the count),
+//!   [`ScoreRange`] / [`LexRange`] covers), [`ZSetValue::count_in_score_range`],
+//!   [`ZSetValue::count_in_lex_range`],
 //!   [`ZSetValue::partition_point`] (any monotone predicate, O(log n)),
 //!   [`ZSetValue::visit`] / [`ZSetValue::collect_range`] (iterate ranks, either
 //!   direction), [`ZSetValue::for_each`];
@@ -102,6 +104,22 @@ impl ZSetValue {
             }
         }
         ZSetValue::finish_big(big, limits)
+    }
+
+    /// Builds a zset from a listpack (or ziplist) RDB payload's pairs: Redis 7.0
+    /// keeps such a value a listpack unless it has more than
+    /// `zset-max-listpack-entries` members (member length is not re-checked).
+    pub fn from_listpack_pairs(pairs: Vec<(Vec<u8>, f64)>, config: &Config) -> ZSetValue {
+        let limits = Limits::from_config(config);
+        let z = ZSetValue::from_pairs(pairs, config);
+        if z.len() > limits.entries || z.encoding() == "listpack" {
+            return z;
+        }
+        let mut p = Packed::default();
+        z.for_each(|m, s| p.insert_new(m, s));
+        ZSetValue {
+            repr: Repr::Packed(p),
+        }
     }
 
     /// Builds a store command's result (ZUNIONSTORE, ZRANGESTORE, ...) from pairs with
@@ -298,6 +316,18 @@ impl ZSetValue {
         }
     }
 
+    /// How many members have a score within `r` (ZCOUNT).
+    pub fn count_in_score_range(&self, r: &ScoreRange) -> usize {
+        let (lo, hi) = self.score_range_ranks(r);
+        hi - lo
+    }
+
+    /// How many members lie within the lex range `r` (ZLEXCOUNT).
+    pub fn count_in_lex_range(&self, r: &LexRange) -> usize {
+        let (lo, hi) = self.lex_range_ranks(r, false);
+        hi - lo
+    }
+
     /// The ranks `start..end` of the members within a score range.
     pub fn score_range_ranks(&self, r: &ScoreRange) -> (usize, usize) {
         let lo = self.partition_point_score(&|s| r.below_min(s));
@@ -484,6 +514,15 @@ mod tests {
         assert_eq!(y.encoding(), "skiplist");
         let r = ZSetValue::from_sorted_result(vec![(b"x".to_vec(), 1.0)], l);
         assert_eq!(r.encoding(), "listpack");
+        let config = Config::default();
+        let long = vec![(vec![b'x'; 100], 1.0), (b"a".to_vec(), 2.0)];
+        assert_eq!(
+            ZSetValue::from_pairs(long.clone(), &config).encoding(),
+            "skiplist"
+        );
+        let lp = ZSetValue::from_listpack_pairs(long, &config);
+        assert_eq!(lp.encoding(), "listpack");
+        assert_eq!(lp.get(1).map(|(m, _)| m.to_vec()), Some(b"a".to_vec()));
     }
 
     #[test]
