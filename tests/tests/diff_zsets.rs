@@ -206,6 +206,19 @@ fn score_parsing_and_formatting() {
         ZRANGEBYSCORE h '( 1' 1e3
         ZRANGEBYSCORE h '((1' 1e3
         ZRANGEBYSCORE h 1e3 '1e3 '
+        ZADD g2 -0 a 1 b 2 c
+        ZSCORE g2 a
+        ZRANGE g2 0 -1 WITHSCORES
+        ZRANGESTORE g3 g2 0 0
+        ZSCORE g3 a
+        ZUNIONSTORE g3 1 g2
+        ZSCORE g3 a
+        ZUNIONSTORE g3 2 g2 g2 AGGREGATE MIN
+        ZSCORE g3 a
+        ZINCRBY g2 0 a
+        ZADD g2 0 a
+        ZSCORE g2 a
+        ZPOPMIN g2
         ZADD g -0 a
         ZSCORE g a
         ZINCRBY g -0 a
