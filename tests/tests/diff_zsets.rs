@@ -1055,3 +1055,31 @@ fn dirty_counts_per_element() {
         assert_eq!(o1 - o0, t1 - t0, "changes counted for {line}");
     }
 }
+
+#[test]
+fn plain_sets_as_inputs() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        SADD s1 a b c
+        SADD s2 1 2 3
+        ZADD z 5 a 7 x 2 1
+        ZUNION 2 z s1 WITHSCORES
+        ZUNION 3 z s1 s2 WEIGHTS 1 2 3 WITHSCORES
+        ZINTER 2 z s1 AGGREGATE MAX WITHSCORES
+        ZINTER 2 s2 z WITHSCORES
+        ZDIFF 2 s1 z WITHSCORES
+        ZINTERCARD 2 z s1
+        ZINTERCARD 2 s1 s2
+        ZUNIONSTORE dst 2 s1 s2
+        ZRANGE dst 0 -1 WITHSCORES
+        OBJECT ENCODING dst
+        ZINTERSTORE dst 2 s1 z
+        ZRANGE dst 0 -1 WITHSCORES
+        ZDIFFSTORE dst 2 s2 z
+        ZRANGE dst 0 -1 WITHSCORES
+        SET str x
+        ZUNION 2 z str
+        ",
+    );
+}
