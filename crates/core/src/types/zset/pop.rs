@@ -285,6 +285,9 @@ pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         ctx.out.empty_array();
         return Ok(());
     }
+    if !uniq && count > crate::args::MAX_RANDOM_PICKS {
+        return Err(crate::args::too_many_picks());
+    }
     let out = &mut *ctx.out;
     let mut rng = rand::thread_rng();
     let header = |out: &mut ferrokv_resp::ReplyBuf, n: u64| {
