@@ -29,6 +29,10 @@ use crate::keyspace::{LockId, LockSet, Shard, SHARDS};
 pub trait ShardVisitor: Send + Sync {
     /// `shard` of `db` (index `shard_index` within the db) as of the snapshot instant.
     fn visit(&self, db: usize, shard_index: usize, shard: &Shard);
+
+    /// Called by the snapshot's own thread after each shard it visited, with no
+    /// lock held: the place for slow work such as writing to disk.
+    fn after_visit(&self) {}
 }
 
 /// The engine's snapshot bookkeeping.
@@ -98,6 +102,11 @@ impl Engine {
             if snap.pending[id].load(Ordering::Acquire) {
                 let shard = self.keyspace.lock_one(id as LockId);
                 snap.flush(id as LockId, &shard);
+                drop(shard);
+                let visitor = snap.visitor.lock().clone();
+                if let Some(v) = visitor {
+                    v.after_visit();
+                }
             }
         }
         *snap.visitor.lock() = None;

@@ -8,7 +8,6 @@
 //! its turn. Files are written to a temp file, fsynced, renamed over the target,
 //! and the directory fsynced, so a crash leaves either the old or the new file.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
@@ -98,17 +97,27 @@ fn rdb_path(engine: &Engine) -> PathBuf {
     PathBuf::from(engine.config.string(P::Dbfilename))
 }
 
-struct Order {
+/// The file side of a save, touched only by the thread that runs the save.
+struct Output {
     writer: Option<RdbWriter<BufWriter<File>>>,
-    next: usize,
-    waiting: BTreeMap<usize, Vec<u8>>,
-    current_db: Option<usize>,
+    /// Shards written (or found empty) per db; a db is complete at `SHARDS`.
+    written: Vec<usize>,
+    /// The db being written: keys must be grouped by db after its SELECTDB.
+    current: usize,
+    selected: Option<usize>,
     error: Option<String>,
 }
 
-/// Serializes shards as the snapshot hands them over and writes them in order.
+/// Serializes shards as the snapshot hands them over. Serializing happens on
+/// whichever thread visits the shard (the saver, or a write command that reached a
+/// pending shard first); only the saver thread writes to the file, between shards
+/// and holding no shard lock, so a client never waits for disk I/O. Shards of the db being
+/// written go out as soon as the saver gets to them, in any order (RDB only needs
+/// a db's keys together): little is ever buffered.
 struct SaveVisitor {
-    order: Mutex<Order>,
+    ready: Mutex<Vec<(usize, Vec<u8>)>>,
+    output: Mutex<Output>,
+    failed: std::sync::atomic::AtomicBool,
     opts: WriteOptions,
     policy: AccessPolicy,
     now_ms: i64,
@@ -116,56 +125,87 @@ struct SaveVisitor {
 }
 
 impl SaveVisitor {
-    fn drain(&self, o: &mut Order) {
-        while let Some(buf) = o.waiting.remove(&o.next) {
-            let db = o.next / SHARDS;
-            o.next += 1;
-            if buf.is_empty() || o.error.is_some() {
+    /// Writes every serialized shard the file can take now (saver thread only).
+    fn write_ready(&self) {
+        let mut out = self.output.lock();
+        let out = &mut *out;
+        loop {
+            if out.current >= out.written.len() {
+                return;
+            }
+            if out.written[out.current] >= SHARDS {
+                out.current += 1;
                 continue;
             }
-            let Some(w) = o.writer.as_mut() else {
-                continue;
+            let db = out.current;
+            let batch: Vec<Vec<u8>> = {
+                let mut ready = self.ready.lock();
+                let mut taken = Vec::new();
+                let mut i = 0;
+                while i < ready.len() {
+                    if ready[i].0 == db {
+                        taken.push(ready.swap_remove(i).1);
+                    } else {
+                        i += 1;
+                    }
+                }
+                taken
             };
-            let mut res = Ok(());
-            if o.current_db != Some(db) {
-                let (size, expires) = self.sizes.get(db).copied().unwrap_or_default();
-                res = w.select_db(db as u64, size as u64, expires as u64);
-                o.current_db = Some(db);
+            if batch.is_empty() {
+                return;
             }
-            if let Err(e) = res.and_then(|()| w.raw(&buf)) {
-                o.error = Some(format!("write error: {e}"));
+            for buf in batch {
+                out.written[db] += 1;
+                if buf.is_empty() || out.error.is_some() {
+                    continue;
+                }
+                let Some(w) = out.writer.as_mut() else {
+                    continue;
+                };
+                let mut res = Ok(());
+                if out.selected != Some(db) {
+                    let (size, expires) = self.sizes.get(db).copied().unwrap_or_default();
+                    res = w.select_db(db as u64, size as u64, expires as u64);
+                    out.selected = Some(db);
+                }
+                if let Err(e) = res.and_then(|()| w.raw(&buf)) {
+                    out.error = Some(format!("write error: {e}"));
+                    self.failed.store(true, Relaxed);
+                }
             }
         }
     }
 }
 
 impl ShardVisitor for SaveVisitor {
-    fn visit(&self, db: usize, shard_index: usize, shard: &Shard) {
+    fn visit(&self, db: usize, _shard_index: usize, shard: &Shard) {
         let mut buf = Vec::new();
-        let mut error = None;
         // After a failure the save is lost anyway: skip the serializing.
-        let failed = self.order.lock().error.is_some();
-        for node in shard.dict.iter().take(if failed { 0 } else { usize::MAX }) {
-            match to_rdb(&node.value) {
-                Ok(v) => {
-                    let meta = key_meta(node, self.policy, self.now_ms);
-                    encode_entry(node.key(), &v, &meta, &self.opts, &mut buf);
-                }
-                Err(e) => {
-                    error = Some(format!(
-                        "{e} (key '{}')",
-                        String::from_utf8_lossy(node.key())
-                    ));
-                    break;
+        if !self.failed.load(Relaxed) {
+            for node in shard.dict.iter() {
+                match to_rdb(&node.value) {
+                    Ok(v) => {
+                        let meta = key_meta(node, self.policy, self.now_ms);
+                        encode_entry(node.key(), &v, &meta, &self.opts, &mut buf);
+                    }
+                    Err(e) => {
+                        let mut out = self.output.lock();
+                        out.error.get_or_insert(format!(
+                            "{e} (key '{}')",
+                            String::from_utf8_lossy(node.key())
+                        ));
+                        self.failed.store(true, Relaxed);
+                        buf.clear();
+                        break;
+                    }
                 }
             }
         }
-        let mut o = self.order.lock();
-        if let Some(e) = error {
-            o.error.get_or_insert(e);
-        }
-        o.waiting.insert(db * SHARDS + shard_index, buf);
-        self.drain(&mut o);
+        self.ready.lock().push((db, buf));
+    }
+
+    fn after_visit(&self) {
+        self.write_ready();
     }
 }
 
@@ -232,13 +272,15 @@ fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, BeginError> {
         .collect();
     let dirty = engine.shard_totals().dirty;
     let visitor = Arc::new(SaveVisitor {
-        order: Mutex::new(Order {
+        ready: Mutex::new(Vec::new()),
+        output: Mutex::new(Output {
             writer: Some(writer),
-            next: 0,
-            waiting: BTreeMap::new(),
-            current_db: None,
+            written: vec![0; engine.keyspace.db_count()],
+            current: 0,
+            selected: None,
             error: None,
         }),
+        failed: std::sync::atomic::AtomicBool::new(false),
         opts,
         policy: AccessPolicy::of(&engine.config),
         now_ms: engine.clock.now_ms(),
@@ -261,6 +303,7 @@ impl PendingSave {
     fn run(self) -> Result<(), String> {
         let started = Instant::now();
         self.engine.snapshot_run();
+        self.visitor.write_ready();
         let res = self.finish();
         match &res {
             Ok(()) => {
@@ -279,11 +322,11 @@ impl PendingSave {
     }
 
     fn finish(&self) -> Result<(), String> {
-        let mut o = self.visitor.order.lock();
+        let mut o = self.visitor.output.lock();
         if let Some(e) = o.error.take() {
             return Err(e);
         }
-        if o.next != self.engine.keyspace.db_count() * SHARDS {
+        if o.written.iter().any(|&n| n != SHARDS) {
             return Err("snapshot ended before every shard was written".into());
         }
         let writer = o.writer.take().ok_or("writer already finished")?;
@@ -327,6 +370,16 @@ pub fn save_blocking(engine: &Arc<Engine>, p: &Shared) -> Result<(), CmdError> {
     Ok(())
 }
 
+/// Renices the calling thread (Linux threads have their own nice value).
+fn lower_thread_priority() {
+    // SAFETY: gettid and setpriority take no pointers; failure only leaves the
+    // priority as it was.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
 /// BGSAVE's work: the snapshot instant is now, the writing on a new thread.
 pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdError> {
     if p.bgsave_in_progress.swap(true, Relaxed) {
@@ -357,6 +410,8 @@ pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdErro
     let spawned = std::thread::Builder::new()
         .name("bgsave".into())
         .spawn(move || {
+            // Request threads come first: the saver takes the CPU they leave.
+            lower_thread_priority();
             let ok = pending.run().is_ok();
             if ok {
                 shared.lastsave.store(unix_secs(), Relaxed);
