@@ -18,6 +18,15 @@ pub trait ServerHooks: Send + Sync {
     /// Keys that became ready for blocked clients during the last command
     /// (`(db, key)`, in the order they were signalled).
     fn keys_ready(&self, _ready: Vec<(usize, Vec<u8>)>) {}
+
+    /// Write commands to log (AOF), each as `(db, argv)` in replayable form, in
+    /// execution order. Called only while [`crate::Engine::propagating`] is set,
+    /// while the command still holds its shard locks, so writes to one key arrive
+    /// in the order they happened. Returns the log offset just after them (0 if
+    /// nothing was logged).
+    fn propagate(&self, _cmds: &[(usize, &[&[u8]])]) -> u64 {
+        0
+    }
 }
 
 /// Hooks that do nothing (unit tests, benches).

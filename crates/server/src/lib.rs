@@ -238,7 +238,7 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 let period = Duration::from_micros(1_000_000 / hz);
                 let effort = engine.config.int(P::ActiveExpireEffort).clamp(1, 10) as u32;
                 let budget = period * (25 + 2 * (effort - 1)) / 100;
-                engine.active_expire_cycle(budget, &mut resume);
+                engine.active_expire_cycle_with(budget, &mut resume, &*state);
                 std::thread::sleep(period);
             }
         });

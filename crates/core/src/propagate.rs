@@ -1,0 +1,210 @@
+//! Command propagation (what the AOF logs).
+//!
+//! After a command that changed something (`keys.dirty > 0`), the engine hands
+//! [`ServerHooks::propagate`](crate::hooks::ServerHooks::propagate) the command in
+//! replayable form, while the command still holds its shard locks (so two writes to
+//! one key are logged in execution order, even from different threads). Keys a
+//! command found expired are logged first as `DEL key`, and active expiry logs a
+//! `DEL` for every key it removes. While the AOF is off this costs one atomic load
+//! per command ([`Engine::propagating`](crate::Engine::propagating)).
+//!
+//! A command logs itself as received unless it sets
+//! [`Keys::propagate`](crate::ctx::Keys::propagate) (usually through
+//! [`Keys::propagate_as`](crate::ctx::Keys::propagate_as)). Redis 7.0's rewrites, so a
+//! replay gives the same data whenever it happens:
+//!
+//! - SET with EX/PX/EXAT, SETEX, PSETEX: `SET key value PXAT <ms>`.
+//! - EXPIRE, PEXPIRE, EXPIREAT: `PEXPIREAT key <ms> [NX|XX|GT|LT]`; a time already
+//!   past: `DEL key`.
+//! - GETEX EX/PX/EXAT/PXAT: `PEXPIREAT key <ms>` (past: `DEL key`); GETEX PERSIST:
+//!   `PERSIST key`.
+//! - GETDEL: `DEL key`.
+//! - INCRBYFLOAT: `SET key <new value> KEEPTTL`.
+//!
+//! Still to do in the type modules (Redis 7.0 does these):
+//!
+//! - SPOP: `SREM key member...` of the members popped (SPOP with a count that
+//!   empties the set: `DEL key`... Redis logs `UNLINK`/`DEL` there).
+//! - SRANDMEMBER / HRANDFIELD / ZRANDMEMBER: read-only, nothing.
+//! - HINCRBYFLOAT: `HSET key field <new value>`.
+//! - BLPOP/BRPOP: `LPOP key` / `RPOP key`; BLMOVE: `LMOVE ...`; BRPOPLPUSH:
+//!   `RPOPLPUSH ...`; BLMPOP: `LMPOP ...`; BZPOPMIN/BZPOPMAX: `ZPOPMIN/ZPOPMAX key`;
+//!   BZMPOP: `ZMPOP ...` (the blocking forms must never block when replayed).
+//! - A key deleted because its last element was removed needs nothing extra (the
+//!   replayed command empties it too).
+
+#[cfg(test)]
+mod tests {
+    use std::any::Any;
+
+    use ferrokv_resp::{Protocol, ReplyBuf};
+    use parking_lot::Mutex;
+
+    use crate::client::Client;
+    use crate::config::Config;
+    use crate::engine::Engine;
+    use crate::hooks::ServerHooks;
+
+    /// Records what is propagated, as `db: words`.
+    #[derive(Default)]
+    struct Rec(Mutex<Vec<String>>);
+
+    impl ServerHooks for Rec {
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+        fn propagate(&self, cmds: &[(usize, &[&[u8]])]) -> u64 {
+            let mut v = self.0.lock();
+            for (db, argv) in cmds {
+                let words: Vec<String> = argv
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                v.push(format!("{db}: {}", words.join(" ")));
+            }
+            v.len() as u64
+        }
+    }
+
+    fn setup() -> (Engine, Client, Rec) {
+        let e = Engine::new(Config::default(), &[]);
+        e.propagating
+            .store(true, std::sync::atomic::Ordering::Release);
+        (e, Client::new(1, true), Rec::default())
+    }
+
+    fn run(e: &Engine, c: &mut Client, h: &Rec, line: &str) -> String {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        let mut out = ReplyBuf::new(Protocol::Resp2);
+        e.execute(c, &args, &mut out, h);
+        String::from_utf8_lossy(out.as_bytes()).into_owned()
+    }
+
+    fn take(h: &Rec) -> Vec<String> {
+        std::mem::take(&mut *h.0.lock())
+    }
+
+    #[test]
+    fn writes_are_propagated_reads_and_noops_are_not() {
+        let (e, mut c, h) = setup();
+        run(&e, &mut c, &h, "SET a 1");
+        run(&e, &mut c, &h, "GET a");
+        run(&e, &mut c, &h, "INCR a");
+        run(&e, &mut c, &h, "SETNX a 5");
+        run(&e, &mut c, &h, "DEL nothing");
+        run(&e, &mut c, &h, "SELECT 3");
+        run(&e, &mut c, &h, "SET b 2");
+        assert_eq!(take(&h), ["0: SET a 1", "0: INCR a", "3: SET b 2"]);
+        assert_eq!(c.aof_offset, 3);
+    }
+
+    #[test]
+    fn nothing_is_propagated_when_off() {
+        let (e, mut c, h) = setup();
+        e.propagating
+            .store(false, std::sync::atomic::Ordering::Release);
+        run(&e, &mut c, &h, "SET a 1");
+        assert!(take(&h).is_empty());
+        assert_eq!(c.aof_offset, 0);
+    }
+
+    #[test]
+    fn relative_expiries_become_absolute() {
+        let (e, mut c, h) = setup();
+        let now = e.clock.now_ms();
+        run(&e, &mut c, &h, "SET a v EX 100");
+        run(&e, &mut c, &h, "SETEX b 100 v");
+        run(&e, &mut c, &h, "PSETEX c 100000 v");
+        run(&e, &mut c, &h, "SET d v PXAT 99999999999999");
+        run(&e, &mut c, &h, "SET e v EXAT 99999999999 GET");
+        let got = take(&h);
+        assert_eq!(got.len(), 5);
+        for (i, key) in ["a", "b", "c"].iter().enumerate() {
+            let words: Vec<&str> = got[i].split(' ').collect();
+            assert_eq!(&words[1..5], ["SET", key, "v", "PXAT"], "{got:?}");
+            let at: i64 = words[5].parse().unwrap();
+            assert!((at - now - 100_000).abs() < 5_000, "{at} {now}");
+        }
+        assert_eq!(got[3], "0: SET d v PXAT 99999999999999");
+        assert_eq!(got[4], "0: SET e v PXAT 99999999999000");
+    }
+
+    #[test]
+    fn expire_family_becomes_pexpireat_or_del() {
+        let (e, mut c, h) = setup();
+        run(&e, &mut c, &h, "SET a v");
+        take(&h);
+        run(&e, &mut c, &h, "EXPIRE a 100 NX");
+        run(&e, &mut c, &h, "EXPIREAT a 99999999999 GT");
+        run(&e, &mut c, &h, "PEXPIREAT a 99999999999999");
+        run(&e, &mut c, &h, "EXPIRE nothere 10");
+        run(&e, &mut c, &h, "PERSIST a");
+        run(&e, &mut c, &h, "PERSIST a");
+        run(&e, &mut c, &h, "EXPIRE a -1");
+        let got = take(&h);
+        assert!(got[0].starts_with("0: PEXPIREAT a ") && got[0].ends_with(" NX"));
+        assert_eq!(got[1], "0: PEXPIREAT a 99999999999000 GT");
+        assert_eq!(got[2], "0: PEXPIREAT a 99999999999999");
+        assert_eq!(got[3], "0: PERSIST a");
+        assert_eq!(got[4], "0: DEL a");
+        assert_eq!(got.len(), 5);
+    }
+
+    #[test]
+    fn getex_getdel_incrbyfloat() {
+        let (e, mut c, h) = setup();
+        run(&e, &mut c, &h, "SET a 1.5");
+        take(&h);
+        run(&e, &mut c, &h, "GETEX a EXAT 99999999999");
+        run(&e, &mut c, &h, "GETEX a");
+        run(&e, &mut c, &h, "GETEX a PERSIST");
+        run(&e, &mut c, &h, "GETEX a PERSIST");
+        assert_eq!(run(&e, &mut c, &h, "INCRBYFLOAT a 2"), "$3\r\n3.5\r\n");
+        run(&e, &mut c, &h, "GETEX a PXAT 1");
+        run(&e, &mut c, &h, "SET b x");
+        run(&e, &mut c, &h, "GETDEL b");
+        run(&e, &mut c, &h, "GETDEL b");
+        assert_eq!(
+            take(&h),
+            [
+                "0: PEXPIREAT a 99999999999000",
+                "0: PERSIST a",
+                "0: SET a 3.5 KEEPTTL",
+                "0: DEL a",
+                "0: SET b x",
+                "0: DEL b",
+            ]
+        );
+    }
+
+    #[test]
+    fn lazily_expired_keys_are_deleted_first() {
+        let (e, mut c, h) = setup();
+        run(&e, &mut c, &h, "SET a 1 PX 10");
+        take(&h);
+        e.clock.advance(1000);
+        run(&e, &mut c, &h, "GET a");
+        run(&e, &mut c, &h, "SET b 1 PX 10");
+        e.clock.advance(1000);
+        run(&e, &mut c, &h, "INCR b");
+        let got = take(&h);
+        assert_eq!(got[0], "0: DEL a");
+        assert!(got[1].starts_with("0: SET b 1 PXAT "));
+        assert_eq!(&got[2..], ["0: DEL b", "0: INCR b"]);
+    }
+
+    #[test]
+    fn loading_client_never_expires_and_sets_past_ttls() {
+        let (e, mut c, h) = setup();
+        c.loading = true;
+        // As logged: b was alive (TTL in the future) when INCR ran.
+        run(&e, &mut c, &h, "SET b 1 PXAT 1000");
+        run(&e, &mut c, &h, "INCR b");
+        run(&e, &mut c, &h, "SET c 1");
+        run(&e, &mut c, &h, "PEXPIREAT c 1000");
+        assert_eq!(run(&e, &mut c, &h, "EXISTS c"), ":1\r\n");
+        assert!(take(&h).is_empty(), "the loader propagates nothing");
+        c.loading = false;
+        assert_eq!(run(&e, &mut c, &h, "EXISTS b c"), ":0\r\n");
+    }
+}
