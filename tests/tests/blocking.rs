@@ -330,3 +330,47 @@ fn concurrent_round(port: u16) {
     wait_blocked(&mut c, 0);
     assert_eq!(show(&c.run("EXISTS q0 q1 q2")), ":0");
 }
+
+#[test]
+fn clients_with_a_timeout_are_counted() {
+    differential(|port| {
+        let mut c0 = Conn::connect(port).unwrap();
+        let mut c1 = Conn::connect(port).unwrap();
+        let mut c2 = Conn::connect(port).unwrap();
+        c1.send(&args("BLPOP k 100"));
+        wait_blocked(&mut c0, 1);
+        c2.send(&args("BRPOP k 0"));
+        wait_blocked(&mut c0, 2);
+        let field = |c: &mut Conn| {
+            let info = show(&c.run("INFO clients"));
+            info.split("\\r\\n")
+                .find(|l| l.starts_with("clients_in_timeout_table:"))
+                .map(str::to_string)
+        };
+        let first = field(&mut c0);
+        assert!(first.is_some(), "INFO has clients_in_timeout_table");
+        let mut t = vec![format!("{first:?}")];
+        t.push(show(&c0.run("RPUSH k a b")));
+        t.push(show(&c1.read().unwrap()));
+        t.push(show(&c2.read().unwrap()));
+        wait_blocked(&mut c0, 0);
+        t.push(format!("{:?}", field(&mut c0)));
+        t
+    });
+}
+
+#[test]
+fn swapdb_serves_clients_blocked_in_either_db() {
+    differential(|port| {
+        let mut c0 = Conn::connect(port).unwrap();
+        let mut c1 = Conn::connect(port).unwrap();
+        c1.run("SELECT 1");
+        c1.send(&args("BLPOP k 0"));
+        wait_blocked(&mut c0, 1);
+        let mut t = vec![show(&c0.run("RPUSH k from-db0"))];
+        t.push(show(&c0.run("SWAPDB 0 1")));
+        t.push(show(&c1.read().unwrap()));
+        t.push(show(&c0.run("DBSIZE")));
+        t
+    });
+}

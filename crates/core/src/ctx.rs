@@ -42,6 +42,8 @@ pub struct Keys<'k> {
     /// the next logged command on it is replayed), past expiry times are set rather
     /// than deleting the key.
     pub loading: bool,
+    /// Databases whose every key may now serve blocked clients (SWAPDB).
+    pub ready_dbs: Vec<usize>,
 }
 
 /// How a write command is logged to the AOF (Redis's rewriteClientCommandVector /
@@ -73,6 +75,7 @@ impl<'k> Keys<'k> {
             propagate: Propagate::AsIs,
             expired: Vec::new(),
             loading: false,
+            ready_dbs: Vec::new(),
         }
     }
 

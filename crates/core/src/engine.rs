@@ -221,11 +221,15 @@ impl Engine {
             propagate(&mut ctx, args);
         }
         let ready = std::mem::take(&mut ctx.keys.ready);
+        let ready_dbs = std::mem::take(&mut ctx.keys.ready_dbs);
         // The locks are released before blocked clients are served: serving runs
         // their commands, which take locks of their own.
         drop(ctx);
         if !ready.is_empty() {
             hooks.keys_ready(ready);
+        }
+        if !ready_dbs.is_empty() {
+            hooks.dbs_ready(&ready_dbs);
         }
         result
     }

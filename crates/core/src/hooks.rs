@@ -27,6 +27,8 @@ pub trait ServerHooks: Send + Sync {
     fn propagate(&self, _cmds: &[(usize, &[&[u8]])]) -> u64 {
         0
     }
+    /// Every key of these databases may now serve blocked clients (SWAPDB).
+    fn dbs_ready(&self, _dbs: &[usize]) {}
 }
 
 /// Hooks that do nothing (unit tests, benches).

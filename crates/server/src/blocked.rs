@@ -29,6 +29,8 @@ pub struct Parked {
     /// CLIENT ID.
     pub id: u64,
     keys: Vec<DbKey>,
+    /// Whether it waits with a timeout (INFO clients_in_timeout_table).
+    timed: bool,
     slot: Mutex<Slot>,
     done: Notify,
 }
@@ -44,10 +46,16 @@ enum Slot {
 
 impl Parked {
     /// A client blocked by `args` on `keys` (`(db, key)`).
-    pub fn new(client: Client, args: Vec<Vec<u8>>, keys: Vec<(usize, Vec<u8>)>) -> Arc<Parked> {
+    pub fn new(
+        client: Client,
+        args: Vec<Vec<u8>>,
+        keys: Vec<(usize, Vec<u8>)>,
+        timed: bool,
+    ) -> Arc<Parked> {
         Arc::new(Parked {
             id: client.id,
             keys,
+            timed,
             slot: Mutex::new(Slot::Waiting { client, args }),
             done: Notify::new(),
         })
@@ -79,6 +87,7 @@ type DbKey = (usize, Vec<u8>);
 pub struct Blocked {
     queues: Mutex<HashMap<DbKey, VecDeque<Arc<Parked>>>>,
     by_id: Mutex<HashMap<u64, Arc<Parked>>>,
+    timed: std::sync::atomic::AtomicUsize,
 }
 
 thread_local! {
@@ -98,6 +107,9 @@ impl Blocked {
         }
         self.by_id.lock().insert(p.id, p.clone());
         engine.blocked_clients.fetch_add(1, Relaxed);
+        if p.timed {
+            self.timed.fetch_add(1, Relaxed);
+        }
     }
 
     fn unregister(&self, engine: &Engine, p: &Arc<Parked>) {
@@ -113,6 +125,9 @@ impl Blocked {
         drop(q);
         if self.by_id.lock().remove(&p.id).is_some() {
             engine.blocked_clients.fetch_sub(1, Relaxed);
+            if p.timed {
+                self.timed.fetch_sub(1, Relaxed);
+            }
         }
     }
 
@@ -162,9 +177,23 @@ impl Blocked {
         true
     }
 
-    /// Whether client `id` is parked (CLIENT LIST flag `b`).
-    pub fn is_blocked(&self, id: u64) -> bool {
-        self.by_id.lock().contains_key(&id)
+    /// Parked clients with a timeout (INFO clients_in_timeout_table).
+    pub fn with_timeout(&self) -> usize {
+        self.timed.load(Relaxed)
+    }
+
+    /// The keys clients are parked on in these databases (sorted, for a stable
+    /// serving order).
+    pub fn keys_in(&self, dbs: &[usize]) -> Vec<DbKey> {
+        let mut keys: Vec<DbKey> = self
+            .queues
+            .lock()
+            .keys()
+            .filter(|(db, _)| dbs.contains(db))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
     }
 
     /// Serves the clients parked on `ready` keys, FIFO per key (see the module doc).

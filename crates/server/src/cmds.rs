@@ -410,13 +410,12 @@ fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     if abort {
         return Err(CmdError::Other("No shutdown in progress.".into()));
     }
-    if save {
-        // Snapshots arrive with the persistence work; refusing is the honest answer
-        // to an explicit request to save.
-        tracing::warn!("SHUTDOWN SAVE refused: RDB persistence is not available in this build");
-        return Err(CmdError::ShutdownFailed);
-    }
     let st = state(ctx)?;
+    if crate::persistence::shutdown_wants_save(ctx.engine, save, nosave) {
+        crate::persistence::save_for_shutdown(&st.engine, &st.persistence.0)
+            .map_err(|_| CmdError::ShutdownFailed)?;
+    }
+    st.persistence.0.shutdown_handled.store(true, Relaxed);
     tracing::warn!("User requested shutdown...");
     st.request_shutdown();
     ctx.client.close_after_reply = true;

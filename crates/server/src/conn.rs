@@ -192,7 +192,7 @@ where
 {
     let engine = &state.engine;
     let keys: Vec<(usize, Vec<u8>)> = req.keys.iter().map(|k| (req.db, k.clone())).collect();
-    let parked = Parked::new(client, args, keys.clone());
+    let parked = Parked::new(client, args, keys.clone(), req.timeout_ms.is_some());
     state.blocked.park(engine, &parked);
     handle.blocked.store(true, Relaxed);
     // A push that landed between the command's look at its keys and the parking

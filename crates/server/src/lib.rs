@@ -11,6 +11,7 @@ pub mod conn;
 pub mod info;
 pub mod listen;
 pub mod log;
+pub mod persistence;
 pub mod state;
 
 use std::sync::Arc;
@@ -150,7 +151,14 @@ pub fn run(opts: Options) -> i32 {
     if !pidfile.is_empty() {
         let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
     }
-    let engine = Arc::new(Engine::new(config, &[cmds::COMMANDS]));
+    let engine = Arc::new(Engine::new(
+        config,
+        &[cmds::COMMANDS, persistence::COMMANDS],
+    ));
+    if let Err(e) = persistence::load_at_startup(&engine) {
+        tracing::error!("{e}");
+        return 1;
+    }
     let state = Arc::new(ServerState::new(
         engine.clone(),
         opts.config_file.clone(),
@@ -174,6 +182,8 @@ pub fn run(opts: Options) -> i32 {
         }
     };
     start_active_expiry(engine.clone(), state.clone());
+    persistence::start_save_points(state.clone());
+    let exit_state = state.clone();
     let code = rt.block_on(async move {
         if let Err(e) = listen::start(state.clone()).await {
             tracing::error!("{e}");
@@ -188,6 +198,11 @@ pub fn run(opts: Options) -> i32 {
         wait_for_shutdown(&state).await;
         0
     });
+    let code = if code == 0 && !persistence::save_on_exit(&exit_state) {
+        1
+    } else {
+        code
+    };
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);
     }

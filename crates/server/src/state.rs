@@ -51,6 +51,8 @@ pub struct ServerState {
     pub tcp_accept: parking_lot::Mutex<Vec<tokio::task::AbortHandle>>,
     /// A handle to itself, for hooks that must spawn tasks owning the state.
     pub me: std::sync::OnceLock<std::sync::Weak<ServerState>>,
+    /// SAVE / BGSAVE bookkeeping.
+    pub persistence: crate::persistence::Persistence,
 }
 
 fn random_hex40() -> String {
@@ -90,6 +92,7 @@ impl ServerState {
             shutdown: Notify::new(),
             tcp_accept: parking_lot::Mutex::new(Vec::new()),
             me: std::sync::OnceLock::new(),
+            persistence: Default::default(),
         }
     }
 
@@ -122,6 +125,11 @@ impl ServerHooks for ServerState {
 
     fn keys_ready(&self, ready: Vec<(usize, Vec<u8>)>) {
         self.blocked.serve(&self.engine, self, ready);
+    }
+
+    fn dbs_ready(&self, dbs: &[usize]) {
+        let keys = self.blocked.keys_in(dbs);
+        self.blocked.serve(&self.engine, self, keys);
     }
 
     fn config_changed(&self, name: &str) -> Result<(), String> {

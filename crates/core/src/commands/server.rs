@@ -111,6 +111,10 @@ fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         let (x, y) = (avg[a].load(Relaxed), avg[b].load(Relaxed));
         avg[a].store(y, Relaxed);
         avg[b].store(x, Relaxed);
+        // Clients blocked on a key of either db may find it there now.
+        if ctx.keys.track_ready {
+            ctx.keys.ready_dbs.extend([a, b]);
+        }
     }
     ctx.out.ok();
     Ok(())

@@ -1,0 +1,762 @@
+//! RDB persistence in the server: SAVE, BGSAVE, LASTSAVE, DUMP, RESTORE, and
+//! loading `dir/dbfilename` at startup.
+//!
+//! Saves use core's fork-less snapshot (crates/core/src/snapshot.rs): a visitor
+//! serializes each shard as of the snapshot instant, either when the background
+//! walk reaches it or when a write is about to change it. Shards are written to
+//! the file in (db, shard) order; a shard serialized early waits in memory until
+//! its turn. Files are written to a temp file, fsynced, renamed over the target,
+//! and the directory fsynced, so a crash leaves either the old or the new file.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use ferrokv_core::args::{int_arg, is_kw};
+use ferrokv_core::commands::CommandDef;
+use ferrokv_core::config::P;
+use ferrokv_core::ctx::{Ctx, Keys};
+use ferrokv_core::keyspace::{LockSet, Shard, SHARDS};
+use ferrokv_core::snapshot::ShardVisitor;
+use ferrokv_core::{CmdError, CmdResult, Engine};
+use ferrokv_persist::convert::{
+    access_field, from_rdb, initial_access_field, key_meta, to_rdb, write_options, AccessPolicy,
+};
+use ferrokv_persist::rdb::{encode_entry, RdbReader, RdbWriter, Record, WriteOptions};
+use ferrokv_persist::{decode_dump, encode_dump, DumpError};
+use parking_lot::Mutex;
+
+use crate::cmds::state;
+use crate::state::ServerState;
+
+/// The persistence commands.
+pub static COMMANDS: &[CommandDef] = &[
+    CommandDef::new("save", save),
+    CommandDef::new("bgsave", bgsave),
+    CommandDef::new("lastsave", lastsave),
+    CommandDef::new("dump", dump),
+    CommandDef::new("restore", restore),
+];
+
+fn unix_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Save bookkeeping (INFO persistence, LASTSAVE).
+#[derive(Debug)]
+pub struct Shared {
+    /// Unix seconds of the last successful save (start time before any).
+    pub lastsave: AtomicI64,
+    /// A BGSAVE is running.
+    pub bgsave_in_progress: AtomicBool,
+    /// Whether the last BGSAVE succeeded.
+    pub last_bgsave_ok: AtomicBool,
+    /// Save attempts since start (SAVE and BGSAVE, as Redis counts rdb_saves).
+    pub saves: AtomicU64,
+    /// Unix seconds of the last BGSAVE attempt (retry delay of save points).
+    pub bgsave_try: AtomicI64,
+    /// Unix seconds when the running BGSAVE started.
+    pub bgsave_started: AtomicI64,
+    /// Duration of the last BGSAVE in seconds (-1 before any).
+    pub last_bgsave_secs: AtomicI64,
+    /// SHUTDOWN already decided about saving (the exit path must not save again).
+    pub shutdown_handled: AtomicBool,
+}
+
+/// The server's persistence state; cheap to clone into a BGSAVE thread.
+#[derive(Debug, Clone)]
+pub struct Persistence(pub Arc<Shared>);
+
+impl Default for Persistence {
+    fn default() -> Persistence {
+        Persistence(Arc::new(Shared {
+            lastsave: AtomicI64::new(unix_secs()),
+            bgsave_in_progress: AtomicBool::new(false),
+            last_bgsave_ok: AtomicBool::new(true),
+            saves: AtomicU64::new(0),
+            bgsave_try: AtomicI64::new(0),
+            bgsave_started: AtomicI64::new(0),
+            last_bgsave_secs: AtomicI64::new(-1),
+            shutdown_handled: AtomicBool::new(false),
+        }))
+    }
+}
+
+// ------------------------------------------------------------------ saving
+
+/// The file Redis would write: `dbfilename`, relative to the working directory
+/// (the server chdirs to `dir`).
+fn rdb_path(engine: &Engine) -> PathBuf {
+    PathBuf::from(engine.config.string(P::Dbfilename))
+}
+
+struct Order {
+    writer: Option<RdbWriter<BufWriter<File>>>,
+    next: usize,
+    waiting: BTreeMap<usize, Vec<u8>>,
+    current_db: Option<usize>,
+    error: Option<String>,
+}
+
+/// Serializes shards as the snapshot hands them over and writes them in order.
+struct SaveVisitor {
+    order: Mutex<Order>,
+    opts: WriteOptions,
+    policy: AccessPolicy,
+    now_ms: i64,
+    sizes: Vec<(usize, usize)>,
+}
+
+impl SaveVisitor {
+    fn drain(&self, o: &mut Order) {
+        while let Some(buf) = o.waiting.remove(&o.next) {
+            let db = o.next / SHARDS;
+            o.next += 1;
+            if buf.is_empty() || o.error.is_some() {
+                continue;
+            }
+            let Some(w) = o.writer.as_mut() else {
+                continue;
+            };
+            let mut res = Ok(());
+            if o.current_db != Some(db) {
+                let (size, expires) = self.sizes.get(db).copied().unwrap_or_default();
+                res = w.select_db(db as u64, size as u64, expires as u64);
+                o.current_db = Some(db);
+            }
+            if let Err(e) = res.and_then(|()| w.raw(&buf)) {
+                o.error = Some(format!("write error: {e}"));
+            }
+        }
+    }
+}
+
+impl ShardVisitor for SaveVisitor {
+    fn visit(&self, db: usize, shard_index: usize, shard: &Shard) {
+        let mut buf = Vec::new();
+        let mut error = None;
+        // After a failure the save is lost anyway: skip the serializing.
+        let failed = self.order.lock().error.is_some();
+        for node in shard.dict.iter().take(if failed { 0 } else { usize::MAX }) {
+            match to_rdb(&node.value) {
+                Ok(v) => {
+                    let meta = key_meta(node, self.policy, self.now_ms);
+                    encode_entry(node.key(), &v, &meta, &self.opts, &mut buf);
+                }
+                Err(e) => {
+                    error = Some(format!(
+                        "{e} (key '{}')",
+                        String::from_utf8_lossy(node.key())
+                    ));
+                    break;
+                }
+            }
+        }
+        let mut o = self.order.lock();
+        if let Some(e) = error {
+            o.error.get_or_insert(e);
+        }
+        o.waiting.insert(db * SHARDS + shard_index, buf);
+        self.drain(&mut o);
+    }
+}
+
+/// A save begun at a snapshot instant: run [`PendingSave::run`] (on any thread)
+/// to write it out.
+struct PendingSave {
+    engine: Arc<Engine>,
+    visitor: Arc<SaveVisitor>,
+    tmp: PathBuf,
+    target: PathBuf,
+    dirty: u64,
+}
+
+/// Why a save could not begin.
+enum BeginError {
+    /// Another snapshot is running.
+    InProgress,
+    /// The temp file could not be created or written (logged).
+    Io,
+}
+
+impl From<BeginError> for CmdError {
+    fn from(e: BeginError) -> CmdError {
+        match e {
+            BeginError::InProgress => CmdError::Other("Background save already in progress".into()),
+            // Redis answers a failed SAVE with a bare "-ERR"; the reason is logged.
+            BeginError::Io => CmdError::Raw("ERR".into()),
+        }
+    }
+}
+
+fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, BeginError> {
+    if engine.snapshot.active() {
+        return Err(BeginError::InProgress);
+    }
+    let target = rdb_path(engine);
+    // A counter keeps names unique when two saves race to start.
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let tmp = target.with_file_name(format!(
+        "temp-{}-{}.rdb",
+        std::process::id(),
+        SEQ.fetch_add(1, Relaxed)
+    ));
+    let fail = |e: std::io::Error| {
+        tracing::warn!(
+            "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
+            tmp.display(),
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default()
+        );
+        let _ = std::fs::remove_file(&tmp);
+        BeginError::Io
+    };
+    let file = File::create(&tmp).map_err(fail)?;
+    let opts = write_options(&engine.config);
+    let mut writer =
+        RdbWriter::new(BufWriter::with_capacity(1 << 16, file), opts.clone()).map_err(fail)?;
+    writer
+        .standard_aux(unix_secs(), crate::alloc::stats().allocated, false)
+        .map_err(fail)?;
+    let sizes = (0..engine.keyspace.db_count())
+        .map(|db| engine.db_sizes(db))
+        .collect();
+    let dirty = engine.shard_totals().dirty;
+    let visitor = Arc::new(SaveVisitor {
+        order: Mutex::new(Order {
+            writer: Some(writer),
+            next: 0,
+            waiting: BTreeMap::new(),
+            current_db: None,
+            error: None,
+        }),
+        opts,
+        policy: AccessPolicy::of(&engine.config),
+        now_ms: engine.clock.now_ms(),
+        sizes,
+    });
+    if engine.snapshot_begin(visitor.clone()).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(BeginError::InProgress);
+    }
+    Ok(PendingSave {
+        engine: engine.clone(),
+        visitor,
+        tmp,
+        target,
+        dirty,
+    })
+}
+
+impl PendingSave {
+    fn run(self) -> Result<(), String> {
+        let started = Instant::now();
+        self.engine.snapshot_run();
+        let res = self.finish();
+        match &res {
+            Ok(()) => {
+                self.engine.stats.dirty_at_save.store(self.dirty, Relaxed);
+                tracing::info!(
+                    "DB saved on disk ({:.3} seconds)",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&self.tmp);
+                tracing::warn!("Error saving DB on disk: {e}");
+            }
+        }
+        res
+    }
+
+    fn finish(&self) -> Result<(), String> {
+        let mut o = self.visitor.order.lock();
+        if let Some(e) = o.error.take() {
+            return Err(e);
+        }
+        if o.next != self.engine.keyspace.db_count() * SHARDS {
+            return Err("snapshot ended before every shard was written".into());
+        }
+        let writer = o.writer.take().ok_or("writer already finished")?;
+        let io = |e: std::io::Error| format!("write error: {e}");
+        let file = writer
+            .finish()
+            .map_err(io)?
+            .into_inner()
+            .map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.target).map_err(|e| {
+            format!(
+                "Error moving temp DB file {} on the final destination {}: {e}",
+                self.tmp.display(),
+                self.target.display()
+            )
+        })?;
+        let dir = match self.target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        File::open(&dir).and_then(|d| d.sync_all()).map_err(io)?;
+        Ok(())
+    }
+}
+
+/// SAVE's work: a snapshot written out on the calling thread.
+pub fn save_blocking(engine: &Arc<Engine>, p: &Shared) -> Result<(), CmdError> {
+    if p.bgsave_in_progress.load(Relaxed) {
+        return Err(CmdError::Other(
+            "Background save already in progress".into(),
+        ));
+    }
+    // rdb_saves counts attempts, as Redis's stat_rdb_saves does.
+    p.saves.fetch_add(1, Relaxed);
+    let pending = begin_save(engine)?;
+    // Redis answers a failed SAVE with a bare "-ERR"; the reason is in the log.
+    pending.run().map_err(|_| CmdError::Raw("ERR".into()))?;
+    p.lastsave.store(unix_secs(), Relaxed);
+    Ok(())
+}
+
+/// BGSAVE's work: the snapshot instant is now, the writing on a new thread.
+pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdError> {
+    if p.bgsave_in_progress.swap(true, Relaxed) {
+        return Err(CmdError::Other(
+            "Background save already in progress".into(),
+        ));
+    }
+    p.bgsave_try.store(unix_secs(), Relaxed);
+    p.bgsave_started.store(unix_secs(), Relaxed);
+    p.saves.fetch_add(1, Relaxed);
+    let pending = match begin_save(engine) {
+        Ok(s) => s,
+        Err(BeginError::InProgress) => {
+            p.bgsave_in_progress.store(false, Relaxed);
+            return Err(BeginError::InProgress.into());
+        }
+        Err(BeginError::Io) => {
+            // Redis's fork succeeds and its child fails: the reply still says
+            // started, and the status turns to err.
+            p.last_bgsave_ok.store(false, Relaxed);
+            p.last_bgsave_secs.store(0, Relaxed);
+            p.bgsave_in_progress.store(false, Relaxed);
+            tracing::warn!("Background saving error");
+            return Ok(());
+        }
+    };
+    let shared = p.clone();
+    let spawned = std::thread::Builder::new()
+        .name("bgsave".into())
+        .spawn(move || {
+            let ok = pending.run().is_ok();
+            if ok {
+                shared.lastsave.store(unix_secs(), Relaxed);
+                tracing::info!("Background saving terminated with success");
+            }
+            shared.last_bgsave_ok.store(ok, Relaxed);
+            shared
+                .last_bgsave_secs
+                .store(unix_secs() - shared.bgsave_started.load(Relaxed), Relaxed);
+            shared.bgsave_in_progress.store(false, Relaxed);
+        });
+    if let Err(e) = spawned {
+        p.bgsave_in_progress.store(false, Relaxed);
+        tracing::warn!("Can't save in background: {e}");
+        return Err(CmdError::Other(format!("Can't save in background: {e}")));
+    }
+    tracing::info!("Background saving started");
+    Ok(())
+}
+
+/// Whether the running command holds shard locks (a transaction): a snapshot
+/// would then wait for them forever.
+fn holds_locks(ctx: &mut Ctx<'_, '_>) -> bool {
+    !ctx.keys.locks().is_empty()
+}
+
+fn save(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+    if holds_locks(ctx) {
+        return Err(CmdError::Other(
+            "Command not allowed inside a transaction".into(),
+        ));
+    }
+    let st = state(ctx)?;
+    save_blocking(&st.engine, &st.persistence.0)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn bgsave(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    if args.len() > 2 || (args.len() == 2 && !is_kw(args[1], "schedule")) {
+        return Err(CmdError::Syntax);
+    }
+    let st = state(ctx)?;
+    let p = st.persistence.0.clone();
+    if holds_locks(ctx) {
+        // Inside a transaction Redis schedules the save for after it; the thread
+        // below starts it once the transaction's locks are released.
+        if p.bgsave_in_progress.load(Relaxed) {
+            return Err(CmdError::Other(
+                "Background save already in progress".into(),
+            ));
+        }
+        let engine = st.engine.clone();
+        let spawned = std::thread::Builder::new()
+            .name("bgsave-scheduled".into())
+            .spawn(move || {
+                if let Err(e) = start_bgsave(&engine, &p) {
+                    tracing::warn!("scheduled BGSAVE failed: {e}");
+                }
+            });
+        if spawned.is_err() {
+            return Err(CmdError::Other("Can't save in background".into()));
+        }
+        ctx.out.simple(b"Background saving scheduled");
+        return Ok(());
+    }
+    start_bgsave(&st.engine, &p)?;
+    ctx.out.simple(b"Background saving started");
+    Ok(())
+}
+
+/// The `save` directive's points: (seconds, changes).
+fn save_points(engine: &Engine) -> Vec<(i64, u64)> {
+    let text = engine.config.string(P::Save);
+    let nums: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    nums.chunks_exact(2)
+        .map(|c| (i64::try_from(c[0]).unwrap_or(i64::MAX), c[1]))
+        .collect()
+}
+
+/// Seconds Redis waits before retrying a failed automatic BGSAVE.
+const BGSAVE_RETRY_DELAY: i64 = 5;
+
+/// Starts the thread that triggers BGSAVE when a save point is reached (Redis's
+/// serverCron check): at least `changes` writes and `seconds` since the last save.
+pub fn start_save_points(state: Arc<ServerState>) {
+    let engine = state.engine.clone();
+    let p = state.persistence.0.clone();
+    let spawned = std::thread::Builder::new()
+        .name("save-points".into())
+        .spawn(move || {
+            while !state.shutting_down.load(Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                let points = save_points(&engine);
+                if points.is_empty() || p.bgsave_in_progress.load(Relaxed) {
+                    continue;
+                }
+                let now = unix_secs();
+                let retry_ok = p.last_bgsave_ok.load(Relaxed)
+                    || now - p.bgsave_try.load(Relaxed) > BGSAVE_RETRY_DELAY;
+                if !retry_ok {
+                    continue;
+                }
+                let dirty = engine
+                    .shard_totals()
+                    .dirty
+                    .saturating_sub(engine.stats.dirty_at_save.load(Relaxed));
+                let since = now - p.lastsave.load(Relaxed);
+                if let Some((secs, changes)) = points
+                    .iter()
+                    .find(|(secs, changes)| dirty >= *changes && since > *secs)
+                {
+                    tracing::info!("{changes} changes in {secs} seconds. Saving...");
+                    let _ = start_bgsave(&engine, &p);
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("could not start the save-point thread: {e}");
+    }
+}
+
+/// Whether SHUTDOWN (or a signal) should save first: SAVE asked, or save points
+/// configured and NOSAVE not given.
+pub fn shutdown_wants_save(engine: &Engine, save: bool, nosave: bool) -> bool {
+    save || (!nosave && !save_points(engine).is_empty())
+}
+
+/// The exit path after a signal: saves when save points are configured, unless
+/// SHUTDOWN already handled it. Returns false when the save failed.
+pub fn save_on_exit(state: &ServerState) -> bool {
+    let p = &state.persistence.0;
+    if p.shutdown_handled.load(Relaxed) || !shutdown_wants_save(&state.engine, false, false) {
+        return true;
+    }
+    save_for_shutdown(&state.engine, p).is_ok()
+}
+
+/// The save before exiting: waits for a running BGSAVE, then saves on this thread.
+pub fn save_for_shutdown(engine: &Arc<Engine>, p: &Shared) -> Result<(), CmdError> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while p.bgsave_in_progress.load(Relaxed) && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    tracing::info!("Saving the final RDB snapshot before exiting.");
+    if let Err(e) = save_blocking(engine, p) {
+        tracing::warn!("Error trying to save the DB, can't exit.");
+        return Err(e);
+    }
+    p.shutdown_handled.store(true, Relaxed);
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+    let st = state(ctx)?;
+    ctx.out.int(st.persistence.0.lastsave.load(Relaxed));
+    Ok(())
+}
+
+// ------------------------------------------------------------------ loading
+
+// The startup load happens before the server state exists; one server per process.
+static LAST_LOAD_LOADED: AtomicU64 = AtomicU64::new(0);
+static LAST_LOAD_EXPIRED: AtomicU64 = AtomicU64::new(0);
+
+/// The INFO persistence figures that saving and loading maintain.
+#[derive(Debug, Clone, Copy)]
+pub struct InfoFields {
+    /// rdb_bgsave_in_progress
+    pub bgsave_in_progress: bool,
+    /// rdb_last_save_time
+    pub lastsave: i64,
+    /// rdb_last_bgsave_status
+    pub last_bgsave_ok: bool,
+    /// rdb_last_bgsave_time_sec
+    pub last_bgsave_secs: i64,
+    /// rdb_current_bgsave_time_sec
+    pub current_bgsave_secs: i64,
+    /// rdb_saves
+    pub saves: u64,
+    /// rdb_last_load_keys_loaded
+    pub load_loaded: u64,
+    /// rdb_last_load_keys_expired
+    pub load_expired: u64,
+}
+
+impl InfoFields {
+    /// The current figures.
+    pub fn of(state: &ServerState) -> InfoFields {
+        let p = &state.persistence.0;
+        let bg = p.bgsave_in_progress.load(Relaxed);
+        InfoFields {
+            bgsave_in_progress: bg,
+            lastsave: p.lastsave.load(Relaxed),
+            last_bgsave_ok: p.last_bgsave_ok.load(Relaxed),
+            last_bgsave_secs: p.last_bgsave_secs.load(Relaxed),
+            current_bgsave_secs: if bg {
+                unix_secs() - p.bgsave_started.load(Relaxed)
+            } else {
+                -1
+            },
+            saves: p.saves.load(Relaxed),
+            load_loaded: LAST_LOAD_LOADED.load(Relaxed),
+            load_expired: LAST_LOAD_EXPIRED.load(Relaxed),
+        }
+    }
+}
+
+/// What loading found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LoadStats {
+    /// Keys inserted.
+    pub loaded: u64,
+    /// Keys skipped because their expire time had passed.
+    pub expired: u64,
+}
+
+/// Loads `dbfilename` from the working directory if it exists. An unreadable or
+/// corrupt file is an error: Redis refuses to start rather than lose data.
+pub fn load_at_startup(engine: &Engine) -> Result<Option<LoadStats>, String> {
+    let path = rdb_path(engine);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
+    };
+    let started = Instant::now();
+    let stats = load_from(engine, BufReader::with_capacity(1 << 16, file))?;
+    LAST_LOAD_LOADED.store(stats.loaded, Relaxed);
+    LAST_LOAD_EXPIRED.store(stats.expired, Relaxed);
+    engine
+        .stats
+        .dirty_at_save
+        .store(engine.shard_totals().dirty, Relaxed);
+    tracing::info!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        stats.loaded,
+        stats.expired
+    );
+    tracing::info!(
+        "DB loaded from disk: {:.3} seconds",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Some(stats))
+}
+
+/// Loads an RDB stream into the engine.
+pub fn load_from(engine: &Engine, r: impl std::io::Read) -> Result<LoadStats, String> {
+    let corrupt = |e: ferrokv_persist::RdbError| {
+        format!("Short read or corrupt RDB loading DB ({e}). Unrecoverable error, aborting now.")
+    };
+    let mut reader = RdbReader::new(r).map_err(corrupt)?;
+    let now = engine.clock.now_ms();
+    let policy = AccessPolicy::of(&engine.config);
+    let dbs = engine.keyspace.db_count();
+    let mut stats = LoadStats::default();
+    let mut keys: Option<Keys<'_>> = None;
+    while let Some(rec) = reader.next_record().map_err(corrupt)? {
+        let e = match rec {
+            Record::Entry(e) => e,
+            Record::ModuleAux(name) => {
+                return Err(format!(
+                "The RDB file contains AUX module data I can't load: no matching module '{name}'"
+            ))
+            }
+            Record::Aux(..) | Record::ResizeDb { .. } | Record::SelectDb(_) => continue,
+        };
+        let db = usize::try_from(e.db).unwrap_or(usize::MAX);
+        if db >= dbs {
+            return Err(format!(
+                "FATAL: Data file was created with a Redis server configured to handle more than {dbs} databases. Exiting"
+            ));
+        }
+        if e.meta.expire_ms.is_some_and(|t| t < now) {
+            stats.expired += 1;
+            continue;
+        }
+        if keys.as_ref().map(|k| k.db) != Some(db) {
+            // Release the previous db's locks before taking the next ones.
+            drop(keys.take());
+            keys = Some(Keys::new(
+                LockSet::lock_dbs(&engine.keyspace, [db]),
+                db,
+                now,
+            ));
+        }
+        let Some(k) = keys.as_mut() else { continue };
+        let value = from_rdb(e.value, &engine.config).map_err(|err| {
+            format!(
+                "Can't load key '{}' in DB {db}: {err}",
+                String::from_utf8_lossy(&e.key)
+            )
+        })?;
+        if k.exists(&e.key).map_err(|err| err.to_string())? {
+            return Err(format!(
+                "RDB has duplicated key '{}' in DB {db}",
+                String::from_utf8_lossy(&e.key)
+            ));
+        }
+        let field = access_field(policy, e.meta.idle_secs, e.meta.freq, now)
+            .unwrap_or_else(|| initial_access_field(policy, now));
+        let entry = k
+            .insert_new(&e.key, value, e.meta.expire_ms)
+            .map_err(|err| err.to_string())?;
+        entry.node.set_lru(field);
+        stats.loaded += 1;
+    }
+    Ok(stats)
+}
+
+// ------------------------------------------------------------------ DUMP / RESTORE
+
+fn dump(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let opts = write_options(&ctx.engine.config);
+    let value = match ctx.keys.read(args[1])? {
+        None => None,
+        Some(e) => Some(to_rdb(&e.node.value).map_err(|e| CmdError::Other(e.to_string()))?),
+    };
+    match value {
+        None => ctx.out.null(),
+        Some(v) => ctx.out.bulk(&encode_dump(&v, &opts)),
+    }
+    Ok(())
+}
+
+fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let key = args[1];
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
+    let mut j = 4;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        if is_kw(args[j], "replace") {
+            replace = true;
+        } else if is_kw(args[j], "absttl") {
+            absttl = true;
+        } else if is_kw(args[j], "idletime") && more && freq.is_none() {
+            let v = int_arg(args[j + 1])?;
+            if v < 0 {
+                return Err(CmdError::Other(
+                    "Invalid IDLETIME value, must be >= 0".into(),
+                ));
+            }
+            idle = Some(v);
+            j += 1;
+        } else if is_kw(args[j], "freq") && more && idle.is_none() {
+            let v = int_arg(args[j + 1])?;
+            if !(0..=255).contains(&v) {
+                return Err(CmdError::Other(
+                    "Invalid FREQ value, must be >= 0 and <= 255".into(),
+                ));
+            }
+            freq = Some(v);
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    if !replace && ctx.keys.write(key)?.is_some() {
+        return Err(CmdError::Raw(
+            "BUSYKEY Target key name already exists.".into(),
+        ));
+    }
+    let ttl = int_arg(args[2])?;
+    if ttl < 0 {
+        return Err(CmdError::Other("Invalid TTL value, must be >= 0".into()));
+    }
+    let value = decode_dump(args[3]).map_err(|e| match e {
+        DumpError::VersionOrChecksum => {
+            CmdError::Other("DUMP payload version or checksum are wrong".into())
+        }
+        DumpError::BadData(_) => CmdError::Other("Bad data format".into()),
+    })?;
+    let value = from_rdb(value, &ctx.engine.config).map_err(|e| CmdError::Other(e.to_string()))?;
+    if replace {
+        ctx.keys.delete(key)?;
+    }
+    let now = ctx.now_ms();
+    let when = if ttl != 0 && !absttl {
+        ttl.saturating_add(now)
+    } else {
+        ttl
+    };
+    if ttl != 0 && when <= now {
+        // Already expired: the key is not created (an old one was deleted).
+        ctx.out.ok();
+        return Ok(());
+    }
+    let policy = AccessPolicy::of(&ctx.engine.config);
+    let field = access_field(policy, idle.map(|v| v as u64), freq.map(|v| v as u8), now);
+    let db = ctx.keys.db;
+    let entry = ctx
+        .keys
+        .insert_new(key, value, (ttl != 0).then_some(when))?;
+    if let Some(f) = field {
+        entry.node.set_lru(f);
+    }
+    ctx.keys.signal_ready(db, key);
+    ctx.out.ok();
+    Ok(())
+}
