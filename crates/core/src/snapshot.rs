@@ -76,6 +76,17 @@ pub enum SnapshotError {
 impl Engine {
     /// Starts a snapshot: the current state of every shard will be given to `visitor`.
     pub fn snapshot_begin(&self, visitor: Arc<dyn ShardVisitor>) -> Result<(), SnapshotError> {
+        self.snapshot_begin_with(visitor, || {})
+    }
+
+    /// [`snapshot_begin`](Self::snapshot_begin), running `at_instant` while every
+    /// shard lock is held: no command runs during it, so it happens exactly at the
+    /// snapshot instant (the AOF rewrite switches to a new incr file there).
+    pub fn snapshot_begin_with(
+        &self,
+        visitor: Arc<dyn ShardVisitor>,
+        at_instant: impl FnOnce(),
+    ) -> Result<(), SnapshotError> {
         let snap = &self.snapshot;
         if snap.active.swap(true, Ordering::AcqRel) {
             return Err(SnapshotError::InProgress);
@@ -86,6 +97,7 @@ impl Engine {
         for p in snap.pending.iter() {
             p.store(true, Ordering::Release);
         }
+        at_instant();
         drop(all);
         Ok(())
     }

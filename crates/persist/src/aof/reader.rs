@@ -86,6 +86,18 @@ impl<'a> CommandReader<'a> {
 
     /// The next command, or why there is none.
     pub fn next(&mut self) -> Step {
+        // Annotations (`#TS:...` with aof-timestamp-enabled) are skipped, as Redis
+        // does when loading.
+        while self.data.get(self.pos) == Some(&b'#') {
+            match self.data[self.pos..].iter().position(|&b| b == b'\n') {
+                Some(nl) => self.pos += nl + 1,
+                None => {
+                    return Step::Truncated {
+                        valid_up_to: self.pos,
+                    }
+                }
+            }
+        }
         let start = self.pos;
         let truncated = Step::Truncated { valid_up_to: start };
         let corrupt = |reason| Step::Corrupt {
@@ -153,6 +165,10 @@ mod tests {
         assert!(matches!(r.next(), Step::Command(_)));
         assert_eq!(r.next(), Step::End);
         assert_eq!(r.offset(), data.len());
+        let mut with_ts = b"#TS:1700000000\r\n".to_vec();
+        with_ts.extend_from_slice(&data);
+        let mut r = CommandReader::new(&with_ts);
+        assert!(matches!(r.next(), Step::Command(_)));
     }
 
     #[test]
