@@ -107,10 +107,11 @@ impl Engine {
     pub fn snapshot_run(&self) {
         let snap = &self.snapshot;
         for id in 0..(self.keyspace.db_count() * SHARDS) {
-            if snap.pending[id].load(Ordering::Acquire) {
-                let shard = self.keyspace.lock_one(id as LockId);
-                snap.flush(id as LockId, &shard);
-            }
+            // Locked even when no longer pending: a write that claimed the shard
+            // visits it under this lock, and the snapshot must not end (nor drop
+            // its visitor) before that visit is done.
+            let shard = self.keyspace.lock_one(id as LockId);
+            snap.flush(id as LockId, &shard);
         }
         *snap.visitor.lock() = None;
         snap.active.store(false, Ordering::Release);

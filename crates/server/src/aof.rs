@@ -823,9 +823,8 @@ pub fn load_at_startup(st: &ServerState) -> Result<LoadReport, String> {
     let report;
     let mut m = match std::fs::read_to_string(&mpath) {
         Ok(text) => {
-            let m = Manifest::parse(&text).map_err(|e| {
-                format!("Failed to load the AOF manifest {}: {e}", mpath.display())
-            })?;
+            let m = Manifest::parse(&text)
+                .map_err(|e| format!("Failed to load the AOF manifest {}: {e}", mpath.display()))?;
             let started = Instant::now();
             report = load_files(engine, &d, &m)?;
             tracing::info!(
@@ -838,7 +837,12 @@ pub fn load_at_startup(st: &ServerState) -> Result<LoadReport, String> {
             report = LoadReport::default();
             Manifest::default()
         }
-        Err(e) => return Err(format!("Can't read the AOF manifest {}: {e}", mpath.display())),
+        Err(e) => {
+            return Err(format!(
+                "Can't read the AOF manifest {}: {e}",
+                mpath.display()
+            ))
+        }
     };
     std::fs::create_dir_all(&d)
         .map_err(|e| format!("Can't open or create append-only dir {}: {e}", d.display()))?;
@@ -946,12 +950,7 @@ pub fn load_files(engine: &Engine, d: &Path, m: &Manifest) -> Result<LoadReport,
         let path = d.join(&f.name);
         let data = match std::fs::read(&path) {
             Ok(d) => d,
-            Err(e) => {
-                return Err(format!(
-                    "Can't open the append-only file {}: {e}",
-                    f.name
-                ))
-            }
+            Err(e) => return Err(format!("Can't open the append-only file {}: {e}", f.name)),
         };
         let last = i + 1 == files.len();
         let mut start = 0;
@@ -987,7 +986,10 @@ pub fn load_files(engine: &Engine, d: &Path, m: &Manifest) -> Result<LoadReport,
                 .open(&path)
                 .and_then(|file| file.set_len(valid as u64).and_then(|()| file.sync_all()))
                 .map_err(|e| format!("Error truncating the AOF file {}: {e}", f.name))?;
-            tracing::warn!("AOF {} loaded anyway because aof-load-truncated is enabled", f.name);
+            tracing::warn!(
+                "AOF {} loaded anyway because aof-load-truncated is enabled",
+                f.name
+            );
             report.truncated_bytes += dropped as u64;
         }
     }
@@ -1032,8 +1034,12 @@ fn load_rdb_part(engine: &Engine, data: &[u8], name: &str) -> Result<(u64, usize
         }
         let Some(k) = keys.as_mut() else { continue };
         let key = e.key;
-        let value = from_rdb(e.value, &engine.config)
-            .map_err(|err| format!("Can't load key '{}' in DB {db}: {err}", String::from_utf8_lossy(&key)))?;
+        let value = from_rdb(e.value, &engine.config).map_err(|err| {
+            format!(
+                "Can't load key '{}' in DB {db}: {err}",
+                String::from_utf8_lossy(&key)
+            )
+        })?;
         if k.exists(&key).map_err(|err| err.to_string())? {
             return Err(format!(
                 "Duplicated key '{}' in DB {db} of {name}",
@@ -1048,7 +1054,9 @@ fn load_rdb_part(engine: &Engine, data: &[u8], name: &str) -> Result<(u64, usize
         entry.node.set_lru(field);
         loaded += 1;
     }
-    let end = usize::try_from(reader.offset()).unwrap_or(data.len()).min(data.len());
+    let end = usize::try_from(reader.offset())
+        .unwrap_or(data.len())
+        .min(data.len());
     Ok((loaded, end))
 }
 

@@ -312,7 +312,10 @@ mod tests {
              file appendonly.aof.3.incr.aof seq 3 type i\n"
         );
         let names: Vec<&str> = m.load_order().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["appendonly.aof.3.base.aof", "appendonly.aof.3.incr.aof"]);
+        assert_eq!(
+            names,
+            ["appendonly.aof.3.base.aof", "appendonly.aof.3.incr.aof"]
+        );
     }
 
     #[test]

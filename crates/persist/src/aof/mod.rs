@@ -151,7 +151,10 @@ mod tests {
         let mut out = Vec::new();
         rebuild_commands(
             b"z",
-            &RdbValue::ZSet(vec![(b"a".to_vec(), 1.5), (b"b".to_vec(), f64::NEG_INFINITY)]),
+            &RdbValue::ZSet(vec![
+                (b"a".to_vec(), 1.5),
+                (b"b".to_vec(), f64::NEG_INFINITY),
+            ]),
             None,
             &mut out,
         );

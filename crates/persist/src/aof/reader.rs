@@ -120,7 +120,10 @@ impl<'a> CommandReader<'a> {
                 (Line::Bad(r), _) => return corrupt(r),
                 (Line::Value(n), after) => (n as usize, after),
             };
-            let Some(end) = after.checked_add(len).filter(|e| e.checked_add(2).is_some()) else {
+            let Some(end) = after
+                .checked_add(len)
+                .filter(|e| e.checked_add(2).is_some())
+            else {
                 return corrupt("invalid length");
             };
             if end + 2 > self.data.len() {
@@ -160,7 +163,11 @@ mod tests {
         let mut r = CommandReader::new(&data);
         assert_eq!(
             r.next(),
-            Step::Command(vec![b"SET".to_vec(), b"key".to_vec(), b"va\r\nlue".to_vec()])
+            Step::Command(vec![
+                b"SET".to_vec(),
+                b"key".to_vec(),
+                b"va\r\nlue".to_vec()
+            ])
         );
         assert!(matches!(r.next(), Step::Command(_)));
         assert_eq!(r.next(), Step::End);
