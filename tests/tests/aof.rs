@@ -599,3 +599,32 @@ fn ferrokv_aof_loads_in_redis() {
         interop(Kind::Ferrokv, Kind::Redis, preamble, rewrite);
     }
 }
+
+#[test]
+fn blocked_pops_are_logged_as_plain_pops() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ferrokv(dir.path(), &[]);
+    let port = s.port;
+    let waiter = std::thread::spawn(move || {
+        let mut c = Conn::connect(port).unwrap();
+        show(&c.run("BLPOP q 10"))
+    });
+    let mut c = s.conn();
+    // Let the waiter block first.
+    std::thread::sleep(Duration::from_millis(200));
+    run_script(
+        &mut c,
+        "RPUSH q a b\nSADD s m1 m2 m3\nSPOP s\nHSET h f 1\nHINCRBYFLOAT h f 0.25",
+    );
+    assert_eq!(waiter.join().unwrap(), "[\"q\", \"a\"]");
+    let before = snapshot(&mut c);
+    s.crash();
+    let text = String::from_utf8_lossy(&std::fs::read(incr_path(dir.path())).unwrap()).into_owned();
+    assert!(!text.contains("BLPOP") && text.contains("LPOP"), "{text:?}");
+    assert!(
+        !text.contains("SPOP") && !text.contains("HINCRBYFLOAT"),
+        "{text:?}"
+    );
+    let s = ferrokv(dir.path(), &[]);
+    assert_eq!(snapshot(&mut s.conn()), before);
+}

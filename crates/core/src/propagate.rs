@@ -21,17 +21,16 @@
 //! - GETDEL: `DEL key`.
 //! - INCRBYFLOAT: `SET key <new value> KEEPTTL`.
 //!
-//! Still to do in the type modules (Redis 7.0 does these):
-//!
-//! - SPOP: `SREM key member...` of the members popped (SPOP with a count that
-//!   empties the set: `DEL key`... Redis logs `UNLINK`/`DEL` there).
-//! - SRANDMEMBER / HRANDFIELD / ZRANDMEMBER: read-only, nothing.
+//! - SPOP: `SREM key member`; SPOP with a count: `SREM key m1 m2 ...` (1024 members a
+//!   command), or `DEL key` when it empties the set.
 //! - HINCRBYFLOAT: `HSET key field <new value>`.
-//! - BLPOP/BRPOP: `LPOP key` / `RPOP key`; BLMOVE: `LMOVE ...`; BRPOPLPUSH:
-//!   `RPOPLPUSH ...`; BLMPOP: `LMPOP ...`; BZPOPMIN/BZPOPMAX: `ZPOPMIN/ZPOPMAX key`;
-//!   BZMPOP: `ZMPOP ...` (the blocking forms must never block when replayed).
-//! - A key deleted because its last element was removed needs nothing extra (the
-//!   replayed command empties it too).
+//! - BLPOP / BRPOP: `LPOP key` / `RPOP key`; LMPOP / BLMPOP: `LPOP|RPOP key <n>`;
+//!   BLMOVE: `LMOVE src dst from to`; BRPOPLPUSH: `RPOPLPUSH src dst` (whether
+//!   served at once or after blocking: a replay must never block).
+//!
+//! Still to do when sorted sets are merged (Redis 7.0 does these): BZPOPMIN /
+//! BZPOPMAX: `ZPOPMIN|ZPOPMAX key`; ZMPOP / BZMPOP: `ZPOPMIN|ZPOPMAX key <n>`.
+//! SRANDMEMBER / HRANDFIELD / ZRANDMEMBER are read-only: nothing to log.
 
 #[cfg(test)]
 mod tests {
@@ -173,6 +172,52 @@ mod tests {
                 "0: DEL a",
                 "0: SET b x",
                 "0: DEL b",
+            ]
+        );
+    }
+
+    #[test]
+    fn random_and_blocking_commands_log_their_effect() {
+        let (e, mut c, h) = setup();
+        run(&e, &mut c, &h, "SADD s a");
+        run(&e, &mut c, &h, "SPOP s");
+        run(&e, &mut c, &h, "SADD s a b c");
+        run(&e, &mut c, &h, "SPOP s 3");
+        assert_eq!(
+            take(&h),
+            ["0: SADD s a", "0: SREM s a", "0: SADD s a b c", "0: DEL s"]
+        );
+        run(&e, &mut c, &h, "SADD s a b c");
+        take(&h);
+        run(&e, &mut c, &h, "SPOP s 2");
+        let got = take(&h);
+        assert_eq!(got.len(), 1);
+        assert!(got[0].starts_with("0: SREM s "), "{got:?}");
+        assert_eq!(got[0].split(' ').count(), 5);
+        run(&e, &mut c, &h, "HSET h f 1");
+        run(&e, &mut c, &h, "HINCRBYFLOAT h f 0.5");
+        run(&e, &mut c, &h, "RPUSH l a b c d e f");
+        run(&e, &mut c, &h, "BLPOP l 0");
+        run(&e, &mut c, &h, "BRPOP nothing l 0");
+        run(&e, &mut c, &h, "LMPOP 1 l LEFT COUNT 2");
+        run(&e, &mut c, &h, "BLMPOP 0 1 l RIGHT COUNT 10");
+        run(&e, &mut c, &h, "RPUSH l a b");
+        run(&e, &mut c, &h, "BLMOVE l m LEFT RIGHT 0");
+        run(&e, &mut c, &h, "BRPOPLPUSH l m 0");
+        run(&e, &mut c, &h, "BRPOPLPUSH empty m 0");
+        assert_eq!(
+            take(&h),
+            [
+                "0: HSET h f 1",
+                "0: HSET h f 1.5",
+                "0: RPUSH l a b c d e f",
+                "0: LPOP l",
+                "0: RPOP l",
+                "0: LPOP l 2",
+                "0: RPOP l 2",
+                "0: RPUSH l a b",
+                "0: LMOVE l m LEFT RIGHT",
+                "0: RPOPLPUSH l m",
             ]
         );
     }
