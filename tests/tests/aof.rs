@@ -3,6 +3,9 @@
 //! CONFIG SET appendonly keep every write, and AOF folders move between ferrokv
 //! and redis-server 7.0 in both directions.
 
+// Test code: a failed setup step should just fail the test.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -386,6 +389,10 @@ fn config_set_appendonly_turns_it_on_and_off() {
     assert_eq!(snapshot(&mut s.conn()), before);
 }
 
+/// Acknowledged writes: counter key -> highest value acknowledged, and the
+/// (key, value) pairs SET acknowledged.
+type Acked = (BTreeMap<String, i64>, Vec<(String, String)>);
+
 /// Runs `cycles` crash cycles with appendfsync always: writers record every
 /// acknowledged INCR and SET, the server is killed with SIGKILL at a random
 /// moment, restarted, and every acknowledged write must be there. Returns the
@@ -404,7 +411,7 @@ fn crash_cycles(cycles: usize) -> usize {
         let s = ferrokv(dir.path(), &["--appendfsync", "always"]);
         let stop = Arc::new(AtomicBool::new(false));
         // (counter key, highest acknowledged value), (set key, value)
-        let acked: Arc<Mutex<(BTreeMap<String, i64>, Vec<(String, String)>)>> = Arc::default();
+        let acked: Arc<Mutex<Acked>> = Arc::default();
         let mut writers = Vec::new();
         for w in 0..4 {
             let (port, stop, acked) = (s.port, stop.clone(), acked.clone());

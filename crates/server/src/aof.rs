@@ -83,6 +83,8 @@ struct Io {
 struct Stats {
     rewrite_in_progress: AtomicBool,
     rewrite_scheduled: AtomicBool,
+    /// The scheduled rewrite is the one that turns the AOF on.
+    enable_scheduled: AtomicBool,
     rewrite_started: AtomicI64,
     last_rewrite_secs: AtomicI64,
     last_rewrite_ok: AtomicBool,
@@ -302,7 +304,10 @@ impl Aof {
             && !engine.snapshot.active()
             && self.stats.rewrite_scheduled.swap(false, AcqRel)
         {
-            if let Err(e) = start_rewrite(st) {
+            let enabling = self.stats.enable_scheduled.swap(false, AcqRel);
+            if enabling && !engine.config.bool(P::Appendonly) {
+                // Turned off again before it could start.
+            } else if let Err(e) = start_rewrite_inner(st, enabling) {
                 tracing::warn!("Scheduled AOF rewrite could not start: {e}");
             }
         } else if !in_progress && self.enabled() && !engine.snapshot.active() {
@@ -712,8 +717,10 @@ pub fn config_changed(st: &ServerState) -> Result<(), String> {
         .and_then(std::sync::Weak::upgrade)
         .ok_or("server is stopping")?;
     if st.engine.snapshot.active() || st.aof.stats.rewrite_in_progress.load(Acquire) {
-        tracing::warn!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
-        return Err("Unable to turn on AOF. Check server logs.".into());
+        tracing::info!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+        st.aof.stats.enable_scheduled.store(true, Release);
+        st.aof.stats.rewrite_scheduled.store(true, Release);
+        return Ok(());
     }
     // The snapshot takes every shard lock: from a thread of its own, since this
     // may run inside a transaction that holds some until it ends.
@@ -879,6 +886,11 @@ pub fn load_at_startup(st: &ServerState) -> Result<LoadReport, String> {
         .open(d.join(&last))
         .map_err(|e| format!("Can't open the append-only file {last}: {e}"))?;
     let incr_size = file.metadata().map_or(0, |md| md.len());
+    // Leftovers of a rewrite that finished just before a crash.
+    for old in m.history.drain(..) {
+        tracing::info!("Removing the history file {} in the background", old.name);
+        let _ = std::fs::remove_file(d.join(&old.name));
+    }
     persist_manifest(engine, &m).map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
     st.aof
         .switch_to(file, size_before)
@@ -1101,7 +1113,7 @@ fn replay(engine: &Engine, data: &[u8], base: usize) -> Result<Replayed, String>
     };
     loop {
         let at = reader.offset();
-        match reader.next() {
+        match reader.next_step() {
             Step::Command(argv) => {
                 n += 1;
                 if argv[0].eq_ignore_ascii_case(b"multi") {

@@ -139,7 +139,7 @@ mod tests {
         rebuild_commands(b"l", &RdbValue::List(items.clone()), Some(42), &mut out);
         let mut r = CommandReader::new(&out);
         let mut cmds = Vec::new();
-        while let Step::Command(argv) = r.next() {
+        while let Step::Command(argv) = r.next_step() {
             cmds.push(argv);
         }
         assert_eq!(cmds.len(), 4);
@@ -160,7 +160,7 @@ mod tests {
         );
         let mut r = CommandReader::new(&out);
         assert_eq!(
-            r.next(),
+            r.next_step(),
             Step::Command(vec![
                 b"ZADD".to_vec(),
                 b"z".to_vec(),
@@ -170,6 +170,6 @@ mod tests {
                 b"b".to_vec()
             ])
         );
-        assert_eq!(r.next(), Step::End);
+        assert_eq!(r.next_step(), Step::End);
     }
 }

@@ -1,7 +1,7 @@
 //! Reading AOF commands back, telling a torn tail (the process died mid-write:
 //! the file ends inside a record) from corruption (bytes that are no record).
 
-/// What [`CommandReader::next`] found.
+/// What [`CommandReader::next_step`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// A complete command.
@@ -85,7 +85,7 @@ impl<'a> CommandReader<'a> {
     }
 
     /// The next command, or why there is none.
-    pub fn next(&mut self) -> Step {
+    pub fn next_step(&mut self) -> Step {
         // Annotations (`#TS:...` with aof-timestamp-enabled) are skipped, as Redis
         // does when loading.
         while self.data.get(self.pos) == Some(&b'#') {
@@ -162,33 +162,33 @@ mod tests {
         let data = sample();
         let mut r = CommandReader::new(&data);
         assert_eq!(
-            r.next(),
+            r.next_step(),
             Step::Command(vec![
                 b"SET".to_vec(),
                 b"key".to_vec(),
                 b"va\r\nlue".to_vec()
             ])
         );
-        assert!(matches!(r.next(), Step::Command(_)));
-        assert_eq!(r.next(), Step::End);
+        assert!(matches!(r.next_step(), Step::Command(_)));
+        assert_eq!(r.next_step(), Step::End);
         assert_eq!(r.offset(), data.len());
         let mut with_ts = b"#TS:1700000000\r\n".to_vec();
         with_ts.extend_from_slice(&data);
         let mut r = CommandReader::new(&with_ts);
-        assert!(matches!(r.next(), Step::Command(_)));
+        assert!(matches!(r.next_step(), Step::Command(_)));
     }
 
     #[test]
     fn every_torn_tail_is_truncated_never_corrupt() {
         let data = sample();
         let mut first = CommandReader::new(&data);
-        first.next();
+        first.next_step();
         let boundary = first.offset();
         for cut in boundary + 1..data.len() {
             let mut r = CommandReader::new(&data[..cut]);
-            assert!(matches!(r.next(), Step::Command(_)));
+            assert!(matches!(r.next_step(), Step::Command(_)));
             assert_eq!(
-                r.next(),
+                r.next_step(),
                 Step::Truncated {
                     valid_up_to: boundary
                 },
@@ -197,7 +197,11 @@ mod tests {
         }
         for cut in 1..boundary {
             let mut r = CommandReader::new(&data[..cut]);
-            assert_eq!(r.next(), Step::Truncated { valid_up_to: 0 }, "cut at {cut}");
+            assert_eq!(
+                r.next_step(),
+                Step::Truncated { valid_up_to: 0 },
+                "cut at {cut}"
+            );
         }
     }
 
@@ -207,9 +211,9 @@ mod tests {
         let len = data.len();
         data.extend_from_slice(b"hello\r\n");
         let mut r = CommandReader::new(&data);
-        r.next();
-        r.next();
-        assert!(matches!(r.next(), Step::Corrupt { offset, .. } if offset == len));
+        r.next_step();
+        r.next_step();
+        assert!(matches!(r.next_step(), Step::Corrupt { offset, .. } if offset == len));
         for bad in [
             &b"*0\r\n"[..],
             b"*1\r\n$3\r\nabcXY",
@@ -220,7 +224,7 @@ mod tests {
             b"*1\r\n$3\r\nabcX",
         ] {
             let mut r = CommandReader::new(bad);
-            assert!(matches!(r.next(), Step::Corrupt { .. }), "{bad:?}");
+            assert!(matches!(r.next_step(), Step::Corrupt { .. }), "{bad:?}");
         }
     }
 }
