@@ -213,6 +213,8 @@ impl Aof {
             (std::mem::take(&mut p.buf), p.end)
         };
         let Some(file) = io.file.as_mut() else {
+            // The AOF is off: what a command logged while it was turned off goes.
+            self.written.store(end, Release);
             return Ok(());
         };
         match file.write_all(&buf) {
