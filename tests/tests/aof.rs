@@ -635,3 +635,33 @@ fn blocked_pops_are_logged_as_plain_pops() {
     let s = ferrokv(dir.path(), &[]);
     assert_eq!(snapshot(&mut s.conn()), before);
 }
+
+#[test]
+fn auto_rewrite_on_growth() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ferrokv(
+        dir.path(),
+        &[
+            "--auto-aof-rewrite-min-size",
+            "4096",
+            "--auto-aof-rewrite-percentage",
+            "100",
+        ],
+    );
+    let mut c = s.conn();
+    for i in 0..400 {
+        c.cmd(&["SET", "k", &format!("value-{i}")]);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_field(&mut c, "aof_rewrites") == "0" {
+        assert!(Instant::now() < deadline, "no automatic rewrite");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_rewrite_done(&mut c);
+    let size: u64 = info_field(&mut c, "aof_current_size").parse().unwrap();
+    assert!(size < 4096, "rewritten AOF is small: {size}");
+    assert_eq!(show(&c.run("GET k")), "\"value-399\"");
+    s.crash();
+    let s = ferrokv(dir.path(), &[]);
+    assert_eq!(show(&s.conn().run("GET k")), "\"value-399\"");
+}
