@@ -298,10 +298,14 @@ fn concurrent_round(port: u16) {
             std::thread::spawn(move || {
                 let mut c = Conn::connect(port).unwrap();
                 let key = format!("q{}", i % 3);
-                match c.cmd(&["BLPOP", key.as_str(), "0"]) {
-                    Frame::Array(kv) => show(&kv[1]),
-                    other => panic!("{other:?}"),
-                }
+                // Twice on one connection: the same client blocks again right after
+                // being served.
+                (0..2)
+                    .map(|_| match c.cmd(&["BLPOP", key.as_str(), "0"]) {
+                        Frame::Array(kv) => show(&kv[1]),
+                        other => panic!("{other:?}"),
+                    })
+                    .collect::<Vec<_>>()
             })
         })
         .collect();
@@ -309,7 +313,7 @@ fn concurrent_round(port: u16) {
         .map(|p| {
             std::thread::spawn(move || {
                 let mut c = Conn::connect(port).unwrap();
-                for j in 0..6 {
+                for j in 0..12 {
                     let key = format!("q{}", j % 3);
                     c.cmd(&["RPUSH", key.as_str(), &format!("p{p}-{j}")]);
                 }
@@ -319,10 +323,13 @@ fn concurrent_round(port: u16) {
     for p in pushers {
         p.join().unwrap();
     }
-    let mut got: Vec<String> = waiters.into_iter().map(|w| w.join().unwrap()).collect();
+    let mut got: Vec<String> = waiters
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
     got.sort();
     let mut want: Vec<String> = (0..4)
-        .flat_map(|p| (0..6).map(move |j| format!("{:?}", format!("p{p}-{j}"))))
+        .flat_map(|p| (0..12).map(move |j| format!("{:?}", format!("p{p}-{j}"))))
         .collect();
     want.sort();
     assert_eq!(got, want);

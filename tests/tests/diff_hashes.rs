@@ -212,8 +212,17 @@ fn hrandfield_deterministic_cases() {
         HRANDFIELD nokey
         HGETALL h
         HGETALL nokey
+        HSCAN h 0
+        HSCAN nokey 0
+        HKEYS h
+        HVALS nokey
+        HMGET h a b
+        HINCRBYFLOAT h n 1.5
         ",
     );
+    d.line("CONFIG SET hash-max-listpack-entries 1");
+    d.check(&["HSET", "big", "a", "1", "b", "2", "c", "3"]);
+    d.check_pairs(&["HGETALL", "big"]);
 }
 
 /// Field set of an HRANDFIELD reply (flat or RESP3 pairs).
@@ -482,4 +491,35 @@ fn hscan_returns_stable_elements_while_the_hash_changes() {
     for i in 0..200 {
         assert!(seen.contains(&format!("stay{i}")), "stay{i} missed");
     }
+}
+
+#[test]
+fn ttl_is_kept_by_writes_and_goes_with_the_key() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        HSET h a 1 b 2
+        EXPIRE h 1000
+        HSET h c 3
+        HDEL h a
+        HINCRBY h b 1
+        HINCRBYFLOAT h b 1.5
+        HSETNX h d 4
+        TTL h
+        HDEL h b c d
+        EXISTS h
+        TTL h
+        HSET h a 1
+        TTL h
+        PEXPIRE h 1
+        ",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    d.script(
+        "
+        HGET h a
+        HLEN h
+        EXISTS h
+        ",
+    );
 }

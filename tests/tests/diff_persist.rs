@@ -44,6 +44,8 @@ fn dump_restore_strings_like_redis() {
         RESTORE new 0 x IDLETIME 1 FREQ 1
         RESTORE new 0 x FREQ 1 IDLETIME 1
         RESTORE new 0 x REPLACE ABSTTL
+        RESTORE-ASKING new 0 x
+        RESTORE-ASKING small 0 x
         ",
     );
     // Payloads taken from one server restore on both.
@@ -52,6 +54,20 @@ fn dump_restore_strings_like_redis() {
         let copy = format!("copy-{key}");
         d.check(&[b"RESTORE".as_slice(), copy.as_bytes(), b"0", &payload]);
         d.check(&["GET", &copy]);
+        d.check(&[
+            b"RESTORE-ASKING".as_slice(),
+            copy.as_bytes(),
+            b"0",
+            &payload,
+        ]);
+        d.check(&[
+            b"RESTORE-ASKING".as_slice(),
+            b"asking",
+            b"0",
+            &payload,
+            b"REPLACE",
+        ]);
+        d.check(&["GET", "asking"]);
         d.check(&[b"RESTORE".as_slice(), copy.as_bytes(), b"0", &payload]);
         d.check(&[
             b"RESTORE".as_slice(),
@@ -430,7 +446,7 @@ fn failed_saves_reply_like_redis() {
         c.cmd(&["SET", "k", "v"]);
         let save = show(&c.cmd(&["SAVE"]));
         let bgsave = show(&c.cmd(&["BGSAVE"]));
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let info = String::from_utf8_lossy(&bulk(c.cmd(&["INFO", "persistence"]))).into_owned();
             if info.contains("rdb_last_bgsave_status:err\r\n")
@@ -475,8 +491,8 @@ fn random_strings_dump_and_restore_across_servers() {
         let theirs = bulk(d.theirs.cmd(&["DUMP", "k"]));
         let (same, all) = identical.get();
         identical.set((same + usize::from(ours == theirs), all + 1));
-        // Usually identical; the lzf crate ends some compressions differently from
-        // Redis's liblzf (both decode everywhere).
+        // Our LZF makes liblzf's choices, so payloads are identical.
+        prop_assert_eq!(&ours, &theirs);
         for p in [&ours, &theirs] {
             d.check(&[b"RESTORE".as_slice(), b"copy", b"0", p, b"REPLACE"]);
             d.check(&["GET", "copy"]);
@@ -489,4 +505,178 @@ fn random_strings_dump_and_restore_across_servers() {
     }
     let (same, all) = identical.get();
     eprintln!("byte-identical DUMP payloads: {same} of {all}");
+}
+
+#[test]
+fn lfu_and_lru_data_survive_a_reload_from_redis() {
+    for (policy, cmd) in [("allkeys-lfu", "FREQ"), ("allkeys-lru", "IDLETIME")] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let want = {
+            let s = start_on(Kind::Redis, dir.path(), &["--maxmemory-policy", policy]);
+            let mut c = s.conn();
+            c.cmd(&["SET", "k", "v"]);
+            let payload = bulk(c.cmd(&["DUMP", "k"]));
+            let extra: &[&[u8]] = if cmd == "FREQ" {
+                &[b"FREQ", b"120"]
+            } else {
+                &[b"IDLETIME", b"777"]
+            };
+            let mut args: Vec<&[u8]> = vec![b"RESTORE", b"k2", b"0", &payload];
+            args.extend_from_slice(extra);
+            assert_eq!(c.cmd(&args), Frame::Simple("OK".into()));
+            let want = c.cmd(&["OBJECT", cmd, "k2"]);
+            assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()));
+            want
+        };
+        let s = start_on(Kind::Ferrokv, dir.path(), &["--maxmemory-policy", policy]);
+        let mut c = s.conn();
+        let got = c.cmd(&["OBJECT", cmd, "k2"]);
+        match (&want, &got) {
+            (Frame::Integer(w), Frame::Integer(g)) => {
+                assert!(
+                    (*w..=*w + 2).contains(g),
+                    "{policy}: redis {w}, ferrokv {g}"
+                )
+            }
+            _ => panic!("{} / {}", show(&want), show(&got)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- collections
+//
+// These need the list/hash/set/zset persistence hooks (the LEAD arms in
+// crates/persist/src/convert.rs). Run with `--ignored` once they are filled in.
+
+const SMALL_THRESHOLDS: &str = "
+    CONFIG SET hash-max-listpack-entries 4
+    CONFIG SET hash-max-listpack-value 16
+    CONFIG SET zset-max-listpack-entries 4
+    CONFIG SET zset-max-listpack-value 16
+    CONFIG SET set-max-intset-entries 4
+    CONFIG SET list-max-listpack-size 3
+";
+
+/// Keys of every collection type in both encodings, created with `cmds`.
+fn collection_script() -> (String, Vec<(&'static str, &'static str)>) {
+    let long = "v".repeat(40);
+    let mut script = String::from(
+        "
+        RPUSH l:small a 1 -7
+        RPUSH l:ints 0 127 -4096 32767 -8388608 2147483647 -9223372036854775808
+        SADD s:intset 1 -3 70000
+        SADD s:big 1 2 3 4 5 6 7 8 9 10
+        SADD s:strs a b 010
+        ZADD z:small 1 a 1.5 b -3.25 c inf d
+        ZADD z:big 1 a 2 b 3 c 4 d 5 e 6 f
+        HSET h:small f1 v1 f2 22 n -1
+        HSET h:big f1 1 f2 2 f3 3 f4 4 f5 5 f6 6
+        ",
+    );
+    script.push_str("RPUSH l:nodes");
+    for i in 0..50 {
+        script.push_str(&format!(" item{i}"));
+    }
+    script.push('\n');
+    script.push_str(&format!("HSET h:long f {long}\nZADD z:long 1 {long}\n"));
+    let keys = vec![
+        ("l:small", "list"),
+        ("l:ints", "list"),
+        ("l:nodes", "list"),
+        ("s:intset", "set"),
+        ("s:big", "set"),
+        ("s:strs", "set"),
+        ("z:small", "zset"),
+        ("z:big", "zset"),
+        ("z:long", "zset"),
+        ("h:small", "hash"),
+        ("h:big", "hash"),
+        ("h:long", "hash"),
+    ];
+    (script, keys)
+}
+
+/// A reply with the order Redis does not define taken out.
+fn order_free(kind: &str, f: Frame) -> String {
+    match (kind, f) {
+        ("set", f) => show(&ferrokv_tests::sorted(f)),
+        ("hash", Frame::Array(items)) => {
+            let mut pairs: Vec<String> = items
+                .chunks(2)
+                .map(|c| c.iter().map(show).collect::<Vec<_>>().join("="))
+                .collect();
+            pairs.sort();
+            pairs.join(", ")
+        }
+        (_, f) => show(&f),
+    }
+}
+
+/// Compares `key` (of `kind`) on two connections: contents, encoding, type.
+fn check_key(ours: &mut Conn, theirs: &mut Conn, key: &str, kind: &str) {
+    let read: Vec<&str> = match kind {
+        "list" => vec!["LRANGE", key, "0", "-1"],
+        "set" => vec!["SMEMBERS", key],
+        "zset" => vec!["ZRANGE", key, "0", "-1", "WITHSCORES"],
+        _ => vec!["HGETALL", key],
+    };
+    for args in [read, vec!["OBJECT", "ENCODING", key], vec!["TYPE", key]] {
+        let a = order_free(kind, ours.cmd(&args));
+        let b = order_free(kind, theirs.cmd(&args));
+        assert_eq!(a, b, "{args:?}");
+    }
+}
+
+#[test]
+fn collections_dump_restore_like_redis() {
+    let mut d = Diff::new();
+    d.script(SMALL_THRESHOLDS);
+    let (script, keys) = collection_script();
+    d.script(&script);
+    for (key, kind) in keys {
+        let theirs = bulk(d.theirs.cmd(&["DUMP", key]));
+        let ours = bulk(d.ours.cmd(&["DUMP", key]));
+        for (tag, p) in [("theirs", &theirs), ("ours", &ours)] {
+            let copy = format!("{key}:{tag}");
+            d.check(&[b"RESTORE".as_slice(), copy.as_bytes(), b"0", p]);
+            check_key(&mut d.ours, &mut d.theirs, &copy, kind);
+        }
+    }
+}
+
+#[test]
+fn collections_files_load_both_ways() {
+    let (script, keys) = collection_script();
+    for (writer, reader) in [(Kind::Ferrokv, Kind::Redis), (Kind::Redis, Kind::Ferrokv)] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let reference = Server::redis(&[]);
+        let mut rc = reference.conn();
+        {
+            let s = start_on(writer, dir.path(), &[]);
+            let mut c = s.conn();
+            for line in SMALL_THRESHOLDS.lines().chain(script.lines()) {
+                let line = line.trim();
+                if !line.is_empty() {
+                    assert!(!matches!(c.run(line), Frame::Error(_)), "{line}");
+                    rc.run(line);
+                }
+            }
+            assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()), "{}", s.log());
+        }
+        // The reader loads with the same thresholds the writer used.
+        let thresholds: Vec<String> = SMALL_THRESHOLDS
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("CONFIG SET "))
+            .flat_map(|kv| {
+                let (k, v) = kv.split_once(' ').unwrap_or((kv, ""));
+                [format!("--{k}"), v.to_string()]
+            })
+            .collect();
+        let thresholds: Vec<&str> = thresholds.iter().map(String::as_str).collect();
+        let s = start_on(reader, dir.path(), &thresholds);
+        let mut loaded = s.conn();
+        for (key, kind) in &keys {
+            check_key(&mut loaded, &mut rc, key, kind);
+        }
+    }
 }

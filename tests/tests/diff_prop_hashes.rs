@@ -88,6 +88,11 @@ fn command() -> impl Strategy<Value = Vec<String>> {
         (k(), v()).prop_map(|(k, v)| vec!["SET".into(), k, v]),
         k().prop_map(|k| vec!["DEL".into(), k]),
         (k(), k()).prop_map(|(a, b)| vec!["RENAME".into(), a, b]),
+        (
+            prop::sample::select(vec!["hash-max-listpack-entries", "hash-max-listpack-value"]),
+            prop::sample::select(vec!["0", "1", "4", "8", "128"])
+        )
+            .prop_map(|(p, v)| vec!["CONFIG".into(), "SET".into(), p.into(), v.into()]),
     ]
 }
 
@@ -133,8 +138,14 @@ fn random_hash_sequences_match_redis() {
     });
     let result = runner.run(&prop::collection::vec(command(), 1..40), |cmds| {
         let mut d = diff.borrow_mut();
-        d.ours.run("FLUSHALL");
-        d.theirs.run("FLUSHALL");
+        for setup in [
+            "FLUSHALL",
+            "CONFIG SET hash-max-listpack-entries 4",
+            "CONFIG SET hash-max-listpack-value 8",
+        ] {
+            d.ours.run(setup);
+            d.theirs.run(setup);
+        }
         for cmd in &cmds {
             let a = normalize(cmd, d.ours.cmd(cmd));
             let b = normalize(cmd, d.theirs.cmd(cmd));

@@ -80,7 +80,7 @@ fn dataset() -> Vec<Vec<String>> {
 }
 
 /// Zsets join once their type lands.
-const ZSETS: bool = false;
+const ZSETS: bool = true;
 
 fn load(c: &mut Conn) {
     for cmd in dataset()

@@ -26,16 +26,31 @@ use crate::error::{CmdError, CmdResult};
 /// Parses the timeout of a blocking command, given in seconds with decimals as Redis
 /// 7.0 does (`0` = forever). Returns milliseconds from now, `None` for forever.
 pub fn parse_timeout(arg: &[u8]) -> CmdResult<Option<u64>> {
-    let secs = crate::args::parse_f64(arg)
-        .filter(|v| !v.is_nan())
-        .ok_or_else(|| CmdError::Other("timeout is not a float or out of range".into()))?;
-    // Redis multiplies the long double by 1000 and truncates to a long long.
-    let ms = secs * 1000.0;
-    if ms < 0.0 {
-        return Err(CmdError::Other("timeout is negative".into()));
-    }
-    if ms >= i64::MAX as f64 / 2.0 {
-        return Err(CmdError::Other("timeout is out of range".into()));
+    let negative = || CmdError::Other("timeout is negative".into());
+    let secs = match crate::args::parse_f64(arg) {
+        Some(v) => v,
+        None => {
+            // Redis parses with strtold: literals beyond a double's range but within
+            // a long double's are accepted. Huge ones overflow the conversion to ms
+            // (Redis reports "negative"); tiny ones truncate to 0 (forever).
+            let in_long_double = crate::types::string::float80::parse(arg).is_some();
+            let as_f64 = std::str::from_utf8(arg)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok());
+            return match (in_long_double, as_f64) {
+                (true, Some(v)) if v.is_infinite() => Err(negative()),
+                (true, Some(v)) if v == 0.0 => Ok(None),
+                _ => Err(CmdError::Other(
+                    "timeout is not a float or out of range".into(),
+                )),
+            };
+        }
+    };
+    // Redis multiplies by 1000 and converts to a long long by truncation; a value
+    // out of its range converts to LLONG_MIN on x86-64, hence "negative".
+    let ms = (secs * 1000.0).trunc();
+    if ms.is_nan() || ms < 0.0 || ms >= 9.223_372_036_854_775_808e18 {
+        return Err(negative());
     }
     let ms = ms as u64;
     Ok(if ms == 0 { None } else { Some(ms) })

@@ -12,6 +12,7 @@ use ferrokv_core::types::hash::HashValue;
 use ferrokv_core::types::list::ListValue;
 use ferrokv_core::types::set::SetValue;
 use ferrokv_core::types::string::StrValue;
+use ferrokv_core::types::zset::ZSetValue;
 use ferrokv_core::types::Value;
 
 use crate::rdb::{KeyMeta, RdbValue, WriteOptions};
@@ -43,11 +44,11 @@ pub fn to_rdb(v: &Value) -> Result<RdbValue, ConvertError> {
             s.for_each(|m| members.push(m.to_vec()));
             Ok(RdbValue::Set(members))
         }
-        // LEAD: after merging zset:
-        //   let mut pairs = Vec::new();
-        //   z.for_each(|m, score| pairs.push((m.to_vec(), score)));
-        //   Ok(RdbValue::ZSet(pairs))
-        Value::ZSet(_) => Err(ConvertError::NotYetSupported("zset")),
+        Value::ZSet(z) => {
+            let mut pairs = Vec::with_capacity(z.len());
+            z.for_each(|m, score| pairs.push((m.to_vec(), score)));
+            Ok(RdbValue::ZSet(pairs))
+        }
     }
 }
 
@@ -62,8 +63,7 @@ pub fn from_rdb(v: RdbValue, config: &Config) -> Result<Value, ConvertError> {
         RdbValue::Set(members) => Ok(Value::Set(Box::new(SetValue::from_members(
             members, config,
         )))),
-        // LEAD: Ok(Value::ZSet(Box::new(ZSetValue::from_pairs(pairs, config))))
-        RdbValue::ZSet(_) => Err(ConvertError::NotYetSupported("zset")),
+        RdbValue::ZSet(pairs) => Ok(Value::ZSet(Box::new(ZSetValue::from_pairs(pairs, config)))),
     }
 }
 
@@ -194,13 +194,18 @@ mod tests {
     }
 
     #[test]
-    fn collections_are_reported_as_not_yet_supported() {
+    fn collections_convert_both_ways() {
         let cfg = Config::default();
-        let err = from_rdb(RdbValue::List(vec![b"a".to_vec()]), &cfg).expect_err("list");
-        assert_eq!(
-            err.to_string(),
-            "type 'list' is not yet supported by persistence"
-        );
+        let b = |x: &str| x.as_bytes().to_vec();
+        for v in [
+            RdbValue::List(vec![b("a"), b("1"), b("")]),
+            RdbValue::Hash(vec![(b("f"), b("v"))]),
+            RdbValue::Set(vec![b("1"), b("2"), b("3")]),
+            RdbValue::ZSet(vec![(b("a"), 1.0), (b("b"), 2.5)]),
+        ] {
+            let core = from_rdb(v.clone(), &cfg).expect("converts");
+            assert_eq!(to_rdb(&core), Ok(v));
+        }
     }
 
     #[test]

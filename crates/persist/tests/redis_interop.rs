@@ -250,8 +250,6 @@ fn redis_dump_payloads_decode() {
     }
 }
 
-/// With compression on, bytes may differ: the lzf crate stops some matches near
-/// the end of the input earlier than Redis's liblzf (both decode everywhere).
 fn our_dump_is_byte_identical_to_redis(compression: bool) {
     let s = Server::redis(&["--rdbcompression", if compression { "yes" } else { "no" }]);
     let mut c = s.conn();
@@ -281,6 +279,11 @@ fn our_dump_is_byte_identical_to_redis(compression: bool) {
 #[test]
 fn our_dump_is_byte_identical_to_redis_without_compression() {
     our_dump_is_byte_identical_to_redis(false);
+}
+
+#[test]
+fn our_dump_is_byte_identical_to_redis_with_lzf() {
+    our_dump_is_byte_identical_to_redis(true);
 }
 
 #[test]
@@ -350,4 +353,39 @@ fn bad_payloads_fail_like_redis() {
 
 fn ferrokv_persist_list_type() -> u8 {
     18
+}
+
+#[test]
+fn check_rdb_tool_reports_ok_and_errors() {
+    let s = Server::redis(&[]);
+    let mut c = s.conn();
+    load_with_commands(&mut c, &dataset());
+    let (_, bytes) = save_and_read(&s, &mut c);
+    let dir = tempfile::tempdir().expect("tmp");
+    let good = dir.path().join("good.rdb");
+    std::fs::write(&good, &bytes).expect("write");
+    let bad = dir.path().join("bad.rdb");
+    std::fs::write(&bad, &bytes[..bytes.len() / 2]).expect("write");
+    let run = |p: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ferrokv-check-rdb"))
+            .arg(p)
+            .output()
+            .expect("run ferrokv-check-rdb")
+    };
+    let ok = run(&good);
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{text}");
+    assert!(text.contains("RDB looks OK"), "{text}");
+    assert!(text.contains("AUX FIELD redis-ver = '7.0.15'"), "{text}");
+    assert!(
+        text.contains(&format!("[info] {} keys read", dataset().len())),
+        "{text}"
+    );
+    let broken = run(&bad);
+    let text = String::from_utf8_lossy(&broken.stdout);
+    assert_eq!(broken.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("RDB ERROR DETECTED") && text.contains("unexpected end"),
+        "{text}"
+    );
 }

@@ -99,16 +99,24 @@ thread_local! {
 impl Blocked {
     /// Registers a parked client at the tail of each of its keys' queues.
     pub fn park(&self, engine: &Engine, p: &Arc<Parked>) {
-        {
-            let mut q = self.queues.lock();
-            for k in &p.keys {
-                q.entry(k.clone()).or_default().push_back(p.clone());
-            }
-        }
-        self.by_id.lock().insert(p.id, p.clone());
+        // Counted and findable by id before it is visible in a queue: a thread that
+        // serves it from the queue at once must find it to unregister it.
+        let previous = self.by_id.lock().insert(p.id, p.clone());
         engine.blocked_clients.fetch_add(1, Relaxed);
         if p.timed {
             self.timed.fetch_add(1, Relaxed);
+        }
+        // Its previous registration, served but not yet unregistered by the thread
+        // that served it, stops counting now (that thread will not find it by id).
+        if let Some(old) = previous.filter(|old| !Arc::ptr_eq(old, p)) {
+            engine.blocked_clients.fetch_sub(1, Relaxed);
+            if old.timed {
+                self.timed.fetch_sub(1, Relaxed);
+            }
+        }
+        let mut q = self.queues.lock();
+        for k in &p.keys {
+            q.entry(k.clone()).or_default().push_back(p.clone());
         }
     }
 
@@ -123,7 +131,16 @@ impl Blocked {
             }
         }
         drop(q);
-        if self.by_id.lock().remove(&p.id).is_some() {
+        // Only this very registration: the same client may already be parked again
+        // (served, replied, and blocked by its next command) under the same id.
+        let removed = {
+            let mut ids = self.by_id.lock();
+            match ids.get(&p.id) {
+                Some(x) if Arc::ptr_eq(x, p) => ids.remove(&p.id).is_some(),
+                _ => false,
+            }
+        };
+        if removed {
             engine.blocked_clients.fetch_sub(1, Relaxed);
             if p.timed {
                 self.timed.fetch_sub(1, Relaxed);

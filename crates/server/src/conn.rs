@@ -201,9 +201,10 @@ where
     // A push that landed between the command's look at its keys and the parking
     // found nobody to wake: look again now that the client is queued.
     state.blocked.serve(engine, &**state, keys);
+    // A deadline beyond what the clock can represent is forever.
     let mut deadline = req
         .timeout_ms
-        .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
+        .and_then(|ms| tokio::time::Instant::now().checked_add(Duration::from_millis(ms)));
     let query_limit = engine.config.int(P::ClientQueryBufferLimit).max(0) as usize;
     let result = loop {
         let timeout = async move {

@@ -40,6 +40,8 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("lastsave", lastsave),
     CommandDef::new("dump", dump),
     CommandDef::new("restore", restore),
+    // The same outside cluster mode (its ASKING flag matters only to redirects).
+    CommandDef::new("restore-asking", restore),
 ];
 
 fn unix_secs() -> i64 {
@@ -450,7 +452,8 @@ pub fn start_save_points(state: Arc<ServerState>) {
         .name("save-points".into())
         .spawn(move || {
             while !state.shutting_down.load(Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(250));
+                // Summing the dirty counters locks every shard: once a second.
+                std::thread::sleep(std::time::Duration::from_secs(1));
                 let points = save_points(&engine);
                 if points.is_empty() || p.bgsave_in_progress.load(Relaxed) {
                     continue;
@@ -461,11 +464,14 @@ pub fn start_save_points(state: Arc<ServerState>) {
                 if !retry_ok {
                     continue;
                 }
+                let since = now - p.lastsave.load(Relaxed);
+                if !points.iter().any(|(secs, _)| since > *secs) {
+                    continue;
+                }
                 let dirty = engine
                     .shard_totals()
                     .dirty
                     .saturating_sub(engine.stats.dirty_at_save.load(Relaxed));
-                let since = now - p.lastsave.load(Relaxed);
                 if let Some((secs, changes)) = points
                     .iter()
                     .find(|(secs, changes)| dirty >= *changes && since > *secs)
@@ -490,10 +496,32 @@ pub fn shutdown_wants_save(engine: &Engine, save: bool, nosave: bool) -> bool {
 /// SHUTDOWN already handled it. Returns false when the save failed.
 pub fn save_on_exit(state: &ServerState) -> bool {
     let p = &state.persistence.0;
-    if p.shutdown_handled.load(Relaxed) || !shutdown_wants_save(&state.engine, false, false) {
-        return true;
+    let ok = p.shutdown_handled.load(Relaxed)
+        || !shutdown_wants_save(&state.engine, false, false)
+        || save_for_shutdown(&state.engine, p).is_ok();
+    remove_temp_files(&state.engine);
+    ok
+}
+
+/// Removes this process's unfinished temp files (a BGSAVE cut short by the exit),
+/// as Redis removes its child's.
+fn remove_temp_files(engine: &Engine) {
+    let target = rdb_path(engine);
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let prefix = format!("temp-{}-", std::process::id());
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(".rdb") {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
-    save_for_shutdown(&state.engine, p).is_ok()
 }
 
 /// The save before exiting: waits for a running BGSAVE, then saves on this thread.
@@ -609,7 +637,9 @@ pub fn load_from(engine: &Engine, r: impl std::io::Read) -> Result<LoadStats, St
     let corrupt = |e: ferrokv_persist::RdbError| {
         format!("Short read or corrupt RDB loading DB ({e}). Unrecoverable error, aborting now.")
     };
-    let mut reader = RdbReader::new(r).map_err(corrupt)?;
+    let mut reader = RdbReader::new(r)
+        .map_err(corrupt)?
+        .verify_checksum(engine.config.bool(P::Rdbchecksum));
     let now = engine.clock.now_ms();
     let policy = AccessPolicy::of(&engine.config);
     let dbs = engine.keyspace.db_count();

@@ -247,7 +247,9 @@ impl CommandMeta {
                         continue;
                     }
                     let f = first + firstkey;
-                    (f, f + n - 1, *step)
+                    // A huge numkeys (LMPOP 9223372036854775807 ...) must not
+                    // overflow; the loop below stops at argc anyway.
+                    (f, f.saturating_add(n - 1), *step)
                 }
                 FindKeys::Unknown => continue,
             };

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod meta;
 pub mod object;
 pub mod server;
+pub mod sort;
 
 use std::collections::HashMap;
 
@@ -102,6 +103,8 @@ pub fn core_commands() -> Vec<&'static [CommandDef]> {
         crate::types::hash::commands::COMMANDS,
         crate::types::set::commands::COMMANDS,
         crate::types::zset::commands::COMMANDS,
+        crate::types::geo::commands::COMMANDS,
+        sort::COMMANDS,
         keys::COMMANDS,
         object::COMMANDS,
         server::COMMANDS,

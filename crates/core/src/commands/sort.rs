@@ -95,7 +95,7 @@ fn load(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CmdResult<(Kind, Vec<Vec<u8>>)> {
         return Ok((Kind::List, Vec::new()));
     };
     let mut items = Vec::new();
-    let kind = match &e.node.value {
+    let kind = match &mut e.node.value {
         Value::List(l) => {
             l.for_each(|x| items.push(x.to_vec()));
             Kind::List
@@ -105,6 +105,7 @@ fn load(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CmdResult<(Kind, Vec<Vec<u8>>)> {
             Kind::Set
         }
         Value::ZSet(z) => {
+            z.convert_to_big();
             z.for_each(|m, _| items.push(m.to_vec()));
             Kind::ZSet
         }
@@ -291,7 +292,8 @@ fn sort_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], readonly: bool) -> CmdRes
         Some(dest) => {
             let n = output.len();
             if n > 0 {
-                let items: Vec<Vec<u8>> = output.into_iter().map(Option::unwrap_or_default).collect();
+                let items: Vec<Vec<u8>> =
+                    output.into_iter().map(Option::unwrap_or_default).collect();
                 let list = ListValue::from_items(items, &ctx.engine.config);
                 ctx.keys.set(dest, Value::List(Box::new(list)), false)?;
             } else {

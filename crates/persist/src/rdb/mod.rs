@@ -6,6 +6,7 @@
 
 mod blobs;
 mod error;
+mod lzf;
 mod reader;
 mod writer;
 

@@ -93,14 +93,12 @@ fn push_string(out: &mut Vec<u8>, s: &[u8], opts: &WriteOptions) {
     if opts.compression && s.len() > 20 {
         // Redis gives LZF an output buffer of len-4 bytes and stores the string raw
         // when the compressed form does not fit.
-        if let Ok(packed) = lzf::compress(s) {
-            if packed.len() <= s.len() - 4 {
-                out.push(0xC3);
-                push_len(out, packed.len() as u64);
-                push_len(out, s.len() as u64);
-                out.extend_from_slice(&packed);
-                return;
-            }
+        if let Some(packed) = super::lzf::compress(s, s.len() - 4) {
+            out.push(0xC3);
+            push_len(out, packed.len() as u64);
+            push_len(out, s.len() as u64);
+            out.extend_from_slice(&packed);
+            return;
         }
     }
     push_len(out, s.len() as u64);

@@ -6,10 +6,10 @@ use crate::args::{float_arg, int_arg, is_kw, parse_f64};
 use crate::commands::CommandDef;
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
+use crate::types::geo::format_coord;
 use crate::types::geo::hash::{self, LAT_MAX, LAT_MIN, LON_MAX, LON_MIN, STEP_MAX};
 use crate::types::geo::search::{self, Found, Shape, ShapeKind};
-use crate::types::geo::format_coord;
-use crate::types::zset::ZSetValue;
+use crate::types::zset::{ScoreRange, ZSetValue};
 use crate::types::Value;
 
 /// The table.
@@ -67,7 +67,10 @@ fn radius_args(r: &[u8], u: &[u8]) -> CmdResult<(f64, f64)> {
 
 /// The zset at `key` for reading: `None` if missing, WRONGTYPE otherwise. Borrows
 /// only the keys, so the reply buffer stays usable.
-fn read_zset<'c>(keys: &'c mut crate::ctx::Keys<'_>, key: &[u8]) -> CmdResult<Option<&'c ZSetValue>> {
+fn read_zset<'c>(
+    keys: &'c mut crate::ctx::Keys<'_>,
+    key: &[u8],
+) -> CmdResult<Option<&'c ZSetValue>> {
     match keys.read(key)? {
         None => Ok(None),
         Some(e) => {
@@ -94,7 +97,7 @@ fn geoadd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         }
         first += 1;
     }
-    if (args.len() - first) % 3 != 0 || (nx && xx) {
+    if !(args.len() - first).is_multiple_of(3) || (nx && xx) {
         return Err(CmdError::Syntax);
     }
     // GEOADD is ZADD with the coordinates turned into scores.
@@ -338,9 +341,9 @@ fn search_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], flavor: Flavor) -> CmdR
     }
     if store.is_some() && (withdist || withhash || withcoord) {
         return Err(other(if flavor == Flavor::SearchStore {
-            "GEOSEARCHSTORE is not compatible with WITHDIST, WITHHASH and WITHCOORDS options"
+            "GEOSEARCHSTORE is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
         } else {
-            "STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORDS options"
+            "STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
         }));
     }
     let name = String::from_utf8_lossy(args[0]).into_owned();
@@ -382,7 +385,14 @@ fn search_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], flavor: Flavor) -> CmdR
     };
     let limit = if any { count as usize } else { 0 };
     let mut found = search::search(&shape, limit, |min, max, visit| {
-        z.range_by_score_from(min, max, visit)
+        let range = ScoreRange {
+            min,
+            minex: false,
+            max,
+            maxex: true,
+        };
+        let (start, end) = z.score_range_ranks(&range);
+        z.visit(start, end, false, visit);
     });
     match sort {
         Sort::None => {}
@@ -438,7 +448,8 @@ fn reply_found(
         }
         ctx.out.bulk(&f.member);
         if withdist {
-            ctx.out.bulk(format!("{:.4}", f.dist / conversion).as_bytes());
+            ctx.out
+                .bulk(format!("{:.4}", f.dist / conversion).as_bytes());
         }
         if withhash {
             ctx.out.int(f.score as i64);

@@ -2,6 +2,7 @@
 //! exactly as Redis encodes them, so data moved between ferrokv and Redis answers
 //! the same. [`hash`] is the encoding, [`search`] the distance and area search.
 
+pub mod commands;
 pub mod hash;
 pub mod search;
 

@@ -452,7 +452,7 @@ fn hscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             let mut budget = o.count.saturating_mul(10);
             let mut gathered: Vec<(&[u8], &[u8])> = Vec::new();
             loop {
-                cursor = t.scan(cursor, |f, v| gathered.push((f, v.as_bytes())));
+                cursor = t.scan(cursor, |p| gathered.push((p.field(), p.value())));
                 budget = budget.saturating_sub(1);
                 if cursor == 0 || budget == 0 || gathered.len() * 2 >= o.count {
                     break;

@@ -9,8 +9,11 @@ pub mod table;
 
 use crate::config::{Config, P};
 use packed::Packed;
-use small::SmallBytes;
+use small::Pair;
 use table::Table;
+
+/// Largest packed buffer (Redis's LISTPACK_MAX_SAFETY_SIZE).
+const PACKED_SAFETY_LIMIT: usize = 1 << 30;
 
 /// The conversion thresholds, read from the config once per command.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +40,8 @@ pub enum HashValue {
     /// Small: packed pairs.
     Packed(Packed),
     /// Large: hash table.
-    Table(Table<SmallBytes>),
+    /// (Boxed: the table with its resize state is larger than the compact forms.)
+    Table(Box<Table<Pair>>),
 }
 
 impl Default for HashValue {
@@ -62,7 +66,7 @@ impl HashValue {
                 .iter()
                 .any(|(f, v)| f.len() > lim.value || v.len() > lim.value)
         {
-            h = HashValue::Table(Table::with_capacity(pairs.len()));
+            h = HashValue::Table(Box::new(Table::with_capacity(pairs.len())));
         }
         for (f, v) in &pairs {
             h.insert(f, v, lim);
@@ -81,7 +85,7 @@ impl HashValue {
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
         match self {
             HashValue::Packed(p) => Box::new(p.iter()),
-            HashValue::Table(t) => Box::new(t.iter().map(|(k, v)| (k, v.as_bytes()))),
+            HashValue::Table(t) => Box::new(t.iter().map(|p| (p.field(), p.value()))),
         }
     }
 
@@ -102,16 +106,22 @@ impl HashValue {
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
             HashValue::Packed(p) => p.get(field),
-            HashValue::Table(t) => t.get(field).map(SmallBytes::as_bytes),
+            HashValue::Table(t) => t.get(field).map(Pair::value),
         }
     }
 
     /// Converts to the table encoding if a field or value of these lengths would not
     /// fit the compact one (Redis's hashTypeTryConversion, checked before inserting).
+    /// Like Redis's lpSafeToAdd it also refuses to let the packed buffer pass 1 GiB,
+    /// whatever the configured thresholds.
     pub fn fit_lengths(&mut self, field_len: usize, value_len: usize, lim: HashLimits) {
-        if matches!(self, HashValue::Packed(_)) && (field_len > lim.value || value_len > lim.value)
-        {
-            self.convert();
+        if let HashValue::Packed(p) = self {
+            if field_len > lim.value
+                || value_len > lim.value
+                || p.bytes() + field_len + value_len > PACKED_SAFETY_LIMIT
+            {
+                self.convert();
+            }
         }
     }
 
@@ -127,7 +137,16 @@ impl HashValue {
                 }
                 new
             }
-            HashValue::Table(t) => t.insert(field, SmallBytes::new(value)),
+            HashValue::Table(t) => match t.get_mut(field) {
+                Some(p) => {
+                    p.set_value(value);
+                    false
+                }
+                None => {
+                    t.insert_new(Pair::new(field, value));
+                    true
+                }
+            },
         }
     }
 
@@ -143,9 +162,9 @@ impl HashValue {
         if let HashValue::Packed(p) = self {
             let mut t = Table::with_capacity(p.len());
             for (f, v) in p.iter() {
-                t.insert(f, SmallBytes::new(v));
+                t.insert_new(Pair::new(f, v));
             }
-            *self = HashValue::Table(t);
+            *self = HashValue::Table(Box::new(t));
         }
     }
 
@@ -154,7 +173,7 @@ impl HashValue {
         match self {
             HashValue::Packed(p) if p.is_empty() => None,
             HashValue::Packed(p) => p.nth(rng.gen_range(0..p.len())),
-            HashValue::Table(t) => t.random(rng).map(|(k, v)| (k, v.as_bytes())),
+            HashValue::Table(t) => t.random(rng).map(|p| (p.field(), p.value())),
         }
     }
 
@@ -170,7 +189,7 @@ impl HashValue {
     pub fn heap_size(&self) -> usize {
         match self {
             HashValue::Packed(p) => p.heap_size(),
-            HashValue::Table(t) => t.heap_size(SmallBytes::heap_size),
+            HashValue::Table(t) => t.heap_size() + std::mem::size_of::<Table<Pair>>(),
         }
     }
 
@@ -178,7 +197,7 @@ impl HashValue {
     pub fn free_effort(&self) -> usize {
         match self {
             HashValue::Packed(_) => 1,
-            HashValue::Table(t) => t.free_effort(|v| usize::from(v.is_heap())),
+            HashValue::Table(t) => t.free_effort(),
         }
     }
 }

@@ -56,6 +56,11 @@ impl Packed {
         self.pairs == 0
     }
 
+    /// Bytes used by the encoded pairs.
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Bytes allocated.
     pub fn heap_size(&self) -> usize {
         self.buf.capacity()

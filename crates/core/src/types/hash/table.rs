@@ -8,11 +8,43 @@
 //! bucket indexes in reverse-binary order (Redis's dictScan) never skips a bucket.
 //! It also gives cheap uniform-ish random sampling (SRANDMEMBER, SPOP, HRANDFIELD).
 //! One entry is one allocation: chain link, key (inline when short) and value.
+//!
+//! Resizes are incremental, as Redis's dict: a resize allocates the new bucket array
+//! and every later write moves one old bucket, so a hash or set with millions of
+//! elements never stalls a command for a whole rehash. While both arrays are live,
+//! lookups search both and SCAN walks the smaller one's bucket plus all of its
+//! expansions in the larger one (dictScan's rule), which keeps SCAN's guarantee.
 
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
-use crate::types::hash::small::SmallBytes;
+use crate::types::hash::small::{Pair, SmallBytes};
+
+/// What a table stores: something with a byte-string key.
+pub trait Keyed {
+    /// The key the table hashes and compares.
+    fn key(&self) -> &[u8];
+    /// Heap bytes the item owns.
+    fn heap(&self) -> usize;
+}
+
+impl Keyed for SmallBytes {
+    fn key(&self) -> &[u8] {
+        self.as_bytes()
+    }
+    fn heap(&self) -> usize {
+        self.heap_size()
+    }
+}
+
+impl Keyed for Pair {
+    fn key(&self) -> &[u8] {
+        self.field()
+    }
+    fn heap(&self) -> usize {
+        self.heap_size()
+    }
+}
 
 fn hasher() -> &'static foldhash::fast::FixedState {
     static STATE: OnceLock<foldhash::fast::FixedState> = OnceLock::new();
@@ -26,56 +58,67 @@ fn hash(key: &[u8]) -> u64 {
 
 const MIN_SIZE: usize = 4;
 
-/// One element.
-pub struct Entry<V> {
-    next: Option<Box<Entry<V>>>,
-    /// The field or member.
-    pub key: SmallBytes,
-    /// The value (`()` for sets).
-    pub val: V,
+/// One element: the chain link and the item.
+pub struct Entry<T> {
+    next: Option<Box<Entry<T>>>,
+    item: T,
 }
 
-type Link<V> = Option<Box<Entry<V>>>;
+type Link<T> = Option<Box<Entry<T>>>;
+type Buckets<T> = Box<[Link<T>]>;
 
-/// A chained hash table.
-pub struct Table<V> {
-    buckets: Vec<Link<V>>,
+/// A chained hash table with incremental rehashing.
+pub struct Table<T> {
+    /// `ht[0]` is the table; while a resize runs, `ht[1]` is the new one and
+    /// buckets of `ht[0]` below `rehash_idx` have been moved.
+    ht: [Buckets<T>; 2],
+    rehash_idx: usize,
     len: usize,
 }
 
-impl<V> Default for Table<V> {
+impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
-            buckets: Vec::new(),
+            ht: [Box::new([]), Box::new([])],
+            rehash_idx: 0,
             len: 0,
         }
     }
 }
 
-impl<V: Clone> Clone for Table<V> {
+impl<T: Keyed + Clone> Clone for Table<T> {
     fn clone(&self) -> Self {
         let mut t = Table::with_capacity(self.len);
-        for (k, v) in self.iter() {
-            t.insert_new(k, v.clone());
+        for item in self.iter() {
+            t.insert_new(item.clone());
         }
         t
     }
 }
 
-impl<V: std::fmt::Debug> std::fmt::Debug for Table<V> {
+impl<T: Keyed + std::fmt::Debug> std::fmt::Debug for Table<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map()
-            .entries(self.iter().map(|(k, v)| (String::from_utf8_lossy(k), v)))
-            .finish()
+        f.debug_set().entries(self.iter()).finish()
     }
 }
 
-impl<V> Table<V> {
+fn buckets<T>(n: usize) -> Buckets<T> {
+    let mut v: Vec<Link<T>> = Vec::new();
+    v.resize_with(n, || None);
+    v.into_boxed_slice()
+}
+
+#[inline]
+fn slot(h: u64, table_len: usize) -> usize {
+    h as usize & (table_len - 1)
+}
+
+impl<T: Keyed> Table<T> {
     /// An empty table sized for `n` elements.
     pub fn with_capacity(n: usize) -> Self {
         let mut t = Table::default();
         if n > 0 {
-            t.rehash(n.next_power_of_two().max(MIN_SIZE));
+            t.ht[0] = buckets(n.next_power_of_two().max(MIN_SIZE));
         }
         t
     }
@@ -92,36 +135,56 @@ impl<V> Table<V> {
         self.len == 0
     }
 
+    /// Whether a resize is in progress.
     #[inline]
-    fn index(&self, key: &[u8]) -> usize {
-        hash(key) as usize & (self.buckets.len() - 1)
+    fn rehashing(&self) -> bool {
+        !self.ht[1].is_empty()
     }
 
-    /// The value of `key`.
-    pub fn get(&self, key: &[u8]) -> Option<&V> {
+    /// Which table holds `key`, and the bucket.
+    fn locate(&self, key: &[u8]) -> Option<(usize, usize)> {
         if self.len == 0 {
             return None;
         }
-        let mut cur = self.buckets[self.index(key)].as_deref();
+        let h = hash(key);
+        for t in 0..2 {
+            let tab = &self.ht[t];
+            if tab.is_empty() {
+                continue;
+            }
+            let i = slot(h, tab.len());
+            let mut cur = tab[i].as_deref();
+            while let Some(e) = cur {
+                if e.item.key() == key {
+                    return Some((t, i));
+                }
+                cur = e.next.as_deref();
+            }
+        }
+        None
+    }
+
+    /// The item with `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&T> {
+        let (t, i) = self.locate(key)?;
+        let mut cur = self.ht[t][i].as_deref();
         while let Some(e) = cur {
-            if e.key.as_bytes() == key {
-                return Some(&e.val);
+            if e.item.key() == key {
+                return Some(&e.item);
             }
             cur = e.next.as_deref();
         }
         None
     }
 
-    /// The value of `key`, mutably.
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
-        if self.len == 0 {
-            return None;
-        }
-        let i = self.index(key);
-        let mut cur = self.buckets[i].as_deref_mut();
+    /// The item with `key`, mutably (its key must not change).
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut T> {
+        self.step();
+        let (t, i) = self.locate(key)?;
+        let mut cur = self.ht[t][i].as_deref_mut();
         while let Some(e) = cur {
-            if e.key.as_bytes() == key {
-                return Some(&mut e.val);
+            if e.item.key() == key {
+                return Some(&mut e.item);
             }
             cur = e.next.as_deref_mut();
         }
@@ -130,124 +193,162 @@ impl<V> Table<V> {
 
     /// Whether `key` is present.
     pub fn contains(&self, key: &[u8]) -> bool {
-        self.get(key).is_some()
+        self.locate(key).is_some()
     }
 
-    /// Inserts `key` (known to be absent).
-    pub fn insert_new(&mut self, key: &[u8], val: V) {
-        if self.len >= self.buckets.len() {
-            self.rehash((self.buckets.len() * 2).max(MIN_SIZE));
+    /// Inserts an item whose key is known to be absent.
+    pub fn insert_new(&mut self, item: T) {
+        self.step();
+        if self.ht[0].is_empty() {
+            self.ht[0] = buckets(MIN_SIZE);
+        } else if !self.rehashing() && self.len >= self.ht[0].len() {
+            self.start_resize(self.ht[0].len() * 2);
         }
-        let i = self.index(key);
-        let next = self.buckets[i].take();
-        self.buckets[i] = Some(Box::new(Entry {
-            next,
-            key: SmallBytes::new(key),
-            val,
-        }));
+        let t = usize::from(self.rehashing());
+        let i = slot(hash(item.key()), self.ht[t].len());
+        let next = self.ht[t][i].take();
+        self.ht[t][i] = Some(Box::new(Entry { next, item }));
         self.len += 1;
     }
 
-    /// Sets `key` to `val`; returns whether the key is new.
-    pub fn insert(&mut self, key: &[u8], val: V) -> bool {
-        match self.get_mut(key) {
-            Some(v) => {
-                *v = val;
-                false
-            }
-            None => {
-                self.insert_new(key, val);
-                true
-            }
-        }
-    }
-
-    /// Removes `key`; returns its value if it was present.
-    pub fn remove(&mut self, key: &[u8]) -> Option<V> {
-        if self.len == 0 {
-            return None;
-        }
-        let i = self.index(key);
-        let removed = unlink(&mut self.buckets[i], |e| e.key.as_bytes() == key)?;
+    /// Removes the item with `key`.
+    pub fn remove(&mut self, key: &[u8]) -> Option<T> {
+        self.step();
+        let (t, i) = self.locate(key)?;
+        let removed = unlink(&mut self.ht[t][i], |e| e.item.key() == key)?;
         self.len -= 1;
         self.maybe_shrink();
-        Some(removed.val)
+        Some(removed.item)
     }
 
     fn maybe_shrink(&mut self) {
         // Redis resizes when fewer than 10% of the buckets are used.
-        if self.buckets.len() > MIN_SIZE && self.len * 10 < self.buckets.len() {
-            self.rehash(self.len.next_power_of_two().max(MIN_SIZE));
+        if !self.rehashing() && self.ht[0].len() > MIN_SIZE && self.len * 10 < self.ht[0].len() {
+            self.start_resize(self.len.next_power_of_two().max(MIN_SIZE));
         }
     }
 
-    fn rehash(&mut self, new_size: usize) {
-        let mut new: Vec<Link<V>> = Vec::new();
-        new.resize_with(new_size, || None);
-        let mask = new_size - 1;
-        for slot in self.buckets.iter_mut() {
-            let mut chain = slot.take();
+    fn start_resize(&mut self, size: usize) {
+        if size == self.ht[0].len() {
+            return;
+        }
+        if self.len == 0 {
+            self.ht[0] = buckets(size);
+            return;
+        }
+        self.ht[1] = buckets(size);
+        self.rehash_idx = 0;
+    }
+
+    /// Moves one non-empty bucket of the old table (visiting at most 10 empty
+    /// ones), as Redis's _dictRehashStep; finishes the resize at the end.
+    fn step(&mut self) {
+        if !self.rehashing() {
+            return;
+        }
+        let [old, new] = &mut self.ht;
+        let mut empty_visits = 10;
+        while self.rehash_idx < old.len() && old[self.rehash_idx].is_none() {
+            self.rehash_idx += 1;
+            empty_visits -= 1;
+            if empty_visits == 0 {
+                return;
+            }
+        }
+        if let Some(head) = old.get_mut(self.rehash_idx) {
+            let mut chain = head.take();
             while let Some(mut e) = chain {
                 chain = e.next.take();
-                let i = hash(e.key.as_bytes()) as usize & mask;
+                let i = slot(hash(e.item.key()), new.len());
                 e.next = new[i].take();
                 new[i] = Some(e);
             }
+            self.rehash_idx += 1;
         }
-        self.buckets = new;
+        if self.rehash_idx >= old.len() {
+            self.ht[0] = std::mem::replace(&mut self.ht[1], Box::new([]));
+            self.rehash_idx = 0;
+        }
     }
 
-    /// All elements, in table order.
-    pub fn iter(&self) -> Iter<'_, V> {
+    /// All items, in table order.
+    pub fn iter(&self) -> Iter<'_, T> {
         Iter {
-            buckets: self.buckets.iter(),
+            buckets: self.ht[0].iter().chain(self.ht[1].iter()),
             cur: None,
         }
     }
 
-    /// Visits the elements of the bucket(s) at `cursor`; returns the next cursor (0
-    /// when done). Elements present from the first call to the last are visited at
-    /// least once whatever resizes happen in between.
-    pub fn scan<'a>(&'a self, cursor: u64, mut f: impl FnMut(&'a [u8], &'a V)) -> u64 {
-        if self.buckets.is_empty() {
+    /// Visits the items of the bucket(s) at `cursor`; returns the next cursor (0
+    /// when done). Items present from the first call to the last are visited at
+    /// least once whatever resizes happen in between (Redis's dictScan).
+    pub fn scan<'a>(&'a self, cursor: u64, mut f: impl FnMut(&'a T)) -> u64 {
+        if self.len == 0 || self.ht[0].is_empty() {
             return 0;
         }
-        let mask = (self.buckets.len() - 1) as u64;
-        let mut cur = self.buckets[(cursor & mask) as usize].as_deref();
-        while let Some(e) = cur {
-            f(e.key.as_bytes(), &e.val);
-            cur = e.next.as_deref();
+        let mut emit = |tab: &'a Buckets<T>, idx: u64, mask: u64| {
+            let mut cur = tab[(idx & mask) as usize].as_deref();
+            while let Some(e) = cur {
+                f(&e.item);
+                cur = e.next.as_deref();
+            }
+        };
+        let mut v = cursor;
+        if !self.rehashing() {
+            let m0 = (self.ht[0].len() - 1) as u64;
+            emit(&self.ht[0], v, m0);
+            return next_cursor(v, m0);
         }
-        next_cursor(cursor, mask)
+        let (small, large) = if self.ht[0].len() <= self.ht[1].len() {
+            (&self.ht[0], &self.ht[1])
+        } else {
+            (&self.ht[1], &self.ht[0])
+        };
+        let m0 = (small.len() - 1) as u64;
+        let m1 = (large.len() - 1) as u64;
+        emit(small, v, m0);
+        // Then every bucket of the larger table that the small bucket expands to.
+        loop {
+            emit(large, v, m1);
+            v = next_cursor(v, m1);
+            if v & (m0 ^ m1) == 0 {
+                break;
+            }
+        }
+        v
     }
 
-    /// A random non-empty bucket's index (uniform over buckets, like dictGetRandomKey).
-    fn random_bucket(&self, rng: &mut impl rand::Rng) -> Option<(usize, usize)> {
+    /// A random non-empty bucket, as (table, index), uniform over the buckets that
+    /// may hold entries (dictGetRandomKey), and a position in its chain.
+    fn random_bucket(&self, rng: &mut impl rand::Rng) -> Option<(usize, usize, usize)> {
         if self.len == 0 {
             return None;
         }
-        let mask = self.buckets.len() - 1;
+        let s0 = self.ht[0].len();
+        let start = if self.rehashing() { self.rehash_idx } else { 0 };
+        let slots = s0 + self.ht[1].len() - start;
         loop {
-            let i = rng.gen::<usize>() & mask;
+            let h = start + rng.gen_range(0..slots);
+            let (t, i) = if h >= s0 { (1, h - s0) } else { (0, h) };
             let mut n = 0;
-            let mut cur = self.buckets[i].as_deref();
+            let mut cur = self.ht[t][i].as_deref();
             while let Some(e) = cur {
                 n += 1;
                 cur = e.next.as_deref();
             }
             if n > 0 {
-                return Some((i, rng.gen_range(0..n)));
+                return Some((t, i, rng.gen_range(0..n)));
             }
         }
     }
 
-    /// A random element.
-    pub fn random(&self, rng: &mut impl rand::Rng) -> Option<(&[u8], &V)> {
-        let (i, mut pick) = self.random_bucket(rng)?;
-        let mut cur = self.buckets[i].as_deref();
+    /// A random item.
+    pub fn random(&self, rng: &mut impl rand::Rng) -> Option<&T> {
+        let (t, i, mut pick) = self.random_bucket(rng)?;
+        let mut cur = self.ht[t][i].as_deref();
         while let Some(e) = cur {
             if pick == 0 {
-                return Some((e.key.as_bytes(), &e.val));
+                return Some(&e.item);
             }
             pick -= 1;
             cur = e.next.as_deref();
@@ -255,49 +356,39 @@ impl<V> Table<V> {
         None
     }
 
-    /// Removes and returns a random element.
-    pub fn pop_random(&mut self, rng: &mut impl rand::Rng) -> Option<(SmallBytes, V)> {
-        let (i, pick) = self.random_bucket(rng)?;
+    /// Removes and returns a random item.
+    pub fn pop_random(&mut self, rng: &mut impl rand::Rng) -> Option<T> {
+        self.step();
+        let (t, i, pick) = self.random_bucket(rng)?;
         let mut n = 0;
-        let e = unlink(&mut self.buckets[i], |_| {
+        let e = unlink(&mut self.ht[t][i], |_| {
             n += 1;
             n > pick
         })?;
         self.len -= 1;
         self.maybe_shrink();
-        Some((e.key, e.val))
+        Some(e.item)
     }
 
-    /// Heap bytes: the bucket array, the entries and long keys (values are counted
-    /// by the caller through `val_heap`).
-    pub fn heap_size(&self, val_heap: impl Fn(&V) -> usize) -> usize {
-        let mut n = self.buckets.capacity() * std::mem::size_of::<Link<V>>();
-        for (k, v) in self.iter() {
-            n += std::mem::size_of::<Entry<V>>() + val_heap(v);
-            if k.len() > 22 {
-                n += k.len();
-            }
+    /// Heap bytes: the bucket arrays, the entries and what the items own.
+    pub fn heap_size(&self) -> usize {
+        let mut n = (self.ht[0].len() + self.ht[1].len()) * std::mem::size_of::<Link<T>>();
+        for item in self.iter() {
+            n += std::mem::size_of::<Entry<T>>() + item.heap();
         }
         n
     }
 
-    /// Allocations that freeing the table takes (entries, long keys, values).
-    pub fn free_effort(&self, val_allocs: impl Fn(&V) -> usize) -> usize {
-        let mut n = 1;
-        let mut cur_bucket = self.buckets.iter();
-        for slot in cur_bucket.by_ref() {
-            let mut cur = slot.as_deref();
-            while let Some(e) = cur {
-                n += 1 + usize::from(e.key.is_heap()) + val_allocs(&e.val);
-                cur = e.next.as_deref();
-            }
-        }
-        n
+    /// Roughly the allocations that freeing the table takes: one per entry (an
+    /// item's own long buffer is not counted, so that this stays O(1) on the
+    /// delete path that consults it).
+    pub fn free_effort(&self) -> usize {
+        1 + self.len
     }
 }
 
 /// Unlinks the first entry of `slot`'s chain for which `hit` is true.
-fn unlink<V>(slot: &mut Link<V>, mut hit: impl FnMut(&Entry<V>) -> bool) -> Option<Box<Entry<V>>> {
+fn unlink<T>(slot: &mut Link<T>, mut hit: impl FnMut(&Entry<T>) -> bool) -> Option<Box<Entry<T>>> {
     let mut cur = slot;
     loop {
         match cur {
@@ -320,32 +411,34 @@ fn next_cursor(mut v: u64, mask: u64) -> u64 {
     v.reverse_bits()
 }
 
-impl<V> Drop for Table<V> {
+impl<T> Drop for Table<T> {
     fn drop(&mut self) {
         // Unlink chains iteratively so that a long chain cannot overflow the stack.
-        for slot in self.buckets.iter_mut() {
-            let mut chain = slot.take();
-            while let Some(mut e) = chain {
-                chain = e.next.take();
+        for tab in self.ht.iter_mut() {
+            for slot in tab.iter_mut() {
+                let mut chain = slot.take();
+                while let Some(mut e) = chain {
+                    chain = e.next.take();
+                }
             }
         }
     }
 }
 
 /// Iterator over a [`Table`].
-pub struct Iter<'a, V> {
-    buckets: std::slice::Iter<'a, Link<V>>,
-    cur: Option<&'a Entry<V>>,
+pub struct Iter<'a, T> {
+    buckets: std::iter::Chain<std::slice::Iter<'a, Link<T>>, std::slice::Iter<'a, Link<T>>>,
+    cur: Option<&'a Entry<T>>,
 }
 
-impl<'a, V> Iterator for Iter<'a, V> {
-    type Item = (&'a [u8], &'a V);
+impl<'a, T> Iterator for Iter<'a, T> {
+    type Item = &'a T;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(e) = self.cur {
                 self.cur = e.next.as_deref();
-                return Some((e.key.as_bytes(), &e.val));
+                return Some(&e.item);
             }
             self.cur = self.buckets.next()?.as_deref();
         }
@@ -357,53 +450,57 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
+    fn sb(s: &str) -> SmallBytes {
+        SmallBytes::new(s.as_bytes())
+    }
+
     #[test]
     fn insert_get_remove_and_resize() {
-        let mut t: Table<u32> = Table::default();
+        let mut t: Table<Pair> = Table::default();
         for i in 0..1000u32 {
-            assert!(t.insert(i.to_string().as_bytes(), i));
+            let k = i.to_string();
+            t.insert_new(Pair::new(k.as_bytes(), k.as_bytes()));
         }
-        assert!(!t.insert(b"5", 55));
-        assert_eq!(t.get(b"5"), Some(&55));
+        if let Some(p) = t.get_mut(b"5") {
+            p.set_value(b"55");
+        }
+        assert_eq!(t.get(b"5").map(Pair::value), Some(&b"55"[..]));
         assert_eq!(t.len(), 1000);
         for i in 0..990u32 {
             assert!(t.remove(i.to_string().as_bytes()).is_some());
         }
         assert_eq!(t.len(), 10);
-        assert!(t.buckets.len() <= 16);
+        for _ in 0..100 {
+            t.step();
+        }
+        assert!(!t.rehashing() && t.ht[0].len() <= 128);
         assert_eq!(t.iter().count(), 10);
         let c = t.clone();
         assert_eq!(c.len(), 10);
+        assert!(c.contains(b"995"));
     }
 
     #[test]
     fn scan_survives_resizes() {
-        let mut t: Table<()> = Table::default();
-        for i in 0..200u32 {
-            t.insert(format!("k{i}").as_bytes(), ());
+        let mut t: Table<SmallBytes> = Table::default();
+        for i in 0..100u32 {
+            t.insert_new(sb(&format!("k{i}")));
         }
         let mut seen = HashSet::new();
         let mut cursor = 0;
         let mut round = 0u32;
         loop {
-            cursor = t.scan(cursor, |k, _| {
-                seen.insert(k.to_vec());
+            cursor = t.scan(cursor, |k| {
+                seen.insert(k.as_bytes().to_vec());
             });
-            // Grow and shrink between calls; keys k0..k99 stay throughout.
-            if round % 2 == 0 {
+            // Grow and shrink between calls; k0..k99 stay throughout.
+            if round.is_multiple_of(2) {
                 for j in 0..300u32 {
-                    t.insert(format!("x{round}-{j}").as_bytes(), ());
+                    t.insert_new(sb(&format!("x{round}-{j}")));
                 }
             } else {
-                let extra: Vec<Vec<u8>> = t
-                    .iter()
-                    .map(|(k, _)| k.to_vec())
-                    .filter(|k| k.starts_with(b"x") || k.starts_with(b"k1"))
-                    .collect();
-                for k in extra {
-                    if !k.starts_with(b"k1") || k.len() > 3 {
-                        t.remove(&k);
-                    }
+                for j in 0..300u32 {
+                    t.remove(format!("x{}-{j}", round - 1).as_bytes());
                 }
             }
             round += 1;
@@ -412,30 +509,84 @@ mod tests {
             }
         }
         for i in 0..100u32 {
-            let k = format!("k{i}");
-            if t.contains(k.as_bytes()) {
-                assert!(seen.contains(k.as_bytes()), "{k} missed");
-            }
+            assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} missed");
         }
     }
 
     #[test]
     fn random_and_pop() {
         let mut rng = rand::thread_rng();
-        let mut t: Table<()> = Table::default();
+        let mut t: Table<SmallBytes> = Table::default();
         for i in 0..50u32 {
-            t.insert(i.to_string().as_bytes(), ());
+            t.insert_new(sb(&i.to_string()));
         }
-        let (k, _) = t
-            .random(&mut rng)
-            .map(|(k, v)| (k.to_vec(), *v))
-            .unwrap_or_default();
-        assert!(t.contains(&k));
+        let k = t.random(&mut rng).map(|k| k.as_bytes().to_vec());
+        assert!(k.is_some_and(|k| t.contains(&k)));
         let mut popped = HashSet::new();
-        while let Some((k, ())) = t.pop_random(&mut rng) {
+        while let Some(k) = t.pop_random(&mut rng) {
             assert!(popped.insert(k.as_bytes().to_vec()));
         }
         assert_eq!(popped.len(), 50);
         assert!(t.is_empty());
+    }
+
+    /// Random operations against a model, with full scans interleaved with the
+    /// writes (so they run across incremental resizes in every state).
+    #[test]
+    fn matches_a_model_through_incremental_resizes() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut t: Table<SmallBytes> = Table::default();
+        let mut model: HashSet<Vec<u8>> = HashSet::new();
+        let mut scans_while_rehashing = 0;
+        for round in 0..40 {
+            // Phases of growth and shrinkage.
+            let grow = round % 4 < 2;
+            let stable: Vec<Vec<u8>> = model.iter().take(50).cloned().collect();
+            let mut seen: HashSet<Vec<u8>> = HashSet::new();
+            let mut cursor = 0u64;
+            loop {
+                if t.rehashing() {
+                    scans_while_rehashing += 1;
+                }
+                cursor = t.scan(cursor, |k| {
+                    seen.insert(k.as_bytes().to_vec());
+                });
+                for _ in 0..rng.gen_range(0..60) {
+                    let k = format!("k{}", rng.gen_range(0..3000)).into_bytes();
+                    if stable.contains(&k) {
+                        continue;
+                    }
+                    if grow || rng.gen_bool(0.2) {
+                        if model.insert(k.clone()) {
+                            t.insert_new(SmallBytes::new(&k));
+                        }
+                    } else if model.remove(&k) {
+                        assert!(t.remove(&k).is_some());
+                    }
+                }
+                if cursor == 0 {
+                    break;
+                }
+            }
+            for k in &stable {
+                assert!(seen.contains(k), "scan missed a stable key");
+            }
+            assert_eq!(t.len(), model.len());
+            assert_eq!(t.iter().count(), model.len());
+            for k in model.iter().take(100) {
+                assert!(t.contains(k));
+            }
+            if let Some(r) = t.random(&mut rng) {
+                assert!(model.contains(r.as_bytes()));
+            }
+        }
+        assert!(scans_while_rehashing > 20, "{scans_while_rehashing}");
+    }
+
+    #[test]
+    fn entries_are_one_small_allocation() {
+        assert_eq!(std::mem::size_of::<Entry<Pair>>(), 48);
+        assert_eq!(std::mem::size_of::<Entry<SmallBytes>>(), 32);
     }
 }

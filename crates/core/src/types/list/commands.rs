@@ -127,13 +127,17 @@ fn bulk_elem(out: &mut ReplyBuf, e: Elem<'_>) {
     e.with_bytes(|b| out.bulk(b));
 }
 
-/// Redis's getPositiveLongFromObjectOrReply: `msg` (or its default) for a
-/// non-integer or a negative value.
-fn non_negative(arg: &[u8], msg: &str) -> CmdResult<i64> {
+/// Redis's getPositiveLongFromObjectOrReply: `err` for a non-integer or a negative
+/// value (Redis passes its message to both checks).
+fn non_negative(arg: &[u8], err: impl FnOnce() -> CmdError) -> CmdResult<i64> {
     match parse_i64(arg) {
         Some(v) if v >= 0 => Ok(v),
-        _ => Err(CmdError::Other(msg.into())),
+        _ => Err(err()),
     }
+}
+
+fn lpos_error(text: &str) -> impl FnOnce() -> CmdError + '_ {
+    move || CmdError::Other(text.into())
 }
 
 /// Redis's getRangeLongFromObjectOrReply with `1..=LONG_MAX`.
@@ -143,8 +147,6 @@ fn at_least_one(arg: &[u8], msg: &str) -> CmdResult<i64> {
         _ => Err(CmdError::Other(msg.into())),
     }
 }
-
-const MUST_BE_POSITIVE: &str = "value is out of range, must be positive";
 
 /// LEFT / RIGHT (getListPositionFromObjectOrReply); `true` for LEFT.
 fn position(arg: &[u8]) -> CmdResult<bool> {
@@ -162,7 +164,7 @@ fn pop_cmd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], left: bool) -> CmdResult {
         return Err(CmdError::WrongArity(ctx.cmd.meta.name.clone()));
     }
     let count = match args.get(2) {
-        Some(a) => Some(non_negative(a, MUST_BE_POSITIVE)? as usize),
+        Some(a) => Some(non_negative(a, || CmdError::NotPositive)? as usize),
         None => None,
     };
     let key = args[1];
@@ -351,7 +353,7 @@ fn ltrim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     match clamp_range(start, end, l.len()) {
         None => {
             let n = l.len();
-            l.drain(n, true, |_| {});
+            l.discard(n, true);
         }
         Some((s, e)) => l.keep_range(s, e),
     }
@@ -381,10 +383,10 @@ fn lpos(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 }
             }
             Some(v) if is_kw(opt, "count") => {
-                count = Some(non_negative(v, "COUNT can't be negative")?);
+                count = Some(non_negative(v, lpos_error("COUNT can't be negative"))?);
             }
             Some(v) if is_kw(opt, "maxlen") => {
-                maxlen = non_negative(v, "MAXLEN can't be negative")?;
+                maxlen = non_negative(v, lpos_error("MAXLEN can't be negative"))?;
             }
             _ => return Err(CmdError::Syntax),
         }
@@ -704,5 +706,105 @@ fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             block_or_null(ctx, &m.keys, timeout, true);
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::blocking::BlockRequest;
+    use crate::client::Client;
+    use crate::config::Config;
+    use crate::engine::Engine;
+    use crate::hooks::NoHooks;
+    use ferrokv_resp::{Protocol, ReplyBuf};
+
+    fn run_in(e: &Engine, c: &mut Client, proto: Protocol, line: &str) -> String {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        let mut out = ReplyBuf::new(proto);
+        e.execute(c, &args, &mut out, &NoHooks);
+        String::from_utf8_lossy(out.as_bytes()).into_owned()
+    }
+
+    fn run(e: &Engine, c: &mut Client, line: &str) -> String {
+        run_in(e, c, Protocol::Resp2, line)
+    }
+
+    fn setup() -> (Engine, Client) {
+        (Engine::new(Config::default(), &[]), Client::new(1, true))
+    }
+
+    #[test]
+    fn blocking_pops_serve_data_at_once() {
+        let (e, mut c) = setup();
+        run(&e, &mut c, "RPUSH a 1 2 3");
+        run(&e, &mut c, "RPUSH b x");
+        assert_eq!(
+            run(&e, &mut c, "BLPOP nx a 0"),
+            "*2\r\n$1\r\na\r\n$1\r\n1\r\n"
+        );
+        assert_eq!(
+            run(&e, &mut c, "BRPOP nx b a 1"),
+            "*2\r\n$1\r\nb\r\n$1\r\nx\r\n"
+        );
+        assert_eq!(run(&e, &mut c, "EXISTS b"), ":0\r\n");
+        assert_eq!(
+            run(&e, &mut c, "BLMPOP 0 2 nx a RIGHT COUNT 5"),
+            "*2\r\n$1\r\na\r\n*2\r\n$1\r\n3\r\n$1\r\n2\r\n"
+        );
+        assert_eq!(run(&e, &mut c, "EXISTS a"), ":0\r\n");
+        run(&e, &mut c, "RPUSH s p q");
+        assert_eq!(run(&e, &mut c, "BLMOVE s d LEFT RIGHT 0"), "$1\r\np\r\n");
+        assert_eq!(run(&e, &mut c, "BRPOPLPUSH s d 0"), "$1\r\nq\r\n");
+        assert_eq!(
+            run(&e, &mut c, "LRANGE d 0 -1"),
+            "*2\r\n$1\r\nq\r\n$1\r\np\r\n"
+        );
+        assert!(c.block.is_none());
+    }
+
+    #[test]
+    fn blocking_commands_in_exec_reply_nil() {
+        let (e, mut c) = setup();
+        c.in_exec = true;
+        for (proto, arr, bulk) in [
+            (Protocol::Resp2, "*-1\r\n", "$-1\r\n"),
+            (Protocol::Resp3, "_\r\n", "_\r\n"),
+        ] {
+            assert_eq!(run_in(&e, &mut c, proto, "BLPOP nx 0"), arr);
+            assert_eq!(run_in(&e, &mut c, proto, "BRPOP nx nx2 1"), arr);
+            assert_eq!(run_in(&e, &mut c, proto, "BLMPOP 0 1 nx LEFT"), arr);
+            assert_eq!(run_in(&e, &mut c, proto, "BLMOVE nx d LEFT RIGHT 0"), bulk);
+            assert_eq!(run_in(&e, &mut c, proto, "BRPOPLPUSH nx d 0"), bulk);
+        }
+        assert!(c.block.is_none());
+    }
+
+    #[test]
+    fn blocking_commands_park_without_reply() {
+        let (e, mut c) = setup();
+        let cases: [(&str, &[&str], Option<u64>); 5] = [
+            ("BLPOP k1 k2 k1 0", &["k1", "k2"], None),
+            ("BRPOP k1 1.5", &["k1"], Some(1500)),
+            ("BLMOVE k1 d LEFT RIGHT 0.25", &["k1"], Some(250)),
+            ("BRPOPLPUSH k2 d 0", &["k2"], None),
+            ("BLMPOP 2 2 k1 k2 LEFT COUNT 3", &["k1", "k2"], Some(2000)),
+        ];
+        for (line, keys, timeout_ms) in cases {
+            c.block = None;
+            assert_eq!(run(&e, &mut c, line), "", "{line}");
+            let want = BlockRequest {
+                db: 0,
+                keys: keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
+                timeout_ms,
+            };
+            assert_eq!(c.block.as_ref(), Some(&want), "{line}");
+        }
+        // Errors are replied and never park.
+        c.block = None;
+        run(&e, &mut c, "SET s v");
+        assert!(run(&e, &mut c, "BLPOP nx s 0").starts_with("-WRONGTYPE"));
+        assert!(run(&e, &mut c, "BLPOP nx -1").starts_with("-ERR timeout is negative"));
+        assert!(run(&e, &mut c, "BLMPOP x 1 nx LEFT").starts_with("-ERR timeout"));
+        assert!(c.block.is_none());
     }
 }

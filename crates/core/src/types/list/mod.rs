@@ -117,6 +117,10 @@ impl ListValue {
                 }
             }
             _ => {
+                // The old end node is full: give back its growth slack.
+                if let Some(full) = self.nodes.back_mut() {
+                    full.shrink();
+                }
                 let mut n = Node::default();
                 n.push_back(value);
                 self.nodes.push_back(n);
@@ -135,6 +139,10 @@ impl ListValue {
                 }
             }
             _ => {
+                // The old end node is full: give back its growth slack.
+                if let Some(full) = self.nodes.front_mut() {
+                    full.shrink();
+                }
                 let mut n = Node::default();
                 n.push_back(value);
                 self.nodes.push_front(n);
@@ -186,6 +194,35 @@ impl ListValue {
         }
         self.len -= n;
         n
+    }
+
+    /// Removes up to `n` elements from the head (`left`) or the tail without reading
+    /// them: whole nodes are dropped, only the last one is cut.
+    pub fn discard(&mut self, n: usize, left: bool) {
+        let n = n.min(self.len);
+        let mut rest = n;
+        while rest > 0 {
+            let node = if left {
+                self.nodes.front_mut()
+            } else {
+                self.nodes.back_mut()
+            };
+            let Some(node) = node else { break };
+            let count = node.count();
+            if rest >= count {
+                if left {
+                    self.nodes.pop_front();
+                } else {
+                    self.nodes.pop_back();
+                }
+                rest -= count;
+            } else {
+                node.remove_range(if left { 0 } else { count - rest }, rest);
+                node.trim_capacity();
+                rest = 0;
+            }
+        }
+        self.len -= n;
     }
 
     /// Pops one element from the head (`left`) or the tail.
@@ -254,11 +291,50 @@ impl ListValue {
             return self.push_back(value);
         }
         let (ni, off) = self.locate(i);
+        let add = encoded_len(value);
+        // At a node's head, the previous node's tail is the same position: use it
+        // when the node is full and it has room (as quicklist does).
+        if off == 0 && ni > 0 {
+            let full = self.nodes.get(ni).is_some_and(|n| !self.allows(n, add));
+            let prev_room = self.nodes.get(ni - 1).is_some_and(|p| self.allows(p, add));
+            if full && prev_room {
+                if let Some(p) = self.nodes.get_mut(ni - 1) {
+                    p.push_back(value);
+                }
+                self.len += 1;
+                return;
+            }
+        }
         if let Some(n) = self.nodes.get_mut(ni) {
             n.insert(off, value);
         }
         self.len += 1;
+        let before = self.nodes.len();
         self.split_if_over(ni);
+        let pieces = self.nodes.len() - before + 1;
+        if pieces > 1 {
+            // Splitting leaves half-full nodes: merge the outer pieces into their
+            // neighbours where the result fits, as quicklist's merge step does.
+            self.merge_if_fits(ni + pieces - 1);
+            if ni > 0 {
+                self.merge_if_fits(ni - 1);
+            }
+        }
+    }
+
+    /// Merges node `ni + 1` into node `ni` if the result is within the fill.
+    fn merge_if_fits(&mut self, ni: usize) {
+        let (Some(a), Some(b)) = (self.nodes.get(ni), self.nodes.get(ni + 1)) else {
+            return;
+        };
+        if !self.within(a.bytes() + b.bytes(), a.count() + b.count()) {
+            return;
+        }
+        if let Some(b) = self.nodes.remove(ni + 1) {
+            if let Some(a) = self.nodes.get_mut(ni) {
+                a.append(b);
+            }
+        }
     }
 
     /// Splits node `ni` in halves until every piece is within the fill (a node of one
@@ -281,8 +357,8 @@ impl ListValue {
     /// Keeps elements `start..=end` (within range) and drops the rest.
     pub fn keep_range(&mut self, start: usize, end: usize) {
         let tail = self.len.saturating_sub(end + 1);
-        self.drain(tail, false, |_| {});
-        self.drain(start, true, |_| {});
+        self.discard(tail, false);
+        self.discard(start, true);
     }
 
     /// Removes elements by position; `remove` is sorted ascending. The list is
@@ -431,7 +507,7 @@ mod tests {
     }
 
     fn v(i: usize) -> Vec<u8> {
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             i.to_string().into_bytes()
         } else {
             format!("elem-{i}-{}", "x".repeat(i % 50)).into_bytes()
@@ -464,6 +540,16 @@ mod tests {
             assert_eq!(n, 777);
             for g in got {
                 assert_eq!(Some(g), model.pop_back());
+            }
+            let m: Vec<_> = model.iter().cloned().collect();
+            check(&l, &m);
+            l.discard(5, false);
+            for _ in 0..5 {
+                model.pop_back();
+            }
+            l.discard(3, true);
+            for _ in 0..3 {
+                model.pop_front();
             }
             let m: Vec<_> = model.iter().cloned().collect();
             check(&l, &m);
@@ -526,6 +612,20 @@ mod tests {
     }
 
     #[test]
+    fn middle_inserts_keep_nodes_reasonably_full() {
+        let mut l = ListValue::with_fill(4);
+        let mut model: Vec<Vec<u8>> = Vec::new();
+        for i in 0..1000 {
+            let at = (i * 7919) % (model.len() + 1);
+            l.insert(at, &v(i));
+            model.insert(at, v(i));
+        }
+        check(&l, &model);
+        // 250 nodes if perfectly packed; split halves alone would approach 500.
+        assert!(l.node_count() < 400, "{}", l.node_count());
+    }
+
+    #[test]
     fn iter_from_the_middle() {
         let mut l = ListValue::with_fill(3);
         for i in 0..20 {
@@ -539,5 +639,128 @@ mod tests {
         assert_eq!(l.index(-21), None);
         assert_eq!(l.index(20), None);
         assert_eq!(l.index(i64::MIN), None);
+    }
+}
+
+#[cfg(test)]
+mod model_tests {
+    //! Random operation sequences against a `Vec` model, over every kind of fill.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(bool, Vec<u8>),
+        Pop(bool),
+        Drain(bool, usize),
+        Discard(bool, usize),
+        Insert(usize, Vec<u8>),
+        Set(usize, Vec<u8>),
+        Remove(Vec<usize>),
+        Keep(usize, usize),
+    }
+
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            (-100_000i64..100_000).prop_map(|i| i.to_string().into_bytes()),
+            prop::collection::vec(b'a'..=b'z', 0..20),
+            prop::collection::vec(b'a'..=b'z', 100..3000),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (any::<bool>(), value()).prop_map(|(l, v)| Op::Push(l, v)),
+            1 => any::<bool>().prop_map(Op::Pop),
+            1 => (any::<bool>(), 0usize..20).prop_map(|(l, n)| Op::Drain(l, n)),
+            1 => (any::<bool>(), 0usize..20).prop_map(|(l, n)| Op::Discard(l, n)),
+            2 => (any::<usize>(), value()).prop_map(|(i, v)| Op::Insert(i, v)),
+            1 => (any::<usize>(), value()).prop_map(|(i, v)| Op::Set(i, v)),
+            1 => prop::collection::vec(any::<usize>(), 0..5).prop_map(Op::Remove),
+            1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Keep(a, b)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn list_matches_a_vec_model(
+            fill in prop::sample::select(vec![-5i64, -2, -1, 0, 1, 2, 7, 100]),
+            ops in prop::collection::vec(op(), 1..150),
+        ) {
+            let mut l = ListValue::with_fill(fill);
+            let mut m: Vec<Vec<u8>> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Push(left, v) => {
+                        l.push(&v, left);
+                        if left { m.insert(0, v) } else { m.push(v) }
+                    }
+                    Op::Pop(left) => {
+                        let want = if m.is_empty() { None } else if left { Some(m.remove(0)) } else { m.pop() };
+                        prop_assert_eq!(l.pop(left), want);
+                    }
+                    Op::Drain(left, n) => {
+                        let mut got = Vec::new();
+                        l.drain(n, left, |e| got.push(e.to_vec()));
+                        let k = n.min(m.len());
+                        let mut want: Vec<Vec<u8>> = if left { m.drain(..k).collect() } else { m.drain(m.len() - k..).collect() };
+                        if !left { want.reverse(); }
+                        prop_assert_eq!(got, want);
+                    }
+                    Op::Discard(left, n) => {
+                        l.discard(n, left);
+                        let k = n.min(m.len());
+                        if left { m.drain(..k); } else { m.truncate(m.len() - k); }
+                    }
+                    Op::Insert(i, v) => {
+                        let i = i % (m.len() + 1);
+                        l.insert(i, &v);
+                        m.insert(i, v);
+                    }
+                    Op::Set(i, v) => {
+                        if !m.is_empty() {
+                            let i = i % m.len();
+                            l.set(i, &v);
+                            m[i] = v;
+                        }
+                    }
+                    Op::Remove(mut idx) => {
+                        if !m.is_empty() {
+                            for i in idx.iter_mut() { *i %= m.len(); }
+                            idx.sort_unstable();
+                            idx.dedup();
+                            l.remove_positions(&idx);
+                            for &i in idx.iter().rev() { m.remove(i); }
+                        }
+                    }
+                    Op::Keep(a, b) => {
+                        if !m.is_empty() {
+                            let (a, b) = (a % m.len(), b % m.len());
+                            let (s, e) = (a.min(b), a.max(b));
+                            l.keep_range(s, e);
+                            m = m[s..=e].to_vec();
+                        }
+                    }
+                }
+                prop_assert_eq!(l.len(), m.len());
+            }
+            let fwd: Vec<Vec<u8>> = l.iter().map(Elem::to_vec).collect();
+            prop_assert_eq!(&fwd, &m);
+            let mut rev: Vec<Vec<u8>> = l.iter_rev().map(Elem::to_vec).collect();
+            rev.reverse();
+            prop_assert_eq!(&rev, &m);
+            for (i, want) in m.iter().enumerate() {
+                let got = l.get(i).map(Elem::to_vec);
+                prop_assert_eq!(got.as_ref(), Some(want));
+            }
+            for n in &l.nodes {
+                prop_assert!(n.count() >= 1);
+                prop_assert!(n.count() == 1 || l.within(n.bytes(), n.count()));
+            }
+            let mut each = Vec::new();
+            l.for_each(|b| each.push(b.to_vec()));
+            prop_assert_eq!(each, m);
+        }
     }
 }

@@ -36,7 +36,7 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("sscan", sscan),
 ];
 
-fn as_set<'c>(node: Option<&'c mut crate::keyspace::Node>) -> CmdResult<Option<&'c mut SetValue>> {
+fn as_set(node: Option<&mut crate::keyspace::Node>) -> CmdResult<Option<&mut SetValue>> {
     match node {
         None => Ok(None),
         Some(node) => match &mut node.value {
@@ -195,10 +195,9 @@ fn spop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn spop_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResult {
-    let count = int_arg(count)?;
-    if count < 0 {
-        return Err(CmdError::NotPositive);
-    }
+    let count = parse_i64(count)
+        .filter(|&c| c >= 0)
+        .ok_or(CmdError::NotPositive)?;
     let max = max_intset(&ctx.engine.config);
     let mut rng = rand::thread_rng();
     let record = ctx.keys.propagating;
@@ -223,19 +222,14 @@ fn spop_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResult {
         ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
         return Ok(());
     }
-    ctx.out.set(count);
-    let mut popped: Vec<Vec<u8>> = Vec::new();
-    for _ in 0..count {
-        if let Some(m) = s.pop_random(&mut rng) {
-            ctx.out.bulk(&m);
-            if record {
-                popped.push(m.to_vec());
-            }
-        }
+    let popped = s.pop_many(count, &mut rng);
+    ctx.out.set(popped.len());
+    for m in &popped {
+        ctx.out.bulk(m);
     }
     ctx.keys.mark_dirty(ctx.keys.db, key)?;
     // Logged as SREM of the members popped, 1024 per command as Redis does.
-    for chunk in popped.chunks(1024) {
+    for chunk in popped.chunks(1024).filter(|_| record) {
         let mut argv = vec![b"SREM".to_vec(), key.to_vec()];
         argv.extend(chunk.iter().cloned());
         ctx.keys.propagate_as(argv);
@@ -315,7 +309,8 @@ fn srandmember_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResu
 fn smove(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let (src, dst, member) = (args[1], args[2], args[3]);
     let max = max_intset(&ctx.engine.config);
-    if write_set(&mut ctx.keys, src).is_ok_and(|s| s.is_none()) {
+    // A missing source answers 0 before any type check (even of the destination).
+    if ctx.keys.write(src)?.is_none() {
         ctx.out.int(0);
         return Ok(());
     }
@@ -565,7 +560,7 @@ fn sscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             let mut budget = o.count.saturating_mul(10);
             let mut gathered: Vec<&[u8]> = Vec::new();
             loop {
-                cursor = t.scan(cursor, |m, ()| gathered.push(m));
+                cursor = t.scan(cursor, |m| gathered.push(m.as_bytes()));
                 budget = budget.saturating_sub(1);
                 if cursor == 0 || budget == 0 || gathered.len() >= o.count {
                     break;

@@ -106,10 +106,21 @@ impl Intset {
         let Err(pos) = self.search(x) else {
             return false;
         };
+        // Grow one slot at a time as Redis's intset does: small sets are the common
+        // case and doubling would waste up to half of them.
         match self {
-            Intset::I16(v) => v.insert(pos, x as i16),
-            Intset::I32(v) => v.insert(pos, x as i32),
-            Intset::I64(v) => v.insert(pos, x),
+            Intset::I16(v) => {
+                v.reserve_exact(1);
+                v.insert(pos, x as i16)
+            }
+            Intset::I32(v) => {
+                v.reserve_exact(1);
+                v.insert(pos, x as i32)
+            }
+            Intset::I64(v) => {
+                v.reserve_exact(1);
+                v.insert(pos, x)
+            }
         }
         true
     }
@@ -137,7 +148,49 @@ impl Intset {
                 v.remove(pos);
             }
         }
+        self.trim();
         Some(v)
+    }
+
+    /// Removes `n` (< len) distinct random members in one pass and returns them.
+    pub fn pop_many(&mut self, n: usize, rng: &mut impl rand::Rng) -> Vec<i64> {
+        let len = self.len();
+        let mut picked = vec![false; len];
+        let mut out = Vec::with_capacity(n.min(len));
+        for i in rand::seq::index::sample(rng, len, n.min(len)) {
+            picked[i] = true;
+            if let Some(v) = self.get(i) {
+                out.push(v);
+            }
+        }
+        let mut idx = 0;
+        let mut keep = || {
+            let k = !picked[idx];
+            idx += 1;
+            k
+        };
+        match self {
+            Intset::I16(v) => v.retain(|_| keep()),
+            Intset::I32(v) => v.retain(|_| keep()),
+            Intset::I64(v) => v.retain(|_| keep()),
+        }
+        self.trim();
+        out
+    }
+
+    /// Gives memory back once at most half the capacity is used (Redis's intset
+    /// reallocates to the exact size on every removal).
+    fn trim(&mut self) {
+        fn t<X>(v: &mut Vec<X>) {
+            if v.capacity() > 2 * v.len() + 4 {
+                v.shrink_to_fit();
+            }
+        }
+        match self {
+            Intset::I16(v) => t(v),
+            Intset::I32(v) => t(v),
+            Intset::I64(v) => t(v),
+        }
     }
 
     /// The members in ascending order.
@@ -182,6 +235,17 @@ mod tests {
         assert_eq!(s.width_bytes(), 8);
         assert!(s.contains(-40_000));
         assert!(!s.contains(1 << 40));
+        let mut rng = rand::thread_rng();
+        let mut p = Intset::default();
+        for i in 0..100 {
+            p.insert(i * 1000);
+        }
+        let popped = p.pop_many(30, &mut rng);
+        assert_eq!(popped.len(), 30);
+        assert_eq!(p.len(), 70);
+        for v in &popped {
+            assert!(!p.contains(*v) && v % 1000 == 0);
+        }
         let mut small = Intset::default();
         small.insert(1);
         assert!(!small.contains(1 << 40));

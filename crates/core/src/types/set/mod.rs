@@ -10,6 +10,7 @@ use rand::Rng;
 
 use crate::args::parse_i64;
 use crate::config::{Config, P};
+use crate::types::hash::small::SmallBytes;
 use crate::types::hash::table::Table;
 use intset::Intset;
 
@@ -19,7 +20,8 @@ pub enum SetValue {
     /// Small, all integers.
     Intset(Intset),
     /// Anything else.
-    Table(Table<()>),
+    /// (Boxed: the table with its resize state is larger than the compact forms.)
+    Table(Box<Table<SmallBytes>>),
 }
 
 impl Default for SetValue {
@@ -64,8 +66,10 @@ impl Member<'_> {
 }
 
 /// set-max-intset-entries.
+/// set-max-intset-entries, capped at 2^30 entries as Redis 7.0 caps it (intset
+/// internals).
 pub fn max_intset(config: &Config) -> usize {
-    config.int(P::SetMaxIntsetEntries).max(0) as usize
+    config.int(P::SetMaxIntsetEntries).clamp(0, 1 << 30) as usize
 }
 
 impl SetValue {
@@ -79,7 +83,7 @@ impl SetValue {
     pub fn from_members(members: Vec<Vec<u8>>, config: &Config) -> SetValue {
         let max = max_intset(config);
         let mut s = if members.len() > max || members.iter().any(|m| parse_i64(m).is_none()) {
-            SetValue::Table(Table::with_capacity(members.len()))
+            SetValue::Table(Box::new(Table::with_capacity(members.len())))
         } else {
             SetValue::new()
         };
@@ -100,7 +104,7 @@ impl SetValue {
     pub fn iter(&self) -> Box<dyn Iterator<Item = Member<'_>> + '_> {
         match self {
             SetValue::Intset(s) => Box::new(s.iter().map(Member::Int)),
-            SetValue::Table(t) => Box::new(t.iter().map(|(k, ())| Member::Bytes(k))),
+            SetValue::Table(t) => Box::new(t.iter().map(|k| Member::Bytes(k.as_bytes()))),
         }
     }
 
@@ -151,7 +155,7 @@ impl SetValue {
                 if t.contains(m) {
                     false
                 } else {
-                    t.insert_new(m, ());
+                    t.insert_new(SmallBytes::new(m));
                     true
                 }
             }
@@ -171,9 +175,9 @@ impl SetValue {
             let mut t = Table::with_capacity(s.len());
             let mut b = itoa::Buffer::new();
             for i in s.iter() {
-                t.insert_new(b.format(i).as_bytes(), ());
+                t.insert_new(SmallBytes::new(b.format(i).as_bytes()));
             }
-            *self = SetValue::Table(t);
+            *self = SetValue::Table(Box::new(t));
         }
     }
 
@@ -182,7 +186,7 @@ impl SetValue {
         match self {
             SetValue::Intset(s) if s.is_empty() => None,
             SetValue::Intset(s) => s.get(rng.gen_range(0..s.len())).map(Member::Int),
-            SetValue::Table(t) => t.random(rng).map(|(k, ())| Member::Bytes(k)),
+            SetValue::Table(t) => t.random(rng).map(|k| Member::Bytes(k.as_bytes())),
         }
     }
 
@@ -194,7 +198,24 @@ impl SetValue {
                 let i = s.remove_at(rng.gen_range(0..s.len()))?;
                 Some(itoa::Buffer::new().format(i).as_bytes().to_vec())
             }
-            SetValue::Table(t) => t.pop_random(rng).map(|(k, ())| k.as_bytes().to_vec()),
+            SetValue::Table(t) => t.pop_random(rng).map(|k| k.as_bytes().to_vec()),
+        }
+    }
+
+    /// Removes `n` distinct random members (fewer if the set is smaller).
+    pub fn pop_many(&mut self, n: usize, rng: &mut impl Rng) -> Vec<Vec<u8>> {
+        match self {
+            SetValue::Intset(s) => {
+                let mut b = itoa::Buffer::new();
+                s.pop_many(n, rng)
+                    .into_iter()
+                    .map(|i| b.format(i).as_bytes().to_vec())
+                    .collect()
+            }
+            SetValue::Table(t) => (0..n)
+                .map_while(|_| t.pop_random(rng))
+                .map(|k| k.as_bytes().to_vec())
+                .collect(),
         }
     }
 
@@ -210,7 +231,7 @@ impl SetValue {
     pub fn heap_size(&self) -> usize {
         match self {
             SetValue::Intset(s) => s.heap_size(),
-            SetValue::Table(t) => t.heap_size(|()| 0),
+            SetValue::Table(t) => t.heap_size() + std::mem::size_of::<Table<SmallBytes>>(),
         }
     }
 
@@ -218,7 +239,7 @@ impl SetValue {
     pub fn free_effort(&self) -> usize {
         match self {
             SetValue::Intset(_) => 1,
-            SetValue::Table(t) => t.free_effort(|()| 0),
+            SetValue::Table(t) => t.free_effort(),
         }
     }
 }
@@ -276,5 +297,13 @@ mod tests {
             assert!(seen.insert(m));
         }
         assert_eq!(seen.len(), 513);
+    }
+}
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn values_fit_a_32_byte_box() {
+        assert_eq!(std::mem::size_of::<super::SetValue>(), 32);
+        assert_eq!(std::mem::size_of::<crate::types::hash::HashValue>(), 32);
     }
 }

@@ -1,6 +1,647 @@
-//! zset commands.
+//! zset commands: ZADD and friends, lookups, ranges, range removal and ZSCAN.
+//! Pops and ZRANDMEMBER are in [`super::pop`]; union / intersection / difference in
+//! [`super::setops`].
 
+use ferrokv_resp::ReplyBuf;
+
+use super::range::{LexRange, ScoreRange};
+use super::{AddOutcome, Limits, ZSetValue};
+use crate::args::{int_arg, is_kw, parse_f64};
 use crate::commands::CommandDef;
+use crate::ctx::{Ctx, Keys};
+use crate::error::{CmdError, CmdResult};
+use crate::types::Value;
 
 /// The table.
-pub static COMMANDS: &[CommandDef] = &[];
+pub static COMMANDS: &[CommandDef] = &[
+    CommandDef::new("zadd", zadd),
+    CommandDef::new("zincrby", zincrby),
+    CommandDef::new("zrem", zrem),
+    CommandDef::new("zcard", zcard),
+    CommandDef::new("zcount", zcount),
+    CommandDef::new("zlexcount", zlexcount),
+    CommandDef::new("zscore", zscore),
+    CommandDef::new("zmscore", zmscore),
+    CommandDef::new("zrank", zrank),
+    CommandDef::new("zrevrank", zrevrank),
+    CommandDef::new("zrange", zrange),
+    CommandDef::new("zrangestore", zrangestore),
+    CommandDef::new("zrevrange", zrevrange),
+    CommandDef::new("zrangebyscore", zrangebyscore),
+    CommandDef::new("zrevrangebyscore", zrevrangebyscore),
+    CommandDef::new("zrangebylex", zrangebylex),
+    CommandDef::new("zrevrangebylex", zrevrangebylex),
+    CommandDef::new("zremrangebyrank", zremrangebyrank),
+    CommandDef::new("zremrangebyscore", zremrangebyscore),
+    CommandDef::new("zremrangebylex", zremrangebylex),
+    CommandDef::new("zscan", zscan),
+    CommandDef::new("zpopmin", super::pop::zpopmin),
+    CommandDef::new("zpopmax", super::pop::zpopmax),
+    CommandDef::new("bzpopmin", super::pop::bzpopmin),
+    CommandDef::new("bzpopmax", super::pop::bzpopmax),
+    CommandDef::new("zmpop", super::pop::zmpop),
+    CommandDef::new("bzmpop", super::pop::bzmpop),
+    CommandDef::new("zrandmember", super::pop::zrandmember),
+    CommandDef::new("zunion", super::setops::zunion),
+    CommandDef::new("zinter", super::setops::zinter),
+    CommandDef::new("zdiff", super::setops::zdiff),
+    CommandDef::new("zunionstore", super::setops::zunionstore),
+    CommandDef::new("zinterstore", super::setops::zinterstore),
+    CommandDef::new("zdiffstore", super::setops::zdiffstore),
+    CommandDef::new("zintercard", super::setops::zintercard),
+];
+
+/// The thresholds in force.
+pub(crate) fn limits(ctx: &Ctx<'_, '_>) -> Limits {
+    Limits::from_config(&ctx.engine.config)
+}
+
+/// The zset at `key` for reading: `None` if missing, WRONGTYPE for other types.
+pub(crate) fn read_zset<'a>(
+    keys: &'a mut Keys<'_>,
+    key: &[u8],
+) -> CmdResult<Option<&'a mut ZSetValue>> {
+    match keys.read(key)? {
+        None => Ok(None),
+        Some(e) => match &mut e.node.value {
+            Value::ZSet(z) => Ok(Some(&mut **z)),
+            _ => Err(CmdError::WrongType),
+        },
+    }
+}
+
+/// The zset at `key` for writing.
+pub(crate) fn write_zset<'a>(
+    keys: &'a mut Keys<'_>,
+    key: &[u8],
+) -> CmdResult<Option<&'a mut ZSetValue>> {
+    match keys.write(key)? {
+        None => Ok(None),
+        Some(e) => match &mut e.node.value {
+            Value::ZSet(z) => Ok(Some(&mut **z)),
+            _ => Err(CmdError::WrongType),
+        },
+    }
+}
+
+/// After a removal: deletes the key if the zset became empty, counts the change.
+pub(crate) fn finish_removal(keys: &mut Keys<'_>, key: &[u8], now_empty: bool) -> CmdResult {
+    if now_empty {
+        keys.delete(key)?;
+    } else {
+        let db = keys.db;
+        keys.mark_dirty(db, key)?;
+    }
+    Ok(())
+}
+
+/// Stores a computed result at `dst` (ZRANGESTORE, ZUNIONSTORE, ...): an empty result
+/// deletes `dst`. Replies with the number of members.
+pub(crate) fn store_result(
+    ctx: &mut Ctx<'_, '_>,
+    dst: &[u8],
+    pairs: Vec<(Vec<u8>, f64)>,
+) -> CmdResult {
+    let n = pairs.len();
+    if n == 0 {
+        ctx.keys.delete(dst)?;
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let z = ZSetValue::from_sorted_result(pairs, limits(ctx));
+    ctx.keys.set(dst, Value::ZSet(Box::new(z)), false)?;
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// One member with its score as Redis's range replies write it: RESP2 flat, RESP3 a
+/// `[member, double]` pair when scores are asked for.
+pub(crate) fn emit(out: &mut ReplyBuf, m: &[u8], s: f64, withscores: bool) {
+    if withscores && out.is_resp3() {
+        out.array(2);
+    }
+    out.bulk(m);
+    if withscores {
+        out.double(s);
+    }
+}
+
+/// The array header for `n` members of a range reply.
+pub(crate) fn range_header(out: &mut ReplyBuf, n: usize, withscores: bool) {
+    if withscores && !out.is_resp3() {
+        out.array(n * 2);
+    } else {
+        out.array(n);
+    }
+}
+
+fn nan_error() -> CmdError {
+    CmdError::Other("resulting score is not a number (NaN)".into())
+}
+
+// ---------------------------------------------------------------------------
+// ZADD / ZINCRBY
+
+/// ZADD (also GEOADD's back end).
+pub(crate) fn zadd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    zadd_generic(ctx, args, false)
+}
+
+fn zincrby(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    zadd_generic(ctx, args, true)
+}
+
+/// Redis's zaddGenericCommand, shared with ZINCRBY (which parses its increment
+/// position for options too, as Redis does).
+fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], mut incr: bool) -> CmdResult {
+    let key = args[1];
+    let (mut nx, mut xx, mut ch, mut gt, mut lt) = (false, false, false, false, false);
+    let mut idx = 2;
+    while let Some(opt) = args.get(idx) {
+        if is_kw(opt, "nx") {
+            nx = true;
+        } else if is_kw(opt, "xx") {
+            xx = true;
+        } else if is_kw(opt, "ch") {
+            ch = true;
+        } else if is_kw(opt, "incr") {
+            incr = true;
+        } else if is_kw(opt, "gt") {
+            gt = true;
+        } else if is_kw(opt, "lt") {
+            lt = true;
+        } else {
+            break;
+        }
+        idx += 1;
+    }
+    let rest = &args[idx..];
+    if rest.is_empty() || rest.len() % 2 != 0 {
+        return Err(CmdError::Syntax);
+    }
+    if nx && xx {
+        return Err(CmdError::Other(
+            "XX and NX options at the same time are not compatible".into(),
+        ));
+    }
+    if (gt && nx) || (lt && nx) || (gt && lt) {
+        return Err(CmdError::Other(
+            "GT, LT, and/or NX options at the same time are not compatible".into(),
+        ));
+    }
+    if incr && rest.len() > 2 {
+        return Err(CmdError::Other(
+            "INCR option supports a single increment-element pair".into(),
+        ));
+    }
+    let mut scores = Vec::with_capacity(rest.len() / 2);
+    for pair in rest.chunks(2) {
+        scores.push(parse_f64(pair[0]).ok_or(CmdError::NotFloat)?);
+    }
+    let limits = limits(ctx);
+    let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
+    let mut last_score = 0.0;
+    let mut nan = false;
+    let mut apply = |z: &mut ZSetValue| {
+        for (pair, &score) in rest.chunks(2).zip(&scores) {
+            let member = pair[1];
+            match z.score(member) {
+                Some(cur) => {
+                    if nx {
+                        continue;
+                    }
+                    let mut score = score;
+                    if incr {
+                        score += cur;
+                        if score.is_nan() {
+                            nan = true;
+                            return;
+                        }
+                    }
+                    if (lt && score >= cur) || (gt && score <= cur) {
+                        continue;
+                    }
+                    last_score = score;
+                    processed += 1;
+                    if let AddOutcome::Updated(_) = z.add(member, score, limits) {
+                        updated += 1;
+                    }
+                }
+                None if xx => {}
+                None => {
+                    z.add(member, score, limits);
+                    last_score = score;
+                    added += 1;
+                    processed += 1;
+                }
+            }
+        }
+    };
+    match write_zset(&mut ctx.keys, key)? {
+        Some(z) => {
+            apply(z);
+            if added + updated > 0 {
+                let db = ctx.keys.db;
+                ctx.keys.mark_dirty(db, key)?;
+            }
+        }
+        None if xx => {}
+        None => {
+            let mut z = ZSetValue::new();
+            apply(&mut z);
+            if !z.is_empty() {
+                ctx.keys.insert_new(key, Value::ZSet(Box::new(z)), None)?;
+            }
+        }
+    }
+    if nan {
+        return Err(nan_error());
+    }
+    if incr {
+        if processed > 0 {
+            ctx.out.double(last_score);
+        } else {
+            ctx.out.null();
+        }
+    } else {
+        ctx.out.int(if ch { added + updated } else { added });
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// ZREM, ZCARD, ZSCORE, ZMSCORE, ZRANK, ZCOUNT, ZLEXCOUNT
+
+fn zrem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let key = args[1];
+    let Some(z) = write_zset(&mut ctx.keys, key)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let mut n = 0;
+    for m in &args[2..] {
+        if z.remove(m).is_some() {
+            n += 1;
+            if z.is_empty() {
+                break;
+            }
+        }
+    }
+    let empty = z.is_empty();
+    if n > 0 {
+        finish_removal(&mut ctx.keys, key, empty)?;
+    }
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn zcard(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let n = read_zset(&mut ctx.keys, args[1])?.map_or(0, |z| z.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn zscore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    match read_zset(&mut ctx.keys, args[1])?.and_then(|z| z.score(args[2])) {
+        Some(s) => ctx.out.double(s),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn zmscore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let z = read_zset(&mut ctx.keys, args[1])?;
+    ctx.out.array(args.len() - 2);
+    for m in &args[2..] {
+        match z.as_ref().and_then(|z| z.score(m)) {
+            Some(s) => ctx.out.double(s),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn rank_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], rev: bool) -> CmdResult {
+    let z = read_zset(&mut ctx.keys, args[1])?;
+    match z.and_then(|z| z.rank(args[2]).map(|(r, _)| (r, z.len()))) {
+        Some((r, len)) => ctx.out.int(if rev { len - 1 - r } else { r } as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn zrank(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    rank_generic(ctx, args, false)
+}
+
+fn zrevrank(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    rank_generic(ctx, args, true)
+}
+
+fn score_range_arg(min: &[u8], max: &[u8]) -> CmdResult<ScoreRange> {
+    ScoreRange::parse(min, max).ok_or_else(|| CmdError::Other("min or max is not a float".into()))
+}
+
+fn lex_range_arg(min: &[u8], max: &[u8]) -> CmdResult<LexRange> {
+    LexRange::parse(min, max)
+        .ok_or_else(|| CmdError::Other("min or max not valid string range item".into()))
+}
+
+fn zcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let r = score_range_arg(args[2], args[3])?;
+    let n = read_zset(&mut ctx.keys, args[1])?.map_or(0, |z| {
+        let (lo, hi) = z.score_range_ranks(&r);
+        hi - lo
+    });
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn zlexcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let r = lex_range_arg(args[2], args[3])?;
+    let n = read_zset(&mut ctx.keys, args[1])?.map_or(0, |z| {
+        let (lo, hi) = z.lex_range_ranks(&r);
+        hi - lo
+    });
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// ZRANGE and its older forms
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RangeType {
+    Auto,
+    Rank,
+    Score,
+    Lex,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Auto,
+    Forward,
+    Reverse,
+}
+
+enum Spec {
+    Rank(i64, i64),
+    Score(ScoreRange),
+    Lex(LexRange),
+}
+
+/// Sanitises a rank range as Redis does; `None` when it selects nothing.
+pub(crate) fn rank_bounds(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let llen = len as i64;
+    let mut start = if start < 0 { llen + start } else { start };
+    let mut end = if end < 0 { llen + end } else { end };
+    if start < 0 {
+        start = 0;
+    }
+    if start > end || start >= llen {
+        return None;
+    }
+    if end >= llen {
+        end = llen - 1;
+    }
+    Some((start as usize, end as usize))
+}
+
+/// Redis's zrangeGenericCommand: `args[first]` is the source key, followed by min,
+/// max and the options. With `store`, the result goes to that key.
+fn zrange_generic(
+    ctx: &mut Ctx<'_, '_>,
+    args: &[&[u8]],
+    first: usize,
+    store: Option<&[u8]>,
+    mut rtype: RangeType,
+    mut dir: Direction,
+) -> CmdResult {
+    let key = args[first];
+    let (mut minidx, mut maxidx) = (first + 1, first + 2);
+    let mut withscores = false;
+    let (mut offset, mut limit) = (0i64, -1i64);
+    let mut j = first + 3;
+    while j < args.len() {
+        let left = args.len() - j - 1;
+        let a = args[j];
+        if store.is_none() && is_kw(a, "withscores") {
+            withscores = true;
+        } else if is_kw(a, "limit") && left >= 2 {
+            offset = int_arg(args[j + 1])?;
+            limit = int_arg(args[j + 2])?;
+            j += 2;
+        } else if dir == Direction::Auto && is_kw(a, "rev") {
+            dir = Direction::Reverse;
+        } else if rtype == RangeType::Auto && is_kw(a, "bylex") {
+            rtype = RangeType::Lex;
+        } else if rtype == RangeType::Auto && is_kw(a, "byscore") {
+            rtype = RangeType::Score;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    let rev = dir == Direction::Reverse;
+    if rtype == RangeType::Auto {
+        rtype = RangeType::Rank;
+    }
+    if limit != -1 && rtype == RangeType::Rank {
+        return Err(CmdError::Other(
+            "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+                .into(),
+        ));
+    }
+    if withscores && rtype == RangeType::Lex {
+        return Err(CmdError::Other(
+            "syntax error, WITHSCORES not supported in combination with BYLEX".into(),
+        ));
+    }
+    if rev && rtype != RangeType::Rank {
+        std::mem::swap(&mut minidx, &mut maxidx);
+    }
+    let spec = match rtype {
+        RangeType::Score => Spec::Score(score_range_arg(args[minidx], args[maxidx])?),
+        RangeType::Lex => Spec::Lex(lex_range_arg(args[minidx], args[maxidx])?),
+        _ => Spec::Rank(int_arg(args[minidx])?, int_arg(args[maxidx])?),
+    };
+    let Some(z) = read_zset(&mut ctx.keys, key)? else {
+        match store {
+            Some(dst) => store_result(ctx, dst, Vec::new())?,
+            None => ctx.out.empty_array(),
+        }
+        return Ok(());
+    };
+    // The ascending ranks selected, visited descending when `rev`.
+    let (s, e) = match spec {
+        Spec::Rank(start, end) => match rank_bounds(start, end, z.len()) {
+            None => (0, 0),
+            Some((a, b)) if rev => (z.len() - 1 - b, z.len() - a),
+            Some((a, b)) => (a, b + 1),
+        },
+        Spec::Score(_) | Spec::Lex(_) => {
+            let (lo, hi) = match &spec {
+                Spec::Score(r) => z.score_range_ranks(r),
+                Spec::Lex(r) => z.lex_range_ranks(r),
+                Spec::Rank(..) => (0, 0),
+            };
+            if offset < 0 || (offset > 0 && offset as u64 >= z.len() as u64) {
+                (0, 0)
+            } else {
+                let offset = offset as usize;
+                let take = if limit < 0 {
+                    usize::MAX
+                } else {
+                    limit as usize
+                };
+                if rev {
+                    let e = hi.saturating_sub(offset).max(lo);
+                    (e.saturating_sub(take).max(lo), e)
+                } else {
+                    let s = lo.saturating_add(offset).min(hi);
+                    (s, s.saturating_add(take).min(hi))
+                }
+            }
+        }
+    };
+    if let Some(dst) = store {
+        let pairs = z.collect_range(s, e, rev);
+        return store_result(ctx, dst, pairs);
+    }
+    let out = &mut *ctx.out;
+    range_header(out, e.saturating_sub(s), withscores);
+    z.visit(s, e, rev, &mut |m, sc| {
+        emit(out, m, sc, withscores);
+        true
+    });
+    Ok(())
+}
+
+fn zrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    zrange_generic(ctx, args, 1, None, RangeType::Auto, Direction::Auto)
+}
+
+fn zrangestore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    zrange_generic(
+        ctx,
+        args,
+        2,
+        Some(args[1]),
+        RangeType::Auto,
+        Direction::Auto,
+    )
+}
+
+fn zrevrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    zrange_generic(ctx, args, 1, None, RangeType::Rank, Direction::Reverse)
+}
+
+fn zrangebyscore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    zrange_generic(ctx, args, 1, None, RangeType::Score, Direction::Forward)
+}
+
+fn zrevrangebyscore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    zrange_generic(ctx, args, 1, None, RangeType::Score, Direction::Reverse)
+}
+
+fn zrangebylex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    zrange_generic(ctx, args, 1, None, RangeType::Lex, Direction::Forward)
+}
+
+fn zrevrangebylex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    zrange_generic(ctx, args, 1, None, RangeType::Lex, Direction::Reverse)
+}
+
+// ---------------------------------------------------------------------------
+// ZREMRANGEBY*
+
+fn zremrange_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], rtype: RangeType) -> CmdResult {
+    let key = args[1];
+    let spec = match rtype {
+        RangeType::Score => Spec::Score(score_range_arg(args[2], args[3])?),
+        RangeType::Lex => Spec::Lex(lex_range_arg(args[2], args[3])?),
+        _ => Spec::Rank(int_arg(args[2])?, int_arg(args[3])?),
+    };
+    let Some(z) = write_zset(&mut ctx.keys, key)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let (s, e) = match &spec {
+        Spec::Rank(a, b) => rank_bounds(*a, *b, z.len()).map_or((0, 0), |(a, b)| (a, b + 1)),
+        Spec::Score(r) => z.score_range_ranks(r),
+        Spec::Lex(r) => z.lex_range_ranks(r),
+    };
+    let n = if e > s { z.remove_range(s, e) } else { 0 };
+    let empty = z.is_empty();
+    if n > 0 {
+        finish_removal(&mut ctx.keys, key, empty)?;
+    }
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn zremrangebyrank(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    zremrange_generic(ctx, args, RangeType::Rank)
+}
+
+fn zremrangebyscore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    zremrange_generic(ctx, args, RangeType::Score)
+}
+
+fn zremrangebylex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    zremrange_generic(ctx, args, RangeType::Lex)
+}
+
+// ---------------------------------------------------------------------------
+// ZSCAN
+
+/// Redis parses SCAN cursors with strtoul: optional sign, digits, no spaces.
+fn parse_cursor(s: &[u8]) -> CmdResult<u64> {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(CmdError::InvalidCursor);
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or(CmdError::InvalidCursor)?;
+    }
+    Ok(if neg { v.wrapping_neg() } else { v })
+}
+
+fn zscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let cursor = parse_cursor(args[2])?;
+    let Some(z) = read_zset(&mut ctx.keys, args[1])? else {
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        ctx.out.array(0);
+        return Ok(());
+    };
+    let o = crate::commands::keys::parse_scan_opts(&args[3..], false)?;
+    let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
+    let next = z.scan(cursor, o.count, &mut |m, s| {
+        if o.pattern
+            .is_none_or(|p| crate::glob::glob_match(p, m, false))
+        {
+            found.push((m.to_vec(), s));
+        }
+    });
+    ctx.out.array(2);
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
+    ctx.out.array(found.len() * 2);
+    let mut text = Vec::with_capacity(24);
+    for (m, s) in &found {
+        ctx.out.bulk(m);
+        text.clear();
+        ferrokv_resp::format_double(*s, &mut text);
+        ctx.out.bulk(&text);
+    }
+    Ok(())
+}

@@ -1,0 +1,853 @@
+//! Differential tests: sorted set commands against a real redis-server 7.0. Each
+//! script runs on both encodings (default thresholds, then
+//! `zset-max-listpack-entries 2`).
+
+use ferrokv_resp::Frame;
+use ferrokv_tests::{sorted, Diff};
+
+/// Runs a script; `HELLO n` lines switch both connections' protocol without
+/// comparing the (server-specific) replies, and `'...'` arguments may hold spaces.
+fn run(d: &mut Diff, script: &str) {
+    for line in script
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let args = split(line);
+        if args[0].eq_ignore_ascii_case("hello") {
+            d.ours.cmd(&args);
+            d.theirs.cmd(&args);
+            continue;
+        }
+        d.check(&args);
+    }
+}
+
+/// Splits on spaces, keeping `'quoted parts'` (possibly empty) together.
+fn split(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut has = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                has = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if has {
+                    out.push(std::mem::take(&mut cur));
+                    has = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                has = true;
+            }
+        }
+    }
+    if has {
+        out.push(cur);
+    }
+    out
+}
+
+/// Runs `script` with the default thresholds, with tiny ones (skiplist from the
+/// third member on), and with a tiny member length limit.
+fn both(script: &str) {
+    for setup in [
+        "",
+        "CONFIG SET zset-max-listpack-entries 2",
+        "CONFIG SET zset-max-listpack-value 1",
+    ] {
+        let mut d = Diff::new();
+        run(&mut d, setup);
+        run(&mut d, script);
+    }
+}
+
+#[test]
+fn zadd_options_and_errors() {
+    both(
+        "
+        ZADD z 1 a
+        ZADD z 2 b 3 c
+        OBJECT ENCODING z
+        ZADD z 5 a
+        ZRANGE z 0 -1 WITHSCORES
+        ZADD z NX 10 a 4 d
+        ZADD z XX 10 a 4 e
+        ZADD z XX CH 11 a 4 e
+        ZADD z CH 11 a 12 b 1 f
+        ZADD z GT 1 a
+        ZADD z GT CH 20 a
+        ZADD z LT CH 30 a
+        ZADD z LT CH 0 a 1 new
+        ZADD z XX GT CH 100 b 100 zz
+        ZRANGE z 0 -1 WITHSCORES
+        ZADD z NX XX 1 a
+        ZADD z GT LT 1 a
+        ZADD z NX GT 1 a
+        ZADD z NX LT 1 a
+        ZADD z INCR 1 a 2 b
+        ZADD z INCR NX XX 1 a
+        ZADD z 1
+        ZADD z 1 a 2
+        ZADD z
+        ZADD z abc a
+        ZADD z nan a
+        ZADD z 1 a nan b
+        ZADD z NX
+        ZADD z CH
+        ZADD z ch 1 a NX 2 b
+        ZADD z INCR 5 a
+        ZADD z INCR NX 5 a
+        ZADD z INCR XX 5 nokey
+        ZADD z INCR GT -1 a
+        ZADD z INCR LT -1 a
+        ZADD z INCR GT 1 a
+        ZADD nokey XX 1 a
+        EXISTS nokey
+        ZADD nokey XX INCR 1 a
+        ZADD nokey INCR 1.5 a
+        ZADD inf +inf a -inf b inf c -INF d Infinity e
+        ZRANGE inf 0 -1 WITHSCORES
+        ZADD inf INCR -inf a
+        ZINCRBY inf +inf b
+        ZINCRBY inf -inf c
+        ZSCORE inf a
+        SET str x
+        ZADD str 1 a
+        ZADD str abc a
+        ZINCRBY str 1 a
+        ZINCRBY z abc a
+        ZINCRBY z nx a
+        ZINCRBY z 2.5 a
+        ZINCRBY z 1 brandnew
+        ZINCRBY fresh 3 m
+        TYPE fresh
+        OBJECT ENCODING fresh
+        ",
+    );
+}
+
+#[test]
+fn score_parsing_and_formatting() {
+    both(
+        "
+        ZADD f 0.1 a 1e20 b 3 c 1.0000000000000002 d -0 e 1.5 g 0x10 h 1e-5 i 123456789.125 j
+        ZADD f 5e-324 k 1.7976931348623157e308 l -2.5 m 00012 n +7 o .5 p 5. q
+        ZRANGE f 0 -1 WITHSCORES
+        ZSCORE f a
+        ZSCORE f e
+        ZSCORE f nope
+        ZSCORE nokey a
+        ZMSCORE f a b nope c
+        ZMSCORE nokey a b
+        ZADD f 1e400 x
+        ZADD f 1e-400 x
+        ZADD f ' 1' x
+        ZADD f 1x x
+        ZADD f '' x
+        ZADD f inF x
+        ZADD f -infinity y
+        ZSCORE f x
+        ZSCORE f y
+        ZINCRBY f 0.1 a
+        ZINCRBY f 0.2 a
+        ZADD g -0 a
+        ZSCORE g a
+        ZINCRBY g -0 a
+        ZADD g 0 b
+        ZRANGE g 0 -1 WITHSCORES
+        HELLO 3
+        ZSCORE f a
+        ZMSCORE f a b nope
+        ZINCRBY f 1 a
+        ZADD f INCR 1 a
+        ZADD f INCR NX 1 a
+        ZRANGE f 0 2 WITHSCORES
+        ZSCORE f nope
+        ",
+    );
+}
+
+#[test]
+fn zrem_card_count_rank() {
+    both(
+        "
+        ZADD z 1 a 2 b 3 c 4 d 5 e 5 f 5 g
+        ZCARD z
+        ZCARD nokey
+        ZREM z a x
+        ZREM z x
+        ZREM nokey a
+        ZCARD z
+        ZRANK z b
+        ZRANK z g
+        ZRANK z nope
+        ZRANK nokey a
+        ZREVRANK z b
+        ZREVRANK z g
+        ZREVRANK z nope
+        ZCOUNT z -inf +inf
+        ZCOUNT z 2 4
+        ZCOUNT z (2 4
+        ZCOUNT z (2 (4
+        ZCOUNT z 5 5
+        ZCOUNT z (5 5
+        ZCOUNT z 4 2
+        ZCOUNT z abc 2
+        ZCOUNT z 1 (
+        ZCOUNT z ( 10
+        ZCOUNT z '' 10
+        ZCOUNT z nan 10
+        ZCOUNT z '(nan' 10
+        ZCOUNT z ' 2' 10
+        ZCOUNT z 1e400 -1e400
+        ZCOUNT nokey 1 2
+        ZREM z b c d e f g
+        EXISTS z
+        SET s x
+        ZREM s a
+        ZCARD s
+        ZRANK s a
+        ZCOUNT s 1 2
+        ZCOUNT s a 2
+        ZSCORE s a
+        ZMSCORE s a
+        ",
+    );
+}
+
+#[test]
+fn zrange_by_rank() {
+    both(
+        "
+        ZADD z 1 a 2 b 3 c 4 d 5 e
+        ZRANGE z 0 -1
+        ZRANGE z 0 -1 WITHSCORES
+        ZRANGE z 1 3 withscores
+        ZRANGE z -2 -1
+        ZRANGE z -100 1
+        ZRANGE z 3 1
+        ZRANGE z 5 10
+        ZRANGE z 0 100
+        ZRANGE z 0 -1 REV
+        ZRANGE z 0 1 REV WITHSCORES
+        ZRANGE z -2 -1 REV
+        ZREVRANGE z 0 -1
+        ZREVRANGE z 0 1 WITHSCORES
+        ZREVRANGE z 0 1 REV
+        ZREVRANGE z 0 1 LIMIT 0 1
+        ZRANGE z 0 1 LIMIT 0 1
+        ZRANGE z a 1
+        ZRANGE z 0 b
+        ZRANGE z 0 1 FOO
+        ZRANGE z 0 1 WITHSCORES WITHSCORES
+        ZRANGE z 0 1 LIMIT 0
+        ZRANGE z 0 1 LIMIT a b
+        ZRANGE nokey 0 -1
+        ZRANGE nokey a b
+        ZRANGE nokey 0 1 BYLEX WITHSCORES
+        SET s x
+        ZRANGE s 0 -1
+        ZRANGE s a b
+        ZREVRANGE s 0 1
+        HELLO 3
+        ZRANGE z 0 -1 WITHSCORES
+        ZRANGE z 0 1
+        ZREVRANGE z 0 1 WITHSCORES
+        ",
+    );
+}
+
+#[test]
+fn zrange_by_score() {
+    both(
+        "
+        ZADD z -inf ninf 1 a 2 b 2 bb 3 c 4 d 5 e +inf pinf
+        ZRANGE z 2 4 BYSCORE
+        ZRANGE z (2 4 BYSCORE WITHSCORES
+        ZRANGE z 2 (4 BYSCORE
+        ZRANGE z -inf +inf BYSCORE
+        ZRANGE z (-inf (+inf BYSCORE
+        ZRANGE z 4 2 BYSCORE
+        ZRANGE z 4 2 BYSCORE REV
+        ZRANGE z (4 2 BYSCORE REV WITHSCORES
+        ZRANGE z +inf -inf BYSCORE REV LIMIT 1 3
+        ZRANGE z -inf +inf BYSCORE LIMIT 2 2
+        ZRANGE z -inf +inf BYSCORE LIMIT 2 -1
+        ZRANGE z -inf +inf BYSCORE LIMIT 2 0
+        ZRANGE z -inf +inf BYSCORE LIMIT -1 2
+        ZRANGE z -inf +inf BYSCORE LIMIT 8 2
+        ZRANGE z -inf +inf BYSCORE LIMIT 100 2
+        ZRANGE z 2 2 BYSCORE
+        ZRANGE z (2 2 BYSCORE
+        ZRANGE z x 2 BYSCORE
+        ZRANGE z 1 2 BYSCORE BYLEX
+        ZRANGE z 1 2 BYSCORE BYSCORE
+        ZRANGE z 1 2 BYSCORE REV REV
+        ZRANGEBYSCORE z 2 4
+        ZRANGEBYSCORE z 2 4 WITHSCORES LIMIT 1 1
+        ZRANGEBYSCORE z 2 4 LIMIT 1 1 WITHSCORES
+        ZRANGEBYSCORE z -inf +inf LIMIT 0 3
+        ZRANGEBYSCORE z 2 4 REV
+        ZRANGEBYSCORE z 2 4 BYSCORE
+        ZRANGEBYSCORE z 2 4 LIMIT 1
+        ZRANGEBYSCORE z a b
+        ZREVRANGEBYSCORE z 4 2
+        ZREVRANGEBYSCORE z 4 (2 WITHSCORES
+        ZREVRANGEBYSCORE z +inf -inf LIMIT 1 2
+        ZREVRANGEBYSCORE z 2 4
+        ZREVRANGEBYSCORE nokey 4 2
+        ZRANGEBYSCORE nokey a b
+        SET s x
+        ZRANGEBYSCORE s 1 2
+        ZRANGEBYSCORE s a 2
+        HELLO 3
+        ZRANGEBYSCORE z 2 4 WITHSCORES
+        ZREVRANGEBYSCORE z 4 2 WITHSCORES LIMIT 0 2
+        ",
+    );
+}
+
+#[test]
+fn zrange_by_lex() {
+    both(
+        "
+        ZADD l 0 a 0 b 0 c 0 d 0 e 0 f 0 g 0 aa 0 '' 0 B
+        ZRANGEBYLEX l - +
+        ZRANGEBYLEX l [b [d
+        ZRANGEBYLEX l (b (d
+        ZRANGEBYLEX l [aa (c
+        ZRANGEBYLEX l - (c
+        ZRANGEBYLEX l [c +
+        ZRANGEBYLEX l + -
+        ZRANGEBYLEX l [d [b
+        ZRANGEBYLEX l [b [b
+        ZRANGEBYLEX l (b [b
+        ZRANGEBYLEX l [ [b
+        ZRANGEBYLEX l ( +
+        ZRANGEBYLEX l - + LIMIT 2 3
+        ZRANGEBYLEX l - + LIMIT 2 -1
+        ZRANGEBYLEX l - + LIMIT -2 3
+        ZRANGEBYLEX l - + LIMIT 20 3
+        ZRANGEBYLEX l b d
+        ZRANGEBYLEX l [b d
+        ZRANGEBYLEX l -a +
+        ZRANGEBYLEX l - ++
+        ZRANGEBYLEX l - + WITHSCORES
+        ZRANGEBYLEX l - + REV
+        ZREVRANGEBYLEX l + -
+        ZREVRANGEBYLEX l [d [b
+        ZREVRANGEBYLEX l (d - LIMIT 1 2
+        ZREVRANGEBYLEX l - +
+        ZRANGE l [b [d BYLEX
+        ZRANGE l [d [b BYLEX REV
+        ZRANGE l + - BYLEX REV LIMIT 0 3
+        ZRANGE l - + BYLEX WITHSCORES
+        ZRANGE l - + BYLEX LIMIT 0
+        ZLEXCOUNT l - +
+        ZLEXCOUNT l [b (e
+        ZLEXCOUNT l (e [b
+        ZLEXCOUNT l b e
+        ZLEXCOUNT nokey - +
+        ZRANGEBYLEX nokey - +
+        ZRANGEBYLEX nokey x y
+        SET s x
+        ZLEXCOUNT s - +
+        ZRANGEBYLEX s - +
+        ",
+    );
+}
+
+#[test]
+fn zrangestore() {
+    both(
+        "
+        ZADD z 1 a 2 b 3 c 4 d 5 e
+        ZRANGESTORE d z 0 -1
+        ZRANGE d 0 -1 WITHSCORES
+        OBJECT ENCODING d
+        ZRANGESTORE d z 0 1
+        OBJECT ENCODING d
+        ZRANGESTORE d z 1 3 REV
+        ZRANGE d 0 -1 WITHSCORES
+        ZRANGESTORE d z (1 4 BYSCORE LIMIT 1 2
+        ZRANGE d 0 -1 WITHSCORES
+        ZRANGESTORE d z 4 1 BYSCORE REV
+        ZRANGE d 0 -1 WITHSCORES
+        ZRANGESTORE d z 10 20
+        EXISTS d
+        ZRANGESTORE d z 0 1
+        ZRANGESTORE d nokey 0 -1
+        EXISTS d
+        ZRANGESTORE d z 0 -1 WITHSCORES
+        ZRANGESTORE d z 0 -1 LIMIT 0 1
+        ZRANGESTORE d z a b
+        ZADD l 0 a 0 b 0 c
+        ZRANGESTORE d l [a (c BYLEX
+        ZRANGE d 0 -1 WITHSCORES
+        SET s x
+        ZRANGESTORE s z 0 0
+        TYPE s
+        ZRANGESTORE d s 0 0
+        SET s2 x EX 100
+        ZRANGESTORE s2 z 0 0
+        TTL s2
+        ZRANGESTORE z z 1 2
+        ZRANGE z 0 -1 WITHSCORES
+        ",
+    );
+}
+
+#[test]
+fn zremrange() {
+    both(
+        "
+        ZADD z 1 a 2 b 3 c 4 d 5 e 6 f
+        ZREMRANGEBYRANK z 0 0
+        ZREMRANGEBYRANK z -1 -1
+        ZREMRANGEBYRANK z 10 20
+        ZREMRANGEBYRANK z 2 1
+        ZRANGE z 0 -1
+        ZREMRANGEBYRANK z a 1
+        ZREMRANGEBYSCORE z (2 4
+        ZRANGE z 0 -1
+        ZREMRANGEBYSCORE z 10 20
+        ZREMRANGEBYSCORE z a 1
+        ZREMRANGEBYSCORE z -inf +inf
+        EXISTS z
+        ZREMRANGEBYRANK nokey 0 -1
+        ZREMRANGEBYSCORE nokey 0 1
+        ZREMRANGEBYLEX nokey - +
+        ZREMRANGEBYLEX nokey a b
+        ZADD l 0 a 0 b 0 c 0 d 0 e
+        ZREMRANGEBYLEX l [b (d
+        ZRANGE l 0 -1
+        ZREMRANGEBYLEX l x y
+        ZREMRANGEBYLEX l (a +
+        ZRANGE l 0 -1
+        ZREMRANGEBYLEX l - +
+        EXISTS l
+        ZADD r 1 a 2 b 3 c
+        ZREMRANGEBYRANK r 0 -1
+        EXISTS r
+        SET s x
+        ZREMRANGEBYRANK s 0 1
+        ZREMRANGEBYSCORE s 0 1
+        ZREMRANGEBYLEX s - +
+        ",
+    );
+}
+
+#[test]
+fn pops() {
+    both(
+        "
+        ZADD z 1 a 2 b 3 c 4 d 5 e 6 f
+        ZPOPMIN z
+        ZPOPMAX z
+        ZPOPMIN z 2
+        ZPOPMAX z 0
+        ZPOPMIN z -1
+        ZPOPMIN z abc
+        ZPOPMIN z 1 2
+        ZPOPMAX z 10
+        EXISTS z
+        ZPOPMIN nokey
+        ZPOPMIN nokey 0
+        ZPOPMAX nokey 3
+        SET s x
+        ZPOPMIN s
+        ZPOPMIN s 0
+        ZADD z 1 a 2 b 3 c 4 d 5 e 6 f
+        ZMPOP 1 z MIN
+        ZMPOP 1 z MAX COUNT 2
+        ZMPOP 2 nokey z min count 10
+        ZMPOP 1 z MIN
+        ZMPOP 2 nokey z MIN
+        ZMPOP 0 z MIN
+        ZMPOP -1 z MIN
+        ZMPOP abc z MIN
+        ZMPOP 1 z
+        ZMPOP 1 z FOO
+        ZMPOP 1 z MIN COUNT
+        ZMPOP 1 z MIN COUNT 0
+        ZMPOP 1 z MIN COUNT -1
+        ZMPOP 1 z MIN COUNT a
+        ZMPOP 1 z MIN COUNT 1 COUNT 1
+        ZMPOP 1 z MIN FOO
+        ZMPOP 5 z MIN
+        ZMPOP 1 s MIN
+        ZMPOP 2 nokey s MIN
+        ZADD z 1 a 2 b 3 c
+        ZMPOP 2 z s MIN
+        MULTI
+        BZPOPMIN nokey 0
+        BZPOPMAX nokey 1
+        BZMPOP 0 1 nokey MIN
+        BZMPOP 0 1 z MIN COUNT 2
+        EXEC
+        BZPOPMIN z 0
+        BZPOPMAX z nokey 0
+        BZPOPMIN nokey z 0.5
+        BZPOPMIN z -1
+        BZPOPMIN z abc
+        BZPOPMIN s 0
+        BZPOPMIN nokey s 0
+        ZADD z 1 a 2 b 3 c
+        BZMPOP 0 1 z MAX COUNT 2
+        BZMPOP 0 2 nokey z MIN
+        BZMPOP abc 1 z MIN
+        BZMPOP -1 1 z MIN
+        BZMPOP 0 0 z MIN
+        BZMPOP 0 1 z FOO
+        BZMPOP -1 1 z FOO
+        BZMPOP 0 1 s MIN
+        HELLO 3
+        ZADD z 1 a 2 b 3 c 4 d 5 e 6 f
+        ZPOPMIN z
+        ZPOPMIN z 1
+        ZPOPMAX z 2
+        ZPOPMIN nokey
+        ZMPOP 1 z MIN
+        ZMPOP 1 nokey MIN
+        BZPOPMIN z 0
+        BZMPOP 0 1 z MAX COUNT 5
+        MULTI
+        BZPOPMIN nokey 0
+        BZMPOP 0 1 nokey MIN
+        EXEC
+        ",
+    );
+}
+
+#[test]
+fn union_inter_diff() {
+    both(
+        "
+        ZADD a 1 x 2 y 3 z
+        ZADD b 10 y 20 z 30 w
+        ZADD c 100 z
+        ZUNION 2 a b
+        ZUNION 2 a b WITHSCORES
+        ZUNION 2 a b WEIGHTS 2 3 WITHSCORES
+        ZUNION 2 a b AGGREGATE MIN WITHSCORES
+        ZUNION 2 a b AGGREGATE max WITHSCORES
+        ZUNION 3 a b nokey WITHSCORES
+        ZUNION 2 a b WEIGHTS 1 WITHSCORES
+        ZUNION 2 a b WEIGHTS 1 x
+        ZUNION 2 a b AGGREGATE avg
+        ZUNION 2 a b AGGREGATE
+        ZUNION 0 a
+        ZUNION -1 a
+        ZUNION x a
+        ZUNION 3 a b
+        ZUNION 2 a b FOO
+        ZINTER 2 a b WITHSCORES
+        ZINTER 3 a b c WITHSCORES
+        ZINTER 3 a b c WEIGHTS 1 2 0.5 AGGREGATE MAX WITHSCORES
+        ZINTER 2 a nokey
+        ZINTER 2 a a WITHSCORES
+        ZINTER 1 a WEIGHTS 0 WITHSCORES
+        ZDIFF 2 a b
+        ZDIFF 2 a b WITHSCORES
+        ZDIFF 3 b a c WITHSCORES
+        ZDIFF 1 nokey
+        ZDIFF 2 nokey a
+        ZDIFF 2 a b WEIGHTS 1 1
+        ZDIFF 2 a b AGGREGATE SUM
+        ZINTERCARD 2 a b
+        ZINTERCARD 3 a b c
+        ZINTERCARD 2 a b LIMIT 1
+        ZINTERCARD 2 a b LIMIT 0
+        ZINTERCARD 2 a b LIMIT -1
+        ZINTERCARD 2 a b LIMIT x
+        ZINTERCARD 0 a
+        ZINTERCARD 2 a b WITHSCORES
+        ZINTERCARD 2 a nokey
+        ZUNIONSTORE d 2 a b
+        ZRANGE d 0 -1 WITHSCORES
+        OBJECT ENCODING d
+        ZUNIONSTORE d 2 a b WEIGHTS 1 -1 AGGREGATE SUM
+        ZRANGE d 0 -1 WITHSCORES
+        ZINTERSTORE d 2 a b
+        ZRANGE d 0 -1 WITHSCORES
+        OBJECT ENCODING d
+        ZINTERSTORE d 2 a nokey
+        EXISTS d
+        ZDIFFSTORE d 2 b a
+        ZRANGE d 0 -1 WITHSCORES
+        ZDIFFSTORE d 2 a a
+        EXISTS d
+        ZUNIONSTORE d 2 a b WITHSCORES
+        ZDIFFSTORE d 0 a
+        ZINTERSTORE d 0 a
+        ZUNIONSTORE a 2 a b
+        ZRANGE a 0 -1 WITHSCORES
+        ZADD i1 inf x -inf y 1 z
+        ZADD i2 -inf x -inf y
+        ZUNION 2 i1 i2 WITHSCORES
+        ZINTER 2 i1 i2 WITHSCORES
+        ZUNION 2 i1 i2 WEIGHTS 0 1 WITHSCORES
+        ZINTER 2 i1 i2 WEIGHTS 0 0 WITHSCORES
+        ZINTER 2 i1 i2 WEIGHTS 1 0 AGGREGATE MIN WITHSCORES
+        ZUNION 1 i1 WEIGHTS inf WITHSCORES
+        ZUNION 2 i1 i1 WEIGHTS 0.1 0.2 WITHSCORES
+        SET s x
+        ZUNION 2 a s
+        ZUNION 2 a s BADOPT
+        ZINTER 2 s nokey
+        ZUNIONSTORE s 1 a
+        TYPE s
+        ZUNIONSTORE d 1 s
+        HELLO 3
+        ZUNION 2 a b WITHSCORES
+        ZINTER 2 a b WITHSCORES
+        ZDIFF 2 b a WITHSCORES
+        ZUNION 2 a b
+        ",
+    );
+}
+
+#[test]
+fn store_encodings() {
+    let mut d = Diff::new();
+    run(
+        &mut d,
+        "
+        CONFIG SET zset-max-listpack-entries 3
+        CONFIG SET zset-max-listpack-value 5
+        ZADD a 1 x 2 y 3 z 4 w
+        OBJECT ENCODING a
+        ZREM a w
+        OBJECT ENCODING a
+        ZUNIONSTORE d 1 a
+        OBJECT ENCODING d
+        ZRANGESTORE d a 0 -1
+        OBJECT ENCODING d
+        ZADD b 1 x 2 longmember
+        OBJECT ENCODING b
+        ZUNIONSTORE d 1 b
+        OBJECT ENCODING d
+        ZRANGESTORE d b 0 0
+        OBJECT ENCODING d
+        ZRANGESTORE d b 0 -1
+        OBJECT ENCODING d
+        ZADD c 1 x 2 y
+        ZADD c 3 toolongmember
+        OBJECT ENCODING c
+        ZADD e 1 toolongmember
+        OBJECT ENCODING e
+        CONFIG SET zset-max-listpack-entries 0
+        ZADD f 1 x
+        OBJECT ENCODING f
+        ZINCRBY g 1 x
+        OBJECT ENCODING g
+        ZRANGESTORE h c 0 0
+        OBJECT ENCODING h
+        CONFIG SET zset-max-listpack-entries 128
+        ZADD big 1 a 2 b 3 c 4 d
+        OBJECT ENCODING big
+        ZPOPMIN big 3
+        OBJECT ENCODING big
+        ",
+    );
+}
+
+#[test]
+fn zscan() {
+    both(
+        "
+        ZADD z 1 a 2 b 0.1 c -0 d 1e-5 e 1e20 f inf g
+        ZSCAN nokey 0
+        ZSCAN nokey 0 FOO
+        ZSCAN z abc
+        ZSCAN z -1 BADOPT
+        ZSCAN nokey abc
+        ZSCAN z 0 COUNT 0
+        ZSCAN z 0 COUNT x
+        ZSCAN z 0 MATCH
+        ZSCAN z 0 TYPE zset
+        SET s x
+        ZSCAN s 0
+        ",
+    );
+    // A full iteration returns every member once with its score, whatever the
+    // encoding; order may differ between servers in the hash-table form.
+    for setup in ["", "CONFIG SET zset-max-listpack-entries 2"] {
+        let mut d = Diff::new();
+        if !setup.is_empty() {
+            d.line(setup);
+        }
+        let mut cmd = vec!["ZADD".to_string(), "z".to_string()];
+        for i in 0..200 {
+            cmd.push(format!("{}", i as f64 / 7.0));
+            cmd.push(format!("m{i}"));
+        }
+        d.check(&cmd);
+        for (pattern, count) in [("*", "10"), ("m1*", "5"), ("*9", "1000")] {
+            let mut all = Vec::new();
+            let mut theirs = Vec::new();
+            for (conn, acc) in [(&mut d.ours, &mut all), (&mut d.theirs, &mut theirs)] {
+                let mut cursor = "0".to_string();
+                loop {
+                    let r = conn.cmd(&["ZSCAN", "z", &cursor, "MATCH", pattern, "COUNT", count]);
+                    let Frame::Array(parts) = r else {
+                        panic!("bad ZSCAN reply {r:?}")
+                    };
+                    let Frame::Bulk(c) = &parts[0] else {
+                        panic!("bad cursor")
+                    };
+                    cursor = String::from_utf8_lossy(c).into_owned();
+                    let Frame::Array(items) = &parts[1] else {
+                        panic!("bad items")
+                    };
+                    for pair in items.chunks(2) {
+                        acc.push(Frame::Array(pair.to_vec()));
+                    }
+                    if cursor == "0" {
+                        break;
+                    }
+                }
+            }
+            assert_eq!(sorted(Frame::Array(all)), sorted(Frame::Array(theirs)));
+        }
+    }
+}
+
+#[test]
+fn zrandmember_invariants() {
+    let mut d = Diff::new();
+    run(
+        &mut d,
+        "
+        ZADD z 1 a 2 b 3 c 4 d 5 e
+        ZRANDMEMBER nokey
+        ZRANDMEMBER nokey 5
+        ZRANDMEMBER nokey -5 WITHSCORES
+        ZRANDMEMBER z 0
+        ZRANDMEMBER z 0 WITHSCORES
+        ZRANDMEMBER z x
+        ZRANDMEMBER z 1 FOO
+        ZRANDMEMBER z 1 WITHSCORES FOO
+        ZRANDMEMBER z -9223372036854775807 WITHSCORES
+        ZRANDMEMBER z 9223372036854775807 WITHSCORES
+        SET s x
+        ZRANDMEMBER s
+        ZRANDMEMBER s 1
+        ",
+    );
+    // Whole set when count >= size (order-free).
+    d.check_sorted(&["ZRANDMEMBER", "z", "5"]);
+    d.check_sorted(&["ZRANDMEMBER", "z", "50"]);
+    for setup in ["", "CONFIG SET zset-max-listpack-entries 2"] {
+        let mut d = Diff::new();
+        if !setup.is_empty() {
+            d.line(setup);
+        }
+        d.line("ZADD z 1 a 2 b 3 c 4 d 5 e");
+        let members = ["a", "b", "c", "d", "e"];
+        for _ in 0..20 {
+            match d.ours.run("ZRANDMEMBER z") {
+                Frame::Bulk(m) => assert!(members.contains(&&*String::from_utf8_lossy(&m))),
+                other => panic!("{other:?}"),
+            }
+            let Frame::Array(items) = d.ours.run("ZRANDMEMBER z 3") else {
+                panic!()
+            };
+            assert_eq!(items.len(), 3);
+            let mut seen: Vec<_> = items.iter().map(|f| format!("{f:?}")).collect();
+            seen.sort();
+            seen.dedup();
+            assert_eq!(seen.len(), 3, "distinct members");
+            let Frame::Array(items) = d.ours.run("ZRANDMEMBER z -8 WITHSCORES") else {
+                panic!()
+            };
+            assert_eq!(items.len(), 16);
+            for pair in items.chunks(2) {
+                let (Frame::Bulk(m), Frame::Bulk(s)) = (&pair[0], &pair[1]) else {
+                    panic!()
+                };
+                let i = members
+                    .iter()
+                    .position(|x| x.as_bytes() == &m[..])
+                    .expect("a member");
+                assert_eq!(s.as_ref(), (i + 1).to_string().as_bytes());
+            }
+        }
+        d.ours.run("HELLO 3");
+        let Frame::Array(items) = d.ours.run("ZRANDMEMBER z 2 WITHSCORES") else {
+            panic!()
+        };
+        assert_eq!(items.len(), 2);
+        assert!(items
+            .iter()
+            .all(|p| matches!(p, Frame::Array(x) if x.len() == 2)));
+    }
+}
+
+#[test]
+fn large_sets_match() {
+    // Enough members for several tree nodes; exercises ranks and ranges deep in the
+    // large form.
+    let mut d = Diff::new();
+    let mut cmd = vec!["ZADD".to_string(), "z".to_string()];
+    for i in 0..3000 {
+        cmd.push(format!("{}", (i * 7919) % 101));
+        cmd.push(format!("member:{i}"));
+    }
+    d.check(&cmd);
+    run(
+        &mut d,
+        "
+        OBJECT ENCODING z
+        ZCARD z
+        ZRANK z member:1234
+        ZREVRANK z member:1234
+        ZRANGE z 1000 1010 WITHSCORES
+        ZRANGE z -1010 -1000 REV WITHSCORES
+        ZRANGEBYSCORE z (50 51 LIMIT 5 10
+        ZREVRANGEBYSCORE z 51 (50 LIMIT 5 10 WITHSCORES
+        ZCOUNT z 10 (20
+        ZREMRANGEBYRANK z 100 199
+        ZREMRANGEBYSCORE z 30 40
+        ZCARD z
+        ZRANGE z 500 520
+        ZPOPMIN z 5
+        ZPOPMAX z 5
+        ZMSCORE z member:0 member:1 member:2999
+        ZRANGESTORE d z 0 99
+        OBJECT ENCODING d
+        ZRANGESTORE d z 0 200
+        OBJECT ENCODING d
+        ZINTERSTORE e 2 z d WEIGHTS 2 3
+        ZRANGE e 0 20 WITHSCORES
+        ZUNIONSTORE e 2 z d
+        ZCARD e
+        ZRANGE e 1500 1520 WITHSCORES
+        ZDIFFSTORE e 2 z d
+        ZCARD e
+        ",
+    );
+    let mut lex = vec!["ZADD".to_string(), "lex".to_string()];
+    for i in 0..1000 {
+        lex.push("0".into());
+        lex.push(format!("w{:05}", (i * 37) % 1000));
+    }
+    d.check(&lex);
+    run(
+        &mut d,
+        "
+        ZRANGEBYLEX lex [w00100 (w00120
+        ZREVRANGEBYLEX lex (w00900 - LIMIT 3 5
+        ZLEXCOUNT lex [w00500 +
+        ZREMRANGEBYLEX lex [w00200 [w00299
+        ZLEXCOUNT lex - +
+        ZRANK lex w00999
+        ",
+    );
+}
