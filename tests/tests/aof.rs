@@ -665,3 +665,42 @@ fn auto_rewrite_on_growth() {
     let s = ferrokv(dir.path(), &[]);
     assert_eq!(show(&s.conn().run("GET k")), "\"value-399\"");
 }
+
+#[test]
+fn old_single_file_aofs_are_migrated() {
+    use ferrokv_persist::{KeyMeta, RdbValue, RdbWriter, WriteOptions};
+    // Commands only, and an RDB preamble followed by commands (Redis 4 to 6).
+    let mut with_preamble = {
+        let mut w = RdbWriter::new(Vec::new(), WriteOptions::default()).unwrap();
+        w.select_db(0, 1, 0).unwrap();
+        w.entry(
+            b"from-rdb",
+            &RdbValue::String(b"r".to_vec()),
+            &KeyMeta::default(),
+        )
+        .unwrap();
+        w.finish().unwrap()
+    };
+    let commands = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$4\r\nfrom\r\n$3\r\ncmd\r\n*3\r\n$6\r\nAPPEND\r\n$8\r\nfrom-rdb\r\n$1\r\n+\r\n";
+    with_preamble.extend_from_slice(commands);
+    for (file, expect_rdb) in [(commands.to_vec(), "\"+\""), (with_preamble, "\"r+\"")] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("appendonly.aof"), &file).unwrap();
+        let s = ferrokv(dir.path(), &[]);
+        let mut c = s.conn();
+        assert_eq!(show(&c.run("GET from")), "\"cmd\"");
+        assert_eq!(show(&c.run("GET from-rdb")), expect_rdb);
+        run_script(&mut c, "SET later 1");
+        s.crash();
+        assert!(!dir.path().join("appendonly.aof").exists());
+        let manifest =
+            std::fs::read_to_string(dir.path().join("appendonlydir/appendonly.aof.manifest"))
+                .unwrap();
+        assert_eq!(
+            manifest,
+            "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+        );
+        let s = ferrokv(dir.path(), &[]);
+        assert_eq!(show(&s.conn().run("GET later")), "\"1\"");
+    }
+}

@@ -843,8 +843,16 @@ pub fn load_at_startup(st: &ServerState) -> Result<LoadReport, String> {
             m
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            report = LoadReport::default();
-            Manifest::default()
+            match upgrade_old_style(engine, &d)? {
+                Some(m) => {
+                    report = load_files(engine, &d, &m)?;
+                    m
+                }
+                None => {
+                    report = LoadReport::default();
+                    Manifest::default()
+                }
+            }
         }
         Err(e) => {
             return Err(format!(
@@ -902,6 +910,37 @@ pub fn load_at_startup(st: &ServerState) -> Result<LoadReport, String> {
     engine.propagating.store(true, Release);
     st.aof.enabled.store(true, Release);
     Ok(report)
+}
+
+/// A Redis < 7.0 single-file AOF (`appendfilename` in the working directory, no
+/// manifest) becomes the base of a multi-part AOF, as Redis 7.0 does on start
+/// (aofUpgradePrepare): moved into the folder and named by a new manifest.
+fn upgrade_old_style(engine: &Engine, d: &Path) -> Result<Option<Manifest>, String> {
+    let name = filename(engine);
+    let old = PathBuf::from(&name);
+    if !old.is_file() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(d)
+        .map_err(|e| format!("Can't open or create append-only dir {}: {e}", d.display()))?;
+    let m = Manifest {
+        base: Some(ferrokv_persist::aof::AofFile {
+            name: name.clone(),
+            seq: 1,
+            kind: ferrokv_persist::aof::FileKind::Base,
+        }),
+        base_seq: 1,
+        ..Manifest::default()
+    };
+    std::fs::rename(&old, d.join(&name)).map_err(|e| {
+        format!(
+            "Error moving the old AOF file {name} into {}: {e}",
+            d.display()
+        )
+    })?;
+    persist_manifest(engine, &m).map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
+    tracing::info!("Successfully migrated an old-style AOF into the AOF directory");
+    Ok(Some(m))
 }
 
 /// Writes a base file of the current dataset synchronously (startup).
