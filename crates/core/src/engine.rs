@@ -190,6 +190,15 @@ impl Engine {
         let Some(handler) = cmd.handler else {
             return Err(CmdError::WrongArity(cmd.meta.name.clone()));
         };
+        if self.propagating.load(Ordering::Relaxed)
+            && !client.loading
+            && (cmd.meta.flags.has(Flags::WRITE) || cmd.meta.name == "ping")
+        {
+            if let Some(e) = hooks.deny_writes() {
+                self.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+                return Err(CmdError::Raw(e));
+            }
+        }
         let mut locks = self.lock_for(cmd, args, client.db);
         if self.snapshot.active() && cmd.meta.flags.has(Flags::WRITE) {
             self.snapshot_before_write(&mut locks);

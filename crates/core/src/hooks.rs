@@ -27,6 +27,13 @@ pub trait ServerHooks: Send + Sync {
     fn propagate(&self, _cmds: &[(usize, &[&[u8]])]) -> u64 {
         0
     }
+
+    /// While propagating: the error that refuses write commands (and PING) because
+    /// the log cannot be written (Redis's `-MISCONF Errors writing to the AOF
+    /// file: ...`), full text without the leading `-`.
+    fn deny_writes(&self) -> Option<String> {
+        None
+    }
     /// Every key of these databases may now serve blocked clients (SWAPDB).
     fn dbs_ready(&self, _dbs: &[usize]) {}
 }

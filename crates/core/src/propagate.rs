@@ -222,6 +222,36 @@ mod tests {
         );
     }
 
+    /// Hooks whose log cannot be written.
+    struct Failing;
+
+    impl ServerHooks for Failing {
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+        fn deny_writes(&self) -> Option<String> {
+            Some("MISCONF Errors writing to the AOF file: No space left on device".into())
+        }
+    }
+
+    #[test]
+    fn a_failing_log_refuses_writes_and_ping() {
+        let (e, mut c, _) = setup();
+        let run = |c: &mut Client, line: &str| {
+            let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            let mut out = ReplyBuf::new(Protocol::Resp2);
+            e.execute(c, &args, &mut out, &Failing);
+            String::from_utf8_lossy(out.as_bytes()).into_owned()
+        };
+        let misconf = "-MISCONF Errors writing to the AOF file: No space left on device\r\n";
+        assert_eq!(run(&mut c, "SET a 1"), misconf);
+        assert_eq!(run(&mut c, "PING"), misconf);
+        assert_eq!(run(&mut c, "GET a"), "$-1\r\n");
+        e.propagating
+            .store(false, std::sync::atomic::Ordering::Release);
+        assert_eq!(run(&mut c, "SET a 1"), "+OK\r\n");
+    }
+
     #[test]
     fn lazily_expired_keys_are_deleted_first() {
         let (e, mut c, h) = setup();

@@ -91,6 +91,8 @@ struct Stats {
     rewrites: AtomicU64,
     consecutive_failures: AtomicU64,
     last_write_ok: AtomicBool,
+    /// strerror of the last failed write, while writes fail.
+    last_write_error: Mutex<String>,
     base_size: AtomicU64,
     /// Size of base + incr files when the current incr file was opened.
     size_before_incr: AtomicU64,
@@ -172,6 +174,17 @@ fn file_size(path: &Path) -> u64 {
 }
 
 impl Aof {
+    /// While writing the AOF fails: the error refusing writes, as Redis words it.
+    pub fn write_error(&self) -> Option<String> {
+        if self.stats.last_write_ok.load(Relaxed) {
+            return None;
+        }
+        Some(format!(
+            "MISCONF Errors writing to the AOF file: {}",
+            self.stats.last_write_error.lock()
+        ))
+    }
+
     /// Whether the AOF is on.
     pub fn enabled(&self) -> bool {
         self.enabled.load(Acquire)
@@ -230,6 +243,9 @@ impl Aof {
                 let mut again = buf;
                 again.extend_from_slice(&p.buf);
                 p.buf = again;
+                let text = e.to_string();
+                *self.stats.last_write_error.lock() =
+                    text.split(" (os error").next().unwrap_or(&text).to_string();
                 self.stats.last_write_ok.store(false, Relaxed);
                 Err(e)
             }
@@ -1191,5 +1207,41 @@ fn replay(engine: &Engine, data: &[u8], base: usize) -> Result<Replayed, String>
                 ))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_errors_refuse_writes_until_a_write_succeeds() {
+        let aof = Aof::default();
+        let full = OpenOptions::new()
+            .append(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        aof.switch_to(full, 0).expect("switch");
+        aof.enabled.store(true, Release);
+        assert_eq!(aof.write_error(), None);
+        let off = aof.propagate(&[(0, &[&b"SET"[..], b"k", b"v"][..])]);
+        assert!(aof.flush_to(off).is_err());
+        assert_eq!(
+            aof.write_error().as_deref(),
+            Some("MISCONF Errors writing to the AOF file: No space left on device")
+        );
+        // The data is kept and written once a write works again.
+        let path = std::env::temp_dir().join(format!("ferrokv-aof-test-{}", std::process::id()));
+        let good = File::create(&path).expect("temp file");
+        aof.io.lock().file = Some(good);
+        aof.flush_to(off).expect("retry");
+        assert_eq!(aof.write_error(), None);
+        let data = std::fs::read(&path).expect("read back");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            data,
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+        );
+        assert_eq!(aof.written.load(Acquire), off);
     }
 }

@@ -139,6 +139,10 @@ impl ServerHooks for ServerState {
         self.aof.propagate(cmds)
     }
 
+    fn deny_writes(&self) -> Option<String> {
+        self.aof.write_error()
+    }
+
     fn config_changed(&self, name: &str) -> Result<(), String> {
         match name {
             "appendonly" => crate::aof::config_changed(self)?,
