@@ -233,6 +233,11 @@ const WORKLOAD: &str = "
     SADD set m1 m2 m3
     SREM set m2
     MSET m1 1 m2 2
+    ZADD z 1 a 2.5 b -3 c 0.1 d
+    ZINCRBY z 0.2 a
+    ZPOPMAX z
+    ZADD inf +inf x -inf y 1e300 w
+    BZPOPMIN inf 1
     SELECT 2
     SET db2 yes
     RPUSH db2list x

@@ -28,8 +28,8 @@
 //!   BLMOVE: `LMOVE src dst from to`; BRPOPLPUSH: `RPOPLPUSH src dst` (whether
 //!   served at once or after blocking: a replay must never block).
 //!
-//! Still to do when sorted sets are merged (Redis 7.0 does these): BZPOPMIN /
-//! BZPOPMAX: `ZPOPMIN|ZPOPMAX key`; ZMPOP / BZMPOP: `ZPOPMIN|ZPOPMAX key <n>`.
+//! - ZPOPMIN / ZPOPMAX / ZMPOP / BZPOPMIN / BZPOPMAX / BZMPOP: `ZPOPMIN|ZPOPMAX key <n>`.
+//!
 //! SRANDMEMBER / HRANDFIELD / ZRANDMEMBER are read-only: nothing to log.
 
 #[cfg(test)]
@@ -205,6 +205,11 @@ mod tests {
         run(&e, &mut c, &h, "BLMOVE l m LEFT RIGHT 0");
         run(&e, &mut c, &h, "BRPOPLPUSH l m 0");
         run(&e, &mut c, &h, "BRPOPLPUSH empty m 0");
+        run(&e, &mut c, &h, "ZADD z 1 a 2 b 3 c 4 d");
+        run(&e, &mut c, &h, "BZPOPMIN z 0");
+        run(&e, &mut c, &h, "BZMPOP 0 1 z MAX COUNT 2");
+        run(&e, &mut c, &h, "ZMPOP 1 z MIN");
+        run(&e, &mut c, &h, "BZPOPMAX z 0");
         assert_eq!(
             take(&h),
             [
@@ -218,6 +223,10 @@ mod tests {
                 "0: RPUSH l a b",
                 "0: LMOVE l m LEFT RIGHT",
                 "0: RPOPLPUSH l m",
+                "0: ZADD z 1 a 2 b 3 c 4 d",
+                "0: ZPOPMIN z 1",
+                "0: ZPOPMAX z 2",
+                "0: ZPOPMIN z 1",
             ]
         );
     }

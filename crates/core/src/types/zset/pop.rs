@@ -87,7 +87,19 @@ fn zpop_generic(
         out.double(s);
     }
     let empty = z.is_empty();
-    finish_removal(&mut ctx.keys, key, empty)
+    finish_removal(&mut ctx.keys, key, empty)?;
+    // Every pop (ZMPOP, the blocking forms) is logged as ZPOPMIN/ZPOPMAX key n,
+    // as Redis 7.0 does: a replay never blocks.
+    let name: &[u8] = match end {
+        End::Min => b"ZPOPMIN",
+        End::Max => b"ZPOPMAX",
+    };
+    ctx.keys.propagate_as(vec![
+        name.to_vec(),
+        key.to_vec(),
+        n.to_string().into_bytes(),
+    ]);
+    Ok(())
 }
 
 /// getPositiveLongFromObjectOrReply: one error for a non-number and a negative.
