@@ -245,6 +245,12 @@ const WORKLOAD: &str = "
     SET db3 yes EX 5000
     SELECT 0
     RENAME m1 m1renamed
+    SELECT 1
+    SET flushed x
+    FLUSHDB
+    SET kept-in-1 y
+    SELECT 0
+    SWAPDB 2 3
 ";
 
 fn run_script(c: &mut Conn, script: &str) {

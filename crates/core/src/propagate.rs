@@ -93,8 +93,21 @@ mod tests {
         run(&e, &mut c, &h, "DEL nothing");
         run(&e, &mut c, &h, "SELECT 3");
         run(&e, &mut c, &h, "SET b 2");
-        assert_eq!(take(&h), ["0: SET a 1", "0: INCR a", "3: SET b 2"]);
-        assert_eq!(c.aof_offset, 3);
+        run(&e, &mut c, &h, "FLUSHDB");
+        run(&e, &mut c, &h, "FLUSHALL");
+        run(&e, &mut c, &h, "SWAPDB 0 1");
+        assert_eq!(
+            take(&h),
+            [
+                "0: SET a 1",
+                "0: INCR a",
+                "3: SET b 2",
+                "3: FLUSHDB",
+                "3: FLUSHALL",
+                "3: SWAPDB 0 1"
+            ]
+        );
+        assert_eq!(c.aof_offset, 6);
     }
 
     #[test]
