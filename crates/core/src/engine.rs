@@ -190,9 +190,9 @@ impl Engine {
         let Some(handler) = cmd.handler else {
             return Err(CmdError::WrongArity(cmd.meta.name.clone()));
         };
-        if self.propagating.load(Ordering::Relaxed)
+        if (cmd.meta.flags.has(Flags::WRITE) || cmd.meta.name == "ping")
             && !client.loading
-            && (cmd.meta.flags.has(Flags::WRITE) || cmd.meta.name == "ping")
+            && self.propagating.load(Ordering::Relaxed)
         {
             if let Some(e) = hooks.deny_writes() {
                 self.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
@@ -207,6 +207,9 @@ impl Engine {
         keys.track_ready = self.blocked_clients.load(Ordering::Relaxed) > 0;
         keys.no_touch = client.no_touch && cmd.meta.name != "touch";
         keys.loading = client.loading;
+        // Read under the command's locks: the AOF is turned on while every lock is
+        // held, so a command either is in the rewrite's snapshot or is logged.
+        // While the AOF is off this load is all propagation costs.
         keys.propagating = !client.loading && self.propagating.load(Ordering::Acquire);
         if self.lfu_policy() {
             keys.lru = crate::keyspace::Access::Lfu {
