@@ -715,3 +715,34 @@ fn old_single_file_aofs_are_migrated() {
         assert_eq!(show(&s.conn().run("GET later")), "\"1\"");
     }
 }
+
+/// The aof_* fields of INFO persistence, in order.
+fn aof_field_names(c: &mut Conn) -> Vec<String> {
+    let text = match c.cmd(&["INFO", "persistence"]) {
+        Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO: {}", show(&other)),
+    };
+    text.lines()
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+        .filter(|k| k.starts_with("aof_") || k.starts_with("module_fork"))
+        .collect()
+}
+
+#[test]
+fn info_persistence_has_redis_aof_fields() {
+    for on in ["yes", "no"] {
+        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let ours = start(Kind::Ferrokv, d1.path(), &["--appendonly", on]).unwrap();
+        let theirs = start(Kind::Redis, d2.path(), &["--appendonly", on]).unwrap();
+        let (mut a, mut b) = (ours.conn(), theirs.conn());
+        assert_eq!(
+            aof_field_names(&mut a),
+            aof_field_names(&mut b),
+            "appendonly {on}"
+        );
+        assert_eq!(
+            info_field(&mut a, "aof_enabled"),
+            info_field(&mut b, "aof_enabled")
+        );
+    }
+}
