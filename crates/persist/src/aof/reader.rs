@@ -205,6 +205,52 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any bytes: the reader ends (whole, truncated or corrupt) without
+        /// panicking, and only ever moves forward.
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let mut r = CommandReader::new(&data);
+            let mut last = 0;
+            for _ in 0..data.len() + 1 {
+                match r.next_step() {
+                    Step::Command(_) => {
+                        proptest::prop_assert!(r.offset() > last);
+                        last = r.offset();
+                    }
+                    _ => break,
+                }
+            }
+        }
+
+        /// Valid commands cut anywhere: every whole command is read, then the
+        /// cut one is a truncation, never corruption.
+        #[test]
+        fn cut_commands_are_truncated(
+            cmds in proptest::collection::vec(proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12), 1..4), 1..5),
+            cut in 0usize..400,
+        ) {
+            let mut data = Vec::new();
+            let mut ends = Vec::new();
+            for c in &cmds {
+                encode_command(c, &mut data);
+                ends.push(data.len());
+            }
+            let cut = cut.min(data.len());
+            let mut r = CommandReader::new(&data[..cut]);
+            let whole = ends.iter().filter(|&&e| e <= cut).count();
+            for c in cmds.iter().take(whole) {
+                proptest::prop_assert_eq!(r.next_step(), Step::Command(c.clone()));
+            }
+            let step = r.next_step();
+            if ends.contains(&cut) || cut == 0 {
+                proptest::prop_assert_eq!(step, Step::End);
+            } else {
+                proptest::prop_assert_eq!(step, Step::Truncated { valid_up_to: r.offset() });
+            }
+        }
+    }
+
     #[test]
     fn garbage_is_corrupt_with_its_offset() {
         let mut data = sample();
