@@ -34,7 +34,7 @@ use ferrokv_core::config::P;
 use ferrokv_core::ctx::{Ctx, Keys};
 use ferrokv_core::keyspace::{LockSet, Shard, SHARDS};
 use ferrokv_core::snapshot::ShardVisitor;
-use ferrokv_core::{Client, CmdError, CmdResult, Engine, NoHooks};
+use ferrokv_core::{Client, CmdError, CmdResult, Engine, ServerHooks};
 use ferrokv_persist::aof::{encode_command, encode_select, rebuild_commands, Manifest, Step};
 use ferrokv_persist::convert::{
     access_field, from_rdb, initial_access_field, key_meta, to_rdb, write_options, AccessPolicy,
@@ -851,7 +851,7 @@ pub fn load_at_startup(st: &ServerState) -> Result<LoadReport, String> {
             let m = Manifest::parse(&text)
                 .map_err(|e| format!("Failed to load the AOF manifest {}: {e}", mpath.display()))?;
             let started = Instant::now();
-            report = load_files(engine, &d, &m)?;
+            report = load_files(engine, st, &d, &m)?;
             tracing::info!(
                 "DB loaded from append only file: {:.3} seconds",
                 started.elapsed().as_secs_f64()
@@ -861,7 +861,7 @@ pub fn load_at_startup(st: &ServerState) -> Result<LoadReport, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             match upgrade_old_style(engine, &d)? {
                 Some(m) => {
-                    report = load_files(engine, &d, &m)?;
+                    report = load_files(engine, st, &d, &m)?;
                     m
                 }
                 None => {
@@ -1011,7 +1011,12 @@ fn write_base_now(engine: &Engine, path: &Path) -> Result<(), String> {
 }
 
 /// Replays the files of `m` (base, then incrs) into the engine.
-pub fn load_files(engine: &Engine, d: &Path, m: &Manifest) -> Result<LoadReport, String> {
+pub fn load_files(
+    engine: &Engine,
+    hooks: &dyn ServerHooks,
+    d: &Path,
+    m: &Manifest,
+) -> Result<LoadReport, String> {
     let files: Vec<_> = m.load_order().collect();
     let mut report = LoadReport::default();
     let truncated_ok = engine.config.bool(P::AofLoadTruncated);
@@ -1028,7 +1033,7 @@ pub fn load_files(engine: &Engine, d: &Path, m: &Manifest) -> Result<LoadReport,
             report.rdb_keys += keys;
             start = end;
         }
-        let outcome = replay(engine, &data[start..], start)
+        let outcome = replay(engine, hooks, &data[start..], start)
             .map_err(|e| format!("{e} reading the append only file {}", f.name))?;
         report.commands += outcome.commands;
         if let Some(valid) = outcome.truncated_at {
@@ -1140,7 +1145,12 @@ struct Replayed {
 /// engine as a loading client: nothing expires meanwhile and nothing is logged.
 /// MULTI ... EXEC blocks run when their EXEC is read; one without EXEC at the end
 /// counts as a truncated tail, as in Redis.
-fn replay(engine: &Engine, data: &[u8], base: usize) -> Result<Replayed, String> {
+fn replay(
+    engine: &Engine,
+    hooks: &dyn ServerHooks,
+    data: &[u8],
+    base: usize,
+) -> Result<Replayed, String> {
     let mut reader = ferrokv_persist::aof::CommandReader::new(data);
     let mut client = Client::new(0, true);
     client.loading = true;
@@ -1164,7 +1174,7 @@ fn replay(engine: &Engine, data: &[u8], base: usize) -> Result<Replayed, String>
                 String::from_utf8_lossy(args[0])
             ));
         }
-        engine.execute(client, &args, out, &NoHooks);
+        engine.execute(client, &args, out, hooks);
         out.buffer_mut().clear();
         Ok(())
     };
