@@ -107,6 +107,11 @@ pub struct Aof {
     sync_lock: Mutex<()>,
     written: AtomicU64,
     fsynced: AtomicU64,
+    /// Wakes connections waiting for an fsync (appendfsync always).
+    synced: tokio::sync::Notify,
+    /// Highest offset a connection waits to see fsynced; wakes the fsync thread.
+    want_sync: Mutex<u64>,
+    wake_fsync: parking_lot::Condvar,
     last_fsync: Mutex<Instant>,
     manifest: Mutex<Option<Manifest>>,
     stats: Stats,
@@ -133,6 +138,9 @@ impl Default for Aof {
             sync_lock: Mutex::new(()),
             written: AtomicU64::new(0),
             fsynced: AtomicU64::new(0),
+            synced: tokio::sync::Notify::new(),
+            want_sync: Mutex::new(0),
+            wake_fsync: parking_lot::Condvar::new(),
             last_fsync: Mutex::new(Instant::now()),
             manifest: Mutex::new(None),
             stats,
@@ -269,31 +277,73 @@ impl Aof {
         if let Some(f) = file {
             f.sync_data()?;
         }
-        self.fsynced.fetch_max(upto, AcqRel);
+        self.mark_synced(upto);
         *self.last_fsync.lock() = Instant::now();
         Ok(())
     }
 
+    /// Everything up to `upto` is on disk: wake the connections waiting for it.
+    fn mark_synced(&self, upto: u64) {
+        self.fsynced.fetch_max(upto, AcqRel);
+        self.synced.notify_waiters();
+    }
+
     /// Called by a connection before it writes replies: its last write (log
-    /// offset `offset`) must be in the file, and fsynced with appendfsync always.
-    pub fn before_reply(&self, engine: &Engine, offset: u64) {
+    /// offset `offset`) must be in the file, and with appendfsync always fsynced
+    /// that far. The wait for an fsync does not hold the worker thread: other
+    /// connections run their commands meanwhile, and the fsync thread's next
+    /// fsync covers all of them (group commit, like Redis's one fsync per event
+    /// loop iteration).
+    pub async fn before_reply(&self, engine: &Engine, offset: u64) {
         if offset == 0 || self.fsynced.load(Acquire) >= offset || !self.enabled() {
             return;
         }
-        let res = if engine.config.int(P::Appendfsync) == FSYNC_ALWAYS {
-            self.sync_to(offset)
-        } else {
-            self.flush_to(offset)
-        };
-        if let Err(e) = res {
-            if engine.config.int(P::Appendfsync) == FSYNC_ALWAYS {
+        if engine.config.int(P::Appendfsync) != FSYNC_ALWAYS {
+            if let Err(e) = self.flush_to(offset) {
+                tracing::warn!("Error writing to the AOF file: {e}");
+            }
+            return;
+        }
+        loop {
+            let notified = self.synced.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so an fsync finishing in between is seen.
+            notified.as_mut().enable();
+            if self.fsynced.load(Acquire) >= offset || !self.enabled() {
+                return;
+            }
+            {
+                let mut want = self.want_sync.lock();
+                if *want < offset {
+                    *want = offset;
+                }
+                self.wake_fsync.notify_one();
+            }
+            notified.await;
+        }
+    }
+
+    /// The fsync thread of appendfsync always: whenever a connection waits, writes
+    /// and fsyncs everything logged so far.
+    fn fsync_loop(&self, st: &ServerState) {
+        while !st.shutting_down.load(Relaxed) {
+            {
+                let mut want = self.want_sync.lock();
+                while (*want <= self.fsynced.load(Acquire) || !self.enabled())
+                    && !st.shutting_down.load(Relaxed)
+                {
+                    self.wake_fsync
+                        .wait_for(&mut want, Duration::from_millis(100));
+                }
+            }
+            let target = self.pending.lock().end;
+            if let Err(e) = self.sync_to(target) {
                 // Redis exits too: an acknowledged write must not be lost.
                 tracing::error!(
                     "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting... ({e})"
                 );
                 std::process::exit(1);
             }
-            tracing::warn!("Error writing to the AOF file: {e}");
         }
     }
 
@@ -361,7 +411,7 @@ impl Aof {
             f.sync_data()?;
         }
         flushed?;
-        self.fsynced.fetch_max(self.written.load(Acquire), AcqRel);
+        self.mark_synced(self.written.load(Acquire));
         let sync = Arc::new(file.try_clone()?);
         io.file = Some(file);
         io.sync = Some(sync);
@@ -383,7 +433,7 @@ impl Aof {
             }
         }
         io.sync = None;
-        self.fsynced.fetch_max(self.written.load(Acquire), AcqRel);
+        self.mark_synced(self.written.load(Acquire));
     }
 }
 
@@ -770,6 +820,13 @@ pub fn init(st: &ServerState) {
 /// Starts the background thread (writes, everysec fsync, scheduled and automatic
 /// rewrites).
 pub fn start_cron(st: Arc<ServerState>) {
+    let st2 = st.clone();
+    let spawned = std::thread::Builder::new()
+        .name("aof-fsync".into())
+        .spawn(move || st2.aof.fsync_loop(&st2));
+    if let Err(e) = spawned {
+        tracing::error!("could not start the AOF fsync thread: {e}");
+    }
     let spawned = std::thread::Builder::new()
         .name("aof".into())
         .spawn(move || {
