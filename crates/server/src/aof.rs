@@ -7,8 +7,9 @@
 //! a connection writes replies, [`Aof::before_reply`] makes sure the log reached
 //! the file up to that client's offset (one write(2) for everything buffered), and
 //! with `appendfsync always` that it is fsynced that far: an acknowledged write
-//! survives `kill -9` and power loss. fsyncs are group commits: one covers every
-//! client waiting on it. With `everysec` a background thread fsyncs once a second;
+//! survives `kill -9` and power loss. The connection awaits that fsync without
+//! holding its worker thread, and a dedicated fsync thread's one fsync covers
+//! every connection waiting (group commit). With `everysec` a background thread fsyncs once a second;
 //! with `no` the OS decides.
 //!
 //! Rewriting (BGREWRITEAOF, Redis 7.0's multi-part scheme). A new incr file is
