@@ -1312,4 +1312,41 @@ mod tests {
         );
         assert_eq!(aof.written.load(Acquire), off);
     }
+
+    #[test]
+    fn always_replies_wait_for_the_fsync_thread() {
+        let config = ferrokv_core::config::Config::default();
+        assert!(config.set("appendfsync", "always", true).is_ok());
+        let engine = Arc::new(Engine::new(config, &[]));
+        let st = Arc::new(ServerState::new(engine.clone(), None, 1));
+        let path = std::env::temp_dir().join(format!("ferrokv-aof-always-{}", std::process::id()));
+        let file = File::create(&path).expect("temp file");
+        st.aof.switch_to(file, 0).expect("switch");
+        st.aof.enabled.store(true, Release);
+        let off = st.aof.propagate(&[(0, &[&b"INCR"[..], b"n"][..])]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            // No fsync thread yet: the reply must wait.
+            let early = tokio::time::timeout(
+                Duration::from_millis(100),
+                st.aof.before_reply(&engine, off),
+            )
+            .await;
+            assert!(early.is_err(), "replied before the fsync");
+            assert!(st.aof.fsynced.load(Acquire) < off);
+            let st2 = st.clone();
+            std::thread::spawn(move || st2.aof.fsync_loop(&st2));
+            tokio::time::timeout(Duration::from_secs(10), st.aof.before_reply(&engine, off))
+                .await
+                .expect("fsynced in time");
+        });
+        assert!(st.aof.fsynced.load(Acquire) >= off);
+        st.shutting_down.store(true, Relaxed);
+        let data = std::fs::read(&path).expect("read back");
+        let _ = std::fs::remove_file(&path);
+        assert!(data.ends_with(b"$4\r\nINCR\r\n$1\r\nn\r\n"));
+    }
 }
