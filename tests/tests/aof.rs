@@ -746,3 +746,26 @@ fn info_persistence_has_redis_aof_fields() {
         );
     }
 }
+
+#[test]
+fn aof_wins_over_the_rdb_like_redis() {
+    let mut seen = Vec::new();
+    for kind in [Kind::Ferrokv, Kind::Redis] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = start(kind, dir.path(), &["--appendonly", "no"]).unwrap();
+        let mut c = s.conn();
+        run_script(&mut c, "SET only-in-rdb 1\nSAVE");
+        s.stop();
+        // appendonly yes with no AOF yet: Redis 7.0 starts empty and creates one.
+        let s = start(kind, dir.path(), &["--appendonly", "yes"]).unwrap();
+        let mut c = s.conn();
+        let first = show(&c.run("GET only-in-rdb"));
+        run_script(&mut c, "SET only-in-aof 1");
+        s.stop();
+        let s = start(kind, dir.path(), &["--appendonly", "yes"]).unwrap();
+        let mut c = s.conn();
+        seen.push((first, show(&c.run("MGET only-in-rdb only-in-aof"))));
+        s.stop();
+    }
+    assert_eq!(seen[0], seen[1], "ferrokv vs redis");
+}
