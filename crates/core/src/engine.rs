@@ -412,13 +412,26 @@ impl Engine {
 /// Hands what the command did to the hooks: DELs of keys it found expired, then
 /// the command itself (or what it asked to log instead) if it changed something.
 fn propagate(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let db = ctx.client.db;
+    if ctx.keys.expired.is_empty() {
+        // The common case, without allocating.
+        if ctx.keys.dirty > 0 && ctx.keys.propagate == Propagate::AsIs {
+            let offset = ctx.hooks.propagate(&[(db, args)]);
+            if offset > 0 {
+                ctx.client.aof_offset = offset;
+            }
+            return;
+        }
+        if ctx.keys.dirty == 0 {
+            return;
+        }
+    }
     let expired = std::mem::take(&mut ctx.keys.expired);
     let dels: Vec<[&[u8]; 2]> = expired.iter().map(|(_, k)| [b"DEL", &k[..]]).collect();
     let mut cmds: Vec<(usize, &[&[u8]])> = Vec::with_capacity(dels.len() + 1);
     for ((db, _), del) in expired.iter().zip(&dels) {
         cmds.push((*db, &del[..]));
     }
-    let db = ctx.client.db;
     let replaced: Vec<Vec<&[u8]>>;
     if ctx.keys.dirty > 0 {
         match &ctx.keys.propagate {

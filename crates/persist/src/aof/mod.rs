@@ -28,15 +28,15 @@ pub const ITEMS_PER_CMD: usize = 64;
 
 /// Appends `argv` as a RESP array of bulk strings (the AOF's record format).
 pub fn encode_command<A: AsRef<[u8]>>(argv: &[A], out: &mut Vec<u8>) {
-    let mut b = argv.len().to_string();
+    let mut b = itoa::Buffer::new();
     out.push(b'*');
-    out.extend_from_slice(b.as_bytes());
+    out.extend_from_slice(b.format(argv.len()).as_bytes());
     out.extend_from_slice(b"\r\n");
     for a in argv {
         let a = a.as_ref();
-        b = a.len().to_string();
+        out.reserve(a.len() + 16);
         out.push(b'$');
-        out.extend_from_slice(b.as_bytes());
+        out.extend_from_slice(b.format(a.len()).as_bytes());
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
