@@ -24,6 +24,35 @@ fn valid_requests() -> Vec<Vec<u8>> {
         &["LCS", "a", "b", "IDX"],
         &["HELLO", "3"],
         &["CONFIG", "GET", "*"],
+        &["RPUSH", "l", "a", "1", "b"],
+        &["LPOS", "l", "a", "RANK", "-1", "MAXLEN", "5"],
+        &["LMPOP", "2", "l", "x", "LEFT", "COUNT", "2"],
+        &["BLPOP", "l", "0.01"],
+        &["HSET", "h", "f", "1"],
+        &["HINCRBYFLOAT", "h", "f", "1e10"],
+        &["HRANDFIELD", "h", "-5", "WITHVALUES"],
+        &["SADD", "s", "1", "2", "x"],
+        &["SINTERCARD", "2", "s", "s", "LIMIT", "1"],
+        &["SRANDMEMBER", "s", "-3"],
+        &["ZADD", "z", "GT", "CH", "1.5", "a"],
+        &["ZRANGE", "z", "(1", "+inf", "BYSCORE", "LIMIT", "0", "1"],
+        &["ZRANGEBYLEX", "z", "[a", "(z"],
+        &["ZUNIONSTORE", "d", "2", "z", "s", "WEIGHTS", "1", "2"],
+        &["GEOADD", "g", "13.36", "38.11", "p"],
+        &[
+            "GEOSEARCH",
+            "g",
+            "FROMLONLAT",
+            "13",
+            "38",
+            "BYBOX",
+            "100",
+            "100",
+            "km",
+        ],
+        &["SORT", "l", "BY", "w_*", "GET", "#", "ALPHA"],
+        &["DUMP", "l"],
+        &["RESTORE", "n", "0", "\x0e\x01"],
     ]
     .iter()
     .map(|a| Frame::array_of_bulks(a.iter()).to_bytes().to_vec())
@@ -83,4 +112,34 @@ fn random_bytes_never_crash_the_server() {
     assert!(server.is_running(), "server died: {}", server.log());
     let mut c = server.conn();
     assert_eq!(c.run("PING"), Frame::simple("PONG"));
+}
+
+/// Random picks with repeats and a huge count: Redis would build the whole reply
+/// until memory runs out; ferrokv refuses the count and stays up.
+#[test]
+fn huge_random_pick_counts_are_refused() {
+    let server = ferrokv_tests::Server::ferrokv(&[]);
+    let mut c = server.conn();
+    c.run("SADD s a b");
+    c.run("HSET h f v");
+    c.run("ZADD z 1 m");
+    for cmd in [
+        "SRANDMEMBER s -9223372036854775807",
+        "HRANDFIELD h -9223372036854775807",
+        "ZRANDMEMBER z -4611686018427387903",
+        "SRANDMEMBER s -100000000",
+    ] {
+        let r = c.run(cmd);
+        assert_eq!(
+            ferrokv_tests::show(&r),
+            "-ERR value is out of range",
+            "{cmd}"
+        );
+    }
+    // Within the limit the reply is built as Redis builds it.
+    match c.run("SRANDMEMBER s -1000") {
+        ferrokv_resp::Frame::Array(items) => assert_eq!(items.len(), 1000),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(ferrokv_tests::show(&c.run("PING")), "+PONG");
 }

@@ -40,7 +40,10 @@ fn compare(args: &[String]) -> Result {
     run(Command::new("bash")
         .arg(&script)
         .arg("--candidate")
-        .arg(format!("{} --port {{port}}", server.display()))
+        // The reference runs with --save '' (compare.sh's default): so does the
+        // candidate, or a save on shutdown would be loaded by the next "fresh" server
+        // of the memory part and skew its figures.
+        .arg(format!("{} --port {{port}} --save ''", server.display()))
         .arg("--out")
         .arg(&out)
         .args(args)

@@ -17,7 +17,11 @@ pub fn main(extra: &[String]) -> Result {
             run(cargo().args(["build", "--workspace", "--bins"])).map(|()| "ok".into())
         }),
         ("cargo test --workspace", &|| {
-            run_counting(cargo().args(["test", "--workspace"]).args(extra))
+            run_counting(
+                cargo()
+                    .args(["test", "--workspace", "--no-fail-fast"])
+                    .args(extra),
+            )
         }),
     ];
     let mut summary = Vec::new();

@@ -287,18 +287,38 @@ fn replica_mode_logs_the_master_stream() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let banner = read_lines(&mut err, 5);
+    // Lines arrive on channels so that a silent client fails the test in bounded
+    // time instead of hanging it.
+    let lines = |r: Box<dyn Read + Send>| {
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(r).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    };
+    let err = lines(Box::new(child.stderr.take().expect("stderr")));
+    let out = lines(Box::new(child.stdout.take().expect("stdout")));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let next = |rx: &std::sync::mpsc::Receiver<String>| {
+        rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .ok()
+    };
+    let banner: Vec<String> = (0..5).filter_map(|_| next(&err)).collect();
+    assert_eq!(banner.len(), 5, "{banner:?}");
     assert_eq!(banner[0], "sending REPLCONF capa eof");
     assert!(banner[3].starts_with("SYNC done after "), "{banner:?}");
     assert_eq!(banner[4], "sending REPLCONF ACK 0");
     server.cli(&["set", "rk", "v v"]);
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let deadline = Instant::now() + Duration::from_secs(10);
     let mut seen = Vec::new();
-    while !seen.iter().any(|l: &String| l == "\"set\",\"rk\",\"v v\"") && Instant::now() < deadline
-    {
-        seen.extend(read_lines(&mut out, 1));
+    while !seen.iter().any(|l: &String| l == "\"set\",\"rk\",\"v v\"") {
+        match next(&out) {
+            Some(l) => seen.push(l),
+            None => break,
+        }
     }
     let _ = child.kill();
     let _ = child.wait();

@@ -113,6 +113,17 @@ fn parse_hex_float(text: &str) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
+/// Most elements a random-pick reply with a negative count (SRANDMEMBER,
+/// HRANDFIELD, ZRANDMEMBER) may hold. Repeats are allowed there, so the count alone
+/// sizes the reply: Redis builds whatever is asked and runs out of memory on huge
+/// counts; ferrokv refuses counts past this with "value is out of range" instead.
+pub const MAX_RANDOM_PICKS: u64 = 1 << 24;
+
+/// The error for a random-pick count past [`MAX_RANDOM_PICKS`].
+pub fn too_many_picks() -> CmdError {
+    CmdError::Other("value is out of range".into())
+}
+
 /// Parses an integer argument with Redis's error.
 pub fn int_arg(s: &[u8]) -> CmdResult<i64> {
     parse_i64(s).ok_or(CmdError::NotInteger)

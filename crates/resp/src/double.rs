@@ -15,7 +15,29 @@
 /// assert_eq!(s, b"3");
 /// ```
 pub fn format_double(v: f64, out: &mut Vec<u8>) {
+    // Integral values inside ±2^52 print as integers (Redis takes the same fast
+    // path; `%.17g` would give the same digits).
+    if v > -4503599627370495.0 && v < 4503599627370496.0 && v != 0.0 && v == (v as i64) as f64 {
+        out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
+        return;
+    }
     format_g(v, 17, out)
+}
+
+/// A fixed buffer for `{:e}` output, so formatting allocates nothing.
+struct Stack {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl std::fmt::Write for Stack {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// C's `%.<precision>g` for a finite or infinite double.
@@ -34,17 +56,36 @@ pub(crate) fn format_g(v: f64, precision: usize, out: &mut Vec<u8>) {
         return;
     }
     // Rust's `{:e}` rounds the exact binary value correctly, like glibc's printf.
-    let s = format!("{:.*e}", p - 1, v);
+    let mut st = Stack {
+        buf: [0; 40],
+        len: 0,
+    };
+    let owned;
+    let s: &str = if std::fmt::Write::write_fmt(&mut st, format_args!("{:.*e}", p - 1, v)).is_ok() {
+        std::str::from_utf8(&st.buf[..st.len]).unwrap_or("0e0")
+    } else {
+        // Precision beyond the stack buffer (not used by Redis's formats).
+        owned = format!("{:.*e}", p - 1, v);
+        &owned
+    };
     let (mantissa, exp) = match s.split_once('e') {
         Some(parts) => parts,
-        None => (s.as_str(), "0"),
+        None => (s, "0"),
     };
     let exp: i32 = exp.parse().unwrap_or(0);
     let (neg, mantissa) = match mantissa.strip_prefix('-') {
         Some(m) => (true, m),
         None => (false, mantissa),
     };
-    let digits: Vec<u8> = mantissa.bytes().filter(|b| b.is_ascii_digit()).collect();
+    let mut dbuf = [0u8; 40];
+    let mut n = 0;
+    for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if let Some(slot) = dbuf.get_mut(n) {
+            *slot = b;
+            n += 1;
+        }
+    }
+    let digits = &dbuf[..n.max(1)];
     if neg {
         out.push(b'-');
     }
@@ -109,5 +150,21 @@ mod tests {
         assert_eq!(g17(f64::NEG_INFINITY), "-inf");
         assert_eq!(g17(-0.0), "-0");
         assert_eq!(g17(2.675), "2.6749999999999998");
+        assert_eq!(g17(4503599627370495.0), "4503599627370495");
+        assert_eq!(g17(-4503599627370494.0), "-4503599627370494");
+        assert_eq!(g17(4503599627370496.0), "4503599627370496");
+        assert_eq!(g17(1e15), "1000000000000000");
+        assert_eq!(g17(-7.0), "-7");
+    }
+
+    #[test]
+    fn integer_fast_path_agrees_with_g17() {
+        for v in [1.0, -1.0, 42.0, 1e10, -123456789.0, 4503599627370494.0] {
+            let mut a = Vec::new();
+            format_g(v, 17, &mut a);
+            let mut b = Vec::new();
+            format_double(v, &mut b);
+            assert_eq!(a, b, "{v}");
+        }
     }
 }

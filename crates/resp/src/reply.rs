@@ -449,12 +449,20 @@ impl ReplyBuf {
     /// assert_eq!(r.as_bytes(), b"$3\r\ninf\r\n");
     /// ```
     pub fn double(&mut self, v: f64) {
-        let mut s = Vec::with_capacity(24);
-        format_double(v, &mut s);
-        match self.proto {
-            Protocol::Resp2 => self.bulk(&s),
-            Protocol::Resp3 => self.line(b',', &s),
+        // A reused scratch buffer: no allocation per double (WITHSCORES replies
+        // format one per member).
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
+        SCRATCH.with(|cell| {
+            let mut s = cell.borrow_mut();
+            s.clear();
+            format_double(v, &mut s);
+            match self.proto {
+                Protocol::Resp2 => self.bulk(&s),
+                Protocol::Resp3 => self.line(b',', &s),
+            }
+        });
     }
 
     /// A boolean: RESP3 `#t`/`#f`, RESP2 `:1`/`:0`.

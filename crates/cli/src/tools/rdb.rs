@@ -148,10 +148,24 @@ pub fn replica(config: &Config) -> Result<ExitCode, Fatal> {
     conn.send(&[b"REPLCONF".to_vec(), b"ACK".to_vec(), b"0".to_vec()])
         .map_err(io_fail)?;
     let mut out = std::io::stdout().lock();
+    // A master that was still finishing the transfer when the ACK arrived waits for
+    // another ACK before it streams commands: repeat it (silently) while idle.
+    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(1)));
     loop {
-        let frame = conn
-            .read_frame()
-            .map_err(|e| Fatal::Message(format!("Error: {e}")))?;
+        let frame = match conn.read_frame() {
+            Ok(f) => f,
+            Err(crate::connection::ReadError::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                conn.send(&[b"REPLCONF".to_vec(), b"ACK".to_vec(), b"0".to_vec()])
+                    .map_err(io_fail)?;
+                continue;
+            }
+            Err(e) => return Err(Fatal::Message(format!("Error: {e}"))),
+        };
         let line = crate::output::format::format_reply(
             &frame,
             crate::output::format::OutputMode::Csv,

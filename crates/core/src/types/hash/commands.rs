@@ -345,6 +345,9 @@ fn hrandfield_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: i64, withvalues: b
         ctx.out.array(0);
         return Ok(());
     }
+    if count < 0 && n > crate::args::MAX_RANDOM_PICKS {
+        return Err(crate::args::too_many_picks());
+    }
     // The pairs of a compact hash, gathered once so that sampling is O(1) per pick.
     let packed: Vec<(&[u8], &[u8])> = match &*h {
         HashValue::Packed(p) => p.iter().collect(),

@@ -269,6 +269,9 @@ fn srandmember_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResu
         ctx.out.array(0);
         return Ok(());
     }
+    if count < 0 && count.unsigned_abs() > crate::args::MAX_RANDOM_PICKS {
+        return Err(crate::args::too_many_picks());
+    }
     let mut rng = rand::thread_rng();
     if count < 0 || n == 1 {
         ctx.out.array(n);

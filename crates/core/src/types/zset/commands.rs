@@ -70,6 +70,22 @@ pub(crate) fn read_zset<'a>(
     }
 }
 
+/// The zset at `key` without counting a hit or miss or touching its access time
+/// (a second look at a key the command already read).
+pub(crate) fn peek_zset<'a>(
+    keys: &'a mut Keys<'_>,
+    key: &[u8],
+) -> CmdResult<Option<&'a mut ZSetValue>> {
+    let db = keys.db;
+    match keys.lookup_in(db, key, crate::keyspace::Lookup::NoTouch)? {
+        None => Ok(None),
+        Some(e) => match &mut e.node.value {
+            Value::ZSet(z) => Ok(Some(&mut **z)),
+            _ => Err(CmdError::WrongType),
+        },
+    }
+}
+
 /// The zset at `key` for writing.
 pub(crate) fn write_zset<'a>(
     keys: &'a mut Keys<'_>,
@@ -84,15 +100,29 @@ pub(crate) fn write_zset<'a>(
     }
 }
 
-/// After a removal: deletes the key if the zset became empty, counts the change.
-pub(crate) fn finish_removal(keys: &mut Keys<'_>, key: &[u8], now_empty: bool) -> CmdResult {
-    if now_empty {
-        keys.delete(key)?;
-    } else {
-        let db = keys.db;
+/// Counts `n` changes to `key` (Redis adds one to `server.dirty` per element
+/// added, updated or removed).
+pub(crate) fn add_dirty(keys: &mut Keys<'_>, key: &[u8], n: usize) -> CmdResult {
+    let db = keys.db;
+    for _ in 0..n {
         keys.mark_dirty(db, key)?;
     }
     Ok(())
+}
+
+/// After removing `n` members: deletes the key if the zset became empty, and counts
+/// `n` changes in all (the deletion being one of them).
+pub(crate) fn finish_removal(
+    keys: &mut Keys<'_>,
+    key: &[u8],
+    now_empty: bool,
+    n: usize,
+) -> CmdResult {
+    if now_empty && keys.delete(key)? {
+        add_dirty(keys, key, n.saturating_sub(1))
+    } else {
+        add_dirty(keys, key, n)
+    }
 }
 
 /// Stores a computed result at `dst` (ZRANGESTORE, ZUNIONSTORE, ...): an empty result
@@ -176,7 +206,7 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], mut incr: bool) -> CmdRes
         idx += 1;
     }
     let rest = &args[idx..];
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     if nx && xx {
@@ -184,7 +214,7 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], mut incr: bool) -> CmdRes
             "XX and NX options at the same time are not compatible".into(),
         ));
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return Err(CmdError::Other(
             "GT, LT, and/or NX options at the same time are not compatible".into(),
         ));
@@ -240,10 +270,7 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], mut incr: bool) -> CmdRes
     match write_zset(&mut ctx.keys, key)? {
         Some(z) => {
             apply(z);
-            if added + updated > 0 {
-                let db = ctx.keys.db;
-                ctx.keys.mark_dirty(db, key)?;
-            }
+            add_dirty(&mut ctx.keys, key, (added + updated) as usize)?;
         }
         None if xx => {}
         None => {
@@ -251,6 +278,11 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], mut incr: bool) -> CmdRes
             apply(&mut z);
             if !z.is_empty() {
                 ctx.keys.insert_new(key, Value::ZSet(Box::new(z)), None)?;
+                add_dirty(
+                    &mut ctx.keys,
+                    key,
+                    (added + updated).saturating_sub(1) as usize,
+                )?;
             }
         }
     }
@@ -289,7 +321,7 @@ fn zrem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     let empty = z.is_empty();
     if n > 0 {
-        finish_removal(&mut ctx.keys, key, empty)?;
+        finish_removal(&mut ctx.keys, key, empty, n as usize)?;
     }
     ctx.out.int(n);
     Ok(())
@@ -349,20 +381,14 @@ fn lex_range_arg(min: &[u8], max: &[u8]) -> CmdResult<LexRange> {
 
 fn zcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let r = score_range_arg(args[2], args[3])?;
-    let n = read_zset(&mut ctx.keys, args[1])?.map_or(0, |z| {
-        let (lo, hi) = z.score_range_ranks(&r);
-        hi - lo
-    });
+    let n = read_zset(&mut ctx.keys, args[1])?.map_or(0, |z| z.count_in_score_range(&r));
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn zlexcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let r = lex_range_arg(args[2], args[3])?;
-    let n = read_zset(&mut ctx.keys, args[1])?.map_or(0, |z| {
-        let (lo, hi) = z.lex_range_ranks(&r);
-        hi - lo
-    });
+    let n = read_zset(&mut ctx.keys, args[1])?.map_or(0, |z| z.count_in_lex_range(&r));
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -483,7 +509,7 @@ fn zrange_generic(
         Spec::Score(_) | Spec::Lex(_) => {
             let (lo, hi) = match &spec {
                 Spec::Score(r) => z.score_range_ranks(r),
-                Spec::Lex(r) => z.lex_range_ranks(r),
+                Spec::Lex(r) => z.lex_range_ranks(r, rev),
                 Spec::Rank(..) => (0, 0),
             };
             if offset < 0 || (offset > 0 && offset as u64 >= z.len() as u64) {
@@ -570,12 +596,12 @@ fn zremrange_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], rtype: RangeType) ->
     let (s, e) = match &spec {
         Spec::Rank(a, b) => rank_bounds(*a, *b, z.len()).map_or((0, 0), |(a, b)| (a, b + 1)),
         Spec::Score(r) => z.score_range_ranks(r),
-        Spec::Lex(r) => z.lex_range_ranks(r),
+        Spec::Lex(r) => z.lex_range_ranks(r, false),
     };
     let n = if e > s { z.remove_range(s, e) } else { 0 };
     let empty = z.is_empty();
     if n > 0 {
-        finish_removal(&mut ctx.keys, key, empty)?;
+        finish_removal(&mut ctx.keys, key, empty, n)?;
     }
     ctx.out.int(n as i64);
     Ok(())
@@ -616,6 +642,17 @@ fn parse_cursor(s: &[u8]) -> CmdResult<u64> {
     Ok(if neg { v.wrapping_neg() } else { v })
 }
 
+/// Redis's double2ll: the integer a listpack stores for an integral score within
+/// ±LLONG_MAX/2 (so -0 becomes 0).
+fn listpack_integer(d: f64) -> Option<i64> {
+    let lim = (i64::MAX / 2) as f64;
+    if !(-lim..=lim).contains(&d) {
+        return None;
+    }
+    let i = d as i64;
+    (i as f64 == d).then_some(i)
+}
+
 fn zscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let cursor = parse_cursor(args[2])?;
     let Some(z) = read_zset(&mut ctx.keys, args[1])? else {
@@ -625,6 +662,7 @@ fn zscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let o = crate::commands::keys::parse_scan_opts(&args[3..], false)?;
+    let packed = z.encoding() == "listpack";
     let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
     let next = z.scan(cursor, o.count, &mut |m, s| {
         if o.pattern
@@ -640,7 +678,11 @@ fn zscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     for (m, s) in &found {
         ctx.out.bulk(m);
         text.clear();
-        ferrokv_resp::format_double(*s, &mut text);
+        match listpack_integer(*s) {
+            // A listpack keeps such scores as integers and ZSCAN returns them as is.
+            Some(i) if packed => text.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
+            _ => ferrokv_resp::format_double(*s, &mut text),
+        }
         ctx.out.bulk(&text);
     }
     Ok(())

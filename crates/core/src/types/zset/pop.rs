@@ -72,6 +72,7 @@ fn zpop_generic(
             out.array(n);
         }
     }
+    let mut popped = 0;
     for _ in 0..n {
         let rank = match end {
             End::Min => 0,
@@ -85,9 +86,10 @@ fn zpop_generic(
         }
         out.bulk(&m);
         out.double(s);
+        popped += 1;
     }
     let empty = z.is_empty();
-    finish_removal(&mut ctx.keys, key, empty)?;
+    finish_removal(&mut ctx.keys, key, empty, popped)?;
     // Every pop (ZMPOP, the blocking forms) is logged as ZPOPMIN/ZPOPMAX key n,
     // as Redis 7.0 does: a replay never blocks.
     let name: &[u8] = match end {
@@ -97,7 +99,7 @@ fn zpop_generic(
     ctx.keys.propagate_as(vec![
         name.to_vec(),
         key.to_vec(),
-        n.to_string().into_bytes(),
+        popped.to_string().into_bytes(),
     ]);
     Ok(())
 }
@@ -274,7 +276,7 @@ pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     };
     // Redis bounds the count only WITHSCORES; a bigger count without it would
     // build a reply of that many elements, so the same bound applies here.
-    if l < -(i64::MAX / 2) || l > i64::MAX / 2 {
+    if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
         return Err(CmdError::Other("value is out of range".into()));
     }
     let Some(z) = read_zset(&mut ctx.keys, key)? else {
@@ -282,6 +284,10 @@ pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let size = z.len();
+    if size == 0 {
+        ctx.out.empty_array();
+        return Ok(());
+    }
     let (count, uniq) = if l >= 0 {
         (l as u64, true)
     } else {
@@ -290,6 +296,9 @@ pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     if count == 0 {
         ctx.out.empty_array();
         return Ok(());
+    }
+    if !uniq && count > crate::args::MAX_RANDOM_PICKS {
+        return Err(crate::args::too_many_picks());
     }
     let out = &mut *ctx.out;
     let mut rng = rand::thread_rng();
@@ -302,10 +311,19 @@ pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     };
     if !uniq || count == 1 {
         header(out, count);
-        for _ in 0..count {
-            let r = rng.gen_range(0..size);
-            if let Some((m, s)) = z.get(r) {
-                emit(out, m, s, withscores);
+        if z.encoding() == "listpack" {
+            // Rank lookups are linear in a listpack: index it once.
+            let all = z.pairs();
+            for _ in 0..count {
+                if let Some(&(m, s)) = all.get(rng.gen_range(0..size)) {
+                    emit(out, m, s, withscores);
+                }
+            }
+        } else {
+            for _ in 0..count {
+                if let Some((m, s)) = z.get(rng.gen_range(0..size)) {
+                    emit(out, m, s, withscores);
+                }
             }
         }
         return Ok(());

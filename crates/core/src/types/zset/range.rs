@@ -171,6 +171,25 @@ impl LexRange {
     pub fn contains(&self, m: &[u8]) -> bool {
         !self.below_min(m) && !self.above_max(m)
     }
+
+    /// Whether no string can be inside (Redis's sdscmplex test: `-` and `+` count
+    /// as exclusive ends).
+    pub fn is_empty_range(&self) -> bool {
+        use std::cmp::Ordering;
+        fn key(b: &LexBound) -> (u8, &[u8], bool) {
+            match b {
+                LexBound::NegInf => (0, &b""[..], true),
+                LexBound::Value(v, ex) => (1, v.as_slice(), *ex),
+                LexBound::PosInf => (2, &b""[..], true),
+            }
+        }
+        let (a, b) = (key(&self.min), key(&self.max));
+        match (a.0, a.1).cmp(&(b.0, b.1)) {
+            Ordering::Greater => true,
+            Ordering::Equal => a.2 || b.2,
+            Ordering::Less => false,
+        }
+    }
 }
 
 #[cfg(test)]

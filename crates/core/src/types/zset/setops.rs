@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::big::cmp_key;
-use super::commands::{emit, range_header, read_zset, store_result};
+use super::commands::{emit, peek_zset, range_header, store_result};
 use crate::args::{int_arg, is_kw, parse_f64};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
@@ -93,7 +93,7 @@ fn for_each_src(ctx: &mut Ctx<'_, '_>, src: &Src<'_>, f: &mut dyn FnMut(&[u8], f
         Input::Missing => {}
         Input::Set(v) => v.iter().for_each(|m| f(m, 1.0)),
         Input::ZSet(_) => {
-            if let Some(z) = read_zset(&mut ctx.keys, src.key)? {
+            if let Some(z) = peek_zset(&mut ctx.keys, src.key)? {
                 z.for_each(|m, s| f(m, s));
             }
         }
@@ -116,7 +116,7 @@ fn lookup_src(
                 .map(|m| set.contains(m).then_some(1.0))
                 .collect()
         }
-        Input::ZSet(_) => match read_zset(&mut ctx.keys, src.key)? {
+        Input::ZSet(_) => match peek_zset(&mut ctx.keys, src.key)? {
             Some(z) => members.iter().map(|m| z.score(m)).collect(),
             None => vec![None; members.len()],
         },

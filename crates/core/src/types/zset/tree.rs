@@ -1,20 +1,23 @@
-//! An order-statistics B+tree of `u32` handles (slots of the large zset's slab).
+//! An order-statistics B+tree of `(score, handle)` items, the handle being a slot
+//! of the large zset's slab.
 //!
-//! The tree does not know how handles compare: every search takes a predicate over
-//! handles, so the ordering (score, then member bytes) lives in one place
-//! ([`super::big`]). Inner nodes keep each child's element count (rank in
-//! O(log n)) and each child's first handle (searches without descending to compare).
-//! Handles are 4 bytes and leaves hold up to [`MAX`] of them, so the ordered index
-//! costs about 6 bytes per member.
+//! The tree does not know how items compare: every search takes a predicate over
+//! items, so the ordering (score, then member bytes) lives in one place
+//! ([`super::big`]). Keeping the score in the item lets most comparisons, and all
+//! score-range searches, run without touching the slab. Inner nodes keep each
+//! child's element count (rank in O(log n)) and each child's first item.
 
 /// Most elements in a leaf and children in an inner node.
 const MAX: usize = 64;
 /// A node this small is merged with a neighbour when the two fit in one.
 const MIN: usize = MAX / 4;
 
+/// A score and the slab slot of its member.
+pub(crate) type Item = (f64, u32);
+
 #[derive(Debug, Clone)]
 enum Node {
-    Leaf(Vec<u32>),
+    Leaf(Vec<Item>),
     Inner(Inner),
 }
 
@@ -23,8 +26,8 @@ struct Inner {
     children: Vec<Node>,
     /// Elements under each child.
     counts: Vec<usize>,
-    /// Each child's smallest handle.
-    firsts: Vec<u32>,
+    /// Each child's smallest item.
+    firsts: Vec<Item>,
 }
 
 impl Node {
@@ -43,7 +46,7 @@ impl Node {
         }
     }
 
-    fn first(&self) -> Option<u32> {
+    fn first(&self) -> Option<Item> {
         match self {
             Node::Leaf(v) => v.first().copied(),
             Node::Inner(i) => i.firsts.first().copied(),
@@ -52,32 +55,32 @@ impl Node {
 
     fn heap_size(&self) -> usize {
         match self {
-            Node::Leaf(v) => v.capacity() * 4,
+            Node::Leaf(v) => v.capacity() * std::mem::size_of::<Item>(),
             Node::Inner(i) => {
                 i.children.capacity() * std::mem::size_of::<Node>()
                     + i.counts.capacity() * 8
-                    + i.firsts.capacity() * 4
+                    + i.firsts.capacity() * std::mem::size_of::<Item>()
                     + i.children.iter().map(Node::heap_size).sum::<usize>()
             }
         }
     }
 
-    fn nodes(&self) -> usize {
-        match self {
-            Node::Leaf(_) => 1,
-            Node::Inner(i) => 1 + i.children.iter().map(Node::nodes).sum::<usize>(),
-        }
-    }
-
     /// Inserts `h` after every element `before` says precedes it. Returns the
     /// right half when the node split.
-    fn insert(&mut self, h: u32, before: &dyn Fn(u32) -> bool) -> Option<Node> {
+    fn insert(&mut self, h: Item, before: &dyn Fn(Item) -> bool) -> Option<Node> {
         match self {
             Node::Leaf(v) => {
                 let pos = v.partition_point(|&x| before(x));
+                if v.len() == v.capacity() {
+                    // Grow towards exactly MAX + 1, never past it (no doubling).
+                    let want = (v.len() * 2).clamp(4, MAX + 1);
+                    v.reserve_exact(want.saturating_sub(v.len()).max(1));
+                }
                 v.insert(pos, h);
                 if v.len() > MAX {
-                    let right = v.split_off(v.len() / 2);
+                    let mut right = Vec::with_capacity(MAX + 1);
+                    right.extend_from_slice(&v[v.len() / 2..]);
+                    v.truncate(v.len() / 2);
                     return Some(Node::Leaf(right));
                 }
                 None
@@ -114,7 +117,7 @@ impl Node {
         }
     }
 
-    fn get(&self, mut rank: usize) -> Option<u32> {
+    fn get(&self, mut rank: usize) -> Option<Item> {
         let mut node = self;
         loop {
             match node {
@@ -132,7 +135,7 @@ impl Node {
     }
 
     /// How many elements satisfy `pred`, which holds for a prefix of the order.
-    fn partition_point(&self, pred: &dyn Fn(u32) -> bool) -> usize {
+    fn partition_point(&self, pred: &dyn Fn(Item) -> bool) -> usize {
         let mut node = self;
         let mut acc = 0;
         loop {
@@ -150,7 +153,7 @@ impl Node {
         }
     }
 
-    fn remove_at(&mut self, mut rank: usize) -> Option<u32> {
+    fn remove_at(&mut self, mut rank: usize) -> Option<Item> {
         match self {
             Node::Leaf(v) => (rank < v.len()).then(|| v.remove(rank)),
             Node::Inner(inner) => {
@@ -178,7 +181,7 @@ impl Node {
         }
     }
 
-    fn for_range(&self, start: usize, end: usize, f: &mut dyn FnMut(u32) -> bool) -> bool {
+    fn for_range(&self, start: usize, end: usize, f: &mut dyn FnMut(Item) -> bool) -> bool {
         match self {
             Node::Leaf(v) => {
                 for &h in &v[start.min(v.len())..end.min(v.len())] {
@@ -208,7 +211,7 @@ impl Node {
         }
     }
 
-    fn for_range_rev(&self, start: usize, end: usize, f: &mut dyn FnMut(u32) -> bool) -> bool {
+    fn for_range_rev(&self, start: usize, end: usize, f: &mut dyn FnMut(Item) -> bool) -> bool {
         match self {
             Node::Leaf(v) => {
                 for &h in v[start.min(v.len())..end.min(v.len())].iter().rev() {
@@ -270,7 +273,7 @@ impl Inner {
                 self.counts[l] -= rc;
                 self.children.insert(r, right);
                 self.counts.insert(r, rc);
-                let f = self.children[r].first().unwrap_or(0);
+                let f = self.children[r].first().unwrap_or((0.0, 0));
                 self.firsts.insert(r, f);
             }
         }
@@ -299,7 +302,7 @@ impl Tree {
     }
 
     /// Inserts `h` after every element for which `before` holds (a prefix).
-    pub(crate) fn insert(&mut self, h: u32, before: &dyn Fn(u32) -> bool) {
+    pub(crate) fn insert(&mut self, h: Item, before: &dyn Fn(Item) -> bool) {
         if let Some(right) = self.root.insert(h, before) {
             let left = std::mem::replace(&mut self.root, Node::Leaf(Vec::new()));
             let (lc, rc) = (left.len(), right.len());
@@ -313,18 +316,18 @@ impl Tree {
         self.len += 1;
     }
 
-    /// The handle at `rank` (0-based, ascending).
-    pub(crate) fn get(&self, rank: usize) -> Option<u32> {
+    /// The item at `rank` (0-based, ascending).
+    pub(crate) fn get(&self, rank: usize) -> Option<Item> {
         self.root.get(rank)
     }
 
     /// How many elements satisfy `pred`, which must hold for a prefix of the order.
-    pub(crate) fn partition_point(&self, pred: &dyn Fn(u32) -> bool) -> usize {
+    pub(crate) fn partition_point(&self, pred: &dyn Fn(Item) -> bool) -> usize {
         self.root.partition_point(pred)
     }
 
-    /// Removes and returns the handle at `rank`.
-    pub(crate) fn remove_at(&mut self, rank: usize) -> Option<u32> {
+    /// Removes and returns the item at `rank`.
+    pub(crate) fn remove_at(&mut self, rank: usize) -> Option<Item> {
         let h = self.root.remove_at(rank)?;
         self.len -= 1;
         loop {
@@ -343,23 +346,18 @@ impl Tree {
     }
 
     /// Calls `f` on ranks `start..end` ascending until it returns false.
-    pub(crate) fn for_range(&self, start: usize, end: usize, f: &mut dyn FnMut(u32) -> bool) {
+    pub(crate) fn for_range(&self, start: usize, end: usize, f: &mut dyn FnMut(Item) -> bool) {
         self.root.for_range(start, end.min(self.len), f);
     }
 
     /// Calls `f` on ranks `start..end` descending (from `end - 1`) until it returns
     /// false.
-    pub(crate) fn for_range_rev(&self, start: usize, end: usize, f: &mut dyn FnMut(u32) -> bool) {
+    pub(crate) fn for_range_rev(&self, start: usize, end: usize, f: &mut dyn FnMut(Item) -> bool) {
         self.root.for_range_rev(start, end.min(self.len), f);
     }
 
     pub(crate) fn heap_size(&self) -> usize {
         self.root.heap_size()
-    }
-
-    /// Allocations held.
-    pub(crate) fn nodes(&self) -> usize {
-        self.root.nodes()
     }
 }
 
@@ -369,7 +367,7 @@ mod tests {
 
     fn collect(t: &Tree) -> Vec<u32> {
         let mut v = Vec::new();
-        t.for_range(0, t.len(), &mut |h| {
+        t.for_range(0, t.len(), &mut |(_, h)| {
             v.push(h);
             true
         });
@@ -383,23 +381,23 @@ mod tests {
         // Handles compare as numbers here; insert in a scrambled order.
         for i in 0..5000u32 {
             let h = (i * 7919) % 5003;
-            t.insert(h, &|x| x < h);
+            t.insert((0.0, h), &|(_, x)| x < h);
             let p = model.partition_point(|&x| x < h);
             model.insert(p, h);
         }
         assert_eq!(collect(&t), model);
         for r in [0, 1, 63, 64, 65, 2500, 4999] {
-            assert_eq!(t.get(r), Some(model[r]));
+            assert_eq!(t.get(r).map(|i| i.1), Some(model[r]));
         }
-        assert_eq!(t.get(5000), None);
+        assert!(t.get(5000).is_none());
         for probe in [0u32, 1, 100, 5002, 6000] {
             assert_eq!(
-                t.partition_point(&|x| x < probe),
+                t.partition_point(&|(_, x)| x < probe),
                 model.partition_point(|&x| x < probe)
             );
         }
         let mut rev = Vec::new();
-        t.for_range_rev(10, 200, &mut |h| {
+        t.for_range_rev(10, 200, &mut |(_, h)| {
             rev.push(h);
             true
         });
@@ -410,17 +408,17 @@ mod tests {
         let mut k = 0usize;
         while model.len() > 3 {
             k = (k * 31 + 17) % model.len();
-            assert_eq!(t.remove_at(k), Some(model.remove(k)));
-            if model.len() % 500 == 0 {
+            assert_eq!(t.remove_at(k).map(|i| i.1), Some(model.remove(k)));
+            if model.len().is_multiple_of(500) {
                 assert_eq!(collect(&t), model);
                 assert_eq!(t.len(), model.len());
             }
         }
         assert_eq!(collect(&t), model);
         while !model.is_empty() {
-            assert_eq!(t.remove_at(0), Some(model.remove(0)));
+            assert_eq!(t.remove_at(0).map(|i| i.1), Some(model.remove(0)));
         }
         assert_eq!(t.len(), 0);
-        assert_eq!(t.remove_at(0), None);
+        assert!(t.remove_at(0).is_none());
     }
 }
