@@ -24,7 +24,10 @@ commands:
                                target/bench-compare.md)
   fuzz [--seconds N]           every cargo-fuzz target of crates/*/fuzz, N seconds each
                                (default 60)
-  gen-docs                     regenerate docs/compatibility.md from the command table"
+  gen-docs                     regenerate docs/compatibility.md from the command table
+  crash [--cycles N]           appendfsync always crash test: N (default 100) cycles of
+                               writers + kill -9 + restart; prints the number of
+                               acknowledged writes lost (must be 0)"
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,26 @@ fn main() -> ExitCode {
                 .args(["test", "-p", "ferrokv-server", "--test", "compat_doc"])
                 .env("FERROKV_BLESS", "1"),
         ),
+        "crash" => {
+            let cycles = match rest {
+                [flag, n] if flag == "--cycles" => n.clone(),
+                _ => "100".to_string(),
+            };
+            util::run(
+                util::cargo()
+                    .args([
+                        "test",
+                        "-p",
+                        "ferrokv-tests",
+                        "--test",
+                        "aof",
+                        "appendfsync_always_survives_kill_9",
+                        "--",
+                        "--nocapture",
+                    ])
+                    .env("FERROKV_CRASH_CYCLES", cycles),
+            )
+        }
         "help" | "-h" | "--help" => {
             println!("{}", usage());
             return ExitCode::SUCCESS;

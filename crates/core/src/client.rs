@@ -32,6 +32,12 @@ pub struct Client {
     /// Whether the command runs inside MULTI/EXEC or a script, where blocking
     /// commands behave like their non-blocking forms.
     pub in_exec: bool,
+    /// AOF offset just after this client's last propagated write: with
+    /// appendfsync always its reply waits until the AOF is fsynced that far.
+    pub aof_offset: u64,
+    /// The client replaying the AOF at startup: keys do not expire while it runs
+    /// (as Redis while loading) and nothing it does is propagated.
+    pub loading: bool,
 }
 
 impl Client {
@@ -51,6 +57,8 @@ impl Client {
             last_cmd: "NULL",
             block: None,
             in_exec: false,
+            aof_offset: 0,
+            loading: false,
         }
     }
 }

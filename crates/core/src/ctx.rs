@@ -30,8 +30,33 @@ pub struct Keys<'k> {
     pub ready: Vec<(usize, Vec<u8>)>,
     /// Whether any client is blocked (else nothing is recorded in `ready`).
     pub track_ready: bool,
+    /// Whether writes are propagated (AOF on): then lazily expired keys are
+    /// recorded in `expired` and commands say how they are to be logged.
+    pub propagating: bool,
+    /// What this command logs, if it changed something (see [`Propagate`]).
+    pub propagate: Propagate,
+    /// Keys found expired (and deleted) by this command's lookups, as `(db, key)`:
+    /// logged as DEL before the command, as Redis does.
+    pub expired: Vec<(usize, Vec<u8>)>,
+    /// Replaying the AOF: nothing expires (a key logged as alive must be alive when
+    /// the next logged command on it is replayed), past expiry times are set rather
+    /// than deleting the key.
+    pub loading: bool,
     /// Databases whose every key may now serve blocked clients (SWAPDB).
     pub ready_dbs: Vec<usize>,
+}
+
+/// How a write command is logged to the AOF (Redis's rewriteClientCommandVector /
+/// alsoPropagate).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Propagate {
+    /// The command as received.
+    #[default]
+    AsIs,
+    /// Nothing (the command changed nothing that needs replaying).
+    Nothing,
+    /// These commands instead (each an argv), in order, in the selected db.
+    Commands(Vec<Vec<Vec<u8>>>),
 }
 
 impl<'k> Keys<'k> {
@@ -46,8 +71,58 @@ impl<'k> Keys<'k> {
             dirty: 0,
             ready: Vec::new(),
             track_ready: false,
+            propagating: false,
+            propagate: Propagate::AsIs,
+            expired: Vec::new(),
+            loading: false,
             ready_dbs: Vec::new(),
         }
+    }
+
+    /// Logs `argv` instead of the command as received (a second call adds another
+    /// command). Does nothing while propagation is off.
+    pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
+        if !self.propagating {
+            return;
+        }
+        match &mut self.propagate {
+            Propagate::Commands(v) => v.push(argv),
+            p => *p = Propagate::Commands(vec![argv]),
+        }
+    }
+
+    /// Whether an absolute expiry time `at` (ms) is already past, so the key is to
+    /// be deleted rather than given the TTL. Never while loading the AOF (Redis's
+    /// checkAlreadyExpired).
+    pub fn already_expired(&self, at: i64) -> bool {
+        !self.loading && at <= self.now_ms
+    }
+
+    /// The time lookups compare TTLs with: while loading nothing is expired.
+    fn expiry_now(&self) -> i64 {
+        if self.loading {
+            i64::MIN
+        } else {
+            self.now_ms
+        }
+    }
+
+    /// Before a lookup that may delete `key` for being expired: records it so the
+    /// deletion is logged. Costs a second hash lookup, only while propagating.
+    fn note_expired(&mut self, db: usize, key: &[u8]) -> CmdResult<()> {
+        if !self.propagating {
+            return Ok(());
+        }
+        let now = self.expiry_now();
+        let (shard, hash) = self.shard(db, key)?;
+        let gone = shard
+            .dict
+            .get(key, hash)
+            .is_some_and(|n| n.expire_at != 0 && n.expire_at < now);
+        if gone {
+            self.expired.push((db, key.to_vec()));
+        }
+        Ok(())
     }
 
     /// The locks held.
@@ -74,7 +149,8 @@ impl<'k> Keys<'k> {
         key: &[u8],
         mode: Lookup,
     ) -> CmdResult<Option<EntryMut<'_>>> {
-        let (now, lru) = (self.now_ms, self.lru);
+        self.note_expired(db, key)?;
+        let (now, lru) = (self.expiry_now(), self.lru);
         let mode = match (mode, self.no_touch) {
             (Lookup::Read, true) => Lookup::ReadNoTouch,
             (m, _) => m,
@@ -123,7 +199,8 @@ impl<'k> Keys<'k> {
         value: Value,
         keep_ttl: bool,
     ) -> CmdResult<bool> {
-        let (now, lru) = (self.now_ms, self.lru);
+        self.note_expired(db, key)?;
+        let (now, lru) = (self.expiry_now(), self.lru);
         self.note_created(db, key, &value);
         let (shard, hash) = self.shard(db, key)?;
         let existed = shard.set(key, hash, value, keep_ttl, now, lru);
@@ -139,7 +216,9 @@ impl<'k> Keys<'k> {
         value: Value,
         ttl: crate::keyspace::Ttl,
     ) -> CmdResult<bool> {
-        let (now, lru, db) = (self.now_ms, self.lru, self.db);
+        let db = self.db;
+        self.note_expired(db, key)?;
+        let (now, lru) = (self.expiry_now(), self.lru);
         self.note_created(db, key, &value);
         let (shard, hash) = self.shard(db, key)?;
         let existed = shard.set_ex(key, hash, value, ttl, now, lru);
@@ -182,7 +261,8 @@ impl<'k> Keys<'k> {
 
     /// Removes a live key and returns its entry (RENAME, MOVE).
     pub fn take_in(&mut self, db: usize, key: &[u8]) -> CmdResult<Option<Node>> {
-        let now = self.now_ms;
+        self.note_expired(db, key)?;
+        let now = self.expiry_now();
         let (shard, hash) = self.shard(db, key)?;
         if !shard.contains(key, hash, now) {
             return Ok(None);

@@ -10,7 +10,7 @@ use crate::client::Client;
 use crate::commands::meta::Flags;
 use crate::commands::{Command, CommandDef, Locks, Registry};
 use crate::config::{Config, P};
-use crate::ctx::{Ctx, Keys};
+use crate::ctx::{Ctx, Keys, Propagate};
 use crate::error::CmdError;
 use crate::hooks::ServerHooks;
 use crate::keyspace::{lock_id, Keyspace, LockId, LockSet, SHARDS};
@@ -79,6 +79,9 @@ pub struct Engine {
     /// Clients parked by blocking commands (kept by the server). While it is zero,
     /// commands skip recording which keys became ready.
     pub blocked_clients: std::sync::atomic::AtomicUsize,
+    /// Whether writes are handed to [`ServerHooks::propagate`] (the AOF is on).
+    /// While clear, propagation costs this one load per command.
+    pub propagating: std::sync::atomic::AtomicBool,
 }
 
 /// Totals over every shard (INFO stats and keyspace).
@@ -114,6 +117,7 @@ impl Engine {
             started: Instant::now(),
             snapshot: crate::snapshot::SnapshotState::new(dbs * SHARDS),
             blocked_clients: std::sync::atomic::AtomicUsize::new(0),
+            propagating: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -186,6 +190,15 @@ impl Engine {
         let Some(handler) = cmd.handler else {
             return Err(CmdError::WrongArity(cmd.meta.name.clone()));
         };
+        if (cmd.meta.flags.has(Flags::WRITE) || cmd.meta.name == "ping")
+            && !client.loading
+            && self.propagating.load(Ordering::Relaxed)
+        {
+            if let Some(e) = hooks.deny_writes() {
+                self.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+                return Err(CmdError::Raw(e));
+            }
+        }
         let mut locks = self.lock_for(cmd, args, client.db);
         if self.snapshot.active() && cmd.meta.flags.has(Flags::WRITE) {
             self.snapshot_before_write(&mut locks);
@@ -193,6 +206,11 @@ impl Engine {
         let mut keys = Keys::new(locks, client.db, self.clock.now_ms());
         keys.track_ready = self.blocked_clients.load(Ordering::Relaxed) > 0;
         keys.no_touch = client.no_touch && cmd.meta.name != "touch";
+        keys.loading = client.loading;
+        // Read under the command's locks: the AOF is turned on while every lock is
+        // held, so a command either is in the rewrite's snapshot or is logged.
+        // While the AOF is off this load is all propagation costs.
+        keys.propagating = !client.loading && self.propagating.load(Ordering::Acquire);
         if self.lfu_policy() {
             keys.lru = crate::keyspace::Access::Lfu {
                 minutes: crate::keyspace::access::lfu_minutes(keys.now_ms),
@@ -210,6 +228,10 @@ impl Engine {
             cmd,
         };
         let result = handler(&mut ctx, args);
+        if ctx.keys.propagating {
+            // Still under the command's locks: the log order is the execution order.
+            propagate(&mut ctx, args);
+        }
         let ready = std::mem::take(&mut ctx.keys.ready);
         let ready_dbs = std::mem::take(&mut ctx.keys.ready_dbs);
         // The locks are released before blocked clients are served: serving runs
@@ -292,6 +314,17 @@ impl Engine {
     /// while more than a tenth of what it sees is expired, and resumes next time
     /// where it stopped. Returns the number of keys removed.
     pub fn active_expire_cycle(&self, budget: Duration, resume: &mut usize) -> u64 {
+        self.active_expire_cycle_with(budget, resume, &crate::hooks::NoHooks)
+    }
+
+    /// [`active_expire_cycle`](Self::active_expire_cycle), logging a DEL through
+    /// `hooks` for every key it removes while propagation is on.
+    pub fn active_expire_cycle_with(
+        &self,
+        budget: Duration,
+        resume: &mut usize,
+        hooks: &dyn ServerHooks,
+    ) -> u64 {
         let start = Instant::now();
         let total = self.keyspace.db_count() * SHARDS;
         let effort = self.config.int(P::ActiveExpireEffort).clamp(1, 10) as usize;
@@ -328,6 +361,14 @@ impl Engine {
                             false
                         }
                     });
+                    if !gone.is_empty() && self.propagating.load(Ordering::Acquire) {
+                        // Under the shard's lock, like a command's propagation.
+                        let dels: Vec<[&[u8]; 2]> =
+                            gone.iter().map(|n| [&b"DEL"[..], n.key()]).collect();
+                        let cmds: Vec<(usize, &[&[u8]])> =
+                            dels.iter().map(|d| (db, &d[..])).collect();
+                        hooks.propagate(&cmds);
+                    }
                     for node in gone {
                         expired_here += 1;
                         crate::lazyfree::free(node);
@@ -365,6 +406,52 @@ impl Engine {
                 slot.store(new, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// Hands what the command did to the hooks: DELs of keys it found expired, then
+/// the command itself (or what it asked to log instead) if it changed something.
+fn propagate(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let db = ctx.client.db;
+    if ctx.keys.expired.is_empty() {
+        // The common case, without allocating.
+        if ctx.keys.dirty > 0 && ctx.keys.propagate == Propagate::AsIs {
+            let offset = ctx.hooks.propagate(&[(db, args)]);
+            if offset > 0 {
+                ctx.client.aof_offset = offset;
+            }
+            return;
+        }
+        if ctx.keys.dirty == 0 {
+            return;
+        }
+    }
+    let expired = std::mem::take(&mut ctx.keys.expired);
+    let dels: Vec<[&[u8]; 2]> = expired.iter().map(|(_, k)| [b"DEL", &k[..]]).collect();
+    let mut cmds: Vec<(usize, &[&[u8]])> = Vec::with_capacity(dels.len() + 1);
+    for ((db, _), del) in expired.iter().zip(&dels) {
+        cmds.push((*db, &del[..]));
+    }
+    let replaced: Vec<Vec<&[u8]>>;
+    if ctx.keys.dirty > 0 {
+        match &ctx.keys.propagate {
+            Propagate::AsIs => cmds.push((db, args)),
+            Propagate::Nothing => {}
+            Propagate::Commands(list) => {
+                replaced = list
+                    .iter()
+                    .map(|argv| argv.iter().map(Vec::as_slice).collect())
+                    .collect();
+                cmds.extend(replaced.iter().map(|a| (db, &a[..])));
+            }
+        }
+    }
+    if cmds.is_empty() {
+        return;
+    }
+    let offset = ctx.hooks.propagate(&cmds);
+    if offset > 0 {
+        ctx.client.aof_offset = offset;
     }
 }
 

@@ -19,6 +19,21 @@ pub trait ServerHooks: Send + Sync {
     /// (`(db, key)`, in the order they were signalled).
     fn keys_ready(&self, _ready: Vec<(usize, Vec<u8>)>) {}
 
+    /// Write commands to log (AOF), each as `(db, argv)` in replayable form, in
+    /// execution order. Called only while [`crate::Engine::propagating`] is set,
+    /// while the command still holds its shard locks, so writes to one key arrive
+    /// in the order they happened. Returns the log offset just after them (0 if
+    /// nothing was logged).
+    fn propagate(&self, _cmds: &[(usize, &[&[u8]])]) -> u64 {
+        0
+    }
+
+    /// While propagating: the error that refuses write commands (and PING) because
+    /// the log cannot be written (Redis's `-MISCONF Errors writing to the AOF
+    /// file: ...`), full text without the leading `-`.
+    fn deny_writes(&self) -> Option<String> {
+        None
+    }
     /// Every key of these databases may now serve blocked clients (SWAPDB).
     fn dbs_ready(&self, _dbs: &[usize]) {}
 }

@@ -80,6 +80,17 @@ pub enum SnapshotError {
 impl Engine {
     /// Starts a snapshot: the current state of every shard will be given to `visitor`.
     pub fn snapshot_begin(&self, visitor: Arc<dyn ShardVisitor>) -> Result<(), SnapshotError> {
+        self.snapshot_begin_with(visitor, || {})
+    }
+
+    /// [`snapshot_begin`](Self::snapshot_begin), running `at_instant` while every
+    /// shard lock is held: no command runs during it, so it happens exactly at the
+    /// snapshot instant (the AOF rewrite switches to a new incr file there).
+    pub fn snapshot_begin_with(
+        &self,
+        visitor: Arc<dyn ShardVisitor>,
+        at_instant: impl FnOnce(),
+    ) -> Result<(), SnapshotError> {
         let snap = &self.snapshot;
         if snap.active.swap(true, Ordering::AcqRel) {
             return Err(SnapshotError::InProgress);
@@ -90,6 +101,7 @@ impl Engine {
         for p in snap.pending.iter() {
             p.store(true, Ordering::Release);
         }
+        at_instant();
         drop(all);
         Ok(())
     }
@@ -99,10 +111,14 @@ impl Engine {
     pub fn snapshot_run(&self) {
         let snap = &self.snapshot;
         for id in 0..(self.keyspace.db_count() * SHARDS) {
-            if snap.pending[id].load(Ordering::Acquire) {
-                let shard = self.keyspace.lock_one(id as LockId);
-                snap.flush(id as LockId, &shard);
-                drop(shard);
+            // Locked even when no longer pending: a write that claimed the shard
+            // visits it under this lock, and the snapshot must not end (nor drop
+            // its visitor) before that visit is done.
+            let shard = self.keyspace.lock_one(id as LockId);
+            let visited = snap.pending[id].load(Ordering::Acquire);
+            snap.flush(id as LockId, &shard);
+            drop(shard);
+            if visited {
                 let visitor = snap.visitor.lock().clone();
                 if let Some(v) = visitor {
                     v.after_visit();

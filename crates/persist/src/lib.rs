@@ -5,6 +5,7 @@
 //! so it can be tested against real Redis files without the keyspace; the
 //! conversion to core's values lives in [`convert`].
 
+pub mod aof;
 pub mod convert;
 pub mod dump;
 pub mod rdb;

@@ -141,6 +141,9 @@ where
         state.commands_processed.fetch_add(executed, Relaxed);
         publish(&handle, &client, &input, &out, &state);
         if !out.is_empty() {
+            // The AOF holds this client's writes (fsynced with appendfsync always)
+            // before it hears they were done.
+            state.aof.before_reply(&engine, client.aof_offset).await;
             let bytes = out.buffer_mut();
             if stream.write_all(bytes).await.is_err() {
                 break;

@@ -3,6 +3,7 @@
 //! connections or the process.
 
 pub mod alloc;
+pub mod aof;
 pub mod blocked;
 pub mod clients;
 pub mod cmds;
@@ -153,17 +154,24 @@ pub fn run(opts: Options) -> i32 {
     }
     let engine = Arc::new(Engine::new(
         config,
-        &[cmds::COMMANDS, persistence::COMMANDS],
+        &[cmds::COMMANDS, persistence::COMMANDS, aof::COMMANDS],
     ));
-    if let Err(e) = persistence::load_at_startup(&engine) {
-        tracing::error!("{e}");
-        return 1;
-    }
     let state = Arc::new(ServerState::new(
         engine.clone(),
         opts.config_file.clone(),
         opts.threads,
     ));
+    // The AOF, when on, is the dataset: the RDB file is not read (as Redis).
+    aof::init(&state);
+    if engine.config.bool(P::Appendonly) {
+        if let Err(e) = aof::load_at_startup(&state) {
+            tracing::error!("{e}");
+            return 1;
+        }
+    } else if let Err(e) = persistence::load_at_startup(&engine) {
+        tracing::error!("{e}");
+        return 1;
+    }
     let rt = if opts.threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -183,6 +191,7 @@ pub fn run(opts: Options) -> i32 {
     };
     start_active_expiry(engine.clone(), state.clone());
     persistence::start_save_points(state.clone());
+    aof::start_cron(state.clone());
     let exit_state = state.clone();
     let code = rt.block_on(async move {
         if let Err(e) = listen::start(state.clone()).await {
@@ -198,6 +207,7 @@ pub fn run(opts: Options) -> i32 {
         wait_for_shutdown(&state).await;
         0
     });
+    aof::shutdown(&exit_state);
     let code = if code == 0 && !persistence::save_on_exit(&exit_state) {
         1
     } else {
@@ -253,7 +263,7 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 let period = Duration::from_micros(1_000_000 / hz);
                 let effort = engine.config.int(P::ActiveExpireEffort).clamp(1, 10) as u32;
                 let budget = period * (25 + 2 * (effort - 1)) / 100;
-                engine.active_expire_cycle(budget, &mut resume);
+                engine.active_expire_cycle_with(budget, &mut resume, &*state);
                 std::thread::sleep(period);
             }
         });

@@ -53,6 +53,8 @@ pub struct ServerState {
     pub me: std::sync::OnceLock<std::sync::Weak<ServerState>>,
     /// SAVE / BGSAVE bookkeeping.
     pub persistence: crate::persistence::Persistence,
+    /// The append-only file.
+    pub aof: crate::aof::Aof,
 }
 
 fn random_hex40() -> String {
@@ -93,6 +95,7 @@ impl ServerState {
             tcp_accept: parking_lot::Mutex::new(Vec::new()),
             me: std::sync::OnceLock::new(),
             persistence: Default::default(),
+            aof: Default::default(),
         }
     }
 
@@ -132,8 +135,17 @@ impl ServerHooks for ServerState {
         self.blocked.serve(&self.engine, self, keys);
     }
 
+    fn propagate(&self, cmds: &[(usize, &[&[u8]])]) -> u64 {
+        self.aof.propagate(cmds)
+    }
+
+    fn deny_writes(&self) -> Option<String> {
+        self.aof.write_error()
+    }
+
     fn config_changed(&self, name: &str) -> Result<(), String> {
         match name {
+            "appendonly" => crate::aof::config_changed(self)?,
             "loglevel" => crate::log::set_level(&self.engine.config.string(P::Loglevel)),
             "resetstat" => self.reset_stats(),
             "dir" => {

@@ -458,7 +458,7 @@ fn expire_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], base: i64, unit: Unit) 
     }
     when = when.checked_add(base).ok_or_else(invalid)?;
     let key = args[1];
-    let now = ctx.now_ms();
+    let past = ctx.keys.already_expired(when);
     let Some(e) = ctx.keys.write(key)? else {
         ctx.out.int(0);
         return Ok(());
@@ -472,12 +472,20 @@ fn expire_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], base: i64, unit: Unit) 
         ctx.out.int(0);
         return Ok(());
     }
-    if when <= now {
+    if past {
         ctx.keys.delete(key)?;
+        ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
     } else {
         let mut e = e;
         e.set_expire(Some(when));
         ctx.keys.mark_dirty(ctx.keys.db, key)?;
+        if ctx.keys.propagating && ctx.cmd.meta.name != "pexpireat" {
+            // Logged as PEXPIREAT with the absolute time, options kept.
+            let mut argv: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+            argv[0] = b"PEXPIREAT".to_vec();
+            argv[2] = when.to_string().into_bytes();
+            ctx.keys.propagate_as(argv);
+        }
     }
     ctx.out.int(1);
     Ok(())

@@ -97,6 +97,11 @@ params! {
     Appendfilename: "appendfilename", Kind::Str, "appendonly.aof", NO;
     Appenddirname: "appenddirname", Kind::Str, "appendonlydir", NO;
     Appendfsync: "appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec", YES;
+    AofLoadTruncated: "aof-load-truncated", Kind::Bool, "yes", YES;
+    AofUseRdbPreamble: "aof-use-rdb-preamble", Kind::Bool, "yes", YES;
+    AofRewriteIncrementalFsync: "aof-rewrite-incremental-fsync", Kind::Bool, "yes", YES;
+    AutoAofRewritePercentage: "auto-aof-rewrite-percentage", Kind::Int(0, i32::MAX as i64), "100", YES;
+    AutoAofRewriteMinSize: "auto-aof-rewrite-min-size", Kind::Memory(0, i64::MAX), "67108864", YES;
     Rdbcompression: "rdbcompression", Kind::Bool, "yes", YES;
     Rdbchecksum: "rdbchecksum", Kind::Bool, "yes", YES;
     StopWritesOnBgsaveError: "stop-writes-on-bgsave-error", Kind::Bool, "yes", YES;

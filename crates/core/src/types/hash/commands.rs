@@ -283,6 +283,13 @@ fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     let text = float80::format_human(&sum);
     store(ctx, key, field, text.as_bytes())?;
+    // The float arithmetic is not replayed: the result is.
+    ctx.keys.propagate_as(vec![
+        b"HSET".to_vec(),
+        key.to_vec(),
+        field.to_vec(),
+        text.as_bytes().to_vec(),
+    ]);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

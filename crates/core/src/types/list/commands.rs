@@ -519,10 +519,22 @@ fn pop_range_with_key(ctx: &mut Ctx<'_, '_>, key: &[u8], left: bool, count: usiz
     };
     out.array(2);
     out.bulk(key);
-    out.array(count.min(l.len()));
+    let n = count.min(l.len());
+    out.array(n);
     l.drain(count, left, |e| bulk_elem(out, e));
     let empty = l.is_empty();
-    removed(&mut ctx.keys, key, empty)
+    removed(&mut ctx.keys, key, empty)?;
+    // LMPOP / BLMPOP are logged as [LR]POP key count (never blocking on replay).
+    ctx.keys.propagate_as(vec![
+        if left {
+            b"LPOP".to_vec()
+        } else {
+            b"RPOP".to_vec()
+        },
+        key.to_vec(),
+        n.to_string().into_bytes(),
+    ]);
+    Ok(())
 }
 
 /// Parsed `numkeys key [key ...] LEFT|RIGHT [COUNT count]`.
@@ -627,6 +639,8 @@ fn blocking_pop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], left: bool) -> CmdResult 
             }
             let empty = l.is_empty();
             removed(&mut ctx.keys, key, empty)?;
+            let pop: &[u8] = if left { b"LPOP" } else { b"RPOP" };
+            ctx.keys.propagate_as(vec![pop.to_vec(), key.to_vec()]);
         }
         return Ok(());
     }
@@ -662,12 +676,23 @@ fn blmove(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let from = position(args[3])?;
     let to = position(args[4])?;
     let timeout = parse_timeout(args[5])?;
-    blocking_move(ctx, args[1], args[2], from, to, timeout)
+    blocking_move(ctx, args[1], args[2], from, to, timeout)?;
+    // Logged without the timeout, as LMOVE.
+    let mut argv = vec![b"LMOVE".to_vec()];
+    argv.extend(args[1..5].iter().map(|a| a.to_vec()));
+    ctx.keys.propagate_as(argv);
+    Ok(())
 }
 
 fn brpoplpush(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let timeout = parse_timeout(args[3])?;
-    blocking_move(ctx, args[1], args[2], false, true, timeout)
+    blocking_move(ctx, args[1], args[2], false, true, timeout)?;
+    ctx.keys.propagate_as(vec![
+        b"RPOPLPUSH".to_vec(),
+        args[1].to_vec(),
+        args[2].to_vec(),
+    ]);
+    Ok(())
 }
 
 fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {

@@ -181,6 +181,9 @@ fn spop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         None => ctx.out.null(),
         Some(m) => {
             ctx.out.bulk(&m);
+            // The random choice is not replayed: the member is (SREM).
+            ctx.keys
+                .propagate_as(vec![b"SREM".to_vec(), key.to_vec(), m.to_vec()]);
             if empty {
                 ctx.keys.delete(key)?;
             } else {
@@ -197,6 +200,7 @@ fn spop_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResult {
         .ok_or(CmdError::NotPositive)?;
     let max = max_intset(&ctx.engine.config);
     let mut rng = rand::thread_rng();
+    let record = ctx.keys.propagating;
     let Some(s) = write_set(&mut ctx.keys, key)? else {
         ctx.out.set(0);
         return Ok(());
@@ -215,6 +219,7 @@ fn spop_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResult {
         }
         reply_set(ctx, &all);
         ctx.keys.delete(key)?;
+        ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
         return Ok(());
     }
     let popped = s.pop_many(count, &mut rng);
@@ -223,6 +228,12 @@ fn spop_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResult {
         ctx.out.bulk(m);
     }
     ctx.keys.mark_dirty(ctx.keys.db, key)?;
+    // Logged as SREM of the members popped, 1024 per command as Redis does.
+    for chunk in popped.chunks(1024).filter(|_| record) {
+        let mut argv = vec![b"SREM".to_vec(), key.to_vec()];
+        argv.extend(chunk.iter().cloned());
+        ctx.keys.propagate_as(argv);
+    }
     Ok(())
 }
 

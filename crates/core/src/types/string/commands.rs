@@ -93,6 +93,8 @@ struct SetOpts {
     xx: bool,
     get: bool,
     expiry: Expiry,
+    /// The expiry was given as PXAT (logged as is; other forms are rewritten).
+    pxat: bool,
 }
 
 /// Parses SET's (or GETEX's, when `getex`) options as Redis's
@@ -103,6 +105,7 @@ fn parse_set_opts(ctx: &Ctx<'_, '_>, opts: &[&[u8]], getex: bool) -> CmdResult<S
         xx: false,
         get: false,
         expiry: Expiry::None,
+        pxat: false,
     };
     // Which of EX/PX/EXAT/PXAT was seen (they exclude each other but each may repeat).
     let mut kind: Option<&str> = None;
@@ -135,6 +138,7 @@ fn parse_set_opts(ctx: &Ctx<'_, '_>, opts: &[&[u8]], getex: bool) -> CmdResult<S
             match next {
                 Some(v) if allowed => {
                     kind = Some(k);
+                    o.pxat = k == "pxat";
                     o.expiry = Expiry::At(expire_at(ctx, v, unit, relative)?);
                     i += 1;
                 }
@@ -170,10 +174,25 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         Expiry::None | Expiry::Persist => Ttl::Clear,
     };
     ctx.keys.set_ttl(key, str_value(val), ttl)?;
+    if let (Expiry::At(at), false) = (o.expiry, o.pxat) {
+        // Redis 7.0 logs a relative or EXAT expiry as an absolute PXAT.
+        propagate_set_pxat(&mut ctx.keys, key, val, at);
+    }
     if !o.get {
         ctx.out.ok();
     }
     Ok(())
+}
+
+/// Logs `SET key val PXAT at`.
+fn propagate_set_pxat(keys: &mut Keys<'_>, key: &[u8], val: &[u8], at: i64) {
+    keys.propagate_as(vec![
+        b"SET".to_vec(),
+        key.to_vec(),
+        val.to_vec(),
+        b"PXAT".to_vec(),
+        at.to_string().into_bytes(),
+    ]);
 }
 
 fn setnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
@@ -189,6 +208,7 @@ fn setnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn set_with_expire(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], unit: Unit) -> CmdResult {
     let at = expire_at(ctx, args[2], unit, true)?;
     ctx.keys.set_ttl(args[1], str_value(args[3]), Ttl::At(at))?;
+    propagate_set_pxat(&mut ctx.keys, args[1], args[3], at);
     ctx.out.ok();
     Ok(())
 }
@@ -259,35 +279,49 @@ fn getset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn getdel(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     reply_get(ctx, args[1])?;
     ctx.keys.delete(args[1])?;
+    ctx.keys
+        .propagate_as(vec![b"DEL".to_vec(), args[1].to_vec()]);
     Ok(())
 }
 
 fn getex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let o = parse_set_opts(ctx, &args[2..], true)?;
     let key = args[1];
-    let now = ctx.now_ms();
     let found = ctx.keys.read_str(key)?.is_some();
     reply_get(ctx, key)?;
     if !found {
         return Ok(());
     }
     match o.expiry {
-        Expiry::At(at) if at <= now => {
+        Expiry::At(at) if ctx.keys.already_expired(at) => {
             ctx.keys.delete(key)?;
+            ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
         }
         Expiry::At(at) => {
             if let Some(mut e) = ctx.keys.write(key)? {
                 e.set_expire(Some(at));
             }
             ctx.keys.mark_dirty(ctx.keys.db, key)?;
+            ctx.keys.propagate_as(vec![
+                b"PEXPIREAT".to_vec(),
+                key.to_vec(),
+                at.to_string().into_bytes(),
+            ]);
         }
         Expiry::Persist => {
-            if let Some(mut e) = ctx.keys.write(key)? {
-                if e.node.expire().is_some() {
+            let removed = match ctx.keys.write(key)? {
+                Some(mut e) if e.node.expire().is_some() => {
                     e.set_expire(None);
+                    true
                 }
+                _ => false,
+            };
+            if removed {
+                // Like Redis: only a removed TTL counts as a change.
+                ctx.keys.mark_dirty(ctx.keys.db, key)?;
+                ctx.keys
+                    .propagate_as(vec![b"PERSIST".to_vec(), key.to_vec()]);
             }
-            ctx.keys.mark_dirty(ctx.keys.db, key)?;
         }
         _ => {}
     }
@@ -418,6 +452,13 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         Value::Str(StrValue::from_bytes_no_int(text.as_bytes())),
         true,
     )?;
+    // The float arithmetic is not replayed: the result is.
+    ctx.keys.propagate_as(vec![
+        b"SET".to_vec(),
+        key.to_vec(),
+        text.as_bytes().to_vec(),
+        b"KEEPTTL".to_vec(),
+    ]);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

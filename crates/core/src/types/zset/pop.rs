@@ -89,7 +89,19 @@ fn zpop_generic(
         popped += 1;
     }
     let empty = z.is_empty();
-    finish_removal(&mut ctx.keys, key, empty, popped)
+    finish_removal(&mut ctx.keys, key, empty, popped)?;
+    // Every pop (ZMPOP, the blocking forms) is logged as ZPOPMIN/ZPOPMAX key n,
+    // as Redis 7.0 does: a replay never blocks.
+    let name: &[u8] = match end {
+        End::Min => b"ZPOPMIN",
+        End::Max => b"ZPOPMAX",
+    };
+    ctx.keys.propagate_as(vec![
+        name.to_vec(),
+        key.to_vec(),
+        popped.to_string().into_bytes(),
+    ]);
+    Ok(())
 }
 
 /// getPositiveLongFromObjectOrReply: one error for a non-number and a negative.
