@@ -39,7 +39,7 @@ pub fn parse_timeout(arg: &[u8]) -> CmdResult<Option<u64>> {
                 .and_then(|t| t.parse::<f64>().ok());
             return match (in_long_double, as_f64) {
                 (true, Some(v)) if v.is_infinite() => Err(negative()),
-                (true, Some(v)) if v == 0.0 => Ok(None),
+                (true, Some(0.0)) => Ok(None),
                 _ => Err(CmdError::Other(
                     "timeout is not a float or out of range".into(),
                 )),
@@ -49,7 +49,9 @@ pub fn parse_timeout(arg: &[u8]) -> CmdResult<Option<u64>> {
     // Redis multiplies by 1000 and converts to a long long by truncation; a value
     // out of its range converts to LLONG_MIN on x86-64, hence "negative".
     let ms = (secs * 1000.0).trunc();
-    if ms.is_nan() || ms < 0.0 || ms >= 9.223_372_036_854_775_808e18 {
+    // 2^63: the first value a long long cannot hold.
+    const LLONG_LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if !(0.0..LLONG_LIMIT).contains(&ms) {
         return Err(negative());
     }
     let ms = ms as u64;

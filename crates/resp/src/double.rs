@@ -116,7 +116,7 @@ pub(crate) fn format_g(v: f64, precision: usize, out: &mut Vec<u8>) {
         for _ in 0..(-exp - 1) {
             out.push(b'0');
         }
-        out.extend_from_slice(trim_zeros(&digits));
+        out.extend_from_slice(trim_zeros(digits));
     }
 }
 
