@@ -453,7 +453,13 @@ fn failed_saves_reply_like_redis() {
                 && info.contains("rdb_bgsave_in_progress:0\r\n")
             {
                 assert!(info.contains("rdb_saves:2\r\n"), "{info}");
-                assert!(info.contains("rdb_last_bgsave_time_sec:0\r\n"), "{info}");
+                // Whole seconds between start and end: 1 when a second boundary
+                // fell inside the (failed, instant) save, in both servers.
+                assert!(
+                    info.contains("rdb_last_bgsave_time_sec:0\r\n")
+                        || info.contains("rdb_last_bgsave_time_sec:1\r\n"),
+                    "{info}"
+                );
                 break;
             }
             assert!(Instant::now() < deadline, "{info}");
