@@ -769,3 +769,91 @@ fn aof_wins_over_the_rdb_like_redis() {
     }
     assert_eq!(seen[0], seen[1], "ferrokv vs redis");
 }
+
+/// The commands of an AOF incr file, each as its words, with 13-digit numbers
+/// (absolute times in ms) replaced by `<ms>`.
+fn logged_commands(path: &Path) -> Vec<Vec<String>> {
+    use ferrokv_resp::{RequestLimits, RequestParser};
+    let data = std::fs::read(path).unwrap();
+    let mut parser = RequestParser::new(RequestLimits::default());
+    let mut at = 0;
+    let mut out = Vec::new();
+    while at < data.len() {
+        let n = parser
+            .parse(&data[at..])
+            .expect("valid log")
+            .expect("complete record");
+        let words = parser
+            .args(&data[at..])
+            .map(|a| {
+                let w = String::from_utf8_lossy(a).into_owned();
+                if w.len() == 13 && w.bytes().all(|b| b.is_ascii_digit()) {
+                    "<ms>".to_string()
+                } else {
+                    w
+                }
+            })
+            .collect();
+        out.push(words);
+        at += n;
+    }
+    out
+}
+
+#[test]
+fn restore_ttls_are_logged_as_absolute_times_like_redis() {
+    let mut logs = Vec::new();
+    for kind in [Kind::Ferrokv, Kind::Redis] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = match kind {
+            Kind::Ferrokv => ferrokv(dir.path(), &["--appendfsync", "always"]),
+            Kind::Redis => redis(dir.path(), &["--appendfsync", "always"]),
+        };
+        let mut c = s.conn();
+        run_script(&mut c, "SET src hello");
+        let Frame::Bulk(payload) = c.cmd(&["DUMP", "src"]) else {
+            panic!("DUMP")
+        };
+        let p = payload.to_vec();
+        for (key, ttl, extra) in [
+            ("a", "100000", &[][..]),
+            ("b", "0", &[][..]),
+            ("c", "4102444800000", &["ABSTTL"][..]),
+            ("src", "1", &["REPLACE", "ABSTTL"][..]),
+            ("d", "1", &["ABSTTL"][..]),
+            ("e", "50000", &["REPLACE", "IDLETIME", "5"][..]),
+        ] {
+            let mut argv: Vec<&[u8]> = vec![b"RESTORE", key.as_bytes(), ttl.as_bytes(), &p];
+            argv.extend(extra.iter().map(|w| w.as_bytes()));
+            let reply = c.cmd(&argv);
+            assert_eq!(show(&reply), "+OK", "{kind:?} RESTORE {key}");
+        }
+        let pttl = int(&c.run("PTTL a"));
+        assert!(pttl > 90_000 && pttl <= 100_000, "{pttl}");
+        s.crash();
+        let s = match kind {
+            Kind::Ferrokv => ferrokv(dir.path(), &[]),
+            Kind::Redis => redis(dir.path(), &[]),
+        };
+        let mut c = s.conn();
+        let pttl = int(&c.run("PTTL a"));
+        assert!(
+            pttl > 80_000 && pttl <= 100_000,
+            "{kind:?} after replay: {pttl}"
+        );
+        assert_eq!(int(&c.run("EXISTS src d")), 0);
+        assert_eq!(int(&c.run("EXISTS b c e")), 3);
+        logs.push(logged_commands(
+            &dir.path().join("appendonlydir/appendonly.aof.1.incr.aof"),
+        ));
+    }
+    assert_eq!(logs[0], logs[1]);
+    assert!(
+        logs[0].iter().any(|c| c[0] == "RESTORE"
+            && c[1] == "a"
+            && c[2] == "<ms>"
+            && c.last().unwrap() == "ABSTTL"),
+        "{:?}",
+        logs[0]
+    );
+}

@@ -686,3 +686,72 @@ fn collections_files_load_both_ways() {
         }
     }
 }
+
+#[test]
+fn failed_bgsave_stops_writes_like_redis() {
+    // stop-writes-on-bgsave-error: after a failed BGSAVE, with save points set,
+    // writes and PING are refused with MISCONF until a save succeeds or the
+    // option (or the save points) are turned off.
+    let args = [
+        "--dir",
+        "/proc",
+        "--save",
+        "3600 1",
+        "--enable-protected-configs",
+        "yes",
+    ];
+    let ours = Server::ferrokv(&args);
+    let theirs = Server::redis(&args);
+    let mut transcripts = Vec::new();
+    for s in [&ours, &theirs] {
+        let good_dir = tempfile::tempdir().unwrap();
+        let mut c = s.conn();
+        let mut t = Vec::new();
+        t.push(show(&c.cmd(&["SET", "k", "v"])));
+        t.push(show(&c.cmd(&["BGSAVE"])));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let info = String::from_utf8_lossy(&bulk(c.cmd(&["INFO", "persistence"]))).into_owned();
+            if info.contains("rdb_last_bgsave_status:err\r\n")
+                && info.contains("rdb_bgsave_in_progress:0\r\n")
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{info}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for cmd in [
+            &["SET", "k", "w"][..],
+            &["PING"],
+            &["GET", "k"],
+            &["DEL", "k"],
+            &["INCR", "n"],
+            &["EXISTS", "k"],
+            &["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"],
+            &["SET", "k", "x"],
+            &["PING"],
+            &["CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"],
+            &["SET", "k", "y"],
+            &["CONFIG", "SET", "save", ""],
+            &["SET", "k", "z"],
+            &["CONFIG", "SET", "save", "3600 1"],
+            &["LPUSH", "l", "a"],
+            &["GET", "k"],
+        ] {
+            t.push(show(&c.cmd(cmd)));
+        }
+        // A successful SAVE clears the failed status.
+        let good = good_dir.path().to_string_lossy().into_owned();
+        for cmd in [
+            &["CONFIG", "SET", "dir", good.as_str()][..],
+            &["SAVE"],
+            &["LPUSH", "l", "b"],
+            &["PING"],
+        ] {
+            t.push(show(&c.cmd(cmd)));
+        }
+        transcripts.push(t);
+    }
+    assert_eq!(transcripts[0], transcripts[1]);
+    assert!(transcripts[0][2].starts_with("-MISCONF Redis is configured to save RDB snapshots"));
+}

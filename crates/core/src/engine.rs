@@ -82,6 +82,9 @@ pub struct Engine {
     /// Whether writes are handed to [`ServerHooks::propagate`] (the AOF is on).
     /// While clear, propagation costs this one load per command.
     pub propagating: std::sync::atomic::AtomicBool,
+    /// Set while the last background save failed: write commands then ask
+    /// [`ServerHooks::deny_writes`] whether stop-writes-on-bgsave-error refuses them.
+    pub bgsave_failed: std::sync::atomic::AtomicBool,
 }
 
 /// Totals over every shard (INFO stats and keyspace).
@@ -118,6 +121,7 @@ impl Engine {
             snapshot: crate::snapshot::SnapshotState::new(dbs * SHARDS),
             blocked_clients: std::sync::atomic::AtomicUsize::new(0),
             propagating: std::sync::atomic::AtomicBool::new(false),
+            bgsave_failed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -192,7 +196,8 @@ impl Engine {
         };
         if (cmd.meta.flags.has(Flags::WRITE) || cmd.meta.name == "ping")
             && !client.loading
-            && self.propagating.load(Ordering::Relaxed)
+            && (self.propagating.load(Ordering::Relaxed)
+                || self.bgsave_failed.load(Ordering::Relaxed))
         {
             if let Some(e) = hooks.deny_writes() {
                 self.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);

@@ -28,9 +28,9 @@ pub trait ServerHooks: Send + Sync {
         0
     }
 
-    /// While propagating: the error that refuses write commands (and PING) because
-    /// the log cannot be written (Redis's `-MISCONF Errors writing to the AOF
-    /// file: ...`), full text without the leading `-`.
+    /// While propagating or after a failed background save: the error that
+    /// refuses write commands (and PING) because the data cannot be persisted
+    /// (Redis's `-MISCONF ...` texts), full text without the leading `-`.
     fn deny_writes(&self) -> Option<String> {
         None
     }

@@ -30,6 +30,9 @@
 //!
 //! - ZPOPMIN / ZPOPMAX / ZMPOP / BZPOPMIN / BZPOPMAX / BZMPOP: `ZPOPMIN|ZPOPMAX key <n>`.
 //!
+//! - RESTORE with a relative TTL: the same RESTORE with the absolute time and
+//!   `ABSTTL` appended; an already-expired TTL that replaced a key: `DEL key`.
+//!
 //! SRANDMEMBER / HRANDFIELD / ZRANDMEMBER are read-only: nothing to log.
 
 #[cfg(test)]

@@ -354,6 +354,25 @@ impl PendingSave {
     }
 }
 
+/// The refusal of writes after a failed background save, Redis's text.
+pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// Whether writes are refused because the last background save failed: only
+/// while stop-writes-on-bgsave-error is on and save points are configured, as
+/// Redis decides it.
+pub fn bgsave_error_stops_writes(engine: &Engine, p: &Shared) -> bool {
+    !p.last_bgsave_ok.load(Relaxed)
+        && engine.config.bool(P::StopWritesOnBgsaveError)
+        && !save_points(engine).is_empty()
+}
+
+/// Records the outcome of a save for INFO and for the write gate
+/// ([`Engine::bgsave_failed`]).
+fn set_bgsave_status(engine: &Engine, p: &Shared, ok: bool) {
+    p.last_bgsave_ok.store(ok, Relaxed);
+    engine.bgsave_failed.store(!ok, Relaxed);
+}
+
 /// SAVE's work: a snapshot written out on the calling thread.
 pub fn save_blocking(engine: &Arc<Engine>, p: &Shared) -> Result<(), CmdError> {
     if p.bgsave_in_progress.load(Relaxed) {
@@ -367,6 +386,8 @@ pub fn save_blocking(engine: &Arc<Engine>, p: &Shared) -> Result<(), CmdError> {
     // Redis answers a failed SAVE with a bare "-ERR"; the reason is in the log.
     pending.run().map_err(|_| CmdError::Raw("ERR".into()))?;
     p.lastsave.store(unix_secs(), Relaxed);
+    // A successful SAVE clears a failed BGSAVE's status, as Redis's rdbSave does.
+    set_bgsave_status(engine, p, true);
     Ok(())
 }
 
@@ -399,7 +420,7 @@ pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdErro
         Err(BeginError::Io) => {
             // Redis's fork succeeds and its child fails: the reply still says
             // started, and the status turns to err.
-            p.last_bgsave_ok.store(false, Relaxed);
+            set_bgsave_status(engine, p, false);
             p.last_bgsave_secs.store(0, Relaxed);
             p.bgsave_in_progress.store(false, Relaxed);
             tracing::warn!("Background saving error");
@@ -407,6 +428,7 @@ pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdErro
         }
     };
     let shared = p.clone();
+    let saver_engine = engine.clone();
     let spawned = std::thread::Builder::new()
         .name("bgsave".into())
         .spawn(move || {
@@ -417,7 +439,7 @@ pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdErro
                 shared.lastsave.store(unix_secs(), Relaxed);
                 tracing::info!("Background saving terminated with success");
             }
-            shared.last_bgsave_ok.store(ok, Relaxed);
+            set_bgsave_status(&saver_engine, &shared, ok);
             shared
                 .last_bgsave_secs
                 .store(unix_secs() - shared.bgsave_started.load(Relaxed), Relaxed);
@@ -818,19 +840,29 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         DumpError::BadData(_) => CmdError::Other("Bad data format".into()),
     })?;
     let value = from_rdb(value, &ctx.engine.config).map_err(|e| CmdError::Other(e.to_string()))?;
-    if replace {
-        ctx.keys.delete(key)?;
-    }
+    let deleted = replace && ctx.keys.delete(key)?;
     let now = ctx.now_ms();
     let when = if ttl != 0 && !absttl {
         ttl.saturating_add(now)
     } else {
         ttl
     };
-    if ttl != 0 && when <= now {
-        // Already expired: the key is not created (an old one was deleted).
+    if ttl != 0 && ctx.keys.already_expired(when) {
+        // Already expired: the key is not created; an old one that REPLACE
+        // deleted is logged as a DEL (Redis's restoreCommand).
+        if deleted {
+            ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
+        }
         ctx.out.ok();
         return Ok(());
+    }
+    if ttl != 0 && !absttl {
+        // A relative TTL is logged as the absolute time it became, so a replay
+        // later gives the same expiry.
+        let mut argv: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+        argv[2] = when.to_string().into_bytes();
+        argv.push(b"ABSTTL".to_vec());
+        ctx.keys.propagate_as(argv);
     }
     let policy = AccessPolicy::of(&ctx.engine.config);
     let field = access_field(policy, idle.map(|v| v as u64), freq.map(|v| v as u8), now);

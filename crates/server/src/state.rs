@@ -140,7 +140,18 @@ impl ServerHooks for ServerState {
     }
 
     fn deny_writes(&self) -> Option<String> {
-        self.aof.write_error()
+        // Redis's order (writeCommandsDeniedByDiskError): the RDB condition first.
+        if crate::persistence::bgsave_error_stops_writes(&self.engine, &self.persistence.0) {
+            return Some(crate::persistence::MISCONF_RDB.into());
+        }
+        if self
+            .engine
+            .propagating
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return self.aof.write_error();
+        }
+        None
     }
 
     fn config_changed(&self, name: &str) -> Result<(), String> {
