@@ -44,6 +44,9 @@ pub struct Keys<'k> {
     pub loading: bool,
     /// Databases whose every key may now serve blocked clients (SWAPDB).
     pub ready_dbs: Vec<usize>,
+    /// Set for a write command while a snapshot runs: every key it reaches is
+    /// preserved as of the snapshot instant first (see [`crate::snapshot`]).
+    pub cow: Option<&'k crate::snapshot::SnapshotState>,
 }
 
 /// How a write command is logged to the AOF (Redis's rewriteClientCommandVector /
@@ -76,6 +79,7 @@ impl<'k> Keys<'k> {
             expired: Vec::new(),
             loading: false,
             ready_dbs: Vec::new(),
+            cow: None,
         }
     }
 
@@ -134,8 +138,16 @@ impl<'k> Keys<'k> {
     pub fn shard(&mut self, db: usize, key: &[u8]) -> CmdResult<(&mut Shard, u64)> {
         let hash = hash_key(key);
         let id = (db * SHARDS + shard_of(hash)) as LockId;
+        let cow = self.cow;
         match self.locks.shard(id) {
-            Some(s) => Ok((s, hash)),
+            Some(s) => {
+                // Every access of a command goes through here, so a write command
+                // cannot change a key before the snapshot has its old entry.
+                if let Some(snap) = cow {
+                    snap.preserve(id, s, key, hash);
+                }
+                Ok((s, hash))
+            }
             None => Err(CmdError::Other(
                 "internal error: key accessed without its lock".into(),
             )),

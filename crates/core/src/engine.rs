@@ -205,10 +205,15 @@ impl Engine {
             }
         }
         let mut locks = self.lock_for(cmd, args, client.db);
-        if self.snapshot.active() && cmd.meta.flags.has(Flags::WRITE) {
+        let snapshot_write = self.snapshot.active() && cmd.meta.flags.has(Flags::WRITE);
+        let whole_dbs = matches!(cmd.locks, Locks::Db | Locks::AllDbs);
+        if snapshot_write && whole_dbs {
             self.snapshot_before_write(&mut locks);
         }
         let mut keys = Keys::new(locks, client.db, self.clock.now_ms());
+        if snapshot_write && !whole_dbs {
+            keys.cow = Some(&self.snapshot);
+        }
         keys.track_ready = self.blocked_clients.load(Ordering::Relaxed) > 0;
         keys.no_touch = client.no_touch && cmd.meta.name != "touch";
         keys.loading = client.loading;

@@ -506,7 +506,10 @@ impl ShardVisitor for BaseVisitor {
         let mut buf = Vec::new();
         let mut error = None;
         let failed = self.order.lock().error.is_some();
-        for node in shard.dict.iter().take(if failed { 0 } else { usize::MAX }) {
+        for node in shard
+            .snapshot_iter()
+            .take(if failed { 0 } else { usize::MAX })
+        {
             match to_rdb(&node.value) {
                 Ok(v) if self.rdb => {
                     let meta = key_meta(node, self.policy, self.now_ms);

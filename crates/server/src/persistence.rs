@@ -109,11 +109,11 @@ struct Output {
 }
 
 /// Serializes shards as the snapshot hands them over. Serializing happens on
-/// whichever thread visits the shard (the saver, or a write command that reached a
-/// pending shard first); only the saver thread writes to the file, between shards
-/// and holding no shard lock, so a client never waits for disk I/O. Shards of the db being
-/// written go out as soon as the saver gets to them, in any order (RDB only needs
-/// a db's keys together): little is ever buffered.
+/// the saver thread (only FLUSHDB/FLUSHALL/SWAPDB during a save visit the shards
+/// they hold themselves); only the saver thread writes to the file, between shards
+/// and holding no shard lock, so a client never waits for disk I/O. Shards of the
+/// db being written go out as soon as they are serialized, in any order (RDB only
+/// needs a db's keys together): little is ever buffered.
 struct SaveVisitor {
     ready: Mutex<Vec<(usize, Vec<u8>)>>,
     output: Mutex<Output>,
@@ -182,7 +182,7 @@ impl ShardVisitor for SaveVisitor {
         let mut buf = Vec::new();
         // After a failure the save is lost anyway: skip the serializing.
         if !self.failed.load(Relaxed) {
-            for node in shard.dict.iter() {
+            for node in shard.snapshot_iter() {
                 match to_rdb(&node.value) {
                     Ok(v) => {
                         let meta = key_meta(node, self.policy, self.now_ms);
@@ -391,16 +391,6 @@ pub fn save_blocking(engine: &Arc<Engine>, p: &Shared) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// Renices the calling thread (Linux threads have their own nice value).
-fn lower_thread_priority() {
-    // SAFETY: gettid and setpriority take no pointers; failure only leaves the
-    // priority as it was.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
-    }
-}
-
 /// BGSAVE's work: the snapshot instant is now, the writing on a new thread.
 pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdError> {
     if p.bgsave_in_progress.swap(true, Relaxed) {
@@ -432,8 +422,10 @@ pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdErro
     let spawned = std::thread::Builder::new()
         .name("bgsave".into())
         .spawn(move || {
-            // Request threads come first: the saver takes the CPU they leave.
-            lower_thread_priority();
+            // Normal priority, on purpose: the saver holds a shard lock while it
+            // serializes that shard, and a reniced saver preempted under CPU
+            // contention would keep request threads waiting on it (priority
+            // inversion). Redis's forked child is not reniced either.
             let ok = pending.run().is_ok();
             if ok {
                 shared.lastsave.store(unix_secs(), Relaxed);

@@ -203,8 +203,8 @@ impl<'k> LockSet<'k> {
     }
 
     /// Every held shard with its id, in ascending order.
-    pub fn held(&mut self) -> impl Iterator<Item = (LockId, &Shard)> {
-        self.held.iter().map(|(id, g)| (*id, &**g))
+    pub fn held(&mut self) -> impl Iterator<Item = (LockId, &mut Shard)> + use<'_, 'k> {
+        self.held.iter_mut().map(|(id, g)| (*id, &mut **g))
     }
 
     /// Number of shards held.

@@ -140,6 +140,11 @@ impl Node {
     }
 
     /// The same entry (value, TTL, access field) under another key (RENAME, COPY).
+    /// A deep copy, detached from any chain (a snapshot's pre-image of an entry).
+    pub fn duplicate(&self) -> Node {
+        Self::with_expire(self.key(), self.lru(), self.value.clone(), self.expire_at)
+    }
+
     pub fn rekey(mut self, key: &[u8]) -> Node {
         let value = std::mem::replace(&mut self.value, Value::empty());
         Self::with_expire(key, self.lru(), value, self.expire_at)

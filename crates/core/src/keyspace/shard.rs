@@ -53,6 +53,56 @@ pub struct Shard {
     pub expire_cursor: u64,
     /// Counters.
     pub stats: ShardStats,
+    /// While a snapshot has not visited this shard yet: the entries, as of the
+    /// snapshot instant, of keys written since (`None`: the key did not exist).
+    pub preserved: Option<Box<Preserved>>,
+}
+
+/// A key's state at a snapshot instant, kept because a command wrote the key
+/// before the snapshot visited its shard.
+pub enum PreImage {
+    /// A copy of the entry as it was.
+    Entry(Node),
+    /// The key did not exist (the write creates it).
+    Absent(Box<[u8]>),
+}
+
+impl PreImage {
+    /// The key.
+    pub fn key(&self) -> &[u8] {
+        match self {
+            PreImage::Entry(n) => n.key(),
+            PreImage::Absent(k) => k,
+        }
+    }
+}
+
+/// Pre-images of keys written during a snapshot, found by the key's
+/// [`hash_key`](super::hash_key) (computed once, by the writer, anyway): no second
+/// copy of the key for entries, no second hash function.
+pub type Preserved = hashbrown::HashTable<PreImage>;
+
+impl Shard {
+    /// The entries as of the running snapshot's instant: live entries not written
+    /// since, then the pre-images of those that were (see [`crate::snapshot`]).
+    /// Without a snapshot, simply every entry.
+    pub fn snapshot_iter(&self) -> impl Iterator<Item = &Node> + '_ {
+        let pre = self.preserved.as_deref();
+        self.dict
+            .iter()
+            .filter(move |n| {
+                pre.is_none_or(|p| {
+                    let key = n.key();
+                    p.find(super::hash_key(key), |e| e.key() == key).is_none()
+                })
+            })
+            .chain(pre.into_iter().flat_map(|p| {
+                p.iter().filter_map(|e| match e {
+                    PreImage::Entry(n) => Some(n),
+                    PreImage::Absent(_) => None,
+                })
+            }))
+    }
 }
 
 /// A found entry and the shard counter that must follow changes of its TTL.
