@@ -12,6 +12,7 @@ pub mod conn;
 pub mod info;
 pub mod listen;
 pub mod log;
+pub mod park;
 pub mod persistence;
 pub mod state;
 
@@ -27,19 +28,6 @@ use crate::state::ServerState;
 /// 20 µs gains 5-20% (the client no longer pays to wake a sleeping server thread for
 /// most requests) and costs ~5% at pipeline 16; 100+ µs loses at both.
 pub const DEFAULT_PARK_SPIN_US: u64 = 20;
-
-/// Spins briefly before a worker thread sleeps in epoll: a request that arrives
-/// within the spin is picked up without the client paying to wake a sleeping thread.
-/// An idle server spins once per sleep, so this costs nothing measurable at rest.
-fn spin_before_park(us: u64) {
-    if us == 0 {
-        return;
-    }
-    let start = std::time::Instant::now();
-    while start.elapsed() < std::time::Duration::from_micros(us) {
-        std::hint::spin_loop();
-    }
-}
 
 /// The Redis version whose behaviour ferrokv implements (client libraries gate
 /// features on it).
@@ -210,7 +198,8 @@ pub fn run(opts: Options) -> i32 {
         return 1;
     }
     let spin_us = opts.park_spin_us;
-    let spin = move || spin_before_park(spin_us);
+    let spin = move || park::spin_before_park(spin_us);
+    let epolls_before = park::epoll_fds();
     let rt = if opts.threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -223,6 +212,7 @@ pub fn run(opts: Options) -> i32 {
             .on_thread_park(spin)
             .build()
     };
+    park::watch_runtime_epoll(&epolls_before);
     let rt = match rt {
         Ok(rt) => rt,
         Err(e) => {
