@@ -14,6 +14,7 @@ pub mod listen;
 pub mod log;
 pub mod park;
 pub mod persistence;
+pub mod rdb_load;
 pub mod state;
 
 use std::sync::Arc;

@@ -18,16 +18,18 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use ferrokv_core::args::{int_arg, is_kw};
 use ferrokv_core::commands::CommandDef;
 use ferrokv_core::config::P;
-use ferrokv_core::ctx::{Ctx, Keys};
-use ferrokv_core::keyspace::{LockSet, Shard, SHARDS};
+use ferrokv_core::ctx::Ctx;
+use ferrokv_core::keyspace::{Shard, SHARDS};
 use ferrokv_core::snapshot::ShardVisitor;
 use ferrokv_core::{CmdError, CmdResult, Engine};
 use ferrokv_persist::convert::{
-    access_field, from_rdb, initial_access_field, key_meta, to_rdb, write_options, AccessPolicy,
+    access_field, from_rdb, key_meta, to_rdb, write_options, AccessPolicy,
 };
-use ferrokv_persist::rdb::{encode_entry, RdbReader, RdbWriter, Record, WriteOptions};
+use ferrokv_persist::rdb::{encode_entry, RdbWriter, WriteOptions};
 use ferrokv_persist::{decode_dump, encode_dump, DumpError};
 use parking_lot::Mutex;
+
+pub use crate::rdb_load::{load_from, LoadStats};
 
 use crate::cmds::state;
 use crate::state::ServerState;
@@ -663,15 +665,6 @@ impl InfoFields {
     }
 }
 
-/// What loading found.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct LoadStats {
-    /// Keys inserted.
-    pub loaded: u64,
-    /// Keys skipped because their expire time had passed.
-    pub expired: u64,
-}
-
 /// Loads `dbfilename` from the working directory if it exists. An unreadable or
 /// corrupt file is an error: Redis refuses to start rather than lose data.
 pub fn load_at_startup(engine: &Engine) -> Result<Option<LoadStats>, String> {
@@ -699,72 +692,6 @@ pub fn load_at_startup(engine: &Engine) -> Result<Option<LoadStats>, String> {
         started.elapsed().as_secs_f64()
     );
     Ok(Some(stats))
-}
-
-/// Loads an RDB stream into the engine.
-pub fn load_from(engine: &Engine, r: impl std::io::Read) -> Result<LoadStats, String> {
-    let corrupt = |e: ferrokv_persist::RdbError| {
-        format!("Short read or corrupt RDB loading DB ({e}). Unrecoverable error, aborting now.")
-    };
-    let mut reader = RdbReader::new(r)
-        .map_err(corrupt)?
-        .verify_checksum(engine.config.bool(P::Rdbchecksum));
-    let now = engine.clock.now_ms();
-    let policy = AccessPolicy::of(&engine.config);
-    let dbs = engine.keyspace.db_count();
-    let mut stats = LoadStats::default();
-    let mut keys: Option<Keys<'_>> = None;
-    while let Some(rec) = reader.next_record().map_err(corrupt)? {
-        let e = match rec {
-            Record::Entry(e) => e,
-            Record::ModuleAux(name) => {
-                return Err(format!(
-                "The RDB file contains AUX module data I can't load: no matching module '{name}'"
-            ))
-            }
-            Record::Aux(..) | Record::ResizeDb { .. } | Record::SelectDb(_) => continue,
-        };
-        let db = usize::try_from(e.db).unwrap_or(usize::MAX);
-        if db >= dbs {
-            return Err(format!(
-                "FATAL: Data file was created with a Redis server configured to handle more than {dbs} databases. Exiting"
-            ));
-        }
-        if e.meta.expire_ms.is_some_and(|t| t < now) {
-            stats.expired += 1;
-            continue;
-        }
-        if keys.as_ref().map(|k| k.db) != Some(db) {
-            // Release the previous db's locks before taking the next ones.
-            drop(keys.take());
-            keys = Some(Keys::new(
-                LockSet::lock_dbs(&engine.keyspace, [db]),
-                db,
-                now,
-            ));
-        }
-        let Some(k) = keys.as_mut() else { continue };
-        let value = from_rdb(e.value, &engine.config).map_err(|err| {
-            format!(
-                "Can't load key '{}' in DB {db}: {err}",
-                String::from_utf8_lossy(&e.key)
-            )
-        })?;
-        if k.exists(&e.key).map_err(|err| err.to_string())? {
-            return Err(format!(
-                "RDB has duplicated key '{}' in DB {db}",
-                String::from_utf8_lossy(&e.key)
-            ));
-        }
-        let field = access_field(policy, e.meta.idle_secs, e.meta.freq, now)
-            .unwrap_or_else(|| initial_access_field(policy, now));
-        let entry = k
-            .insert_new(&e.key, value, e.meta.expire_ms)
-            .map_err(|err| err.to_string())?;
-        entry.node.set_lru(field);
-        stats.loaded += 1;
-    }
-    Ok(stats)
 }
 
 // ------------------------------------------------------------------ DUMP / RESTORE

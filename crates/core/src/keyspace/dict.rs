@@ -104,6 +104,19 @@ impl Dict {
     }
 
     /// Removes everything, returning the old contents as a dict (to drop elsewhere).
+    /// Grows the bucket array to hold `n` entries without resizing again (a
+    /// loader that knows how many keys are coming).
+    pub fn reserve(&mut self, n: usize) {
+        let target = n.next_power_of_two().max(MIN_SIZE);
+        if target > self.table.len() {
+            if self.table.is_empty() {
+                self.table.resize_with(target, || None);
+            } else {
+                self.resize(target, hash_of);
+            }
+        }
+    }
+
     pub fn take_all(&mut self) -> Dict {
         std::mem::take(self)
     }

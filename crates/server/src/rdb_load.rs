@@ -1,0 +1,291 @@
+//! Loading an RDB file into the keyspace, in parallel.
+//!
+//! One thread reads and decodes the file (a stream: it cannot be split); the keys
+//! go in batches to inserter threads, each owning a fixed subset of shards, which
+//! convert values and insert them. Inserting is where loading spends its time (a
+//! cache miss per key to check for duplicates, plus building the value), so it
+//! scales with cores while the reader keeps them fed. A RESIZEDB hint presizes the
+//! db's shard tables, as Redis expands its dict, so no table is rehashed while
+//! loading.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use ferrokv_core::config::P;
+use ferrokv_core::keyspace::{hash_key, shard_of, Access, LockId, SHARDS};
+use ferrokv_core::Engine;
+use ferrokv_persist::convert::{access_field, from_rdb, initial_access_field, AccessPolicy};
+use ferrokv_persist::rdb::{RdbEntry, RdbReader, Record};
+use parking_lot::Mutex;
+
+/// What a load did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LoadStats {
+    /// Keys inserted.
+    pub loaded: u64,
+    /// Keys skipped because their expire time had passed.
+    pub expired: u64,
+}
+
+/// Keys per batch handed to an inserter: big enough to make the channel cost
+/// nothing per key, small enough to keep every inserter busy.
+const BATCH: usize = 256;
+
+/// Most keys a RESIZEDB hint may presize for: a hostile file cannot make the
+/// server allocate more than a few tens of MiB of empty tables this way.
+const MAX_PRESIZE_KEYS: u64 = 4 << 20;
+
+/// Inserter threads: one per core beside the reader, at most 8.
+fn inserters() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+}
+
+/// A key on its way to an inserter.
+struct Item {
+    hash: u64,
+    entry: RdbEntry,
+}
+
+/// What the inserters share.
+struct Shared<'e> {
+    engine: &'e Engine,
+    policy: AccessPolicy,
+    now: i64,
+    /// The first error any inserter met (the load fails with it).
+    error: Mutex<Option<String>>,
+}
+
+impl Shared<'_> {
+    /// Inserts one key; `Err` ends the load.
+    fn insert(&self, item: Item) -> Result<(), String> {
+        let Item { hash, entry: e } = item;
+        let db = e.db as usize;
+        let value = from_rdb(e.value, &self.engine.config).map_err(|err| {
+            format!(
+                "Can't load key '{}' in DB {db}: {err}",
+                String::from_utf8_lossy(&e.key)
+            )
+        })?;
+        let field = access_field(self.policy, e.meta.idle_secs, e.meta.freq, self.now)
+            .unwrap_or_else(|| initial_access_field(self.policy, self.now));
+        let id = (db * SHARDS + shard_of(hash)) as LockId;
+        let mut shard = self.engine.keyspace.lock_one(id);
+        if shard.dict.get(&e.key, hash).is_some() {
+            return Err(format!(
+                "RDB has duplicated key '{}' in DB {db}",
+                String::from_utf8_lossy(&e.key)
+            ));
+        }
+        let entry = shard.insert_new(&e.key, hash, value, e.meta.expire_ms, Access::Lru(0));
+        entry.node.set_lru(field);
+        shard.stats.dirty += 1;
+        Ok(())
+    }
+
+    /// An inserter thread: inserts every batch it receives; after an error it
+    /// only drains (the reader stops at its next send).
+    fn run(&self, rx: Receiver<Vec<Item>>) -> u64 {
+        let mut loaded = 0;
+        for batch in rx {
+            if self.error.lock().is_some() {
+                continue;
+            }
+            for item in batch {
+                match self.insert(item) {
+                    Ok(()) => loaded += 1,
+                    Err(e) => {
+                        self.error.lock().get_or_insert(e);
+                        break;
+                    }
+                }
+            }
+        }
+        loaded
+    }
+
+    fn failed(&self) -> bool {
+        self.error.lock().is_some()
+    }
+}
+
+/// Presizes every shard table of `db` for `keys` keys in all.
+fn presize(engine: &Engine, db: usize, keys: u64) {
+    let per_shard = (keys.min(MAX_PRESIZE_KEYS) as usize).div_ceil(SHARDS);
+    if per_shard < 2 {
+        return;
+    }
+    for s in 0..SHARDS {
+        engine
+            .keyspace
+            .lock_one((db * SHARDS + s) as LockId)
+            .dict
+            .reserve(per_shard);
+    }
+}
+
+/// Loads an RDB stream into `engine` (keys expired by now are skipped).
+pub fn load_from(engine: &Engine, r: impl std::io::Read) -> Result<LoadStats, String> {
+    let corrupt = |e: ferrokv_persist::RdbError| {
+        format!("Short read or corrupt RDB loading DB ({e}). Unrecoverable error, aborting now.")
+    };
+    let mut reader = RdbReader::new(r)
+        .map_err(corrupt)?
+        .verify_checksum(engine.config.bool(P::Rdbchecksum));
+    let shared = Shared {
+        engine,
+        policy: AccessPolicy::of(&engine.config),
+        now: engine.clock.now_ms(),
+        error: Mutex::new(None),
+    };
+    let dbs = engine.keyspace.db_count();
+    let n = inserters();
+    let mut expired = 0u64;
+    let (read_result, loaded) = std::thread::scope(|scope| {
+        let mut senders: Vec<SyncSender<Vec<Item>>> = Vec::with_capacity(n);
+        let mut handles = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, rx) = sync_channel::<Vec<Item>>(4);
+            senders.push(tx);
+            let shared = &shared;
+            handles.push(scope.spawn(move || shared.run(rx)));
+        }
+        let mut pending: Vec<Vec<Item>> = (0..n).map(|_| Vec::with_capacity(BATCH)).collect();
+        let mut current_db = 0usize;
+        let read_result = (|| -> Result<(), String> {
+            while let Some(rec) = reader.next_record().map_err(corrupt)? {
+                let e = match rec {
+                    Record::Entry(e) => e,
+                    Record::ModuleAux(name) => {
+                        return Err(format!(
+                            "The RDB file contains AUX module data I can't load: no matching module '{name}'"
+                        ))
+                    }
+                    Record::SelectDb(db) => {
+                        current_db = usize::try_from(db).unwrap_or(usize::MAX);
+                        continue;
+                    }
+                    Record::ResizeDb { size, .. } => {
+                        if current_db < dbs {
+                            presize(engine, current_db, size);
+                        }
+                        continue;
+                    }
+                    Record::Aux(..) => continue,
+                };
+                let db = usize::try_from(e.db).unwrap_or(usize::MAX);
+                if db >= dbs {
+                    return Err(format!(
+                        "FATAL: Data file was created with a Redis server configured to handle more than {dbs} databases. Exiting"
+                    ));
+                }
+                if e.meta.expire_ms.is_some_and(|t| t < shared.now) {
+                    expired += 1;
+                    continue;
+                }
+                let hash = hash_key(&e.key);
+                // Shards are dealt to inserters by index: one shard, one thread, so
+                // inserters never wait on each other's locks.
+                let w = shard_of(hash) % n;
+                pending[w].push(Item { hash, entry: e });
+                if pending[w].len() >= BATCH {
+                    let batch = std::mem::replace(&mut pending[w], Vec::with_capacity(BATCH));
+                    if senders[w].send(batch).is_err() || shared.failed() {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(())
+        })();
+        for (w, batch) in pending.into_iter().enumerate() {
+            if !batch.is_empty() {
+                let _ = senders[w].send(batch);
+            }
+        }
+        drop(senders);
+        let loaded: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+        (read_result, loaded)
+    });
+    read_result?;
+    if let Some(e) = shared.error.into_inner() {
+        return Err(e);
+    }
+    Ok(LoadStats { loaded, expired })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrokv_core::config::Config;
+    use ferrokv_persist::rdb::{RdbWriter, WriteOptions};
+    use ferrokv_persist::{KeyMeta, RdbValue};
+
+    /// An RDB file of `keys` `(db, key, expire)` with string values `v-<key>`.
+    fn file(keys: &[(u64, String, Option<i64>)], hint: u64) -> Vec<u8> {
+        let mut w = RdbWriter::new(Vec::new(), WriteOptions::default()).unwrap();
+        let mut db = None;
+        for (d, k, exp) in keys {
+            if db != Some(*d) {
+                w.select_db(*d, hint, 0).unwrap();
+                db = Some(*d);
+            }
+            let meta = KeyMeta {
+                expire_ms: *exp,
+                ..KeyMeta::default()
+            };
+            let v = RdbValue::String(format!("v-{k}").into_bytes());
+            w.entry(k.as_bytes(), &v, &meta).unwrap();
+        }
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn every_key_lands_in_its_db_once() {
+        let engine = Engine::new(Config::default(), &[]);
+        let mut keys = Vec::new();
+        for db in [0u64, 3, 15] {
+            for i in 0..20_000 {
+                let exp = match i % 10 {
+                    0 => Some(1_000),             // long past: skipped
+                    1 => Some(4_102_444_800_000), // 2100
+                    _ => None,
+                };
+                keys.push((db, format!("key:{i}"), exp));
+            }
+        }
+        // A hostile size hint must not matter.
+        let data = file(&keys, u64::MAX);
+        let stats = load_from(&engine, &data[..]).unwrap();
+        assert_eq!(stats.loaded, 3 * 18_000);
+        assert_eq!(stats.expired, 3 * 2_000);
+        for db in [0usize, 3, 15] {
+            assert_eq!(engine.db_sizes(db), (18_000, 2_000));
+        }
+        assert_eq!(engine.db_sizes(1), (0, 0));
+        let id = |db: usize, k: &[u8]| (db * SHARDS + shard_of(hash_key(k))) as LockId;
+        let shard = engine.keyspace.lock_one(id(3, b"key:11"));
+        let node = shard.dict.get(b"key:11", hash_key(b"key:11")).unwrap();
+        assert_eq!(node.value.as_str().unwrap().to_vec(), b"v-key:11".to_vec());
+        assert_eq!(node.expire(), Some(4_102_444_800_000));
+    }
+
+    #[test]
+    fn duplicates_and_unknown_dbs_fail_the_load() {
+        let engine = Engine::new(Config::default(), &[]);
+        let mut keys: Vec<_> = (0..5_000).map(|i| (0, format!("k{i}"), None)).collect();
+        keys.push((0, "k4321".into(), None));
+        let err = load_from(&engine, &file(&keys, 0)[..]).unwrap_err();
+        assert_eq!(err, "RDB has duplicated key 'k4321' in DB 0");
+
+        let engine = Engine::new(Config::default(), &[]);
+        let err = load_from(&engine, &file(&[(16, "x".into(), None)], 1)[..]).unwrap_err();
+        assert!(err.contains("more than 16 databases"), "{err}");
+
+        let engine = Engine::new(Config::default(), &[]);
+        let mut data = file(&[(0, "x".into(), None)], 1);
+        let n = data.len();
+        data.truncate(n - 12);
+        let err = load_from(&engine, &data[..]).unwrap_err();
+        assert!(err.starts_with("Short read or corrupt RDB"), "{err}");
+    }
+}
