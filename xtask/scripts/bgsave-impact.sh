@@ -8,7 +8,7 @@ set -euo pipefail
 keys=${1:-1000000}
 secs=${2:-8}
 root=$(cd "$(dirname "$0")/../.." && pwd)
-ferrokv="$root/target/release/ferrokv-server"
+ferrokv="${FERROKV_BIN:-$root/target/release/ferrokv-server}"
 [ -x "$ferrokv" ] || { echo "build first: cargo build --release -p ferrokv-server" >&2; exit 1; }
 tmp=$(mktemp -d)
 pid=""

@@ -30,12 +30,15 @@ use parking_lot::Mutex;
 
 use crate::engine::Engine;
 use crate::keyspace::shard::PreImage;
-use crate::keyspace::{LockId, LockSet, Shard, SHARDS};
+use crate::keyspace::{LockId, LockSet, Node, Shard, SHARDS};
 
-/// Receives each shard of a snapshot exactly once, under the shard's lock.
+/// Receives each shard of a snapshot exactly once.
 pub trait ShardVisitor: Send + Sync {
-    /// `shard` of `db` (index `shard_index` within the db) as of the snapshot instant.
-    fn visit(&self, db: usize, shard_index: usize, shard: &Shard);
+    /// The entries of shard `shard_index` of `db` as of the snapshot instant, each
+    /// once. From the snapshot's own thread they are copies and no lock is held
+    /// (serializing never blocks a writer); from a whole-db write command
+    /// (FLUSHDB, FLUSHALL, SWAPDB) they are the shard's own, under its lock.
+    fn visit(&self, db: usize, shard_index: usize, entries: &mut dyn Iterator<Item = &Node>);
 
     /// Called by the snapshot's own thread after each shard it visited, with no
     /// lock held: the place for slow work such as writing to disk.
@@ -72,7 +75,7 @@ impl SnapshotState {
         if i < self.pending.len() && self.pending[i].swap(false, Ordering::AcqRel) {
             let visitor = self.visitor.lock().clone();
             if let Some(v) = visitor {
-                v.visit(i / SHARDS, i % SHARDS, shard);
+                v.visit(i / SHARDS, i % SHARDS, &mut shard.snapshot_iter());
             }
             if let Some(pre) = shard.preserved.take() {
                 for e in *pre {
@@ -152,14 +155,40 @@ impl Engine {
             // visits it under this lock, and the snapshot must not end (nor drop
             // its visitor) before that visit is done.
             let mut shard = self.keyspace.lock_one(id as LockId);
-            let visited = snap.pending[id].load(Ordering::Acquire);
-            snap.flush(id as LockId, &mut shard);
+            if !snap.pending[id].swap(false, Ordering::AcqRel) {
+                continue;
+            }
+            // Copy the shard's state at the instant (moving the pre-images out) and
+            // let go of the lock: copying is several times cheaper than serializing
+            // (no encoding, no compression), so writers wait only that long, and a
+            // saver preempted while serializing holds nobody up.
+            let pre = shard.preserved.take();
+            let mut copies: Vec<Node> = Vec::with_capacity(shard.len());
+            copies.extend(
+                shard
+                    .dict
+                    .iter()
+                    .filter(|n| {
+                        pre.as_deref().is_none_or(|p| {
+                            let key = n.key();
+                            p.find(crate::keyspace::hash_key(key), |e| e.key() == key)
+                                .is_none()
+                        })
+                    })
+                    .map(Node::duplicate),
+            );
             drop(shard);
-            if visited {
-                let visitor = snap.visitor.lock().clone();
-                if let Some(v) = visitor {
-                    v.after_visit();
-                }
+            if let Some(pre) = pre {
+                copies.extend(pre.into_iter().filter_map(|e| match e {
+                    PreImage::Entry(n) => Some(n),
+                    PreImage::Absent(_) => None,
+                }));
+            }
+            let visitor = snap.visitor.lock().clone();
+            if let Some(v) = visitor {
+                v.visit(id / SHARDS, id % SHARDS, &mut copies.iter());
+                drop(copies);
+                v.after_visit();
             }
         }
         *snap.visitor.lock() = None;
@@ -190,9 +219,9 @@ mod tests {
     struct Collect(Mutex<Vec<Entry>>, Mutex<Vec<LockId>>);
 
     impl ShardVisitor for Collect {
-        fn visit(&self, db: usize, idx: usize, shard: &Shard) {
+        fn visit(&self, db: usize, idx: usize, entries: &mut dyn Iterator<Item = &Node>) {
             self.1.lock().push((db * SHARDS + idx) as LockId);
-            for n in shard.snapshot_iter() {
+            for n in entries {
                 let v = n.value.as_str().map(|s| s.to_vec()).unwrap_or_default();
                 self.0.lock().push((db, n.key().to_vec(), v));
             }
@@ -246,8 +275,8 @@ mod tests {
     struct CollectAll(Mutex<Vec<Full>>);
 
     impl ShardVisitor for CollectAll {
-        fn visit(&self, db: usize, _idx: usize, shard: &Shard) {
-            for n in shard.snapshot_iter() {
+        fn visit(&self, db: usize, _idx: usize, entries: &mut dyn Iterator<Item = &Node>) {
+            for n in entries {
                 let v = n.value.as_str().map(|s| s.to_vec()).unwrap_or_default();
                 self.0.lock().push((db, n.key().to_vec(), v, n.expire()));
             }

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ferrokv_core::commands::CommandDef;
 use ferrokv_core::config::P;
 use ferrokv_core::ctx::{Ctx, Keys};
-use ferrokv_core::keyspace::{LockSet, Shard, SHARDS};
+use ferrokv_core::keyspace::{LockSet, Node, SHARDS};
 use ferrokv_core::snapshot::ShardVisitor;
 use ferrokv_core::{Client, CmdError, CmdResult, Engine, ServerHooks};
 use ferrokv_persist::aof::{encode_command, encode_select, rebuild_commands, Manifest, Step};
@@ -502,14 +502,11 @@ impl BaseVisitor {
 }
 
 impl ShardVisitor for BaseVisitor {
-    fn visit(&self, db: usize, shard_index: usize, shard: &Shard) {
+    fn visit(&self, db: usize, shard_index: usize, entries: &mut dyn Iterator<Item = &Node>) {
         let mut buf = Vec::new();
         let mut error = None;
         let failed = self.order.lock().error.is_some();
-        for node in shard
-            .snapshot_iter()
-            .take(if failed { 0 } else { usize::MAX })
-        {
+        for node in entries.take(if failed { 0 } else { usize::MAX }) {
             match to_rdb(&node.value) {
                 Ok(v) if self.rdb => {
                     let meta = key_meta(node, self.policy, self.now_ms);

@@ -19,7 +19,7 @@ use ferrokv_core::args::{int_arg, is_kw};
 use ferrokv_core::commands::CommandDef;
 use ferrokv_core::config::P;
 use ferrokv_core::ctx::Ctx;
-use ferrokv_core::keyspace::{Shard, SHARDS};
+use ferrokv_core::keyspace::{Node, SHARDS};
 use ferrokv_core::snapshot::ShardVisitor;
 use ferrokv_core::{CmdError, CmdResult, Engine};
 use ferrokv_persist::convert::{
@@ -180,11 +180,11 @@ impl SaveVisitor {
 }
 
 impl ShardVisitor for SaveVisitor {
-    fn visit(&self, db: usize, _shard_index: usize, shard: &Shard) {
+    fn visit(&self, db: usize, _shard_index: usize, entries: &mut dyn Iterator<Item = &Node>) {
         let mut buf = Vec::new();
         // After a failure the save is lost anyway: skip the serializing.
         if !self.failed.load(Relaxed) {
-            for node in shard.snapshot_iter() {
+            for node in entries {
                 match to_rdb(&node.value) {
                     Ok(v) => {
                         let meta = key_meta(node, self.policy, self.now_ms);
