@@ -113,9 +113,16 @@ fn cycle(kind: Kind, dir: &Path, policy: &str, cycle: usize, rewrite: bool, seed
         // A prefix of what was sent: 0, 1, 2, ... with no gap or repeat, at
         // most one past the last acknowledgement (the write in flight).
         for (i, item) in found.iter().enumerate() {
-            assert_eq!(item, &format!("\"{i}\""), "{kind:?} {policy} {key}: {found:?}");
+            assert_eq!(
+                item,
+                &format!("\"{i}\""),
+                "{kind:?} {policy} {key}: {found:?}"
+            );
         }
-        assert!(found.len() <= acked.len() + 1, "{kind:?} {key}: more than was sent");
+        assert!(
+            found.len() <= acked.len() + 1,
+            "{kind:?} {key}: more than was sent"
+        );
         let promised = acked.iter().filter(|&&at| at <= horizon).count();
         assert!(
             found.len() >= promised,
@@ -151,7 +158,10 @@ fn cycles(kind: Kind, policy: &str, n: usize) {
         let acked: usize = c.writers.iter().map(|w| w.0).sum();
         let found: usize = c.writers.iter().map(|w| w.1).sum();
         let promised: usize = c.writers.iter().map(|w| w.2).sum();
-        assert!(promised > 0, "no write acknowledged early enough to test anything");
+        assert!(
+            promised > 0,
+            "no write acknowledged early enough to test anything"
+        );
         println!(
             "{kind:?} appendfsync {policy} cycle {i}: acknowledged {acked}, promised {promised}, \
              found {found}, acknowledged but lost {}",

@@ -48,6 +48,8 @@ fn dataset(db: u32) -> Vec<Cmd> {
     let mut cmds: Vec<Cmd> = Vec::new();
     let tag = format!("db{db}");
     let bin: Vec<u8> = (0..=255u8).collect();
+    // Short enough for a listpack (hash/zset-max-listpack-value is 64).
+    let sbin: Vec<u8> = vec![0, 0xff, b'\r', b'\n', 0x80, b' ', b'"'];
 
     // Strings: int (8, 16, 32 bit RDB encodings and beyond), embstr, raw,
     // compressible (LZF in the RDB), binary, empty, large.
@@ -71,8 +73,16 @@ fn dataset(db: u32) -> Vec<Cmd> {
     }
     if db == 15 {
         cmds.push(vec![b("SET"), bin.clone(), b("binary key")]);
-        cmds.push(vec![b("PEXPIREAT"), bin, (FAR + 15).to_string().into_bytes()]);
-        cmds.push(vec![b("PEXPIREAT"), b("str:int"), (FAR + 1).to_string().into_bytes()]);
+        cmds.push(vec![
+            b("PEXPIREAT"),
+            bin,
+            (FAR + 15).to_string().into_bytes(),
+        ]);
+        cmds.push(vec![
+            b("PEXPIREAT"),
+            b("str:int"),
+            (FAR + 1).to_string().into_bytes(),
+        ]);
         return cmds;
     }
 
@@ -85,13 +95,19 @@ fn dataset(db: u32) -> Vec<Cmd> {
         b("1"),
         b("-5"),
         Vec::new(),
+        sbin.clone(),
         bin.clone(),
         tag.clone().into_bytes(),
     ]);
     let mut big = vec![b("RPUSH"), b("list:big")];
     big.extend((0..3000).map(|i| format!("element-{i}-{}", "x".repeat(i % 70)).into_bytes()));
     cmds.push(big);
-    cmds.push(vec![b("RPUSH"), b("list:huge-item"), noise(20_000, 7), b("z")]);
+    cmds.push(vec![
+        b("RPUSH"),
+        b("list:huge-item"),
+        noise(20_000, 7),
+        b("z"),
+    ]);
 
     // Hashes: listpack (with empty field and value), hashtable by count and by
     // value length.
@@ -107,7 +123,7 @@ fn dataset(db: u32) -> Vec<Cmd> {
         b("empty value"),
         Vec::new(),
         b("bin"),
-        bin.clone(),
+        sbin.clone(),
     ]);
     let mut bigh = vec![b("HSET"), b("hash:many")];
     for i in 0..600 {
@@ -117,7 +133,14 @@ fn dataset(db: u32) -> Vec<Cmd> {
     bigh.push(Vec::new());
     bigh.push(Vec::new());
     cmds.push(bigh);
-    cmds.push(vec![b("HSET"), b("hash:long"), b("f"), "v".repeat(100).into_bytes()]);
+    cmds.push(vec![
+        b("HSET"),
+        b("hash:long"),
+        b("f"),
+        "v".repeat(100).into_bytes(),
+        bin.clone(),
+        Vec::new(),
+    ]);
 
     // Sets: intset (16, 64 bit), hashtable by count and by non-integer members.
     cmds.push(vec![b("SADD"), b("set:int16"), b("1"), b("2"), b("-3")]);
@@ -137,6 +160,7 @@ fn dataset(db: u32) -> Vec<Cmd> {
         b("a"),
         b("b"),
         Vec::new(),
+        sbin.clone(),
         bin.clone(),
         tag.clone().into_bytes(),
     ]);
@@ -154,7 +178,7 @@ fn dataset(db: u32) -> Vec<Cmd> {
         b("inf"),
         Vec::new(),
         b("0.1"),
-        bin,
+        sbin.clone(),
         b("-3e-7"),
         tag.into_bytes(),
     ]);
@@ -164,7 +188,14 @@ fn dataset(db: u32) -> Vec<Cmd> {
         bigz.push(format!("member{i}").into_bytes());
     }
     cmds.push(bigz);
-    cmds.push(vec![b("ZADD"), b("zset:long"), b("1e20"), "m".repeat(100).into_bytes()]);
+    cmds.push(vec![
+        b("ZADD"),
+        b("zset:long"),
+        b("1e20"),
+        "m".repeat(100).into_bytes(),
+        b("-1.5"),
+        bin.clone(),
+    ]);
     // A geo set is a zset too.
     cmds.push(vec![
         b("GEOADD"),
@@ -215,7 +246,10 @@ fn expected_ttls(db: u32) -> Vec<(Vec<u8>, u64)> {
 }
 
 fn select(c: &mut Conn, db: u32) {
-    assert_eq!(c.cmd(&["SELECT", &db.to_string()]), Frame::Simple("OK".into()));
+    assert_eq!(
+        c.cmd(&["SELECT", &db.to_string()]),
+        Frame::Simple("OK".into())
+    );
 }
 
 fn load(c: &mut Conn) {
@@ -244,7 +278,10 @@ fn render(f: &Frame) -> String {
     match f {
         Frame::Bulk(v) => bytes(v),
         Frame::Array(items) | Frame::Set(items) => {
-            format!("[{}]", items.iter().map(render).collect::<Vec<_>>().join(", "))
+            format!(
+                "[{}]",
+                items.iter().map(render).collect::<Vec<_>>().join(", ")
+            )
         }
         other => show(other),
     }
@@ -340,20 +377,25 @@ fn expected() -> Vec<String> {
             );
         }
     }
-    for enc in [
-        "int",
-        "embstr",
-        "raw",
-        "quicklist",
-        "listpack",
-        "hashtable",
-        "intset",
-        "skiplist",
+    // Every type in each of its encodings (Redis 7.0's names).
+    for (key, enc) in [
+        ("str:int", "int"),
+        ("str:embstr", "embstr"),
+        ("str:raw", "raw"),
+        ("list:small", "quicklist"),
+        ("hash:small", "listpack"),
+        ("hash:many", "hashtable"),
+        ("hash:long", "hashtable"),
+        ("set:int64", "intset"),
+        ("set:many-ints", "hashtable"),
+        ("set:strings", "hashtable"),
+        ("zset:small", "listpack"),
+        ("zset:many", "skiplist"),
+        ("zset:long", "skiplist"),
     ] {
-        assert!(
-            snap.iter().any(|l| l.contains(&format!(" +{enc} "))),
-            "no {enc} in the dataset"
-        );
+        let prefix = format!("db7 \"{key}\" ");
+        let line = snap.iter().find(|l| l.starts_with(&prefix)).unwrap();
+        assert!(line.contains(&format!(" \"{enc}\" ")), "{line}");
     }
     assert_eq!(keyspace_lines(&mut c).len(), DBS.len());
     snap
@@ -388,6 +430,23 @@ fn shutdown(mut s: Server) {
     );
 }
 
+/// Leaves keys that have expired but were never deleted (active expiry off,
+/// never accessed), so redis-server writes them into the RDB; a server loading
+/// it as a master drops them.
+fn save_expired_keys(c: &mut Conn) {
+    assert_eq!(
+        c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]),
+        Frame::Simple("OK".into())
+    );
+    select(c, 1);
+    c.cmd(&["SET", "gone:1", "x", "PX", "50"]);
+    select(c, 7);
+    c.cmd(&["HSET", "gone:2", "f", "v"]);
+    c.cmd(&["PEXPIRE", "gone:2", "50"]);
+    select(c, 0);
+    std::thread::sleep(Duration::from_millis(150));
+}
+
 /// The RDB file written with `opts` by each server loads in both.
 fn rdb_route(opts: &[&str]) -> Vec<(Kind, u64)> {
     let want = expected();
@@ -395,10 +454,21 @@ fn rdb_route(opts: &[&str]) -> Vec<(Kind, u64)> {
     for writer in [Kind::Ferrokv, Kind::Redis] {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = start_on(writer, dir.path(), opts);
+            let mut args = opts.to_vec();
+            if writer == Kind::Redis {
+                args.extend(["--enable-debug-command", "yes"]);
+            }
+            let s = start_on(writer, dir.path(), &args);
             let mut c = s.conn();
             load(&mut c);
-            same(&snapshot(&mut c), &want, &format!("{writer:?} before saving"));
+            same(
+                &snapshot(&mut c),
+                &want,
+                &format!("{writer:?} before saving"),
+            );
+            if writer == Kind::Redis {
+                save_expired_keys(&mut c);
+            }
             assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()), "{}", s.log());
         }
         let file = dir.path().join("dump.rdb");
@@ -418,6 +488,12 @@ fn rdb_route(opts: &[&str]) -> Vec<(Kind, u64)> {
         } else {
             assert_ne!(checksum, [0; 8], "{writer:?} with a checksum");
         }
+        if writer == Kind::Redis {
+            assert!(
+                data.windows(6).any(|w| w == b"gone:1"),
+                "no expired key saved"
+            );
+        }
         sizes.push((writer, data.len() as u64));
         for reader in [Kind::Redis, Kind::Ferrokv] {
             let s = start_on(reader, dir.path(), &[]);
@@ -425,7 +501,10 @@ fn rdb_route(opts: &[&str]) -> Vec<(Kind, u64)> {
             same(
                 &snapshot(&mut c),
                 &want,
-                &format!("{reader:?} loading what {writer:?} saved with {opts:?}: {}", s.log()),
+                &format!(
+                    "{reader:?} loading what {writer:?} saved with {opts:?}: {}",
+                    s.log()
+                ),
             );
         }
     }
@@ -450,12 +529,29 @@ fn rdb_files_without_checksum_move_both_ways() {
     rdb_route(&["--rdbchecksum", "no"]);
 }
 
+/// Under an LRU or LFU maxmemory-policy every key in the file is preceded by
+/// its idle time or access frequency.
+#[test]
+fn rdb_files_with_lru_and_lfu_fields_move_both_ways() {
+    rdb_route(&["--maxmemory-policy", "allkeys-lru"]);
+    rdb_route(&["--maxmemory-policy", "allkeys-lfu"]);
+}
+
 /// Writes the dataset on `writer` with appendonly yes, rewrites or not, stops it
 /// with SHUTDOWN; `reader` loads the folder.
-fn aof_route(writer: Kind, reader: Kind, preamble: &str, rewrite: bool, want: &[String]) {
-    let what = format!("{writer:?} -> {reader:?}, preamble {preamble}, rewrite {rewrite}");
+fn aof_route(
+    writer: Kind,
+    reader: Kind,
+    preamble: &str,
+    rewrite: bool,
+    extra: &[&str],
+    want: &[String],
+) {
+    let what =
+        format!("{writer:?} -> {reader:?}, preamble {preamble}, rewrite {rewrite} {extra:?}");
     let dir = tempfile::tempdir().unwrap();
-    let opts = ["--appendonly", "yes", "--aof-use-rdb-preamble", preamble];
+    let mut opts = vec!["--appendonly", "yes", "--aof-use-rdb-preamble", preamble];
+    opts.extend_from_slice(extra);
     let s = start_on(writer, dir.path(), &opts);
     let mut c = s.conn();
     load(&mut c);
@@ -470,7 +566,8 @@ fn aof_route(writer: Kind, reader: Kind, preamble: &str, rewrite: bool, want: &[
                 panic!("INFO")
             };
             let info = String::from_utf8_lossy(&info).into_owned();
-            if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0")
+            if info.contains("aof_rewrite_in_progress:0")
+                && info.contains("aof_rewrite_scheduled:0")
             {
                 break;
             }
@@ -480,14 +577,25 @@ fn aof_route(writer: Kind, reader: Kind, preamble: &str, rewrite: bool, want: &[
     }
     same(&snapshot(&mut c), want, &format!("{what}: before stopping"));
     shutdown(s);
-    let ext = if rewrite && preamble == "yes" { "rdb" } else { "aof" };
+    let ext = if preamble == "yes" { "rdb" } else { "aof" };
     let base = if rewrite { 2 } else { 1 };
     let base = dir
         .path()
         .join(format!("appendonlydir/appendonly.aof.{base}.base.{ext}"));
     assert!(base.exists(), "{what}: no {}", base.display());
+    if extra.contains(&"--aof-timestamp-enabled") {
+        let annotated = std::fs::read_dir(dir.path().join("appendonlydir"))
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .any(|data| data.windows(4).any(|w| w == b"#TS:"));
+        assert!(annotated, "{what}: no #TS: annotation written");
+    }
     let s = start_on(reader, dir.path(), &["--appendonly", "yes"]);
-    same(&snapshot(&mut s.conn()), want, &format!("{what}: {}", s.log()));
+    same(
+        &snapshot(&mut s.conn()),
+        want,
+        &format!("{what}: {}", s.log()),
+    );
 }
 
 #[test]
@@ -496,9 +604,19 @@ fn aof_folders_move_both_ways() {
     for (writer, reader) in [(Kind::Redis, Kind::Ferrokv), (Kind::Ferrokv, Kind::Redis)] {
         for preamble in ["yes", "no"] {
             for rewrite in [false, true] {
-                aof_route(writer, reader, preamble, rewrite, &want);
+                aof_route(writer, reader, preamble, rewrite, &[], &want);
             }
         }
+    }
+}
+
+/// Redis 7.0 can annotate its AOF with `#TS:<unix time>` lines.
+#[test]
+fn redis_aof_with_timestamp_annotations_loads_in_ferrokv() {
+    let want = expected();
+    let ts = ["--aof-timestamp-enabled", "yes"];
+    for (preamble, rewrite) in [("no", false), ("no", true), ("yes", false)] {
+        aof_route(Kind::Redis, Kind::Ferrokv, preamble, rewrite, &ts, &want);
     }
 }
 
