@@ -31,6 +31,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
+ferrokv=$(realpath "$ferrokv" 2>/dev/null || echo "$ferrokv")
 [ -x "$ferrokv" ] || { echo "build first: cargo build --release -p ferrokv-server (or pass --ferrokv PATH)" >&2; exit 1; }
 pin=""
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin="taskset -c 0"; fi
