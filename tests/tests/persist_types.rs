@@ -401,13 +401,24 @@ fn expected() -> Vec<String> {
     snap
 }
 
-/// Compares two snapshots line by line so a failure names the first difference
-/// instead of printing megabytes.
+/// Compares two snapshots line by line; a failure lists the differing lines
+/// (shortened) instead of printing megabytes.
 fn same(got: &[String], want: &[String], what: &str) {
-    for (g, w) in got.iter().zip(want) {
-        assert_eq!(g, w, "{what}");
-    }
-    assert_eq!(got.len(), want.len(), "{what}: {got:?}");
+    let short = |l: &String| l.chars().take(200).collect::<String>();
+    let diffs: Vec<String> = got
+        .iter()
+        .zip(want)
+        .filter(|(g, w)| g != w)
+        .map(|(g, w)| format!("  got  {}\n  want {}", short(g), short(w)))
+        .collect();
+    assert!(
+        diffs.is_empty() && got.len() == want.len(),
+        "{what}: {} lines differ ({} vs {} lines):\n{}",
+        diffs.len(),
+        got.len(),
+        want.len(),
+        diffs.join("\n")
+    );
 }
 
 fn start_on(kind: Kind, dir: &Path, extra: &[&str]) -> Server {
@@ -535,6 +546,91 @@ fn rdb_files_without_checksum_move_both_ways() {
 fn rdb_files_with_lru_and_lfu_fields_move_both_ways() {
     rdb_route(&["--maxmemory-policy", "allkeys-lru"]);
     rdb_route(&["--maxmemory-policy", "allkeys-lfu"]);
+}
+
+/// Encoding thresholds far above the defaults, lists in small compressed
+/// quicklist nodes (compressed nodes go to the RDB as LZF blobs even with
+/// rdbcompression no).
+const ROOMY: [&str; 14] = [
+    "--hash-max-listpack-entries",
+    "1000",
+    "--hash-max-listpack-value",
+    "300",
+    "--zset-max-listpack-entries",
+    "1000",
+    "--zset-max-listpack-value",
+    "300",
+    "--set-max-intset-entries",
+    "1000",
+    "--list-max-listpack-size",
+    "4",
+    "--list-compress-depth",
+    "1",
+];
+
+/// Thresholds below the dataset's small collections.
+const TIGHT: [&str; 8] = [
+    "--hash-max-listpack-entries",
+    "2",
+    "--zset-max-listpack-entries",
+    "2",
+    "--set-max-intset-entries",
+    "2",
+    "--list-max-listpack-size",
+    "-1",
+];
+
+/// A file written under `writer_opts` and loaded under `reader_opts`: each
+/// collection gets the encoding the reader's thresholds call for. redis-server
+/// loading the same file is the oracle.
+fn rdb_across_configs(writer_opts: &[&str], reader_opts: &[&str]) {
+    let mut written = Vec::new();
+    let mut loaded = Vec::new();
+    for writer in [Kind::Redis, Kind::Ferrokv] {
+        let what = format!("{writer:?} writing with {writer_opts:?}, read with {reader_opts:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = vec!["--rdbcompression", "no"];
+        opts.extend_from_slice(writer_opts);
+        {
+            let s = start_on(writer, dir.path(), &opts);
+            let mut c = s.conn();
+            load(&mut c);
+            written.push(snapshot(&mut c));
+            assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()), "{}", s.log());
+        }
+        let mut views = Vec::new();
+        for reader in [Kind::Redis, Kind::Ferrokv] {
+            let s = start_on(reader, dir.path(), reader_opts);
+            views.push(snapshot(&mut s.conn()));
+        }
+        same(
+            &views[1],
+            &views[0],
+            &format!("{what}: ferrokv vs redis loading it"),
+        );
+        loaded.push(views.swap_remove(0));
+    }
+    same(
+        &written[1],
+        &written[0],
+        &format!("{writer_opts:?} before saving"),
+    );
+    same(
+        &loaded[1],
+        &loaded[0],
+        &format!("redis loading ferrokv's vs its own file"),
+    );
+    assert_ne!(
+        written[0], loaded[0],
+        "the configs should change some encoding"
+    );
+}
+
+#[test]
+fn rdb_files_load_under_other_encoding_thresholds() {
+    rdb_across_configs(&ROOMY, &[]);
+    rdb_across_configs(&[], &TIGHT);
+    rdb_across_configs(&TIGHT, &ROOMY);
 }
 
 /// Writes the dataset on `writer` with appendonly yes, rewrites or not, stops it

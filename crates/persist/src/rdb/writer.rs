@@ -186,13 +186,15 @@ pub fn encode_value(v: &RdbValue, opts: &WriteOptions, out: &mut Vec<u8>) -> u8 
                 }
             }
         }
-        RdbValue::ZSet(pairs) => {
+        RdbValue::ZSet(pairs) | RdbValue::ZSetListpack(pairs) => {
             let mut sorted = pairs.clone();
             sort_zset(&mut sorted);
-            let small = pairs.len() <= opts.zset_max_listpack_entries
-                && pairs
-                    .iter()
-                    .all(|(m, _)| m.len() <= opts.zset_max_listpack_value);
+            // A listpack is saved as one, like Redis saves the current encoding.
+            let small = matches!(v, RdbValue::ZSetListpack(_))
+                || pairs.len() <= opts.zset_max_listpack_entries
+                    && pairs
+                        .iter()
+                        .all(|(m, _)| m.len() <= opts.zset_max_listpack_value);
             if small {
                 let mut lp = ListpackBuilder::new();
                 for (m, s) in &sorted {
@@ -212,12 +214,13 @@ pub fn encode_value(v: &RdbValue, opts: &WriteOptions, out: &mut Vec<u8>) -> u8 
                 ty::ZSET_2
             }
         }
-        RdbValue::Hash(pairs) => {
-            let small = pairs.len() <= opts.hash_max_listpack_entries
-                && pairs.iter().all(|(f, v)| {
-                    f.len() <= opts.hash_max_listpack_value
-                        && v.len() <= opts.hash_max_listpack_value
-                });
+        RdbValue::Hash(pairs) | RdbValue::HashListpack(pairs) => {
+            let small = matches!(v, RdbValue::HashListpack(_))
+                || pairs.len() <= opts.hash_max_listpack_entries
+                    && pairs.iter().all(|(f, v)| {
+                        f.len() <= opts.hash_max_listpack_value
+                            && v.len() <= opts.hash_max_listpack_value
+                    });
             if small {
                 let mut lp = ListpackBuilder::new();
                 for (f, v) in pairs {
