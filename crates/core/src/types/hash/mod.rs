@@ -228,6 +228,29 @@ mod tests {
     };
 
     #[test]
+    fn listpack_payloads_stay_listpacks_unless_too_many() {
+        let config = Config::default();
+        let long = vec![
+            (b"f".to_vec(), vec![b'v'; 100]),
+            (b"g".to_vec(), b"1".to_vec()),
+        ];
+        assert_eq!(
+            HashValue::from_pairs(long.clone(), &config).encoding(),
+            "hashtable"
+        );
+        let lp = HashValue::from_listpack_pairs(long, &config);
+        assert_eq!(lp.encoding(), "listpack");
+        assert_eq!(lp.get(b"f").map(<[u8]>::len), Some(100));
+        let many: Vec<_> = (0..513)
+            .map(|i| (i.to_string().into_bytes(), b"x".to_vec()))
+            .collect();
+        assert_eq!(
+            HashValue::from_listpack_pairs(many, &config).encoding(),
+            "hashtable"
+        );
+    }
+
+    #[test]
     fn converts_on_count() {
         let mut h = HashValue::new();
         for (i, f) in ["a", "b", "c"].iter().enumerate() {
