@@ -618,7 +618,7 @@ fn rdb_across_configs(writer_opts: &[&str], reader_opts: &[&str]) {
     same(
         &loaded[1],
         &loaded[0],
-        &format!("redis loading ferrokv's vs its own file"),
+        "redis loading ferrokv's vs its own file",
     );
     assert_ne!(
         written[0], loaded[0],
