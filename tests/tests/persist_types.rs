@@ -59,6 +59,10 @@ fn dataset(db: u32) -> Vec<Cmd> {
         ("str:int-32", b("2147483647")),
         ("str:int-64", b("-9223372036854775808")),
         ("str:not-int", b("007")),
+        ("str:plus-one", b("+1")),
+        ("str:minus-zero", b("-0")),
+        ("str:past-i64", b("9223372036854775808")),
+        ("str:spaces", b(" 1")),
         ("str:embstr", format!("hello {tag}").into_bytes()),
         ("str:raw", format!("{tag} {}", "r".repeat(60)).into_bytes()),
         (
@@ -94,6 +98,16 @@ fn dataset(db: u32) -> Vec<Cmd> {
         b("a"),
         b("1"),
         b("-5"),
+        b("127"),
+        b("-4096"),
+        b("32767"),
+        b("-8388608"),
+        b("2147483648"),
+        b("9223372036854775807"),
+        b("-9223372036854775808"),
+        b("18446744073709551616"),
+        b("-0"),
+        b("01"),
         Vec::new(),
         sbin.clone(),
         bin.clone(),
@@ -124,6 +138,12 @@ fn dataset(db: u32) -> Vec<Cmd> {
         Vec::new(),
         b("bin"),
         sbin.clone(),
+        b("9223372036854775807"),
+        b("-9223372036854775808"),
+        b("18446744073709551615"),
+        b("-0"),
+        b("0012"),
+        b("4095"),
     ]);
     let mut bigh = vec![b("HSET"), b("hash:many")];
     for i in 0..600 {
@@ -181,6 +201,14 @@ fn dataset(db: u32) -> Vec<Cmd> {
         sbin.clone(),
         b("-3e-7"),
         tag.into_bytes(),
+        b("-0"),
+        b("minus zero"),
+        b("1.7976931348623157e308"),
+        b("max"),
+        b("5e-324"),
+        b("tiny"),
+        b("123456789012"),
+        b("integer score"),
     ]);
     let mut bigz = vec![b("ZADD"), b("zset:many")];
     for i in 0..300 {
@@ -195,6 +223,13 @@ fn dataset(db: u32) -> Vec<Cmd> {
         "m".repeat(100).into_bytes(),
         b("-1.5"),
         bin.clone(),
+        // No -0 here: Redis's rewrite re-adds a skiplist's members in its hash
+        // table's (randomly seeded) order, and -0 keeps its sign only when the
+        // first ZADD creates a skiplist, so even Redis reloads it either way.
+        b("5e-324"),
+        b("tiny"),
+        b("-1.7976931348623157e308"),
+        b("min"),
     ]);
     // A geo set is a zset too.
     cmds.push(vec![
@@ -404,12 +439,21 @@ fn expected() -> Vec<String> {
 /// Compares two snapshots line by line; a failure lists the differing lines
 /// (shortened) instead of printing megabytes.
 fn same(got: &[String], want: &[String], what: &str) {
-    let short = |l: &String| l.chars().take(200).collect::<String>();
+    // The key, then 200 characters from a little before the first difference.
+    let short = |l: &str, from: usize| {
+        let key: String = l.chars().take(40).collect();
+        let rest: String = l.chars().skip(from).take(200).collect();
+        format!("{key} ..{from}.. {rest}")
+    };
     let diffs: Vec<String> = got
         .iter()
         .zip(want)
         .filter(|(g, w)| g != w)
-        .map(|(g, w)| format!("  got  {}\n  want {}", short(g), short(w)))
+        .map(|(g, w)| {
+            let at = g.chars().zip(w.chars()).take_while(|(a, b)| a == b).count();
+            let from = at.saturating_sub(60);
+            format!("  got  {}\n  want {}", short(g, from), short(w, from))
+        })
         .collect();
     assert!(
         diffs.is_empty() && got.len() == want.len(),
@@ -727,18 +771,32 @@ fn listpacks_kept_across_config_set_survive_save_and_restore() {
     );
 }
 
+/// A copy of the AOF folder in `from` in a new directory.
+fn copy_aof(from: &Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    std::fs::create_dir(to.path().join("appendonlydir")).unwrap();
+    for e in std::fs::read_dir(from.join("appendonlydir")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(
+            e.path(),
+            to.path().join("appendonlydir").join(e.file_name()),
+        )
+        .unwrap();
+    }
+    to
+}
+
 /// Writes the dataset on `writer` with appendonly yes, rewrites or not, stops it
-/// with SHUTDOWN; `reader` loads the folder.
+/// with SHUTDOWN; redis-server and ferrokv each load a copy of the folder.
+/// Returns their views.
 fn aof_route(
     writer: Kind,
-    reader: Kind,
     preamble: &str,
     rewrite: bool,
     extra: &[&str],
     want: &[String],
-) {
-    let what =
-        format!("{writer:?} -> {reader:?}, preamble {preamble}, rewrite {rewrite} {extra:?}");
+) -> [Vec<String>; 2] {
+    let what = format!("{writer:?}'s AOF, preamble {preamble}, rewrite {rewrite} {extra:?}");
     let dir = tempfile::tempdir().unwrap();
     let mut opts = vec!["--appendonly", "yes", "--aof-use-rdb-preamble", preamble];
     opts.extend_from_slice(extra);
@@ -780,22 +838,48 @@ fn aof_route(
             .any(|data| data.windows(4).any(|w| w == b"#TS:"));
         assert!(annotated, "{what}: no #TS: annotation written");
     }
-    let s = start_on(reader, dir.path(), &["--appendonly", "yes"]);
+    [Kind::Redis, Kind::Ferrokv].map(|reader| {
+        let copy = copy_aof(dir.path());
+        let s = start_on(reader, copy.path(), &["--appendonly", "yes"]);
+        snapshot(&mut s.conn())
+    })
+}
+
+/// Both servers' AOF folders, loaded by both: every view must be what Redis
+/// shows loading its own folder, which is the data as written.
+fn aof_both_ways(preamble: &str, rewrite: bool, extra: &[&str], want: &[String]) {
+    let [redis_by_redis, redis_by_ferrokv] = aof_route(Kind::Redis, preamble, rewrite, extra, want);
+    let [ferrokv_by_redis, ferrokv_by_ferrokv] =
+        aof_route(Kind::Ferrokv, preamble, rewrite, extra, want);
+    let what = format!("preamble {preamble}, rewrite {rewrite} {extra:?}");
     same(
-        &snapshot(&mut s.conn()),
+        &redis_by_redis,
         want,
-        &format!("{what}: {}", s.log()),
+        &format!("{what}: Redis loading its own folder vs the data as written"),
+    );
+    same(
+        &redis_by_ferrokv,
+        &redis_by_redis,
+        &format!("{what}: ferrokv vs Redis loading Redis's folder"),
+    );
+    same(
+        &ferrokv_by_redis,
+        &redis_by_redis,
+        &format!("{what}: Redis loading ferrokv's folder vs its own"),
+    );
+    same(
+        &ferrokv_by_ferrokv,
+        &redis_by_redis,
+        &format!("{what}: ferrokv loading its own folder vs Redis loading its own"),
     );
 }
 
 #[test]
 fn aof_folders_move_both_ways() {
     let want = expected();
-    for (writer, reader) in [(Kind::Redis, Kind::Ferrokv), (Kind::Ferrokv, Kind::Redis)] {
-        for preamble in ["yes", "no"] {
-            for rewrite in [false, true] {
-                aof_route(writer, reader, preamble, rewrite, &[], &want);
-            }
+    for preamble in ["yes", "no"] {
+        for rewrite in [false, true] {
+            aof_both_ways(preamble, rewrite, &[], &want);
         }
     }
 }
@@ -806,7 +890,13 @@ fn redis_aof_with_timestamp_annotations_loads_in_ferrokv() {
     let want = expected();
     let ts = ["--aof-timestamp-enabled", "yes"];
     for (preamble, rewrite) in [("no", false), ("no", true), ("yes", false)] {
-        aof_route(Kind::Redis, Kind::Ferrokv, preamble, rewrite, &ts, &want);
+        let [by_redis, by_ferrokv] = aof_route(Kind::Redis, preamble, rewrite, &ts, &want);
+        same(&by_redis, &want, "Redis loading its own folder");
+        same(
+            &by_ferrokv,
+            &by_redis,
+            &format!("preamble {preamble}, rewrite {rewrite}"),
+        );
     }
 }
 
