@@ -485,6 +485,14 @@ fn shutdown(mut s: Server) {
     );
 }
 
+/// Makes Redis store list elements over 1000 bytes in quicklist nodes of their
+/// own ("plain" nodes, container 1 in the RDB), as it does for elements over
+/// 1 GB by default.
+fn plain_list_nodes(c: &mut Conn) {
+    let r = c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1000"]);
+    assert_eq!(r, Frame::Simple("OK".into()));
+}
+
 /// Leaves keys that have expired but were never deleted (active expiry off,
 /// never accessed), so redis-server writes them into the RDB; a server loading
 /// it as a master drops them.
@@ -515,6 +523,9 @@ fn rdb_route(opts: &[&str]) -> Vec<(Kind, u64)> {
             }
             let s = start_on(writer, dir.path(), &args);
             let mut c = s.conn();
+            if writer == Kind::Redis {
+                plain_list_nodes(&mut c);
+            }
             load(&mut c);
             same(
                 &snapshot(&mut c),
@@ -904,7 +915,8 @@ fn redis_aof_with_timestamp_annotations_loads_in_ferrokv() {
 fn dump_payloads_restore_both_ways() {
     let want = expected();
     let ours = Server::ferrokv(&[]);
-    let theirs = Server::redis(&[]);
+    let theirs = Server::redis(&["--enable-debug-command", "yes"]);
+    plain_list_nodes(&mut theirs.conn());
     for (from, to) in [(&ours, &theirs), (&theirs, &ours)] {
         let mut src = from.conn();
         let mut dst = to.conn();
