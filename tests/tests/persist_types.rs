@@ -641,6 +641,7 @@ const TIGHT: [&str; 8] = [
 fn rdb_across_configs(writer_opts: &[&str], reader_opts: &[&str]) {
     let mut written = Vec::new();
     let mut loaded = Vec::new();
+    let mut restores = Vec::new();
     for writer in [Kind::Redis, Kind::Ferrokv] {
         let what = format!("{writer:?} writing with {writer_opts:?}, read with {reader_opts:?}");
         let dir = tempfile::tempdir().unwrap();
@@ -652,6 +653,16 @@ fn rdb_across_configs(writer_opts: &[&str], reader_opts: &[&str]) {
             load(&mut c);
             written.push(snapshot(&mut c));
             assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()), "{}", s.log());
+            // The same values as DUMP payloads, restored under the reader's config.
+            let payloads = dump_db(&mut c, 7);
+            let by_redis = restored(Kind::Redis, reader_opts, 7, &payloads);
+            let by_ferrokv = restored(Kind::Ferrokv, reader_opts, 7, &payloads);
+            same(
+                &by_ferrokv,
+                &by_redis,
+                &format!("{what}: restoring db 7's payloads"),
+            );
+            restores.push(by_redis);
         }
         let mut views = Vec::new();
         for reader in [Kind::Redis, Kind::Ferrokv] {
@@ -675,6 +686,11 @@ fn rdb_across_configs(writer_opts: &[&str], reader_opts: &[&str]) {
         &loaded[0],
         "redis loading ferrokv's vs its own file",
     );
+    same(
+        &restores[1],
+        &restores[0],
+        "redis restoring ferrokv's vs its own payloads",
+    );
     assert_ne!(
         written[0], loaded[0],
         "the configs should change some encoding"
@@ -689,9 +705,9 @@ fn rdb_files_load_under_other_encoding_thresholds() {
 }
 
 /// Every key of `db` restored from `payloads` on a fresh server of `kind`
-/// (default thresholds).
-fn restored(kind: Kind, db: u32, payloads: &[(Vec<u8>, Vec<u8>)]) -> Vec<String> {
-    let s = Server::start(kind, &[]);
+/// started with `opts`.
+fn restored(kind: Kind, opts: &[&str], db: u32, payloads: &[(Vec<u8>, Vec<u8>)]) -> Vec<String> {
+    let s = Server::start(kind, opts);
     let mut c = s.conn();
     select(&mut c, db);
     for (k, p) in payloads {
@@ -704,6 +720,20 @@ fn restored(kind: Kind, db: u32, payloads: &[(Vec<u8>, Vec<u8>)]) -> Vec<String>
         );
     }
     snapshot(&mut c)
+}
+
+/// The DUMP payload of every key of `db`.
+fn dump_db(c: &mut Conn, db: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+    select(c, db);
+    let payloads = keys(c)
+        .into_iter()
+        .map(|k| match c.cmd(&[&b"DUMP"[..], &k]) {
+            Frame::Bulk(p) => (k, p.to_vec()),
+            other => panic!("DUMP: {}", show(&other)),
+        })
+        .collect();
+    select(c, 0);
+    payloads
 }
 
 /// Listpacks whose values outgrew hash/zset-max-listpack-value by a CONFIG SET
@@ -739,18 +769,11 @@ fn listpacks_kept_across_config_set_survive_save_and_restore() {
             assert!(line.contains(" \"listpack\" "), "{writer:?}: {line}");
         }
         views.push((format!("{writer:?} in memory"), before));
-        select(&mut c, 7);
-        let payloads: Vec<(Vec<u8>, Vec<u8>)> = keys(&mut c)
-            .into_iter()
-            .map(|k| match c.cmd(&[&b"DUMP"[..], &k]) {
-                Frame::Bulk(p) => (k, p.to_vec()),
-                other => panic!("DUMP: {}", show(&other)),
-            })
-            .collect();
+        let payloads = dump_db(&mut c, 7);
         for reader in [Kind::Redis, Kind::Ferrokv] {
             views.push((
                 format!("{reader:?} restoring {writer:?}'s payloads"),
-                restored(reader, 7, &payloads),
+                restored(reader, &[], 7, &payloads),
             ));
         }
         assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()));
