@@ -805,6 +805,92 @@ fn listpacks_kept_across_config_set_survive_save_and_restore() {
     );
 }
 
+/// Writes in db 3 that the AOF must not log as they were sent: relative TTLs
+/// (logged as absolute times, else a reload would move them), random pops
+/// (logged as the members removed), float increments (logged as the result).
+fn propagated_writes(c: &mut Conn) {
+    select(c, 3);
+    for line in [
+        "SET ttl:ex v EX 100000",
+        "SET ttl:px v PX 100000000",
+        "SETEX ttl:setex 100000 v",
+        "PSETEX ttl:psetex 100000000 v",
+        "SET ttl:expire v",
+        "EXPIRE ttl:expire 100000",
+        "SET ttl:pexpire v",
+        "PEXPIRE ttl:pexpire 100000000",
+        "SET ttl:getex v",
+        "GETEX ttl:getex EX 100000",
+        "SET ttl:persist v EX 100000",
+        "PERSIST ttl:persist",
+        "SET ttl:keep v EX 100000",
+        "SET ttl:keep w KEEPTTL",
+        "SET ttl:float 1.5 EX 100000",
+        "INCRBYFLOAT ttl:float 0.1",
+        "HSET hfloat f 1.5",
+        "HINCRBYFLOAT hfloat f 0.1",
+        "RPUSH ttl:list a b c 1 2 3",
+        "EXPIRE ttl:list 100000",
+        "COPY ttl:list ttl:copy",
+        "SET ttl:renamed v PX 100000000",
+        "RENAME ttl:renamed ttl:renamed2",
+        "SADD popped 1 2 3 4 5 6 7 8 9 10 a b c d e f g h i j",
+        "SPOP popped 5",
+        "SPOP popped",
+        "SADD moved x",
+        "SMOVE popped moved a",
+        "GETDEL ttl:pexpire",
+        "ZADD zpopped 1 a 2 b 3 c",
+        "ZPOPMIN zpopped",
+    ] {
+        let r = c.run(line);
+        assert!(!matches!(r, Frame::Error(_)), "{line}: {}", show(&r));
+    }
+    select(c, 0);
+}
+
+/// RESTORE with a relative TTL is logged with the absolute time (Redis rewrites
+/// it to `RESTORE key <unix ms> payload ... ABSTTL`), so a reload keeps the
+/// expiry where it was.
+#[test]
+#[ignore = "ferrokv logs RESTORE's relative TTL as sent; the fix is in restore() in \
+            crates/server/src/persistence.rs (see the interop branch's report)"]
+fn restore_with_a_relative_ttl_keeps_its_expiry_through_the_aof() {
+    for writer in [Kind::Redis, Kind::Ferrokv] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = start_on(writer, dir.path(), &["--appendonly", "yes"]);
+        let mut c = s.conn();
+        c.run("RPUSH list a b c");
+        let Frame::Bulk(p) = c.cmd(&["DUMP", "list"]) else {
+            panic!("DUMP")
+        };
+        let r = c.cmd(&[&b"RESTORE"[..], b"restored", b"100000000", &p]);
+        assert_eq!(r, Frame::Simple("OK".into()));
+        let at = c.cmd(&["PEXPIRETIME", "restored"]);
+        assert!(matches!(at, Frame::Integer(t) if t > 0), "{}", show(&at));
+        shutdown(s);
+        // Long enough that a TTL re-applied at load time would differ.
+        std::thread::sleep(Duration::from_millis(20));
+        for reader in [Kind::Redis, Kind::Ferrokv] {
+            let copy = copy_aof(dir.path());
+            let s = start_on(reader, copy.path(), &["--appendonly", "yes"]);
+            assert_eq!(
+                s.conn().cmd(&["PEXPIRETIME", "restored"]),
+                at,
+                "{reader:?} loading {writer:?}'s AOF"
+            );
+        }
+    }
+}
+
+/// A snapshot without database 3's lines.
+fn without_db3(snap: &[String]) -> Vec<String> {
+    snap.iter()
+        .filter(|l| !l.starts_with("db3 ") && !l.starts_with("db3:"))
+        .cloned()
+        .collect()
+}
+
 /// A copy of the AOF folder in `from` in a new directory.
 fn copy_aof(from: &Path) -> tempfile::TempDir {
     let to = tempfile::tempdir().unwrap();
@@ -837,6 +923,7 @@ fn aof_route(
     let s = start_on(writer, dir.path(), &opts);
     let mut c = s.conn();
     load(&mut c);
+    propagated_writes(&mut c);
     if rewrite {
         assert_eq!(
             c.cmd(&["BGREWRITEAOF"]),
@@ -857,7 +944,12 @@ fn aof_route(
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    same(&snapshot(&mut c), want, &format!("{what}: before stopping"));
+    let before = snapshot(&mut c);
+    same(
+        &without_db3(&before),
+        &without_db3(want),
+        &format!("{what}: before stopping"),
+    );
     shutdown(s);
     let ext = if preamble == "yes" { "rdb" } else { "aof" };
     let base = if rewrite { 2 } else { 1 };
@@ -875,20 +967,24 @@ fn aof_route(
     [Kind::Redis, Kind::Ferrokv].map(|reader| {
         let copy = copy_aof(dir.path());
         let s = start_on(reader, copy.path(), &["--appendonly", "yes"]);
-        snapshot(&mut s.conn())
+        let view = snapshot(&mut s.conn());
+        same(&view, &before, &format!("{reader:?} loading {what}"));
+        view
     })
 }
 
-/// Both servers' AOF folders, loaded by both: every view must be what Redis
-/// shows loading its own folder, which is the data as written.
+/// Both servers' AOF folders, loaded by both: every view must be the writer's
+/// data before it stopped (checked by `aof_route`), and, apart from db 3
+/// (times and random pops), what Redis shows loading its own folder.
 fn aof_both_ways(preamble: &str, rewrite: bool, extra: &[&str], want: &[String]) {
-    let [redis_by_redis, redis_by_ferrokv] = aof_route(Kind::Redis, preamble, rewrite, extra, want);
+    let [redis_by_redis, redis_by_ferrokv] =
+        aof_route(Kind::Redis, preamble, rewrite, extra, want).map(|v| without_db3(&v));
     let [ferrokv_by_redis, ferrokv_by_ferrokv] =
-        aof_route(Kind::Ferrokv, preamble, rewrite, extra, want);
+        aof_route(Kind::Ferrokv, preamble, rewrite, extra, want).map(|v| without_db3(&v));
     let what = format!("preamble {preamble}, rewrite {rewrite} {extra:?}");
     same(
         &redis_by_redis,
-        want,
+        &without_db3(want),
         &format!("{what}: Redis loading its own folder vs the data as written"),
     );
     same(
@@ -924,13 +1020,8 @@ fn redis_aof_with_timestamp_annotations_loads_in_ferrokv() {
     let want = expected();
     let ts = ["--aof-timestamp-enabled", "yes"];
     for (preamble, rewrite) in [("no", false), ("no", true), ("yes", false)] {
-        let [by_redis, by_ferrokv] = aof_route(Kind::Redis, preamble, rewrite, &ts, &want);
-        same(&by_redis, &want, "Redis loading its own folder");
-        same(
-            &by_ferrokv,
-            &by_redis,
-            &format!("preamble {preamble}, rewrite {rewrite}"),
-        );
+        // aof_route compares both readers with what Redis had written.
+        aof_route(Kind::Redis, preamble, rewrite, &ts, &want);
     }
 }
 
