@@ -1,11 +1,19 @@
 //! A dataset of every type in both encodings (small and large), strings of every
-//! encoding, empty and binary members, large values and far-future TTLs, spread
-//! over several databases, moved between ferrokv and a real redis-server 7.0 in
-//! both directions: through RDB files (compressed or not, with or without a
-//! checksum), through the AOF (with and without an RDB preamble, with and without
-//! BGREWRITEAOF) and through DUMP/RESTORE. What the reader shows (types,
-//! OBJECT ENCODING, contents, PEXPIRETIME, DBSIZE, INFO keyspace) must be what
-//! redis-server shows for the dataset written directly.
+//! encoding, empty and binary members, integer and score edge values, large
+//! values and far-future TTLs, spread over databases 0, 1, 7 and 15, moved
+//! between ferrokv and a real redis-server 7.0 in both directions:
+//!
+//! - RDB files: compressed or not, with or without a checksum, with LRU or LFU
+//!   fields, with expired keys Redis still wrote, with plain quicklist nodes,
+//!   and written under other encoding thresholds than the reader's;
+//! - AOF folders: with and without an RDB preamble, with and without
+//!   BGREWRITEAOF, with `#TS:` annotations, plus writes the AOF must log in
+//!   another form than they were sent (relative TTLs, random pops, ...);
+//! - DUMP/RESTORE of every key of every database.
+//!
+//! What the reader shows (TYPE, OBJECT ENCODING, contents, PEXPIRETIME, DBSIZE,
+//! INFO keyspace) must be what redis-server shows: for the dataset written
+//! directly, or for redis-server reading the same file.
 
 // Test code: a failed setup step should just fail the test.
 #![allow(clippy::unwrap_used)]
