@@ -80,6 +80,15 @@ fn dataset(db: u32) -> Vec<Cmd> {
         ("str:binary", bin.clone()),
         ("str:empty", Vec::new()),
         ("str:large", noise(300_000, u64::from(db) + 1)),
+        // Compressible with matches of every length and distance (LZF's window
+        // is 8 KB): random text over a four-letter alphabet.
+        (
+            "str:text",
+            noise(60_000, u64::from(db) + 99)
+                .iter()
+                .map(|x| b"acgt"[usize::from(x % 4)])
+                .collect(),
+        ),
     ] {
         cmds.push(vec![b("SET"), b(k), v]);
     }
