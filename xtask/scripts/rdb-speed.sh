@@ -109,8 +109,10 @@ n_large=$(make_dataset large "$large")
 declare -A load ready save
 for name in small large; do
   dir="$tmp/$name"
-  for _ in $(seq "$rounds"); do
-    for server in redis ferrokv; do
+  for round in $(seq "$rounds"); do
+    # Which server goes first alternates, so neither always finds a warmer cache.
+    order="redis ferrokv"; [ $((round % 2)) = 0 ] && order="ferrokv redis"
+    for server in $order; do
       # Every round loads the file redis-server wrote, not the previous SAVE.
       cp "$dir/original.rdb" "$dir/dump.rdb"
       rm -f "$dir/$server.log"
