@@ -1027,6 +1027,16 @@ fn aof_route(
         .path()
         .join(format!("appendonlydir/appendonly.aof.{base}.base.{ext}"));
     assert!(base.exists(), "{what}: no {}", base.display());
+    let manifest = dir.path().join("appendonlydir/appendonly.aof.manifest");
+    let check = std::process::Command::new("/usr/bin/redis-check-aof")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success() && report.contains("is valid"),
+        "{what}: redis-check-aof: {report}"
+    );
     if extra.contains(&"--aof-timestamp-enabled") {
         let annotated = std::fs::read_dir(dir.path().join("appendonlydir"))
             .unwrap()
