@@ -1034,7 +1034,7 @@ fn aof_route(
         .unwrap();
     let report = String::from_utf8_lossy(&check.stdout);
     assert!(
-        check.status.success() && report.contains("is valid"),
+        check.status.success() && report.contains("All AOF files and manifest are valid"),
         "{what}: redis-check-aof: {report}"
     );
     if extra.contains(&"--aof-timestamp-enabled") {
