@@ -502,6 +502,19 @@ fn shutdown(mut s: Server) {
     );
 }
 
+/// redis-check-rdb must find the file valid.
+fn check_rdb(file: &Path, what: &str) {
+    let check = std::process::Command::new("/usr/bin/redis-check-rdb")
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "redis-check-rdb on {what}: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
 /// Makes Redis store list elements over 1000 bytes in quicklist nodes of their
 /// own ("plain" nodes, container 1 in the RDB), as it does for elements over
 /// 1 GB by default.
@@ -555,15 +568,7 @@ fn rdb_route(opts: &[&str]) -> Vec<(Kind, u64)> {
             assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()), "{}", s.log());
         }
         let file = dir.path().join("dump.rdb");
-        let check = std::process::Command::new("/usr/bin/redis-check-rdb")
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "redis-check-rdb on what {writer:?} saved with {opts:?}: {}",
-            String::from_utf8_lossy(&check.stdout)
-        );
+        check_rdb(&file, &format!("{writer:?} saving with {opts:?}"));
         let data = std::fs::read(&file).unwrap();
         let checksum = &data[data.len() - 8..];
         if opts.contains(&"no") && opts.contains(&"--rdbchecksum") {
@@ -681,6 +686,7 @@ fn rdb_across_configs(writer_opts: &[&str], reader_opts: &[&str]) {
             );
             restores.push(by_redis);
         }
+        check_rdb(&dir.path().join("dump.rdb"), &what);
         let mut views = Vec::new();
         for reader in [Kind::Redis, Kind::Ferrokv] {
             let s = start_on(reader, dir.path(), reader_opts);
@@ -795,6 +801,10 @@ fn listpacks_kept_across_config_set_survive_save_and_restore() {
         }
         assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()));
         drop(s);
+        check_rdb(
+            &dir.path().join("dump.rdb"),
+            &format!("{writer:?} after CONFIG SET"),
+        );
         for reader in [Kind::Redis, Kind::Ferrokv] {
             let s = start_on(reader, dir.path(), &[]);
             views.push((
