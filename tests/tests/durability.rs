@@ -1,9 +1,11 @@
 //! What survives `kill -9` under the weaker fsync policies.
 //!
-//! Writers append to one list each (`RPUSH log:<cycle>:<writer> <seq>`) and note
-//! when each acknowledgement arrived; the server is killed with SIGKILL at a
+//! Writers append to one list each (`RPUSH log:<cycle>:<writer> <seq>`, each
+//! followed by an MSET of two keys to `<seq>`) and note when each RPUSH's
+//! acknowledgement arrived; the server is killed with SIGKILL at a
 //! random moment, restarted on the same folder, and each list must be exactly
-//! `0..n` (a prefix of what its writer sent: nothing half-applied, no gap) with
+//! `0..n` (a prefix of what its writer sent: nothing half-applied, no gap; the
+//! MSET keys equal, at the MSET just after or just before the last item) with
 //! `n` covering what the policy promises:
 //!
 //! - `appendfsync everysec`: every write acknowledged more than about 2 s
@@ -65,14 +67,23 @@ fn cycle(kind: Kind, dir: &Path, policy: &str, cycle: usize, rewrite: bool, seed
                 return;
             };
             let key = format!("log:{cycle}:{w}");
+            let (a, b) = (format!("a:{cycle}:{w}"), format!("b:{cycle}:{w}"));
             let mut seq = 0usize;
             while !stop.load(Ordering::Relaxed) {
-                c.send(&["RPUSH", &key, &seq.to_string()]);
+                let n = seq.to_string();
+                c.send(&["RPUSH", &key, &n]);
                 match c.read() {
-                    Some(Frame::Integer(n)) if n as usize == seq + 1 => {
+                    Some(Frame::Integer(len)) if len as usize == seq + 1 => {
                         acked.lock().unwrap().push(Instant::now())
                     }
                     Some(other) => panic!("RPUSH {key} {seq}: {}", show(&other)),
+                    None => return,
+                }
+                // Two keys in one command: after the crash both or neither.
+                c.send(&["MSET", &a, &n, &b, &n]);
+                match c.read() {
+                    Some(Frame::Simple(_)) => {}
+                    Some(other) => panic!("MSET: {}", show(&other)),
                     None => return,
                 }
                 seq += 1;
@@ -122,6 +133,18 @@ fn cycle(kind: Kind, dir: &Path, policy: &str, cycle: usize, rewrite: bool, seed
         assert!(
             found.len() <= acked.len() + 1,
             "{kind:?} {key}: more than was sent"
+        );
+        // The MSET after RPUSH n-1 was applied whole or not at all.
+        let a = c.cmd(&["GET", &format!("a:{cycle}:{w}")]);
+        let b = c.cmd(&["GET", &format!("b:{cycle}:{w}")]);
+        assert_eq!(a, b, "{kind:?} {policy}: MSET half-applied");
+        let n = found.len();
+        let shown = show(&a);
+        let is = |m: usize| shown == format!("\"{m}\"");
+        let none = matches!(a, Frame::NullBulk | Frame::Null);
+        assert!(
+            (n >= 1 && is(n - 1)) || (n >= 2 && is(n - 2)) || (n <= 1 && none),
+            "{kind:?} {policy}: {key} has {n} items but the MSET after them shows {shown}"
         );
         let promised = acked.iter().filter(|&&at| at <= horizon).count();
         assert!(
