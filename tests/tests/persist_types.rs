@@ -80,6 +80,12 @@ fn dataset(db: u32) -> Vec<Cmd> {
         ("str:binary", bin.clone()),
         ("str:empty", Vec::new()),
         ("str:large", noise(300_000, u64::from(db) + 1)),
+        // Keys that look like integers are saved integer-encoded.
+        ("12345", b("int key")),
+        ("-1", b("negative int key")),
+        ("0", b("zero key")),
+        ("2147483648", b("past 32 bits")),
+        ("007", b("not an int")),
         // Compressible with matches of every length and distance (LZF's window
         // is 8 KB): random text over a four-letter alphabet.
         (
@@ -166,6 +172,11 @@ fn dataset(db: u32) -> Vec<Cmd> {
     for i in 0..600 {
         bigh.push(format!("field{i}").into_bytes());
         bigh.push(format!("{i}").into_bytes());
+    }
+    // Integer fields in a hashtable are saved integer-encoded too.
+    for i in [-1i64, 0, 200, 40000, 3_000_000_000, i64::MAX] {
+        bigh.push(i.to_string().into_bytes());
+        bigh.push(format!("int field {i}").into_bytes());
     }
     bigh.push(Vec::new());
     bigh.push(Vec::new());
