@@ -52,6 +52,10 @@ impl Default for WriteOptions {
 
 /// Quicklist nodes with a count limit still stop at this size (SIZE_SAFETY_LIMIT).
 const SIZE_SAFETY_LIMIT: usize = 8192;
+/// What quicklist adds to an element's length to estimate its listpack entry
+/// (SIZE_ESTIMATE_OVERHEAD): Redis decides whether a node takes one more
+/// element by that estimate, not by the entry's exact size.
+const SIZE_ESTIMATE_OVERHEAD: usize = 8;
 
 fn push_len(out: &mut Vec<u8>, n: u64) {
     if n < 64 {
@@ -117,8 +121,10 @@ fn score_text(score: f64) -> Vec<u8> {
     s
 }
 
-fn node_fits(lp: &ListpackBuilder, next: usize, fill: i64) -> bool {
-    let size = lp.bytes() + next;
+/// Whether a node may take one more element of `next_len` bytes, by
+/// _quicklistNodeAllowInsert's rule.
+fn node_fits(lp: &ListpackBuilder, next_len: usize, fill: i64) -> bool {
+    let size = lp.bytes() + next_len + SIZE_ESTIMATE_OVERHEAD;
     if fill >= 0 {
         lp.len() < fill.max(1) as usize && size <= SIZE_SAFETY_LIMIT
     } else {
@@ -147,8 +153,7 @@ pub fn encode_value(v: &RdbValue, opts: &WriteOptions, out: &mut Vec<u8>) -> u8 
                     nodes.push((QUICKLIST_NODE_PLAIN, it.clone()));
                     continue;
                 }
-                let size = ListpackBuilder::entry_size(it);
-                if lp.len() > 0 && !node_fits(&lp, size, opts.list_max_listpack_size) {
+                if lp.len() > 0 && !node_fits(&lp, it.len(), opts.list_max_listpack_size) {
                     let full = std::mem::replace(&mut lp, ListpackBuilder::new());
                     nodes.push((QUICKLIST_NODE_PACKED, full.finish()));
                 }
