@@ -1183,11 +1183,22 @@ fn dump_payloads_restore_both_ways() {
 }
 
 /// Where the encoding has an order of its own (everything but hash tables),
-/// ferrokv's DUMP payloads are Redis's, byte for byte; with rdbcompression no
-/// (LZF output is not required to match, only to load).
+/// ferrokv's DUMP payloads are Redis's, byte for byte: quicklist node
+/// boundaries, listpack and intset layouts, LZF output.
 #[test]
 fn dump_payloads_are_redis_bytes_where_the_encoding_is_ordered() {
-    let opts = ["--rdbcompression", "no", "--enable-debug-command", "yes"];
+    for compression in ["yes", "no"] {
+        dump_bytes_match(compression);
+    }
+}
+
+fn dump_bytes_match(compression: &str) {
+    let opts = [
+        "--rdbcompression",
+        compression,
+        "--enable-debug-command",
+        "yes",
+    ];
     let ours = Server::ferrokv(&opts[..2]);
     let theirs = Server::redis(&opts);
     let (mut a, mut b) = (ours.conn(), theirs.conn());
@@ -1205,7 +1216,7 @@ fn dump_payloads_are_redis_bytes_where_the_encoding_is_ordered() {
             let (x, y) = (a.cmd(&[&b"DUMP"[..], &k]), b.cmd(&[&b"DUMP"[..], &k]));
             assert!(
                 x == y,
-                "db{db} {} ({enc}): ferrokv {} vs redis {}",
+                "rdbcompression {compression}: db{db} {} ({enc}): ferrokv {} vs redis {}",
                 bytes(&k),
                 render(&x),
                 render(&y)
