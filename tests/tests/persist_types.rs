@@ -1187,19 +1187,25 @@ fn dump_payloads_restore_both_ways() {
 /// boundaries, listpack and intset layouts, LZF output.
 #[test]
 fn dump_payloads_are_redis_bytes_where_the_encoding_is_ordered() {
-    for compression in ["yes", "no"] {
-        dump_bytes_match(compression);
+    for (compression, fill) in [
+        ("yes", "-2"),
+        ("no", "-2"),
+        ("yes", "5"),
+        ("yes", "-1"),
+        ("no", "-5"),
+    ] {
+        dump_bytes_match(compression, fill);
     }
 }
 
-fn dump_bytes_match(compression: &str) {
+fn dump_bytes_match(compression: &str, fill: &str) {
     let opts = [
         "--rdbcompression",
         compression,
-        "--enable-debug-command",
-        "yes",
+        "--list-max-listpack-size",
+        fill,
     ];
-    let ours = Server::ferrokv(&opts[..2]);
+    let ours = Server::ferrokv(&opts);
     let theirs = Server::redis(&opts);
     let (mut a, mut b) = (ours.conn(), theirs.conn());
     load(&mut a);
@@ -1216,7 +1222,7 @@ fn dump_bytes_match(compression: &str) {
             let (x, y) = (a.cmd(&[&b"DUMP"[..], &k]), b.cmd(&[&b"DUMP"[..], &k]));
             assert!(
                 x == y,
-                "rdbcompression {compression}: db{db} {} ({enc}): ferrokv {} vs redis {}",
+                "{opts:?}: db{db} {} ({enc}): ferrokv {} vs redis {}",
                 bytes(&k),
                 render(&x),
                 render(&y)
