@@ -1,180 +1,1144 @@
-//! RDB files and DUMP payloads of every collection type in both encodings, moved
-//! between ferrokv and a real redis-server 7.0 in both directions: the data read
-//! back (and its OBJECT ENCODING) must be what the other server shows.
+//! A dataset of every type in both encodings (small and large), strings of every
+//! encoding, empty and binary members, integer and score edge values, large
+//! values and far-future TTLs, spread over databases 0, 1, 7 and 15, moved
+//! between ferrokv and a real redis-server 7.0 in both directions:
+//!
+//! - RDB files: compressed or not, with or without a checksum, with LRU or LFU
+//!   fields, with expired keys Redis still wrote, with plain quicklist nodes,
+//!   and written under other encoding thresholds than the reader's;
+//! - AOF folders: with and without an RDB preamble, with and without
+//!   BGREWRITEAOF, with `#TS:` annotations, plus writes the AOF must log in
+//!   another form than they were sent (relative TTLs, random pops, ...);
+//! - DUMP/RESTORE of every key of every database.
+//!
+//! What the reader shows (TYPE, OBJECT ENCODING, contents, PEXPIRETIME, DBSIZE,
+//! INFO keyspace) must be what redis-server shows: for the dataset written
+//! directly, or for redis-server reading the same file.
+
+// Test code: a failed setup step should just fail the test.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use ferrokv_resp::Frame;
 use ferrokv_tests::{show, Conn, Kind, Server};
 
-/// Commands that build one key of each type and encoding.
-fn dataset() -> Vec<Vec<String>> {
-    let mut cmds: Vec<Vec<String>> = Vec::new();
-    let mut c = |parts: Vec<String>| cmds.push(parts);
-    let s = |x: &str| x.to_string();
-    c(vec![
-        s("RPUSH"),
-        s("list:small"),
-        s("a"),
-        s("1"),
-        s("-5"),
-        s(""),
-        s("b"),
+/// The databases the dataset is spread over (first, a middle one, the last).
+const DBS: [u32; 4] = [0, 1, 7, 15];
+
+/// 2100-01-01 in ms: far enough that no key expires during a test, so expire
+/// times compare exactly.
+const FAR: u64 = 4_102_444_800_000;
+
+type Cmd = Vec<Vec<u8>>;
+
+/// Deterministic bytes that LZF cannot compress.
+fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    seed |= 1;
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 24) as u8
+        })
+        .collect()
+}
+
+fn b(s: &str) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
+
+/// Commands building the dataset of database `db`. Values carry the db number so
+/// that keys landing in the wrong database are noticed; db 15 gets a smaller set.
+fn dataset(db: u32) -> Vec<Cmd> {
+    let mut cmds: Vec<Cmd> = Vec::new();
+    let tag = format!("db{db}");
+    let bin: Vec<u8> = (0..=255u8).collect();
+    // Short enough for a listpack (hash/zset-max-listpack-value is 64).
+    let sbin: Vec<u8> = vec![0, 0xff, b'\r', b'\n', 0x80, b' ', b'"'];
+
+    // Strings: int (8, 16, 32 bit RDB encodings and beyond), embstr, raw,
+    // compressible (LZF in the RDB), binary, empty, large.
+    for (k, v) in [
+        ("str:int", b("12345")),
+        ("str:int-small", b("-7")),
+        ("str:int-32", b("2147483647")),
+        ("str:int-64", b("-9223372036854775808")),
+        ("str:not-int", b("007")),
+        ("str:plus-one", b("+1")),
+        ("str:minus-zero", b("-0")),
+        ("str:past-i64", b("9223372036854775808")),
+        ("str:spaces", b(" 1")),
+        ("str:embstr", format!("hello {tag}").into_bytes()),
+        ("str:raw", format!("{tag} {}", "r".repeat(60)).into_bytes()),
+        (
+            "str:compressible",
+            format!("{tag}{}", "abcabcabc".repeat(2000)).into_bytes(),
+        ),
+        ("str:binary", bin.clone()),
+        ("str:empty", Vec::new()),
+        ("str:large", noise(300_000, u64::from(db) + 1)),
+        // Keys that look like integers are saved integer-encoded.
+        ("12345", b("int key")),
+        ("-1", b("negative int key")),
+        ("0", b("zero key")),
+        ("2147483648", b("past 32 bits")),
+        ("007", b("not an int")),
+        // Compressible with matches of every length and distance (LZF's window
+        // is 8 KB): random text over a four-letter alphabet.
+        (
+            "str:text",
+            noise(60_000, u64::from(db) + 99)
+                .iter()
+                .map(|x| b"acgt"[usize::from(x % 4)])
+                .collect(),
+        ),
+    ] {
+        cmds.push(vec![b("SET"), b(k), v]);
+    }
+    if db == 15 {
+        cmds.push(vec![b("SET"), bin.clone(), b("binary key")]);
+        cmds.push(vec![
+            b("PEXPIREAT"),
+            bin,
+            (FAR + 15).to_string().into_bytes(),
+        ]);
+        cmds.push(vec![
+            b("PEXPIREAT"),
+            b("str:int"),
+            (FAR + 1).to_string().into_bytes(),
+        ]);
+        return cmds;
+    }
+
+    // Lists (quicklist in 7.0): small with empty and binary elements, many
+    // elements, one element larger than a listpack node.
+    cmds.push(vec![
+        b("RPUSH"),
+        b("list:small"),
+        b("a"),
+        b("1"),
+        b("-5"),
+        b("127"),
+        b("-4096"),
+        b("32767"),
+        b("-8388608"),
+        b("2147483648"),
+        b("9223372036854775807"),
+        b("-9223372036854775808"),
+        b("18446744073709551616"),
+        b("-0"),
+        b("01"),
+        Vec::new(),
+        sbin.clone(),
+        bin.clone(),
+        tag.clone().into_bytes(),
     ]);
-    let mut big = vec![s("RPUSH"), s("list:big")];
-    big.extend((0..3000).map(|i| format!("element-{i}-{}", "x".repeat(i % 70))));
-    c(big);
-    c(vec![
-        s("RPUSH"),
-        s("list:huge-item"),
-        "y".repeat(20_000),
-        s("z"),
+    let mut big = vec![b("RPUSH"), b("list:big")];
+    big.extend((0..3000).map(|i| format!("element-{i}-{}", "x".repeat(i % 70)).into_bytes()));
+    cmds.push(big);
+    cmds.push(vec![
+        b("RPUSH"),
+        b("list:huge-item"),
+        noise(20_000, 7),
+        b("z"),
     ]);
-    c(vec![
-        s("HSET"),
-        s("hash:small"),
-        s("f1"),
-        s("v1"),
-        s("f2"),
-        s("12"),
+
+    // Hashes: listpack (with empty field and value), hashtable by count and by
+    // value length.
+    cmds.push(vec![
+        b("HSET"),
+        b("hash:small"),
+        b("f1"),
+        tag.clone().into_bytes(),
+        b("f2"),
+        b("12"),
+        Vec::new(),
+        b("empty field"),
+        b("empty value"),
+        Vec::new(),
+        b("bin"),
+        sbin.clone(),
+        b("9223372036854775807"),
+        b("-9223372036854775808"),
+        b("18446744073709551615"),
+        b("-0"),
+        b("0012"),
+        b("4095"),
     ]);
-    let mut bigh = vec![s("HSET"), s("hash:many")];
+    let mut bigh = vec![b("HSET"), b("hash:many")];
     for i in 0..600 {
-        bigh.push(format!("field{i}"));
-        bigh.push(format!("{i}"));
+        bigh.push(format!("field{i}").into_bytes());
+        bigh.push(format!("{i}").into_bytes());
     }
-    c(bigh);
-    c(vec![s("HSET"), s("hash:long"), s("f"), "v".repeat(100)]);
-    c(vec![s("SADD"), s("set:int16"), s("1"), s("2"), s("-3")]);
-    c(vec![
-        s("SADD"),
-        s("set:int64"),
-        s("1"),
-        s("9223372036854775807"),
+    // Integer fields in a hashtable are saved integer-encoded too.
+    for i in [-1i64, 0, 200, 40000, 3_000_000_000, i64::MAX] {
+        bigh.push(i.to_string().into_bytes());
+        bigh.push(format!("int field {i}").into_bytes());
+    }
+    bigh.push(Vec::new());
+    bigh.push(Vec::new());
+    cmds.push(bigh);
+    cmds.push(vec![
+        b("HSET"),
+        b("hash:long"),
+        b("f"),
+        "v".repeat(100).into_bytes(),
+        bin.clone(),
+        Vec::new(),
     ]);
-    let mut bigs = vec![s("SADD"), s("set:many-ints")];
-    bigs.extend((0..700).map(|i| (i * 7).to_string()));
-    c(bigs);
-    c(vec![s("SADD"), s("set:strings"), s("a"), s("b"), s("c")]);
-    c(vec![
-        s("ZADD"),
-        s("zset:small"),
-        s("1"),
-        s("a"),
-        s("2.5"),
-        s("b"),
-        s("-inf"),
-        s("c"),
+
+    // Sets: intset (16, 64 bit), hashtable by count and by non-integer members.
+    cmds.push(vec![b("SADD"), b("set:int16"), b("1"), b("2"), b("-3")]);
+    cmds.push(vec![
+        b("SADD"),
+        b("set:int64"),
+        b("1"),
+        b("9223372036854775807"),
+        b("-9223372036854775808"),
     ]);
-    let mut bigz = vec![s("ZADD"), s("zset:many")];
+    let mut bigs = vec![b("SADD"), b("set:many-ints")];
+    bigs.extend((0..700).map(|i| (i * 7).to_string().into_bytes()));
+    cmds.push(bigs);
+    cmds.push(vec![
+        b("SADD"),
+        b("set:strings"),
+        b("a"),
+        b("b"),
+        Vec::new(),
+        sbin.clone(),
+        bin.clone(),
+        tag.clone().into_bytes(),
+    ]);
+
+    // Sorted sets: listpack, skiplist by count and by member length.
+    cmds.push(vec![
+        b("ZADD"),
+        b("zset:small"),
+        b("1"),
+        b("a"),
+        b("2.5"),
+        b("b"),
+        b("-inf"),
+        b("c"),
+        b("inf"),
+        Vec::new(),
+        b("0.1"),
+        sbin.clone(),
+        b("-3e-7"),
+        tag.into_bytes(),
+        b("-0"),
+        b("minus zero"),
+        b("1.7976931348623157e308"),
+        b("max"),
+        b("5e-324"),
+        b("tiny"),
+        b("123456789012"),
+        b("integer score"),
+    ]);
+    let mut bigz = vec![b("ZADD"), b("zset:many")];
     for i in 0..300 {
-        bigz.push(format!("{}", i as f64 / 3.0));
-        bigz.push(format!("member{i}"));
+        bigz.push(format!("{}", i as f64 / 3.0).into_bytes());
+        bigz.push(format!("member{i}").into_bytes());
     }
-    c(bigz);
-    c(vec![s("ZADD"), s("zset:long"), s("1e20"), "m".repeat(100)]);
-    c(vec![s("SET"), s("string"), s("plain")]);
-    c(vec![s("PEXPIREAT"), s("list:small"), s("4102444800000")]);
-    c(vec![s("PEXPIREAT"), s("hash:many"), s("4102444800000")]);
+    cmds.push(bigz);
+    cmds.push(vec![
+        b("ZADD"),
+        b("zset:long"),
+        b("1e20"),
+        "m".repeat(100).into_bytes(),
+        b("-1.5"),
+        bin.clone(),
+        // No -0 here: Redis's rewrite re-adds a skiplist's members in its hash
+        // table's (randomly seeded) order, and -0 keeps its sign only when the
+        // first ZADD creates a skiplist, so even Redis reloads it either way.
+        b("5e-324"),
+        b("tiny"),
+        b("-1.7976931348623157e308"),
+        b("min"),
+    ]);
+    // A geo set is a zset too.
+    cmds.push(vec![
+        b("GEOADD"),
+        b("geo"),
+        b("13.361389"),
+        b("38.115556"),
+        b("Palermo"),
+        b("15.087269"),
+        b("37.502669"),
+        b("Catania"),
+    ]);
+
+    // TTLs on keys of every type and encoding (distinct times, so a TTL moved to
+    // the wrong key shows).
+    let with_ttl = [
+        "str:int",
+        "str:embstr",
+        "str:raw",
+        "str:compressible",
+        "str:large",
+        "list:small",
+        "list:big",
+        "hash:small",
+        "hash:many",
+        "set:int16",
+        "set:many-ints",
+        "set:strings",
+        "zset:small",
+        "zset:many",
+    ];
+    for (i, k) in with_ttl.iter().enumerate() {
+        let at = FAR + u64::from(db) * 1000 + i as u64;
+        cmds.push(vec![b("PEXPIREAT"), b(k), at.to_string().into_bytes()]);
+    }
     cmds
 }
 
-/// Zsets join once their type lands.
-const ZSETS: bool = true;
+/// The keys `dataset(db)` gives a TTL, with their expire times.
+fn expected_ttls(db: u32) -> Vec<(Vec<u8>, u64)> {
+    dataset(db)
+        .into_iter()
+        .filter(|c| c[0] == b"PEXPIREAT")
+        .map(|c| {
+            let at = String::from_utf8(c[2].clone()).unwrap().parse().unwrap();
+            (c[1].clone(), at)
+        })
+        .collect()
+}
+
+fn select(c: &mut Conn, db: u32) {
+    assert_eq!(
+        c.cmd(&["SELECT", &db.to_string()]),
+        Frame::Simple("OK".into())
+    );
+}
 
 fn load(c: &mut Conn) {
-    for cmd in dataset()
-        .into_iter()
-        .filter(|c| ZSETS || !c[1].starts_with("zset"))
-    {
-        let r = c.cmd(&cmd);
-        assert!(!matches!(r, Frame::Error(_)), "{cmd:?}: {r:?}");
+    for db in DBS {
+        select(c, db);
+        for cmd in dataset(db) {
+            let r = c.cmd(&cmd);
+            assert!(!matches!(r, Frame::Error(_)), "{cmd:?}: {r:?}");
+        }
+    }
+    select(c, 0);
+}
+
+/// A bulk string rendered byte-exactly; long ones by length and a hash.
+fn bytes(v: &[u8]) -> String {
+    if v.len() <= 300 {
+        return format!("\"{}\"", v.escape_ascii());
+    }
+    let h = v.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
+        (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("<{} bytes, fnv {h:016x}>", v.len())
+}
+
+fn render(f: &Frame) -> String {
+    match f {
+        Frame::Bulk(v) => bytes(v),
+        Frame::Array(items) | Frame::Set(items) => {
+            format!(
+                "[{}]",
+                items.iter().map(render).collect::<Vec<_>>().join(", ")
+            )
+        }
+        other => show(other),
     }
 }
 
-fn sorted_items(f: Frame) -> Vec<String> {
-    let mut v: Vec<String> = match f {
-        Frame::Array(items) | Frame::Set(items) => items.iter().map(show).collect(),
-        other => vec![show(&other)],
-    };
+fn items(f: Frame) -> Vec<Frame> {
+    match f {
+        Frame::Array(items) | Frame::Set(items) => items,
+        other => panic!("expected an array, got {}", show(&other)),
+    }
+}
+
+fn sorted_rendered(f: Frame) -> Vec<String> {
+    let mut v: Vec<String> = items(f).iter().map(render).collect();
     v.sort();
     v
 }
 
-/// Everything a client can see of the database, in a comparable form.
+fn keys(c: &mut Conn) -> Vec<Vec<u8>> {
+    let mut keys: Vec<Vec<u8>> = items(c.cmd(&["KEYS", "*"]))
+        .into_iter()
+        .map(|k| match k {
+            Frame::Bulk(k) => k.to_vec(),
+            other => panic!("KEYS item {}", show(&other)),
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// The `dbN:keys=..,expires=..` lines of INFO keyspace; avg_ttl is an estimate
+/// sampled by a timer, so it is left out.
+fn keyspace_lines(c: &mut Conn) -> Vec<String> {
+    let text = match c.cmd(&["INFO", "keyspace"]) {
+        Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO: {}", show(&other)),
+    };
+    text.lines()
+        .filter(|l| l.starts_with("db"))
+        .map(|l| l.split(",avg_ttl").next().unwrap_or(l).to_string())
+        .collect()
+}
+
+/// Everything a client can see of the databases, in a comparable form.
 fn snapshot(c: &mut Conn) -> Vec<String> {
-    let mut keys = sorted_items(c.cmd(&["KEYS", "*"]));
-    keys.iter_mut()
-        .for_each(|k| *k = k.trim_matches('"').to_string());
-    let mut out = Vec::new();
-    for k in keys {
-        let ty = show(&c.cmd(&["TYPE", &k]));
-        let body = match ty.as_str() {
-            "+string" => show(&c.cmd(&["GET", &k])),
-            "+list" => show(&c.cmd(&["LRANGE", &k, "0", "-1"])),
-            "+hash" => {
-                let f = c.cmd(&["HGETALL", &k]);
-                let mut pairs: Vec<String> = match f {
-                    Frame::Array(items) => items
+    let mut out = keyspace_lines(c);
+    for db in 0..16 {
+        select(c, db);
+        out.push(format!("db{db} dbsize {}", show(&c.cmd(&["DBSIZE"]))));
+        for k in keys(c) {
+            let key = &k[..];
+            let ty = show(&c.cmd(&[&b"TYPE"[..], key]));
+            let body = match ty.as_str() {
+                "+string" => render(&c.cmd(&[&b"GET"[..], key])),
+                "+list" => render(&c.cmd(&[&b"LRANGE"[..], key, b"0", b"-1"])),
+                "+hash" => {
+                    let mut pairs: Vec<String> = items(c.cmd(&[&b"HGETALL"[..], key]))
                         .chunks(2)
-                        .map(|p| format!("{}={}", show(&p[0]), show(&p[1])))
-                        .collect(),
-                    other => vec![show(&other)],
-                };
-                pairs.sort();
-                pairs.join(",")
-            }
-            "+set" => sorted_items(c.cmd(&["SMEMBERS", &k])).join(","),
-            "+zset" => show(&c.cmd(&["ZRANGE", &k, "0", "-1", "WITHSCORES"])),
-            other => format!("unexpected type {other}"),
-        };
-        let enc = show(&c.cmd(&["OBJECT", "ENCODING", &k]));
-        let ttl = show(&c.cmd(&["PEXPIRETIME", &k]));
-        out.push(format!("{k} {ty} {enc} ttl={ttl} {body}"));
+                        .map(|p| format!("{}={}", render(&p[0]), render(&p[1])))
+                        .collect();
+                    pairs.sort();
+                    pairs.join(",")
+                }
+                "+set" => sorted_rendered(c.cmd(&[&b"SMEMBERS"[..], key])).join(","),
+                "+zset" => render(&c.cmd(&[&b"ZRANGE"[..], key, b"0", b"-1", b"WITHSCORES"])),
+                other => format!("unexpected type {other}"),
+            };
+            let enc = show(&c.cmd(&[&b"OBJECT"[..], b"ENCODING", key]));
+            let at = show(&c.cmd(&[&b"PEXPIRETIME"[..], key]));
+            out.push(format!("db{db} {} {ty} {enc} at={at} {body}", bytes(key)));
+        }
     }
+    select(c, 0);
     out
 }
 
-fn start_on(kind: Kind, dir: &Path) -> Server {
-    let d = dir.to_string_lossy().into_owned();
-    Server::start(kind, &["--dir", &d, "--dbfilename", "dump.rdb"])
-}
-
-/// What redis-server shows for the dataset.
+/// What redis-server shows for the dataset written directly, checked against
+/// the dataset's own expectations (every TTL where it was set, every encoding
+/// present).
 fn expected() -> Vec<String> {
     let s = Server::redis(&[]);
     let mut c = s.conn();
     load(&mut c);
     let snap = snapshot(&mut c);
-    assert!(snap.len() >= 10, "{snap:?}");
+    for db in DBS {
+        select(&mut c, db);
+        for (k, at) in expected_ttls(db) {
+            assert_eq!(
+                c.cmd(&[&b"PEXPIRETIME"[..], &k]),
+                Frame::Integer(at as i64),
+                "db{db} {}",
+                bytes(&k)
+            );
+        }
+    }
+    // Every type in each of its encodings (Redis 7.0's names).
+    for (key, enc) in [
+        ("str:int", "int"),
+        ("str:embstr", "embstr"),
+        ("str:raw", "raw"),
+        ("list:small", "quicklist"),
+        ("hash:small", "listpack"),
+        ("hash:many", "hashtable"),
+        ("hash:long", "hashtable"),
+        ("set:int64", "intset"),
+        ("set:many-ints", "hashtable"),
+        ("set:strings", "hashtable"),
+        ("zset:small", "listpack"),
+        ("zset:many", "skiplist"),
+        ("zset:long", "skiplist"),
+    ] {
+        let prefix = format!("db7 \"{key}\" ");
+        let line = snap.iter().find(|l| l.starts_with(&prefix)).unwrap();
+        assert!(line.contains(&format!(" \"{enc}\" ")), "{line}");
+    }
+    assert_eq!(keyspace_lines(&mut c).len(), DBS.len());
     snap
+}
+
+/// Compares two snapshots line by line; a failure lists the differing lines
+/// (shortened) instead of printing megabytes.
+fn same(got: &[String], want: &[String], what: &str) {
+    // The key, then 200 characters from a little before the first difference.
+    let short = |l: &str, from: usize| {
+        let key: String = l.chars().take(40).collect();
+        let rest: String = l.chars().skip(from).take(200).collect();
+        format!("{key} ..{from}.. {rest}")
+    };
+    let diffs: Vec<String> = got
+        .iter()
+        .zip(want)
+        .filter(|(g, w)| g != w)
+        .map(|(g, w)| {
+            let at = g.chars().zip(w.chars()).take_while(|(a, b)| a == b).count();
+            let from = at.saturating_sub(60);
+            format!("  got  {}\n  want {}", short(g, from), short(w, from))
+        })
+        .collect();
+    assert!(
+        diffs.is_empty() && got.len() == want.len(),
+        "{what}: {} lines differ ({} vs {} lines):\n{}",
+        diffs.len(),
+        got.len(),
+        want.len(),
+        diffs.join("\n")
+    );
+}
+
+fn start_on(kind: Kind, dir: &Path, extra: &[&str]) -> Server {
+    let d = dir.to_string_lossy().into_owned();
+    let mut args = vec!["--dir", &d, "--dbfilename", "dump.rdb"];
+    args.extend_from_slice(extra);
+    Server::start(kind, &args)
+}
+
+/// SHUTDOWN (with its default save behaviour) and wait for the exit.
+fn shutdown(mut s: Server) {
+    let mut c = s.conn();
+    c.send(&["SHUTDOWN"]);
+    let _ = c.read();
+    assert!(
+        s.wait_exit(Duration::from_secs(30)).is_some(),
+        "{:?} did not stop: {}",
+        s.kind,
+        s.log()
+    );
+}
+
+/// redis-check-rdb must find the file valid.
+fn check_rdb(file: &Path, what: &str) {
+    let check = std::process::Command::new("/usr/bin/redis-check-rdb")
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "redis-check-rdb on {what}: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
+/// Makes Redis store list elements over 1000 bytes in quicklist nodes of their
+/// own ("plain" nodes, container 1 in the RDB), as it does for elements over
+/// 1 GB by default.
+fn plain_list_nodes(c: &mut Conn) {
+    let r = c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1000"]);
+    assert_eq!(r, Frame::Simple("OK".into()));
+}
+
+/// Leaves keys that have expired but were never deleted (active expiry off,
+/// never accessed), so redis-server writes them into the RDB; a server loading
+/// it as a master drops them.
+fn save_expired_keys(c: &mut Conn) {
+    assert_eq!(
+        c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]),
+        Frame::Simple("OK".into())
+    );
+    select(c, 1);
+    c.cmd(&["SET", "gone:1", "x", "PX", "50"]);
+    select(c, 7);
+    c.cmd(&["HSET", "gone:2", "f", "v"]);
+    c.cmd(&["PEXPIRE", "gone:2", "50"]);
+    select(c, 0);
+    std::thread::sleep(Duration::from_millis(150));
+}
+
+/// The RDB file written with `opts` by each server loads in both.
+fn rdb_route(opts: &[&str]) -> Vec<(Kind, u64)> {
+    let want = expected();
+    let mut sizes = Vec::new();
+    for writer in [Kind::Ferrokv, Kind::Redis] {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut args = opts.to_vec();
+            if writer == Kind::Redis {
+                args.extend(["--enable-debug-command", "yes"]);
+            }
+            let s = start_on(writer, dir.path(), &args);
+            let mut c = s.conn();
+            if writer == Kind::Redis {
+                plain_list_nodes(&mut c);
+            }
+            load(&mut c);
+            same(
+                &snapshot(&mut c),
+                &want,
+                &format!("{writer:?} before saving"),
+            );
+            if writer == Kind::Redis {
+                save_expired_keys(&mut c);
+            }
+            assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()), "{}", s.log());
+        }
+        let file = dir.path().join("dump.rdb");
+        check_rdb(&file, &format!("{writer:?} saving with {opts:?}"));
+        let data = std::fs::read(&file).unwrap();
+        let checksum = &data[data.len() - 8..];
+        if opts.contains(&"no") && opts.contains(&"--rdbchecksum") {
+            assert_eq!(checksum, [0; 8], "{writer:?} with rdbchecksum no");
+        } else {
+            assert_ne!(checksum, [0; 8], "{writer:?} with a checksum");
+        }
+        if writer == Kind::Redis {
+            assert!(
+                data.windows(6).any(|w| w == b"gone:1"),
+                "no expired key saved"
+            );
+        }
+        sizes.push((writer, data.len() as u64));
+        for reader in [Kind::Redis, Kind::Ferrokv] {
+            let s = start_on(reader, dir.path(), &[]);
+            let mut c = s.conn();
+            same(
+                &snapshot(&mut c),
+                &want,
+                &format!(
+                    "{reader:?} loading what {writer:?} saved with {opts:?}: {}",
+                    s.log()
+                ),
+            );
+        }
+    }
+    sizes
 }
 
 #[test]
 fn rdb_files_move_both_ways() {
-    let want = expected();
-    for (writer, readers) in [
-        (Kind::Ferrokv, [Kind::Redis, Kind::Ferrokv]),
-        (Kind::Redis, [Kind::Ferrokv, Kind::Ferrokv]),
-    ] {
-        let dir = tempfile::tempdir().expect("tmp");
+    let compressed = rdb_route(&[]);
+    let plain = rdb_route(&["--rdbcompression", "no"]);
+    // Both servers compress the same values: ferrokv's file is about Redis's size,
+    // and turning compression off costs at least the compressible strings.
+    for ((w, c), (_, p)) in compressed.iter().zip(&plain) {
+        assert!(p > &(c + 4 * 17_000), "{w:?}: compressed {c}, plain {p}");
+    }
+    let (ours, theirs) = (compressed[0].1 as f64, compressed[1].1 as f64);
+    assert!((ours / theirs - 1.0).abs() < 0.02, "{compressed:?}");
+}
+
+#[test]
+fn rdb_files_without_checksum_move_both_ways() {
+    rdb_route(&["--rdbchecksum", "no"]);
+}
+
+/// Under an LRU or LFU maxmemory-policy every key in the file is preceded by
+/// its idle time or access frequency.
+#[test]
+fn rdb_files_with_lru_and_lfu_fields_move_both_ways() {
+    rdb_route(&["--maxmemory-policy", "allkeys-lru"]);
+    rdb_route(&["--maxmemory-policy", "allkeys-lfu"]);
+}
+
+/// Encoding thresholds far above the defaults, lists in small compressed
+/// quicklist nodes (compressed nodes go to the RDB as LZF blobs even with
+/// rdbcompression no).
+const ROOMY: [&str; 14] = [
+    "--hash-max-listpack-entries",
+    "1000",
+    "--hash-max-listpack-value",
+    "300",
+    "--zset-max-listpack-entries",
+    "1000",
+    "--zset-max-listpack-value",
+    "300",
+    "--set-max-intset-entries",
+    "1000",
+    "--list-max-listpack-size",
+    "4",
+    "--list-compress-depth",
+    "1",
+];
+
+/// Thresholds below the dataset's small collections.
+const TIGHT: [&str; 8] = [
+    "--hash-max-listpack-entries",
+    "2",
+    "--zset-max-listpack-entries",
+    "2",
+    "--set-max-intset-entries",
+    "2",
+    "--list-max-listpack-size",
+    "-1",
+];
+
+/// A file written under `writer_opts` and loaded under `reader_opts`: each
+/// collection gets the encoding the reader's thresholds call for. redis-server
+/// loading the same file is the oracle.
+fn rdb_across_configs(writer_opts: &[&str], reader_opts: &[&str]) {
+    let mut written = Vec::new();
+    let mut loaded = Vec::new();
+    let mut restores = Vec::new();
+    for writer in [Kind::Redis, Kind::Ferrokv] {
+        let what = format!("{writer:?} writing with {writer_opts:?}, read with {reader_opts:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = vec!["--rdbcompression", "no"];
+        opts.extend_from_slice(writer_opts);
         {
-            let s = start_on(writer, dir.path());
+            let s = start_on(writer, dir.path(), &opts);
             let mut c = s.conn();
             load(&mut c);
-            assert_eq!(snapshot(&mut c), want, "{writer:?} before saving");
+            written.push(snapshot(&mut c));
             assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()), "{}", s.log());
+            // The same values as DUMP payloads, restored under the reader's config.
+            let payloads = dump_db(&mut c, 7);
+            let by_redis = restored(Kind::Redis, reader_opts, 7, &payloads);
+            let by_ferrokv = restored(Kind::Ferrokv, reader_opts, 7, &payloads);
+            same(
+                &by_ferrokv,
+                &by_redis,
+                &format!("{what}: restoring db 7's payloads"),
+            );
+            restores.push(by_redis);
         }
-        for reader in readers {
-            let s = start_on(reader, dir.path());
-            let mut c = s.conn();
+        check_rdb(&dir.path().join("dump.rdb"), &what);
+        let mut views = Vec::new();
+        for reader in [Kind::Redis, Kind::Ferrokv] {
+            let s = start_on(reader, dir.path(), reader_opts);
+            views.push(snapshot(&mut s.conn()));
+        }
+        same(
+            &views[1],
+            &views[0],
+            &format!("{what}: ferrokv vs redis loading it"),
+        );
+        loaded.push(views.swap_remove(0));
+    }
+    same(
+        &written[1],
+        &written[0],
+        &format!("{writer_opts:?} before saving"),
+    );
+    same(
+        &loaded[1],
+        &loaded[0],
+        "redis loading ferrokv's vs its own file",
+    );
+    same(
+        &restores[1],
+        &restores[0],
+        "redis restoring ferrokv's vs its own payloads",
+    );
+    assert_ne!(
+        written[0], loaded[0],
+        "the configs should change some encoding"
+    );
+}
+
+#[test]
+fn rdb_files_load_under_other_encoding_thresholds() {
+    rdb_across_configs(&ROOMY, &[]);
+    rdb_across_configs(&[], &TIGHT);
+    rdb_across_configs(&TIGHT, &ROOMY);
+}
+
+/// Every key of `db` restored from `payloads` on a fresh server of `kind`
+/// started with `opts`.
+fn restored(kind: Kind, opts: &[&str], db: u32, payloads: &[(Vec<u8>, Vec<u8>)]) -> Vec<String> {
+    let s = Server::start(kind, opts);
+    let mut c = s.conn();
+    select(&mut c, db);
+    for (k, p) in payloads {
+        let r = c.cmd(&[&b"RESTORE"[..], k, b"0", p]);
+        assert_eq!(
+            r,
+            Frame::Simple("OK".into()),
+            "{kind:?} RESTORE {}",
+            bytes(k)
+        );
+    }
+    snapshot(&mut c)
+}
+
+/// The DUMP payload of every key of `db`.
+fn dump_db(c: &mut Conn, db: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+    select(c, db);
+    let payloads = keys(c)
+        .into_iter()
+        .map(|k| match c.cmd(&[&b"DUMP"[..], &k]) {
+            Frame::Bulk(p) => (k, p.to_vec()),
+            other => panic!("DUMP: {}", show(&other)),
+        })
+        .collect();
+    select(c, 0);
+    payloads
+}
+
+/// Listpacks whose values outgrew hash/zset-max-listpack-value by a CONFIG SET
+/// stay listpacks (Redis never converts on a threshold change), and Redis saves
+/// and dumps them as listpacks, which load as listpacks again.
+#[test]
+fn listpacks_kept_across_config_set_survive_save_and_restore() {
+    let mut views: Vec<(String, Vec<String>)> = Vec::new();
+    for writer in [Kind::Redis, Kind::Ferrokv] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = start_on(writer, dir.path(), &[]);
+        let mut c = s.conn();
+        for (param, value) in [
+            ("hash-max-listpack-value", "300"),
+            ("zset-max-listpack-value", "300"),
+        ] {
             assert_eq!(
-                snapshot(&mut c),
-                want,
-                "{reader:?} loading what {writer:?} saved: {}",
-                s.log()
+                c.cmd(&["CONFIG", "SET", param, value]),
+                Frame::Simple("OK".into())
             );
         }
+        load(&mut c);
+        for param in ["hash-max-listpack-value", "zset-max-listpack-value"] {
+            assert_eq!(
+                c.cmd(&["CONFIG", "SET", param, "64"]),
+                Frame::Simple("OK".into())
+            );
+        }
+        let before = snapshot(&mut c);
+        for key in ["hash:long", "zset:long"] {
+            let prefix = format!("db7 \"{key}\" ");
+            let line = before.iter().find(|l| l.starts_with(&prefix)).unwrap();
+            assert!(line.contains(" \"listpack\" "), "{writer:?}: {line}");
+        }
+        views.push((format!("{writer:?} in memory"), before));
+        let payloads = dump_db(&mut c, 7);
+        for reader in [Kind::Redis, Kind::Ferrokv] {
+            views.push((
+                format!("{reader:?} restoring {writer:?}'s payloads"),
+                restored(reader, &[], 7, &payloads),
+            ));
+        }
+        assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()));
+        drop(s);
+        check_rdb(
+            &dir.path().join("dump.rdb"),
+            &format!("{writer:?} after CONFIG SET"),
+        );
+        for reader in [Kind::Redis, Kind::Ferrokv] {
+            let s = start_on(reader, dir.path(), &[]);
+            views.push((
+                format!("{reader:?} loading {writer:?}'s file"),
+                snapshot(&mut s.conn()),
+            ));
+        }
+    }
+    // Per writer: memory, restored by Redis, by ferrokv, loaded by Redis, by
+    // ferrokv. ferrokv reading Redis's output must match Redis reading it, and
+    // everything made from ferrokv's output must match the same made from Redis's.
+    for i in 0..5 {
+        let ((what, want), (other, got)) = (&views[i], &views[i + 5]);
+        same(got, want, &format!("{other} vs {what}"));
+    }
+    same(
+        &views[2].1,
+        &views[1].1,
+        "ferrokv vs Redis restoring Redis's payloads",
+    );
+    same(
+        &views[4].1,
+        &views[3].1,
+        "ferrokv vs Redis loading Redis's file",
+    );
+}
+
+/// Writes in dbs 3 to 6 that the AOF must not log as they were sent: relative TTLs
+/// (logged as absolute times, else a reload would move them), random pops
+/// (logged as the members removed), float increments (logged as the result).
+fn propagated_writes(c: &mut Conn) {
+    select(c, 3);
+    for line in [
+        "SET ttl:ex v EX 100000",
+        "SET ttl:px v PX 100000000",
+        "SETEX ttl:setex 100000 v",
+        "PSETEX ttl:psetex 100000000 v",
+        "SET ttl:expire v",
+        "EXPIRE ttl:expire 100000",
+        "SET ttl:pexpire v",
+        "PEXPIRE ttl:pexpire 100000000",
+        "SET ttl:getex v",
+        "GETEX ttl:getex EX 100000",
+        "SET ttl:persist v EX 100000",
+        "PERSIST ttl:persist",
+        "SET ttl:keep v EX 100000",
+        "SET ttl:keep w KEEPTTL",
+        "SET ttl:float 1.5 EX 100000",
+        "INCRBYFLOAT ttl:float 0.1",
+        "HSET hfloat f 1.5",
+        "HINCRBYFLOAT hfloat f 0.1",
+        "RPUSH ttl:list a b c 1 2 3",
+        "EXPIRE ttl:list 100000",
+        "COPY ttl:list ttl:copy",
+        "SET ttl:renamed v PX 100000000",
+        "RENAME ttl:renamed ttl:renamed2",
+        "SADD popped 1 2 3 4 5 6 7 8 9 10 a b c d e f g h i j",
+        "SPOP popped 5",
+        "SPOP popped",
+        "SADD moved x",
+        "SMOVE popped moved a",
+        "GETDEL ttl:pexpire",
+        "ZADD zpopped 1 a 2 b 3 c",
+        "ZPOPMIN zpopped",
+        "SET ttl:exat v EXAT 4102444800",
+        "SET ttl:pxat v PXAT 4102444800123",
+        "SET ttl:get v EX 1000",
+        "SET ttl:get w GET EX 100000",
+        "SET ttl:nx v EX 100000",
+        "EXPIRE ttl:nx 200000 NX",
+        "EXPIRE ttl:nx 200000 GT",
+        "EXPIRE ttl:nx 50000 LT",
+        "SET ttl:neg v",
+        "EXPIRE ttl:neg -1",
+        "SET ttl:past v",
+        "PEXPIREAT ttl:past 1000",
+        "SET ttl:getexpx v",
+        "GETEX ttl:getexpx PX 100000000",
+        "SET ttl:getexpersist v EX 1000",
+        "GETEX ttl:getexpersist PERSIST",
+        "SET ttl:range abc EX 100000",
+        "SETRANGE ttl:range 5 xyz",
+        "APPEND ttl:range !",
+        "SET ttl:move v EX 100000",
+        "MOVE ttl:move 4",
+        "SET ttl:copydb v PX 100000000",
+        "COPY ttl:copydb ttl:copydb DB 5",
+        "SELECT 4",
+        "SET in4 v",
+        "SELECT 6",
+        "SET in6 v EX 100000",
+        "SWAPDB 4 6",
+        "SELECT 3",
+        "RENAMENX ttl:copydb ttl:copydb2",
+        "SADD spop:ints 1 2 3 4 5 6 7 8 9",
+        "SPOP spop:ints 2",
+        "RPUSH src 1 2 3 4",
+        "LMOVE src dst LEFT RIGHT",
+        "RPOPLPUSH src dst",
+        "ZADD zinc 1 a",
+        "ZINCRBY zinc 0.1 a",
+        "ZADD zinc INCR 0.2 a",
+        "HSETNX h f v",
+        "MSETNX m1 a m2 b",
+        "SADD s1 a b c",
+        "SADD s2 b c d",
+        "SINTERSTORE sinter s1 s2",
+        "ZUNIONSTORE zunion 2 zinc zpopped WEIGHTS 2 3",
+        "GEOADD geo 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
+        "GEOSEARCHSTORE geostore geo FROMLONLAT 15 37 BYRADIUS 200 km ASC STOREDIST",
+        "SET gone v",
+        "UNLINK gone",
+        "SET tmp v EX 100000",
+        "DEL tmp",
+    ] {
+        let r = c.run(line);
+        assert!(!matches!(r, Frame::Error(_)), "{line}: {}", show(&r));
+    }
+    select(c, 0);
+}
+
+/// RESTORE with a relative TTL is logged with the absolute time (Redis rewrites
+/// it to `RESTORE key <unix ms> payload ... ABSTTL`), so a reload keeps the
+/// expiry where it was.
+#[test]
+#[ignore = "ferrokv logs RESTORE's relative TTL as sent; the fix is in restore() in \
+            crates/server/src/persistence.rs (see the interop branch's report)"]
+fn restore_with_a_relative_ttl_keeps_its_expiry_through_the_aof() {
+    for writer in [Kind::Redis, Kind::Ferrokv] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = start_on(writer, dir.path(), &["--appendonly", "yes"]);
+        let mut c = s.conn();
+        c.run("RPUSH list a b c");
+        let Frame::Bulk(p) = c.cmd(&["DUMP", "list"]) else {
+            panic!("DUMP")
+        };
+        let r = c.cmd(&[&b"RESTORE"[..], b"restored", b"100000000", &p]);
+        assert_eq!(r, Frame::Simple("OK".into()));
+        let at = c.cmd(&["PEXPIRETIME", "restored"]);
+        assert!(matches!(at, Frame::Integer(t) if t > 0), "{}", show(&at));
+        shutdown(s);
+        // Long enough that a TTL re-applied at load time would differ.
+        std::thread::sleep(Duration::from_millis(20));
+        for reader in [Kind::Redis, Kind::Ferrokv] {
+            let copy = copy_aof(dir.path());
+            let s = start_on(reader, copy.path(), &["--appendonly", "yes"]);
+            assert_eq!(
+                s.conn().cmd(&["PEXPIRETIME", "restored"]),
+                at,
+                "{reader:?} loading {writer:?}'s AOF"
+            );
+        }
+    }
+}
+
+/// A snapshot without the lines of databases 3 to 6 (`propagated_writes`).
+fn without_db3(snap: &[String]) -> Vec<String> {
+    snap.iter()
+        .filter(|l| {
+            !(3..=6)
+                .any(|db| l.starts_with(&format!("db{db} ")) || l.starts_with(&format!("db{db}:")))
+        })
+        .cloned()
+        .collect()
+}
+
+/// A copy of the AOF folder in `from` in a new directory.
+fn copy_aof(from: &Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    std::fs::create_dir(to.path().join("appendonlydir")).unwrap();
+    for e in std::fs::read_dir(from.join("appendonlydir")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(
+            e.path(),
+            to.path().join("appendonlydir").join(e.file_name()),
+        )
+        .unwrap();
+    }
+    to
+}
+
+/// Writes the dataset on `writer` with appendonly yes, rewrites or not, stops it
+/// with SHUTDOWN; redis-server and ferrokv each load a copy of the folder.
+/// Returns their views.
+fn aof_route(
+    writer: Kind,
+    preamble: &str,
+    rewrite: bool,
+    extra: &[&str],
+    want: &[String],
+) -> [Vec<String>; 2] {
+    let what = format!("{writer:?}'s AOF, preamble {preamble}, rewrite {rewrite} {extra:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = vec!["--appendonly", "yes", "--aof-use-rdb-preamble", preamble];
+    opts.extend_from_slice(extra);
+    let s = start_on(writer, dir.path(), &opts);
+    let mut c = s.conn();
+    load(&mut c);
+    propagated_writes(&mut c);
+    if rewrite {
+        assert_eq!(
+            c.cmd(&["BGREWRITEAOF"]),
+            Frame::Simple("Background append only file rewriting started".into())
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let Frame::Bulk(info) = c.cmd(&["INFO", "persistence"]) else {
+                panic!("INFO")
+            };
+            let info = String::from_utf8_lossy(&info).into_owned();
+            if info.contains("aof_rewrite_in_progress:0")
+                && info.contains("aof_rewrite_scheduled:0")
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{what}: rewrite did not finish");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let before = snapshot(&mut c);
+    same(
+        &without_db3(&before),
+        &without_db3(want),
+        &format!("{what}: before stopping"),
+    );
+    shutdown(s);
+    let ext = if preamble == "yes" { "rdb" } else { "aof" };
+    let base = if rewrite { 2 } else { 1 };
+    let base = dir
+        .path()
+        .join(format!("appendonlydir/appendonly.aof.{base}.base.{ext}"));
+    assert!(base.exists(), "{what}: no {}", base.display());
+    let manifest = dir.path().join("appendonlydir/appendonly.aof.manifest");
+    let check = std::process::Command::new("/usr/bin/redis-check-aof")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success() && report.contains("All AOF files and manifest are valid"),
+        "{what}: redis-check-aof: {report}"
+    );
+    if extra.contains(&"--aof-timestamp-enabled") {
+        let annotated = std::fs::read_dir(dir.path().join("appendonlydir"))
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .any(|data| data.windows(4).any(|w| w == b"#TS:"));
+        assert!(annotated, "{what}: no #TS: annotation written");
+    }
+    let views = [Kind::Redis, Kind::Ferrokv].map(|reader| {
+        let copy = copy_aof(dir.path());
+        let s = start_on(reader, copy.path(), &["--appendonly", "yes"]);
+        snapshot(&mut s.conn())
+    });
+    same(
+        &views[1],
+        &views[0],
+        &format!("ferrokv vs Redis loading {what}"),
+    );
+    // The data and expire times as they were; only a string built by APPEND or
+    // SETRANGE ("raw") may come back as "embstr", as in Redis.
+    let strings = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .map(|l| l.replace(" \"raw\" ", " \"embstr\" "))
+            .collect()
+    };
+    same(
+        &strings(&views[0]),
+        &strings(&before),
+        &format!("Redis loading {what} vs before"),
+    );
+    views
+}
+
+/// Both servers' AOF folders, loaded by both: every view must be the writer's
+/// data before it stopped (checked by `aof_route`), and, apart from db 3
+/// (times and random pops), what Redis shows loading its own folder.
+fn aof_both_ways(preamble: &str, rewrite: bool, extra: &[&str], want: &[String]) {
+    let [redis_by_redis, redis_by_ferrokv] =
+        aof_route(Kind::Redis, preamble, rewrite, extra, want).map(|v| without_db3(&v));
+    let [ferrokv_by_redis, ferrokv_by_ferrokv] =
+        aof_route(Kind::Ferrokv, preamble, rewrite, extra, want).map(|v| without_db3(&v));
+    let what = format!("preamble {preamble}, rewrite {rewrite} {extra:?}");
+    same(
+        &redis_by_redis,
+        &without_db3(want),
+        &format!("{what}: Redis loading its own folder vs the data as written"),
+    );
+    same(
+        &redis_by_ferrokv,
+        &redis_by_redis,
+        &format!("{what}: ferrokv vs Redis loading Redis's folder"),
+    );
+    same(
+        &ferrokv_by_redis,
+        &redis_by_redis,
+        &format!("{what}: Redis loading ferrokv's folder vs its own"),
+    );
+    same(
+        &ferrokv_by_ferrokv,
+        &redis_by_redis,
+        &format!("{what}: ferrokv loading its own folder vs Redis loading its own"),
+    );
+}
+
+#[test]
+fn aof_folders_move_both_ways() {
+    let want = expected();
+    for preamble in ["yes", "no"] {
+        for rewrite in [false, true] {
+            aof_both_ways(preamble, rewrite, &[], &want);
+        }
+    }
+}
+
+/// Redis 7.0 can annotate its AOF with `#TS:<unix time>` lines.
+#[test]
+fn redis_aof_with_timestamp_annotations_loads_in_ferrokv() {
+    let want = expected();
+    let ts = ["--aof-timestamp-enabled", "yes"];
+    for (preamble, rewrite) in [("no", false), ("no", true), ("yes", false)] {
+        // aof_route compares both readers with what Redis had written.
+        aof_route(Kind::Redis, preamble, rewrite, &ts, &want);
     }
 }
 
@@ -182,31 +1146,89 @@ fn rdb_files_move_both_ways() {
 fn dump_payloads_restore_both_ways() {
     let want = expected();
     let ours = Server::ferrokv(&[]);
-    let theirs = Server::redis(&[]);
+    let theirs = Server::redis(&["--enable-debug-command", "yes"]);
+    plain_list_nodes(&mut theirs.conn());
     for (from, to) in [(&ours, &theirs), (&theirs, &ours)] {
         let mut src = from.conn();
         let mut dst = to.conn();
         src.cmd(&["FLUSHALL"]);
         dst.cmd(&["FLUSHALL"]);
         load(&mut src);
-        let keys = sorted_items(src.cmd(&["KEYS", "*"]));
-        for k in keys {
-            let k = k.trim_matches('"').to_string();
-            let payload = src.cmd(&["DUMP", &k]);
-            let Frame::Bulk(p) = payload else {
-                panic!("DUMP {k}: {payload:?}")
-            };
-            let at = match src.cmd(&["PEXPIRETIME", &k]) {
-                Frame::Integer(t) if t > 0 => t.to_string(),
-                _ => "0".to_string(),
-            };
-            let mut args: Vec<&[u8]> = vec![b"RESTORE", k.as_bytes(), at.as_bytes(), &p];
-            if at != "0" {
-                args.push(b"ABSTTL");
+        for db in DBS {
+            select(&mut src, db);
+            select(&mut dst, db);
+            for k in keys(&mut src) {
+                let payload = src.cmd(&[&b"DUMP"[..], &k]);
+                let Frame::Bulk(p) = payload else {
+                    panic!("DUMP {}: {payload:?}", bytes(&k))
+                };
+                let at = match src.cmd(&[&b"PEXPIRETIME"[..], &k]) {
+                    Frame::Integer(t) if t > 0 => t.to_string(),
+                    _ => "0".to_string(),
+                };
+                let mut args: Vec<&[u8]> = vec![b"RESTORE", &k, at.as_bytes(), &p];
+                if at != "0" {
+                    args.push(b"ABSTTL");
+                }
+                let r = dst.cmd(&args);
+                assert_eq!(r, Frame::Simple("OK".into()), "RESTORE {}", bytes(&k));
             }
-            let r = dst.cmd(&args);
-            assert_eq!(r, Frame::Simple("OK".into()), "RESTORE {k}");
         }
-        assert_eq!(snapshot(&mut dst), want);
+        same(
+            &snapshot(&mut dst),
+            &want,
+            &format!("{:?} restoring what {:?} dumped", to.kind, from.kind),
+        );
     }
+}
+
+/// Where the encoding has an order of its own (everything but hash tables),
+/// ferrokv's DUMP payloads are Redis's, byte for byte: quicklist node
+/// boundaries, listpack and intset layouts, LZF output.
+#[test]
+fn dump_payloads_are_redis_bytes_where_the_encoding_is_ordered() {
+    for (compression, fill) in [
+        ("yes", "-2"),
+        ("no", "-2"),
+        ("yes", "5"),
+        ("yes", "-1"),
+        ("no", "-5"),
+    ] {
+        dump_bytes_match(compression, fill);
+    }
+}
+
+fn dump_bytes_match(compression: &str, fill: &str) {
+    let opts = [
+        "--rdbcompression",
+        compression,
+        "--list-max-listpack-size",
+        fill,
+    ];
+    let ours = Server::ferrokv(&opts);
+    let theirs = Server::redis(&opts);
+    let (mut a, mut b) = (ours.conn(), theirs.conn());
+    load(&mut a);
+    load(&mut b);
+    let mut compared = 0;
+    for db in DBS {
+        select(&mut a, db);
+        select(&mut b, db);
+        for k in keys(&mut b) {
+            let enc = show(&b.cmd(&[&b"OBJECT"[..], b"ENCODING", &k]));
+            if enc == "\"hashtable\"" {
+                continue;
+            }
+            let (x, y) = (a.cmd(&[&b"DUMP"[..], &k]), b.cmd(&[&b"DUMP"[..], &k]));
+            assert!(
+                x == y,
+                "{opts:?}: db{db} {} ({enc}): ferrokv {} vs redis {}",
+                bytes(&k),
+                render(&x),
+                render(&y)
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 60, "{compared}");
 }

@@ -37,7 +37,11 @@ pub fn to_rdb(v: &Value) -> Result<RdbValue, ConvertError> {
         Value::Hash(h) => {
             let mut pairs = Vec::with_capacity(h.len());
             h.for_each(|f, v| pairs.push((f.to_vec(), v.to_vec())));
-            Ok(RdbValue::Hash(pairs))
+            // Saved in its current encoding, as Redis does.
+            Ok(match **h {
+                HashValue::Packed(_) => RdbValue::HashListpack(pairs),
+                HashValue::Table(_) => RdbValue::Hash(pairs),
+            })
         }
         Value::Set(s) => {
             let mut members = Vec::with_capacity(s.len());
@@ -47,7 +51,11 @@ pub fn to_rdb(v: &Value) -> Result<RdbValue, ConvertError> {
         Value::ZSet(z) => {
             let mut pairs = Vec::with_capacity(z.len());
             z.for_each(|m, score| pairs.push((m.to_vec(), score)));
-            Ok(RdbValue::ZSet(pairs))
+            Ok(if z.encoding() == "listpack" {
+                RdbValue::ZSetListpack(pairs)
+            } else {
+                RdbValue::ZSet(pairs)
+            })
         }
     }
 }
@@ -64,6 +72,12 @@ pub fn from_rdb(v: RdbValue, config: &Config) -> Result<Value, ConvertError> {
             members, config,
         )))),
         RdbValue::ZSet(pairs) => Ok(Value::ZSet(Box::new(ZSetValue::from_pairs(pairs, config)))),
+        RdbValue::HashListpack(pairs) => Ok(Value::Hash(Box::new(HashValue::from_listpack_pairs(
+            pairs, config,
+        )))),
+        RdbValue::ZSetListpack(pairs) => Ok(Value::ZSet(Box::new(ZSetValue::from_listpack_pairs(
+            pairs, config,
+        )))),
     }
 }
 

@@ -81,7 +81,7 @@ pub fn rebuild_commands(key: &[u8], value: &RdbValue, expire_ms: Option<i64>, ou
                 flush(&mut argv, out);
             }
         }
-        RdbValue::ZSet(pairs) => {
+        RdbValue::ZSet(pairs) | RdbValue::ZSetListpack(pairs) => {
             for chunk in pairs.chunks(ITEMS_PER_CMD) {
                 start(&mut argv, b"ZADD");
                 for (m, score) in chunk {
@@ -91,7 +91,7 @@ pub fn rebuild_commands(key: &[u8], value: &RdbValue, expire_ms: Option<i64>, ou
                 flush(&mut argv, out);
             }
         }
-        RdbValue::Hash(pairs) => {
+        RdbValue::Hash(pairs) | RdbValue::HashListpack(pairs) => {
             for chunk in pairs.chunks(ITEMS_PER_CMD) {
                 start(&mut argv, b"HMSET");
                 for (f, v) in chunk {

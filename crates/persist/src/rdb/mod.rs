@@ -72,8 +72,14 @@ pub(crate) mod op {
 pub(crate) const QUICKLIST_NODE_PLAIN: u64 = 1;
 pub(crate) const QUICKLIST_NODE_PACKED: u64 = 2;
 
-/// A value, independent of how core or the file encodes it.
-#[derive(Debug, Clone, PartialEq)]
+/// A value, independent of how core or the file encodes it, except that a
+/// hash or zset knows whether it is compact (listpack or ziplist): Redis 7.0
+/// saves each value in its current encoding and, loading a compact hash or
+/// zset, keeps it compact unless it has more entries than the reader's
+/// `*-max-listpack-entries` (element lengths are not re-checked), while a
+/// hashtable or skiplist is re-encoded by both thresholds. Equality ignores
+/// that distinction.
+#[derive(Debug, Clone)]
 pub enum RdbValue {
     /// A string.
     String(Vec<u8>),
@@ -86,6 +92,25 @@ pub enum RdbValue {
     ZSet(Vec<(Vec<u8>, f64)>),
     /// Field-value pairs, in no particular order.
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    /// A zset in a listpack (or ziplist): saved as one whatever the writer's
+    /// thresholds, loaded as one unless it has too many members.
+    ZSetListpack(Vec<(Vec<u8>, f64)>),
+    /// A hash in a listpack (or ziplist): saved as one whatever the writer's
+    /// thresholds, loaded as one unless it has too many fields.
+    HashListpack(Vec<(Vec<u8>, Vec<u8>)>),
+}
+
+impl PartialEq for RdbValue {
+    fn eq(&self, other: &RdbValue) -> bool {
+        use RdbValue::*;
+        match (self, other) {
+            (String(a), String(b)) => a == b,
+            (List(a), List(b)) | (Set(a), Set(b)) => a == b,
+            (ZSet(a) | ZSetListpack(a), ZSet(b) | ZSetListpack(b)) => a == b,
+            (Hash(a) | HashListpack(a), Hash(b) | HashListpack(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl RdbValue {
@@ -95,8 +120,8 @@ impl RdbValue {
             RdbValue::String(_) => "string",
             RdbValue::List(_) => "list",
             RdbValue::Set(_) => "set",
-            RdbValue::ZSet(_) => "zset",
-            RdbValue::Hash(_) => "hash",
+            RdbValue::ZSet(_) | RdbValue::ZSetListpack(_) => "zset",
+            RdbValue::Hash(_) | RdbValue::HashListpack(_) => "hash",
         }
     }
 
@@ -105,8 +130,8 @@ impl RdbValue {
         match self {
             RdbValue::String(_) => false,
             RdbValue::List(v) | RdbValue::Set(v) => v.is_empty(),
-            RdbValue::ZSet(v) => v.is_empty(),
-            RdbValue::Hash(v) => v.is_empty(),
+            RdbValue::ZSet(v) | RdbValue::ZSetListpack(v) => v.is_empty(),
+            RdbValue::Hash(v) | RdbValue::HashListpack(v) => v.is_empty(),
         }
     }
 }

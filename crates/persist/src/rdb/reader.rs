@@ -252,10 +252,18 @@ impl<R: Read> Input<R> {
                     .map(i64_bytes)
                     .collect(),
             ),
-            ty::ZSET_ZIPLIST => RdbValue::ZSet(self.blob(|b| zpairs(blobs::ziplist_elems(b)?))?),
-            ty::ZSET_LISTPACK => RdbValue::ZSet(self.blob(|b| zpairs(blobs::listpack_elems(b)?))?),
-            ty::HASH_ZIPLIST => RdbValue::Hash(self.blob(|b| hpairs(blobs::ziplist_elems(b)?))?),
-            ty::HASH_LISTPACK => RdbValue::Hash(self.blob(|b| hpairs(blobs::listpack_elems(b)?))?),
+            ty::ZSET_ZIPLIST => {
+                RdbValue::ZSetListpack(self.blob(|b| zpairs(blobs::ziplist_elems(b)?))?)
+            }
+            ty::ZSET_LISTPACK => {
+                RdbValue::ZSetListpack(self.blob(|b| zpairs(blobs::listpack_elems(b)?))?)
+            }
+            ty::HASH_ZIPLIST => {
+                RdbValue::HashListpack(self.blob(|b| hpairs(blobs::ziplist_elems(b)?))?)
+            }
+            ty::HASH_LISTPACK => {
+                RdbValue::HashListpack(self.blob(|b| hpairs(blobs::listpack_elems(b)?))?)
+            }
             ty::LIST_QUICKLIST | ty::LIST_QUICKLIST_2 => {
                 let nodes = self.len()?;
                 let mut items = Vec::new();
@@ -308,8 +316,12 @@ impl<R: Read> Input<R> {
         let (what, dup) = match v {
             RdbValue::String(_) | RdbValue::List(_) => return Ok(()),
             RdbValue::Set(m) => ("set members", has_dup(m.iter().map(Vec::as_slice))),
-            RdbValue::ZSet(p) => ("zset members", has_dup(p.iter().map(|(m, _)| m.as_slice()))),
-            RdbValue::Hash(p) => ("hash fields", has_dup(p.iter().map(|(f, _)| f.as_slice()))),
+            RdbValue::ZSet(p) | RdbValue::ZSetListpack(p) => {
+                ("zset members", has_dup(p.iter().map(|(m, _)| m.as_slice())))
+            }
+            RdbValue::Hash(p) | RdbValue::HashListpack(p) => {
+                ("hash fields", has_dup(p.iter().map(|(f, _)| f.as_slice())))
+            }
         };
         if dup {
             return self.err(ErrorKind::Duplicate(what));
@@ -361,7 +373,7 @@ fn zpairs(e: Vec<Elem<'_>>) -> Result<Vec<(Vec<u8>, f64)>, BlobError> {
 
 /// Puts zsets in ascending (score, member) order whatever their encoding.
 fn normalize(v: &mut RdbValue) {
-    if let RdbValue::ZSet(p) = v {
+    if let RdbValue::ZSet(p) | RdbValue::ZSetListpack(p) = v {
         sort_zset(p);
     }
 }

@@ -52,6 +52,10 @@ impl Default for WriteOptions {
 
 /// Quicklist nodes with a count limit still stop at this size (SIZE_SAFETY_LIMIT).
 const SIZE_SAFETY_LIMIT: usize = 8192;
+/// What quicklist adds to an element's length to estimate its listpack entry
+/// (SIZE_ESTIMATE_OVERHEAD): Redis decides whether a node takes one more
+/// element by that estimate, not by the entry's exact size.
+const SIZE_ESTIMATE_OVERHEAD: usize = 8;
 
 fn push_len(out: &mut Vec<u8>, n: u64) {
     if n < 64 {
@@ -117,8 +121,10 @@ fn score_text(score: f64) -> Vec<u8> {
     s
 }
 
-fn node_fits(lp: &ListpackBuilder, next: usize, fill: i64) -> bool {
-    let size = lp.bytes() + next;
+/// Whether a node may take one more element of `next_len` bytes, by
+/// _quicklistNodeAllowInsert's rule.
+fn node_fits(lp: &ListpackBuilder, next_len: usize, fill: i64) -> bool {
+    let size = lp.bytes() + next_len + SIZE_ESTIMATE_OVERHEAD;
     if fill >= 0 {
         lp.len() < fill.max(1) as usize && size <= SIZE_SAFETY_LIMIT
     } else {
@@ -147,8 +153,7 @@ pub fn encode_value(v: &RdbValue, opts: &WriteOptions, out: &mut Vec<u8>) -> u8 
                     nodes.push((QUICKLIST_NODE_PLAIN, it.clone()));
                     continue;
                 }
-                let size = ListpackBuilder::entry_size(it);
-                if lp.len() > 0 && !node_fits(&lp, size, opts.list_max_listpack_size) {
+                if lp.len() > 0 && !node_fits(&lp, it.len(), opts.list_max_listpack_size) {
                     let full = std::mem::replace(&mut lp, ListpackBuilder::new());
                     nodes.push((QUICKLIST_NODE_PACKED, full.finish()));
                 }
@@ -186,13 +191,15 @@ pub fn encode_value(v: &RdbValue, opts: &WriteOptions, out: &mut Vec<u8>) -> u8 
                 }
             }
         }
-        RdbValue::ZSet(pairs) => {
+        RdbValue::ZSet(pairs) | RdbValue::ZSetListpack(pairs) => {
             let mut sorted = pairs.clone();
             sort_zset(&mut sorted);
-            let small = pairs.len() <= opts.zset_max_listpack_entries
-                && pairs
-                    .iter()
-                    .all(|(m, _)| m.len() <= opts.zset_max_listpack_value);
+            // A listpack is saved as one, like Redis saves the current encoding.
+            let small = matches!(v, RdbValue::ZSetListpack(_))
+                || pairs.len() <= opts.zset_max_listpack_entries
+                    && pairs
+                        .iter()
+                        .all(|(m, _)| m.len() <= opts.zset_max_listpack_value);
             if small {
                 let mut lp = ListpackBuilder::new();
                 for (m, s) in &sorted {
@@ -212,12 +219,13 @@ pub fn encode_value(v: &RdbValue, opts: &WriteOptions, out: &mut Vec<u8>) -> u8 
                 ty::ZSET_2
             }
         }
-        RdbValue::Hash(pairs) => {
-            let small = pairs.len() <= opts.hash_max_listpack_entries
-                && pairs.iter().all(|(f, v)| {
-                    f.len() <= opts.hash_max_listpack_value
-                        && v.len() <= opts.hash_max_listpack_value
-                });
+        RdbValue::Hash(pairs) | RdbValue::HashListpack(pairs) => {
+            let small = matches!(v, RdbValue::HashListpack(_))
+                || pairs.len() <= opts.hash_max_listpack_entries
+                    && pairs.iter().all(|(f, v)| {
+                        f.len() <= opts.hash_max_listpack_value
+                            && v.len() <= opts.hash_max_listpack_value
+                    });
             if small {
                 let mut lp = ListpackBuilder::new();
                 for (f, v) in pairs {

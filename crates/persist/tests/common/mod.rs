@@ -203,8 +203,10 @@ pub fn normalized(v: &RdbValue) -> RdbValue {
     let mut v = v.clone();
     match &mut v {
         RdbValue::Set(m) => m.sort(),
-        RdbValue::Hash(p) => p.sort(),
-        RdbValue::ZSet(p) => p.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0))),
+        RdbValue::Hash(p) | RdbValue::HashListpack(p) => p.sort(),
+        RdbValue::ZSet(p) | RdbValue::ZSetListpack(p) => {
+            p.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)))
+        }
         RdbValue::String(_) | RdbValue::List(_) => {}
     }
     v
@@ -239,14 +241,14 @@ pub fn load_with_commands(c: &mut Conn, entries: &[RdbEntry]) {
                 args = vec![b("SADD"), k.clone()];
                 args.extend(m.iter().cloned());
             }
-            RdbValue::ZSet(p) => {
+            RdbValue::ZSet(p) | RdbValue::ZSetListpack(p) => {
                 args = vec![b("ZADD"), k.clone()];
                 for (m, s) in p {
                     args.push(score_arg(*s));
                     args.push(m.clone());
                 }
             }
-            RdbValue::Hash(p) => {
+            RdbValue::Hash(p) | RdbValue::HashListpack(p) => {
                 args = vec![b("HSET"), k.clone()];
                 for (f, v) in p {
                     args.push(f.clone());

@@ -74,6 +74,22 @@ impl HashValue {
         h
     }
 
+    /// Builds a hash from a listpack (or ziplist) RDB payload's pairs: Redis 7.0
+    /// keeps such a value a listpack unless it has more than
+    /// `hash-max-listpack-entries` fields (value lengths are not re-checked).
+    pub fn from_listpack_pairs(pairs: Vec<(Vec<u8>, Vec<u8>)>, config: &Config) -> HashValue {
+        let lim = HashLimits::from_config(config);
+        let bytes: usize = pairs.iter().map(|(f, v)| f.len() + v.len() + 10).sum();
+        if pairs.len() > lim.entries || bytes > PACKED_SAFETY_LIMIT {
+            return HashValue::from_pairs(pairs, config);
+        }
+        let mut p = Packed::default();
+        for (f, v) in &pairs {
+            p.insert(f, v);
+        }
+        HashValue::Packed(p)
+    }
+
     /// Calls `f` with every field and value.
     pub fn for_each(&self, mut f: impl FnMut(&[u8], &[u8])) {
         for (k, v) in self.iter() {
@@ -210,6 +226,29 @@ mod tests {
         entries: 3,
         value: 8,
     };
+
+    #[test]
+    fn listpack_payloads_stay_listpacks_unless_too_many() {
+        let config = Config::default();
+        let long = vec![
+            (b"f".to_vec(), vec![b'v'; 100]),
+            (b"g".to_vec(), b"1".to_vec()),
+        ];
+        assert_eq!(
+            HashValue::from_pairs(long.clone(), &config).encoding(),
+            "hashtable"
+        );
+        let lp = HashValue::from_listpack_pairs(long, &config);
+        assert_eq!(lp.encoding(), "listpack");
+        assert_eq!(lp.get(b"f").map(<[u8]>::len), Some(100));
+        let many: Vec<_> = (0..513)
+            .map(|i| (i.to_string().into_bytes(), b"x".to_vec()))
+            .collect();
+        assert_eq!(
+            HashValue::from_listpack_pairs(many, &config).encoding(),
+            "hashtable"
+        );
+    }
 
     #[test]
     fn converts_on_count() {
