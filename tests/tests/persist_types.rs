@@ -941,8 +941,6 @@ fn propagated_writes(c: &mut Conn) {
 /// it to `RESTORE key <unix ms> payload ... ABSTTL`), so a reload keeps the
 /// expiry where it was.
 #[test]
-#[ignore = "ferrokv logs RESTORE's relative TTL as sent; the fix is in restore() in \
-            crates/server/src/persistence.rs (see the interop branch's report)"]
 fn restore_with_a_relative_ttl_keeps_its_expiry_through_the_aof() {
     for writer in [Kind::Redis, Kind::Ferrokv] {
         let dir = tempfile::tempdir().unwrap();
