@@ -34,7 +34,9 @@ done
 ferrokv=$(realpath "$ferrokv" 2>/dev/null || echo "$ferrokv")
 [ -x "$ferrokv" ] || { echo "build first: cargo build --release -p ferrokv-server (or pass --ferrokv PATH)" >&2; exit 1; }
 pin=""
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin="taskset -c 0"; fi
+# Pinned to one CPU by default (one core each, as compare.sh); RDB_SPEED_CPUS=0,1
+# lets both use more (ferrokv loads with one inserter thread per core).
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin="taskset -c ${RDB_SPEED_CPUS:-0}"; fi
 tmp=$(mktemp -d)
 pid=""
 cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$tmp"; }

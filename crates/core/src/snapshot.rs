@@ -32,12 +32,16 @@ use crate::engine::Engine;
 use crate::keyspace::shard::PreImage;
 use crate::keyspace::{LockId, LockSet, Node, Shard, SHARDS};
 
+/// Values up to this many allocations are copied out of a shard for serializing
+/// without its lock (see [`Engine::snapshot_run`]).
+const COPY_LIMIT: usize = 16;
+
 /// Receives each shard of a snapshot exactly once.
 pub trait ShardVisitor: Send + Sync {
     /// The entries of shard `shard_index` of `db` as of the snapshot instant, each
-    /// once. From the snapshot's own thread they are copies and no lock is held
-    /// (serializing never blocks a writer); from a whole-db write command
-    /// (FLUSHDB, FLUSHALL, SWAPDB) they are the shard's own, under its lock.
+    /// once. Usually they are copies and no lock is held (serializing blocks no
+    /// writer); for a shard holding a big collection, or from a whole-db write
+    /// command (FLUSHDB, FLUSHALL, SWAPDB), they are the shard's own, under its lock.
     fn visit(&self, db: usize, shard_index: usize, entries: &mut dyn Iterator<Item = &Node>);
 
     /// Called by the snapshot's own thread after each shard it visited, with no
@@ -155,13 +159,28 @@ impl Engine {
             // visits it under this lock, and the snapshot must not end (nor drop
             // its visitor) before that visit is done.
             let mut shard = self.keyspace.lock_one(id as LockId);
-            if !snap.pending[id].swap(false, Ordering::AcqRel) {
+            if !snap.pending[id].load(Ordering::Acquire) {
                 continue;
             }
-            // Copy the shard's state at the instant (moving the pre-images out) and
-            // let go of the lock: copying is several times cheaper than serializing
-            // (no encoding, no compression), so writers wait only that long, and a
-            // saver preempted while serializing holds nobody up.
+            // A shard of small values is copied (moving the pre-images out) and the
+            // lock let go: copying is several times cheaper than serializing (no
+            // encoding, no compression), so writers wait only that long, and a saver
+            // preempted while serializing holds nobody up. A big collection costs
+            // about as much to copy as to serialize, so a shard holding one is
+            // serialized in place, under its lock.
+            if shard
+                .snapshot_iter()
+                .any(|n| n.value.free_effort() > COPY_LIMIT)
+            {
+                snap.flush(id as LockId, &mut shard);
+                drop(shard);
+                let visitor = snap.visitor.lock().clone();
+                if let Some(v) = visitor {
+                    v.after_visit();
+                }
+                continue;
+            }
+            snap.pending[id].store(false, Ordering::Release);
             let pre = shard.preserved.take();
             let mut copies: Vec<Node> = Vec::with_capacity(shard.len());
             copies.extend(
