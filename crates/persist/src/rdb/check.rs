@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 
-use super::{RdbError, RdbReader, Record};
+use super::{ErrorKind, RdbError, RdbReader, Record};
 
 /// Reads an RDB from `r` (positioned at its `REDIS` header), printing what
 /// redis-check-rdb prints for it under the name `name`. `Some(bytes read)` when
@@ -90,11 +90,16 @@ impl Counts {
     }
 }
 
-/// redis-check-rdb's error report. Its `[additional info]` lines (what the loader
-/// was doing, the key and type) are not given: the reader does not expose them.
+/// redis-check-rdb's error report, with its texts for a torn file and a wrong
+/// checksum. Its `[additional info]` lines (what the loader was doing, the key
+/// and type) are not given: the reader does not expose them.
 fn error(e: &RdbError, counts: &Counts, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "--- RDB ERROR DETECTED ---")?;
-    writeln!(out, "[offset {}] {}", e.offset, e.kind)?;
+    match &e.kind {
+        ErrorKind::Truncated => writeln!(out, "[offset {}] Unexpected EOF reading RDB file", e.offset)?,
+        ErrorKind::Checksum { .. } => writeln!(out, "[offset {}] RDB CRC error", e.offset)?,
+        kind => writeln!(out, "[offset {}] {kind}", e.offset)?,
+    }
     counts.show(out)
 }
 

@@ -27,6 +27,11 @@ pub(crate) struct Scanner {
     pub epos: u64,
     /// `--truncate-to-timestamp` (0: off).
     pub to_timestamp: i64,
+    /// readLong's stack buffer for `*` lines. A line torn at the end of the
+    /// file leaves the byte after its NUL terminator as the previous `*` line
+    /// left it, and the error message shows that byte. (The one for `$` lines is
+    /// overwritten by the argument reads in between: zeros, as observed.)
+    star_buf: [u8; COUNT_LINE],
 }
 
 /// How the scan of a file's commands ended.
@@ -46,6 +51,7 @@ impl Scanner {
             error: Vec::new(),
             epos: 0,
             to_timestamp,
+            star_buf: [0; COUNT_LINE],
         }
     }
 
@@ -205,6 +211,17 @@ impl Scanner {
         let Some(buf) = s.fgets(COUNT_LINE)? else {
             return Ok(None);
         };
+        let mut zeros = [0; COUNT_LINE];
+        let stack = if prefix == b'*' {
+            &mut self.star_buf
+        } else {
+            &mut zeros
+        };
+        stack[..buf.len()].copy_from_slice(&buf);
+        if let Some(nul) = stack.get_mut(buf.len()) {
+            *nul = 0;
+        }
+        let stack = *stack;
         let first = buf.first().copied().unwrap_or(0);
         if first != prefix {
             self.set_error(
@@ -220,9 +237,7 @@ impl Scanner {
             return Ok(None);
         }
         let (n, end, _) = strtol(cstr(&buf[1..]));
-        // Past what fgets wrote, the C buffer holds a NUL, then stale bytes:
-        // taken as NULs.
-        let at = |i: usize| buf.get(i).copied().unwrap_or(0);
+        let at = |i: usize| stack.get(i).copied().unwrap_or(0);
         let end = 1 + end;
         if !self.newline(at(end), at(end + 1)) {
             return Ok(None);
