@@ -38,11 +38,8 @@ pub fn report_rdb<R: Read>(
             Ok(Some(Record::SelectDb(db))) => {
                 writeln!(out, "[offset {}] Selecting DB ID {db}", reader.offset())?
             }
-            Ok(Some(Record::ResizeDb { size, expires })) => writeln!(
-                out,
-                "[offset {}] Resize DB: {size} keys, {expires} expires",
-                reader.offset()
-            )?,
+            // redis-check-rdb reads the size hints silently.
+            Ok(Some(Record::ResizeDb { .. })) => {}
             Ok(Some(Record::ModuleAux(name))) => writeln!(
                 out,
                 "[offset {}] MODULE AUX for module '{name}' skipped",
