@@ -74,7 +74,9 @@ fn run_tool(tool: &Path, src: &Path, args: &[&str], target: &str, stdin: &[u8]) 
 /// `pid:C 25 Nov 2026 11:00:53.439 # msg` -> `LOG # msg`: pids and clocks differ.
 fn mask_log_prefix(line: &str) -> String {
     match line.split_once(" # ") {
-        Some((head, msg)) if head.contains(":C ") && head.starts_with(|c: char| c.is_ascii_digit()) => {
+        Some((head, msg))
+            if head.contains(":C ") && head.starts_with(|c: char| c.is_ascii_digit()) =>
+        {
             format!("LOG # {msg}")
         }
         _ => line.to_string(),
@@ -187,9 +189,7 @@ impl RedisAof {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> usize {
-    hay.windows(needle.len())
-        .position(|w| w == needle)
-        .unwrap()
+    hay.windows(needle.len()).position(|w| w == needle).unwrap()
 }
 
 #[test]
@@ -219,7 +219,9 @@ fn truncated_last_incr_fix_no_then_yes_and_both_servers_load_it() {
     let run = same(aof.dir.path(), &[], MANIFEST, b"");
     assert_eq!(run.code, Some(1));
     assert!(run.stdout.contains("is not valid. Use the --fix option"));
-    assert!(run.stdout.contains("Start to check BASE AOF (RESP format)."));
+    assert!(run
+        .stdout
+        .contains("Start to check BASE AOF (RESP format)."));
     let run = same(aof.dir.path(), &["--fix"], MANIFEST, b"n\n");
     assert_eq!(run.code, Some(1));
     assert!(run.stdout.ends_with("Continue? [y/N]: Aborting..."));
@@ -275,7 +277,11 @@ fn corruption_in_the_middle() {
     // Garbage instead of a command, and a bad manifest.
     aof.set_incr(b"*1\r\n$4\r\nPING\r\nhello\r\n");
     same(aof.dir.path(), &[], MANIFEST, b"");
-    std::fs::write(aof.path(MANIFEST), "file a seq 1 type b\nfile a/b seq 2 type i\n").unwrap();
+    std::fs::write(
+        aof.path(MANIFEST),
+        "file a seq 1 type b\nfile a/b seq 2 type i\n",
+    )
+    .unwrap();
     let run = same(aof.dir.path(), &[], MANIFEST, b"");
     assert!(run.stdout.contains("File can't be a path, just a filename"));
 }
@@ -287,7 +293,9 @@ fn open_multi_at_the_end() {
     let exec = find(&data, b"*1\r\n$4\r\nEXEC");
     aof.set_incr(&data[..exec]);
     let run = same(aof.dir.path(), &[], MANIFEST, b"");
-    assert!(run.stdout.contains("Reached EOF before reading EXEC for MULTI"));
+    assert!(run
+        .stdout
+        .contains("Reached EOF before reading EXEC for MULTI"));
     let run = same(aof.dir.path(), &["--fix"], MANIFEST, b"Y");
     assert_eq!(
         file_of(&run, &aof.incr),
@@ -319,13 +327,22 @@ fn timestamp_annotations_and_truncate_to_timestamp() {
             (at, ts.parse().unwrap())
         })
         .collect();
-    assert!(!annotations.is_empty(), "{}", String::from_utf8_lossy(&data));
+    assert!(
+        !annotations.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&data)
+    );
     let run = same(aof.dir.path(), &[], MANIFEST, b"");
     assert_eq!(run.code, Some(0));
     let (last_at, last_ts) = annotations[annotations.len() - 1];
     // Cut at the last annotation, or refused when nothing would be left.
     let t = (last_ts - 1).to_string();
-    let run = same(aof.dir.path(), &["--truncate-to-timestamp", &t], MANIFEST, b"");
+    let run = same(
+        aof.dir.path(),
+        &["--truncate-to-timestamp", &t],
+        MANIFEST,
+        b"",
+    );
     if last_at > 0 {
         assert_eq!(run.code, Some(0));
         assert_eq!(file_of(&run, &aof.incr), &data[..last_at]);
@@ -334,16 +351,77 @@ fn timestamp_annotations_and_truncate_to_timestamp() {
     }
     // Nothing to cut; long before everything; not a number.
     let t = last_ts.to_string();
-    let run = same(aof.dir.path(), &["--truncate-to-timestamp", &t], MANIFEST, b"");
+    let run = same(
+        aof.dir.path(),
+        &["--truncate-to-timestamp", &t],
+        MANIFEST,
+        b"",
+    );
     assert!(run.stdout.contains("Truncate nothing in AOF"));
-    same(aof.dir.path(), &["--truncate-to-timestamp", "1"], MANIFEST, b"");
-    same(aof.dir.path(), &["--truncate-to-timestamp", "12x"], MANIFEST, b"");
+    same(
+        aof.dir.path(),
+        &["--truncate-to-timestamp", "1"],
+        MANIFEST,
+        b"",
+    );
+    same(
+        aof.dir.path(),
+        &["--truncate-to-timestamp", "12x"],
+        MANIFEST,
+        b"",
+    );
     // A single-file AOF with annotations; a bad annotation.
     let t = (last_ts - 1).to_string();
-    same(aof.dir.path(), &["--truncate-to-timestamp", &t], &aof.incr, b"");
+    same(
+        aof.dir.path(),
+        &["--truncate-to-timestamp", &t],
+        &aof.incr,
+        b"",
+    );
     let mut bad = b"*1\r\n$4\r\nPING\r\n#TS:12ab\r\n".to_vec();
     bad.extend_from_slice(&data);
     aof.set_incr(&bad);
-    same(aof.dir.path(), &["--truncate-to-timestamp", "5"], MANIFEST, b"");
+    same(
+        aof.dir.path(),
+        &["--truncate-to-timestamp", "5"],
+        MANIFEST,
+        b"",
+    );
     same(aof.dir.path(), &[], MANIFEST, b"");
+}
+
+/// Redis's loader skips `#` annotation lines; ours must too: an AOF folder that
+/// redis-server wrote with aof-timestamp-enabled (an AOF-format base starting
+/// with `#TS:`, annotations in the incr file) loads to the same data in both.
+#[test]
+fn timestamped_aof_from_redis_loads_in_ferrokv() {
+    let aof = redis_aof(false, true);
+    let base = std::fs::read(aof.path(&aof.base)).unwrap();
+    assert!(
+        base.starts_with(b"#TS:"),
+        "{}",
+        String::from_utf8_lossy(&base)
+    );
+    let mut seen = Vec::new();
+    for kind in [ferrokv_tests::Kind::Redis, ferrokv_tests::Kind::Ferrokv] {
+        let home = tempfile::tempdir().unwrap();
+        let target = home.path().join("appendonlydir");
+        std::fs::create_dir(&target).unwrap();
+        for e in std::fs::read_dir(aof.dir.path()).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), target.join(e.file_name())).unwrap();
+        }
+        let dir = home.path().to_string_lossy().into_owned();
+        let s = Server::start(kind, &["--appendonly", "yes", "--dir", &dir]);
+        let mut c = s.conn();
+        let mut got = vec![
+            c.cmd(&["DBSIZE"]),
+            c.cmd(&["MGET", "k0", "k4", "after", "last", "counter"]),
+        ];
+        c.cmd(&["SELECT", "3"]);
+        got.push(c.cmd(&["GET", "in3"]));
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[1][2], Frame::Bulk(b"x"[..].into()));
 }

@@ -67,7 +67,11 @@ pub fn report_rdb<R: Read>(
     writeln!(out, "[offset {}] \\o/ RDB looks OK! \\o/", reader.offset())?;
     counts.show(out)?;
     if reader.empty_keys_skipped() > 0 {
-        writeln!(out, "[info] {} empty keys skipped", reader.empty_keys_skipped())?;
+        writeln!(
+            out,
+            "[info] {} empty keys skipped",
+            reader.empty_keys_skipped()
+        )?;
     }
     Ok(Some(reader.offset()))
 }
@@ -93,7 +97,9 @@ impl Counts {
 fn error(e: &RdbError, counts: &Counts, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "--- RDB ERROR DETECTED ---")?;
     match &e.kind {
-        ErrorKind::Truncated => writeln!(out, "[offset {}] Unexpected EOF reading RDB file", e.offset)?,
+        ErrorKind::Truncated => {
+            writeln!(out, "[offset {}] Unexpected EOF reading RDB file", e.offset)?
+        }
         ErrorKind::Checksum { .. } => writeln!(out, "[offset {}] RDB CRC error", e.offset)?,
         kind => writeln!(out, "[offset {}] {kind}", e.offset)?,
     }
@@ -127,10 +133,16 @@ mod tests {
         data.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
         let mut cursor = std::io::Cursor::new(&data);
         let mut out = Vec::new();
-        assert_eq!(report_rdb(&mut cursor, b"x.rdb", 10, &mut out).unwrap(), Some(len));
+        assert_eq!(
+            report_rdb(&mut cursor, b"x.rdb", 10, &mut out).unwrap(),
+            Some(len)
+        );
         assert_eq!(cursor.position(), len);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("[offset 0] Checking RDB file x.rdb\n"), "{text}");
+        assert!(
+            text.starts_with("[offset 0] Checking RDB file x.rdb\n"),
+            "{text}"
+        );
         assert!(text.contains("Selecting DB ID 0\n"), "{text}");
         assert!(
             text.ends_with(
@@ -148,6 +160,9 @@ mod tests {
         assert_eq!(report_rdb(cut, b"x", 0, &mut out).unwrap(), None);
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("--- RDB ERROR DETECTED ---\n"), "{text}");
-        assert!(text.ends_with("[info] 2 keys read\n[info] 1 expires\n[info] 0 already expired\n"), "{text}");
+        assert!(
+            text.ends_with("[info] 2 keys read\n[info] 1 expires\n[info] 0 already expired\n"),
+            "{text}"
+        );
     }
 }

@@ -83,7 +83,11 @@ pub(crate) fn hex_char(b: u8) -> String {
 pub(crate) fn dirname(path: &[u8]) -> Vec<u8> {
     let trimmed = trim_end_slashes(path);
     if trimmed.is_empty() {
-        return if path.is_empty() { b".".to_vec() } else { b"/".to_vec() };
+        return if path.is_empty() {
+            b".".to_vec()
+        } else {
+            b"/".to_vec()
+        };
     }
     match trimmed.iter().rposition(|&b| b == b'/') {
         None => b".".to_vec(),

@@ -220,18 +220,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.base.as_deref(), Some(&b"appendonly.aof.2.base.rdb"[..]));
-        assert_eq!(m.incrs, [b"appendonly.aof.2.incr.aof".to_vec(), b"x y".to_vec()]);
+        assert_eq!(
+            m.incrs,
+            [b"appendonly.aof.2.incr.aof".to_vec(), b"x y".to_vec()]
+        );
     }
 
     #[test]
     fn refuses_like_redis() {
         for (text, err, line) in [
             ("", "Found an empty AOF manifest", None),
-            ("file a seq 1 type b", "The AOF manifest file contains too long line", None),
+            (
+                "file a seq 1 type b",
+                "The AOF manifest file contains too long line",
+                None,
+            ),
             ("\n", "Invalid AOF manifest file format", Some(1)),
-            ("file a seq 1\n", "Invalid AOF manifest file format", Some(1)),
-            ("file a seq 0 type b\n", "Invalid AOF manifest file format", Some(1)),
-            ("file d/a seq 1 type b\n", "File can't be a path, just a filename", Some(1)),
+            (
+                "file a seq 1\n",
+                "Invalid AOF manifest file format",
+                Some(1),
+            ),
+            (
+                "file a seq 0 type b\n",
+                "Invalid AOF manifest file format",
+                Some(1),
+            ),
+            (
+                "file d/a seq 1 type b\n",
+                "File can't be a path, just a filename",
+                Some(1),
+            ),
             ("file a seq 1 type x\n", "Unknown AOF file type", Some(1)),
             (
                 "#c\nfile a seq 1 type b\nfile b seq 1 type b\n",
@@ -243,7 +262,11 @@ mod tests {
                 "Found a non-monotonic sequence number",
                 Some(2),
             ),
-            ("file \"a seq 1 type b\n", "Invalid AOF manifest file format", Some(1)),
+            (
+                "file \"a seq 1 type b\n",
+                "Invalid AOF manifest file format",
+                Some(1),
+            ),
         ] {
             let r = load_str(text).unwrap_err();
             assert_eq!(r.err, err, "{text:?}");

@@ -42,7 +42,9 @@ pub struct Env<'a> {
 /// returns the exit status.
 pub fn run(args: &[Vec<u8>], env: Env<'_>) -> i32 {
     let mut out = Out(env.out);
-    let program = args.first().map_or(&b"ferrokv-check-aof"[..], Vec::as_slice);
+    let program = args
+        .first()
+        .map_or(&b"ferrokv-check-aof"[..], Vec::as_slice);
     let (mode, path) = match args {
         [_, path] => (Mode::Check, path),
         [_, flag, path] if flag == b"--fix" => (Mode::Fix, path),
@@ -208,7 +210,8 @@ impl AofFile for Mem<'_> {
         self.data.len() as u64
     }
     fn truncate(&mut self, len: u64) -> io::Result<()> {
-        self.data.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+        self.data
+            .truncate(usize::try_from(len).unwrap_or(usize::MAX));
         Ok(())
     }
 }
@@ -379,9 +382,7 @@ impl Checker<'_> {
                     b"\n",
                 ])
             }
-            Outcome::Truncated => self
-                .out
-                .say(&[b"Successfully truncated AOF ", name, b"\n"]),
+            Outcome::Truncated => self.out.say(&[b"Successfully truncated AOF ", name, b"\n"]),
         }
     }
 
@@ -483,7 +484,8 @@ impl Checker<'_> {
         self.out.say(&[b"Continue? [y/N]: "]);
         let _ = self.out.0.flush();
         let mut answer = [0u8; 1];
-        let yes = matches!(self.stdin.read(&mut answer), Ok(1) if answer[0].eq_ignore_ascii_case(&b'y'));
+        let yes =
+            matches!(self.stdin.read(&mut answer), Ok(1) if answer[0].eq_ignore_ascii_case(&b'y'));
         if !yes {
             self.out.say(&[b"Aborting...\n"]);
             return Err(Exit(1));

@@ -125,7 +125,11 @@ impl Scanner {
     ) -> Result<Option<u64>, Exit> {
         self.epos = s.pos;
         let Ok(Some(buf)) = s.fgets(ANNOTATION_LINE) else {
-            out.say(&[b"Failed to read annotations from AOF ", path, b", aborting...\n"]);
+            out.say(&[
+                b"Failed to read annotations from AOF ",
+                path,
+                b", aborting...\n",
+            ]);
             return Err(Exit(1));
         };
         if self.to_timestamp == 0 || !buf.starts_with(b"#TS:") {
@@ -263,7 +267,9 @@ impl Scanner {
         self.epos = s.pos;
         let r = s.fread(want as u64)?;
         if r.got != want as u64 {
-            self.set_error(format!("Expected to read {want} bytes, got {} bytes", r.got).into_bytes());
+            self.set_error(
+                format!("Expected to read {want} bytes, got {} bytes", r.got).into_bytes(),
+            );
             return Ok(None);
         }
         if !self.newline(r.tail[0], r.tail[1]) {
@@ -280,7 +286,9 @@ impl Scanner {
             self.line += 1;
             return true;
         }
-        self.set_error(format!("Expected \\r\\n, got: {}{}", hex_char(a), hex_char(b)).into_bytes());
+        self.set_error(
+            format!("Expected \\r\\n, got: {}{}", hex_char(a), hex_char(b)).into_bytes(),
+        );
         false
     }
 }

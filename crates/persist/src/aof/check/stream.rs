@@ -120,7 +120,10 @@ mod tests {
         let data = b"MULTI\r\nrest";
         let mut s = Stream::new(std::io::BufReader::with_capacity(1, &data[..]));
         let r = s.fread(7).unwrap();
-        assert_eq!((r.got, r.head.as_slice(), r.tail), (7, &b"MULTI\r"[..], *b"\r\n"));
+        assert_eq!(
+            (r.got, r.head.as_slice(), r.tail),
+            (7, &b"MULTI\r"[..], *b"\r\n")
+        );
         assert!(!s.eof);
         let r = s.fread(10).unwrap();
         assert_eq!((r.got, r.tail), (4, *b"st"));
