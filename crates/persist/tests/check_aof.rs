@@ -1,6 +1,7 @@
 //! ferrokv-check-aof against the real redis-check-aof 7.0.15: the same inputs
 //! (files written by redis-server, then cut or corrupted), each tool on its own
 //! copy; stdout (paths replaced), exit status and the resulting files compared.
+#![allow(clippy::unwrap_used)] // helpers of a test: a panic is a failed test
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
