@@ -426,3 +426,89 @@ fn timestamped_aof_from_redis_loads_in_ferrokv() {
     assert_eq!(seen[0], seen[1]);
     assert_eq!(seen[1][2], Frame::Bulk(b"x"[..].into()));
 }
+
+/// Waits for the start of a second, so that a few commands sent to both
+/// servers right after fall in the same second on both.
+fn wait_fresh_second() {
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        if now.subsec_millis() < 100 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// aof-timestamp-enabled: ferrokv writes `#TS:` annotations where redis-server
+/// does (before the first command of a new second, before its SELECT; at the
+/// head of a command-form base), so the files are the same but for the
+/// timestamps' values.
+#[test]
+fn ferrokv_writes_timestamp_annotations_like_redis() {
+    let args = [
+        "--appendonly",
+        "yes",
+        "--aof-timestamp-enabled",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+    ];
+    let servers = [Server::redis(&args), Server::ferrokv(&args)];
+    let mut conns: Vec<Conn> = servers.iter().map(Server::conn).collect();
+    let all = |conns: &mut Vec<Conn>, cmd: &[&str]| {
+        for c in conns.iter_mut() {
+            c.cmd(cmd);
+        }
+    };
+    wait_fresh_second();
+    all(&mut conns, &["SET", "a", "1"]);
+    all(&mut conns, &["SELECT", "2"]);
+    all(&mut conns, &["SET", "b", "2"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    wait_fresh_second();
+    all(&mut conns, &["SELECT", "3"]);
+    all(&mut conns, &["SET", "c", "3"]);
+    all(&mut conns, &["BGREWRITEAOF"]);
+    for c in conns.iter_mut() {
+        wait_rewrite(c);
+    }
+    all(&mut conns, &["SET", "d", "4"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    wait_fresh_second();
+    all(&mut conns, &["SET", "e", "5"]);
+    all(&mut conns, &["SELECT", "0"]);
+    all(&mut conns, &["SET", "f", "6"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    let mask = |data: Vec<u8>| {
+        let text = String::from_utf8_lossy(&data).into_owned();
+        text.split("\r\n")
+            .map(|l| if l.starts_with("#TS:") { "#TS:N" } else { l })
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    };
+    let files: Vec<Vec<(String, String)>> = servers
+        .iter()
+        .map(|s| {
+            let d = s.dir.path().join("appendonlydir");
+            let mut f: Vec<(String, String)> = std::fs::read_dir(&d)
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (name, mask(std::fs::read(e.path()).unwrap()))
+                })
+                .collect();
+            f.sort();
+            f
+        })
+        .collect();
+    assert_eq!(files[1], files[0], "ferrokv (left) and redis (right) AOF files");
+    let incr = &files[0]
+        .iter()
+        .find(|(n, _)| n.ends_with(".incr.aof"))
+        .unwrap()
+        .1;
+    assert_eq!(incr.matches("#TS:N").count(), 1, "{incr}");
+}
