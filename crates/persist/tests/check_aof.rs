@@ -504,7 +504,10 @@ fn ferrokv_writes_timestamp_annotations_like_redis() {
             f
         })
         .collect();
-    assert_eq!(files[1], files[0], "ferrokv (left) and redis (right) AOF files");
+    assert_eq!(
+        files[1], files[0],
+        "ferrokv (left) and redis (right) AOF files"
+    );
     let incr = &files[0]
         .iter()
         .find(|(n, _)| n.ends_with(".incr.aof"))
