@@ -385,7 +385,7 @@ fn check_rdb_tool_reports_ok_and_errors() {
     let text = String::from_utf8_lossy(&broken.stdout);
     assert_eq!(broken.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("RDB ERROR DETECTED") && text.contains("unexpected end"),
+        text.contains("RDB ERROR DETECTED") && text.contains("Unexpected EOF reading RDB file"),
         "{text}"
     );
 }

@@ -54,6 +54,22 @@ pub static COMMANDS: &[CommandDef] = &[CommandDef::new("bgrewriteaof", bgrewrite
 const FSYNC_ALWAYS: i64 = 0;
 const FSYNC_EVERYSEC: i64 = 1;
 
+/// Appends a `#TS:<secs>` annotation.
+fn write_timestamp(secs: i64, out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("#TS:{secs}\r\n").as_bytes());
+}
+
+/// A base file in command form starts with a timestamp annotation when
+/// aof-timestamp-enabled is on, as Redis's rewrite writes one.
+fn commands_base<W: Write>(engine: &Engine, mut w: W) -> std::io::Result<W> {
+    if engine.config.bool(P::AofTimestampEnabled) {
+        let mut ts = Vec::new();
+        write_timestamp(unix_secs(), &mut ts);
+        w.write_all(&ts)?;
+    }
+    Ok(w)
+}
+
 fn unix_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -68,6 +84,8 @@ struct Pending {
     /// Database of the last command in the current incr file (`None`: a SELECT
     /// is needed first).
     db: Option<usize>,
+    /// Second of the last `#TS:` annotation (aof_cur_timestamp).
+    ts: i64,
 }
 
 /// The incr file being appended to.
@@ -116,6 +134,9 @@ pub struct Aof {
     last_fsync: Mutex<Instant>,
     manifest: Mutex<Option<Manifest>>,
     stats: Stats,
+    /// aof-timestamp-enabled, mirrored from the config at startup and by the
+    /// cron (propagate has no access to the config).
+    timestamps: AtomicBool,
 }
 
 impl Default for Aof {
@@ -130,6 +151,7 @@ impl Default for Aof {
                 buf: Vec::new(),
                 end: 0,
                 db: None,
+                ts: 0,
             }),
             io: Mutex::new(Io {
                 file: None,
@@ -145,6 +167,7 @@ impl Default for Aof {
             last_fsync: Mutex::new(Instant::now()),
             manifest: Mutex::new(None),
             stats,
+            timestamps: AtomicBool::new(false),
         }
     }
 }
@@ -203,6 +226,15 @@ impl Aof {
     pub fn propagate(&self, cmds: &[(usize, &[&[u8]])]) -> u64 {
         let mut p = self.pending.lock();
         let before = p.buf.len();
+        if self.timestamps.load(Relaxed) {
+            // As Redis: `#TS:<unix seconds>` before the commands of a new second,
+            // for redis-check-aof --truncate-to-timestamp.
+            let now = unix_secs();
+            if p.ts < now {
+                p.ts = now;
+                write_timestamp(now, &mut p.buf);
+            }
+        }
         for (db, argv) in cmds {
             if p.db != Some(*db) {
                 encode_select(*db, &mut p.buf);
@@ -353,6 +385,8 @@ impl Aof {
     /// rewrite.
     fn cron(&self, st: &Arc<ServerState>) {
         let engine = &st.engine;
+        self.timestamps
+            .store(engine.config.bool(P::AofTimestampEnabled), Relaxed);
         if self.enabled() {
             let target = self.pending.lock().end;
             if let Err(e) = self.flush_to(target) {
@@ -573,7 +607,7 @@ fn begin_rewrite(engine: &Engine, aof: &Aof, enabling: bool) -> Result<PendingRe
             .map_err(|e| e.to_string())?;
         Sink::Rdb(writer)
     } else {
-        Sink::Commands(w)
+        Sink::Commands(commands_base(engine, w).map_err(|e| e.to_string())?)
     };
     let visitor = Arc::new(BaseVisitor {
         order: Mutex::new(Order {
@@ -810,6 +844,9 @@ pub fn config_changed(st: &ServerState) -> Result<(), String> {
 /// At startup: reads the manifest (if any) even with the AOF off, so turning
 /// it on later continues its sequence numbers and removes its files.
 pub fn init(st: &ServerState) {
+    st.aof
+        .timestamps
+        .store(st.engine.config.bool(P::AofTimestampEnabled), Relaxed);
     if let Ok(text) = std::fs::read_to_string(manifest_path(&st.engine)) {
         match Manifest::parse(&text) {
             Ok(m) => *st.aof.manifest.lock() = Some(m),
@@ -1030,7 +1067,7 @@ fn write_base_now(engine: &Engine, path: &Path) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         Sink::Rdb(writer)
     } else {
-        Sink::Commands(w)
+        Sink::Commands(commands_base(engine, w).map_err(|e| e.to_string())?)
     };
     let visitor = Arc::new(BaseVisitor {
         order: Mutex::new(Order {

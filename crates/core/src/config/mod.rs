@@ -99,6 +99,7 @@ params! {
     Appendfsync: "appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec", YES;
     AofLoadTruncated: "aof-load-truncated", Kind::Bool, "yes", YES;
     AofUseRdbPreamble: "aof-use-rdb-preamble", Kind::Bool, "yes", YES;
+    AofTimestampEnabled: "aof-timestamp-enabled", Kind::Bool, "no", YES;
     AofRewriteIncrementalFsync: "aof-rewrite-incremental-fsync", Kind::Bool, "yes", YES;
     AutoAofRewritePercentage: "auto-aof-rewrite-percentage", Kind::Int(0, i32::MAX as i64), "100", YES;
     AutoAofRewriteMinSize: "auto-aof-rewrite-min-size", Kind::Memory(0, i64::MAX), "67108864", YES;

@@ -14,6 +14,7 @@
 //! value as the commands that rebuild it ([`rebuild_commands`]). The server drives
 //! writing, fsync, rewrites and loading.
 
+pub mod check;
 pub mod manifest;
 pub mod reader;
 

@@ -5,6 +5,7 @@
 //! the encodings Redis 7.0 writes, chosen by the caller's thresholds.
 
 mod blobs;
+pub mod check;
 mod error;
 mod lzf;
 mod reader;

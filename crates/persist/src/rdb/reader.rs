@@ -81,6 +81,8 @@ impl<R: Read> Input<R> {
 
     /// Reads exactly `n` bytes, growing the buffer only as data arrives.
     fn bytes(&mut self, n: u64) -> Result<Vec<u8>, RdbError> {
+        // A short read is reported where it started, as Redis's rioRead does.
+        let start = self.off;
         let mut buf = Vec::with_capacity((n as usize).min(PREALLOC_CAP));
         let got = (&mut self.r)
             .take(n)
@@ -89,7 +91,7 @@ impl<R: Read> Input<R> {
         self.digest.update(&buf);
         self.off += got as u64;
         if (got as u64) < n {
-            return self.err(ErrorKind::Truncated);
+            return Err(RdbError::new(start, ErrorKind::Truncated));
         }
         Ok(buf)
     }
