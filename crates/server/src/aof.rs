@@ -1173,7 +1173,7 @@ fn load_rdb_part(engine: &Engine, data: &[u8], name: &str) -> Result<(u64, usize
     let corrupt = |e: ferrokv_persist::RdbError| {
         format!("Bad file format reading the append only file {name} (RDB preamble: {e}), make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>")
     };
-    let mut reader = RdbReader::new(data).map_err(corrupt)?;
+    let mut reader = RdbReader::buffered(data).map_err(corrupt)?;
     let now = engine.clock.now_ms();
     let policy = AccessPolicy::of(&engine.config);
     let dbs = engine.keyspace.db_count();

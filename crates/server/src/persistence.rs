@@ -9,7 +9,7 @@
 //! and the directory fsynced, so a crash leaves either the old or the new file.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -675,7 +675,7 @@ pub fn load_at_startup(engine: &Engine) -> Result<Option<LoadStats>, String> {
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
     let started = Instant::now();
-    let stats = load_from(engine, BufReader::with_capacity(1 << 16, file))?;
+    let stats = load_from(engine, file)?;
     LAST_LOAD_LOADED.store(stats.loaded, Relaxed);
     LAST_LOAD_EXPIRED.store(stats.expired, Relaxed);
     engine

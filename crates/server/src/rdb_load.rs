@@ -34,11 +34,14 @@ const BATCH: usize = 256;
 /// server allocate more than a few tens of MiB of empty tables this way.
 const MAX_PRESIZE_KEYS: u64 = 4 << 20;
 
-/// Inserter threads: one per core beside the reader, at most 8.
+/// Inserter threads: one per core (the reader mostly waits for input), at most
+/// 8; none on a single core, where the reader inserts itself rather than pay for
+/// handing keys between threads that cannot run at once.
 fn inserters() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8)
+    match std::thread::available_parallelism().map_or(1, |n| n.get()) {
+        1 => 0,
+        n => n.min(8),
+    }
 }
 
 /// A key on its way to an inserter.
@@ -129,7 +132,7 @@ pub fn load_from(engine: &Engine, r: impl std::io::Read) -> Result<LoadStats, St
     let corrupt = |e: ferrokv_persist::RdbError| {
         format!("Short read or corrupt RDB loading DB ({e}). Unrecoverable error, aborting now.")
     };
-    let mut reader = RdbReader::new(r)
+    let mut reader = RdbReader::buffered(r)
         .map_err(corrupt)?
         .verify_checksum(engine.config.bool(P::Rdbchecksum));
     let shared = Shared {
@@ -141,6 +144,7 @@ pub fn load_from(engine: &Engine, r: impl std::io::Read) -> Result<LoadStats, St
     let dbs = engine.keyspace.db_count();
     let n = inserters();
     let mut expired = 0u64;
+    let mut inline_loaded = 0u64;
     let (read_result, loaded) = std::thread::scope(|scope| {
         let mut senders: Vec<SyncSender<Vec<Item>>> = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
@@ -184,6 +188,11 @@ pub fn load_from(engine: &Engine, r: impl std::io::Read) -> Result<LoadStats, St
                     continue;
                 }
                 let hash = hash_key(&e.key);
+                if n == 0 {
+                    shared.insert(Item { hash, entry: e })?;
+                    inline_loaded += 1;
+                    continue;
+                }
                 // Shards are dealt to inserters by index: one shard, one thread, so
                 // inserters never wait on each other's locks.
                 let w = shard_of(hash) % n;
@@ -210,7 +219,10 @@ pub fn load_from(engine: &Engine, r: impl std::io::Read) -> Result<LoadStats, St
     if let Some(e) = shared.error.into_inner() {
         return Err(e);
     }
-    Ok(LoadStats { loaded, expired })
+    Ok(LoadStats {
+        loaded: loaded + inline_loaded,
+        expired,
+    })
 }
 
 #[cfg(test)]

@@ -16,13 +16,17 @@ pub(crate) use reader::read_value;
 pub use reader::{read_rdb, RdbFile, RdbReader, Record};
 pub use writer::{encode_entry, encode_value, RdbWriter, WriteOptions};
 
-use crc::{Crc, CRC_64_REDIS};
+use crc::{Crc, Table, CRC_64_REDIS};
 
 /// The RDB version Redis 7.0 writes (and the newest it reads).
 pub const RDB_VERSION: u16 = 10;
 
+/// The CRC implementation: slice-by-16 tables (like Redis's crcspeed), several
+/// times faster than byte-at-a-time; every byte saved or loaded goes through it.
+pub(crate) type CrcTable = Table<16>;
+
 /// Redis's CRC-64 (Jones polynomial, reflected), used for the file footer and DUMP.
-pub(crate) static CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_REDIS);
+pub(crate) static CRC64: Crc<u64, CrcTable> = Crc::<u64, CrcTable>::new(&CRC_64_REDIS);
 
 /// CRC-64 of `data` as Redis computes it.
 pub fn crc64(data: &[u8]) -> u64 {
@@ -168,12 +172,61 @@ pub struct RdbEntry {
 /// Redis's string2ll / lpStringToInt64 accept: no sign but '-', no leading zeros,
 /// no "-0").
 pub(crate) fn strict_i64(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
+    // Called for every string saved: most are not numbers and fail on the first
+    // byte, without UTF-8 checks or a round trip through text.
+    let (neg, digits) = match s {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 19 {
         return None;
     }
-    let v: i64 = std::str::from_utf8(s).ok()?.parse().ok()?;
-    let mut buf = itoa::Buffer::new();
-    (buf.format(v).as_bytes() == s).then_some(v)
+    if digits[0] == b'0' && (digits.len() > 1 || neg) {
+        return None;
+    }
+    // Accumulated as a negative number so that i64::MIN fits.
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_sub(i64::from(c - b'0'))?;
+    }
+    if neg {
+        Some(v)
+    } else {
+        v.checked_neg()
+    }
+}
+
+#[cfg(test)]
+mod strict_i64_tests {
+    use super::strict_i64;
+
+    #[test]
+    fn only_canonical_decimal_integers() {
+        for (s, want) in [
+            ("0", Some(0)),
+            ("7", Some(7)),
+            ("-7", Some(-7)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("-9223372036854775808", Some(i64::MIN)),
+            ("9223372036854775808", None),
+            ("-9223372036854775809", None),
+            ("-0", None),
+            ("007", None),
+            ("+7", None),
+            ("", None),
+            ("-", None),
+            (" 7", None),
+            ("7 ", None),
+            ("1e3", None),
+            ("value-1", None),
+            ("12345678901234567890", None),
+        ] {
+            assert_eq!(strict_i64(s.as_bytes()), want, "{s:?}");
+        }
+    }
 }
 
 /// Formats an i64 in decimal.

@@ -41,33 +41,112 @@ pub enum Record {
     Entry(RdbEntry),
 }
 
-/// The byte source: counts the offset and feeds the checksum.
+/// Bytes read from the source at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// The byte source: buffers the input, counts the offset and feeds the checksum.
+/// The checksum is computed over whole consumed stretches of the buffer (when it
+/// is refilled, or when the checksum is needed) rather than per field: fields are
+/// mostly a few bytes, and a CRC update per field cost more than the parsing.
 struct Input<R> {
     r: R,
+    buf: Vec<u8>,
+    /// Next unread byte of `buf`.
+    pos: usize,
+    /// End of the valid data in `buf`.
+    end: usize,
+    /// `buf[..hashed]` is in `digest`; `hashed <= pos`.
+    hashed: usize,
+    /// Bytes consumed so far (error offsets).
     off: u64,
-    digest: Digest<'static, u64>,
+    digest: Digest<'static, u64, super::CrcTable>,
+    /// Never read past what is consumed (the caller reads on after the RDB).
+    exact: bool,
 }
 
 impl<R: Read> Input<R> {
+    fn new(r: R, exact: bool) -> Input<R> {
+        Input {
+            r,
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
+            hashed: 0,
+            off: 0,
+            digest: CRC64.digest(),
+            exact,
+        }
+    }
+
     fn err<T>(&self, kind: ErrorKind) -> Result<T, RdbError> {
         Err(RdbError::new(self.off, kind))
     }
 
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RdbError> {
-        match self.r.read_exact(buf) {
-            Ok(()) => {
-                self.digest.update(buf);
-                self.off += buf.len() as u64;
-                Ok(())
+    /// The checksum of everything consumed so far.
+    fn checksum(&mut self) -> u64 {
+        self.digest.update(&self.buf[self.hashed..self.pos]);
+        self.hashed = self.pos;
+        self.digest.clone().finalize()
+    }
+
+    /// Makes unread bytes available (`want` of them are needed; in exact mode no
+    /// more is read): `Ok(false)` at the end of the input.
+    fn refill(&mut self, want: u64) -> Result<bool, RdbError> {
+        if self.pos < self.end {
+            return Ok(true);
+        }
+        self.digest.update(&self.buf[self.hashed..self.pos]);
+        if self.buf.len() < CHUNK {
+            self.buf.resize(CHUNK, 0);
+        }
+        let room = if self.exact {
+            want.clamp(1, CHUNK as u64) as usize
+        } else {
+            CHUNK
+        };
+        loop {
+            match self.r.read(&mut self.buf[..room]) {
+                Ok(n) => {
+                    (self.pos, self.end, self.hashed) = (0, n, 0);
+                    return Ok(n > 0);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    (self.pos, self.end, self.hashed) = (0, 0, 0);
+                    return self.err(ErrorKind::Io(e));
+                }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                self.err(ErrorKind::Truncated)
-            }
-            Err(e) => self.err(ErrorKind::Io(e)),
         }
     }
 
+    /// Copies up to `out.len()` bytes; returns how many (fewer only at the end).
+    fn take_into(&mut self, out: &mut [u8]) -> Result<usize, RdbError> {
+        let mut got = 0;
+        while got < out.len() && self.refill((out.len() - got) as u64)? {
+            let n = (out.len() - got).min(self.end - self.pos);
+            out[got..got + n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos += n;
+            got += n;
+        }
+        self.off += got as u64;
+        Ok(got)
+    }
+
+    fn fill(&mut self, out: &mut [u8]) -> Result<(), RdbError> {
+        let start = self.off;
+        if self.take_into(out)? < out.len() {
+            return Err(RdbError::new(start, ErrorKind::Truncated));
+        }
+        Ok(())
+    }
+
     fn u8(&mut self) -> Result<u8, RdbError> {
+        if self.pos < self.end {
+            let b = self.buf[self.pos];
+            self.pos += 1;
+            self.off += 1;
+            return Ok(b);
+        }
         let mut b = [0u8; 1];
         self.fill(&mut b)?;
         Ok(b[0])
@@ -83,17 +162,19 @@ impl<R: Read> Input<R> {
     fn bytes(&mut self, n: u64) -> Result<Vec<u8>, RdbError> {
         // A short read is reported where it started, as Redis's rioRead does.
         let start = self.off;
-        let mut buf = Vec::with_capacity((n as usize).min(PREALLOC_CAP));
-        let got = (&mut self.r)
-            .take(n)
-            .read_to_end(&mut buf)
-            .or_else(|e| self.err(ErrorKind::Io(e)))?;
-        self.digest.update(&buf);
-        self.off += got as u64;
-        if (got as u64) < n {
+        let mut out = Vec::with_capacity((n as usize).min(PREALLOC_CAP));
+        let mut left = n;
+        while left > 0 && self.refill(left)? {
+            let take = (left.min((self.end - self.pos) as u64)) as usize;
+            out.extend_from_slice(&self.buf[self.pos..self.pos + take]);
+            self.pos += take;
+            self.off += take as u64;
+            left -= take as u64;
+        }
+        if left > 0 {
             return Err(RdbError::new(start, ErrorKind::Truncated));
         }
-        Ok(buf)
+        Ok(out)
     }
 
     /// A length (rdbLoadLen): `Ok(Err(enc))` for an encoded-string marker.
@@ -333,7 +414,9 @@ impl<R: Read> Input<R> {
 }
 
 fn has_dup<'a>(it: impl ExactSizeIterator<Item = &'a [u8]>) -> bool {
-    let mut seen = HashSet::with_capacity(it.len());
+    // A fast seeded hash: SipHash showed up in loading big hashes and sets.
+    let mut seen: HashSet<&[u8], foldhash::fast::RandomState> =
+        HashSet::with_capacity_and_hasher(it.len(), Default::default());
     let mut dup = false;
     for s in it {
         dup |= !seen.insert(s);
@@ -402,13 +485,21 @@ pub struct RdbReader<R> {
 }
 
 impl<R: Read> RdbReader<R> {
-    /// Reads and checks the `REDIS0010` header.
+    /// Reads and checks the `REDIS0010` header. Reads from `r` exactly the bytes
+    /// it parses, so `r` can be read on after the RDB (an AOF's RDB preamble);
+    /// [`buffered`](Self::buffered) is faster when nothing follows.
     pub fn new(r: R) -> Result<RdbReader<R>, RdbError> {
-        let mut input = Input {
-            r,
-            off: 0,
-            digest: CRC64.digest(),
-        };
+        Self::with_input(Input::new(r, true))
+    }
+
+    /// [`new`](Self::new), reading `r` ahead in 64 KiB chunks: for a source
+    /// that holds nothing after the RDB, or whose rest the caller does not need
+    /// ([`offset`](Self::offset) still counts the bytes parsed).
+    pub fn buffered(r: R) -> Result<RdbReader<R>, RdbError> {
+        Self::with_input(Input::new(r, false))
+    }
+
+    fn with_input(mut input: Input<R>) -> Result<RdbReader<R>, RdbError> {
         let magic: [u8; 9] = input.array()?;
         if &magic[..5] != b"REDIS" {
             return Err(RdbError::new(0, ErrorKind::BadMagic));
@@ -508,7 +599,7 @@ impl<R: Read> RdbReader<R> {
                 op::EOF => {
                     self.done = true;
                     if self.version >= 5 {
-                        let actual = self.input.digest.clone().finalize();
+                        let actual = self.input.checksum();
                         let expected = u64::from_le_bytes(self.input.array()?);
                         self.checksum = Some(expected);
                         if self.verify_checksum && expected != 0 && expected != actual {
@@ -557,7 +648,7 @@ pub struct RdbFile {
 
 /// Reads a complete RDB file from memory.
 pub fn read_rdb(data: &[u8]) -> Result<RdbFile, RdbError> {
-    let mut r = RdbReader::new(data)?;
+    let mut r = RdbReader::buffered(data)?;
     let mut file = RdbFile {
         version: r.version(),
         ..RdbFile::default()
@@ -578,11 +669,7 @@ pub fn read_rdb(data: &[u8]) -> Result<RdbFile, RdbError> {
 /// Reads one value: a type byte and the value (a DUMP payload's body). Trailing
 /// bytes are ignored, as RESTORE does. Empty collections are errors.
 pub(crate) fn read_value(data: &[u8]) -> Result<RdbValue, RdbError> {
-    let mut input = Input {
-        r: data,
-        off: 0,
-        digest: CRC64.digest(),
-    };
+    let mut input = Input::new(data, false);
     let t = input.u8()?;
     let mut value = input.object(t, b"")?;
     if value.is_empty_collection() {

@@ -278,7 +278,7 @@ pub fn encode_entry(
 /// then [`RdbWriter::finish`] for the EOF opcode and checksum.
 pub struct RdbWriter<W: Write> {
     w: W,
-    digest: Digest<'static, u64>,
+    digest: Digest<'static, u64, super::CrcTable>,
     opts: WriteOptions,
     buf: Vec<u8>,
 }
