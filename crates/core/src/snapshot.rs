@@ -209,6 +209,12 @@ impl Engine {
                 drop(copies);
                 v.after_visit();
             }
+            // Give request threads the CPU between shards: where cores are
+            // oversubscribed (clients, workers and the saver on two cores) they then
+            // wait for one shard's work, not a scheduler time slice (p99 measured
+            // with xtask/scripts/bgsave-impact.sh, 4.7x instead of 5.9x at
+            // --threads 1 on two cores).
+            std::thread::yield_now();
         }
         *snap.visitor.lock() = None;
         snap.active.store(false, Ordering::Release);
