@@ -213,7 +213,8 @@ pub fn run(opts: Options) -> i32 {
             .on_thread_park(spin)
             .build()
     };
-    park::watch_runtime_epoll(&epolls_before);
+    let watched = park::watch_runtime_epoll(&epolls_before);
+    tracing::debug!("idle spin watches {watched} epoll descriptor(s)");
     let rt = match rt {
         Ok(rt) => rt,
         Err(e) => {
