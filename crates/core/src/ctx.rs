@@ -168,7 +168,11 @@ impl<'k> Keys<'k> {
             (m, _) => m,
         };
         let (shard, hash) = self.shard(db, key)?;
-        Ok(shard.lookup(key, hash, now, mode, lru))
+        let mut entry = shard.lookup(key, hash, now, mode, lru);
+        if let Some(e) = &mut entry {
+            e.node.value.rehash_step();
+        }
+        Ok(entry)
     }
 
     /// A read lookup in the selected db (counts hits/misses, touches).

@@ -10,8 +10,7 @@ use ferrokv_core::commands::{core_commands, Registry};
 /// The markdown text of docs/compatibility.md.
 pub fn markdown() -> String {
     let mut defs = core_commands();
-    defs.push(crate::cmds::COMMANDS);
-    defs.push(crate::persistence::COMMANDS);
+    defs.extend_from_slice(crate::SERVER_COMMANDS);
     let reg = Registry::build(&defs);
     let mut by_group: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let (mut done, mut total) = (0, 0);

@@ -64,6 +64,12 @@ Examples:
        ./ferrokv-server /etc/myredis.conf --loglevel verbose";
 
 /// Parses the command line. `Err` carries a message and an exit code.
+/// The commands the server layer adds to the engine's table (persistence, AOF,
+/// connection and server commands). docs/compatibility.md is generated from these
+/// plus the engine's own, so there is one list.
+pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] =
+    &[cmds::COMMANDS, persistence::COMMANDS, aof::COMMANDS];
+
 pub fn parse_args(args: &[String]) -> Result<Options, (String, i32)> {
     let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut park_spin_us = DEFAULT_PARK_SPIN_US;
@@ -178,10 +184,7 @@ pub fn run(opts: Options) -> i32 {
     if !pidfile.is_empty() {
         let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
     }
-    let engine = Arc::new(Engine::new(
-        config,
-        &[cmds::COMMANDS, persistence::COMMANDS, aof::COMMANDS],
-    ));
+    let engine = Arc::new(Engine::new(config, SERVER_COMMANDS));
     let state = Arc::new(ServerState::new(
         engine.clone(),
         opts.config_file.clone(),

@@ -72,6 +72,17 @@ impl ValueType {
 }
 
 impl Value {
+    /// Advances a collection's incremental resize by one bucket, on each command's
+    /// lookup of the key, so that read-mostly collections finish their rehash.
+    #[inline]
+    pub fn rehash_step(&mut self) {
+        match self {
+            Value::Hash(h) => h.rehash_step(),
+            Value::Set(s) => s.rehash_step(),
+            _ => {}
+        }
+    }
+
     /// A placeholder that owns nothing (what is left in an entry whose value was
     /// moved out).
     pub fn empty() -> Value {

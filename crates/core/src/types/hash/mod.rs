@@ -105,6 +105,14 @@ impl HashValue {
         }
     }
 
+    /// Moves one bucket of a table resize in progress (see [`Table::rehash_step`]).
+    #[inline]
+    pub fn rehash_step(&mut self) {
+        if let HashValue::Table(t) = self {
+            t.rehash_step();
+        }
+    }
+
     /// Number of fields.
     pub fn len(&self) -> usize {
         match self {
@@ -153,16 +161,9 @@ impl HashValue {
                 }
                 new
             }
-            HashValue::Table(t) => match t.get_mut(field) {
-                Some(p) => {
-                    p.set_value(value);
-                    false
-                }
-                None => {
-                    t.insert_new(Pair::new(field, value));
-                    true
-                }
-            },
+            HashValue::Table(t) => {
+                t.upsert(field, |p| p.set_value(value), || Pair::new(field, value))
+            }
         }
     }
 

@@ -196,6 +196,60 @@ impl<T: Keyed> Table<T> {
         self.locate(key).is_some()
     }
 
+    /// Moves one bucket of a resize in progress. Lookups call this (as Redis's
+    /// dictFind does): a table that only gets reads or re-adds of present keys would
+    /// otherwise stay half-rehashed, and every lookup would search both arrays.
+    #[inline]
+    pub fn rehash_step(&mut self) {
+        if self.rehashing() {
+            self.step();
+        }
+    }
+
+    /// Inserts the item `make` builds unless `key` is present, with one hash and one
+    /// bucket walk; returns whether it inserted.
+    pub fn insert_if_absent(&mut self, key: &[u8], make: impl FnOnce() -> T) -> bool {
+        self.upsert(key, |_| {}, make)
+    }
+
+    /// Calls `update` on the item with `key`, or inserts the item `make` builds, with
+    /// one hash and one bucket walk; returns whether it inserted.
+    pub fn upsert(
+        &mut self,
+        key: &[u8],
+        update: impl FnOnce(&mut T),
+        make: impl FnOnce() -> T,
+    ) -> bool {
+        self.step();
+        if self.ht[0].is_empty() {
+            self.ht[0] = buckets(MIN_SIZE);
+        }
+        let h = hash(key);
+        for t in 0..2 {
+            let len = self.ht[t].len();
+            if len == 0 {
+                continue;
+            }
+            let mut cur = self.ht[t][slot(h, len)].as_deref_mut();
+            while let Some(e) = cur {
+                if e.item.key() == key {
+                    update(&mut e.item);
+                    return false;
+                }
+                cur = e.next.as_deref_mut();
+            }
+        }
+        if !self.rehashing() && self.len >= self.ht[0].len() {
+            self.start_resize(self.ht[0].len() * 2);
+        }
+        let t = usize::from(self.rehashing());
+        let i = slot(h, self.ht[t].len());
+        let next = self.ht[t][i].take();
+        self.ht[t][i] = Some(Box::new(Entry { next, item: make() }));
+        self.len += 1;
+        true
+    }
+
     /// Inserts an item whose key is known to be absent.
     pub fn insert_new(&mut self, item: T) {
         self.step();
@@ -452,6 +506,48 @@ mod tests {
 
     fn sb(s: &str) -> SmallBytes {
         SmallBytes::new(s.as_bytes())
+    }
+
+    #[test]
+    fn upsert_inserts_once_and_updates_in_place() {
+        let mut t: Table<Pair> = Table::default();
+        for round in 0..2u32 {
+            for i in 0..500u32 {
+                let k = i.to_string();
+                let v = format!("{k}:{round}");
+                let inserted = t.upsert(
+                    k.as_bytes(),
+                    |p| p.set_value(v.as_bytes()),
+                    || Pair::new(k.as_bytes(), v.as_bytes()),
+                );
+                assert_eq!(inserted, round == 0);
+            }
+        }
+        assert_eq!(t.len(), 500);
+        assert_eq!(t.get(b"7").map(Pair::value), Some(&b"7:1"[..]));
+        assert!(!t.insert_if_absent(b"7", || Pair::new(b"7", b"x")));
+        assert!(t.insert_if_absent(b"new", || Pair::new(b"new", b"x")));
+        assert_eq!(t.len(), 501);
+    }
+
+    #[test]
+    fn lookups_finish_a_resize_in_progress() {
+        // A set that stops growing mid-resize and then only sees re-adds and reads
+        // (SADD of present members, SISMEMBER) must not search two arrays forever.
+        let mut t: Table<SmallBytes> = Table::default();
+        let mut i = 0u32;
+        while !(t.rehashing() && t.len() > 1000) {
+            assert!(t.insert_if_absent(i.to_string().as_bytes(), || sb(&i.to_string())));
+            i += 1;
+        }
+        for round in 0..t.ht[0].len() {
+            let k = (round as u32 % i).to_string();
+            assert!(!t.insert_if_absent(k.as_bytes(), || sb(&k)));
+            t.rehash_step();
+        }
+        assert!(!t.rehashing());
+        assert_eq!(t.len(), i as usize);
+        assert!((0..i).all(|k| t.contains(k.to_string().as_bytes())));
     }
 
     #[test]

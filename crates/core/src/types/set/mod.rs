@@ -134,6 +134,15 @@ impl SetValue {
         }
     }
 
+    /// Moves one bucket of a table resize in progress (see
+    /// [`Table::rehash_step`](crate::types::hash::table::Table::rehash_step)).
+    #[inline]
+    pub fn rehash_step(&mut self) {
+        if let SetValue::Table(t) = self {
+            t.rehash_step();
+        }
+    }
+
     /// Adds `m`; returns whether it is new. Converts to a table when `m` is not an
     /// integer or the intset would exceed `max_intset` members (setTypeAdd).
     pub fn insert(&mut self, m: &[u8], max_intset: usize) -> bool {
@@ -151,14 +160,7 @@ impl SetValue {
                     self.insert(m, max_intset)
                 }
             },
-            SetValue::Table(t) => {
-                if t.contains(m) {
-                    false
-                } else {
-                    t.insert_new(SmallBytes::new(m));
-                    true
-                }
-            }
+            SetValue::Table(t) => t.insert_if_absent(m, || SmallBytes::new(m)),
         }
     }
 
