@@ -325,6 +325,17 @@ impl Diff {
         }
     }
 
+    /// Another pair of connections to the same two servers (a second client, for
+    /// WATCH or blocking tests).
+    pub fn other(&self) -> Diff {
+        let (ours, theirs) = self._servers.as_ref().expect("a Diff made by Diff::new");
+        Diff {
+            ours: ours.conn(),
+            theirs: theirs.conn(),
+            _servers: None,
+        }
+    }
+
     /// Sends `args` to both; panics unless the replies are identical.
     pub fn check<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Frame {
         let a = self.ours.cmd(args);

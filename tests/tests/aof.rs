@@ -857,3 +857,38 @@ fn restore_ttls_are_logged_as_absolute_times_like_redis() {
         logs[0]
     );
 }
+
+#[test]
+fn transactions_are_logged_as_one_multi_exec_block_like_redis() {
+    let mut logs = Vec::new();
+    for kind in [Kind::Ferrokv, Kind::Redis] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = match kind {
+            Kind::Ferrokv => ferrokv(dir.path(), &["--appendfsync", "always"]),
+            Kind::Redis => redis(dir.path(), &["--appendfsync", "always"]),
+        };
+        let mut c = s.conn();
+        run_script(
+            &mut c,
+            "SET before 1\nMULTI\nSET a 1\nINCR a\nGET a\nSELECT 2\nLPUSH l x\nSELECT 0\nEXEC\n\
+             MULTI\nGET a\nEXISTS a\nEXEC\nMULTI\nINCR a\nSET s x\nINCR s\nEXEC\nSET after 1",
+        );
+        s.crash();
+        let s = match kind {
+            Kind::Ferrokv => ferrokv(dir.path(), &[]),
+            Kind::Redis => redis(dir.path(), &[]),
+        };
+        let mut c = s.conn();
+        assert_eq!(
+            show(&c.run("MGET before a s after")),
+            "[\"1\", \"3\", \"x\", \"1\"]",
+            "{kind:?}"
+        );
+        run_script(&mut c, "SELECT 2");
+        assert_eq!(show(&c.run("LRANGE l 0 -1")), "[\"x\"]", "{kind:?}");
+        logs.push(logged_commands(
+            &dir.path().join("appendonlydir/appendonly.aof.1.incr.aof"),
+        ));
+    }
+    assert_eq!(logs[0], logs[1]);
+}

@@ -366,7 +366,6 @@ fn resp3_nil_shapes() {
 /// Blocking commands inside MULTI behave like their non-blocking forms and reply
 /// nil in the shape Redis uses (null array, null bulk for the move forms).
 #[test]
-#[ignore = "needs MULTI/EXEC in the server"]
 fn blocking_commands_in_multi() {
     let mut d = Diff::new();
     for proto in ["2", "3"] {

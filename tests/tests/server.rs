@@ -431,6 +431,15 @@ for i in range(100):
     p.set(f"p{i}", i)
 assert all(p.execute())
 assert r.dbsize() == 102
+t = r.pipeline(transaction=True)
+t.incr("n").incr("n").get("n")
+assert t.execute() == [6, 7, "7"]
+def bump(pipe):
+    v = int(pipe.get("n"))
+    pipe.multi()
+    pipe.set("n", v * 2)
+assert r.transaction(bump, "n") == [True]
+assert r.get("n") == "14"
 assert sorted(r.scan_iter(match="p1*"))[:2] == ["p1", "p10"]
 assert r.info("server")["redis_version"] == "7.0.15"
 r3 = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), protocol=3, decode_responses=True)

@@ -29,6 +29,10 @@ pub struct Client {
     pub last_cmd: &'static str,
     /// Set by a blocking command that found nothing: the server parks the client.
     pub block: Option<crate::blocking::BlockRequest>,
+    /// Between MULTI and EXEC: the queued commands.
+    pub multi: Option<crate::transaction::Multi>,
+    /// The keys it WATCHes.
+    pub watch: crate::transaction::Watched,
     /// Whether the command runs inside MULTI/EXEC or a script, where blocking
     /// commands behave like their non-blocking forms.
     pub in_exec: bool,
@@ -56,6 +60,8 @@ impl Client {
             close_after_reply: false,
             last_cmd: "NULL",
             block: None,
+            multi: None,
+            watch: crate::transaction::Watched::default(),
             in_exec: false,
             aof_offset: 0,
             loading: false,

@@ -83,6 +83,11 @@ impl<'k> Keys<'k> {
         }
     }
 
+    /// The locks, once the command is done (a transaction reuses them).
+    pub fn into_locks(self) -> LockSet<'k> {
+        self.locks
+    }
+
     /// Logs `argv` instead of the command as received (a second call adds another
     /// command). Does nothing while propagation is off.
     pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {

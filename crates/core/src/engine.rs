@@ -85,6 +85,8 @@ pub struct Engine {
     /// Set while the last background save failed: write commands then ask
     /// [`ServerHooks::deny_writes`] whether stop-writes-on-bgsave-error refuses them.
     pub bgsave_failed: std::sync::atomic::AtomicBool,
+    /// WATCHed keys of every client.
+    pub watches: crate::transaction::Watches,
 }
 
 /// Totals over every shard (INFO stats and keyspace).
@@ -122,6 +124,7 @@ impl Engine {
             blocked_clients: std::sync::atomic::AtomicUsize::new(0),
             propagating: std::sync::atomic::AtomicBool::new(false),
             bgsave_failed: std::sync::atomic::AtomicBool::new(false),
+            watches: crate::transaction::Watches::default(),
         }
     }
 
@@ -134,17 +137,22 @@ impl Engine {
         hooks: &dyn ServerHooks,
     ) {
         if let Err(e) = self.try_execute(client, args, out, hooks) {
-            self.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-            let text = e.to_string();
-            let code = text.split(' ').next().unwrap_or("ERR");
-            *self
-                .stats
-                .error_codes
-                .lock()
-                .entry(code.to_string())
-                .or_insert(0) += 1;
-            out.error(&text);
+            self.reply_error(&e, out);
         }
+    }
+
+    /// Writes error `e` as the reply and counts it (errorstats).
+    fn reply_error(&self, e: &CmdError, out: &mut ReplyBuf) {
+        self.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+        let text = e.to_string();
+        let code = text.split(' ').next().unwrap_or("ERR");
+        *self
+            .stats
+            .error_codes
+            .lock()
+            .entry(code.to_string())
+            .or_insert(0) += 1;
+        out.error(&text);
     }
 
     /// Resolves the command (and subcommand) for `args`, checking arity.
@@ -173,6 +181,16 @@ impl Engine {
         Ok(cmd)
     }
 
+    /// A command refused before it ran: counted, and inside MULTI it makes EXEC
+    /// fail (Redis's rejectCommand / flagTransaction).
+    fn reject(&self, client: &mut Client, e: CmdError) -> Result<(), CmdError> {
+        self.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = &mut client.multi {
+            m.aborted = true;
+        }
+        Err(e)
+    }
+
     fn try_execute(
         &self,
         client: &mut Client,
@@ -182,35 +200,85 @@ impl Engine {
     ) -> Result<(), CmdError> {
         let cmd = match self.resolve(args) {
             Ok(c) => c,
-            Err(e) => {
-                self.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-                return Err(e);
-            }
+            Err(e) => return self.reject(client, e),
         };
         if !client.authenticated && !cmd.meta.flags.has(Flags::NO_AUTH) {
-            self.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-            return Err(CmdError::NoAuth);
+            return self.reject(client, CmdError::NoAuth);
         }
-        let Some(handler) = cmd.handler else {
+        if cmd.handler.is_none() {
             return Err(CmdError::WrongArity(cmd.meta.name.clone()));
-        };
+        }
+        let in_multi =
+            client.multi.is_some() && !crate::transaction::runs_inside_multi(&cmd.meta.name);
+        if in_multi && cmd.meta.flags.has(Flags::NO_MULTI) {
+            return self.reject(
+                client,
+                CmdError::Other("Command not allowed inside a transaction".into()),
+            );
+        }
         if (cmd.meta.flags.has(Flags::WRITE) || cmd.meta.name == "ping")
             && !client.loading
             && (self.propagating.load(Ordering::Relaxed)
                 || self.bgsave_failed.load(Ordering::Relaxed))
         {
             if let Some(e) = hooks.deny_writes() {
-                self.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-                return Err(CmdError::Raw(e));
+                return self.reject(client, CmdError::Raw(e));
             }
         }
-        let mut locks = self.lock_for(cmd, args, client.db);
+        if in_multi {
+            if let Some(m) = &mut client.multi {
+                m.queued.push(args.iter().map(|a| a.to_vec()).collect());
+            }
+            out.simple(b"QUEUED");
+            return Ok(());
+        }
+        let locks = self.lock_for(cmd, args, client.db);
+        let (result, locks, ready, ready_dbs) =
+            self.run_locked(cmd, client, args, out, hooks, locks);
+        // The locks are released before blocked clients are served: serving runs
+        // their commands, which take locks of their own.
+        drop(locks);
+        if !ready.is_empty() {
+            hooks.keys_ready(ready);
+        }
+        if !ready_dbs.is_empty() {
+            hooks.dbs_ready(&ready_dbs);
+        }
+        result
+    }
+
+    /// Runs `cmd` holding `locks` (which cover what it needs) and hands the locks
+    /// back, with the keys and dbs that may now serve blocked clients.
+    #[allow(clippy::type_complexity)]
+    fn run_locked<'e>(
+        &'e self,
+        cmd: &'e Command,
+        client: &mut Client,
+        args: &[&[u8]],
+        out: &mut ReplyBuf,
+        hooks: &dyn ServerHooks,
+        mut locks: LockSet<'e>,
+    ) -> (
+        Result<(), CmdError>,
+        LockSet<'e>,
+        Vec<(usize, Vec<u8>)>,
+        Vec<usize>,
+    ) {
+        let Some(handler) = cmd.handler else {
+            return (
+                Err(CmdError::WrongArity(cmd.meta.name.clone())),
+                locks,
+                Vec::new(),
+                Vec::new(),
+            );
+        };
         let snapshot_write = self.snapshot.active() && cmd.meta.flags.has(Flags::WRITE);
         let whole_dbs = matches!(cmd.locks, Locks::Db | Locks::AllDbs);
         if snapshot_write && whole_dbs {
             self.snapshot_before_write(&mut locks);
         }
-        let mut keys = Keys::new(locks, client.db, self.clock.now_ms());
+        let db = client.db;
+        let mut keys = Keys::new(locks, db, self.clock.now_ms());
         if snapshot_write && !whole_dbs {
             keys.cow = Some(&self.snapshot);
         }
@@ -242,18 +310,123 @@ impl Engine {
             // Still under the command's locks: the log order is the execution order.
             propagate(&mut ctx, args);
         }
+        if ctx.keys.dirty > 0 && self.watches.active() {
+            // Under the locks too: an EXEC that checks its watches after taking these
+            // shards sees the flag.
+            self.watches.touch_after(cmd, args, db);
+        }
         let ready = std::mem::take(&mut ctx.keys.ready);
         let ready_dbs = std::mem::take(&mut ctx.keys.ready_dbs);
-        // The locks are released before blocked clients are served: serving runs
-        // their commands, which take locks of their own.
-        drop(ctx);
+        let locks = ctx.keys.into_locks();
+        (result, locks, ready, ready_dbs)
+    }
+
+    /// EXEC: runs the queued commands of `client` atomically (see
+    /// [`crate::transaction`]).
+    pub fn exec_transaction(
+        &self,
+        client: &mut Client,
+        out: &mut ReplyBuf,
+        hooks: &dyn ServerHooks,
+    ) -> Result<(), CmdError> {
+        let Some(multi) = client.multi.take() else {
+            return Err(CmdError::Other("EXEC without MULTI".into()));
+        };
+        if multi.aborted {
+            self.watches.unwatch(client);
+            return Err(CmdError::Raw(
+                "EXECABORT Transaction discarded because of previous errors.".into(),
+            ));
+        }
+        // The union of every command's locks, following SELECTs.
+        let mut ids: Vec<LockId> = crate::transaction::watched_lock_ids(client).collect();
+        let mut db = client.db;
+        let mut resolved: Vec<Option<&Command>> = Vec::with_capacity(multi.queued.len());
+        for argv in &multi.queued {
+            let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+            let cmd = self.resolve(&args).ok();
+            if let Some(cmd) = cmd {
+                self.lock_ids_for(cmd, &args, db, &mut ids);
+                if cmd.meta.name == "select" {
+                    if let Some(n) = std::str::from_utf8(args[1])
+                        .ok()
+                        .and_then(|s| s.parse::<usize>().ok())
+                        .filter(|n| *n < self.keyspace.db_count())
+                    {
+                        db = n;
+                    }
+                }
+            }
+            resolved.push(cmd);
+        }
+        let mut locks = LockSet::lock(&self.keyspace, &mut ids.clone());
+        if crate::transaction::watch_broken(client, self.clock.now_ms()) {
+            drop(locks);
+            self.watches.unwatch(client);
+            out.null_array();
+            return Ok(());
+        }
+        let tx = crate::transaction::TxHooks {
+            inner: hooks,
+            log: parking_lot::Mutex::new(Vec::new()),
+        };
+        let (mut ready, mut ready_dbs) = (Vec::new(), Vec::new());
+        let exec_name = client.last_cmd;
+        client.in_exec = true;
+        out.array(multi.queued.len());
+        for (argv, cmd) in multi.queued.iter().zip(resolved) {
+            let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+            let Some(cmd) = cmd else {
+                // Resolved when queued; only a table change could get here.
+                self.reply_error(&unknown_command(&args), out);
+                continue;
+            };
+            if matches!(cmd.locks, Locks::Own) {
+                // It takes shard locks itself: holding ours could deadlock.
+                drop(locks);
+                self.execute(client, &args, out, &tx);
+                locks = LockSet::lock(&self.keyspace, &mut ids.clone());
+                continue;
+            }
+            let (result, back, r, rd) = self.run_locked(cmd, client, &args, out, &tx, locks);
+            locks = back;
+            ready.extend(r);
+            ready_dbs.extend(rd);
+            if let Err(e) = result {
+                self.reply_error(&e, out);
+            }
+        }
+        client.in_exec = false;
+        client.last_cmd = exec_name;
+        let log = tx.log.into_inner();
+        if !log.is_empty() {
+            let multi_cmd: [&[u8]; 1] = [b"MULTI"];
+            let exec_cmd: [&[u8]; 1] = [b"EXEC"];
+            let argvs: Vec<Vec<&[u8]>> = log
+                .iter()
+                .map(|(_, argv)| argv.iter().map(Vec::as_slice).collect())
+                .collect();
+            let mut cmds: Vec<(usize, &[&[u8]])> = Vec::with_capacity(log.len() + 2);
+            cmds.push((log[0].0, &multi_cmd[..]));
+            for ((db, _), argv) in log.iter().zip(&argvs) {
+                cmds.push((*db, &argv[..]));
+            }
+            cmds.push((log[log.len() - 1].0, &exec_cmd[..]));
+            // Still under the transaction's locks: logged in execution order.
+            let offset = hooks.propagate(&cmds);
+            if offset > 0 {
+                client.aof_offset = offset;
+            }
+        }
+        drop(locks);
+        self.watches.unwatch(client);
         if !ready.is_empty() {
             hooks.keys_ready(ready);
         }
         if !ready_dbs.is_empty() {
             hooks.dbs_ready(&ready_dbs);
         }
-        result
+        Ok(())
     }
 
     /// Whether the maxmemory policy is an LFU one (keys then carry LFU counters).
@@ -281,6 +454,23 @@ impl Engine {
                 let mut ids = f(args, db, ks.db_count());
                 LockSet::lock(ks, &mut ids)
             }
+            Locks::Own => LockSet::empty(ks),
+        }
+    }
+
+    /// Adds the lock ids `cmd` needs for `args` in `db` to `ids` (a transaction's
+    /// union).
+    fn lock_ids_for(&self, cmd: &Command, args: &[&[u8]], db: usize, ids: &mut Vec<LockId>) {
+        let dbs = self.keyspace.db_count();
+        let whole = |d: usize| (d * SHARDS..(d + 1) * SHARDS).map(|i| i as LockId);
+        match cmd.locks {
+            Locks::Auto => cmd
+                .meta
+                .for_each_key(args, |i| ids.push(lock_id(db, args[i]))),
+            Locks::Db => ids.extend(whole(db)),
+            Locks::AllDbs => ids.extend((0..dbs).flat_map(whole)),
+            Locks::Custom(f) => ids.extend(f(args, db, dbs)),
+            Locks::Own => {}
         }
     }
 

@@ -22,6 +22,7 @@ pub mod keyspace;
 pub mod lazyfree;
 pub mod propagate;
 pub mod snapshot;
+pub mod transaction;
 pub mod types;
 
 pub use client::Client;

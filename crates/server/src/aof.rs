@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::*};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ferrokv_core::commands::CommandDef;
+use ferrokv_core::commands::{CommandDef, Locks};
 use ferrokv_core::config::P;
 use ferrokv_core::ctx::{Ctx, Keys};
 use ferrokv_core::keyspace::{LockSet, Node, SHARDS};
@@ -48,7 +48,11 @@ use crate::cmds::state;
 use crate::state::ServerState;
 
 /// BGREWRITEAOF.
-pub static COMMANDS: &[CommandDef] = &[CommandDef::new("bgrewriteaof", bgrewriteaof)];
+pub static COMMANDS: &[CommandDef] = &[CommandDef::with_locks(
+    "bgrewriteaof",
+    bgrewriteaof,
+    Locks::Own,
+)];
 
 /// appendfsync values, as indexes of the config enum.
 const FSYNC_ALWAYS: i64 = 0;

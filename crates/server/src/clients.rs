@@ -46,6 +46,8 @@ pub struct ClientHandle {
     /// Whether this is a unix-socket connection.
     pub unix: bool,
     /// Parked by a blocking command (CLIENT LIST flag `b`).
+    /// Commands queued since MULTI, or -1 outside MULTI (`multi=`, flag x).
+    pub multi: std::sync::atomic::AtomicI64,
     pub blocked: AtomicBool,
 }
 
@@ -100,6 +102,7 @@ impl ClientHandle {
             kill: Notify::new(),
             unix,
             blocked: AtomicBool::new(false),
+            multi: std::sync::atomic::AtomicI64::new(-1),
         }
     }
 
@@ -119,6 +122,10 @@ impl ClientHandle {
             / 1000;
         let t = self.info.lock().clone();
         let mut flags = String::new();
+        let multi = self.multi.load(Relaxed);
+        if multi >= 0 {
+            flags.push('x');
+        }
         if self.blocked.load(Relaxed) {
             flags.push('b');
         }
@@ -132,7 +139,7 @@ impl ClientHandle {
         let qbuf_free = self.qbuf_free.load(Relaxed);
         let omem = self.omem.load(Relaxed);
         let mut line = format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -142,6 +149,7 @@ impl ClientHandle {
             idle,
             flags,
             self.db.load(Relaxed),
+            multi,
             qbuf,
             qbuf_free,
             qbuf + qbuf_free,

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use ferrokv_core::args::{int_arg, is_kw};
-use ferrokv_core::commands::{reply_help, CommandDef};
+use ferrokv_core::commands::{reply_help, CommandDef, Locks};
 use ferrokv_core::config::P;
 use ferrokv_core::ctx::Ctx;
 use ferrokv_core::{CmdError, CmdResult};
@@ -30,7 +30,7 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("reset", reset),
     CommandDef::new("quit", quit),
     CommandDef::new("shutdown", shutdown),
-    CommandDef::new("info", crate::info::info),
+    CommandDef::with_locks("info", crate::info::info, Locks::Own),
 ];
 
 /// The server behind the engine's hooks.
@@ -370,6 +370,8 @@ fn hello(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn reset(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     let st = state(ctx)?;
     let c = &mut *ctx.client;
+    c.multi = None;
+    ctx.engine.watches.unwatch(c);
     c.db = 0;
     c.proto = Protocol::Resp2;
     c.name = None;

@@ -46,6 +46,8 @@ where
     // Set after a blocked command was answered: what is left in `input` is parsed
     // before reading again.
     let mut parse_first = false;
+    // Whether the client WATCHes keys: they are forgotten when it goes.
+    let mut watching = false;
     loop {
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             let want = parser
@@ -139,6 +141,7 @@ where
             out.set_proto(client.proto);
         }
         state.commands_processed.fetch_add(executed, Relaxed);
+        watching = !client.watch.is_empty();
         publish(&handle, &client, &input, &out, &state);
         if !out.is_empty() {
             // The AOF holds this client's writes (fsynced with appendfsync always)
@@ -175,6 +178,9 @@ where
         if input.is_empty() && input.capacity() > 1024 * 1024 {
             input = BytesMut::with_capacity(READ_CHUNK);
         }
+    }
+    if watching {
+        engine.watches.forget_client(handle.id);
     }
     let _ = stream.shutdown().await;
 }
@@ -274,6 +280,10 @@ fn publish(
         .store(input.capacity() - input.len(), Relaxed);
     handle.omem.store(out.len(), Relaxed);
     handle.no_evict.store(client.no_evict, Relaxed);
+    handle.multi.store(
+        client.multi.as_ref().map_or(-1, |m| m.queued.len() as i64),
+        Relaxed,
+    );
     state
         .max_input_buffer
         .fetch_max(input.capacity() as u64, Relaxed);

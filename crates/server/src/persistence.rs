@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ferrokv_core::args::{int_arg, is_kw};
-use ferrokv_core::commands::CommandDef;
+use ferrokv_core::commands::{CommandDef, Locks};
 use ferrokv_core::config::P;
 use ferrokv_core::ctx::Ctx;
 use ferrokv_core::keyspace::{Node, SHARDS};
@@ -37,7 +37,7 @@ use crate::state::ServerState;
 /// The persistence commands.
 pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("save", save),
-    CommandDef::new("bgsave", bgsave),
+    CommandDef::with_locks("bgsave", bgsave, Locks::Own),
     CommandDef::new("lastsave", lastsave),
     CommandDef::new("dump", dump),
     CommandDef::new("restore", restore),

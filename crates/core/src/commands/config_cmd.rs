@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::commands::{reply_help, CommandDef};
+use crate::commands::{reply_help, CommandDef, Locks};
 use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
@@ -10,8 +10,8 @@ use crate::error::{CmdError, CmdResult};
 /// The table.
 pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("config|get", get),
-    CommandDef::new("config|set", set),
-    CommandDef::new("config|resetstat", resetstat),
+    CommandDef::with_locks("config|set", set, Locks::Own),
+    CommandDef::with_locks("config|resetstat", resetstat, Locks::Own),
     CommandDef::new("config|help", help),
 ];
 

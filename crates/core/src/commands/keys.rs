@@ -22,7 +22,7 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::with_locks("copy", copy, Locks::Custom(copy_locks)),
     CommandDef::with_locks("move", move_cmd, Locks::Custom(move_locks)),
     CommandDef::with_locks("keys", keys, Locks::Db),
-    CommandDef::with_locks("scan", scan, Locks::Custom(no_locks)),
+    CommandDef::with_locks("scan", scan, Locks::Own),
     CommandDef::with_locks("randomkey", randomkey, Locks::Db),
     CommandDef::new("touch", touch),
     CommandDef::new("expire", expire),
@@ -35,10 +35,6 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("pexpiretime", pexpiretime),
     CommandDef::new("persist", persist),
 ];
-
-fn no_locks(_: &[&[u8]], _: usize, _: usize) -> Vec<LockId> {
-    Vec::new()
-}
 
 fn del(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let mut n = 0;

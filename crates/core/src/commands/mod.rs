@@ -32,6 +32,10 @@ pub enum Locks {
     AllDbs,
     /// Computed from the arguments: `(args, client db, db count)`.
     Custom(fn(&[&[u8]], usize, usize) -> Vec<LockId>),
+    /// None taken for it: the handler locks shards itself (one at a time, or all for
+    /// a snapshot), so EXEC releases its own locks around it (SCAN, INFO, CONFIG SET,
+    /// BGSAVE, ...).
+    Own,
 }
 
 /// One command's entry in a type module's table.
@@ -108,6 +112,7 @@ pub fn core_commands() -> Vec<&'static [CommandDef]> {
         keys::COMMANDS,
         object::COMMANDS,
         server::COMMANDS,
+        crate::transaction::COMMANDS,
         command_cmd::COMMANDS,
         config_cmd::COMMANDS,
     ]

@@ -1,0 +1,306 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+//!
+//! Between MULTI and EXEC a client's commands are checked (unknown command, arity,
+//! commands flagged no-multi) and queued; a rejected one makes EXEC fail with
+//! EXECABORT, as in Redis 7.0. EXEC locks the union of the shards every queued
+//! command needs (following SELECTs inside the transaction) plus the shards of the
+//! watched keys, checks the watches, runs the commands in order under those locks and
+//! releases them once, so no other client's command touching those keys can run in
+//! between. Commands that take shard locks themselves ([`Locks::Own`]: SCAN, INFO,
+//! CONFIG SET, BGSAVE, ...) run with the transaction's locks released for their
+//! duration, which is the one place another client may interleave.
+//!
+//! WATCH registers `(db, key)` in [`Watches`]. A write command that changed
+//! something (its `dirty` count) flags every client watching one of its keys while
+//! it still holds its locks (Redis's signalModifiedKey/touchWatchedKey); a watched
+//! key whose TTL passes before EXEC counts as modified, as in Redis 7.0. The check in
+//! EXEC runs under the locks of the watched keys, so a write either flagged the
+//! transaction before it looked or is ordered after it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::client::Client;
+use crate::commands::{CommandDef, Locks};
+use crate::ctx::Ctx;
+use crate::error::CmdError;
+use crate::error::CmdResult;
+use crate::hooks::ServerHooks;
+use crate::keyspace::{lock_id, Lookup};
+
+/// The transaction commands.
+pub static COMMANDS: &[CommandDef] = &[
+    CommandDef::new("multi", multi),
+    CommandDef::new("exec", exec),
+    CommandDef::new("discard", discard),
+    CommandDef::new("watch", watch),
+    CommandDef::new("unwatch", unwatch),
+];
+
+/// Commands that run at once inside MULTI instead of being queued (Redis's list).
+pub(crate) fn runs_inside_multi(name: &str) -> bool {
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// A client between MULTI and EXEC.
+#[derive(Debug, Clone, Default)]
+pub struct Multi {
+    /// The queued commands, as received.
+    pub queued: Vec<Vec<Vec<u8>>>,
+    /// A command was rejected while queueing: EXEC replies EXECABORT.
+    pub aborted: bool,
+}
+
+/// The keys one client watches.
+#[derive(Debug, Clone, Default)]
+pub struct Watched {
+    keys: Vec<WatchedKey>,
+    /// Set by a write to any of `keys`.
+    dirty: Arc<AtomicBool>,
+}
+
+#[derive(Debug, Clone)]
+struct WatchedKey {
+    db: usize,
+    key: Vec<u8>,
+    /// The key's expire time when it was watched (0: none, or already expired then).
+    deadline: i64,
+}
+
+impl Watched {
+    /// Whether nothing is watched.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Whether a watched key changed or expired since WATCH (at time `now`).
+    fn changed(&self, now: i64) -> bool {
+        self.dirty.load(Relaxed)
+            || self
+                .keys
+                .iter()
+                .any(|w| w.deadline != 0 && w.deadline < now)
+    }
+}
+
+/// One client watching a key: its id and its dirty flag.
+type Watcher = (u64, Arc<AtomicBool>);
+
+/// `(db, key)` to the clients watching it.
+type WatchMap = HashMap<(usize, Vec<u8>), Vec<Watcher>>;
+
+/// Every watched key of every client, so writes can flag their watchers.
+#[derive(Default)]
+pub struct Watches {
+    /// Number of `(db, key)` entries: while zero, writes skip the map (one load).
+    count: AtomicUsize,
+    map: Mutex<WatchMap>,
+}
+
+impl Watches {
+    /// Whether any client watches anything.
+    #[inline]
+    pub fn active(&self) -> bool {
+        self.count.load(Relaxed) > 0
+    }
+
+    fn add(&self, client: u64, db: usize, key: &[u8], flag: &Arc<AtomicBool>) {
+        let mut map = self.map.lock();
+        let watchers = map.entry((db, key.to_vec())).or_insert_with(|| {
+            self.count.fetch_add(1, Relaxed);
+            Vec::new()
+        });
+        watchers.push((client, flag.clone()));
+    }
+
+    /// Forgets everything `client` watches (EXEC, DISCARD, UNWATCH, RESET, close).
+    pub fn unwatch(&self, client: &mut Client) {
+        let watched = std::mem::take(&mut client.watch);
+        if watched.keys.is_empty() {
+            return;
+        }
+        let mut map = self.map.lock();
+        for w in watched.keys {
+            let slot = (w.db, w.key);
+            if let Some(watchers) = map.get_mut(&slot) {
+                watchers.retain(|(id, _)| *id != client.id);
+                if watchers.is_empty() {
+                    map.remove(&slot);
+                    self.count.fetch_sub(1, Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Forgets what client `id` watches, when its [`Client`] is gone (a connection
+    /// closed while blocked).
+    pub fn forget_client(&self, id: u64) {
+        let mut map = self.map.lock();
+        map.retain(|_, watchers| {
+            watchers.retain(|(c, _)| *c != id);
+            !watchers.is_empty()
+        });
+        self.count.store(map.len(), Relaxed);
+    }
+
+    /// Flags the watchers of `key` in `db`.
+    pub fn touch_key(&self, db: usize, key: &[u8]) {
+        let map = self.map.lock();
+        // The map is keyed by owned keys; a lookup allocates only while watching.
+        if let Some(watchers) = map.get(&(db, key.to_vec())) {
+            for (_, flag) in watchers {
+                flag.store(true, Relaxed);
+            }
+        }
+    }
+
+    /// Flags the watchers of `key` in every db (commands whose locks span dbs, such
+    /// as MOVE and COPY ... DB: flagging too much only costs a retry).
+    pub fn touch_key_everywhere(&self, key: &[u8]) {
+        let map = self.map.lock();
+        for ((_, k), watchers) in map.iter() {
+            if k == key {
+                for (_, flag) in watchers {
+                    flag.store(true, Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Flags every watcher of a key in `db`, or in every db (FLUSHDB, FLUSHALL,
+    /// SWAPDB).
+    pub fn touch_db(&self, db: Option<usize>) {
+        let map = self.map.lock();
+        for ((d, _), watchers) in map.iter() {
+            if db.is_none_or(|db| db == *d) {
+                for (_, flag) in watchers {
+                    flag.store(true, Relaxed);
+                }
+            }
+        }
+    }
+
+    /// After `cmd` changed something: flags the watchers of what it may have changed.
+    pub(crate) fn touch_after(&self, cmd: &crate::commands::Command, args: &[&[u8]], db: usize) {
+        match cmd.locks {
+            Locks::Auto => cmd.meta.for_each_key(args, |i| self.touch_key(db, args[i])),
+            Locks::Custom(_) => {
+                cmd.meta
+                    .for_each_key(args, |i| self.touch_key_everywhere(args[i]));
+            }
+            Locks::Db => self.touch_db(Some(db)),
+            Locks::AllDbs => self.touch_db(None),
+            Locks::Own => {}
+        }
+    }
+}
+
+fn multi(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::Other("MULTI calls can not be nested".into()));
+    }
+    ctx.client.multi = Some(Multi::default());
+    ctx.out.ok();
+    Ok(())
+}
+
+fn discard(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+    if ctx.client.multi.take().is_none() {
+        return Err(CmdError::Other("DISCARD without MULTI".into()));
+    }
+    ctx.engine.watches.unwatch(ctx.client);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn exec(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+    ctx.engine.exec_transaction(ctx.client, ctx.out, ctx.hooks)
+}
+
+fn watch(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::Other("WATCH inside MULTI is not allowed".into()));
+    }
+    let db = ctx.keys.db;
+    for key in &args[1..] {
+        if ctx
+            .client
+            .watch
+            .keys
+            .iter()
+            .any(|w| w.db == db && w.key == *key)
+        {
+            continue;
+        }
+        let deadline = ctx
+            .keys
+            .lookup_in(db, key, Lookup::NoTouch)?
+            .map_or(0, |e| e.node.expire_at);
+        let flag = ctx.client.watch.dirty.clone();
+        ctx.engine.watches.add(ctx.client.id, db, key, &flag);
+        ctx.client.watch.keys.push(WatchedKey {
+            db,
+            key: key.to_vec(),
+            deadline,
+        });
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn unwatch(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+    ctx.engine.watches.unwatch(ctx.client);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// The lock ids of the keys `client` watches.
+pub(crate) fn watched_lock_ids(
+    client: &Client,
+) -> impl Iterator<Item = crate::keyspace::LockId> + '_ {
+    client.watch.keys.iter().map(|w| lock_id(w.db, &w.key))
+}
+
+/// Whether EXEC must fail because a watched key changed (checked under the locks).
+pub(crate) fn watch_broken(client: &Client, now: i64) -> bool {
+    client.watch.changed(now)
+}
+
+/// Hooks for the commands of a transaction: what they log is collected, to be written
+/// as one MULTI ... EXEC block (so a crash never leaves half a transaction, nor
+/// another client's write inside its block, in the AOF).
+pub(crate) struct TxHooks<'h> {
+    pub inner: &'h dyn ServerHooks,
+    pub log: Mutex<Vec<(usize, Vec<Vec<u8>>)>>,
+}
+
+impl ServerHooks for TxHooks<'_> {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self.inner.as_any()
+    }
+    fn config_changed(&self, name: &str) -> Result<(), String> {
+        self.inner.config_changed(name)
+    }
+    fn keys_ready(&self, ready: Vec<(usize, Vec<u8>)>) {
+        self.inner.keys_ready(ready);
+    }
+    fn propagate(&self, cmds: &[(usize, &[&[u8]])]) -> u64 {
+        let mut log = self.log.lock();
+        for (db, argv) in cmds {
+            log.push((*db, argv.iter().map(|a| a.to_vec()).collect()));
+        }
+        0
+    }
+    fn deny_writes(&self) -> Option<String> {
+        self.inner.deny_writes()
+    }
+    fn dbs_ready(&self, dbs: &[usize]) {
+        self.inner.dbs_ready(dbs);
+    }
+}

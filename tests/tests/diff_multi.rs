@@ -1,0 +1,310 @@
+//! Differential tests: MULTI / EXEC / DISCARD / WATCH / UNWATCH against a real
+//! redis-server 7.0.
+
+use std::time::Duration;
+
+use ferrokv_tests::{Diff, Server};
+
+#[test]
+fn queued_commands_run_in_order_with_their_own_replies() {
+    let mut d = Diff::new();
+    for proto in ["2", "3"] {
+        d.ours.run(&format!("HELLO {proto}"));
+        d.theirs.run(&format!("HELLO {proto}"));
+        d.script(
+            "
+            FLUSHALL
+            MULTI
+            SET a 1
+            INCR a
+            GET a
+            LPUSH l x y
+            LRANGE l 0 -1
+            INCR l
+            HSET h f v
+            ZADD z 1 m
+            ZSCORE z m
+            EXISTS a l h z nx
+            EXEC
+            GET a
+            MULTI
+            EXEC
+            MULTI
+            PING
+            ECHO hi
+            DISCARD
+            GET a
+            ",
+        );
+    }
+}
+
+#[test]
+fn errors_around_and_inside_a_transaction() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        EXEC
+        DISCARD
+        MULTI
+        MULTI
+        WATCH a
+        SET a 1
+        EXEC
+        GET a
+        MULTI
+        SET a 2
+        NOSUCHCOMMAND x
+        SET a 3
+        EXEC
+        GET a
+        MULTI
+        SET a
+        EXEC
+        MULTI
+        SAVE
+        EXEC
+        MULTI
+        SET s str
+        LPUSH s x
+        INCR s
+        SET s v2
+        EXEC
+        GET s
+        MULTI
+        CONFIG SET nosuchparameter 1
+        EXEC
+        MULTI
+        SELECT 100
+        SELECT 1
+        SET k in-db-1
+        SELECT 0
+        EXEC
+        GET k
+        SELECT 1
+        GET k
+        SELECT 0
+        MULTI
+        SUBSTR k 0
+        EXEC
+        EXEC
+        ",
+    );
+}
+
+#[test]
+fn reset_and_quit_inside_multi() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        MULTI
+        SET a 1
+        RESET
+        EXEC
+        GET a
+        ",
+    );
+    // CLIENT LIST shows the transaction (flag x, multi=<queued>).
+    let mut conn = d.ours.run("MULTI");
+    assert_eq!(ferrokv_tests::show(&conn), "+OK");
+    d.ours.run("SET a 1");
+    conn = d.ours.run("CLIENT INFO");
+    // CLIENT INFO is queued, not run, inside MULTI.
+    assert_eq!(ferrokv_tests::show(&conn), "+QUEUED");
+    let mut other = d.other();
+    let list = ferrokv_tests::show(&other.ours.run("CLIENT LIST"));
+    assert!(
+        list.contains("flags=x") && list.contains("multi=2"),
+        "{list}"
+    );
+    d.ours.run("DISCARD");
+    let list = ferrokv_tests::show(&other.ours.run("CLIENT LIST"));
+    assert!(
+        !list.contains("flags=x") && list.contains("multi=-1"),
+        "{list}"
+    );
+}
+
+#[test]
+fn watch_aborts_exec_when_another_client_writes() {
+    let mut d = Diff::new();
+    let mut other = d.other();
+    d.script(
+        "
+        SET k 1
+        WATCH k
+        GET k
+        ",
+    );
+    other.line("SET k 2");
+    d.script(
+        "
+        MULTI
+        SET k 3
+        EXEC
+        GET k
+        WATCH k
+        MULTI
+        SET k 4
+        EXEC
+        GET k
+        ",
+    );
+    // A key that did not exist when watched, created by another client.
+    d.line("WATCH newkey");
+    other.line("SET newkey v");
+    d.script("MULTI\nGET newkey\nEXEC");
+    // UNWATCH forgets; so do EXEC and DISCARD.
+    d.line("WATCH k");
+    d.line("UNWATCH");
+    other.line("SET k 5");
+    d.script("MULTI\nGET k\nEXEC");
+    d.script("WATCH k\nMULTI\nDISCARD");
+    other.line("SET k 6");
+    d.script("MULTI\nGET k\nEXEC");
+    // A write by the watching client itself also counts.
+    d.script("WATCH k\nSET k 7\nMULTI\nGET k\nEXEC");
+    // Writes that change nothing do not.
+    d.script("SADD s a\nWATCH s");
+    other.line("SADD s a");
+    d.script("MULTI\nSCARD s\nEXEC");
+    // Other types, other commands, several keys.
+    d.script("WATCH s h l\nMULTI\nPING\nEXEC");
+    d.script("WATCH x y z");
+    other.line("LPUSH y 1");
+    d.script("MULTI\nPING\nEXEC");
+    d.script("WATCH k");
+    other.line("DEL k");
+    d.script("MULTI\nPING\nEXEC");
+    d.script("SET k 1\nWATCH k");
+    other.line("EXPIRE k 100");
+    d.script("MULTI\nPING\nEXEC");
+    d.script("SET k 1\nWATCH k");
+    other.line("RENAME k k2");
+    d.script("MULTI\nPING\nEXEC");
+    d.script("SET k 1\nWATCH k");
+    other.line("FLUSHALL");
+    d.script("MULTI\nPING\nEXEC");
+    // A transaction's own writes reach other clients' watches.
+    d.script("SET k 1\nWATCH k");
+    other.script("MULTI\nINCR k\nEXEC");
+    d.script("MULTI\nPING\nEXEC");
+    // Different db: not the same key.
+    d.script("SET k 1\nWATCH k");
+    other.script("SELECT 3\nSET k 2\nSELECT 0");
+    d.script("MULTI\nPING\nEXEC");
+}
+
+#[test]
+fn a_watched_key_that_expires_aborts_exec() {
+    let mut d = Diff::new();
+    d.script("SET k v PX 100\nWATCH k\nMULTI\nPING");
+    std::thread::sleep(Duration::from_millis(250));
+    d.script("EXEC");
+    // Already expired when watched: its expiry is not a change.
+    d.script("SET k v PX 50");
+    std::thread::sleep(Duration::from_millis(150));
+    d.script("WATCH k\nMULTI\nPING\nEXEC");
+}
+
+#[test]
+fn transactions_are_atomic_for_other_clients() {
+    // Writers move value between two keys in transactions (on different shards);
+    // readers must always see the total unchanged.
+    let server = Server::ferrokv(&[]);
+    let mut c = server.conn();
+    c.run("MSET a 1000 b 0");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for _ in 0..4 {
+        let mut w = server.conn();
+        threads.push(std::thread::spawn(move || {
+            for _ in 0..500 {
+                w.run("MULTI");
+                w.run("DECRBY a 3");
+                w.run("INCRBY b 3");
+                let r = ferrokv_tests::show(&w.run("EXEC"));
+                assert!(r.starts_with('['), "{r}");
+            }
+        }));
+    }
+    let mut readers = Vec::new();
+    for _ in 0..2 {
+        let mut r = server.conn();
+        let stop = stop.clone();
+        readers.push(std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let v = ferrokv_tests::show(&r.run("MGET a b"));
+                let nums: Vec<i64> = v
+                    .trim_matches(|ch| ch == '[' || ch == ']')
+                    .split(", ")
+                    .map(|x| x.trim_matches('"').parse().expect("integer"))
+                    .collect();
+                assert_eq!(nums[0] + nums[1], 1000, "torn read {v}");
+                n += 1;
+            }
+            n
+        }));
+    }
+    for t in threads {
+        t.join().expect("writer");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for r in readers {
+        assert!(r.join().expect("reader") > 0);
+    }
+    assert_eq!(
+        ferrokv_tests::show(&c.run("MGET a b")),
+        "[\"-5000\", \"6000\"]"
+    );
+}
+
+#[test]
+fn watch_based_optimistic_increments_lose_nothing() {
+    // The classic WATCH / GET / MULTI / SET / EXEC retry loop from many clients.
+    let server = Server::ferrokv(&[]);
+    server.conn().run("SET counter 0");
+    let mut threads = Vec::new();
+    for _ in 0..4 {
+        let mut c = server.conn();
+        threads.push(std::thread::spawn(move || {
+            let mut done = 0;
+            while done < 200 {
+                c.run("WATCH counter");
+                let v: i64 = ferrokv_tests::show(&c.run("GET counter"))
+                    .trim_matches('"')
+                    .parse()
+                    .expect("integer");
+                c.run("MULTI");
+                c.run(&format!("SET counter {}", v + 1));
+                if ferrokv_tests::show(&c.run("EXEC")).starts_with('[') {
+                    done += 1;
+                }
+            }
+        }));
+    }
+    for t in threads {
+        t.join().expect("client");
+    }
+    assert_eq!(
+        ferrokv_tests::show(&server.conn().run("GET counter")),
+        "\"800\""
+    );
+}
+
+#[test]
+fn a_push_inside_exec_serves_a_blocked_client_after_the_transaction() {
+    let mut d = Diff::new();
+    let mut waiter = d.other();
+    for conn in [&mut waiter.ours, &mut waiter.theirs] {
+        conn.send(&["BLPOP", "q", "5"]);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    // The waiter gets the first element only after EXEC: LLEN inside sees both.
+    d.script("MULTI\nRPUSH q a b\nLLEN q\nEXEC\nLRANGE q 0 -1");
+    let ours = waiter.ours.read().expect("ferrokv reply");
+    let theirs = waiter.theirs.read().expect("redis reply");
+    assert_eq!(ferrokv_tests::show(&ours), ferrokv_tests::show(&theirs));
+    assert_eq!(ferrokv_tests::show(&ours), "[\"q\", \"a\"]");
+}
