@@ -169,3 +169,53 @@ fn random_string_and_key_sequences_match_redis() {
         panic!("{e}");
     }
 }
+
+/// The same generated commands queued in MULTI and run by EXEC: the queueing replies,
+/// each command's reply inside EXEC's array (or the EXECABORT) and the data after
+/// must match.
+#[test]
+fn random_sequences_inside_multi_exec_match_redis() {
+    let diff = RefCell::new(Diff::new());
+    let cases: u32 = std::env::var("FERROKV_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&prop::collection::vec(command(), 1..20), |cmds| {
+        let mut d = diff.borrow_mut();
+        d.ours.run("FLUSHALL");
+        d.theirs.run("FLUSHALL");
+        d.line("MULTI");
+        let mut queued = Vec::new();
+        for cmd in &cmds {
+            let a = d.ours.cmd(cmd);
+            let b = d.theirs.cmd(cmd);
+            prop_assert_eq!(show(&a), show(&b), "queueing {:?} in {:?}", cmd, cmds);
+            if matches!(&a, Frame::Simple(s) if s.as_ref() == b"QUEUED") {
+                queued.push(cmd);
+            }
+        }
+        match (d.ours.run("EXEC"), d.theirs.run("EXEC")) {
+            (Frame::Array(xs), Frame::Array(ys)) => {
+                prop_assert_eq!(xs.len(), queued.len());
+                prop_assert_eq!(ys.len(), queued.len());
+                for ((x, y), cmd) in xs.into_iter().zip(ys).zip(&queued) {
+                    let (x, y) = (normalize(cmd, x), normalize(cmd, y));
+                    prop_assert_eq!(show(&x), show(&y), "{:?} inside EXEC of {:?}", cmd, cmds);
+                }
+            }
+            (a, b) => prop_assert_eq!(show(&a), show(&b), "EXEC of {:?}", cmds),
+        }
+        let a = sorted(d.ours.run("KEYS *"));
+        let b = sorted(d.theirs.run("KEYS *"));
+        prop_assert_eq!(show(&a), show(&b), "keys after {:?}", cmds);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}

@@ -113,9 +113,14 @@ struct RedisAof {
 
 fn redis_aof(preamble: bool, timestamps: bool) -> RedisAof {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
+    // appendfsync always: with everysec, Redis postpones writing the AOF while a
+    // background fsync is slow (a loaded machine) and still replies, so a copy
+    // taken right after the last reply could miss it.
     let s = Server::redis(&[
         "--appendonly",
         "yes",
+        "--appendfsync",
+        "always",
         "--aof-use-rdb-preamble",
         yes_no(preamble),
         "--aof-timestamp-enabled",
@@ -450,6 +455,8 @@ fn ferrokv_writes_timestamp_annotations_like_redis() {
     let args = [
         "--appendonly",
         "yes",
+        "--appendfsync",
+        "always",
         "--aof-timestamp-enabled",
         "yes",
         "--aof-use-rdb-preamble",
