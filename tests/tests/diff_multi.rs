@@ -308,3 +308,12 @@ fn a_push_inside_exec_serves_a_blocked_client_after_the_transaction() {
     assert_eq!(ferrokv_tests::show(&ours), ferrokv_tests::show(&theirs));
     assert_eq!(ferrokv_tests::show(&ours), "[\"q\", \"a\"]");
 }
+
+#[test]
+fn background_saves_inside_exec_are_scheduled_like_redis() {
+    let mut d = Diff::new();
+    d.script("MULTI\nSET a 1\nBGSAVE\nINCR a\nEXEC");
+    // Let both finish the scheduled save before the servers stop.
+    std::thread::sleep(Duration::from_millis(300));
+    d.script("GET a");
+}

@@ -785,8 +785,8 @@ fn bgrewriteaof(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
             "Background append only file rewriting already in progress".into(),
         ));
     }
-    // In a transaction the locks it holds would block the snapshot: later, then.
-    if ctx.engine.snapshot.active() || !ctx.keys.locks().is_empty() {
+    // Inside EXEC Redis always schedules it (server.in_exec); so do we.
+    if ctx.engine.snapshot.active() || ctx.client.in_exec || !ctx.keys.locks().is_empty() {
         st.aof.stats.rewrite_scheduled.store(true, Release);
         ctx.out
             .simple(b"Background append only file rewriting scheduled");

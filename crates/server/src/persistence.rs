@@ -472,9 +472,9 @@ fn bgsave(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     let st = state(ctx)?;
     let p = st.persistence.0.clone();
-    if holds_locks(ctx) {
-        // Inside a transaction Redis schedules the save for after it; the thread
-        // below starts it once the transaction's locks are released.
+    if ctx.client.in_exec || holds_locks(ctx) {
+        // Inside a transaction Redis schedules the save for after it
+        // (server.in_exec); the thread below starts it once EXEC is done.
         if p.bgsave_in_progress.load(Relaxed) {
             return Err(CmdError::Other(
                 "Background save already in progress".into(),
