@@ -303,6 +303,21 @@ pub fn sorted(f: Frame) -> Frame {
     }
 }
 
+/// A proptest runner for the differential property tests: `default_cases` cases
+/// unless FERROKV_PROPTEST_CASES says otherwise, no failure files (a failure prints
+/// its shrunk script, which belongs in a hand-written test).
+pub fn prop_runner(default_cases: u32) -> proptest::test_runner::TestRunner {
+    let cases = std::env::var("FERROKV_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_cases);
+    proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    })
+}
+
 /// A differential session: the same commands to ferrokv and redis-server, replies
 /// required identical.
 pub struct Diff {

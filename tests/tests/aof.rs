@@ -93,6 +93,14 @@ fn ferrokv(dir: &Path, extra: &[&str]) -> Proc {
         .unwrap_or_else(|code| panic!("ferrokv exited with {code:?}; log:\n{}", log(dir)))
 }
 
+/// [`ferrokv`] or [`redis`], by `kind`.
+fn appendonly(kind: Kind, dir: &Path, extra: &[&str]) -> Proc {
+    match kind {
+        Kind::Ferrokv => ferrokv(dir, extra),
+        Kind::Redis => redis(dir, extra),
+    }
+}
+
 fn redis(dir: &Path, extra: &[&str]) -> Proc {
     let mut args = vec!["--appendonly", "yes"];
     args.extend_from_slice(extra);
@@ -576,10 +584,7 @@ fn corruption_in_the_middle_refuses_to_start() {
 fn interop(writer: Kind, reader: Kind, preamble: &str, rewrite: bool) {
     let dir = tempfile::tempdir().unwrap();
     let extra = ["--aof-use-rdb-preamble", preamble];
-    let s = match writer {
-        Kind::Ferrokv => ferrokv(dir.path(), &extra),
-        Kind::Redis => redis(dir.path(), &extra),
-    };
+    let s = appendonly(writer, dir.path(), &extra);
     let mut c = s.conn();
     run_script(&mut c, WORKLOAD);
     if writer == Kind::Redis {
@@ -593,10 +598,7 @@ fn interop(writer: Kind, reader: Kind, preamble: &str, rewrite: bool) {
     }
     let before = snapshot(&mut c);
     s.stop();
-    let s = match reader {
-        Kind::Ferrokv => ferrokv(dir.path(), &extra),
-        Kind::Redis => redis(dir.path(), &extra),
-    };
+    let s = appendonly(reader, dir.path(), &extra);
     let after = snapshot(&mut s.conn());
     assert_eq!(
         after, before,
@@ -805,10 +807,7 @@ fn restore_ttls_are_logged_as_absolute_times_like_redis() {
     let mut logs = Vec::new();
     for kind in [Kind::Ferrokv, Kind::Redis] {
         let dir = tempfile::tempdir().unwrap();
-        let s = match kind {
-            Kind::Ferrokv => ferrokv(dir.path(), &["--appendfsync", "always"]),
-            Kind::Redis => redis(dir.path(), &["--appendfsync", "always"]),
-        };
+        let s = appendonly(kind, dir.path(), &["--appendfsync", "always"]);
         let mut c = s.conn();
         run_script(&mut c, "SET src hello");
         let Frame::Bulk(payload) = c.cmd(&["DUMP", "src"]) else {
@@ -831,10 +830,7 @@ fn restore_ttls_are_logged_as_absolute_times_like_redis() {
         let pttl = int(&c.run("PTTL a"));
         assert!(pttl > 90_000 && pttl <= 100_000, "{pttl}");
         s.crash();
-        let s = match kind {
-            Kind::Ferrokv => ferrokv(dir.path(), &[]),
-            Kind::Redis => redis(dir.path(), &[]),
-        };
+        let s = appendonly(kind, dir.path(), &[]);
         let mut c = s.conn();
         let pttl = int(&c.run("PTTL a"));
         assert!(
@@ -863,10 +859,7 @@ fn transactions_are_logged_as_one_multi_exec_block_like_redis() {
     let mut logs = Vec::new();
     for kind in [Kind::Ferrokv, Kind::Redis] {
         let dir = tempfile::tempdir().unwrap();
-        let s = match kind {
-            Kind::Ferrokv => ferrokv(dir.path(), &["--appendfsync", "always"]),
-            Kind::Redis => redis(dir.path(), &["--appendfsync", "always"]),
-        };
+        let s = appendonly(kind, dir.path(), &["--appendfsync", "always"]);
         let mut c = s.conn();
         run_script(
             &mut c,
@@ -874,10 +867,7 @@ fn transactions_are_logged_as_one_multi_exec_block_like_redis() {
              MULTI\nGET a\nEXISTS a\nEXEC\nMULTI\nINCR a\nSET s x\nINCR s\nEXEC\nSET after 1",
         );
         s.crash();
-        let s = match kind {
-            Kind::Ferrokv => ferrokv(dir.path(), &[]),
-            Kind::Redis => redis(dir.path(), &[]),
-        };
+        let s = appendonly(kind, dir.path(), &[]);
         let mut c = s.conn();
         assert_eq!(
             show(&c.run("MGET before a s after")),

@@ -8,7 +8,6 @@ use std::cell::RefCell;
 
 use ferrokv_tests::{show, Diff};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
 fn key() -> impl Strategy<Value = String> {
     prop::sample::select(vec!["a", "b", "c", "s"]).prop_map(String::from)
@@ -170,15 +169,7 @@ fn group() -> impl Strategy<Value = Vec<Vec<String>>> {
 #[test]
 fn random_list_sequences_match_redis() {
     let diff = RefCell::new(Diff::new());
-    let cases: u32 = std::env::var("FERROKV_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = ferrokv_tests::prop_runner(256);
     let fill = prop::sample::select(vec!["-2", "-1", "0", "1", "2", "3", "5"]);
     let script = (fill, prop::collection::vec(group(), 1..60));
     let result = runner.run(&script, |(fill, groups)| {

@@ -8,7 +8,6 @@ use std::cell::RefCell;
 use ferrokv_resp::Frame;
 use ferrokv_tests::{show, sorted, Diff};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
 fn key() -> impl Strategy<Value = String> {
     prop::sample::select(vec!["s1", "s2", "s3", "{t}s", "str"]).prop_map(String::from)
@@ -134,15 +133,7 @@ fn random_set_sequences_match_redis() {
     let diff = RefCell::new(Diff::new());
     diff.borrow_mut()
         .line("CONFIG SET set-max-intset-entries 4");
-    let cases: u32 = std::env::var("FERROKV_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = ferrokv_tests::prop_runner(256);
     let result = runner.run(&prop::collection::vec(command(), 1..40), |cmds| {
         let mut d = diff.borrow_mut();
         for setup in ["FLUSHALL", "CONFIG SET set-max-intset-entries 4"] {

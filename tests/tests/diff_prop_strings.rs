@@ -8,7 +8,6 @@ use std::cell::RefCell;
 use ferrokv_resp::Frame;
 use ferrokv_tests::{show, sorted, Diff};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
 fn key() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
@@ -145,15 +144,7 @@ fn normalize(cmd: &[String], f: Frame) -> Frame {
 #[test]
 fn random_string_and_key_sequences_match_redis() {
     let diff = RefCell::new(Diff::new());
-    let cases: u32 = std::env::var("FERROKV_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = ferrokv_tests::prop_runner(256);
     let result = runner.run(&prop::collection::vec(command(), 1..40), |cmds| {
         let mut d = diff.borrow_mut();
         d.ours.run("FLUSHALL");
@@ -176,15 +167,7 @@ fn random_string_and_key_sequences_match_redis() {
 #[test]
 fn random_sequences_inside_multi_exec_match_redis() {
     let diff = RefCell::new(Diff::new());
-    let cases: u32 = std::env::var("FERROKV_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = ferrokv_tests::prop_runner(128);
     let result = runner.run(&prop::collection::vec(command(), 1..20), |cmds| {
         let mut d = diff.borrow_mut();
         d.ours.run("FLUSHALL");

@@ -10,7 +10,6 @@ use std::cell::RefCell;
 use ferrokv_resp::Frame;
 use ferrokv_tests::{show, Diff};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
 fn key() -> impl Strategy<Value = String> {
     prop::sample::select(vec!["z1", "z2", "{t}z3"]).prop_map(String::from)
@@ -286,15 +285,7 @@ fn setup() -> impl Strategy<Value = (i64, i64, bool)> {
 #[test]
 fn random_zset_sequences_match_redis() {
     let diff = RefCell::new(Diff::new());
-    let cases: u32 = std::env::var("FERROKV_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = ferrokv_tests::prop_runner(256);
     let strategy = (setup(), prop::collection::vec(command(), 1..40));
     let result = runner.run(&strategy, |((entries, value, resp3), cmds)| {
         let mut d = diff.borrow_mut();

@@ -341,12 +341,16 @@ impl Engine {
         // The union of every command's locks, following SELECTs.
         let mut ids: Vec<LockId> = crate::transaction::watched_lock_ids(client).collect();
         let mut db = client.db;
-        let mut resolved: Vec<Option<&Command>> = Vec::with_capacity(multi.queued.len());
-        for argv in &multi.queued {
-            let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-            let cmd = self.resolve(&args).ok();
+        let queued: Vec<Vec<&[u8]>> = multi
+            .queued
+            .iter()
+            .map(|argv| argv.iter().map(Vec::as_slice).collect())
+            .collect();
+        let mut resolved: Vec<Option<&Command>> = Vec::with_capacity(queued.len());
+        for args in &queued {
+            let cmd = self.resolve(args).ok();
             if let Some(cmd) = cmd {
-                self.lock_ids_for(cmd, &args, db, &mut ids);
+                self.lock_ids_for(cmd, args, db, |id| ids.push(id));
                 if cmd.meta.name == "select" {
                     if let Some(n) = std::str::from_utf8(args[1])
                         .ok()
@@ -359,7 +363,8 @@ impl Engine {
             }
             resolved.push(cmd);
         }
-        let mut locks = LockSet::lock(&self.keyspace, &mut ids.clone());
+        // Sorted in place: the same ids serve to lock again after a Locks::Own command.
+        let mut locks = LockSet::lock(&self.keyspace, &mut ids);
         if crate::transaction::watch_broken(client, self.clock.now_ms()) {
             drop(locks);
             self.watches.unwatch(client);
@@ -373,22 +378,21 @@ impl Engine {
         let (mut ready, mut ready_dbs) = (Vec::new(), Vec::new());
         let exec_name = client.last_cmd;
         client.in_exec = true;
-        out.array(multi.queued.len());
-        for (argv, cmd) in multi.queued.iter().zip(resolved) {
-            let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+        out.array(queued.len());
+        for (args, cmd) in queued.iter().zip(resolved) {
             let Some(cmd) = cmd else {
                 // Resolved when queued; only a table change could get here.
-                self.reply_error(&unknown_command(&args), out);
+                self.reply_error(&unknown_command(args), out);
                 continue;
             };
             if matches!(cmd.locks, Locks::Own) {
                 // It takes shard locks itself: holding ours could deadlock.
                 drop(locks);
-                self.execute(client, &args, out, &tx);
-                locks = LockSet::lock(&self.keyspace, &mut ids.clone());
+                self.execute(client, args, out, &tx);
+                locks = LockSet::lock(&self.keyspace, &mut ids);
                 continue;
             }
-            let (result, back, r, rd) = self.run_locked(cmd, client, &args, out, &tx, locks);
+            let (result, back, r, rd) = self.run_locked(cmd, client, args, out, &tx, locks);
             locks = back;
             ready.extend(r);
             ready_dbs.extend(rd);
@@ -439,37 +443,28 @@ impl Engine {
     pub fn lock_for<'e>(&'e self, cmd: &Command, args: &[&[u8]], db: usize) -> LockSet<'e> {
         let ks = &self.keyspace;
         match cmd.locks {
-            Locks::Auto => {
-                if cmd.meta.key_specs.is_empty() {
-                    return LockSet::empty(ks);
-                }
-                let mut ids: smallvec::SmallVec<[LockId; 8]> = smallvec::SmallVec::new();
-                cmd.meta
-                    .for_each_key(args, |i| ids.push(lock_id(db, args[i])));
-                LockSet::lock(ks, &mut ids)
-            }
             Locks::Db => LockSet::lock_dbs(ks, [db]),
             Locks::AllDbs => LockSet::lock_dbs(ks, 0..ks.db_count()),
-            Locks::Custom(f) => {
-                let mut ids = f(args, db, ks.db_count());
+            Locks::Own => LockSet::empty(ks),
+            Locks::Auto if cmd.meta.key_specs.is_empty() => LockSet::empty(ks),
+            Locks::Auto | Locks::Custom(_) => {
+                let mut ids: smallvec::SmallVec<[LockId; 8]> = smallvec::SmallVec::new();
+                self.lock_ids_for(cmd, args, db, |id| ids.push(id));
                 LockSet::lock(ks, &mut ids)
             }
-            Locks::Own => LockSet::empty(ks),
         }
     }
 
-    /// Adds the lock ids `cmd` needs for `args` in `db` to `ids` (a transaction's
-    /// union).
-    fn lock_ids_for(&self, cmd: &Command, args: &[&[u8]], db: usize, ids: &mut Vec<LockId>) {
+    /// Passes each lock id `cmd` needs for `args` in `db` to `push` (one command's
+    /// set, or a transaction's union).
+    fn lock_ids_for(&self, cmd: &Command, args: &[&[u8]], db: usize, mut push: impl FnMut(LockId)) {
         let dbs = self.keyspace.db_count();
         let whole = |d: usize| (d * SHARDS..(d + 1) * SHARDS).map(|i| i as LockId);
         match cmd.locks {
-            Locks::Auto => cmd
-                .meta
-                .for_each_key(args, |i| ids.push(lock_id(db, args[i]))),
-            Locks::Db => ids.extend(whole(db)),
-            Locks::AllDbs => ids.extend((0..dbs).flat_map(whole)),
-            Locks::Custom(f) => ids.extend(f(args, db, dbs)),
+            Locks::Auto => cmd.meta.for_each_key(args, |i| push(lock_id(db, args[i]))),
+            Locks::Db => whole(db).for_each(push),
+            Locks::AllDbs => (0..dbs).flat_map(whole).for_each(push),
+            Locks::Custom(f) => f(args, db, dbs).into_iter().for_each(push),
             Locks::Own => {}
         }
     }

@@ -89,18 +89,21 @@ impl Watched {
     }
 }
 
-/// One client watching a key: its id and its dirty flag.
-type Watcher = (u64, Arc<AtomicBool>);
-
-/// `(db, key)` to the clients watching it.
-type WatchMap = HashMap<(usize, Vec<u8>), Vec<Watcher>>;
+/// One client watching a key: the key's db, the client's id and its dirty flag.
+struct Watcher {
+    db: usize,
+    client: u64,
+    flag: Arc<AtomicBool>,
+}
 
 /// Every watched key of every client, so writes can flag their watchers.
 #[derive(Default)]
 pub struct Watches {
-    /// Number of `(db, key)` entries: while zero, writes skip the map (one load).
+    /// Number of watched key names: while zero, writes skip the map (one load).
     count: AtomicUsize,
-    map: Mutex<WatchMap>,
+    /// Key name to its watchers in every db (keyed by name alone so that a write
+    /// looks its key up without building an owned key).
+    map: Mutex<HashMap<Vec<u8>, Vec<Watcher>>>,
 }
 
 impl Watches {
@@ -112,11 +115,31 @@ impl Watches {
 
     fn add(&self, client: u64, db: usize, key: &[u8], flag: &Arc<AtomicBool>) {
         let mut map = self.map.lock();
-        let watchers = map.entry((db, key.to_vec())).or_insert_with(|| {
+        let watchers = map.entry(key.to_vec()).or_insert_with(|| {
             self.count.fetch_add(1, Relaxed);
             Vec::new()
         });
-        watchers.push((client, flag.clone()));
+        watchers.push(Watcher {
+            db,
+            client,
+            flag: flag.clone(),
+        });
+    }
+
+    /// Drops the watchers `gone` says to, and emptied keys.
+    fn remove_where(
+        &self,
+        map: &mut HashMap<Vec<u8>, Vec<Watcher>>,
+        key: &[u8],
+        gone: impl Fn(&Watcher) -> bool,
+    ) {
+        if let Some(watchers) = map.get_mut(key) {
+            watchers.retain(|w| !gone(w));
+            if watchers.is_empty() {
+                map.remove(key);
+                self.count.fetch_sub(1, Relaxed);
+            }
+        }
     }
 
     /// Forgets everything `client` watches (EXEC, DISCARD, UNWATCH, RESET, close).
@@ -127,14 +150,7 @@ impl Watches {
         }
         let mut map = self.map.lock();
         for w in watched.keys {
-            let slot = (w.db, w.key);
-            if let Some(watchers) = map.get_mut(&slot) {
-                watchers.retain(|(id, _)| *id != client.id);
-                if watchers.is_empty() {
-                    map.remove(&slot);
-                    self.count.fetch_sub(1, Relaxed);
-                }
-            }
+            self.remove_where(&mut map, &w.key, |x| x.client == client.id && x.db == w.db);
         }
     }
 
@@ -143,32 +159,20 @@ impl Watches {
     pub fn forget_client(&self, id: u64) {
         let mut map = self.map.lock();
         map.retain(|_, watchers| {
-            watchers.retain(|(c, _)| *c != id);
+            watchers.retain(|w| w.client != id);
             !watchers.is_empty()
         });
         self.count.store(map.len(), Relaxed);
     }
 
-    /// Flags the watchers of `key` in `db`.
-    pub fn touch_key(&self, db: usize, key: &[u8]) {
+    /// Flags the watchers of `key` in `db`, or in every db for `None` (commands whose
+    /// locks span dbs, such as MOVE and COPY ... DB: flagging too much only costs a
+    /// retry).
+    pub fn touch_key(&self, db: Option<usize>, key: &[u8]) {
         let map = self.map.lock();
-        // The map is keyed by owned keys; a lookup allocates only while watching.
-        if let Some(watchers) = map.get(&(db, key.to_vec())) {
-            for (_, flag) in watchers {
-                flag.store(true, Relaxed);
-            }
-        }
-    }
-
-    /// Flags the watchers of `key` in every db (commands whose locks span dbs, such
-    /// as MOVE and COPY ... DB: flagging too much only costs a retry).
-    pub fn touch_key_everywhere(&self, key: &[u8]) {
-        let map = self.map.lock();
-        for ((_, k), watchers) in map.iter() {
-            if k == key {
-                for (_, flag) in watchers {
-                    flag.store(true, Relaxed);
-                }
+        for w in map.get(key).into_iter().flatten() {
+            if db.is_none_or(|db| db == w.db) {
+                w.flag.store(true, Relaxed);
             }
         }
     }
@@ -177,11 +181,9 @@ impl Watches {
     /// SWAPDB).
     pub fn touch_db(&self, db: Option<usize>) {
         let map = self.map.lock();
-        for ((d, _), watchers) in map.iter() {
-            if db.is_none_or(|db| db == *d) {
-                for (_, flag) in watchers {
-                    flag.store(true, Relaxed);
-                }
+        for w in map.values().flatten() {
+            if db.is_none_or(|db| db == w.db) {
+                w.flag.store(true, Relaxed);
             }
         }
     }
@@ -189,11 +191,12 @@ impl Watches {
     /// After `cmd` changed something: flags the watchers of what it may have changed.
     pub(crate) fn touch_after(&self, cmd: &crate::commands::Command, args: &[&[u8]], db: usize) {
         match cmd.locks {
-            Locks::Auto => cmd.meta.for_each_key(args, |i| self.touch_key(db, args[i])),
-            Locks::Custom(_) => {
-                cmd.meta
-                    .for_each_key(args, |i| self.touch_key_everywhere(args[i]));
-            }
+            Locks::Auto => cmd
+                .meta
+                .for_each_key(args, |i| self.touch_key(Some(db), args[i])),
+            Locks::Custom(_) => cmd
+                .meta
+                .for_each_key(args, |i| self.touch_key(None, args[i])),
             Locks::Db => self.touch_db(Some(db)),
             Locks::AllDbs => self.touch_db(None),
             Locks::Own => {}

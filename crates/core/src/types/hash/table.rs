@@ -239,15 +239,21 @@ impl<T: Keyed> Table<T> {
                 cur = e.next.as_deref_mut();
             }
         }
+        self.link_new(h, make());
+        true
+    }
+
+    /// Links `item` (hash `h`, known absent) in, growing the table when it is full;
+    /// during a resize new items go to the new array.
+    fn link_new(&mut self, h: u64, item: T) {
         if !self.rehashing() && self.len >= self.ht[0].len() {
             self.start_resize(self.ht[0].len() * 2);
         }
         let t = usize::from(self.rehashing());
         let i = slot(h, self.ht[t].len());
         let next = self.ht[t][i].take();
-        self.ht[t][i] = Some(Box::new(Entry { next, item: make() }));
+        self.ht[t][i] = Some(Box::new(Entry { next, item }));
         self.len += 1;
-        true
     }
 
     /// Inserts an item whose key is known to be absent.
@@ -255,14 +261,8 @@ impl<T: Keyed> Table<T> {
         self.step();
         if self.ht[0].is_empty() {
             self.ht[0] = buckets(MIN_SIZE);
-        } else if !self.rehashing() && self.len >= self.ht[0].len() {
-            self.start_resize(self.ht[0].len() * 2);
         }
-        let t = usize::from(self.rehashing());
-        let i = slot(hash(item.key()), self.ht[t].len());
-        let next = self.ht[t][i].take();
-        self.ht[t][i] = Some(Box::new(Entry { next, item }));
-        self.len += 1;
+        self.link_new(hash(item.key()), item);
     }
 
     /// Removes the item with `key`.
