@@ -303,6 +303,68 @@ pub fn sorted(f: Frame) -> Frame {
     }
 }
 
+/// One random write command of any type over a small key space (`k1`..`k3`,
+/// `{t}a`, `{t}b`), with the argument shapes its type takes: for differential tests
+/// of what writes do to others (keyspace events, WATCH).
+pub fn random_command() -> impl proptest::strategy::Strategy<Value = Vec<Vec<u8>>> {
+    use proptest::prelude::*;
+    let key = prop::sample::select(vec!["k1", "k2", "k3", "{t}a", "{t}b"]);
+    let val = prop::sample::select(vec!["a", "b", "1", "2", "-3", "x"]);
+    let n = -3i64..4;
+    (0usize..45, key.clone(), key, val.clone(), val, n.clone(), n).prop_map(
+        |(which, k, k2, v, v2, i, j)| {
+            let line = match which {
+                0 => format!("SET {k} {v}"),
+                1 => format!("DEL {k} {k2}"),
+                2 => format!("APPEND {k} {v}"),
+                3 => format!("INCRBY {k} {i}"),
+                4 => format!("LPUSH {k} {v} {v2}"),
+                5 => format!("RPOP {k}"),
+                6 => format!("LMOVE {k} {k2} LEFT RIGHT"),
+                7 => format!("LREM {k} {i} {v}"),
+                8 => format!("LTRIM {k} {i} {j}"),
+                9 => format!("HSET {k} {v} {v2}"),
+                10 => format!("HDEL {k} {v} {v2}"),
+                11 => format!("HINCRBY {k} {v} {i}"),
+                12 => format!("SADD {k} {v} {v2}"),
+                13 => format!("SREM {k} {v}"),
+                14 => format!("SMOVE {k} {k2} {v}"),
+                15 => format!("SINTERSTORE {k} {k2} {k}"),
+                16 => format!("SUNIONSTORE {k} {k2}"),
+                17 => format!("ZADD {k} {i} {v}"),
+                18 => format!("ZINCRBY {k} {i} {v}"),
+                19 => format!("ZREM {k} {v} {v2}"),
+                20 => format!("ZREMRANGEBYRANK {k} {i} {j}"),
+                21 => format!("ZPOPMIN {k} 2"),
+                22 => format!("ZUNIONSTORE {k} 2 {k2} {k}"),
+                23 => format!("ZRANGESTORE {k} {k2} 0 -1"),
+                24 => format!("RENAME {k} {k2}"),
+                25 => format!("COPY {k} {k2} REPLACE"),
+                26 => format!("EXPIRE {k} 100"),
+                27 => format!("PERSIST {k}"),
+                28 => format!("GETDEL {k}"),
+                29 => format!("SETRANGE {k} {} {v}", i.abs()),
+                30 => format!("LSET {k} {i} {v}"),
+                31 => format!("LINSERT {k} AFTER {v} {v2}"),
+                32 => format!("SPOP {k}"),
+                33 => format!("SORT {k} ALPHA STORE {k2}"),
+                34 => format!("MSET {k} {v} {k2} {v2}"),
+                35 => format!("GETEX {k} PERSIST"),
+                36 => format!("HSETNX {k} {v} {v2}"),
+                37 => format!("ZADD {k} GT CH {i} {v}"),
+                38 => format!("LPUSHX {k} {v}"),
+                39 => format!("GET {k}"),
+                40 => "SWAPDB 0 1".to_string(),
+                41 => "FLUSHDB".to_string(),
+                42 => format!("EXPIRE {k} 0"),
+                43 => format!("SMEMBERS {k}"),
+                _ => format!("RPOPLPUSH {k} {k2}"),
+            };
+            line.split(' ').map(|w| w.as_bytes().to_vec()).collect()
+        },
+    )
+}
+
 /// A proptest runner for the differential property tests: `default_cases` cases
 /// unless FERROKV_PROPTEST_CASES says otherwise, no failure files (a failure prints
 /// its shrunk script, which belongs in a hand-written test).

@@ -282,13 +282,21 @@ impl Engine {
         if snapshot_write && !whole_dbs {
             keys.cow = Some(&self.snapshot);
         }
-        keys.track_ready = self.blocked_clients.load(Ordering::Relaxed) > 0;
-        keys.no_touch = client.no_touch && cmd.meta.name != "touch";
-        keys.loading = client.loading;
-        // Read under the command's locks: the AOF is turned on while every lock is
-        // held, so a command either is in the rewrite's snapshot or is logged.
-        // While the AOF is off this load is all propagation costs.
-        keys.propagating = !client.loading && self.propagating.load(Ordering::Acquire);
+        keys.mode = crate::ctx::KeysMode {
+            track_ready: self.blocked_clients.load(Ordering::Relaxed) > 0,
+            no_touch: client.no_touch && cmd.meta.name != "touch",
+            loading: client.loading,
+            // Read under the command's locks: the AOF is turned on while every lock
+            // is held, so a command either is in the rewrite's snapshot or is
+            // logged. While the AOF is off this load is all propagation costs.
+            propagating: !client.loading && self.propagating.load(Ordering::Acquire),
+            notify: self.notify_flags(),
+        };
+        // Also under the locks: a WATCH of one of this command's keys took that
+        // key's lock, so it is either counted here or ordered after this command.
+        if self.watches.active() {
+            keys.watches = Some(&self.watches);
+        }
         if self.lfu_policy() {
             keys.lru = crate::keyspace::Access::Lfu {
                 minutes: crate::keyspace::access::lfu_minutes(keys.now_ms),
@@ -306,14 +314,21 @@ impl Engine {
             cmd,
         };
         let result = handler(&mut ctx, args);
-        if ctx.keys.propagating {
+        debug_assert!(
+            ctx.keys.dirty == 0
+                || ctx.keys.signalled > 0
+                || !matches!(cmd.locks, Locks::Auto | Locks::Custom(_)),
+            "{} changed data without passing the write funnel",
+            cmd.meta.name
+        );
+        if ctx.keys.mode.propagating {
             // Still under the command's locks: the log order is the execution order.
             propagate(&mut ctx, args);
         }
-        if ctx.keys.dirty > 0 && self.watches.active() {
-            // Under the locks too: an EXEC that checks its watches after taking these
-            // shards sees the flag.
-            self.watches.touch_after(cmd, args, db);
+        if !ctx.keys.events.is_empty() {
+            // Under the locks too: one key's events arrive in the order of its writes.
+            let events = std::mem::take(&mut ctx.keys.events);
+            hooks.keyspace_events(&events);
         }
         let ready = std::mem::take(&mut ctx.keys.ready);
         let ready_dbs = std::mem::take(&mut ctx.keys.ready_dbs);
@@ -431,6 +446,12 @@ impl Engine {
             hooks.dbs_ready(&ready_dbs);
         }
         Ok(())
+    }
+
+    /// The `notify-keyspace-events` flags (see [`crate::notify`]).
+    #[inline]
+    pub fn notify_flags(&self) -> u32 {
+        self.config.int(P::NotifyKeyspaceEvents) as u32
     }
 
     /// Whether the maxmemory policy is an LFU one (keys then carry LFU counters).
@@ -556,6 +577,9 @@ impl Engine {
                             false
                         }
                     });
+                    if !gone.is_empty() {
+                        self.expired_by_cycle(db, &gone, hooks);
+                    }
                     if !gone.is_empty() && self.propagating.load(Ordering::Acquire) {
                         // Under the shard's lock, like a command's propagation.
                         let dels: Vec<[&[u8]; 2]> =
@@ -585,6 +609,22 @@ impl Engine {
         self.stats.expire_cycles.fetch_add(1, Ordering::Relaxed);
         self.fold_avg_ttl(&ttl_sum);
         removed
+    }
+
+    /// Keys active expiry removed from one shard (still locked) pass the funnel as
+    /// a command's lazily expired keys do: WATCHers flagged, `expired` events.
+    fn expired_by_cycle(&self, db: usize, gone: &[crate::keyspace::Node], hooks: &dyn ServerHooks) {
+        if self.watches.active() {
+            for n in gone {
+                self.watches.touch_key(db, n.key());
+            }
+        }
+        let ev = crate::notify::events::EXPIRED;
+        if crate::notify::wanted(self.notify_flags(), ev.class) {
+            let events: Vec<crate::notify::KeyEvent> =
+                gone.iter().map(|n| (db, n.key().to_vec(), ev)).collect();
+            hooks.keyspace_events(&events);
+        }
     }
 
     fn fold_avg_ttl(&self, sums: &[(i64, i64)]) {

@@ -34,6 +34,11 @@ pub trait ServerHooks: Send + Sync {
     fn deny_writes(&self) -> Option<String> {
         None
     }
+    /// Keyspace events of one command (or of active expiry), in the order they
+    /// happened, while the keys' locks are still held. Only the classes selected by
+    /// `notify-keyspace-events` are recorded (see [`crate::notify`]).
+    fn keyspace_events(&self, _events: &[crate::notify::KeyEvent]) {}
+
     /// Every key of these databases may now serve blocked clients (SWAPDB).
     fn dbs_ready(&self, _dbs: &[usize]) {}
 }

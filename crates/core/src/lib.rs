@@ -20,6 +20,7 @@ pub mod glob;
 pub mod hooks;
 pub mod keyspace;
 pub mod lazyfree;
+pub mod notify;
 pub mod propagate;
 pub mod snapshot;
 pub mod transaction;

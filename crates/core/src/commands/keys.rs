@@ -9,6 +9,7 @@ use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
 use crate::keyspace::{lock_id, LockId, Lookup, SHARDS, SHARD_BITS};
+use crate::notify::events as ev;
 use crate::types::ValueType;
 
 /// The table.
@@ -40,6 +41,7 @@ fn del(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let mut n = 0;
     for key in &args[1..] {
         if ctx.keys.delete(key)? {
+            ctx.keys.changed(key, ev::DEL);
             n += 1;
         }
     }
@@ -94,6 +96,8 @@ fn rename_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], nx: bool) -> CmdResult 
     }
     if let Some(node) = ctx.keys.take_in(db, src)? {
         ctx.keys.put_in(db, dst, node)?;
+        ctx.keys.modified(db, src, ev::RENAME_FROM);
+        ctx.keys.modified(db, dst, ev::RENAME_TO);
     }
     if nx {
         ctx.out.int(1);
@@ -178,6 +182,7 @@ fn copy(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             e.set_expire(expire);
         }
     }
+    ctx.keys.modified(target, dst, ev::COPY_TO);
     ctx.out.int(1);
     Ok(())
 }
@@ -215,6 +220,8 @@ fn move_cmd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     if let Some(node) = ctx.keys.take_in(db, key)? {
         ctx.keys.put_in(target, key, node)?;
+        ctx.keys.modified(db, key, ev::MOVE_FROM);
+        ctx.keys.modified(target, key, ev::MOVE_TO);
     }
     ctx.out.int(1);
     Ok(())
@@ -470,12 +477,14 @@ fn expire_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], base: i64, unit: Unit) 
     }
     if past {
         ctx.keys.delete(key)?;
+        ctx.keys.changed(key, ev::DEL);
         ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
     } else {
         let mut e = e;
         e.set_expire(Some(when));
         ctx.keys.mark_dirty(ctx.keys.db, key)?;
-        if ctx.keys.propagating && ctx.cmd.meta.name != "pexpireat" {
+        ctx.keys.changed(key, ev::EXPIRE);
+        if ctx.keys.mode.propagating && ctx.cmd.meta.name != "pexpireat" {
             // Logged as PEXPIREAT with the absolute time, options kept.
             let mut argv: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
             argv[0] = b"PEXPIREAT".to_vec();
@@ -549,6 +558,7 @@ fn persist(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     };
     if changed {
         ctx.keys.mark_dirty(ctx.keys.db, key)?;
+        ctx.keys.changed(key, ev::PERSIST);
     }
     ctx.out.int(i64::from(changed));
     Ok(())

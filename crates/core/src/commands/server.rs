@@ -64,8 +64,9 @@ fn flush_mode(ctx: &Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult<bool> {
     }
 }
 
-fn flush_dbs(ctx: &mut Ctx<'_, '_>, dbs: std::ops::Range<usize>, lazy: bool) {
+fn flush_dbs(ctx: &mut Ctx<'_, '_>, dbs: std::ops::Range<usize>, lazy: bool) -> CmdResult {
     for db in dbs {
+        ctx.keys.db_replaced(db, None)?;
         for shard in ctx.keys.locks().db_shards(db) {
             let old = shard.clear();
             shard.stats.dirty += old.len() as u64;
@@ -74,12 +75,13 @@ fn flush_dbs(ctx: &mut Ctx<'_, '_>, dbs: std::ops::Range<usize>, lazy: bool) {
             }
         }
     }
+    Ok(())
 }
 
 fn flushdb(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let lazy = flush_mode(ctx, args)?;
     let db = ctx.keys.db;
-    flush_dbs(ctx, db..db + 1, lazy);
+    flush_dbs(ctx, db..db + 1, lazy)?;
     // Logged even when the db was empty, as Redis 7.0 forces it.
     ctx.keys.dirty += 1;
     ctx.out.ok();
@@ -89,7 +91,7 @@ fn flushdb(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn flushall(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let lazy = flush_mode(ctx, args)?;
     let n = ctx.engine.keyspace.db_count();
-    flush_dbs(ctx, 0..n, lazy);
+    flush_dbs(ctx, 0..n, lazy)?;
     ctx.keys.dirty += 1;
     ctx.out.ok();
     Ok(())
@@ -104,6 +106,8 @@ fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     if a != b {
         let (a, b) = (a as usize, b as usize);
+        ctx.keys.db_replaced(a, Some(b))?;
+        ctx.keys.db_replaced(b, Some(a))?;
         for s in 0..SHARDS {
             let ids = ((a * SHARDS + s) as u32, (b * SHARDS + s) as u32);
             if let Some((x, y)) = ctx.keys.locks().pair(ids.0, ids.1) {
@@ -115,7 +119,7 @@ fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         avg[a].store(y, Relaxed);
         avg[b].store(x, Relaxed);
         // Clients blocked on a key of either db may find it there now.
-        if ctx.keys.track_ready {
+        if ctx.keys.mode.track_ready {
             ctx.keys.ready_dbs.extend([a, b]);
         }
     }

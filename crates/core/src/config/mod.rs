@@ -28,6 +28,8 @@ pub enum Kind {
     Save,
     /// `bind`: one or more addresses.
     Bind,
+    /// `notify-keyspace-events`: class characters; the number is the flag set.
+    KeyspaceEvents,
 }
 
 /// One parameter.
@@ -127,7 +129,7 @@ params! {
     SetMaxIntsetEntries: "set-max-intset-entries", Kind::Int(0, i64::MAX), "512", YES;
     ZsetMaxListpackEntries: "zset-max-listpack-entries" / "zset-max-ziplist-entries", Kind::Int(0, i64::MAX), "128", YES;
     ZsetMaxListpackValue: "zset-max-listpack-value" / "zset-max-ziplist-value", Kind::Int(0, i64::MAX), "64", YES;
-    NotifyKeyspaceEvents: "notify-keyspace-events", Kind::Str, "", YES;
+    NotifyKeyspaceEvents: "notify-keyspace-events", Kind::KeyspaceEvents, "", YES;
     SlowlogLogSlowerThan: "slowlog-log-slower-than", Kind::Int(-1, i64::MAX), "10000", YES;
     SlowlogMaxLen: "slowlog-max-len", Kind::Int(0, i64::MAX), "128", YES;
     IoThreads: "io-threads", Kind::Int(1, 128), "1", NO;
@@ -243,6 +245,10 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
             }
             Ok((parts.join(" "), 0))
         }
+        Kind::KeyspaceEvents => match crate::notify::parse_flags(value) {
+            Some(flags) => Ok((crate::notify::format_flags(flags), i64::from(flags))),
+            None => Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
+        },
         Kind::Bind => {
             let parts: Vec<&str> = value.split_whitespace().collect();
             if parts.is_empty() || parts.len() > 16 {

@@ -72,6 +72,13 @@ impl ValueType {
 }
 
 impl Value {
+    /// Whether clients block waiting for a key of this type (lists, zsets): creating
+    /// one makes the key ready for them.
+    #[inline]
+    pub fn is_blockable(&self) -> bool {
+        matches!(self, Value::List(_) | Value::ZSet(_))
+    }
+
     /// Advances a collection's incremental resize by one bucket, on each command's
     /// lookup of the key, so that read-mostly collections finish their rehash.
     #[inline]

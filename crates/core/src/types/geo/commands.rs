@@ -364,7 +364,7 @@ fn search_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], flavor: Flavor) -> CmdR
         // No source key.
         match store {
             Some(dest) => {
-                ctx.keys.delete(dest)?;
+                crate::types::zset::commands::delete_destination(&mut ctx.keys, dest)?;
                 ctx.out.int(0);
             }
             None => ctx.out.empty_array(),
@@ -410,7 +410,7 @@ fn search_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], flavor: Flavor) -> CmdR
         None => reply_found(ctx, &found, conversion, withdist, withhash, withcoord),
         Some(dest) => {
             if found.is_empty() {
-                ctx.keys.delete(dest)?;
+                crate::types::zset::commands::delete_destination(&mut ctx.keys, dest)?;
             } else {
                 let pairs: Vec<(Vec<u8>, f64)> = found
                     .into_iter()
@@ -425,6 +425,14 @@ fn search_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], flavor: Flavor) -> CmdR
                     .collect();
                 let z = ZSetValue::from_pairs(pairs, &ctx.engine.config);
                 ctx.keys.set(dest, Value::ZSet(Box::new(z)), false)?;
+                ctx.keys.changed(
+                    dest,
+                    if is_search {
+                        crate::notify::events::GEOSEARCHSTORE
+                    } else {
+                        crate::notify::events::GEORADIUSSTORE
+                    },
+                );
             }
             ctx.out.int(returned as i64);
         }

@@ -11,6 +11,7 @@ use crate::commands::CommandDef;
 use crate::ctx::{Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
+use crate::notify::{events as ev, Event};
 use crate::types::hash::{HashLimits, HashValue};
 use crate::types::string::float80;
 use crate::types::Value;
@@ -103,6 +104,7 @@ fn set_pairs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult<i64> {
         }
     }
     ctx.keys.mark_dirty(ctx.keys.db, key)?;
+    ctx.keys.changed(key, ev::HSET);
     Ok(created)
 }
 
@@ -133,6 +135,7 @@ fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         h.insert(field, value, lim);
     }
     ctx.keys.mark_dirty(ctx.keys.db, key)?;
+    ctx.keys.changed(key, ev::HSET);
     ctx.out.int(1);
     Ok(())
 }
@@ -209,8 +212,12 @@ fn hdel(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             (n, h.is_empty())
         }
     };
+    if deleted > 0 {
+        ctx.keys.changed(key, ev::HDEL);
+    }
     if empty {
         ctx.keys.delete(key)?;
+        ctx.keys.notify(ctx.keys.db, key, ev::DEL);
     } else if deleted > 0 {
         ctx.keys.mark_dirty(ctx.keys.db, key)?;
     }
@@ -243,11 +250,12 @@ fn current(ctx: &mut Ctx<'_, '_>, key: &[u8], field: &[u8]) -> CmdResult<Option<
     Ok(write_hash(&mut ctx.keys, key, false)?.and_then(|h| h.get(field).map(<[u8]>::to_vec)))
 }
 
-fn store(ctx: &mut Ctx<'_, '_>, key: &[u8], field: &[u8], value: &[u8]) -> CmdResult {
+fn store(ctx: &mut Ctx<'_, '_>, key: &[u8], field: &[u8], value: &[u8], event: Event) -> CmdResult {
     let lim = limits(ctx);
     if let Some(h) = write_hash(&mut ctx.keys, key, true)? {
         h.insert(field, value, lim);
     }
+    ctx.keys.changed(key, event);
     ctx.keys.mark_dirty(ctx.keys.db, key)
 }
 
@@ -261,7 +269,13 @@ fn hincrby(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         }
     };
     let new = cur.checked_add(by).ok_or(CmdError::Overflow)?;
-    store(ctx, key, field, itoa::Buffer::new().format(new).as_bytes())?;
+    store(
+        ctx,
+        key,
+        field,
+        itoa::Buffer::new().format(new).as_bytes(),
+        ev::HINCRBY,
+    )?;
     ctx.out.int(new);
     Ok(())
 }
@@ -282,7 +296,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::NanOrInfinity);
     }
     let text = float80::format_human(&sum);
-    store(ctx, key, field, text.as_bytes())?;
+    store(ctx, key, field, text.as_bytes(), ev::HINCRBYFLOAT)?;
     // The float arithmetic is not replayed: the result is.
     ctx.keys.propagate_as(vec![
         b"HSET".to_vec(),

@@ -5,6 +5,7 @@ use crate::commands::CommandDef;
 use crate::ctx::{Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::Ttl;
+use crate::notify::events as ev;
 use crate::types::string::{float80, StrValue};
 use crate::types::Value;
 
@@ -174,6 +175,10 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         Expiry::None | Expiry::Persist => Ttl::Clear,
     };
     ctx.keys.set_ttl(key, str_value(val), ttl)?;
+    ctx.keys.changed(key, ev::SET);
+    if let Expiry::At(_) = o.expiry {
+        ctx.keys.notify(ctx.keys.db, key, ev::EXPIRE);
+    }
     if let (Expiry::At(at), false) = (o.expiry, o.pxat) {
         // Redis 7.0 logs a relative or EXAT expiry as an absolute PXAT.
         propagate_set_pxat(&mut ctx.keys, key, val, at);
@@ -200,6 +205,7 @@ fn setnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
     } else {
         ctx.keys.set(args[1], str_value(args[2]), false)?;
+        ctx.keys.changed(args[1], ev::SET);
         ctx.out.int(1);
     }
     Ok(())
@@ -208,6 +214,8 @@ fn setnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn set_with_expire(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], unit: Unit) -> CmdResult {
     let at = expire_at(ctx, args[2], unit, true)?;
     ctx.keys.set_ttl(args[1], str_value(args[3]), Ttl::At(at))?;
+    ctx.keys.changed(args[1], ev::SET);
+    ctx.keys.notify(ctx.keys.db, args[1], ev::EXPIRE);
     propagate_set_pxat(&mut ctx.keys, args[1], args[3], at);
     ctx.out.ok();
     Ok(())
@@ -250,6 +258,7 @@ fn mset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     mset_pairs(ctx, args)?;
     for pair in args[1..].chunks(2) {
         ctx.keys.set(pair[0], str_value(pair[1]), false)?;
+        ctx.keys.changed(pair[0], ev::SET);
     }
     ctx.out.ok();
     Ok(())
@@ -265,6 +274,7 @@ fn msetnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     for pair in args[1..].chunks(2) {
         ctx.keys.set(pair[0], str_value(pair[1]), false)?;
+        ctx.keys.changed(pair[0], ev::SET);
     }
     ctx.out.int(1);
     Ok(())
@@ -273,12 +283,15 @@ fn msetnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn getset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     reply_get(ctx, args[1])?;
     ctx.keys.set(args[1], str_value(args[2]), false)?;
+    ctx.keys.changed(args[1], ev::SET);
     Ok(())
 }
 
 fn getdel(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     reply_get(ctx, args[1])?;
-    ctx.keys.delete(args[1])?;
+    if ctx.keys.delete(args[1])? {
+        ctx.keys.changed(args[1], ev::DEL);
+    }
     ctx.keys
         .propagate_as(vec![b"DEL".to_vec(), args[1].to_vec()]);
     Ok(())
@@ -295,6 +308,7 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     match o.expiry {
         Expiry::At(at) if ctx.keys.already_expired(at) => {
             ctx.keys.delete(key)?;
+            ctx.keys.changed(key, ev::DEL);
             ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
         }
         Expiry::At(at) => {
@@ -302,6 +316,7 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 e.set_expire(Some(at));
             }
             ctx.keys.mark_dirty(ctx.keys.db, key)?;
+            ctx.keys.changed(key, ev::EXPIRE);
             ctx.keys.propagate_as(vec![
                 b"PEXPIREAT".to_vec(),
                 key.to_vec(),
@@ -319,6 +334,7 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             if removed {
                 // Like Redis: only a removed TTL counts as a change.
                 ctx.keys.mark_dirty(ctx.keys.db, key)?;
+                ctx.keys.changed(key, ev::PERSIST);
                 ctx.keys
                     .propagate_as(vec![b"PERSIST".to_vec(), key.to_vec()]);
             }
@@ -363,6 +379,7 @@ fn append(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             args[2].len()
         }
     };
+    ctx.keys.changed(key, ev::APPEND);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -402,6 +419,7 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], by: i64) -> CmdResult {
             by
         }
     };
+    ctx.keys.modified(db, key, ev::INCRBY);
     ctx.out.int(new);
     Ok(())
 }
@@ -452,6 +470,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         Value::Str(StrValue::from_bytes_no_int(text.as_bytes())),
         true,
     )?;
+    ctx.keys.changed(key, ev::INCRBYFLOAT);
     // The float arithmetic is not replayed: the result is.
     ctx.keys.propagate_as(vec![
         b"SET".to_vec(),
@@ -526,6 +545,7 @@ fn setrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         buf.extend_from_slice(value);
         ctx.keys
             .set(key, Value::Str(StrValue::Raw(Box::new(buf))), false)?;
+        ctx.keys.changed(key, ev::SETRANGE);
         ctx.out.int(offset + value.len() as i64);
         return Ok(());
     }
@@ -569,6 +589,7 @@ fn write_range(
     };
     if changed {
         keys.mark_dirty(db, key)?;
+        keys.modified(db, key, ev::SETRANGE);
     }
     Ok(len)
 }

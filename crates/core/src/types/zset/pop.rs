@@ -89,7 +89,11 @@ fn zpop_generic(
         popped += 1;
     }
     let empty = z.is_empty();
-    finish_removal(&mut ctx.keys, key, empty, popped)?;
+    let event = match end {
+        End::Min => crate::notify::events::ZPOPMIN,
+        End::Max => crate::notify::events::ZPOPMAX,
+    };
+    finish_removal(&mut ctx.keys, key, empty, popped, event)?;
     // Every pop (ZMPOP, the blocking forms) is logged as ZPOPMIN/ZPOPMAX key n,
     // as Redis 7.0 does: a replay never blocks.
     let name: &[u8] = match end {
