@@ -29,6 +29,10 @@ pub struct Client {
     pub last_cmd: &'static str,
     /// Set by a blocking command that found nothing: the server parks the client.
     pub block: Option<crate::blocking::BlockRequest>,
+    /// While the server serves this blocked client because this key (of its db)
+    /// received data: its command looks at that key only, and a value of another
+    /// type there counts as nothing to take (see [`crate::blocking`]).
+    pub serving_key: Option<Vec<u8>>,
     /// Between MULTI and EXEC: the queued commands.
     pub multi: Option<crate::transaction::Multi>,
     /// The keys it WATCHes.
@@ -60,6 +64,7 @@ impl Client {
             close_after_reply: false,
             last_cmd: "NULL",
             block: None,
+            serving_key: None,
             multi: None,
             watch: crate::transaction::Watched::default(),
             in_exec: false,

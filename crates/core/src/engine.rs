@@ -490,6 +490,23 @@ impl Engine {
         }
     }
 
+    /// The type of the live value at `key` in `db`, without touching it (serving
+    /// blocked clients checks what a ready key holds).
+    pub fn type_of(&self, db: usize, key: &[u8]) -> Option<crate::types::ValueType> {
+        if db >= self.keyspace.db_count() {
+            return None;
+        }
+        let hash = crate::keyspace::hash_key(key);
+        let id = (db * SHARDS + crate::keyspace::shard_of(hash)) as LockId;
+        let shard = self.keyspace.lock_one(id);
+        let now = self.clock.now_ms();
+        shard
+            .dict
+            .get(key, hash)
+            .filter(|n| n.expire_at == 0 || n.expire_at >= now)
+            .map(|n| n.value.value_type())
+    }
+
     /// Sums the per-shard counters (locks each shard briefly, one at a time).
     pub fn shard_totals(&self) -> ShardTotals {
         let mut t = ShardTotals::default();

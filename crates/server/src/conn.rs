@@ -200,16 +200,16 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let engine = &state.engine;
-    let keys: Vec<(usize, Vec<u8>)> = req.keys.iter().map(|k| (req.db, k.clone())).collect();
-    let parked = Parked::new(client, args, keys.clone(), req.timeout_ms.is_some());
+    let keys = req.keys();
+    let timeout_ms = req.timeout_ms;
+    let parked = Parked::new(client, args, req);
     state.blocked.park(engine, &parked);
     handle.blocked.store(true, Relaxed);
     // A push that landed between the command's look at its keys and the parking
     // found nobody to wake: look again now that the client is queued.
     state.blocked.serve(engine, &**state, keys);
     // A deadline beyond what the clock can represent is forever.
-    let mut deadline = req
-        .timeout_ms
+    let mut deadline = timeout_ms
         .and_then(|ms| tokio::time::Instant::now().checked_add(Duration::from_millis(ms)));
     let query_limit = engine.config.int(P::ClientQueryBufferLimit).max(0) as usize;
     let result = loop {
@@ -229,7 +229,7 @@ where
                 deadline = None;
                 if let Some(c) = state.blocked.cancel(engine, &parked) {
                     let mut out = ReplyBuf::new(c.proto);
-                    out.null_array();
+                    parked.timeout_reply(&mut out);
                     break Some((c, out.as_bytes().to_vec()));
                 }
                 // Served meanwhile: its reply is on the way.

@@ -15,6 +15,7 @@ pub mod log;
 pub mod park;
 pub mod persistence;
 pub mod rdb_load;
+pub mod replication;
 pub mod state;
 
 use std::sync::Arc;
@@ -67,8 +68,12 @@ Examples:
 /// The commands the server layer adds to the engine's table (persistence, AOF,
 /// connection and server commands). docs/compatibility.md is generated from these
 /// plus the engine's own, so there is one list.
-pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] =
-    &[cmds::COMMANDS, persistence::COMMANDS, aof::COMMANDS];
+pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
+    cmds::COMMANDS,
+    persistence::COMMANDS,
+    aof::COMMANDS,
+    replication::COMMANDS,
+];
 
 pub fn parse_args(args: &[String]) -> Result<Options, (String, i32)> {
     let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -4,7 +4,7 @@
 use ferrokv_resp::ReplyBuf;
 
 use crate::args::{is_kw, parse_i64};
-use crate::blocking::{parse_timeout, BlockRequest};
+use crate::blocking::{parse_timeout, Awaits, BlockRequest};
 use crate::commands::CommandDef;
 use crate::ctx::{Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
@@ -604,15 +604,25 @@ fn parse_mpop<'a>(args: &[&'a [u8]]) -> CmdResult<MpopArgs<'a>> {
 }
 
 /// The first non-empty list among `keys` (WRONGTYPE stops the search, as in Redis).
+/// While a blocked client is being served, only the key that became ready counts,
+/// and another type there is nothing to take.
 fn first_nonempty<'k>(ctx: &mut Ctx<'_, '_>, keys: &[&'k [u8]]) -> CmdResult<Option<&'k [u8]>> {
-    for &key in keys {
-        if let Some(l) = list_write(&mut ctx.keys, key)? {
-            if !l.is_empty() {
+    let serving = ctx.client.serving_key.take();
+    let found = (|| {
+        for &key in keys {
+            let list = match &serving {
+                Some(s) if s.as_slice() != key => continue,
+                Some(_) => list_write(&mut ctx.keys, key).unwrap_or(None),
+                None => list_write(&mut ctx.keys, key)?,
+            };
+            if list.is_some_and(|l| !l.is_empty()) {
                 return Ok(Some(key));
             }
         }
-    }
-    Ok(None)
+        Ok(None)
+    })();
+    ctx.client.serving_key = serving;
+    found
 }
 
 fn lmpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
@@ -637,17 +647,12 @@ fn block_or_null(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], timeout_ms: Option<u64>,
         }
         return;
     }
-    let mut wait: Vec<Vec<u8>> = Vec::with_capacity(keys.len());
-    for k in keys {
-        if !wait.iter().any(|w| w.as_slice() == *k) {
-            wait.push(k.to_vec());
-        }
-    }
-    ctx.client.block = Some(BlockRequest {
-        db: ctx.client.db,
-        keys: wait,
+    ctx.client.block = Some(BlockRequest::on_keys(
+        ctx.client.db,
+        keys,
+        Awaits::ListPop,
         timeout_ms,
-    });
+    ));
 }
 
 /// BLPOP / BRPOP: the timeout is the last argument and is validated first.
@@ -693,7 +698,7 @@ fn blocking_move(
     to_left: bool,
     timeout: Option<u64>,
 ) -> CmdResult {
-    if list_write(&mut ctx.keys, src)?.is_some() {
+    if first_nonempty(ctx, &[src])?.is_some() {
         return move_element(ctx, src, dst, from_left, to_left);
     }
     block_or_null(ctx, &[src], timeout, false);
@@ -739,7 +744,7 @@ fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::blocking::BlockRequest;
+    use crate::blocking::{Awaits, BlockRequest};
     use crate::client::Client;
     use crate::config::Config;
     use crate::engine::Engine;
@@ -820,11 +825,8 @@ mod tests {
         for (line, keys, timeout_ms) in cases {
             c.block = None;
             assert_eq!(run(&e, &mut c, line), "", "{line}");
-            let want = BlockRequest {
-                db: 0,
-                keys: keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
-                timeout_ms,
-            };
+            let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+            let want = BlockRequest::on_keys(0, &keys, Awaits::ListPop, timeout_ms);
             assert_eq!(c.block.as_ref(), Some(&want), "{line}");
         }
         // Errors are replied and never park.

@@ -589,16 +589,17 @@ mod command_tests {
         assert_eq!(run(&e, &mut c, "BZPOPMIN a b 1.5"), b"");
         assert_eq!(
             c.block.take(),
-            Some(BlockRequest {
-                db: 0,
-                keys: vec![b"a".to_vec(), b"b".to_vec()],
-                timeout_ms: Some(1500),
-            })
+            Some(BlockRequest::on_keys(
+                0,
+                &[b"a", b"b"],
+                crate::blocking::Awaits::ZSetPop,
+                Some(1500)
+            ))
         );
         assert_eq!(run(&e, &mut c, "BZMPOP 0 2 x y MAX COUNT 3"), b"");
         assert_eq!(
-            c.block.take().map(|b| (b.keys, b.timeout_ms)),
-            Some((vec![b"x".to_vec(), b"y".to_vec()], None))
+            c.block.take().map(|b| (b.keys(), b.timeout_ms)),
+            Some((vec![(0, b"x".to_vec()), (0, b"y".to_vec())], None))
         );
         // Errors come first, in Redis's argument order.
         assert_eq!(

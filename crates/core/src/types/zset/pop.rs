@@ -5,7 +5,7 @@ use rand::Rng;
 
 use super::commands::{emit, finish_removal, read_zset, write_zset};
 use crate::args::{int_arg, is_kw, parse_i64};
-use crate::blocking::{parse_timeout, BlockRequest};
+use crate::blocking::{parse_timeout, Awaits, BlockRequest};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
 
@@ -151,23 +151,29 @@ fn blocking_zpop(
     shape: Shape,
 ) -> CmdResult {
     let timeout_ms = parse_timeout(timeout_arg)?;
+    // While a blocked client is served, only the key that became ready counts, and
+    // another type there is nothing to take.
+    let serving = ctx.client.serving_key.clone();
     for &key in keys {
-        match write_zset(&mut ctx.keys, key)? {
-            Some(z) if !z.is_empty() => {
-                return zpop_generic(ctx, &[key], end, count, shape);
-            }
-            _ => {}
+        let zset = match &serving {
+            Some(s) if s.as_slice() != key => continue,
+            Some(_) => write_zset(&mut ctx.keys, key).unwrap_or(None),
+            None => write_zset(&mut ctx.keys, key)?,
+        };
+        if zset.is_some_and(|z| !z.is_empty()) {
+            return zpop_generic(ctx, &[key], end, count, shape);
         }
     }
     if ctx.client.in_exec {
         ctx.out.null_array();
         return Ok(());
     }
-    ctx.client.block = Some(BlockRequest {
-        db: ctx.client.db,
-        keys: keys.iter().map(|k| k.to_vec()).collect(),
+    ctx.client.block = Some(BlockRequest::on_keys(
+        ctx.client.db,
+        keys,
+        Awaits::ZSetPop,
         timeout_ms,
-    });
+    ));
     Ok(())
 }
 
