@@ -78,14 +78,18 @@ where
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 },
-                _ = handle.kill.notified() => break,
+                _ = handle.mailbox.wait() => 0,
             };
-            state.net_input.fetch_add(n as u64, Relaxed);
-            state.reads.fetch_add(1, Relaxed);
+            if n > 0 {
+                state.net_input.fetch_add(n as u64, Relaxed);
+                state.reads.fetch_add(1, Relaxed);
+            }
         }
-        if handle.killed.load(Relaxed) {
+        if handle.mailbox.closing() {
             break;
         }
+        // Letters posted before this batch go out before its replies.
+        handle.mailbox.drain_into(out.buffer_mut());
 
         let mut off = 0;
         let mut executed = 0u64;
@@ -114,7 +118,7 @@ where
                         was_authenticated = client.authenticated;
                         parser.set_limits(limits(&state, client.authenticated));
                     }
-                    if client.close_after_reply || handle.killed.load(Relaxed) {
+                    if client.close_after_reply || handle.mailbox.closing() {
                         close = true;
                         break;
                     }
@@ -244,9 +248,19 @@ where
                     break None;
                 }
             },
-            _ = handle.kill.notified() => {
-                state.blocked.cancel(engine, &parked);
-                break None;
+            _ = handle.mailbox.wait() => {
+                if handle.mailbox.closing() {
+                    state.blocked.cancel(engine, &parked);
+                    break None;
+                }
+                // Letters reach a blocked client at once.
+                let mut letters = bytes::BytesMut::new();
+                handle.mailbox.drain_into(&mut letters);
+                if stream.write_all(&letters).await.is_err() {
+                    state.blocked.cancel(engine, &parked);
+                    break None;
+                }
+                state.net_output.fetch_add(letters.len() as u64, Relaxed);
             }
         }
     };
@@ -290,5 +304,64 @@ fn publish(
     let mut info = handle.info.lock();
     if info.cmd != client.last_cmd {
         info.cmd = client.last_cmd.to_string();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use ferrokv_core::config::Config;
+    use ferrokv_core::Engine;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    use crate::clients::ClientHandle;
+    use crate::state::ServerState;
+
+    /// Reads until `want` bytes arrived (or a second passed).
+    async fn read_exactly(s: &mut DuplexStream, want: usize) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        while got.len() < want {
+            match tokio::time::timeout(Duration::from_secs(1), s.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        got
+    }
+
+    #[tokio::test]
+    async fn letters_reach_the_client_in_order_with_its_replies() {
+        let engine = Arc::new(Engine::new(Config::default(), crate::SERVER_COMMANDS));
+        let state = Arc::new(ServerState::new(engine, None, 1));
+        let handle = Arc::new(ClientHandle::new(1, None, None, -1, None));
+        let (mut peer, server_side) = tokio::io::duplex(1 << 16);
+        let task = tokio::spawn(super::serve(server_side, state.clone(), handle.clone()));
+        // Idle: delivered at once.
+        handle.mailbox.post(Bytes::from_static(b">1\r\n+one\r\n"));
+        assert_eq!(read_exactly(&mut peer, 11).await, b">1\r\n+one\r\n");
+        // Posted before a request: ahead of its reply.
+        handle.mailbox.post(Bytes::from_static(b"+two\r\n"));
+        peer.write_all(b"PING\r\n").await.unwrap();
+        assert_eq!(read_exactly(&mut peer, 13).await, b"+two\r\n+PONG\r\n");
+        // Blocked: delivered while it waits, then the timeout reply.
+        peer.write_all(b"BLPOP nokey 0.3\r\n").await.unwrap();
+        while !handle.blocked.load(std::sync::atomic::Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        handle.mailbox.post(Bytes::from_static(b"+three\r\n"));
+        assert_eq!(read_exactly(&mut peer, 13).await, b"+three\r\n*-1\r\n");
+        // A kill closes the connection.
+        handle.kill();
+        let mut rest = Vec::new();
+        let n = tokio::time::timeout(Duration::from_secs(1), peer.read_to_end(&mut rest)).await;
+        assert!(matches!(n, Ok(Ok(0))), "connection closed");
+        tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .expect("the connection task ends")
+            .expect("no panic");
     }
 }

@@ -12,6 +12,7 @@ pub mod conn;
 pub mod info;
 pub mod listen;
 pub mod log;
+pub mod mailbox;
 pub mod park;
 pub mod persistence;
 pub mod rdb_load;
