@@ -19,6 +19,9 @@ pub struct Client {
     pub lib_ver: Option<Vec<u8>>,
     /// Whether AUTH succeeded (or no password is required).
     pub authenticated: bool,
+    /// Channels, patterns and shard channels it is subscribed to: in RESP2, a
+    /// subscribed client may only run the subscription commands, PING, QUIT, RESET.
+    pub subscriptions: usize,
     /// CLIENT NO-EVICT.
     pub no_evict: bool,
     /// CLIENT NO-TOUCH.
@@ -59,6 +62,7 @@ impl Client {
             lib_name: None,
             lib_ver: None,
             authenticated,
+            subscriptions: 0,
             no_evict: false,
             no_touch: false,
             close_after_reply: false,

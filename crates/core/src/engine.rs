@@ -87,6 +87,8 @@ pub struct Engine {
     pub bgsave_failed: std::sync::atomic::AtomicBool,
     /// WATCHed keys of every client.
     pub watches: crate::transaction::Watches,
+    /// Server states that refuse commands at admission (see [`crate::admission`]).
+    pub gates: crate::admission::Gates,
 }
 
 /// Totals over every shard (INFO stats and keyspace).
@@ -125,6 +127,7 @@ impl Engine {
             propagating: std::sync::atomic::AtomicBool::new(false),
             bgsave_failed: std::sync::atomic::AtomicBool::new(false),
             watches: crate::transaction::Watches::default(),
+            gates: crate::admission::Gates::default(),
         }
     }
 
@@ -202,32 +205,18 @@ impl Engine {
             Ok(c) => c,
             Err(e) => return self.reject(client, e),
         };
-        if !client.authenticated && !cmd.meta.flags.has(Flags::NO_AUTH) {
-            return self.reject(client, CmdError::NoAuth);
-        }
+        let admitted = match crate::admission::admit(self, client, cmd, hooks) {
+            Ok(a) => a,
+            Err(e) => return self.reject(client, e),
+        };
         if cmd.handler.is_none() {
             return Err(CmdError::WrongArity(cmd.meta.name.clone()));
         }
-        let in_multi =
-            client.multi.is_some() && !crate::transaction::runs_inside_multi(&cmd.meta.name);
-        if in_multi && cmd.meta.flags.has(Flags::NO_MULTI) {
-            return self.reject(
-                client,
-                CmdError::Other("Command not allowed inside a transaction".into()),
-            );
-        }
-        if (cmd.meta.flags.has(Flags::WRITE) || cmd.meta.name == "ping")
-            && !client.loading
-            && (self.propagating.load(Ordering::Relaxed)
-                || self.bgsave_failed.load(Ordering::Relaxed))
-        {
-            if let Some(e) = hooks.deny_writes() {
-                return self.reject(client, CmdError::Raw(e));
-            }
-        }
-        if in_multi {
+        if admitted == crate::admission::Admitted::Queue {
             if let Some(m) = &mut client.multi {
                 m.queued.push(args.iter().map(|a| a.to_vec()).collect());
+                m.flags = Flags(m.flags.0 | cmd.meta.flags.0);
+                m.not_loading |= !cmd.meta.flags.has(Flags::LOADING);
             }
             out.simple(b"QUEUED");
             return Ok(());

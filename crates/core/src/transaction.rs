@@ -24,7 +24,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::client::Client;
-use crate::commands::CommandDef;
+use crate::commands::meta::Flags;
+use crate::commands::{Admit, CommandDef};
 use crate::ctx::Ctx;
 use crate::error::CmdError;
 use crate::error::CmdResult;
@@ -33,26 +34,23 @@ use crate::keyspace::lock_id;
 
 /// The transaction commands.
 pub static COMMANDS: &[CommandDef] = &[
-    CommandDef::new("multi", multi),
-    CommandDef::new("exec", exec),
-    CommandDef::new("discard", discard),
-    CommandDef::new("watch", watch),
+    CommandDef::new("multi", multi).admit(Admit::NOT_QUEUED),
+    CommandDef::new("exec", exec).admit(Admit::NOT_QUEUED.and(Admit::RUNS_QUEUE)),
+    CommandDef::new("discard", discard).admit(Admit::NOT_QUEUED),
+    CommandDef::new("watch", watch).admit(Admit::NOT_QUEUED),
     CommandDef::new("unwatch", unwatch),
 ];
-
-/// Commands that run at once inside MULTI instead of being queued (Redis's list).
-pub(crate) fn runs_inside_multi(name: &str) -> bool {
-    matches!(
-        name,
-        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-    )
-}
 
 /// A client between MULTI and EXEC.
 #[derive(Debug, Clone, Default)]
 pub struct Multi {
     /// The queued commands, as received.
     pub queued: Vec<Vec<Vec<u8>>>,
+    /// The union of the queued commands' flags: EXEC is admitted as a write, a
+    /// denyoom command, ... when one of them is (Redis's mstate.cmd_flags).
+    pub flags: Flags,
+    /// Some queued command is not flagged `loading` (Redis's mstate.cmd_inv_flags).
+    pub not_loading: bool,
     /// A command was rejected while queueing: EXEC replies EXECABORT.
     pub aborted: bool,
 }

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use ferrokv_core::args::{int_arg, is_kw};
-use ferrokv_core::commands::{reply_help, CommandDef, Locks};
+use ferrokv_core::commands::{reply_help, Admit, CommandDef, Locks};
 use ferrokv_core::config::P;
 use ferrokv_core::ctx::Ctx;
 use ferrokv_core::{CmdError, CmdResult};
@@ -27,8 +27,8 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("client|unblock", client_unblock),
     CommandDef::new("hello", hello),
     CommandDef::new("auth", auth),
-    CommandDef::new("reset", reset),
-    CommandDef::new("quit", quit),
+    CommandDef::new("reset", reset).admit(Admit::NOT_QUEUED.and(Admit::SUBSCRIBED)),
+    CommandDef::new("quit", quit).admit(Admit::NOT_QUEUED.and(Admit::SUBSCRIBED)),
     CommandDef::new("shutdown", shutdown),
     CommandDef::with_locks("info", crate::info::info, Locks::Own),
 ];

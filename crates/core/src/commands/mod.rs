@@ -38,6 +38,38 @@ pub enum Locks {
     Own,
 }
 
+/// How the admission step treats a command beyond what its Redis flags say: the
+/// few distinctions Redis makes by comparing command procedures, kept in the table
+/// instead of by name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Admit(pub u8);
+
+impl Admit {
+    /// Nothing special.
+    pub const NONE: Admit = Admit(0);
+    /// Runs at once inside MULTI instead of being queued, and is not refused there
+    /// under OOM (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+    pub const NOT_QUEUED: Admit = Admit(1);
+    /// Allowed while a RESP2 client is in subscribed mode ((P|S)SUBSCRIBE,
+    /// (P|S)UNSUBSCRIBE, PING, QUIT, RESET).
+    pub const SUBSCRIBED: Admit = Admit(2);
+    /// Refused like a write while writes are refused for a disk error (PING: a
+    /// health check must see the error).
+    pub const DISK_CHECK: Admit = Admit(4);
+    /// Runs the queued commands (EXEC): admitted with their flags too.
+    pub const RUNS_QUEUE: Admit = Admit(8);
+
+    /// Both sets.
+    pub const fn and(self, other: Admit) -> Admit {
+        Admit(self.0 | other.0)
+    }
+
+    /// Whether every bit of `other` is set.
+    pub fn has(self, other: Admit) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
 /// One command's entry in a type module's table.
 pub struct CommandDef {
     /// Full lower-case name; subcommands as `parent|sub`.
@@ -46,6 +78,8 @@ pub struct CommandDef {
     pub handler: Handler,
     /// Locking.
     pub locks: Locks,
+    /// Admission distinctions (see [`Admit`]).
+    pub admit: Admit,
 }
 
 impl CommandDef {
@@ -55,6 +89,7 @@ impl CommandDef {
             name,
             handler,
             locks: Locks::Auto,
+            admit: Admit::NONE,
         }
     }
 
@@ -64,7 +99,13 @@ impl CommandDef {
             name,
             handler,
             locks,
+            admit: Admit::NONE,
         }
+    }
+
+    /// The same entry with admission distinctions.
+    pub const fn admit(self, admit: Admit) -> CommandDef {
+        CommandDef { admit, ..self }
     }
 }
 
@@ -76,6 +117,8 @@ pub struct Command {
     pub handler: Option<Handler>,
     /// Locking.
     pub locks: Locks,
+    /// Admission distinctions.
+    pub admit: Admit,
     /// Implemented subcommands.
     pub subcommands: Vec<Command>,
 }
@@ -149,6 +192,7 @@ impl Registry {
                 meta: m,
                 handler: Some(def.handler),
                 locks: def.locks,
+                admit: def.admit,
                 subcommands: Vec::new(),
             });
             by_name.insert(def.name.as_bytes().to_vec(), commands.len() - 1);
@@ -162,6 +206,7 @@ impl Registry {
                         meta: m,
                         handler: None,
                         locks: Locks::Auto,
+                        admit: Admit::NONE,
                         subcommands: Vec::new(),
                     });
                     by_name.insert(parent.as_bytes().to_vec(), commands.len() - 1);
@@ -173,6 +218,7 @@ impl Registry {
                     meta: m,
                     handler: Some(def.handler),
                     locks: def.locks,
+                    admit: def.admit,
                     subcommands: Vec::new(),
                 });
             }

@@ -2,7 +2,7 @@
 //! DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME.
 
 use crate::args::{int_arg, is_kw};
-use crate::commands::{CommandDef, Locks};
+use crate::commands::{Admit, CommandDef, Locks};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::SHARDS;
@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 /// The table.
 pub static COMMANDS: &[CommandDef] = &[
-    CommandDef::new("ping", ping),
+    CommandDef::new("ping", ping).admit(Admit::SUBSCRIBED.and(Admit::DISK_CHECK)),
     CommandDef::new("echo", echo),
     CommandDef::new("select", select),
     CommandDef::with_locks("dbsize", dbsize, Locks::Db),
