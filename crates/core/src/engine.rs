@@ -89,6 +89,10 @@ pub struct Engine {
     pub watches: crate::transaction::Watches,
     /// Server states that refuse commands at admission (see [`crate::admission`]).
     pub gates: crate::admission::Gates,
+    /// INFO commandstats / latencystats.
+    pub cmdstats: crate::commands::stats::CommandStats,
+    /// Whether calls record their latency (config latency-tracking).
+    pub latency_tracking: std::sync::atomic::AtomicBool,
 }
 
 /// Totals over every shard (INFO stats and keyspace).
@@ -115,10 +119,13 @@ impl Engine {
             avg_ttl: (0..dbs).map(|_| AtomicI64::new(0)).collect(),
             ..Stats::default()
         };
+        let registry = Registry::build(&defs);
         Engine {
             keyspace: Keyspace::new(dbs),
             config,
-            registry: Registry::build(&defs),
+            cmdstats: crate::commands::stats::CommandStats::new(registry.names().len()),
+            latency_tracking: std::sync::atomic::AtomicBool::new(true),
+            registry,
             stats,
             clock: Clock::default(),
             started: Instant::now(),
@@ -160,13 +167,23 @@ impl Engine {
 
     /// Resolves the command (and subcommand) for `args`, checking arity.
     pub fn resolve<'e>(&'e self, args: &[&[u8]]) -> Result<&'e Command, CmdError> {
+        let cmd = self.lookup(args)?;
+        if !cmd.meta.arity_ok(args.len()) {
+            return Err(CmdError::WrongArity(cmd.meta.name.clone()));
+        }
+        Ok(cmd)
+    }
+
+    /// The command (and subcommand) `args` names, arity not checked yet (a container
+    /// given no subcommand is returned itself: its arity refuses it).
+    fn lookup<'e>(&'e self, args: &[&[u8]]) -> Result<&'e Command, CmdError> {
         let name = args.first().copied().unwrap_or_default();
         let Some(mut cmd) = self.registry.get(name) else {
             return Err(unknown_command(args));
         };
         if cmd.handler.is_none() || (!cmd.subcommands.is_empty() && args.len() >= 2) {
             if args.len() < 2 {
-                return Err(CmdError::WrongArity(cmd.meta.name.clone()));
+                return Ok(cmd);
             }
             cmd = match cmd.subcommand(args[1]) {
                 Some(sub) => sub,
@@ -178,16 +195,22 @@ impl Engine {
                 }
             };
         }
-        if !cmd.meta.arity_ok(args.len()) {
-            return Err(CmdError::WrongArity(cmd.meta.name.clone()));
-        }
         Ok(cmd)
     }
 
-    /// A command refused before it ran: counted, and inside MULTI it makes EXEC
-    /// fail (Redis's rejectCommand / flagTransaction).
-    fn reject(&self, client: &mut Client, e: CmdError) -> Result<(), CmdError> {
+    /// A command refused before it ran: counted (for the command when it is known),
+    /// and inside MULTI it makes EXEC fail (Redis's rejectCommand /
+    /// flagTransaction).
+    fn reject(
+        &self,
+        client: &mut Client,
+        cmd: Option<&Command>,
+        e: CmdError,
+    ) -> Result<(), CmdError> {
         self.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(cmd) = cmd {
+            self.cmdstats.rejected(cmd.id);
+        }
         if let Some(m) = &mut client.multi {
             m.aborted = true;
         }
@@ -201,13 +224,20 @@ impl Engine {
         out: &mut ReplyBuf,
         hooks: &dyn ServerHooks,
     ) -> Result<(), CmdError> {
-        let cmd = match self.resolve(args) {
+        let cmd = match self.lookup(args) {
             Ok(c) => c,
-            Err(e) => return self.reject(client, e),
+            Err(e) => return self.reject(client, None, e),
         };
+        if !cmd.meta.arity_ok(args.len()) {
+            return self.reject(
+                client,
+                Some(cmd),
+                CmdError::WrongArity(cmd.meta.name.clone()),
+            );
+        }
         let admitted = match crate::admission::admit(self, client, cmd, hooks) {
             Ok(a) => a,
-            Err(e) => return self.reject(client, e),
+            Err(e) => return self.reject(client, Some(cmd), e),
         };
         if cmd.handler.is_none() {
             return Err(CmdError::WrongArity(cmd.meta.name.clone()));
@@ -302,6 +332,7 @@ impl Engine {
             hooks,
             cmd,
         };
+        let started = Instant::now();
         let result = handler(&mut ctx, args);
         debug_assert!(
             ctx.keys.dirty == 0
@@ -318,6 +349,15 @@ impl Engine {
             // Under the locks too: one key's events arrive in the order of its writes.
             let events = std::mem::take(&mut ctx.keys.events);
             hooks.keyspace_events(&events);
+        }
+        // A command that blocked is counted when it is served or times out.
+        if ctx.client.block.is_none() {
+            self.cmdstats.called(
+                cmd.id,
+                started.elapsed().as_nanos() as u64,
+                result.is_err(),
+                self.latency_tracking.load(Ordering::Relaxed),
+            );
         }
         let ready = std::mem::take(&mut ctx.keys.ready);
         let ready_dbs = std::mem::take(&mut ctx.keys.ready_dbs);
@@ -435,6 +475,15 @@ impl Engine {
             hooks.dbs_ready(&ready_dbs);
         }
         Ok(())
+    }
+
+    /// A blocked call of `args` ended without its command running again (timeout,
+    /// CLIENT UNBLOCK): counted as Redis counts it, one call.
+    pub fn count_unblocked(&self, args: &[&[u8]], ns: u64) {
+        if let Ok(cmd) = self.resolve(args) {
+            let latency = self.latency_tracking.load(Ordering::Relaxed);
+            self.cmdstats.called(cmd.id, ns, false, latency);
+        }
     }
 
     /// The `notify-keyspace-events` flags (see [`crate::notify`]).

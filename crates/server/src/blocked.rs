@@ -189,6 +189,26 @@ impl Blocked {
         }
     }
 
+    /// Its timeout passed: takes a still-waiting client back like
+    /// [`cancel`](Self::cancel), and counts the call in the command's statistics
+    /// as Redis does for a blocked call that times out.
+    pub fn time_out(&self, engine: &Engine, p: &Arc<Parked>) -> Option<Client> {
+        let mut slot = p.slot.lock();
+        match std::mem::replace(&mut *slot, Slot::Taken) {
+            Slot::Waiting { client, args } => {
+                drop(slot);
+                self.unregister(engine, p);
+                let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                engine.count_unblocked(&argv, 0);
+                Some(client)
+            }
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    }
+
     /// CLIENT UNBLOCK: ends the wait of client `id` with the timeout reply, or with
     /// an UNBLOCKED error. Returns whether it was blocked.
     pub fn unblock(&self, engine: &Engine, id: u64, error: bool) -> bool {
@@ -199,7 +219,7 @@ impl Blocked {
         if !matches!(*slot, Slot::Waiting { .. }) {
             return false;
         }
-        let Slot::Waiting { client, .. } = std::mem::replace(&mut *slot, Slot::Taken) else {
+        let Slot::Waiting { client, args } = std::mem::replace(&mut *slot, Slot::Taken) else {
             return false;
         };
         let mut out = ReplyBuf::new(client.proto);
@@ -207,6 +227,8 @@ impl Blocked {
             out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
         } else {
             p.timeout_reply(&mut out);
+            let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            engine.count_unblocked(&argv, 0);
         }
         *slot = Slot::Done {
             client,

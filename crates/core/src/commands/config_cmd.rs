@@ -134,6 +134,7 @@ fn resetstat(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     s.baseline_expired.fetch_add(t.expired, Relaxed);
     s.error_replies.store(0, Relaxed);
     s.error_codes.lock().clear();
+    ctx.engine.cmdstats.reset();
     s.rejected_calls.store(0, Relaxed);
     let _ = ctx.hooks.config_changed("resetstat");
     ctx.out.ok();

@@ -9,6 +9,7 @@ pub mod meta;
 pub mod object;
 pub mod server;
 pub mod sort;
+pub mod stats;
 
 use std::collections::HashMap;
 
@@ -111,6 +112,8 @@ impl CommandDef {
 
 /// A command ready to dispatch.
 pub struct Command {
+    /// Its index among every command and subcommand (statistics).
+    pub id: usize,
     /// Redis's description of it.
     pub meta: &'static CommandMeta,
     /// Its implementation; `None` for container commands (CLIENT, CONFIG, ...).
@@ -139,6 +142,8 @@ impl Command {
 /// Every implemented command, by name.
 pub struct Registry {
     commands: Vec<Command>,
+    /// Full names (`get`, `client|list`) by [`Command::id`].
+    names: Vec<&'static str>,
     by_name: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
 }
 
@@ -186,9 +191,15 @@ impl Registry {
             }
         }
         let mut commands = Vec::new();
+        let mut names: Vec<&'static str> = Vec::new();
+        let mut next_id = |m: &'static CommandMeta| {
+            names.push(m.name.as_str());
+            names.len() - 1
+        };
         let mut by_name = HashMap::with_hasher(foldhash::fast::RandomState::default());
         for (def, m) in &top {
             commands.push(Command {
+                id: next_id(m),
                 meta: m,
                 handler: Some(def.handler),
                 locks: def.locks,
@@ -203,6 +214,7 @@ impl Registry {
                 None => {
                     let m = &all[parent];
                     commands.push(Command {
+                        id: next_id(m),
                         meta: m,
                         handler: None,
                         locks: Locks::Auto,
@@ -215,6 +227,7 @@ impl Registry {
             };
             for (def, m) in list {
                 commands[idx].subcommands.push(Command {
+                    id: next_id(m),
                     meta: m,
                     handler: Some(def.handler),
                     locks: def.locks,
@@ -223,7 +236,11 @@ impl Registry {
                 });
             }
         }
-        Registry { commands, by_name }
+        Registry {
+            commands,
+            names,
+            by_name,
+        }
     }
 
     /// The command named `name` (any case).
@@ -242,6 +259,11 @@ impl Registry {
     /// Every top-level command.
     pub fn iter(&self) -> impl Iterator<Item = &Command> {
         self.commands.iter()
+    }
+
+    /// Every command and subcommand's full name, by [`Command::id`].
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
     }
 
     /// Number of top-level commands.
