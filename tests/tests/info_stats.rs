@@ -40,8 +40,8 @@ fn wait_blocked(c: &mut Conn) {
 }
 
 fn scenario(port: u16) -> (BTreeMap<String, String>, String) {
-    let mut c = Conn::connect(port).unwrap();
-    let mut other = Conn::connect(port).unwrap();
+    let mut c = Conn::connect(port).expect("connect");
+    let mut other = Conn::connect(port).expect("connect");
     c.run("CONFIG RESETSTAT");
     for line in [
         "SET foo bar",
