@@ -9,6 +9,7 @@ pub mod clients;
 pub mod cmds;
 pub mod compat;
 pub mod conn;
+pub mod dump;
 pub mod info;
 pub mod listen;
 pub mod log;
@@ -64,11 +65,15 @@ Examples:
        ./ferrokv-server /etc/myredis.conf --loglevel verbose";
 
 /// Parses the command line. `Err` carries a message and an exit code.
-/// The commands the server layer adds to the engine's table (persistence, AOF,
-/// connection and server commands). docs/compatibility.md is generated from these
+/// The commands the server layer adds to the engine's table (persistence,
+/// DUMP/RESTORE, AOF, connection and server commands). docs/compatibility.md is generated from these
 /// plus the engine's own, so there is one list.
-pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] =
-    &[cmds::COMMANDS, persistence::COMMANDS, aof::COMMANDS];
+pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
+    cmds::COMMANDS,
+    persistence::COMMANDS,
+    dump::COMMANDS,
+    aof::COMMANDS,
+];
 
 pub fn parse_args(args: &[String]) -> Result<Options, (String, i32)> {
     let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
