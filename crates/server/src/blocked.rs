@@ -267,6 +267,11 @@ impl Blocked {
             let mut out = ReplyBuf::new(client.proto);
             let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
             engine.execute(&mut client, &argv, &mut out, hooks);
+            if std::mem::take(&mut client.held) {
+                // A shutdown began: it did not run. It waits on, in its place.
+                *slot = Slot::Waiting { client, args };
+                return;
+            }
             if client.block.take().is_some() {
                 // Still nothing for it: it keeps its place and the key is spent.
                 *slot = Slot::Waiting { client, args };

@@ -16,6 +16,7 @@ pub mod log;
 pub mod park;
 pub mod persistence;
 pub mod rdb_load;
+pub mod shutdown;
 pub mod state;
 
 use std::sync::Arc;
@@ -245,48 +246,14 @@ pub fn run(opts: Options) -> i32 {
             state.port.load(std::sync::atomic::Ordering::Relaxed),
             opts.threads
         );
-        wait_for_shutdown(&state).await;
+        shutdown::run_until_exit(&state).await;
         0
     });
-    aof::shutdown(&exit_state);
-    let code = if code == 0 && !persistence::save_on_exit(&exit_state) {
-        1
-    } else {
-        code
-    };
-    if !pidfile.is_empty() {
-        let _ = std::fs::remove_file(&pidfile);
-    }
+    // The shutdown (`shutdown::prepare`) has flushed, saved and said bye bye.
+    crate::persistence::remove_temp_files(&exit_state.engine);
+    aof::remove_temp_files(&exit_state);
     rt.shutdown_timeout(Duration::from_millis(200));
-    tracing::warn!("ferrokv is now ready to exit, bye bye...");
     code
-}
-
-async fn wait_for_shutdown(state: &Arc<ServerState>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let term_fut = async {
-        match term.as_mut() {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    let int_fut = async {
-        match int.as_mut() {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = term_fut => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-        _ = int_fut => tracing::warn!("Received SIGINT scheduling shutdown..."),
-        _ = state.shutdown.notified() => {}
-    }
 }
 
 /// Active expiry runs on its own thread, `hz` times a second, spending at most a
@@ -304,7 +271,10 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 let period = Duration::from_micros(1_000_000 / hz);
                 let effort = engine.config.int(P::ActiveExpireEffort).clamp(1, 10) as u32;
                 let budget = period * (25 + 2 * (effort - 1)) / 100;
-                engine.active_expire_cycle_with(budget, &mut resume, &*state);
+                // Nothing changes the data while a shutdown runs.
+                if !engine.halted.load(std::sync::atomic::Ordering::Relaxed) {
+                    engine.active_expire_cycle_with(budget, &mut resume, &*state);
+                }
                 std::thread::sleep(period);
             }
         });
