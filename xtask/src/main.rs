@@ -4,6 +4,7 @@
 mod bench;
 mod fuzz;
 mod lint;
+mod meta;
 mod test;
 mod util;
 
@@ -25,6 +26,10 @@ commands:
   fuzz [--seconds N]           every cargo-fuzz target of crates/*/fuzz, N seconds each
                                (default 60)
   gen-docs                     regenerate docs/compatibility.md from the command table
+  gen-command-meta [--port N]  regenerate crates/core/data/redis-7.0.15-command-{info,docs}.resp3
+                               (the command table's source) from COMMAND INFO / COMMAND
+                               DOCS in RESP3 of a redis-server 7.0.15: one it starts, or
+                               the one running on port N
   crash [--cycles N] [--shutdown-cycles M]
                                appendfsync always crash test: N (default 100) cycles of
                                writers + kill -9 + restart; then the graceful shutdown
@@ -95,6 +100,7 @@ fn main() -> ExitCode {
                 .args(["test", "-p", "ferrokv-server", "--test", "compat_doc"])
                 .env("FERROKV_BLESS", "1"),
         ),
+        "gen-command-meta" => meta::main(rest),
         "crash" => crash(rest),
         "help" | "-h" | "--help" => {
             println!("{}", usage());
