@@ -257,6 +257,11 @@ impl Engine {
             }
         }
         if in_multi {
+            if self.halted.load(Ordering::Acquire) {
+                // Not even queued while a shutdown runs (see `run_locked`).
+                client.held = true;
+                return Ok(());
+            }
             if let Some(m) = &mut client.multi {
                 m.queued.push(args.iter().map(|a| a.to_vec()).collect());
             }
@@ -728,4 +733,39 @@ pub fn unknown_command(args: &[&[u8]]) -> CmdError {
 
 fn truncate_lossy(b: &[u8], max: usize) -> String {
     String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use ferrokv_resp::{Protocol, ReplyBuf};
+
+    use super::*;
+    use crate::hooks::NoHooks;
+
+    fn run(e: &Engine, c: &mut Client, line: &str) -> String {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        let mut out = ReplyBuf::new(Protocol::Resp2);
+        e.execute(c, &args, &mut out, &NoHooks);
+        String::from_utf8_lossy(out.as_bytes()).into_owned()
+    }
+
+    #[test]
+    fn a_halted_engine_holds_commands_and_transactions() {
+        let e = Engine::new(Config::default(), &[]);
+        let mut c = Client::new(1, true);
+        assert_eq!(run(&e, &mut c, "SET a 1"), "+OK\r\n");
+        assert_eq!(run(&e, &mut c, "MULTI"), "+OK\r\n");
+        assert_eq!(run(&e, &mut c, "INCR a"), "+QUEUED\r\n");
+        e.halt();
+        // Not run, not queued, nothing written: the connection keeps the request.
+        for line in ["SET a 2", "GET a", "PING", "EXEC"] {
+            assert_eq!(run(&e, &mut c, line), "", "{line}");
+            assert!(std::mem::take(&mut c.held), "{line}");
+        }
+        assert!(c.multi.is_some(), "the transaction stays queued");
+        e.resume();
+        assert_eq!(run(&e, &mut c, "EXEC"), "*1\r\n:2\r\n");
+        assert!(!c.held);
+        assert_eq!(run(&e, &mut c, "GET a"), "$1\r\n2\r\n");
+    }
 }

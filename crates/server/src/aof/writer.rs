@@ -325,11 +325,11 @@ pub fn flush_for_shutdown(st: &ServerState) {
 }
 
 /// Whether the running rewrite is the one that turns the AOF on (Redis's
-/// AOF_WAIT_REWRITE): the AOF files do not hold the dataset until it ends.
+/// AOF_WAIT_REWRITE with a rewrite child): the AOF files do not hold the dataset
+/// until it ends. One only scheduled does not count, as in Redis.
 pub fn writing_initial_aof(st: &ServerState) -> bool {
     let s = &st.aof.stats;
-    (s.rewrite_in_progress.load(Acquire) && s.enabling.load(Acquire))
-        || s.enable_scheduled.load(Acquire)
+    s.rewrite_in_progress.load(Acquire) && s.enabling.load(Acquire)
 }
 
 /// At exit: removes the unfinished base of a rewrite cut short (Redis removes a
