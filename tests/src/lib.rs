@@ -236,6 +236,13 @@ impl Conn {
         self.send_raw(&f.to_bytes());
     }
 
+    /// Sends one command; an error when the server has closed the connection
+    /// (for clients that outlive the server).
+    pub fn try_send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> std::io::Result<()> {
+        let f = Frame::array_of_bulks(args.iter().map(|a| a.as_ref()));
+        self.stream.write_all(&f.to_bytes())
+    }
+
     /// Reads one reply; `None` when the connection closed.
     pub fn read(&mut self) -> Option<Frame> {
         loop {

@@ -28,6 +28,10 @@ pub struct Client {
     pub no_touch: bool,
     /// Set by QUIT / CLIENT KILL of itself: close after the reply is written.
     pub close_after_reply: bool,
+    /// Set instead of running the command when the engine is halted (a shutdown
+    /// in progress, [`crate::Engine::halt`]): nothing was done and nothing written;
+    /// the connection keeps the command and runs it again if the shutdown fails.
+    pub held: bool,
     /// Full name of the last command run (CLIENT LIST `cmd=`).
     pub last_cmd: &'static str,
     /// Set by a blocking command that found nothing: the server parks the client.
@@ -66,6 +70,7 @@ impl Client {
             no_evict: false,
             no_touch: false,
             close_after_reply: false,
+            held: false,
             last_cmd: "NULL",
             block: None,
             serving_key: None,

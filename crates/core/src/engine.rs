@@ -93,6 +93,12 @@ pub struct Engine {
     pub cmdstats: crate::commands::stats::CommandStats,
     /// Whether calls record their latency (config latency-tracking).
     pub latency_tracking: std::sync::atomic::AtomicBool,
+    /// Set while the server shuts down: no command runs ([`Engine::halt`]). Next
+    /// to `propagating`, which every command reads too.
+    pub halted: std::sync::atomic::AtomicBool,
+    /// Transactions that let their locks go around a `Locks::Own` command and
+    /// have not finished yet: [`Engine::halt`] waits for them.
+    open_execs: std::sync::atomic::AtomicUsize,
 }
 
 /// Totals over every shard (INFO stats and keyspace).
@@ -135,7 +141,32 @@ impl Engine {
             bgsave_failed: std::sync::atomic::AtomicBool::new(false),
             watches: crate::transaction::Watches::default(),
             gates: crate::admission::Gates::default(),
+            halted: std::sync::atomic::AtomicBool::new(false),
+            open_execs: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// Stops command execution (the start of a shutdown, as nothing runs in Redis
+    /// once prepareForShutdown begins). The flag is set while every shard lock is
+    /// held and each command reads it under its own locks, so this is a cut: a
+    /// command ran entirely before it (what it wrote is propagated by the time
+    /// this returns) or finds the flag and does not run at all
+    /// ([`Client::held`]). Returns once the transactions that were running have
+    /// finished. Called from a thread that holds no shard lock.
+    pub fn halt(&self) {
+        let all = LockSet::lock_dbs(&self.keyspace, 0..self.keyspace.db_count());
+        self.halted.store(true, Ordering::Release);
+        drop(all);
+        // A transaction between its locks around a Locks::Own command was admitted
+        // before the cut: it runs to its end, and its log goes out with it.
+        while self.open_execs.load(Ordering::Acquire) > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Lets commands run again after a shutdown that failed.
+    pub fn resume(&self) {
+        self.halted.store(false, Ordering::Release);
     }
 
     /// Runs one request and writes its reply to `out`.
@@ -243,6 +274,11 @@ impl Engine {
             return Err(CmdError::WrongArity(cmd.meta.name.clone()));
         }
         if admitted == crate::admission::Admitted::Queue {
+            if self.halted.load(Ordering::Acquire) {
+                // Not even queued while a shutdown runs (see `run_locked`).
+                client.held = true;
+                return Ok(());
+            }
             if let Some(m) = &mut client.multi {
                 m.queued.push(args.iter().map(|a| a.to_vec()).collect());
                 m.flags = Flags(m.flags.0 | cmd.meta.flags.0);
@@ -291,6 +327,13 @@ impl Engine {
                 Vec::new(),
             );
         };
+        // Read under the command's locks: `halt` sets it holding every lock, so a
+        // command either ran before the cut or does not run. The rest of a
+        // transaction admitted before the cut runs to its end.
+        if self.halted.load(Ordering::Acquire) && !client.in_exec {
+            client.held = true;
+            return (Ok(()), locks, Vec::new(), Vec::new());
+        }
         let snapshot_write = self.snapshot.active() && cmd.meta.flags.has(Flags::WRITE);
         let whole_dbs = matches!(cmd.locks, Locks::Db | Locks::AllDbs);
         if snapshot_write && whole_dbs {
@@ -409,6 +452,16 @@ impl Engine {
         }
         // Sorted in place: the same ids serve to lock again after a Locks::Own command.
         let mut locks = LockSet::lock(&self.keyspace, &mut ids);
+        if self.halted.load(Ordering::Acquire) {
+            // Halted between EXEC's admission and these locks: nothing ran; the
+            // transaction stays queued for when (if) the server resumes.
+            drop(locks);
+            drop(resolved);
+            drop(queued);
+            client.multi = Some(multi);
+            client.held = true;
+            return Ok(());
+        }
         if crate::transaction::watch_broken(client, self.clock.now_ms()) {
             drop(locks);
             self.watches.unwatch(client);
@@ -422,6 +475,7 @@ impl Engine {
         let (mut ready, mut ready_dbs) = (Vec::new(), Vec::new());
         let exec_name = client.last_cmd;
         client.in_exec = true;
+        let mut opened = false;
         out.array(queued.len());
         for (args, cmd) in queued.iter().zip(resolved) {
             let Some(cmd) = cmd else {
@@ -430,7 +484,12 @@ impl Engine {
                 continue;
             };
             if matches!(cmd.locks, Locks::Own) {
-                // It takes shard locks itself: holding ours could deadlock.
+                // It takes shard locks itself: holding ours could deadlock. Counted
+                // first, so a halt in this gap waits for the whole transaction.
+                if !opened {
+                    opened = true;
+                    self.open_execs.fetch_add(1, Ordering::AcqRel);
+                }
                 drop(locks);
                 self.execute(client, args, out, &tx);
                 locks = LockSet::lock(&self.keyspace, &mut ids);
@@ -465,6 +524,9 @@ impl Engine {
             if offset > 0 {
                 client.aof_offset = offset;
             }
+        }
+        if opened {
+            self.open_execs.fetch_sub(1, Ordering::AcqRel);
         }
         drop(locks);
         self.watches.unwatch(client);
@@ -766,4 +828,39 @@ pub fn unknown_command(args: &[&[u8]]) -> CmdError {
 
 fn truncate_lossy(b: &[u8], max: usize) -> String {
     String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use ferrokv_resp::{Protocol, ReplyBuf};
+
+    use super::*;
+    use crate::hooks::NoHooks;
+
+    fn run(e: &Engine, c: &mut Client, line: &str) -> String {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        let mut out = ReplyBuf::new(Protocol::Resp2);
+        e.execute(c, &args, &mut out, &NoHooks);
+        String::from_utf8_lossy(out.as_bytes()).into_owned()
+    }
+
+    #[test]
+    fn a_halted_engine_holds_commands_and_transactions() {
+        let e = Engine::new(Config::default(), &[]);
+        let mut c = Client::new(1, true);
+        assert_eq!(run(&e, &mut c, "SET a 1"), "+OK\r\n");
+        assert_eq!(run(&e, &mut c, "MULTI"), "+OK\r\n");
+        assert_eq!(run(&e, &mut c, "INCR a"), "+QUEUED\r\n");
+        e.halt();
+        // Not run, not queued, nothing written: the connection keeps the request.
+        for line in ["SET a 2", "GET a", "PING", "EXEC"] {
+            assert_eq!(run(&e, &mut c, line), "", "{line}");
+            assert!(std::mem::take(&mut c.held), "{line}");
+        }
+        assert!(c.multi.is_some(), "the transaction stays queued");
+        e.resume();
+        assert_eq!(run(&e, &mut c, "EXEC"), "*1\r\n:2\r\n");
+        assert!(!c.held);
+        assert_eq!(run(&e, &mut c, "GET a"), "$1\r\n2\r\n");
+    }
 }

@@ -331,6 +331,11 @@ impl Blocked {
             client.serving_key = None;
             // What the key holds may have changed (emptied, deleted, replaced).
             holds = None;
+            if std::mem::take(&mut client.held) {
+                // A shutdown began: it did not run. It waits on, in its place.
+                *slot = Slot::Waiting { client, args };
+                return;
+            }
             if client.block.take().is_some() {
                 // Still nothing for it: it keeps its place; after a pop that found
                 // nothing, the key is spent for the poppers behind it too.

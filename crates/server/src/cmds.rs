@@ -392,34 +392,42 @@ fn quit(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT] (`shutdown.rs` does the work).
 fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let (mut nosave, mut save, mut abort) = (false, false, false);
+    use crate::shutdown::{FORCE, NOSAVE, NOW, SAVE};
+    let (mut flags, mut abort) = (0, false);
     for a in &args[1..] {
         if is_kw(a, "nosave") {
-            nosave = true;
+            flags |= NOSAVE;
         } else if is_kw(a, "save") {
-            save = true;
-        } else if is_kw(a, "now") || is_kw(a, "force") {
+            flags |= SAVE;
+        } else if is_kw(a, "now") {
+            flags |= NOW;
+        } else if is_kw(a, "force") {
+            flags |= FORCE;
         } else if is_kw(a, "abort") {
             abort = true;
         } else {
             return Err(CmdError::Syntax);
         }
     }
-    if (nosave && save) || (abort && args.len() > 2) {
+    if (abort && flags != 0) || flags & (SAVE | NOSAVE) == SAVE | NOSAVE {
         return Err(CmdError::Syntax);
     }
-    if abort {
-        return Err(CmdError::Other("No shutdown in progress.".into()));
-    }
     let st = state(ctx)?;
-    if crate::persistence::shutdown_wants_save(ctx.engine, save, nosave) {
-        crate::persistence::save_for_shutdown(&st.engine, &st.persistence.0)
-            .map_err(|_| CmdError::ShutdownFailed)?;
+    if abort {
+        if !crate::shutdown::abort(st) {
+            return Err(CmdError::Other("No shutdown in progress.".into()));
+        }
+        ctx.out.ok();
+        return Ok(());
     }
-    st.persistence.0.shutdown_handled.store(true, Relaxed);
-    tracing::warn!("User requested shutdown...");
-    st.request_shutdown();
+    if !crate::shutdown::prepare(st, flags) {
+        return Err(CmdError::ShutdownFailed);
+    }
+    // The process exits: like Redis, this connection closes without the replies
+    // still waiting in its buffer.
+    ctx.out.buffer_mut().clear();
     ctx.client.close_after_reply = true;
     Ok(())
 }

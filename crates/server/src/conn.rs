@@ -95,6 +95,7 @@ where
         let mut executed = 0u64;
         let mut close = false;
         let mut block = None;
+        let mut held = false;
         loop {
             match parser.parse(&input[off..]) {
                 Ok(Some(len)) => {
@@ -103,6 +104,13 @@ where
                         let args: SmallVec<[&[u8]; 8]> = parser.args(chunk).collect();
                         if !args.is_empty() {
                             engine.execute(&mut client, &args, &mut out, &*state);
+                            if client.held {
+                                // A shutdown began: the command did not run. It
+                                // stays in the buffer until the outcome is known.
+                                client.held = false;
+                                held = true;
+                                break;
+                            }
                             executed += 1;
                             if let Some(req) = client.block.take() {
                                 let owned: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
@@ -165,6 +173,14 @@ where
         }
         if close {
             break;
+        }
+        if held {
+            // Runs again if the shutdown is called off; closes if the server exits.
+            if !crate::shutdown::wait_outcome(&state).await {
+                break;
+            }
+            parse_first = true;
+            continue;
         }
         if let Some((req, args)) = block {
             let Some((c, reply)) =

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod cmds;
 pub mod compat;
 pub mod conn;
+pub mod dump;
 pub mod info;
 pub mod listen;
 pub mod log;
@@ -17,6 +18,7 @@ pub mod park;
 pub mod persistence;
 pub mod rdb_load;
 pub mod replication;
+pub mod shutdown;
 pub mod state;
 
 use std::sync::Arc;
@@ -66,12 +68,13 @@ Examples:
        ./ferrokv-server /etc/myredis.conf --loglevel verbose";
 
 /// Parses the command line. `Err` carries a message and an exit code.
-/// The commands the server layer adds to the engine's table (persistence, AOF,
-/// connection and server commands). docs/compatibility.md is generated from these
+/// The commands the server layer adds to the engine's table (persistence,
+/// DUMP/RESTORE, AOF, connection and server commands). docs/compatibility.md is generated from these
 /// plus the engine's own, so there is one list.
 pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     cmds::COMMANDS,
     persistence::COMMANDS,
+    dump::COMMANDS,
     aof::COMMANDS,
     replication::COMMANDS,
 ];
@@ -246,48 +249,14 @@ pub fn run(opts: Options) -> i32 {
             state.port.load(std::sync::atomic::Ordering::Relaxed),
             opts.threads
         );
-        wait_for_shutdown(&state).await;
+        shutdown::run_until_exit(&state).await;
         0
     });
-    aof::shutdown(&exit_state);
-    let code = if code == 0 && !persistence::save_on_exit(&exit_state) {
-        1
-    } else {
-        code
-    };
-    if !pidfile.is_empty() {
-        let _ = std::fs::remove_file(&pidfile);
-    }
+    // The shutdown (`shutdown::prepare`) has flushed, saved and said bye bye.
+    crate::persistence::remove_temp_files(&exit_state.engine);
+    aof::remove_temp_files(&exit_state);
     rt.shutdown_timeout(Duration::from_millis(200));
-    tracing::warn!("ferrokv is now ready to exit, bye bye...");
     code
-}
-
-async fn wait_for_shutdown(state: &Arc<ServerState>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let term_fut = async {
-        match term.as_mut() {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    let int_fut = async {
-        match int.as_mut() {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = term_fut => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-        _ = int_fut => tracing::warn!("Received SIGINT scheduling shutdown..."),
-        _ = state.shutdown.notified() => {}
-    }
 }
 
 /// Active expiry runs on its own thread, `hz` times a second, spending at most a
@@ -305,7 +274,10 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 let period = Duration::from_micros(1_000_000 / hz);
                 let effort = engine.config.int(P::ActiveExpireEffort).clamp(1, 10) as u32;
                 let budget = period * (25 + 2 * (effort - 1)) / 100;
-                engine.active_expire_cycle_with(budget, &mut resume, &*state);
+                // Nothing changes the data while a shutdown runs.
+                if !engine.halted.load(std::sync::atomic::Ordering::Relaxed) {
+                    engine.active_expire_cycle_with(budget, &mut resume, &*state);
+                }
                 std::thread::sleep(period);
             }
         });

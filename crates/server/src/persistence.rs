@@ -1,5 +1,5 @@
-//! RDB persistence in the server: SAVE, BGSAVE, LASTSAVE, DUMP, RESTORE, and
-//! loading `dir/dbfilename` at startup.
+//! RDB persistence in the server: SAVE, BGSAVE, LASTSAVE, and loading
+//! `dir/dbfilename` at startup (DUMP and RESTORE are in `dump.rs`).
 //!
 //! Saves use core's fork-less snapshot (crates/core/src/snapshot.rs): a visitor
 //! serializes each shard as of the snapshot instant, either when the background
@@ -15,18 +15,15 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use ferrokv_core::args::{int_arg, is_kw};
+use ferrokv_core::args::is_kw;
 use ferrokv_core::commands::{CommandDef, Locks};
 use ferrokv_core::config::P;
 use ferrokv_core::ctx::Ctx;
 use ferrokv_core::keyspace::{Node, SHARDS};
 use ferrokv_core::snapshot::ShardVisitor;
 use ferrokv_core::{CmdError, CmdResult, Engine};
-use ferrokv_persist::convert::{
-    access_field, from_rdb, key_meta, to_rdb, write_options, AccessPolicy,
-};
+use ferrokv_persist::convert::{key_meta, to_rdb, write_options, AccessPolicy};
 use ferrokv_persist::rdb::{encode_entry, RdbWriter, WriteOptions};
-use ferrokv_persist::{decode_dump, encode_dump, DumpError};
 use parking_lot::Mutex;
 
 pub use crate::rdb_load::{load_from, LoadStats};
@@ -39,10 +36,6 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("save", save),
     CommandDef::with_locks("bgsave", bgsave, Locks::Own),
     CommandDef::new("lastsave", lastsave),
-    CommandDef::new("dump", dump),
-    CommandDef::new("restore", restore),
-    // The same outside cluster mode (its ASKING flag matters only to redirects).
-    CommandDef::new("restore-asking", restore),
 ];
 
 fn unix_secs() -> i64 {
@@ -68,8 +61,6 @@ pub struct Shared {
     pub bgsave_started: AtomicI64,
     /// Duration of the last BGSAVE in seconds (-1 before any).
     pub last_bgsave_secs: AtomicI64,
-    /// SHUTDOWN already decided about saving (the exit path must not save again).
-    pub shutdown_handled: AtomicBool,
 }
 
 /// The server's persistence state; cheap to clone into a BGSAVE thread.
@@ -86,7 +77,6 @@ impl Default for Persistence {
             bgsave_try: AtomicI64::new(0),
             bgsave_started: AtomicI64::new(0),
             last_bgsave_secs: AtomicI64::new(-1),
-            shutdown_handled: AtomicBool::new(false),
         }))
     }
 }
@@ -526,7 +516,11 @@ pub fn start_save_points(state: Arc<ServerState>) {
                 // Summing the dirty counters locks every shard: once a second.
                 std::thread::sleep(std::time::Duration::from_secs(1));
                 let points = save_points(&engine);
-                if points.is_empty() || p.bgsave_in_progress.load(Relaxed) {
+                // Not while a shutdown runs: its own save comes next.
+                if points.is_empty()
+                    || p.bgsave_in_progress.load(Relaxed)
+                    || engine.halted.load(Relaxed)
+                {
                     continue;
                 }
                 let now = unix_secs();
@@ -563,20 +557,9 @@ pub fn shutdown_wants_save(engine: &Engine, save: bool, nosave: bool) -> bool {
     save || (!nosave && !save_points(engine).is_empty())
 }
 
-/// The exit path after a signal: saves when save points are configured, unless
-/// SHUTDOWN already handled it. Returns false when the save failed.
-pub fn save_on_exit(state: &ServerState) -> bool {
-    let p = &state.persistence.0;
-    let ok = p.shutdown_handled.load(Relaxed)
-        || !shutdown_wants_save(&state.engine, false, false)
-        || save_for_shutdown(&state.engine, p).is_ok();
-    remove_temp_files(&state.engine);
-    ok
-}
-
 /// Removes this process's unfinished temp files (a BGSAVE cut short by the exit),
 /// as Redis removes its child's.
-fn remove_temp_files(engine: &Engine) {
+pub fn remove_temp_files(engine: &Engine) {
     let target = rdb_path(engine);
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -595,19 +578,18 @@ fn remove_temp_files(engine: &Engine) {
     }
 }
 
-/// The save before exiting: waits for a running BGSAVE, then saves on this thread.
+/// The save before exiting (the commands are halted): waits for a running
+/// snapshot (BGSAVE or AOF rewrite; Redis kills its child instead, ferrokv has
+/// no child to kill and lets it finish), then saves on this thread. The caller
+/// logs the outcome.
 pub fn save_for_shutdown(engine: &Arc<Engine>, p: &Shared) -> Result<(), CmdError> {
     let deadline = Instant::now() + std::time::Duration::from_secs(60);
-    while p.bgsave_in_progress.load(Relaxed) && Instant::now() < deadline {
+    while (p.bgsave_in_progress.load(Relaxed) || engine.snapshot.active())
+        && Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    tracing::info!("Saving the final RDB snapshot before exiting.");
-    if let Err(e) = save_blocking(engine, p) {
-        tracing::warn!("Error trying to save the DB, can't exit.");
-        return Err(e);
-    }
-    p.shutdown_handled.store(true, Relaxed);
-    Ok(())
+    save_blocking(engine, p)
 }
 
 fn lastsave(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
@@ -692,109 +674,4 @@ pub fn load_at_startup(engine: &Engine) -> Result<Option<LoadStats>, String> {
         started.elapsed().as_secs_f64()
     );
     Ok(Some(stats))
-}
-
-// ------------------------------------------------------------------ DUMP / RESTORE
-
-fn dump(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let opts = write_options(&ctx.engine.config);
-    let value = match ctx.keys.read(args[1])? {
-        None => None,
-        Some(e) => Some(to_rdb(&e.node.value).map_err(|e| CmdError::Other(e.to_string()))?),
-    };
-    match value {
-        None => ctx.out.null(),
-        Some(v) => ctx.out.bulk(&encode_dump(&v, &opts)),
-    }
-    Ok(())
-}
-
-fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let key = args[1];
-    let (mut replace, mut absttl) = (false, false);
-    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
-    let mut j = 4;
-    while j < args.len() {
-        let more = j + 1 < args.len();
-        if is_kw(args[j], "replace") {
-            replace = true;
-        } else if is_kw(args[j], "absttl") {
-            absttl = true;
-        } else if is_kw(args[j], "idletime") && more && freq.is_none() {
-            let v = int_arg(args[j + 1])?;
-            if v < 0 {
-                return Err(CmdError::Other(
-                    "Invalid IDLETIME value, must be >= 0".into(),
-                ));
-            }
-            idle = Some(v);
-            j += 1;
-        } else if is_kw(args[j], "freq") && more && idle.is_none() {
-            let v = int_arg(args[j + 1])?;
-            if !(0..=255).contains(&v) {
-                return Err(CmdError::Other(
-                    "Invalid FREQ value, must be >= 0 and <= 255".into(),
-                ));
-            }
-            freq = Some(v);
-            j += 1;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        j += 1;
-    }
-    if !replace && ctx.keys.write(key)?.is_some() {
-        return Err(CmdError::Raw(
-            "BUSYKEY Target key name already exists.".into(),
-        ));
-    }
-    let ttl = int_arg(args[2])?;
-    if ttl < 0 {
-        return Err(CmdError::Other("Invalid TTL value, must be >= 0".into()));
-    }
-    let value = decode_dump(args[3]).map_err(|e| match e {
-        DumpError::VersionOrChecksum => {
-            CmdError::Other("DUMP payload version or checksum are wrong".into())
-        }
-        DumpError::BadData(_) => CmdError::Other("Bad data format".into()),
-    })?;
-    let value = from_rdb(value, &ctx.engine.config).map_err(|e| CmdError::Other(e.to_string()))?;
-    let deleted = replace && ctx.keys.delete(key)?;
-    let now = ctx.now_ms();
-    let when = if ttl != 0 && !absttl {
-        ttl.saturating_add(now)
-    } else {
-        ttl
-    };
-    if ttl != 0 && ctx.keys.already_expired(when) {
-        // Already expired: the key is not created; an old one that REPLACE
-        // deleted is logged as a DEL (Redis's restoreCommand).
-        if deleted {
-            ctx.keys.changed(key, ferrokv_core::notify::events::DEL);
-            ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
-        }
-        ctx.out.ok();
-        return Ok(());
-    }
-    if ttl != 0 && !absttl {
-        // A relative TTL is logged as the absolute time it became, so a replay
-        // later gives the same expiry.
-        let mut argv: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
-        argv[2] = when.to_string().into_bytes();
-        argv.push(b"ABSTTL".to_vec());
-        ctx.keys.propagate_as(argv);
-    }
-    let policy = AccessPolicy::of(&ctx.engine.config);
-    let field = access_field(policy, idle.map(|v| v as u64), freq.map(|v| v as u8), now);
-    let db = ctx.keys.db;
-    let entry = ctx
-        .keys
-        .insert_new(key, value, (ttl != 0).then_some(when))?;
-    if let Some(f) = field {
-        entry.node.set_lru(f);
-    }
-    ctx.keys.signal_ready(db, key);
-    ctx.keys.changed(key, ferrokv_core::notify::events::RESTORE);
-    ctx.out.ok();
-    Ok(())
 }

@@ -43,10 +43,13 @@ pub struct ServerState {
     pub writes: AtomicU64,
     /// Largest query buffer seen recently.
     pub max_input_buffer: AtomicU64,
-    /// Set when SHUTDOWN or a signal asks the server to stop.
+    /// Set when a shutdown has succeeded and the process exits: background
+    /// threads stop.
     pub shutting_down: AtomicBool,
-    /// Wakes the main task to stop.
+    /// Wakes the main task to exit.
     pub shutdown: Notify,
+    /// SHUTDOWN / SIGTERM / SIGINT in progress (`shutdown.rs`).
+    pub shutdown_state: crate::shutdown::ShutdownState,
     /// The accept loops of the TCP listeners (replaced when port/bind change).
     pub tcp_accept: parking_lot::Mutex<Vec<tokio::task::AbortHandle>>,
     /// A handle to itself, for hooks that must spawn tasks owning the state.
@@ -92,6 +95,7 @@ impl ServerState {
             max_input_buffer: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
+            shutdown_state: Default::default(),
             tcp_accept: parking_lot::Mutex::new(Vec::new()),
             me: std::sync::OnceLock::new(),
             persistence: Default::default(),
@@ -99,7 +103,7 @@ impl ServerState {
         }
     }
 
-    /// Asks the server to stop.
+    /// Makes the process exit (after a successful shutdown, `shutdown::prepare`).
     pub fn request_shutdown(&self) {
         self.shutting_down.store(true, Relaxed);
         self.shutdown.notify_one();

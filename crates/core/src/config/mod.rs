@@ -22,6 +22,10 @@ pub enum Kind {
     Memory(i64, i64),
     /// One of the listed words.
     Enum(&'static [&'static str]),
+    /// Redis's multi-argument enum: words separated by spaces, each one of the
+    /// listed names; the first name is 0 and names the empty set, the others are
+    /// bits 1, 2, 4, ... in list order (the shutdown-on-sig* flags).
+    Flags(&'static [&'static str]),
     /// Free text.
     Str,
     /// `save`: pairs of seconds and changes, or empty.
@@ -65,6 +69,9 @@ macro_rules! params {
 
 const YES: bool = true;
 const NO: bool = false;
+/// SHUTDOWN's options as shutdown-on-sigint / -sigterm name them: bit values
+/// save 1, nosave 2, now 4, force 8 (Redis's SHUTDOWN_* flags).
+pub const SHUTDOWN_FLAGS: &[&str] = &["default", "save", "nosave", "now", "force"];
 const MAXMEMORY_POLICIES: &[&str] = &[
     "volatile-lru",
     "volatile-lfu",
@@ -133,6 +140,9 @@ params! {
     SlowlogLogSlowerThan: "slowlog-log-slower-than", Kind::Int(-1, i64::MAX), "10000", YES;
     SlowlogMaxLen: "slowlog-max-len", Kind::Int(0, i64::MAX), "128", YES;
     IoThreads: "io-threads", Kind::Int(1, 128), "1", NO;
+    ShutdownOnSigint: "shutdown-on-sigint", Kind::Flags(SHUTDOWN_FLAGS), "default", YES;
+    ShutdownOnSigterm: "shutdown-on-sigterm", Kind::Flags(SHUTDOWN_FLAGS), "default", YES;
+    ShutdownTimeout: "shutdown-timeout", Kind::Int(0, i32::MAX as i64), "10", YES;
     EnableDebugCommand: "enable-debug-command", Kind::Enum(&["yes", "no", "local"]), "no", NO;
     EnableProtectedConfigs: "enable-protected-configs", Kind::Enum(&["yes", "no", "local"]), "no", NO;
 }
@@ -231,6 +241,37 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
                     words.join(", ")
                 )),
             }
+        }
+        Kind::Flags(words) => {
+            let refuse = || {
+                format!(
+                    "argument(s) must be one of the following: {}",
+                    words.join(", ")
+                )
+            };
+            // Split on single spaces, as Redis does: an empty word is refused.
+            let mut bits = 0i64;
+            for word in value.split(' ') {
+                let lower = word.to_ascii_lowercase();
+                let i = words.iter().position(|w| *w == lower).ok_or_else(refuse)?;
+                if i > 0 {
+                    bits |= 1 << (i - 1);
+                }
+            }
+            if words == SHUTDOWN_FLAGS && bits & 3 == 3 {
+                return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+            }
+            // Shown as Redis shows it: the names of the set bits in list order.
+            let names: Vec<&str> = (1..words.len())
+                .filter(|i| bits & (1 << (i - 1)) != 0)
+                .map(|i| words[i])
+                .collect();
+            let text = if names.is_empty() {
+                words[0].to_string()
+            } else {
+                names.join(" ")
+            };
+            Ok((text, bits))
         }
         Kind::Str => Ok((value.to_string(), 0)),
         Kind::Save => {
@@ -361,6 +402,40 @@ mod tests {
         assert_eq!(
             out,
             vec![("hash-max-ziplist-entries".to_string(), "512".to_string())]
+        );
+    }
+
+    #[test]
+    fn shutdown_flags_as_redis_shows_them() {
+        let c = Config::default();
+        assert_eq!(c.string(P::ShutdownOnSigterm), "default");
+        assert_eq!(c.int(P::ShutdownOnSigterm), 0);
+        for (set, shown, bits) in [
+            ("nosave now", "nosave now", 6),
+            ("force now save", "save now force", 13),
+            ("SAVE NOW", "save now", 5),
+            ("save save", "save", 1),
+            ("default force", "force", 8),
+            ("default default", "default", 0),
+        ] {
+            assert_eq!(
+                c.set("shutdown-on-sigterm", set, false),
+                Ok("shutdown-on-sigterm")
+            );
+            assert_eq!(c.string(P::ShutdownOnSigterm), shown, "{set}");
+            assert_eq!(c.int(P::ShutdownOnSigterm), bits, "{set}");
+        }
+        let words = "argument(s) must be one of the following: default, save, nosave, now, force";
+        for bad in ["", " save", "save  save", "bogus"] {
+            assert_eq!(
+                c.set("shutdown-on-sigint", bad, false),
+                Err(words.into()),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            c.set("shutdown-on-sigint", "save nosave", false),
+            Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into())
         );
     }
 
