@@ -153,11 +153,15 @@ impl Server {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("exited with {status}"));
             }
+            // A server still starting may accept and then close the connection
+            // (or another test's server may briefly hold the port): try again.
             if let Ok(mut c) = Conn::connect(self.port) {
-                match c.cmd(&["PING"]) {
-                    Frame::Simple(s) if &s[..] == b"PONG" => return Ok(()),
-                    Frame::Error(e) if e.starts_with(b"NOAUTH") => return Ok(()),
-                    _ => {}
+                if c.try_send(&["PING"]).is_ok() {
+                    match c.read() {
+                        Some(Frame::Simple(s)) if &s[..] == b"PONG" => return Ok(()),
+                        Some(Frame::Error(e)) if e.starts_with(b"NOAUTH") => return Ok(()),
+                        _ => {}
+                    }
                 }
             }
             std::thread::sleep(Duration::from_millis(20));

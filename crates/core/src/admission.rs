@@ -63,7 +63,15 @@ pub fn admit(
     hooks: &dyn ServerHooks,
 ) -> Result<Admitted, CmdError> {
     let flags = effective_flags(client, cmd);
-    if !client.authenticated && !cmd.meta.flags.has(Flags::NO_AUTH) {
+    // Redis's authRequired(): only while a password is set (clearing requirepass
+    // lets in connections that never authenticated).
+    if !client.authenticated
+        && !cmd.meta.flags.has(Flags::NO_AUTH)
+        && !engine
+            .config
+            .string(crate::config::P::Requirepass)
+            .is_empty()
+    {
         return Err(CmdError::NoAuth);
     }
     let in_multi = client.multi.is_some() && !cmd.admit.has(Admit::NOT_QUEUED);
@@ -189,8 +197,11 @@ mod tests {
         assert_eq!(run(&e, &mut c, "PING"), "+PONG\r\n");
         c.proto = Protocol::Resp3;
         assert_eq!(run(&e, &mut c, "GET k"), "_\r\n");
-        // Authentication comes first.
+        // Authentication comes first (while a password is set).
         c.authenticated = false;
+        e.config
+            .set("requirepass", "secret", false)
+            .expect("valid password");
         e.gates.out_of_memory.store(true, Relaxed);
         assert_eq!(
             run(&e, &mut c, "SET k v"),

@@ -29,6 +29,18 @@ pub enum CmdError {
         /// The container command, upper case.
         cmd: String,
     },
+    /// COMMAND GETKEYS[ANDFLAGS] of a name Redis does not know.
+    #[error("ERR Invalid command specified")]
+    GetKeysInvalidCommand,
+    /// COMMAND GETKEYS[ANDFLAGS] of a command that never takes keys.
+    #[error("ERR The command has no key arguments")]
+    GetKeysNoKeyArguments,
+    /// COMMAND GETKEYS[ANDFLAGS] with a wrong number of arguments for the command.
+    #[error("ERR Invalid number of arguments specified for command")]
+    GetKeysInvalidArgumentCount,
+    /// COMMAND GETKEYS[ANDFLAGS] whose arguments name no key (bad numkeys, ...).
+    #[error("ERR Invalid arguments specified for command")]
+    GetKeysInvalidArguments,
     /// The key holds a value of another type.
     #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
     WrongType,

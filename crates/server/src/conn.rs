@@ -19,15 +19,10 @@ use crate::state::ServerState;
 
 const READ_CHUNK: usize = 16 * 1024;
 
-fn limits(state: &ServerState, authenticated: bool) -> RequestLimits {
-    let l = RequestLimits {
+fn limits(state: &ServerState) -> RequestLimits {
+    RequestLimits {
         max_bulk_len: state.engine.config.int(P::ProtoMaxBulkLen).max(0) as usize,
         ..RequestLimits::default()
-    };
-    if authenticated {
-        l
-    } else {
-        l.unauthenticated()
     }
 }
 
@@ -39,7 +34,10 @@ where
     let engine = state.engine.clone();
     let authenticated = engine.config.string(P::Requirepass).is_empty();
     let mut client = Client::new(handle.id, authenticated);
-    let mut parser = RequestParser::new(limits(&state, authenticated));
+    let mut parser = RequestParser::new(limits(&state));
+    // Before AUTH, Redis refuses requests of more than 10 arguments or 16 KiB ones
+    // with its "unauthenticated multibulk/bulk length" errors.
+    parser.set_auth_required(!authenticated);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut out = ReplyBuf::with_capacity(Protocol::Resp2, READ_CHUNK);
     let mut was_authenticated = authenticated;
@@ -90,6 +88,11 @@ where
         }
         // Letters posted before this batch go out before its replies.
         handle.mailbox.drain_into(out.buffer_mut());
+        if !client.authenticated {
+            // Redis's authRequired() holds only while a password is set: clearing
+            // requirepass lifts the limits of connections that never authenticated.
+            parser.set_auth_required(!engine.config.string(P::Requirepass).is_empty());
+        }
 
         let mut off = 0;
         let mut executed = 0u64;
@@ -124,7 +127,8 @@ where
                     }
                     if client.authenticated != was_authenticated {
                         was_authenticated = client.authenticated;
-                        parser.set_limits(limits(&state, client.authenticated));
+                        parser.set_limits(limits(&state));
+                        parser.set_auth_required(!client.authenticated);
                     }
                     if client.close_after_reply || handle.mailbox.closing() {
                         close = true;
