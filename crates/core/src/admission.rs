@@ -114,6 +114,12 @@ pub fn admit(
             "LOADING Redis is loading the dataset in memory".into(),
         ));
     }
+    // A client in MONITOR mode (a replica for Redis) may not touch the keyspace.
+    if client.monitor && (flags.has(Flags::READONLY) || write || flags.has(Flags::MAY_REPLICATE)) {
+        return Err(CmdError::Other(
+            "Replica can't interact with the keyspace".into(),
+        ));
+    }
     Ok(if in_multi {
         Admitted::Queue
     } else {

@@ -28,6 +28,13 @@ pub struct Client {
     pub no_touch: bool,
     /// Set by QUIT / CLIENT KILL of itself: close after the reply is written.
     pub close_after_reply: bool,
+    /// CLIENT REPLY ON / OFF / SKIP.
+    pub reply: ReplyMode,
+    /// In MONITOR mode: it may no longer touch the keyspace.
+    pub monitor: bool,
+    /// Arguments of the running command that MONITOR shows as `(redacted)`
+    /// (bit i: argument i; passwords of AUTH, HELLO ... AUTH).
+    pub redact: u64,
     /// Set instead of running the command when the engine is halted (a shutdown
     /// in progress, [`crate::Engine::halt`]): nothing was done and nothing written;
     /// the connection keeps the command and runs it again if the shutdown fails.
@@ -55,6 +62,33 @@ pub struct Client {
     pub loading: bool,
 }
 
+/// Whether a client hears its replies (CLIENT REPLY): the connection drops the
+/// reply of each command for which [`ReplyMode::silenced`] holds, then calls
+/// [`ReplyMode::command_done`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplyMode {
+    /// CLIENT REPLY OFF.
+    pub off: bool,
+    /// The current command's reply is skipped (the one after CLIENT REPLY SKIP).
+    pub skip: bool,
+    /// CLIENT REPLY SKIP just ran: the next command's reply is skipped.
+    pub skip_next: bool,
+}
+
+impl ReplyMode {
+    /// Whether the reply of the command that just ran is dropped.
+    #[inline]
+    pub fn silenced(&self) -> bool {
+        self.off || self.skip
+    }
+
+    /// After each command (Redis's resetClient): a SKIP applies to the next one only.
+    #[inline]
+    pub fn command_done(&mut self) {
+        self.skip = std::mem::take(&mut self.skip_next);
+    }
+}
+
 impl Client {
     /// A new connection's state.
     pub fn new(id: u64, authenticated: bool) -> Client {
@@ -70,6 +104,9 @@ impl Client {
             no_evict: false,
             no_touch: false,
             close_after_reply: false,
+            reply: ReplyMode::default(),
+            monitor: false,
+            redact: 0,
             held: false,
             last_cmd: "NULL",
             block: None,

@@ -93,6 +93,9 @@ pub struct Engine {
     pub cmdstats: crate::commands::stats::CommandStats,
     /// Whether calls record their latency (config latency-tracking).
     pub latency_tracking: std::sync::atomic::AtomicBool,
+    /// Whether some client is in MONITOR mode: commands are then shown to
+    /// [`ServerHooks::monitor`] (one relaxed load per command otherwise).
+    pub monitoring: std::sync::atomic::AtomicBool,
     /// Set while the server shuts down: no command runs ([`Engine::halt`]). Next
     /// to `propagating`, which every command reads too.
     pub halted: std::sync::atomic::AtomicBool,
@@ -131,6 +134,7 @@ impl Engine {
             config,
             cmdstats: crate::commands::stats::CommandStats::new(registry.names().len()),
             latency_tracking: std::sync::atomic::AtomicBool::new(true),
+            monitoring: std::sync::atomic::AtomicBool::new(false),
             registry,
             stats,
             clock: Clock::default(),
@@ -393,6 +397,16 @@ impl Engine {
             let events = std::mem::take(&mut ctx.keys.events);
             hooks.keyspace_events(&events);
         }
+        // Shown to MONITOR once, when first called (not when a blocked client is
+        // served), unless Redis hides it (admin, skip_monitor).
+        if self.monitoring.load(Ordering::Relaxed)
+            && ctx.client.serving_key.is_none()
+            && !cmd.meta.flags.has(Flags::ADMIN)
+            && !cmd.meta.flags.has(Flags::SKIP_MONITOR)
+        {
+            hooks.monitor(ctx.client, ctx.client.db, args);
+        }
+        ctx.client.redact = 0;
         // A command that blocked is counted when it is served or times out.
         if ctx.client.block.is_none() {
             self.cmdstats.called(

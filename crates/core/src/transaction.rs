@@ -290,4 +290,7 @@ impl ServerHooks for TxHooks<'_> {
     fn keyspace_events(&self, events: &[crate::notify::KeyEvent]) {
         self.inner.keyspace_events(events);
     }
+    fn monitor(&self, client: &Client, db: usize, args: &[&[u8]]) {
+        self.inner.monitor(client, db, args);
+    }
 }

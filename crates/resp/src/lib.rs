@@ -63,6 +63,7 @@ mod frame;
 mod limits;
 mod parse;
 mod reply;
+mod repr;
 mod request;
 
 #[cfg(feature = "tokio")]
@@ -75,6 +76,7 @@ pub use frame::Frame;
 pub use limits::Limits;
 pub use parse::FrameDecoder;
 pub use reply::{Deferred, Protocol, ReplyBuf};
+pub use repr::{push_repr, repr};
 pub use request::{RequestLimits, RequestParser};
 
 /// Runs the README's examples as doc tests so they stay correct.

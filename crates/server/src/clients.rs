@@ -38,6 +38,8 @@ pub struct ClientHandle {
     pub info: Mutex<ClientText>,
     /// CLIENT NO-EVICT.
     pub no_evict: AtomicBool,
+    /// In MONITOR mode (CLIENT LIST flag `O`).
+    pub monitor: AtomicBool,
     /// What it receives without asking (pub/sub, invalidations, MONITOR) and the
     /// request to close (CLIENT KILL).
     pub mailbox: crate::mailbox::Mailbox,
@@ -96,6 +98,7 @@ impl ClientHandle {
                 ..ClientText::default()
             }),
             no_evict: AtomicBool::new(false),
+            monitor: AtomicBool::new(false),
             mailbox: crate::mailbox::Mailbox::default(),
             unix,
             blocked: AtomicBool::new(false),
@@ -118,6 +121,9 @@ impl ClientHandle {
             / 1000;
         let t = self.info.lock().clone();
         let mut flags = String::new();
+        if self.monitor.load(Relaxed) {
+            flags.push('O');
+        }
         let multi = self.multi.load(Relaxed);
         if multi >= 0 {
             flags.push('x');

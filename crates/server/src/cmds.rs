@@ -25,6 +25,7 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("client|no-touch", client_no_touch),
     CommandDef::new("client|setinfo", client_setinfo),
     CommandDef::new("client|unblock", client_unblock),
+    CommandDef::new("client|reply", client_reply),
     CommandDef::new("hello", hello),
     CommandDef::new("auth", auth),
     CommandDef::new("reset", reset).admit(Admit::NOT_QUEUED.and(Admit::SUBSCRIBED)),
@@ -243,6 +244,26 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT REPLY ON|OFF|SKIP: OFF and SKIP reply nothing themselves (the connection
+/// drops the replies, see `ReplyMode`).
+fn client_reply(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let mode = &mut ctx.client.reply;
+    if is_kw(args[2], "on") {
+        mode.off = false;
+        mode.skip = false;
+        ctx.out.ok();
+    } else if is_kw(args[2], "off") {
+        mode.off = true;
+    } else if is_kw(args[2], "skip") {
+        if !mode.off {
+            mode.skip_next = true;
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    Ok(())
+}
+
 fn client_no_evict(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     if is_kw(args[2], "on") {
         ctx.client.no_evict = true;
@@ -297,6 +318,8 @@ fn auth(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     if args.len() > 3 {
         return Err(CmdError::Syntax);
     }
+    // MONITOR never shows the credentials.
+    ctx.client.redact = if args.len() == 3 { 0b110 } else { 0b10 };
     let (user, pass) = if args.len() == 3 {
         (args[1], args[2])
     } else {
@@ -326,6 +349,9 @@ fn hello(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     while i < args.len() {
         let more = args.len() - i - 1;
         if is_kw(args[i], "auth") && more >= 2 {
+            if i + 2 < 64 {
+                ctx.client.redact |= (1 << (i + 1)) | (1 << (i + 2));
+            }
             check_auth(ctx, args[i + 1], args[i + 2])?;
             ctx.client.authenticated = true;
             i += 3;
@@ -370,6 +396,11 @@ fn hello(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn reset(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     let st = state(ctx)?;
     let c = &mut *ctx.client;
+    if std::mem::take(&mut c.monitor) {
+        st.monitors.remove(ctx.engine, c.id);
+    }
+    c.reply.off = false;
+    c.reply.skip_next = false;
     c.multi = None;
     ctx.engine.watches.unwatch(c);
     c.db = 0;

@@ -46,8 +46,13 @@ where
     let mut parse_first = false;
     // Whether the client WATCHes keys: they are forgotten when it goes.
     let mut watching = false;
+    // Whether it is in MONITOR mode: it leaves the monitors when it goes.
+    let mut monitoring = false;
+    // The query buffer follows Redis's: freed after 2 s idle, trimmed when much
+    // larger than its recent peak.
+    let mut qbuf = QueryBufferSizing::default();
     loop {
-        if input.capacity() - input.len() < READ_CHUNK / 4 {
+        if !qbuf.freed && input.capacity() - input.len() < READ_CHUNK / 4 {
             let want = parser
                 .bytes_needed()
                 .saturating_sub(input.len())
@@ -56,11 +61,13 @@ where
         }
         if !std::mem::take(&mut parse_first) {
             let idle_timeout = engine.config.int(P::Timeout);
+            let freed = qbuf.freed;
+            let may_free = !freed && input.is_empty();
             let read = async {
                 if idle_timeout > 0 {
                     match tokio::time::timeout(
                         Duration::from_secs(idle_timeout as u64),
-                        stream.read_buf(&mut input),
+                        read_some(&mut stream, &mut input, freed),
                     )
                     .await
                     {
@@ -68,8 +75,14 @@ where
                         Err(_) => Ok(0),
                     }
                 } else {
-                    stream.read_buf(&mut input).await
+                    read_some(&mut stream, &mut input, freed).await
                 }
+            };
+            let idle_free = async move {
+                if !may_free {
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(QUERY_BUFFER_IDLE_FREE).await
             };
             let n = tokio::select! {
                 r = read => match r {
@@ -77,7 +90,17 @@ where
                     Ok(n) => n,
                 },
                 _ = handle.mailbox.wait() => 0,
+                _ = idle_free => {
+                    input = BytesMut::new();
+                    qbuf.freed = true;
+                    handle.qbuf.store(0, Relaxed);
+                    handle.qbuf_free.store(0, Relaxed);
+                    continue;
+                }
             };
+            if n > 0 {
+                qbuf.freed = false;
+            }
             if n > 0 {
                 state.net_input.fetch_add(n as u64, Relaxed);
                 state.reads.fetch_add(1, Relaxed);
@@ -88,6 +111,13 @@ where
         }
         // Letters posted before this batch go out before its replies.
         handle.mailbox.drain_into(out.buffer_mut());
+        // What CLIENT LIST / INFO show for this client while its batch runs.
+        handle.qbuf.store(input.len(), Relaxed);
+        handle
+            .qbuf_free
+            .store(input.capacity() - input.len(), Relaxed);
+        handle.omem.store(out.len(), Relaxed);
+        qbuf.peak = qbuf.peak.max(input.len());
         if !client.authenticated {
             // Redis's authRequired() holds only while a password is set: clearing
             // requirepass lifts the limits of connections that never authenticated.
@@ -106,7 +136,13 @@ where
                         let chunk = &input[off..off + len];
                         let args: SmallVec<[&[u8]; 8]> = parser.args(chunk).collect();
                         if !args.is_empty() {
+                            let mark = out.len();
                             engine.execute(&mut client, &args, &mut out, &*state);
+                            if client.reply.silenced() {
+                                // CLIENT REPLY OFF / SKIP: the reply is dropped.
+                                out.buffer_mut().truncate(mark);
+                            }
+                            client.reply.command_done();
                             if client.held {
                                 // A shutdown began: the command did not run. It
                                 // stays in the buffer until the outcome is known.
@@ -158,6 +194,7 @@ where
         }
         state.commands_processed.fetch_add(executed, Relaxed);
         watching = !client.watch.is_empty();
+        monitoring = client.monitor;
         publish(&handle, &client, &input, &out, &state);
         if !out.is_empty() {
             // The AOF holds this client's writes (fsynced with appendfsync always)
@@ -174,6 +211,7 @@ where
             if bytes.capacity() > 1024 * 1024 {
                 *bytes = BytesMut::with_capacity(READ_CHUNK);
             }
+            handle.omem.store(0, Relaxed);
         }
         if close {
             break;
@@ -199,14 +237,73 @@ where
             parse_first = true;
             continue;
         }
-        if input.is_empty() && input.capacity() > 1024 * 1024 {
-            input = BytesMut::with_capacity(READ_CHUNK);
+        if input.capacity() > QUERY_BUFFER_RESIZE_THRESHOLD {
+            qbuf.trim(&mut input);
         }
     }
     if watching {
         engine.watches.forget_client(handle.id);
     }
+    if monitoring {
+        state.monitors.remove(&engine, handle.id);
+    }
     let _ = stream.shutdown().await;
+}
+
+/// A query buffer that idled this long is freed (Redis's clientsCron: more than 2 s).
+const QUERY_BUFFER_IDLE_FREE: Duration = Duration::from_millis(2500);
+/// Above this capacity a query buffer is trimmed to its recent peak (Redis's
+/// PROTO_RESIZE_THRESHOLD).
+const QUERY_BUFFER_RESIZE_THRESHOLD: usize = 32 * 1024;
+
+/// The query buffer's sizing state: Redis frees an idle client's buffer and trims
+/// one much larger than what it recently held, so one big request does not pin its
+/// memory for the life of the connection.
+#[derive(Default)]
+struct QueryBufferSizing {
+    /// Freed while idle: the next read goes through a small stack buffer.
+    freed: bool,
+    /// The most it held since the last trim check.
+    peak: usize,
+    /// When the peak was last examined.
+    checked: Option<std::time::Instant>,
+}
+
+impl QueryBufferSizing {
+    /// About once a second: a buffer more than twice its recent peak shrinks to it.
+    fn trim(&mut self, input: &mut BytesMut) {
+        let now = std::time::Instant::now();
+        let due = self
+            .checked
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1));
+        if !due {
+            return;
+        }
+        self.checked = Some(now);
+        let peak = std::mem::take(&mut self.peak).max(input.len());
+        if input.capacity() / 2 > peak {
+            let mut smaller = BytesMut::with_capacity(peak.max(READ_CHUNK));
+            smaller.extend_from_slice(input);
+            *input = smaller;
+        }
+    }
+}
+
+/// Reads what is available into `input`; after the buffer was freed for idling,
+/// through a stack buffer first so that an idle client holds no query buffer.
+async fn read_some<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    input: &mut BytesMut,
+    freed: bool,
+) -> std::io::Result<usize> {
+    if !freed {
+        return stream.read_buf(input).await;
+    }
+    let mut first = [0u8; 1024];
+    let n = stream.read(&mut first).await?;
+    input.reserve(READ_CHUNK.max(n));
+    input.extend_from_slice(&first[..n]);
+    Ok(n)
 }
 
 /// Parks the client of a blocking command until it is served, times out, is

@@ -14,6 +14,7 @@ pub mod info;
 pub mod listen;
 pub mod log;
 pub mod mailbox;
+pub mod monitor;
 pub mod park;
 pub mod persistence;
 pub mod rdb_load;
@@ -77,6 +78,7 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     dump::COMMANDS,
     aof::COMMANDS,
     replication::COMMANDS,
+    monitor::COMMANDS,
 ];
 
 pub fn parse_args(args: &[String]) -> Result<Options, (String, i32)> {

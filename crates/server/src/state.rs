@@ -19,6 +19,8 @@ pub struct ServerState {
     pub clients: Clients,
     /// Clients parked by blocking commands.
     pub blocked: crate::blocked::Blocked,
+    /// Clients in MONITOR mode.
+    pub monitors: crate::monitor::Monitors,
     /// 40 hex characters identifying this run (INFO run_id).
     pub run_id: String,
     /// Replication id (INFO master_replid).
@@ -81,6 +83,7 @@ impl ServerState {
             engine,
             clients: Clients::default(),
             blocked: crate::blocked::Blocked::default(),
+            monitors: crate::monitor::Monitors::default(),
             run_id: random_hex40(),
             replid: random_hex40(),
             started: Instant::now(),
@@ -137,6 +140,10 @@ impl ServerHooks for ServerState {
     fn dbs_ready(&self, dbs: &[usize]) {
         let keys = self.blocked.keys_in(dbs);
         self.blocked.serve(&self.engine, self, keys);
+    }
+
+    fn monitor(&self, client: &ferrokv_core::Client, db: usize, args: &[&[u8]]) {
+        self.monitors.feed(self, client, db, args);
     }
 
     fn propagate(&self, cmds: &[(usize, &[&[u8]])]) -> u64 {
