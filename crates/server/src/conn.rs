@@ -181,6 +181,11 @@ where
             }
         }
         input.advance(off);
+        if input.is_empty() && off > 0 {
+            // Take back the consumed front of the buffer (no copy, no allocation):
+            // its capacity is what it was before this batch.
+            input.reserve(READ_CHUNK);
+        }
         let query_limit = engine.config.int(P::ClientQueryBufferLimit).max(0) as usize;
         if input.len() > query_limit {
             tracing::warn!(
@@ -270,12 +275,13 @@ struct QueryBufferSizing {
 }
 
 impl QueryBufferSizing {
-    /// About once a second: a buffer more than twice its recent peak shrinks to it.
+    /// Every 100 ms at most (Redis's cron): a buffer more than twice its recent
+    /// peak shrinks to it.
     fn trim(&mut self, input: &mut BytesMut) {
         let now = std::time::Instant::now();
         let due = self
             .checked
-            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1));
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_millis(100));
         if !due {
             return;
         }
