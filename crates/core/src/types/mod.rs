@@ -96,6 +96,18 @@ impl Value {
         Value::Str(StrValue::Int(0))
     }
 
+    /// Heap bytes of the value, collections estimated from `samples` elements
+    /// (MEMORY USAGE; every element when they are fewer).
+    pub fn memory_usage(&self, samples: usize) -> usize {
+        match self {
+            Value::Str(s) => s.heap_size(),
+            Value::List(l) => std::mem::size_of::<list::ListValue>() + l.heap_size_sampled(samples),
+            Value::Hash(h) => std::mem::size_of::<hash::HashValue>() + h.heap_size_sampled(samples),
+            Value::Set(s) => std::mem::size_of::<set::SetValue>() + s.heap_size_sampled(samples),
+            Value::ZSet(z) => std::mem::size_of::<zset::ZSetValue>() + z.heap_size(),
+        }
+    }
+
     /// The value's type.
     pub fn value_type(&self) -> ValueType {
         match self {

@@ -433,6 +433,27 @@ impl<T: Keyed> Table<T> {
         n
     }
 
+    /// [`heap_size`](Self::heap_size) estimated from the first `samples` entries
+    /// (MEMORY USAGE ... SAMPLES, as Redis's objectComputeSize): exact when they are
+    /// all the entries.
+    pub fn heap_size_sampled(&self, samples: usize) -> usize {
+        if samples >= self.len {
+            return self.heap_size();
+        }
+        let buckets = (self.ht[0].len() + self.ht[1].len()) * std::mem::size_of::<Link<T>>();
+        let (mut seen, mut bytes) = (0, 0);
+        for item in self.iter().take(samples.max(1)) {
+            bytes += std::mem::size_of::<Entry<T>>() + item.heap();
+            seen += 1;
+        }
+        buckets
+            + if seen == 0 {
+                0
+            } else {
+                bytes * self.len / seen
+            }
+    }
+
     /// Roughly the allocations that freeing the table takes: one per entry (an
     /// item's own long buffer is not counted, so that this stays O(1) on the
     /// delete path that consults it).
