@@ -441,17 +441,12 @@ impl<T: Keyed> Table<T> {
             return self.heap_size();
         }
         let buckets = (self.ht[0].len() + self.ht[1].len()) * std::mem::size_of::<Link<T>>();
-        let (mut seen, mut bytes) = (0, 0);
+        let (mut seen, mut bytes) = (0usize, 0usize);
         for item in self.iter().take(samples.max(1)) {
             bytes += std::mem::size_of::<Entry<T>>() + item.heap();
             seen += 1;
         }
-        buckets
-            + if seen == 0 {
-                0
-            } else {
-                bytes * self.len / seen
-            }
+        buckets + (bytes * self.len).checked_div(seen).unwrap_or(0)
     }
 
     /// Roughly the allocations that freeing the table takes: one per entry (an
