@@ -40,18 +40,54 @@ pub struct Stats {
 
 /// Time as the engine sees it: wall clock plus an offset tests can move (so expiry
 /// can be tested without sleeping).
-#[derive(Default)]
+///
+/// A command reads the clock once: the monotonic instant it starts at gives both
+/// its duration (INFO commandstats) and its wall time, as that instant plus the
+/// wall clock's distance from the monotonic one, which [`Clock::reanchor`] refreshes
+/// several times a second (so a stepped wall clock is followed within that time).
 pub struct Clock {
     offset_ms: AtomicI64,
+    origin: Instant,
+    /// Wall time minus monotonic time since `origin`, in ns.
+    wall_minus_mono_ns: AtomicI64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        let c = Clock {
+            offset_ms: AtomicI64::new(0),
+            origin: Instant::now(),
+            wall_minus_mono_ns: AtomicI64::new(0),
+        };
+        c.reanchor();
+        c
+    }
 }
 
 impl Clock {
     /// Unix time in milliseconds.
     pub fn now_ms(&self) -> i64 {
+        self.ms_at(Instant::now())
+    }
+
+    /// Unix time in milliseconds at monotonic instant `t` (a command's start).
+    #[inline]
+    pub fn ms_at(&self, t: Instant) -> i64 {
+        let mono = t.saturating_duration_since(self.origin).as_nanos() as i64;
+        (self.wall_minus_mono_ns.load(Ordering::Relaxed) + mono).div_euclid(1_000_000)
+            + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Measures the wall clock against the monotonic one again.
+    pub fn reanchor(&self) {
+        let mono = Instant::now()
+            .saturating_duration_since(self.origin)
+            .as_nanos() as i64;
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        wall + self.offset_ms.load(Ordering::Relaxed)
+            .map_or(0, |d| d.as_nanos() as i64);
+        self.wall_minus_mono_ns
+            .store(wall - mono, Ordering::Relaxed);
     }
 
     /// Moves the clock forward (DEBUG JUMP-CLOCK, tests).
@@ -344,7 +380,9 @@ impl Engine {
             self.snapshot_before_write(&mut locks);
         }
         let db = client.db;
-        let mut keys = Keys::new(locks, db, self.clock.now_ms());
+        // One clock read: the command's wall time and the start of its duration.
+        let started = Instant::now();
+        let mut keys = Keys::new(locks, db, self.clock.ms_at(started));
         if snapshot_write && !whole_dbs {
             keys.cow = Some(&self.snapshot);
         }
@@ -379,7 +417,6 @@ impl Engine {
             hooks,
             cmd,
         };
-        let started = Instant::now();
         let result = handler(&mut ctx, args);
         debug_assert!(
             ctx.keys.dirty == 0

@@ -272,6 +272,9 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 .shutting_down
                 .load(std::sync::atomic::Ordering::Relaxed)
             {
+                // Commands derive their wall time from the monotonic clock; keep
+                // the two measured against each other.
+                engine.clock.reanchor();
                 let hz = engine.config.int(P::Hz).clamp(1, 500) as u64;
                 let period = Duration::from_micros(1_000_000 / hz);
                 let effort = engine.config.int(P::ActiveExpireEffort).clamp(1, 10) as u32;
