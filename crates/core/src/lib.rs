@@ -22,6 +22,8 @@ pub mod keyspace;
 pub mod lazyfree;
 pub mod propagate;
 pub mod snapshot;
+#[cfg(test)]
+mod testkit;
 pub mod transaction;
 pub mod types;
 
