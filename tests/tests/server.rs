@@ -243,6 +243,19 @@ fn client_commands() {
         CLIENT KILL ID 999999
         CLIENT KILL FOO bar
         CLIENT LIST TYPE foo
+        CLIENT LIST TYPE normal TYPE normal
+        CLIENT LIST TYPE
+        CLIENT LIST FOO bar
+        CLIENT LIST ID abc
+        CLIENT LIST ID 1.5 999999
+        CLIENT LIST ID -1 0 999999
+        CLIENT UNBLOCK 999999 ERROR x
+        CLIENT UNBLOCK abc FOO
+        CLIENT UNBLOCK abc TIMEOUT
+        CLIENT KILL USER nobody
+        CLIENT KILL ID 999999 USER nobody
+        CLIENT KILL USER nobody ID 0
+        CLIENT KILL ID 0 USER nobody
         CLIENT FOO
         CLIENT HELP
         ",
