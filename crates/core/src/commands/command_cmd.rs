@@ -170,7 +170,11 @@ fn list(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn key_positions<'e>(ctx: &Ctx<'_, 'e>, args: &[&[u8]]) -> CmdResult<(Vec<usize>, &'e Command)> {
+/// The keys of the command in `args[2..]` (COMMAND GETKEYS[ANDFLAGS]), each with
+/// its position and flags: from the key specs, each key with the flags of the spec
+/// that found it, or from Redis's getkeys procedure where the specs are incomplete
+/// or the flags depend on the arguments (SORT, SET).
+fn keys_and_flags(ctx: &Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult<Vec<(usize, Vec<Frame>)>> {
     let cmd_args = &args[2..];
     let reg = &ctx.engine.registry;
     let Some(mut cmd) = reg.get(cmd_args[0]) else {
@@ -186,25 +190,55 @@ fn key_positions<'e>(ctx: &Ctx<'_, 'e>, args: &[&[u8]]) -> CmdResult<(Vec<usize>
             "Invalid number of arguments specified for command".into(),
         ));
     }
-    let pos = cmd.meta.key_positions(cmd_args);
-    if pos.is_empty() {
+    let flags =
+        |words: &[&str]| -> Vec<Frame> { words.iter().map(|w| Frame::simple(*w)).collect() };
+    let mut keys: Vec<(usize, Vec<Frame>)> = Vec::new();
+    match cmd.meta.name.as_str() {
+        // sortGetKeys: the sort key, and the last STORE target (LIMIT takes two
+        // arguments, GET and BY one).
+        "sort" => {
+            keys.push((1, flags(&["RO", "access"])));
+            let mut store = None;
+            let mut i = 2;
+            while i < cmd_args.len() {
+                let a = cmd_args[i];
+                if is_kw(a, "limit") {
+                    i += 2;
+                } else if is_kw(a, "store") && i + 1 < cmd_args.len() {
+                    store = Some(i + 1);
+                } else if is_kw(a, "get") || is_kw(a, "by") {
+                    i += 1;
+                }
+                i += 1;
+            }
+            keys.extend(store.map(|p| (p, flags(&["OW", "update"]))));
+        }
+        // setGetKeys: with GET it reads and updates, without it only overwrites.
+        "set" => {
+            let get = cmd_args[3..].iter().any(|a| is_kw(a, "get"));
+            let words: &[&str] = if get {
+                &["RW", "access", "update"]
+            } else {
+                &["OW", "update"]
+            };
+            keys.push((1, flags(words)));
+        }
+        _ => {
+            let specs = spec_flags(cmd);
+            cmd.meta.for_each_spec_key(cmd_args, |spec, p| {
+                keys.push((p, specs.get(spec).cloned().unwrap_or_default()));
+            });
+        }
+    }
+    if keys.is_empty() {
         return Err(CmdError::Other("The command has no key arguments".into()));
     }
-    Ok((pos, cmd))
+    Ok(keys)
 }
 
-fn getkeys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let (pos, _) = key_positions(ctx, args)?;
-    ctx.out.array(pos.len());
-    for p in pos {
-        ctx.out.bulk(args[2 + p]);
-    }
-    Ok(())
-}
-
-fn getkeysandflags(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let (pos, cmd) = key_positions(ctx, args)?;
-    let specs_flags: Vec<Vec<Frame>> = match &cmd.meta.info {
+/// The flags of each of `cmd`'s key specs, from its COMMAND INFO entry.
+fn spec_flags(cmd: &Command) -> Vec<Vec<Frame>> {
+    match &cmd.meta.info {
         Frame::Array(items) if items.len() > 8 => match &items[8] {
             Frame::Array(specs) | Frame::Set(specs) => specs
                 .iter()
@@ -223,19 +257,26 @@ fn getkeysandflags(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             _ => Vec::new(),
         },
         _ => Vec::new(),
-    };
-    let mut flags = specs_flags.first().cloned().unwrap_or_default();
-    // SET's key flags depend on its arguments (Redis's setGetKeys): without GET it
-    // only overwrites.
-    if cmd.meta.name == "set" && !args[5..].iter().any(|a| is_kw(a, "get")) {
-        flags = vec![Frame::simple("OW"), Frame::simple("update")];
     }
-    ctx.out.array(pos.len());
-    for p in pos {
+}
+
+fn getkeys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let keys = keys_and_flags(ctx, args)?;
+    ctx.out.array(keys.len());
+    for (p, _) in &keys {
+        ctx.out.bulk(args[2 + p]);
+    }
+    Ok(())
+}
+
+fn getkeysandflags(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let keys = keys_and_flags(ctx, args)?;
+    ctx.out.array(keys.len());
+    for (p, flags) in &keys {
         ctx.out.array(2);
         ctx.out.bulk(args[2 + p]);
         ctx.out.set(flags.len());
-        for f in &flags {
+        for f in flags {
             write_frame(ctx.out, f);
         }
     }
