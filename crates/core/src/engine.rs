@@ -182,9 +182,23 @@ impl Engine {
     }
 
     /// A command refused before it ran: counted, and inside MULTI it makes EXEC
-    /// fail (Redis's rejectCommand / flagTransaction).
-    fn reject(&self, client: &mut Client, e: CmdError) -> Result<(), CmdError> {
+    /// fail (Redis's rejectCommand / flagTransaction). A refused EXEC itself (bad
+    /// arity, no auth) discards the transaction and the watches, in MULTI or not,
+    /// and says why in an EXECABORT (Redis's execCommandAbort).
+    fn reject(&self, client: &mut Client, args: &[&[u8]], e: CmdError) -> Result<(), CmdError> {
         self.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        if args
+            .first()
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"exec"))
+        {
+            client.multi = None;
+            self.watches.unwatch(client);
+            let why = e.to_string();
+            let why = why.strip_prefix("ERR ").unwrap_or(&why);
+            return Err(CmdError::Raw(format!(
+                "EXECABORT Transaction discarded because of: {why}"
+            )));
+        }
         if let Some(m) = &mut client.multi {
             m.aborted = true;
         }
@@ -200,10 +214,10 @@ impl Engine {
     ) -> Result<(), CmdError> {
         let cmd = match self.resolve(args) {
             Ok(c) => c,
-            Err(e) => return self.reject(client, e),
+            Err(e) => return self.reject(client, args, e),
         };
         if !client.authenticated && !cmd.meta.flags.has(Flags::NO_AUTH) {
-            return self.reject(client, CmdError::NoAuth);
+            return self.reject(client, args, CmdError::NoAuth);
         }
         if cmd.handler.is_none() {
             return Err(CmdError::WrongArity(cmd.meta.name.clone()));
@@ -213,6 +227,7 @@ impl Engine {
         if in_multi && cmd.meta.flags.has(Flags::NO_MULTI) {
             return self.reject(
                 client,
+                args,
                 CmdError::Other("Command not allowed inside a transaction".into()),
             );
         }
@@ -222,7 +237,7 @@ impl Engine {
                 || self.bgsave_failed.load(Ordering::Relaxed))
         {
             if let Some(e) = hooks.deny_writes() {
-                return self.reject(client, CmdError::Raw(e));
+                return self.reject(client, args, CmdError::Raw(e));
             }
         }
         if in_multi {
