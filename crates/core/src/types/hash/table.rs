@@ -59,6 +59,25 @@ fn hash(key: &[u8]) -> u64 {
 
 const MIN_SIZE: usize = 4;
 
+/// Arrays of at least this many buckets keep their chain lengths in [`Lens`].
+const LENS_MIN: usize = 64;
+
+/// The chain length of every bucket of both arrays (saturating at 255, where the
+/// chain itself is counted), for tables of [`LENS_MIN`] buckets or more: a random
+/// pick's rejected tries then read one byte of a small dense array instead of a
+/// bucket and its chain (a cache miss each). Small tables go without (8 bytes of
+/// `Option<Box<..>>` in the table), their buckets are cheap to read.
+struct Lens([Box<[u8]>; 2]);
+
+impl Lens {
+    /// One more entry in bucket `i` of array `t`.
+    #[inline]
+    fn inc(&mut self, t: usize, i: usize) {
+        let n = &mut self.0[t][i];
+        *n = n.saturating_add(1);
+    }
+}
+
 /// One element: the chain link and the item.
 pub struct Entry<T> {
     next: Option<Box<Entry<T>>>,
@@ -78,6 +97,8 @@ pub struct Table<T> {
     /// For each array, a bound on its chain lengths (never below the longest
     /// chain; removals leave it as it is): what makes random picks uniform.
     max_chain: [u32; 2],
+    /// Chain lengths, for large tables.
+    lens: Option<Box<Lens>>,
 }
 
 impl<T> Default for Table<T> {
@@ -87,6 +108,7 @@ impl<T> Default for Table<T> {
             rehash_idx: 0,
             len: 0,
             max_chain: [0; 2],
+            lens: None,
         }
     }
 }
@@ -113,6 +135,15 @@ fn buckets<T>(n: usize) -> Buckets<T> {
     v.into_boxed_slice()
 }
 
+fn zeros(n: usize) -> Box<[u8]> {
+    vec![0u8; n].into_boxed_slice()
+}
+
+/// The [`Lens`] value of a chain.
+fn len_byte<T>(link: &Link<T>) -> u8 {
+    u8::try_from(chain_len(link)).unwrap_or(u8::MAX)
+}
+
 #[inline]
 fn slot(h: u64, table_len: usize) -> usize {
     h as usize & (table_len - 1)
@@ -123,7 +154,11 @@ impl<T: Keyed> Table<T> {
     pub fn with_capacity(n: usize) -> Self {
         let mut t = Table::default();
         if n > 0 {
-            t.ht[0] = buckets(n.next_power_of_two().max(MIN_SIZE));
+            let size = n.next_power_of_two().max(MIN_SIZE);
+            t.ht[0] = buckets(size);
+            if size >= LENS_MIN {
+                t.lens = Some(Box::new(Lens([zeros(size), Box::new([])])));
+            }
         }
         t
     }
@@ -259,16 +294,35 @@ impl<T: Keyed> Table<T> {
         let next = self.ht[t][i].take();
         self.ht[t][i] = Some(Box::new(Entry { next, item }));
         self.len += 1;
+        if let Some(l) = &mut self.lens {
+            l.inc(t, i);
+        }
         self.note_chain(t, i);
     }
 
     /// Raises array `t`'s chain bound to the length of its chain `i` (just grown;
-    /// the walk is over entries the caller has just touched).
+    /// without lengths kept, the walk is over entries the caller has just touched).
     #[inline]
     fn note_chain(&mut self, t: usize, i: usize) {
-        let n = chain_len(&self.ht[t][i]);
+        let n = match &self.lens {
+            Some(l) if l.0[t][i] < u8::MAX => u32::from(l.0[t][i]),
+            _ => chain_len(&self.ht[t][i]),
+        };
         if n > self.max_chain[t] {
             self.max_chain[t] = n;
+        }
+    }
+
+    /// Bucket `i` of array `t` lost an entry.
+    #[inline]
+    fn note_unlink(&mut self, t: usize, i: usize) {
+        if let Some(l) = &mut self.lens {
+            let n = &mut l.0[t][i];
+            *n = if *n == u8::MAX {
+                len_byte(&self.ht[t][i])
+            } else {
+                n.saturating_sub(1)
+            };
         }
     }
 
@@ -286,6 +340,7 @@ impl<T: Keyed> Table<T> {
         self.step();
         let (t, i) = self.locate(key)?;
         let removed = unlink(&mut self.ht[t][i], |e| e.item.key() == key)?;
+        self.note_unlink(t, i);
         self.len -= 1;
         self.maybe_shrink();
         Some(removed.item)
@@ -305,11 +360,22 @@ impl<T: Keyed> Table<T> {
         if self.len == 0 {
             self.ht[0] = buckets(size);
             self.max_chain[0] = 0;
+            self.lens = (size >= LENS_MIN).then(|| Box::new(Lens([zeros(size), Box::new([])])));
             return;
         }
         self.ht[1] = buckets(size);
         self.max_chain[1] = 0;
         self.rehash_idx = 0;
+        match &mut self.lens {
+            // Kept through a shrink to a small size, dropped when it completes.
+            Some(l) => l.0[1] = zeros(size),
+            // Growing past LENS_MIN: count the (fewer than LENS_MIN) old chains.
+            None if size >= LENS_MIN => {
+                let old: Box<[u8]> = self.ht[0].iter().map(len_byte).collect();
+                self.lens = Some(Box::new(Lens([old, zeros(size)])));
+            }
+            None => {}
+        }
     }
 
     /// Moves one non-empty bucket of the old table (visiting at most 10 empty
@@ -329,13 +395,25 @@ impl<T: Keyed> Table<T> {
         }
         if let Some(head) = old.get_mut(self.rehash_idx) {
             let mut chain = head.take();
+            if let Some(l) = &mut self.lens {
+                l.0[0][self.rehash_idx] = 0;
+            }
             while let Some(mut e) = chain {
                 chain = e.next.take();
                 let i = slot(hash(e.item.key()), new.len());
                 e.next = new[i].take();
                 new[i] = Some(e);
                 // A shrink merges chains: keep the new array's bound.
-                let n = chain_len(&new[i]);
+                let n = match &mut self.lens {
+                    Some(l) => {
+                        l.inc(1, i);
+                        match l.0[1][i] {
+                            u8::MAX => chain_len(&new[i]),
+                            n => u32::from(n),
+                        }
+                    }
+                    None => chain_len(&new[i]),
+                };
                 if n > self.max_chain[1] {
                     self.max_chain[1] = n;
                 }
@@ -346,6 +424,11 @@ impl<T: Keyed> Table<T> {
             self.ht[0] = std::mem::replace(&mut self.ht[1], Box::new([]));
             self.max_chain = [self.max_chain[1], 0];
             self.rehash_idx = 0;
+            if self.ht[0].len() < LENS_MIN {
+                self.lens = None;
+            } else if let Some(l) = &mut self.lens {
+                l.0[0] = std::mem::replace(&mut l.0[1], Box::new([]));
+            }
         }
     }
 
@@ -417,14 +500,12 @@ impl<T: Keyed> Table<T> {
             let r = rng.gen_range(0..slots * bound);
             let (h, pos) = (start + r / bound, r % bound);
             let (t, i) = if h >= s0 { (1, h - s0) } else { (0, h) };
-            let mut cur = self.ht[t][i].as_deref();
-            let mut n = 0;
-            while let Some(e) = cur {
-                if n == pos {
-                    return Some((t, i, pos));
-                }
-                n += 1;
-                cur = e.next.as_deref();
+            let hit = match &self.lens {
+                Some(l) if l.0[t][i] < u8::MAX => pos < usize::from(l.0[t][i]),
+                _ => pos < chain_len(&self.ht[t][i]) as usize,
+            };
+            if hit {
+                return Some((t, i, pos));
             }
         }
     }
@@ -448,6 +529,7 @@ impl<T: Keyed> Table<T> {
             n += 1;
             n > pos
         })?;
+        self.note_unlink(t, i);
         self.len -= 1;
         self.maybe_shrink();
         Some(e.item)
@@ -456,6 +538,9 @@ impl<T: Keyed> Table<T> {
     /// Heap bytes: the bucket arrays, the entries and what the items own.
     pub fn heap_size(&self) -> usize {
         let mut n = (self.ht[0].len() + self.ht[1].len()) * std::mem::size_of::<Link<T>>();
+        if let Some(l) = &self.lens {
+            n += std::mem::size_of::<Lens>() + l.0[0].len() + l.0[1].len();
+        }
         for item in self.iter() {
             n += std::mem::size_of::<Entry<T>>() + item.heap();
         }
@@ -816,18 +901,46 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(14);
         let mut t: Table<SmallBytes> = Table::default();
-        for round in 0..4000u32 {
+        // Grow past LENS_MIN, churn, shrink below it by removals and pops, grow
+        // again: the bound and the kept lengths must follow every change.
+        let (mut kept, mut dropped) = (0, 0);
+        for round in 0..9000u32 {
+            match (&t.lens, kept > 0) {
+                (Some(_), _) => kept += 1,
+                (None, true) => dropped += 1,
+                _ => {}
+            }
             let k = rng.gen_range(0..2000u32).to_string();
-            if round % 3 == 2 {
-                t.remove(k.as_bytes());
-            } else if !t.contains(k.as_bytes()) {
-                t.insert_new(sb(&k));
+            match round {
+                0..=2999 if round % 3 == 2 => {
+                    t.remove(k.as_bytes());
+                }
+                3000..=5999 => {
+                    if round % 2 == 0 {
+                        t.pop_random(&mut rng);
+                    } else {
+                        t.remove(k.as_bytes());
+                    }
+                }
+                _ => {
+                    if !t.contains(k.as_bytes()) {
+                        t.insert_new(sb(&k));
+                    }
+                }
             }
             for a in 0..2 {
                 let longest = t.ht[a].iter().map(chain_len).max().unwrap_or(0);
                 assert!(longest <= t.max_chain[a], "array {a}: {longest} > bound");
+                match &t.lens {
+                    Some(l) => {
+                        let real: Vec<u8> = t.ht[a].iter().map(len_byte).collect();
+                        assert_eq!(&l.0[a][..], &real[..], "array {a} lengths");
+                    }
+                    None => assert!(t.ht[0].len() < LENS_MIN || t.ht[0].is_empty()),
+                }
             }
         }
+        assert!(kept > 1000 && dropped > 100, "{kept} {dropped}");
     }
 
     #[test]
