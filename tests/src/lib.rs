@@ -391,6 +391,84 @@ pub fn prop_runner(default_cases: u32) -> proptest::test_runner::TestRunner {
     })
 }
 
+/// Arguments that are wrong almost anywhere: not a number, a float where an
+/// integer goes, zero and negative counts, past `i64` (and exactly at its ends),
+/// empty, a range bound or a keyword out of place. No small positive numbers: a
+/// malformed `SPOP k 100` must not become a random pick, nor an expiry a short TTL.
+pub const BAD_ARGS: &[&str] = &[
+    "abc",
+    "1.5",
+    "-1",
+    "0",
+    "",
+    "99999999999999999999",
+    "-9223372036854775808",
+    "9223372036854775807",
+    "inf",
+    "(1",
+    "[a",
+    "NX",
+    "XX",
+    "GET",
+    "LIMIT",
+    "COUNT",
+    "WITHSCORES",
+];
+
+/// Breaks a well-formed command the way clients get commands wrong: one argument
+/// replaced by a [`BAD_ARGS`] one, two replaced (so that which fault is reported
+/// first is compared), one dropped (a value missing after its keyword), one
+/// repeated (a duplicate option), or a bad one appended. The command name stays.
+pub fn malformed(
+    cmd: impl proptest::strategy::Strategy<Value = Vec<String>>,
+) -> impl proptest::strategy::Strategy<Value = Vec<String>> {
+    use proptest::prelude::*;
+    let bad = || proptest::sample::select(BAD_ARGS).prop_map(String::from);
+    (
+        cmd,
+        0u8..5,
+        any::<proptest::sample::Index>(),
+        any::<proptest::sample::Index>(),
+        bad(),
+        bad(),
+    )
+        .prop_map(|(mut c, how, i, j, a, b)| {
+            if c.len() < 2 {
+                c.push(a);
+                return c;
+            }
+            let (i, j) = (1 + i.index(c.len() - 1), 1 + j.index(c.len() - 1));
+            match how {
+                0 => c[i] = a,
+                1 => {
+                    c[i] = a;
+                    c[j] = b;
+                }
+                2 => {
+                    c.remove(i);
+                }
+                3 => {
+                    let dup = c[i].clone();
+                    c.insert(i, dup);
+                }
+                _ => c.push(a),
+            }
+            c
+        })
+}
+
+/// Whether the reply of a SCAN-family command for `cursor` can be compared between
+/// two servers: a cursor other than 0 that the server accepts names a place in its
+/// own hash table, so the page it returns differs (0, an empty cursor, and the
+/// cursors refused with an error compare fine).
+pub fn comparable_cursor(cursor: &str) -> bool {
+    let digits = cursor.strip_prefix(['+', '-']).unwrap_or(cursor);
+    if cursor.is_empty() || digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    !matches!(digits.parse::<u64>(), Ok(v) if v != 0)
+}
+
 /// A differential session: the same commands to ferrokv and redis-server, replies
 /// required identical.
 pub struct Diff {

@@ -424,3 +424,57 @@ fn memory_usage_arguments_and_sizes() {
     let ratio = sampled as f64 / exact as f64;
     assert!((0.8..1.25).contains(&ratio), "{sampled} vs {exact}");
 }
+
+/// Db indexes are C ints in Redis: past them the reply is getIntFromObject's range
+/// error (SWAPDB's own message), before any other check.
+#[test]
+fn db_index_arguments() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        SET k v
+        SELECT 2147483648
+        SELECT -2147483649
+        SELECT 9223372036854775807
+        SELECT 16
+        SELECT -1
+        SELECT abc
+        SELECT 1.5
+        MOVE k 2147483648
+        MOVE k -9223372036854775808
+        MOVE k abc
+        MOVE k 16
+        MOVE k 0
+        MOVE missing 2147483648
+        COPY k k2 DB 2147483648
+        COPY k k2 DB abc
+        COPY k k2 DB 16
+        COPY k k2 DB -1
+        COPY k k2 DB 1 FOO
+        COPY k k2 FOO DB abc
+        COPY k k2 DB abc FOO
+        COPY k k2 DB
+        COPY k k DB 0
+        SWAPDB 2147483648 0
+        SWAPDB 0 2147483648
+        SWAPDB abc 99999999999
+        SWAPDB 99999999999 abc
+        SWAPDB 16 abc
+        SWAPDB 0 -1
+        ",
+    );
+}
+
+/// SCAN cursors are read with strtoul: an empty one is 0, a lone sign is not.
+#[test]
+fn scan_cursor_forms() {
+    let mut d = Diff::new();
+    d.line("SET k v");
+    d.check(&["SCAN", ""]);
+    d.check(&["SCAN", "", "COUNT", "100"]);
+    for bad in ["-", "+", " 1", "1 ", "1.5", "0x1", "18446744073709551616"] {
+        d.check(&["SCAN", bad]);
+    }
+    d.check(&["SCAN", "+0"]);
+    d.check(&["SCAN", "18446744073709551615", "COUNT", "abc"]);
+}

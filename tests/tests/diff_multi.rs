@@ -427,3 +427,47 @@ fn background_saves_inside_exec_are_scheduled_like_redis() {
     std::thread::sleep(Duration::from_millis(300));
     d.script("GET a");
 }
+
+/// A refused EXEC (wrong arity) is Redis's execCommandAbort: an EXECABORT that
+/// gives the reason, and the transaction and the watches are gone, in MULTI or
+/// not.
+#[test]
+fn a_refused_exec_discards_the_transaction_and_the_watches() {
+    let mut d = Diff::new();
+    let mut other = d.other();
+    d.script(
+        "
+        EXEC x
+        MULTI
+        SET a 1
+        EXEC x
+        EXEC
+        GET a
+        SET k 1
+        WATCH k
+        EXEC x y
+        ",
+    );
+    // The watch was dropped: another client's write no longer aborts EXEC.
+    other.line("SET k 2");
+    d.script(
+        "
+        MULTI
+        SET k 3
+        EXEC
+        GET k
+        ",
+    );
+}
+
+/// Without authentication EXEC's refusal is an EXECABORT too.
+#[test]
+fn exec_before_auth_is_an_execabort() {
+    let ours = ferrokv_tests::Server::ferrokv(&["--requirepass", "pw"]);
+    let theirs = ferrokv_tests::Server::redis(&["--requirepass", "pw"]);
+    let (mut a, mut b) = (ours.conn(), theirs.conn());
+    for line in ["EXEC", "MULTI", "EXEC", "AUTH pw", "EXEC"] {
+        let (x, y) = (a.run(line), b.run(line));
+        assert_eq!(ferrokv_tests::show(&x), ferrokv_tests::show(&y), "{line}");
+    }
+}

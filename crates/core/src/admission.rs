@@ -146,20 +146,12 @@ fn effective_flags(client: &Client, cmd: &Command) -> Flags {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use ferrokv_resp::{Protocol, ReplyBuf};
-
-    fn run(e: &Engine, c: &mut Client, line: &str) -> String {
-        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-        let mut out = ReplyBuf::new(c.proto);
-        e.execute(c, &args, &mut out, &crate::hooks::NoHooks);
-        String::from_utf8_lossy(out.as_bytes()).into_owned()
-    }
+    use crate::testkit::run;
+    use ferrokv_resp::Protocol;
 
     #[test]
     fn gates_refuse_by_flags_in_redis_order_and_texts() {
-        let e = Engine::new(Config::default(), &[]);
-        let mut c = Client::new(1, true);
+        let (e, mut c) = crate::testkit::setup();
         e.gates.out_of_memory.store(true, Relaxed);
         assert_eq!(
             run(&e, &mut c, "SET k v"),
@@ -178,13 +170,11 @@ mod tests {
         assert_eq!(run(&e, &mut c, "MULTI"), "+OK\r\n");
         assert_eq!(run(&e, &mut c, "SET k v"), "+QUEUED\r\n");
         e.gates.read_only_replica.store(true, Relaxed);
+        // As in Redis, a refused EXEC discards the transaction (execCommandAbort).
         assert_eq!(
             run(&e, &mut c, "EXEC"),
-            "-READONLY You can't write against a read only replica.\r\n"
+            "-EXECABORT Transaction discarded because of: READONLY You can't write against a read only replica.\r\n"
         );
-        // As in Redis, the refused EXEC leaves the transaction open (and aborted).
-        assert_eq!(run(&e, &mut c, "GET k"), "+QUEUED\r\n");
-        assert_eq!(run(&e, &mut c, "DISCARD"), "+OK\r\n");
         assert_eq!(run(&e, &mut c, "GET k"), "$-1\r\n");
         e.gates.read_only_replica.store(false, Relaxed);
         e.gates.loading.store(true, Relaxed);

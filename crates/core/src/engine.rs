@@ -271,7 +271,9 @@ impl Engine {
 
     /// A command refused before it ran: counted (for the command when it is known),
     /// and inside MULTI it makes EXEC fail (Redis's rejectCommand /
-    /// flagTransaction).
+    /// flagTransaction). A refused EXEC itself (bad arity, no auth) discards the
+    /// transaction and the watches, in MULTI or not, and says why in an EXECABORT
+    /// (Redis's execCommandAbort).
     fn reject(
         &self,
         client: &mut Client,
@@ -281,6 +283,15 @@ impl Engine {
         self.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         if let Some(cmd) = cmd {
             self.cmdstats.rejected(cmd.id);
+            if cmd.admit.has(crate::commands::Admit::RUNS_QUEUE) {
+                client.multi = None;
+                self.watches.unwatch(client);
+                let why = e.to_string();
+                let why = why.strip_prefix("ERR ").unwrap_or(&why);
+                return Err(CmdError::Raw(format!(
+                    "EXECABORT Transaction discarded because of: {why}"
+                )));
+            }
         }
         if let Some(m) = &mut client.multi {
             m.aborted = true;
@@ -883,17 +894,8 @@ fn truncate_lossy(b: &[u8], max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use ferrokv_resp::{Protocol, ReplyBuf};
-
     use super::*;
-    use crate::hooks::NoHooks;
-
-    fn run(e: &Engine, c: &mut Client, line: &str) -> String {
-        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-        let mut out = ReplyBuf::new(Protocol::Resp2);
-        e.execute(c, &args, &mut out, &NoHooks);
-        String::from_utf8_lossy(out.as_bytes()).into_owned()
-    }
+    use crate::testkit::run;
 
     #[test]
     fn a_halted_engine_holds_commands_and_transactions() {

@@ -41,6 +41,15 @@ pub enum CmdError {
     /// COMMAND GETKEYS[ANDFLAGS] whose arguments name no key (bad numkeys, ...).
     #[error("ERR Invalid arguments specified for command")]
     GetKeysInvalidArguments,
+    /// A subcommand given a number of arguments it does not take, where the table's
+    /// arity let it through (Redis's addReplySubcommandSyntaxError).
+    #[error("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP.")]
+    SubcommandSyntax {
+        /// The subcommand as sent (at most 128 bytes).
+        sub: String,
+        /// The container command, upper case.
+        cmd: String,
+    },
     /// The key holds a value of another type.
     #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
     WrongType,
@@ -131,16 +140,41 @@ pub enum CmdError {
     /// CONFIG SET with a bad value; carries the parameter and the reason.
     #[error("ERR CONFIG SET failed (possibly related to argument '{0}') - {1}")]
     ConfigBadValue(String, String),
+    /// An integer past what the command accepts (Redis's getLongFromObject past
+    /// `long`, or a count too large to honour).
+    #[error("ERR value is out of range")]
+    OutOfRange,
+    /// An integer outside `min..=max` (Redis's getRangeLongFromObjectOrReply).
+    #[error("ERR value is out of range, value must between {0} and {1}")]
+    OutOfRangeBetween(i64, i64),
     /// A positive integer was required (e.g. COUNT).
     #[error("ERR value is out of range, must be positive")]
     NotPositive,
     /// The server is shutting down / not allowed.
     #[error("ERR Errors trying to SHUTDOWN. Check logs.")]
     ShutdownFailed,
+    /// CLIENT LIST ID with an id that is not an integer.
+    #[error("ERR Invalid client ID")]
+    InvalidClientId,
     /// An error text built from the command's own data (rare; prefer a variant).
     #[error("ERR {0}")]
     Other(String),
     /// An error reply whose full text (with code) is given.
     #[error("{0}")]
     Raw(String),
+}
+
+impl CmdError {
+    /// Redis's addReplySubcommandSyntaxError for `args` (container command, then
+    /// the subcommand as sent).
+    pub fn subcommand_syntax(args: &[&[u8]]) -> CmdError {
+        let text = |i: usize| {
+            let b = args.get(i).copied().unwrap_or_default();
+            String::from_utf8_lossy(&b[..b.len().min(128)]).into_owned()
+        };
+        CmdError::SubcommandSyntax {
+            sub: text(1),
+            cmd: text(0).to_ascii_uppercase(),
+        }
+    }
 }

@@ -24,6 +24,8 @@ pub mod lazyfree;
 pub mod notify;
 pub mod propagate;
 pub mod snapshot;
+#[cfg(test)]
+mod testkit;
 pub mod transaction;
 pub mod types;
 

@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use crate::ProtocolError;
+use crate::{string2ll, ProtocolError};
 
 /// Bounds on what one request may declare, as `proto-max-bulk-len` and friends.
 ///
@@ -187,7 +187,7 @@ impl RequestParser {
                 }
                 return Ok(None);
             };
-            let count = parse_ll(line).ok_or(ProtocolError::InvalidMultibulkLength)?;
+            let count = string2ll(line).ok_or(ProtocolError::InvalidMultibulkLength)?;
             if count > i32::MAX as i64 {
                 return Err(ProtocolError::InvalidMultibulkLength);
             }
@@ -238,7 +238,7 @@ impl RequestParser {
                     return Err(ProtocolError::ExpectedDollar(b'\r'));
                 }
             };
-            let len = match parse_ll(line) {
+            let len = match string2ll(line) {
                 Some(l) if l >= 0 && (l as u64) <= self.limits.max_bulk_len as u64 => l as usize,
                 _ => {
                     self.reset();
@@ -369,40 +369,6 @@ fn find_line(buf: &[u8], from: usize) -> Option<(&[u8], usize)> {
         return None;
     }
     Some((&buf[from..cr], cr + 2))
-}
-
-/// Redis's `string2ll`: optional `-`, no `+`, no leading zeros, no spaces, fits i64.
-pub(crate) fn parse_ll(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if neg {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else {
-        i64::try_from(v).ok()
-    }
 }
 
 /// Splits an inline line into arguments as Redis's `sdssplitargs` does: spaces
@@ -793,15 +759,5 @@ mod tests {
         // After an error the parser starts afresh.
         assert!(p.parse(b"*1\r\n+\r\n").is_err());
         assert_eq!(p.parse(b"PING\r\n"), Ok(Some(6)));
-    }
-
-    #[test]
-    fn string2ll_rules() {
-        assert_eq!(parse_ll(b"0"), Some(0));
-        assert_eq!(parse_ll(b"-0"), None);
-        assert_eq!(parse_ll(b"01"), None);
-        assert_eq!(parse_ll(b"+1"), None);
-        assert_eq!(parse_ll(b"-9223372036854775808"), Some(i64::MIN));
-        assert_eq!(parse_ll(b"9223372036854775808"), None);
     }
 }

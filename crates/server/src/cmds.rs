@@ -100,49 +100,46 @@ fn refresh_self(ctx: &Ctx<'_, '_>, st: &ServerState) {
     }
 }
 
+/// CLIENT LIST [TYPE type | ID id...], parsed as Redis's clientCommand: TYPE
+/// only as the one option, ids in the order given (repeats repeat), an id that
+/// is no client skipped.
 fn client_list(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let st = state(ctx)?;
     refresh_self(ctx, st);
-    let mut ids: Option<Vec<u64>> = None;
-    let mut i = 2;
-    while i < args.len() {
-        if is_kw(args[i], "type") && i + 1 < args.len() {
-            let t = args[i + 1];
-            if !["normal", "master", "replica", "slave", "pubsub"]
-                .iter()
-                .any(|k| is_kw(t, k))
-            {
-                return Err(CmdError::Other(format!(
-                    "Unknown client type '{}'",
-                    String::from_utf8_lossy(t)
-                )));
-            }
-            if !is_kw(t, "normal") {
-                ids = Some(Vec::new());
-            }
-            i += 2;
-        } else if is_kw(args[i], "id") && i + 1 < args.len() {
-            let mut list = Vec::new();
-            for a in &args[i + 1..] {
-                let id = int_arg(a).map_err(|_| CmdError::Other("Invalid client ID".into()))?;
-                if id <= 0 {
-                    return Err(CmdError::Other("Invalid client ID".into()));
-                }
-                list.push(id as u64);
-            }
-            ids = Some(list);
-            i = args.len();
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
+    let all = st.clients.all();
     let mut text = String::new();
-    for c in st.clients.all() {
-        if ids.as_ref().is_some_and(|l| !l.contains(&c.id)) {
-            continue;
+    if args.len() == 4 && is_kw(args[2], "type") {
+        let t = args[3];
+        if !["normal", "master", "replica", "slave", "pubsub"]
+            .iter()
+            .any(|k| is_kw(t, k))
+        {
+            return Err(CmdError::Other(format!(
+                "Unknown client type '{}'",
+                String::from_utf8_lossy(t)
+            )));
         }
-        text.push_str(&c.describe());
-        text.push('\n');
+        if is_kw(t, "normal") {
+            for c in &all {
+                text.push_str(&c.describe());
+                text.push('\n');
+            }
+        }
+    } else if args.len() > 3 && is_kw(args[2], "id") {
+        for a in &args[3..] {
+            let id = int_arg(a).map_err(|_| CmdError::InvalidClientId)?;
+            if let Some(c) = all.iter().find(|c| i64::try_from(c.id) == Ok(id)) {
+                text.push_str(&c.describe());
+                text.push('\n');
+            }
+        }
+    } else if args.len() != 2 {
+        return Err(CmdError::Syntax);
+    } else {
+        for c in &all {
+            text.push_str(&c.describe());
+            text.push('\n');
+        }
     }
     ctx.out.verbatim(b"txt", text.as_bytes());
     Ok(())
@@ -197,6 +194,13 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         } else if is_kw(args[i], "laddr") {
             laddr = Some(String::from_utf8_lossy(v).into_owned());
         } else if is_kw(args[i], "user") {
+            // The only ACL user is "default".
+            if v != b"default" {
+                return Err(CmdError::Other(format!(
+                    "No such user '{}'",
+                    String::from_utf8_lossy(v)
+                )));
+            }
             user = Some(String::from_utf8_lossy(v).into_owned());
         } else if is_kw(args[i], "type") {
             let t = String::from_utf8_lossy(v).to_ascii_lowercase();
@@ -279,6 +283,9 @@ fn client_no_evict(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: the reason is checked before the id, as
 /// Redis does.
 fn client_unblock(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    if args.len() > 4 {
+        return Err(CmdError::subcommand_syntax(args));
+    }
     let error = match args.get(3) {
         None => false,
         Some(a) if is_kw(a, "timeout") => false,

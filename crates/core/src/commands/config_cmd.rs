@@ -42,8 +42,10 @@ fn get(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    // An odd number of arguments (a parameter without its value) is Redis's
+    // syntax error; the table's arity (-4) only ensures one pair.
     if !args.len().is_multiple_of(2) {
-        return Err(CmdError::WrongArity("config|set".into()));
+        return Err(CmdError::Syntax);
     }
     // Validate everything first so that a bad pair changes nothing (Redis 7 applies
     // CONFIG SET of several parameters atomically).

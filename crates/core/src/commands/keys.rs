@@ -3,7 +3,7 @@
 
 use rand::Rng;
 
-use crate::args::{int_arg, is_kw, parse_i64};
+use crate::args::{i32_arg, int_arg, is_kw, parse_i64};
 use crate::commands::{CommandDef, Locks};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
@@ -148,8 +148,8 @@ fn copy(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         if is_kw(args[i], "replace") {
             replace = true;
         } else if is_kw(args[i], "db") && i + 1 < args.len() {
-            let n = int_arg(args[i + 1])?;
-            if n < 0 || n as usize >= ctx.engine.keyspace.db_count() || n > i32::MAX as i64 {
+            let n = i32_arg(args[i + 1])?;
+            if n < 0 || n as usize >= ctx.engine.keyspace.db_count() {
                 return Err(CmdError::DbIndexOutOfRange);
             }
             target = n as usize;
@@ -199,10 +199,7 @@ fn move_locks(args: &[&[u8]], db: usize, dbs: usize) -> Vec<LockId> {
 
 fn move_cmd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
-    let target = int_arg(args[2])?;
-    if target < i32::MIN as i64 || target > i32::MAX as i64 {
-        return Err(CmdError::NotInteger);
-    }
+    let target = i32_arg(args[2])?;
     if target < 0 || target as usize >= ctx.engine.keyspace.db_count() {
         return Err(CmdError::DbIndexOutOfRange);
     }
@@ -254,26 +251,6 @@ fn keys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Redis parses SCAN cursors with strtoul: optional sign, digits, no spaces.
-fn parse_cursor(s: &[u8]) -> CmdResult<u64> {
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(CmdError::InvalidCursor);
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or(CmdError::InvalidCursor)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
 /// Options shared by SCAN, HSCAN, SSCAN and ZSCAN.
 pub struct ScanOpts<'a> {
     /// MATCH pattern.
@@ -314,7 +291,7 @@ pub fn parse_scan_opts<'a>(opts: &[&'a [u8]], allow_type: bool) -> CmdResult<Sca
 }
 
 fn scan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(args[1])?;
+    let cursor = crate::args::scan_cursor(args[1])?;
     let o = parse_scan_opts(&args[2..], true)?;
     let db = ctx.keys.db;
     let now = ctx.now_ms();

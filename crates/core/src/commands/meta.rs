@@ -740,9 +740,17 @@ impl CommandMeta {
     }
 
     /// Calls `f` with each key position of `args` (no allocation; the dispatch path).
+    #[inline]
     pub fn for_each_key(&self, args: &[&[u8]], mut f: impl FnMut(usize)) {
+        self.for_each_spec_key(args, |_, i| f(i));
+    }
+
+    /// Calls `f` with the index of the key spec and the position of each key of
+    /// `args` it finds (COMMAND GETKEYSANDFLAGS reports each key's spec flags).
+    #[inline]
+    pub fn for_each_spec_key(&self, args: &[&[u8]], mut f: impl FnMut(usize, usize)) {
         let argc = args.len() as i64;
-        for spec in &self.key_specs {
+        for (spec_idx, spec) in self.key_specs.iter().enumerate() {
             let first = match &spec.begin {
                 BeginSearch::Index(i) => *i,
                 BeginSearch::Keyword { keyword, startfrom } => {
@@ -818,7 +826,7 @@ impl CommandMeta {
                 if i >= argc || i < 1 {
                     break;
                 }
-                f(i as usize);
+                f(spec_idx, i as usize);
                 i += step;
             }
         }

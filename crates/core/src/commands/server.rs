@@ -1,7 +1,7 @@
 //! Connection and server commands that only need the engine: PING, ECHO, SELECT,
 //! DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME.
 
-use crate::args::{int_arg, is_kw};
+use crate::args::{i32_arg, is_kw, parse_i64};
 use crate::commands::{Admit, CommandDef, Locks};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
@@ -35,7 +35,7 @@ fn echo(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let db = int_arg(args[1])?;
+    let db = i32_arg(args[1])?;
     if db < 0 || db as usize >= ctx.engine.keyspace.db_count() {
         return Err(CmdError::DbIndexOutOfRange);
     }
@@ -99,8 +99,14 @@ fn flushall(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 
 fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let n = ctx.engine.keyspace.db_count() as i64;
-    let a = crate::args::parse_i64(args[1]).ok_or(CmdError::InvalidFirstDb)?;
-    let b = crate::args::parse_i64(args[2]).ok_or(CmdError::InvalidSecondDb)?;
+    // Redis's getIntFromObjectOrReply with its own message: past an int is "invalid".
+    let db_index = |s: &[u8], err: CmdError| {
+        parse_i64(s)
+            .filter(|v| i32::try_from(*v).is_ok())
+            .ok_or(err)
+    };
+    let a = db_index(args[1], CmdError::InvalidFirstDb)?;
+    let b = db_index(args[2], CmdError::InvalidSecondDb)?;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(CmdError::DbIndexOutOfRange);
     }

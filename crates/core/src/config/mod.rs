@@ -132,10 +132,10 @@ params! {
     ListMaxListpackSize: "list-max-listpack-size" / "list-max-ziplist-size", Kind::Int(i32::MIN as i64, i32::MAX as i64), "-2", YES;
     ListCompressDepth: "list-compress-depth", Kind::Int(0, i32::MAX as i64), "0", YES;
     HashMaxListpackEntries: "hash-max-listpack-entries" / "hash-max-ziplist-entries", Kind::Int(0, i64::MAX), "512", YES;
-    HashMaxListpackValue: "hash-max-listpack-value" / "hash-max-ziplist-value", Kind::Int(0, i64::MAX), "64", YES;
+    HashMaxListpackValue: "hash-max-listpack-value" / "hash-max-ziplist-value", Kind::Memory(0, i64::MAX), "64", YES;
     SetMaxIntsetEntries: "set-max-intset-entries", Kind::Int(0, i64::MAX), "512", YES;
     ZsetMaxListpackEntries: "zset-max-listpack-entries" / "zset-max-ziplist-entries", Kind::Int(0, i64::MAX), "128", YES;
-    ZsetMaxListpackValue: "zset-max-listpack-value" / "zset-max-ziplist-value", Kind::Int(0, i64::MAX), "64", YES;
+    ZsetMaxListpackValue: "zset-max-listpack-value" / "zset-max-ziplist-value", Kind::Memory(0, i64::MAX), "64", YES;
     NotifyKeyspaceEvents: "notify-keyspace-events", Kind::KeyspaceEvents, "", YES;
     SlowlogLogSlowerThan: "slowlog-log-slower-than", Kind::Int(-1, i64::MAX), "10000", YES;
     SlowlogMaxLen: "slowlog-max-len", Kind::Int(0, i64::MAX), "128", YES;
@@ -182,15 +182,21 @@ impl Default for Config {
     }
 }
 
-/// Parses a memory value as Redis's `memtoull`: a number with optional k, kb, m, mb,
-/// g, gb (k = 1000, kb = 1024), any case.
-pub fn parse_memory(s: &str) -> Option<i64> {
+/// Parses a memory value as Redis's `memtoull`: digits with optional k, kb, m, mb,
+/// g, gb (k = 1000, kb = 1024), any case. No sign; no digits at all reads as 0
+/// (strtoull of an empty string), so "" and "kb" are 0; too many digits saturate
+/// (strtoull's ERANGE is not an error there) and the unit multiplies with
+/// wrap-around, as in Redis: the caller's range check then refuses the value.
+pub fn parse_memory(s: &str) -> Option<u64> {
+    if s.starts_with('-') {
+        return None;
+    }
     let lower = s.to_ascii_lowercase();
     let split = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(lower.len());
     let (num, unit) = lower.split_at(split);
-    let mul: i64 = match unit {
+    let mul: u64 = match unit {
         "" | "b" => 1,
         "k" => 1000,
         "kb" => 1024,
@@ -200,8 +206,16 @@ pub fn parse_memory(s: &str) -> Option<i64> {
         "gb" => 1024 * 1024 * 1024,
         _ => return None,
     };
-    let n: i64 = num.parse().ok()?;
-    n.checked_mul(mul)
+    // Redis copies the digits into a 128-byte buffer first.
+    if num.len() >= 128 {
+        return None;
+    }
+    let n: u64 = if num.is_empty() {
+        0
+    } else {
+        num.parse().unwrap_or(u64::MAX)
+    };
+    Some(n.wrapping_mul(mul))
 }
 
 /// Validates `value` for `p`; returns the canonical text and the numeric form.
@@ -225,12 +239,13 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
         Kind::Memory(min, max) => {
             let n =
                 parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
-            if n < min || n > max {
+            // The bounds of memory parameters are never negative.
+            if n < min.max(0) as u64 || n > max.max(0) as u64 {
                 return Err(format!(
                     "argument must be between {min} and {max} inclusive"
                 ));
             }
-            Ok((n.to_string(), n))
+            Ok((n.to_string(), n as i64))
         }
         Kind::Enum(words) => {
             let lower = value.to_ascii_lowercase();
@@ -445,5 +460,15 @@ mod tests {
         assert_eq!(parse_memory("1KB"), Some(1024));
         assert_eq!(parse_memory("2gb"), Some(2 << 30));
         assert_eq!(parse_memory("x"), None);
+        // memtoull: no sign, and no digits read as 0.
+        assert_eq!(parse_memory("-1"), None);
+        assert_eq!(parse_memory("+1"), None);
+        assert_eq!(parse_memory(""), Some(0));
+        assert_eq!(parse_memory("kb"), Some(0));
+        assert_eq!(parse_memory("99999999999999999999"), Some(u64::MAX));
+        assert_eq!(
+            parse_memory("18446744073709551615kb"),
+            Some(u64::MAX.wrapping_mul(1024))
+        );
     }
 }

@@ -9,6 +9,9 @@ pub mod set;
 pub mod string;
 pub mod zset;
 
+#[cfg(test)]
+mod random_pick_tests;
+
 use crate::types::string::StrValue;
 
 /// A value stored under a key. 24 bytes: small strings are inline, the rest boxed.

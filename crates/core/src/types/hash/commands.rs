@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use crate::args::{int_arg, is_kw, parse_i64};
+use crate::args::{int_arg, is_kw, parse_i64, range_arg};
 use crate::commands::keys::parse_scan_opts;
 use crate::commands::CommandDef;
 use crate::ctx::{Ctx, Keys};
@@ -310,21 +310,14 @@ fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 
 fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     if args.len() >= 3 {
-        let count = int_arg(args[2])?;
-        if count == i64::MIN {
-            return Err(CmdError::Other(format!(
-                "value is out of range, value must between {} and {}",
-                -i64::MAX,
-                i64::MAX
-            )));
-        }
+        let count = range_arg(args[2], -i64::MAX, i64::MAX)?;
         let withvalues = match args.len() {
             3 => false,
             4 if is_kw(args[3], "withvalues") => true,
             _ => return Err(CmdError::Syntax),
         };
         if withvalues && !(-i64::MAX / 2..=i64::MAX / 2).contains(&count) {
-            return Err(CmdError::Other("value is out of range".into()));
+            return Err(CmdError::OutOfRange);
         }
         return hrandfield_count(ctx, args[1], count, withvalues);
     }
@@ -413,26 +406,6 @@ fn hrandfield_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: i64, withvalues: b
     Ok(())
 }
 
-/// SCAN's cursor: strtoul rules (an optional sign, digits, no overflow).
-pub(crate) fn parse_cursor(s: &[u8]) -> CmdResult<u64> {
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(CmdError::InvalidCursor);
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or(CmdError::InvalidCursor)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
 /// Writes a *SCAN reply: the next cursor and the flat list of items.
 pub(crate) fn scan_reply(ctx: &mut Ctx<'_, '_>, cursor: u64, items: &[&[u8]]) {
     ctx.out.array(2);
@@ -444,7 +417,7 @@ pub(crate) fn scan_reply(ctx: &mut Ctx<'_, '_>, cursor: u64, items: &[&[u8]]) {
 }
 
 fn hscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(args[2])?;
+    let cursor = crate::args::scan_cursor(args[2])?;
     let Some(h) = read_hash(&mut ctx.keys, args[1])? else {
         scan_reply(ctx, 0, &[]);
         return Ok(());

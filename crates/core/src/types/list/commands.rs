@@ -746,24 +746,13 @@ fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 mod tests {
     use crate::blocking::{Awaits, BlockRequest};
     use crate::client::Client;
-    use crate::config::Config;
     use crate::engine::Engine;
     use crate::hooks::NoHooks;
-    use ferrokv_resp::{Protocol, ReplyBuf};
+    use crate::testkit::{run, run_with, setup};
+    use ferrokv_resp::Protocol;
 
     fn run_in(e: &Engine, c: &mut Client, proto: Protocol, line: &str) -> String {
-        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-        let mut out = ReplyBuf::new(proto);
-        e.execute(c, &args, &mut out, &NoHooks);
-        String::from_utf8_lossy(out.as_bytes()).into_owned()
-    }
-
-    fn run(e: &Engine, c: &mut Client, line: &str) -> String {
-        run_in(e, c, Protocol::Resp2, line)
-    }
-
-    fn setup() -> (Engine, Client) {
-        (Engine::new(Config::default(), &[]), Client::new(1, true))
+        run_with(e, c, &NoHooks, proto, line)
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use rand::seq::SliceRandom;
 
-use crate::args::{int_arg, is_kw, parse_i64};
+use crate::args::{is_kw, parse_i64};
 use crate::commands::keys::parse_scan_opts;
 use crate::commands::CommandDef;
 use crate::ctx::{Ctx, Keys};
@@ -12,7 +12,7 @@ use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
 use crate::keyspace::Lookup;
 use crate::notify::{events as ev, Event};
-use crate::types::hash::commands::{parse_cursor, scan_reply};
+use crate::types::hash::commands::scan_reply;
 use crate::types::set::{max_intset, Member, SetValue};
 use crate::types::Value;
 
@@ -268,14 +268,7 @@ fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn srandmember_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResult {
-    let count = int_arg(count)?;
-    if count == i64::MIN {
-        return Err(CmdError::Other(format!(
-            "value is out of range, value must between {} and {}",
-            -i64::MAX,
-            i64::MAX
-        )));
-    }
+    let count = crate::args::range_arg(count, -i64::MAX, i64::MAX)?;
     let Some(s) = read_set(&mut ctx.keys, key)? else {
         ctx.out.array(0);
         return Ok(());
@@ -568,7 +561,7 @@ fn sdiffstore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn sscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(args[2])?;
+    let cursor = crate::args::scan_cursor(args[2])?;
     let Some(s) = read_set(&mut ctx.keys, args[1])? else {
         scan_reply(ctx, 0, &[]);
         return Ok(());

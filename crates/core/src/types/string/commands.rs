@@ -55,17 +55,21 @@ fn get(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     reply_get(ctx, args[1])
 }
 
-/// The expiry options shared by SET and GETEX.
+/// The expiry options shared by SET and GETEX, as parsed (the time is not read yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expiry {
+enum Expiry<'a> {
     None,
     KeepTtl,
     Persist,
-    /// Absolute unix ms.
-    At(i64),
+    /// EX / PX / EXAT / PXAT with its argument.
+    Time {
+        arg: &'a [u8],
+        unit: Unit,
+        relative: bool,
+    },
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Unit {
     Seconds,
     Millis,
@@ -89,18 +93,20 @@ fn expire_at(ctx: &Ctx<'_, '_>, arg: &[u8], unit: Unit, relative: bool) -> CmdRe
     Ok(ms)
 }
 
-struct SetOpts {
+struct SetOpts<'a> {
     nx: bool,
     xx: bool,
     get: bool,
-    expiry: Expiry,
+    expiry: Expiry<'a>,
     /// The expiry was given as PXAT (logged as is; other forms are rewritten).
     pxat: bool,
 }
 
 /// Parses SET's (or GETEX's, when `getex`) options as Redis's
 /// parseExtendedStringArgumentsOrReply, including which combinations it refuses.
-fn parse_set_opts(ctx: &Ctx<'_, '_>, opts: &[&[u8]], getex: bool) -> CmdResult<SetOpts> {
+/// Only the syntax: the time is read later, where Redis reads it (SET before
+/// anything else, GETEX after the key lookup), and only the last one given.
+fn parse_set_opts<'a>(opts: &[&'a [u8]], getex: bool) -> CmdResult<SetOpts<'a>> {
     let mut o = SetOpts {
         nx: false,
         xx: false,
@@ -134,13 +140,17 @@ fn parse_set_opts(ctx: &Ctx<'_, '_>, opts: &[&[u8]], getex: bool) -> CmdResult<S
         .into_iter()
         .find(|(k, ..)| is_kw(opt, k))
         {
-            let allowed = matches!(o.expiry, Expiry::None | Expiry::At(_))
+            let allowed = matches!(o.expiry, Expiry::None | Expiry::Time { .. })
                 && kind.is_none_or(|seen| seen == k);
             match next {
-                Some(v) if allowed => {
+                Some(arg) if allowed => {
                     kind = Some(k);
                     o.pxat = k == "pxat";
-                    o.expiry = Expiry::At(expire_at(ctx, v, unit, relative)?);
+                    o.expiry = Expiry::Time {
+                        arg,
+                        unit,
+                        relative,
+                    };
                     i += 1;
                 }
                 _ => return Err(CmdError::Syntax),
@@ -153,9 +163,22 @@ fn parse_set_opts(ctx: &Ctx<'_, '_>, opts: &[&[u8]], getex: bool) -> CmdResult<S
     Ok(o)
 }
 
+/// The absolute expire time of an EX/PX/EXAT/PXAT option, if one was given.
+fn expiry_ms(ctx: &Ctx<'_, '_>, expiry: Expiry<'_>) -> CmdResult<Option<i64>> {
+    match expiry {
+        Expiry::Time {
+            arg,
+            unit,
+            relative,
+        } => expire_at(ctx, arg, unit, relative).map(Some),
+        _ => Ok(None),
+    }
+}
+
 fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let (key, val) = (args[1], args[2]);
-    let o = parse_set_opts(ctx, &args[3..], false)?;
+    let o = parse_set_opts(&args[3..], false)?;
+    let at = expiry_ms(ctx, o.expiry)?;
     if o.get {
         // Replies with the old value first; a non-string aborts the SET.
         reply_get(ctx, key)?;
@@ -169,17 +192,17 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             return Ok(());
         }
     }
-    let ttl = match o.expiry {
-        Expiry::KeepTtl => Ttl::Keep,
-        Expiry::At(at) => Ttl::At(at),
-        Expiry::None | Expiry::Persist => Ttl::Clear,
+    let ttl = match (o.expiry, at) {
+        (_, Some(at)) => Ttl::At(at),
+        (Expiry::KeepTtl, None) => Ttl::Keep,
+        _ => Ttl::Clear,
     };
     ctx.keys.set_ttl(key, str_value(val), ttl)?;
     ctx.keys.changed(key, ev::SET);
-    if let Expiry::At(_) = o.expiry {
+    if at.is_some() {
         ctx.keys.notify(ctx.keys.db, key, ev::EXPIRE);
     }
-    if let (Expiry::At(at), false) = (o.expiry, o.pxat) {
+    if let (Some(at), false) = (at, o.pxat) {
         // Redis 7.0 logs a relative or EXAT expiry as an absolute PXAT.
         propagate_set_pxat(&mut ctx.keys, key, val, at);
     }
@@ -298,20 +321,22 @@ fn getdel(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn getex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let o = parse_set_opts(ctx, &args[2..], true)?;
+    let o = parse_set_opts(&args[2..], true)?;
     let key = args[1];
-    let found = ctx.keys.read_str(key)?.is_some();
-    reply_get(ctx, key)?;
-    if !found {
+    // Redis looks the key up (nil, WRONGTYPE) before it reads the time.
+    if ctx.keys.read_str(key)?.is_none() {
+        ctx.out.null();
         return Ok(());
     }
-    match o.expiry {
-        Expiry::At(at) if ctx.keys.already_expired(at) => {
+    let at = expiry_ms(ctx, o.expiry)?;
+    reply_get(ctx, key)?;
+    match (o.expiry, at) {
+        (_, Some(at)) if ctx.keys.already_expired(at) => {
             ctx.keys.delete(key)?;
             ctx.keys.changed(key, ev::DEL);
             ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
         }
-        Expiry::At(at) => {
+        (_, Some(at)) => {
             if let Some(mut e) = ctx.keys.write(key)? {
                 e.set_expire(Some(at));
             }
@@ -323,7 +348,7 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 at.to_string().into_bytes(),
             ]);
         }
-        Expiry::Persist => {
+        (Expiry::Persist, _) => {
             let removed = match ctx.keys.write(key)? {
                 Some(mut e) if e.node.expire().is_some() => {
                     e.set_expire(None);
@@ -538,7 +563,7 @@ fn setrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             ctx.out.int(0);
             return Ok(());
         }
-        if offset + value.len() as i64 > limit {
+        if too_long(offset, value.len(), limit) {
             return Err(CmdError::StringTooLong);
         }
         let mut buf = vec![0u8; offset as usize];
@@ -552,6 +577,15 @@ fn setrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let new_len = write_range(&mut ctx.keys, key, offset, value, limit)?;
     ctx.out.int(new_len as i64);
     Ok(())
+}
+
+/// Redis's checkStringLength: whether `offset + len` bytes pass the limit (an
+/// overflowing sum does: SETRANGE k 9223372036854775807 x must not allocate).
+fn too_long(offset: i64, len: usize, limit: i64) -> bool {
+    i64::try_from(len)
+        .ok()
+        .and_then(|len| offset.checked_add(len))
+        .is_none_or(|total| total > limit)
 }
 
 fn write_range(
@@ -569,7 +603,7 @@ fn write_range(
                 if value.is_empty() {
                     s.len()
                 } else {
-                    if offset + value.len() as i64 > limit {
+                    if too_long(offset, value.len(), limit) {
                         return Err(CmdError::StringTooLong);
                     }
                     let buf = s.make_raw();
@@ -598,28 +632,7 @@ fn write_range(
 type Span = (usize, usize);
 
 fn lcs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let (mut want_len, mut want_idx, mut with_match_len) = (false, false, false);
-    let mut min_match_len: i64 = 0;
-    let mut i = 3;
-    while i < args.len() {
-        let opt = args[i];
-        if is_kw(opt, "idx") {
-            want_idx = true;
-        } else if is_kw(opt, "len") {
-            want_len = true;
-        } else if is_kw(opt, "withmatchlen") {
-            with_match_len = true;
-        } else if is_kw(opt, "minmatchlen") && i + 1 < args.len() {
-            min_match_len = int_arg(args[i + 1])?;
-            if min_match_len < 0 {
-                min_match_len = 0;
-            }
-            i += 1;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 1;
-    }
+    // Redis checks both keys' types before it parses the options.
     let a = match ctx.keys.read(args[1])? {
         None => Vec::new(),
         Some(e) => match &e.node.value {
@@ -644,6 +657,28 @@ fn lcs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             }
         },
     };
+    let (mut want_len, mut want_idx, mut with_match_len) = (false, false, false);
+    let mut min_match_len: i64 = 0;
+    let mut i = 3;
+    while i < args.len() {
+        let opt = args[i];
+        if is_kw(opt, "idx") {
+            want_idx = true;
+        } else if is_kw(opt, "len") {
+            want_len = true;
+        } else if is_kw(opt, "withmatchlen") {
+            with_match_len = true;
+        } else if is_kw(opt, "minmatchlen") && i + 1 < args.len() {
+            min_match_len = int_arg(args[i + 1])?;
+            if min_match_len < 0 {
+                min_match_len = 0;
+            }
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
     if want_idx && want_len {
         return Err(CmdError::Other(
             "If you want both the length and indexes, please just use IDX.".into(),

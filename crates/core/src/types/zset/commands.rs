@@ -646,26 +646,6 @@ fn zremrangebylex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 // ---------------------------------------------------------------------------
 // ZSCAN
 
-/// Redis parses SCAN cursors with strtoul: optional sign, digits, no spaces.
-fn parse_cursor(s: &[u8]) -> CmdResult<u64> {
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(CmdError::InvalidCursor);
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or(CmdError::InvalidCursor)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
 /// Redis's double2ll: the integer a listpack stores for an integral score within
 /// ±LLONG_MAX/2 (so -0 becomes 0).
 fn listpack_integer(d: f64) -> Option<i64> {
@@ -678,7 +658,7 @@ fn listpack_integer(d: f64) -> Option<i64> {
 }
 
 fn zscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(args[2])?;
+    let cursor = crate::args::scan_cursor(args[2])?;
     let Some(z) = read_zset(&mut ctx.keys, args[1])? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");

@@ -4,7 +4,7 @@ use rand::seq::index::sample;
 use rand::Rng;
 
 use super::commands::{emit, finish_removal, read_zset, write_zset};
-use crate::args::{int_arg, is_kw, parse_i64};
+use crate::args::{is_kw, parse_i64};
 use crate::blocking::{parse_timeout, Awaits, BlockRequest};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
@@ -278,16 +278,16 @@ pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         }
         return Ok(());
     };
-    let l = int_arg(count_arg)?;
+    let l = crate::args::range_arg(count_arg, -i64::MAX, i64::MAX)?;
     let withscores = match args.get(3) {
         None => false,
         Some(a) if args.len() == 4 && is_kw(a, "withscores") => true,
         Some(_) => return Err(CmdError::Syntax),
     };
-    // Redis bounds the count only WITHSCORES; a bigger count without it would
-    // build a reply of that many elements, so the same bound applies here.
-    if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
-        return Err(CmdError::Other("value is out of range".into()));
+    // Redis bounds the count only WITHSCORES (a bigger negative count without it
+    // is refused below, past MAX_RANDOM_PICKS).
+    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
+        return Err(CmdError::OutOfRange);
     }
     let Some(z) = read_zset(&mut ctx.keys, key)? else {
         ctx.out.empty_array();
