@@ -11,6 +11,7 @@ pub mod access;
 pub mod dict;
 pub mod node;
 pub mod shard;
+pub mod slot;
 
 use std::sync::OnceLock;
 
@@ -20,6 +21,7 @@ use smallvec::SmallVec;
 pub use access::Access;
 pub use dict::{Dict, Node};
 pub use shard::{EntryMut, Lookup, Shard, Ttl};
+pub use slot::{key_slot, SLOTS};
 
 /// log2 of the number of shards per database.
 pub const SHARD_BITS: u32 = 10;

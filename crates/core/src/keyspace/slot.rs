@@ -1,0 +1,166 @@
+//! Redis Cluster hash slots: CRC16 (XMODEM) of the key, or of its `{hash tag}`,
+//! modulo 16384 (Redis's `keyHashSlot`, src/cluster.c).
+//!
+//! Why it lives in core and not in `ferrokv-cluster`: the keyspace places every key
+//! by its slot (one slot's keys share one shard, see [`super`]), and `cluster`
+//! depends on `core`, so core cannot call into it. `ferrokv_cluster` re-exports
+//! these items; it is the crate that owns the slot map and redirects.
+
+/// Number of hash slots.
+pub const SLOTS: usize = 16384;
+
+/// CRC16 tables: `TABLES[0]` is the plain byte-at-a-time table of the polynomial
+/// 0x1021 (MSB first, as XMODEM); `TABLES[k][x]` is the CRC of byte `x` followed by
+/// `k` zero bytes, so eight input bytes fold in with eight independent lookups
+/// ("slicing by 8"). 4 KiB, built at compile time.
+static TABLES: [[u16; 256]; 8] = tables();
+
+const fn tables() -> [[u16; 256]; 8] {
+    let mut t = [[0u16; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = (i as u16) << 8;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+            bit += 1;
+        }
+        t[0][i] = crc;
+        i += 1;
+    }
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev << 8) ^ t[0][(prev >> 8) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    t
+}
+
+/// CRC16-XMODEM (polynomial 0x1021, initial value 0, no reflection, no final
+/// XOR): Redis's `crc16`, whose check value for `123456789` is 0x31C3.
+#[inline]
+pub fn crc16(data: &[u8]) -> u16 {
+    let t = &TABLES;
+    let mut crc: u16 = 0;
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let [hi, lo] = crc.to_be_bytes();
+        crc = t[7][(c[0] ^ hi) as usize]
+            ^ t[6][(c[1] ^ lo) as usize]
+            ^ t[5][c[2] as usize]
+            ^ t[4][c[3] as usize]
+            ^ t[3][c[4] as usize]
+            ^ t[2][c[5] as usize]
+            ^ t[1][c[6] as usize]
+            ^ t[0][c[7] as usize];
+    }
+    for &b in chunks.remainder() {
+        crc = (crc << 8) ^ t[0][((crc >> 8) as u8 ^ b) as usize];
+    }
+    crc
+}
+
+/// The part of `key` that decides its slot: what lies between the first `{` and
+/// the first `}` after it, if that is not empty; otherwise the whole key.
+#[inline]
+pub fn hash_tag(key: &[u8]) -> &[u8] {
+    let Some(open) = key.iter().position(|&b| b == b'{') else {
+        return key;
+    };
+    let rest = &key[open + 1..];
+    match rest.iter().position(|&b| b == b'}') {
+        Some(close) if close > 0 => &rest[..close],
+        _ => key,
+    }
+}
+
+/// The hash slot of `key` (0..16384), as Redis Cluster computes it.
+#[inline]
+pub fn key_slot(key: &[u8]) -> u16 {
+    crc16(hash_tag(key)) & (SLOTS as u16 - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte-at-a-time definition, to check the sliced one against.
+    fn crc16_bitwise(data: &[u8]) -> u16 {
+        let mut crc: u16 = 0;
+        for &b in data {
+            crc ^= u16::from(b) << 8;
+            for _ in 0..8 {
+                crc = if crc & 0x8000 != 0 {
+                    (crc << 1) ^ 0x1021
+                } else {
+                    crc << 1
+                };
+            }
+        }
+        crc
+    }
+
+    #[test]
+    fn crc16_is_xmodem() {
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+        assert_eq!(crc16(b""), 0);
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        for len in 0..data.len() {
+            for start in [0, 1, 3, 7] {
+                let s = &data[start.min(len)..len];
+                assert_eq!(crc16(s), crc16_bitwise(s), "len {len} start {start}");
+            }
+        }
+    }
+
+    #[test]
+    fn slots_match_redis() {
+        // CLUSTER KEYSLOT replies of redis-server 7.0.15 (--cluster-enabled yes).
+        let known: &[(&[u8], u16)] = &[
+            (b"", 0),
+            (b"foo", 12182),
+            (b"bar", 5061),
+            (b"key:1", 6657),
+            (b"key:0", 2592),
+            (b"123456789", 12739),
+            (b"somekey", 11058),
+            (b"{user1000}.following", 3443),
+            (b"{user1000}.followers", 3443),
+            (b"user1000", 3443),
+            (b"foo{}{bar}", 8363),
+            (b"foo{{bar}}zap", 4015),
+            (b"{bar", 4015),
+            (b"foo{bar}{zap}", 5061),
+            (b"{}", 15257),
+            (b"}{", 12793),
+        ];
+        for &(key, slot) in known {
+            assert_eq!(key_slot(key), slot, "{}", String::from_utf8_lossy(key));
+        }
+    }
+
+    #[test]
+    fn hash_tags_follow_redis_rules() {
+        assert_eq!(hash_tag(b"plain"), b"plain");
+        assert_eq!(hash_tag(b"{a}b"), b"a");
+        assert_eq!(hash_tag(b"x{a}{b}"), b"a");
+        // Empty tag: the whole key.
+        assert_eq!(hash_tag(b"foo{}{bar}"), b"foo{}{bar}");
+        // First `{`, then the first `}` after it.
+        assert_eq!(hash_tag(b"foo{{bar}}zap"), b"{bar");
+        assert_eq!(hash_tag(b"}{x}"), b"x");
+        // No closing brace.
+        assert_eq!(hash_tag(b"{open"), b"{open");
+        assert_eq!(hash_tag(b"{"), b"{");
+        assert_eq!(hash_tag(b"a}b{c"), b"a}b{c");
+    }
+}
