@@ -13,7 +13,7 @@ use crate::config::{Config, P};
 use crate::ctx::{Ctx, Keys, Propagate};
 use crate::error::CmdError;
 use crate::hooks::ServerHooks;
-use crate::keyspace::{lock_id, Keyspace, LockId, LockSet, SHARDS};
+use crate::keyspace::{shard_of, KeyHashes, Keyspace, LockId, LockSet, SHARDS};
 
 /// Counters that are not per shard.
 #[derive(Default)]
@@ -221,9 +221,10 @@ impl Engine {
             out.simple(b"QUEUED");
             return Ok(());
         }
-        let locks = self.lock_for(cmd, args, client.db);
+        let mut hashes = KeyHashes::default();
+        let locks = self.lock_for(cmd, args, client.db, &mut hashes);
         let (result, locks, ready, ready_dbs) =
-            self.run_locked(cmd, client, args, out, hooks, locks);
+            self.run_locked(cmd, client, args, out, hooks, locks, hashes);
         // The locks are released before blocked clients are served: serving runs
         // their commands, which take locks of their own.
         drop(locks);
@@ -237,8 +238,9 @@ impl Engine {
     }
 
     /// Runs `cmd` holding `locks` (which cover what it needs) and hands the locks
-    /// back, with the keys and dbs that may now serve blocked clients.
-    #[allow(clippy::type_complexity)]
+    /// back, with the keys and dbs that may now serve blocked clients. `hashes`
+    /// are those of `args`' keys, from the lock step.
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     fn run_locked<'e>(
         &'e self,
         cmd: &'e Command,
@@ -247,6 +249,7 @@ impl Engine {
         out: &mut ReplyBuf,
         hooks: &dyn ServerHooks,
         mut locks: LockSet<'e>,
+        hashes: KeyHashes,
     ) -> (
         Result<(), CmdError>,
         LockSet<'e>,
@@ -268,6 +271,8 @@ impl Engine {
         }
         let db = client.db;
         let mut keys = Keys::new(locks, db, self.clock.now_ms());
+        // Computed from these `args`, which outlive `keys` (see KeyHashes).
+        keys.hashes = hashes;
         if snapshot_write && !whole_dbs {
             keys.cow = Some(&self.snapshot);
         }
@@ -351,10 +356,14 @@ impl Engine {
             .map(|argv| argv.iter().map(Vec::as_slice).collect())
             .collect();
         let mut resolved: Vec<Option<&Command>> = Vec::with_capacity(queued.len());
+        // The queued arguments stay in `multi` until EXEC returns: each command's
+        // key hashes are computed here, with the union, and used when it runs.
+        let mut hashes: Vec<KeyHashes> = Vec::with_capacity(queued.len());
         for args in &queued {
             let cmd = self.resolve(args).ok();
+            let mut h = KeyHashes::default();
             if let Some(cmd) = cmd {
-                self.lock_ids_for(cmd, args, db, |id| ids.push(id));
+                self.lock_ids_for(cmd, args, db, &mut h, |id| ids.push(id));
                 if cmd.meta.name == "select" {
                     if let Some(n) = std::str::from_utf8(args[1])
                         .ok()
@@ -366,6 +375,7 @@ impl Engine {
                 }
             }
             resolved.push(cmd);
+            hashes.push(h);
         }
         // Sorted in place: the same ids serve to lock again after a Locks::Own command.
         let mut locks = LockSet::lock(&self.keyspace, &mut ids);
@@ -383,7 +393,7 @@ impl Engine {
         let exec_name = client.last_cmd;
         client.in_exec = true;
         out.array(queued.len());
-        for (args, cmd) in queued.iter().zip(resolved) {
+        for ((args, cmd), hashes) in queued.iter().zip(resolved).zip(hashes) {
             let Some(cmd) = cmd else {
                 // Resolved when queued; only a table change could get here.
                 self.reply_error(&unknown_command(args), out);
@@ -396,7 +406,7 @@ impl Engine {
                 locks = LockSet::lock(&self.keyspace, &mut ids);
                 continue;
             }
-            let (result, back, r, rd) = self.run_locked(cmd, client, args, out, &tx, locks);
+            let (result, back, r, rd) = self.run_locked(cmd, client, args, out, &tx, locks, hashes);
             locks = back;
             ready.extend(r);
             ready_dbs.extend(rd);
@@ -449,8 +459,16 @@ impl Engine {
         matches!(self.config.int(P::MaxmemoryPolicy), 1 | 5)
     }
 
-    /// Takes the locks `cmd` needs for `args` in `db`.
-    pub fn lock_for<'e>(&'e self, cmd: &Command, args: &[&[u8]], db: usize) -> LockSet<'e> {
+    /// Takes the locks `cmd` needs for `args` in `db`, adding the hashes of the
+    /// keys it found to `hashes` (for the command's lookups: each key is hashed
+    /// once per command).
+    pub fn lock_for<'e>(
+        &'e self,
+        cmd: &Command,
+        args: &[&[u8]],
+        db: usize,
+        hashes: &mut KeyHashes,
+    ) -> LockSet<'e> {
         let ks = &self.keyspace;
         match cmd.locks {
             Locks::Db => LockSet::lock_dbs(ks, [db]),
@@ -459,19 +477,29 @@ impl Engine {
             Locks::Auto if cmd.meta.key_specs.is_empty() => LockSet::empty(ks),
             Locks::Auto | Locks::Custom(_) => {
                 let mut ids: smallvec::SmallVec<[LockId; 8]> = smallvec::SmallVec::new();
-                self.lock_ids_for(cmd, args, db, |id| ids.push(id));
+                self.lock_ids_for(cmd, args, db, hashes, |id| ids.push(id));
                 LockSet::lock(ks, &mut ids)
             }
         }
     }
 
     /// Passes each lock id `cmd` needs for `args` in `db` to `push` (one command's
-    /// set, or a transaction's union).
-    fn lock_ids_for(&self, cmd: &Command, args: &[&[u8]], db: usize, mut push: impl FnMut(LockId)) {
+    /// set, or a transaction's union); the keys found by key specs are hashed into
+    /// `hashes` on the way.
+    pub fn lock_ids_for(
+        &self,
+        cmd: &Command,
+        args: &[&[u8]],
+        db: usize,
+        hashes: &mut KeyHashes,
+        mut push: impl FnMut(LockId),
+    ) {
         let dbs = self.keyspace.db_count();
         let whole = |d: usize| (d * SHARDS..(d + 1) * SHARDS).map(|i| i as LockId);
         match cmd.locks {
-            Locks::Auto => cmd.meta.for_each_key(args, |i| push(lock_id(db, args[i]))),
+            Locks::Auto => cmd.meta.for_each_key(args, |i| {
+                push((db * SHARDS + shard_of(hashes.add(args[i]))) as LockId)
+            }),
             Locks::Db => whole(db).for_each(push),
             Locks::AllDbs => (0..dbs).flat_map(whole).for_each(push),
             Locks::Custom(f) => f(args, db, dbs).into_iter().for_each(push),
@@ -486,14 +514,33 @@ impl Engine {
             return None;
         }
         let hash = crate::keyspace::hash_key(key);
-        let id = (db * SHARDS + crate::keyspace::shard_of(hash)) as LockId;
+        let id = (db * SHARDS + shard_of(hash)) as LockId;
         let shard = self.keyspace.lock_one(id);
         let now = self.clock.now_ms();
         shard
-            .dict
+            .dict()
             .get(key, hash)
             .filter(|n| n.expire_at == 0 || n.expire_at >= now)
             .map(|n| n.value.value_type())
+    }
+
+    /// Number of keys of hash slot `slot` in `db` (COUNTKEYSINSLOT): one shard's
+    /// counter. Keys past their TTL but not yet reclaimed count, as in Redis.
+    pub fn count_keys_in_slot(&self, db: usize, slot: u16) -> usize {
+        if db >= self.keyspace.db_count() || slot as usize >= crate::keyspace::SLOTS {
+            return 0;
+        }
+        let id = (db * SHARDS + crate::keyspace::shard_of_slot(slot)) as LockId;
+        self.keyspace.lock_one(id).slot_len(slot)
+    }
+
+    /// Up to `count` keys of hash slot `slot` in `db` (GETKEYSINSLOT): one shard.
+    pub fn keys_in_slot(&self, db: usize, slot: u16, count: usize) -> Vec<Vec<u8>> {
+        if db >= self.keyspace.db_count() || slot as usize >= crate::keyspace::SLOTS {
+            return Vec::new();
+        }
+        let id = (db * SHARDS + crate::keyspace::shard_of_slot(slot)) as LockId;
+        self.keyspace.lock_one(id).keys_in_slot(slot, count)
     }
 
     /// Sums the per-shard counters (locks each shard briefly, one at a time).
@@ -570,7 +617,7 @@ impl Engine {
                 let (mut seen, mut expired_here) = (0usize, 0usize);
                 let mut cursor = shard.expire_cursor;
                 while seen < per_round {
-                    let (next, gone) = shard.dict.scan_remove(cursor, |n| {
+                    let (next, gone) = shard.scan_remove(cursor, |n| {
                         if n.expire_at == 0 {
                             return false;
                         }
@@ -604,7 +651,6 @@ impl Engine {
                     }
                 }
                 shard.expire_cursor = cursor;
-                shard.expires -= expired_here;
                 shard.stats.expired += expired_here as u64;
                 removed += expired_here as u64;
                 if cursor == 0 || expired_here * 10 <= seen || start.elapsed() > budget {
