@@ -232,8 +232,10 @@ impl Shard {
             if n.expire_at != 0 {
                 self.expires -= 1;
             }
-            self.count_out(super::key_slot(n.key()));
+            let c = &mut self.slot_keys[slot_index(super::key_slot(n.key()))];
+            *c = c.wrapping_sub(1);
         }
+        self.check_counts(0);
         (next, removed)
     }
 
