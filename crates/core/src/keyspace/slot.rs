@@ -9,14 +9,18 @@
 /// Number of hash slots.
 pub const SLOTS: usize = 16384;
 
+/// Bytes folded into the CRC per step.
+const BLOCK: usize = 16;
+
 /// CRC16 tables: `TABLES[0]` is the plain byte-at-a-time table of the polynomial
 /// 0x1021 (MSB first, as XMODEM); `TABLES[k][x]` is the CRC of byte `x` followed by
-/// `k` zero bytes, so eight input bytes fold in with eight independent lookups
-/// ("slicing by 8"). 4 KiB, built at compile time.
-static TABLES: [[u16; 256]; 8] = tables();
+/// `k` zero bytes, so sixteen input bytes fold in with sixteen independent lookups
+/// ("slicing by 16"): a typical key (`key:000000123456`) is one step. 8 KiB,
+/// built at compile time.
+static TABLES: [[u16; 256]; BLOCK] = tables();
 
-const fn tables() -> [[u16; 256]; 8] {
-    let mut t = [[0u16; 256]; 8];
+const fn tables() -> [[u16; 256]; BLOCK] {
+    let mut t = [[0u16; 256]; BLOCK];
     let mut i = 0;
     while i < 256 {
         let mut crc = (i as u16) << 8;
@@ -33,7 +37,7 @@ const fn tables() -> [[u16; 256]; 8] {
         i += 1;
     }
     let mut k = 1;
-    while k < 8 {
+    while k < BLOCK {
         let mut i = 0;
         while i < 256 {
             let prev = t[k - 1][i];
@@ -49,35 +53,78 @@ const fn tables() -> [[u16; 256]; 8] {
 /// XOR): Redis's `crc16`, whose check value for `123456789` is 0x31C3.
 #[inline]
 pub fn crc16(data: &[u8]) -> u16 {
+    // With an initial value of 0, leading zero bytes leave the CRC at 0, so the
+    // first `len % 8` bytes fold in as the end of a zero-padded block: each
+    // indexes the table for the number of bytes after it, all independent, and no
+    // byte goes through a serial byte-at-a-time loop. Then one 8-byte step if the
+    // rest is an odd number of 8s, then 16-byte steps.
     let t = &TABLES;
-    let mut crc: u16 = 0;
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        let [hi, lo] = crc.to_be_bytes();
-        crc = t[7][(c[0] ^ hi) as usize]
-            ^ t[6][(c[1] ^ lo) as usize]
-            ^ t[5][c[2] as usize]
-            ^ t[4][c[3] as usize]
-            ^ t[3][c[4] as usize]
-            ^ t[2][c[5] as usize]
-            ^ t[1][c[6] as usize]
-            ^ t[0][c[7] as usize];
+    let head = data.len() % 8;
+    let mut crc = 0;
+    for (i, &b) in data[..head].iter().enumerate() {
+        crc ^= t[head - 1 - i][b as usize];
     }
-    for &b in chunks.remainder() {
-        crc = (crc << 8) ^ t[0][((crc >> 8) as u8 ^ b) as usize];
+    let mut rest = &data[head..];
+    // A multiple of 8 long: bit 3 says whether the 16-byte steps leave 8 over.
+    if rest.len() & 8 != 0 {
+        crc = fold::<8>(crc, &rest[..8]);
+        rest = &rest[8..];
+    }
+    for c in rest.chunks_exact(BLOCK) {
+        crc = fold::<BLOCK>(crc, c);
     }
     crc
+}
+
+/// The CRC after `N` more bytes (`c` has at least `N`): the register's two bytes
+/// combine with the first two, every byte indexes the table for the number of
+/// bytes that follow it within the step, and the lookups are independent.
+#[inline(always)]
+fn fold<const N: usize>(crc: u16, c: &[u8]) -> u16 {
+    let t = &TABLES;
+    let [hi, lo] = crc.to_be_bytes();
+    let mut acc = t[N - 1][(c[0] ^ hi) as usize] ^ t[N - 2][(c[1] ^ lo) as usize];
+    for i in 2..N {
+        acc ^= t[N - 1 - i][c[i] as usize];
+    }
+    acc
+}
+
+/// Position of the first `needle` in `hay`, 8 bytes per step (keys are short and
+/// most have no `{`: this runs for every key a command names).
+#[inline]
+fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * u64::from(needle);
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) ^ pattern;
+        // The lowest flagged byte is the first zero byte of `w` (a borrow can only
+        // flag bytes above a real zero).
+        let zero = w.wrapping_sub(LO) & !w & HI;
+        if zero != 0 {
+            return Some(base + (zero.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == needle)
+        .map(|p| base + p)
 }
 
 /// The part of `key` that decides its slot: what lies between the first `{` and
 /// the first `}` after it, if that is not empty; otherwise the whole key.
 #[inline]
 pub fn hash_tag(key: &[u8]) -> &[u8] {
-    let Some(open) = key.iter().position(|&b| b == b'{') else {
+    let Some(open) = find_byte(key, b'{') else {
         return key;
     };
     let rest = &key[open + 1..];
-    match rest.iter().position(|&b| b == b'}') {
+    match find_byte(rest, b'}') {
         Some(close) if close > 0 => &rest[..close],
         _ => key,
     }
@@ -146,6 +193,28 @@ mod tests {
         for &(key, slot) in known {
             assert_eq!(key_slot(key), slot, "{}", String::from_utf8_lossy(key));
         }
+    }
+
+    #[test]
+    fn find_byte_finds_the_first() {
+        let hay: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for len in 0..hay.len() {
+            for at in 0..len {
+                let mut h = hay[..len].to_vec();
+                h[at] = b'{';
+                if at + 3 < len {
+                    h[at + 3] = b'{';
+                }
+                assert_eq!(find_byte(&h, b'{'), Some(at), "len {len} at {at}");
+            }
+            assert_eq!(find_byte(&hay[..len], b'{'), None);
+        }
+        // Bytes next to the needle's value (borrows, high bits) are not matches.
+        assert_eq!(find_byte(b"\x7a\x7c\xfb\x7b\x00\x7b", b'{'), Some(3));
+        assert_eq!(
+            find_byte(b"\x7c\x7c\x7c\x7c\x7c\x7c\x7c\x7c\x7b", b'{'),
+            Some(8)
+        );
     }
 
     #[test]
