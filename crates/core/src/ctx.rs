@@ -120,6 +120,14 @@ impl<'k> Keys<'k> {
         }
     }
 
+    /// Installs the command's locks and its clock (the engine builds `Keys` before
+    /// locking, so that the lock step hashes keys straight into it).
+    pub(crate) fn start(&mut self, locks: LockSet<'k>, now_ms: i64) {
+        self.locks = locks;
+        self.now_ms = now_ms;
+        self.lru = crate::keyspace::Access::Lru(lru_clock(now_ms));
+    }
+
     /// The locks, once the command is done (a transaction reuses them).
     pub fn into_locks(self) -> LockSet<'k> {
         self.locks

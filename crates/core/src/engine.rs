@@ -13,7 +13,7 @@ use crate::config::{Config, P};
 use crate::ctx::{Ctx, Keys, Propagate};
 use crate::error::CmdError;
 use crate::hooks::ServerHooks;
-use crate::keyspace::{shard_of, KeyHashes, Keyspace, LockId, LockSet, SHARDS};
+use crate::keyspace::{lock_id, shard_of, KeyHashes, Keyspace, LockId, LockSet, SHARDS};
 
 /// Counters that are not per shard.
 #[derive(Default)]
@@ -221,10 +221,8 @@ impl Engine {
             out.simple(b"QUEUED");
             return Ok(());
         }
-        let mut hashes = KeyHashes::default();
-        let locks = self.lock_for(cmd, args, client.db, &mut hashes);
         let (result, locks, ready, ready_dbs) =
-            self.run_locked(cmd, client, args, out, hooks, locks, hashes);
+            self.run_locked(cmd, client, args, out, hooks, None);
         // The locks are released before blocked clients are served: serving runs
         // their commands, which take locks of their own.
         drop(locks);
@@ -237,10 +235,10 @@ impl Engine {
         result
     }
 
-    /// Runs `cmd` holding `locks` (which cover what it needs) and hands the locks
-    /// back, with the keys and dbs that may now serve blocked clients. `hashes`
-    /// are those of `args`' keys, from the lock step.
-    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
+    /// Runs `cmd` holding `locks` when given (a transaction's, which cover what it
+    /// needs), else taking its own, and hands the locks back, with the keys and
+    /// dbs that may now serve blocked clients.
+    #[allow(clippy::type_complexity)]
     fn run_locked<'e>(
         &'e self,
         cmd: &'e Command,
@@ -248,8 +246,7 @@ impl Engine {
         args: &[&[u8]],
         out: &mut ReplyBuf,
         hooks: &dyn ServerHooks,
-        mut locks: LockSet<'e>,
-        hashes: KeyHashes,
+        locks: Option<LockSet<'e>>,
     ) -> (
         Result<(), CmdError>,
         LockSet<'e>,
@@ -259,23 +256,42 @@ impl Engine {
         let Some(handler) = cmd.handler else {
             return (
                 Err(CmdError::WrongArity(cmd.meta.name.clone())),
-                locks,
+                locks.unwrap_or_else(|| LockSet::empty(&self.keyspace)),
                 Vec::new(),
                 Vec::new(),
             );
         };
+        let db = client.db;
+        // Built in place, then locked: the lock step hashes the command's keys
+        // straight into `ctx.keys`, where its lookups find them (see KeyHashes;
+        // `args` outlive `ctx`).
+        let mut ctx = Ctx {
+            engine: self,
+            keys: Keys::new(LockSet::empty(&self.keyspace), db, 0),
+            client,
+            out,
+            hooks,
+            cmd,
+        };
+        let keys = &mut ctx.keys;
+        let locks = match locks {
+            Some(held) => {
+                self.hash_keys(cmd, args, &mut keys.hashes);
+                held
+            }
+            None => self.lock_for(cmd, args, db, &mut keys.hashes),
+        };
+        // The clock is read once the locks are held, as before a lookup.
+        keys.start(locks, self.clock.now_ms());
         let snapshot_write = self.snapshot.active() && cmd.meta.flags.has(Flags::WRITE);
         let whole_dbs = matches!(cmd.locks, Locks::Db | Locks::AllDbs);
         if snapshot_write && whole_dbs {
-            self.snapshot_before_write(&mut locks);
+            self.snapshot_before_write(keys.locks());
         }
-        let db = client.db;
-        let mut keys = Keys::new(locks, db, self.clock.now_ms());
-        // Computed from these `args`, which outlive `keys` (see KeyHashes).
-        keys.hashes = hashes;
         if snapshot_write && !whole_dbs {
             keys.cow = Some(&self.snapshot);
         }
+        let client = &mut *ctx.client;
         keys.mode = crate::ctx::KeysMode {
             track_ready: self.blocked_clients.load(Ordering::Relaxed) > 0,
             no_touch: client.no_touch && cmd.meta.name != "touch",
@@ -299,14 +315,6 @@ impl Engine {
             };
         }
         client.last_cmd = cmd.meta.name.as_str();
-        let mut ctx = Ctx {
-            engine: self,
-            keys,
-            client,
-            out,
-            hooks,
-            cmd,
-        };
         let result = handler(&mut ctx, args);
         debug_assert!(
             ctx.keys.dirty == 0
@@ -356,14 +364,10 @@ impl Engine {
             .map(|argv| argv.iter().map(Vec::as_slice).collect())
             .collect();
         let mut resolved: Vec<Option<&Command>> = Vec::with_capacity(queued.len());
-        // The queued arguments stay in `multi` until EXEC returns: each command's
-        // key hashes are computed here, with the union, and used when it runs.
-        let mut hashes: Vec<KeyHashes> = Vec::with_capacity(queued.len());
         for args in &queued {
             let cmd = self.resolve(args).ok();
-            let mut h = KeyHashes::default();
             if let Some(cmd) = cmd {
-                self.lock_ids_for(cmd, args, db, &mut h, |id| ids.push(id));
+                self.lock_ids_for(cmd, args, db, None, |id| ids.push(id));
                 if cmd.meta.name == "select" {
                     if let Some(n) = std::str::from_utf8(args[1])
                         .ok()
@@ -375,7 +379,6 @@ impl Engine {
                 }
             }
             resolved.push(cmd);
-            hashes.push(h);
         }
         // Sorted in place: the same ids serve to lock again after a Locks::Own command.
         let mut locks = LockSet::lock(&self.keyspace, &mut ids);
@@ -393,7 +396,7 @@ impl Engine {
         let exec_name = client.last_cmd;
         client.in_exec = true;
         out.array(queued.len());
-        for ((args, cmd), hashes) in queued.iter().zip(resolved).zip(hashes) {
+        for (args, cmd) in queued.iter().zip(resolved) {
             let Some(cmd) = cmd else {
                 // Resolved when queued; only a table change could get here.
                 self.reply_error(&unknown_command(args), out);
@@ -406,7 +409,7 @@ impl Engine {
                 locks = LockSet::lock(&self.keyspace, &mut ids);
                 continue;
             }
-            let (result, back, r, rd) = self.run_locked(cmd, client, args, out, &tx, locks, hashes);
+            let (result, back, r, rd) = self.run_locked(cmd, client, args, out, &tx, Some(locks));
             locks = back;
             ready.extend(r);
             ready_dbs.extend(rd);
@@ -477,33 +480,46 @@ impl Engine {
             Locks::Auto if cmd.meta.key_specs.is_empty() => LockSet::empty(ks),
             Locks::Auto | Locks::Custom(_) => {
                 let mut ids: smallvec::SmallVec<[LockId; 8]> = smallvec::SmallVec::new();
-                self.lock_ids_for(cmd, args, db, hashes, |id| ids.push(id));
+                self.lock_ids_for(cmd, args, db, Some(hashes), |id| ids.push(id));
                 LockSet::lock(ks, &mut ids)
             }
         }
     }
 
     /// Passes each lock id `cmd` needs for `args` in `db` to `push` (one command's
-    /// set, or a transaction's union); the keys found by key specs are hashed into
-    /// `hashes` on the way.
+    /// set, or a transaction's union). With `hashes`, the keys found by key specs
+    /// are hashed into it on the way; without, only their slots are computed.
     pub fn lock_ids_for(
         &self,
         cmd: &Command,
         args: &[&[u8]],
         db: usize,
-        hashes: &mut KeyHashes,
+        hashes: Option<&mut KeyHashes>,
         mut push: impl FnMut(LockId),
     ) {
         let dbs = self.keyspace.db_count();
         let whole = |d: usize| (d * SHARDS..(d + 1) * SHARDS).map(|i| i as LockId);
         match cmd.locks {
-            Locks::Auto => cmd.meta.for_each_key(args, |i| {
-                push((db * SHARDS + shard_of(hashes.add(args[i]))) as LockId)
-            }),
+            Locks::Auto => match hashes {
+                Some(h) => cmd.meta.for_each_key(args, |i| {
+                    push((db * SHARDS + shard_of(h.add(args[i]))) as LockId)
+                }),
+                None => cmd.meta.for_each_key(args, |i| push(lock_id(db, args[i]))),
+            },
             Locks::Db => whole(db).for_each(push),
             Locks::AllDbs => (0..dbs).flat_map(whole).for_each(push),
             Locks::Custom(f) => f(args, db, dbs).into_iter().for_each(push),
             Locks::Own => {}
+        }
+    }
+
+    /// Hashes the keys `cmd`'s key specs find in `args` into `hashes` (a command
+    /// run under a transaction's locks).
+    fn hash_keys(&self, cmd: &Command, args: &[&[u8]], hashes: &mut KeyHashes) {
+        if matches!(cmd.locks, Locks::Auto) {
+            cmd.meta.for_each_key(args, |i| {
+                hashes.add(args[i]);
+            });
         }
     }
 

@@ -23,7 +23,7 @@ fn locks_of(e: &Engine, line: &str) -> (Vec<LockId>, usize) {
     let cmd = e.resolve(&args).expect("known command");
     let mut hashes = KeyHashes::default();
     let mut ids = Vec::new();
-    e.lock_ids_for(cmd, &args, 0, &mut hashes, |id| ids.push(id));
+    e.lock_ids_for(cmd, &args, 0, Some(&mut hashes), |id| ids.push(id));
     let held = e.lock_for(cmd, &args, 0, &mut KeyHashes::default()).len();
     ids.sort_unstable();
     ids.dedup();
