@@ -502,6 +502,10 @@ impl Engine {
         match cmd.locks {
             Locks::Auto => match hashes {
                 Some(h) => cmd.meta.for_each_key(args, |i| {
+                    if h.len() == KeyHashes::INLINE {
+                        // Spilling: room for every argument at once, one allocation.
+                        h.reserve(args.len());
+                    }
                     push((db * SHARDS + shard_of(h.add(args[i]))) as LockId)
                 }),
                 None => cmd.meta.for_each_key(args, |i| push(lock_id(db, args[i]))),

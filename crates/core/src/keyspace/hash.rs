@@ -111,13 +111,16 @@ const FULL_SEARCH: usize = 16;
 /// spot.
 #[derive(Default)]
 pub struct KeyHashes {
-    keys: SmallVec<[Hashed; 4]>,
+    keys: SmallVec<[Hashed; KeyHashes::INLINE]>,
     /// The last key found: commands take their keys in order, usually more than
     /// once in a row.
     cur: usize,
 }
 
 impl KeyHashes {
+    /// Keys remembered without allocating.
+    pub const INLINE: usize = 4;
+
     /// Hashes `key` (an argument of the command), remembers it and returns the hash.
     #[inline]
     pub fn add(&mut self, key: &[u8]) -> u64 {
@@ -138,6 +141,13 @@ impl KeyHashes {
             Some(h) => h,
             None => hash_key(key),
         }
+    }
+
+    /// Makes room for `n` more keys at once (a command with many keys then
+    /// allocates once instead of growing step by step).
+    #[inline]
+    pub fn reserve(&mut self, n: usize) {
+        self.keys.reserve(n);
     }
 
     /// How many keys are remembered.

@@ -48,6 +48,10 @@ fn hash_tagged_keys_of_a_multi_key_command_lock_one_shard() {
         let tag_slot = key_slot(line.split(' ').nth(1).unwrap_or_default().as_bytes());
         assert_eq!(ids[0] as usize, shard_of_slot(tag_slot));
     }
+    // Past the inline capacity of the remembered hashes.
+    let many: Vec<String> = (0..12).map(|i| format!("{{big}}{i} v")).collect();
+    let (ids, hashed) = locks_of(&e, &format!("MSET {}", many.join(" ")));
+    assert_eq!((ids.len(), hashed), (1, 12));
     // Without tags the same commands spread over several shards.
     let (ids, hashed) = locks_of(&e, "MSET a 1 b 2 c 3 d 4");
     assert!(ids.len() > 1, "{ids:?}");
