@@ -8,6 +8,10 @@ use ferrokv_core::keyspace::{bucket_hash, hash_key, key_slot, KeyHashes};
 
 const KEYS: &[(&str, &[u8])] = &[
     ("10B key:123456", b"key:123456"),
+    (
+        "16B key:000000123456 (redis-benchmark's)",
+        b"key:000000123456",
+    ),
     ("22B tagged", b"{user:1000}:followers:"),
     (
         "64B",

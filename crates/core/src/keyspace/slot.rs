@@ -59,28 +59,30 @@ pub fn crc16(data: &[u8]) -> u16 {
     // byte goes through a serial byte-at-a-time loop. Then one 8-byte step if the
     // rest is an odd number of 8s, then 16-byte steps.
     let t = &TABLES;
-    let head = data.len() % 8;
+    let (head, mut rest) = data.split_at(data.len() % 8);
     let mut crc = 0;
-    for (i, &b) in data[..head].iter().enumerate() {
-        crc ^= t[head - 1 - i][b as usize];
+    for (i, &b) in head.iter().enumerate() {
+        crc ^= t[head.len() - 1 - i][b as usize];
     }
-    let mut rest = &data[head..];
     // A multiple of 8 long: bit 3 says whether the 16-byte steps leave 8 over.
     if rest.len() & 8 != 0 {
-        crc = fold::<8>(crc, &rest[..8]);
-        rest = &rest[8..];
+        if let Some((block, tail)) = rest.split_first_chunk::<8>() {
+            crc = fold(crc, block);
+            rest = tail;
+        }
     }
-    for c in rest.chunks_exact(BLOCK) {
-        crc = fold::<BLOCK>(crc, c);
+    while let Some((block, tail)) = rest.split_first_chunk::<BLOCK>() {
+        crc = fold(crc, block);
+        rest = tail;
     }
     crc
 }
 
-/// The CRC after `N` more bytes (`c` has at least `N`): the register's two bytes
-/// combine with the first two, every byte indexes the table for the number of
-/// bytes that follow it within the step, and the lookups are independent.
+/// The CRC after `N` more bytes: the register's two bytes combine with the first
+/// two, every byte indexes the table for the number of bytes that follow it
+/// within the step, and the lookups are independent.
 #[inline(always)]
-fn fold<const N: usize>(crc: u16, c: &[u8]) -> u16 {
+fn fold<const N: usize>(crc: u16, c: &[u8; N]) -> u16 {
     let t = &TABLES;
     let [hi, lo] = crc.to_be_bytes();
     let mut acc = t[N - 1][(c[0] ^ hi) as usize] ^ t[N - 2][(c[1] ^ lo) as usize];
