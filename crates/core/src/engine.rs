@@ -512,15 +512,22 @@ impl Engine {
             },
             Locks::Db => whole(db).for_each(push),
             Locks::AllDbs => (0..dbs).flat_map(whole).for_each(push),
-            Locks::Custom(f) => f(args, db, dbs).into_iter().for_each(push),
+            Locks::Custom(f) => {
+                if let Some(h) = hashes {
+                    // The planner gives lock ids (other dbs too); the key-spec keys'
+                    // hashes still serve the lookups, whatever the db.
+                    self.hash_keys(cmd, args, h);
+                }
+                f(args, db, dbs).into_iter().for_each(push)
+            }
             Locks::Own => {}
         }
     }
 
     /// Hashes the keys `cmd`'s key specs find in `args` into `hashes` (a command
-    /// run under a transaction's locks).
+    /// run under a transaction's locks, or whose locks a planner computes).
     fn hash_keys(&self, cmd: &Command, args: &[&[u8]], hashes: &mut KeyHashes) {
-        if matches!(cmd.locks, Locks::Auto) {
+        if matches!(cmd.locks, Locks::Auto | Locks::Custom(_)) {
             cmd.meta.for_each_key(args, |i| {
                 hashes.add(args[i]);
             });

@@ -56,10 +56,13 @@ fn hash_tagged_keys_of_a_multi_key_command_lock_one_shard() {
     let (ids, hashed) = locks_of(&e, "MSET a 1 b 2 c 3 d 4");
     assert!(ids.len() > 1, "{ids:?}");
     assert_eq!(hashed, 4);
-    // One lock per (db, shard): a tagged key in two dbs is two locks (MOVE).
-    let (ids, _) = locks_of(&e, "MOVE {u}k 3");
-    assert_eq!(ids.len(), 2);
+    // One lock per (db, shard): a tagged key in two dbs is two locks (MOVE), and
+    // the planner's commands get their key hashes too.
+    let (ids, hashed) = locks_of(&e, "MOVE {u}k 3");
+    assert_eq!((ids.len(), hashed), (2, 1));
     assert_eq!(ids[1] - ids[0], 3 * SHARDS as LockId);
+    let (ids, hashed) = locks_of(&e, "COPY {u}a {u}b");
+    assert_eq!((ids.len(), hashed), (1, 2));
 }
 
 /// Every shard's kept per-slot counts equal a recount of its table, and the
