@@ -8,7 +8,9 @@ use crate::commands::Command;
 use crate::engine::Engine;
 use crate::error::{CmdError, CmdResult};
 use crate::hooks::ServerHooks;
-use crate::keyspace::{hash_key, shard_of, EntryMut, LockId, LockSet, Lookup, Node, Shard, SHARDS};
+use crate::keyspace::{
+    shard_of, EntryMut, KeyHashes, LockId, LockSet, Lookup, Node, Shard, SHARDS,
+};
 use crate::types::string::StrValue;
 use crate::types::Value;
 
@@ -48,6 +50,10 @@ pub struct Keys<'k> {
     /// Keyspace events this command produced, for the classes configured in
     /// `notify-keyspace-events` (see [`crate::notify`]).
     pub events: Vec<crate::notify::KeyEvent>,
+    /// The hashes of the command's declared keys, from its lock step (the engine
+    /// sets them for the command whose arguments they were computed from, and
+    /// drops them with these `Keys`).
+    pub(crate) hashes: KeyHashes,
 }
 
 /// Per-command switches of [`Keys`], set by the engine before the command runs.
@@ -110,7 +116,16 @@ impl<'k> Keys<'k> {
             cow: None,
             watches: None,
             events: Vec::new(),
+            hashes: KeyHashes::default(),
         }
+    }
+
+    /// Installs the command's locks and its clock (the engine builds `Keys` before
+    /// locking, so that the lock step hashes keys straight into it).
+    pub(crate) fn start(&mut self, locks: LockSet<'k>, now_ms: i64) {
+        self.locks = locks;
+        self.now_ms = now_ms;
+        self.lru = crate::keyspace::Access::Lru(lru_clock(now_ms));
     }
 
     /// The locks, once the command is done (a transaction reuses them).
@@ -156,7 +171,7 @@ impl<'k> Keys<'k> {
         let now = self.expiry_now();
         let (shard, hash) = self.shard(db, key)?;
         let gone = shard
-            .dict
+            .dict()
             .get(key, hash)
             .is_some_and(|n| n.expire_at != 0 && n.expire_at < now);
         if gone {
@@ -183,7 +198,7 @@ impl<'k> Keys<'k> {
         let now = self.expiry_now();
         let (shard, hash) = self.shard(db, key)?;
         Ok(shard
-            .dict
+            .dict()
             .get(key, hash)
             .filter(|n| n.expire_at == 0 || n.expire_at >= now)
             .map(|n| n.expire_at))
@@ -234,7 +249,7 @@ impl<'k> Keys<'k> {
                 let now = keys.expiry_now();
                 let (shard, hash) = keys.shard(d, &key)?;
                 Ok(shard
-                    .dict
+                    .dict()
                     .get(&key, hash)
                     .is_some_and(|n| n.expire_at == 0 || n.expire_at >= now))
             };
@@ -255,9 +270,11 @@ impl<'k> Keys<'k> {
         &mut self.locks
     }
 
-    /// The shard holding `key` in `db`, and the key's hash.
+    /// The shard holding `key` in `db`, and the key's hash (computed by the lock
+    /// step for the command's own key arguments, else here).
+    #[inline]
     pub fn shard(&mut self, db: usize, key: &[u8]) -> CmdResult<(&mut Shard, u64)> {
-        let hash = hash_key(key);
+        let hash = self.hashes.get(key);
         let id = (db * SHARDS + shard_of(hash)) as LockId;
         let cow = self.cow;
         match self.locks.shard(id) {

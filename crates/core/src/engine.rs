@@ -13,7 +13,7 @@ use crate::config::{Config, P};
 use crate::ctx::{Ctx, Keys, Propagate};
 use crate::error::CmdError;
 use crate::hooks::ServerHooks;
-use crate::keyspace::{lock_id, Keyspace, LockId, LockSet, SHARDS};
+use crate::keyspace::{lock_id, shard_of, KeyHashes, Keyspace, LockId, LockSet, SHARDS};
 
 /// Counters that are not per shard.
 #[derive(Default)]
@@ -338,9 +338,8 @@ impl Engine {
             out.simple(b"QUEUED");
             return Ok(());
         }
-        let locks = self.lock_for(cmd, args, client.db);
         let (result, locks, ready, ready_dbs) =
-            self.run_locked(cmd, client, args, out, hooks, locks);
+            self.run_locked(cmd, client, args, out, hooks, None);
         // The locks are released before blocked clients are served: serving runs
         // their commands, which take locks of their own.
         drop(locks);
@@ -353,8 +352,9 @@ impl Engine {
         result
     }
 
-    /// Runs `cmd` holding `locks` (which cover what it needs) and hands the locks
-    /// back, with the keys and dbs that may now serve blocked clients.
+    /// Runs `cmd` holding `locks` when given (a transaction's, which cover what it
+    /// needs), else taking its own, and hands the locks back, with the keys and
+    /// dbs that may now serve blocked clients.
     #[allow(clippy::type_complexity)]
     fn run_locked<'e>(
         &'e self,
@@ -363,7 +363,7 @@ impl Engine {
         args: &[&[u8]],
         out: &mut ReplyBuf,
         hooks: &dyn ServerHooks,
-        mut locks: LockSet<'e>,
+        locks: Option<LockSet<'e>>,
     ) -> (
         Result<(), CmdError>,
         LockSet<'e>,
@@ -373,30 +373,51 @@ impl Engine {
         let Some(handler) = cmd.handler else {
             return (
                 Err(CmdError::WrongArity(cmd.meta.name.clone())),
-                locks,
+                locks.unwrap_or_else(|| LockSet::empty(&self.keyspace)),
                 Vec::new(),
                 Vec::new(),
             );
         };
+        let db = client.db;
+        // Built in place, then locked: the lock step hashes the command's keys
+        // straight into `ctx.keys`, where its lookups find them (see KeyHashes;
+        // `args` outlive `ctx`).
+        let mut ctx = Ctx {
+            engine: self,
+            keys: Keys::new(LockSet::empty(&self.keyspace), db, 0),
+            client,
+            out,
+            hooks,
+            cmd,
+        };
+        let locks = match locks {
+            Some(held) => {
+                self.hash_keys(cmd, args, &mut ctx.keys.hashes);
+                held
+            }
+            None => self.lock_for(cmd, args, db, &mut ctx.keys.hashes),
+        };
+        // One clock read, once the locks are held (as before a lookup): the
+        // command's wall time and the start of its duration.
+        let started = Instant::now();
+        ctx.keys.start(locks, self.clock.ms_at(started));
         // Read under the command's locks: `halt` sets it holding every lock, so a
         // command either ran before the cut or does not run. The rest of a
         // transaction admitted before the cut runs to its end.
-        if self.halted.load(Ordering::Acquire) && !client.in_exec {
-            client.held = true;
-            return (Ok(()), locks, Vec::new(), Vec::new());
+        if self.halted.load(Ordering::Acquire) && !ctx.client.in_exec {
+            ctx.client.held = true;
+            return (Ok(()), ctx.keys.into_locks(), Vec::new(), Vec::new());
         }
+        let keys = &mut ctx.keys;
         let snapshot_write = self.snapshot.active() && cmd.meta.flags.has(Flags::WRITE);
         let whole_dbs = matches!(cmd.locks, Locks::Db | Locks::AllDbs);
         if snapshot_write && whole_dbs {
-            self.snapshot_before_write(&mut locks);
+            self.snapshot_before_write(keys.locks());
         }
-        let db = client.db;
-        // One clock read: the command's wall time and the start of its duration.
-        let started = Instant::now();
-        let mut keys = Keys::new(locks, db, self.clock.ms_at(started));
         if snapshot_write && !whole_dbs {
             keys.cow = Some(&self.snapshot);
         }
+        let client = &mut *ctx.client;
         keys.mode = crate::ctx::KeysMode {
             track_ready: self.blocked_clients.load(Ordering::Relaxed) > 0,
             no_touch: client.no_touch && cmd.meta.name != "touch",
@@ -420,14 +441,6 @@ impl Engine {
             };
         }
         client.last_cmd = cmd.meta.name.as_str();
-        let mut ctx = Ctx {
-            engine: self,
-            keys,
-            client,
-            out,
-            hooks,
-            cmd,
-        };
         let result = handler(&mut ctx, args);
         debug_assert!(
             ctx.keys.dirty == 0
@@ -499,7 +512,7 @@ impl Engine {
         for args in &queued {
             let cmd = self.resolve(args).ok();
             if let Some(cmd) = cmd {
-                self.lock_ids_for(cmd, args, db, |id| ids.push(id));
+                self.lock_ids_for(cmd, args, db, None, |id| ids.push(id));
                 if cmd.meta.name == "select" {
                     if let Some(n) = std::str::from_utf8(args[1])
                         .ok()
@@ -557,7 +570,7 @@ impl Engine {
                 locks = LockSet::lock(&self.keyspace, &mut ids);
                 continue;
             }
-            let (result, back, r, rd) = self.run_locked(cmd, client, args, out, &tx, locks);
+            let (result, back, r, rd) = self.run_locked(cmd, client, args, out, &tx, Some(locks));
             locks = back;
             ready.extend(r);
             ready_dbs.extend(rd);
@@ -622,8 +635,16 @@ impl Engine {
         matches!(self.config.int(P::MaxmemoryPolicy), 1 | 5)
     }
 
-    /// Takes the locks `cmd` needs for `args` in `db`.
-    pub fn lock_for<'e>(&'e self, cmd: &Command, args: &[&[u8]], db: usize) -> LockSet<'e> {
+    /// Takes the locks `cmd` needs for `args` in `db`, adding the hashes of the
+    /// keys it found to `hashes` (for the command's lookups: each key is hashed
+    /// once per command).
+    pub fn lock_for<'e>(
+        &'e self,
+        cmd: &Command,
+        args: &[&[u8]],
+        db: usize,
+        hashes: &mut KeyHashes,
+    ) -> LockSet<'e> {
         let ks = &self.keyspace;
         match cmd.locks {
             Locks::Db => LockSet::lock_dbs(ks, [db]),
@@ -632,23 +653,57 @@ impl Engine {
             Locks::Auto if cmd.meta.key_specs.is_empty() => LockSet::empty(ks),
             Locks::Auto | Locks::Custom(_) => {
                 let mut ids: smallvec::SmallVec<[LockId; 8]> = smallvec::SmallVec::new();
-                self.lock_ids_for(cmd, args, db, |id| ids.push(id));
+                self.lock_ids_for(cmd, args, db, Some(hashes), |id| ids.push(id));
                 LockSet::lock(ks, &mut ids)
             }
         }
     }
 
     /// Passes each lock id `cmd` needs for `args` in `db` to `push` (one command's
-    /// set, or a transaction's union).
-    fn lock_ids_for(&self, cmd: &Command, args: &[&[u8]], db: usize, mut push: impl FnMut(LockId)) {
+    /// set, or a transaction's union). With `hashes`, the keys found by key specs
+    /// are hashed into it on the way; without, only their slots are computed.
+    pub fn lock_ids_for(
+        &self,
+        cmd: &Command,
+        args: &[&[u8]],
+        db: usize,
+        hashes: Option<&mut KeyHashes>,
+        mut push: impl FnMut(LockId),
+    ) {
         let dbs = self.keyspace.db_count();
         let whole = |d: usize| (d * SHARDS..(d + 1) * SHARDS).map(|i| i as LockId);
         match cmd.locks {
-            Locks::Auto => cmd.meta.for_each_key(args, |i| push(lock_id(db, args[i]))),
+            Locks::Auto => match hashes {
+                Some(h) => cmd.meta.for_each_key(args, |i| {
+                    if h.len() == KeyHashes::INLINE {
+                        // Spilling: room for every argument at once, one allocation.
+                        h.reserve(args.len());
+                    }
+                    push((db * SHARDS + shard_of(h.add(args[i]))) as LockId)
+                }),
+                None => cmd.meta.for_each_key(args, |i| push(lock_id(db, args[i]))),
+            },
             Locks::Db => whole(db).for_each(push),
             Locks::AllDbs => (0..dbs).flat_map(whole).for_each(push),
-            Locks::Custom(f) => f(args, db, dbs).into_iter().for_each(push),
+            Locks::Custom(f) => {
+                if let Some(h) = hashes {
+                    // The planner gives lock ids (other dbs too); the key-spec keys'
+                    // hashes still serve the lookups, whatever the db.
+                    self.hash_keys(cmd, args, h);
+                }
+                f(args, db, dbs).into_iter().for_each(push)
+            }
             Locks::Own => {}
+        }
+    }
+
+    /// Hashes the keys `cmd`'s key specs find in `args` into `hashes` (a command
+    /// run under a transaction's locks, or whose locks a planner computes).
+    fn hash_keys(&self, cmd: &Command, args: &[&[u8]], hashes: &mut KeyHashes) {
+        if matches!(cmd.locks, Locks::Auto | Locks::Custom(_)) {
+            cmd.meta.for_each_key(args, |i| {
+                hashes.add(args[i]);
+            });
         }
     }
 
@@ -659,14 +714,33 @@ impl Engine {
             return None;
         }
         let hash = crate::keyspace::hash_key(key);
-        let id = (db * SHARDS + crate::keyspace::shard_of(hash)) as LockId;
+        let id = (db * SHARDS + shard_of(hash)) as LockId;
         let shard = self.keyspace.lock_one(id);
         let now = self.clock.now_ms();
         shard
-            .dict
+            .dict()
             .get(key, hash)
             .filter(|n| n.expire_at == 0 || n.expire_at >= now)
             .map(|n| n.value.value_type())
+    }
+
+    /// Number of keys of hash slot `slot` in `db` (COUNTKEYSINSLOT): one shard's
+    /// counter. Keys past their TTL but not yet reclaimed count, as in Redis.
+    pub fn count_keys_in_slot(&self, db: usize, slot: u16) -> usize {
+        if db >= self.keyspace.db_count() || slot as usize >= crate::keyspace::SLOTS {
+            return 0;
+        }
+        let id = (db * SHARDS + crate::keyspace::shard_of_slot(slot)) as LockId;
+        self.keyspace.lock_one(id).slot_len(slot)
+    }
+
+    /// Up to `count` keys of hash slot `slot` in `db` (GETKEYSINSLOT): one shard.
+    pub fn keys_in_slot(&self, db: usize, slot: u16, count: usize) -> Vec<Vec<u8>> {
+        if db >= self.keyspace.db_count() || slot as usize >= crate::keyspace::SLOTS {
+            return Vec::new();
+        }
+        let id = (db * SHARDS + crate::keyspace::shard_of_slot(slot)) as LockId;
+        self.keyspace.lock_one(id).keys_in_slot(slot, count)
     }
 
     /// Sums the per-shard counters (locks each shard briefly, one at a time).
@@ -743,7 +817,7 @@ impl Engine {
                 let (mut seen, mut expired_here) = (0usize, 0usize);
                 let mut cursor = shard.expire_cursor;
                 while seen < per_round {
-                    let (next, gone) = shard.dict.scan_remove(cursor, |n| {
+                    let (next, gone) = shard.scan_remove(cursor, |n| {
                         if n.expire_at == 0 {
                             return false;
                         }
@@ -777,7 +851,6 @@ impl Engine {
                     }
                 }
                 shard.expire_cursor = cursor;
-                shard.expires -= expired_here;
                 shard.stats.expired += expired_here as u64;
                 removed += expired_here as u64;
                 if cursor == 0 || expired_here * 10 <= seen || start.elapsed() > budget {

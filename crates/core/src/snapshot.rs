@@ -103,13 +103,20 @@ impl SnapshotState {
         {
             return;
         }
-        let pre = shard.preserved.get_or_insert_with(Default::default);
-        if pre.find(hash, |e| e.key() == key).is_none() {
-            let old = match shard.dict.get(key, hash) {
+        let bucket = crate::keyspace::hash::bucket_part(hash);
+        let kept = shard
+            .preserved
+            .as_deref()
+            .is_some_and(|p| p.find(bucket, |e| e.key() == key).is_some());
+        if !kept {
+            let old = match shard.dict().get(key, hash) {
                 Some(n) => PreImage::Entry(n.duplicate()),
                 None => PreImage::Absent(key.into()),
             };
-            pre.insert_unique(hash, old, |e| crate::keyspace::hash_key(e.key()));
+            shard
+                .preserved
+                .get_or_insert_with(Default::default)
+                .insert_unique(bucket, old, |e| crate::keyspace::bucket_hash(e.key()));
         }
     }
 }
@@ -185,12 +192,12 @@ impl Engine {
             let mut copies: Vec<Node> = Vec::with_capacity(shard.len());
             copies.extend(
                 shard
-                    .dict
+                    .dict()
                     .iter()
                     .filter(|n| {
                         pre.as_deref().is_none_or(|p| {
                             let key = n.key();
-                            p.find(crate::keyspace::hash_key(key), |e| e.key() == key)
+                            p.find(crate::keyspace::bucket_hash(key), |e| e.key() == key)
                                 .is_none()
                         })
                     })

@@ -74,7 +74,7 @@ impl Shared<'_> {
             .unwrap_or_else(|| initial_access_field(self.policy, self.now));
         let id = (db * SHARDS + shard_of(hash)) as LockId;
         let mut shard = self.engine.keyspace.lock_one(id);
-        if shard.dict.get(&e.key, hash).is_some() {
+        if shard.dict().get(&e.key, hash).is_some() {
             return Err(format!(
                 "RDB has duplicated key '{}' in DB {db}",
                 String::from_utf8_lossy(&e.key)
@@ -122,7 +122,6 @@ fn presize(engine: &Engine, db: usize, keys: u64) {
         engine
             .keyspace
             .lock_one((db * SHARDS + s) as LockId)
-            .dict
             .reserve(per_shard);
     }
 }
@@ -276,9 +275,25 @@ mod tests {
         assert_eq!(engine.db_sizes(1), (0, 0));
         let id = |db: usize, k: &[u8]| (db * SHARDS + shard_of(hash_key(k))) as LockId;
         let shard = engine.keyspace.lock_one(id(3, b"key:11"));
-        let node = shard.dict.get(b"key:11", hash_key(b"key:11")).unwrap();
+        let node = shard.dict().get(b"key:11", hash_key(b"key:11")).unwrap();
         assert_eq!(node.value.as_str().unwrap().to_vec(), b"v-key:11".to_vec());
         assert_eq!(node.expire(), Some(4_102_444_800_000));
+        drop(shard);
+        // The inserters keep the per-slot key counts.
+        for id in 0..engine.keyspace.db_count() * SHARDS {
+            let (kept, recount) = engine
+                .keyspace
+                .lock_one(id as LockId)
+                .slot_counts_and_recount();
+            assert_eq!(kept, recount, "shard {id}");
+        }
+        let slot = ferrokv_core::keyspace::key_slot(b"key:11");
+        let in_slot = (0..20_000)
+            .filter(|i| i % 10 != 0)
+            .filter(|i| ferrokv_core::keyspace::key_slot(format!("key:{i}").as_bytes()) == slot)
+            .count();
+        assert!(in_slot > 0);
+        assert_eq!(engine.count_keys_in_slot(3, slot), in_slot);
     }
 
     #[test]

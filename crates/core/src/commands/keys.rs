@@ -233,7 +233,7 @@ fn keys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let mut n = 0;
     let mut found: Vec<Vec<u8>> = Vec::new();
     for shard in ctx.keys.locks().db_shards(db) {
-        for node in shard.dict.iter() {
+        for node in shard.dict().iter() {
             let k = node.key();
             if node.expire_at != 0 && node.expire_at < now {
                 continue;
@@ -310,7 +310,7 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             inner = 0;
         }
         while !shard.is_empty() {
-            inner = shard.dict.scan(inner, |n| {
+            inner = shard.dict().scan(inner, |n| {
                 let k = n.key();
                 if n.expire_at != 0 && n.expire_at < now {
                     return;
@@ -374,7 +374,7 @@ fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
         let key = {
             let shard = ctx.keys.locks().db_shards(db).nth(idx);
             let Some(shard) = shard else { break };
-            match shard.dict.random(&mut rng) {
+            match shard.dict().random(&mut rng) {
                 Some(n) if n.expire_at != 0 && n.expire_at < now => None,
                 Some(n) => Some(n.key().to_vec()),
                 None => None,

@@ -249,8 +249,10 @@ impl Dict {
     }
 }
 
+/// The hash a resize places an entry by: the bucket bits alone (the index never
+/// reaches the slot bits, see [`crate::keyspace::hash`]), so no slot is computed.
 fn hash_of(n: &Node) -> u64 {
-    crate::keyspace::hash_key(n.key())
+    crate::keyspace::bucket_hash(n.key())
 }
 
 /// Redis's reverse-binary cursor increment over the bits under `mask`.

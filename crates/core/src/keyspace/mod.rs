@@ -1,6 +1,10 @@
 //! The keyspace: databases split into shards, each shard a hash table behind its own
 //! lock.
 //!
+//! A key's shard is decided by its Redis Cluster hash slot ([`slot`], [`hash`]), so
+//! one slot's keys, and keys sharing a `{hash tag}`, are always in one shard, which
+//! keeps a count of keys per slot.
+//!
 //! A command locks exactly the shards of the keys it names, in ascending
 //! `(db, shard)` order, so two commands can never wait on each other in a cycle; it
 //! runs with those guards in a [`LockSet`] and releases them all at once, which makes
@@ -9,51 +13,35 @@
 
 pub mod access;
 pub mod dict;
+pub mod hash;
 pub mod node;
 pub mod shard;
-
-use std::sync::OnceLock;
+pub mod slot;
+#[cfg(test)]
+mod tests;
 
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 pub use access::Access;
 pub use dict::{Dict, Node};
+pub use hash::{
+    bucket_hash, hash_key, lock_id, shard_of, shard_of_slot, slot_of, KeyHashes, SLOTS_PER_SHARD,
+};
 pub use shard::{EntryMut, Lookup, Shard, Ttl};
+pub use slot::{key_slot, SLOTS};
 
 /// log2 of the number of shards per database.
 pub const SHARD_BITS: u32 = 10;
 /// Shards per database. Enough that a shard's table stays small (a resize moves a
 /// few thousand entries even at millions of keys) and that many cores rarely meet on
-/// one lock; few enough that locking a whole db stays cheap.
+/// one lock; few enough that locking a whole db stays cheap. A key's shard is its
+/// hash slot modulo `SHARDS` (see [`hash`]): 16 slots per shard, and a cluster node
+/// owning any range of slots still spreads its keys over every shard.
 pub const SHARDS: usize = 1 << SHARD_BITS;
-
-fn hasher() -> &'static foldhash::fast::FixedState {
-    static STATE: OnceLock<foldhash::fast::FixedState> = OnceLock::new();
-    STATE.get_or_init(|| foldhash::fast::FixedState::with_seed(rand::random()))
-}
-
-/// The 64-bit hash of a key (randomly seeded per process, against collision attacks).
-#[inline]
-pub fn hash_key(key: &[u8]) -> u64 {
-    use std::hash::BuildHasher;
-    hasher().hash_one(key)
-}
-
-/// The shard a key hash belongs to: the top bits, independent of the bucket bits.
-#[inline]
-pub fn shard_of(hash: u64) -> usize {
-    (hash >> (64 - SHARD_BITS)) as usize
-}
 
 /// A lock id: `db * SHARDS + shard`. Locks are always taken in ascending id order.
 pub type LockId = u32;
-
-/// The lock id of `key` in `db`.
-#[inline]
-pub fn lock_id(db: usize, key: &[u8]) -> LockId {
-    (db * SHARDS + shard_of(hash_key(key))) as LockId
-}
 
 /// A shard padded to a cache line so that neighbouring locks do not share one.
 #[repr(align(64))]

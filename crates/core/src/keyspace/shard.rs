@@ -1,8 +1,14 @@
 //! A shard: one hash table and the bookkeeping that must change with it under the
-//! same lock (TTL count, hit/miss/expired counters, the active-expiry cursor).
+//! same lock (TTL count, keys per hash slot, hit/miss/expired counters, the
+//! active-expiry cursor).
+//!
+//! The table is private: every insertion and removal goes through a method here,
+//! which keeps the per-slot counts exact (debug builds check them against the
+//! table's length after each change).
 
 use crate::keyspace::access::Access;
 use crate::keyspace::dict::{Dict, Node};
+use crate::keyspace::hash::{slot_index, slot_of, SLOTS_PER_SHARD};
 use crate::types::Value;
 
 /// What a write does to the key's TTL.
@@ -46,7 +52,11 @@ pub struct ShardStats {
 #[derive(Default)]
 pub struct Shard {
     /// The entries.
-    pub dict: Dict,
+    dict: Dict,
+    /// Entries per slot of this shard, by [`slot_index`] (expired entries not yet
+    /// reclaimed included, as Redis's COUNTKEYSINSLOT). u32: a single slot of one
+    /// db would need hundreds of GiB of keys to overflow it.
+    slot_keys: [u32; SLOTS_PER_SHARD],
     /// How many entries have a TTL.
     pub expires: usize,
     /// Where active expiry resumes.
@@ -77,9 +87,9 @@ impl PreImage {
     }
 }
 
-/// Pre-images of keys written during a snapshot, found by the key's
-/// [`hash_key`](super::hash_key) (computed once, by the writer, anyway): no second
-/// copy of the key for entries, no second hash function.
+/// Pre-images of keys written during a snapshot, found by the bucket part of the
+/// key's hash ([`bucket_hash`](super::bucket_hash); the writer has it anyway): no
+/// second copy of the key for entries, no second hash function.
 pub type Preserved = hashbrown::HashTable<PreImage>;
 
 impl Shard {
@@ -93,7 +103,8 @@ impl Shard {
             .filter(move |n| {
                 pre.is_none_or(|p| {
                     let key = n.key();
-                    p.find(super::hash_key(key), |e| e.key() == key).is_none()
+                    p.find(super::bucket_hash(key), |e| e.key() == key)
+                        .is_none()
                 })
             })
             .chain(pre.into_iter().flat_map(|p| {
@@ -135,9 +146,97 @@ fn set_expire(node: &mut Node, expires: &mut usize, at: Option<i64>) {
 }
 
 impl Shard {
+    /// The table, for reading (changes go through the methods of `Shard`).
+    #[inline]
+    pub fn dict(&self) -> &Dict {
+        &self.dict
+    }
+
     /// Number of keys (including expired ones not yet reclaimed).
     pub fn len(&self) -> usize {
         self.dict.len()
+    }
+
+    /// Number of keys of hash slot `slot` (which must belong to this shard), expired
+    /// ones not yet reclaimed included.
+    pub fn slot_len(&self, slot: u16) -> usize {
+        self.slot_keys[slot_index(slot)] as usize
+    }
+
+    /// Up to `count` keys of hash slot `slot` (GETKEYSINSLOT; the slot must belong
+    /// to this shard).
+    pub fn keys_in_slot(&self, slot: u16, count: usize) -> Vec<Vec<u8>> {
+        if self.slot_len(slot) == 0 {
+            return Vec::new();
+        }
+        self.dict
+            .iter()
+            .filter(|n| super::key_slot(n.key()) == slot)
+            .take(count)
+            .map(|n| n.key().to_vec())
+            .collect()
+    }
+
+    /// Counts a key of `hash`'s slot that is about to be inserted.
+    #[inline]
+    fn count_in(&mut self, hash: u64) {
+        let c = &mut self.slot_keys[slot_index(slot_of(hash))];
+        *c = c.wrapping_add(1);
+        self.check_counts(1);
+    }
+
+    /// Uncounts a key of `slot` that was just removed.
+    #[inline]
+    fn count_out(&mut self, slot: u16) {
+        let c = &mut self.slot_keys[slot_index(slot)];
+        *c = c.wrapping_sub(1);
+        self.check_counts(0);
+    }
+
+    /// Debug builds: the per-slot counts add up to the table's length (plus
+    /// `pending` entries about to be inserted).
+    #[inline]
+    fn check_counts(&self, pending: usize) {
+        debug_assert_eq!(
+            self.slot_keys.iter().map(|&c| c as usize).sum::<usize>(),
+            self.dict.len() + pending,
+            "per-slot key counts out of step with the table"
+        );
+    }
+
+    /// Recounts keys per slot from the table, compared with the kept counts by
+    /// tests: `(kept, recounted)`, by slot index.
+    pub fn slot_counts_and_recount(&self) -> ([u32; SLOTS_PER_SHARD], [u32; SLOTS_PER_SHARD]) {
+        let mut recount = [0u32; SLOTS_PER_SHARD];
+        for n in self.dict.iter() {
+            recount[slot_index(super::key_slot(n.key()))] += 1;
+        }
+        (self.slot_keys, recount)
+    }
+
+    /// Makes room for `n` entries in all (a loader that knows how many are coming).
+    pub fn reserve(&mut self, n: usize) {
+        self.dict.reserve(n);
+    }
+
+    /// [`Dict::scan_remove`] keeping the shard's counts: visits the bucket(s) at
+    /// `cursor`, removes the entries `f` says to, returns the next cursor and the
+    /// removed entries (active expiry).
+    pub fn scan_remove(
+        &mut self,
+        cursor: u64,
+        f: impl FnMut(&mut Node) -> bool,
+    ) -> (u64, Vec<Node>) {
+        let (next, removed) = self.dict.scan_remove(cursor, f);
+        for n in &removed {
+            if n.expire_at != 0 {
+                self.expires -= 1;
+            }
+            let c = &mut self.slot_keys[slot_index(super::key_slot(n.key()))];
+            *c = c.wrapping_sub(1);
+        }
+        self.check_counts(0);
+        (next, removed)
     }
 
     /// Whether the shard holds no key.
@@ -190,10 +289,7 @@ impl Shard {
     }
 
     fn remove_expired(&mut self, key: &[u8], hash: u64) {
-        if let Some(node) = self.dict.remove(key, hash) {
-            if node.expire_at != 0 {
-                self.expires -= 1;
-            }
+        if let Some(node) = self.remove(key, hash) {
             self.stats.expired += 1;
             crate::lazyfree::free(node);
         }
@@ -208,6 +304,8 @@ impl Shard {
         expire_at: Option<i64>,
         access: Access,
     ) -> EntryMut<'_> {
+        debug_assert_eq!(slot_of(hash), super::key_slot(key), "hash without its slot");
+        self.count_in(hash);
         let Shard { dict, expires, .. } = self;
         let node = dict.insert_new(Node::new(key, access.initial(), value), hash);
         set_expire(node, expires, expire_at);
@@ -270,6 +368,7 @@ impl Shard {
         if node.expire_at != 0 {
             self.expires -= 1;
         }
+        self.count_out(slot_of(hash));
         Some(node)
     }
 
@@ -281,6 +380,8 @@ impl Shard {
         }
         let at = node.expire();
         node.expire_at = 0;
+        debug_assert_eq!(slot_of(hash), super::key_slot(node.key()));
+        self.count_in(hash);
         let Shard { dict, expires, .. } = self;
         let n = dict.insert_new(node, hash);
         set_expire(n, expires, at);
@@ -291,6 +392,7 @@ impl Shard {
     pub fn clear(&mut self) -> Dict {
         self.expires = 0;
         self.expire_cursor = 0;
+        self.slot_keys = [0; SLOTS_PER_SHARD];
         self.dict.take_all()
     }
 }

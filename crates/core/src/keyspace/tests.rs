@@ -1,0 +1,244 @@
+//! Slot-aware shards through the whole engine: where keys are locked, that the
+//! per-slot counts stay exact whatever commands do, and how evenly keys spread.
+
+use proptest::prelude::*;
+
+use super::{key_slot, shard_of_slot, KeyHashes, LockId, SHARDS, SLOTS};
+use crate::client::Client;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::hooks::NoHooks;
+use ferrokv_resp::{Protocol, ReplyBuf};
+
+fn run(e: &Engine, c: &mut Client, args: &[&str]) -> String {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    let mut out = ReplyBuf::new(Protocol::Resp2);
+    e.execute(c, &args, &mut out, &NoHooks);
+    String::from_utf8_lossy(out.as_bytes()).into_owned()
+}
+
+/// The lock ids and key hashes the lock step computes for `line`.
+fn locks_of(e: &Engine, line: &str) -> (Vec<LockId>, usize) {
+    let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+    let cmd = e.resolve(&args).expect("known command");
+    let mut hashes = KeyHashes::default();
+    let mut ids = Vec::new();
+    e.lock_ids_for(cmd, &args, 0, Some(&mut hashes), |id| ids.push(id));
+    let held = e.lock_for(cmd, &args, 0, &mut KeyHashes::default()).len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), held);
+    (ids, hashes.len())
+}
+
+#[test]
+fn hash_tagged_keys_of_a_multi_key_command_lock_one_shard() {
+    let e = Engine::new(Config::default(), &[]);
+    let tagged = [
+        "MSET {user1000}:a 1 {user1000}:b 2 {user1000}:c 3 {user1000}:d 4",
+        "SUNIONSTORE {t}dst {t}s1 {t}s2 {t}s3",
+        "RENAME {x}from {x}to",
+        "ZUNIONSTORE {z}out 3 {z}a {z}b {z}c WEIGHTS 1 2 3",
+        "DEL user1000 {user1000}.following {user1000}.followers",
+    ];
+    for line in tagged {
+        let (ids, hashed) = locks_of(&e, line);
+        assert_eq!(ids.len(), 1, "{line}: {ids:?}");
+        assert!(hashed >= 2, "{line}: every declared key hashed once");
+        let tag_slot = key_slot(line.split(' ').nth(1).unwrap_or_default().as_bytes());
+        assert_eq!(ids[0] as usize, shard_of_slot(tag_slot));
+    }
+    // Past the inline capacity of the remembered hashes.
+    let many: Vec<String> = (0..12).map(|i| format!("{{big}}{i} v")).collect();
+    let (ids, hashed) = locks_of(&e, &format!("MSET {}", many.join(" ")));
+    assert_eq!((ids.len(), hashed), (1, 12));
+    // Without tags the same commands spread over several shards.
+    let (ids, hashed) = locks_of(&e, "MSET a 1 b 2 c 3 d 4");
+    assert!(ids.len() > 1, "{ids:?}");
+    assert_eq!(hashed, 4);
+    // One lock per (db, shard): a tagged key in two dbs is two locks (MOVE), and
+    // the planner's commands get their key hashes too.
+    let (ids, hashed) = locks_of(&e, "MOVE {u}k 3");
+    assert_eq!((ids.len(), hashed), (2, 1));
+    assert_eq!(ids[1] - ids[0], 3 * SHARDS as LockId);
+    let (ids, hashed) = locks_of(&e, "COPY {u}a {u}b");
+    assert_eq!((ids.len(), hashed), (1, 2));
+}
+
+/// Every shard's kept per-slot counts equal a recount of its table, and the
+/// engine's per-slot answers agree with counting keys by hand.
+fn assert_counts_exact(e: &Engine) {
+    for id in 0..e.keyspace.db_count() * SHARDS {
+        let shard = e.keyspace.lock_one(id as LockId);
+        let (kept, recount) = shard.slot_counts_and_recount();
+        assert_eq!(kept, recount, "shard {id}");
+    }
+}
+
+fn op() -> impl Strategy<Value = Vec<String>> {
+    let key = prop_oneof![
+        (0..12u8).prop_map(|i| format!("k{i}")),
+        (0..6u8).prop_map(|i| format!("{{t}}{i}")),
+        (0..4u8).prop_map(|i| format!("{{u}}{i}")),
+    ];
+    let k2 = key.clone();
+    (0..34u8, key, k2, 0..3u8).prop_map(|(which, a, b, n)| {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+        let n = n.to_string();
+        match which {
+            0 | 1 => v(&["SET", &a, "v"]),
+            2 => v(&["SET", &a, "v", "PX", "5"]),
+            3 => v(&["PEXPIRE", &a, "3"]),
+            4 => v(&["DEL", &a, &b]),
+            5 => v(&["UNLINK", &a]),
+            6 => v(&["RENAME", &a, &b]),
+            7 => v(&["RENAMENX", &a, &b]),
+            8 => v(&["MOVE", &a, "1"]),
+            9 => v(&["COPY", &a, &b, "DB", &n, "REPLACE"]),
+            10 => v(&["SWAPDB", "0", &n]),
+            11 => v(&["FLUSHDB"]),
+            12 => v(&["SELECT", &n]),
+            13 => v(&["SADD", &a, "x", "y"]),
+            14 => v(&["SPOP", &a]),
+            15 => v(&["SREM", &a, "x", "y"]),
+            16 => v(&["LPUSH", &a, "x"]),
+            17 => v(&["LPOP", &a]),
+            18 => v(&["SMOVE", &a, &b, "x"]),
+            19 => v(&["SINTERSTORE", &b, &a]),
+            20 => v(&["GETDEL", &a]),
+            21 => v(&["INCR", &a]),
+            22 => v(&["MSET", &a, "1", &b, "2"]),
+            23 => v(&["GET", &a]),
+            24 => v(&["EXISTS", &a, &b]),
+            25 => v(&["HSET", &a, "f", "1"]),
+            26 => v(&["HDEL", &a, "f"]),
+            27 => v(&["ZADD", &a, "1", "m"]),
+            28 => v(&["ZPOPMIN", &a]),
+            29 => v(&["LMOVE", &a, &b, "LEFT", "RIGHT"]),
+            30 => v(&["GETEX", &a, "PX", "2"]),
+            31 => v(&["FLUSHALL"]),
+            32 => v(&["SET", &a, "v", "PXAT", "1"]),
+            _ => v(&["SORT", &a, "STORE", &b]),
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Per-slot key counts stay exact under random commands, lazy and active
+    /// expiry (the clock moves), db moves, swaps and flushes, and a snapshot.
+    #[test]
+    fn slot_counts_stay_exact(
+        ops in proptest::collection::vec((op(), 0..4u8), 1..120),
+        snapshot_at in 0..120usize,
+    ) {
+        let e = Engine::new(Config::default(), &[]);
+        let mut c = Client::new(1, true);
+        for (i, (args, tick)) in ops.iter().enumerate() {
+            if i == snapshot_at {
+                struct Nothing;
+                impl crate::snapshot::ShardVisitor for Nothing {
+                    fn visit(&self, _: usize, _: usize, it: &mut dyn Iterator<Item = &super::Node>) {
+                        it.for_each(drop);
+                    }
+                }
+                let _ = e.snapshot_begin(std::sync::Arc::new(Nothing));
+            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            run(&e, &mut c, &refs);
+            match tick {
+                0 => e.clock.advance(2),
+                1 => {
+                    let mut resume = 0;
+                    e.active_expire_cycle(std::time::Duration::from_secs(1), &mut resume);
+                }
+                _ => {}
+            }
+        }
+        if e.snapshot.active() {
+            e.snapshot_run();
+        }
+        assert_counts_exact(&e);
+    }
+}
+
+#[test]
+fn slot_counts_answer_countkeysinslot_and_getkeysinslot() {
+    let e = Engine::new(Config::default(), &[]);
+    let mut c = Client::new(1, true);
+    for i in 0..2000 {
+        run(&e, &mut c, &["SET", &format!("key:{i}"), "v"]);
+    }
+    for i in 0..50 {
+        run(&e, &mut c, &["SET", &format!("{{tag}}:{i}"), "v"]);
+    }
+    let tag = key_slot(b"tag");
+    // Same keys in db 1 must not count in db 0.
+    run(&e, &mut c, &["SELECT", "1"]);
+    run(&e, &mut c, &["SET", "{tag}:x", "v"]);
+    assert_eq!(e.count_keys_in_slot(0, tag), 50);
+    assert_eq!(e.count_keys_in_slot(1, tag), 1);
+    let mut got = e.keys_in_slot(0, tag, 100);
+    got.sort();
+    let mut want: Vec<Vec<u8>> = (0..50)
+        .map(|i| format!("{{tag}}:{i}").into_bytes())
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(e.keys_in_slot(0, tag, 7).len(), 7);
+    // Every slot: the counter equals counting the keys by hand.
+    let mut by_hand = vec![0usize; SLOTS];
+    for i in 0..2000 {
+        by_hand[key_slot(format!("key:{i}").as_bytes()) as usize] += 1;
+    }
+    by_hand[tag as usize] += 50;
+    for (slot, &n) in by_hand.iter().enumerate() {
+        assert_eq!(e.count_keys_in_slot(0, slot as u16), n, "slot {slot}");
+    }
+    assert_eq!(e.count_keys_in_slot(0, SLOTS as u16), 0);
+    assert_eq!(e.count_keys_in_slot(99, 0), 0);
+    run(&e, &mut c, &["SELECT", "0"]);
+    run(&e, &mut c, &["FLUSHDB"]);
+    assert_eq!(e.count_keys_in_slot(0, tag), 0);
+    assert_eq!(e.count_keys_in_slot(1, tag), 1);
+    assert_counts_exact(&e);
+}
+
+/// max/mean and min/mean keys per shard when `n` keys named by `name` are placed.
+fn spread(n: usize, name: impl Fn(usize) -> String) -> (f64, f64) {
+    let mut per_shard = vec![0usize; SHARDS];
+    for i in 0..n {
+        per_shard[shard_of_slot(key_slot(name(i).as_bytes()))] += 1;
+    }
+    let mean = n as f64 / SHARDS as f64;
+    let max = per_shard.iter().copied().max().unwrap_or(0) as f64;
+    let min = per_shard.iter().copied().min().unwrap_or(0) as f64;
+    (max / mean, min / mean)
+}
+
+/// The figure for docs/PERFORMANCE.md: keys spread evenly over shards. Run with
+/// `cargo test -p ferrokv-core --release spread -- --nocapture` to see it.
+#[test]
+fn keys_spread_evenly_over_shards() {
+    let n = 1_000_000;
+    for (what, f) in [
+        (
+            "key:<n>",
+            Box::new(|i| format!("key:{i}")) as Box<dyn Fn(usize) -> String>,
+        ),
+        ("key:<012n>", Box::new(|i| format!("key:{i:012}"))),
+        ("<n>", Box::new(|i| format!("{i}"))),
+        (
+            "user:<n>:profile",
+            Box::new(|i| format!("user:{i}:profile")),
+        ),
+    ] {
+        let (max, min) = spread(n, f);
+        println!("{n} {what} keys over {SHARDS} shards: max/mean {max:.3}, min/mean {min:.3}");
+        assert!(
+            max < 1.1 && min > 0.9,
+            "{what}: max/mean {max}, min/mean {min}"
+        );
+    }
+}
