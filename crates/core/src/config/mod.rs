@@ -89,6 +89,7 @@ params! {
     Loglevel: "loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning"]), "notice", YES;
     Logfile: "logfile", Kind::Str, "", NO;
     Daemonize: "daemonize", Kind::Bool, "no", NO;
+    AlwaysShowLogo: "always-show-logo", Kind::Bool, "no", NO;
     Pidfile: "pidfile", Kind::Str, "", NO;
     Dir: "dir", Kind::Str, "", YES;
     Dbfilename: "dbfilename", Kind::Str, "dump.rdb", YES;
