@@ -9,6 +9,7 @@ pub mod clients;
 pub mod cmds;
 pub mod compat;
 pub mod conn;
+pub mod debug;
 pub mod info;
 pub mod listen;
 pub mod log;
@@ -67,8 +68,12 @@ Examples:
 /// The commands the server layer adds to the engine's table (persistence, AOF,
 /// connection and server commands). docs/compatibility.md is generated from these
 /// plus the engine's own, so there is one list.
-pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] =
-    &[cmds::COMMANDS, persistence::COMMANDS, aof::COMMANDS];
+pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
+    cmds::COMMANDS,
+    persistence::COMMANDS,
+    aof::COMMANDS,
+    debug::COMMANDS,
+];
 
 pub fn parse_args(args: &[String]) -> Result<Options, (String, i32)> {
     let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -343,7 +348,9 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 let period = Duration::from_micros(1_000_000 / hz);
                 let effort = engine.config.int(P::ActiveExpireEffort).clamp(1, 10) as u32;
                 let budget = period * (25 + 2 * (effort - 1)) / 100;
-                engine.active_expire_cycle_with(budget, &mut resume, &*state);
+                if state.debug.active_expire_on() {
+                    engine.active_expire_cycle_with(budget, &mut resume, &*state);
+                }
                 std::thread::sleep(period);
             }
         });

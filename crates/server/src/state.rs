@@ -55,6 +55,8 @@ pub struct ServerState {
     pub persistence: crate::persistence::Persistence,
     /// The append-only file.
     pub aof: crate::aof::Aof,
+    /// What DEBUG subcommands switch.
+    pub debug: crate::debug::DebugState,
 }
 
 fn random_hex40() -> String {
@@ -96,6 +98,7 @@ impl ServerState {
             me: std::sync::OnceLock::new(),
             persistence: Default::default(),
             aof: Default::default(),
+            debug: Default::default(),
         }
     }
 

@@ -77,13 +77,14 @@ pub fn value_digest(d: &mut Digest, value: &Value, has_expire: bool) {
     }
 }
 
-/// The digest of one key (its name, then its value), as computeDatasetDigest
-/// xors it into the dataset's.
+/// What one key adds to its db's part of the dataset digest: the SHA-1 of its
+/// key-value digest (the key name mixed, then the value), as computeDatasetDigest
+/// xors it in (`xorDigest(final, digest)`, which hashes what it is given).
 pub fn key_digest(node: &Node) -> Digest {
     let mut d = [0u8; 20];
     mix(&mut d, node.key());
     value_digest(&mut d, &node.value, node.expire_at != 0);
-    d
+    Sha1::digest(&d)
 }
 
 /// The dataset digest from each db's key digests, xored together per db (the
