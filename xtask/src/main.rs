@@ -4,6 +4,7 @@
 mod bench;
 mod fuzz;
 mod lint;
+mod suite;
 mod test;
 mod util;
 
@@ -25,6 +26,12 @@ commands:
   fuzz [--seconds N]           every cargo-fuzz target of crates/*/fuzz, N seconds each
                                (default 60)
   gen-docs                     regenerate docs/compatibility.md from the command table
+  redis-suite [--spawn] [--only unit/a,integration/b] [--json FILE]
+                               Redis 7.0.15's own Tcl tests against the release build
+                               with ../shared/redis-suite/run.sh, scored against
+                               redis-server's results (--spawn: the harness starts
+                               ferrokv-server itself; needs the Redis source, it says
+                               how to get it when missing)
   crash [--cycles N]           appendfsync always crash test: N (default 100) cycles of
                                writers + kill -9 + restart; prints the number of
                                acknowledged writes lost (must be 0)"
@@ -41,6 +48,7 @@ fn main() -> ExitCode {
         "lint" => lint::main(rest),
         "bench" => bench::main(rest),
         "fuzz" => fuzz::main(rest),
+        "redis-suite" => suite::main(rest),
         "gen-docs" => util::run(
             util::cargo()
                 .args(["test", "-p", "ferrokv-server", "--test", "compat_doc"])

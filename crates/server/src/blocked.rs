@@ -19,6 +19,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+use ferrokv_core::keyspace::{hash_key, lock_id};
+use ferrokv_core::types::ValueType;
 use ferrokv_core::{Client, Engine, ServerHooks};
 use ferrokv_resp::ReplyBuf;
 use parking_lot::Mutex;
@@ -81,6 +83,25 @@ impl Parked {
 
 /// A key of a database.
 type DbKey = (usize, Vec<u8>);
+
+/// The type of the value at `key` in `db` now, if any (expired or not).
+fn key_type(engine: &Engine, db: usize, key: &[u8]) -> Option<ValueType> {
+    let shard = engine.keyspace.lock_one(lock_id(db, key));
+    shard.dict.get(key, hash_key(key)).map(|n| n.value.value_type())
+}
+
+/// The type of key a blocking command waits for.
+fn awaited_type(args: &[Vec<u8>]) -> Option<ValueType> {
+    let name = args.first()?;
+    let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+    if is("bzpopmin") || is("bzpopmax") || is("bzmpop") {
+        Some(ValueType::ZSet)
+    } else if is("blpop") || is("brpop") || is("blmove") || is("brpoplpush") || is("blmpop") {
+        Some(ValueType::List)
+    } else {
+        None
+    }
+}
 
 /// Every parked client, queued per key.
 #[derive(Default)]
@@ -248,6 +269,7 @@ impl Blocked {
 
     fn serve_key(&self, engine: &Engine, hooks: &dyn ServerHooks, db: usize, key: Vec<u8>) {
         let k = (db, key);
+        let found = key_type(engine, db, &k.1);
         loop {
             let front = self.queues.lock().get(&k).and_then(|q| q.front().cloned());
             let Some(p) = front else { return };
@@ -259,6 +281,13 @@ impl Blocked {
                 drop(slot);
                 self.unregister(engine, &p);
                 continue;
+            }
+            if let Slot::Waiting { args, .. } = &*slot {
+                // As Redis serves only clients blocked for the key's type: a key that
+                // became another type (MULTI: LPUSH, DEL, SET) wakes nobody.
+                if found.is_some_and(|t| Some(t) != awaited_type(args)) {
+                    return;
+                }
             }
             let Slot::Waiting { mut client, args } = std::mem::replace(&mut *slot, Slot::Taken)
             else {

@@ -192,7 +192,7 @@ pub fn run(opts: Options) -> i32 {
         tracing::warn!("Configuration loaded");
     }
     for name in &applied.ignored {
-        tracing::warn!("config directive '{name}' is not supported by ferrokv yet; ignored");
+        tracing::warn!("config directive '{name}' is accepted but not implemented by ferrokv yet: it has no effect");
     }
     let dir = config.string(P::Dir);
     if !dir.is_empty() {
