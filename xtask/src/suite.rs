@@ -53,7 +53,8 @@ fn redis_git_dir(runner: &Path) -> Option<PathBuf> {
         .find(|d| d.is_dir() && has_tag(d))
 }
 
-const HOW_TO_FETCH: &str = "the Redis source (tag 7.0.15) is needed to extract its tests, and none was found.
+const HOW_TO_FETCH: &str =
+    "the Redis source (tag 7.0.15) is needed to extract its tests, and none was found.
 Get it with one of:
   - the search tool: `fetch github:redis/redis` (it lands in .mirror/redis+redis/repo
     in a folder above this checkout, where the runner looks for it);

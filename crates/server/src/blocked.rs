@@ -87,7 +87,10 @@ type DbKey = (usize, Vec<u8>);
 /// The type of the value at `key` in `db` now, if any (expired or not).
 fn key_type(engine: &Engine, db: usize, key: &[u8]) -> Option<ValueType> {
     let shard = engine.keyspace.lock_one(lock_id(db, key));
-    shard.dict.get(key, hash_key(key)).map(|n| n.value.value_type())
+    shard
+        .dict
+        .get(key, hash_key(key))
+        .map(|n| n.value.value_type())
 }
 
 /// The type of key a blocking command waits for.

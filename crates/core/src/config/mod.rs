@@ -388,7 +388,9 @@ mod tests {
         // No parameter is in both tables (one moving to PARAMS leaves ACCEPTED).
         for a in accepted::ACCEPTED {
             assert!(
-                !PARAMS.iter().any(|p| p.name == a.name || Some(p.name) == a.alias),
+                !PARAMS
+                    .iter()
+                    .any(|p| p.name == a.name || Some(p.name) == a.alias),
                 "{} is in both tables",
                 a.name
             );
@@ -396,12 +398,18 @@ mod tests {
         let c = Config::default();
         assert!(Config::is_accepted_only("repl-ping-slave-period"));
         assert!(!Config::is_accepted_only("hz"));
-        assert_eq!(c.set("repl-ping-replica-period", "0", false), Err("argument must be between 1 and 2147483647 inclusive".into()));
+        assert_eq!(
+            c.set("repl-ping-replica-period", "0", false),
+            Err("argument must be between 1 and 2147483647 inclusive".into())
+        );
         assert_eq!(c.set("activerehashing", "no", false), Ok("activerehashing"));
         let mut out = Vec::new();
         c.get("activerehashing", &mut out);
         assert_eq!(out, vec![("activerehashing".to_string(), "no".to_string())]);
-        assert_eq!(c.set("client-output-buffer-limit", "normal 0 0  0", false), Ok("client-output-buffer-limit"));
+        assert_eq!(
+            c.set("client-output-buffer-limit", "normal 0 0  0", false),
+            Ok("client-output-buffer-limit")
+        );
         out.clear();
         c.get("client-output-buffer-limit", &mut out);
         assert_eq!(out[0].1, "normal 0 0 0");
