@@ -10,6 +10,7 @@ pub mod cmds;
 pub mod compat;
 pub mod conn;
 pub mod debug;
+pub mod dump;
 pub mod info;
 pub mod listen;
 pub mod log;
@@ -65,12 +66,13 @@ Examples:
        ./ferrokv-server /etc/myredis.conf --loglevel verbose";
 
 /// Parses the command line. `Err` carries a message and an exit code.
-/// The commands the server layer adds to the engine's table (persistence, AOF,
-/// connection and server commands). docs/compatibility.md is generated from these
+/// The commands the server layer adds to the engine's table (persistence,
+/// DUMP/RESTORE, AOF, connection and server commands). docs/compatibility.md is generated from these
 /// plus the engine's own, so there is one list.
 pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     cmds::COMMANDS,
     persistence::COMMANDS,
+    dump::COMMANDS,
     aof::COMMANDS,
     debug::COMMANDS,
 ];
