@@ -270,6 +270,16 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         }
         ("leak", 3) => ctx.out.ok(),
         ("reload", _) => reload(ctx, args)?,
+        ("loadaof", _) => {
+            let st = state(ctx)?;
+            if let Err(e) = crate::aof::debug_loadaof(st) {
+                // Redis exits rather than serve a partial dataset.
+                tracing::warn!("{e}");
+                std::process::exit(1);
+            }
+            tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
+            ctx.out.ok();
+        }
         ("object", 3) => object(ctx, args[2])?,
         ("sdslen", 3) => sdslen(ctx, args[2])?,
         ("listpack", 3) => {

@@ -360,3 +360,32 @@ fn replay(
         }
     }
 }
+
+/// DEBUG LOADAOF: what is logged reaches the file (with the AOF on), every db is
+/// emptied, and the files the manifest on disk names are loaded again (Redis's
+/// debugCommand "loadaof"). An error leaves a partial dataset: the caller must
+/// stop the server, as Redis exits.
+pub fn debug_loadaof(st: &ServerState) -> Result<(), String> {
+    let engine = &st.engine;
+    if st.aof.enabled() {
+        let end = st.aof.pending.lock().end;
+        st.aof.sync_to(end).map_err(|e| e.to_string())?;
+    }
+    crate::debug::empty_all(engine);
+    let d = dir(engine);
+    let mpath = manifest_path(engine);
+    let m = match std::fs::read_to_string(&mpath) {
+        Ok(text) => Manifest::parse(&text)
+            .map_err(|e| format!("Failed to load the AOF manifest {}: {e}", mpath.display()))?,
+        // No AOF at all: an empty dataset, as Redis's AOF_NOT_EXIST.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "Can't read the AOF manifest {}: {e}",
+                mpath.display()
+            ))
+        }
+    };
+    load_files(engine, st, &d, &m)?;
+    Ok(())
+}

@@ -30,7 +30,7 @@ mod load;
 mod rewrite;
 mod writer;
 
-pub use load::{load_at_startup, load_files, LoadReport};
+pub use load::{debug_loadaof, load_at_startup, load_files, LoadReport};
 pub use rewrite::{config_changed, start_rewrite, COMMANDS};
 pub use writer::{shutdown, start_cron};
 
