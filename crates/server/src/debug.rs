@@ -114,6 +114,10 @@ const HELP: &[&str] = &[
     "    Flush the AOF buffers on disk and reload the AOF in memory.",
     "REPLICATE <string>",
     "    Replicates the provided string to replicas, allowing data divergence.",
+    "MALLCTL <key> [<val>]",
+    "    Get or set a malloc tuning integer.",
+    "MALLCTL-STR <key> [<val>]",
+    "    Get or set a malloc tuning string.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
     "DROP-CLUSTER-PACKET-FILTER <packet-type>",
@@ -596,13 +600,12 @@ fn populate(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// getPositiveLongFromObjectOrReply.
+/// getPositiveLongFromObjectOrReply: not a number and negative get one error.
 fn positive(arg: &[u8]) -> CmdResult<i64> {
-    let n = int_arg(arg)?;
-    if n < 0 {
-        return Err(CmdError::NotPositive);
+    match int_arg(arg) {
+        Ok(n) if n >= 0 => Ok(n),
+        _ => Err(CmdError::NotPositive),
     }
-    Ok(n)
 }
 
 fn protocol(ctx: &mut Ctx<'_, '_>, name: &[u8]) -> CmdResult {

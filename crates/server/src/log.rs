@@ -14,9 +14,11 @@
 //! | WARN, ERROR | warning | `#` |
 //!
 //! So the API is plain `tracing`: `tracing::info!("DB saved on disk")` logs a
-//! notice line, `tracing::warn!` a warning. [`raw`] writes text with no prefix (the
-//! start-up banner), [`set_role`] changes the role character (`M` master, `S`
-//! replica, `C` a child doing a save). `FERROKV_LOG` (an `EnvFilter` directive) adds
+//! notice line, `tracing::warn!` a warning; a `role` field gives one line another
+//! role character (`tracing::info!(role = "C", "DB saved on disk")`: what Redis's
+//! forked child would log, here from the saving thread). [`raw`] writes text with
+//! no prefix (the start-up banner), [`set_role`] changes the role character of
+//! every line (`M` master, `S` replica). `FERROKV_LOG` (an `EnvFilter` directive) adds
 //! a second filter for debugging ferrokv itself.
 
 use std::fmt::Write as _;
@@ -104,15 +106,12 @@ fn timestamp(out: &mut String) {
     );
 }
 
-/// One log line as Redis formats it (without the newline).
-pub fn format_line(marker: char, msg: &str) -> String {
+/// One log line as Redis formats it (without the newline), with the current
+/// role or `role`.
+pub fn format_line(marker: char, msg: &str, role: Option<u8>) -> String {
     let mut line = String::with_capacity(48 + msg.len());
-    let _ = write!(
-        line,
-        "{}:{} ",
-        std::process::id(),
-        ROLE.load(Relaxed) as char
-    );
+    let role = role.unwrap_or_else(|| ROLE.load(Relaxed));
+    let _ = write!(line, "{}:{} ", std::process::id(), role as char);
     timestamp(&mut line);
     let _ = write!(line, " {marker} {msg}");
     line
@@ -127,24 +126,30 @@ fn marker(level: &Level) -> char {
     }
 }
 
-/// Collects an event's message (and any other fields, as `name=value`).
+/// Collects an event's message (and any other fields, as `name=value`); a
+/// `role` field sets the line's role character instead.
 #[derive(Default)]
-struct Message(String);
+struct Message {
+    text: String,
+    role: Option<u8>,
+}
 
 impl Visit for Message {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.0.push_str(value);
-        } else {
-            let _ = write!(self.0, " {}={value}", field.name());
+        match field.name() {
+            "message" => self.text.push_str(value),
+            "role" => self.role = value.bytes().next(),
+            name => {
+                let _ = write!(self.text, " {name}={value}");
+            }
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "message" {
-            let _ = write!(self.0, "{value:?}");
+            let _ = write!(self.text, "{value:?}");
         } else {
-            let _ = write!(self.0, " {}={value:?}", field.name());
+            let _ = write!(self.text, " {}={value:?}", field.name());
         }
     }
 }
@@ -157,7 +162,7 @@ impl<S: Subscriber> Layer<S> for RedisFormat {
         let Some(sink) = SINK.get() else { return };
         let mut msg = Message::default();
         event.record(&mut msg);
-        let mut line = format_line(marker(event.metadata().level()), &msg.0);
+        let mut line = format_line(marker(event.metadata().level()), &msg.text, msg.role);
         line.push('\n');
         sink.write(line.as_bytes());
     }
@@ -196,7 +201,7 @@ pub fn raw(text: &str) {
 }
 
 /// The role character of every following line: `M` (master, the default), `S`
-/// (replica), `C` (a child process writing a snapshot), `X` (sentinel).
+/// (replica), `X` (sentinel).
 pub fn set_role(role: u8) {
     ROLE.store(role, Relaxed);
 }
@@ -245,7 +250,7 @@ mod tests {
 
     #[test]
     fn line_has_redis_shape() {
-        let line = format_line('*', "Ready to accept connections");
+        let line = format_line('*', "Ready to accept connections", None);
         // pid:M dd Mon yyyy hh:mm:ss.mmm * msg
         let (pid, rest) = line.split_once(':').unwrap_or_default();
         assert_eq!(pid, std::process::id().to_string());

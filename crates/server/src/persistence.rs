@@ -295,7 +295,9 @@ fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, BeginError> {
 }
 
 impl PendingSave {
-    fn run(self) -> Result<(), String> {
+    /// Writes the save out; `background`: a BGSAVE, whose lines are logged with
+    /// the role of Redis's saving child (`C`).
+    fn run(self, background: bool) -> Result<(), String> {
         let started = Instant::now();
         self.engine.snapshot_run();
         self.visitor.write_ready();
@@ -303,10 +305,12 @@ impl PendingSave {
         match &res {
             Ok(()) => {
                 self.engine.stats.dirty_at_save.store(self.dirty, Relaxed);
-                tracing::info!(
-                    "DB saved on disk ({:.3} seconds)",
-                    started.elapsed().as_secs_f64()
-                );
+                if background {
+                    tracing::info!(role = "C", "DB saved on disk");
+                } else {
+                    tracing::info!("DB saved on disk");
+                }
+                tracing::debug!("saved in {:.3} seconds", started.elapsed().as_secs_f64());
             }
             Err(e) => {
                 let _ = std::fs::remove_file(&self.tmp);
@@ -379,7 +383,9 @@ pub fn save_blocking(engine: &Arc<Engine>, p: &Shared) -> Result<(), CmdError> {
     p.saves.fetch_add(1, Relaxed);
     let pending = begin_save(engine)?;
     // Redis answers a failed SAVE with a bare "-ERR"; the reason is in the log.
-    pending.run().map_err(|_| CmdError::Raw("ERR".into()))?;
+    pending
+        .run(false)
+        .map_err(|_| CmdError::Raw("ERR".into()))?;
     p.lastsave.store(unix_secs(), Relaxed);
     // A successful SAVE clears a failed BGSAVE's status, as Redis's rdbSave does.
     set_bgsave_status(engine, p, true);
@@ -421,7 +427,7 @@ pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdErro
             // serializes that shard, and a reniced saver preempted under CPU
             // contention would keep request threads waiting on it (priority
             // inversion). Redis's forked child is not reniced either.
-            let ok = pending.run().is_ok();
+            let ok = pending.run(true).is_ok();
             if ok {
                 shared.lastsave.store(unix_secs(), Relaxed);
                 tracing::info!("Background saving terminated with success");
@@ -437,7 +443,8 @@ pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdErro
         tracing::warn!("Can't save in background: {e}");
         return Err(CmdError::Other(format!("Can't save in background: {e}")));
     }
-    tracing::info!("Background saving started");
+    // Redis names its child; the save runs on a thread of this process.
+    tracing::info!("Background saving started by pid {}", std::process::id());
     Ok(())
 }
 
