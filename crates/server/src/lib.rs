@@ -17,6 +17,7 @@ pub mod log;
 pub mod park;
 pub mod persistence;
 pub mod rdb_load;
+pub mod replica;
 pub mod state;
 
 use std::sync::Arc;
@@ -75,6 +76,7 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     dump::COMMANDS,
     aof::COMMANDS,
     debug::COMMANDS,
+    replica::COMMANDS,
 ];
 
 pub fn parse_args(args: &[String]) -> Result<Options, (String, i32)> {

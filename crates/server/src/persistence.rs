@@ -233,10 +233,19 @@ impl From<BeginError> for CmdError {
 }
 
 fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, BeginError> {
+    begin_save_at(engine, rdb_path(engine), || {})
+}
+
+/// A save of the dataset as of now into `target`, running `at_instant` at the
+/// snapshot instant (every shard lock held).
+fn begin_save_at(
+    engine: &Arc<Engine>,
+    target: PathBuf,
+    at_instant: impl FnOnce(),
+) -> Result<PendingSave, BeginError> {
     if engine.snapshot.active() {
         return Err(BeginError::InProgress);
     }
-    let target = rdb_path(engine);
     // A counter keeps names unique when two saves race to start.
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let tmp = target.with_file_name(format!(
@@ -281,7 +290,10 @@ fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, BeginError> {
         now_ms: engine.clock.now_ms(),
         sizes,
     });
-    if engine.snapshot_begin(visitor.clone()).is_err() {
+    if engine
+        .snapshot_begin_with(visitor.clone(), at_instant)
+        .is_err()
+    {
         let _ = std::fs::remove_file(&tmp);
         return Err(BeginError::InProgress);
     }
@@ -351,6 +363,38 @@ impl PendingSave {
         File::open(&dir).and_then(|d| d.sync_all()).map_err(io)?;
         Ok(())
     }
+}
+
+/// The RDB of the dataset as of one instant, as bytes (a full synchronization's
+/// payload), with `at_instant` run at that instant (every shard lock held). Waits
+/// for a snapshot in progress to end first. Neither `dbfilename` nor the save
+/// bookkeeping is touched: the file is a temporary one.
+pub fn snapshot_rdb(engine: &Arc<Engine>, at_instant: impl FnOnce()) -> Result<Vec<u8>, String> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while engine.snapshot.active() {
+        if Instant::now() > deadline {
+            return Err("a snapshot in progress did not end".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let target = PathBuf::from(format!(
+        "temp-sync-{}-{}.rdb",
+        std::process::id(),
+        SEQ.fetch_add(1, Relaxed)
+    ));
+    let pending = begin_save_at(engine, target.clone(), at_instant).map_err(|e| match e {
+        BeginError::InProgress => "Background save already in progress".to_string(),
+        BeginError::Io => "can't create the temp file".to_string(),
+    })?;
+    pending.engine.snapshot_run();
+    pending.visitor.write_ready();
+    let res = pending.finish();
+    let _ = std::fs::remove_file(&pending.tmp);
+    res?;
+    let data = std::fs::read(&target).map_err(|e| e.to_string());
+    let _ = std::fs::remove_file(&target);
+    data
 }
 
 /// The refusal of writes after a failed background save, Redis's text.

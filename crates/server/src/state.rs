@@ -57,6 +57,8 @@ pub struct ServerState {
     pub aof: crate::aof::Aof,
     /// What DEBUG subcommands switch.
     pub debug: crate::debug::DebugState,
+    /// Connections fed the replication stream (SYNC).
+    pub replicas: crate::replica::Replicas,
 }
 
 fn random_hex40() -> String {
@@ -99,6 +101,7 @@ impl ServerState {
             persistence: Default::default(),
             aof: Default::default(),
             debug: Default::default(),
+            replicas: Default::default(),
         }
     }
 
@@ -139,7 +142,15 @@ impl ServerHooks for ServerState {
     }
 
     fn propagate(&self, cmds: &[(usize, &[&[u8]])]) -> u64 {
-        self.aof.propagate(cmds)
+        if self.replicas.active() {
+            self.replicas.feed(cmds);
+        }
+        // Propagation may be on for replicas alone: the AOF logs only while on.
+        if self.aof.enabled() {
+            self.aof.propagate(cmds)
+        } else {
+            0
+        }
     }
 
     fn deny_writes(&self) -> Option<String> {

@@ -135,6 +135,9 @@ pub struct Aof {
     /// aof-timestamp-enabled, mirrored from the config at startup and by the
     /// cron (propagate has no access to the config).
     timestamps: AtomicBool,
+    /// Something besides the AOF needs propagation (a replica attached): turning
+    /// the AOF off leaves it on.
+    pub keep_propagating: AtomicBool,
 }
 
 impl Default for Aof {
@@ -166,6 +169,7 @@ impl Default for Aof {
             manifest: Mutex::new(None),
             stats,
             timestamps: AtomicBool::new(false),
+            keep_propagating: AtomicBool::new(false),
         }
     }
 }

@@ -347,7 +347,9 @@ pub(super) fn start_rewrite_inner(st: &Arc<ServerState>, enabling: bool) -> Resu
 
 /// Turns the AOF off: no more propagation, the file is written out and closed.
 pub(super) fn stop(engine: &Engine, aof: &Aof) {
-    engine.propagating.store(false, Release);
+    if !aof.keep_propagating.load(Acquire) {
+        engine.propagating.store(false, Release);
+    }
     aof.enabled.store(false, Release);
     aof.close();
 }

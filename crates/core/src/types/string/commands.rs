@@ -174,9 +174,19 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         Expiry::None | Expiry::Persist => Ttl::Clear,
     };
     ctx.keys.set_ttl(key, str_value(val), ttl)?;
-    if let (Expiry::At(at), false) = (o.expiry, o.pxat) {
-        // Redis 7.0 logs a relative or EXAT expiry as an absolute PXAT.
+    if let Expiry::At(at) = o.expiry {
+        // Redis 7.0 logs any expiry (PXAT included, GET dropped) as `SET key val
+        // PXAT <ms>` with its own argument spelling.
         propagate_set_pxat(&mut ctx.keys, key, val, at);
+    } else if o.get {
+        // GET is not replayed.
+        let argv = args
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| *i < 3 || !a.eq_ignore_ascii_case(b"get"))
+            .map(|(_, a)| a.to_vec())
+            .collect();
+        ctx.keys.propagate_as(argv);
     }
     if !o.get {
         ctx.out.ok();
