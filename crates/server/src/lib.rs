@@ -260,7 +260,9 @@ pub fn run(opts: Options) -> i32 {
     }
     tracing::warn!("Server initialized");
     // The AOF, when on, is the dataset: the RDB file is not read (as Redis).
-    aof::init(&state);
+    if aof::init(&state).is_err() {
+        return 1;
+    }
     if engine.config.bool(P::Appendonly) {
         if let Err(e) = aof::load_at_startup(&state) {
             tracing::error!("{e}");

@@ -208,17 +208,24 @@ pub(super) fn file_size(path: &Path) -> u64 {
 }
 
 /// At startup: reads the manifest (if any) even with the AOF off, so turning
-/// it on later continues its sequence numbers and removes its files.
-pub fn init(st: &ServerState) {
+/// it on later continues its sequence numbers and removes its files. A manifest
+/// that does not parse stops the server, as Redis's aofLoadManifestFromDisk (it
+/// logs the reason first).
+pub fn init(st: &ServerState) -> Result<(), ()> {
     st.aof
         .timestamps
         .store(st.engine.config.bool(P::AofTimestampEnabled), Relaxed);
     if let Ok(text) = std::fs::read_to_string(manifest_path(&st.engine)) {
         match Manifest::parse(&text) {
             Ok(m) => *st.aof.manifest.lock() = Some(m),
-            Err(e) => tracing::warn!("Ignoring the AOF manifest: {e}"),
+            Err(e) => {
+                tracing::warn!("*** FATAL AOF MANIFEST FILE ERROR ***");
+                tracing::warn!("{e}");
+                return Err(());
+            }
         }
     }
+    Ok(())
 }
 
 // ------------------------------------------------------------------ INFO
