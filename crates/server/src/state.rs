@@ -172,6 +172,9 @@ impl ServerHooks for ServerState {
         match name {
             "appendonly" => crate::aof::config_changed(self)?,
             "loglevel" => crate::log::set_level(&self.engine.config.string(P::Loglevel)),
+            "aof-timestamp-enabled" => self
+                .aof
+                .set_timestamps(self.engine.config.bool(P::AofTimestampEnabled)),
             "resetstat" => self.reset_stats(),
             "dir" => {
                 let dir = self.engine.config.string(P::Dir);

@@ -68,6 +68,14 @@ pub(super) fn commands_base<W: Write>(engine: &Engine, mut w: W) -> std::io::Res
     Ok(w)
 }
 
+impl Aof {
+    /// aof-timestamp-enabled changed (CONFIG SET): the next command logged
+    /// already follows it.
+    pub fn set_timestamps(&self, on: bool) {
+        self.timestamps.store(on, Relaxed);
+    }
+}
+
 pub(super) fn unix_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
