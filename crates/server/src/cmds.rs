@@ -81,9 +81,21 @@ fn client_getname(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Refreshes the caller's own handle so that its line shows this command.
-fn refresh_self(ctx: &Ctx<'_, '_>, st: &ServerState) {
+/// Refreshes the caller's own handle so that its line shows this command, as
+/// Redis shows its caller mid-command: the request in its query buffer (`args`
+/// as RESP, the usual case of a request alone in the buffer) and no pending
+/// output.
+fn refresh_self(ctx: &Ctx<'_, '_>, st: &ServerState, args: &[&[u8]]) {
     if let Some(h) = st.clients.get(ctx.client.id) {
+        let digits = |n: usize| n.to_string().len();
+        let request: usize = 3
+            + digits(args.len())
+            + args
+                .iter()
+                .map(|a| 5 + digits(a.len()) + a.len())
+                .sum::<usize>();
+        h.qbuf.store(request, Relaxed);
+        h.omem.store(0, Relaxed);
         h.db.store(ctx.client.db, Relaxed);
         h.resp.store(
             if ctx.client.proto == Protocol::Resp3 {
@@ -101,7 +113,7 @@ fn refresh_self(ctx: &Ctx<'_, '_>, st: &ServerState) {
 
 fn client_list(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let st = state(ctx)?;
-    refresh_self(ctx, st);
+    refresh_self(ctx, st, args);
     let mut ids: Option<Vec<u64>> = None;
     let mut i = 2;
     while i < args.len() {
@@ -147,9 +159,9 @@ fn client_list(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn client_info(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+fn client_info(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let st = state(ctx)?;
-    refresh_self(ctx, st);
+    refresh_self(ctx, st, args);
     let line = st
         .clients
         .get(ctx.client.id)
@@ -173,6 +185,8 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             ctx.client.close_after_reply = true;
         } else {
             c.kill();
+            // Gone at once, as Redis frees it: INFO and CLIENT LIST stop counting it.
+            st.clients.remove(c.id);
         }
         ctx.out.ok();
         return Ok(());
@@ -196,6 +210,13 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         } else if is_kw(args[i], "laddr") {
             laddr = Some(String::from_utf8_lossy(v).into_owned());
         } else if is_kw(args[i], "user") {
+            // The only user is `default` (no ACL yet).
+            if v != b"default" {
+                return Err(CmdError::Other(format!(
+                    "No such user '{}'",
+                    String::from_utf8_lossy(v)
+                )));
+            }
             user = Some(String::from_utf8_lossy(v).into_owned());
         } else if is_kw(args[i], "type") {
             let t = String::from_utf8_lossy(v).to_ascii_lowercase();
@@ -236,6 +257,7 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             ctx.client.close_after_reply = true;
         } else {
             c.kill();
+            st.clients.remove(c.id);
         }
         killed += 1;
     }

@@ -14,6 +14,7 @@ pub mod dump;
 pub mod info;
 pub mod listen;
 pub mod log;
+pub mod memory;
 pub mod park;
 pub mod persistence;
 pub mod rdb_load;
@@ -77,6 +78,7 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     aof::COMMANDS,
     debug::COMMANDS,
     replica::COMMANDS,
+    memory::COMMANDS,
 ];
 
 pub fn parse_args(args: &[String]) -> Result<Options, (String, i32)> {
