@@ -9,6 +9,7 @@ pub mod clients;
 pub mod cmds;
 pub mod compat;
 pub mod conn;
+pub mod crash;
 pub mod debug;
 pub mod dump;
 pub mod info;
@@ -187,6 +188,7 @@ pub fn run(opts: Options) -> i32 {
             return 1;
         }
     }
+    crash::set_enabled(config.bool(P::CrashLogEnabled));
     tracing::warn!("oO0OoO0OoO0Oo ferrokv is starting oO0OoO0OoO0Oo");
     tracing::warn!(
         "Redis version={REDIS_VERSION}, bits=64, commit=00000000, modified=0, pid={}, just started",

@@ -172,6 +172,9 @@ impl ServerHooks for ServerState {
         match name {
             "appendonly" => crate::aof::config_changed(self)?,
             "loglevel" => crate::log::set_level(&self.engine.config.string(P::Loglevel)),
+            "crash-log-enabled" => {
+                crate::crash::set_enabled(self.engine.config.bool(P::CrashLogEnabled))
+            }
             "aof-timestamp-enabled" => self
                 .aof
                 .set_timestamps(self.engine.config.bool(P::AofTimestampEnabled)),

@@ -91,7 +91,6 @@ pub static ACCEPTED: &[ParamDef] = &[
         "yes",
         YES,
     ),
-    def("crash-log-enabled", None, Kind::Bool, "yes", YES),
     def("crash-memcheck-enabled", None, Kind::Bool, "yes", YES),
     def("use-exit-on-panic", None, Kind::Bool, "no", YES),
     def("disable-thp", None, Kind::Bool, "yes", NO),

@@ -94,6 +94,7 @@ params! {
     Logfile: "logfile", Kind::Str, "", NO;
     Daemonize: "daemonize", Kind::Bool, "no", NO;
     AlwaysShowLogo: "always-show-logo", Kind::Bool, "no", NO;
+    CrashLogEnabled: "crash-log-enabled", Kind::Bool, "yes", YES;
     Pidfile: "pidfile", Kind::Str, "", NO;
     Dir: "dir", Kind::Str, "", YES;
     Dbfilename: "dbfilename", Kind::Str, "dump.rdb", YES;
