@@ -396,8 +396,45 @@ impl<T: Keyed> Table<T> {
         }
     }
 
-    /// A random item.
+    /// A random item, fairly: as Redis's dictGetFairRandomKey, up to 15 items are
+    /// gathered from consecutive buckets starting at a random one, and one of them
+    /// is picked. (Picking a random bucket, then an item of its chain, favours
+    /// items in short chains; Redis's tests check the distribution.)
     pub fn random(&self, rng: &mut impl rand::Rng) -> Option<&T> {
+        const WANT: usize = 15;
+        if self.len == 0 {
+            return None;
+        }
+        let s0 = self.ht[0].len();
+        let start = if self.rehashing() { self.rehash_idx } else { 0 };
+        let slots = s0 + self.ht[1].len() - start;
+        let mut got: smallvec::SmallVec<[&T; WANT]> = smallvec::SmallVec::new();
+        let mut h = rng.gen_range(0..slots);
+        // At most 10 buckets per wanted item, as dictGetSomeKeys.
+        for _ in 0..slots.min(WANT * 10) {
+            let at = start + h;
+            let (t, i) = if at >= s0 { (1, at - s0) } else { (0, at) };
+            let mut cur = self.ht[t][i].as_deref();
+            while let Some(e) = cur {
+                if got.len() == WANT {
+                    break;
+                }
+                got.push(&e.item);
+                cur = e.next.as_deref();
+            }
+            if got.len() == WANT {
+                break;
+            }
+            h = (h + 1) % slots;
+        }
+        if got.is_empty() {
+            return self.random_chained(rng);
+        }
+        Some(got[rng.gen_range(0..got.len())])
+    }
+
+    /// A random item from a random non-empty bucket (Redis's dictGetRandomKey).
+    fn random_chained(&self, rng: &mut impl rand::Rng) -> Option<&T> {
         let (t, i, mut pick) = self.random_bucket(rng)?;
         let mut cur = self.ht[t][i].as_deref();
         while let Some(e) = cur {
