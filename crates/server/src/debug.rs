@@ -615,6 +615,8 @@ fn protocol(ctx: &mut Ctx<'_, '_>, name: &[u8]) -> CmdResult {
     match name.as_str() {
         "string" => out.bulk(b"Hello World"),
         "integer" => out.int(12345),
+        // Redis's literal, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
         "double" => out.double(3.141),
         "bignum" => out.big_number(b"1234567999999999999999999999999999999"),
         "null" => out.null(),
@@ -697,15 +699,25 @@ fn reload(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         crate::persistence::save_blocking(&st.engine, &st.persistence.0)
             .map_err(|_| CmdError::Raw("ERR".into()))?;
     }
+    // Loading changes nothing a save would miss: the changes since the last save
+    // stay what they were (Redis's rdbLoad leaves server.dirty alone).
+    let engine = &st.engine;
+    let unsaved = engine
+        .shard_totals()
+        .dirty
+        .saturating_sub(engine.stats.dirty_at_save.load(Relaxed));
     if flush {
-        empty_all(&st.engine);
+        empty_all(engine);
     }
-    crate::rdb_load::reload(&st.engine, merge, st.debug.skip_checksum.load(Relaxed)).map_err(
-        |e| {
-            tracing::warn!("{e}");
-            CmdError::DebugReloadFailed
-        },
-    )?;
+    let loaded = crate::rdb_load::reload(engine, merge, st.debug.skip_checksum.load(Relaxed));
+    engine
+        .stats
+        .dirty_at_save
+        .store(engine.shard_totals().dirty.saturating_sub(unsaved), Relaxed);
+    loaded.map_err(|e| {
+        tracing::warn!("{e}");
+        CmdError::DebugReloadFailed
+    })?;
     tracing::warn!("DB reloaded by DEBUG RELOAD");
     ctx.out.ok();
     Ok(())

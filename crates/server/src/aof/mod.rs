@@ -219,7 +219,7 @@ pub(super) fn file_size(path: &Path) -> u64 {
 /// it on later continues its sequence numbers and removes its files. A manifest
 /// that does not parse stops the server, as Redis's aofLoadManifestFromDisk (it
 /// logs the reason first).
-pub fn init(st: &ServerState) -> Result<(), ()> {
+pub fn init(st: &ServerState) -> Result<(), String> {
     st.aof
         .timestamps
         .store(st.engine.config.bool(P::AofTimestampEnabled), Relaxed);
@@ -229,7 +229,7 @@ pub fn init(st: &ServerState) -> Result<(), ()> {
             Err(e) => {
                 tracing::warn!("*** FATAL AOF MANIFEST FILE ERROR ***");
                 tracing::warn!("{e}");
-                return Err(());
+                return Err(e.to_string());
             }
         }
     }
