@@ -155,11 +155,15 @@ impl Server {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("exited with {status}"));
             }
+            // A server still starting may accept and then close the connection
+            // (or another test's server may briefly hold the port): try again.
             if let Ok(mut c) = Conn::connect(self.port) {
-                match c.cmd(&["PING"]) {
-                    Frame::Simple(s) if &s[..] == b"PONG" => return Ok(()),
-                    Frame::Error(e) if e.starts_with(b"NOAUTH") => return Ok(()),
-                    _ => {}
+                if c.try_send(&["PING"]).is_ok() {
+                    match c.read() {
+                        Some(Frame::Simple(s)) if &s[..] == b"PONG" => return Ok(()),
+                        Some(Frame::Error(e)) if e.starts_with(b"NOAUTH") => return Ok(()),
+                        _ => {}
+                    }
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -238,6 +242,13 @@ impl Conn {
         self.send_raw(&f.to_bytes());
     }
 
+    /// Sends one command; an error when the server has closed the connection
+    /// (for clients that outlive the server).
+    pub fn try_send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> std::io::Result<()> {
+        let f = Frame::array_of_bulks(args.iter().map(|a| a.as_ref()));
+        self.stream.write_all(&f.to_bytes())
+    }
+
     /// Reads one reply; `None` when the connection closed.
     pub fn read(&mut self) -> Option<Frame> {
         loop {
@@ -305,6 +316,68 @@ pub fn sorted(f: Frame) -> Frame {
     }
 }
 
+/// One random write command of any type over a small key space (`k1`..`k3`,
+/// `{t}a`, `{t}b`), with the argument shapes its type takes: for differential tests
+/// of what writes do to others (keyspace events, WATCH).
+pub fn random_command() -> impl proptest::strategy::Strategy<Value = Vec<Vec<u8>>> {
+    use proptest::prelude::*;
+    let key = prop::sample::select(vec!["k1", "k2", "k3", "{t}a", "{t}b"]);
+    let val = prop::sample::select(vec!["a", "b", "1", "2", "-3", "x"]);
+    let n = -3i64..4;
+    (0usize..45, key.clone(), key, val.clone(), val, n.clone(), n).prop_map(
+        |(which, k, k2, v, v2, i, j)| {
+            let line = match which {
+                0 => format!("SET {k} {v}"),
+                1 => format!("DEL {k} {k2}"),
+                2 => format!("APPEND {k} {v}"),
+                3 => format!("INCRBY {k} {i}"),
+                4 => format!("LPUSH {k} {v} {v2}"),
+                5 => format!("RPOP {k}"),
+                6 => format!("LMOVE {k} {k2} LEFT RIGHT"),
+                7 => format!("LREM {k} {i} {v}"),
+                8 => format!("LTRIM {k} {i} {j}"),
+                9 => format!("HSET {k} {v} {v2}"),
+                10 => format!("HDEL {k} {v} {v2}"),
+                11 => format!("HINCRBY {k} {v} {i}"),
+                12 => format!("SADD {k} {v} {v2}"),
+                13 => format!("SREM {k} {v}"),
+                14 => format!("SMOVE {k} {k2} {v}"),
+                15 => format!("SINTERSTORE {k} {k2} {k}"),
+                16 => format!("SUNIONSTORE {k} {k2}"),
+                17 => format!("ZADD {k} {i} {v}"),
+                18 => format!("ZINCRBY {k} {i} {v}"),
+                19 => format!("ZREM {k} {v} {v2}"),
+                20 => format!("ZREMRANGEBYRANK {k} {i} {j}"),
+                21 => format!("ZPOPMIN {k} 2"),
+                22 => format!("ZUNIONSTORE {k} 2 {k2} {k}"),
+                23 => format!("ZRANGESTORE {k} {k2} 0 -1"),
+                24 => format!("RENAME {k} {k2}"),
+                25 => format!("COPY {k} {k2} REPLACE"),
+                26 => format!("EXPIRE {k} 100"),
+                27 => format!("PERSIST {k}"),
+                28 => format!("GETDEL {k}"),
+                29 => format!("SETRANGE {k} {} {v}", i.abs()),
+                30 => format!("LSET {k} {i} {v}"),
+                31 => format!("LINSERT {k} AFTER {v} {v2}"),
+                32 => format!("SPOP {k}"),
+                33 => format!("SORT {k} ALPHA STORE {k2}"),
+                34 => format!("MSET {k} {v} {k2} {v2}"),
+                35 => format!("GETEX {k} PERSIST"),
+                36 => format!("HSETNX {k} {v} {v2}"),
+                37 => format!("ZADD {k} GT CH {i} {v}"),
+                38 => format!("LPUSHX {k} {v}"),
+                39 => format!("GET {k}"),
+                40 => "SWAPDB 0 1".to_string(),
+                41 => "FLUSHDB".to_string(),
+                42 => format!("EXPIRE {k} 0"),
+                43 => format!("SMEMBERS {k}"),
+                _ => format!("RPOPLPUSH {k} {k2}"),
+            };
+            line.split(' ').map(|w| w.as_bytes().to_vec()).collect()
+        },
+    )
+}
+
 /// A proptest runner for the differential property tests: `default_cases` cases
 /// unless FERROKV_PROPTEST_CASES says otherwise, no failure files (a failure prints
 /// its shrunk script, which belongs in a hand-written test).
@@ -318,6 +391,84 @@ pub fn prop_runner(default_cases: u32) -> proptest::test_runner::TestRunner {
         failure_persistence: None,
         ..proptest::test_runner::Config::default()
     })
+}
+
+/// Arguments that are wrong almost anywhere: not a number, a float where an
+/// integer goes, zero and negative counts, past `i64` (and exactly at its ends),
+/// empty, a range bound or a keyword out of place. No small positive numbers: a
+/// malformed `SPOP k 100` must not become a random pick, nor an expiry a short TTL.
+pub const BAD_ARGS: &[&str] = &[
+    "abc",
+    "1.5",
+    "-1",
+    "0",
+    "",
+    "99999999999999999999",
+    "-9223372036854775808",
+    "9223372036854775807",
+    "inf",
+    "(1",
+    "[a",
+    "NX",
+    "XX",
+    "GET",
+    "LIMIT",
+    "COUNT",
+    "WITHSCORES",
+];
+
+/// Breaks a well-formed command the way clients get commands wrong: one argument
+/// replaced by a [`BAD_ARGS`] one, two replaced (so that which fault is reported
+/// first is compared), one dropped (a value missing after its keyword), one
+/// repeated (a duplicate option), or a bad one appended. The command name stays.
+pub fn malformed(
+    cmd: impl proptest::strategy::Strategy<Value = Vec<String>>,
+) -> impl proptest::strategy::Strategy<Value = Vec<String>> {
+    use proptest::prelude::*;
+    let bad = || proptest::sample::select(BAD_ARGS).prop_map(String::from);
+    (
+        cmd,
+        0u8..5,
+        any::<proptest::sample::Index>(),
+        any::<proptest::sample::Index>(),
+        bad(),
+        bad(),
+    )
+        .prop_map(|(mut c, how, i, j, a, b)| {
+            if c.len() < 2 {
+                c.push(a);
+                return c;
+            }
+            let (i, j) = (1 + i.index(c.len() - 1), 1 + j.index(c.len() - 1));
+            match how {
+                0 => c[i] = a,
+                1 => {
+                    c[i] = a;
+                    c[j] = b;
+                }
+                2 => {
+                    c.remove(i);
+                }
+                3 => {
+                    let dup = c[i].clone();
+                    c.insert(i, dup);
+                }
+                _ => c.push(a),
+            }
+            c
+        })
+}
+
+/// Whether the reply of a SCAN-family command for `cursor` can be compared between
+/// two servers: a cursor other than 0 that the server accepts names a place in its
+/// own hash table, so the page it returns differs (0, an empty cursor, and the
+/// cursors refused with an error compare fine).
+pub fn comparable_cursor(cursor: &str) -> bool {
+    let digits = cursor.strip_prefix(['+', '-']).unwrap_or(cursor);
+    if cursor.is_empty() || digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    !matches!(digits.parse::<u64>(), Ok(v) if v != 0)
 }
 
 /// A differential session: the same commands to ferrokv and redis-server, replies

@@ -381,3 +381,99 @@ fn swapdb_serves_clients_blocked_in_either_db() {
         t
     });
 }
+
+/// A blocked client is served only by the type it waits for, as that key holds it
+/// when it is served (Redis's "Blocking command accounted only once..." and
+/// "BLPOP with same key multiple times should work" family in list.tcl).
+#[test]
+fn a_key_of_another_type_when_served_leaves_the_client_waiting() {
+    differential(|port| {
+        let mut c0 = Conn::connect(port).unwrap();
+        let mut c1 = Conn::connect(port).unwrap();
+        let mut t = vec![];
+        // list.tcl: the key is created as a list and replaced by a string within one
+        // transaction; the client waits on and gets the next real push.
+        c1.send(&args("BLPOP list 0"));
+        wait_blocked(&mut c0, 1);
+        for line in [
+            "MULTI",
+            "LPUSH list a",
+            "DEL list",
+            "SET list foo",
+            "EXEC",
+            "DEL list",
+            "LPUSH list b",
+        ] {
+            t.push(show(&c0.run(line)));
+        }
+        t.push(show(&c1.read().unwrap()));
+        // Waiting on two keys, the first of which becomes a string meanwhile: the
+        // ready key serves it, the string is not looked at.
+        c1.send(&args("BLPOP s l2 0"));
+        wait_blocked(&mut c0, 1);
+        t.push(show(&c0.run("SET s str")));
+        t.push(show(&c0.run("RPUSH l2 x")));
+        t.push(show(&c1.read().unwrap()));
+        // A zset popper and a list popper on one key: only the matching one is
+        // served, whatever their order.
+        let mut c2 = Conn::connect(port).unwrap();
+        c1.send(&args("BZPOPMIN k 0"));
+        wait_blocked(&mut c0, 1);
+        c2.send(&args("BLPOP k 0"));
+        wait_blocked(&mut c0, 2);
+        t.push(show(&c0.run("RPUSH k v")));
+        t.push(show(&c2.read().unwrap()));
+        wait_blocked(&mut c0, 1);
+        t.push(show(&c0.run("ZADD k 1 m")));
+        t.push(show(&c1.read().unwrap()));
+        wait_blocked(&mut c0, 0);
+        // BLMOVE whose destination holds another type: the client gets the error
+        // and the element stays.
+        t.push(show(&c0.run("SET dst str")));
+        c1.send(&args("BLMOVE src dst LEFT LEFT 0"));
+        wait_blocked(&mut c0, 1);
+        t.push(show(&c0.run("RPUSH src e")));
+        t.push(show(&c1.read().unwrap()));
+        t.push(show(&c0.run("LRANGE src 0 -1")));
+        t
+    });
+}
+
+/// WAIT with no replica: an immediate answer when nothing is asked for, otherwise
+/// blocked until the timeout (or CLIENT UNBLOCK), then the number of replicas that
+/// acknowledged: none.
+#[test]
+fn wait_blocks_until_its_timeout_without_replicas() {
+    differential(|port| {
+        let mut c0 = Conn::connect(port).unwrap();
+        let mut c1 = Conn::connect(port).unwrap();
+        let mut t = vec![];
+        for line in [
+            "WAIT 0 0",
+            "WAIT 0 100",
+            "WAIT x 0",
+            "WAIT 1 x",
+            "WAIT 1 -1",
+            "WAIT 1 1.5",
+            "SET k v",
+            "WAIT 1 20",
+        ] {
+            t.push(show(&c0.run(line)));
+        }
+        t.push(show(&c0.run("MULTI")));
+        t.push(show(&c0.run("WAIT 1 0")));
+        t.push(show(&c0.run("EXEC")));
+        let id = show(&c1.run("CLIENT ID"))
+            .trim_start_matches(':')
+            .to_string();
+        c1.send(&args("WAIT 1 0"));
+        wait_blocked(&mut c0, 1);
+        t.push(show(&c0.cmd(&["CLIENT", "UNBLOCK", &id])));
+        t.push(show(&c1.read().unwrap()));
+        c1.send(&args("WAIT 2 0"));
+        wait_blocked(&mut c0, 1);
+        t.push(show(&c0.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"])));
+        t.push(show(&c1.read().unwrap()));
+        t
+    });
+}

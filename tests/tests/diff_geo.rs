@@ -248,3 +248,24 @@ fn random_searches_match_redis() {
         .unwrap();
     assert!(counter.get() >= 40, "ran {} cases", counter.get());
 }
+
+/// GEORADIUS with STORE twice stores into the last key, the one that COMMAND
+/// GETKEYS does not name (it names the first, as Redis): that key's shard must be
+/// locked too (it panicked the connection).
+#[test]
+fn radius_store_given_twice() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        GEOADD Sicily 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
+        GEORADIUS Sicily 15 37 200 km COUNT 1 STORE out1 STORE out2
+        GEORADIUS Sicily 15 37 200 km STORE out3 COUNT 1 STOREDIST out4
+        GEORADIUSBYMEMBER Sicily Palermo 200 km STOREDIST out5 STORE out6
+        EXISTS out1 out3 out5
+        ZRANGE out2 0 -1 WITHSCORES
+        ZRANGE out4 0 -1 WITHSCORES
+        ZRANGE out6 0 -1 WITHSCORES
+        COMMAND GETKEYS GEORADIUS Sicily 15 37 200 km STORE out1 STORE out2
+        ",
+    );
+}

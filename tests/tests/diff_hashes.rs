@@ -523,3 +523,25 @@ fn ttl_is_kept_by_writes_and_goes_with_the_key() {
         ",
     );
 }
+
+/// HSCAN's empty cursor is 0 (strtoul); HRANDFIELD's count range comes before
+/// the key lookup.
+#[test]
+fn hscan_cursor_and_hrandfield_ranges() {
+    let mut d = Diff::new();
+    d.line("HSET h a 1");
+    d.line("SET str x");
+    d.check(&["HSCAN", "h", ""]);
+    d.check(&["HSCAN", "nokey", ""]);
+    d.check(&["HSCAN", "str", ""]);
+    d.check(&["HSCAN", "h", "+"]);
+    d.script(
+        "
+        HRANDFIELD nokey -9223372036854775808
+        HRANDFIELD str -9223372036854775808
+        HRANDFIELD str 4611686018427387904 WITHVALUES
+        HRANDFIELD str 1.5 WITHVALUES
+        HRANDFIELD h 9223372036854775807
+        ",
+    );
+}

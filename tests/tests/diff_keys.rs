@@ -365,3 +365,116 @@ fn object_freq_and_idletime_follow_the_policy() {
     };
     assert!((6..40).contains(&freq), "freq {freq}");
 }
+
+/// MEMORY USAGE: Redis's argument errors and nil for a missing key; a positive
+/// size for every type and encoding, growing with the value (sizes themselves
+/// differ from Redis's by design: ferrokv's layouts are smaller).
+#[test]
+fn memory_usage_arguments_and_sizes() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        FLUSHALL
+        MEMORY USAGE nosuch
+        SET s v
+        MEMORY USAGE s SAMPLES
+        MEMORY USAGE s SAMPLES -1
+        MEMORY USAGE s SAMPLES x
+        MEMORY USAGE s BOGUS 1
+        MEMORY USAGE
+        ",
+    );
+    let setup = [
+        "SET str hello",
+        "SET int 12345",
+        "RPUSH list a b c",
+        "HSET hash f v",
+        "SADD iset 1 2 3",
+        "SADD set a b c",
+        "ZADD zset 1 a",
+    ];
+    for l in setup {
+        d.line(l);
+    }
+    let size = |c: &mut ferrokv_tests::Conn, line: &str| match c.run(line) {
+        ferrokv_resp::Frame::Integer(n) => n,
+        other => panic!("{line}: {other:?}"),
+    };
+    for key in ["str", "int", "list", "hash", "iset", "set", "zset"] {
+        assert!(
+            size(&mut d.ours, &format!("MEMORY USAGE {key}")) > 0,
+            "{key}"
+        );
+    }
+    // A large hash: estimated from samples, exact with SAMPLES 0, both grow with it.
+    let mut big = vec!["HSET".to_string(), "big".to_string()];
+    for i in 0..2000 {
+        big.push(format!("field{i}"));
+        big.push("x".repeat(100));
+    }
+    d.ours.cmd(&big);
+    let small = size(&mut d.ours, "MEMORY USAGE hash");
+    let sampled = size(&mut d.ours, "MEMORY USAGE big");
+    let exact = size(&mut d.ours, "MEMORY USAGE big SAMPLES 0");
+    assert!(
+        sampled > 2000 * 100 && exact > 2000 * 100,
+        "{sampled} {exact}"
+    );
+    assert!(sampled > small * 100);
+    let ratio = sampled as f64 / exact as f64;
+    assert!((0.8..1.25).contains(&ratio), "{sampled} vs {exact}");
+}
+
+/// Db indexes are C ints in Redis: past them the reply is getIntFromObject's range
+/// error (SWAPDB's own message), before any other check.
+#[test]
+fn db_index_arguments() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        SET k v
+        SELECT 2147483648
+        SELECT -2147483649
+        SELECT 9223372036854775807
+        SELECT 16
+        SELECT -1
+        SELECT abc
+        SELECT 1.5
+        MOVE k 2147483648
+        MOVE k -9223372036854775808
+        MOVE k abc
+        MOVE k 16
+        MOVE k 0
+        MOVE missing 2147483648
+        COPY k k2 DB 2147483648
+        COPY k k2 DB abc
+        COPY k k2 DB 16
+        COPY k k2 DB -1
+        COPY k k2 DB 1 FOO
+        COPY k k2 FOO DB abc
+        COPY k k2 DB abc FOO
+        COPY k k2 DB
+        COPY k k DB 0
+        SWAPDB 2147483648 0
+        SWAPDB 0 2147483648
+        SWAPDB abc 99999999999
+        SWAPDB 99999999999 abc
+        SWAPDB 16 abc
+        SWAPDB 0 -1
+        ",
+    );
+}
+
+/// SCAN cursors are read with strtoul: an empty one is 0, a lone sign is not.
+#[test]
+fn scan_cursor_forms() {
+    let mut d = Diff::new();
+    d.line("SET k v");
+    d.check(&["SCAN", ""]);
+    d.check(&["SCAN", "", "COUNT", "100"]);
+    for bad in ["-", "+", " 1", "1 ", "1.5", "0x1", "18446744073709551616"] {
+        d.check(&["SCAN", bad]);
+    }
+    d.check(&["SCAN", "+0"]);
+    d.check(&["SCAN", "18446744073709551615", "COUNT", "abc"]);
+}

@@ -195,6 +195,116 @@ fn watch_aborts_exec_when_another_client_writes() {
     d.script("MULTI\nPING\nEXEC");
 }
 
+/// Writes flag exactly the keys they change (the write funnel), not every key
+/// they name: Redis runs these transactions.
+#[test]
+fn watch_is_flagged_only_by_keys_that_changed() {
+    let mut d = Diff::new();
+    let mut other = d.other();
+    // A key a command only reads.
+    d.script("FLUSHALL\nSADD src a b\nSADD x b\nWATCH src");
+    other.line("SINTERSTORE dst src x");
+    d.script("MULTI\nPING\nEXEC");
+    // SWAPDB of a db with itself changes nothing.
+    d.script("SET a 1\nWATCH a b");
+    other.line("SWAPDB 0 0");
+    d.script("MULTI\nPING\nEXEC");
+    // FLUSHALL / FLUSHDB only touch watched keys that exist (Redis's "... does not
+    // touch non affected keys"), in the db they empty.
+    d.script("DEL x\nWATCH x");
+    other.line("FLUSHALL");
+    d.script("MULTI\nPING\nEXEC");
+    d.script("DEL x\nWATCH x");
+    other.line("FLUSHDB");
+    d.script("MULTI\nPING\nEXEC");
+    d.script("SET x 1\nWATCH x");
+    other.script("SELECT 2\nSET y 1\nFLUSHDB\nSELECT 0");
+    d.script("MULTI\nPING\nEXEC");
+    d.script("SET x 1\nWATCH x");
+    other.line("FLUSHDB");
+    d.script("MULTI\nPING\nEXEC");
+    // SWAPDB touches watched keys that exist in either db.
+    d.script("FLUSHALL\nSET x 30\nWATCH x");
+    other.line("SWAPDB 0 1");
+    d.script("MULTI\nPING\nEXEC");
+    d.script("FLUSHALL\nSELECT 1\nSET x 30\nSELECT 0\nWATCH x");
+    other.line("SWAPDB 0 1");
+    d.script("MULTI\nPING\nEXEC");
+    d.script("FLUSHALL\nWATCH x");
+    other.line("SWAPDB 0 1");
+    d.script("MULTI\nPING\nEXEC");
+    // SORT ... STORE reads its BY / GET keys and writes only the destination.
+    d.script("FLUSHALL\nRPUSH z 3 1 2\nHSET w_1 f 1\nSET g1 a\nSET g2 b\nWATCH g1 g2");
+    other.line("SORT z BY w_*->f STORE l1");
+    d.script("MULTI\nPING\nEXEC");
+    d.script("WATCH l1");
+    other.line("SORT z BY w_*->f STORE l1");
+    d.script("MULTI\nPING\nEXEC");
+    // Only the destination of a successful SMOVE addition is touched (set.tcl).
+    d.script("FLUSHALL\nSADD a 1 2\nSADD b 1\nWATCH b");
+    other.line("SMOVE a b 1");
+    d.script("MULTI\nPING\nEXEC");
+    d.script("WATCH a");
+    other.line("SMOVE a b 2");
+    d.script("MULTI\nPING\nEXEC");
+    // A multi-key DEL touches the keys it deleted, not the missing ones.
+    d.script("FLUSHALL\nSET a 1\nWATCH b");
+    other.line("DEL a b");
+    d.script("MULTI\nPING\nEXEC");
+    // MOVE touches the key in both dbs, COPY only the destination.
+    d.script("FLUSHALL\nSET a 1\nSELECT 1\nWATCH a\nSELECT 0");
+    other.line("MOVE a 1");
+    d.script("MULTI\nPING\nEXEC");
+    d.script("FLUSHALL\nSET a 1\nWATCH a");
+    other.line("COPY a b");
+    d.script("MULTI\nPING\nEXEC");
+    d.script("WATCH b");
+    other.line("COPY a b REPLACE");
+    d.script("MULTI\nPING\nEXEC");
+    // Commands that change nothing touch nothing; LTRIM signals even then.
+    d.script("FLUSHALL\nRPUSH l a b\nZADD z 1 m\nHSET h f v\nWATCH l z h");
+    other.script("LREM l 0 nope\nZADD z XX 2 nope\nHDEL h nope\nLINSERT l BEFORE nope x");
+    d.script("MULTI\nPING\nEXEC");
+    d.script("WATCH l");
+    other.line("LTRIM l 0 -1");
+    d.script("MULTI\nPING\nEXEC");
+}
+
+/// Random commands from a second client between WATCH and EXEC: EXEC runs or
+/// aborts exactly as on Redis.
+#[test]
+fn random_writes_between_watch_and_exec_match_redis() {
+    use proptest::prelude::*;
+    let d = std::cell::RefCell::new(Diff::new());
+    let other = std::cell::RefCell::new(d.borrow().other());
+    let key = prop::sample::select(vec!["k1", "k2", "k3", "{t}a", "{t}b"]);
+    let setup = prop::collection::vec(ferrokv_tests::random_command(), 0..12);
+    let between = prop::collection::vec(ferrokv_tests::random_command(), 0..4);
+    let watched = prop::collection::vec(key, 1..3);
+    let db = 0usize..2;
+    ferrokv_tests::prop_runner(128)
+        .run(
+            &(setup, watched, db, between),
+            |(setup, watched, db, between)| {
+                let (mut d, mut o) = (d.borrow_mut(), other.borrow_mut());
+                d.line("FLUSHALL");
+                for c in &setup {
+                    d.check(c);
+                }
+                d.line(&format!("SELECT {db}"));
+                let mut watch = vec!["WATCH".to_string()];
+                watch.extend(watched.iter().map(|k| k.to_string()));
+                d.check(&watch);
+                for c in &between {
+                    o.check(c);
+                }
+                d.script("MULTI\nPING\nEXEC\nSELECT 0");
+                Ok(())
+            },
+        )
+        .expect("EXEC outcomes match Redis");
+}
+
 #[test]
 fn a_watched_key_that_expires_aborts_exec() {
     let mut d = Diff::new();
@@ -316,4 +426,48 @@ fn background_saves_inside_exec_are_scheduled_like_redis() {
     // Let both finish the scheduled save before the servers stop.
     std::thread::sleep(Duration::from_millis(300));
     d.script("GET a");
+}
+
+/// A refused EXEC (wrong arity) is Redis's execCommandAbort: an EXECABORT that
+/// gives the reason, and the transaction and the watches are gone, in MULTI or
+/// not.
+#[test]
+fn a_refused_exec_discards_the_transaction_and_the_watches() {
+    let mut d = Diff::new();
+    let mut other = d.other();
+    d.script(
+        "
+        EXEC x
+        MULTI
+        SET a 1
+        EXEC x
+        EXEC
+        GET a
+        SET k 1
+        WATCH k
+        EXEC x y
+        ",
+    );
+    // The watch was dropped: another client's write no longer aborts EXEC.
+    other.line("SET k 2");
+    d.script(
+        "
+        MULTI
+        SET k 3
+        EXEC
+        GET k
+        ",
+    );
+}
+
+/// Without authentication EXEC's refusal is an EXECABORT too.
+#[test]
+fn exec_before_auth_is_an_execabort() {
+    let ours = ferrokv_tests::Server::ferrokv(&["--requirepass", "pw"]);
+    let theirs = ferrokv_tests::Server::redis(&["--requirepass", "pw"]);
+    let (mut a, mut b) = (ours.conn(), theirs.conn());
+    for line in ["EXEC", "MULTI", "EXEC", "AUTH pw", "EXEC"] {
+        let (x, y) = (a.run(line), b.run(line));
+        assert_eq!(ferrokv_tests::show(&x), ferrokv_tests::show(&y), "{line}");
+    }
 }

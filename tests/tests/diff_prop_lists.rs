@@ -6,7 +6,7 @@
 
 use std::cell::RefCell;
 
-use ferrokv_tests::{show, Diff};
+use ferrokv_tests::{malformed, show, Diff};
 use proptest::prelude::*;
 
 fn key() -> impl Strategy<Value = String> {
@@ -162,6 +162,8 @@ fn blocking_group() -> impl Strategy<Value = Vec<Vec<String>>> {
 fn group() -> impl Strategy<Value = Vec<Vec<String>>> {
     prop_oneof![
         8 => command().prop_map(|c| vec![c]),
+        // A broken command: which error is reported first.
+        2 => malformed(command()).prop_map(|c| vec![c]),
         1 => blocking_group(),
     ]
 }

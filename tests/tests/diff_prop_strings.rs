@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 
 use ferrokv_resp::Frame;
-use ferrokv_tests::{show, sorted, Diff};
+use ferrokv_tests::{malformed, show, sorted, Diff};
 use proptest::prelude::*;
 
 fn key() -> impl Strategy<Value = String> {
@@ -66,6 +66,67 @@ fn command() -> impl Strategy<Value = Vec<String>> {
                 c.extend(o.split(' ').map(String::from));
                 c
             }),
+        (
+            k(),
+            v(),
+            prop::sample::select(vec![
+                "EX 100000",
+                "PX 100000000",
+                "EX 100000 NX",
+                "XX PX 100000000 GET",
+                "EX 100000 EX 200000",
+                "KEEPTTL EX 100000",
+                "EX 100000 KEEPTTL",
+                "EX 100000 PX 100000000",
+                "EXAT 99999999999 PXAT 99999999999999",
+                "NX XX",
+                "GET GET NX",
+            ])
+        )
+            .prop_map(|(k, v, o)| {
+                let mut c = vec!["SET".into(), k, v];
+                c.extend(o.split(' ').map(String::from));
+                c
+            }),
+        (
+            k(),
+            prop::sample::select(vec![
+                "",
+                "PERSIST",
+                "EX 100000",
+                "PX 100000000",
+                "EXAT 99999999999",
+                "PXAT 99999999999999",
+                "PXAT 1",
+                "PERSIST EX 100000",
+                "EX 100000 EX 200000",
+                "KEEPTTL",
+            ])
+        )
+            .prop_map(|(k, o)| {
+                let mut c = vec!["GETEX".into(), k];
+                c.extend(o.split(' ').filter(|w| !w.is_empty()).map(String::from));
+                c
+            }),
+        (k(), 1i64..100000, v()).prop_map(|(k, t, v)| vec![
+            "SETEX".into(),
+            k,
+            (t + 100000).to_string(),
+            v
+        ]),
+        (
+            k(),
+            prop::sample::select(vec!["0", "1", "4", "9223372036854775807"])
+        )
+            .prop_map(|(k, m)| vec![
+                "LCS".into(),
+                k,
+                "b".into(),
+                "IDX".into(),
+                "MINMATCHLEN".into(),
+                m.into(),
+                "WITHMATCHLEN".into()
+            ]),
         k().prop_map(|k| vec!["GET".into(), k]),
         (k(), v()).prop_map(|(k, v)| vec!["APPEND".into(), k, v]),
         k().prop_map(|k| vec!["INCR".into(), k]),
@@ -132,20 +193,30 @@ fn command() -> impl Strategy<Value = Vec<String>> {
 }
 
 /// TTL results depend on the moment each server ran the command; only their sign
-/// class is compared.
+/// class is compared (and that of the expire times relative TTLs gave).
 fn normalize(cmd: &[String], f: Frame) -> Frame {
     match (cmd[0].as_str(), f) {
         ("TTL", Frame::Integer(n)) if n > 0 => Frame::Integer(1),
+        // A relative TTL (EX, PX, SETEX) is an absolute time taken from each
+        // server's clock; the absolute ones generated are far beyond these.
+        ("EXPIRETIME", Frame::Integer(n)) if n > 0 && n < 10_000_000_000 => Frame::Integer(1),
+        ("PEXPIRETIME", Frame::Integer(n)) if n > 0 && n < 10_000_000_000_000 => Frame::Integer(1),
         ("KEYS", other) => sorted(other),
         (_, other) => other,
     }
+}
+
+/// Well-formed commands, and one in five broken by [`malformed`] so that the
+/// error a command reports first is compared too.
+fn any_command() -> impl Strategy<Value = Vec<String>> {
+    prop_oneof![4 => command(), 1 => malformed(command())]
 }
 
 #[test]
 fn random_string_and_key_sequences_match_redis() {
     let diff = RefCell::new(Diff::new());
     let mut runner = ferrokv_tests::prop_runner(256);
-    let result = runner.run(&prop::collection::vec(command(), 1..40), |cmds| {
+    let result = runner.run(&prop::collection::vec(any_command(), 1..40), |cmds| {
         let mut d = diff.borrow_mut();
         d.ours.run("FLUSHALL");
         d.theirs.run("FLUSHALL");
@@ -168,7 +239,7 @@ fn random_string_and_key_sequences_match_redis() {
 fn random_sequences_inside_multi_exec_match_redis() {
     let diff = RefCell::new(Diff::new());
     let mut runner = ferrokv_tests::prop_runner(128);
-    let result = runner.run(&prop::collection::vec(command(), 1..20), |cmds| {
+    let result = runner.run(&prop::collection::vec(any_command(), 1..20), |cmds| {
         let mut d = diff.borrow_mut();
         d.ours.run("FLUSHALL");
         d.theirs.run("FLUSHALL");

@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 
 use ferrokv_resp::Frame;
-use ferrokv_tests::{show, Diff};
+use ferrokv_tests::{malformed, show, Diff};
 use proptest::prelude::*;
 
 fn key() -> impl Strategy<Value = String> {
@@ -286,7 +286,14 @@ fn setup() -> impl Strategy<Value = (i64, i64, bool)> {
 fn random_zset_sequences_match_redis() {
     let diff = RefCell::new(Diff::new());
     let mut runner = ferrokv_tests::prop_runner(256);
-    let strategy = (setup(), prop::collection::vec(command(), 1..40));
+    // One command in five broken by `malformed`: which error is reported first.
+    // The lex key keeps score 0 for all members: lex ranges over mixed scores are
+    // unspecified (and depend on the skiplist's random levels in Redis).
+    let any_command = prop_oneof![
+        4 => command(),
+        1 => malformed(command()).prop_filter("lex key scores", |c| !(c[0] == "ZADD" && c[1] == "lx")),
+    ];
+    let strategy = (setup(), prop::collection::vec(any_command, 1..40));
     let result = runner.run(&strategy, |((entries, value, resp3), cmds)| {
         let mut d = diff.borrow_mut();
         let proto = if resp3 { "3" } else { "2" };

@@ -610,3 +610,30 @@ fn ttl_is_kept_by_writes_and_goes_with_the_key() {
         ",
     );
 }
+
+/// SSCAN's empty cursor is 0 (strtoul); SRANDMEMBER's count range is checked
+/// before the key (a missing key or another type still gets the range error).
+#[test]
+fn sscan_cursor_and_count_ranges() {
+    let mut d = Diff::new();
+    d.line("SADD s 1 2 3");
+    d.line("SET str x");
+    d.check(&["SSCAN", "s", ""]);
+    d.check(&["SSCAN", "nokey", ""]);
+    d.check(&["SSCAN", "str", ""]);
+    d.check(&["SSCAN", "str", "-"]);
+    d.script(
+        "
+        SRANDMEMBER s -9223372036854775808
+        SRANDMEMBER nokey -9223372036854775808
+        SRANDMEMBER str -9223372036854775808
+        SRANDMEMBER str abc
+        SRANDMEMBER s 9223372036854775807
+        SRANDMEMBER s 1 2
+        SPOP s -1
+        SPOP str -1
+        SPOP nokey abc
+        SPOP s 1 2
+        ",
+    );
+}

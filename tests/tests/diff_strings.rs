@@ -178,3 +178,70 @@ fn getex() {
         ",
     );
 }
+
+/// Where one command has several faults, the reply is the one Redis checks first:
+/// SET's whole syntax before any value (and only the last EX/PX value), GETEX's
+/// key lookup before its time, LCS's key types before its options.
+#[test]
+fn faults_are_reported_in_redis_order() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        SET s v EX 1.5 NX XX
+        SET s v PX -1 KEEPTTL
+        SET s v EX abc PX 10
+        SET s v EX 0 GET
+        SET s v EXAT abc XX NX
+        SET s v PXAT -1 FOO
+        SET s v EX abc EX 100
+        TTL s
+        SET s v EX 0 EX 100 GET
+        GETEX missing EX abc
+        GETEX missing EXAT -1
+        GETEX missing PX 9223372036854775807
+        GETEX missing PERSIST EX 10
+        GETEX missing EX 10 FOO
+        SADD set x
+        GETEX set EX abc
+        GETEX set PXAT -1
+        GETEX set PERSIST PX 1
+        GETEX s EX abc
+        GETEX s EXAT 0
+        GETEX s PX 9223372036854775807
+        LCS set s FOO
+        LCS s set MINMATCHLEN abc
+        LCS missing set IDX LEN
+        LCS s missing FOO
+        LCS s missing MINMATCHLEN abc
+        LCS s missing MINMATCHLEN
+        LCS s missing IDX LEN MINMATCHLEN abc
+        LCS s missing IDX LEN
+        ",
+    );
+}
+
+/// SETRANGE's length check must not overflow: an offset near 2^63 is refused,
+/// not allocated (it aborted the server).
+#[test]
+fn setrange_offsets_past_the_limit() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        SET s hello
+        SETRANGE s 9223372036854775807 x
+        SETRANGE s 9223372036854775800 xxxxxxxxxx
+        SETRANGE fresh 9223372036854775807 x
+        SETRANGE fresh 9223372036854775807
+        SETRANGE s 536870912 x
+        SETRANGE s -1 x
+        SETRANGE s abc x
+        SADD set x
+        SETRANGE set abc x
+        SETRANGE set -1 x
+        SETRANGE set 9223372036854775807 x
+        GET s
+        EXISTS fresh
+        ",
+    );
+    d.check(&["SETRANGE", "fresh", "9223372036854775807", ""]);
+}

@@ -1083,3 +1083,32 @@ fn plain_sets_as_inputs() {
         ",
     );
 }
+
+/// ZRANDMEMBER checks its count's range (Redis's -LONG_MAX..LONG_MAX, then the
+/// WITHSCORES half range) before the key; without WITHSCORES any count past the
+/// size is the whole set. ZSCAN's empty cursor is 0.
+#[test]
+fn zrandmember_count_ranges_and_zscan_cursor() {
+    let mut d = Diff::new();
+    run(
+        &mut d,
+        "
+        ZADD z 1 a 2 b 3 c
+        SET s x
+        ZRANDMEMBER z -9223372036854775808
+        ZRANDMEMBER nokey -9223372036854775808 WITHSCORES
+        ZRANDMEMBER s -9223372036854775808
+        ZRANDMEMBER s 4611686018427387904 WITHSCORES
+        ZRANDMEMBER nokey 4611686018427387904 WITHSCORES
+        ZRANDMEMBER nokey 9223372036854775807
+        ZRANDMEMBER s 9223372036854775807
+        ZRANDMEMBER z 1.5 FOO
+        ZSCAN z ''
+        ZSCAN nokey ''
+        ZSCAN s ''
+        ZSCAN z '-'
+        ",
+    );
+    d.check_sorted(&["ZRANDMEMBER", "z", "9223372036854775807"]);
+    d.check_sorted(&["ZRANDMEMBER", "z", "4611686018427387904"]);
+}

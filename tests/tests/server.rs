@@ -142,6 +142,20 @@ fn command_metadata_matches_redis() {
         COMMAND GETKEYS PING
         COMMAND GETKEYS NOSUCH a
         COMMAND GETKEYSANDFLAGS SET a b
+        COMMAND GETKEYSANDFLAGS SET a b GET
+        COMMAND GETKEYSANDFLAGS LMOVE a b LEFT RIGHT
+        COMMAND GETKEYSANDFLAGS ZUNIONSTORE d 2 a b
+        COMMAND GETKEYSANDFLAGS SORT a STORE d
+        COMMAND GETKEYSANDFLAGS SORT a STORE d LIMIT 0 1 STORE e
+        COMMAND GETKEYSANDFLAGS SORT a BY store GET store LIMIT store store STORE
+        COMMAND GETKEYS SORT a STORE d STORE e
+        COMMAND GETKEYSANDFLAGS SORT_RO a
+        COMMAND GETKEYSANDFLAGS SET a b EX 10 get
+        COMMAND GETKEYSANDFLAGS GEORADIUS a 0 0 1 km STORE d STOREDIST e
+        COMMAND GETKEYSANDFLAGS RENAME a b
+        COMMAND GETKEYSANDFLAGS COPY a b
+        COMMAND GETKEYSANDFLAGS SMOVE a b m
+        COMMAND GETKEYSANDFLAGS MSET a 1 b 2
         COMMAND DOCS get
         COMMAND HELP
         COMMAND FOO
@@ -217,11 +231,30 @@ fn config_get_set() {
         CONFIG SET hz 20 maxmemory 5mb
         CONFIG GET hz
         CONFIG SET hz 30 hz 40
+        CONFIG SET hz 30 maxmemory
+        CONFIG SET SET hz 30
+        CONFIG SET nosuch 1 databases 4
+        CONFIG SET databases 4 nosuch 1
+        CONFIG SET hz 30 databases 4 hz 40
+        CONFIG SET hash-max-listpack-value 1kb
+        CONFIG GET hash-max-listpack-value
+        CONFIG SET zset-max-listpack-value -1
+        CONFIG SET zset-max-listpack-value 64x
+        CONFIG SET maxmemory -1
+        CONFIG SET maxmemory kb
+        CONFIG GET maxmemory
+        CONFIG SET hash-max-listpack-value 99999999999999999999
+        CONFIG SET hash-max-listpack-value 18446744073709551615kb
+        CONFIG SET proto-max-bulk-len 99999999999999999999
+        CONFIG SET hash-max-listpack-value 64
         CONFIG GET nosuchthing
         CONFIG RESETSTAT
         CONFIG HELP
         ",
     );
+    d.check(&["CONFIG", "SET", "zset-max-listpack-value", ""]);
+    d.check(&["CONFIG", "GET", "zset-max-listpack-value"]);
+    d.check(&["CONFIG", "SET", "zset-max-listpack-value", "64"]);
     d.check_pairs(&["CONFIG", "GET", "zset-max-*"]);
     d.check_pairs(&["CONFIG", "GET", "*max-*-entries*"]);
 }
@@ -243,6 +276,19 @@ fn client_commands() {
         CLIENT KILL ID 999999
         CLIENT KILL FOO bar
         CLIENT LIST TYPE foo
+        CLIENT LIST TYPE normal TYPE normal
+        CLIENT LIST TYPE
+        CLIENT LIST FOO bar
+        CLIENT LIST ID abc
+        CLIENT LIST ID 1.5 999999
+        CLIENT LIST ID -1 0 999999
+        CLIENT UNBLOCK 999999 ERROR x
+        CLIENT UNBLOCK abc FOO
+        CLIENT UNBLOCK abc TIMEOUT
+        CLIENT KILL USER nobody
+        CLIENT KILL ID 999999 USER nobody
+        CLIENT KILL USER nobody ID 0
+        CLIENT KILL ID 0 USER nobody
         CLIENT FOO
         CLIENT HELP
         ",

@@ -4,6 +4,7 @@
 mod bench;
 mod fuzz;
 mod lint;
+mod meta;
 mod suite;
 mod test;
 mod util;
@@ -32,9 +33,62 @@ commands:
                                redis-server's results (--spawn: the harness starts
                                ferrokv-server itself; needs the Redis source, it says
                                how to get it when missing)
-  crash [--cycles N]           appendfsync always crash test: N (default 100) cycles of
-                               writers + kill -9 + restart; prints the number of
-                               acknowledged writes lost (must be 0)"
+  gen-command-meta [--port N]  regenerate crates/core/data/redis-7.0.15-command-{info,docs}.resp3
+                               (the command table's source) from COMMAND INFO / COMMAND
+                               DOCS in RESP3 of a redis-server 7.0.15: one it starts, or
+                               the one running on port N
+  crash [--cycles N] [--shutdown-cycles M]
+                               appendfsync always crash test: N (default 100) cycles of
+                               writers + kill -9 + restart; then the graceful shutdown
+                               test: M (default 30) cycles per appendfsync policy of
+                               writers + SIGTERM / SIGINT / SHUTDOWN + restart. The
+                               first prints the acknowledged writes lost (must be 0),
+                               the second fails on the first one lost"
+}
+
+/// `cargo xtask crash`: the kill -9 test, then the graceful shutdown test, with
+/// many cycles.
+fn crash(rest: &[String]) -> util::Result {
+    let (mut cycles, mut shutdown_cycles) = ("100".to_string(), "30".to_string());
+    let mut args = rest.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().filter(|v| v.parse::<usize>().is_ok());
+        match (flag.as_str(), value) {
+            ("--cycles", Some(v)) => cycles = v.clone(),
+            ("--shutdown-cycles", Some(v)) => shutdown_cycles = v.clone(),
+            _ => return Err(format!("crash: bad arguments {rest:?}\n\n{}", usage())),
+        }
+    }
+    util::run(
+        util::cargo()
+            .args([
+                "test",
+                "-p",
+                "ferrokv-tests",
+                "--test",
+                "aof",
+                "appendfsync_always_survives_kill_9",
+                "--",
+                "--nocapture",
+            ])
+            .env("FERROKV_CRASH_CYCLES", cycles),
+    )?;
+    util::run(
+        util::cargo()
+            .args([
+                "test",
+                "-p",
+                "ferrokv-tests",
+                "--test",
+                "shutdown",
+                "shutdown_under_load",
+                "--",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env("FERROKV_SHUTDOWN_CYCLES", shutdown_cycles),
+    )
 }
 
 fn main() -> ExitCode {
@@ -54,26 +108,8 @@ fn main() -> ExitCode {
                 .args(["test", "-p", "ferrokv-server", "--test", "compat_doc"])
                 .env("FERROKV_BLESS", "1"),
         ),
-        "crash" => {
-            let cycles = match rest {
-                [flag, n] if flag == "--cycles" => n.clone(),
-                _ => "100".to_string(),
-            };
-            util::run(
-                util::cargo()
-                    .args([
-                        "test",
-                        "-p",
-                        "ferrokv-tests",
-                        "--test",
-                        "aof",
-                        "appendfsync_always_survives_kill_9",
-                        "--",
-                        "--nocapture",
-                    ])
-                    .env("FERROKV_CRASH_CYCLES", cycles),
-            )
-        }
+        "gen-command-meta" => meta::main(rest),
+        "crash" => crash(rest),
         "help" | "-h" | "--help" => {
             println!("{}", usage());
             return ExitCode::SUCCESS;

@@ -6,39 +6,9 @@
 use crate::error::{CmdError, CmdResult};
 
 /// Redis's `string2ll`: an optional `-`, digits without leading zeros (but `0`),
-/// no spaces or `+`, within `i64`.
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if neg {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else {
-        i64::try_from(v).ok()
-    }
-}
+/// no spaces or `+`, within `i64` (the one copy lives in ferrokv-resp, which parses
+/// request lengths with it).
+pub use ferrokv_resp::string2ll as parse_i64;
 
 /// Redis's `getDoubleFromObject` / `strtod` rules: no leading space, the whole
 /// string consumed, no NaN, no overflow to infinity and no underflow to zero from a
@@ -121,12 +91,51 @@ pub const MAX_RANDOM_PICKS: u64 = 1 << 24;
 
 /// The error for a random-pick count past [`MAX_RANDOM_PICKS`].
 pub fn too_many_picks() -> CmdError {
-    CmdError::Other("value is out of range".into())
+    CmdError::OutOfRange
 }
 
-/// Parses an integer argument with Redis's error.
+/// Parses an integer argument with Redis's error (getLongLongFromObjectOrReply).
 pub fn int_arg(s: &[u8]) -> CmdResult<i64> {
     parse_i64(s).ok_or(CmdError::NotInteger)
+}
+
+/// An integer argument within `min..=max` (Redis's getRangeLongFromObjectOrReply):
+/// "not an integer" first, then "must between".
+pub fn range_arg(s: &[u8], min: i64, max: i64) -> CmdResult<i64> {
+    let v = int_arg(s)?;
+    if v < min || v > max {
+        return Err(CmdError::OutOfRangeBetween(min, max));
+    }
+    Ok(v)
+}
+
+/// An `int` argument (Redis's getIntFromObjectOrReply: a db index, ...).
+pub fn i32_arg(s: &[u8]) -> CmdResult<i32> {
+    range_arg(s, i32::MIN.into(), i32::MAX.into()).map(|v| v as i32)
+}
+
+/// A SCAN/HSCAN/SSCAN/ZSCAN cursor as Redis's parseScanCursorOrReply reads it
+/// with strtoul: no leading space, an optional sign (a negative value wraps),
+/// digits, nothing after them, no overflow. An empty string is cursor 0 (strtoul
+/// reads nothing and stops at the end), a sign alone is not.
+pub fn scan_cursor(s: &[u8]) -> CmdResult<u64> {
+    let (neg, digits) = match s.first() {
+        None => return Ok(0),
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(CmdError::InvalidCursor);
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or(CmdError::InvalidCursor)?;
+    }
+    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 /// Parses a float argument with Redis's error.
@@ -218,6 +227,37 @@ mod tests {
         assert_eq!(parse_f64(b".5"), Some(0.5));
         assert_eq!(parse_f64(b"5."), Some(5.0));
         assert_eq!(parse_f64(b""), None);
+    }
+
+    #[test]
+    fn cursors_like_strtoul() {
+        assert_eq!(scan_cursor(b""), Ok(0));
+        assert_eq!(scan_cursor(b"0"), Ok(0));
+        assert_eq!(scan_cursor(b"+7"), Ok(7));
+        assert_eq!(scan_cursor(b"007"), Ok(7));
+        assert_eq!(scan_cursor(b"-1"), Ok(u64::MAX));
+        assert_eq!(scan_cursor(b"18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(
+            scan_cursor(b"18446744073709551616"),
+            Err(CmdError::InvalidCursor)
+        );
+        for bad in [&b"-"[..], b"+", b" 1", b"1 ", b"1.5", b"abc", b"0x10"] {
+            assert_eq!(scan_cursor(bad), Err(CmdError::InvalidCursor), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ranges_like_redis() {
+        assert_eq!(i32_arg(b"2147483647"), Ok(i32::MAX));
+        assert_eq!(
+            i32_arg(b"2147483648"),
+            Err(CmdError::OutOfRangeBetween(-2147483648, 2147483647))
+        );
+        assert_eq!(i32_arg(b"1.5"), Err(CmdError::NotInteger));
+        assert_eq!(
+            CmdError::OutOfRangeBetween(-9223372036854775807, 9223372036854775807).to_string(),
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+        );
     }
 
     #[test]

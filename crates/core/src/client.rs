@@ -19,16 +19,34 @@ pub struct Client {
     pub lib_ver: Option<Vec<u8>>,
     /// Whether AUTH succeeded (or no password is required).
     pub authenticated: bool,
+    /// Channels, patterns and shard channels it is subscribed to: in RESP2, a
+    /// subscribed client may only run the subscription commands, PING, QUIT, RESET.
+    pub subscriptions: usize,
     /// CLIENT NO-EVICT.
     pub no_evict: bool,
     /// CLIENT NO-TOUCH.
     pub no_touch: bool,
     /// Set by QUIT / CLIENT KILL of itself: close after the reply is written.
     pub close_after_reply: bool,
+    /// CLIENT REPLY ON / OFF / SKIP.
+    pub reply: ReplyMode,
+    /// In MONITOR mode: it may no longer touch the keyspace.
+    pub monitor: bool,
+    /// Arguments of the running command that MONITOR shows as `(redacted)`
+    /// (bit i: argument i; passwords of AUTH, HELLO ... AUTH).
+    pub redact: u64,
+    /// Set instead of running the command when the engine is halted (a shutdown
+    /// in progress, [`crate::Engine::halt`]): nothing was done and nothing written;
+    /// the connection keeps the command and runs it again if the shutdown fails.
+    pub held: bool,
     /// Full name of the last command run (CLIENT LIST `cmd=`).
     pub last_cmd: &'static str,
     /// Set by a blocking command that found nothing: the server parks the client.
     pub block: Option<crate::blocking::BlockRequest>,
+    /// While the server serves this blocked client because this key (of its db)
+    /// received data: its command looks at that key only, and a value of another
+    /// type there counts as nothing to take (see [`crate::blocking`]).
+    pub serving_key: Option<Vec<u8>>,
     /// Between MULTI and EXEC: the queued commands.
     pub multi: Option<crate::transaction::Multi>,
     /// The keys it WATCHes.
@@ -44,6 +62,33 @@ pub struct Client {
     pub loading: bool,
 }
 
+/// Whether a client hears its replies (CLIENT REPLY): the connection drops the
+/// reply of each command for which [`ReplyMode::silenced`] holds, then calls
+/// [`ReplyMode::command_done`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplyMode {
+    /// CLIENT REPLY OFF.
+    pub off: bool,
+    /// The current command's reply is skipped (the one after CLIENT REPLY SKIP).
+    pub skip: bool,
+    /// CLIENT REPLY SKIP just ran: the next command's reply is skipped.
+    pub skip_next: bool,
+}
+
+impl ReplyMode {
+    /// Whether the reply of the command that just ran is dropped.
+    #[inline]
+    pub fn silenced(&self) -> bool {
+        self.off || self.skip
+    }
+
+    /// After each command (Redis's resetClient): a SKIP applies to the next one only.
+    #[inline]
+    pub fn command_done(&mut self) {
+        self.skip = std::mem::take(&mut self.skip_next);
+    }
+}
+
 impl Client {
     /// A new connection's state.
     pub fn new(id: u64, authenticated: bool) -> Client {
@@ -55,11 +100,17 @@ impl Client {
             lib_name: None,
             lib_ver: None,
             authenticated,
+            subscriptions: 0,
             no_evict: false,
             no_touch: false,
             close_after_reply: false,
+            reply: ReplyMode::default(),
+            monitor: false,
+            redact: 0,
+            held: false,
             last_cmd: "NULL",
             block: None,
+            serving_key: None,
             multi: None,
             watch: crate::transaction::Watched::default(),
             in_exec: false,

@@ -22,31 +22,61 @@ pub struct Keys<'k> {
     pub now_ms: i64,
     /// How this command's accesses update keys' LRU/LFU field.
     pub lru: crate::keyspace::Access,
-    /// Whether reads leave the access clock alone (CLIENT NO-TOUCH).
-    pub no_touch: bool,
-    /// Keys written by this command (for WATCH, notifications, replication).
+    /// What the command's accesses must also do, fixed when it starts.
+    pub mode: KeysMode,
+    /// Modifications by this command (Redis's server.dirty: propagation, save
+    /// points).
     pub dirty: u64,
+    /// Calls of the write funnel ([`Keys::modified`]) by this command.
+    pub signalled: u32,
     /// Keys that may now serve blocked clients (see [`crate::blocking`]).
     pub ready: Vec<(usize, Vec<u8>)>,
-    /// Whether any client is blocked (else nothing is recorded in `ready`).
-    pub track_ready: bool,
-    /// Whether writes are propagated (AOF on): then lazily expired keys are
-    /// recorded in `expired` and commands say how they are to be logged.
-    pub propagating: bool,
     /// What this command logs, if it changed something (see [`Propagate`]).
     pub propagate: Propagate,
-    /// Keys found expired (and deleted) by this command's lookups, as `(db, key)`:
-    /// logged as DEL before the command, as Redis does.
+    /// Keys found expired (and deleted) by this command's lookups, as `(db, key)`,
+    /// while propagating: logged as DEL before the command, as Redis does.
     pub expired: Vec<(usize, Vec<u8>)>,
-    /// Replaying the AOF: nothing expires (a key logged as alive must be alive when
-    /// the next logged command on it is replayed), past expiry times are set rather
-    /// than deleting the key.
-    pub loading: bool,
     /// Databases whose every key may now serve blocked clients (SWAPDB).
     pub ready_dbs: Vec<usize>,
     /// Set for a write command while a snapshot runs: every key it reaches is
     /// preserved as of the snapshot instant first (see [`crate::snapshot`]).
     pub cow: Option<&'k crate::snapshot::SnapshotState>,
+    /// The WATCH registry while some client watches a key (read under the
+    /// command's locks, so a WATCH of one of its keys is either seen or ordered
+    /// after it).
+    pub watches: Option<&'k crate::transaction::Watches>,
+    /// Keyspace events this command produced, for the classes configured in
+    /// `notify-keyspace-events` (see [`crate::notify`]).
+    pub events: Vec<crate::notify::KeyEvent>,
+}
+
+/// Per-command switches of [`Keys`], set by the engine before the command runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeysMode {
+    /// Reads leave the access clock alone (CLIENT NO-TOUCH).
+    pub no_touch: bool,
+    /// Some client is blocked: keys that receive data are recorded in `ready`.
+    pub track_ready: bool,
+    /// Writes are propagated (AOF on): lazily expired keys are recorded in
+    /// `expired` and commands say how they are to be logged.
+    pub propagating: bool,
+    /// Replaying the AOF: nothing expires (a key logged as alive must be alive when
+    /// the next logged command on it is replayed), past expiry times are set rather
+    /// than deleting the key.
+    pub loading: bool,
+    /// `notify-keyspace-events` flags when the command started (0: none recorded).
+    pub notify: u32,
+}
+
+impl KeysMode {
+    /// Whether a lookup must find out if it deletes an expired key (to log the
+    /// DEL, flag WATCHers or emit `expired`), which costs a second probe.
+    #[inline]
+    fn observes_expiry(&self, watched: bool) -> bool {
+        self.propagating
+            || watched
+            || crate::notify::wanted(self.notify, crate::notify::Class::EXPIRED)
+    }
 }
 
 /// How a write command is logged to the AOF (Redis's rewriteClientCommandVector /
@@ -70,16 +100,16 @@ impl<'k> Keys<'k> {
             db,
             now_ms,
             lru: crate::keyspace::Access::Lru(lru_clock(now_ms)),
-            no_touch: false,
+            mode: KeysMode::default(),
             dirty: 0,
+            signalled: 0,
             ready: Vec::new(),
-            track_ready: false,
-            propagating: false,
             propagate: Propagate::AsIs,
             expired: Vec::new(),
-            loading: false,
             ready_dbs: Vec::new(),
             cow: None,
+            watches: None,
+            events: Vec::new(),
         }
     }
 
@@ -91,7 +121,7 @@ impl<'k> Keys<'k> {
     /// Logs `argv` instead of the command as received (a second call adds another
     /// command). Does nothing while propagation is off.
     pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
-        if !self.propagating {
+        if !self.mode.propagating {
             return;
         }
         match &mut self.propagate {
@@ -104,22 +134,23 @@ impl<'k> Keys<'k> {
     /// be deleted rather than given the TTL. Never while loading the AOF (Redis's
     /// checkAlreadyExpired).
     pub fn already_expired(&self, at: i64) -> bool {
-        !self.loading && at <= self.now_ms
+        !self.mode.loading && at <= self.now_ms
     }
 
     /// The time lookups compare TTLs with: while loading nothing is expired.
     fn expiry_now(&self) -> i64 {
-        if self.loading {
+        if self.mode.loading {
             i64::MIN
         } else {
             self.now_ms
         }
     }
 
-    /// Before a lookup that may delete `key` for being expired: records it so the
-    /// deletion is logged. Costs a second hash lookup, only while propagating.
+    /// Before a lookup that may delete `key` for being expired: when someone must
+    /// hear of the deletion (the AOF, WATCHers, `expired` subscribers), goes
+    /// through the funnel for it. Costs a second probe, only then.
     fn note_expired(&mut self, db: usize, key: &[u8]) -> CmdResult<()> {
-        if !self.propagating {
+        if !self.mode.observes_expiry(self.watches.is_some()) {
             return Ok(());
         }
         let now = self.expiry_now();
@@ -129,7 +160,92 @@ impl<'k> Keys<'k> {
             .get(key, hash)
             .is_some_and(|n| n.expire_at != 0 && n.expire_at < now);
         if gone {
+            self.expired_key(db, key);
+        }
+        Ok(())
+    }
+
+    /// A key is being deleted because its TTL passed (Redis's
+    /// deleteExpiredKeyAndPropagate): `expired` event, WATCHers flagged, DEL logged.
+    pub fn expired_key(&mut self, db: usize, key: &[u8]) {
+        self.notify(db, key, crate::notify::events::EXPIRED);
+        if let Some(w) = self.watches {
+            w.touch_key(db, key);
+        }
+        if self.mode.propagating {
             self.expired.push((db, key.to_vec()));
+        }
+    }
+
+    /// The expire time of `key` if it exists and is live (0: no TTL), without
+    /// deleting it when expired, counting or touching (WATCH).
+    pub fn live_expire_at(&mut self, db: usize, key: &[u8]) -> CmdResult<Option<i64>> {
+        let now = self.expiry_now();
+        let (shard, hash) = self.shard(db, key)?;
+        Ok(shard
+            .dict
+            .get(key, hash)
+            .filter(|n| n.expire_at == 0 || n.expire_at >= now)
+            .map(|n| n.expire_at))
+    }
+
+    /// The write funnel: `key` in `db` was changed by `event` (Redis's
+    /// signalModifiedKey + notifyKeyspaceEvent). Flags the clients WATCHing it and
+    /// records the event when its class is configured. Every change of a key by a
+    /// command passes here exactly where Redis signals it, and only when something
+    /// changed.
+    pub fn modified(&mut self, db: usize, key: &[u8], event: crate::notify::Event) {
+        self.touched(db, key);
+        self.notify(db, key, event);
+    }
+
+    /// Flags the WATCHers of `key` without an event: for the places where Redis
+    /// calls signalModifiedKey apart from the notification (SMOVE's source).
+    pub fn touched(&mut self, db: usize, key: &[u8]) {
+        self.signalled += 1;
+        if let Some(w) = self.watches {
+            w.touch_key(db, key);
+        }
+    }
+
+    /// [`modified`](Self::modified) in the selected db.
+    pub fn changed(&mut self, key: &[u8], event: crate::notify::Event) {
+        self.modified(self.db, key, event);
+    }
+
+    /// Records `event` for `key` without touching WATCH (Redis notifies without
+    /// signalling for key creation, `new`).
+    pub fn notify(&mut self, db: usize, key: &[u8], event: crate::notify::Event) {
+        if crate::notify::wanted(self.mode.notify, event.class) {
+            self.events.push((db, key.to_vec(), event));
+        }
+    }
+
+    /// `db` is being emptied (FLUSHDB, FLUSHALL) or swapped with `replaced_with`
+    /// (SWAPDB): flags the WATCHers of keys that exist in either (Redis's
+    /// touchAllWatchedKeysInDb). Call before the change, holding every shard of both.
+    pub fn db_replaced(&mut self, db: usize, replaced_with: Option<usize>) -> CmdResult<()> {
+        self.signalled += 1;
+        let Some(w) = self.watches else {
+            return Ok(());
+        };
+        for (key, flag) in w.watchers_in(db) {
+            let exists = |keys: &mut Self, d: usize| -> CmdResult<bool> {
+                let now = keys.expiry_now();
+                let (shard, hash) = keys.shard(d, &key)?;
+                Ok(shard
+                    .dict
+                    .get(&key, hash)
+                    .is_some_and(|n| n.expire_at == 0 || n.expire_at >= now))
+            };
+            let hit = exists(self, db)?
+                || match replaced_with {
+                    Some(other) => exists(self, other)?,
+                    None => false,
+                };
+            if hit {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         Ok(())
     }
@@ -168,10 +284,19 @@ impl<'k> Keys<'k> {
     ) -> CmdResult<Option<EntryMut<'_>>> {
         self.note_expired(db, key)?;
         let (now, lru) = (self.expiry_now(), self.lru);
-        let mode = match (mode, self.no_touch) {
+        let mode = match (mode, self.mode.no_touch) {
             (Lookup::Read, true) => Lookup::ReadNoTouch,
             (m, _) => m,
         };
+        if matches!(mode, Lookup::Read | Lookup::ReadNoTouch)
+            && crate::notify::wanted(self.mode.notify, crate::notify::Class::KEY_MISS)
+        {
+            let (shard, hash) = self.shard(db, key)?;
+            if !shard.contains(key, hash, now) {
+                // contains() skips the counters: the lookup below still counts.
+                self.notify(db, key, crate::notify::events::KEYMISS);
+            }
+        }
         let (shard, hash) = self.shard(db, key)?;
         let mut entry = shard.lookup(key, hash, now, mode, lru);
         if let Some(e) = &mut entry {
@@ -222,11 +347,14 @@ impl<'k> Keys<'k> {
     ) -> CmdResult<bool> {
         self.note_expired(db, key)?;
         let (now, lru) = (self.expiry_now(), self.lru);
-        self.note_created(db, key, &value);
+        let blockable = value.is_blockable();
         let (shard, hash) = self.shard(db, key)?;
         let existed = shard.set(key, hash, value, keep_ttl, now, lru);
         shard.stats.dirty += 1;
         self.dirty += 1;
+        if !existed {
+            self.note_created(db, key, blockable);
+        }
         Ok(existed)
     }
 
@@ -240,11 +368,14 @@ impl<'k> Keys<'k> {
         let db = self.db;
         self.note_expired(db, key)?;
         let (now, lru) = (self.expiry_now(), self.lru);
-        self.note_created(db, key, &value);
+        let blockable = value.is_blockable();
         let (shard, hash) = self.shard(db, key)?;
         let existed = shard.set_ex(key, hash, value, ttl, now, lru);
         shard.stats.dirty += 1;
         self.dirty += 1;
+        if !existed {
+            self.note_created(db, key, blockable);
+        }
         Ok(existed)
     }
 
@@ -258,7 +389,7 @@ impl<'k> Keys<'k> {
         let lru = self.lru;
         self.dirty += 1;
         let db = self.db;
-        self.note_created(db, key, &value);
+        self.note_created(db, key, value.is_blockable());
         let (shard, hash) = self.shard(db, key)?;
         shard.stats.dirty += 1;
         Ok(shard.insert_new(key, hash, value, expire_at, lru))
@@ -302,7 +433,8 @@ impl<'k> Keys<'k> {
         if node.key() != key {
             node = node.rekey(key);
         }
-        self.note_created(db, key, &node.value);
+        // Redis deletes the destination first and adds the key anew: always `new`.
+        self.note_created(db, key, node.value.is_blockable());
         let (shard, hash) = self.shard(db, key)?;
         shard.put_node(node, hash);
         shard.stats.dirty += 1;
@@ -310,17 +442,18 @@ impl<'k> Keys<'k> {
         Ok(())
     }
 
-    /// A key of a type clients block on (list, zset) is being stored: like Redis's
-    /// dbAdd, that makes it ready for clients blocked on it.
-    fn note_created(&mut self, db: usize, key: &[u8], value: &Value) {
-        if self.track_ready && matches!(value, Value::List(_) | Value::ZSet(_)) {
+    /// A key is being created (Redis's dbAdd): emits `new`, and a list or zset
+    /// becomes ready for the clients blocked on it.
+    fn note_created(&mut self, db: usize, key: &[u8], blockable: bool) {
+        self.notify(db, key, crate::notify::events::NEW);
+        if self.mode.track_ready && blockable {
             self.signal_ready(db, key);
         }
     }
 
     /// Records that `key` in `db` received data a blocked client may be waiting for.
     pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
-        if !self.track_ready {
+        if !self.mode.track_ready {
             return;
         }
         if !self.ready.iter().any(|(d, k)| *d == db && k == key) {

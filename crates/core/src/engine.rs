@@ -40,18 +40,54 @@ pub struct Stats {
 
 /// Time as the engine sees it: wall clock plus an offset tests can move (so expiry
 /// can be tested without sleeping).
-#[derive(Default)]
+///
+/// A command reads the clock once: the monotonic instant it starts at gives both
+/// its duration (INFO commandstats) and its wall time, as that instant plus the
+/// wall clock's distance from the monotonic one, which [`Clock::reanchor`] refreshes
+/// several times a second (so a stepped wall clock is followed within that time).
 pub struct Clock {
     offset_ms: AtomicI64,
+    origin: Instant,
+    /// Wall time minus monotonic time since `origin`, in ns.
+    wall_minus_mono_ns: AtomicI64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        let c = Clock {
+            offset_ms: AtomicI64::new(0),
+            origin: Instant::now(),
+            wall_minus_mono_ns: AtomicI64::new(0),
+        };
+        c.reanchor();
+        c
+    }
 }
 
 impl Clock {
     /// Unix time in milliseconds.
     pub fn now_ms(&self) -> i64 {
+        self.ms_at(Instant::now())
+    }
+
+    /// Unix time in milliseconds at monotonic instant `t` (a command's start).
+    #[inline]
+    pub fn ms_at(&self, t: Instant) -> i64 {
+        let mono = t.saturating_duration_since(self.origin).as_nanos() as i64;
+        (self.wall_minus_mono_ns.load(Ordering::Relaxed) + mono).div_euclid(1_000_000)
+            + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Measures the wall clock against the monotonic one again.
+    pub fn reanchor(&self) {
+        let mono = Instant::now()
+            .saturating_duration_since(self.origin)
+            .as_nanos() as i64;
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        wall + self.offset_ms.load(Ordering::Relaxed)
+            .map_or(0, |d| d.as_nanos() as i64);
+        self.wall_minus_mono_ns
+            .store(wall - mono, Ordering::Relaxed);
     }
 
     /// Moves the clock forward (DEBUG JUMP-CLOCK, tests).
@@ -87,6 +123,21 @@ pub struct Engine {
     pub bgsave_failed: std::sync::atomic::AtomicBool,
     /// WATCHed keys of every client.
     pub watches: crate::transaction::Watches,
+    /// Server states that refuse commands at admission (see [`crate::admission`]).
+    pub gates: crate::admission::Gates,
+    /// INFO commandstats / latencystats.
+    pub cmdstats: crate::commands::stats::CommandStats,
+    /// Whether calls record their latency (config latency-tracking).
+    pub latency_tracking: std::sync::atomic::AtomicBool,
+    /// Whether some client is in MONITOR mode: commands are then shown to
+    /// [`ServerHooks::monitor`] (one relaxed load per command otherwise).
+    pub monitoring: std::sync::atomic::AtomicBool,
+    /// Set while the server shuts down: no command runs ([`Engine::halt`]). Next
+    /// to `propagating`, which every command reads too.
+    pub halted: std::sync::atomic::AtomicBool,
+    /// Transactions that let their locks go around a `Locks::Own` command and
+    /// have not finished yet: [`Engine::halt`] waits for them.
+    open_execs: std::sync::atomic::AtomicUsize,
 }
 
 /// Totals over every shard (INFO stats and keyspace).
@@ -113,10 +164,14 @@ impl Engine {
             avg_ttl: (0..dbs).map(|_| AtomicI64::new(0)).collect(),
             ..Stats::default()
         };
+        let registry = Registry::build(&defs);
         Engine {
             keyspace: Keyspace::new(dbs),
             config,
-            registry: Registry::build(&defs),
+            cmdstats: crate::commands::stats::CommandStats::new(registry.names().len()),
+            latency_tracking: std::sync::atomic::AtomicBool::new(true),
+            monitoring: std::sync::atomic::AtomicBool::new(false),
+            registry,
             stats,
             clock: Clock::default(),
             started: Instant::now(),
@@ -125,7 +180,33 @@ impl Engine {
             propagating: std::sync::atomic::AtomicBool::new(false),
             bgsave_failed: std::sync::atomic::AtomicBool::new(false),
             watches: crate::transaction::Watches::default(),
+            gates: crate::admission::Gates::default(),
+            halted: std::sync::atomic::AtomicBool::new(false),
+            open_execs: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// Stops command execution (the start of a shutdown, as nothing runs in Redis
+    /// once prepareForShutdown begins). The flag is set while every shard lock is
+    /// held and each command reads it under its own locks, so this is a cut: a
+    /// command ran entirely before it (what it wrote is propagated by the time
+    /// this returns) or finds the flag and does not run at all
+    /// ([`Client::held`]). Returns once the transactions that were running have
+    /// finished. Called from a thread that holds no shard lock.
+    pub fn halt(&self) {
+        let all = LockSet::lock_dbs(&self.keyspace, 0..self.keyspace.db_count());
+        self.halted.store(true, Ordering::Release);
+        drop(all);
+        // A transaction between its locks around a Locks::Own command was admitted
+        // before the cut: it runs to its end, and its log goes out with it.
+        while self.open_execs.load(Ordering::Acquire) > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Lets commands run again after a shutdown that failed.
+    pub fn resume(&self) {
+        self.halted.store(false, Ordering::Release);
     }
 
     /// Runs one request and writes its reply to `out`.
@@ -157,13 +238,23 @@ impl Engine {
 
     /// Resolves the command (and subcommand) for `args`, checking arity.
     pub fn resolve<'e>(&'e self, args: &[&[u8]]) -> Result<&'e Command, CmdError> {
+        let cmd = self.lookup(args)?;
+        if !cmd.meta.arity_ok(args.len()) {
+            return Err(CmdError::WrongArity(cmd.meta.name.clone()));
+        }
+        Ok(cmd)
+    }
+
+    /// The command (and subcommand) `args` names, arity not checked yet (a container
+    /// given no subcommand is returned itself: its arity refuses it).
+    fn lookup<'e>(&'e self, args: &[&[u8]]) -> Result<&'e Command, CmdError> {
         let name = args.first().copied().unwrap_or_default();
         let Some(mut cmd) = self.registry.get(name) else {
             return Err(unknown_command(args));
         };
         if cmd.handler.is_none() || (!cmd.subcommands.is_empty() && args.len() >= 2) {
             if args.len() < 2 {
-                return Err(CmdError::WrongArity(cmd.meta.name.clone()));
+                return Ok(cmd);
             }
             cmd = match cmd.subcommand(args[1]) {
                 Some(sub) => sub,
@@ -175,16 +266,33 @@ impl Engine {
                 }
             };
         }
-        if !cmd.meta.arity_ok(args.len()) {
-            return Err(CmdError::WrongArity(cmd.meta.name.clone()));
-        }
         Ok(cmd)
     }
 
-    /// A command refused before it ran: counted, and inside MULTI it makes EXEC
-    /// fail (Redis's rejectCommand / flagTransaction).
-    fn reject(&self, client: &mut Client, e: CmdError) -> Result<(), CmdError> {
+    /// A command refused before it ran: counted (for the command when it is known),
+    /// and inside MULTI it makes EXEC fail (Redis's rejectCommand /
+    /// flagTransaction). A refused EXEC itself (bad arity, no auth) discards the
+    /// transaction and the watches, in MULTI or not, and says why in an EXECABORT
+    /// (Redis's execCommandAbort).
+    fn reject(
+        &self,
+        client: &mut Client,
+        cmd: Option<&Command>,
+        e: CmdError,
+    ) -> Result<(), CmdError> {
         self.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(cmd) = cmd {
+            self.cmdstats.rejected(cmd.id);
+            if cmd.admit.has(crate::commands::Admit::RUNS_QUEUE) {
+                client.multi = None;
+                self.watches.unwatch(client);
+                let why = e.to_string();
+                let why = why.strip_prefix("ERR ").unwrap_or(&why);
+                return Err(CmdError::Raw(format!(
+                    "EXECABORT Transaction discarded because of: {why}"
+                )));
+            }
+        }
         if let Some(m) = &mut client.multi {
             m.aborted = true;
         }
@@ -198,36 +306,34 @@ impl Engine {
         out: &mut ReplyBuf,
         hooks: &dyn ServerHooks,
     ) -> Result<(), CmdError> {
-        let cmd = match self.resolve(args) {
+        let cmd = match self.lookup(args) {
             Ok(c) => c,
-            Err(e) => return self.reject(client, e),
+            Err(e) => return self.reject(client, None, e),
         };
-        if !client.authenticated && !cmd.meta.flags.has(Flags::NO_AUTH) {
-            return self.reject(client, CmdError::NoAuth);
+        if !cmd.meta.arity_ok(args.len()) {
+            return self.reject(
+                client,
+                Some(cmd),
+                CmdError::WrongArity(cmd.meta.name.clone()),
+            );
         }
+        let admitted = match crate::admission::admit(self, client, cmd, hooks) {
+            Ok(a) => a,
+            Err(e) => return self.reject(client, Some(cmd), e),
+        };
         if cmd.handler.is_none() {
             return Err(CmdError::WrongArity(cmd.meta.name.clone()));
         }
-        let in_multi =
-            client.multi.is_some() && !crate::transaction::runs_inside_multi(&cmd.meta.name);
-        if in_multi && cmd.meta.flags.has(Flags::NO_MULTI) {
-            return self.reject(
-                client,
-                CmdError::Other("Command not allowed inside a transaction".into()),
-            );
-        }
-        if (cmd.meta.flags.has(Flags::WRITE) || cmd.meta.name == "ping")
-            && !client.loading
-            && (self.propagating.load(Ordering::Relaxed)
-                || self.bgsave_failed.load(Ordering::Relaxed))
-        {
-            if let Some(e) = hooks.deny_writes() {
-                return self.reject(client, CmdError::Raw(e));
+        if admitted == crate::admission::Admitted::Queue {
+            if self.halted.load(Ordering::Acquire) {
+                // Not even queued while a shutdown runs (see `run_locked`).
+                client.held = true;
+                return Ok(());
             }
-        }
-        if in_multi {
             if let Some(m) = &mut client.multi {
                 m.queued.push(args.iter().map(|a| a.to_vec()).collect());
+                m.flags = Flags(m.flags.0 | cmd.meta.flags.0);
+                m.not_loading |= !cmd.meta.flags.has(Flags::LOADING);
             }
             out.simple(b"QUEUED");
             return Ok(());
@@ -272,23 +378,40 @@ impl Engine {
                 Vec::new(),
             );
         };
+        // Read under the command's locks: `halt` sets it holding every lock, so a
+        // command either ran before the cut or does not run. The rest of a
+        // transaction admitted before the cut runs to its end.
+        if self.halted.load(Ordering::Acquire) && !client.in_exec {
+            client.held = true;
+            return (Ok(()), locks, Vec::new(), Vec::new());
+        }
         let snapshot_write = self.snapshot.active() && cmd.meta.flags.has(Flags::WRITE);
         let whole_dbs = matches!(cmd.locks, Locks::Db | Locks::AllDbs);
         if snapshot_write && whole_dbs {
             self.snapshot_before_write(&mut locks);
         }
         let db = client.db;
-        let mut keys = Keys::new(locks, db, self.clock.now_ms());
+        // One clock read: the command's wall time and the start of its duration.
+        let started = Instant::now();
+        let mut keys = Keys::new(locks, db, self.clock.ms_at(started));
         if snapshot_write && !whole_dbs {
             keys.cow = Some(&self.snapshot);
         }
-        keys.track_ready = self.blocked_clients.load(Ordering::Relaxed) > 0;
-        keys.no_touch = client.no_touch && cmd.meta.name != "touch";
-        keys.loading = client.loading;
-        // Read under the command's locks: the AOF is turned on while every lock is
-        // held, so a command either is in the rewrite's snapshot or is logged.
-        // While the AOF is off this load is all propagation costs.
-        keys.propagating = !client.loading && self.propagating.load(Ordering::Acquire);
+        keys.mode = crate::ctx::KeysMode {
+            track_ready: self.blocked_clients.load(Ordering::Relaxed) > 0,
+            no_touch: client.no_touch && cmd.meta.name != "touch",
+            loading: client.loading,
+            // Read under the command's locks: the AOF is turned on while every lock
+            // is held, so a command either is in the rewrite's snapshot or is
+            // logged. While the AOF is off this load is all propagation costs.
+            propagating: !client.loading && self.propagating.load(Ordering::Acquire),
+            notify: self.notify_flags(),
+        };
+        // Also under the locks: a WATCH of one of this command's keys took that
+        // key's lock, so it is either counted here or ordered after this command.
+        if self.watches.active() {
+            keys.watches = Some(&self.watches);
+        }
         if self.lfu_policy() {
             keys.lru = crate::keyspace::Access::Lfu {
                 minutes: crate::keyspace::access::lfu_minutes(keys.now_ms),
@@ -306,14 +429,40 @@ impl Engine {
             cmd,
         };
         let result = handler(&mut ctx, args);
-        if ctx.keys.propagating {
+        debug_assert!(
+            ctx.keys.dirty == 0
+                || ctx.keys.signalled > 0
+                || !matches!(cmd.locks, Locks::Auto | Locks::Custom(_)),
+            "{} changed data without passing the write funnel",
+            cmd.meta.name
+        );
+        if ctx.keys.mode.propagating {
             // Still under the command's locks: the log order is the execution order.
             propagate(&mut ctx, args);
         }
-        if ctx.keys.dirty > 0 && self.watches.active() {
-            // Under the locks too: an EXEC that checks its watches after taking these
-            // shards sees the flag.
-            self.watches.touch_after(cmd, args, db);
+        if !ctx.keys.events.is_empty() {
+            // Under the locks too: one key's events arrive in the order of its writes.
+            let events = std::mem::take(&mut ctx.keys.events);
+            hooks.keyspace_events(&events);
+        }
+        // Shown to MONITOR once, when first called (not when a blocked client is
+        // served), unless Redis hides it (admin, skip_monitor).
+        if self.monitoring.load(Ordering::Relaxed)
+            && ctx.client.serving_key.is_none()
+            && !cmd.meta.flags.has(Flags::ADMIN)
+            && !cmd.meta.flags.has(Flags::SKIP_MONITOR)
+        {
+            hooks.monitor(ctx.client, ctx.client.db, args);
+        }
+        ctx.client.redact = 0;
+        // A command that blocked is counted when it is served or times out.
+        if ctx.client.block.is_none() {
+            self.cmdstats.called(
+                cmd.id,
+                started.elapsed().as_nanos() as u64,
+                result.is_err(),
+                self.latency_tracking.load(Ordering::Relaxed),
+            );
         }
         let ready = std::mem::take(&mut ctx.keys.ready);
         let ready_dbs = std::mem::take(&mut ctx.keys.ready_dbs);
@@ -365,6 +514,16 @@ impl Engine {
         }
         // Sorted in place: the same ids serve to lock again after a Locks::Own command.
         let mut locks = LockSet::lock(&self.keyspace, &mut ids);
+        if self.halted.load(Ordering::Acquire) {
+            // Halted between EXEC's admission and these locks: nothing ran; the
+            // transaction stays queued for when (if) the server resumes.
+            drop(locks);
+            drop(resolved);
+            drop(queued);
+            client.multi = Some(multi);
+            client.held = true;
+            return Ok(());
+        }
         if crate::transaction::watch_broken(client, self.clock.now_ms()) {
             drop(locks);
             self.watches.unwatch(client);
@@ -378,6 +537,7 @@ impl Engine {
         let (mut ready, mut ready_dbs) = (Vec::new(), Vec::new());
         let exec_name = client.last_cmd;
         client.in_exec = true;
+        let mut opened = false;
         out.array(queued.len());
         for (args, cmd) in queued.iter().zip(resolved) {
             let Some(cmd) = cmd else {
@@ -386,7 +546,12 @@ impl Engine {
                 continue;
             };
             if matches!(cmd.locks, Locks::Own) {
-                // It takes shard locks itself: holding ours could deadlock.
+                // It takes shard locks itself: holding ours could deadlock. Counted
+                // first, so a halt in this gap waits for the whole transaction.
+                if !opened {
+                    opened = true;
+                    self.open_execs.fetch_add(1, Ordering::AcqRel);
+                }
                 drop(locks);
                 self.execute(client, args, out, &tx);
                 locks = LockSet::lock(&self.keyspace, &mut ids);
@@ -428,6 +593,9 @@ impl Engine {
                 client.aof_offset = offset;
             }
         }
+        if opened {
+            self.open_execs.fetch_sub(1, Ordering::AcqRel);
+        }
         drop(locks);
         self.watches.unwatch(client);
         if !ready.is_empty() {
@@ -437,6 +605,21 @@ impl Engine {
             hooks.dbs_ready(&ready_dbs);
         }
         Ok(())
+    }
+
+    /// A blocked call of `args` ended without its command running again (timeout,
+    /// CLIENT UNBLOCK): counted as Redis counts it, one call.
+    pub fn count_unblocked(&self, args: &[&[u8]], ns: u64) {
+        if let Ok(cmd) = self.resolve(args) {
+            let latency = self.latency_tracking.load(Ordering::Relaxed);
+            self.cmdstats.called(cmd.id, ns, false, latency);
+        }
+    }
+
+    /// The `notify-keyspace-events` flags (see [`crate::notify`]).
+    #[inline]
+    pub fn notify_flags(&self) -> u32 {
+        self.config.int(P::NotifyKeyspaceEvents) as u32
     }
 
     /// Whether the maxmemory policy is an LFU one (keys then carry LFU counters).
@@ -473,6 +656,23 @@ impl Engine {
             Locks::Custom(f) => f(args, db, dbs).into_iter().for_each(push),
             Locks::Own => {}
         }
+    }
+
+    /// The type of the live value at `key` in `db`, without touching it (serving
+    /// blocked clients checks what a ready key holds).
+    pub fn type_of(&self, db: usize, key: &[u8]) -> Option<crate::types::ValueType> {
+        if db >= self.keyspace.db_count() {
+            return None;
+        }
+        let hash = crate::keyspace::hash_key(key);
+        let id = (db * SHARDS + crate::keyspace::shard_of(hash)) as LockId;
+        let shard = self.keyspace.lock_one(id);
+        let now = self.clock.now_ms();
+        shard
+            .dict
+            .get(key, hash)
+            .filter(|n| n.expire_at == 0 || n.expire_at >= now)
+            .map(|n| n.value.value_type())
     }
 
     /// Sums the per-shard counters (locks each shard briefly, one at a time).
@@ -562,6 +762,9 @@ impl Engine {
                             false
                         }
                     });
+                    if !gone.is_empty() {
+                        self.expired_by_cycle(db, &gone, hooks);
+                    }
                     if !gone.is_empty() && self.propagating.load(Ordering::Acquire) {
                         // Under the shard's lock, like a command's propagation.
                         let dels: Vec<[&[u8]; 2]> =
@@ -591,6 +794,22 @@ impl Engine {
         self.stats.expire_cycles.fetch_add(1, Ordering::Relaxed);
         self.fold_avg_ttl(&ttl_sum);
         removed
+    }
+
+    /// Keys active expiry removed from one shard (still locked) pass the funnel as
+    /// a command's lazily expired keys do: WATCHers flagged, `expired` events.
+    fn expired_by_cycle(&self, db: usize, gone: &[crate::keyspace::Node], hooks: &dyn ServerHooks) {
+        if self.watches.active() {
+            for n in gone {
+                self.watches.touch_key(db, n.key());
+            }
+        }
+        let ev = crate::notify::events::EXPIRED;
+        if crate::notify::wanted(self.notify_flags(), ev.class) {
+            let events: Vec<crate::notify::KeyEvent> =
+                gone.iter().map(|n| (db, n.key().to_vec(), ev)).collect();
+            hooks.keyspace_events(&events);
+        }
     }
 
     fn fold_avg_ttl(&self, sums: &[(i64, i64)]) {
@@ -677,4 +896,30 @@ pub fn unknown_command(args: &[&[u8]]) -> CmdError {
 
 fn truncate_lossy(b: &[u8], max: usize) -> String {
     String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::run;
+
+    #[test]
+    fn a_halted_engine_holds_commands_and_transactions() {
+        let e = Engine::new(Config::default(), &[]);
+        let mut c = Client::new(1, true);
+        assert_eq!(run(&e, &mut c, "SET a 1"), "+OK\r\n");
+        assert_eq!(run(&e, &mut c, "MULTI"), "+OK\r\n");
+        assert_eq!(run(&e, &mut c, "INCR a"), "+QUEUED\r\n");
+        e.halt();
+        // Not run, not queued, nothing written: the connection keeps the request.
+        for line in ["SET a 2", "GET a", "PING", "EXEC"] {
+            assert_eq!(run(&e, &mut c, line), "", "{line}");
+            assert!(std::mem::take(&mut c.held), "{line}");
+        }
+        assert!(c.multi.is_some(), "the transaction stays queued");
+        e.resume();
+        assert_eq!(run(&e, &mut c, "EXEC"), "*1\r\n:2\r\n");
+        assert!(!c.held);
+        assert_eq!(run(&e, &mut c, "GET a"), "$1\r\n2\r\n");
+    }
 }

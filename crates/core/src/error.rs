@@ -29,6 +29,27 @@ pub enum CmdError {
         /// The container command, upper case.
         cmd: String,
     },
+    /// COMMAND GETKEYS[ANDFLAGS] of a name Redis does not know.
+    #[error("ERR Invalid command specified")]
+    GetKeysInvalidCommand,
+    /// COMMAND GETKEYS[ANDFLAGS] of a command that never takes keys.
+    #[error("ERR The command has no key arguments")]
+    GetKeysNoKeyArguments,
+    /// COMMAND GETKEYS[ANDFLAGS] with a wrong number of arguments for the command.
+    #[error("ERR Invalid number of arguments specified for command")]
+    GetKeysInvalidArgumentCount,
+    /// COMMAND GETKEYS[ANDFLAGS] whose arguments name no key (bad numkeys, ...).
+    #[error("ERR Invalid arguments specified for command")]
+    GetKeysInvalidArguments,
+    /// A subcommand given a number of arguments it does not take, where the table's
+    /// arity let it through (Redis's addReplySubcommandSyntaxError).
+    #[error("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP.")]
+    SubcommandSyntax {
+        /// The subcommand as sent (at most 128 bytes).
+        sub: String,
+        /// The container command, upper case.
+        cmd: String,
+    },
     /// The key holds a value of another type.
     #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
     WrongType,
@@ -119,6 +140,13 @@ pub enum CmdError {
     /// CONFIG SET with a bad value; carries the parameter and the reason.
     #[error("ERR CONFIG SET failed (possibly related to argument '{0}') - {1}")]
     ConfigBadValue(String, String),
+    /// An integer past what the command accepts (Redis's getLongFromObject past
+    /// `long`, or a count too large to honour).
+    #[error("ERR value is out of range")]
+    OutOfRange,
+    /// An integer outside `min..=max` (Redis's getRangeLongFromObjectOrReply).
+    #[error("ERR value is out of range, value must between {0} and {1}")]
+    OutOfRangeBetween(i64, i64),
     /// A positive integer was required (e.g. COUNT).
     #[error("ERR value is out of range, must be positive")]
     NotPositive,
@@ -128,15 +156,6 @@ pub enum CmdError {
     /// DEBUG refused by enable-debug-command.
     #[error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")]
     DebugNotAllowed,
-    /// A subcommand Redis does not know, or one given the wrong number of arguments
-    /// (addReplySubcommandSyntaxError): the subcommand as given, the command upper-case.
-    #[error("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP.")]
-    SubcommandSyntax {
-        /// The subcommand as the client sent it (at most 128 bytes).
-        sub: String,
-        /// The command name, upper-case.
-        cmd: String,
-    },
     /// DEBUG RELOAD with an option it does not know.
     #[error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")]
     DebugReloadOption,
@@ -170,10 +189,28 @@ pub enum CmdError {
     /// DEBUG ERROR: the text as given, newlines made spaces.
     #[error("{0}")]
     DebugError(String),
+    /// CLIENT LIST ID with an id that is not an integer.
+    #[error("ERR Invalid client ID")]
+    InvalidClientId,
     /// An error text built from the command's own data (rare; prefer a variant).
     #[error("ERR {0}")]
     Other(String),
     /// An error reply whose full text (with code) is given.
     #[error("{0}")]
     Raw(String),
+}
+
+impl CmdError {
+    /// Redis's addReplySubcommandSyntaxError for `args` (container command, then
+    /// the subcommand as sent).
+    pub fn subcommand_syntax(args: &[&[u8]]) -> CmdError {
+        let text = |i: usize| {
+            let b = args.get(i).copied().unwrap_or_default();
+            String::from_utf8_lossy(&b[..b.len().min(128)]).into_owned()
+        };
+        CmdError::SubcommandSyntax {
+            sub: text(1),
+            cmd: text(0).to_ascii_uppercase(),
+        }
+    }
 }

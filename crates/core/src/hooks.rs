@@ -34,6 +34,15 @@ pub trait ServerHooks: Send + Sync {
     fn deny_writes(&self) -> Option<String> {
         None
     }
+    /// Keyspace events of one command (or of active expiry), in the order they
+    /// happened, while the keys' locks are still held. Only the classes selected by
+    /// `notify-keyspace-events` are recorded (see [`crate::notify`]).
+    fn keyspace_events(&self, _events: &[crate::notify::KeyEvent]) {}
+
+    /// A command ran (called only while [`crate::Engine::monitoring`] is set, for
+    /// commands Redis shows to MONITOR): `args` as received, `db` after it ran.
+    fn monitor(&self, _client: &crate::Client, _db: usize, _args: &[&[u8]]) {}
+
     /// Every key of these databases may now serve blocked clients (SWAPDB).
     fn dbs_ready(&self, _dbs: &[usize]) {}
 }

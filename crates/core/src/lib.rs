@@ -8,6 +8,7 @@
 //! [`config`] (parameters), [`glob`] (pattern matching), [`lazyfree`] (background
 //! frees), [`args`] (argument parsing), [`error`] (error replies).
 
+pub mod admission;
 pub mod args;
 pub mod blocking;
 pub mod client;
@@ -21,8 +22,11 @@ pub mod glob;
 pub mod hooks;
 pub mod keyspace;
 pub mod lazyfree;
+pub mod notify;
 pub mod propagate;
 pub mod snapshot;
+#[cfg(test)]
+mod testkit;
 pub mod transaction;
 pub mod types;
 

@@ -39,13 +39,14 @@
 mod tests {
     use std::any::Any;
 
-    use ferrokv_resp::{Protocol, ReplyBuf};
+    use ferrokv_resp::Protocol;
     use parking_lot::Mutex;
 
     use crate::client::Client;
     use crate::config::Config;
     use crate::engine::Engine;
     use crate::hooks::ServerHooks;
+    use crate::testkit::run_with;
 
     /// Records what is propagated, as `db: words`.
     #[derive(Default)]
@@ -76,10 +77,7 @@ mod tests {
     }
 
     fn run(e: &Engine, c: &mut Client, h: &Rec, line: &str) -> String {
-        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-        let mut out = ReplyBuf::new(Protocol::Resp2);
-        e.execute(c, &args, &mut out, h);
-        String::from_utf8_lossy(out.as_bytes()).into_owned()
+        run_with(e, c, h, Protocol::Resp2, line)
     }
 
     fn take(h: &Rec) -> Vec<String> {
@@ -262,12 +260,7 @@ mod tests {
     #[test]
     fn a_failing_log_refuses_writes_and_ping() {
         let (e, mut c, _) = setup();
-        let run = |c: &mut Client, line: &str| {
-            let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-            let mut out = ReplyBuf::new(Protocol::Resp2);
-            e.execute(c, &args, &mut out, &Failing);
-            String::from_utf8_lossy(out.as_bytes()).into_owned()
-        };
+        let run = |c: &mut Client, line: &str| run_with(&e, c, &Failing, Protocol::Resp2, line);
         let misconf = "-MISCONF Errors writing to the AOF file: No space left on device\r\n";
         assert_eq!(run(&mut c, "SET a 1"), misconf);
         assert_eq!(run(&mut c, "PING"), misconf);

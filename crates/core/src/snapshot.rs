@@ -234,8 +234,7 @@ mod tests {
     use super::*;
     use crate::client::Client;
     use crate::config::Config;
-    use crate::hooks::NoHooks;
-    use ferrokv_resp::{Protocol, ReplyBuf};
+    use crate::testkit::run;
 
     type Entry = (usize, Vec<u8>, Vec<u8>);
 
@@ -251,13 +250,6 @@ mod tests {
                 self.0.lock().push((db, n.key().to_vec(), v));
             }
         }
-    }
-
-    fn run(e: &Engine, c: &mut Client, line: &str) -> Vec<u8> {
-        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-        let mut out = ReplyBuf::new(Protocol::Resp2);
-        e.execute(c, &args, &mut out, &NoHooks);
-        out.as_bytes().to_vec()
     }
 
     #[test]

@@ -24,35 +24,33 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::client::Client;
-use crate::commands::{CommandDef, Locks};
+use crate::commands::meta::Flags;
+use crate::commands::{Admit, CommandDef};
 use crate::ctx::Ctx;
 use crate::error::CmdError;
 use crate::error::CmdResult;
 use crate::hooks::ServerHooks;
-use crate::keyspace::{lock_id, Lookup};
+use crate::keyspace::lock_id;
 
 /// The transaction commands.
 pub static COMMANDS: &[CommandDef] = &[
-    CommandDef::new("multi", multi),
-    CommandDef::new("exec", exec),
-    CommandDef::new("discard", discard),
-    CommandDef::new("watch", watch),
+    CommandDef::new("multi", multi).admit(Admit::NOT_QUEUED),
+    CommandDef::new("exec", exec).admit(Admit::NOT_QUEUED.and(Admit::RUNS_QUEUE)),
+    CommandDef::new("discard", discard).admit(Admit::NOT_QUEUED),
+    CommandDef::new("watch", watch).admit(Admit::NOT_QUEUED),
     CommandDef::new("unwatch", unwatch),
 ];
-
-/// Commands that run at once inside MULTI instead of being queued (Redis's list).
-pub(crate) fn runs_inside_multi(name: &str) -> bool {
-    matches!(
-        name,
-        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-    )
-}
 
 /// A client between MULTI and EXEC.
 #[derive(Debug, Clone, Default)]
 pub struct Multi {
     /// The queued commands, as received.
     pub queued: Vec<Vec<Vec<u8>>>,
+    /// The union of the queued commands' flags: EXEC is admitted as a write, a
+    /// denyoom command, ... when one of them is (Redis's mstate.cmd_flags).
+    pub flags: Flags,
+    /// Some queued command is not flagged `loading` (Redis's mstate.cmd_inv_flags).
+    pub not_loading: bool,
     /// A command was rejected while queueing: EXEC replies EXECABORT.
     pub aborted: bool,
 }
@@ -165,42 +163,27 @@ impl Watches {
         self.count.store(map.len(), Relaxed);
     }
 
-    /// Flags the watchers of `key` in `db`, or in every db for `None` (commands whose
-    /// locks span dbs, such as MOVE and COPY ... DB: flagging too much only costs a
-    /// retry).
-    pub fn touch_key(&self, db: Option<usize>, key: &[u8]) {
+    /// Flags the clients watching `key` in `db` (Redis's touchWatchedKey).
+    pub fn touch_key(&self, db: usize, key: &[u8]) {
         let map = self.map.lock();
         for w in map.get(key).into_iter().flatten() {
-            if db.is_none_or(|db| db == w.db) {
+            if w.db == db {
                 w.flag.store(true, Relaxed);
             }
         }
     }
 
-    /// Flags every watcher of a key in `db`, or in every db (FLUSHDB, FLUSHALL,
-    /// SWAPDB).
-    pub fn touch_db(&self, db: Option<usize>) {
+    /// The watched keys of `db` with their watchers' flags (FLUSHDB, FLUSHALL and
+    /// SWAPDB flag those whose key exists).
+    pub fn watchers_in(&self, db: usize) -> Vec<(Vec<u8>, Arc<AtomicBool>)> {
         let map = self.map.lock();
-        for w in map.values().flatten() {
-            if db.is_none_or(|db| db == w.db) {
-                w.flag.store(true, Relaxed);
-            }
-        }
-    }
-
-    /// After `cmd` changed something: flags the watchers of what it may have changed.
-    pub(crate) fn touch_after(&self, cmd: &crate::commands::Command, args: &[&[u8]], db: usize) {
-        match cmd.locks {
-            Locks::Auto => cmd
-                .meta
-                .for_each_key(args, |i| self.touch_key(Some(db), args[i])),
-            Locks::Custom(_) => cmd
-                .meta
-                .for_each_key(args, |i| self.touch_key(None, args[i])),
-            Locks::Db => self.touch_db(Some(db)),
-            Locks::AllDbs => self.touch_db(None),
-            Locks::Own => {}
-        }
+        map.iter()
+            .flat_map(|(key, ws)| {
+                ws.iter()
+                    .filter(|w| w.db == db)
+                    .map(|w| (key.clone(), w.flag.clone()))
+            })
+            .collect()
     }
 }
 
@@ -241,10 +224,8 @@ fn watch(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         {
             continue;
         }
-        let deadline = ctx
-            .keys
-            .lookup_in(db, key, Lookup::NoTouch)?
-            .map_or(0, |e| e.node.expire_at);
+        // Like Redis, WATCH only looks: an already expired key stays (deadline 0).
+        let deadline = ctx.keys.live_expire_at(db, key)?.unwrap_or(0);
         let flag = ctx.client.watch.dirty.clone();
         ctx.engine.watches.add(ctx.client.id, db, key, &flag);
         ctx.client.watch.keys.push(WatchedKey {
@@ -305,5 +286,11 @@ impl ServerHooks for TxHooks<'_> {
     }
     fn dbs_ready(&self, dbs: &[usize]) {
         self.inner.dbs_ready(dbs);
+    }
+    fn keyspace_events(&self, events: &[crate::notify::KeyEvent]) {
+        self.inner.keyspace_events(events);
+    }
+    fn monitor(&self, client: &Client, db: usize, args: &[&[u8]]) {
+        self.inner.monitor(client, db, args);
     }
 }

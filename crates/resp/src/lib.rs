@@ -61,8 +61,10 @@ mod encode;
 mod error;
 mod frame;
 mod limits;
+mod number;
 mod parse;
 mod reply;
+mod repr;
 mod request;
 
 #[cfg(feature = "tokio")]
@@ -73,8 +75,10 @@ pub use double::format_double;
 pub use error::{Error, ProtocolError};
 pub use frame::Frame;
 pub use limits::Limits;
+pub use number::string2ll;
 pub use parse::FrameDecoder;
 pub use reply::{Deferred, Protocol, ReplyBuf};
+pub use repr::{push_repr, repr};
 pub use request::{RequestLimits, RequestParser};
 
 /// Runs the README's examples as doc tests so they stay correct.

@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use crate::ProtocolError;
+use crate::{string2ll, ProtocolError};
 
 /// Bounds on what one request may declare, as `proto-max-bulk-len` and friends.
 ///
@@ -22,10 +22,16 @@ use crate::ProtocolError;
 pub struct RequestLimits {
     /// Longest bulk argument (Redis `proto-max-bulk-len`, default 512 MiB).
     pub max_bulk_len: usize,
-    /// Most arguments in one request (Redis: `INT_MAX`; 1024*1024 before AUTH).
+    /// Most arguments in one request (Redis: `INT_MAX`).
     pub max_args: usize,
     /// Longest inline request or length line (Redis: 64 KiB).
     pub max_inline_len: usize,
+    /// The connection has yet to authenticate while a password is required
+    /// (Redis's `authRequired`): on top of the limits above, a request may declare at
+    /// most [`UNAUTHENTICATED_MAX_ARGS`](Self::UNAUTHENTICATED_MAX_ARGS) arguments
+    /// of at most [`UNAUTHENTICATED_MAX_BULK_LEN`](Self::UNAUTHENTICATED_MAX_BULK_LEN)
+    /// bytes, refused with Redis's "unauthenticated multibulk/bulk length" errors.
+    pub unauthenticated: bool,
 }
 
 impl Default for RequestLimits {
@@ -34,36 +40,36 @@ impl Default for RequestLimits {
             max_bulk_len: 512 * 1024 * 1024,
             max_args: i32::MAX as usize,
             max_inline_len: 64 * 1024,
+            unauthenticated: false,
         }
     }
 }
 
 impl RequestLimits {
-    /// The sizes Redis allows a connection that has not authenticated yet when a
-    /// password is required: 10 arguments of at most 16 KiB.
-    ///
-    /// Limits only reject with the generic texts ("invalid multibulk length"). For
-    /// Redis's own texts ("unauthenticated multibulk length") keep the normal limits
-    /// and use [`RequestParser::set_auth_required`] instead.
+    /// Most arguments of a request before AUTH when a password is required (Redis 7.0
+    /// processMultibulkBuffer: a count above 10).
+    pub const UNAUTHENTICATED_MAX_ARGS: usize = 10;
+    /// Longest argument before AUTH when a password is required (Redis 7.0: a bulk
+    /// length above 16384).
+    pub const UNAUTHENTICATED_MAX_BULK_LEN: usize = 16384;
+
+    /// These limits for a connection that has not authenticated yet while a password
+    /// is required (see [`unauthenticated`](Self::unauthenticated)).
     ///
     /// ```
-    /// use ferrokv_resp::RequestLimits;
-    /// let l = RequestLimits::default().unauthenticated();
-    /// assert_eq!((l.max_args, l.max_bulk_len), (10, 16384));
+    /// use ferrokv_resp::{ProtocolError, RequestLimits, RequestParser};
+    /// let mut p = RequestParser::new(RequestLimits::default().unauthenticated());
+    /// assert_eq!(p.parse(b"*11\r\n"), Err(ProtocolError::UnauthenticatedMultibulkLength));
+    /// assert_eq!(p.parse(b"*1\r\n$16385\r\n"), Err(ProtocolError::UnauthenticatedBulkLength));
+    /// assert_eq!(p.parse(b"*10\r\n$16384\r\n"), Ok(None));
     /// ```
     pub fn unauthenticated(self) -> Self {
         RequestLimits {
-            max_bulk_len: self.max_bulk_len.min(UNAUTH_MAX_BULK_LEN),
-            max_args: self.max_args.min(UNAUTH_MAX_ARGS),
+            unauthenticated: true,
             ..self
         }
     }
 }
-
-/// Most arguments of a request before AUTH when a password is required (Redis 7.0).
-const UNAUTH_MAX_ARGS: usize = 10;
-/// Longest argument before AUTH when a password is required (Redis 7.0).
-const UNAUTH_MAX_BULK_LEN: usize = 16384;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -96,8 +102,6 @@ pub struct RequestParser {
     inline: bool,
     /// Bytes the current incomplete bulk needs in total (a hint to size reads).
     need: usize,
-    /// The connection must still AUTH: Redis's small request limits apply.
-    auth_required: bool,
 }
 
 impl Default for RequestParser {
@@ -122,26 +126,23 @@ impl RequestParser {
             inline_buf: Vec::new(),
             inline: false,
             need: 0,
-            auth_required: false,
         }
     }
 
-    /// Changes the limits (e.g. after AUTH, or `CONFIG SET proto-max-bulk-len`).
+    /// Changes the limits (e.g. `CONFIG SET proto-max-bulk-len`).
     ///
     /// ```
     /// use ferrokv_resp::{RequestLimits, RequestParser};
     /// let mut p = RequestParser::default();
-    /// p.set_limits(RequestLimits::default().unauthenticated());
+    /// p.set_limits(RequestLimits { max_bulk_len: 1024, ..RequestLimits::default() });
     /// ```
     pub fn set_limits(&mut self, limits: RequestLimits) {
         self.limits = limits;
     }
 
-    /// Whether the connection has yet to authenticate while a password is required.
-    /// While set, a request declaring more than 10 arguments or an argument longer
-    /// than 16 KiB is refused with Redis's "unauthenticated multibulk/bulk length"
-    /// errors (its guard against unauthenticated clients making it allocate). Clear
-    /// it after a successful AUTH or HELLO ... AUTH.
+    /// Sets [`RequestLimits::unauthenticated`]: whether the connection has yet to
+    /// authenticate while a password is required. Clear it after a successful AUTH or
+    /// HELLO ... AUTH.
     ///
     /// ```
     /// use ferrokv_resp::{ProtocolError, RequestParser};
@@ -152,7 +153,7 @@ impl RequestParser {
     /// assert_eq!(p.parse(b"*11\r\n"), Ok(None));
     /// ```
     pub fn set_auth_required(&mut self, required: bool) {
-        self.auth_required = required;
+        self.limits.unauthenticated = required;
     }
 
     /// Parses one request at the front of `buf`.
@@ -186,11 +187,12 @@ impl RequestParser {
                 }
                 return Ok(None);
             };
-            let count = parse_ll(line).ok_or(ProtocolError::InvalidMultibulkLength)?;
+            let count = string2ll(line).ok_or(ProtocolError::InvalidMultibulkLength)?;
             if count > i32::MAX as i64 {
                 return Err(ProtocolError::InvalidMultibulkLength);
             }
-            if self.auth_required && count > UNAUTH_MAX_ARGS as i64 {
+            if self.limits.unauthenticated && count > RequestLimits::UNAUTHENTICATED_MAX_ARGS as i64
+            {
                 return Err(ProtocolError::UnauthenticatedMultibulkLength);
             }
             if count > self.limits.max_args as i64 {
@@ -236,14 +238,14 @@ impl RequestParser {
                     return Err(ProtocolError::ExpectedDollar(b'\r'));
                 }
             };
-            let len = match parse_ll(line) {
+            let len = match string2ll(line) {
                 Some(l) if l >= 0 && (l as u64) <= self.limits.max_bulk_len as u64 => l as usize,
                 _ => {
                     self.reset();
                     return Err(ProtocolError::InvalidBulkLength);
                 }
             };
-            if self.auth_required && len > UNAUTH_MAX_BULK_LEN {
+            if self.limits.unauthenticated && len > RequestLimits::UNAUTHENTICATED_MAX_BULK_LEN {
                 self.reset();
                 return Err(ProtocolError::UnauthenticatedBulkLength);
             }
@@ -367,40 +369,6 @@ fn find_line(buf: &[u8], from: usize) -> Option<(&[u8], usize)> {
         return None;
     }
     Some((&buf[from..cr], cr + 2))
-}
-
-/// Redis's `string2ll`: optional `-`, no `+`, no leading zeros, no spaces, fits i64.
-pub(crate) fn parse_ll(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if neg {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else {
-        i64::try_from(v).ok()
-    }
 }
 
 /// Splits an inline line into arguments as Redis's `sdssplitargs` does: spaces
@@ -703,8 +671,37 @@ mod tests {
             Err(ProtocolError::InvalidBulkLength)
         );
         assert_eq!(p.parse(b"*10\r\n$16384\r\n"), Ok(None));
-        let limits = RequestLimits::default().unauthenticated();
-        assert_eq!((limits.max_args, limits.max_bulk_len), (10, 16384));
+        // The same through the limits, which keep the other bounds.
+        let small = RequestLimits {
+            max_bulk_len: 100,
+            ..RequestLimits::default()
+        };
+        let mut p = RequestParser::new(small.unauthenticated());
+        assert_eq!(
+            p.parse(b"*1\r\n$101\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            p.parse(b"*100000\r\n"),
+            Err(ProtocolError::UnauthenticatedMultibulkLength)
+        );
+        assert_eq!(
+            p.parse(b"*1\r\n$100000\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        let mut p = RequestParser::new(RequestLimits::default().unauthenticated());
+        assert_eq!(
+            p.parse(b"*1\r\n$100000\r\n"),
+            Err(ProtocolError::UnauthenticatedBulkLength)
+        );
+        // A split request: the limit applies once the length line is complete.
+        assert_eq!(p.parse(b"*1\r\n$1638"), Ok(None));
+        assert_eq!(
+            p.parse(b"*1\r\n$16385\r\n"),
+            Err(ProtocolError::UnauthenticatedBulkLength)
+        );
+        // Inline requests have no such limit in Redis.
+        assert_eq!(p.parse(b"a b c d e f g h i j k l\r\n"), Ok(Some(25)));
     }
 
     #[test]
@@ -762,15 +759,5 @@ mod tests {
         // After an error the parser starts afresh.
         assert!(p.parse(b"*1\r\n+\r\n").is_err());
         assert_eq!(p.parse(b"PING\r\n"), Ok(Some(6)));
-    }
-
-    #[test]
-    fn string2ll_rules() {
-        assert_eq!(parse_ll(b"0"), Some(0));
-        assert_eq!(parse_ll(b"-0"), None);
-        assert_eq!(parse_ll(b"01"), None);
-        assert_eq!(parse_ll(b"+1"), None);
-        assert_eq!(parse_ll(b"-9223372036854775808"), Some(i64::MIN));
-        assert_eq!(parse_ll(b"9223372036854775808"), None);
     }
 }

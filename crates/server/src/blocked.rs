@@ -9,18 +9,22 @@
 //! Serving happens on the thread of the command that made a key ready, right after
 //! that command released its locks and before its own reply is sent: the engine calls
 //! [`ServerHooks::keys_ready`](ferrokv_core::ServerHooks::keys_ready), which re-runs
-//! the parked commands in FIFO order per key. A re-run that still finds nothing (the
-//! key was pushed and popped within one command, or another waiter took it) leaves
-//! the client in its place. Whoever first takes a parked client out of its slot
-//! (serving, timeout, CLIENT UNBLOCK, disconnect) owns it; the others see it gone.
+//! the parked commands in FIFO order per key, skipping those that wait for another
+//! type than the key holds now (a BLPOP is not served by a zset), each with
+//! `Client::serving_key` set so that it looks at that key only. A re-run that still
+//! finds nothing (the key was pushed and popped within one command, or another
+//! waiter took it) leaves the client in its place, and for pops the key is spent.
+//! Clients blocked for a reason other than keys (WAIT) are only ended by their
+//! timeout, CLIENT UNBLOCK or a disconnect. Whoever first takes a parked client out of
+//! its slot (serving, timeout, CLIENT UNBLOCK, disconnect) owns it; the others see it
+//! gone.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use ferrokv_core::keyspace::{hash_key, lock_id};
-use ferrokv_core::types::ValueType;
+use ferrokv_core::blocking::{BlockReason, BlockRequest};
 use ferrokv_core::{Client, Engine, ServerHooks};
 use ferrokv_resp::ReplyBuf;
 use parking_lot::Mutex;
@@ -30,6 +34,8 @@ use tokio::sync::Notify;
 pub struct Parked {
     /// CLIENT ID.
     pub id: u64,
+    /// Why it waits.
+    reason: BlockReason,
     keys: Vec<DbKey>,
     /// Whether it waits with a timeout (INFO clients_in_timeout_table).
     timed: bool,
@@ -47,20 +53,36 @@ enum Slot {
 }
 
 impl Parked {
-    /// A client blocked by `args` on `keys` (`(db, key)`).
-    pub fn new(
-        client: Client,
-        args: Vec<Vec<u8>>,
-        keys: Vec<(usize, Vec<u8>)>,
-        timed: bool,
-    ) -> Arc<Parked> {
+    /// A client blocked by `args` for `req` (its command is re-run when served:
+    /// `args`, or the arguments the request resolved at block time).
+    pub fn new(client: Client, args: Vec<Vec<u8>>, req: BlockRequest) -> Arc<Parked> {
+        let keys = req.keys();
+        let args = match &req.reason {
+            BlockReason::Keys {
+                rerun: Some(resolved),
+                ..
+            } => resolved.clone(),
+            _ => args,
+        };
         Arc::new(Parked {
             id: client.id,
+            reason: req.reason,
             keys,
-            timed,
+            timed: req.timeout_ms.is_some(),
             slot: Mutex::new(Slot::Waiting { client, args }),
             done: Notify::new(),
         })
+    }
+
+    /// The reply when its wait ends without being served (timeout, CLIENT UNBLOCK
+    /// TIMEOUT): Redis's replyToBlockedClientTimedOut.
+    pub fn timeout_reply(&self, out: &mut ReplyBuf) {
+        match &self.reason {
+            BlockReason::Keys { .. } => out.null_array(),
+            BlockReason::Replicas { offset, .. } => {
+                out.int(crate::replication::acked_replicas(*offset) as i64)
+            }
+        }
     }
 
     /// Resolves when the client has been served or unblocked.
@@ -83,28 +105,6 @@ impl Parked {
 
 /// A key of a database.
 type DbKey = (usize, Vec<u8>);
-
-/// The type of the value at `key` in `db` now, if any (expired or not).
-fn key_type(engine: &Engine, db: usize, key: &[u8]) -> Option<ValueType> {
-    let shard = engine.keyspace.lock_one(lock_id(db, key));
-    shard
-        .dict
-        .get(key, hash_key(key))
-        .map(|n| n.value.value_type())
-}
-
-/// The type of key a blocking command waits for.
-fn awaited_type(args: &[Vec<u8>]) -> Option<ValueType> {
-    let name = args.first()?;
-    let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
-    if is("bzpopmin") || is("bzpopmax") || is("bzmpop") {
-        Some(ValueType::ZSet)
-    } else if is("blpop") || is("brpop") || is("blmove") || is("brpoplpush") || is("blmpop") {
-        Some(ValueType::List)
-    } else {
-        None
-    }
-}
 
 /// Every parked client, queued per key.
 #[derive(Default)]
@@ -189,6 +189,26 @@ impl Blocked {
         }
     }
 
+    /// Its timeout passed: takes a still-waiting client back like
+    /// [`cancel`](Self::cancel), and counts the call in the command's statistics
+    /// as Redis does for a blocked call that times out.
+    pub fn time_out(&self, engine: &Engine, p: &Arc<Parked>) -> Option<Client> {
+        let mut slot = p.slot.lock();
+        match std::mem::replace(&mut *slot, Slot::Taken) {
+            Slot::Waiting { client, args } => {
+                drop(slot);
+                self.unregister(engine, p);
+                let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                engine.count_unblocked(&argv, 0);
+                Some(client)
+            }
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    }
+
     /// CLIENT UNBLOCK: ends the wait of client `id` with the timeout reply, or with
     /// an UNBLOCKED error. Returns whether it was blocked.
     pub fn unblock(&self, engine: &Engine, id: u64, error: bool) -> bool {
@@ -199,14 +219,16 @@ impl Blocked {
         if !matches!(*slot, Slot::Waiting { .. }) {
             return false;
         }
-        let Slot::Waiting { client, .. } = std::mem::replace(&mut *slot, Slot::Taken) else {
+        let Slot::Waiting { client, args } = std::mem::replace(&mut *slot, Slot::Taken) else {
             return false;
         };
         let mut out = ReplyBuf::new(client.proto);
         if error {
             out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
         } else {
-            out.null_array();
+            p.timeout_reply(&mut out);
+            let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            engine.count_unblocked(&argv, 0);
         }
         *slot = Slot::Done {
             client,
@@ -272,10 +294,18 @@ impl Blocked {
 
     fn serve_key(&self, engine: &Engine, hooks: &dyn ServerHooks, db: usize, key: Vec<u8>) {
         let k = (db, key);
-        let found = key_type(engine, db, &k.1);
-        loop {
-            let front = self.queues.lock().get(&k).and_then(|q| q.front().cloned());
-            let Some(p) = front else { return };
+        // In FIFO order, as queued now (clients parked while serving wait for the
+        // next signal).
+        let queued: Vec<Arc<Parked>> = match self.queues.lock().get(&k) {
+            Some(q) => q.iter().cloned().collect(),
+            None => return,
+        };
+        let mut holds = None;
+        for p in queued {
+            let BlockReason::Keys { awaits, .. } = &p.reason else {
+                continue;
+            };
+            let awaits = *awaits;
             let mut slot = p.slot.lock();
             if !matches!(*slot, Slot::Waiting { .. }) {
                 // Served by another thread, timed out or unblocked meanwhile: only
@@ -285,12 +315,10 @@ impl Blocked {
                 self.unregister(engine, &p);
                 continue;
             }
-            if let Slot::Waiting { args, .. } = &*slot {
-                // As Redis serves only clients blocked for the key's type: a key that
-                // became another type (MULTI: LPUSH, DEL, SET) wakes nobody.
-                if found.is_some_and(|t| Some(t) != awaited_type(args)) {
-                    return;
-                }
+            // Only clients waiting for the type the key holds now are served.
+            let held = *holds.get_or_insert_with(|| engine.type_of(k.0, &k.1));
+            if held != Some(awaits.value_type()) {
+                continue;
             }
             let Slot::Waiting { mut client, args } = std::mem::replace(&mut *slot, Slot::Taken)
             else {
@@ -298,11 +326,24 @@ impl Blocked {
             };
             let mut out = ReplyBuf::new(client.proto);
             let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            client.serving_key = Some(k.1.clone());
             engine.execute(&mut client, &argv, &mut out, hooks);
-            if client.block.take().is_some() {
-                // Still nothing for it: it keeps its place and the key is spent.
+            client.serving_key = None;
+            // What the key holds may have changed (emptied, deleted, replaced).
+            holds = None;
+            if std::mem::take(&mut client.held) {
+                // A shutdown began: it did not run. It waits on, in its place.
                 *slot = Slot::Waiting { client, args };
                 return;
+            }
+            if client.block.take().is_some() {
+                // Still nothing for it: it keeps its place; after a pop that found
+                // nothing, the key is spent for the poppers behind it too.
+                *slot = Slot::Waiting { client, args };
+                if awaits.consumes() {
+                    return;
+                }
+                continue;
             }
             *slot = Slot::Done {
                 client,

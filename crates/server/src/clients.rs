@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 /// One connection as others see it. The connection updates it once per batch of
 /// requests, never per command.
@@ -39,10 +38,11 @@ pub struct ClientHandle {
     pub info: Mutex<ClientText>,
     /// CLIENT NO-EVICT.
     pub no_evict: AtomicBool,
-    /// Set by CLIENT KILL.
-    pub killed: AtomicBool,
-    /// Wakes the connection when killed.
-    pub kill: Notify,
+    /// In MONITOR mode (CLIENT LIST flag `O`).
+    pub monitor: AtomicBool,
+    /// What it receives without asking (pub/sub, invalidations, MONITOR) and the
+    /// request to close (CLIENT KILL).
+    pub mailbox: crate::mailbox::Mailbox,
     /// Whether this is a unix-socket connection.
     pub unix: bool,
     /// Parked by a blocking command (CLIENT LIST flag `b`).
@@ -98,8 +98,8 @@ impl ClientHandle {
                 ..ClientText::default()
             }),
             no_evict: AtomicBool::new(false),
-            killed: AtomicBool::new(false),
-            kill: Notify::new(),
+            monitor: AtomicBool::new(false),
+            mailbox: crate::mailbox::Mailbox::default(),
             unix,
             blocked: AtomicBool::new(false),
             multi: std::sync::atomic::AtomicI64::new(-1),
@@ -108,8 +108,7 @@ impl ClientHandle {
 
     /// Marks the connection for closing and wakes it.
     pub fn kill(&self) {
-        self.killed.store(true, Relaxed);
-        self.kill.notify_one();
+        self.mailbox.close();
     }
 
     /// One CLIENT LIST line, with Redis 7.0's fields in Redis's order.
@@ -122,6 +121,9 @@ impl ClientHandle {
             / 1000;
         let t = self.info.lock().clone();
         let mut flags = String::new();
+        if self.monitor.load(Relaxed) {
+            flags.push('O');
+        }
         let multi = self.multi.load(Relaxed);
         if multi >= 0 {
             flags.push('x');
@@ -137,9 +139,12 @@ impl ClientHandle {
         }
         let qbuf = self.qbuf.load(Relaxed);
         let qbuf_free = self.qbuf_free.load(Relaxed);
-        let omem = self.omem.load(Relaxed);
+        // The reply buffer of the last batch plus the letters waiting.
+        let obl = self.omem.load(Relaxed);
+        let oll = self.mailbox.queued_letters();
+        let omem = obl + self.mailbox.queued_bytes();
         let mut line = format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -153,6 +158,8 @@ impl ClientHandle {
             qbuf,
             qbuf_free,
             qbuf + qbuf_free,
+            obl,
+            oll,
             omem,
             qbuf + qbuf_free + omem,
             t.cmd,

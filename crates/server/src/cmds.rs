@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use ferrokv_core::args::{int_arg, is_kw};
-use ferrokv_core::commands::{reply_help, CommandDef, Locks};
+use ferrokv_core::commands::{reply_help, Admit, CommandDef, Locks};
 use ferrokv_core::config::P;
 use ferrokv_core::ctx::Ctx;
 use ferrokv_core::{CmdError, CmdResult};
@@ -25,10 +25,11 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("client|no-touch", client_no_touch),
     CommandDef::new("client|setinfo", client_setinfo),
     CommandDef::new("client|unblock", client_unblock),
+    CommandDef::new("client|reply", client_reply),
     CommandDef::new("hello", hello),
     CommandDef::new("auth", auth),
-    CommandDef::new("reset", reset),
-    CommandDef::new("quit", quit),
+    CommandDef::new("reset", reset).admit(Admit::NOT_QUEUED.and(Admit::SUBSCRIBED)),
+    CommandDef::new("quit", quit).admit(Admit::NOT_QUEUED.and(Admit::SUBSCRIBED)),
     CommandDef::new("shutdown", shutdown),
     CommandDef::with_locks("info", crate::info::info, Locks::Own),
 ];
@@ -81,21 +82,9 @@ fn client_getname(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Refreshes the caller's own handle so that its line shows this command, as
-/// Redis shows its caller mid-command: the request in its query buffer (`args`
-/// as RESP, the usual case of a request alone in the buffer) and no pending
-/// output.
-fn refresh_self(ctx: &Ctx<'_, '_>, st: &ServerState, args: &[&[u8]]) {
+/// Refreshes the caller's own handle so that its line shows this command.
+fn refresh_self(ctx: &Ctx<'_, '_>, st: &ServerState) {
     if let Some(h) = st.clients.get(ctx.client.id) {
-        let digits = |n: usize| n.to_string().len();
-        let request: usize = 3
-            + digits(args.len())
-            + args
-                .iter()
-                .map(|a| 5 + digits(a.len()) + a.len())
-                .sum::<usize>();
-        h.qbuf.store(request, Relaxed);
-        h.omem.store(0, Relaxed);
         h.db.store(ctx.client.db, Relaxed);
         h.resp.store(
             if ctx.client.proto == Protocol::Resp3 {
@@ -111,57 +100,54 @@ fn refresh_self(ctx: &Ctx<'_, '_>, st: &ServerState, args: &[&[u8]]) {
     }
 }
 
+/// CLIENT LIST [TYPE type | ID id...], parsed as Redis's clientCommand: TYPE
+/// only as the one option, ids in the order given (repeats repeat), an id that
+/// is no client skipped.
 fn client_list(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let st = state(ctx)?;
-    refresh_self(ctx, st, args);
-    let mut ids: Option<Vec<u64>> = None;
-    let mut i = 2;
-    while i < args.len() {
-        if is_kw(args[i], "type") && i + 1 < args.len() {
-            let t = args[i + 1];
-            if !["normal", "master", "replica", "slave", "pubsub"]
-                .iter()
-                .any(|k| is_kw(t, k))
-            {
-                return Err(CmdError::Other(format!(
-                    "Unknown client type '{}'",
-                    String::from_utf8_lossy(t)
-                )));
-            }
-            if !is_kw(t, "normal") {
-                ids = Some(Vec::new());
-            }
-            i += 2;
-        } else if is_kw(args[i], "id") && i + 1 < args.len() {
-            let mut list = Vec::new();
-            for a in &args[i + 1..] {
-                let id = int_arg(a).map_err(|_| CmdError::Other("Invalid client ID".into()))?;
-                if id <= 0 {
-                    return Err(CmdError::Other("Invalid client ID".into()));
-                }
-                list.push(id as u64);
-            }
-            ids = Some(list);
-            i = args.len();
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
+    refresh_self(ctx, st);
+    let all = st.clients.all();
     let mut text = String::new();
-    for c in st.clients.all() {
-        if ids.as_ref().is_some_and(|l| !l.contains(&c.id)) {
-            continue;
+    if args.len() == 4 && is_kw(args[2], "type") {
+        let t = args[3];
+        if !["normal", "master", "replica", "slave", "pubsub"]
+            .iter()
+            .any(|k| is_kw(t, k))
+        {
+            return Err(CmdError::Other(format!(
+                "Unknown client type '{}'",
+                String::from_utf8_lossy(t)
+            )));
         }
-        text.push_str(&c.describe());
-        text.push('\n');
+        if is_kw(t, "normal") {
+            for c in &all {
+                text.push_str(&c.describe());
+                text.push('\n');
+            }
+        }
+    } else if args.len() > 3 && is_kw(args[2], "id") {
+        for a in &args[3..] {
+            let id = int_arg(a).map_err(|_| CmdError::InvalidClientId)?;
+            if let Some(c) = all.iter().find(|c| i64::try_from(c.id) == Ok(id)) {
+                text.push_str(&c.describe());
+                text.push('\n');
+            }
+        }
+    } else if args.len() != 2 {
+        return Err(CmdError::Syntax);
+    } else {
+        for c in &all {
+            text.push_str(&c.describe());
+            text.push('\n');
+        }
     }
     ctx.out.verbatim(b"txt", text.as_bytes());
     Ok(())
 }
 
-fn client_info(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+fn client_info(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     let st = state(ctx)?;
-    refresh_self(ctx, st, args);
+    refresh_self(ctx, st);
     let line = st
         .clients
         .get(ctx.client.id)
@@ -185,8 +171,6 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             ctx.client.close_after_reply = true;
         } else {
             c.kill();
-            // Gone at once, as Redis frees it: INFO and CLIENT LIST stop counting it.
-            st.clients.remove(c.id);
         }
         ctx.out.ok();
         return Ok(());
@@ -210,7 +194,7 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         } else if is_kw(args[i], "laddr") {
             laddr = Some(String::from_utf8_lossy(v).into_owned());
         } else if is_kw(args[i], "user") {
-            // The only user is `default` (no ACL yet).
+            // The only ACL user is "default".
             if v != b"default" {
                 return Err(CmdError::Other(format!(
                     "No such user '{}'",
@@ -257,11 +241,30 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             ctx.client.close_after_reply = true;
         } else {
             c.kill();
-            st.clients.remove(c.id);
         }
         killed += 1;
     }
     ctx.out.int(killed);
+    Ok(())
+}
+
+/// CLIENT REPLY ON|OFF|SKIP: OFF and SKIP reply nothing themselves (the connection
+/// drops the replies, see `ReplyMode`).
+fn client_reply(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let mode = &mut ctx.client.reply;
+    if is_kw(args[2], "on") {
+        mode.off = false;
+        mode.skip = false;
+        ctx.out.ok();
+    } else if is_kw(args[2], "off") {
+        mode.off = true;
+    } else if is_kw(args[2], "skip") {
+        if !mode.off {
+            mode.skip_next = true;
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
     Ok(())
 }
 
@@ -280,6 +283,9 @@ fn client_no_evict(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: the reason is checked before the id, as
 /// Redis does.
 fn client_unblock(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    if args.len() > 4 {
+        return Err(CmdError::subcommand_syntax(args));
+    }
     let error = match args.get(3) {
         None => false,
         Some(a) if is_kw(a, "timeout") => false,
@@ -319,6 +325,8 @@ fn auth(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     if args.len() > 3 {
         return Err(CmdError::Syntax);
     }
+    // MONITOR never shows the credentials.
+    ctx.client.redact = if args.len() == 3 { 0b110 } else { 0b10 };
     let (user, pass) = if args.len() == 3 {
         (args[1], args[2])
     } else {
@@ -348,6 +356,9 @@ fn hello(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     while i < args.len() {
         let more = args.len() - i - 1;
         if is_kw(args[i], "auth") && more >= 2 {
+            if i + 2 < 64 {
+                ctx.client.redact |= (1 << (i + 1)) | (1 << (i + 2));
+            }
             check_auth(ctx, args[i + 1], args[i + 2])?;
             ctx.client.authenticated = true;
             i += 3;
@@ -392,6 +403,11 @@ fn hello(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn reset(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     let st = state(ctx)?;
     let c = &mut *ctx.client;
+    if std::mem::take(&mut c.monitor) {
+        st.monitors.remove(ctx.engine, c.id);
+    }
+    c.reply.off = false;
+    c.reply.skip_next = false;
     c.multi = None;
     ctx.engine.watches.unwatch(c);
     c.db = 0;
@@ -414,34 +430,42 @@ fn quit(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT] (`shutdown.rs` does the work).
 fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let (mut nosave, mut save, mut abort) = (false, false, false);
+    use crate::shutdown::{FORCE, NOSAVE, NOW, SAVE};
+    let (mut flags, mut abort) = (0, false);
     for a in &args[1..] {
         if is_kw(a, "nosave") {
-            nosave = true;
+            flags |= NOSAVE;
         } else if is_kw(a, "save") {
-            save = true;
-        } else if is_kw(a, "now") || is_kw(a, "force") {
+            flags |= SAVE;
+        } else if is_kw(a, "now") {
+            flags |= NOW;
+        } else if is_kw(a, "force") {
+            flags |= FORCE;
         } else if is_kw(a, "abort") {
             abort = true;
         } else {
             return Err(CmdError::Syntax);
         }
     }
-    if (nosave && save) || (abort && args.len() > 2) {
+    if (abort && flags != 0) || flags & (SAVE | NOSAVE) == SAVE | NOSAVE {
         return Err(CmdError::Syntax);
     }
-    if abort {
-        return Err(CmdError::Other("No shutdown in progress.".into()));
-    }
     let st = state(ctx)?;
-    if crate::persistence::shutdown_wants_save(ctx.engine, save, nosave) {
-        crate::persistence::save_for_shutdown(&st.engine, &st.persistence.0)
-            .map_err(|_| CmdError::ShutdownFailed)?;
+    if abort {
+        if !crate::shutdown::abort(st) {
+            return Err(CmdError::Other("No shutdown in progress.".into()));
+        }
+        ctx.out.ok();
+        return Ok(());
     }
-    st.persistence.0.shutdown_handled.store(true, Relaxed);
-    tracing::warn!("User requested shutdown...");
-    st.request_shutdown();
+    if !crate::shutdown::prepare(st, flags) {
+        return Err(CmdError::ShutdownFailed);
+    }
+    // The process exits: like Redis, this connection closes without the replies
+    // still waiting in its buffer.
+    ctx.out.buffer_mut().clear();
     ctx.client.close_after_reply = true;
     Ok(())
 }

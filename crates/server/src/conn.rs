@@ -19,15 +19,10 @@ use crate::state::ServerState;
 
 const READ_CHUNK: usize = 16 * 1024;
 
-fn limits(state: &ServerState, authenticated: bool) -> RequestLimits {
-    let l = RequestLimits {
+fn limits(state: &ServerState) -> RequestLimits {
+    RequestLimits {
         max_bulk_len: state.engine.config.int(P::ProtoMaxBulkLen).max(0) as usize,
         ..RequestLimits::default()
-    };
-    if authenticated {
-        l
-    } else {
-        l.unauthenticated()
     }
 }
 
@@ -39,7 +34,10 @@ where
     let engine = state.engine.clone();
     let authenticated = engine.config.string(P::Requirepass).is_empty();
     let mut client = Client::new(handle.id, authenticated);
-    let mut parser = RequestParser::new(limits(&state, authenticated));
+    let mut parser = RequestParser::new(limits(&state));
+    // Before AUTH, Redis refuses requests of more than 10 arguments or 16 KiB ones
+    // with its "unauthenticated multibulk/bulk length" errors.
+    parser.set_auth_required(!authenticated);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut out = ReplyBuf::with_capacity(Protocol::Resp2, READ_CHUNK);
     let mut was_authenticated = authenticated;
@@ -48,8 +46,13 @@ where
     let mut parse_first = false;
     // Whether the client WATCHes keys: they are forgotten when it goes.
     let mut watching = false;
+    // Whether it is in MONITOR mode: it leaves the monitors when it goes.
+    let mut monitoring = false;
+    // The query buffer follows Redis's: freed after 2 s idle, trimmed when much
+    // larger than its recent peak.
+    let mut qbuf = QueryBufferSizing::default();
     loop {
-        if input.capacity() - input.len() < READ_CHUNK / 4 {
+        if !qbuf.freed && input.capacity() - input.len() < READ_CHUNK / 4 {
             let want = parser
                 .bytes_needed()
                 .saturating_sub(input.len())
@@ -58,11 +61,13 @@ where
         }
         if !std::mem::take(&mut parse_first) {
             let idle_timeout = engine.config.int(P::Timeout);
+            let freed = qbuf.freed;
+            let may_free = !freed && input.is_empty();
             let read = async {
                 if idle_timeout > 0 {
                     match tokio::time::timeout(
                         Duration::from_secs(idle_timeout as u64),
-                        stream.read_buf(&mut input),
+                        read_some(&mut stream, &mut input, freed),
                     )
                     .await
                     {
@@ -70,27 +75,60 @@ where
                         Err(_) => Ok(0),
                     }
                 } else {
-                    stream.read_buf(&mut input).await
+                    read_some(&mut stream, &mut input, freed).await
                 }
+            };
+            let idle_free = async move {
+                if !may_free {
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(QUERY_BUFFER_IDLE_FREE).await
             };
             let n = tokio::select! {
                 r = read => match r {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 },
-                _ = handle.kill.notified() => break,
+                _ = handle.mailbox.wait() => 0,
+                _ = idle_free => {
+                    input = BytesMut::new();
+                    qbuf.freed = true;
+                    handle.qbuf.store(0, Relaxed);
+                    handle.qbuf_free.store(0, Relaxed);
+                    continue;
+                }
             };
-            state.net_input.fetch_add(n as u64, Relaxed);
-            state.reads.fetch_add(1, Relaxed);
+            if n > 0 {
+                qbuf.freed = false;
+            }
+            if n > 0 {
+                state.net_input.fetch_add(n as u64, Relaxed);
+                state.reads.fetch_add(1, Relaxed);
+            }
         }
-        if handle.killed.load(Relaxed) {
+        if handle.mailbox.closing() {
             break;
+        }
+        // Letters posted before this batch go out before its replies.
+        handle.mailbox.drain_into(out.buffer_mut());
+        // What CLIENT LIST / INFO show for this client while its batch runs.
+        handle.qbuf.store(input.len(), Relaxed);
+        handle
+            .qbuf_free
+            .store(input.capacity() - input.len(), Relaxed);
+        handle.omem.store(out.len(), Relaxed);
+        qbuf.peak = qbuf.peak.max(input.len());
+        if !client.authenticated {
+            // Redis's authRequired() holds only while a password is set: clearing
+            // requirepass lifts the limits of connections that never authenticated.
+            parser.set_auth_required(!engine.config.string(P::Requirepass).is_empty());
         }
 
         let mut off = 0;
         let mut executed = 0u64;
         let mut close = false;
         let mut block = None;
+        let mut held = false;
         loop {
             match parser.parse(&input[off..]) {
                 Ok(Some(len)) => {
@@ -98,7 +136,20 @@ where
                         let chunk = &input[off..off + len];
                         let args: SmallVec<[&[u8]; 8]> = parser.args(chunk).collect();
                         if !args.is_empty() {
+                            let mark = out.len();
                             engine.execute(&mut client, &args, &mut out, &*state);
+                            if client.reply.silenced() {
+                                // CLIENT REPLY OFF / SKIP: the reply is dropped.
+                                out.buffer_mut().truncate(mark);
+                            }
+                            client.reply.command_done();
+                            if client.held {
+                                // A shutdown began: the command did not run. It
+                                // stays in the buffer until the outcome is known.
+                                client.held = false;
+                                held = true;
+                                break;
+                            }
                             executed += 1;
                             if let Some(req) = client.block.take() {
                                 let owned: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
@@ -112,9 +163,10 @@ where
                     }
                     if client.authenticated != was_authenticated {
                         was_authenticated = client.authenticated;
-                        parser.set_limits(limits(&state, client.authenticated));
+                        parser.set_limits(limits(&state));
+                        parser.set_auth_required(!client.authenticated);
                     }
-                    if client.close_after_reply || handle.killed.load(Relaxed) {
+                    if client.close_after_reply || handle.mailbox.closing() {
                         close = true;
                         break;
                     }
@@ -129,6 +181,11 @@ where
             }
         }
         input.advance(off);
+        if input.is_empty() && off > 0 {
+            // Take back the consumed front of the buffer (no copy, no allocation):
+            // its capacity is what it was before this batch.
+            input.reserve(READ_CHUNK);
+        }
         let query_limit = engine.config.int(P::ClientQueryBufferLimit).max(0) as usize;
         if input.len() > query_limit {
             tracing::warn!(
@@ -142,6 +199,7 @@ where
         }
         state.commands_processed.fetch_add(executed, Relaxed);
         watching = !client.watch.is_empty();
+        monitoring = client.monitor;
         publish(&handle, &client, &input, &out, &state);
         if !out.is_empty() {
             // The AOF holds this client's writes (fsynced with appendfsync always)
@@ -158,9 +216,18 @@ where
             if bytes.capacity() > 1024 * 1024 {
                 *bytes = BytesMut::with_capacity(READ_CHUNK);
             }
+            handle.omem.store(0, Relaxed);
         }
         if close {
             break;
+        }
+        if held {
+            // Runs again if the shutdown is called off; closes if the server exits.
+            if !crate::shutdown::wait_outcome(&state).await {
+                break;
+            }
+            parse_first = true;
+            continue;
         }
         if let Some((req, args)) = block {
             let Some((c, reply)) =
@@ -175,8 +242,8 @@ where
             parse_first = true;
             continue;
         }
-        if input.is_empty() && input.capacity() > 1024 * 1024 {
-            input = BytesMut::with_capacity(READ_CHUNK);
+        if input.capacity() > QUERY_BUFFER_RESIZE_THRESHOLD {
+            qbuf.trim(&mut input);
         }
     }
     if watching {
@@ -184,7 +251,67 @@ where
     }
     // A connection that ran SYNC goes on as a replica.
     crate::replica::serve_if_replica(&mut stream, &state, &handle).await;
+    if monitoring {
+        state.monitors.remove(&engine, handle.id);
+    }
     let _ = stream.shutdown().await;
+}
+
+/// A query buffer that idled this long is freed (Redis's clientsCron: more than 2 s).
+const QUERY_BUFFER_IDLE_FREE: Duration = Duration::from_millis(2500);
+/// Above this capacity a query buffer is trimmed to its recent peak (Redis's
+/// PROTO_RESIZE_THRESHOLD).
+const QUERY_BUFFER_RESIZE_THRESHOLD: usize = 32 * 1024;
+
+/// The query buffer's sizing state: Redis frees an idle client's buffer and trims
+/// one much larger than what it recently held, so one big request does not pin its
+/// memory for the life of the connection.
+#[derive(Default)]
+struct QueryBufferSizing {
+    /// Freed while idle: the next read goes through a small stack buffer.
+    freed: bool,
+    /// The most it held since the last trim check.
+    peak: usize,
+    /// When the peak was last examined.
+    checked: Option<std::time::Instant>,
+}
+
+impl QueryBufferSizing {
+    /// Every 100 ms at most (Redis's cron): a buffer more than twice its recent
+    /// peak shrinks to it.
+    fn trim(&mut self, input: &mut BytesMut) {
+        let now = std::time::Instant::now();
+        let due = self
+            .checked
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_millis(100));
+        if !due {
+            return;
+        }
+        self.checked = Some(now);
+        let peak = std::mem::take(&mut self.peak).max(input.len());
+        if input.capacity() / 2 > peak {
+            let mut smaller = BytesMut::with_capacity(peak.max(READ_CHUNK));
+            smaller.extend_from_slice(input);
+            *input = smaller;
+        }
+    }
+}
+
+/// Reads what is available into `input`; after the buffer was freed for idling,
+/// through a stack buffer first so that an idle client holds no query buffer.
+async fn read_some<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    input: &mut BytesMut,
+    freed: bool,
+) -> std::io::Result<usize> {
+    if !freed {
+        return stream.read_buf(input).await;
+    }
+    let mut first = [0u8; 1024];
+    let n = stream.read(&mut first).await?;
+    input.reserve(READ_CHUNK.max(n));
+    input.extend_from_slice(&first[..n]);
+    Ok(n)
 }
 
 /// Parks the client of a blocking command until it is served, times out, is
@@ -202,16 +329,16 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let engine = &state.engine;
-    let keys: Vec<(usize, Vec<u8>)> = req.keys.iter().map(|k| (req.db, k.clone())).collect();
-    let parked = Parked::new(client, args, keys.clone(), req.timeout_ms.is_some());
+    let keys = req.keys();
+    let timeout_ms = req.timeout_ms;
+    let parked = Parked::new(client, args, req);
     state.blocked.park(engine, &parked);
     handle.blocked.store(true, Relaxed);
     // A push that landed between the command's look at its keys and the parking
     // found nobody to wake: look again now that the client is queued.
     state.blocked.serve(engine, &**state, keys);
     // A deadline beyond what the clock can represent is forever.
-    let mut deadline = req
-        .timeout_ms
+    let mut deadline = timeout_ms
         .and_then(|ms| tokio::time::Instant::now().checked_add(Duration::from_millis(ms)));
     let query_limit = engine.config.int(P::ClientQueryBufferLimit).max(0) as usize;
     let result = loop {
@@ -229,9 +356,9 @@ where
             }
             _ = timeout => {
                 deadline = None;
-                if let Some(c) = state.blocked.cancel(engine, &parked) {
+                if let Some(c) = state.blocked.time_out(engine, &parked) {
                     let mut out = ReplyBuf::new(c.proto);
-                    out.null_array();
+                    parked.timeout_reply(&mut out);
                     break Some((c, out.as_bytes().to_vec()));
                 }
                 // Served meanwhile: its reply is on the way.
@@ -246,9 +373,19 @@ where
                     break None;
                 }
             },
-            _ = handle.kill.notified() => {
-                state.blocked.cancel(engine, &parked);
-                break None;
+            _ = handle.mailbox.wait() => {
+                if handle.mailbox.closing() {
+                    state.blocked.cancel(engine, &parked);
+                    break None;
+                }
+                // Letters reach a blocked client at once.
+                let mut letters = bytes::BytesMut::new();
+                handle.mailbox.drain_into(&mut letters);
+                if stream.write_all(&letters).await.is_err() {
+                    state.blocked.cancel(engine, &parked);
+                    break None;
+                }
+                state.net_output.fetch_add(letters.len() as u64, Relaxed);
             }
         }
     };
@@ -292,5 +429,64 @@ fn publish(
     let mut info = handle.info.lock();
     if info.cmd != client.last_cmd {
         info.cmd = client.last_cmd.to_string();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use ferrokv_core::config::Config;
+    use ferrokv_core::Engine;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    use crate::clients::ClientHandle;
+    use crate::state::ServerState;
+
+    /// Reads until `want` bytes arrived (or a second passed).
+    async fn read_exactly(s: &mut DuplexStream, want: usize) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        while got.len() < want {
+            match tokio::time::timeout(Duration::from_secs(1), s.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        got
+    }
+
+    #[tokio::test]
+    async fn letters_reach_the_client_in_order_with_its_replies() {
+        let engine = Arc::new(Engine::new(Config::default(), crate::SERVER_COMMANDS));
+        let state = Arc::new(ServerState::new(engine, None, 1));
+        let handle = Arc::new(ClientHandle::new(1, None, None, -1, None));
+        let (mut peer, server_side) = tokio::io::duplex(1 << 16);
+        let task = tokio::spawn(super::serve(server_side, state.clone(), handle.clone()));
+        // Idle: delivered at once.
+        handle.mailbox.post(Bytes::from_static(b">1\r\n+one\r\n"));
+        assert_eq!(read_exactly(&mut peer, 11).await, b">1\r\n+one\r\n");
+        // Posted before a request: ahead of its reply.
+        handle.mailbox.post(Bytes::from_static(b"+two\r\n"));
+        peer.write_all(b"PING\r\n").await.unwrap();
+        assert_eq!(read_exactly(&mut peer, 13).await, b"+two\r\n+PONG\r\n");
+        // Blocked: delivered while it waits, then the timeout reply.
+        peer.write_all(b"BLPOP nokey 0.3\r\n").await.unwrap();
+        while !handle.blocked.load(std::sync::atomic::Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        handle.mailbox.post(Bytes::from_static(b"+three\r\n"));
+        assert_eq!(read_exactly(&mut peer, 13).await, b"+three\r\n*-1\r\n");
+        // A kill closes the connection.
+        handle.kill();
+        let mut rest = Vec::new();
+        let n = tokio::time::timeout(Duration::from_secs(1), peer.read_to_end(&mut rest)).await;
+        assert!(matches!(n, Ok(Ok(0))), "connection closed");
+        tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .expect("the connection task ends")
+            .expect("no panic");
     }
 }

@@ -90,6 +90,7 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         // Already expired: the key is not created; an old one that REPLACE
         // deleted is logged as a DEL (Redis's restoreCommand).
         if deleted {
+            ctx.keys.changed(key, ferrokv_core::notify::events::DEL);
             ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
         }
         ctx.out.ok();
@@ -113,6 +114,7 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         entry.node.set_lru(f);
     }
     ctx.keys.signal_ready(db, key);
+    ctx.keys.changed(key, ferrokv_core::notify::events::RESTORE);
     ctx.out.ok();
     Ok(())
 }

@@ -254,8 +254,44 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
             }
         }
         "cluster" => t.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
-        "commandstats" => t.push_str("# Commandstats\r\n"),
-        "latencystats" => t.push_str("# Latencystats\r\n"),
+        "commandstats" => {
+            t.push_str("# Commandstats\r\n");
+            for (id, name) in sorted_commands(e) {
+                let s = e.cmdstats.totals(id);
+                if s.calls == 0 && s.failed == 0 && s.rejected == 0 {
+                    continue;
+                }
+                let per_call = if s.calls == 0 {
+                    0.0
+                } else {
+                    s.usec as f64 / s.calls as f64
+                };
+                let _ = write!(
+                    t,
+                    "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+                    s.calls, s.usec, s.rejected, s.failed
+                );
+            }
+        }
+        "latencystats" => {
+            t.push_str("# Latencystats\r\n");
+            let wanted = latency_percentiles(e);
+            for (id, name) in sorted_commands(e) {
+                let Some(values) = e.cmdstats.percentiles(id, &wanted) else {
+                    continue;
+                };
+                let fields: Vec<String> = wanted
+                    .iter()
+                    .zip(values)
+                    .map(|(p, v)| format!("p{}={v:.3}", trim_double(*p)))
+                    .collect();
+                let _ = write!(
+                    t,
+                    "latency_percentiles_usec_{name}:{}\r\n",
+                    fields.join(",")
+                );
+            }
+        }
         "keyspace" => {
             t.push_str("# Keyspace\r\n");
             for db in 0..e.keyspace.db_count() {
@@ -268,6 +304,27 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
         }
         _ => {}
     }
+}
+
+/// Every command and subcommand as `(id, full name)`, by name.
+fn sorted_commands(e: &ferrokv_core::Engine) -> Vec<(usize, &'static str)> {
+    let mut v: Vec<(usize, &'static str)> =
+        e.registry.names().iter().copied().enumerate().collect();
+    v.sort_by_key(|&(_, n)| n);
+    v
+}
+
+/// The percentiles INFO latencystats reports (latency-tracking-info-percentiles).
+fn latency_percentiles(_e: &ferrokv_core::Engine) -> Vec<f64> {
+    vec![50.0, 99.0, 99.9]
+}
+
+/// A percentile as Redis prints it in a field name: `%f` without trailing zeros
+/// (`50`, `99.9`).
+fn trim_double(v: f64) -> String {
+    let s = format!("{v:.6}");
+    let s = s.trim_end_matches('0');
+    s.trim_end_matches('.').to_string()
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

@@ -15,11 +15,14 @@ pub mod dump;
 pub mod info;
 pub mod listen;
 pub mod log;
-pub mod memory;
+pub mod mailbox;
+pub mod monitor;
 pub mod park;
 pub mod persistence;
 pub mod rdb_load;
 pub mod replica;
+pub mod replication;
+pub mod shutdown;
 pub mod state;
 
 use std::sync::Arc;
@@ -79,7 +82,8 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     aof::COMMANDS,
     debug::COMMANDS,
     replica::COMMANDS,
-    memory::COMMANDS,
+    replication::COMMANDS,
+    monitor::COMMANDS,
 ];
 
 pub fn parse_args(args: &[String]) -> Result<Options, (String, i32)> {
@@ -294,53 +298,19 @@ pub fn run(opts: Options) -> i32 {
             env!("CARGO_PKG_VERSION"),
             opts.threads
         );
-        wait_for_shutdown(&state).await;
+        shutdown::run_until_exit(&state).await;
         0
     });
-    aof::shutdown(&exit_state);
-    let code = if code == 0 && !persistence::save_on_exit(&exit_state) {
-        1
-    } else {
-        code
-    };
-    if !pidfile.is_empty() {
-        let _ = std::fs::remove_file(&pidfile);
-    }
+    // The shutdown (`shutdown::prepare`) has flushed, saved and said bye bye.
+    crate::persistence::remove_temp_files(&exit_state.engine);
+    aof::remove_temp_files(&exit_state);
     rt.shutdown_timeout(Duration::from_millis(200));
-    tracing::warn!("ferrokv is now ready to exit, bye bye...");
     code
 }
 
 fn stdout_is_tty() -> bool {
     // SAFETY: isatty only inspects the descriptor.
     unsafe { libc::isatty(1) == 1 }
-}
-
-async fn wait_for_shutdown(state: &Arc<ServerState>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let term_fut = async {
-        match term.as_mut() {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    let int_fut = async {
-        match int.as_mut() {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = term_fut => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-        _ = int_fut => tracing::warn!("Received SIGINT scheduling shutdown..."),
-        _ = state.shutdown.notified() => {}
-    }
 }
 
 /// Active expiry runs on its own thread, `hz` times a second, spending at most a
@@ -354,11 +324,18 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 .shutting_down
                 .load(std::sync::atomic::Ordering::Relaxed)
             {
+                // Commands derive their wall time from the monotonic clock; keep
+                // the two measured against each other.
+                engine.clock.reanchor();
                 let hz = engine.config.int(P::Hz).clamp(1, 500) as u64;
                 let period = Duration::from_micros(1_000_000 / hz);
                 let effort = engine.config.int(P::ActiveExpireEffort).clamp(1, 10) as u32;
                 let budget = period * (25 + 2 * (effort - 1)) / 100;
-                if state.debug.active_expire_on() {
+                // Nothing changes the data while a shutdown runs, nor while DEBUG
+                // SET-ACTIVE-EXPIRE 0 / PAUSE-CRON 1 hold it.
+                if state.debug.active_expire_on()
+                    && !engine.halted.load(std::sync::atomic::Ordering::Relaxed)
+                {
                     engine.active_expire_cycle_with(budget, &mut resume, &*state);
                 }
                 std::thread::sleep(period);

@@ -189,7 +189,10 @@ async fn accept_tcp(listener: TcpListener, state: Arc<ServerState>) {
         state.clients.add(handle.clone());
         let st = state.clone();
         tokio::spawn(async move {
-            crate::conn::serve(stream, st.clone(), handle).await;
+            // Not served while a shutdown runs; dropped if the server exits.
+            if !crate::shutdown::accept_paused(&st) || crate::shutdown::wait_outcome(&st).await {
+                crate::conn::serve(stream, st.clone(), handle).await;
+            }
             st.clients.remove(id);
         });
     }
@@ -218,7 +221,10 @@ async fn accept_unix(listener: UnixListener, state: Arc<ServerState>, path: Stri
         state.clients.add(handle.clone());
         let st = state.clone();
         tokio::spawn(async move {
-            crate::conn::serve(stream, st.clone(), handle).await;
+            // Not served while a shutdown runs; dropped if the server exits.
+            if !crate::shutdown::accept_paused(&st) || crate::shutdown::wait_outcome(&st).await {
+                crate::conn::serve(stream, st.clone(), handle).await;
+            }
             st.clients.remove(id);
         });
     }

@@ -61,8 +61,6 @@ pub struct Shared {
     pub bgsave_started: AtomicI64,
     /// Duration of the last BGSAVE in seconds (-1 before any).
     pub last_bgsave_secs: AtomicI64,
-    /// SHUTDOWN already decided about saving (the exit path must not save again).
-    pub shutdown_handled: AtomicBool,
 }
 
 /// The server's persistence state; cheap to clone into a BGSAVE thread.
@@ -79,7 +77,6 @@ impl Default for Persistence {
             bgsave_try: AtomicI64::new(0),
             bgsave_started: AtomicI64::new(0),
             last_bgsave_secs: AtomicI64::new(-1),
-            shutdown_handled: AtomicBool::new(false),
         }))
     }
 }
@@ -570,7 +567,11 @@ pub fn start_save_points(state: Arc<ServerState>) {
                 // Summing the dirty counters locks every shard: once a second.
                 std::thread::sleep(std::time::Duration::from_secs(1));
                 let points = save_points(&engine);
-                if points.is_empty() || p.bgsave_in_progress.load(Relaxed) {
+                // Not while a shutdown runs: its own save comes next.
+                if points.is_empty()
+                    || p.bgsave_in_progress.load(Relaxed)
+                    || engine.halted.load(Relaxed)
+                {
                     continue;
                 }
                 let now = unix_secs();
@@ -607,20 +608,9 @@ pub fn shutdown_wants_save(engine: &Engine, save: bool, nosave: bool) -> bool {
     save || (!nosave && !save_points(engine).is_empty())
 }
 
-/// The exit path after a signal: saves when save points are configured, unless
-/// SHUTDOWN already handled it. Returns false when the save failed.
-pub fn save_on_exit(state: &ServerState) -> bool {
-    let p = &state.persistence.0;
-    let ok = p.shutdown_handled.load(Relaxed)
-        || !shutdown_wants_save(&state.engine, false, false)
-        || save_for_shutdown(&state.engine, p).is_ok();
-    remove_temp_files(&state.engine);
-    ok
-}
-
 /// Removes this process's unfinished temp files (a BGSAVE cut short by the exit),
 /// as Redis removes its child's.
-fn remove_temp_files(engine: &Engine) {
+pub fn remove_temp_files(engine: &Engine) {
     let target = rdb_path(engine);
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -639,19 +629,18 @@ fn remove_temp_files(engine: &Engine) {
     }
 }
 
-/// The save before exiting: waits for a running BGSAVE, then saves on this thread.
+/// The save before exiting (the commands are halted): waits for a running
+/// snapshot (BGSAVE or AOF rewrite; Redis kills its child instead, ferrokv has
+/// no child to kill and lets it finish), then saves on this thread. The caller
+/// logs the outcome.
 pub fn save_for_shutdown(engine: &Arc<Engine>, p: &Shared) -> Result<(), CmdError> {
     let deadline = Instant::now() + std::time::Duration::from_secs(60);
-    while p.bgsave_in_progress.load(Relaxed) && Instant::now() < deadline {
+    while (p.bgsave_in_progress.load(Relaxed) || engine.snapshot.active())
+        && Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    tracing::info!("Saving the final RDB snapshot before exiting.");
-    if let Err(e) = save_blocking(engine, p) {
-        tracing::warn!("Error trying to save the DB, can't exit.");
-        return Err(e);
-    }
-    p.shutdown_handled.store(true, Relaxed);
-    Ok(())
+    save_blocking(engine, p)
 }
 
 fn lastsave(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {

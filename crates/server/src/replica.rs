@@ -7,19 +7,21 @@
 //! REPLCONF, pings to replicas, INFO replication's replica lines, replicas
 //! counted apart from clients.
 //!
-//! While any replica is attached the engine propagates even with the AOF off; the
-//! AOF only appends what it logs when it is on (`ServerState::propagate`).
+//! The stream goes through the replica connection's mailbox (what a connection
+//! receives without asking, written in order). While any replica is attached the
+//! engine propagates even with the AOF off; the AOF only appends what it logs when
+//! it is on (`ServerState::propagate`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::sync::Arc;
 
+use bytes::{Bytes, BytesMut};
 use ferrokv_core::commands::{CommandDef, Locks};
 use ferrokv_core::ctx::Ctx;
 use ferrokv_core::{CmdError, CmdResult};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::clients::ClientHandle;
 use crate::cmds::state;
@@ -31,13 +33,12 @@ pub static COMMANDS: &[CommandDef] = &[CommandDef::with_locks("sync", sync, Lock
 /// What a connection turning into a replica takes over from its SYNC.
 struct Handoff {
     payload: Vec<u8>,
-    rx: UnboundedReceiver<Vec<u8>>,
 }
 
 #[derive(Default)]
 struct Feeds {
-    /// Client id and stream of each attached replica.
-    list: Vec<(u64, UnboundedSender<Vec<u8>>)>,
+    /// Each attached replica's connection (the stream goes to its mailbox).
+    list: Vec<Arc<ClientHandle>>,
     /// The db of the last command sent (None: a SELECT must come first).
     db: Option<usize>,
 }
@@ -85,17 +86,20 @@ impl Replicas {
             }
             encode(argv, &mut buf);
         }
+        let buf = Bytes::from(buf);
         let before = feeds.list.len();
-        feeds.list.retain(|(_, tx)| tx.send(buf.clone()).is_ok());
+        feeds
+            .list
+            .retain(|h| h.mailbox.post(buf.clone()) == crate::mailbox::Posted::Queued);
         let gone = before - feeds.list.len();
         if gone > 0 {
             self.attached.fetch_sub(gone, Relaxed);
         }
     }
 
-    fn attach(&self, id: u64, tx: UnboundedSender<Vec<u8>>) {
+    fn attach(&self, handle: Arc<ClientHandle>) {
         let mut feeds = self.feeds.lock();
-        feeds.list.push((id, tx));
+        feeds.list.push(handle);
         // As Redis after a full sync: the next command goes after a SELECT.
         feeds.db = None;
         self.attached.fetch_add(1, Relaxed);
@@ -104,7 +108,7 @@ impl Replicas {
     fn detach(&self, id: u64) {
         let mut feeds = self.feeds.lock();
         let before = feeds.list.len();
-        feeds.list.retain(|(i, _)| *i != id);
+        feeds.list.retain(|h| h.id != id);
         let gone = before - feeds.list.len();
         if gone > 0 {
             self.attached.fetch_sub(gone, Relaxed);
@@ -122,19 +126,18 @@ impl Replicas {
 fn sync(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     let st = state(ctx)?;
     let id = ctx.client.id;
-    let peer = st
+    let handle = st
         .clients
         .get(id)
-        .map(|h| h.addr.clone())
-        .unwrap_or_default();
+        .ok_or_else(|| CmdError::Other("SYNC from an unknown client".into()))?;
+    let peer = handle.addr.clone();
     tracing::info!("Replica {peer} asks for synchronization");
     tracing::info!("Starting BGSAVE for SYNC with target: replicas sockets");
-    let (tx, rx) = unbounded_channel();
     let engine = &st.engine;
     let payload = crate::persistence::snapshot_rdb(engine, || {
         // Every shard lock is held: no write runs between the snapshot and the
         // first propagated command.
-        st.replicas.attach(id, tx);
+        st.replicas.attach(handle);
         st.aof.keep_propagating.store(true, Release);
         engine.propagating.store(true, Release);
     })
@@ -142,10 +145,7 @@ fn sync(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
         tracing::warn!("Can't sync replica {peer}: {e}");
         CmdError::Other(format!("Can't SYNC: {e}"))
     })?;
-    st.replicas
-        .handoff
-        .lock()
-        .insert(id, Handoff { payload, rx });
+    st.replicas.handoff.lock().insert(id, Handoff { payload });
     ctx.client.close_after_reply = true;
     Ok(())
 }
@@ -156,7 +156,7 @@ pub async fn serve_if_replica<S>(stream: &mut S, state: &Arc<ServerState>, handl
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let Some(Handoff { payload, mut rx }) = state.replicas.take_handoff(handle.id) else {
+    let Some(Handoff { payload }) = state.replicas.take_handoff(handle.id) else {
         return;
     };
     let header = format!("${}\r\n", payload.len());
@@ -168,21 +168,28 @@ where
     if sent.await.is_ok() {
         tracing::info!("Synchronization with replica {} succeeded", handle.addr);
         let mut scratch = [0u8; 512];
+        let mut out = BytesMut::new();
         loop {
-            tokio::select! {
-                chunk = rx.recv() => {
-                    let Some(chunk) = chunk else { break };
-                    if stream.write_all(&chunk).await.is_err() {
-                        break;
-                    }
+            // A wake-up is kept until waited for: a post between the drain and the
+            // wait is not missed.
+            handle.mailbox.drain_into(&mut out);
+            if !out.is_empty() {
+                if stream.write_all(&out).await.is_err() {
+                    break;
                 }
+                out.clear();
+            }
+            if handle.mailbox.closing() {
+                break;
+            }
+            tokio::select! {
+                _ = handle.mailbox.wait() => {}
                 // What a replica sends (REPLCONF ACK) is read and ignored.
                 r = stream.read(&mut scratch) => {
                     if !matches!(r, Ok(n) if n > 0) {
                         break;
                     }
                 }
-                _ = handle.kill.notified() => break,
             }
         }
     }

@@ -19,6 +19,8 @@ pub struct ServerState {
     pub clients: Clients,
     /// Clients parked by blocking commands.
     pub blocked: crate::blocked::Blocked,
+    /// Clients in MONITOR mode.
+    pub monitors: crate::monitor::Monitors,
     /// 40 hex characters identifying this run (INFO run_id).
     pub run_id: String,
     /// Replication id (INFO master_replid).
@@ -43,10 +45,13 @@ pub struct ServerState {
     pub writes: AtomicU64,
     /// Largest query buffer seen recently.
     pub max_input_buffer: AtomicU64,
-    /// Set when SHUTDOWN or a signal asks the server to stop.
+    /// Set when a shutdown has succeeded and the process exits: background
+    /// threads stop.
     pub shutting_down: AtomicBool,
-    /// Wakes the main task to stop.
+    /// Wakes the main task to exit.
     pub shutdown: Notify,
+    /// SHUTDOWN / SIGTERM / SIGINT in progress (`shutdown.rs`).
+    pub shutdown_state: crate::shutdown::ShutdownState,
     /// The accept loops of the TCP listeners (replaced when port/bind change).
     pub tcp_accept: parking_lot::Mutex<Vec<tokio::task::AbortHandle>>,
     /// A handle to itself, for hooks that must spawn tasks owning the state.
@@ -82,6 +87,7 @@ impl ServerState {
             engine,
             clients: Clients::default(),
             blocked: crate::blocked::Blocked::default(),
+            monitors: crate::monitor::Monitors::default(),
             run_id: random_hex40(),
             replid: random_hex40(),
             started: Instant::now(),
@@ -96,6 +102,7 @@ impl ServerState {
             max_input_buffer: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
+            shutdown_state: Default::default(),
             tcp_accept: parking_lot::Mutex::new(Vec::new()),
             me: std::sync::OnceLock::new(),
             persistence: Default::default(),
@@ -105,7 +112,7 @@ impl ServerState {
         }
     }
 
-    /// Asks the server to stop.
+    /// Makes the process exit (after a successful shutdown, `shutdown::prepare`).
     pub fn request_shutdown(&self) {
         self.shutting_down.store(true, Relaxed);
         self.shutdown.notify_one();
@@ -139,6 +146,10 @@ impl ServerHooks for ServerState {
     fn dbs_ready(&self, dbs: &[usize]) {
         let keys = self.blocked.keys_in(dbs);
         self.blocked.serve(&self.engine, self, keys);
+    }
+
+    fn monitor(&self, client: &ferrokv_core::Client, db: usize, args: &[&[u8]]) {
+        self.monitors.feed(self, client, db, args);
     }
 
     fn propagate(&self, cmds: &[(usize, &[&[u8]])]) -> u64 {

@@ -1,42 +1,4 @@
-//! The quoted form redis-cli prints strings in: `"a\nb"`, `\xHH` for bytes that are
-//! not printable ASCII.
+//! The quoted form redis-cli prints strings in (Redis's sdscatrepr), from the
+//! protocol crate where the server's MONITOR uses it too.
 
-/// Appends `data` quoted and escaped to `out`.
-pub fn push_repr(out: &mut Vec<u8>, data: &[u8]) {
-    out.push(b'"');
-    for &c in data {
-        match c {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            7 => out.extend_from_slice(b"\\a"),
-            8 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(c),
-            _ => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
-}
-
-/// `data` quoted, as a new buffer.
-pub fn repr(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + 2);
-    push_repr(&mut out, data);
-    out
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes() {
-        assert_eq!(
-            repr(b"a\"b\\\n\x01\xc3"),
-            b"\"a\\\"b\\\\\\n\\x01\\xc3\"".to_vec()
-        );
-    }
-}
+pub use ferrokv_resp::{push_repr, repr};

@@ -3,6 +3,7 @@
 use ferrokv_resp::Frame;
 
 use crate::args::is_kw;
+use crate::commands::meta::{self, Category, Flags};
 use crate::commands::reply_frame::write_frame;
 use crate::commands::{Command, CommandDef};
 use crate::ctx::Ctx;
@@ -137,21 +138,15 @@ fn list(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             if is_kw(args[3], "module") {
                 Vec::new()
             } else if is_kw(args[3], "aclcat") {
-                let cat = format!("@{}", String::from_utf8_lossy(value).to_ascii_lowercase());
-                names
-                    .into_iter()
-                    .filter(|n| {
-                        find(ctx, n.as_bytes()).is_some_and(|c| match &c.meta.info {
-                            Frame::Array(items) if items.len() > 6 => match &items[6] {
-                                Frame::Set(cats) | Frame::Array(cats) => {
-                                    cats.iter().any(|f| f.as_bytes() == Some(cat.as_bytes()))
-                                }
-                                _ => false,
-                            },
-                            _ => false,
+                match Category::from_name(value) {
+                    Some(cat) => names
+                        .into_iter()
+                        .filter(|n| {
+                            find(ctx, n.as_bytes()).is_some_and(|c| c.meta.acl_categories.has(cat))
                         })
-                    })
-                    .collect()
+                        .collect(),
+                    None => Vec::new(),
+                }
             } else if is_kw(args[3], "pattern") {
                 names
                     .into_iter()
@@ -170,76 +165,44 @@ fn list(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn key_positions<'e>(ctx: &Ctx<'_, 'e>, args: &[&[u8]]) -> CmdResult<(Vec<usize>, &'e Command)> {
+/// COMMAND GETKEYS / GETKEYSANDFLAGS (Redis's getKeysSubcommandImpl), answered for
+/// every command Redis 7.0 knows, implemented here or not.
+fn getkeys_impl(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], with_flags: bool) -> CmdResult {
     let cmd_args = &args[2..];
-    let reg = &ctx.engine.registry;
-    let Some(mut cmd) = reg.get(cmd_args[0]) else {
-        return Err(CmdError::Other("Invalid command specified".into()));
-    };
-    if cmd.handler.is_none() && cmd_args.len() > 1 {
-        if let Some(s) = cmd.subcommand(cmd_args[1]) {
-            cmd = s;
+    let meta = meta::lookup(cmd_args).ok_or(CmdError::GetKeysInvalidCommand)?;
+    if !meta.has_keys() {
+        return Err(CmdError::GetKeysNoKeyArguments);
+    }
+    if !meta.arity_ok(cmd_args.len()) {
+        return Err(CmdError::GetKeysInvalidArgumentCount);
+    }
+    let keys = meta.keys(cmd_args);
+    if keys.is_empty() && !meta.flags.has(Flags::NO_MANDATORY_KEYS) {
+        return Err(CmdError::GetKeysInvalidArguments);
+    }
+    ctx.out.array(keys.len());
+    for k in keys {
+        let key = cmd_args[k.pos];
+        if with_flags {
+            ctx.out.array(2);
+            ctx.out.bulk(key);
+            ctx.out.set(k.flags.len());
+            for name in k.flags.names() {
+                ctx.out.simple(name.as_bytes());
+            }
+        } else {
+            ctx.out.bulk(key);
         }
     }
-    if !cmd.meta.arity_ok(cmd_args.len()) {
-        return Err(CmdError::Other(
-            "Invalid number of arguments specified for command".into(),
-        ));
-    }
-    let pos = cmd.meta.key_positions(cmd_args);
-    if pos.is_empty() {
-        return Err(CmdError::Other("The command has no key arguments".into()));
-    }
-    Ok((pos, cmd))
+    Ok(())
 }
 
 fn getkeys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let (pos, _) = key_positions(ctx, args)?;
-    ctx.out.array(pos.len());
-    for p in pos {
-        ctx.out.bulk(args[2 + p]);
-    }
-    Ok(())
+    getkeys_impl(ctx, args, false)
 }
 
 fn getkeysandflags(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let (pos, cmd) = key_positions(ctx, args)?;
-    let specs_flags: Vec<Vec<Frame>> = match &cmd.meta.info {
-        Frame::Array(items) if items.len() > 8 => match &items[8] {
-            Frame::Array(specs) | Frame::Set(specs) => specs
-                .iter()
-                .map(|s| match s {
-                    Frame::Map(p) => p
-                        .iter()
-                        .find(|(k, _)| k.as_bytes() == Some(b"flags"))
-                        .and_then(|(_, v)| match v {
-                            Frame::Set(f) | Frame::Array(f) => Some(f.clone()),
-                            _ => None,
-                        })
-                        .unwrap_or_default(),
-                    _ => Vec::new(),
-                })
-                .collect(),
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
-    };
-    let mut flags = specs_flags.first().cloned().unwrap_or_default();
-    // SET's key flags depend on its arguments (Redis's setGetKeys): without GET it
-    // only overwrites.
-    if cmd.meta.name == "set" && !args[5..].iter().any(|a| is_kw(a, "get")) {
-        flags = vec![Frame::simple("OW"), Frame::simple("update")];
-    }
-    ctx.out.array(pos.len());
-    for p in pos {
-        ctx.out.array(2);
-        ctx.out.bulk(args[2 + p]);
-        ctx.out.set(flags.len());
-        for f in &flags {
-            write_frame(ctx.out, f);
-        }
-    }
-    Ok(())
+    getkeys_impl(ctx, args, true)
 }
 
 const HELP: &[&str] = &[

@@ -42,8 +42,10 @@ fn get(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    // An odd number of arguments (a parameter without its value) is Redis's
+    // syntax error; the table's arity (-4) only ensures one pair.
     if !args.len().is_multiple_of(2) {
-        return Err(CmdError::WrongArity("config|set".into()));
+        return Err(CmdError::Syntax);
     }
     // Validate everything first so that a bad pair changes nothing (Redis 7 applies
     // CONFIG SET of several parameters atomically).
@@ -134,6 +136,7 @@ fn resetstat(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     s.baseline_expired.fetch_add(t.expired, Relaxed);
     s.error_replies.store(0, Relaxed);
     s.error_codes.lock().clear();
+    ctx.engine.cmdstats.reset();
     s.rejected_calls.store(0, Relaxed);
     let _ = ctx.hooks.config_changed("resetstat");
     ctx.out.ok();

@@ -3,12 +3,13 @@
 
 use rand::Rng;
 
-use crate::args::{int_arg, is_kw, parse_i64};
+use crate::args::{i32_arg, int_arg, is_kw, parse_i64};
 use crate::commands::{CommandDef, Locks};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
 use crate::keyspace::{lock_id, LockId, Lookup, SHARDS, SHARD_BITS};
+use crate::notify::events as ev;
 use crate::types::ValueType;
 
 /// The table.
@@ -40,6 +41,7 @@ fn del(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let mut n = 0;
     for key in &args[1..] {
         if ctx.keys.delete(key)? {
+            ctx.keys.changed(key, ev::DEL);
             n += 1;
         }
     }
@@ -94,6 +96,8 @@ fn rename_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], nx: bool) -> CmdResult 
     }
     if let Some(node) = ctx.keys.take_in(db, src)? {
         ctx.keys.put_in(db, dst, node)?;
+        ctx.keys.modified(db, src, ev::RENAME_FROM);
+        ctx.keys.modified(db, dst, ev::RENAME_TO);
     }
     if nx {
         ctx.out.int(1);
@@ -144,8 +148,8 @@ fn copy(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         if is_kw(args[i], "replace") {
             replace = true;
         } else if is_kw(args[i], "db") && i + 1 < args.len() {
-            let n = int_arg(args[i + 1])?;
-            if n < 0 || n as usize >= ctx.engine.keyspace.db_count() || n > i32::MAX as i64 {
+            let n = i32_arg(args[i + 1])?;
+            if n < 0 || n as usize >= ctx.engine.keyspace.db_count() {
                 return Err(CmdError::DbIndexOutOfRange);
             }
             target = n as usize;
@@ -178,6 +182,7 @@ fn copy(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             e.set_expire(expire);
         }
     }
+    ctx.keys.modified(target, dst, ev::COPY_TO);
     ctx.out.int(1);
     Ok(())
 }
@@ -194,10 +199,7 @@ fn move_locks(args: &[&[u8]], db: usize, dbs: usize) -> Vec<LockId> {
 
 fn move_cmd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
-    let target = int_arg(args[2])?;
-    if target < i32::MIN as i64 || target > i32::MAX as i64 {
-        return Err(CmdError::NotInteger);
-    }
+    let target = i32_arg(args[2])?;
     if target < 0 || target as usize >= ctx.engine.keyspace.db_count() {
         return Err(CmdError::DbIndexOutOfRange);
     }
@@ -215,6 +217,8 @@ fn move_cmd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     if let Some(node) = ctx.keys.take_in(db, key)? {
         ctx.keys.put_in(target, key, node)?;
+        ctx.keys.modified(db, key, ev::MOVE_FROM);
+        ctx.keys.modified(target, key, ev::MOVE_TO);
     }
     ctx.out.int(1);
     Ok(())
@@ -245,26 +249,6 @@ fn keys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     ctx.out.finish_array(d, n);
     Ok(())
-}
-
-/// Redis parses SCAN cursors with strtoul: optional sign, digits, no spaces.
-fn parse_cursor(s: &[u8]) -> CmdResult<u64> {
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(CmdError::InvalidCursor);
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or(CmdError::InvalidCursor)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 /// Options shared by SCAN, HSCAN, SSCAN and ZSCAN.
@@ -307,7 +291,7 @@ pub fn parse_scan_opts<'a>(opts: &[&'a [u8]], allow_type: bool) -> CmdResult<Sca
 }
 
 fn scan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(args[1])?;
+    let cursor = crate::args::scan_cursor(args[1])?;
     let o = parse_scan_opts(&args[2..], true)?;
     let db = ctx.keys.db;
     let now = ctx.now_ms();
@@ -470,12 +454,14 @@ fn expire_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], base: i64, unit: Unit) 
     }
     if past {
         ctx.keys.delete(key)?;
+        ctx.keys.changed(key, ev::DEL);
         ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
     } else {
         let mut e = e;
         e.set_expire(Some(when));
         ctx.keys.mark_dirty(ctx.keys.db, key)?;
-        if ctx.keys.propagating && ctx.cmd.meta.name != "pexpireat" {
+        ctx.keys.changed(key, ev::EXPIRE);
+        if ctx.keys.mode.propagating && ctx.cmd.meta.name != "pexpireat" {
             // Logged as PEXPIREAT with the absolute time, options kept.
             let mut argv: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
             argv[0] = b"PEXPIREAT".to_vec();
@@ -549,6 +535,7 @@ fn persist(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     };
     if changed {
         ctx.keys.mark_dirty(ctx.keys.db, key)?;
+        ctx.keys.changed(key, ev::PERSIST);
     }
     ctx.out.int(i64::from(changed));
     Ok(())

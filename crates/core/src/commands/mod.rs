@@ -9,6 +9,7 @@ pub mod meta;
 pub mod object;
 pub mod server;
 pub mod sort;
+pub mod stats;
 
 use std::collections::HashMap;
 
@@ -38,6 +39,38 @@ pub enum Locks {
     Own,
 }
 
+/// How the admission step treats a command beyond what its Redis flags say: the
+/// few distinctions Redis makes by comparing command procedures, kept in the table
+/// instead of by name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Admit(pub u8);
+
+impl Admit {
+    /// Nothing special.
+    pub const NONE: Admit = Admit(0);
+    /// Runs at once inside MULTI instead of being queued, and is not refused there
+    /// under OOM (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+    pub const NOT_QUEUED: Admit = Admit(1);
+    /// Allowed while a RESP2 client is in subscribed mode ((P|S)SUBSCRIBE,
+    /// (P|S)UNSUBSCRIBE, PING, QUIT, RESET).
+    pub const SUBSCRIBED: Admit = Admit(2);
+    /// Refused like a write while writes are refused for a disk error (PING: a
+    /// health check must see the error).
+    pub const DISK_CHECK: Admit = Admit(4);
+    /// Runs the queued commands (EXEC): admitted with their flags too.
+    pub const RUNS_QUEUE: Admit = Admit(8);
+
+    /// Both sets.
+    pub const fn and(self, other: Admit) -> Admit {
+        Admit(self.0 | other.0)
+    }
+
+    /// Whether every bit of `other` is set.
+    pub fn has(self, other: Admit) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
 /// One command's entry in a type module's table.
 pub struct CommandDef {
     /// Full lower-case name; subcommands as `parent|sub`.
@@ -46,6 +79,8 @@ pub struct CommandDef {
     pub handler: Handler,
     /// Locking.
     pub locks: Locks,
+    /// Admission distinctions (see [`Admit`]).
+    pub admit: Admit,
 }
 
 impl CommandDef {
@@ -55,6 +90,7 @@ impl CommandDef {
             name,
             handler,
             locks: Locks::Auto,
+            admit: Admit::NONE,
         }
     }
 
@@ -64,18 +100,28 @@ impl CommandDef {
             name,
             handler,
             locks,
+            admit: Admit::NONE,
         }
+    }
+
+    /// The same entry with admission distinctions.
+    pub const fn admit(self, admit: Admit) -> CommandDef {
+        CommandDef { admit, ..self }
     }
 }
 
 /// A command ready to dispatch.
 pub struct Command {
+    /// Its index among every command and subcommand (statistics).
+    pub id: usize,
     /// Redis's description of it.
     pub meta: &'static CommandMeta,
     /// Its implementation; `None` for container commands (CLIENT, CONFIG, ...).
     pub handler: Option<Handler>,
     /// Locking.
     pub locks: Locks,
+    /// Admission distinctions.
+    pub admit: Admit,
     /// Implemented subcommands.
     pub subcommands: Vec<Command>,
 }
@@ -96,6 +142,8 @@ impl Command {
 /// Every implemented command, by name.
 pub struct Registry {
     commands: Vec<Command>,
+    /// Full names (`get`, `client|list`) by [`Command::id`].
+    names: Vec<&'static str>,
     by_name: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
 }
 
@@ -143,12 +191,19 @@ impl Registry {
             }
         }
         let mut commands = Vec::new();
+        let mut names: Vec<&'static str> = Vec::new();
+        let mut next_id = |m: &'static CommandMeta| {
+            names.push(m.name.as_str());
+            names.len() - 1
+        };
         let mut by_name = HashMap::with_hasher(foldhash::fast::RandomState::default());
         for (def, m) in &top {
             commands.push(Command {
+                id: next_id(m),
                 meta: m,
                 handler: Some(def.handler),
                 locks: def.locks,
+                admit: def.admit,
                 subcommands: Vec::new(),
             });
             by_name.insert(def.name.as_bytes().to_vec(), commands.len() - 1);
@@ -159,9 +214,11 @@ impl Registry {
                 None => {
                     let m = &all[parent];
                     commands.push(Command {
+                        id: next_id(m),
                         meta: m,
                         handler: None,
                         locks: Locks::Auto,
+                        admit: Admit::NONE,
                         subcommands: Vec::new(),
                     });
                     by_name.insert(parent.as_bytes().to_vec(), commands.len() - 1);
@@ -170,14 +227,20 @@ impl Registry {
             };
             for (def, m) in list {
                 commands[idx].subcommands.push(Command {
+                    id: next_id(m),
                     meta: m,
                     handler: Some(def.handler),
                     locks: def.locks,
+                    admit: def.admit,
                     subcommands: Vec::new(),
                 });
             }
         }
-        Registry { commands, by_name }
+        Registry {
+            commands,
+            names,
+            by_name,
+        }
     }
 
     /// The command named `name` (any case).
@@ -196,6 +259,11 @@ impl Registry {
     /// Every top-level command.
     pub fn iter(&self) -> impl Iterator<Item = &Command> {
         self.commands.iter()
+    }
+
+    /// Every command and subcommand's full name, by [`Command::id`].
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
     }
 
     /// Number of top-level commands.

@@ -1,4 +1,4 @@
-//! OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ / HELP.
+//! OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ / HELP, and MEMORY USAGE.
 
 use crate::commands::{reply_help, CommandDef};
 use crate::config::P;
@@ -15,7 +15,38 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("object|idletime", idletime),
     CommandDef::new("object|freq", freq),
     CommandDef::new("object|help", help),
+    CommandDef::new("memory|usage", memory_usage),
 ];
+
+/// Redis's default MEMORY USAGE sample size (OBJ_COMPUTE_SIZE_DEF_SAMPLES).
+const DEFAULT_SAMPLES: usize = 5;
+
+/// MEMORY USAGE key [SAMPLES count]: the entry (key included) plus the value,
+/// collections estimated from `count` elements (0: all).
+fn memory_usage(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let mut samples = DEFAULT_SAMPLES;
+    let mut j = 3;
+    while j < args.len() {
+        if crate::args::is_kw(args[j], "samples") && j + 1 < args.len() {
+            let n = crate::args::int_arg(args[j + 1])?;
+            if n < 0 {
+                return Err(CmdError::Syntax);
+            }
+            samples = if n == 0 { usize::MAX } else { n as usize };
+            j += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    match ctx.keys.lookup_in(ctx.keys.db, args[2], Lookup::NoTouch)? {
+        Some(e) => {
+            let n = e.node.alloc_size() + e.node.value.memory_usage(samples);
+            ctx.out.int(n as i64);
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
 
 /// Redis's shared integers: values 0..10000 are one shared object (refcount
 /// INT_MAX) unless an LRU/LFU maxmemory policy needs per-key access data.

@@ -1,8 +1,8 @@
 //! Connection and server commands that only need the engine: PING, ECHO, SELECT,
 //! DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME.
 
-use crate::args::{int_arg, is_kw};
-use crate::commands::{CommandDef, Locks};
+use crate::args::{i32_arg, is_kw, parse_i64};
+use crate::commands::{Admit, CommandDef, Locks};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::SHARDS;
@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 /// The table.
 pub static COMMANDS: &[CommandDef] = &[
-    CommandDef::new("ping", ping),
+    CommandDef::new("ping", ping).admit(Admit::SUBSCRIBED.and(Admit::DISK_CHECK)),
     CommandDef::new("echo", echo),
     CommandDef::new("select", select),
     CommandDef::with_locks("dbsize", dbsize, Locks::Db),
@@ -35,7 +35,7 @@ fn echo(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let db = int_arg(args[1])?;
+    let db = i32_arg(args[1])?;
     if db < 0 || db as usize >= ctx.engine.keyspace.db_count() {
         return Err(CmdError::DbIndexOutOfRange);
     }
@@ -64,8 +64,9 @@ fn flush_mode(ctx: &Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult<bool> {
     }
 }
 
-fn flush_dbs(ctx: &mut Ctx<'_, '_>, dbs: std::ops::Range<usize>, lazy: bool) {
+fn flush_dbs(ctx: &mut Ctx<'_, '_>, dbs: std::ops::Range<usize>, lazy: bool) -> CmdResult {
     for db in dbs {
+        ctx.keys.db_replaced(db, None)?;
         for shard in ctx.keys.locks().db_shards(db) {
             let old = shard.clear();
             shard.stats.dirty += old.len() as u64;
@@ -74,12 +75,13 @@ fn flush_dbs(ctx: &mut Ctx<'_, '_>, dbs: std::ops::Range<usize>, lazy: bool) {
             }
         }
     }
+    Ok(())
 }
 
 fn flushdb(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let lazy = flush_mode(ctx, args)?;
     let db = ctx.keys.db;
-    flush_dbs(ctx, db..db + 1, lazy);
+    flush_dbs(ctx, db..db + 1, lazy)?;
     // Logged even when the db was empty, as Redis 7.0 forces it.
     ctx.keys.dirty += 1;
     ctx.out.ok();
@@ -89,7 +91,7 @@ fn flushdb(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn flushall(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let lazy = flush_mode(ctx, args)?;
     let n = ctx.engine.keyspace.db_count();
-    flush_dbs(ctx, 0..n, lazy);
+    flush_dbs(ctx, 0..n, lazy)?;
     ctx.keys.dirty += 1;
     ctx.out.ok();
     Ok(())
@@ -97,13 +99,21 @@ fn flushall(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 
 fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let n = ctx.engine.keyspace.db_count() as i64;
-    let a = crate::args::parse_i64(args[1]).ok_or(CmdError::InvalidFirstDb)?;
-    let b = crate::args::parse_i64(args[2]).ok_or(CmdError::InvalidSecondDb)?;
+    // Redis's getIntFromObjectOrReply with its own message: past an int is "invalid".
+    let db_index = |s: &[u8], err: CmdError| {
+        parse_i64(s)
+            .filter(|v| i32::try_from(*v).is_ok())
+            .ok_or(err)
+    };
+    let a = db_index(args[1], CmdError::InvalidFirstDb)?;
+    let b = db_index(args[2], CmdError::InvalidSecondDb)?;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(CmdError::DbIndexOutOfRange);
     }
     if a != b {
         let (a, b) = (a as usize, b as usize);
+        ctx.keys.db_replaced(a, Some(b))?;
+        ctx.keys.db_replaced(b, Some(a))?;
         for s in 0..SHARDS {
             let ids = ((a * SHARDS + s) as u32, (b * SHARDS + s) as u32);
             if let Some((x, y)) = ctx.keys.locks().pair(ids.0, ids.1) {
@@ -115,7 +125,7 @@ fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         avg[a].store(y, Relaxed);
         avg[b].store(x, Relaxed);
         // Clients blocked on a key of either db may find it there now.
-        if ctx.keys.track_ready {
+        if ctx.keys.mode.track_ready {
             ctx.keys.ready_dbs.extend([a, b]);
         }
     }

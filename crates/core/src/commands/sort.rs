@@ -296,8 +296,9 @@ fn sort_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], readonly: bool) -> CmdRes
                     output.into_iter().map(Option::unwrap_or_default).collect();
                 let list = ListValue::from_items(items, &ctx.engine.config);
                 ctx.keys.set(dest, Value::List(Box::new(list)), false)?;
-            } else {
-                ctx.keys.delete(dest)?;
+                ctx.keys.changed(dest, crate::notify::events::SORTSTORE);
+            } else if ctx.keys.delete(dest)? {
+                ctx.keys.changed(dest, crate::notify::events::DEL);
             }
             ctx.out.int(n as i64);
         }

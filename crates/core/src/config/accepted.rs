@@ -204,20 +204,6 @@ pub static ACCEPTED: &[ParamDef] = &[
         YES,
     ),
     def(
-        "shutdown-on-sigint",
-        None,
-        Kind::Enum(&["default", "save", "nosave", "now", "force"]),
-        "default",
-        YES,
-    ),
-    def(
-        "shutdown-on-sigterm",
-        None,
-        Kind::Enum(&["default", "save", "nosave", "now", "force"]),
-        "default",
-        YES,
-    ),
-    def(
         "cluster-replica-validity-factor",
         Some("cluster-slave-validity-factor"),
         Kind::Int(0, 2147483647),
@@ -328,13 +314,6 @@ pub static ACCEPTED: &[ParamDef] = &[
         YES,
     ),
     def("watchdog-period", None, Kind::Int(0, 2147483647), "0", YES),
-    def(
-        "shutdown-timeout",
-        None,
-        Kind::Int(0, 2147483647),
-        "10",
-        YES,
-    ),
     def(
         "repl-diskless-sync-max-replicas",
         None,

@@ -23,6 +23,10 @@ pub enum Kind {
     Memory(i64, i64),
     /// One of the listed words.
     Enum(&'static [&'static str]),
+    /// Redis's multi-argument enum: words separated by spaces, each one of the
+    /// listed names; the first name is 0 and names the empty set, the others are
+    /// bits 1, 2, 4, ... in list order (the shutdown-on-sig* flags).
+    Flags(&'static [&'static str]),
     /// Free text.
     Str,
     /// `save`: pairs of seconds and changes, or empty.
@@ -32,6 +36,8 @@ pub enum Kind {
     /// Free text of one or more words (multi-argument directives ferrokv only
     /// stores, such as `client-output-buffer-limit`).
     Words,
+    /// `notify-keyspace-events`: class characters; the number is the flag set.
+    KeyspaceEvents,
 }
 
 /// One parameter.
@@ -67,6 +73,9 @@ macro_rules! params {
 
 const YES: bool = true;
 const NO: bool = false;
+/// SHUTDOWN's options as shutdown-on-sigint / -sigterm name them: bit values
+/// save 1, nosave 2, now 4, force 8 (Redis's SHUTDOWN_* flags).
+pub const SHUTDOWN_FLAGS: &[&str] = &["default", "save", "nosave", "now", "force"];
 const MAXMEMORY_POLICIES: &[&str] = &[
     "volatile-lru",
     "volatile-lfu",
@@ -129,14 +138,17 @@ params! {
     ListMaxListpackSize: "list-max-listpack-size" / "list-max-ziplist-size", Kind::Int(i32::MIN as i64, i32::MAX as i64), "-2", YES;
     ListCompressDepth: "list-compress-depth", Kind::Int(0, i32::MAX as i64), "0", YES;
     HashMaxListpackEntries: "hash-max-listpack-entries" / "hash-max-ziplist-entries", Kind::Int(0, i64::MAX), "512", YES;
-    HashMaxListpackValue: "hash-max-listpack-value" / "hash-max-ziplist-value", Kind::Int(0, i64::MAX), "64", YES;
+    HashMaxListpackValue: "hash-max-listpack-value" / "hash-max-ziplist-value", Kind::Memory(0, i64::MAX), "64", YES;
     SetMaxIntsetEntries: "set-max-intset-entries", Kind::Int(0, i64::MAX), "512", YES;
     ZsetMaxListpackEntries: "zset-max-listpack-entries" / "zset-max-ziplist-entries", Kind::Int(0, i64::MAX), "128", YES;
-    ZsetMaxListpackValue: "zset-max-listpack-value" / "zset-max-ziplist-value", Kind::Int(0, i64::MAX), "64", YES;
-    NotifyKeyspaceEvents: "notify-keyspace-events", Kind::Str, "", YES;
+    ZsetMaxListpackValue: "zset-max-listpack-value" / "zset-max-ziplist-value", Kind::Memory(0, i64::MAX), "64", YES;
+    NotifyKeyspaceEvents: "notify-keyspace-events", Kind::KeyspaceEvents, "", YES;
     SlowlogLogSlowerThan: "slowlog-log-slower-than", Kind::Int(-1, i64::MAX), "10000", YES;
     SlowlogMaxLen: "slowlog-max-len", Kind::Int(0, i64::MAX), "128", YES;
     IoThreads: "io-threads", Kind::Int(1, 128), "1", NO;
+    ShutdownOnSigint: "shutdown-on-sigint", Kind::Flags(SHUTDOWN_FLAGS), "default", YES;
+    ShutdownOnSigterm: "shutdown-on-sigterm", Kind::Flags(SHUTDOWN_FLAGS), "default", YES;
+    ShutdownTimeout: "shutdown-timeout", Kind::Int(0, i32::MAX as i64), "10", YES;
     EnableDebugCommand: "enable-debug-command", Kind::Enum(&["yes", "no", "local"]), "no", NO;
     EnableProtectedConfigs: "enable-protected-configs", Kind::Enum(&["yes", "no", "local"]), "no", NO;
 }
@@ -189,15 +201,21 @@ impl Default for Config {
     }
 }
 
-/// Parses a memory value as Redis's `memtoull`: a number with optional k, kb, m, mb,
-/// g, gb (k = 1000, kb = 1024), any case.
-pub fn parse_memory(s: &str) -> Option<i64> {
+/// Parses a memory value as Redis's `memtoull`: digits with optional k, kb, m, mb,
+/// g, gb (k = 1000, kb = 1024), any case. No sign; no digits at all reads as 0
+/// (strtoull of an empty string), so "" and "kb" are 0; too many digits saturate
+/// (strtoull's ERANGE is not an error there) and the unit multiplies with
+/// wrap-around, as in Redis: the caller's range check then refuses the value.
+pub fn parse_memory(s: &str) -> Option<u64> {
+    if s.starts_with('-') {
+        return None;
+    }
     let lower = s.to_ascii_lowercase();
     let split = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(lower.len());
     let (num, unit) = lower.split_at(split);
-    let mul: i64 = match unit {
+    let mul: u64 = match unit {
         "" | "b" => 1,
         "k" => 1000,
         "kb" => 1024,
@@ -207,8 +225,16 @@ pub fn parse_memory(s: &str) -> Option<i64> {
         "gb" => 1024 * 1024 * 1024,
         _ => return None,
     };
-    let n: i64 = num.parse().ok()?;
-    n.checked_mul(mul)
+    // Redis copies the digits into a 128-byte buffer first.
+    if num.len() >= 128 {
+        return None;
+    }
+    let n: u64 = if num.is_empty() {
+        0
+    } else {
+        num.parse().unwrap_or(u64::MAX)
+    };
+    Some(n.wrapping_mul(mul))
 }
 
 /// Validates `value` for `p`; returns the canonical text and the numeric form.
@@ -232,12 +258,13 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
         Kind::Memory(min, max) => {
             let n =
                 parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
-            if n < min || n > max {
+            // The bounds of memory parameters are never negative.
+            if n < min.max(0) as u64 || n > max.max(0) as u64 {
                 return Err(format!(
                     "argument must be between {min} and {max} inclusive"
                 ));
             }
-            Ok((n.to_string(), n))
+            Ok((n.to_string(), n as i64))
         }
         Kind::Enum(words) => {
             let lower = value.to_ascii_lowercase();
@@ -248,6 +275,37 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
                     words.join(", ")
                 )),
             }
+        }
+        Kind::Flags(words) => {
+            let refuse = || {
+                format!(
+                    "argument(s) must be one of the following: {}",
+                    words.join(", ")
+                )
+            };
+            // Split on single spaces, as Redis does: an empty word is refused.
+            let mut bits = 0i64;
+            for word in value.split(' ') {
+                let lower = word.to_ascii_lowercase();
+                let i = words.iter().position(|w| *w == lower).ok_or_else(refuse)?;
+                if i > 0 {
+                    bits |= 1 << (i - 1);
+                }
+            }
+            if words == SHUTDOWN_FLAGS && bits & 3 == 3 {
+                return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+            }
+            // Shown as Redis shows it: the names of the set bits in list order.
+            let names: Vec<&str> = (1..words.len())
+                .filter(|i| bits & (1 << (i - 1)) != 0)
+                .map(|i| words[i])
+                .collect();
+            let text = if names.is_empty() {
+                words[0].to_string()
+            } else {
+                names.join(" ")
+            };
+            Ok((text, bits))
         }
         Kind::Str => Ok((value.to_string(), 0)),
         Kind::Save => {
@@ -262,6 +320,10 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
             }
             Ok((parts.join(" "), 0))
         }
+        Kind::KeyspaceEvents => match crate::notify::parse_flags(value) {
+            Some(flags) => Ok((crate::notify::format_flags(flags), i64::from(flags))),
+            None => Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
+        },
         Kind::Bind => {
             let parts: Vec<&str> = value.split_whitespace().collect();
             if parts.is_empty() || parts.len() > 16 {
@@ -417,10 +479,54 @@ mod tests {
     }
 
     #[test]
+    fn shutdown_flags_as_redis_shows_them() {
+        let c = Config::default();
+        assert_eq!(c.string(P::ShutdownOnSigterm), "default");
+        assert_eq!(c.int(P::ShutdownOnSigterm), 0);
+        for (set, shown, bits) in [
+            ("nosave now", "nosave now", 6),
+            ("force now save", "save now force", 13),
+            ("SAVE NOW", "save now", 5),
+            ("save save", "save", 1),
+            ("default force", "force", 8),
+            ("default default", "default", 0),
+        ] {
+            assert_eq!(
+                c.set("shutdown-on-sigterm", set, false),
+                Ok("shutdown-on-sigterm")
+            );
+            assert_eq!(c.string(P::ShutdownOnSigterm), shown, "{set}");
+            assert_eq!(c.int(P::ShutdownOnSigterm), bits, "{set}");
+        }
+        let words = "argument(s) must be one of the following: default, save, nosave, now, force";
+        for bad in ["", " save", "save  save", "bogus"] {
+            assert_eq!(
+                c.set("shutdown-on-sigint", bad, false),
+                Err(words.into()),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            c.set("shutdown-on-sigint", "save nosave", false),
+            Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into())
+        );
+    }
+
+    #[test]
     fn memory_units() {
         assert_eq!(parse_memory("1k"), Some(1000));
         assert_eq!(parse_memory("1KB"), Some(1024));
         assert_eq!(parse_memory("2gb"), Some(2 << 30));
         assert_eq!(parse_memory("x"), None);
+        // memtoull: no sign, and no digits read as 0.
+        assert_eq!(parse_memory("-1"), None);
+        assert_eq!(parse_memory("+1"), None);
+        assert_eq!(parse_memory(""), Some(0));
+        assert_eq!(parse_memory("kb"), Some(0));
+        assert_eq!(parse_memory("99999999999999999999"), Some(u64::MAX));
+        assert_eq!(
+            parse_memory("18446744073709551615kb"),
+            Some(u64::MAX.wrapping_mul(1024))
+        );
     }
 }

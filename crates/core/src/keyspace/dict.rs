@@ -5,8 +5,8 @@
 //! With chaining and power-of-two sizes, bucket `b` of a table of size `2^n` splits
 //! into buckets `b` and `b + 2^n` when the table doubles, so a cursor that walks
 //! bucket indexes in reverse-binary order (Redis's dictScan) never skips a bucket's
-//! keys across resizes. The same layout gives cheap random sampling (RANDOMKEY,
-//! active expiry, eviction). An entry is one 64-byte allocation holding its chain
+//! keys across resizes. The same layout gives uniform random picks (RANDOMKEY):
+//! see [`Dict::random`]. An entry is one 64-byte allocation holding its chain
 //! link, key, value and expire time.
 
 pub use crate::keyspace::node::Node;
@@ -16,6 +16,10 @@ pub use crate::keyspace::node::Node;
 pub struct Dict {
     table: Vec<Option<Node>>,
     len: usize,
+    /// A bound on the chain lengths (never below the longest chain; exact after a
+    /// resize, raised by inserts, left as it is by removals): what makes random
+    /// picks uniform.
+    max_chain: u32,
 }
 
 const MIN_SIZE: usize = 4;
@@ -83,6 +87,16 @@ impl Dict {
         let i = self.index(hash);
         node.next = self.table[i].take();
         self.len += 1;
+        // The caller has just walked this chain looking for the key: cheap to count.
+        let mut n = 1u32;
+        let mut cur = node.next.as_ref();
+        while let Some(x) = cur {
+            n = n.saturating_add(1);
+            cur = x.next.as_ref();
+        }
+        if n > self.max_chain {
+            self.max_chain = n;
+        }
         self.table[i].insert(node)
     }
 
@@ -132,6 +146,8 @@ impl Dict {
     fn resize(&mut self, new_size: usize, hash: impl Fn(&Node) -> u64) {
         let mut new_table: Vec<Option<Node>> = Vec::new();
         new_table.resize_with(new_size, || None);
+        // Chain lengths of the new table, for an exact bound again.
+        let mut lens = vec![0u32; new_size];
         let mask = new_size - 1;
         for slot in self.table.iter_mut() {
             let mut chain = slot.take();
@@ -140,9 +156,11 @@ impl Dict {
                 let i = hash(&node) as usize & mask;
                 node.next = new_table[i].take();
                 new_table[i] = Some(node);
+                lens[i] = lens[i].saturating_add(1);
             }
         }
         self.table = new_table;
+        self.max_chain = lens.into_iter().max().unwrap_or(0);
     }
 
     /// Visits the entries of the bucket(s) at `cursor` and returns the next cursor
@@ -193,27 +211,27 @@ impl Dict {
         (next, removed)
     }
 
-    /// A random entry (uniform over buckets, then over the chain), as RANDOMKEY.
+    /// A random entry, every entry with the same chance (RANDOMKEY).
+    ///
+    /// A bucket and then a chain element would favour entries of short chains.
+    /// Instead a try draws a bucket and a position below the chain bound and
+    /// succeeds when that position exists: each entry has the same chance per try,
+    /// 1 / (buckets * bound). Expected tries: buckets * bound / len, a small
+    /// constant (the load stays above 1/8, chains are short).
     pub fn random(&self, rng: &mut impl rand::Rng) -> Option<&Node> {
         if self.len == 0 {
             return None;
         }
-        let mask = self.table.len() - 1;
+        let bound = self.max_chain.max(1) as usize;
+        let slots = self.table.len();
         loop {
-            if let Some(head) = self.table[rng.gen::<usize>() & mask].as_ref() {
-                let mut chain_len = 0;
-                let mut cur = Some(head);
-                while let Some(n) = cur {
-                    chain_len += 1;
-                    cur = n.next.as_ref();
-                }
-                let mut pick = rng.gen_range(0..chain_len);
-                let mut cur = head;
-                while pick > 0 {
-                    cur = cur.next.as_ref()?;
-                    pick -= 1;
-                }
-                return Some(cur);
+            let r = rng.gen_range(0..slots * bound);
+            let mut cur = self.table[r / bound].as_ref();
+            for _ in 0..r % bound {
+                cur = cur.and_then(|n| n.next.as_ref());
+            }
+            if let Some(n) = cur {
+                return Some(n);
             }
         }
     }
@@ -328,6 +346,66 @@ mod tests {
                 seen.contains(format!("stay{i}").as_bytes()),
                 "missed stay{i}"
             );
+        }
+    }
+
+    #[test]
+    fn random_picks_are_uniform_over_entries() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+        let mut d = Dict::default();
+        // Grow to 512 buckets, then remove down to chains of mixed lengths.
+        for i in 0..400 {
+            put(&mut d, format!("{i}").as_bytes());
+        }
+        for i in 300..400 {
+            let k = format!("{i}");
+            d.remove(k.as_bytes(), hash_key(k.as_bytes()));
+        }
+        let mut counts = vec![0u64; 300];
+        for _ in 0..300 * 200 {
+            let i: usize = d
+                .random(&mut rng)
+                .and_then(|n| std::str::from_utf8(n.key()).ok()?.parse().ok())
+                .unwrap_or(usize::MAX);
+            counts[i] += 1;
+        }
+        let expected = 200.0;
+        let chi: f64 = counts
+            .iter()
+            .map(|&c| (c as f64 - expected).powi(2) / expected)
+            .sum();
+        // Mean 299, standard deviation about 24.5: a generous bound.
+        assert!(chi < 299.0 + 6.0 * 24.5, "chi-square {chi}");
+    }
+
+    #[test]
+    fn chain_bound_covers_every_chain() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(22);
+        let mut d = Dict::default();
+        for round in 0..4000u32 {
+            let k = rng.gen_range(0..1500u32).to_string();
+            if round % 3 == 2 {
+                d.remove(k.as_bytes(), hash_key(k.as_bytes()));
+            } else {
+                put(&mut d, k.as_bytes());
+            }
+            let longest = d
+                .table
+                .iter()
+                .map(|slot| {
+                    let mut n = 0u32;
+                    let mut cur = slot.as_ref();
+                    while let Some(x) = cur {
+                        n += 1;
+                        cur = x.next.as_ref();
+                    }
+                    n
+                })
+                .max()
+                .unwrap_or(0);
+            assert!(longest <= d.max_chain, "{longest} > {}", d.max_chain);
         }
     }
 }

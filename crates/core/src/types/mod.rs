@@ -9,6 +9,9 @@ pub mod set;
 pub mod string;
 pub mod zset;
 
+#[cfg(test)]
+mod random_pick_tests;
+
 use crate::types::string::StrValue;
 
 /// A value stored under a key. 24 bytes: small strings are inline, the rest boxed.
@@ -72,6 +75,13 @@ impl ValueType {
 }
 
 impl Value {
+    /// Whether clients block waiting for a key of this type (lists, zsets): creating
+    /// one makes the key ready for them.
+    #[inline]
+    pub fn is_blockable(&self) -> bool {
+        matches!(self, Value::List(_) | Value::ZSet(_))
+    }
+
     /// Advances a collection's incremental resize by one bucket, on each command's
     /// lookup of the key, so that read-mostly collections finish their rehash.
     #[inline]
@@ -87,6 +97,18 @@ impl Value {
     /// moved out).
     pub fn empty() -> Value {
         Value::Str(StrValue::Int(0))
+    }
+
+    /// Heap bytes of the value, collections estimated from `samples` elements
+    /// (MEMORY USAGE; every element when they are fewer).
+    pub fn memory_usage(&self, samples: usize) -> usize {
+        match self {
+            Value::Str(s) => s.heap_size(),
+            Value::List(l) => std::mem::size_of::<list::ListValue>() + l.heap_size_sampled(samples),
+            Value::Hash(h) => std::mem::size_of::<hash::HashValue>() + h.heap_size_sampled(samples),
+            Value::Set(s) => std::mem::size_of::<set::SetValue>() + s.heap_size_sampled(samples),
+            Value::ZSet(z) => std::mem::size_of::<zset::ZSetValue>() + z.heap_size(),
+        }
     }
 
     /// The value's type.

@@ -219,22 +219,7 @@ fn quote(name: &str) -> String {
     if !needs {
         return name.to_string();
     }
-    let mut s = String::from("\"");
-    for b in name.bytes() {
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            b'"' => s.push_str("\\\""),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            0x07 => s.push_str("\\a"),
-            0x08 => s.push_str("\\b"),
-            b if b.is_ascii_graphic() || b == b' ' => s.push(b as char),
-            b => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s.push('"');
-    s
+    String::from_utf8_lossy(&ferrokv_resp::repr(name.as_bytes())).into_owned()
 }
 
 /// Splits a line into words as sdssplitargs: spaces separate, double quotes allow

@@ -274,7 +274,7 @@ fn load_rdb_part(engine: &Engine, data: &[u8], name: &str) -> Result<(u64, usize
         if keys.as_ref().map(|k| k.db) != Some(db) {
             drop(keys.take());
             let mut k = Keys::new(LockSet::lock_dbs(&engine.keyspace, [db]), db, now);
-            k.loading = true;
+            k.mode.loading = true;
             keys = Some(k);
         }
         let Some(k) = keys.as_mut() else { continue };

@@ -32,7 +32,7 @@ mod writer;
 
 pub use load::{debug_loadaof, load_at_startup, load_files, LoadReport};
 pub use rewrite::{config_changed, start_rewrite, COMMANDS};
-pub use writer::{shutdown, start_cron};
+pub use writer::{flush_for_shutdown, remove_temp_files, start_cron, writing_initial_aof};
 
 use std::fs::File;
 use std::io::Write;
@@ -110,6 +110,9 @@ struct Stats {
     rewrite_scheduled: AtomicBool,
     /// The scheduled rewrite is the one that turns the AOF on.
     enable_scheduled: AtomicBool,
+    /// The running rewrite is the one that turns the AOF on (Redis's
+    /// AOF_WAIT_REWRITE: the AOF is not complete until it finishes).
+    enabling: AtomicBool,
     rewrite_started: AtomicI64,
     last_rewrite_secs: AtomicI64,
     last_rewrite_ok: AtomicBool,

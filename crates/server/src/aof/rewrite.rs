@@ -296,9 +296,11 @@ pub(super) fn start_rewrite_inner(st: &Arc<ServerState>, enabling: bool) -> Resu
         return Err("Background append only file rewriting already in progress".into());
     }
     aof.stats.rewrite_started.store(unix_secs(), Relaxed);
+    aof.stats.enabling.store(enabling, Release);
     let pending = match begin_rewrite(&st.engine, aof, enabling) {
         Ok(p) => p,
         Err(e) => {
+            aof.stats.enabling.store(false, Release);
             aof.stats.rewrite_in_progress.store(false, Release);
             return Err(e);
         }
@@ -336,9 +338,11 @@ pub(super) fn start_rewrite_inner(st: &Arc<ServerState>, enabling: bool) -> Resu
                     }
                 }
             }
+            aof.stats.enabling.store(false, Release);
             aof.stats.rewrite_in_progress.store(false, Release);
         });
     if let Err(e) = spawned {
+        aof.stats.enabling.store(false, Release);
         aof.stats.rewrite_in_progress.store(false, Release);
         return Err(format!("can't start the rewrite thread: {e}"));
     }

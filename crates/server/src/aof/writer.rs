@@ -212,6 +212,10 @@ impl Aof {
                 }
             }
         }
+        if engine.halted.load(Relaxed) {
+            // A shutdown runs: no rewrite starts now.
+            return;
+        }
         let in_progress = self.stats.rewrite_in_progress.load(Acquire);
         if !in_progress
             && !engine.snapshot.active()
@@ -305,11 +309,34 @@ pub fn start_cron(st: Arc<ServerState>) {
     }
 }
 
-/// At exit: everything logged reaches the disk.
-pub fn shutdown(st: &ServerState) {
-    if st.aof.enabled() {
-        st.aof.close();
+/// The shutdown's step (Redis's flushAppendOnlyFile(1) + fsync in
+/// finishShutdown): with commands halted, everything logged is written and
+/// fsynced. Errors are logged, as Redis does, and do not stop the shutdown.
+pub fn flush_for_shutdown(st: &ServerState) {
+    let aof = &st.aof;
+    if !aof.enabled() {
+        return;
     }
+    tracing::info!("Calling fsync() on the AOF file.");
+    let target = aof.pending.lock().end;
+    if let Err(e) = aof.sync_to(target) {
+        tracing::warn!("Fail to fsync the AOF file: {e}.");
+    }
+}
+
+/// Whether the running rewrite is the one that turns the AOF on (Redis's
+/// AOF_WAIT_REWRITE with a rewrite child): the AOF files do not hold the dataset
+/// until it ends. One only scheduled does not count, as in Redis.
+pub fn writing_initial_aof(st: &ServerState) -> bool {
+    let s = &st.aof.stats;
+    s.rewrite_in_progress.load(Acquire) && s.enabling.load(Acquire)
+}
+
+/// At exit: removes the unfinished base of a rewrite cut short (Redis removes a
+/// killed rewrite child's temp file).
+pub fn remove_temp_files(st: &ServerState) {
+    let tmp = dir(&st.engine).join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let _ = std::fs::remove_file(tmp);
 }
 
 #[cfg(test)]

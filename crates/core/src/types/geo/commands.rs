@@ -3,9 +3,10 @@
 //! and reply shapes.
 
 use crate::args::{float_arg, int_arg, is_kw, parse_f64};
-use crate::commands::CommandDef;
+use crate::commands::{CommandDef, Locks};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace::{lock_id, LockId};
 use crate::types::geo::format_coord;
 use crate::types::geo::hash::{self, LAT_MAX, LAT_MIN, LON_MAX, LON_MIN, STEP_MAX};
 use crate::types::geo::search::{self, Found, Shape, ShapeKind};
@@ -20,11 +21,30 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("geohash", geohash),
     CommandDef::new("geosearch", geosearch),
     CommandDef::new("geosearchstore", geosearchstore),
-    CommandDef::new("georadius", georadius),
+    CommandDef::with_locks("georadius", georadius, Locks::Custom(radius_locks)),
     CommandDef::new("georadius_ro", georadius_ro),
-    CommandDef::new("georadiusbymember", georadiusbymember),
+    CommandDef::with_locks(
+        "georadiusbymember",
+        georadiusbymember,
+        Locks::Custom(radius_locks),
+    ),
     CommandDef::new("georadiusbymember_ro", georadiusbymember_ro),
 ];
+
+/// GEORADIUS[BYMEMBER]'s shards: the source key and every key after a STORE or
+/// STOREDIST. The key specs name the first such key (what COMMAND GETKEYS
+/// reports, as Redis), but the command stores into the last one.
+fn radius_locks(args: &[&[u8]], db: usize, _dbs: usize) -> Vec<LockId> {
+    let mut ids = vec![lock_id(db, args[1])];
+    for (i, a) in args.iter().enumerate().skip(2) {
+        if is_kw(a, "store") || is_kw(a, "storedist") {
+            if let Some(k) = args.get(i + 1) {
+                ids.push(lock_id(db, k));
+            }
+        }
+    }
+    ids
+}
 
 fn other(s: &str) -> CmdError {
     CmdError::Other(s.to_string())
@@ -364,7 +384,7 @@ fn search_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], flavor: Flavor) -> CmdR
         // No source key.
         match store {
             Some(dest) => {
-                ctx.keys.delete(dest)?;
+                crate::types::zset::commands::delete_destination(&mut ctx.keys, dest)?;
                 ctx.out.int(0);
             }
             None => ctx.out.empty_array(),
@@ -410,7 +430,7 @@ fn search_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], flavor: Flavor) -> CmdR
         None => reply_found(ctx, &found, conversion, withdist, withhash, withcoord),
         Some(dest) => {
             if found.is_empty() {
-                ctx.keys.delete(dest)?;
+                crate::types::zset::commands::delete_destination(&mut ctx.keys, dest)?;
             } else {
                 let pairs: Vec<(Vec<u8>, f64)> = found
                     .into_iter()
@@ -425,6 +445,14 @@ fn search_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], flavor: Flavor) -> CmdR
                     .collect();
                 let z = ZSetValue::from_pairs(pairs, &ctx.engine.config);
                 ctx.keys.set(dest, Value::ZSet(Box::new(z)), false)?;
+                ctx.keys.changed(
+                    dest,
+                    if is_search {
+                        crate::notify::events::GEOSEARCHSTORE
+                    } else {
+                        crate::notify::events::GEORADIUSSTORE
+                    },
+                );
             }
             ctx.out.int(returned as i64);
         }

@@ -5,12 +5,13 @@ use std::collections::HashSet;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use crate::args::{int_arg, is_kw, parse_i64};
+use crate::args::{int_arg, is_kw, parse_i64, range_arg};
 use crate::commands::keys::parse_scan_opts;
 use crate::commands::CommandDef;
 use crate::ctx::{Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
+use crate::notify::{events as ev, Event};
 use crate::types::hash::{HashLimits, HashValue};
 use crate::types::string::float80;
 use crate::types::Value;
@@ -103,6 +104,7 @@ fn set_pairs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult<i64> {
         }
     }
     ctx.keys.mark_dirty(ctx.keys.db, key)?;
+    ctx.keys.changed(key, ev::HSET);
     Ok(created)
 }
 
@@ -133,6 +135,7 @@ fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         h.insert(field, value, lim);
     }
     ctx.keys.mark_dirty(ctx.keys.db, key)?;
+    ctx.keys.changed(key, ev::HSET);
     ctx.out.int(1);
     Ok(())
 }
@@ -209,8 +212,12 @@ fn hdel(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             (n, h.is_empty())
         }
     };
+    if deleted > 0 {
+        ctx.keys.changed(key, ev::HDEL);
+    }
     if empty {
         ctx.keys.delete(key)?;
+        ctx.keys.notify(ctx.keys.db, key, ev::DEL);
     } else if deleted > 0 {
         ctx.keys.mark_dirty(ctx.keys.db, key)?;
     }
@@ -243,11 +250,12 @@ fn current(ctx: &mut Ctx<'_, '_>, key: &[u8], field: &[u8]) -> CmdResult<Option<
     Ok(write_hash(&mut ctx.keys, key, false)?.and_then(|h| h.get(field).map(<[u8]>::to_vec)))
 }
 
-fn store(ctx: &mut Ctx<'_, '_>, key: &[u8], field: &[u8], value: &[u8]) -> CmdResult {
+fn store(ctx: &mut Ctx<'_, '_>, key: &[u8], field: &[u8], value: &[u8], event: Event) -> CmdResult {
     let lim = limits(ctx);
     if let Some(h) = write_hash(&mut ctx.keys, key, true)? {
         h.insert(field, value, lim);
     }
+    ctx.keys.changed(key, event);
     ctx.keys.mark_dirty(ctx.keys.db, key)
 }
 
@@ -261,7 +269,13 @@ fn hincrby(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         }
     };
     let new = cur.checked_add(by).ok_or(CmdError::Overflow)?;
-    store(ctx, key, field, itoa::Buffer::new().format(new).as_bytes())?;
+    store(
+        ctx,
+        key,
+        field,
+        itoa::Buffer::new().format(new).as_bytes(),
+        ev::HINCRBY,
+    )?;
     ctx.out.int(new);
     Ok(())
 }
@@ -282,7 +296,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::NanOrInfinity);
     }
     let text = float80::format_human(&sum);
-    store(ctx, key, field, text.as_bytes())?;
+    store(ctx, key, field, text.as_bytes(), ev::HINCRBYFLOAT)?;
     // The float arithmetic is not replayed: the result is.
     ctx.keys.propagate_as(vec![
         b"HSET".to_vec(),
@@ -296,21 +310,14 @@ fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 
 fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     if args.len() >= 3 {
-        let count = int_arg(args[2])?;
-        if count == i64::MIN {
-            return Err(CmdError::Other(format!(
-                "value is out of range, value must between {} and {}",
-                -i64::MAX,
-                i64::MAX
-            )));
-        }
+        let count = range_arg(args[2], -i64::MAX, i64::MAX)?;
         let withvalues = match args.len() {
             3 => false,
             4 if is_kw(args[3], "withvalues") => true,
             _ => return Err(CmdError::Syntax),
         };
         if withvalues && !(-i64::MAX / 2..=i64::MAX / 2).contains(&count) {
-            return Err(CmdError::Other("value is out of range".into()));
+            return Err(CmdError::OutOfRange);
         }
         return hrandfield_count(ctx, args[1], count, withvalues);
     }
@@ -399,26 +406,6 @@ fn hrandfield_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: i64, withvalues: b
     Ok(())
 }
 
-/// SCAN's cursor: strtoul rules (an optional sign, digits, no overflow).
-pub(crate) fn parse_cursor(s: &[u8]) -> CmdResult<u64> {
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(CmdError::InvalidCursor);
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or(CmdError::InvalidCursor)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
 /// Writes a *SCAN reply: the next cursor and the flat list of items.
 pub(crate) fn scan_reply(ctx: &mut Ctx<'_, '_>, cursor: u64, items: &[&[u8]]) {
     ctx.out.array(2);
@@ -430,7 +417,7 @@ pub(crate) fn scan_reply(ctx: &mut Ctx<'_, '_>, cursor: u64, items: &[&[u8]]) {
 }
 
 fn hscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(args[2])?;
+    let cursor = crate::args::scan_cursor(args[2])?;
     let Some(h) = read_hash(&mut ctx.keys, args[1])? else {
         scan_reply(ctx, 0, &[]);
         return Ok(());

@@ -210,6 +210,16 @@ impl HashValue {
         }
     }
 
+    /// [`heap_size`](Self::heap_size) from `samples` fields (MEMORY USAGE).
+    pub fn heap_size_sampled(&self, samples: usize) -> usize {
+        match self {
+            HashValue::Packed(p) => p.heap_size(),
+            HashValue::Table(t) => {
+                t.heap_size_sampled(samples) + std::mem::size_of::<Table<Pair>>()
+            }
+        }
+    }
+
     /// Roughly how many allocations freeing it takes (for lazyfree).
     pub fn free_effort(&self) -> usize {
         match self {

@@ -6,7 +6,8 @@
 //! or shrinks between calls. Bucket `b` of a table of size `2^n` splits into `b` and
 //! `b + 2^n` when it doubles (and the reverse when it halves), so a cursor walking
 //! bucket indexes in reverse-binary order (Redis's dictScan) never skips a bucket.
-//! It also gives cheap uniform-ish random sampling (SRANDMEMBER, SPOP, HRANDFIELD).
+//! It also gives uniform random picks (SRANDMEMBER, SPOP, HRANDFIELD): see
+//! [`Table::random`].
 //! One entry is one allocation: chain link, key (inline when short) and value.
 //!
 //! Resizes are incremental, as Redis's dict: a resize allocates the new bucket array
@@ -58,6 +59,25 @@ fn hash(key: &[u8]) -> u64 {
 
 const MIN_SIZE: usize = 4;
 
+/// Arrays of at least this many buckets keep their chain lengths in [`Lens`].
+const LENS_MIN: usize = 64;
+
+/// The chain length of every bucket of both arrays (saturating at 255, where the
+/// chain itself is counted), for tables of [`LENS_MIN`] buckets or more: a random
+/// pick's rejected tries then read one byte of a small dense array instead of a
+/// bucket and its chain (a cache miss each). Small tables go without (8 bytes of
+/// `Option<Box<..>>` in the table), their buckets are cheap to read.
+struct Lens([Box<[u8]>; 2]);
+
+impl Lens {
+    /// One more entry in bucket `i` of array `t`.
+    #[inline]
+    fn inc(&mut self, t: usize, i: usize) {
+        let n = &mut self.0[t][i];
+        *n = n.saturating_add(1);
+    }
+}
+
 /// One element: the chain link and the item.
 pub struct Entry<T> {
     next: Option<Box<Entry<T>>>,
@@ -74,6 +94,11 @@ pub struct Table<T> {
     ht: [Buckets<T>; 2],
     rehash_idx: usize,
     len: usize,
+    /// For each array, a bound on its chain lengths (never below the longest
+    /// chain; removals leave it as it is): what makes random picks uniform.
+    max_chain: [u32; 2],
+    /// Chain lengths, for large tables.
+    lens: Option<Box<Lens>>,
 }
 
 impl<T> Default for Table<T> {
@@ -82,6 +107,8 @@ impl<T> Default for Table<T> {
             ht: [Box::new([]), Box::new([])],
             rehash_idx: 0,
             len: 0,
+            max_chain: [0; 2],
+            lens: None,
         }
     }
 }
@@ -108,6 +135,15 @@ fn buckets<T>(n: usize) -> Buckets<T> {
     v.into_boxed_slice()
 }
 
+fn zeros(n: usize) -> Box<[u8]> {
+    vec![0u8; n].into_boxed_slice()
+}
+
+/// The [`Lens`] value of a chain.
+fn len_byte<T>(link: &Link<T>) -> u8 {
+    u8::try_from(chain_len(link)).unwrap_or(u8::MAX)
+}
+
 #[inline]
 fn slot(h: u64, table_len: usize) -> usize {
     h as usize & (table_len - 1)
@@ -118,7 +154,11 @@ impl<T: Keyed> Table<T> {
     pub fn with_capacity(n: usize) -> Self {
         let mut t = Table::default();
         if n > 0 {
-            t.ht[0] = buckets(n.next_power_of_two().max(MIN_SIZE));
+            let size = n.next_power_of_two().max(MIN_SIZE);
+            t.ht[0] = buckets(size);
+            if size >= LENS_MIN {
+                t.lens = Some(Box::new(Lens([zeros(size), Box::new([])])));
+            }
         }
         t
     }
@@ -254,6 +294,36 @@ impl<T: Keyed> Table<T> {
         let next = self.ht[t][i].take();
         self.ht[t][i] = Some(Box::new(Entry { next, item }));
         self.len += 1;
+        if let Some(l) = &mut self.lens {
+            l.inc(t, i);
+        }
+        self.note_chain(t, i);
+    }
+
+    /// Raises array `t`'s chain bound to the length of its chain `i` (just grown;
+    /// without lengths kept, the walk is over entries the caller has just touched).
+    #[inline]
+    fn note_chain(&mut self, t: usize, i: usize) {
+        let n = match &self.lens {
+            Some(l) if l.0[t][i] < u8::MAX => u32::from(l.0[t][i]),
+            _ => chain_len(&self.ht[t][i]),
+        };
+        if n > self.max_chain[t] {
+            self.max_chain[t] = n;
+        }
+    }
+
+    /// Bucket `i` of array `t` lost an entry.
+    #[inline]
+    fn note_unlink(&mut self, t: usize, i: usize) {
+        if let Some(l) = &mut self.lens {
+            let n = &mut l.0[t][i];
+            *n = if *n == u8::MAX {
+                len_byte(&self.ht[t][i])
+            } else {
+                n.saturating_sub(1)
+            };
+        }
     }
 
     /// Inserts an item whose key is known to be absent.
@@ -270,6 +340,7 @@ impl<T: Keyed> Table<T> {
         self.step();
         let (t, i) = self.locate(key)?;
         let removed = unlink(&mut self.ht[t][i], |e| e.item.key() == key)?;
+        self.note_unlink(t, i);
         self.len -= 1;
         self.maybe_shrink();
         Some(removed.item)
@@ -288,10 +359,23 @@ impl<T: Keyed> Table<T> {
         }
         if self.len == 0 {
             self.ht[0] = buckets(size);
+            self.max_chain[0] = 0;
+            self.lens = (size >= LENS_MIN).then(|| Box::new(Lens([zeros(size), Box::new([])])));
             return;
         }
         self.ht[1] = buckets(size);
+        self.max_chain[1] = 0;
         self.rehash_idx = 0;
+        match &mut self.lens {
+            // Kept through a shrink to a small size, dropped when it completes.
+            Some(l) => l.0[1] = zeros(size),
+            // Growing past LENS_MIN: count the (fewer than LENS_MIN) old chains.
+            None if size >= LENS_MIN => {
+                let old: Box<[u8]> = self.ht[0].iter().map(len_byte).collect();
+                self.lens = Some(Box::new(Lens([old, zeros(size)])));
+            }
+            None => {}
+        }
     }
 
     /// Moves one non-empty bucket of the old table (visiting at most 10 empty
@@ -311,17 +395,40 @@ impl<T: Keyed> Table<T> {
         }
         if let Some(head) = old.get_mut(self.rehash_idx) {
             let mut chain = head.take();
+            if let Some(l) = &mut self.lens {
+                l.0[0][self.rehash_idx] = 0;
+            }
             while let Some(mut e) = chain {
                 chain = e.next.take();
                 let i = slot(hash(e.item.key()), new.len());
                 e.next = new[i].take();
                 new[i] = Some(e);
+                // A shrink merges chains: keep the new array's bound.
+                let n = match &mut self.lens {
+                    Some(l) => {
+                        l.inc(1, i);
+                        match l.0[1][i] {
+                            u8::MAX => chain_len(&new[i]),
+                            n => u32::from(n),
+                        }
+                    }
+                    None => chain_len(&new[i]),
+                };
+                if n > self.max_chain[1] {
+                    self.max_chain[1] = n;
+                }
             }
             self.rehash_idx += 1;
         }
         if self.rehash_idx >= old.len() {
             self.ht[0] = std::mem::replace(&mut self.ht[1], Box::new([]));
+            self.max_chain = [self.max_chain[1], 0];
             self.rehash_idx = 0;
+            if self.ht[0].len() < LENS_MIN {
+                self.lens = None;
+            } else if let Some(l) = &mut self.lens {
+                l.0[0] = std::mem::replace(&mut l.0[1], Box::new([]));
+            }
         }
     }
 
@@ -372,90 +479,57 @@ impl<T: Keyed> Table<T> {
         v
     }
 
-    /// A random non-empty bucket, as (table, index), uniform over the buckets that
-    /// may hold entries (dictGetRandomKey), and a position in its chain.
-    fn random_bucket(&self, rng: &mut impl rand::Rng) -> Option<(usize, usize, usize)> {
+    /// A uniformly random element, as (array, bucket, position in its chain).
+    ///
+    /// Picking a bucket and then a chain element would favour elements of short
+    /// chains (Redis's set.tcl histogram test catches it). Instead a try draws a
+    /// slot (a bucket that may hold entries) and a position below the chain bound,
+    /// and succeeds when that position exists: every element has the same chance,
+    /// 1 / (slots * bound), per try. Expected tries: slots * bound / len, a small
+    /// constant since the load stays above 1/10 and chains short.
+    fn random_position(&self, rng: &mut impl rand::Rng) -> Option<(usize, usize, usize)> {
         if self.len == 0 {
             return None;
         }
         let s0 = self.ht[0].len();
+        // Buckets of the old array below rehash_idx were moved and are empty.
         let start = if self.rehashing() { self.rehash_idx } else { 0 };
         let slots = s0 + self.ht[1].len() - start;
+        let bound = self.max_chain[0].max(self.max_chain[1]).max(1) as usize;
         loop {
-            let h = start + rng.gen_range(0..slots);
+            let r = rng.gen_range(0..slots * bound);
+            let (h, pos) = (start + r / bound, r % bound);
             let (t, i) = if h >= s0 { (1, h - s0) } else { (0, h) };
-            let mut n = 0;
-            let mut cur = self.ht[t][i].as_deref();
-            while let Some(e) = cur {
-                n += 1;
-                cur = e.next.as_deref();
-            }
-            if n > 0 {
-                return Some((t, i, rng.gen_range(0..n)));
+            let hit = match &self.lens {
+                Some(l) if l.0[t][i] < u8::MAX => pos < usize::from(l.0[t][i]),
+                _ => pos < chain_len(&self.ht[t][i]) as usize,
+            };
+            if hit {
+                return Some((t, i, pos));
             }
         }
     }
 
-    /// A random item, fairly: as Redis's dictGetFairRandomKey, up to 15 items are
-    /// gathered from consecutive buckets starting at a random one, and one of them
-    /// is picked. (Picking a random bucket, then an item of its chain, favours
-    /// items in short chains; Redis's tests check the distribution.)
+    /// A random item, every item with the same chance.
     pub fn random(&self, rng: &mut impl rand::Rng) -> Option<&T> {
-        const WANT: usize = 15;
-        if self.len == 0 {
-            return None;
-        }
-        let s0 = self.ht[0].len();
-        let start = if self.rehashing() { self.rehash_idx } else { 0 };
-        let slots = s0 + self.ht[1].len() - start;
-        let mut got: smallvec::SmallVec<[&T; WANT]> = smallvec::SmallVec::new();
-        let mut h = rng.gen_range(0..slots);
-        // At most 10 buckets per wanted item, as dictGetSomeKeys.
-        for _ in 0..slots.min(WANT * 10) {
-            let at = start + h;
-            let (t, i) = if at >= s0 { (1, at - s0) } else { (0, at) };
-            let mut cur = self.ht[t][i].as_deref();
-            while let Some(e) = cur {
-                if got.len() == WANT {
-                    break;
-                }
-                got.push(&e.item);
-                cur = e.next.as_deref();
-            }
-            if got.len() == WANT {
-                break;
-            }
-            h = (h + 1) % slots;
-        }
-        if got.is_empty() {
-            return self.random_chained(rng);
-        }
-        Some(got[rng.gen_range(0..got.len())])
-    }
-
-    /// A random item from a random non-empty bucket (Redis's dictGetRandomKey).
-    fn random_chained(&self, rng: &mut impl rand::Rng) -> Option<&T> {
-        let (t, i, mut pick) = self.random_bucket(rng)?;
+        let (t, i, pos) = self.random_position(rng)?;
         let mut cur = self.ht[t][i].as_deref();
-        while let Some(e) = cur {
-            if pick == 0 {
-                return Some(&e.item);
-            }
-            pick -= 1;
-            cur = e.next.as_deref();
+        for _ in 0..pos {
+            cur = cur?.next.as_deref();
         }
-        None
+        cur.map(|e| &e.item)
     }
 
-    /// Removes and returns a random item.
+    /// Removes and returns a random item, every item with the same chance.
     pub fn pop_random(&mut self, rng: &mut impl rand::Rng) -> Option<T> {
         self.step();
-        let (t, i, pick) = self.random_bucket(rng)?;
+        let (t, i, pos) = self.random_position(rng)?;
         let mut n = 0;
         let e = unlink(&mut self.ht[t][i], |_| {
             n += 1;
-            n > pick
+            n > pos
         })?;
+        self.note_unlink(t, i);
         self.len -= 1;
         self.maybe_shrink();
         Some(e.item)
@@ -464,10 +538,29 @@ impl<T: Keyed> Table<T> {
     /// Heap bytes: the bucket arrays, the entries and what the items own.
     pub fn heap_size(&self) -> usize {
         let mut n = (self.ht[0].len() + self.ht[1].len()) * std::mem::size_of::<Link<T>>();
+        if let Some(l) = &self.lens {
+            n += std::mem::size_of::<Lens>() + l.0[0].len() + l.0[1].len();
+        }
         for item in self.iter() {
             n += std::mem::size_of::<Entry<T>>() + item.heap();
         }
         n
+    }
+
+    /// [`heap_size`](Self::heap_size) estimated from the first `samples` entries
+    /// (MEMORY USAGE ... SAMPLES, as Redis's objectComputeSize): exact when they are
+    /// all the entries.
+    pub fn heap_size_sampled(&self, samples: usize) -> usize {
+        if samples >= self.len {
+            return self.heap_size();
+        }
+        let buckets = (self.ht[0].len() + self.ht[1].len()) * std::mem::size_of::<Link<T>>();
+        let (mut seen, mut bytes) = (0usize, 0usize);
+        for item in self.iter().take(samples.max(1)) {
+            bytes += std::mem::size_of::<Entry<T>>() + item.heap();
+            seen += 1;
+        }
+        buckets + (bytes * self.len).checked_div(seen).unwrap_or(0)
     }
 
     /// Roughly the allocations that freeing the table takes: one per entry (an
@@ -476,6 +569,16 @@ impl<T: Keyed> Table<T> {
     pub fn free_effort(&self) -> usize {
         1 + self.len
     }
+}
+
+/// The number of entries in a chain.
+fn chain_len<T>(mut cur: &Link<T>) -> u32 {
+    let mut n = 0u32;
+    while let Some(e) = cur {
+        n = n.saturating_add(1);
+        cur = &e.next;
+    }
+    n
 }
 
 /// Unlinks the first entry of `slot`'s chain for which `hit` is true.
@@ -715,6 +818,145 @@ mod tests {
             }
         }
         assert!(scans_while_rehashing > 20, "{scans_while_rehashing}");
+    }
+
+    /// Pearson's chi-square of `counts` against a uniform expectation.
+    fn chi_square(counts: &[u64]) -> f64 {
+        let total: u64 = counts.iter().sum();
+        let expected = total as f64 / counts.len() as f64;
+        counts
+            .iter()
+            .map(|&c| (c as f64 - expected).powi(2) / expected)
+            .sum()
+    }
+
+    /// A bound the chi-square of a fair pick over `cells` stays under: mean
+    /// cells - 1, standard deviation sqrt(2 (cells - 1)); 6 of them is generous.
+    fn chi_bound(cells: usize) -> f64 {
+        let df = (cells - 1) as f64;
+        df + 6.0 * (2.0 * df).sqrt()
+    }
+
+    #[test]
+    fn random_picks_are_uniform_over_items() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        // 300 items in 512 buckets: chains of 0, 1, 2, 3..., the case where a
+        // bucket-then-chain pick favours items of short chains.
+        let mut t: Table<SmallBytes> = Table::default();
+        for i in 0..300u32 {
+            t.insert_new(sb(&i.to_string()));
+        }
+        while t.rehashing() {
+            t.step();
+        }
+        let mut counts = vec![0u64; 300];
+        for _ in 0..300 * 200 {
+            let k = t.random(&mut rng).map(|k| k.as_bytes().to_vec());
+            let i: usize = k
+                .and_then(|k| String::from_utf8(k).ok())
+                .and_then(|k| k.parse().ok())
+                .unwrap_or(usize::MAX);
+            counts[i] += 1;
+        }
+        let chi = chi_square(&counts);
+        assert!(chi < chi_bound(300), "chi-square {chi}");
+    }
+
+    #[test]
+    fn random_picks_are_uniform_during_a_resize() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+        let mut t: Table<SmallBytes> = Table::default();
+        let mut i = 0u32;
+        // Stop right after a resize started: items in both arrays.
+        while !(t.rehashing() && t.len() > 200) {
+            t.insert_new(sb(&i.to_string()));
+            i += 1;
+        }
+        assert!(t.rehashing());
+        let n = t.len();
+        let mut counts = vec![0u64; n];
+        for _ in 0..n * 200 {
+            let k = t.random(&mut rng).map(|k| k.as_bytes().to_vec());
+            let i: usize = k
+                .and_then(|k| String::from_utf8(k).ok())
+                .and_then(|k| k.parse().ok())
+                .unwrap_or(usize::MAX);
+            counts[i] += 1;
+        }
+        let chi = chi_square(&counts);
+        assert!(chi < chi_bound(n), "chi-square {chi}");
+    }
+
+    #[test]
+    fn pops_are_uniform_over_items() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+        // Which item the first pop of the same 200-item table takes.
+        let mut counts = vec![0u64; 200];
+        let mut base: Table<SmallBytes> = Table::default();
+        for i in 0..200u32 {
+            base.insert_new(sb(&i.to_string()));
+        }
+        for _ in 0..200 * 100 {
+            let mut t = base.clone();
+            let k = t.pop_random(&mut rng).map(|k| k.as_bytes().to_vec());
+            let i: usize = k
+                .and_then(|k| String::from_utf8(k).ok())
+                .and_then(|k| k.parse().ok())
+                .unwrap_or(usize::MAX);
+            counts[i] += 1;
+        }
+        let chi = chi_square(&counts);
+        assert!(chi < chi_bound(200), "chi-square {chi}");
+    }
+
+    #[test]
+    fn chain_bound_covers_every_chain() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(14);
+        let mut t: Table<SmallBytes> = Table::default();
+        // Grow past LENS_MIN, churn, shrink below it by removals and pops, grow
+        // again: the bound and the kept lengths must follow every change.
+        let (mut kept, mut dropped) = (0, 0);
+        for round in 0..9000u32 {
+            match (&t.lens, kept > 0) {
+                (Some(_), _) => kept += 1,
+                (None, true) => dropped += 1,
+                _ => {}
+            }
+            let k = rng.gen_range(0..2000u32).to_string();
+            match round {
+                0..=2999 if round % 3 == 2 => {
+                    t.remove(k.as_bytes());
+                }
+                3000..=5999 => {
+                    if round % 2 == 0 {
+                        t.pop_random(&mut rng);
+                    } else {
+                        t.remove(k.as_bytes());
+                    }
+                }
+                _ => {
+                    if !t.contains(k.as_bytes()) {
+                        t.insert_new(sb(&k));
+                    }
+                }
+            }
+            for a in 0..2 {
+                let longest = t.ht[a].iter().map(chain_len).max().unwrap_or(0);
+                assert!(longest <= t.max_chain[a], "array {a}: {longest} > bound");
+                match &t.lens {
+                    Some(l) => {
+                        let real: Vec<u8> = t.ht[a].iter().map(len_byte).collect();
+                        assert_eq!(&l.0[a][..], &real[..], "array {a} lengths");
+                    }
+                    None => assert!(t.ht[0].len() < LENS_MIN || t.ht[0].is_empty()),
+                }
+            }
+        }
+        assert!(kept > 1000 && dropped > 100, "{kept} {dropped}");
     }
 
     #[test]

@@ -4,10 +4,11 @@
 use ferrokv_resp::ReplyBuf;
 
 use crate::args::{is_kw, parse_i64};
-use crate::blocking::{parse_timeout, BlockRequest};
+use crate::blocking::{parse_timeout, Awaits, BlockRequest};
 use crate::commands::CommandDef;
 use crate::ctx::{Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
+use crate::notify::{events as ev, Event};
 use crate::types::list::{Elem, ListValue, Needle};
 use crate::types::Value;
 
@@ -59,15 +60,36 @@ fn list_read<'a>(keys: &'a mut Keys<'_>, key: &[u8]) -> CmdResult<Option<&'a Lis
     }
 }
 
-/// After elements were removed: an emptied list is deleted (Redis never keeps one),
-/// otherwise the change is recorded.
-fn removed(keys: &mut Keys<'_>, key: &[u8], now_empty: bool) -> CmdResult {
+/// After elements were removed by `event`: the change goes through the funnel, and
+/// an emptied list is deleted (Redis never keeps one) with a `del` event after it.
+fn removed(keys: &mut Keys<'_>, key: &[u8], now_empty: bool, event: Event) -> CmdResult {
+    let db = keys.db;
+    keys.modified(db, key, event);
     if now_empty {
         keys.delete(key)?;
+        keys.notify(db, key, ev::DEL);
     } else {
-        keys.mark_dirty(keys.db, key)?;
+        keys.mark_dirty(db, key)?;
     }
     Ok(())
+}
+
+/// The event of a pop from the head (`left`) or the tail.
+fn pop_event(left: bool) -> Event {
+    if left {
+        ev::LPOP
+    } else {
+        ev::RPOP
+    }
+}
+
+/// The event of a push onto the head (`left`) or the tail.
+fn push_event(left: bool) -> Event {
+    if left {
+        ev::LPUSH
+    } else {
+        ev::RPUSH
+    }
 }
 
 /// Pushes `values` onto the list at `key`, creating it (through the keyspace, so
@@ -87,6 +109,7 @@ fn push_values(
         }
         let n = l.len();
         ctx.keys.mark_dirty(db, key)?;
+        ctx.keys.modified(db, key, push_event(left));
         return Ok(Some(n));
     }
     if only_existing {
@@ -98,6 +121,7 @@ fn push_values(
     }
     let n = l.len();
     ctx.keys.insert_new(key, Value::List(Box::new(l)), None)?;
+    ctx.keys.modified(db, key, push_event(left));
     Ok(Some(n))
 }
 
@@ -192,7 +216,7 @@ fn pop_cmd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], left: bool) -> CmdResult {
         }
     }
     let empty = l.is_empty();
-    removed(&mut ctx.keys, key, empty)
+    removed(&mut ctx.keys, key, empty, pop_event(left))
 }
 
 fn lpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
@@ -270,6 +294,7 @@ fn lset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     };
     l.set(i, args[3]);
     ctx.keys.mark_dirty(ctx.keys.db, key)?;
+    ctx.keys.changed(key, ev::LSET);
     ctx.out.ok();
     Ok(())
 }
@@ -295,6 +320,7 @@ fn linsert(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     l.insert(at + usize::from(after), args[4]);
     let n = l.len();
     ctx.keys.mark_dirty(ctx.keys.db, key)?;
+    ctx.keys.changed(key, ev::LINSERT);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -336,7 +362,7 @@ fn lrem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     if n > 0 {
         l.remove_positions(&hits);
         let empty = l.is_empty();
-        removed(&mut ctx.keys, key, empty)?;
+        removed(&mut ctx.keys, key, empty, ev::LREM)?;
     }
     ctx.out.int(n as i64);
     Ok(())
@@ -358,7 +384,7 @@ fn ltrim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         Some((s, e)) => l.keep_range(s, e),
     }
     let empty = l.is_empty();
-    removed(&mut ctx.keys, key, empty)?;
+    removed(&mut ctx.keys, key, empty, ev::LTRIM)?;
     ctx.out.ok();
     Ok(())
 }
@@ -476,6 +502,8 @@ fn move_element(
         };
         l.push(&v, to_left);
         ctx.keys.mark_dirty(db, src)?;
+        ctx.keys.modified(db, src, push_event(to_left));
+        ctx.keys.modified(db, src, pop_event(from_left));
         ctx.out.bulk(&v);
         return Ok(());
     }
@@ -495,7 +523,7 @@ fn move_element(
     };
     let empty = l.is_empty();
     push_values(ctx, dst, &[&v], to_left, false)?;
-    removed(&mut ctx.keys, src, empty)?;
+    removed(&mut ctx.keys, src, empty, pop_event(from_left))?;
     ctx.out.bulk(&v);
     Ok(())
 }
@@ -523,7 +551,7 @@ fn pop_range_with_key(ctx: &mut Ctx<'_, '_>, key: &[u8], left: bool, count: usiz
     out.array(n);
     l.drain(count, left, |e| bulk_elem(out, e));
     let empty = l.is_empty();
-    removed(&mut ctx.keys, key, empty)?;
+    removed(&mut ctx.keys, key, empty, pop_event(left))?;
     // LMPOP / BLMPOP are logged as [LR]POP key count (never blocking on replay).
     ctx.keys.propagate_as(vec![
         if left {
@@ -576,15 +604,25 @@ fn parse_mpop<'a>(args: &[&'a [u8]]) -> CmdResult<MpopArgs<'a>> {
 }
 
 /// The first non-empty list among `keys` (WRONGTYPE stops the search, as in Redis).
+/// While a blocked client is being served, only the key that became ready counts,
+/// and another type there is nothing to take.
 fn first_nonempty<'k>(ctx: &mut Ctx<'_, '_>, keys: &[&'k [u8]]) -> CmdResult<Option<&'k [u8]>> {
-    for &key in keys {
-        if let Some(l) = list_write(&mut ctx.keys, key)? {
-            if !l.is_empty() {
+    let serving = ctx.client.serving_key.take();
+    let found = (|| {
+        for &key in keys {
+            let list = match &serving {
+                Some(s) if s.as_slice() != key => continue,
+                Some(_) => list_write(&mut ctx.keys, key).unwrap_or(None),
+                None => list_write(&mut ctx.keys, key)?,
+            };
+            if list.is_some_and(|l| !l.is_empty()) {
                 return Ok(Some(key));
             }
         }
-    }
-    Ok(None)
+        Ok(None)
+    })();
+    ctx.client.serving_key = serving;
+    found
 }
 
 fn lmpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
@@ -609,17 +647,12 @@ fn block_or_null(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], timeout_ms: Option<u64>,
         }
         return;
     }
-    let mut wait: Vec<Vec<u8>> = Vec::with_capacity(keys.len());
-    for k in keys {
-        if !wait.iter().any(|w| w.as_slice() == *k) {
-            wait.push(k.to_vec());
-        }
-    }
-    ctx.client.block = Some(BlockRequest {
-        db: ctx.client.db,
-        keys: wait,
+    ctx.client.block = Some(BlockRequest::on_keys(
+        ctx.client.db,
+        keys,
+        Awaits::ListPop,
         timeout_ms,
-    });
+    ));
 }
 
 /// BLPOP / BRPOP: the timeout is the last argument and is validated first.
@@ -638,7 +671,7 @@ fn blocking_pop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], left: bool) -> CmdResult 
                 out.bulk(&v);
             }
             let empty = l.is_empty();
-            removed(&mut ctx.keys, key, empty)?;
+            removed(&mut ctx.keys, key, empty, pop_event(left))?;
             let pop: &[u8] = if left { b"LPOP" } else { b"RPOP" };
             ctx.keys.propagate_as(vec![pop.to_vec(), key.to_vec()]);
         }
@@ -665,7 +698,7 @@ fn blocking_move(
     to_left: bool,
     timeout: Option<u64>,
 ) -> CmdResult {
-    if list_write(&mut ctx.keys, src)?.is_some() {
+    if first_nonempty(ctx, &[src])?.is_some() {
         return move_element(ctx, src, dst, from_left, to_left);
     }
     block_or_null(ctx, &[src], timeout, false);
@@ -711,26 +744,15 @@ fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::blocking::BlockRequest;
+    use crate::blocking::{Awaits, BlockRequest};
     use crate::client::Client;
-    use crate::config::Config;
     use crate::engine::Engine;
     use crate::hooks::NoHooks;
-    use ferrokv_resp::{Protocol, ReplyBuf};
+    use crate::testkit::{run, run_with, setup};
+    use ferrokv_resp::Protocol;
 
     fn run_in(e: &Engine, c: &mut Client, proto: Protocol, line: &str) -> String {
-        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-        let mut out = ReplyBuf::new(proto);
-        e.execute(c, &args, &mut out, &NoHooks);
-        String::from_utf8_lossy(out.as_bytes()).into_owned()
-    }
-
-    fn run(e: &Engine, c: &mut Client, line: &str) -> String {
-        run_in(e, c, Protocol::Resp2, line)
-    }
-
-    fn setup() -> (Engine, Client) {
-        (Engine::new(Config::default(), &[]), Client::new(1, true))
+        run_with(e, c, &NoHooks, proto, line)
     }
 
     #[test]
@@ -792,11 +814,8 @@ mod tests {
         for (line, keys, timeout_ms) in cases {
             c.block = None;
             assert_eq!(run(&e, &mut c, line), "", "{line}");
-            let want = BlockRequest {
-                db: 0,
-                keys: keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
-                timeout_ms,
-            };
+            let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+            let want = BlockRequest::on_keys(0, &keys, Awaits::ListPop, timeout_ms);
             assert_eq!(c.block.as_ref(), Some(&want), "{line}");
         }
         // Errors are replied and never park.

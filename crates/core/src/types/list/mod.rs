@@ -89,6 +89,22 @@ impl ListValue {
             + self.nodes.iter().map(Node::heap_size).sum::<usize>()
     }
 
+    /// [`heap_size`](Self::heap_size) from the first `samples` nodes (MEMORY
+    /// USAGE, as Redis samples quicklist nodes).
+    pub fn heap_size_sampled(&self, samples: usize) -> usize {
+        let n = self.nodes.len();
+        if samples >= n {
+            return self.heap_size();
+        }
+        let sampled: usize = self
+            .nodes
+            .iter()
+            .take(samples.max(1))
+            .map(Node::heap_size)
+            .sum();
+        self.nodes.capacity() * std::mem::size_of::<Node>() + sampled * n / samples.max(1)
+    }
+
     /// Roughly how many allocations freeing it takes (for lazyfree).
     pub fn free_effort(&self) -> usize {
         self.nodes.len().max(1)

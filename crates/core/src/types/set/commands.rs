@@ -4,14 +4,15 @@ use std::collections::HashSet;
 
 use rand::seq::SliceRandom;
 
-use crate::args::{int_arg, is_kw, parse_i64};
+use crate::args::{is_kw, parse_i64};
 use crate::commands::keys::parse_scan_opts;
 use crate::commands::CommandDef;
 use crate::ctx::{Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
 use crate::keyspace::Lookup;
-use crate::types::hash::commands::{parse_cursor, scan_reply};
+use crate::notify::{events as ev, Event};
+use crate::types::hash::commands::scan_reply;
 use crate::types::set::{max_intset, Member, SetValue};
 use crate::types::Value;
 
@@ -64,12 +65,15 @@ fn write_set<'c>(keys: &'c mut Keys<'_>, key: &[u8]) -> CmdResult<Option<&'c mut
 
 /// Stores `set` at `dst` (any old value replaced, TTL cleared), or deletes `dst`
 /// when the result is empty; replies with the size.
-fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], set: SetValue) -> CmdResult {
+fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], set: SetValue, event: Event) -> CmdResult {
     let n = set.len();
     if n == 0 {
-        ctx.keys.delete(dst)?;
+        if ctx.keys.delete(dst)? {
+            ctx.keys.changed(dst, ev::DEL);
+        }
     } else {
         ctx.keys.set(dst, Value::Set(Box::new(set)), false)?;
+        ctx.keys.changed(dst, event);
     }
     ctx.out.int(n as i64);
     Ok(())
@@ -100,6 +104,9 @@ fn sadd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     if exists && added > 0 {
         ctx.keys.mark_dirty(ctx.keys.db, key)?;
     }
+    if added > 0 {
+        ctx.keys.changed(key, ev::SADD);
+    }
     ctx.out.int(added);
     Ok(())
 }
@@ -121,8 +128,12 @@ fn srem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             (n, s.is_empty())
         }
     };
+    if removed > 0 {
+        ctx.keys.changed(key, ev::SREM);
+    }
     if empty {
         ctx.keys.delete(key)?;
+        ctx.keys.notify(ctx.keys.db, key, ev::DEL);
     } else if removed > 0 {
         ctx.keys.mark_dirty(ctx.keys.db, key)?;
     }
@@ -184,8 +195,10 @@ fn spop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             // The random choice is not replayed: the member is (SREM).
             ctx.keys
                 .propagate_as(vec![b"SREM".to_vec(), key.to_vec(), m.to_vec()]);
+            ctx.keys.changed(key, ev::SPOP);
             if empty {
                 ctx.keys.delete(key)?;
+                ctx.keys.notify(ctx.keys.db, key, ev::DEL);
             } else {
                 ctx.keys.mark_dirty(ctx.keys.db, key)?;
             }
@@ -200,7 +213,7 @@ fn spop_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResult {
         .ok_or(CmdError::NotPositive)?;
     let max = max_intset(&ctx.engine.config);
     let mut rng = rand::thread_rng();
-    let record = ctx.keys.propagating;
+    let record = ctx.keys.mode.propagating;
     let Some(s) = write_set(&mut ctx.keys, key)? else {
         ctx.out.set(0);
         return Ok(());
@@ -218,7 +231,9 @@ fn spop_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResult {
             m.with_bytes(|b| all.insert(b, max));
         }
         reply_set(ctx, &all);
+        ctx.keys.changed(key, ev::SPOP);
         ctx.keys.delete(key)?;
+        ctx.keys.notify(ctx.keys.db, key, ev::DEL);
         ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
         return Ok(());
     }
@@ -228,6 +243,7 @@ fn spop_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResult {
         ctx.out.bulk(m);
     }
     ctx.keys.mark_dirty(ctx.keys.db, key)?;
+    ctx.keys.changed(key, ev::SPOP);
     // Logged as SREM of the members popped, 1024 per command as Redis does.
     for chunk in popped.chunks(1024).filter(|_| record) {
         let mut argv = vec![b"SREM".to_vec(), key.to_vec()];
@@ -252,14 +268,7 @@ fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn srandmember_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResult {
-    let count = int_arg(count)?;
-    if count == i64::MIN {
-        return Err(CmdError::Other(format!(
-            "value is out of range, value must between {} and {}",
-            -i64::MAX,
-            i64::MAX
-        )));
-    }
+    let count = crate::args::range_arg(count, -i64::MAX, i64::MAX)?;
     let Some(s) = read_set(&mut ctx.keys, key)? else {
         ctx.out.array(0);
         return Ok(());
@@ -332,18 +341,24 @@ fn smove(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
+    let db = ctx.keys.db;
+    ctx.keys.notify(db, src, ev::SREM);
     if empty {
         ctx.keys.delete(src)?;
+        ctx.keys.notify(db, src, ev::DEL);
     } else {
-        ctx.keys.mark_dirty(ctx.keys.db, src)?;
+        ctx.keys.mark_dirty(db, src)?;
     }
     if !dst_exists {
         ctx.keys.insert_new(dst, Value::Set(Box::default()), None)?;
     }
-    if let Some(s) = write_set(&mut ctx.keys, dst)? {
-        if s.insert(member, max) && dst_exists {
-            ctx.keys.mark_dirty(ctx.keys.db, dst)?;
+    ctx.keys.touched(db, src);
+    let added = write_set(&mut ctx.keys, dst)?.is_some_and(|s| s.insert(member, max));
+    if added {
+        if dst_exists {
+            ctx.keys.mark_dirty(db, dst)?;
         }
+        ctx.keys.modified(db, dst, ev::SADD);
     }
     ctx.out.int(1);
     Ok(())
@@ -408,7 +423,7 @@ fn inter_generic(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], out: InterOut<'_>) -> Cm
             for m in &members {
                 set.insert(m, max);
             }
-            store_result(ctx, dst, set)?;
+            store_result(ctx, dst, set, ev::SINTERSTORE)?;
         }
     }
     Ok(())
@@ -512,7 +527,16 @@ fn union_diff(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], dst: Option<&[u8]>, op: Op)
         }
     }
     match dst {
-        Some(dst) => store_result(ctx, dst, result),
+        Some(dst) => store_result(
+            ctx,
+            dst,
+            result,
+            if op == Op::Union {
+                ev::SUNIONSTORE
+            } else {
+                ev::SDIFFSTORE
+            },
+        ),
         None => {
             reply_set(ctx, &result);
             Ok(())
@@ -537,7 +561,7 @@ fn sdiffstore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn sscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(args[2])?;
+    let cursor = crate::args::scan_cursor(args[2])?;
     let Some(s) = read_set(&mut ctx.keys, args[1])? else {
         scan_reply(ctx, 0, &[]);
         return Ok(());

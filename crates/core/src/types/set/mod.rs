@@ -237,6 +237,16 @@ impl SetValue {
         }
     }
 
+    /// [`heap_size`](Self::heap_size) from `samples` members (MEMORY USAGE).
+    pub fn heap_size_sampled(&self, samples: usize) -> usize {
+        match self {
+            SetValue::Intset(s) => s.heap_size(),
+            SetValue::Table(t) => {
+                t.heap_size_sampled(samples) + std::mem::size_of::<Table<SmallBytes>>()
+            }
+        }
+    }
+
     /// Roughly how many allocations freeing it takes (for lazyfree).
     pub fn free_effort(&self) -> usize {
         match self {

@@ -5,6 +5,7 @@ use crate::commands::CommandDef;
 use crate::ctx::{Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::Ttl;
+use crate::notify::events as ev;
 use crate::types::string::{float80, StrValue};
 use crate::types::Value;
 
@@ -54,17 +55,21 @@ fn get(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     reply_get(ctx, args[1])
 }
 
-/// The expiry options shared by SET and GETEX.
+/// The expiry options shared by SET and GETEX, as parsed (the time is not read yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expiry {
+enum Expiry<'a> {
     None,
     KeepTtl,
     Persist,
-    /// Absolute unix ms.
-    At(i64),
+    /// EX / PX / EXAT / PXAT with its argument.
+    Time {
+        arg: &'a [u8],
+        unit: Unit,
+        relative: bool,
+    },
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Unit {
     Seconds,
     Millis,
@@ -88,18 +93,20 @@ fn expire_at(ctx: &Ctx<'_, '_>, arg: &[u8], unit: Unit, relative: bool) -> CmdRe
     Ok(ms)
 }
 
-struct SetOpts {
+struct SetOpts<'a> {
     nx: bool,
     xx: bool,
     get: bool,
-    expiry: Expiry,
+    expiry: Expiry<'a>,
     /// The expiry was given as PXAT (logged as is; other forms are rewritten).
     pxat: bool,
 }
 
 /// Parses SET's (or GETEX's, when `getex`) options as Redis's
 /// parseExtendedStringArgumentsOrReply, including which combinations it refuses.
-fn parse_set_opts(ctx: &Ctx<'_, '_>, opts: &[&[u8]], getex: bool) -> CmdResult<SetOpts> {
+/// Only the syntax: the time is read later, where Redis reads it (SET before
+/// anything else, GETEX after the key lookup), and only the last one given.
+fn parse_set_opts<'a>(opts: &[&'a [u8]], getex: bool) -> CmdResult<SetOpts<'a>> {
     let mut o = SetOpts {
         nx: false,
         xx: false,
@@ -133,13 +140,17 @@ fn parse_set_opts(ctx: &Ctx<'_, '_>, opts: &[&[u8]], getex: bool) -> CmdResult<S
         .into_iter()
         .find(|(k, ..)| is_kw(opt, k))
         {
-            let allowed = matches!(o.expiry, Expiry::None | Expiry::At(_))
+            let allowed = matches!(o.expiry, Expiry::None | Expiry::Time { .. })
                 && kind.is_none_or(|seen| seen == k);
             match next {
-                Some(v) if allowed => {
+                Some(arg) if allowed => {
                     kind = Some(k);
                     o.pxat = k == "pxat";
-                    o.expiry = Expiry::At(expire_at(ctx, v, unit, relative)?);
+                    o.expiry = Expiry::Time {
+                        arg,
+                        unit,
+                        relative,
+                    };
                     i += 1;
                 }
                 _ => return Err(CmdError::Syntax),
@@ -152,9 +163,22 @@ fn parse_set_opts(ctx: &Ctx<'_, '_>, opts: &[&[u8]], getex: bool) -> CmdResult<S
     Ok(o)
 }
 
+/// The absolute expire time of an EX/PX/EXAT/PXAT option, if one was given.
+fn expiry_ms(ctx: &Ctx<'_, '_>, expiry: Expiry<'_>) -> CmdResult<Option<i64>> {
+    match expiry {
+        Expiry::Time {
+            arg,
+            unit,
+            relative,
+        } => expire_at(ctx, arg, unit, relative).map(Some),
+        _ => Ok(None),
+    }
+}
+
 fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let (key, val) = (args[1], args[2]);
-    let o = parse_set_opts(ctx, &args[3..], false)?;
+    let o = parse_set_opts(&args[3..], false)?;
+    let at = expiry_ms(ctx, o.expiry)?;
     if o.get {
         // Replies with the old value first; a non-string aborts the SET.
         reply_get(ctx, key)?;
@@ -168,13 +192,17 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             return Ok(());
         }
     }
-    let ttl = match o.expiry {
-        Expiry::KeepTtl => Ttl::Keep,
-        Expiry::At(at) => Ttl::At(at),
-        Expiry::None | Expiry::Persist => Ttl::Clear,
+    let ttl = match (o.expiry, at) {
+        (_, Some(at)) => Ttl::At(at),
+        (Expiry::KeepTtl, None) => Ttl::Keep,
+        _ => Ttl::Clear,
     };
     ctx.keys.set_ttl(key, str_value(val), ttl)?;
-    if let Expiry::At(at) = o.expiry {
+    ctx.keys.changed(key, ev::SET);
+    if at.is_some() {
+        ctx.keys.notify(ctx.keys.db, key, ev::EXPIRE);
+    }
+    if let Some(at) = at {
         // Redis 7.0 logs any expiry (PXAT included, GET dropped) as `SET key val
         // PXAT <ms>` with its own argument spelling.
         propagate_set_pxat(&mut ctx.keys, key, val, at);
@@ -210,6 +238,7 @@ fn setnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
     } else {
         ctx.keys.set(args[1], str_value(args[2]), false)?;
+        ctx.keys.changed(args[1], ev::SET);
         ctx.out.int(1);
     }
     Ok(())
@@ -218,6 +247,8 @@ fn setnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn set_with_expire(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], unit: Unit) -> CmdResult {
     let at = expire_at(ctx, args[2], unit, true)?;
     ctx.keys.set_ttl(args[1], str_value(args[3]), Ttl::At(at))?;
+    ctx.keys.changed(args[1], ev::SET);
+    ctx.keys.notify(ctx.keys.db, args[1], ev::EXPIRE);
     propagate_set_pxat(&mut ctx.keys, args[1], args[3], at);
     ctx.out.ok();
     Ok(())
@@ -260,6 +291,7 @@ fn mset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     mset_pairs(ctx, args)?;
     for pair in args[1..].chunks(2) {
         ctx.keys.set(pair[0], str_value(pair[1]), false)?;
+        ctx.keys.changed(pair[0], ev::SET);
     }
     ctx.out.ok();
     Ok(())
@@ -275,6 +307,7 @@ fn msetnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     for pair in args[1..].chunks(2) {
         ctx.keys.set(pair[0], str_value(pair[1]), false)?;
+        ctx.keys.changed(pair[0], ev::SET);
     }
     ctx.out.int(1);
     Ok(())
@@ -283,42 +316,49 @@ fn msetnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn getset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     reply_get(ctx, args[1])?;
     ctx.keys.set(args[1], str_value(args[2]), false)?;
+    ctx.keys.changed(args[1], ev::SET);
     Ok(())
 }
 
 fn getdel(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     reply_get(ctx, args[1])?;
-    ctx.keys.delete(args[1])?;
+    if ctx.keys.delete(args[1])? {
+        ctx.keys.changed(args[1], ev::DEL);
+    }
     ctx.keys
         .propagate_as(vec![b"DEL".to_vec(), args[1].to_vec()]);
     Ok(())
 }
 
 fn getex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let o = parse_set_opts(ctx, &args[2..], true)?;
+    let o = parse_set_opts(&args[2..], true)?;
     let key = args[1];
-    let found = ctx.keys.read_str(key)?.is_some();
-    reply_get(ctx, key)?;
-    if !found {
+    // Redis looks the key up (nil, WRONGTYPE) before it reads the time.
+    if ctx.keys.read_str(key)?.is_none() {
+        ctx.out.null();
         return Ok(());
     }
-    match o.expiry {
-        Expiry::At(at) if ctx.keys.already_expired(at) => {
+    let at = expiry_ms(ctx, o.expiry)?;
+    reply_get(ctx, key)?;
+    match (o.expiry, at) {
+        (_, Some(at)) if ctx.keys.already_expired(at) => {
             ctx.keys.delete(key)?;
+            ctx.keys.changed(key, ev::DEL);
             ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
         }
-        Expiry::At(at) => {
+        (_, Some(at)) => {
             if let Some(mut e) = ctx.keys.write(key)? {
                 e.set_expire(Some(at));
             }
             ctx.keys.mark_dirty(ctx.keys.db, key)?;
+            ctx.keys.changed(key, ev::EXPIRE);
             ctx.keys.propagate_as(vec![
                 b"PEXPIREAT".to_vec(),
                 key.to_vec(),
                 at.to_string().into_bytes(),
             ]);
         }
-        Expiry::Persist => {
+        (Expiry::Persist, _) => {
             let removed = match ctx.keys.write(key)? {
                 Some(mut e) if e.node.expire().is_some() => {
                     e.set_expire(None);
@@ -329,6 +369,7 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             if removed {
                 // Like Redis: only a removed TTL counts as a change.
                 ctx.keys.mark_dirty(ctx.keys.db, key)?;
+                ctx.keys.changed(key, ev::PERSIST);
                 ctx.keys
                     .propagate_as(vec![b"PERSIST".to_vec(), key.to_vec()]);
             }
@@ -373,6 +414,7 @@ fn append(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             args[2].len()
         }
     };
+    ctx.keys.changed(key, ev::APPEND);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -412,6 +454,7 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], by: i64) -> CmdResult {
             by
         }
     };
+    ctx.keys.modified(db, key, ev::INCRBY);
     ctx.out.int(new);
     Ok(())
 }
@@ -462,6 +505,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         Value::Str(StrValue::from_bytes_no_int(text.as_bytes())),
         true,
     )?;
+    ctx.keys.changed(key, ev::INCRBYFLOAT);
     // The float arithmetic is not replayed: the result is.
     ctx.keys.propagate_as(vec![
         b"SET".to_vec(),
@@ -529,19 +573,29 @@ fn setrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             ctx.out.int(0);
             return Ok(());
         }
-        if offset + value.len() as i64 > limit {
+        if too_long(offset, value.len(), limit) {
             return Err(CmdError::StringTooLong);
         }
         let mut buf = vec![0u8; offset as usize];
         buf.extend_from_slice(value);
         ctx.keys
             .set(key, Value::Str(StrValue::Raw(Box::new(buf))), false)?;
+        ctx.keys.changed(key, ev::SETRANGE);
         ctx.out.int(offset + value.len() as i64);
         return Ok(());
     }
     let new_len = write_range(&mut ctx.keys, key, offset, value, limit)?;
     ctx.out.int(new_len as i64);
     Ok(())
+}
+
+/// Redis's checkStringLength: whether `offset + len` bytes pass the limit (an
+/// overflowing sum does: SETRANGE k 9223372036854775807 x must not allocate).
+fn too_long(offset: i64, len: usize, limit: i64) -> bool {
+    i64::try_from(len)
+        .ok()
+        .and_then(|len| offset.checked_add(len))
+        .is_none_or(|total| total > limit)
 }
 
 fn write_range(
@@ -559,7 +613,7 @@ fn write_range(
                 if value.is_empty() {
                     s.len()
                 } else {
-                    if offset + value.len() as i64 > limit {
+                    if too_long(offset, value.len(), limit) {
                         return Err(CmdError::StringTooLong);
                     }
                     let buf = s.make_raw();
@@ -579,6 +633,7 @@ fn write_range(
     };
     if changed {
         keys.mark_dirty(db, key)?;
+        keys.modified(db, key, ev::SETRANGE);
     }
     Ok(len)
 }
@@ -587,28 +642,7 @@ fn write_range(
 type Span = (usize, usize);
 
 fn lcs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let (mut want_len, mut want_idx, mut with_match_len) = (false, false, false);
-    let mut min_match_len: i64 = 0;
-    let mut i = 3;
-    while i < args.len() {
-        let opt = args[i];
-        if is_kw(opt, "idx") {
-            want_idx = true;
-        } else if is_kw(opt, "len") {
-            want_len = true;
-        } else if is_kw(opt, "withmatchlen") {
-            with_match_len = true;
-        } else if is_kw(opt, "minmatchlen") && i + 1 < args.len() {
-            min_match_len = int_arg(args[i + 1])?;
-            if min_match_len < 0 {
-                min_match_len = 0;
-            }
-            i += 1;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 1;
-    }
+    // Redis checks both keys' types before it parses the options.
     let a = match ctx.keys.read(args[1])? {
         None => Vec::new(),
         Some(e) => match &e.node.value {
@@ -633,6 +667,28 @@ fn lcs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             }
         },
     };
+    let (mut want_len, mut want_idx, mut with_match_len) = (false, false, false);
+    let mut min_match_len: i64 = 0;
+    let mut i = 3;
+    while i < args.len() {
+        let opt = args[i];
+        if is_kw(opt, "idx") {
+            want_idx = true;
+        } else if is_kw(opt, "len") {
+            want_len = true;
+        } else if is_kw(opt, "withmatchlen") {
+            with_match_len = true;
+        } else if is_kw(opt, "minmatchlen") && i + 1 < args.len() {
+            min_match_len = int_arg(args[i + 1])?;
+            if min_match_len < 0 {
+                min_match_len = 0;
+            }
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
     if want_idx && want_len {
         return Err(CmdError::Other(
             "If you want both the length and indexes, please just use IDX.".into(),

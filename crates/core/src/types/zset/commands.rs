@@ -10,6 +10,7 @@ use crate::args::{int_arg, is_kw, parse_f64};
 use crate::commands::CommandDef;
 use crate::ctx::{Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
+use crate::notify::{events as ev, Event};
 use crate::types::Value;
 
 /// The table.
@@ -117,8 +118,12 @@ pub(crate) fn finish_removal(
     key: &[u8],
     now_empty: bool,
     n: usize,
+    event: Event,
 ) -> CmdResult {
+    let db = keys.db;
+    keys.modified(db, key, event);
     if now_empty && keys.delete(key)? {
+        keys.notify(db, key, ev::DEL);
         add_dirty(keys, key, n.saturating_sub(1))
     } else {
         add_dirty(keys, key, n)
@@ -131,16 +136,26 @@ pub(crate) fn store_result(
     ctx: &mut Ctx<'_, '_>,
     dst: &[u8],
     pairs: Vec<(Vec<u8>, f64)>,
+    event: Event,
 ) -> CmdResult {
     let n = pairs.len();
     if n == 0 {
-        ctx.keys.delete(dst)?;
+        delete_destination(&mut ctx.keys, dst)?;
         ctx.out.int(0);
         return Ok(());
     }
     let z = ZSetValue::from_sorted_result(pairs, limits(ctx));
     ctx.keys.set(dst, Value::ZSet(Box::new(z)), false)?;
+    ctx.keys.changed(dst, event);
     ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// An empty result deletes the destination of a STORE command: `del` if it existed.
+pub(crate) fn delete_destination(keys: &mut Keys<'_>, dst: &[u8]) -> CmdResult {
+    if keys.delete(dst)? {
+        keys.changed(dst, ev::DEL);
+    }
     Ok(())
 }
 
@@ -286,6 +301,10 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], mut incr: bool) -> CmdRes
             }
         }
     }
+    if added + updated > 0 {
+        ctx.keys
+            .changed(key, if incr { ev::ZINCR } else { ev::ZADD });
+    }
     if nan {
         return Err(nan_error());
     }
@@ -321,7 +340,7 @@ fn zrem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     let empty = z.is_empty();
     if n > 0 {
-        finish_removal(&mut ctx.keys, key, empty, n as usize)?;
+        finish_removal(&mut ctx.keys, key, empty, n as usize, ev::ZREM)?;
     }
     ctx.out.int(n);
     Ok(())
@@ -494,7 +513,7 @@ fn zrange_generic(
     };
     let Some(z) = read_zset(&mut ctx.keys, key)? else {
         match store {
-            Some(dst) => store_result(ctx, dst, Vec::new())?,
+            Some(dst) => store_result(ctx, dst, Vec::new(), ev::ZRANGESTORE)?,
             None => ctx.out.empty_array(),
         }
         return Ok(());
@@ -533,7 +552,7 @@ fn zrange_generic(
     };
     if let Some(dst) = store {
         let pairs = z.collect_range(s, e, rev);
-        return store_result(ctx, dst, pairs);
+        return store_result(ctx, dst, pairs, ev::ZRANGESTORE);
     }
     let out = &mut *ctx.out;
     range_header(out, e.saturating_sub(s), withscores);
@@ -601,7 +620,12 @@ fn zremrange_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], rtype: RangeType) ->
     let n = if e > s { z.remove_range(s, e) } else { 0 };
     let empty = z.is_empty();
     if n > 0 {
-        finish_removal(&mut ctx.keys, key, empty, n)?;
+        let event = match rtype {
+            RangeType::Score => ev::ZREMRANGEBYSCORE,
+            RangeType::Lex => ev::ZREMRANGEBYLEX,
+            _ => ev::ZREMRANGEBYRANK,
+        };
+        finish_removal(&mut ctx.keys, key, empty, n, event)?;
     }
     ctx.out.int(n as i64);
     Ok(())
@@ -622,26 +646,6 @@ fn zremrangebylex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 // ---------------------------------------------------------------------------
 // ZSCAN
 
-/// Redis parses SCAN cursors with strtoul: optional sign, digits, no spaces.
-fn parse_cursor(s: &[u8]) -> CmdResult<u64> {
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(CmdError::InvalidCursor);
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or(CmdError::InvalidCursor)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
 /// Redis's double2ll: the integer a listpack stores for an integral score within
 /// ±LLONG_MAX/2 (so -0 becomes 0).
 fn listpack_integer(d: f64) -> Option<i64> {
@@ -654,7 +658,7 @@ fn listpack_integer(d: f64) -> Option<i64> {
 }
 
 fn zscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let cursor = parse_cursor(args[2])?;
+    let cursor = crate::args::scan_cursor(args[2])?;
     let Some(z) = read_zset(&mut ctx.keys, args[1])? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");

@@ -568,69 +568,59 @@ mod tests {
 #[cfg(test)]
 mod command_tests {
     use crate::blocking::BlockRequest;
-    use crate::client::Client;
-    use crate::config::Config;
-    use crate::engine::Engine;
-    use crate::hooks::NoHooks;
-    use ferrokv_resp::{Protocol, ReplyBuf};
-
-    fn run(e: &Engine, c: &mut Client, line: &str) -> Vec<u8> {
-        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-        let mut out = ReplyBuf::new(c.proto);
-        e.execute(c, &args, &mut out, &NoHooks);
-        out.as_bytes().to_vec()
-    }
+    use crate::testkit::{run, setup};
+    use ferrokv_resp::Protocol;
 
     #[test]
     fn blocking_pops_block_or_reply() {
-        let e = Engine::new(Config::default(), &[]);
-        let mut c = Client::new(1, true);
+        let (e, mut c) = setup();
         // Nothing to pop: no reply, a block request on the keys in order.
-        assert_eq!(run(&e, &mut c, "BZPOPMIN a b 1.5"), b"");
+        assert_eq!(run(&e, &mut c, "BZPOPMIN a b 1.5"), "");
         assert_eq!(
             c.block.take(),
-            Some(BlockRequest {
-                db: 0,
-                keys: vec![b"a".to_vec(), b"b".to_vec()],
-                timeout_ms: Some(1500),
-            })
+            Some(BlockRequest::on_keys(
+                0,
+                &[b"a", b"b"],
+                crate::blocking::Awaits::ZSetPop,
+                Some(1500)
+            ))
         );
-        assert_eq!(run(&e, &mut c, "BZMPOP 0 2 x y MAX COUNT 3"), b"");
+        assert_eq!(run(&e, &mut c, "BZMPOP 0 2 x y MAX COUNT 3"), "");
         assert_eq!(
-            c.block.take().map(|b| (b.keys, b.timeout_ms)),
-            Some((vec![b"x".to_vec(), b"y".to_vec()], None))
+            c.block.take().map(|b| (b.keys(), b.timeout_ms)),
+            Some((vec![(0, b"x".to_vec()), (0, b"y".to_vec())], None))
         );
         // Errors come first, in Redis's argument order.
         assert_eq!(
             run(&e, &mut c, "BZMPOP -1 0 x MIN"),
-            b"-ERR numkeys should be greater than 0\r\n"
+            "-ERR numkeys should be greater than 0\r\n"
         );
         assert_eq!(
             run(&e, &mut c, "BZMPOP -1 1 x MIN"),
-            b"-ERR timeout is negative\r\n"
+            "-ERR timeout is negative\r\n"
         );
         assert!(c.block.is_none());
         // Inside MULTI/EXEC (or a script) it answers like a timeout.
         c.in_exec = true;
-        assert_eq!(run(&e, &mut c, "BZPOPMAX a 0"), b"*-1\r\n");
-        assert_eq!(run(&e, &mut c, "BZMPOP 0 1 a MIN"), b"*-1\r\n");
+        assert_eq!(run(&e, &mut c, "BZPOPMAX a 0"), "*-1\r\n");
+        assert_eq!(run(&e, &mut c, "BZMPOP 0 1 a MIN"), "*-1\r\n");
         c.proto = Protocol::Resp3;
-        assert_eq!(run(&e, &mut c, "BZPOPMAX a 0"), b"_\r\n");
+        assert_eq!(run(&e, &mut c, "BZPOPMAX a 0"), "_\r\n");
         assert!(c.block.is_none());
         // Something to serve: served even in MULTI.
         c.proto = Protocol::Resp2;
-        assert_eq!(run(&e, &mut c, "ZADD b 1 m"), b":1\r\n");
+        assert_eq!(run(&e, &mut c, "ZADD b 1 m"), ":1\r\n");
         assert_eq!(
             run(&e, &mut c, "BZPOPMIN a b 0"),
-            b"*3\r\n$1\r\nb\r\n$1\r\nm\r\n$1\r\n1\r\n"
+            "*3\r\n$1\r\nb\r\n$1\r\nm\r\n$1\r\n1\r\n"
         );
         c.in_exec = false;
-        assert_eq!(run(&e, &mut c, "ZADD b 2 m 3 n"), b":2\r\n");
+        assert_eq!(run(&e, &mut c, "ZADD b 2 m 3 n"), ":2\r\n");
         assert_eq!(
             run(&e, &mut c, "BZMPOP 1 2 a b MAX COUNT 5"),
-            b"*2\r\n$1\r\nb\r\n*2\r\n*2\r\n$1\r\nn\r\n$1\r\n3\r\n*2\r\n$1\r\nm\r\n$1\r\n2\r\n"
+            "*2\r\n$1\r\nb\r\n*2\r\n*2\r\n$1\r\nn\r\n$1\r\n3\r\n*2\r\n$1\r\nm\r\n$1\r\n2\r\n"
         );
-        assert_eq!(run(&e, &mut c, "EXISTS b"), b":0\r\n");
+        assert_eq!(run(&e, &mut c, "EXISTS b"), ":0\r\n");
         assert!(c.block.is_none());
     }
 }

@@ -4,8 +4,8 @@ use rand::seq::index::sample;
 use rand::Rng;
 
 use super::commands::{emit, finish_removal, read_zset, write_zset};
-use crate::args::{int_arg, is_kw, parse_i64};
-use crate::blocking::{parse_timeout, BlockRequest};
+use crate::args::{is_kw, parse_i64};
+use crate::blocking::{parse_timeout, Awaits, BlockRequest};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
 
@@ -89,7 +89,11 @@ fn zpop_generic(
         popped += 1;
     }
     let empty = z.is_empty();
-    finish_removal(&mut ctx.keys, key, empty, popped)?;
+    let event = match end {
+        End::Min => crate::notify::events::ZPOPMIN,
+        End::Max => crate::notify::events::ZPOPMAX,
+    };
+    finish_removal(&mut ctx.keys, key, empty, popped, event)?;
     // Every pop (ZMPOP, the blocking forms) is logged as ZPOPMIN/ZPOPMAX key n,
     // as Redis 7.0 does: a replay never blocks.
     let name: &[u8] = match end {
@@ -147,23 +151,29 @@ fn blocking_zpop(
     shape: Shape,
 ) -> CmdResult {
     let timeout_ms = parse_timeout(timeout_arg)?;
+    // While a blocked client is served, only the key that became ready counts, and
+    // another type there is nothing to take.
+    let serving = ctx.client.serving_key.clone();
     for &key in keys {
-        match write_zset(&mut ctx.keys, key)? {
-            Some(z) if !z.is_empty() => {
-                return zpop_generic(ctx, &[key], end, count, shape);
-            }
-            _ => {}
+        let zset = match &serving {
+            Some(s) if s.as_slice() != key => continue,
+            Some(_) => write_zset(&mut ctx.keys, key).unwrap_or(None),
+            None => write_zset(&mut ctx.keys, key)?,
+        };
+        if zset.is_some_and(|z| !z.is_empty()) {
+            return zpop_generic(ctx, &[key], end, count, shape);
         }
     }
     if ctx.client.in_exec {
         ctx.out.null_array();
         return Ok(());
     }
-    ctx.client.block = Some(BlockRequest {
-        db: ctx.client.db,
-        keys: keys.iter().map(|k| k.to_vec()).collect(),
+    ctx.client.block = Some(BlockRequest::on_keys(
+        ctx.client.db,
+        keys,
+        Awaits::ZSetPop,
         timeout_ms,
-    });
+    ));
     Ok(())
 }
 
@@ -268,16 +278,16 @@ pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         }
         return Ok(());
     };
-    let l = int_arg(count_arg)?;
+    let l = crate::args::range_arg(count_arg, -i64::MAX, i64::MAX)?;
     let withscores = match args.get(3) {
         None => false,
         Some(a) if args.len() == 4 && is_kw(a, "withscores") => true,
         Some(_) => return Err(CmdError::Syntax),
     };
-    // Redis bounds the count only WITHSCORES; a bigger count without it would
-    // build a reply of that many elements, so the same bound applies here.
-    if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
-        return Err(CmdError::Other("value is out of range".into()));
+    // Redis bounds the count only WITHSCORES (a bigger negative count without it
+    // is refused below, past MAX_RANDOM_PICKS).
+    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
+        return Err(CmdError::OutOfRange);
     }
     let Some(z) = read_zset(&mut ctx.keys, key)? else {
         ctx.out.empty_array();

@@ -285,7 +285,12 @@ fn generic(
     let mut result = result;
     result.sort_by(|a, b| cmp_key(a.1, &a.0, b.1, &b.0));
     if let Some(dst) = dst {
-        return store_result(ctx, dst, result);
+        let event = match op {
+            Op::Union => crate::notify::events::ZUNIONSTORE,
+            Op::Inter => crate::notify::events::ZINTERSTORE,
+            Op::Diff => crate::notify::events::ZDIFFSTORE,
+        };
+        return store_result(ctx, dst, result, event);
     }
     range_header(ctx.out, result.len(), withscores);
     for (m, s) in &result {

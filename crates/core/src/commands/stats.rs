@@ -1,0 +1,245 @@
+//! Per-command statistics: INFO commandstats (calls, time, rejected and failed
+//! calls) and INFO latencystats (latency percentiles), as Redis 7.0 keeps them.
+//!
+//! Every command counts on every call, so the counters must not become a shared
+//! cache line that all cores fight over: each thread writes its own stripe (relaxed
+//! adds on lines no other thread writes), and INFO sums the stripes. A stripe's
+//! latency histograms are allocated on the first call of that command on that
+//! thread.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+/// Sub-buckets per power of two in a latency histogram (about 3% resolution).
+const SUB_BITS: u32 = 5;
+const SUBS: usize = 1 << SUB_BITS;
+/// Powers of two of nanoseconds covered (up to about 4.6 hours).
+const POWERS: usize = 44;
+const BUCKETS: usize = POWERS * SUBS;
+
+/// One command's counters in one stripe.
+#[derive(Default)]
+struct Cell {
+    calls: AtomicU64,
+    usec: AtomicU64,
+    rejected: AtomicU64,
+    failed: AtomicU64,
+    latency: OnceLock<Box<[AtomicU32]>>,
+}
+
+/// One thread's counters for every command.
+struct Stripe {
+    cells: Box<[Cell]>,
+}
+
+/// The counters of every command, striped by thread.
+pub struct CommandStats {
+    stripes: Box<[Stripe]>,
+}
+
+/// A command's totals over every stripe.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Calls that ran.
+    pub calls: u64,
+    /// Time spent in them, µs.
+    pub usec: u64,
+    /// Calls refused before running (arity, admission).
+    pub rejected: u64,
+    /// Calls that ran and replied with an error.
+    pub failed: u64,
+}
+
+fn stripe_index(n: usize) -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static MINE: usize = NEXT.fetch_add(1, Relaxed);
+    }
+    MINE.with(|i| *i % n)
+}
+
+/// The histogram bucket of a latency in ns: values below [`SUBS`] one each, then
+/// per power of two the top [`SUB_BITS`] bits below the leading one.
+fn bucket(ns: u64) -> usize {
+    if ns < SUBS as u64 {
+        return ns as usize;
+    }
+    let power = 63 - ns.leading_zeros() as usize;
+    let sub = ((ns >> (power - SUB_BITS as usize)) as usize) & (SUBS - 1);
+    ((power - SUB_BITS as usize + 1) * SUBS + sub).min(BUCKETS - 1)
+}
+
+/// The highest value (ns) a bucket holds.
+fn bucket_top(b: usize) -> u64 {
+    if b < SUBS {
+        return b as u64;
+    }
+    let power = b / SUBS + SUB_BITS as usize - 1;
+    let width = 1u64 << (power - SUB_BITS as usize);
+    (1u64 << power) + ((b % SUBS) as u64 + 1) * width - 1
+}
+
+impl CommandStats {
+    /// Counters for `commands` commands (indexes of [`super::Command::id`]).
+    pub fn new(commands: usize) -> CommandStats {
+        let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
+        let stripes = (threads * 2).clamp(4, 64);
+        CommandStats {
+            stripes: (0..stripes)
+                .map(|_| Stripe {
+                    cells: (0..commands).map(|_| Cell::default()).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    fn cell(&self, id: usize) -> Option<&Cell> {
+        self.stripes[stripe_index(self.stripes.len())].cells.get(id)
+    }
+
+    /// A call of command `id` that ran for `ns`; `failed` if it replied an error;
+    /// `latency` when latency tracking is on.
+    pub fn called(&self, id: usize, ns: u64, failed: bool, latency: bool) {
+        let Some(c) = self.cell(id) else { return };
+        c.calls.fetch_add(1, Relaxed);
+        c.usec.fetch_add(ns / 1000, Relaxed);
+        if failed {
+            c.failed.fetch_add(1, Relaxed);
+        }
+        if latency {
+            let h = c
+                .latency
+                .get_or_init(|| (0..BUCKETS).map(|_| AtomicU32::new(0)).collect());
+            h[bucket(ns)].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// A call of command `id` refused before it ran.
+    pub fn rejected(&self, id: usize) {
+        if let Some(c) = self.cell(id) {
+            c.rejected.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Command `id`'s totals.
+    pub fn totals(&self, id: usize) -> Totals {
+        let mut t = Totals::default();
+        for s in self.stripes.iter() {
+            if let Some(c) = s.cells.get(id) {
+                t.calls += c.calls.load(Relaxed);
+                t.usec += c.usec.load(Relaxed);
+                t.rejected += c.rejected.load(Relaxed);
+                t.failed += c.failed.load(Relaxed);
+            }
+        }
+        t
+    }
+
+    /// Command `id`'s latency at each percentile (0..=100), in µs; `None` when it
+    /// recorded no latency.
+    pub fn percentiles(&self, id: usize, percentiles: &[f64]) -> Option<Vec<f64>> {
+        let mut merged = vec![0u64; BUCKETS];
+        let mut total = 0u64;
+        for s in self.stripes.iter() {
+            if let Some(h) = s.cells.get(id).and_then(|c| c.latency.get()) {
+                for (m, b) in merged.iter_mut().zip(h.iter()) {
+                    let n = u64::from(b.load(Relaxed));
+                    *m += n;
+                    total += n;
+                }
+            }
+        }
+        if total == 0 {
+            return None;
+        }
+        Some(
+            percentiles
+                .iter()
+                .map(|p| {
+                    // The smallest value at or below which `p` percent of calls lie.
+                    let want = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
+                    let mut seen = 0;
+                    let mut top = 0;
+                    for (b, n) in merged.iter().enumerate() {
+                        if *n == 0 {
+                            continue;
+                        }
+                        seen += n;
+                        top = bucket_top(b);
+                        if seen >= want {
+                            break;
+                        }
+                    }
+                    top as f64 / 1000.0
+                })
+                .collect(),
+        )
+    }
+
+    /// CONFIG RESETSTAT: every counter back to zero.
+    pub fn reset(&self) {
+        for s in self.stripes.iter() {
+            for c in s.cells.iter() {
+                for a in [&c.calls, &c.usec, &c.rejected, &c.failed] {
+                    a.store(0, Relaxed);
+                }
+                if let Some(h) = c.latency.get() {
+                    for b in h.iter() {
+                        b.store(0, Relaxed);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_ordered_and_tight() {
+        let mut last = 0;
+        for ns in [
+            1u64, 2, 31, 32, 33, 100, 1_000, 1_500, 10_000, 123_456, 10_000_000,
+        ] {
+            let b = bucket(ns);
+            assert!(b >= last, "{ns}");
+            last = b;
+            let top = bucket_top(b);
+            assert!(
+                top >= ns && (top - ns) as f64 <= ns as f64 / 16.0 + 1.0,
+                "{ns} -> {top}"
+            );
+        }
+    }
+
+    #[test]
+    fn totals_and_percentiles_over_threads() {
+        let s = std::sync::Arc::new(CommandStats::new(3));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for i in 0..100u64 {
+                        s.called(1, (i + 1) * 1000, i % 10 == 0, true);
+                    }
+                    s.rejected(1);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let t = s.totals(1);
+        assert_eq!((t.calls, t.rejected, t.failed), (400, 4, 40));
+        assert_eq!(t.usec, 4 * (1..=100).sum::<u64>());
+        let p = s.percentiles(1, &[0.0, 50.0, 100.0]).expect("recorded");
+        assert!((1.0..1.1).contains(&p[0]), "{p:?}");
+        assert!((50.0..53.0).contains(&p[1]), "{p:?}");
+        assert!((100.0..104.0).contains(&p[2]), "{p:?}");
+        assert_eq!(s.percentiles(2, &[50.0]), None);
+        s.reset();
+        assert_eq!(s.totals(1), Totals::default());
+    }
+}
