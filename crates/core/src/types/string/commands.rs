@@ -98,8 +98,6 @@ struct SetOpts<'a> {
     xx: bool,
     get: bool,
     expiry: Expiry<'a>,
-    /// The expiry was given as PXAT (logged as is; other forms are rewritten).
-    pxat: bool,
 }
 
 /// Parses SET's (or GETEX's, when `getex`) options as Redis's
@@ -112,7 +110,6 @@ fn parse_set_opts<'a>(opts: &[&'a [u8]], getex: bool) -> CmdResult<SetOpts<'a>> 
         xx: false,
         get: false,
         expiry: Expiry::None,
-        pxat: false,
     };
     // Which of EX/PX/EXAT/PXAT was seen (they exclude each other but each may repeat).
     let mut kind: Option<&str> = None;
@@ -145,7 +142,6 @@ fn parse_set_opts<'a>(opts: &[&'a [u8]], getex: bool) -> CmdResult<SetOpts<'a>> 
             match next {
                 Some(arg) if allowed => {
                     kind = Some(k);
-                    o.pxat = k == "pxat";
                     o.expiry = Expiry::Time {
                         arg,
                         unit,
