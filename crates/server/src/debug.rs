@@ -311,10 +311,7 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             ctx.out.ok();
         }
         ("quicklist-packed-threshold", 3) => {
-            let sz = std::str::from_utf8(args[2])
-                .ok()
-                .and_then(parse_memory)
-                .and_then(|v| u64::try_from(v).ok());
+            let sz = std::str::from_utf8(args[2]).ok().and_then(parse_memory);
             // quicklistisSetPackedThreshold: 0 restores the default, at most 4 GiB.
             let sz = match sz {
                 Some(0) => DEFAULT_PACKED_THRESHOLD,
