@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use ferrokv_resp::{Frame, FrameDecoder};
 
+pub mod dataset;
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

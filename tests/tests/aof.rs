@@ -864,7 +864,8 @@ fn transactions_are_logged_as_one_multi_exec_block_like_redis() {
         run_script(
             &mut c,
             "SET before 1\nMULTI\nSET a 1\nINCR a\nGET a\nSELECT 2\nLPUSH l x\nSELECT 0\nEXEC\n\
-             MULTI\nGET a\nEXISTS a\nEXEC\nMULTI\nINCR a\nSET s x\nINCR s\nEXEC\nSET after 1",
+             MULTI\nGET a\nEXISTS a\nEXEC\nMULTI\nINCR a\nSET s x\nINCR s\nEXEC\n\
+             MULTI\nSET one 1\nGET one\nEXEC\nSET after 1",
         );
         s.crash();
         let s = appendonly(kind, dir.path(), &[]);

@@ -5,6 +5,7 @@ mod bench;
 mod fuzz;
 mod lint;
 mod meta;
+mod suite;
 mod test;
 mod util;
 
@@ -26,6 +27,12 @@ commands:
   fuzz [--seconds N]           every cargo-fuzz target of crates/*/fuzz, N seconds each
                                (default 60)
   gen-docs                     regenerate docs/compatibility.md from the command table
+  redis-suite [--spawn] [--only unit/a,integration/b] [--json FILE]
+                               Redis 7.0.15's own Tcl tests against the release build
+                               with ../shared/redis-suite/run.sh, scored against
+                               redis-server's results (--spawn: the harness starts
+                               ferrokv-server itself; needs the Redis source, it says
+                               how to get it when missing)
   gen-command-meta [--port N]  regenerate crates/core/data/redis-7.0.15-command-{info,docs}.resp3
                                (the command table's source) from COMMAND INFO / COMMAND
                                DOCS in RESP3 of a redis-server 7.0.15: one it starts, or
@@ -95,6 +102,7 @@ fn main() -> ExitCode {
         "lint" => lint::main(rest),
         "bench" => bench::main(rest),
         "fuzz" => fuzz::main(rest),
+        "redis-suite" => suite::main(rest),
         "gen-docs" => util::run(
             util::cargo()
                 .args(["test", "-p", "ferrokv-server", "--test", "compat_doc"])

@@ -589,11 +589,17 @@ impl Engine {
                 .map(|(_, argv)| argv.iter().map(Vec::as_slice).collect())
                 .collect();
             let mut cmds: Vec<(usize, &[&[u8]])> = Vec::with_capacity(log.len() + 2);
-            cmds.push((log[0].0, &multi_cmd[..]));
+            // One command is logged alone, as Redis 7.0 propagates it.
+            let wrap = log.len() > 1;
+            if wrap {
+                cmds.push((log[0].0, &multi_cmd[..]));
+            }
             for ((db, _), argv) in log.iter().zip(&argvs) {
                 cmds.push((*db, &argv[..]));
             }
-            cmds.push((log[log.len() - 1].0, &exec_cmd[..]));
+            if wrap {
+                cmds.push((log[log.len() - 1].0, &exec_cmd[..]));
+            }
             // Still under the transaction's locks: logged in execution order.
             let offset = hooks.propagate(&cmds);
             if offset > 0 {

@@ -153,6 +153,42 @@ pub enum CmdError {
     /// The server is shutting down / not allowed.
     #[error("ERR Errors trying to SHUTDOWN. Check logs.")]
     ShutdownFailed,
+    /// DEBUG refused by enable-debug-command.
+    #[error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")]
+    DebugNotAllowed,
+    /// DEBUG RELOAD with an option it does not know.
+    #[error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")]
+    DebugReloadOption,
+    /// DEBUG RELOAD could not load the file it saved.
+    #[error("ERR Error trying to load the RDB dump")]
+    DebugReloadFailed,
+    /// DEBUG LISTPACK on a value of another encoding.
+    #[error("ERR Not a listpack encoded object.")]
+    NotListpack,
+    /// DEBUG QUICKLIST on a value of another encoding.
+    #[error("ERR Not a quicklist encoded object.")]
+    NotQuicklist,
+    /// DEBUG SDSLEN on a value that is not an sds string.
+    #[error("ERR Not an sds encoded string.")]
+    NotSds,
+    /// DEBUG PROTOCOL with an unknown type name.
+    #[error("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")]
+    DebugProtocolType,
+    /// DEBUG PROTOCOL PUSH over RESP2.
+    #[error("ERR RESP2 is not supported by this command")]
+    Resp2NotSupported,
+    /// DEBUG QUICKLIST-PACKED-THRESHOLD out of range.
+    #[error("ERR argument must be a memory value bigger than 1 and smaller than 4gb")]
+    PackedThreshold,
+    /// DEBUG HTSTATS with a db index out of range.
+    #[error("ERR Out of range database")]
+    OutOfRangeDb,
+    /// DEBUG HTSTATS-KEY on a value without a hash table.
+    #[error("ERR The value stored at the specified key is not represented using an hash table")]
+    NotHashTable,
+    /// DEBUG ERROR: the text as given, newlines made spaces.
+    #[error("{0}")]
+    DebugError(String),
     /// CLIENT LIST ID with an id that is not an integer.
     #[error("ERR Invalid client ID")]
     InvalidClientId,

@@ -15,6 +15,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod ctx;
+pub mod debug;
 pub mod engine;
 pub mod error;
 pub mod glob;

@@ -106,6 +106,21 @@ impl Parked {
 /// A key of a database.
 type DbKey = (usize, Vec<u8>);
 
+/// Whether `key` is in `db`'s table but past its TTL (not yet deleted).
+fn expired_but_present(engine: &Engine, db: usize, key: &[u8]) -> bool {
+    if db >= engine.keyspace.db_count() {
+        return false;
+    }
+    let now = engine.clock.now_ms();
+    let shard = engine
+        .keyspace
+        .lock_one(ferrokv_core::keyspace::lock_id(db, key));
+    shard
+        .dict()
+        .get(key, ferrokv_core::keyspace::hash_key(key))
+        .is_some_and(|n| n.expire_at != 0 && n.expire_at < now)
+}
+
 /// Every parked client, queued per key.
 #[derive(Default)]
 pub struct Blocked {
@@ -301,6 +316,10 @@ impl Blocked {
             None => return,
         };
         let mut holds = None;
+        // A key still there but past its TTL is expired by re-running the first
+        // waiter once (its lookup deletes it and logs the DEL, as Redis's
+        // lookupKeyWrite when it serves a ready key); nobody is served.
+        let mut expire_first = expired_but_present(engine, k.0, &k.1);
         for p in queued {
             let BlockReason::Keys { awaits, .. } = &p.reason else {
                 continue;
@@ -317,7 +336,7 @@ impl Blocked {
             }
             // Only clients waiting for the type the key holds now are served.
             let held = *holds.get_or_insert_with(|| engine.type_of(k.0, &k.1));
-            if held != Some(awaits.value_type()) {
+            if held != Some(awaits.value_type()) && !std::mem::take(&mut expire_first) {
                 continue;
             }
             let Slot::Waiting { mut client, args } = std::mem::replace(&mut *slot, Slot::Taken)

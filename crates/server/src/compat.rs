@@ -62,5 +62,10 @@ pub fn markdown() -> String {
         }
         out.push('\n');
     }
+    // Hand-kept: Redis's own test suite, per file (see the section's text).
+    out.push_str(REDIS_SUITE);
     out
 }
+
+/// The Redis test suite section of docs/compatibility.md.
+const REDIS_SUITE: &str = include_str!("../data/redis-suite.md");

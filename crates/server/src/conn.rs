@@ -249,6 +249,8 @@ where
     if watching {
         engine.watches.forget_client(handle.id);
     }
+    // A connection that ran SYNC goes on as a replica.
+    crate::replica::serve_if_replica(&mut stream, &state, &handle).await;
     if monitoring {
         state.monitors.remove(&engine, handle.id);
     }

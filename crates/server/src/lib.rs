@@ -9,6 +9,8 @@ pub mod clients;
 pub mod cmds;
 pub mod compat;
 pub mod conn;
+pub mod crash;
+pub mod debug;
 pub mod dump;
 pub mod info;
 pub mod listen;
@@ -18,6 +20,7 @@ pub mod monitor;
 pub mod park;
 pub mod persistence;
 pub mod rdb_load;
+pub mod replica;
 pub mod replication;
 pub mod shutdown;
 pub mod state;
@@ -77,6 +80,8 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     persistence::COMMANDS,
     dump::COMMANDS,
     aof::COMMANDS,
+    debug::COMMANDS,
+    replica::COMMANDS,
     replication::COMMANDS,
     monitor::COMMANDS,
 ];
@@ -162,6 +167,12 @@ pub fn parse_args(args: &[String]) -> Result<Options, (String, i32)> {
 }
 
 /// Runs the server until it is shut down; returns the process exit code.
+///
+/// The start-up follows redis-server's order and log lines, which scripts and
+/// Redis's test harness wait for: the "is starting" lines, the listening sockets
+/// (a port in use logs `Failed listening on port N (TCP), aborting.` before any
+/// banner), the banner with `PID: <pid>`, `Server initialized`, the data load,
+/// then `Ready to accept connections`.
 pub fn run(opts: Options) -> i32 {
     let config = Config::default();
     let applied = match file::apply(&config, &opts.config_text) {
@@ -175,14 +186,25 @@ pub fn run(opts: Options) -> i32 {
         eprintln!("Can't open the log file: {e}");
         return 1;
     }
-    for name in &applied.ignored {
-        tracing::warn!("config directive '{name}' is not supported by ferrokv yet; ignored");
-    }
     if config.bool(P::Daemonize) {
         if let Err(e) = daemonize() {
             tracing::error!("daemonize failed: {e}");
             return 1;
         }
+    }
+    crash::set_enabled(config.bool(P::CrashLogEnabled));
+    tracing::warn!("oO0OoO0OoO0Oo ferrokv is starting oO0OoO0OoO0Oo");
+    tracing::warn!(
+        "Redis version={REDIS_VERSION}, bits=64, commit=00000000, modified=0, pid={}, just started",
+        std::process::id()
+    );
+    if opts.config_file.is_none() && opts.config_text.trim().is_empty() {
+        tracing::warn!("Warning: no config file specified, using the default config. In order to specify a config file use ferrokv-server /path/to/redis.conf");
+    } else {
+        tracing::warn!("Configuration loaded");
+    }
+    for name in &applied.ignored {
+        tracing::warn!("config directive '{name}' is accepted but not implemented by ferrokv yet: it has no effect");
     }
     let dir = config.string(P::Dir);
     if !dir.is_empty() {
@@ -192,26 +214,13 @@ pub fn run(opts: Options) -> i32 {
         }
     }
     let pidfile = config.string(P::Pidfile);
-    if !pidfile.is_empty() {
-        let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
-    }
+    let always_show_logo = config.bool(P::AlwaysShowLogo);
     let engine = Arc::new(Engine::new(config, SERVER_COMMANDS));
     let state = Arc::new(ServerState::new(
         engine.clone(),
         opts.config_file.clone(),
         opts.threads,
     ));
-    // The AOF, when on, is the dataset: the RDB file is not read (as Redis).
-    aof::init(&state);
-    if engine.config.bool(P::Appendonly) {
-        if let Err(e) = aof::load_at_startup(&state) {
-            tracing::error!("{e}");
-            return 1;
-        }
-    } else if let Err(e) = persistence::load_at_startup(&engine) {
-        tracing::error!("{e}");
-        return 1;
-    }
     let spin_us = opts.park_spin_us;
     let spin = move || park::spin_before_park(spin_us);
     let epolls_before = park::epoll_fds();
@@ -236,19 +245,57 @@ pub fn run(opts: Options) -> i32 {
             return 1;
         }
     };
+    // The sockets are bound (so a busy port fails the start-up here) but accept
+    // nobody until the data is loaded: early clients wait in the backlog.
+    let listeners = {
+        let _in_runtime = rt.enter();
+        match listen::bind(&state) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("{e}");
+                return 1;
+            }
+        }
+    };
+    if !pidfile.is_empty() {
+        let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
+    }
+    let port = state.port.load(std::sync::atomic::Ordering::Relaxed);
+    if always_show_logo || (engine.config.string(P::Logfile).is_empty() && stdout_is_tty()) {
+        log::raw(&log::banner(env!("CARGO_PKG_VERSION"), REDIS_VERSION, port));
+    } else {
+        tracing::info!("Running mode=standalone, port={port}.");
+    }
+    tracing::warn!("Server initialized");
+    // The AOF, when on, is the dataset: the RDB file is not read (as Redis).
+    if aof::init(&state).is_err() {
+        return 1;
+    }
+    if engine.config.bool(P::Appendonly) {
+        if let Err(e) = aof::load_at_startup(&state) {
+            tracing::error!("{e}");
+            return 1;
+        }
+    } else if let Err(e) = persistence::load_at_startup(&engine) {
+        tracing::error!("{e}");
+        return 1;
+    }
     start_active_expiry(engine.clone(), state.clone());
     persistence::start_save_points(state.clone());
     aof::start_cron(state.clone());
     let exit_state = state.clone();
     let code = rt.block_on(async move {
-        if let Err(e) = listen::start(state.clone()).await {
-            tracing::error!("{e}");
-            return 1;
+        listen::start(state.clone(), listeners);
+        if port != 0 {
+            tracing::info!("Ready to accept connections");
         }
-        tracing::info!(
-            "ferrokv {} (Redis {REDIS_VERSION} compatible) ready to accept connections on port {}, {} thread(s)",
+        let unixsocket = state.engine.config.string(P::Unixsocket);
+        if !unixsocket.is_empty() {
+            tracing::info!("The server is now ready to accept connections at {unixsocket}");
+        }
+        tracing::debug!(
+            "ferrokv {} (Redis {REDIS_VERSION} compatible), {} thread(s)",
             env!("CARGO_PKG_VERSION"),
-            state.port.load(std::sync::atomic::Ordering::Relaxed),
             opts.threads
         );
         shutdown::run_until_exit(&state).await;
@@ -259,6 +306,11 @@ pub fn run(opts: Options) -> i32 {
     aof::remove_temp_files(&exit_state);
     rt.shutdown_timeout(Duration::from_millis(200));
     code
+}
+
+fn stdout_is_tty() -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe { libc::isatty(1) == 1 }
 }
 
 /// Active expiry runs on its own thread, `hz` times a second, spending at most a
@@ -279,8 +331,11 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 let period = Duration::from_micros(1_000_000 / hz);
                 let effort = engine.config.int(P::ActiveExpireEffort).clamp(1, 10) as u32;
                 let budget = period * (25 + 2 * (effort - 1)) / 100;
-                // Nothing changes the data while a shutdown runs.
-                if !engine.halted.load(std::sync::atomic::Ordering::Relaxed) {
+                // Nothing changes the data while a shutdown runs, nor while DEBUG
+                // SET-ACTIVE-EXPIRE 0 / PAUSE-CRON 1 hold it.
+                if state.debug.active_expire_on()
+                    && !engine.halted.load(std::sync::atomic::Ordering::Relaxed)
+                {
                     engine.active_expire_cycle_with(budget, &mut resume, &*state);
                 }
                 std::thread::sleep(period);

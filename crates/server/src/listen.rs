@@ -77,14 +77,27 @@ pub fn rebind_tcp(state: &Arc<ServerState>) -> Result<(), String> {
     Ok(())
 }
 
-/// Binds every configured address and spawns the accept loops.
-pub async fn start(state: Arc<ServerState>) -> Result<(), String> {
-    let _ = state.me.set(Arc::downgrade(&state));
+/// The bound sockets, not accepting yet.
+pub struct Listeners {
+    tcp: Vec<TcpListener>,
+    unix: Option<(UnixListener, String)>,
+}
+
+/// Binds every configured address (within the runtime's context). Errors are the
+/// log lines Redis writes before giving up.
+pub fn bind(state: &Arc<ServerState>) -> Result<Listeners, String> {
+    let _ = state.me.set(Arc::downgrade(state));
     let cfg = &state.engine.config;
-    let tcp = bind_all_tcp(&state)?;
-    let mut bound = tcp.len();
-    spawn_tcp(&state, tcp);
+    let port = cfg.int(P::Port);
+    let tcp = bind_all_tcp(state).map_err(|e| {
+        tracing::warn!("{e}");
+        format!("Failed listening on port {port} (TCP), aborting.")
+    })?;
+    if let Some(a) = tcp.first().and_then(|l| l.local_addr().ok()) {
+        state.port.store(u64::from(a.port()), Relaxed);
+    }
     let path = cfg.string(P::Unixsocket);
+    let mut unix = None;
     if !path.is_empty() {
         let _ = std::fs::remove_file(&path);
         let l =
@@ -94,13 +107,20 @@ pub async fn start(state: Arc<ServerState>) -> Result<(), String> {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(perm as u32));
         }
-        bound += 1;
-        tokio::spawn(accept_unix(l, state.clone(), path));
+        unix = Some((l, path));
     }
-    if bound == 0 {
+    if tcp.is_empty() && unix.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
-    Ok(())
+    Ok(Listeners { tcp, unix })
+}
+
+/// Spawns the accept loops of the bound sockets.
+pub fn start(state: Arc<ServerState>, listeners: Listeners) {
+    spawn_tcp(&state, listeners.tcp);
+    if let Some((l, path)) = listeners.unix {
+        tokio::spawn(accept_unix(l, state, path));
+    }
 }
 
 fn bind_tcp(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {

@@ -230,10 +230,19 @@ impl From<BeginError> for CmdError {
 }
 
 fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, BeginError> {
+    begin_save_at(engine, rdb_path(engine), || {})
+}
+
+/// A save of the dataset as of now into `target`, running `at_instant` at the
+/// snapshot instant (every shard lock held).
+fn begin_save_at(
+    engine: &Arc<Engine>,
+    target: PathBuf,
+    at_instant: impl FnOnce(),
+) -> Result<PendingSave, BeginError> {
     if engine.snapshot.active() {
         return Err(BeginError::InProgress);
     }
-    let target = rdb_path(engine);
     // A counter keeps names unique when two saves race to start.
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let tmp = target.with_file_name(format!(
@@ -278,7 +287,10 @@ fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, BeginError> {
         now_ms: engine.clock.now_ms(),
         sizes,
     });
-    if engine.snapshot_begin(visitor.clone()).is_err() {
+    if engine
+        .snapshot_begin_with(visitor.clone(), at_instant)
+        .is_err()
+    {
         let _ = std::fs::remove_file(&tmp);
         return Err(BeginError::InProgress);
     }
@@ -292,7 +304,9 @@ fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, BeginError> {
 }
 
 impl PendingSave {
-    fn run(self) -> Result<(), String> {
+    /// Writes the save out; `background`: a BGSAVE, whose lines are logged with
+    /// the role of Redis's saving child (`C`).
+    fn run(self, background: bool) -> Result<(), String> {
         let started = Instant::now();
         self.engine.snapshot_run();
         self.visitor.write_ready();
@@ -300,10 +314,12 @@ impl PendingSave {
         match &res {
             Ok(()) => {
                 self.engine.stats.dirty_at_save.store(self.dirty, Relaxed);
-                tracing::info!(
-                    "DB saved on disk ({:.3} seconds)",
-                    started.elapsed().as_secs_f64()
-                );
+                if background {
+                    tracing::info!(role = "C", "DB saved on disk");
+                } else {
+                    tracing::info!("DB saved on disk");
+                }
+                tracing::debug!("saved in {:.3} seconds", started.elapsed().as_secs_f64());
             }
             Err(e) => {
                 let _ = std::fs::remove_file(&self.tmp);
@@ -346,6 +362,38 @@ impl PendingSave {
     }
 }
 
+/// The RDB of the dataset as of one instant, as bytes (a full synchronization's
+/// payload), with `at_instant` run at that instant (every shard lock held). Waits
+/// for a snapshot in progress to end first. Neither `dbfilename` nor the save
+/// bookkeeping is touched: the file is a temporary one.
+pub fn snapshot_rdb(engine: &Arc<Engine>, at_instant: impl FnOnce()) -> Result<Vec<u8>, String> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while engine.snapshot.active() {
+        if Instant::now() > deadline {
+            return Err("a snapshot in progress did not end".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let target = PathBuf::from(format!(
+        "temp-sync-{}-{}.rdb",
+        std::process::id(),
+        SEQ.fetch_add(1, Relaxed)
+    ));
+    let pending = begin_save_at(engine, target.clone(), at_instant).map_err(|e| match e {
+        BeginError::InProgress => "Background save already in progress".to_string(),
+        BeginError::Io => "can't create the temp file".to_string(),
+    })?;
+    pending.engine.snapshot_run();
+    pending.visitor.write_ready();
+    let res = pending.finish();
+    let _ = std::fs::remove_file(&pending.tmp);
+    res?;
+    let data = std::fs::read(&target).map_err(|e| e.to_string());
+    let _ = std::fs::remove_file(&target);
+    data
+}
+
 /// The refusal of writes after a failed background save, Redis's text.
 pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
@@ -376,7 +424,9 @@ pub fn save_blocking(engine: &Arc<Engine>, p: &Shared) -> Result<(), CmdError> {
     p.saves.fetch_add(1, Relaxed);
     let pending = begin_save(engine)?;
     // Redis answers a failed SAVE with a bare "-ERR"; the reason is in the log.
-    pending.run().map_err(|_| CmdError::Raw("ERR".into()))?;
+    pending
+        .run(false)
+        .map_err(|_| CmdError::Raw("ERR".into()))?;
     p.lastsave.store(unix_secs(), Relaxed);
     // A successful SAVE clears a failed BGSAVE's status, as Redis's rdbSave does.
     set_bgsave_status(engine, p, true);
@@ -418,7 +468,7 @@ pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdErro
             // serializes that shard, and a reniced saver preempted under CPU
             // contention would keep request threads waiting on it (priority
             // inversion). Redis's forked child is not reniced either.
-            let ok = pending.run().is_ok();
+            let ok = pending.run(true).is_ok();
             if ok {
                 shared.lastsave.store(unix_secs(), Relaxed);
                 tracing::info!("Background saving terminated with success");
@@ -434,7 +484,8 @@ pub fn start_bgsave(engine: &Arc<Engine>, p: &Arc<Shared>) -> Result<(), CmdErro
         tracing::warn!("Can't save in background: {e}");
         return Err(CmdError::Other(format!("Can't save in background: {e}")));
     }
-    tracing::info!("Background saving started");
+    // Redis names its child; the save runs on a thread of this process.
+    tracing::info!("Background saving started by pid {}", std::process::id());
     Ok(())
 }
 

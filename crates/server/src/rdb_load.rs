@@ -57,6 +57,9 @@ struct Shared<'e> {
     now: i64,
     /// The first error any inserter met (the load fails with it).
     error: Mutex<Option<String>>,
+    /// A key already present is replaced (DEBUG RELOAD MERGE) instead of failing
+    /// the load.
+    allow_dup: bool,
 }
 
 impl Shared<'_> {
@@ -74,7 +77,11 @@ impl Shared<'_> {
             .unwrap_or_else(|| initial_access_field(self.policy, self.now));
         let id = (db * SHARDS + shard_of(hash)) as LockId;
         let mut shard = self.engine.keyspace.lock_one(id);
-        if shard.dict().get(&e.key, hash).is_some() {
+        if self.allow_dup {
+            if let Some(old) = shard.remove(&e.key, hash) {
+                ferrokv_core::lazyfree::free(old);
+            }
+        } else if shard.dict().get(&e.key, hash).is_some() {
             return Err(format!(
                 "RDB has duplicated key '{}' in DB {db}",
                 String::from_utf8_lossy(&e.key)
@@ -126,19 +133,60 @@ fn presize(engine: &Engine, db: usize, keys: u64) {
     }
 }
 
+/// How a load treats what it finds.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LoadOptions {
+    /// Keys already present are replaced by the file's (RDBFLAGS_ALLOW_DUP).
+    pub allow_dup: bool,
+    /// The CRC-64 at the end is not checked (DEBUG SET-SKIP-CHECKSUM-VALIDATION).
+    pub skip_checksum: bool,
+}
+
 /// Loads an RDB stream into `engine` (keys expired by now are skipped).
 pub fn load_from(engine: &Engine, r: impl std::io::Read) -> Result<LoadStats, String> {
+    load_from_opts(engine, r, LoadOptions::default())
+}
+
+/// Logs the AUX fields Redis's rdbLoad reports as it reads them.
+fn log_aux(key: &[u8], value: &[u8], now_ms: i64) {
+    let text = String::from_utf8_lossy(value);
+    match key {
+        b"redis-ver" => tracing::info!("Loading RDB produced by version {text}"),
+        b"ctime" => {
+            if let Ok(t) = text.parse::<i64>() {
+                tracing::info!("RDB age {} seconds", (now_ms / 1000 - t).max(0));
+            }
+        }
+        b"used-mem" => {
+            if let Ok(m) = text.parse::<u64>() {
+                tracing::info!(
+                    "RDB memory usage when created {:.2} Mb",
+                    m as f64 / (1024.0 * 1024.0)
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// [`load_from`] with options.
+pub fn load_from_opts(
+    engine: &Engine,
+    r: impl std::io::Read,
+    opts: LoadOptions,
+) -> Result<LoadStats, String> {
     let corrupt = |e: ferrokv_persist::RdbError| {
         format!("Short read or corrupt RDB loading DB ({e}). Unrecoverable error, aborting now.")
     };
     let mut reader = RdbReader::buffered(r)
         .map_err(corrupt)?
-        .verify_checksum(engine.config.bool(P::Rdbchecksum));
+        .verify_checksum(engine.config.bool(P::Rdbchecksum) && !opts.skip_checksum);
     let shared = Shared {
         engine,
         policy: AccessPolicy::of(&engine.config),
         now: engine.clock.now_ms(),
         error: Mutex::new(None),
+        allow_dup: opts.allow_dup,
     };
     let dbs = engine.keyspace.db_count();
     let n = inserters();
@@ -174,7 +222,10 @@ pub fn load_from(engine: &Engine, r: impl std::io::Read) -> Result<LoadStats, St
                         }
                         continue;
                     }
-                    Record::Aux(..) => continue,
+                    Record::Aux(k, v) => {
+                        log_aux(&k, &v, shared.now);
+                        continue;
+                    }
                 };
                 let db = usize::try_from(e.db).unwrap_or(usize::MAX);
                 if db >= dbs {
@@ -222,6 +273,25 @@ pub fn load_from(engine: &Engine, r: impl std::io::Read) -> Result<LoadStats, St
         loaded: loaded + inline_loaded,
         expired,
     })
+}
+
+/// DEBUG RELOAD's load: `dbfilename` from the working directory into the
+/// (flushed, or with `merge` merged-into) dataset, logged as Redis's rdbLoad.
+pub fn reload(engine: &Engine, merge: bool, skip_checksum: bool) -> Result<LoadStats, String> {
+    let path = engine.config.string(P::Dbfilename);
+    let file = std::fs::File::open(&path)
+        .map_err(|e| format!("Fatal error loading the DB: {e}. Exiting."))?;
+    let opts = LoadOptions {
+        allow_dup: merge,
+        skip_checksum,
+    };
+    let stats = load_from_opts(engine, file, opts)?;
+    tracing::info!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        stats.loaded,
+        stats.expired
+    );
+    Ok(stats)
 }
 
 #[cfg(test)]

@@ -60,6 +60,10 @@ pub struct ServerState {
     pub persistence: crate::persistence::Persistence,
     /// The append-only file.
     pub aof: crate::aof::Aof,
+    /// What DEBUG subcommands switch.
+    pub debug: crate::debug::DebugState,
+    /// Connections fed the replication stream (SYNC).
+    pub replicas: crate::replica::Replicas,
 }
 
 fn random_hex40() -> String {
@@ -103,6 +107,8 @@ impl ServerState {
             me: std::sync::OnceLock::new(),
             persistence: Default::default(),
             aof: Default::default(),
+            debug: Default::default(),
+            replicas: Default::default(),
         }
     }
 
@@ -147,7 +153,15 @@ impl ServerHooks for ServerState {
     }
 
     fn propagate(&self, cmds: &[(usize, &[&[u8]])]) -> u64 {
-        self.aof.propagate(cmds)
+        if self.replicas.active() {
+            self.replicas.feed(cmds);
+        }
+        // Propagation may be on for replicas alone: the AOF logs only while on.
+        if self.aof.enabled() {
+            self.aof.propagate(cmds)
+        } else {
+            0
+        }
     }
 
     fn deny_writes(&self) -> Option<String> {
@@ -169,6 +183,12 @@ impl ServerHooks for ServerState {
         match name {
             "appendonly" => crate::aof::config_changed(self)?,
             "loglevel" => crate::log::set_level(&self.engine.config.string(P::Loglevel)),
+            "crash-log-enabled" => {
+                crate::crash::set_enabled(self.engine.config.bool(P::CrashLogEnabled))
+            }
+            "aof-timestamp-enabled" => self
+                .aof
+                .set_timestamps(self.engine.config.bool(P::AofTimestampEnabled)),
             "resetstat" => self.reset_stats(),
             "dir" => {
                 let dir = self.engine.config.string(P::Dir);

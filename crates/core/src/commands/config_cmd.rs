@@ -91,7 +91,7 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let mut applied: Vec<(String, String)> = Vec::new();
     for (name, value) in &todo {
         let old = Config::find(name)
-            .map(|(i, _)| crate::config::PARAMS[i].name)
+            .map(|(i, _)| crate::config::param(i).name)
             .map(|n| {
                 let mut v = Vec::new();
                 cfg.get(n, &mut v);

@@ -118,7 +118,7 @@ pub fn apply(cfg: &Config, text: &str) -> Result<Applied, ConfigError> {
                         v.push_str(&add);
                     }
                     v
-                } else if matches!(p.kind, super::Kind::Bind) {
+                } else if matches!(p.kind, super::Kind::Bind | super::Kind::Words) {
                     values.join(" ")
                 } else {
                     if values.len() != 1 {
@@ -128,6 +128,9 @@ pub fn apply(cfg: &Config, text: &str) -> Result<Applied, ConfigError> {
                 };
                 cfg.set(p.name, &value, true)
                     .map_err(|reason| err(&reason))?;
+                if Config::is_accepted_only(p.name) {
+                    applied.ignored.push(p.name.to_string());
+                }
             }
             None if Config::is_redis_directive(&name) => applied.ignored.push(name),
             None => return Err(err("Bad directive or wrong number of arguments")),

@@ -3,6 +3,7 @@
 //! file parser, command-line options, CONFIG GET / SET / RESETSTAT and the code that
 //! reads them. Numeric values live in atomics so hot paths read them without locks.
 
+pub mod accepted;
 pub mod file;
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -32,6 +33,9 @@ pub enum Kind {
     Save,
     /// `bind`: one or more addresses.
     Bind,
+    /// Free text of one or more words (multi-argument directives ferrokv only
+    /// stores, such as `client-output-buffer-limit`).
+    Words,
     /// `notify-keyspace-events`: class characters; the number is the flag set.
     KeyspaceEvents,
 }
@@ -98,6 +102,8 @@ params! {
     Loglevel: "loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning"]), "notice", YES;
     Logfile: "logfile", Kind::Str, "", NO;
     Daemonize: "daemonize", Kind::Bool, "no", NO;
+    AlwaysShowLogo: "always-show-logo", Kind::Bool, "no", NO;
+    CrashLogEnabled: "crash-log-enabled", Kind::Bool, "yes", YES;
     Pidfile: "pidfile", Kind::Str, "", NO;
     Dir: "dir", Kind::Str, "", YES;
     Dbfilename: "dbfilename", Kind::Str, "dump.rdb", YES;
@@ -164,16 +170,29 @@ pub struct Config {
 /// Why a value was refused: the text after `... - ` in Redis's CONFIG SET error.
 pub type Refusal = String;
 
+/// Every parameter: the implemented ones ([`PARAMS`], indexed by [`P`]), then the
+/// accepted-only ones ([`accepted::ACCEPTED`]).
+fn all_params() -> impl Iterator<Item = &'static ParamDef> {
+    PARAMS.iter().chain(accepted::ACCEPTED.iter())
+}
+
+/// The parameter at `index` of [`Config::find`].
+pub fn param(index: usize) -> &'static ParamDef {
+    match PARAMS.get(index) {
+        Some(p) => p,
+        None => &accepted::ACCEPTED[index - PARAMS.len()],
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         let cfg = Config {
-            strings: PARAMS
-                .iter()
+            strings: all_params()
                 .map(|p| RwLock::new(p.default.to_string()))
                 .collect(),
-            numbers: PARAMS.iter().map(|_| AtomicI64::new(0)).collect(),
+            numbers: all_params().map(|_| AtomicI64::new(0)).collect(),
         };
-        for (i, p) in PARAMS.iter().enumerate() {
+        for (i, p) in all_params().enumerate() {
             if let Ok((_, n)) = normalize(p, p.default) {
                 cfg.numbers[i].store(n, Ordering::Relaxed);
             }
@@ -312,13 +331,15 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
             }
             Ok((parts.join(" "), 0))
         }
+        Kind::Words => Ok((value.split_whitespace().collect::<Vec<_>>().join(" "), 0)),
     }
 }
 
 impl Config {
-    /// Finds a parameter by name or alias (any case).
+    /// Finds a parameter by name or alias (any case); the index is the one
+    /// [`param`] takes.
     pub fn find(name: &str) -> Option<(usize, &'static ParamDef)> {
-        PARAMS.iter().enumerate().find(|(_, p)| {
+        all_params().enumerate().find(|(_, p)| {
             p.name.eq_ignore_ascii_case(name)
                 || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
         })
@@ -357,7 +378,7 @@ impl Config {
     /// answered under the name asked for; a glob matches names and aliases.
     pub fn get(&self, pattern: &str, out: &mut Vec<(String, String)>) {
         let is_glob = pattern.contains(['*', '?', '[']);
-        for (i, p) in PARAMS.iter().enumerate() {
+        for (i, p) in all_params().enumerate() {
             let value = || self.strings[i].read().clone();
             if is_glob {
                 if glob_match(pattern.as_bytes(), p.name.as_bytes(), true) {
@@ -374,6 +395,11 @@ impl Config {
                 out.push((p.alias.unwrap_or(p.name).to_string(), value()));
             }
         }
+    }
+
+    /// Whether `name` is a parameter ferrokv accepts but does not implement yet.
+    pub fn is_accepted_only(name: &str) -> bool {
+        Self::find(name).is_some_and(|(i, _)| i >= PARAMS.len())
     }
 
     /// Whether Redis 7.0 knows `name` as a directive.
@@ -418,6 +444,38 @@ mod tests {
             out,
             vec![("hash-max-ziplist-entries".to_string(), "512".to_string())]
         );
+    }
+
+    #[test]
+    fn accepted_only_parameters() {
+        // No parameter is in both tables (one moving to PARAMS leaves ACCEPTED).
+        for a in accepted::ACCEPTED {
+            assert!(
+                !PARAMS
+                    .iter()
+                    .any(|p| p.name == a.name || Some(p.name) == a.alias),
+                "{} is in both tables",
+                a.name
+            );
+        }
+        let c = Config::default();
+        assert!(Config::is_accepted_only("repl-ping-slave-period"));
+        assert!(!Config::is_accepted_only("hz"));
+        assert_eq!(
+            c.set("repl-ping-replica-period", "0", false),
+            Err("argument must be between 1 and 2147483647 inclusive".into())
+        );
+        assert_eq!(c.set("activerehashing", "no", false), Ok("activerehashing"));
+        let mut out = Vec::new();
+        c.get("activerehashing", &mut out);
+        assert_eq!(out, vec![("activerehashing".to_string(), "no".to_string())]);
+        assert_eq!(
+            c.set("client-output-buffer-limit", "normal 0 0  0", false),
+            Ok("client-output-buffer-limit")
+        );
+        out.clear();
+        c.get("client-output-buffer-limit", &mut out);
+        assert_eq!(out[0].1, "normal 0 0 0");
     }
 
     #[test]

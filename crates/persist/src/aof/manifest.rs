@@ -61,43 +61,73 @@ pub struct ManifestError(pub String);
 const MAX_LINE: usize = 1024;
 
 impl Manifest {
-    /// Parses manifest text.
+    /// Parses manifest text as Redis 7.0's aofLoadManifestFromFile: line by line
+    /// (a line is what ends with a newline: a last line without one is "too
+    /// long"), `#` comments skipped, blank lines refused, at least `file`, `seq`
+    /// and `type` in key/value pairs (unknown keys skipped, keys in any case), the
+    /// type by its first letter, with Redis's error texts.
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
         let err = |m: &str| Err(ManifestError(m.to_string()));
+        if text.is_empty() {
+            return err("Found an empty AOF manifest");
+        }
         let mut m = Manifest::default();
-        for line in text.split('\n') {
-            let line = line.trim_end_matches('\r');
-            if line.starts_with('#') || line.trim().is_empty() {
+        let mut rest = text;
+        while !rest.is_empty() {
+            let (line, ended) = match rest.find('\n') {
+                Some(i) => {
+                    let line = &rest[..i];
+                    rest = &rest[i + 1..];
+                    (line, true)
+                }
+                None => {
+                    let line = rest;
+                    rest = "";
+                    (line, false)
+                }
+            };
+            if line.starts_with('#') {
                 continue;
             }
-            if line.len() > MAX_LINE {
+            if !ended || line.len() + 1 > MAX_LINE {
                 return err("The AOF manifest file contains too long line");
+            }
+            let line = line.trim_matches([' ', '\t', '\r']);
+            if line.is_empty() {
+                return err("Invalid AOF manifest file format");
             }
             let Some(words) = split_args(line) else {
                 return err("Invalid AOF manifest file format");
             };
-            if words.len() % 2 != 0 {
+            // At least the three pairs, in pairs ('argc < 6' in Redis).
+            if words.len() < 6 || words.len() % 2 != 0 {
                 return err("Invalid AOF manifest file format");
             }
-            let (mut name, mut seq, mut kind) = (None, None, None);
+            let (mut name, mut seq, mut kind) = (None, 0u64, None);
             for pair in words.chunks(2) {
-                match pair[0].as_str() {
-                    "file" => name = Some(pair[1].clone()),
-                    "seq" => seq = pair[1].parse::<u64>().ok(),
-                    "type" => {
-                        kind = match pair[1].as_str() {
-                            "b" => Some(FileKind::Base),
-                            "h" => Some(FileKind::History),
-                            "i" => Some(FileKind::Incr),
-                            _ => None,
+                let key = pair[0].to_ascii_lowercase();
+                match key.as_str() {
+                    "file" => {
+                        if pair[1].contains('/') {
+                            return err("File can't be a path, just a filename");
                         }
+                        name = Some(pair[1].clone());
                     }
-                    // Unknown fields are skipped, as Redis does.
+                    // atoll: leading digits, 0 when there are none.
+                    "seq" => seq = atoll(&pair[1]),
+                    "type" => kind = pair[1].bytes().next(),
+                    // Unknown keys are skipped, as Redis does.
                     _ => {}
                 }
             }
-            let (Some(name), Some(seq), Some(kind)) = (name, seq, kind) else {
+            let (Some(name), true, Some(kind)) = (name, seq != 0, kind) else {
                 return err("Invalid AOF manifest file format");
+            };
+            let kind = match kind {
+                b'b' => FileKind::Base,
+                b'h' => FileKind::History,
+                b'i' => FileKind::Incr,
+                _ => return err("Unknown AOF file type"),
             };
             let f = AofFile { name, seq, kind };
             match kind {
@@ -117,9 +147,6 @@ impl Manifest {
                     m.incrs.push(f);
                 }
             }
-        }
-        if m.base.is_none() && m.incrs.is_empty() && m.history.is_empty() {
-            return err("Found an empty AOF manifest");
         }
         Ok(m)
     }
@@ -197,6 +224,18 @@ fn quote(name: &str) -> String {
 
 /// Splits a line into words as sdssplitargs: spaces separate, double quotes allow
 /// escapes, single quotes are literal. `None` for unbalanced quotes.
+/// C's atoll over the leading digits (with an optional sign); negative values and
+/// none count as 0, which the manifest refuses.
+fn atoll(s: &str) -> u64 {
+    let s = s.trim_start();
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    let end = digits
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse::<u64>().unwrap_or(0)
+}
+
 fn split_args(line: &str) -> Option<Vec<String>> {
     let b = line.as_bytes();
     let mut words = Vec::new();
@@ -321,9 +360,22 @@ mod tests {
             "file a seq 1 type b\nfile c seq 2 type b\n",
             "file a seq 2 type i\nfile c seq 1 type i\n",
             "",
-            "# only a comment\n",
+            "file a seq 1 type b\n\nfile b seq 1 type i\n",
+            "file a seq 1 type b",
+            "file a seq 1 type x\n",
+            "file a seq 0 type b\n",
+            "file dir/a seq 1 type b\n",
         ] {
             assert!(Manifest::parse(bad).is_err(), "{bad:?}");
         }
+        // As Redis: comments alone are a manifest with no files.
+        assert_eq!(
+            Manifest::parse("# only a comment\n"),
+            Ok(Manifest::default())
+        );
+        assert_eq!(
+            Manifest::parse("file a seq 1 type x\n"),
+            Err(ManifestError("Unknown AOF file type".into()))
+        );
     }
 }

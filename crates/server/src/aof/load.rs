@@ -40,8 +40,24 @@ pub fn load_at_startup(st: &ServerState) -> Result<LoadReport, String> {
     let report;
     let mut m = match std::fs::read_to_string(&mpath) {
         Ok(text) => {
-            let m = Manifest::parse(&text)
+            let mut m = Manifest::parse(&text)
                 .map_err(|e| format!("Failed to load the AOF manifest {}: {e}", mpath.display()))?;
+            // An upgrade from a single-file AOF that was interrupted (Redis's
+            // loadAppendOnlyFiles): a manifest naming no file, or only the old file
+            // as its base while that file is still in the server dir, not the
+            // AOF dir.
+            let name = filename(engine);
+            if PathBuf::from(&name).is_file() {
+                let empty = m.base.is_none() && m.incrs.is_empty();
+                let interrupted = m.incrs.is_empty()
+                    && m.base.as_ref().is_some_and(|b| b.name == name)
+                    && !d.join(&name).exists();
+                if empty || interrupted {
+                    if let Some(up) = upgrade_old_style(engine, &d)? {
+                        m = up;
+                    }
+                }
+            }
             let started = Instant::now();
             report = load_files(engine, st, &d, &m)?;
             tracing::info!(
@@ -147,7 +163,10 @@ fn upgrade_old_style(engine: &Engine, d: &Path) -> Result<Option<Manifest>, Stri
         )
     })?;
     persist_manifest(engine, &m).map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
-    tracing::info!("Successfully migrated an old-style AOF into the AOF directory");
+    tracing::info!(
+        "Successfully migrated an old-style AOF file ({name}) into the AOF directory ({}).",
+        d.display()
+    );
     Ok(Some(m))
 }
 
@@ -165,7 +184,19 @@ pub fn load_files(
         let path = d.join(&f.name);
         let data = match std::fs::read(&path) {
             Ok(d) => d,
-            Err(e) => return Err(format!("Can't open the append-only file {}: {e}", f.name)),
+            Err(e) => {
+                // strerror's text, as Redis prints it.
+                let text = e.to_string();
+                let why = text.split(" (os error").next().unwrap_or(&text);
+                return Err(if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("The append log file {} doesn't exist: {why}", f.name)
+                } else {
+                    format!(
+                        "Fatal error: can't open the append log file {} for reading: {why}",
+                        f.name
+                    )
+                });
+            }
         };
         let last = i + 1 == files.len();
         let mut start = 0;
@@ -174,8 +205,7 @@ pub fn load_files(
             report.rdb_keys += keys;
             start = end;
         }
-        let outcome = replay(engine, hooks, &data[start..], start)
-            .map_err(|e| format!("{e} reading the append only file {}", f.name))?;
+        let outcome = replay(engine, hooks, &data[start..], start, &f.name)?;
         report.commands += outcome.commands;
         if let Some(valid) = outcome.truncated_at {
             let dropped = data.len() - valid;
@@ -291,6 +321,7 @@ fn replay(
     hooks: &dyn ServerHooks,
     data: &[u8],
     base: usize,
+    name: &str,
 ) -> Result<Replayed, String> {
     let mut reader = ferrokv_persist::aof::CommandReader::new(data);
     let mut client = Client::new(0, true);
@@ -305,13 +336,13 @@ fn replay(
                 .ok()
                 .and_then(|s| s.parse::<usize>().ok())
                 .filter(|&d| d < engine.keyspace.db_count())
-                .ok_or("Invalid SELECT in the AOF")?;
+                .ok_or_else(|| format!("Invalid SELECT reading the append only file {name}"))?;
             client.db = db;
             return Ok(());
         }
         if let Err(CmdError::UnknownCommand { .. }) = engine.resolve(&args) {
             return Err(format!(
-                "Unknown command '{}'",
+                "Unknown command '{}' reading the append only file {name}",
                 String::from_utf8_lossy(args[0])
             ));
         }
@@ -352,11 +383,39 @@ fn replay(
                 });
             }
             Step::Corrupt { offset, reason } => {
-                return Err(format!(
-                    "Bad file format ({reason}) at offset {}",
-                    base + offset
-                ))
+                tracing::warn!("{reason} at offset {} of {name}", base + offset);
+                // Redis's text (scripts and its tests look for it).
+                return Err(format!("Bad file format reading the append only file {name}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"));
             }
         }
     }
+}
+
+/// DEBUG LOADAOF: what is logged reaches the file (with the AOF on), every db is
+/// emptied, and the files the manifest on disk names are loaded again (Redis's
+/// debugCommand "loadaof"). An error leaves a partial dataset: the caller must
+/// stop the server, as Redis exits.
+pub fn debug_loadaof(st: &ServerState) -> Result<(), String> {
+    let engine = &st.engine;
+    if st.aof.enabled() {
+        let end = st.aof.pending.lock().end;
+        st.aof.sync_to(end).map_err(|e| e.to_string())?;
+    }
+    crate::debug::empty_all(engine);
+    let d = dir(engine);
+    let mpath = manifest_path(engine);
+    let m = match std::fs::read_to_string(&mpath) {
+        Ok(text) => Manifest::parse(&text)
+            .map_err(|e| format!("Failed to load the AOF manifest {}: {e}", mpath.display()))?,
+        // No AOF at all: an empty dataset, as Redis's AOF_NOT_EXIST.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "Can't read the AOF manifest {}: {e}",
+                mpath.display()
+            ))
+        }
+    };
+    load_files(engine, st, &d, &m)?;
+    Ok(())
 }

@@ -30,7 +30,7 @@ mod load;
 mod rewrite;
 mod writer;
 
-pub use load::{load_at_startup, load_files, LoadReport};
+pub use load::{debug_loadaof, load_at_startup, load_files, LoadReport};
 pub use rewrite::{config_changed, start_rewrite, COMMANDS};
 pub use writer::{flush_for_shutdown, remove_temp_files, start_cron, writing_initial_aof};
 
@@ -66,6 +66,14 @@ pub(super) fn commands_base<W: Write>(engine: &Engine, mut w: W) -> std::io::Res
         w.write_all(&ts)?;
     }
     Ok(w)
+}
+
+impl Aof {
+    /// aof-timestamp-enabled changed (CONFIG SET): the next command logged
+    /// already follows it.
+    pub fn set_timestamps(&self, on: bool) {
+        self.timestamps.store(on, Relaxed);
+    }
 }
 
 pub(super) fn unix_secs() -> i64 {
@@ -138,6 +146,9 @@ pub struct Aof {
     /// aof-timestamp-enabled, mirrored from the config at startup and by the
     /// cron (propagate has no access to the config).
     timestamps: AtomicBool,
+    /// Something besides the AOF needs propagation (a replica attached): turning
+    /// the AOF off leaves it on.
+    pub keep_propagating: AtomicBool,
 }
 
 impl Default for Aof {
@@ -169,6 +180,7 @@ impl Default for Aof {
             manifest: Mutex::new(None),
             stats,
             timestamps: AtomicBool::new(false),
+            keep_propagating: AtomicBool::new(false),
         }
     }
 }
@@ -207,17 +219,24 @@ pub(super) fn file_size(path: &Path) -> u64 {
 }
 
 /// At startup: reads the manifest (if any) even with the AOF off, so turning
-/// it on later continues its sequence numbers and removes its files.
-pub fn init(st: &ServerState) {
+/// it on later continues its sequence numbers and removes its files. A manifest
+/// that does not parse stops the server, as Redis's aofLoadManifestFromDisk (it
+/// logs the reason first).
+pub fn init(st: &ServerState) -> Result<(), String> {
     st.aof
         .timestamps
         .store(st.engine.config.bool(P::AofTimestampEnabled), Relaxed);
     if let Ok(text) = std::fs::read_to_string(manifest_path(&st.engine)) {
         match Manifest::parse(&text) {
             Ok(m) => *st.aof.manifest.lock() = Some(m),
-            Err(e) => tracing::warn!("Ignoring the AOF manifest: {e}"),
+            Err(e) => {
+                tracing::warn!("*** FATAL AOF MANIFEST FILE ERROR ***");
+                tracing::warn!("{e}");
+                return Err(e.to_string());
+            }
         }
     }
+    Ok(())
 }
 
 // ------------------------------------------------------------------ INFO

@@ -128,6 +128,9 @@ struct PendingRewrite {
     incr_name: String,
     /// The rewrite turns the AOF on (CONFIG SET appendonly yes).
     enabling: bool,
+    /// The AOF is on (or being turned on): the log switches to a new incr file.
+    /// Off (BGREWRITEAOF with appendonly no), only a base is written, as Redis does.
+    logging: bool,
     started: Instant,
 }
 
@@ -139,17 +142,26 @@ fn begin_rewrite(engine: &Engine, aof: &Aof, enabling: bool) -> Result<PendingRe
         .map_err(|e| format!("Can't open or create append-only dir {}: {e}", d.display()))?;
     let name = filename(engine);
     let rdb = engine.config.bool(P::AofUseRdbPreamble);
+    let logging = enabling || aof.enabled();
     let mut manifest = aof.manifest.lock();
     let mut m = manifest.clone().unwrap_or_default();
-    let incr_name = m.add_incr(&name);
+    let incr_name = if logging {
+        m.add_incr(&name)
+    } else {
+        String::new()
+    };
     let (base_name, base_seq) = m.next_base_name(&name, rdb);
-    let incr_path = d.join(&incr_name);
-    let incr = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&incr_path)
-        .map_err(|e| format!("Can't open the append-only file {incr_name}: {e}"))?;
-    if !enabling {
+    let incr = if logging {
+        let incr = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(d.join(&incr_name))
+            .map_err(|e| format!("Can't open the append-only file {incr_name}: {e}"))?;
+        Some(incr)
+    } else {
+        None
+    };
+    if logging && !enabling {
         // The new incr file is in the manifest before anything is written to it.
         persist_manifest(engine, &m).map_err(|e| format!("Can't persist the manifest: {e}"))?;
     }
@@ -184,6 +196,7 @@ fn begin_rewrite(engine: &Engine, aof: &Aof, enabling: bool) -> Result<PendingRe
     });
     let mut switched = Ok(());
     let begun = engine.snapshot_begin_with(visitor.clone(), || {
+        let Some(incr) = incr else { return };
         switched = aof.switch_to(incr, 0);
         if enabling && switched.is_ok() {
             engine.propagating.store(true, Release);
@@ -208,6 +221,7 @@ fn begin_rewrite(engine: &Engine, aof: &Aof, enabling: bool) -> Result<PendingRe
         base_seq,
         incr_name,
         enabling,
+        logging,
         started: Instant::now(),
     })
 }
@@ -242,14 +256,21 @@ impl PendingRewrite {
         let file = w.into_inner().map_err(|e| io(e.into_error()))?;
         file.sync_all().map_err(io)?;
         drop(file);
-        if !aof.enabled() {
+        if self.logging && !aof.enabled() {
             return Err("the AOF was turned off during the rewrite".into());
         }
         let d = dir(engine);
         std::fs::rename(&self.tmp, d.join(&self.base_name)).map_err(io)?;
         let mut guard = aof.manifest.lock();
-        let m = guard.as_mut().ok_or("no manifest")?;
+        let m = guard.get_or_insert_with(Default::default);
         m.install_base(self.base_name.clone(), self.base_seq, &self.incr_name);
+        if !self.logging {
+            // Nothing is logged after the base: every incr file is covered by it.
+            for mut f in m.incrs.drain(..) {
+                f.kind = ferrokv_persist::aof::FileKind::History;
+                m.history.push(f);
+            }
+        }
         persist_manifest(engine, m).map_err(io)?;
         // The new manifest is durable: the files it no longer lists can go.
         for old in m.history.drain(..) {
@@ -284,7 +305,10 @@ pub(super) fn start_rewrite_inner(st: &Arc<ServerState>, enabling: bool) -> Resu
             return Err(e);
         }
     };
-    tracing::info!("Background append only file rewriting started");
+    tracing::info!(
+        "Background append only file rewriting started by pid {}",
+        std::process::id()
+    );
     let st2 = st.clone();
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
@@ -300,12 +324,14 @@ pub(super) fn start_rewrite_inner(st: &Arc<ServerState>, enabling: bool) -> Resu
                 Ok(()) => {
                     aof.stats.last_rewrite_ok.store(true, Relaxed);
                     aof.stats.consecutive_failures.store(0, Relaxed);
+                    tracing::info!("Background AOF rewrite terminated with success");
                     tracing::info!("Background AOF rewrite finished successfully");
                 }
                 Err(e) => {
                     aof.stats.last_rewrite_ok.store(false, Relaxed);
                     aof.stats.consecutive_failures.fetch_add(1, Relaxed);
                     tracing::warn!("Background AOF rewrite failed: {e}");
+                    tracing::warn!("Background AOF rewrite terminated with error");
                     if enabling {
                         // Redis turns the AOF back off when its first rewrite fails.
                         stop(&st2.engine, aof);
@@ -325,7 +351,9 @@ pub(super) fn start_rewrite_inner(st: &Arc<ServerState>, enabling: bool) -> Resu
 
 /// Turns the AOF off: no more propagation, the file is written out and closed.
 pub(super) fn stop(engine: &Engine, aof: &Aof) {
-    engine.propagating.store(false, Release);
+    if !aof.keep_propagating.load(Acquire) {
+        engine.propagating.store(false, Release);
+    }
     aof.enabled.store(false, Release);
     aof.close();
 }

@@ -76,6 +76,13 @@ impl ListValue {
         "quicklist"
     }
 
+    /// DEBUG OBJECT's quicklist figures: nodes, the node fill, and the bytes of
+    /// every node as a listpack (its entries plus the 6-byte header and end byte).
+    pub fn node_stats(&self) -> (usize, i32, usize) {
+        let bytes = self.nodes.iter().map(|n| n.bytes() + 7).sum();
+        (self.nodes.len(), self.fill, bytes)
+    }
+
     /// Bytes owned on the heap (for MEMORY USAGE and INFO).
     pub fn heap_size(&self) -> usize {
         self.nodes.capacity() * std::mem::size_of::<Node>()

@@ -98,8 +98,6 @@ struct SetOpts<'a> {
     xx: bool,
     get: bool,
     expiry: Expiry<'a>,
-    /// The expiry was given as PXAT (logged as is; other forms are rewritten).
-    pxat: bool,
 }
 
 /// Parses SET's (or GETEX's, when `getex`) options as Redis's
@@ -112,7 +110,6 @@ fn parse_set_opts<'a>(opts: &[&'a [u8]], getex: bool) -> CmdResult<SetOpts<'a>> 
         xx: false,
         get: false,
         expiry: Expiry::None,
-        pxat: false,
     };
     // Which of EX/PX/EXAT/PXAT was seen (they exclude each other but each may repeat).
     let mut kind: Option<&str> = None;
@@ -145,7 +142,6 @@ fn parse_set_opts<'a>(opts: &[&'a [u8]], getex: bool) -> CmdResult<SetOpts<'a>> 
             match next {
                 Some(arg) if allowed => {
                     kind = Some(k);
-                    o.pxat = k == "pxat";
                     o.expiry = Expiry::Time {
                         arg,
                         unit,
@@ -202,9 +198,19 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     if at.is_some() {
         ctx.keys.notify(ctx.keys.db, key, ev::EXPIRE);
     }
-    if let (Some(at), false) = (at, o.pxat) {
-        // Redis 7.0 logs a relative or EXAT expiry as an absolute PXAT.
+    if let Some(at) = at {
+        // Redis 7.0 logs any expiry (PXAT included, GET dropped) as `SET key val
+        // PXAT <ms>` with its own argument spelling.
         propagate_set_pxat(&mut ctx.keys, key, val, at);
+    } else if o.get {
+        // GET is not replayed.
+        let argv = args
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| *i < 3 || !a.eq_ignore_ascii_case(b"get"))
+            .map(|(_, a)| a.to_vec())
+            .collect();
+        ctx.keys.propagate_as(argv);
     }
     if !o.get {
         ctx.out.ok();
