@@ -484,8 +484,14 @@ pub struct Diff {
 impl Diff {
     /// Starts both servers and connects.
     pub fn new() -> Diff {
-        let ours = Server::ferrokv(&[]);
-        let theirs = Server::redis(&[]);
+        Self::with_args(&[])
+    }
+
+    /// Starts both servers with the same extra arguments (`--enable-debug-command
+    /// yes`, ...) and connects.
+    pub fn with_args(extra: &[&str]) -> Diff {
+        let ours = Server::ferrokv(extra);
+        let theirs = Server::redis(extra);
         Diff {
             ours: ours.conn(),
             theirs: theirs.conn(),

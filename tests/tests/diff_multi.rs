@@ -471,3 +471,39 @@ fn exec_before_auth_is_an_execabort() {
         assert_eq!(ferrokv_tests::show(&x), ferrokv_tests::show(&y), "{line}");
     }
 }
+
+/// Keys already expired (but not deleted) when watched: their deletion for being
+/// expired is no change, a real write still is (Redis's watchedKey.expired; the
+/// "stale keys" tests of multi.tcl).
+#[test]
+fn watched_stale_keys_are_no_change_until_written() {
+    let mut d = Diff::with_args(&["--enable-debug-command", "yes"]);
+    d.line("DEBUG SET-ACTIVE-EXPIRE 0");
+    let stale = |d: &mut Diff| {
+        d.line("SET x foo PX 1");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // WATCH alone, then EXEC.
+    stale(&mut d);
+    d.script("WATCH x\nMULTI\nPING\nEXEC");
+    // Deleted by a lookup (EXISTS) between WATCH and EXEC.
+    stale(&mut d);
+    d.script("WATCH x\nEXISTS x\nMULTI\nPING\nEXEC");
+    // FLUSHDB of the stale key.
+    stale(&mut d);
+    d.script("WATCH x\nFLUSHDB\nMULTI\nPING\nEXEC");
+    // Deleted as expired, then written: that write counts.
+    stale(&mut d);
+    d.script("WATCH x\nEXISTS x\nSET x bar\nMULTI\nPING\nEXEC");
+    // Overwritten directly.
+    stale(&mut d);
+    d.script("WATCH x\nSET x bar\nMULTI\nPING\nEXEC");
+    // SWAPDB with stale keys on either side.
+    d.script("FLUSHALL\nSELECT 1");
+    stale(&mut d);
+    d.script("WATCH x\nSWAPDB 0 1\nMULTI\nPING\nEXEC\nSELECT 0");
+    d.line("FLUSHALL");
+    stale(&mut d);
+    d.script("SELECT 1\nWATCH x\nSWAPDB 0 1\nMULTI\nPING\nEXEC\nSELECT 0");
+    d.line("DEBUG SET-ACTIVE-EXPIRE 1");
+}

@@ -185,7 +185,7 @@ impl<'k> Keys<'k> {
     pub fn expired_key(&mut self, db: usize, key: &[u8]) {
         self.notify(db, key, crate::notify::events::EXPIRED);
         if let Some(w) = self.watches {
-            w.touch_key(db, key);
+            w.touch_expired_key(db, key);
         }
         if self.mode.propagating {
             self.expired.push((db, key.to_vec()));
@@ -202,6 +202,12 @@ impl<'k> Keys<'k> {
             .get(key, hash)
             .filter(|n| n.expire_at == 0 || n.expire_at >= now)
             .map(|n| n.expire_at))
+    }
+
+    /// Whether `key` is in the table, expired or not (WATCH's stale keys).
+    pub fn present(&mut self, db: usize, key: &[u8]) -> CmdResult<bool> {
+        let (shard, hash) = self.shard(db, key)?;
+        Ok(shard.dict().get(key, hash).is_some())
     }
 
     /// The write funnel: `key` in `db` was changed by `event` (Redis's

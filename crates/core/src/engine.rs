@@ -874,7 +874,7 @@ impl Engine {
     fn expired_by_cycle(&self, db: usize, gone: &[crate::keyspace::Node], hooks: &dyn ServerHooks) {
         if self.watches.active() {
             for n in gone {
-                self.watches.touch_key(db, n.key());
+                self.watches.touch_expired_key(db, n.key());
             }
         }
         let ev = crate::notify::events::EXPIRED;

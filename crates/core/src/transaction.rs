@@ -92,6 +92,9 @@ struct Watcher {
     db: usize,
     client: u64,
     flag: Arc<AtomicBool>,
+    /// The key was already expired (but not yet deleted) when watched: its
+    /// deletion for being expired is no change (Redis's watchedKey.expired).
+    stale: bool,
 }
 
 /// Every watched key of every client, so writes can flag their watchers.
@@ -111,7 +114,7 @@ impl Watches {
         self.count.load(Relaxed) > 0
     }
 
-    fn add(&self, client: u64, db: usize, key: &[u8], flag: &Arc<AtomicBool>) {
+    fn add(&self, client: u64, db: usize, key: &[u8], flag: &Arc<AtomicBool>, stale: bool) {
         let mut map = self.map.lock();
         let watchers = map.entry(key.to_vec()).or_insert_with(|| {
             self.count.fetch_add(1, Relaxed);
@@ -121,6 +124,7 @@ impl Watches {
             db,
             client,
             flag: flag.clone(),
+            stale,
         });
     }
 
@@ -170,6 +174,22 @@ impl Watches {
             if w.db == db {
                 w.flag.store(true, Relaxed);
             }
+        }
+    }
+
+    /// `key` in `db` is being deleted because its TTL passed: the clients watching
+    /// it are flagged, except those that watched it already expired, for whom
+    /// nothing changed (their mark is cleared: a later write does count).
+    pub fn touch_expired_key(&self, db: usize, key: &[u8]) {
+        let mut map = self.map.lock();
+        for w in map.get_mut(key).into_iter().flatten() {
+            if w.db != db {
+                continue;
+            }
+            if std::mem::take(&mut w.stale) {
+                continue;
+            }
+            w.flag.store(true, Relaxed);
         }
     }
 
@@ -224,10 +244,14 @@ fn watch(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         {
             continue;
         }
-        // Like Redis, WATCH only looks: an already expired key stays (deadline 0).
-        let deadline = ctx.keys.live_expire_at(db, key)?.unwrap_or(0);
+        // Like Redis, WATCH only looks: an already expired key stays (deadline 0,
+        // and its deletion for being expired will be no change).
+        let (deadline, stale) = match ctx.keys.live_expire_at(db, key)? {
+            Some(at) => (at, false),
+            None => (0, ctx.keys.present(db, key)?),
+        };
         let flag = ctx.client.watch.dirty.clone();
-        ctx.engine.watches.add(ctx.client.id, db, key, &flag);
+        ctx.engine.watches.add(ctx.client.id, db, key, &flag, stale);
         ctx.client.watch.keys.push(WatchedKey {
             db,
             key: key.to_vec(),
