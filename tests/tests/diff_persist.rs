@@ -755,3 +755,33 @@ fn failed_bgsave_stops_writes_like_redis() {
     assert_eq!(transcripts[0], transcripts[1]);
     assert!(transcripts[0][2].starts_with("-MISCONF Redis is configured to save RDB snapshots"));
 }
+
+/// FLUSHALL saves in the foreground when save points are set (the changes counter
+/// is back at 0), not otherwise (other.tcl's FLUSHALL dirty-counter tests).
+#[test]
+fn flushall_saves_when_save_points_are_set() {
+    fn changes(c: &mut ferrokv_tests::Conn) -> String {
+        let info = ferrokv_tests::show(&c.run("INFO persistence"));
+        info.split("\\r\\n")
+            .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+            .unwrap_or("?")
+            .to_string()
+    }
+    for save in ["", "3600 1 300 100 60 10000"] {
+        let mut got = Vec::new();
+        for server in [
+            ferrokv_tests::Server::ferrokv(&["--save", save]),
+            ferrokv_tests::Server::redis(&["--save", save]),
+        ] {
+            let mut c = server.conn();
+            c.run("SET key value");
+            c.run("FLUSHALL");
+            got.push(changes(&mut c));
+        }
+        assert_eq!(
+            got[0], got[1],
+            "save {save:?}: ferrokv (left), redis (right)"
+        );
+        assert_eq!(got[0] == "0", !save.is_empty(), "save {save:?}: {got:?}");
+    }
+}

@@ -40,6 +40,8 @@ pub struct Keys<'k> {
     pub expired: Vec<(usize, Vec<u8>)>,
     /// Databases whose every key may now serve blocked clients (SWAPDB).
     pub ready_dbs: Vec<usize>,
+    /// FLUSHALL ran: the server saves (with save points) once the locks are gone.
+    pub flushed_all: bool,
     /// Set for a write command while a snapshot runs: every key it reaches is
     /// preserved as of the snapshot instant first (see [`crate::snapshot`]).
     pub cow: Option<&'k crate::snapshot::SnapshotState>,
@@ -113,6 +115,7 @@ impl<'k> Keys<'k> {
             propagate: Propagate::AsIs,
             expired: Vec::new(),
             ready_dbs: Vec::new(),
+            flushed_all: false,
             cow: None,
             watches: None,
             events: Vec::new(),

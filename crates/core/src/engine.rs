@@ -140,6 +140,26 @@ pub struct Engine {
     open_execs: std::sync::atomic::AtomicUsize,
 }
 
+/// What a command leaves for after its locks are released.
+#[derive(Default)]
+struct AfterLocks {
+    /// Databases whose every key may serve blocked clients now (SWAPDB).
+    ready_dbs: Vec<usize>,
+    /// FLUSHALL ran (the server may save).
+    flushed_all: bool,
+}
+
+impl AfterLocks {
+    fn deliver(self, hooks: &dyn ServerHooks) {
+        if !self.ready_dbs.is_empty() {
+            hooks.dbs_ready(&self.ready_dbs);
+        }
+        if self.flushed_all {
+            hooks.flushed_all();
+        }
+    }
+}
+
 /// Totals over every shard (INFO stats and keyspace).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ShardTotals {
@@ -338,17 +358,14 @@ impl Engine {
             out.simple(b"QUEUED");
             return Ok(());
         }
-        let (result, locks, ready, ready_dbs) =
-            self.run_locked(cmd, client, args, out, hooks, None);
+        let (result, locks, ready, after) = self.run_locked(cmd, client, args, out, hooks, None);
         // The locks are released before blocked clients are served: serving runs
         // their commands, which take locks of their own.
         drop(locks);
         if !ready.is_empty() {
             hooks.keys_ready(ready);
         }
-        if !ready_dbs.is_empty() {
-            hooks.dbs_ready(&ready_dbs);
-        }
+        after.deliver(hooks);
         result
     }
 
@@ -368,14 +385,14 @@ impl Engine {
         Result<(), CmdError>,
         LockSet<'e>,
         Vec<(usize, Vec<u8>)>,
-        Vec<usize>,
+        AfterLocks,
     ) {
         let Some(handler) = cmd.handler else {
             return (
                 Err(CmdError::WrongArity(cmd.meta.name.clone())),
                 locks.unwrap_or_else(|| LockSet::empty(&self.keyspace)),
                 Vec::new(),
-                Vec::new(),
+                AfterLocks::default(),
             );
         };
         let db = client.db;
@@ -406,7 +423,12 @@ impl Engine {
         // transaction admitted before the cut runs to its end.
         if self.halted.load(Ordering::Acquire) && !ctx.client.in_exec {
             ctx.client.held = true;
-            return (Ok(()), ctx.keys.into_locks(), Vec::new(), Vec::new());
+            return (
+                Ok(()),
+                ctx.keys.into_locks(),
+                Vec::new(),
+                AfterLocks::default(),
+            );
         }
         let keys = &mut ctx.keys;
         let snapshot_write = self.snapshot.active() && cmd.meta.flags.has(Flags::WRITE);
@@ -478,9 +500,12 @@ impl Engine {
             );
         }
         let ready = std::mem::take(&mut ctx.keys.ready);
-        let ready_dbs = std::mem::take(&mut ctx.keys.ready_dbs);
+        let after = AfterLocks {
+            ready_dbs: std::mem::take(&mut ctx.keys.ready_dbs),
+            flushed_all: ctx.keys.flushed_all,
+        };
         let locks = ctx.keys.into_locks();
-        (result, locks, ready, ready_dbs)
+        (result, locks, ready, after)
     }
 
     /// EXEC: runs the queued commands of `client` atomically (see
@@ -547,7 +572,7 @@ impl Engine {
             inner: hooks,
             log: parking_lot::Mutex::new(Vec::new()),
         };
-        let (mut ready, mut ready_dbs) = (Vec::new(), Vec::new());
+        let (mut ready, mut after) = (Vec::new(), AfterLocks::default());
         let exec_name = client.last_cmd;
         client.in_exec = true;
         let mut opened = false;
@@ -570,10 +595,11 @@ impl Engine {
                 locks = LockSet::lock(&self.keyspace, &mut ids);
                 continue;
             }
-            let (result, back, r, rd) = self.run_locked(cmd, client, args, out, &tx, Some(locks));
+            let (result, back, r, a) = self.run_locked(cmd, client, args, out, &tx, Some(locks));
             locks = back;
             ready.extend(r);
-            ready_dbs.extend(rd);
+            after.ready_dbs.extend(a.ready_dbs);
+            after.flushed_all |= a.flushed_all;
             if let Err(e) = result {
                 self.reply_error(&e, out);
             }
@@ -614,9 +640,7 @@ impl Engine {
         if !ready.is_empty() {
             hooks.keys_ready(ready);
         }
-        if !ready_dbs.is_empty() {
-            hooks.dbs_ready(&ready_dbs);
-        }
+        after.deliver(hooks);
         Ok(())
     }
 

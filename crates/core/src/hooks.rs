@@ -43,6 +43,10 @@ pub trait ServerHooks: Send + Sync {
     /// commands Redis shows to MONITOR): `args` as received, `db` after it ran.
     fn monitor(&self, _client: &crate::Client, _db: usize, _args: &[&[u8]]) {}
 
+    /// FLUSHALL emptied every database; called once its locks are released (Redis
+    /// then saves in the foreground when save points are set).
+    fn flushed_all(&self) {}
+
     /// Every key of these databases may now serve blocked clients (SWAPDB).
     fn dbs_ready(&self, _dbs: &[usize]) {}
 }

@@ -311,6 +311,9 @@ impl ServerHooks for TxHooks<'_> {
     fn dbs_ready(&self, dbs: &[usize]) {
         self.inner.dbs_ready(dbs);
     }
+    fn flushed_all(&self) {
+        self.inner.flushed_all();
+    }
     fn keyspace_events(&self, events: &[crate::notify::KeyEvent]) {
         self.inner.keyspace_events(events);
     }

@@ -152,6 +152,16 @@ impl ServerHooks for ServerState {
         self.monitors.feed(self, client, db, args);
     }
 
+    fn flushed_all(&self) {
+        // Redis's flushAllDataAndResetRDB: with save points, an empty dataset is
+        // saved at once (and the changes counter starts again from zero).
+        if !self.engine.config.string(P::Save).trim().is_empty() {
+            if let Err(e) = crate::persistence::save_blocking(&self.engine, &self.persistence.0) {
+                tracing::warn!("FLUSHALL could not save the empty dataset: {e}");
+            }
+        }
+    }
+
     fn propagate(&self, cmds: &[(usize, &[&[u8]])]) -> u64 {
         if self.replicas.active() {
             self.replicas.feed(cmds);

@@ -93,6 +93,7 @@ fn flushall(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let n = ctx.engine.keyspace.db_count();
     flush_dbs(ctx, 0..n, lazy)?;
     ctx.keys.dirty += 1;
+    ctx.keys.flushed_all = true;
     ctx.out.ok();
     Ok(())
 }
