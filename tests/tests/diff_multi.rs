@@ -507,3 +507,18 @@ fn watched_stale_keys_are_no_change_until_written() {
     d.script("SELECT 1\nWATCH x\nSWAPDB 0 1\nMULTI\nPING\nEXEC\nSELECT 0");
     d.line("DEBUG SET-ACTIVE-EXPIRE 1");
 }
+
+/// Over maxmemory (no eviction yet): denyoom commands get OOM, reads and deletes
+/// run, anything queued in MULTI is refused and EXEC aborts (multi.tcl's "EXEC
+/// fails if there are errors while queueing commands #2").
+#[test]
+fn over_maxmemory_denyoom_commands_are_refused() {
+    let mut d = Diff::new();
+    let mut other = d.other();
+    d.script("FLUSHALL\nSET k v\nDEL foo1 foo2\nMULTI\nSET foo1 bar1");
+    other.line("CONFIG SET maxmemory 1");
+    d.script("LPUSH mylist myvalue\nSET foo2 bar2\nEXEC\nEXISTS foo1 foo2");
+    d.script("SET k v2\nGET k\nDEL k\nPING");
+    other.line("CONFIG SET maxmemory 0");
+    d.script("SET k v3\nGET k");
+}

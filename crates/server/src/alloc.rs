@@ -19,6 +19,15 @@ pub struct MemStats {
 
 static PEAK: AtomicU64 = AtomicU64::new(0);
 
+/// Sets the admission's out-of-memory gate from the allocator: with `maxmemory`
+/// set, denyoom commands are refused while more is allocated (nothing is evicted
+/// yet, whatever the policy). Run when maxmemory changes and by the cron.
+pub fn refresh_oom_gate(engine: &ferrokv_core::Engine) {
+    let max = engine.config.int(ferrokv_core::config::P::Maxmemory);
+    let over = max > 0 && stats().allocated > max as u64;
+    engine.gates.out_of_memory.store(over, Relaxed);
+}
+
 /// Current allocator statistics (refreshes jemalloc's epoch).
 pub fn stats() -> MemStats {
     let _ = tikv_jemalloc_ctl::epoch::advance();

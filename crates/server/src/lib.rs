@@ -327,6 +327,7 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 // Commands derive their wall time from the monotonic clock; keep
                 // the two measured against each other.
                 engine.clock.reanchor();
+                crate::alloc::refresh_oom_gate(&engine);
                 let hz = engine.config.int(P::Hz).clamp(1, 500) as u64;
                 let period = Duration::from_micros(1_000_000 / hz);
                 let effort = engine.config.int(P::ActiveExpireEffort).clamp(1, 10) as u32;
