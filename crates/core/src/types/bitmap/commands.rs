@@ -370,35 +370,48 @@ fn bitop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     let db = ctx.keys.db;
     if maxlen > 0 {
-        // Second pass over the same (locked) values, without counting them again. A
-        // missing or shorter source reads as zeros.
-        let mut res = vec![0u8; maxlen];
-        for (i, key) in sources.iter().enumerate() {
-            let mut scratch = itoa::Buffer::new();
-            let e = ctx.keys.lookup_in(db, key, Lookup::NoTouch)?;
-            let src: &[u8] = match &e {
-                Some(e) => match &e.node.value {
-                    Value::Str(s) => s.bytes(&mut scratch),
-                    _ => &[],
-                },
-                None => &[],
-            };
-            if i == 0 {
-                res[..src.len()].copy_from_slice(src);
-                if op == BitOp::Not {
-                    res.iter_mut().for_each(|b| *b = !*b);
+        // The result is built a block at a time, every source applied to a block
+        // while it is in cache (one pass over each source, as Redis's loop over
+        // words): the sources are looked up again per block, without counting them
+        // again. A missing or shorter source reads as zeros.
+        const BLOCK: usize = 32 * 1024;
+        let mut res: Vec<u8> = Vec::new();
+        res.try_reserve_exact(maxlen)
+            .map_err(|_| CmdError::StringTooLong)?;
+        let mut at = 0;
+        while at < maxlen {
+            let end = (at + BLOCK).min(maxlen);
+            for (i, key) in sources.iter().enumerate() {
+                let mut scratch = itoa::Buffer::new();
+                let e = ctx.keys.lookup_in(db, key, Lookup::NoTouch)?;
+                let src: &[u8] = match &e {
+                    Some(e) => match &e.node.value {
+                        Value::Str(s) => s.bytes(&mut scratch),
+                        _ => &[],
+                    },
+                    None => &[],
+                };
+                let part = src.get(at..end.min(src.len())).unwrap_or_default();
+                if i == 0 {
+                    res.extend_from_slice(part);
+                    res.resize(end, 0);
+                    if op == BitOp::Not {
+                        res[at..].iter_mut().for_each(|b| *b = !*b);
+                    }
+                    continue;
                 }
-                continue;
-            }
-            match op {
-                BitOp::And => {
-                    res.iter_mut().zip(src).for_each(|(r, s)| *r &= s);
-                    res[src.len()..].fill(0);
+                let block = &mut res[at..end];
+                match op {
+                    BitOp::And => {
+                        block.iter_mut().zip(part).for_each(|(r, s)| *r &= s);
+                        block[part.len()..].fill(0);
+                    }
+                    BitOp::Or => block.iter_mut().zip(part).for_each(|(r, s)| *r |= s),
+                    BitOp::Xor => block.iter_mut().zip(part).for_each(|(r, s)| *r ^= s),
+                    BitOp::Not => {}
                 }
-                BitOp::Or => res.iter_mut().zip(src).for_each(|(r, s)| *r |= s),
-                BitOp::Xor => res.iter_mut().zip(src).for_each(|(r, s)| *r ^= s),
-                BitOp::Not => {}
             }
+            at = end;
         }
         ctx.keys
             .set(dest, Value::Str(StrValue::Raw(Box::new(res))), false)?;

@@ -52,24 +52,24 @@ pub fn popcount(bytes: &[u8]) -> u64 {
 pub fn bitpos(bytes: &[u8], bit: bool) -> i64 {
     let skip = if bit { 0 } else { u64::MAX };
     let mut pos: i64 = 0;
-    let mut blocks = bytes.chunks_exact(32);
+    let mut blocks = bytes.chunks_exact(64);
     for b in &mut blocks {
-        // A whole block of what is skipped costs one comparison per word, no branch.
-        let (w0, w1, w2, w3) = (
-            word_be(&b[0..8]),
-            word_be(&b[8..16]),
-            word_be(&b[16..24]),
-            word_be(&b[24..32]),
-        );
-        if (w0 ^ skip) | (w1 ^ skip) | (w2 ^ skip) | (w3 ^ skip) != 0 {
-            for w in [w0, w1, w2, w3] {
-                if w != skip {
-                    return pos + i64::from((w ^ skip).leading_zeros());
+        // A whole block of what is skipped: eight words folded, one test (byte order
+        // does not matter for "all equal").
+        let mut diff = 0;
+        for w in b.chunks_exact(8) {
+            diff |= word_ne(w) ^ skip;
+        }
+        if diff != 0 {
+            for w in b.chunks_exact(8) {
+                let w = word_be(w) ^ skip;
+                if w != 0 {
+                    return pos + i64::from(w.leading_zeros());
                 }
                 pos += 64;
             }
         }
-        pos += 256;
+        pos += 512;
     }
     let mut words = blocks.remainder().chunks_exact(8);
     for w in &mut words {

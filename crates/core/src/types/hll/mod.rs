@@ -416,12 +416,18 @@ fn dense_group(c: &[u8], out: &mut [u8; 16]) {
 type Histogram = [u64; 64];
 
 fn dense_histogram(regs: &[u8], h: &mut Histogram) {
+    // Neighbouring registers mostly hold the same few values: counting into four
+    // tables keeps consecutive increments of one counter from waiting on each other.
+    let mut part = [[0u32; 64]; 4];
     let mut group = [0u8; 16];
     for c in regs.chunks_exact(12) {
         dense_group(c, &mut group);
-        for &r in &group {
-            h[usize::from(r)] += 1;
+        for (i, &r) in group.iter().enumerate() {
+            part[i & 3][usize::from(r)] += 1;
         }
+    }
+    for (j, slot) in h.iter_mut().enumerate() {
+        *slot += part.iter().map(|p| u64::from(p[j])).sum::<u64>();
     }
 }
 
@@ -528,9 +534,15 @@ pub fn count(s: &[u8]) -> Result<u64, Corrupt> {
 /// The estimated cardinality of registers held one per byte (PFCOUNT of several
 /// keys).
 pub fn count_registers(regs: &[u8; REGISTERS]) -> u64 {
+    let mut part = [[0u32; 64]; 4];
+    for c in regs.chunks_exact(4) {
+        for (p, &r) in part.iter_mut().zip(c) {
+            p[usize::from(r & 63)] += 1;
+        }
+    }
     let mut h = [0u64; 64];
-    for &r in regs.iter() {
-        h[usize::from(r & 63)] += 1;
+    for (j, slot) in h.iter_mut().enumerate() {
+        *slot = part.iter().map(|p| u64::from(p[j])).sum();
     }
     estimate(&h)
 }
