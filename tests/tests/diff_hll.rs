@@ -72,6 +72,12 @@ fn commands_and_errors() {
         PFMERGE m3 nokey
         GET m3
         PFSELFTEST x
+        CONFIG GET hll-sparse-max-bytes
+        CONFIG SET hll-sparse-max-bytes -1
+        CONFIG SET hll-sparse-max-bytes abc
+        CONFIG SET hll-sparse-max-bytes 1kb
+        CONFIG GET hll-sparse-max-bytes
+        CONFIG SET hll-sparse-max-bytes 3000
         ",
     );
 }
