@@ -8,7 +8,10 @@
 #   xtask/scripts/bench-bits.sh [rounds] [seconds-per-run]
 #
 # BENCH_PORT picks the two ports (BENCH_PORT and BENCH_PORT+1); default random.
-# Prints a markdown table. Ratios only: absolute numbers vary with the machine.
+# Prints a markdown table: median rps and median server CPU time per command (all
+# threads, from /proc/PID/task/*/schedstat), each with its ferrokv/redis ratio (cpu
+# ratio = redis ns / ferrokv ns, > 1 = ferrokv cheaper). Ratios only: absolute
+# numbers vary with the machine. At pipeline 1 ferrokv's CPU includes its park spin.
 set -euo pipefail
 rounds=${1:-3}
 secs=${2:-1}
@@ -57,22 +60,34 @@ cmds=(
   "PFCOUNT hll|"
   "PFCOUNT h1 h2 h3|"
 )
-rps() { # port pipeline range command...
+# CPU time of a server so far, all its threads, in ns (a noisy machine slows both
+# servers' throughput, much less their CPU time per command).
+cpu_ns() { local s=0 a; for t in /proc/"$1"/task/*/schedstat; do read -r a _ < "$t"; s=$((s + a)); done; echo "$s"; }
+rps() { # port pipeline range command... -> "rps ns-per-command"
   local p=$1 pl=$2 r=$3; shift 3
-  $pin_cli redis-benchmark -p "$p" -c 50 -P "$pl" -n "$N" ${r:+-r "$r"} --csv "$@" 2>/dev/null | awk -F'","' 'NR==2 {print $2+0}'
+  local pid=${pids[0]}; [ "$p" = "$port_f" ] && pid=${pids[1]}
+  local c0 out c1
+  c0=$(cpu_ns "$pid")
+  out=$($pin_cli redis-benchmark -p "$p" -c 50 -P "$pl" -n "$N" ${r:+-r "$r"} --csv "$@" 2>/dev/null | awk -F'","' 'NR==2 {print $2+0}')
+  c1=$(cpu_ns "$pid")
+  echo "$out $(( (c1 - c0) / N ))"
 }
-echo "| command | pipeline | ref rps | ferrokv rps | ratio |"
-echo "|---|---:|---:|---:|---:|"
+median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+echo "| command | pipeline | ref rps | ferrokv rps | ratio | ref cpu ns/cmd | ferrokv cpu ns/cmd | cpu ratio |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for pl in 1 16; do
   for entry in "${cmds[@]}"; do
     c=${entry%|*}; r=${entry#*|}
     # Calibrate -n so one run lasts about $secs on redis.
     N=2000
-    r0=$(rps $port_r $pl "$r" $c); N=$(awk -v r="$r0" -v s="$secs" 'BEGIN{n=int(r*s); if(n<1000)n=1000; print n}')
+    r0=$(rps $port_r $pl "$r" $c | cut -d' ' -f1)
+    N=$(awk -v r="$r0" -v s="$secs" 'BEGIN{n=int(r*s); if(n<1000)n=1000; print n}')
     rr=(); ff=()
     for _ in $(seq "$rounds"); do rr+=("$(rps $port_r $pl "$r" $c)"); ff+=("$(rps $port_f $pl "$r" $c)"); done
-    mr=$(printf '%s\n' "${rr[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-    mf=$(printf '%s\n' "${ff[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-    echo "| $c | $pl | $mr | $mf | $(awk -v a="$mf" -v b="$mr" 'BEGIN{printf "%.2f", (b>0)?a/b:0}') |"
+    mr=$(printf '%s\n' "${rr[@]}" | cut -d' ' -f1 | median)
+    mf=$(printf '%s\n' "${ff[@]}" | cut -d' ' -f1 | median)
+    cr=$(printf '%s\n' "${rr[@]}" | cut -d' ' -f2 | median)
+    cf=$(printf '%s\n' "${ff[@]}" | cut -d' ' -f2 | median)
+    echo "| $c | $pl | $mr | $mf | $(awk -v a="$mf" -v b="$mr" 'BEGIN{printf "%.2f", (b>0)?a/b:0}') | $cr | $cf | $(awk -v a="$cr" -v b="$cf" 'BEGIN{printf "%.2f", (b>0)?a/b:0}') |"
   done
 done
