@@ -94,9 +94,11 @@ fn with_bits<R>(
         }
         return Ok(f(buf, grown));
     }
+    // A new string is exactly as long as needed, as Redis creates it.
     let mut buf = Vec::new();
-    grow_zeroed(&mut buf, need)?;
-    buf.shrink_to_fit();
+    buf.try_reserve_exact(need)
+        .map_err(|_| CmdError::StringTooLong)?;
+    buf.resize(need, 0);
     let mut e = keys.add_new(key, Value::Str(StrValue::Raw(Box::new(buf))))?;
     match e.value() {
         Value::Str(s) => Ok(f(s.make_raw(), true)),
