@@ -331,7 +331,7 @@ pub fn random_command() -> impl proptest::strategy::Strategy<Value = Vec<Vec<u8>
     let key = prop::sample::select(vec!["k1", "k2", "k3", "{t}a", "{t}b"]);
     let val = prop::sample::select(vec!["a", "b", "1", "2", "-3", "x"]);
     let n = -3i64..4;
-    (0usize..45, key.clone(), key, val.clone(), val, n.clone(), n).prop_map(
+    (0usize..50, key.clone(), key, val.clone(), val, n.clone(), n).prop_map(
         |(which, k, k2, v, v2, i, j)| {
             let line = match which {
                 0 => format!("SET {k} {v}"),
@@ -380,6 +380,11 @@ pub fn random_command() -> impl proptest::strategy::Strategy<Value = Vec<Vec<u8>
                 41 => "FLUSHDB".to_string(),
                 42 => format!("EXPIRE {k} 0"),
                 43 => format!("SMEMBERS {k}"),
+                45 => format!("SETBIT {k} {} {}", i.abs() * 3, j.rem_euclid(2)),
+                46 => format!("BITOP OR {k} {k2} {k}"),
+                47 => format!("PFADD {k} {v} {v2}"),
+                48 => format!("BITFIELD {k} OVERFLOW FAIL INCRBY u4 {} {i}", j.abs()),
+                49 => format!("PFCOUNT {k}"),
                 _ => format!("RPOPLPUSH {k} {k2}"),
             };
             line.split(' ').map(|w| w.as_bytes().to_vec()).collect()

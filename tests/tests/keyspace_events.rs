@@ -200,6 +200,37 @@ fn every_command_emits_redis_events() {
         SETRANGE sr 0 \"\"
         SETRANGE nosr 0 \"\"
         INCR s
+        # bitmaps
+        SETBIT bits 7 1
+        SETBIT bits 7 1
+        SETBIT bits 100 0
+        SETBIT bits 7 0
+        SETBIT bits 9999999999 1
+        GETBIT bits 7
+        BITOP OR bdest bits sr
+        BITOP AND bdest bits nobits
+        BITOP AND nobdest nobits nobits2
+        BITOP NOT bdest nobits
+        BITFIELD bf SET u8 0 1 INCRBY u8 0 1
+        BITFIELD bf SET u8 0 2
+        BITFIELD bf GET u8 0
+        BITFIELD bf OVERFLOW FAIL INCRBY u8 0 300
+        BITFIELD bf2 OVERFLOW FAIL INCRBY u2 0 300
+        BITFIELD bf2 OVERFLOW FAIL INCRBY u2 100 300
+        BITFIELD_RO bf GET u8 0
+        # hyperloglogs
+        PFADD hll
+        PFADD hll a b c
+        PFADD hll a b c
+        PFCOUNT hll
+        PFCOUNT hll
+        PFCOUNT hll nohll
+        PFMERGE hll2 hll
+        PFMERGE hll2 hll
+        PFMERGE hll3
+        PFDEBUG TODENSE hll
+        PFDEBUG TODENSE hll
+        PFADD sr x
         # lists
         LPUSH l a b c d e
         RPUSH l f

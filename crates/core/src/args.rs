@@ -203,6 +203,17 @@ impl<'a, 'b> Cursor<'a, 'b> {
     }
 }
 
+/// The argument up to its first NUL byte, as C's strcmp/strlen see it (Redis reads
+/// some keywords and numbers that way: `BITOP and\0x` is AND).
+pub fn c_str(arg: &[u8]) -> &[u8] {
+    arg.iter().position(|&b| b == 0).map_or(arg, |n| &arg[..n])
+}
+
+/// [`is_kw`] as Redis's strcasecmp compares: up to the argument's first NUL.
+pub fn is_c_kw(arg: &[u8], kw: &str) -> bool {
+    is_kw(c_str(arg), kw)
+}
+
 /// ASCII case-insensitive comparison of an argument with a keyword.
 pub fn is_kw(arg: &[u8], kw: &str) -> bool {
     arg.eq_ignore_ascii_case(kw.as_bytes())

@@ -232,6 +232,14 @@ impl<'k> Keys<'k> {
         }
     }
 
+    /// `key` changed representation only, which Redis propagates without signalling
+    /// anyone (PFDEBUG TODENSE / GETREG turning a sparse HyperLogLog dense): passes
+    /// the funnel without flagging WATCHers or emitting an event.
+    pub fn reencoded(&mut self, db: usize, key: &[u8]) -> CmdResult<()> {
+        self.signalled += 1;
+        self.mark_dirty(db, key)
+    }
+
     /// [`modified`](Self::modified) in the selected db.
     pub fn changed(&mut self, key: &[u8], event: crate::notify::Event) {
         self.modified(self.db, key, event);
@@ -421,6 +429,17 @@ impl<'k> Keys<'k> {
         Ok(shard.insert_new(key, hash, value, expire_at, lru))
     }
 
+    /// Adds a key known to be absent without counting a change (Redis's dbAdd, which
+    /// leaves server.dirty to the command): the caller counts what it changes with
+    /// [`mark_dirty_by`](Self::mark_dirty_by). Emits `new` like every creation.
+    pub fn add_new(&mut self, key: &[u8], value: Value) -> CmdResult<EntryMut<'_>> {
+        let lru = self.lru;
+        let db = self.db;
+        self.note_created(db, key, value.is_blockable());
+        let (shard, hash) = self.shard(db, key)?;
+        Ok(shard.insert_new(key, hash, value, None, lru))
+    }
+
     /// Deletes a live key in `db`; returns whether it existed.
     pub fn delete_in(&mut self, db: usize, key: &[u8]) -> CmdResult<bool> {
         Ok(match self.take_in(db, key)? {
@@ -489,9 +508,15 @@ impl<'k> Keys<'k> {
 
     /// Counts a modification that did not go through the helpers above.
     pub fn mark_dirty(&mut self, db: usize, key: &[u8]) -> CmdResult<()> {
+        self.mark_dirty_by(db, key, 1)
+    }
+
+    /// Counts `n` modifications of `key` at once (Redis's `server.dirty += n`: PFADD
+    /// counts every register it raised, BITFIELD every field it changed).
+    pub fn mark_dirty_by(&mut self, db: usize, key: &[u8], n: u64) -> CmdResult<()> {
         let (shard, _) = self.shard(db, key)?;
-        shard.stats.dirty += 1;
-        self.dirty += 1;
+        shard.stats.dirty += n;
+        self.dirty += n;
         Ok(())
     }
 }

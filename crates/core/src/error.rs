@@ -192,6 +192,49 @@ pub enum CmdError {
     /// CLIENT LIST ID with an id that is not an integer.
     #[error("ERR Invalid client ID")]
     InvalidClientId,
+    /// SETBIT / GETBIT / BITFIELD offset not an integer, negative or past
+    /// proto-max-bulk-len.
+    #[error("ERR bit offset is not an integer or out of range")]
+    BitOffset,
+    /// SETBIT's value is not 0 or 1.
+    #[error("ERR bit is not an integer or out of range")]
+    BitValue,
+    /// BITPOS's bit is not 0 or 1.
+    #[error("ERR The bit argument must be 1 or 0.")]
+    BitposBit,
+    /// BITOP NOT with more than one source.
+    #[error("ERR BITOP NOT must be called with a single source key.")]
+    BitopNotSingleKey,
+    /// BITFIELD type other than i1..i64, u1..u63.
+    #[error("ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.")]
+    BitfieldType,
+    /// BITFIELD OVERFLOW other than WRAP, SAT, FAIL.
+    #[error("ERR Invalid OVERFLOW type specified")]
+    BitfieldOverflowType,
+    /// BITFIELD_RO given SET or INCRBY.
+    #[error("ERR BITFIELD_RO only supports the GET subcommand")]
+    BitfieldReadOnly,
+    /// A string that is not a HyperLogLog (bad header or dense length).
+    #[error("WRONGTYPE Key is not a valid HyperLogLog string value.")]
+    NotHll,
+    /// A HyperLogLog whose sparse encoding does not decode.
+    #[error("INVALIDOBJ Corrupted HLL object detected")]
+    CorruptHll,
+    /// PFDEBUG of a missing key.
+    #[error("ERR The specified key does not exist")]
+    PfdebugNoKey,
+    /// PFDEBUG DECODE of a dense HyperLogLog.
+    #[error("ERR HLL encoding is not sparse")]
+    HllNotSparse,
+    /// PFDEBUG with an unknown subcommand (as sent).
+    #[error("ERR Unknown PFDEBUG subcommand '{0}'")]
+    PfdebugUnknown(String),
+    /// PFDEBUG subcommand with extra arguments (the subcommand as sent).
+    #[error("ERR Wrong number of arguments for the '{0}' subcommand")]
+    PfdebugArity(String),
+    /// PFSELFTEST found a fault; the text says which.
+    #[error("ERR TESTFAILED {0}")]
+    HllSelfTest(String),
     /// An error text built from the command's own data (rare; prefer a variant).
     #[error("ERR {0}")]
     Other(String),

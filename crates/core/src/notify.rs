@@ -93,6 +93,8 @@ pub mod events {
     pub const INCRBY: Event = ev("incrby", Class::STRING);
     pub const INCRBYFLOAT: Event = ev("incrbyfloat", Class::STRING);
     pub const APPEND: Event = ev("append", Class::STRING);
+    pub const SETBIT: Event = ev("setbit", Class::STRING);
+    pub const PFADD: Event = ev("pfadd", Class::STRING);
     // Lists.
     pub const LPUSH: Event = ev("lpush", Class::LIST);
     pub const RPUSH: Event = ev("rpush", Class::LIST);

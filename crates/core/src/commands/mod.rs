@@ -151,6 +151,8 @@ pub struct Registry {
 pub fn core_commands() -> Vec<&'static [CommandDef]> {
     vec![
         crate::types::string::commands::COMMANDS,
+        crate::types::bitmap::commands::COMMANDS,
+        crate::types::hll::commands::COMMANDS,
         crate::types::list::commands::COMMANDS,
         crate::types::hash::commands::COMMANDS,
         crate::types::set::commands::COMMANDS,

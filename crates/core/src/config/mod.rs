@@ -142,6 +142,7 @@ params! {
     SetMaxIntsetEntries: "set-max-intset-entries", Kind::Int(0, i64::MAX), "512", YES;
     ZsetMaxListpackEntries: "zset-max-listpack-entries" / "zset-max-ziplist-entries", Kind::Int(0, i64::MAX), "128", YES;
     ZsetMaxListpackValue: "zset-max-listpack-value" / "zset-max-ziplist-value", Kind::Memory(0, i64::MAX), "64", YES;
+    HllSparseMaxBytes: "hll-sparse-max-bytes", Kind::Memory(0, i64::MAX), "3000", YES;
     NotifyKeyspaceEvents: "notify-keyspace-events", Kind::KeyspaceEvents, "", YES;
     SlowlogLogSlowerThan: "slowlog-log-slower-than", Kind::Int(-1, i64::MAX), "10000", YES;
     SlowlogMaxLen: "slowlog-max-len", Kind::Int(0, i64::MAX), "128", YES;

@@ -2,8 +2,10 @@
 //! rule that converts between compact and large encodings, its commands and its
 //! OBJECT ENCODING names.
 
+pub mod bitmap;
 pub mod geo;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod set;
 pub mod string;

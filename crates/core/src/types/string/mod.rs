@@ -81,6 +81,18 @@ impl StrValue {
         }
     }
 
+    /// The bytes of a string that is not int-encoded (Redis's sdsEncodedObject);
+    /// `None` for an integer.
+    #[inline]
+    pub fn stored_bytes(&self) -> Option<&[u8]> {
+        match self {
+            StrValue::Int(_) => None,
+            StrValue::Small { len, buf } => Some(&buf[..*len as usize]),
+            StrValue::Boxed(b) => Some(b),
+            StrValue::Raw(v) => Some(v),
+        }
+    }
+
     /// An owned copy of the bytes.
     pub fn to_vec(&self) -> Vec<u8> {
         let mut b = itoa::Buffer::new();
