@@ -48,6 +48,13 @@ pub struct Keys<'k> {
     /// Keyspace events this command produced, for the classes configured in
     /// `notify-keyspace-events` (see [`crate::notify`]).
     pub events: Vec<crate::notify::KeyEvent>,
+    /// The tracking table while anything is tracked, with the id of the client
+    /// whose command runs (see [`crate::tracking`]).
+    pub tracking: Option<(&'k crate::tracking::Tracking, u64)>,
+    /// Tracking clients to invalidate for the keys this command changed.
+    pub invalidations: Vec<crate::tracking::Invalidation>,
+    /// A db was flushed while something is tracked: every tracking client is told.
+    pub flushed: bool,
 }
 
 /// Per-command switches of [`Keys`], set by the engine before the command runs.
@@ -66,6 +73,8 @@ pub struct KeysMode {
     pub loading: bool,
     /// `notify-keyspace-events` flags when the command started (0: none recorded).
     pub notify: u32,
+    /// Something is tracked (CLIENT TRACKING): changed keys are invalidated.
+    pub tracked: bool,
 }
 
 impl KeysMode {
@@ -75,6 +84,7 @@ impl KeysMode {
     fn observes_expiry(&self, watched: bool) -> bool {
         self.propagating
             || watched
+            || self.tracked
             || crate::notify::wanted(self.notify, crate::notify::Class::EXPIRED)
     }
 }
@@ -110,6 +120,9 @@ impl<'k> Keys<'k> {
             cow: None,
             watches: None,
             events: Vec::new(),
+            tracking: None,
+            invalidations: Vec::new(),
+            flushed: false,
         }
     }
 
@@ -172,6 +185,10 @@ impl<'k> Keys<'k> {
         if let Some(w) = self.watches {
             w.touch_key(db, key);
         }
+        if let Some((t, _)) = self.tracking {
+            // No client changed it: BCAST NOLOOP clients hear of it too.
+            t.key_changed(key, 0, &mut self.invalidations);
+        }
         if self.mode.propagating {
             self.expired.push((db, key.to_vec()));
         }
@@ -206,6 +223,9 @@ impl<'k> Keys<'k> {
         if let Some(w) = self.watches {
             w.touch_key(db, key);
         }
+        if let Some((t, writer)) = self.tracking {
+            t.key_changed(key, writer, &mut self.invalidations);
+        }
     }
 
     /// [`modified`](Self::modified) in the selected db.
@@ -226,6 +246,11 @@ impl<'k> Keys<'k> {
     /// touchAllWatchedKeysInDb). Call before the change, holding every shard of both.
     pub fn db_replaced(&mut self, db: usize, replaced_with: Option<usize>) -> CmdResult<()> {
         self.signalled += 1;
+        // A flush (not SWAPDB) invalidates every tracking client's cache, once per
+        // command (Redis's trackingInvalidateKeysOnFlush).
+        if replaced_with.is_none() && self.tracking.is_some() {
+            self.flushed = true;
+        }
         let Some(w) = self.watches else {
             return Ok(());
         };

@@ -138,6 +138,8 @@ pub struct Engine {
     /// Transactions that let their locks go around a `Locks::Own` command and
     /// have not finished yet: [`Engine::halt`] waits for them.
     open_execs: std::sync::atomic::AtomicUsize,
+    /// Client-side caching: who may cache which keys (CLIENT TRACKING).
+    pub tracking: crate::tracking::Tracking,
 }
 
 /// Totals over every shard (INFO stats and keyspace).
@@ -183,6 +185,7 @@ impl Engine {
             gates: crate::admission::Gates::default(),
             halted: std::sync::atomic::AtomicBool::new(false),
             open_execs: std::sync::atomic::AtomicUsize::new(0),
+            tracking: crate::tracking::Tracking::default(),
         }
     }
 
@@ -217,8 +220,46 @@ impl Engine {
         out: &mut ReplyBuf,
         hooks: &dyn ServerHooks,
     ) {
+        if self.tracking.active() {
+            // Redis keeps the table within tracking-table-max-keys before each
+            // command (and from its cron).
+            self.tracking_limit(client.id, hooks);
+        }
         if let Err(e) = self.try_execute(client, args, out, hooks) {
             self.reply_error(&e, out);
+        }
+        if let Some(t) = &mut client.tracking {
+            // CLIENT CACHING covers the next command (or transaction) only; any
+            // CLIENT subcommand keeps it (Redis's resetClient).
+            if t.caching
+                && client.multi.is_none()
+                && !args
+                    .first()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"client"))
+            {
+                t.caching = false;
+            }
+        }
+    }
+
+    /// Takes keys out of the tracking table while it holds more than
+    /// tracking-table-max-keys, invalidating their clients (`current`: the client
+    /// whose command is about to run, 0 from the cron).
+    pub fn tracking_limit(&self, current: u64, hooks: &dyn ServerHooks) {
+        let max = self.config.int(P::TrackingTableMaxKeys).max(0) as usize;
+        if max == 0 || self.tracking.total_keys() <= max {
+            return;
+        }
+        let gone = self.tracking.over_limit(max);
+        if !gone.is_empty() {
+            hooks.invalidate(current, &gone);
+        }
+    }
+
+    /// Hands the keys changed under BCAST prefixes to the server.
+    pub fn tracking_broadcast(&self, hooks: &dyn ServerHooks) {
+        if self.tracking.broadcast_pending() {
+            hooks.broadcast(self.tracking.take_broadcasts());
         }
     }
 
@@ -350,6 +391,7 @@ impl Engine {
         if !ready_dbs.is_empty() {
             hooks.dbs_ready(&ready_dbs);
         }
+        self.tracking_broadcast(hooks);
         result
     }
 
@@ -406,7 +448,12 @@ impl Engine {
             // logged. While the AOF is off this load is all propagation costs.
             propagating: !client.loading && self.propagating.load(Ordering::Acquire),
             notify: self.notify_flags(),
+            tracked: false,
         };
+        if self.tracking.active() {
+            keys.tracking = Some((&self.tracking, client.id));
+            keys.mode.tracked = true;
+        }
         // Also under the locks: a WATCH of one of this command's keys took that
         // key's lock, so it is either counted here or ordered after this command.
         if self.watches.active() {
@@ -439,6 +486,29 @@ impl Engine {
         if ctx.keys.mode.propagating {
             // Still under the command's locks: the log order is the execution order.
             propagate(&mut ctx, args);
+        }
+        if let Some(mode) = ctx.client.tracking {
+            // Redis's trackingRememberKeys, after a read-only command, under its
+            // locks: a write of the key is ordered before (and invalidated the old
+            // entry) or after (and finds this one).
+            if mode.remembers()
+                && cmd.meta.flags.has(Flags::READONLY)
+                && !cmd.meta.flags.has(Flags::PUBSUB)
+            {
+                for k in cmd.meta.keys(args) {
+                    if let Some(key) = args.get(k.pos) {
+                        self.tracking.remember(ctx.client.id, key);
+                    }
+                }
+            }
+        }
+        if !ctx.keys.invalidations.is_empty() {
+            let gone = std::mem::take(&mut ctx.keys.invalidations);
+            hooks.invalidate(ctx.client.id, &gone);
+        }
+        if std::mem::take(&mut ctx.keys.flushed) {
+            self.tracking.clear();
+            hooks.invalidate_all(ctx.client.id);
         }
         if !ctx.keys.events.is_empty() {
             // Under the locks too: one key's events arrive in the order of its writes.
@@ -598,6 +668,7 @@ impl Engine {
         if !ready_dbs.is_empty() {
             hooks.dbs_ready(&ready_dbs);
         }
+        self.tracking_broadcast(hooks);
         Ok(())
     }
 
@@ -732,6 +803,7 @@ impl Engine {
             if step % 64 == 0 && start.elapsed() > budget {
                 *resume = id;
                 self.fold_avg_ttl(&ttl_sum);
+                self.tracking_broadcast(hooks);
                 return removed;
             }
             let mut shard = self.keyspace.lock_one(id as LockId);
@@ -787,6 +859,7 @@ impl Engine {
         }
         self.stats.expire_cycles.fetch_add(1, Ordering::Relaxed);
         self.fold_avg_ttl(&ttl_sum);
+        self.tracking_broadcast(hooks);
         removed
     }
 
@@ -796,6 +869,15 @@ impl Engine {
         if self.watches.active() {
             for n in gone {
                 self.watches.touch_key(db, n.key());
+            }
+        }
+        if self.tracking.active() {
+            let mut invalid = Vec::new();
+            for n in gone {
+                self.tracking.key_changed(n.key(), 0, &mut invalid);
+            }
+            if !invalid.is_empty() {
+                hooks.invalidate(0, &invalid);
             }
         }
         let ev = crate::notify::events::EXPIRED;
