@@ -15,12 +15,15 @@ pub mod listen;
 pub mod log;
 pub mod mailbox;
 pub mod monitor;
+pub mod obuf;
 pub mod park;
 pub mod persistence;
+pub mod pubsub;
 pub mod rdb_load;
 pub mod replication;
 pub mod shutdown;
 pub mod state;
+pub mod tracking;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +82,7 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     aof::COMMANDS,
     replication::COMMANDS,
     monitor::COMMANDS,
+    pubsub::COMMANDS,
 ];
 
 pub fn parse_args(args: &[String]) -> Result<Options, (String, i32)> {
@@ -282,6 +286,13 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 // Nothing changes the data while a shutdown runs.
                 if !engine.halted.load(std::sync::atomic::Ordering::Relaxed) {
                     engine.active_expire_cycle_with(budget, &mut resume, &*state);
+                }
+                // Redis's clientsCron / serverCron parts: soft output-buffer limits
+                // of clients nothing is posted to, the tracking table's size.
+                obuf::cron(&state);
+                if engine.tracking.active() {
+                    engine.tracking_limit(0, &*state);
+                    engine.tracking_broadcast(&*state);
                 }
                 std::thread::sleep(period);
             }

@@ -7,16 +7,22 @@
 //! batch of requests go out before that batch's replies, letters posted while it
 //! waits (idle, or blocked in BLPOP) go out at once. Each letter is already encoded
 //! for the recipient's protocol. The bytes queued count toward the client's output
-//! buffer (CLIENT LIST `oll` / `omem`); a post that would take it past its hard
-//! limit (client-output-buffer-limit) is refused and closes the client, as Redis
+//! buffer (CLIENT LIST `oll` / `omem`), with the bytes the connection took out
+//! but has not written yet (its socket is full); a post that takes it to its hard
+//! limit (client-output-buffer-limit of the client's class), or keeps it at its
+//! soft limit for longer than allowed, is refused and closes the client, as Redis
 //! closes a client over its limit, so a subscriber that stops reading cannot grow
-//! the server's memory without bound.
+//! the server's memory without bound. The soft limit is also checked by the
+//! server's cron (`check_soft_limit`), for a client that stays over it while
+//! nothing more is posted.
 //!
 //! The connection's hot path pays one relaxed load per batch while nothing is
 //! posted.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::OnceLock;
+use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -42,12 +48,29 @@ pub struct Mailbox {
     count: AtomicUsize,
     /// Bytes queued (part of CLIENT LIST `omem`).
     bytes: AtomicUsize,
-    /// Hard limit of queued bytes (0: none).
+    /// Bytes taken out by the connection and not written yet.
+    unsent: AtomicUsize,
+    /// Hard limit of pending bytes (0: none).
     limit: AtomicUsize,
+    /// Soft limit of pending bytes (0: none) and how long it may be exceeded.
+    soft: AtomicUsize,
+    soft_ms: AtomicU64,
+    /// Since when (ms, [`now_ms`]) the soft limit is exceeded (0: it is not).
+    soft_since: AtomicU64,
     /// Set by CLIENT KILL or an overflow: the connection closes.
     closing: AtomicBool,
+    /// Set when the close came from an output-buffer limit.
+    overflowed: AtomicBool,
     /// Wakes the connection: a letter, or a close.
     wake: Notify,
+    /// Wakes a connection stuck writing to a full socket: a close.
+    closed: Notify,
+}
+
+/// Milliseconds on a monotonic clock (never 0).
+fn now_ms() -> u64 {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    ORIGIN.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
 }
 
 impl Mailbox {
@@ -58,26 +81,93 @@ impl Mailbox {
         }
         let limit = self.limit.load(Relaxed);
         let size = letter.len();
-        {
+        let first = {
             let mut letters = self.letters.lock();
             let queued = self.bytes.load(Relaxed);
-            if limit > 0 && queued + size > limit {
+            let pending = queued + size + self.unsent.load(Relaxed);
+            // Redis's checkClientOutputBufferLimits: at the hard limit, or over
+            // the soft one for longer than allowed.
+            if (limit > 0 && pending >= limit) || self.soft_limit_passed(pending) {
                 drop(letters);
-                self.close();
+                self.overflow();
                 return Posted::OverLimit;
             }
             letters.push_back(letter);
             self.bytes.store(queued + size, Relaxed);
             self.count.store(letters.len(), Relaxed);
+            letters.len() == 1
+        };
+        // A letter already waiting has woken the connection, which takes every
+        // letter at once.
+        if first {
+            self.wake.notify_one();
         }
-        self.wake.notify_one();
         Posted::Queued
+    }
+
+    /// Whether `pending` bytes have been at or over the soft limit for longer than
+    /// allowed; starts or resets the soft limit's clock.
+    fn soft_limit_passed(&self, pending: usize) -> bool {
+        let soft = self.soft.load(Relaxed);
+        if soft == 0 || pending < soft {
+            if self.soft_since.load(Relaxed) != 0 {
+                self.soft_since.store(0, Relaxed);
+            }
+            return false;
+        }
+        let now = now_ms();
+        let since = self.soft_since.load(Relaxed);
+        if since == 0 {
+            self.soft_since.store(now, Relaxed);
+            return false;
+        }
+        now.saturating_sub(since) > self.soft_ms.load(Relaxed)
+    }
+
+    /// For the cron: closes the client if it has stayed over its soft limit for
+    /// longer than allowed with nothing posted meanwhile. Returns whether it did.
+    pub fn check_soft_limit(&self) -> bool {
+        if self.soft_since.load(Relaxed) == 0 || self.closing() {
+            return false;
+        }
+        let pending = self.bytes.load(Relaxed) + self.unsent.load(Relaxed);
+        if self.soft_limit_passed(pending) {
+            self.overflow();
+            return true;
+        }
+        false
+    }
+
+    fn overflow(&self) {
+        self.overflowed.store(true, Relaxed);
+        self.close();
+    }
+
+    /// Whether the client was closed for going over an output-buffer limit.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed.load(Relaxed)
     }
 
     /// Asks the connection to close (CLIENT KILL, output-buffer overflow).
     pub fn close(&self) {
         self.closing.store(true, Relaxed);
         self.wake.notify_one();
+        self.closed.notify_one();
+    }
+
+    /// Resolves when a close was asked for (while the connection writes).
+    pub async fn wait_closed(&self) {
+        if self.closing() {
+            return;
+        }
+        self.closed.notified().await
+    }
+
+    /// The connection took `n` bytes out (replies and letters) that it has not
+    /// written yet (0 once written): they count toward its limits.
+    #[inline]
+    pub fn set_unsent(&self, n: usize) {
+        self.unsent.store(n, Relaxed);
     }
 
     /// Whether the connection was asked to close.
@@ -125,6 +215,22 @@ impl Mailbox {
     pub fn set_limit(&self, bytes: usize) {
         self.limit.store(bytes, Relaxed);
     }
+
+    /// Sets the limits of the client's class (client-output-buffer-limit).
+    pub fn set_limits(&self, l: &ferrokv_core::config::ObufLimit) {
+        let clamp = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        self.limit.store(clamp(l.hard), Relaxed);
+        self.soft.store(clamp(l.soft), Relaxed);
+        self.soft_ms
+            .store(l.soft_seconds.saturating_mul(1000), Relaxed);
+    }
+
+    /// The hard limit (0: none): a batch whose replies reach it closes the
+    /// client without them.
+    #[inline]
+    pub fn hard_limit(&self) -> usize {
+        self.limit.load(Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -145,13 +251,39 @@ mod tests {
     }
 
     #[test]
-    fn a_post_past_the_limit_closes_the_client() {
+    fn a_post_reaching_the_limit_closes_the_client() {
         let m = Mailbox::default();
-        m.set_limit(5);
+        m.set_limit(6);
         assert_eq!(m.post(Bytes::from_static(b"1234")), Posted::Queued);
         assert_eq!(m.post(Bytes::from_static(b"56")), Posted::OverLimit);
-        assert!(m.closing());
+        assert!(m.closing() && m.overflowed());
         assert_eq!(m.post(Bytes::from_static(b"7")), Posted::Closed);
         assert_eq!(m.queued_bytes(), 4);
+    }
+
+    #[test]
+    fn unsent_bytes_count_toward_the_limit() {
+        let m = Mailbox::default();
+        m.set_limit(10);
+        m.set_unsent(8);
+        assert_eq!(m.post(Bytes::from_static(b"12")), Posted::OverLimit);
+    }
+
+    #[test]
+    fn the_soft_limit_allows_its_time() {
+        let m = Mailbox::default();
+        m.set_limits(&ferrokv_core::config::ObufLimit {
+            hard: 0,
+            soft: 4,
+            soft_seconds: 0,
+        });
+        assert_eq!(m.post(Bytes::from_static(b"1234")), Posted::Queued);
+        // Over for 0 s: allowed until a millisecond passes.
+        let start = Instant::now();
+        while start.elapsed().as_millis() < 3 {
+            std::hint::spin_loop();
+        }
+        assert!(m.check_soft_limit());
+        assert!(m.closing() && m.overflowed());
     }
 }
