@@ -127,8 +127,6 @@ pub struct Engine {
     pub gates: crate::admission::Gates,
     /// INFO commandstats / latencystats.
     pub cmdstats: crate::commands::stats::CommandStats,
-    /// Whether calls record their latency (config latency-tracking).
-    pub latency_tracking: std::sync::atomic::AtomicBool,
     /// Whether some client is in MONITOR mode: commands are then shown to
     /// [`ServerHooks::monitor`] (one relaxed load per command otherwise).
     pub monitoring: std::sync::atomic::AtomicBool,
@@ -171,7 +169,6 @@ impl Engine {
             keyspace: Keyspace::new(dbs),
             config,
             cmdstats: crate::commands::stats::CommandStats::new(registry.names().len()),
-            latency_tracking: std::sync::atomic::AtomicBool::new(true),
             monitoring: std::sync::atomic::AtomicBool::new(false),
             registry,
             stats,
@@ -531,7 +528,7 @@ impl Engine {
                 cmd.id,
                 started.elapsed().as_nanos() as u64,
                 result.is_err(),
-                self.latency_tracking.load(Ordering::Relaxed),
+                self.config.bool(P::LatencyTracking),
             );
         }
         let ready = std::mem::take(&mut ctx.keys.ready);
@@ -676,7 +673,7 @@ impl Engine {
     /// CLIENT UNBLOCK): counted as Redis counts it, one call.
     pub fn count_unblocked(&self, args: &[&[u8]], ns: u64) {
         if let Ok(cmd) = self.resolve(args) {
-            let latency = self.latency_tracking.load(Ordering::Relaxed);
+            let latency = self.config.bool(P::LatencyTracking);
             self.cmdstats.called(cmd.id, ns, false, latency);
         }
     }
