@@ -40,10 +40,74 @@ pub enum Posted {
     Closed,
 }
 
+/// One letter.
+#[derive(Debug, Clone)]
+pub enum Letter {
+    /// Bytes as they go out.
+    Raw(Bytes),
+    /// A pattern message (`pmessage`, pattern, channel, message): the pattern is
+    /// the registry's own bytes and the rest is shared by every pattern subscriber
+    /// of the publication, so a fan-out to patterns allocates nothing per
+    /// subscriber; it is encoded when written.
+    PMessage {
+        /// Push (`>4`) rather than array (`*4`).
+        resp3: bool,
+        /// The pattern that matched.
+        pattern: Bytes,
+        /// The channel and message bulks, encoded.
+        tail: Bytes,
+    },
+}
+
+/// `pmessage`'s header after `*4` / `>4`.
+const PMESSAGE: &[u8] = b"4\r\n$8\r\npmessage\r\n";
+
+impl Letter {
+    /// Bytes it takes when written.
+    pub fn len(&self) -> usize {
+        match self {
+            Letter::Raw(b) => b.len(),
+            Letter::PMessage { pattern, tail, .. } => {
+                1 + PMESSAGE.len() + bulk_header_len(pattern.len()) + pattern.len() + 2 + tail.len()
+            }
+        }
+    }
+
+    /// Whether it is empty (never, for a real letter).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn write_to(&self, out: &mut bytes::BytesMut) {
+        match self {
+            Letter::Raw(b) => out.extend_from_slice(b),
+            Letter::PMessage {
+                resp3,
+                pattern,
+                tail,
+            } => {
+                out.extend_from_slice(if *resp3 { b">" } else { b"*" });
+                out.extend_from_slice(PMESSAGE);
+                out.extend_from_slice(b"$");
+                out.extend_from_slice(itoa::Buffer::new().format(pattern.len()).as_bytes());
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(pattern);
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(tail);
+            }
+        }
+    }
+}
+
+/// Length of `$<n>\r\n`.
+fn bulk_header_len(n: usize) -> usize {
+    itoa::Buffer::new().format(n).len() + 3
+}
+
 /// One connection's mailbox.
 #[derive(Default)]
 pub struct Mailbox {
-    letters: Mutex<VecDeque<Bytes>>,
+    letters: Mutex<VecDeque<Letter>>,
     /// Letters queued (CLIENT LIST `oll`); read without the lock on the hot path.
     count: AtomicUsize,
     /// Bytes queued (part of CLIENT LIST `omem`).
@@ -76,6 +140,11 @@ fn now_ms() -> u64 {
 impl Mailbox {
     /// Queues `letter` (already encoded for the recipient) and wakes the connection.
     pub fn post(&self, letter: Bytes) -> Posted {
+        self.post_letter(Letter::Raw(letter))
+    }
+
+    /// Queues `letter` and wakes the connection.
+    pub fn post_letter(&self, letter: Letter) -> Posted {
         if self.closing.load(Relaxed) {
             return Posted::Closed;
         }
@@ -189,7 +258,7 @@ impl Mailbox {
         }
         let mut letters = self.letters.lock();
         for l in letters.drain(..) {
-            out.extend_from_slice(&l);
+            l.write_to(out);
         }
         self.bytes.store(0, Relaxed);
         self.count.store(0, Relaxed);
@@ -259,6 +328,23 @@ mod tests {
         assert!(m.closing() && m.overflowed());
         assert_eq!(m.post(Bytes::from_static(b"7")), Posted::Closed);
         assert_eq!(m.queued_bytes(), 4);
+    }
+
+    #[test]
+    fn pattern_letters_are_encoded_when_written() {
+        let m = Mailbox::default();
+        let l = Letter::PMessage {
+            resp3: false,
+            pattern: Bytes::from_static(b"c*"),
+            tail: Bytes::from_static(b"$2\r\nch\r\n$1\r\nx\r\n"),
+        };
+        let want = b"*4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$1\r\nx\r\n";
+        assert_eq!(l.len(), want.len());
+        m.post_letter(l);
+        assert_eq!(m.queued_bytes(), want.len());
+        let mut out = bytes::BytesMut::new();
+        m.drain_into(&mut out);
+        assert_eq!(&out[..], &want[..]);
     }
 
     #[test]

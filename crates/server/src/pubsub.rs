@@ -157,37 +157,39 @@ fn slot_of(name: &[u8]) -> usize {
     (ferrokv_core::keyspace::hash_key(name) >> 24) as usize % SLOTS
 }
 
-/// `*n` (RESP2) or `>n` (RESP3) followed by bulks.
+/// Appends `$<len>\r\n<bytes>\r\n`.
+fn put_bulk(b: &mut BytesMut, bytes: &[u8]) {
+    b.put_u8(b'$');
+    b.extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
+    b.extend_from_slice(b"\r\n");
+    b.extend_from_slice(bytes);
+    b.extend_from_slice(b"\r\n");
+}
+
+/// `*n` (RESP2) or `>n` (RESP3) followed by bulks, in an allocation of its own
+/// (a letter's bytes are what its mailbox counts against the client's limit).
 fn encode(proto: Protocol, parts: &[&[u8]]) -> Bytes {
-    let len: usize = parts.iter().map(|p| p.len() + 16).sum::<usize>() + 8;
+    let len: usize = parts.iter().map(|p| p.len() + 24).sum::<usize>() + 8;
     let mut b = BytesMut::with_capacity(len);
     b.put_u8(if proto == Protocol::Resp3 { b'>' } else { b'*' });
     b.extend_from_slice(itoa::Buffer::new().format(parts.len()).as_bytes());
     b.extend_from_slice(b"\r\n");
     for p in parts {
-        b.put_u8(b'$');
-        b.extend_from_slice(itoa::Buffer::new().format(p.len()).as_bytes());
-        b.extend_from_slice(b"\r\n");
-        b.extend_from_slice(p);
-        b.extend_from_slice(b"\r\n");
+        put_bulk(&mut b, p);
     }
     b.freeze()
 }
 
 /// One message encoded lazily for each protocol, shared by every recipient.
 struct Letter<'a> {
-    parts: [&'a [u8]; 4],
-    n: usize,
+    parts: [&'a [u8]; 3],
     encoded: [Option<Bytes>; 2],
 }
 
 impl<'a> Letter<'a> {
-    fn new(parts: &[&'a [u8]]) -> Self {
-        let mut p: [&[u8]; 4] = [b""; 4];
-        p[..parts.len()].copy_from_slice(parts);
+    fn new(parts: [&'a [u8]; 3]) -> Self {
         Letter {
-            parts: p,
-            n: parts.len(),
+            parts,
             encoded: [None, None],
         }
     }
@@ -201,7 +203,7 @@ impl<'a> Letter<'a> {
             } else {
                 Protocol::Resp2
             };
-            encode(proto, &self.parts[..self.n])
+            encode(proto, &self.parts)
         });
         deliver(h, bytes.clone());
     }
@@ -210,7 +212,11 @@ impl<'a> Letter<'a> {
 /// Posts `letter` to `h`, logging the close of a client over its output-buffer
 /// limit as Redis does.
 pub fn deliver(h: &ClientHandle, letter: Bytes) {
-    if h.mailbox.post(letter) == crate::mailbox::Posted::OverLimit {
+    deliver_letter(h, crate::mailbox::Letter::Raw(letter));
+}
+
+fn deliver_letter(h: &ClientHandle, letter: crate::mailbox::Letter) {
+    if h.mailbox.post_letter(letter) == crate::mailbox::Posted::OverLimit {
         log_overflow(h);
     }
 }
@@ -324,7 +330,7 @@ impl PubSub {
             let map = self.slots(kind)[slot_of(channel)].map.read();
             if let Some(subs) = map.get(channel) {
                 let head: &[u8] = if sharded { b"smessage" } else { b"message" };
-                let mut letter = Letter::new(&[head, channel, message]);
+                let mut letter = Letter::new([head, channel, message]);
                 for h in subs {
                     letter.send(h);
                 }
@@ -333,13 +339,27 @@ impl PubSub {
         }
         if !sharded && self.count(Kind::Pattern) > 0 {
             let patterns = self.patterns.read();
+            // Channel and message, shared by every pattern subscriber.
+            let mut tail: Option<Bytes> = None;
             for (pattern, subs) in patterns.iter() {
                 if !glob_match(pattern, channel, false) {
                     continue;
                 }
-                let mut letter = Letter::new(&[b"pmessage", pattern, channel, message]);
+                let tail = tail.get_or_insert_with(|| {
+                    let mut b = BytesMut::with_capacity(channel.len() + message.len() + 32);
+                    put_bulk(&mut b, channel);
+                    put_bulk(&mut b, message);
+                    b.freeze()
+                });
                 for h in subs {
-                    letter.send(h);
+                    deliver_letter(
+                        h,
+                        crate::mailbox::Letter::PMessage {
+                            resp3: h.resp.load(Relaxed) == 3,
+                            pattern: pattern.clone(),
+                            tail: tail.clone(),
+                        },
+                    );
                 }
                 receivers += subs.len();
             }
@@ -610,13 +630,15 @@ mod tests {
 
     #[test]
     fn messages_are_encoded_for_each_protocol() {
+        let parts: [&[u8]; 3] = [b"message", b"ch", b"hi"];
         assert_eq!(
-            &encode(Protocol::Resp2, &[b"message", b"ch", b"hi"])[..],
+            &encode(Protocol::Resp2, &parts)[..],
             b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
         );
+        let parts: [&[u8]; 3] = [b"smessage", b"ch", b""];
         assert_eq!(
-            &encode(Protocol::Resp3, &[b"pmessage", b"c*", b"ch", b""])[..],
-            b">4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$0\r\n\r\n"
+            &encode(Protocol::Resp3, &parts)[..],
+            b">3\r\n$8\r\nsmessage\r\n$2\r\nch\r\n$0\r\n\r\n"
         );
     }
 
@@ -637,7 +659,10 @@ mod tests {
         assert_eq!(b.mailbox.queued_letters(), 2);
         let mut out = BytesMut::new();
         b.mailbox.drain_into(&mut out);
-        assert!(out.starts_with(b">3\r\n$7\r\nmessage"));
+        assert_eq!(
+            &out[..],
+            b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nx\r\n>4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$1\r\nx\r\n"
+        );
         ps.drop_client(&b);
         assert_eq!(ps.count(Kind::Pattern), 0);
         assert_eq!(ps.publish(b"ch", b"x", false), 1);
