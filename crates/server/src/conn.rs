@@ -290,7 +290,10 @@ async fn write_or_close<S: AsyncWrite + Unpin>(
     bytes: &[u8],
     handle: &ClientHandle,
 ) -> bool {
+    // The write first: when the socket takes everything at once (the common case)
+    // the close is never waited for.
     tokio::select! {
+        biased;
         r = stream.write_all(bytes) => r.is_ok(),
         _ = handle.mailbox.wait_closed() => false,
     }
