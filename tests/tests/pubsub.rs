@@ -666,6 +666,22 @@ fn a_reply_over_the_normal_hard_limit_closes_the_client_without_it() {
             !show(&admin.run("CLIENT LIST")).contains("name=big")
         });
         t.run("admin", &mut admin, "EXISTS after");
+        // Random picks with repetitions stop at the limit (the count alone would
+        // size the reply), and the client goes.
+        admin.cmd(&["HSET", "h", "a", "b"]);
+        admin.cmd(&["SADD", "s", "a"]);
+        admin.cmd(&["ZADD", "z", "1", "a"]);
+        for line in [
+            "HRANDFIELD h -999999999",
+            "SRANDMEMBER s -999999999",
+            "ZRANDMEMBER z -999999999",
+        ] {
+            let mut c = Conn::connect(port).expect("connect");
+            t.0.push(format!(
+                "{line}: closed {:?}",
+                c.try_send(&line.split(' ').collect::<Vec<_>>()).is_ok() && c.read().is_none()
+            ));
+        }
         admin.cmd(&[
             "CONFIG",
             "SET",

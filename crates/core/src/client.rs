@@ -62,6 +62,20 @@ pub struct Client {
     pub loading: bool,
     /// CLIENT TRACKING: on with these switches, or off (`None`).
     pub tracking: Option<crate::tracking::TrackingMode>,
+    /// The hard output-buffer limit of the client's class (0: none), set by the
+    /// connection: a reply that reaches it closes the client without it, so the
+    /// commands that can build a reply of any size (random picks with repetitions)
+    /// stop there, as Redis's stop on CLIENT_CLOSE_ASAP.
+    pub reply_limit: usize,
+}
+
+impl Client {
+    /// Whether the reply built so far has reached the output limit: the client is
+    /// to be closed, so a long reply may stop.
+    #[inline]
+    pub fn reply_full(&self, out: &ferrokv_resp::ReplyBuf) -> bool {
+        self.reply_limit > 0 && out.len() >= self.reply_limit
+    }
 }
 
 /// Whether a client hears its replies (CLIENT REPLY): the connection drops the
@@ -123,6 +137,7 @@ impl Client {
             aof_offset: 0,
             loading: false,
             tracking: None,
+            reply_limit: 0,
         }
     }
 }

@@ -129,6 +129,7 @@ where
         // whose replies reach it closes the client without them (Redis frees it
         // before writing), and nothing after that command runs.
         let reply_limit = handle.mailbox.hard_limit();
+        client.reply_limit = reply_limit;
         let mut off = 0;
         let mut executed = 0u64;
         let mut close = false;
@@ -280,6 +281,9 @@ where
     state.pubsub.drop_client(&handle);
     crate::tracking::disable(&state, &handle);
     let _ = stream.shutdown().await;
+    drop(input);
+    drop(out);
+    crate::alloc::flush_thread_cache();
 }
 
 /// Writes `bytes`, unless the client is asked to close first (an output limit
