@@ -67,6 +67,9 @@ pub struct Tracking {
     active: AtomicBool,
     /// Clients with tracking on (INFO tracking_clients).
     clients: AtomicUsize,
+    /// Serializes turning tracking on and off: the last client off empties the
+    /// table, which must not race with a client turning it on and remembering.
+    switching: Mutex<()>,
     /// Keys in the table (tracking_total_keys).
     keys: AtomicUsize,
     /// Client ids in the table over all keys (tracking_total_items).
@@ -87,6 +90,7 @@ impl Default for Tracking {
         Tracking {
             active: AtomicBool::new(false),
             clients: AtomicUsize::new(0),
+            switching: Mutex::new(()),
             keys: AtomicUsize::new(0),
             items: AtomicUsize::new(0),
             table: (0..SHARDS).map(|_| Shard::default()).collect(),
@@ -117,6 +121,7 @@ impl Tracking {
 
     /// A client turned tracking on (it was off).
     pub fn client_on(&self) {
+        let _switching = self.switching.lock();
         self.clients.fetch_add(1, Relaxed);
         self.active.store(true, Relaxed);
     }
@@ -124,12 +129,10 @@ impl Tracking {
     /// A client with tracking on turned it off or went away. When nobody tracks
     /// any more, the table is emptied (nobody could be told of its keys).
     pub fn client_off(&self) {
-        let before = self.clients.fetch_sub(1, Relaxed);
-        if before == 1 {
+        let _switching = self.switching.lock();
+        if self.clients.fetch_sub(1, Relaxed) == 1 {
             self.clear();
-            if self.clients.load(Relaxed) == 0 {
-                self.active.store(false, Relaxed);
-            }
+            self.active.store(false, Relaxed);
         }
     }
 
