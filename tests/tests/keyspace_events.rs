@@ -1,8 +1,9 @@
 //! Keyspace events from the write funnel, against Redis 7.0's own.
 //!
-//! ferrokv has no pub/sub yet, so its events are read in process: the engine runs
-//! each command and hands the events to `ServerHooks::keyspace_events`, which this
-//! test records. Redis's are read from a `__keyevent@*__:*` subscriber, with a
+//! ferrokv's events are read in process here: the engine runs each command and
+//! hands the events to `ServerHooks::keyspace_events`, which this test records (the
+//! same comparison over the network, as subscribers receive them, is in
+//! `pubsub.rs`). Redis's are read from a `__keyevent@*__:*` subscriber, with a
 //! PUBLISH on a marker channel after every command to know where one command's
 //! events end. Both run with `notify-keyspace-events KEAn` (every class plus `new`)
 //! and active expiry off, so every event comes from the command itself; the events

@@ -8,6 +8,7 @@ use crate::util::{cargo, root, run, target_dir, Result};
 pub fn main(args: &[String]) -> Result {
     match args.split_first() {
         Some((first, rest)) if first == "compare" => compare(rest),
+        Some((first, rest)) if first == "pubsub" => crate::pubsub_bench::main(rest),
         _ => run(cargo().args(["bench", "--workspace"]).args(args)),
     }
 }

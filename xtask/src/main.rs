@@ -5,6 +5,7 @@ mod bench;
 mod fuzz;
 mod lint;
 mod meta;
+mod pubsub_bench;
 mod suite;
 mod test;
 mod util;
@@ -24,6 +25,10 @@ commands:
                                release build of ferrokv-server against redis-server
                                with ../shared/bench/compare.sh (report in
                                target/bench-compare.md)
+  bench pubsub [--seconds S] [--rounds N] [--threads-scaling] [--only a,b] [--out FILE]
+                               Pub/Sub fan-out (1 and 100 subscribers, 100 patterns),
+                               PUBLISH alone, GET/SET with 1000 idle subscribers:
+                               ferrokv --threads 1 against redis-server, one core each
   fuzz [--seconds N]           every cargo-fuzz target of crates/*/fuzz, N seconds each
                                (default 60)
   gen-docs                     regenerate docs/compatibility.md from the command table

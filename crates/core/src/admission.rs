@@ -190,7 +190,8 @@ mod tests {
             run(&e, &mut c, "GET k"),
             "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n"
         );
-        assert_eq!(run(&e, &mut c, "PING"), "+PONG\r\n");
+        // PING answers like a message there.
+        assert_eq!(run(&e, &mut c, "PING"), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
         c.proto = Protocol::Resp3;
         assert_eq!(run(&e, &mut c, "GET k"), "_\r\n");
         // Authentication comes first (while a password is set).

@@ -86,7 +86,9 @@ fn parse_hex_float(text: &str) -> Option<f64> {
 /// Most elements a random-pick reply with a negative count (SRANDMEMBER,
 /// HRANDFIELD, ZRANDMEMBER) may hold. Repeats are allowed there, so the count alone
 /// sizes the reply: Redis builds whatever is asked and runs out of memory on huge
-/// counts; ferrokv refuses counts past this with "value is out of range" instead.
+/// counts; ferrokv refuses counts past this with "value is out of range" instead,
+/// unless the client's class has an output-buffer hard limit: then, as in Redis,
+/// the reply stops at the limit and the client is closed without it.
 pub const MAX_RANDOM_PICKS: u64 = 1 << 24;
 
 /// The error for a random-pick count past [`MAX_RANDOM_PICKS`].

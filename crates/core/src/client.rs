@@ -60,6 +60,22 @@ pub struct Client {
     /// The client replaying the AOF at startup: keys do not expire while it runs
     /// (as Redis while loading) and nothing it does is propagated.
     pub loading: bool,
+    /// CLIENT TRACKING: on with these switches, or off (`None`).
+    pub tracking: Option<crate::tracking::TrackingMode>,
+    /// The hard output-buffer limit of the client's class (0: none), set by the
+    /// connection: a reply that reaches it closes the client without it, so the
+    /// commands that can build a reply of any size (random picks with repetitions)
+    /// stop there, as Redis's stop on CLIENT_CLOSE_ASAP.
+    pub reply_limit: usize,
+}
+
+impl Client {
+    /// Whether the reply built so far has reached the output limit: the client is
+    /// to be closed, so a long reply may stop.
+    #[inline]
+    pub fn reply_full(&self, out: &ferrokv_resp::ReplyBuf) -> bool {
+        self.reply_limit > 0 && out.len() >= self.reply_limit
+    }
 }
 
 /// Whether a client hears its replies (CLIENT REPLY): the connection drops the
@@ -73,19 +89,23 @@ pub struct ReplyMode {
     pub skip: bool,
     /// CLIENT REPLY SKIP just ran: the next command's reply is skipped.
     pub skip_next: bool,
+    /// The command's output is push data (subscription confirmations), which
+    /// CLIENT REPLY does not silence (Redis's CLIENT_PUSHING).
+    pub pushing: bool,
 }
 
 impl ReplyMode {
     /// Whether the reply of the command that just ran is dropped.
     #[inline]
     pub fn silenced(&self) -> bool {
-        self.off || self.skip
+        (self.off || self.skip) && !self.pushing
     }
 
     /// After each command (Redis's resetClient): a SKIP applies to the next one only.
     #[inline]
     pub fn command_done(&mut self) {
         self.skip = std::mem::take(&mut self.skip_next);
+        self.pushing = false;
     }
 }
 
@@ -116,6 +136,8 @@ impl Client {
             in_exec: false,
             aof_offset: 0,
             loading: false,
+            tracking: None,
+            reply_limit: 0,
         }
     }
 }

@@ -56,6 +56,13 @@ pub struct Keys<'k> {
     /// sets them for the command whose arguments they were computed from, and
     /// drops them with these `Keys`).
     pub(crate) hashes: KeyHashes,
+    /// The tracking table while anything is tracked, with the id of the client
+    /// whose command runs (see [`crate::tracking`]).
+    pub tracking: Option<(&'k crate::tracking::Tracking, u64)>,
+    /// Tracking clients to invalidate for the keys this command changed.
+    pub invalidations: Vec<crate::tracking::Invalidation>,
+    /// A db was flushed while something is tracked: every tracking client is told.
+    pub flushed: bool,
 }
 
 /// Per-command switches of [`Keys`], set by the engine before the command runs.
@@ -74,6 +81,8 @@ pub struct KeysMode {
     pub loading: bool,
     /// `notify-keyspace-events` flags when the command started (0: none recorded).
     pub notify: u32,
+    /// Something is tracked (CLIENT TRACKING): changed keys are invalidated.
+    pub tracked: bool,
 }
 
 impl KeysMode {
@@ -83,6 +92,7 @@ impl KeysMode {
     fn observes_expiry(&self, watched: bool) -> bool {
         self.propagating
             || watched
+            || self.tracked
             || crate::notify::wanted(self.notify, crate::notify::Class::EXPIRED)
     }
 }
@@ -120,6 +130,9 @@ impl<'k> Keys<'k> {
             watches: None,
             events: Vec::new(),
             hashes: KeyHashes::default(),
+            tracking: None,
+            invalidations: Vec::new(),
+            flushed: false,
         }
     }
 
@@ -190,6 +203,10 @@ impl<'k> Keys<'k> {
         if let Some(w) = self.watches {
             w.touch_expired_key(db, key);
         }
+        if let Some((t, _)) = self.tracking {
+            // No client changed it: BCAST NOLOOP clients hear of it too.
+            t.key_changed(key, 0, &mut self.invalidations);
+        }
         if self.mode.propagating {
             self.expired.push((db, key.to_vec()));
         }
@@ -230,6 +247,9 @@ impl<'k> Keys<'k> {
         if let Some(w) = self.watches {
             w.touch_key(db, key);
         }
+        if let Some((t, writer)) = self.tracking {
+            t.key_changed(key, writer, &mut self.invalidations);
+        }
     }
 
     /// `key` changed representation only, which Redis propagates without signalling
@@ -258,6 +278,11 @@ impl<'k> Keys<'k> {
     /// touchAllWatchedKeysInDb). Call before the change, holding every shard of both.
     pub fn db_replaced(&mut self, db: usize, replaced_with: Option<usize>) -> CmdResult<()> {
         self.signalled += 1;
+        // A flush (not SWAPDB) invalidates every tracking client's cache, once per
+        // command (Redis's trackingInvalidateKeysOnFlush).
+        if replaced_with.is_none() && self.tracking.is_some() {
+            self.flushed = true;
+        }
         let Some(w) = self.watches else {
             return Ok(());
         };

@@ -127,8 +127,6 @@ pub struct Engine {
     pub gates: crate::admission::Gates,
     /// INFO commandstats / latencystats.
     pub cmdstats: crate::commands::stats::CommandStats,
-    /// Whether calls record their latency (config latency-tracking).
-    pub latency_tracking: std::sync::atomic::AtomicBool,
     /// Whether some client is in MONITOR mode: commands are then shown to
     /// [`ServerHooks::monitor`] (one relaxed load per command otherwise).
     pub monitoring: std::sync::atomic::AtomicBool,
@@ -138,6 +136,8 @@ pub struct Engine {
     /// Transactions that let their locks go around a `Locks::Own` command and
     /// have not finished yet: [`Engine::halt`] waits for them.
     open_execs: std::sync::atomic::AtomicUsize,
+    /// Client-side caching: who may cache which keys (CLIENT TRACKING).
+    pub tracking: crate::tracking::Tracking,
 }
 
 /// What a command leaves for after its locks are released.
@@ -189,7 +189,6 @@ impl Engine {
             keyspace: Keyspace::new(dbs),
             config,
             cmdstats: crate::commands::stats::CommandStats::new(registry.names().len()),
-            latency_tracking: std::sync::atomic::AtomicBool::new(true),
             monitoring: std::sync::atomic::AtomicBool::new(false),
             registry,
             stats,
@@ -203,6 +202,7 @@ impl Engine {
             gates: crate::admission::Gates::default(),
             halted: std::sync::atomic::AtomicBool::new(false),
             open_execs: std::sync::atomic::AtomicUsize::new(0),
+            tracking: crate::tracking::Tracking::default(),
         }
     }
 
@@ -237,8 +237,46 @@ impl Engine {
         out: &mut ReplyBuf,
         hooks: &dyn ServerHooks,
     ) {
+        if self.tracking.active() {
+            // Redis keeps the table within tracking-table-max-keys before each
+            // command (and from its cron).
+            self.tracking_limit(client.id, hooks);
+        }
         if let Err(e) = self.try_execute(client, args, out, hooks) {
             self.reply_error(&e, out);
+        }
+        if let Some(t) = &mut client.tracking {
+            // CLIENT CACHING covers the next command (or transaction) only; any
+            // CLIENT subcommand keeps it (Redis's resetClient).
+            if t.caching
+                && client.multi.is_none()
+                && !args
+                    .first()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"client"))
+            {
+                t.caching = false;
+            }
+        }
+    }
+
+    /// Takes keys out of the tracking table while it holds more than
+    /// tracking-table-max-keys, invalidating their clients (`current`: the client
+    /// whose command is about to run, 0 from the cron).
+    pub fn tracking_limit(&self, current: u64, hooks: &dyn ServerHooks) {
+        let max = self.config.int(P::TrackingTableMaxKeys).max(0) as usize;
+        if max == 0 || self.tracking.total_keys() <= max {
+            return;
+        }
+        let gone = self.tracking.over_limit(max);
+        if !gone.is_empty() {
+            hooks.invalidate(current, &gone);
+        }
+    }
+
+    /// Hands the keys changed under BCAST prefixes to the server.
+    pub fn tracking_broadcast(&self, hooks: &dyn ServerHooks) {
+        if self.tracking.broadcast_pending() {
+            hooks.broadcast(self.tracking.take_broadcasts());
         }
     }
 
@@ -366,6 +404,7 @@ impl Engine {
             hooks.keys_ready(ready);
         }
         after.deliver(hooks);
+        self.tracking_broadcast(hooks);
         result
     }
 
@@ -449,7 +488,12 @@ impl Engine {
             // logged. While the AOF is off this load is all propagation costs.
             propagating: !client.loading && self.propagating.load(Ordering::Acquire),
             notify: self.notify_flags(),
+            tracked: false,
         };
+        if self.tracking.active() {
+            keys.tracking = Some((&self.tracking, client.id));
+            keys.mode.tracked = true;
+        }
         // Also under the locks: a WATCH of one of this command's keys took that
         // key's lock, so it is either counted here or ordered after this command.
         if self.watches.active() {
@@ -475,6 +519,29 @@ impl Engine {
             // Still under the command's locks: the log order is the execution order.
             propagate(&mut ctx, args);
         }
+        if let Some(mode) = ctx.client.tracking {
+            // Redis's trackingRememberKeys, after a read-only command, under its
+            // locks: a write of the key is ordered before (and invalidated the old
+            // entry) or after (and finds this one).
+            if mode.remembers()
+                && cmd.meta.flags.has(Flags::READONLY)
+                && !cmd.meta.flags.has(Flags::PUBSUB)
+            {
+                for k in cmd.meta.keys(args) {
+                    if let Some(key) = args.get(k.pos) {
+                        self.tracking.remember(ctx.client.id, key);
+                    }
+                }
+            }
+        }
+        if !ctx.keys.invalidations.is_empty() {
+            let gone = std::mem::take(&mut ctx.keys.invalidations);
+            hooks.invalidate(ctx.client.id, &gone);
+        }
+        if std::mem::take(&mut ctx.keys.flushed) {
+            self.tracking.clear();
+            hooks.invalidate_all(ctx.client.id);
+        }
         if !ctx.keys.events.is_empty() {
             // Under the locks too: one key's events arrive in the order of its writes.
             let events = std::mem::take(&mut ctx.keys.events);
@@ -496,7 +563,7 @@ impl Engine {
                 cmd.id,
                 started.elapsed().as_nanos() as u64,
                 result.is_err(),
-                self.latency_tracking.load(Ordering::Relaxed),
+                self.config.bool(P::LatencyTracking),
             );
         }
         let ready = std::mem::take(&mut ctx.keys.ready);
@@ -641,6 +708,7 @@ impl Engine {
             hooks.keys_ready(ready);
         }
         after.deliver(hooks);
+        self.tracking_broadcast(hooks);
         Ok(())
     }
 
@@ -648,7 +716,7 @@ impl Engine {
     /// CLIENT UNBLOCK): counted as Redis counts it, one call.
     pub fn count_unblocked(&self, args: &[&[u8]], ns: u64) {
         if let Ok(cmd) = self.resolve(args) {
-            let latency = self.latency_tracking.load(Ordering::Relaxed);
+            let latency = self.config.bool(P::LatencyTracking);
             self.cmdstats.called(cmd.id, ns, false, latency);
         }
     }
@@ -836,6 +904,7 @@ impl Engine {
             if step % 64 == 0 && start.elapsed() > budget {
                 *resume = id;
                 self.fold_avg_ttl(&ttl_sum);
+                self.tracking_broadcast(hooks);
                 return removed;
             }
             let mut shard = self.keyspace.lock_one(id as LockId);
@@ -890,6 +959,7 @@ impl Engine {
         }
         self.stats.expire_cycles.fetch_add(1, Ordering::Relaxed);
         self.fold_avg_ttl(&ttl_sum);
+        self.tracking_broadcast(hooks);
         removed
     }
 
@@ -899,6 +969,15 @@ impl Engine {
         if self.watches.active() {
             for n in gone {
                 self.watches.touch_expired_key(db, n.key());
+            }
+        }
+        if self.tracking.active() {
+            let mut invalid = Vec::new();
+            for n in gone {
+                self.tracking.key_changed(n.key(), 0, &mut invalid);
+            }
+            if !invalid.is_empty() {
+                hooks.invalidate(0, &invalid);
             }
         }
         let ev = crate::notify::events::EXPIRED;

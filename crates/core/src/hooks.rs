@@ -49,6 +49,19 @@ pub trait ServerHooks: Send + Sync {
 
     /// Every key of these databases may now serve blocked clients (SWAPDB).
     fn dbs_ready(&self, _dbs: &[usize]) {}
+
+    /// Keys changed that tracking clients may cache (see [`crate::tracking`]):
+    /// each listed client is to be sent an invalidation, unless it is `current`
+    /// (the client whose command runs, 0 for none) in NOLOOP mode, it no longer
+    /// tracks, or it is in BCAST mode. Called while the keys' locks are held.
+    fn invalidate(&self, _current: u64, _keys: &[crate::tracking::Invalidation]) {}
+
+    /// A db was flushed: every tracking client is told that all its keys are
+    /// invalid.
+    fn invalidate_all(&self, _current: u64) {}
+
+    /// Keys changed under the prefixes of BCAST clients, to be sent to them.
+    fn broadcast(&self, _batches: Vec<crate::tracking::Broadcast>) {}
 }
 
 /// Hooks that do nothing (unit tests, benches).

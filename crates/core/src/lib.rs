@@ -27,6 +27,7 @@ pub mod propagate;
 pub mod snapshot;
 #[cfg(test)]
 mod testkit;
+pub mod tracking;
 pub mod transaction;
 pub mod types;
 

@@ -320,4 +320,13 @@ impl ServerHooks for TxHooks<'_> {
     fn monitor(&self, client: &Client, db: usize, args: &[&[u8]]) {
         self.inner.monitor(client, db, args);
     }
+    fn invalidate(&self, current: u64, keys: &[crate::tracking::Invalidation]) {
+        self.inner.invalidate(current, keys);
+    }
+    fn invalidate_all(&self, current: u64) {
+        self.inner.invalidate_all(current);
+    }
+    fn broadcast(&self, batches: Vec<crate::tracking::Broadcast>) {
+        self.inner.broadcast(batches);
+    }
 }

@@ -90,6 +90,12 @@ impl Parked {
         self.done.notified().await
     }
 
+    /// Whether it has been served and its reply waits (its slot is locked while
+    /// its command runs, so this waits for a command being served to finish).
+    pub fn is_done(&self) -> bool {
+        matches!(*self.slot.lock(), Slot::Done { .. })
+    }
+
     /// Takes the reply of a served client.
     pub fn take_done(&self) -> Option<(Client, Vec<u8>)> {
         let mut slot = self.slot.lock();

@@ -49,6 +49,10 @@ pub struct ClientHandle {
     /// Commands queued since MULTI, or -1 outside MULTI (`multi=`, flag x).
     pub multi: std::sync::atomic::AtomicI64,
     pub blocked: AtomicBool,
+    /// Its Pub/Sub subscriptions (`sub`/`psub`/`ssub`, flag P).
+    pub subs: crate::pubsub::ClientSubs,
+    /// Its CLIENT TRACKING switches (flags t, R, B; `redir`).
+    pub tracking: Mutex<crate::tracking::TrackState>,
 }
 
 /// The text fields of a client.
@@ -103,6 +107,18 @@ impl ClientHandle {
             unix,
             blocked: AtomicBool::new(false),
             multi: std::sync::atomic::AtomicI64::new(-1),
+            subs: crate::pubsub::ClientSubs::default(),
+            tracking: Mutex::new(crate::tracking::TrackState::default()),
+        }
+    }
+
+    /// Its class for CLIENT LIST / KILL TYPE and the output-buffer limits
+    /// (Redis's getClientType): `pubsub` while subscribed to anything.
+    pub fn class_name(&self) -> &'static str {
+        if self.subs.total() > 0 {
+            "pubsub"
+        } else {
+            "normal"
         }
     }
 
@@ -124,6 +140,15 @@ impl ClientHandle {
         if self.monitor.load(Relaxed) {
             flags.push('O');
         }
+        use crate::pubsub::Kind;
+        let (sub, psub, ssub) = (
+            self.subs.count(Kind::Channel),
+            self.subs.count(Kind::Pattern),
+            self.subs.count(Kind::Shard),
+        );
+        if sub + psub + ssub > 0 {
+            flags.push('P');
+        }
         let multi = self.multi.load(Relaxed);
         if multi >= 0 {
             flags.push('x');
@@ -131,6 +156,21 @@ impl ClientHandle {
         if self.blocked.load(Relaxed) {
             flags.push('b');
         }
+        let tracking = self.tracking.lock().clone();
+        if tracking.on {
+            flags.push('t');
+        }
+        if tracking.broken {
+            flags.push('R');
+        }
+        if tracking.bcast {
+            flags.push('B');
+        }
+        let redir = if tracking.on {
+            tracking.redirect as i64
+        } else {
+            -1
+        };
         if self.no_evict.load(Relaxed) {
             flags.push('e');
         }
@@ -144,7 +184,7 @@ impl ClientHandle {
         let oll = self.mailbox.queued_letters();
         let omem = obl + self.mailbox.queued_bytes();
         let mut line = format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir={redir} resp={}",
             self.id,
             self.addr,
             self.laddr,

@@ -26,6 +26,10 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("client|setinfo", client_setinfo),
     CommandDef::new("client|unblock", client_unblock),
     CommandDef::new("client|reply", client_reply),
+    CommandDef::new("client|tracking", crate::tracking::client_tracking),
+    CommandDef::new("client|caching", crate::tracking::client_caching),
+    CommandDef::new("client|getredir", crate::tracking::client_getredir),
+    CommandDef::new("client|trackinginfo", crate::tracking::client_trackinginfo),
     CommandDef::new("hello", hello),
     CommandDef::new("auth", auth),
     CommandDef::new("reset", reset).admit(Admit::NOT_QUEUED.and(Admit::SUBSCRIBED)),
@@ -119,8 +123,8 @@ fn client_list(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 String::from_utf8_lossy(t)
             )));
         }
-        if is_kw(t, "normal") {
-            for c in &all {
+        for c in &all {
+            if is_kw(t, c.class_name()) {
                 text.push_str(&c.describe());
                 text.push('\n');
             }
@@ -230,7 +234,7 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             || addr.as_ref().is_some_and(|a| *a != c.addr)
             || laddr.as_ref().is_some_and(|a| *a != c.laddr)
             || user.as_ref().is_some_and(|u| u != "default")
-            || ctype.as_ref().is_some_and(|t| t != "normal")
+            || ctype.as_ref().is_some_and(|t| t != c.class_name())
         {
             continue;
         }
@@ -382,6 +386,11 @@ fn hello(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     ctx.client.proto = proto;
     ctx.out.set_proto(proto);
+    // Letters posted from now on (messages, invalidations) use it.
+    if let Some(h) = state(ctx)?.clients.get(ctx.client.id) {
+        h.resp
+            .store(if proto == Protocol::Resp3 { 3 } else { 2 }, Relaxed);
+    }
     ctx.out.map(7);
     ctx.out.bulk(b"server");
     ctx.out.bulk(b"redis");
@@ -416,8 +425,18 @@ fn reset(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     c.no_evict = false;
     c.no_touch = false;
     c.authenticated = ctx.engine.config.string(P::Requirepass).is_empty();
+    c.subscriptions = 0;
+    c.tracking = None;
     if let Some(h) = st.clients.get(c.id) {
         h.info.lock().name.clear();
+        h.resp.store(2, Relaxed);
+        // Out of Pub/Sub and tracking, without confirmations (Redis's
+        // clearClientConnectionState).
+        crate::tracking::disable(st, &h);
+        if h.subs.total() > 0 {
+            st.pubsub.drop_client(&h);
+            crate::obuf::apply_class(st, &h);
+        }
     }
     ctx.out.set_proto(Protocol::Resp2);
     ctx.out.simple(b"RESET");

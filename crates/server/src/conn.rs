@@ -51,6 +51,7 @@ where
     // The query buffer follows Redis's: freed after 2 s idle, trimmed when much
     // larger than its recent peak.
     let mut qbuf = QueryBufferSizing::default();
+    crate::obuf::apply_class(&state, &handle);
     loop {
         if !qbuf.freed && input.capacity() - input.len() < READ_CHUNK / 4 {
             let want = parser
@@ -124,6 +125,11 @@ where
             parser.set_auth_required(!engine.config.string(P::Requirepass).is_empty());
         }
 
+        // client-output-buffer-limit's hard limit of the client's class: a batch
+        // whose replies reach it closes the client without them (Redis frees it
+        // before writing), and nothing after that command runs.
+        let reply_limit = handle.mailbox.hard_limit();
+        client.reply_limit = reply_limit;
         let mut off = 0;
         let mut executed = 0u64;
         let mut close = false;
@@ -143,6 +149,13 @@ where
                                 out.buffer_mut().truncate(mark);
                             }
                             client.reply.command_done();
+                            if reply_limit > 0 && out.len() >= reply_limit {
+                                crate::pubsub::log_overflow(&handle);
+                                out.buffer_mut().clear();
+                                off += len;
+                                close = true;
+                                break;
+                            }
                             if client.held {
                                 // A shutdown began: the command did not run. It
                                 // stays in the buffer until the outcome is known.
@@ -201,12 +214,23 @@ where
         watching = !client.watch.is_empty();
         monitoring = client.monitor;
         publish(&handle, &client, &input, &out, &state);
+        if close {
+            // Gone for others before its last reply is out (QUIT's OK): an
+            // invalidation redirected to it now finds it missing, as in Redis,
+            // where the client is freed right after that write.
+            state.clients.remove(handle.id);
+        }
         if !out.is_empty() {
             // The AOF holds this client's writes (fsynced with appendfsync always)
             // before it hears they were done.
             state.aof.before_reply(&engine, client.aof_offset).await;
             let bytes = out.buffer_mut();
-            if stream.write_all(bytes).await.is_err() {
+            // While its socket is full these bytes count toward its output limits,
+            // and a close (a limit reached, CLIENT KILL) ends the wait.
+            handle.mailbox.set_unsent(bytes.len());
+            let written = write_or_close(&mut stream, bytes, &handle).await;
+            handle.mailbox.set_unsent(0);
+            if !written {
                 break;
             }
             state.net_output.fetch_add(bytes.len() as u64, Relaxed);
@@ -254,7 +278,31 @@ where
     if monitoring {
         state.monitors.remove(&engine, handle.id);
     }
+    // Out of every subscription, and tracking off (read from the handle: the
+    // client may have been lost in a blocked wait).
+    state.pubsub.drop_client(&handle);
+    crate::tracking::disable(&state, &handle);
     let _ = stream.shutdown().await;
+    drop(input);
+    drop(out);
+    crate::alloc::flush_thread_cache();
+}
+
+/// Writes `bytes`, unless the client is asked to close first (an output limit
+/// reached by letters posted while its socket is full, CLIENT KILL). Returns
+/// whether everything was written.
+async fn write_or_close<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    bytes: &[u8],
+    handle: &ClientHandle,
+) -> bool {
+    // The write first: when the socket takes everything at once (the common case)
+    // the close is never waited for.
+    tokio::select! {
+        biased;
+        r = stream.write_all(bytes) => r.is_ok(),
+        _ = handle.mailbox.wait_closed() => false,
+    }
 }
 
 /// A query buffer that idled this long is freed (Redis's clientsCron: more than 2 s).
@@ -377,6 +425,11 @@ where
                 if handle.mailbox.closing() {
                     state.blocked.cancel(engine, &parked);
                     break None;
+                }
+                if parked.is_done() {
+                    // Served meanwhile: its reply goes first, then what its
+                    // command posted (an invalidation of a key it tracks).
+                    continue;
                 }
                 // Letters reach a blocked client at once.
                 let mut letters = bytes::BytesMut::new();

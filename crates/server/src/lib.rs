@@ -17,13 +17,16 @@ pub mod listen;
 pub mod log;
 pub mod mailbox;
 pub mod monitor;
+pub mod obuf;
 pub mod park;
 pub mod persistence;
+pub mod pubsub;
 pub mod rdb_load;
 pub mod replica;
 pub mod replication;
 pub mod shutdown;
 pub mod state;
+pub mod tracking;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +87,7 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     replica::COMMANDS,
     replication::COMMANDS,
     monitor::COMMANDS,
+    pubsub::COMMANDS,
 ];
 
 pub fn parse_args(args: &[String]) -> Result<Options, (String, i32)> {
@@ -338,6 +342,13 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                     && !engine.halted.load(std::sync::atomic::Ordering::Relaxed)
                 {
                     engine.active_expire_cycle_with(budget, &mut resume, &*state);
+                }
+                // Redis's clientsCron / serverCron parts: soft output-buffer limits
+                // of clients nothing is posted to, the tracking table's size.
+                obuf::cron(&state);
+                if engine.tracking.active() {
+                    engine.tracking_limit(0, &*state);
+                    engine.tracking_broadcast(&*state);
                 }
                 std::thread::sleep(period);
             }

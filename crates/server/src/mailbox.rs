@@ -7,16 +7,22 @@
 //! batch of requests go out before that batch's replies, letters posted while it
 //! waits (idle, or blocked in BLPOP) go out at once. Each letter is already encoded
 //! for the recipient's protocol. The bytes queued count toward the client's output
-//! buffer (CLIENT LIST `oll` / `omem`); a post that would take it past its hard
-//! limit (client-output-buffer-limit) is refused and closes the client, as Redis
+//! buffer (CLIENT LIST `oll` / `omem`), with the bytes the connection took out
+//! but has not written yet (its socket is full); a post that takes it to its hard
+//! limit (client-output-buffer-limit of the client's class), or keeps it at its
+//! soft limit for longer than allowed, is refused and closes the client, as Redis
 //! closes a client over its limit, so a subscriber that stops reading cannot grow
-//! the server's memory without bound.
+//! the server's memory without bound. The soft limit is also checked by the
+//! server's cron (`check_soft_limit`), for a client that stays over it while
+//! nothing more is posted.
 //!
 //! The connection's hot path pays one relaxed load per batch while nothing is
 //! posted.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::OnceLock;
+use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -34,50 +40,203 @@ pub enum Posted {
     Closed,
 }
 
+/// One letter.
+#[derive(Debug, Clone)]
+pub enum Letter {
+    /// Bytes as they go out.
+    Raw(Bytes),
+    /// A pattern message (`pmessage`, pattern, channel, message): the pattern is
+    /// the registry's own bytes and the rest is shared by every pattern subscriber
+    /// of the publication, so a fan-out to patterns allocates nothing per
+    /// subscriber; it is encoded when written.
+    PMessage {
+        /// Push (`>4`) rather than array (`*4`).
+        resp3: bool,
+        /// The pattern that matched.
+        pattern: Bytes,
+        /// The channel and message bulks, encoded.
+        tail: Bytes,
+    },
+}
+
+/// `pmessage`'s header after `*4` / `>4`.
+const PMESSAGE: &[u8] = b"4\r\n$8\r\npmessage\r\n";
+
+impl Letter {
+    /// Bytes it takes when written.
+    pub fn len(&self) -> usize {
+        match self {
+            Letter::Raw(b) => b.len(),
+            Letter::PMessage { pattern, tail, .. } => {
+                1 + PMESSAGE.len() + bulk_header_len(pattern.len()) + pattern.len() + 2 + tail.len()
+            }
+        }
+    }
+
+    /// Whether it is empty (never, for a real letter).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn write_to(&self, out: &mut bytes::BytesMut) {
+        match self {
+            Letter::Raw(b) => out.extend_from_slice(b),
+            Letter::PMessage {
+                resp3,
+                pattern,
+                tail,
+            } => {
+                out.extend_from_slice(if *resp3 { b">" } else { b"*" });
+                out.extend_from_slice(PMESSAGE);
+                out.extend_from_slice(b"$");
+                out.extend_from_slice(itoa::Buffer::new().format(pattern.len()).as_bytes());
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(pattern);
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(tail);
+            }
+        }
+    }
+}
+
+/// Length of `$<n>\r\n`.
+fn bulk_header_len(n: usize) -> usize {
+    itoa::Buffer::new().format(n).len() + 3
+}
+
 /// One connection's mailbox.
 #[derive(Default)]
 pub struct Mailbox {
-    letters: Mutex<VecDeque<Bytes>>,
+    letters: Mutex<VecDeque<Letter>>,
     /// Letters queued (CLIENT LIST `oll`); read without the lock on the hot path.
     count: AtomicUsize,
     /// Bytes queued (part of CLIENT LIST `omem`).
     bytes: AtomicUsize,
-    /// Hard limit of queued bytes (0: none).
+    /// Bytes taken out by the connection and not written yet.
+    unsent: AtomicUsize,
+    /// Hard limit of pending bytes (0: none).
     limit: AtomicUsize,
+    /// Soft limit of pending bytes (0: none) and how long it may be exceeded.
+    soft: AtomicUsize,
+    soft_ms: AtomicU64,
+    /// Since when (ms, [`now_ms`]) the soft limit is exceeded (0: it is not).
+    soft_since: AtomicU64,
     /// Set by CLIENT KILL or an overflow: the connection closes.
     closing: AtomicBool,
+    /// Set when the close came from an output-buffer limit.
+    overflowed: AtomicBool,
     /// Wakes the connection: a letter, or a close.
     wake: Notify,
+    /// Wakes a connection stuck writing to a full socket: a close.
+    closed: Notify,
+}
+
+/// Milliseconds on a monotonic clock (never 0).
+fn now_ms() -> u64 {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    ORIGIN.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
 }
 
 impl Mailbox {
     /// Queues `letter` (already encoded for the recipient) and wakes the connection.
     pub fn post(&self, letter: Bytes) -> Posted {
+        self.post_letter(Letter::Raw(letter))
+    }
+
+    /// Queues `letter` and wakes the connection.
+    pub fn post_letter(&self, letter: Letter) -> Posted {
         if self.closing.load(Relaxed) {
             return Posted::Closed;
         }
         let limit = self.limit.load(Relaxed);
         let size = letter.len();
-        {
+        let first = {
             let mut letters = self.letters.lock();
             let queued = self.bytes.load(Relaxed);
-            if limit > 0 && queued + size > limit {
+            let pending = queued + size + self.unsent.load(Relaxed);
+            // Redis's checkClientOutputBufferLimits: at the hard limit, or over
+            // the soft one for longer than allowed.
+            if (limit > 0 && pending >= limit) || self.soft_limit_passed(pending) {
                 drop(letters);
-                self.close();
+                self.overflow();
                 return Posted::OverLimit;
             }
             letters.push_back(letter);
             self.bytes.store(queued + size, Relaxed);
             self.count.store(letters.len(), Relaxed);
+            letters.len() == 1
+        };
+        // A letter already waiting has woken the connection, which takes every
+        // letter at once.
+        if first {
+            self.wake.notify_one();
         }
-        self.wake.notify_one();
         Posted::Queued
+    }
+
+    /// Whether `pending` bytes have been at or over the soft limit for longer than
+    /// allowed; starts or resets the soft limit's clock.
+    fn soft_limit_passed(&self, pending: usize) -> bool {
+        let soft = self.soft.load(Relaxed);
+        if soft == 0 || pending < soft {
+            if self.soft_since.load(Relaxed) != 0 {
+                self.soft_since.store(0, Relaxed);
+            }
+            return false;
+        }
+        let now = now_ms();
+        let since = self.soft_since.load(Relaxed);
+        if since == 0 {
+            self.soft_since.store(now, Relaxed);
+            return false;
+        }
+        now.saturating_sub(since) > self.soft_ms.load(Relaxed)
+    }
+
+    /// For the cron: closes the client if it has stayed over its soft limit for
+    /// longer than allowed with nothing posted meanwhile. Returns whether it did.
+    pub fn check_soft_limit(&self) -> bool {
+        if self.soft_since.load(Relaxed) == 0 || self.closing() {
+            return false;
+        }
+        let pending = self.bytes.load(Relaxed) + self.unsent.load(Relaxed);
+        if self.soft_limit_passed(pending) {
+            self.overflow();
+            return true;
+        }
+        false
+    }
+
+    fn overflow(&self) {
+        self.overflowed.store(true, Relaxed);
+        self.close();
+    }
+
+    /// Whether the client was closed for going over an output-buffer limit.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed.load(Relaxed)
     }
 
     /// Asks the connection to close (CLIENT KILL, output-buffer overflow).
     pub fn close(&self) {
         self.closing.store(true, Relaxed);
         self.wake.notify_one();
+        self.closed.notify_one();
+    }
+
+    /// Resolves when a close was asked for (while the connection writes).
+    pub async fn wait_closed(&self) {
+        if self.closing() {
+            return;
+        }
+        self.closed.notified().await
+    }
+
+    /// The connection took `n` bytes out (replies and letters) that it has not
+    /// written yet (0 once written): they count toward its limits.
+    #[inline]
+    pub fn set_unsent(&self, n: usize) {
+        self.unsent.store(n, Relaxed);
     }
 
     /// Whether the connection was asked to close.
@@ -99,7 +258,7 @@ impl Mailbox {
         }
         let mut letters = self.letters.lock();
         for l in letters.drain(..) {
-            out.extend_from_slice(&l);
+            l.write_to(out);
         }
         self.bytes.store(0, Relaxed);
         self.count.store(0, Relaxed);
@@ -125,6 +284,22 @@ impl Mailbox {
     pub fn set_limit(&self, bytes: usize) {
         self.limit.store(bytes, Relaxed);
     }
+
+    /// Sets the limits of the client's class (client-output-buffer-limit).
+    pub fn set_limits(&self, l: &ferrokv_core::config::ObufLimit) {
+        let clamp = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        self.limit.store(clamp(l.hard), Relaxed);
+        self.soft.store(clamp(l.soft), Relaxed);
+        self.soft_ms
+            .store(l.soft_seconds.saturating_mul(1000), Relaxed);
+    }
+
+    /// The hard limit (0: none): a batch whose replies reach it closes the
+    /// client without them.
+    #[inline]
+    pub fn hard_limit(&self) -> usize {
+        self.limit.load(Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -145,13 +320,56 @@ mod tests {
     }
 
     #[test]
-    fn a_post_past_the_limit_closes_the_client() {
+    fn a_post_reaching_the_limit_closes_the_client() {
         let m = Mailbox::default();
-        m.set_limit(5);
+        m.set_limit(6);
         assert_eq!(m.post(Bytes::from_static(b"1234")), Posted::Queued);
         assert_eq!(m.post(Bytes::from_static(b"56")), Posted::OverLimit);
-        assert!(m.closing());
+        assert!(m.closing() && m.overflowed());
         assert_eq!(m.post(Bytes::from_static(b"7")), Posted::Closed);
         assert_eq!(m.queued_bytes(), 4);
+    }
+
+    #[test]
+    fn pattern_letters_are_encoded_when_written() {
+        let m = Mailbox::default();
+        let l = Letter::PMessage {
+            resp3: false,
+            pattern: Bytes::from_static(b"c*"),
+            tail: Bytes::from_static(b"$2\r\nch\r\n$1\r\nx\r\n"),
+        };
+        let want = b"*4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$1\r\nx\r\n";
+        assert_eq!(l.len(), want.len());
+        m.post_letter(l);
+        assert_eq!(m.queued_bytes(), want.len());
+        let mut out = bytes::BytesMut::new();
+        m.drain_into(&mut out);
+        assert_eq!(&out[..], &want[..]);
+    }
+
+    #[test]
+    fn unsent_bytes_count_toward_the_limit() {
+        let m = Mailbox::default();
+        m.set_limit(10);
+        m.set_unsent(8);
+        assert_eq!(m.post(Bytes::from_static(b"12")), Posted::OverLimit);
+    }
+
+    #[test]
+    fn the_soft_limit_allows_its_time() {
+        let m = Mailbox::default();
+        m.set_limits(&ferrokv_core::config::ObufLimit {
+            hard: 0,
+            soft: 4,
+            soft_seconds: 0,
+        });
+        assert_eq!(m.post(Bytes::from_static(b"1234")), Posted::Queued);
+        // Over for 0 s: allowed until a millisecond passes.
+        let start = Instant::now();
+        while start.elapsed().as_millis() < 3 {
+            std::hint::spin_loop();
+        }
+        assert!(m.check_soft_limit());
+        assert!(m.closing() && m.overflowed());
     }
 }

@@ -21,6 +21,10 @@ pub struct ServerState {
     pub blocked: crate::blocked::Blocked,
     /// Clients in MONITOR mode.
     pub monitors: crate::monitor::Monitors,
+    /// Pub/Sub subscriptions.
+    pub pubsub: crate::pubsub::PubSub,
+    /// client-output-buffer-limit, parsed (`obuf.rs`).
+    pub obuf_limits: parking_lot::RwLock<ferrokv_core::config::ObufLimits>,
     /// 40 hex characters identifying this run (INFO run_id).
     pub run_id: String,
     /// Replication id (INFO master_replid).
@@ -83,11 +87,17 @@ impl ServerState {
     /// New state around `engine`.
     pub fn new(engine: Arc<Engine>, config_file: Option<String>, threads: usize) -> Self {
         let port = engine.config.int(P::Port) as u64;
+        let obuf = ferrokv_core::config::ObufLimits::parse(
+            &engine.config.string(P::ClientOutputBufferLimit),
+        )
+        .unwrap_or_default();
         ServerState {
             engine,
             clients: Clients::default(),
             blocked: crate::blocked::Blocked::default(),
             monitors: crate::monitor::Monitors::default(),
+            pubsub: crate::pubsub::PubSub::default(),
+            obuf_limits: parking_lot::RwLock::new(obuf),
             run_id: random_hex40(),
             replid: random_hex40(),
             started: Instant::now(),
@@ -148,6 +158,23 @@ impl ServerHooks for ServerState {
         self.blocked.serve(&self.engine, self, keys);
     }
 
+    fn keyspace_events(&self, events: &[ferrokv_core::notify::KeyEvent]) {
+        self.pubsub
+            .keyspace_events(self.engine.notify_flags(), events);
+    }
+
+    fn invalidate(&self, current: u64, keys: &[ferrokv_core::tracking::Invalidation]) {
+        crate::tracking::invalidate(self, current, keys);
+    }
+
+    fn invalidate_all(&self, _current: u64) {
+        crate::tracking::invalidate_all(self);
+    }
+
+    fn broadcast(&self, batches: Vec<ferrokv_core::tracking::Broadcast>) {
+        crate::tracking::broadcast(self, batches);
+    }
+
     fn monitor(&self, client: &ferrokv_core::Client, db: usize, args: &[&[u8]]) {
         self.monitors.feed(self, client, db, args);
     }
@@ -201,6 +228,7 @@ impl ServerHooks for ServerState {
                 .aof
                 .set_timestamps(self.engine.config.bool(P::AofTimestampEnabled)),
             "resetstat" => self.reset_stats(),
+            "client-output-buffer-limit" => crate::obuf::reload(self),
             "dir" => {
                 let dir = self.engine.config.string(P::Dir);
                 std::env::set_current_dir(&dir).map_err(|e| {

@@ -21,6 +21,16 @@ pub static COMMANDS: &[CommandDef] = &[
 ];
 
 fn ping(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    if args.len() <= 2
+        && ctx.client.subscriptions > 0
+        && ctx.client.proto == ferrokv_resp::Protocol::Resp2
+    {
+        // In RESP2 subscribed mode the reply looks like a message: pong, argument.
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.get(1).copied().unwrap_or_default());
+        return Ok(());
+    }
     match args.len() {
         1 => ctx.out.simple(b"PONG"),
         2 => ctx.out.bulk(args[1]),

@@ -38,6 +38,9 @@ pub enum Kind {
     Words,
     /// `notify-keyspace-events`: class characters; the number is the flag set.
     KeyspaceEvents,
+    /// `client-output-buffer-limit`: groups of `<class> <hard> <soft> <seconds>`;
+    /// a set changes only the classes it names (see [`ObufLimits`]).
+    ObufLimits,
 }
 
 /// One parameter.
@@ -144,6 +147,9 @@ params! {
     ZsetMaxListpackValue: "zset-max-listpack-value" / "zset-max-ziplist-value", Kind::Memory(0, i64::MAX), "64", YES;
     HllSparseMaxBytes: "hll-sparse-max-bytes", Kind::Memory(0, i64::MAX), "3000", YES;
     NotifyKeyspaceEvents: "notify-keyspace-events", Kind::KeyspaceEvents, "", YES;
+    ClientOutputBufferLimit: "client-output-buffer-limit", Kind::ObufLimits, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", YES;
+    TrackingTableMaxKeys: "tracking-table-max-keys", Kind::Int(0, i64::MAX), "1000000", YES;
+    LatencyTracking: "latency-tracking", Kind::Bool, "yes", YES;
     SlowlogLogSlowerThan: "slowlog-log-slower-than", Kind::Int(-1, i64::MAX), "10000", YES;
     SlowlogMaxLen: "slowlog-max-len", Kind::Int(0, i64::MAX), "128", YES;
     IoThreads: "io-threads", Kind::Int(1, 128), "1", NO;
@@ -325,6 +331,10 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
             Some(flags) => Ok((crate::notify::format_flags(flags), i64::from(flags))),
             None => Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
         },
+        Kind::ObufLimits => {
+            let limits = ObufLimits::parse(p.default).unwrap_or_default();
+            Ok((limits.updated(value)?.to_string(), 0))
+        }
         Kind::Bind => {
             let parts: Vec<&str> = value.split_whitespace().collect();
             if parts.is_empty() || parts.len() > 16 {
@@ -333,6 +343,100 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
             Ok((parts.join(" "), 0))
         }
         Kind::Words => Ok((value.split_whitespace().collect::<Vec<_>>().join(" "), 0)),
+    }
+}
+
+/// The output-buffer limit of one client class: a client whose pending output
+/// reaches `hard` bytes, or stays at or above `soft` bytes for more than
+/// `soft_seconds`, is closed (0: no such limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObufLimit {
+    /// Hard limit in bytes.
+    pub hard: u64,
+    /// Soft limit in bytes.
+    pub soft: u64,
+    /// How long the soft limit may be exceeded.
+    pub soft_seconds: u64,
+}
+
+/// `client-output-buffer-limit`: one [`ObufLimit`] per class, indexed as
+/// Redis's CLIENT_TYPE_* (normal 0, slave/replica 1, pubsub 2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObufLimits(pub [ObufLimit; 3]);
+
+impl ObufLimits {
+    /// The normal class.
+    pub const NORMAL: usize = 0;
+    /// The replica class (`slave` in CONFIG GET).
+    pub const REPLICA: usize = 1;
+    /// The pubsub class.
+    pub const PUBSUB: usize = 2;
+
+    /// Parses the full text CONFIG GET shows.
+    pub fn parse(text: &str) -> Option<ObufLimits> {
+        ObufLimits::default().updated(text).ok()
+    }
+
+    /// These limits with the classes `value` names replaced, validated as Redis's
+    /// updateClientOutputBufferLimit: a multiple of four words, known classes
+    /// (not master), memory values, non-negative seconds; all or nothing.
+    pub fn updated(mut self, value: &str) -> Result<ObufLimits, Refusal> {
+        let words: Vec<&str> = value.split(' ').filter(|w| !w.is_empty()).collect();
+        if !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        let mut next = self.0;
+        for group in words.chunks(4) {
+            let class = match group[0].to_ascii_lowercase().as_str() {
+                "normal" => Self::NORMAL,
+                "slave" | "replica" => Self::REPLICA,
+                "pubsub" => Self::PUBSUB,
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    )
+                }
+            };
+            let bad = || {
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                    .to_string()
+            };
+            let hard = parse_memory(group[1]).ok_or_else(bad)?;
+            let soft = parse_memory(group[2]).ok_or_else(bad)?;
+            // strtoll with nothing left over, into an int.
+            let secs = group[3];
+            let digits = secs.strip_prefix(['-', '+']).unwrap_or(secs);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            let seconds = secs.parse::<i64>().map_err(|_| bad())? as i32;
+            if seconds < 0 {
+                return Err(bad());
+            }
+            next[class] = ObufLimit {
+                hard,
+                soft,
+                soft_seconds: seconds as u64,
+            };
+        }
+        self.0 = next;
+        Ok(self)
+    }
+}
+
+impl std::fmt::Display for ObufLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, l)) in ["normal", "slave", "pubsub"]
+            .iter()
+            .zip(&self.0)
+            .enumerate()
+        {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{name} {} {} {}", l.hard, l.soft, l.soft_seconds)?;
+        }
+        Ok(())
     }
 }
 
@@ -369,8 +473,19 @@ impl Config {
         if !p.mutable && !startup {
             return Err("can't set immutable config".into());
         }
-        let (text, n) = normalize(p, value)?;
-        *self.strings[i].write() = text;
+        let n = if matches!(p.kind, Kind::ObufLimits) {
+            // Only the classes named change (Redis's updateClientOutputBufferLimit).
+            let mut current = self.strings[i].write();
+            let merged = ObufLimits::parse(&current)
+                .unwrap_or_default()
+                .updated(value)?;
+            *current = merged.to_string();
+            0
+        } else {
+            let (text, n) = normalize(p, value)?;
+            *self.strings[i].write() = text;
+            n
+        };
         self.numbers[i].store(n, Ordering::Relaxed);
         Ok(p.name)
     }

@@ -352,7 +352,9 @@ fn hrandfield_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: i64, withvalues: b
         ctx.out.array(0);
         return Ok(());
     }
-    if count < 0 && n > crate::args::MAX_RANDOM_PICKS {
+    // Past the cap only a client with an output limit asks for it: the reply stops
+    // at the limit and the client is closed, as in Redis.
+    if count < 0 && n > crate::args::MAX_RANDOM_PICKS && ctx.client.reply_limit == 0 {
         return Err(crate::args::too_many_picks());
     }
     // The pairs of a compact hash, gathered once so that sampling is O(1) per pick.
@@ -374,6 +376,9 @@ fn hrandfield_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: i64, withvalues: b
         for _ in 0..n {
             if let Some((f, v)) = pick(&mut rng) {
                 emit(ctx.out, f, v);
+            }
+            if ctx.client.reply_full(ctx.out) {
+                break;
             }
         }
         return Ok(());

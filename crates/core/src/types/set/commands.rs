@@ -278,7 +278,10 @@ fn srandmember_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResu
         ctx.out.array(0);
         return Ok(());
     }
-    if count < 0 && count.unsigned_abs() > crate::args::MAX_RANDOM_PICKS {
+    if count < 0
+        && count.unsigned_abs() > crate::args::MAX_RANDOM_PICKS
+        && ctx.client.reply_limit == 0
+    {
         return Err(crate::args::too_many_picks());
     }
     let mut rng = rand::thread_rng();
@@ -287,6 +290,9 @@ fn srandmember_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: &[u8]) -> CmdResu
         for _ in 0..n {
             if let Some(m) = s.random(&mut rng) {
                 m.reply(ctx.out);
+            }
+            if ctx.client.reply_full(ctx.out) {
+                break;
             }
         }
         return Ok(());

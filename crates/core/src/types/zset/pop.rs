@@ -307,9 +307,11 @@ pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         ctx.out.empty_array();
         return Ok(());
     }
-    if !uniq && count > crate::args::MAX_RANDOM_PICKS {
+    if !uniq && count > crate::args::MAX_RANDOM_PICKS && ctx.client.reply_limit == 0 {
         return Err(crate::args::too_many_picks());
     }
+    let limit = ctx.client.reply_limit;
+    let full = |out: &ferrokv_resp::ReplyBuf| limit > 0 && out.len() >= limit;
     let out = &mut *ctx.out;
     let mut rng = rand::thread_rng();
     let header = |out: &mut ferrokv_resp::ReplyBuf, n: u64| {
@@ -328,11 +330,17 @@ pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 if let Some(&(m, s)) = all.get(rng.gen_range(0..size)) {
                     emit(out, m, s, withscores);
                 }
+                if full(out) {
+                    break;
+                }
             }
         } else {
             for _ in 0..count {
                 if let Some((m, s)) = z.get(rng.gen_range(0..size)) {
                     emit(out, m, s, withscores);
+                }
+                if full(out) {
+                    break;
                 }
             }
         }
