@@ -102,7 +102,6 @@ pub static ACCEPTED: &[ParamDef] = &[
         YES,
     ),
     def("replica-announced", None, Kind::Bool, "yes", YES),
-    def("latency-tracking", None, Kind::Bool, "yes", YES),
     def("aof-disable-auto-gc", None, Kind::Bool, "no", YES),
     def(
         "replica-ignore-disk-write-errors",
@@ -392,20 +391,6 @@ pub static ACCEPTED: &[ParamDef] = &[
         "4096",
         YES,
     ),
-    def(
-        "hll-sparse-max-bytes",
-        None,
-        Kind::Memory(0, 9223372036854775807),
-        "3000",
-        YES,
-    ),
-    def(
-        "tracking-table-max-keys",
-        None,
-        Kind::Int(0, 9223372036854775807),
-        "1000000",
-        YES,
-    ),
     def("maxmemory-clients", None, Kind::Words, "0", YES),
     def(
         "repl-backlog-ttl",
@@ -459,13 +444,6 @@ pub static ACCEPTED: &[ParamDef] = &[
     def("tls-protocols", None, Kind::Str, "", YES),
     def("tls-ciphers", None, Kind::Str, "", YES),
     def("tls-ciphersuites", None, Kind::Str, "", YES),
-    def(
-        "client-output-buffer-limit",
-        None,
-        Kind::Words,
-        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-        YES,
-    ),
     def("oom-score-adj-values", None, Kind::Words, "0 200 800", YES),
     def("replicaof", Some("slaveof"), Kind::Words, "", NO),
     def(

@@ -586,12 +586,12 @@ mod tests {
         c.get("activerehashing", &mut out);
         assert_eq!(out, vec![("activerehashing".to_string(), "no".to_string())]);
         assert_eq!(
-            c.set("client-output-buffer-limit", "normal 0 0  0", false),
-            Ok("client-output-buffer-limit")
+            c.set("oom-score-adj-values", "0 100  800", false),
+            Ok("oom-score-adj-values")
         );
         out.clear();
-        c.get("client-output-buffer-limit", &mut out);
-        assert_eq!(out[0].1, "normal 0 0 0");
+        c.get("oom-score-adj-values", &mut out);
+        assert_eq!(out[0].1, "0 100 800");
     }
 
     #[test]
