@@ -118,7 +118,10 @@ pub fn apply(cfg: &Config, text: &str) -> Result<Applied, ConfigError> {
                         v.push_str(&add);
                     }
                     v
-                } else if matches!(p.kind, super::Kind::Bind | super::Kind::Words | super::Kind::ObufLimits) {
+                } else if matches!(
+                    p.kind,
+                    super::Kind::Bind | super::Kind::Words | super::Kind::ObufLimits
+                ) {
                     values.join(" ")
                 } else {
                     if values.len() != 1 {
