@@ -81,8 +81,13 @@ fn sorted(f: &Frame) -> String {
 }
 
 fn both(scenario: fn(u16) -> Vec<String>) {
-    let ours = Server::ferrokv(&[]);
-    let theirs = Server::redis(&[]);
+    both_with(&[], scenario);
+}
+
+/// [`both`] with extra server arguments.
+fn both_with(args: &[&str], scenario: fn(u16) -> Vec<String>) {
+    let ours = Server::ferrokv(args);
+    let theirs = Server::redis(args);
     let a = scenario(ours.port);
     let b = scenario(theirs.port);
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
@@ -353,6 +358,49 @@ fn tracking_scenario(port: u16) -> Vec<String> {
 #[test]
 fn client_tracking_matches_redis() {
     both(tracking_scenario);
+}
+
+/// tracking-table-max-keys lowered under a tracking client: before its next
+/// command runs (here one queued in MULTI, Redis's #11715) keys are taken out of
+/// the table and it hears of them ahead of that command's reply, unless it is in
+/// NOLOOP mode. The cron is paused so that only the command does it.
+fn tracking_limit_scenario(port: u16) -> Vec<String> {
+    let conn = || Conn::connect(port).expect("connect");
+    let (mut c, mut w) = (conn(), conn());
+    let mut t = Log::default();
+    t.run("w", &mut w, "DEBUG PAUSE-CRON 1");
+    t.run("w", &mut w, "CONFIG SET tracking-table-max-keys 2");
+    for mode in ["", " NOLOOP"] {
+        t.run("c", &mut c, "HELLO 3");
+        t.0.pop();
+        t.run("c", &mut c, &format!("CLIENT TRACKING on{mode}"));
+        t.run("c", &mut c, "MGET 1{tag} 2{tag}");
+        t.run("c", &mut c, "MULTI");
+        t.run("w", &mut w, "CONFIG SET tracking-table-max-keys 1");
+        t.send("c", &mut c, "PING");
+        // Frames up to the reply; which of the two keys goes is random, so
+        // its shape is compared.
+        loop {
+            let f = render(&c.read().expect("a frame"));
+            t.0.push(format!(
+                "c <- {}",
+                f.replace("1{tag}", "K").replace("2{tag}", "K")
+            ));
+            if !f.starts_with('>') {
+                break;
+            }
+        }
+        t.run("c", &mut c, "EXEC");
+        t.run("c", &mut c, "CLIENT TRACKING off");
+        t.run("w", &mut w, "CONFIG SET tracking-table-max-keys 2");
+    }
+    t.run("w", &mut w, "DEBUG PAUSE-CRON 0");
+    t.0
+}
+
+#[test]
+fn tracking_table_limit_invalidates_ahead_of_the_next_reply() {
+    both_with(&["--enable-debug-command", "yes"], tracking_limit_scenario);
 }
 
 fn obuf_config_scenario(port: u16) -> Vec<String> {

@@ -240,7 +240,7 @@ impl Engine {
         if self.tracking.active() {
             // Redis keeps the table within tracking-table-max-keys before each
             // command (and from its cron).
-            self.tracking_limit(client.id, hooks);
+            self.tracking_limit(client.id, hooks, out);
         }
         if let Err(e) = self.try_execute(client, args, out, hooks) {
             self.reply_error(&e, out);
@@ -262,14 +262,14 @@ impl Engine {
     /// Takes keys out of the tracking table while it holds more than
     /// tracking-table-max-keys, invalidating their clients (`current`: the client
     /// whose command is about to run, 0 from the cron).
-    pub fn tracking_limit(&self, current: u64, hooks: &dyn ServerHooks) {
+    pub fn tracking_limit(&self, current: u64, hooks: &dyn ServerHooks, out: &mut ReplyBuf) {
         let max = self.config.int(P::TrackingTableMaxKeys).max(0) as usize;
         if max == 0 || self.tracking.total_keys() <= max {
             return;
         }
         let gone = self.tracking.over_limit(max);
         if !gone.is_empty() {
-            hooks.invalidate(current, &gone);
+            hooks.tracking_limited(current, &gone, out);
         }
     }
 

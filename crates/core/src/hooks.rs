@@ -56,6 +56,19 @@ pub trait ServerHooks: Send + Sync {
     /// tracks, or it is in BCAST mode. Called while the keys' locks are held.
     fn invalidate(&self, _current: u64, _keys: &[crate::tracking::Invalidation]) {}
 
+    /// Keys taken out of the tracking table to keep it within
+    /// tracking-table-max-keys, just before `current`'s command runs (0: from the
+    /// cron): their clients are told as if `current` changed them; an
+    /// invalidation for `current` itself goes into `out`, ahead of the reply.
+    fn tracking_limited(
+        &self,
+        current: u64,
+        keys: &[crate::tracking::Invalidation],
+        _out: &mut ferrokv_resp::ReplyBuf,
+    ) {
+        self.invalidate(current, keys);
+    }
+
     /// A db was flushed: every tracking client is told that all its keys are
     /// invalid.
     fn invalidate_all(&self, _current: u64) {}

@@ -79,6 +79,11 @@ impl DebugState {
     pub fn active_expire_on(&self) -> bool {
         self.active_expire.load(Relaxed) && !self.pause_cron.load(Relaxed)
     }
+
+    /// Whether the cron's other duties run now (DEBUG PAUSE-CRON 1 holds them).
+    pub fn cron_on(&self) -> bool {
+        !self.pause_cron.load(Relaxed)
+    }
 }
 
 const HELP: &[&str] = &[

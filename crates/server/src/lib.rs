@@ -345,10 +345,14 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 }
                 // Redis's clientsCron / serverCron parts: soft output-buffer limits
                 // of clients nothing is posted to, the tracking table's size.
-                obuf::cron(&state);
-                if engine.tracking.active() {
-                    engine.tracking_limit(0, &*state);
-                    engine.tracking_broadcast(&*state);
+                if state.debug.cron_on() {
+                    obuf::cron(&state);
+                    if engine.tracking.active() {
+                        // No client's command runs: nothing is written here.
+                        let mut none = ferrokv_resp::ReplyBuf::new(ferrokv_resp::Protocol::Resp2);
+                        engine.tracking_limit(0, &*state, &mut none);
+                        engine.tracking_broadcast(&*state);
+                    }
                 }
                 std::thread::sleep(period);
             }

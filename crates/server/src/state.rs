@@ -167,6 +167,15 @@ impl ServerHooks for ServerState {
         crate::tracking::invalidate(self, current, keys);
     }
 
+    fn tracking_limited(
+        &self,
+        current: u64,
+        keys: &[ferrokv_core::tracking::Invalidation],
+        out: &mut ferrokv_resp::ReplyBuf,
+    ) {
+        crate::tracking::limited(self, current, keys, out.buffer_mut());
+    }
+
     fn invalidate_all(&self, _current: u64) {
         crate::tracking::invalidate_all(self);
     }

@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering::Relaxed;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use ferrokv_core::args::is_kw;
 use ferrokv_core::ctx::Ctx;
 use ferrokv_core::tracking::{prefixes_overlap, Broadcast, Invalidation, TrackingMode};
@@ -59,6 +59,19 @@ fn is_resp3(h: &ClientHandle) -> bool {
 /// Sends one invalidation on behalf of tracking client `h` (Redis's
 /// sendTrackingMessage).
 fn send(st: &ServerState, h: &ClientHandle, redirect: u64, payload: Payload<'_>) {
+    send_to(st, h, redirect, payload, None);
+}
+
+/// [`send`], with the reply buffer of the client whose command is about to run:
+/// a message for that client itself is written there, ahead of its reply (Redis
+/// writes it to the client's output at once), rather than posted to its mailbox.
+fn send_to(
+    st: &ServerState,
+    h: &ClientHandle,
+    redirect: u64,
+    payload: Payload<'_>,
+    current: Option<(u64, &mut BytesMut)>,
+) {
     let own_resp3 = is_resp3(h);
     let target;
     let to: &ClientHandle = if redirect != 0 {
@@ -108,8 +121,10 @@ fn send(st: &ServerState, h: &ClientHandle, redirect: u64, payload: Payload<'_>)
         // Redis builds it).
         Payload::All => b.extend_from_slice(if own_resp3 { b"_\r\n" } else { b"$-1\r\n" }),
     }
-    let letter: Bytes = b.freeze();
-    crate::pubsub::deliver(to, letter);
+    match current {
+        Some((id, out)) if id == to.id => out.extend_from_slice(&b),
+        _ => crate::pubsub::deliver(to, b.freeze()),
+    }
 }
 
 /// `ServerHooks::invalidate`: keys that changed, to the clients that may cache
@@ -129,6 +144,30 @@ pub fn invalidate(st: &ServerState, current: u64, list: &[Invalidation]) {
                 t.redirect
             };
             send(st, &h, redirect, Payload::Keys(&[&inv.key]));
+        }
+    }
+}
+
+/// `ServerHooks::tracking_limited`: keys taken out of the table to keep it within
+/// tracking-table-max-keys, before client `current`'s command runs. As for a
+/// change, NOLOOP holds back the message to `current` itself (Redis compares the
+/// target with its current client); what `current` is to hear goes into `out`,
+/// before its reply.
+pub fn limited(st: &ServerState, current: u64, list: &[Invalidation], out: &mut BytesMut) {
+    for inv in list {
+        for &id in &inv.clients {
+            let Some(h) = st.clients.get(id) else {
+                continue;
+            };
+            let redirect = {
+                let t = h.tracking.lock();
+                if !t.on || t.bcast || (t.noloop && id == current) {
+                    continue;
+                }
+                t.redirect
+            };
+            let payload = Payload::Keys(&[&inv.key]);
+            send_to(st, &h, redirect, payload, Some((current, &mut *out)));
         }
     }
 }
