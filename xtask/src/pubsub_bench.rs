@@ -92,9 +92,16 @@ fn free_port() -> Result<u16> {
         .map_err(|e| format!("no free port: {e}"))
 }
 
+/// The machine's cores, read before this process pins itself to one of them
+/// (after that, available_parallelism reports the one core of its affinity).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 fn have_taskset() -> bool {
-    crate::util::succeeds("taskset", &["-c", "0", "true"])
-        && std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2
+    static HAVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAVE.get_or_init(|| cores() >= 2 && crate::util::succeeds("taskset", &["-c", "0", "true"]))
 }
 
 /// Which server, and how it runs.
@@ -114,8 +121,11 @@ fn start(t: &Target) -> Result<Server> {
         .iter()
         .map(|a| a.replace("{port}", &port.to_string()))
         .collect();
-    if t.pin && have_taskset() {
-        argv.splice(0..0, ["taskset".into(), "-c".into(), "0".into()]);
+    if have_taskset() {
+        // Pinned to core 0, or every core: a child inherits this process's
+        // affinity, which is core 1 only once main has pinned it.
+        let cpus = if t.pin { "0".to_string() } else { format!("0-{}", cores() - 1) };
+        argv.splice(0..0, ["taskset".into(), "-c".into(), cpus]);
     }
     let child = Command::new(&argv[0])
         .args(&argv[1..])
@@ -433,6 +443,7 @@ fn table(targets: &[Target], rows: &[(String, Vec<f64>)]) -> String {
 
 pub fn main(args: &[String]) -> Result {
     let o = parse(args)?;
+    let _ = (cores(), have_taskset());
     run(cargo().args(["build", "--release", "-p", "ferrokv-server"]))?;
     let server = target_dir().join("release/ferrokv-server");
     let server = server.to_string_lossy().into_owned();
@@ -486,7 +497,7 @@ pub fn main(args: &[String]) -> Result {
         table(&targets, &rows)
     );
     if o.scaling {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = cores();
         let scaled = [ferrokv(1, false), ferrokv(cores, false)];
         let rows = compare(&scaled, &o, Some(&["fanout-100", "patterns-100"]))?;
         report.push_str(&format!(
