@@ -124,7 +124,11 @@ fn start(t: &Target) -> Result<Server> {
     if have_taskset() {
         // Pinned to core 0, or every core: a child inherits this process's
         // affinity, which is core 1 only once main has pinned it.
-        let cpus = if t.pin { "0".to_string() } else { format!("0-{}", cores() - 1) };
+        let cpus = if t.pin {
+            "0".to_string()
+        } else {
+            format!("0-{}", cores() - 1)
+        };
         argv.splice(0..0, ["taskset".into(), "-c".into(), cpus]);
     }
     let child = Command::new(&argv[0])

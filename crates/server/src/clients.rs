@@ -32,6 +32,9 @@ pub struct ClientHandle {
     pub qbuf: AtomicUsize,
     /// Free query buffer bytes.
     pub qbuf_free: AtomicUsize,
+    /// Set by the cron when the connection has idled long enough for its query
+    /// buffer to be freed; the connection frees it when it wakes.
+    pub qbuf_idle: AtomicBool,
     /// Bytes pending in the output buffer.
     pub omem: AtomicUsize,
     /// Name, lib-name, lib-ver, last command.
@@ -96,6 +99,7 @@ impl ClientHandle {
             resp: AtomicUsize::new(2),
             qbuf: AtomicUsize::new(0),
             qbuf_free: AtomicUsize::new(0),
+            qbuf_idle: AtomicBool::new(false),
             omem: AtomicUsize::new(0),
             info: Mutex::new(ClientText {
                 cmd: "NULL".into(),

@@ -235,7 +235,9 @@ pub fn run(opts: Options) -> i32 {
             .build()
     } else {
         let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(opts.threads).enable_all().on_thread_park(spin);
+        b.worker_threads(opts.threads)
+            .enable_all()
+            .on_thread_park(spin);
         // Connections made ready by one poll of the sockets are run in the order
         // the poll reported them, which is the order their data arrived: with
         // tokio's LIFO slot the last one woken would run first, so a command a
@@ -353,6 +355,7 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 // of clients nothing is posted to, the tracking table's size.
                 if state.debug.cron_on() {
                     obuf::cron(&state);
+                    conn::free_idle_query_buffers(&state);
                     if engine.tracking.active() {
                         // No client's command runs: nothing is written here.
                         let mut none = ferrokv_resp::ReplyBuf::new(ferrokv_resp::Protocol::Resp2);

@@ -266,6 +266,12 @@ impl Mailbox {
 
     /// Resolves when something was posted or a close was asked for since the last
     /// wake-up.
+    /// Wakes the connection with nothing to deliver (the cron asks it to look at
+    /// its own state).
+    pub fn nudge(&self) {
+        self.wake.notify_one();
+    }
+
     pub async fn wait(&self) {
         self.wake.notified().await
     }
