@@ -28,7 +28,6 @@ pub fn refresh_oom_gate(engine: &ferrokv_core::Engine) {
     engine.gates.out_of_memory.store(over, Relaxed);
 }
 
-/// Current allocator statistics (refreshes jemalloc's epoch).
 /// Returns the calling thread's cache of freed blocks to the arena (jemalloc's
 /// `thread.tcache.flush`). A closed connection's buffers (16 KiB and up, which
 /// jemalloc caches per thread up to 32 KiB) then stop counting as allocated in
@@ -48,9 +47,20 @@ pub fn flush_thread_cache() {
     }
 }
 
+/// Current allocator statistics (refreshes jemalloc's epoch).
 pub fn stats() -> MemStats {
     let _ = tikv_jemalloc_ctl::epoch::advance();
-    let allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
+    // Blocks freed into a thread's cache are free for the program (Redis counts
+    // what it has malloc'd and not freed), but jemalloc counts them as allocated
+    // until that thread flushes its cache: with several workers, a connection's
+    // buffers freed on one thread would stay counted while it idles.
+    // SAFETY: a NUL-terminated name of a size_t statistic
+    // (stats.arenas.<MALLCTL_ARENAS_ALL>.tcache_bytes).
+    let cached =
+        unsafe { tikv_jemalloc_ctl::raw::read::<usize>(b"stats.arenas.4096.tcache_bytes\0") }
+            .unwrap_or(0) as u64;
+    let allocated =
+        (tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64).saturating_sub(cached);
     let active = tikv_jemalloc_ctl::stats::active::read().unwrap_or(0) as u64;
     let resident = tikv_jemalloc_ctl::stats::resident::read().unwrap_or(0) as u64;
     let peak = PEAK.fetch_max(allocated, Relaxed).max(allocated);
