@@ -234,19 +234,11 @@ pub fn run(opts: Options) -> i32 {
             .on_thread_park(spin)
             .build()
     } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(opts.threads)
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(opts.threads)
             .enable_all()
-            .on_thread_park(spin);
-        // Connections made ready by one poll of the sockets are run in the order
-        // the poll reported them, which is the order their data arrived: with
-        // tokio's LIFO slot the last one woken would run first, so a command a
-        // client sent just after another client's could run before it, which
-        // Redis's single event loop never does (and tests and applications that
-        // pipeline across two connections rely on).
-        #[cfg(tokio_unstable)]
-        b.disable_lifo_slot();
-        b.build()
+            .on_thread_park(spin)
+            .build()
     };
     let watched = park::watch_runtime_epoll(&epolls_before);
     tracing::debug!("idle spin watches {watched} epoll descriptor(s)");
