@@ -130,6 +130,26 @@ fn send_to(
 /// `ServerHooks::invalidate`: keys that changed, to the clients that may cache
 /// them.
 pub fn invalidate(st: &ServerState, current: u64, list: &[Invalidation]) {
+    invalidate_keys(st, current, list, None);
+}
+
+/// `ServerHooks::tracking_limited`: keys taken out of the table to keep it within
+/// tracking-table-max-keys, before client `current`'s command runs. As for a
+/// change, NOLOOP holds back the message to `current` itself (Redis compares the
+/// target with its current client); what `current` is to hear goes into `out`,
+/// before its reply.
+pub fn limited(st: &ServerState, current: u64, list: &[Invalidation], out: &mut BytesMut) {
+    invalidate_keys(st, current, list, Some(out));
+}
+
+/// Each key to each of its tracking clients; with `out`, a message for `current`
+/// itself is written there instead of its mailbox.
+fn invalidate_keys(
+    st: &ServerState,
+    current: u64,
+    list: &[Invalidation],
+    mut out: Option<&mut BytesMut>,
+) {
     for inv in list {
         for &id in &inv.clients {
             let Some(h) = st.clients.get(id) else {
@@ -143,31 +163,8 @@ pub fn invalidate(st: &ServerState, current: u64, list: &[Invalidation]) {
                 }
                 t.redirect
             };
-            send(st, &h, redirect, Payload::Keys(&[&inv.key]));
-        }
-    }
-}
-
-/// `ServerHooks::tracking_limited`: keys taken out of the table to keep it within
-/// tracking-table-max-keys, before client `current`'s command runs. As for a
-/// change, NOLOOP holds back the message to `current` itself (Redis compares the
-/// target with its current client); what `current` is to hear goes into `out`,
-/// before its reply.
-pub fn limited(st: &ServerState, current: u64, list: &[Invalidation], out: &mut BytesMut) {
-    for inv in list {
-        for &id in &inv.clients {
-            let Some(h) = st.clients.get(id) else {
-                continue;
-            };
-            let redirect = {
-                let t = h.tracking.lock();
-                if !t.on || t.bcast || (t.noloop && id == current) {
-                    continue;
-                }
-                t.redirect
-            };
-            let payload = Payload::Keys(&[&inv.key]);
-            send_to(st, &h, redirect, payload, Some((current, &mut *out)));
+            let own = out.as_deref_mut().map(|o| (current, o));
+            send_to(st, &h, redirect, Payload::Keys(&[&inv.key]), own);
         }
     }
 }
