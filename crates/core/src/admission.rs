@@ -15,9 +15,10 @@
 //! 7. READONLY on a read-only replica — here, from [`Gates::read_only_replica`];
 //! 8. RESP2 subscribed mode — here;
 //! 9. LOADING while the dataset loads — here, from [`Gates::loading`];
-//! 10. CLIENT PAUSE holds writes or everything — the operations issue, as a block
+//! 10. BUSY while a script runs past busy-reply-threshold — here;
+//! 11. CLIENT PAUSE holds writes or everything — the operations issue, as a block
 //!     reason;
-//! 11. queueing inside MULTI.
+//! 12. queueing inside MULTI.
 //!
 //! A command inside MULTI is admitted when queued; EXEC is admitted with the union
 //! of its queued commands' flags (a transaction holding a write is refused like a
@@ -113,6 +114,11 @@ pub fn admit(
         return Err(CmdError::Raw(
             "LOADING Redis is loading the dataset in memory".into(),
         ));
+    }
+    // A script running past busy-reply-threshold: only what is flagged allow-busy
+    // (SCRIPT KILL, FUNCTION KILL, SHUTDOWN, AUTH, ...) gets through.
+    if engine.scripting.busy() && !flags.has(Flags::ALLOW_BUSY) {
+        return Err(CmdError::Raw(engine.scripting.busy_error()));
     }
     // A client in MONITOR mode (a replica for Redis) may not touch the keyspace.
     if client.monitor && (flags.has(Flags::READONLY) || write || flags.has(Flags::MAY_REPLICATE)) {

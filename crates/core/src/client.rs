@@ -54,6 +54,8 @@ pub struct Client {
     /// Whether the command runs inside MULTI/EXEC or a script, where blocking
     /// commands behave like their non-blocking forms.
     pub in_exec: bool,
+    /// Whether the command runs inside a script (Redis's CLIENT_SCRIPT).
+    pub in_script: bool,
     /// AOF offset just after this client's last propagated write: with
     /// appendfsync always its reply waits until the AOF is fsynced that far.
     pub aof_offset: u64,
@@ -134,6 +136,7 @@ impl Client {
             multi: None,
             watch: crate::transaction::Watched::default(),
             in_exec: false,
+            in_script: false,
             aof_offset: 0,
             loading: false,
             tracking: None,

@@ -138,15 +138,17 @@ pub struct Engine {
     open_execs: std::sync::atomic::AtomicUsize,
     /// Client-side caching: who may cache which keys (CLIENT TRACKING).
     pub tracking: crate::tracking::Tracking,
+    /// EVAL scripts and FUNCTION libraries, and the script running now.
+    pub scripting: crate::scripting::Scripting,
 }
 
 /// What a command leaves for after its locks are released.
 #[derive(Default)]
-struct AfterLocks {
+pub(crate) struct AfterLocks {
     /// Databases whose every key may serve blocked clients now (SWAPDB).
-    ready_dbs: Vec<usize>,
+    pub(crate) ready_dbs: Vec<usize>,
     /// FLUSHALL ran (the server may save).
-    flushed_all: bool,
+    pub(crate) flushed_all: bool,
 }
 
 impl AfterLocks {
@@ -203,6 +205,7 @@ impl Engine {
             halted: std::sync::atomic::AtomicBool::new(false),
             open_execs: std::sync::atomic::AtomicUsize::new(0),
             tracking: crate::tracking::Tracking::default(),
+            scripting: crate::scripting::Scripting::default(),
         }
     }
 
@@ -280,10 +283,19 @@ impl Engine {
         }
     }
 
-    /// Writes error `e` as the reply and counts it (errorstats).
-    fn reply_error(&self, e: &CmdError, out: &mut ReplyBuf) {
-        self.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+    /// Writes error `e` as the reply and counts it (errorstats), unless a command
+    /// inside a script counted it already.
+    pub(crate) fn reply_error(&self, e: &CmdError, out: &mut ReplyBuf) {
         let text = e.to_string();
+        if !matches!(e, CmdError::Counted(_)) {
+            self.count_error_reply(&text);
+        }
+        out.error(&text);
+    }
+
+    /// Counts an error reply with `text` (its first word is the code).
+    pub(crate) fn count_error_reply(&self, text: &str) {
+        self.stats.error_replies.fetch_add(1, Ordering::Relaxed);
         let code = text.split(' ').next().unwrap_or("ERR");
         *self
             .stats
@@ -291,7 +303,30 @@ impl Engine {
             .lock()
             .entry(code.to_string())
             .or_insert(0) += 1;
-        out.error(&text);
+    }
+
+    /// The command `args` names, `None` for an unknown command or subcommand
+    /// (scripts report both as unknown).
+    pub(crate) fn lookup_command(&self, args: &[&[u8]]) -> Option<&Command> {
+        match self.lookup(args) {
+            Ok(c) => Some(c),
+            Err(_) => None,
+        }
+    }
+
+    /// Why a write cannot run now (a read-only replica, a disk error), as a script's
+    /// first write is refused (Redis's scriptVerifyWriteCommandAllow).
+    pub(crate) fn write_refusal(&self, client: &Client, hooks: &dyn ServerHooks) -> Option<String> {
+        if client.loading {
+            return None;
+        }
+        if self.gates.read_only_replica.load(Ordering::Relaxed) {
+            return Some("READONLY You can't write against a read only replica.".into());
+        }
+        if self.propagating.load(Ordering::Relaxed) || self.bgsave_failed.load(Ordering::Relaxed) {
+            return hooks.deny_writes();
+        }
+        None
     }
 
     /// Resolves the command (and subcommand) for `args`, checking arity.
@@ -412,7 +447,7 @@ impl Engine {
     /// needs), else taking its own, and hands the locks back, with the keys and
     /// dbs that may now serve blocked clients.
     #[allow(clippy::type_complexity)]
-    fn run_locked<'e>(
+    pub(crate) fn run_locked<'e>(
         &'e self,
         cmd: &'e Command,
         client: &mut Client,

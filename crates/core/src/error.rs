@@ -241,6 +241,10 @@ pub enum CmdError {
     /// An error reply whose full text (with code) is given.
     #[error("{0}")]
     Raw(String),
+    /// An error reply already counted in the error statistics (a script's error
+    /// that a command inside it raised and counted).
+    #[error("{0}")]
+    Counted(String),
 }
 
 impl CmdError {

@@ -24,12 +24,18 @@ pub mod keyspace;
 pub mod lazyfree;
 pub mod notify;
 pub mod propagate;
+pub mod scripting;
 pub mod snapshot;
 #[cfg(test)]
 mod testkit;
 pub mod tracking;
 pub mod transaction;
 pub mod types;
+
+/// The Redis version ferrokv behaves as.
+pub const REDIS_VERSION: &str = "7.0.15";
+/// The same as Redis's REDIS_VERSION_NUM (0x00MMmmpp).
+pub const REDIS_VERSION_NUM: u32 = 0x0007_000f;
 
 pub use client::Client;
 pub use engine::Engine;

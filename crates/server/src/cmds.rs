@@ -471,6 +471,14 @@ fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     if (abort && flags != 0) || flags & (SAVE | NOSAVE) == SAVE | NOSAVE {
         return Err(CmdError::Syntax);
     }
+    if !abort && ctx.engine.scripting.busy() {
+        // A script past busy-reply-threshold: only SHUTDOWN NOSAVE goes on, and
+        // the script is stopped (Redis exits without waiting for it).
+        if flags & NOSAVE == 0 {
+            return Err(CmdError::Raw(ctx.engine.scripting.busy_error()));
+        }
+        ctx.engine.scripting.abort_for_shutdown();
+    }
     let st = state(ctx)?;
     if abort {
         if !crate::shutdown::abort(st) {

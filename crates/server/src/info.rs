@@ -166,9 +166,13 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
                 0.0
             };
             let total = total_memory();
+            let sc = &e.scripting;
+            let lua = sc.vm_memory();
+            let (nlibs, nfuncs) = sc.functions.counts();
+            let sfunc: u64 = sc.functions.codes().iter().map(|c| c.len() as u64).sum();
             let _ = write!(
                 t,
-                "# Memory\r\nused_memory:{a}\r\nused_memory_human:{ah}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{rssh}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{peakh}\r\nused_memory_peak_perc:{peakp:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{a}\r\nused_memory_dataset_perc:100.00%\r\nallocator_allocated:{a}\r\nallocator_active:{act}\r\nallocator_resident:{res}\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{totalh}\r\nused_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_lua_human:0B\r\nused_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\nnumber_of_functions:0\r\nnumber_of_libraries:0\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:0\r\nused_memory_vm_total_human:0B\r\nused_memory_functions:0\r\nused_memory_scripts:0\r\nused_memory_scripts_human:0B\r\nmaxmemory:{mm}\r\nmaxmemory_human:{mmh}\r\nmaxmemory_policy:{pol}\r\nallocator_frag_ratio:{afr:.2}\r\nallocator_frag_bytes:{afb}\r\nallocator_rss_ratio:{arr:.2}\r\nallocator_rss_bytes:{arb}\r\nrss_overhead_ratio:{ror:.2}\r\nrss_overhead_bytes:{rob}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{fb}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:0\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:jemalloc-5.3.0\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{lp}\r\nlazyfreed_objects:{lf}\r\n",
+                "# Memory\r\nused_memory:{a}\r\nused_memory_human:{ah}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{rssh}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{peakh}\r\nused_memory_peak_perc:{peakp:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{a}\r\nused_memory_dataset_perc:100.00%\r\nallocator_allocated:{a}\r\nallocator_active:{act}\r\nallocator_resident:{res}\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{totalh}\r\nused_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{luah}\r\nused_memory_scripts_eval:{seval}\r\nnumber_of_cached_scripts:{nscripts}\r\nnumber_of_functions:{nfuncs}\r\nnumber_of_libraries:{nlibs}\r\nused_memory_vm_functions:{luaf}\r\nused_memory_vm_total:{luat}\r\nused_memory_vm_total_human:{luath}\r\nused_memory_functions:{sfunc}\r\nused_memory_scripts:{sall}\r\nused_memory_scripts_human:{sallh}\r\nmaxmemory:{mm}\r\nmaxmemory_human:{mmh}\r\nmaxmemory_policy:{pol}\r\nallocator_frag_ratio:{afr:.2}\r\nallocator_frag_bytes:{afb}\r\nallocator_rss_ratio:{arr:.2}\r\nallocator_rss_bytes:{arb}\r\nrss_overhead_ratio:{ror:.2}\r\nrss_overhead_bytes:{rob}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{fb}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:0\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:jemalloc-5.3.0\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{lp}\r\nlazyfreed_objects:{lf}\r\n",
                 a = m.allocated,
                 ah = human(m.allocated),
                 rss = rss,
@@ -193,6 +197,18 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
                 fb = rss.saturating_sub(m.allocated),
                 lp = ferrokv_core::lazyfree::pending(),
                 lf = ferrokv_core::lazyfree::freed(),
+                lua = lua.0,
+                luah = human(lua.0),
+                luaf = lua.1,
+                luat = lua.0 + lua.1,
+                luath = human(lua.0 + lua.1),
+                seval = sc.cache_bytes(),
+                nscripts = sc.cached(),
+                nfuncs = nfuncs,
+                nlibs = nlibs,
+                sfunc = sfunc,
+                sall = sc.cache_bytes() + sfunc,
+                sallh = human(sc.cache_bytes() + sfunc),
             );
         }
         "persistence" => {

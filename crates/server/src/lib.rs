@@ -43,7 +43,7 @@ pub const DEFAULT_PARK_SPIN_US: u64 = 20;
 
 /// The Redis version whose behaviour ferrokv implements (client libraries gate
 /// features on it).
-pub const REDIS_VERSION: &str = "7.0.15";
+pub use ferrokv_core::REDIS_VERSION;
 
 /// Options that are ferrokv's own, not Redis config directives.
 #[derive(Debug, Clone)]

@@ -172,7 +172,7 @@ fn sort_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], readonly: bool) -> CmdRes
     let mut o = parse_options(args, readonly)?;
     let (kind, elems) = load(ctx, args[1])?;
     // A set has no native order: with STORE the result must be deterministic.
-    if o.dont_sort && kind == Kind::Set && o.store.is_some() {
+    if o.dont_sort && kind == Kind::Set && (o.store.is_some() || ctx.client.in_script) {
         o.dont_sort = false;
         o.alpha = true;
         o.by = None;

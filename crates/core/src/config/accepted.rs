@@ -336,13 +336,6 @@ pub static ACCEPTED: &[ParamDef] = &[
         YES,
     ),
     def(
-        "busy-reply-threshold",
-        Some("lua-time-limit"),
-        Kind::Int(0, 9223372036854775807),
-        "5000",
-        YES,
-    ),
-    def(
         "cluster-node-timeout",
         None,
         Kind::Int(0, 9223372036854775807),

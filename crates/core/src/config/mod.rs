@@ -149,6 +149,7 @@ params! {
     NotifyKeyspaceEvents: "notify-keyspace-events", Kind::KeyspaceEvents, "", YES;
     ClientOutputBufferLimit: "client-output-buffer-limit", Kind::ObufLimits, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", YES;
     TrackingTableMaxKeys: "tracking-table-max-keys", Kind::Int(0, i64::MAX), "1000000", YES;
+    BusyReplyThreshold: "busy-reply-threshold" / "lua-time-limit", Kind::Int(0, i64::MAX), "5000", YES;
     LatencyTracking: "latency-tracking", Kind::Bool, "yes", YES;
     SlowlogLogSlowerThan: "slowlog-log-slower-than", Kind::Int(-1, i64::MAX), "10000", YES;
     SlowlogMaxLen: "slowlog-max-len", Kind::Int(0, i64::MAX), "128", YES;

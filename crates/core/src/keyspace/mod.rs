@@ -64,6 +64,10 @@ impl Default for Db {
 /// All databases.
 pub struct Keyspace {
     dbs: Box<[Db]>,
+    /// Set while a script waits for a shard it did not declare, out of lock order
+    /// ([`LockSet::acquire`]): a command waiting for a shard while holding others
+    /// lets them go and starts again, so the two cannot wait on each other.
+    escalating: std::sync::atomic::AtomicBool,
 }
 
 impl Keyspace {
@@ -71,6 +75,7 @@ impl Keyspace {
     pub fn new(n: usize) -> Keyspace {
         Keyspace {
             dbs: (0..n.max(1)).map(|_| Db::default()).collect(),
+            escalating: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -108,16 +113,83 @@ impl<'k> LockSet<'k> {
     /// Locks `ids` (any order, duplicates allowed) in ascending order.
     pub fn lock(ks: &'k Keyspace, ids: &mut [LockId]) -> Self {
         ids.sort_unstable();
-        let mut held = SmallVec::new();
-        let mut last = None;
-        for &id in ids.iter() {
-            if last == Some(id) || id as usize >= ks.db_count() * SHARDS {
-                continue;
+        'again: loop {
+            let mut held: SmallVec<[(LockId, MutexGuard<'k, Shard>); 4]> = SmallVec::new();
+            let mut last = None;
+            for &id in ids.iter() {
+                if last == Some(id) || id as usize >= ks.db_count() * SHARDS {
+                    continue;
+                }
+                last = Some(id);
+                let cell = ks.cell(id);
+                let guard = match cell.try_lock() {
+                    Some(g) => g,
+                    None => match Self::wait(ks, cell, !held.is_empty()) {
+                        Some(g) => g,
+                        None => {
+                            // A script waits for one of ours: let go, start again.
+                            drop(held);
+                            while ks.escalating.load(std::sync::atomic::Ordering::Acquire) {
+                                std::thread::yield_now();
+                            }
+                            continue 'again;
+                        }
+                    },
+                };
+                held.push((id, guard));
             }
-            last = Some(id);
-            held.push((id, ks.cell(id).lock()));
+            return LockSet { ks, held };
         }
-        LockSet { ks, held }
+    }
+
+    /// Waits for a contended shard; `None` when this command holds others and a
+    /// script is waiting out of order (it must let go).
+    #[cold]
+    fn wait(
+        ks: &'k Keyspace,
+        cell: &'k Mutex<Shard>,
+        holding: bool,
+    ) -> Option<MutexGuard<'k, Shard>> {
+        loop {
+            if holding && ks.escalating.load(std::sync::atomic::Ordering::Acquire) {
+                return None;
+            }
+            if let Some(g) = cell.try_lock_for(std::time::Duration::from_micros(200)) {
+                return Some(g);
+            }
+        }
+    }
+
+    /// Adds shard `id` to a set that may already hold shards above it (a script
+    /// reaching a key it did not declare). Above every held id it is taken in
+    /// order; else it is tried, and when busy, waited for with the escalation flag
+    /// set so that whoever holds it while waiting for one of ours backs off. Only
+    /// one script runs at a time, so only one set ever escalates.
+    pub fn acquire(&mut self, id: LockId) {
+        use std::sync::atomic::Ordering;
+        if id as usize >= self.ks.db_count() * SHARDS {
+            return;
+        }
+        let pos = match self.held.binary_search_by_key(&id, |(i, _)| *i) {
+            Ok(_) => return,
+            Err(pos) => pos,
+        };
+        let cell = self.ks.cell(id);
+        let guard = if pos == self.held.len() {
+            cell.lock()
+        } else if let Some(g) = cell.try_lock() {
+            g
+        } else {
+            self.ks.escalating.store(true, Ordering::Release);
+            let g = loop {
+                if let Some(g) = cell.try_lock_for(std::time::Duration::from_micros(100)) {
+                    break g;
+                }
+            };
+            self.ks.escalating.store(false, Ordering::Release);
+            g
+        };
+        self.held.insert(pos, (id, guard));
     }
 
     /// Locks every shard of the databases in `dbs` (ascending).

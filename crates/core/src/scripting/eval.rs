@@ -1,0 +1,206 @@
+//! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT (Redis's eval.c).
+
+use std::ffi::CString;
+
+use mlua::ffi;
+
+use super::exec::{self, Call};
+use super::vm::{self, Kind, Vm};
+use super::{sha1_hex, shebang, Script};
+use crate::commands::{reply_help, CommandDef, Locks};
+use crate::ctx::Ctx;
+use crate::error::{CmdError, CmdResult};
+
+pub static COMMANDS: &[CommandDef] = &[
+    CommandDef::with_locks("eval", eval, Locks::Own),
+    CommandDef::with_locks("evalsha", evalsha, Locks::Own),
+    CommandDef::with_locks("eval_ro", eval_ro, Locks::Own),
+    CommandDef::with_locks("evalsha_ro", evalsha_ro, Locks::Own),
+    CommandDef::new("script|load", script_load),
+    CommandDef::new("script|exists", script_exists),
+    CommandDef::new("script|flush", script_flush),
+    CommandDef::new("script|kill", script_kill),
+    CommandDef::new("script|help", script_help),
+];
+
+fn eval(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    eval_generic(ctx, args, false, false)
+}
+
+fn evalsha(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    eval_generic(ctx, args, true, false)
+}
+
+fn eval_ro(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    eval_generic(ctx, args, false, true)
+}
+
+fn evalsha_ro(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    eval_generic(ctx, args, true, true)
+}
+
+/// The number of keys of EVAL / FCALL (`args[2]`), checked as Redis does.
+pub(crate) fn numkeys(args: &[&[u8]]) -> CmdResult<usize> {
+    let n = crate::args::int_arg(args[2])?;
+    if n > (args.len() - 3) as i64 {
+        return Err(CmdError::Other(
+            "Number of keys can't be greater than number of args".into(),
+        ));
+    }
+    if n < 0 {
+        return Err(CmdError::Other("Number of keys can't be negative".into()));
+    }
+    Ok(n as usize)
+}
+
+/// The registry name of a compiled script.
+fn function_name(sha: &str) -> CString {
+    CString::new(format!("f_{sha}")).unwrap_or_default()
+}
+
+/// Compiles `body` into `vm`'s registry as `f_<sha>` unless it is there.
+fn ensure_compiled(vm: &mut Vm, sha: &str, body: &[u8]) -> Result<(), String> {
+    let (_, shebang_len) = shebang::parse(body)?;
+    let name = function_name(sha);
+    let l = vm.state;
+    // SAFETY: this thread's interpreter; balanced stack.
+    unsafe {
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, name.as_ptr());
+        let present = ffi::lua_isnil(l, -1) == 0;
+        ffi::lua_pop(l, 1);
+        if present {
+            return Ok(());
+        }
+        vm::compile(l, &body[shebang_len..], c"@user_script")
+            .map_err(|e| format!("Error compiling script (new function): {e}"))?;
+        ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, name.as_ptr());
+    }
+    Ok(())
+}
+
+/// Adds `body` to the cache, compiling it in this thread's interpreter first (a
+/// script that does not compile is not cached): Redis's luaCreateFunction.
+fn create(ctx: &mut Ctx<'_, '_>, body: &[u8]) -> CmdResult<(String, std::sync::Arc<Script>)> {
+    let sha = sha1_hex(body);
+    let scripting = &ctx.engine.scripting;
+    if let Some(s) = scripting.get(sha.as_bytes()) {
+        return Ok((sha, s));
+    }
+    let (flags, _) = shebang::parse(body).map_err(CmdError::Other)?;
+    let flushes = scripting.flushes.load(std::sync::atomic::Ordering::Acquire);
+    exec::with_eval_vm(flushes, |vm| ensure_compiled(vm, &sha, body)).map_err(CmdError::Other)?;
+    let script = scripting.insert(sha.clone(), body.to_vec(), flags);
+    Ok((sha, script))
+}
+
+fn eval_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], evalsha: bool, ro: bool) -> CmdResult {
+    let nkeys = numkeys(args)?;
+    let (sha, script) = if evalsha {
+        match ctx.engine.scripting.get(args[1]) {
+            Some(s) => (String::from_utf8_lossy(args[1]).to_ascii_lowercase(), s),
+            None => {
+                return Err(CmdError::Raw(
+                    "NOSCRIPT No matching script. Please use EVAL.".into(),
+                ))
+            }
+        }
+    } else {
+        create(ctx, args[1])?
+    };
+    exec::prepare(ctx, script.flags, ro)?;
+    let flushes = ctx
+        .engine
+        .scripting
+        .flushes
+        .load(std::sync::atomic::Ordering::Acquire);
+    let keys = &args[3..3 + nkeys];
+    let argv = &args[3 + nkeys..];
+    let body = script.body.clone();
+    let call = Call {
+        kind: Kind::Eval,
+        name: &sha,
+        flags: script.flags,
+        ro,
+        keys,
+        args: argv,
+        command: args,
+    };
+    exec::run(
+        ctx,
+        call,
+        |vm| {
+            ensure_compiled(vm, &sha, &body).map_err(CmdError::Other)?;
+            let l = vm.state;
+            let name = function_name(&sha);
+            // SAFETY: this thread's interpreter: handler then function.
+            unsafe {
+                ffi::lua_getfield(l, ffi::LUA_GLOBALSINDEX, c"__redis__err__handler".as_ptr());
+                ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, name.as_ptr());
+            }
+            Ok(())
+        },
+        |body| exec::with_eval_vm(flushes, |vm| body(vm)),
+    )
+}
+
+fn script_load(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let (sha, _) = create(ctx, args[2])?;
+    ctx.out.bulk(sha.as_bytes());
+    Ok(())
+}
+
+fn script_exists(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    ctx.out.array(args.len() - 2);
+    for sha in &args[2..] {
+        let present = ctx.engine.scripting.get(sha).is_some();
+        ctx.out.int(present as i64);
+    }
+    Ok(())
+}
+
+fn script_flush(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let valid = match args.len() {
+        2 => true,
+        3 => args[2].eq_ignore_ascii_case(b"sync") || args[2].eq_ignore_ascii_case(b"async"),
+        _ => false,
+    };
+    if !valid {
+        return Err(CmdError::Other(
+            "SCRIPT FLUSH only support SYNC|ASYNC option".into(),
+        ));
+    }
+    ctx.engine.scripting.flush();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn script_kill(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+    ctx.engine.scripting.kill(true).map_err(CmdError::Raw)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+const HELP: &[&str] = &[
+    "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DEBUG (YES|SYNC|NO)",
+    "    Set the debug mode for subsequent scripts executed.",
+    "EXISTS <sha1> [<sha1> ...]",
+    "    Return information about the existence of the scripts in the script cache.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Flush the Lua scripts cache. Very dangerous on replicas.",
+    "    When called without the optional mode argument, the behavior is determined by the",
+    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    * ASYNC: Asynchronously flush the scripts cache.",
+    "    * SYNC: Synchronously flush the scripts cache.",
+    "KILL",
+    "    Kill the currently executing Lua script.",
+    "LOAD <script>",
+    "    Load a script into the scripts cache without executing it.",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn script_help(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+    reply_help(ctx, HELP);
+    Ok(())
+}
