@@ -10,7 +10,7 @@ pub mod convert;
 pub mod dump;
 pub mod rdb;
 
-pub use dump::{decode_dump, encode_dump, DumpError};
+pub use dump::{decode_dump, decode_functions_dump, encode_dump, encode_functions_dump, DumpError};
 pub use rdb::{
     read_rdb, ErrorKind, KeyMeta, RdbEntry, RdbError, RdbFile, RdbReader, RdbValue, RdbWriter,
     Record, WriteOptions,

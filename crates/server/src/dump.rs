@@ -118,3 +118,47 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     ctx.out.ok();
     Ok(())
 }
+
+/// FUNCTION DUMP and FUNCTION RESTORE: the libraries as a DUMP-style payload.
+pub static FUNCTION_COMMANDS: &[CommandDef] = &[
+    CommandDef::new("function|dump", function_dump),
+    CommandDef::new("function|restore", function_restore),
+];
+
+fn function_dump(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
+    let opts = write_options(&ctx.engine.config);
+    let codes = ctx.engine.scripting.functions.codes();
+    ctx.out
+        .bulk(&ferrokv_persist::encode_functions_dump(&codes, &opts));
+    Ok(())
+}
+
+fn function_restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    use ferrokv_core::scripting::function::Policy;
+    if args.len() > 4 {
+        return Err(CmdError::subcommand_syntax(args));
+    }
+    let policy = match args.get(3) {
+        None => Policy::Append,
+        Some(p) if is_kw(p, "append") => Policy::Append,
+        Some(p) if is_kw(p, "replace") => Policy::Replace,
+        Some(p) if is_kw(p, "flush") => Policy::Flush,
+        Some(_) => {
+            return Err(CmdError::Other(
+                "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
+                    .into(),
+            ))
+        }
+    };
+    let codes = ferrokv_persist::decode_functions_dump(args[2]).map_err(CmdError::Other)?;
+    ctx.engine
+        .scripting
+        .functions
+        .restore(&codes, policy)
+        .map_err(CmdError::Other)?;
+    // A change of the dataset: propagated and counted for save points.
+    ctx.keys.dirty += 1;
+    ctx.keys.signalled += 1;
+    ctx.out.ok();
+    Ok(())
+}

@@ -82,6 +82,7 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     cmds::COMMANDS,
     persistence::COMMANDS,
     dump::COMMANDS,
+    dump::FUNCTION_COMMANDS,
     aof::COMMANDS,
     debug::COMMANDS,
     replica::COMMANDS,

@@ -268,6 +268,9 @@ fn begin_save_at(
     writer
         .standard_aux(unix_secs(), crate::alloc::stats().allocated, false)
         .map_err(fail)?;
+    for code in engine.scripting.functions.codes() {
+        writer.function(&code).map_err(fail)?;
+    }
     let sizes = (0..engine.keyspace.db_count())
         .map(|db| engine.db_sizes(db))
         .collect();

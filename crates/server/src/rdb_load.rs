@@ -226,6 +226,14 @@ pub fn load_from_opts(
                         log_aux(&k, &v, shared.now);
                         continue;
                     }
+                    Record::Function(code) => {
+                        engine
+                            .scripting
+                            .functions
+                            .load(&code, true)
+                            .map_err(|e| format!("Failed loading library, {e}"))?;
+                        continue;
+                    }
                 };
                 let db = usize::try_from(e.db).unwrap_or(usize::MAX);
                 if db >= dbs {

@@ -38,8 +38,8 @@ pub fn report_rdb<R: Read>(
             Ok(Some(Record::SelectDb(db))) => {
                 writeln!(out, "[offset {}] Selecting DB ID {db}", reader.offset())?
             }
-            // redis-check-rdb reads the size hints silently.
-            Ok(Some(Record::ResizeDb { .. })) => {}
+            // redis-check-rdb reads the size hints and libraries silently.
+            Ok(Some(Record::ResizeDb { .. } | Record::Function(_))) => {}
             Ok(Some(Record::ModuleAux(name))) => writeln!(
                 out,
                 "[offset {}] MODULE AUX for module '{name}' skipped",

@@ -13,8 +13,8 @@ mod writer;
 
 pub use error::{ErrorKind, RdbError};
 pub(crate) use reader::read_value;
-pub use reader::{read_rdb, RdbFile, RdbReader, Record};
-pub use writer::{encode_entry, encode_value, RdbWriter, WriteOptions};
+pub use reader::{read_functions, read_rdb, RdbFile, RdbReader, Record};
+pub use writer::{encode_entry, encode_function, encode_value, RdbWriter, WriteOptions};
 
 use crc::{Crc, Table, CRC_64_REDIS};
 

@@ -39,6 +39,8 @@ pub enum Record {
     ModuleAux(String),
     /// A key.
     Entry(RdbEntry),
+    /// A function library's code (RDB_OPCODE_FUNCTION2, saved before the dbs).
+    Function(Vec<u8>),
 }
 
 /// Bytes read from the source at a time.
@@ -590,7 +592,11 @@ impl<R: Read> RdbReader<R> {
                     self.input.skip_module_opcodes()?;
                     return Ok(Some(Record::ModuleAux(module_type_name(id))));
                 }
-                op::FUNCTION2 | op::FUNCTION => {
+                op::FUNCTION2 => {
+                    let code = self.input.string()?;
+                    return Ok(Some(Record::Function(code)));
+                }
+                op::FUNCTION => {
                     return self.input.err(ErrorKind::Unsupported {
                         what: format!("function library (opcode {t})"),
                         key: String::new(),
@@ -640,6 +646,8 @@ pub struct RdbFile {
     pub entries: Vec<RdbEntry>,
     /// Module types whose AUX data was skipped.
     pub module_aux: Vec<String>,
+    /// Function libraries' code, in file order.
+    pub functions: Vec<Vec<u8>>,
     /// The footer checksum (0 when saved without one; `None` before version 5).
     pub checksum: Option<u64>,
     /// Keys skipped because their collection was empty.
@@ -658,12 +666,37 @@ pub fn read_rdb(data: &[u8]) -> Result<RdbFile, RdbError> {
             Record::Aux(k, v) => file.aux.push((k, v)),
             Record::Entry(e) => file.entries.push(e),
             Record::ModuleAux(name) => file.module_aux.push(name),
+            Record::Function(code) => file.functions.push(code),
             Record::SelectDb(_) | Record::ResizeDb { .. } => {}
         }
     }
     file.checksum = r.checksum();
     file.empty_keys_skipped = r.empty_keys_skipped();
     Ok(file)
+}
+
+/// The libraries of a FUNCTION DUMP payload's body (`body`: the payload without
+/// its 10-byte footer): a FUNCTION2 opcode and the code, repeated. Errors are
+/// FUNCTION RESTORE's texts.
+pub fn read_functions(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut input = Input::new(body, false);
+    let mut codes = Vec::new();
+    while input.off < body.len() as u64 {
+        let t = input
+            .u8()
+            .map_err(|_| "can not read data type".to_string())?;
+        if t != super::op::FUNCTION2 && t != super::op::FUNCTION {
+            return Err("given type is not a function".into());
+        }
+        if t == super::op::FUNCTION {
+            return Err("Pre-GA function format not supported".into());
+        }
+        let code = input
+            .string()
+            .map_err(|_| "failed loading the given functions payload".to_string())?;
+        codes.push(code);
+    }
+    Ok(codes)
 }
 
 /// Reads one value: a type byte and the value (a DUMP payload's body). Trailing

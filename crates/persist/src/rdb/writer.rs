@@ -276,6 +276,13 @@ pub fn encode_entry(
 
 /// Writes an RDB file: header on creation, then AUX fields, databases and keys,
 /// then [`RdbWriter::finish`] for the EOF opcode and checksum.
+/// A function library record (RDB_OPCODE_FUNCTION2 and the code), as RDB files
+/// and FUNCTION DUMP payloads hold it.
+pub fn encode_function(code: &[u8], opts: &WriteOptions, out: &mut Vec<u8>) {
+    out.push(op::FUNCTION2);
+    push_string(out, code, opts);
+}
+
 pub struct RdbWriter<W: Write> {
     w: W,
     digest: Digest<'static, u64, super::CrcTable>,
@@ -326,6 +333,13 @@ impl<W: Write> RdbWriter<W> {
         self.aux(b"ctime", ctime.to_string().as_bytes())?;
         self.aux(b"used-mem", used_mem.to_string().as_bytes())?;
         self.aux(b"aof-base", if aof_base { b"1" } else { b"0" })
+    }
+
+    /// A function library (RDB_OPCODE_FUNCTION2 and its code), written before the
+    /// databases as Redis 7.0 does.
+    pub fn function(&mut self, code: &[u8]) -> std::io::Result<()> {
+        encode_function(code, &self.opts, &mut self.buf);
+        self.flush_buf()
     }
 
     /// SELECTDB followed by RESIZEDB, as Redis writes before each non-empty db.

@@ -65,6 +65,15 @@ pub(super) fn commands_base<W: Write>(engine: &Engine, mut w: W) -> std::io::Res
         write_timestamp(unix_secs(), &mut ts);
         w.write_all(&ts)?;
     }
+    // The function libraries first, as FUNCTION LOAD commands (Redis's
+    // rewriteFunctions).
+    for code in engine.scripting.functions.codes() {
+        let mut cmd =
+            format!("*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n${}\r\n", code.len()).into_bytes();
+        cmd.extend_from_slice(&code);
+        cmd.extend_from_slice(b"\r\n");
+        w.write_all(&cmd)?;
+    }
     Ok(w)
 }
 

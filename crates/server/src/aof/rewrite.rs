@@ -174,6 +174,9 @@ fn begin_rewrite(engine: &Engine, aof: &Aof, enabling: bool) -> Result<PendingRe
         writer
             .standard_aux(unix_secs(), crate::alloc::stats().allocated, true)
             .map_err(|e| e.to_string())?;
+        for code in engine.scripting.functions.codes() {
+            writer.function(&code).map_err(|e| e.to_string())?;
+        }
         Sink::Rdb(writer)
     } else {
         Sink::Commands(commands_base(engine, w).map_err(|e| e.to_string())?)
@@ -441,6 +444,9 @@ pub(super) fn write_base_now(engine: &Engine, path: &Path) -> Result<(), String>
         writer
             .standard_aux(unix_secs(), crate::alloc::stats().allocated, true)
             .map_err(|e| e.to_string())?;
+        for code in engine.scripting.functions.codes() {
+            writer.function(&code).map_err(|e| e.to_string())?;
+        }
         Sink::Rdb(writer)
     } else {
         Sink::Commands(commands_base(engine, w).map_err(|e| e.to_string())?)
