@@ -128,7 +128,7 @@ impl Libraries {
             return Err(format!("Library '{}' already exists", lib.name));
         }
         for f in lib.functions.keys() {
-            if let Some(owner) = s.functions.get(f) {
+            if let Some(owner) = s.functions.get(&f.to_ascii_lowercase()) {
                 if owner.name != lib.name {
                     return Err(format!("Function {f} already exists"));
                 }
@@ -136,12 +136,12 @@ impl Libraries {
         }
         if let Some(old) = old {
             for f in old.functions.keys() {
-                s.functions.remove(f);
+                s.functions.remove(&f.to_ascii_lowercase());
             }
         }
         let lib = Arc::new(lib);
         for f in lib.functions.keys() {
-            s.functions.insert(f.clone(), lib.clone());
+            s.functions.insert(f.to_ascii_lowercase(), lib.clone());
         }
         let name = lib.name.clone();
         s.libraries.insert(name.clone(), lib);
@@ -175,7 +175,7 @@ impl Libraries {
                 }
                 next.libraries.remove(&lib.name);
                 for f in old.functions.keys() {
-                    next.functions.remove(f);
+                    next.functions.remove(&f.to_ascii_lowercase());
                 }
             }
         }
@@ -183,13 +183,13 @@ impl Libraries {
             if let Some(f) = lib
                 .functions
                 .keys()
-                .find(|f| next.functions.contains_key(*f))
+                .find(|f| next.functions.contains_key(&f.to_ascii_lowercase()))
             {
                 return Err(format!("Function {f} already exists"));
             }
             let lib = Arc::new(lib);
             for f in lib.functions.keys() {
-                next.functions.insert(f.clone(), lib.clone());
+                next.functions.insert(f.to_ascii_lowercase(), lib.clone());
             }
             next.libraries.insert(lib.name.clone(), lib);
         }
@@ -205,17 +205,21 @@ impl Libraries {
             return false;
         };
         for f in lib.functions.keys() {
-            s.functions.remove(f);
+            s.functions.remove(&f.to_ascii_lowercase());
         }
         self.generation.fetch_add(1, Ordering::AcqRel);
         true
     }
 
     fn function(&self, name: &[u8]) -> Option<(Arc<Library>, FunctionInfo)> {
-        let name = std::str::from_utf8(name).ok()?;
+        let name = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
         let s = self.state.read();
-        let lib = s.functions.get(name)?.clone();
-        let info = lib.functions.get(name)?.clone();
+        let lib = s.functions.get(&name)?.clone();
+        let info = lib
+            .functions
+            .values()
+            .find(|f| f.name.eq_ignore_ascii_case(&name))?
+            .clone();
         Some((lib, info))
     }
 
@@ -238,11 +242,12 @@ fn metadata(code: &[u8]) -> Result<(String, String, usize), String> {
         return Err("Invalid library metadata".into());
     };
     let line = String::from_utf8_lossy(&code[..end]);
-    let parts: Vec<&str> = line.split_ascii_whitespace().collect();
+    // Split as sdssplitargs (`name="foo"` is `name=foo`).
+    let parts = crate::config::file::split_line(&line).unwrap_or_default();
     let Some(first) = parts.first() else {
         return Err("Invalid library metadata".into());
     };
-    let engine = first[2..].to_string();
+    let engine = first.get(2..).unwrap_or_default().to_string();
     let mut name = None;
     for part in &parts[1..] {
         if part.len() >= 5 && part[..5].eq_ignore_ascii_case("name=") {
@@ -460,7 +465,7 @@ pub(crate) unsafe fn register_from_lua(l: *mut ffi::lua_State) -> Result<(), Str
         let duplicate = LOADING.with(|c| {
             c.borrow()
                 .as_ref()
-                .is_some_and(|ctx| ctx.registered.iter().any(|f| f.name == name))
+                .is_some_and(|ctx| ctx.registered.iter().any(|f| f.name.eq_ignore_ascii_case(&name)))
         });
         if duplicate {
             return Err("Function already exists in the library".into());

@@ -71,7 +71,7 @@ pub fn parse(body: &[u8]) -> Result<(ScriptFlags, usize), String> {
         return Err("Invalid script shebang".into());
     };
     let line = String::from_utf8_lossy(&body[..end]);
-    let parts: Vec<&str> = line.split_ascii_whitespace().collect();
+    let parts = crate::config::file::split_line(&line).unwrap_or_default();
     let Some(engine) = parts.first() else {
         return Err("Invalid engine in script shebang".into());
     };
