@@ -75,6 +75,12 @@ pub trait ServerHooks: Send + Sync {
 
     /// Keys changed under the prefixes of BCAST clients, to be sent to them.
     fn broadcast(&self, _batches: Vec<crate::tracking::Broadcast>) {}
+
+    /// The running command will keep this thread for long (a script past
+    /// busy-reply-threshold): the server hands the thread's other work (its
+    /// connections, the I/O driver) to another thread, as Redis keeps serving
+    /// events while a script is busy.
+    fn long_running(&self) {}
 }
 
 /// Hooks that do nothing (unit tests, benches).

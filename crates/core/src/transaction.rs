@@ -329,4 +329,7 @@ impl ServerHooks for TxHooks<'_> {
     fn broadcast(&self, batches: Vec<crate::tracking::Broadcast>) {
         self.inner.broadcast(batches);
     }
+    fn long_running(&self) {
+        self.inner.long_running();
+    }
 }

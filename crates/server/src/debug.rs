@@ -48,8 +48,6 @@ pub struct DebugState {
     pub reply_peak_reset_ms: AtomicI64,
     /// DEBUG REPLYBUFFER RESIZING.
     pub reply_resizing: AtomicBool,
-    /// DEBUG SET-DISABLE-DENY-SCRIPTS.
-    pub disable_deny_scripts: AtomicBool,
     /// DEBUG AOF-FLUSH-SLEEP (µs).
     pub aof_flush_sleep_us: AtomicU64,
 }
@@ -68,7 +66,6 @@ impl Default for DebugState {
             packed_threshold: AtomicU64::new(DEFAULT_PACKED_THRESHOLD),
             reply_peak_reset_ms: AtomicI64::new(DEFAULT_PEAK_RESET_MS),
             reply_resizing: AtomicBool::new(true),
-            disable_deny_scripts: AtomicBool::new(false),
             aof_flush_sleep_us: AtomicU64::new(0),
         }
     }
@@ -326,6 +323,14 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             state(ctx)?.debug.packed_threshold.store(sz, Relaxed);
             ctx.out.ok();
         }
+        ("set-disable-deny-scripts", 3) => {
+            // Lets scripts call commands flagged noscript (Redis's test hook).
+            ctx.engine
+                .scripting
+                .disable_deny
+                .store(atoi(args[2]) != 0, Relaxed);
+            ctx.out.ok();
+        }
         ("set-skip-checksum-validation", 3) => {
             state(ctx)?
                 .debug
@@ -366,13 +371,6 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         ("stringmatch-test", 2) => {
             ctx.out
                 .simple(b"Apparently Redis did not crash: test passed");
-        }
-        ("set-disable-deny-scripts", 3) => {
-            state(ctx)?
-                .debug
-                .disable_deny_scripts
-                .store(atoi(args[2]) != 0, Relaxed);
-            ctx.out.ok();
         }
         ("pause-cron", 3) => {
             state(ctx)?
@@ -710,6 +708,8 @@ fn reload(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         .saturating_sub(engine.stats.dirty_at_save.load(Relaxed));
     if flush {
         empty_all(engine);
+        // Redis's emptyData drops the function libraries too (FLUSHALL does not).
+        engine.scripting.functions.flush();
     }
     let loaded = crate::rdb_load::reload(engine, merge, st.debug.skip_checksum.load(Relaxed));
     engine

@@ -230,7 +230,9 @@ pub fn load_from_opts(
                         engine
                             .scripting
                             .functions
-                            .load(&code, true)
+                            // A library that exists stops the load unless
+                            // duplicates are allowed (DEBUG RELOAD MERGE).
+                            .load(&code, opts.allow_dup)
                             .map_err(|e| format!("Failed loading library, {e}"))?;
                         continue;
                     }

@@ -149,6 +149,18 @@ impl ServerHooks for ServerState {
         self
     }
 
+    fn long_running(&self) {
+        // tokio's block_in_place gives this worker's queue and the I/O driver to a
+        // new thread; the short sleep lets that thread take them before we return
+        // (returning first would take them back). A current-thread runtime
+        // (--threads 1) has no other thread: its clients wait for the script.
+        let multi = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi {
+            tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(2)));
+        }
+    }
+
     fn keys_ready(&self, ready: Vec<(usize, Vec<u8>)>) {
         self.blocked.serve(&self.engine, self, ready);
     }

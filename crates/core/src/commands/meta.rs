@@ -1177,6 +1177,13 @@ pub fn redis_commands() -> &'static HashMap<String, CommandMeta> {
                 }
             }
         }
+        // Flags Redis keeps internal (COMMAND INFO does not show them), from its
+        // commands.c: scripts treat may_replicate commands as writes.
+        for name in ["pfcount", "publish", "spublish", "eval", "evalsha", "fcall"] {
+            if let Some(m) = out.get_mut(name) {
+                m.flags = Flags(m.flags.0 | Flags::MAY_REPLICATE.0);
+            }
+        }
         for (parent, info) in LATER_SUBCOMMANDS {
             let frame = decode(info.as_bytes());
             if let (Some(sub), Some(p)) = (parse_info(&frame, &docs), out.get_mut(*parent)) {

@@ -228,7 +228,9 @@ pub(crate) fn run(
                         )));
                     } else {
                         let info = convert::error_info(l);
-                        let mut text = info.msg.unwrap_or_default();
+                        // A table without `err` (`error({})`): redis-server 7.0.15
+                        // crashes on it; it gets a plain error here.
+                        let mut text = info.msg.unwrap_or_else(|| "ERR unknown error".into());
                         if let (Some(line), Some(source)) = (&info.line, &info.source) {
                             text.push_str(&format!(" script: {}, on {source}:{line}.", call.name));
                         }
@@ -327,22 +329,7 @@ fn propagate(ctx: &mut Ctx<'_, '_>, log: &[(usize, Vec<Vec<u8>>)]) {
 unsafe extern "C-unwind" fn hook(l: *mut ffi::lua_State, _ar: *mut ffi::lua_Debug) {
     let kill = run::with_run(|r| {
         let s = &r.engine.scripting;
-        if !s.busy() {
-            let threshold = r.engine.config.int(P::BusyReplyThreshold).max(0) as u128;
-            let started = s.running.started.lock().clone();
-            if let Some((t, name)) = started {
-                let elapsed = t.elapsed().as_millis();
-                if elapsed >= threshold {
-                    let kill_cmd = if s.running.eval.load(Ordering::Acquire) {
-                        "SCRIPT KILL"
-                    } else {
-                        "FUNCTION KILL"
-                    };
-                    tracing::warn!("Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {kill_cmd} command. Script name is: {name}.");
-                    s.running.busy.store(true, Ordering::Release);
-                }
-            }
-        }
+        s.check_busy(r.engine.config.int(P::BusyReplyThreshold), r.hooks);
         s.running.kill.load(Ordering::Acquire)
     })
     .unwrap_or(false);

@@ -88,7 +88,8 @@ impl Libraries {
     /// Number of libraries and of functions.
     pub fn counts(&self) -> (usize, usize) {
         let s = self.state.read();
-        (s.libraries.len(), s.functions.len())
+        let functions = s.libraries.values().map(|l| l.functions.len()).sum();
+        (s.libraries.len(), functions)
     }
 
     /// Every library's code, by name (RDB, AOF rewrite, FUNCTION DUMP).
@@ -465,7 +466,7 @@ pub(crate) unsafe fn register_from_lua(l: *mut ffi::lua_State) -> Result<(), Str
         let duplicate = LOADING.with(|c| {
             c.borrow()
                 .as_ref()
-                .is_some_and(|ctx| ctx.registered.iter().any(|f| f.name.eq_ignore_ascii_case(&name)))
+                .is_some_and(|ctx| ctx.registered.iter().any(|f| f.name == name))
         });
         if duplicate {
             return Err("Function already exists in the library".into());

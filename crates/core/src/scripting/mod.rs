@@ -83,6 +83,8 @@ pub struct Scripting {
     /// Memory of the EVAL and function interpreters after the last run of each
     /// (INFO used_memory_lua / used_memory_vm_functions).
     pub(crate) vm_bytes: [AtomicU64; 2],
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call `noscript` commands.
+    pub disable_deny: AtomicBool,
 }
 
 impl Default for Scripting {
@@ -96,6 +98,7 @@ impl Default for Scripting {
             functions: function::Libraries::default(),
             cache_bytes: AtomicU64::new(0),
             vm_bytes: [AtomicU64::new(0), AtomicU64::new(0)],
+            disable_deny: AtomicBool::new(false),
         }
     }
 }
@@ -173,6 +176,31 @@ impl Scripting {
         } else {
             "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.".into()
         }
+    }
+
+    /// Past busy-reply-threshold: marks the running script busy (others get
+    /// BUSY from now on) and logs it once. Called by the Lua hook and before each
+    /// command the script calls (a loop of commands runs few Lua instructions).
+    pub(crate) fn check_busy(&self, threshold_ms: i64, hooks: &dyn crate::hooks::ServerHooks) {
+        if self.busy() || threshold_ms <= 0 {
+            return;
+        }
+        let started = self.running.started.lock().clone();
+        let Some((t, name)) = started else {
+            return;
+        };
+        let elapsed = t.elapsed().as_millis();
+        if elapsed < threshold_ms as u128 {
+            return;
+        }
+        let kill_cmd = if self.running.eval.load(Ordering::Acquire) {
+            "SCRIPT KILL"
+        } else {
+            "FUNCTION KILL"
+        };
+        tracing::warn!("Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {kill_cmd} command. Script name is: {name}.");
+        self.running.busy.store(true, Ordering::Release);
+        hooks.long_running();
     }
 
     pub(crate) fn mark_wrote(&self) {

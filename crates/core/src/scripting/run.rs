@@ -117,8 +117,17 @@ impl RunCtx<'_, '_> {
                 ));
             }
         };
+        engine.scripting.check_busy(
+            engine.config.int(crate::config::P::BusyReplyThreshold),
+            self.hooks,
+        );
         let flags = cmd.meta.flags;
-        if flags.has(Flags::NOSCRIPT) {
+        if flags.has(Flags::NOSCRIPT)
+            && !engine
+                .scripting
+                .disable_deny
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
             return Err(refuse(
                 engine,
                 Some(cmd),

@@ -38,7 +38,6 @@ pub(crate) const GLOBALS_API: &CStr = c"__GLOBALS_API__";
 /// One Lua state, closed on drop.
 pub(crate) struct Vm {
     pub state: *mut ffi::lua_State,
-    pub kind: Kind,
     /// Calls since the last incremental GC step (Redis steps every 50 calls).
     pub gc_calls: u32,
 }
@@ -82,7 +81,6 @@ impl Vm {
             assert!(!l.is_null(), "out of memory creating a Lua state");
             let vm = Vm {
                 state: l,
-                kind,
                 gc_calls: 0,
             };
             open_libraries(l);
