@@ -260,6 +260,14 @@ impl<'k> Keys<'k> {
         self.mark_dirty(db, key)
     }
 
+    /// A change Redis counts (`server.dirty += n`) without signalling the key or
+    /// emitting an event here: consumer-group bookkeeping (XREADGROUP, XACK,
+    /// XCLAIM, XGROUP), which WATCH does not see in Redis 7.0. Propagated.
+    pub fn counted(&mut self, db: usize, key: &[u8], n: u64) -> CmdResult<()> {
+        self.signalled += 1;
+        self.mark_dirty_by(db, key, n)
+    }
+
     /// [`modified`](Self::modified) in the selected db.
     pub fn changed(&mut self, key: &[u8], event: crate::notify::Event) {
         self.modified(self.db, key, event);

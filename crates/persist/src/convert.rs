@@ -57,6 +57,7 @@ pub fn to_rdb(v: &Value) -> Result<RdbValue, ConvertError> {
                 RdbValue::ZSet(pairs)
             })
         }
+        Value::Stream(_) => Err(ConvertError::NotYetSupported("stream")),
     }
 }
 
