@@ -592,17 +592,17 @@ fn xread_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], xreadgroup: bool) -> Cmd
         };
         let mut gt = ids[idx];
         let mut history = false;
+        // A woken reader is served only when an entry past its ID exists, as when
+        // the command first ran (the server also re-runs a client right after
+        // parking it; Redis, woken by a signal, would send an empty stream after
+        // an XADD + XDEL in one transaction).
+
         let serve = match &gr {
             Some(gr) => {
                 let last = s.groups.get(gr.group).map_or(StreamId::ZERO, |g| g.last_id);
                 if gt != StreamId::MAX {
                     history = true;
                     true
-                } else if serving.is_some() {
-                    // Redis serves a woken group reader when the stream's last ID
-                    // passed the group's.
-                    gt = last;
-                    s.last_id > last
                 } else if s.len() > 0 && s.last_valid_id() > last {
                     gt = last;
                     true
@@ -610,7 +610,6 @@ fn xread_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], xreadgroup: bool) -> Cmd
                     false
                 }
             }
-            None if serving.is_some() => s.last_id > gt,
             None => s.len() > 0 && s.last_valid_id() > gt,
         };
         if !serve {
