@@ -99,6 +99,15 @@ impl Node {
         }
     }
 
+    /// A node with these master field names and no entry yet (RDB load).
+    pub fn with_master_fields(master_fields: Vec<Vec<u8>>) -> Node {
+        let pairs: Vec<Vec<u8>> = master_fields
+            .into_iter()
+            .flat_map(|f| [f, Vec::new()])
+            .collect();
+        Node::new(&pairs)
+    }
+
     /// The listpack's total bytes (lpBytes).
     pub fn lp_bytes(&self) -> usize {
         lp::OVERHEAD
