@@ -45,7 +45,11 @@ fn fields() -> impl Strategy<Value = Vec<String>> {
         ),
         1..3,
     )
-    .prop_map(|v| v.into_iter().flat_map(|(a, b)| [a.to_string(), b.to_string()]).collect())
+    .prop_map(|v| {
+        v.into_iter()
+            .flat_map(|(a, b)| [a.to_string(), b.to_string()])
+            .collect()
+    })
 }
 
 fn v(items: &[&str]) -> Vec<String> {
@@ -180,15 +184,29 @@ fn random_stream_sequences_match_redis() {
     let diff = RefCell::new(Diff::with_args(&["--enable-debug-command", "yes"]));
     let mut runner = ferrokv_tests::prop_runner(200);
     let any_command = prop_oneof![4 => command(), 1 => malformed(command())];
-    let setup = (prop::sample::select(vec![2i64, 3, 100]), prop::sample::select(vec![0i64, 60, 4096]), prop::bool::ANY);
+    let setup = (
+        prop::sample::select(vec![2i64, 3, 100]),
+        prop::sample::select(vec![0i64, 60, 4096]),
+        prop::bool::ANY,
+    );
     let strategy = (setup, prop::collection::vec(any_command, 1..50));
     let result = runner.run(&strategy, |((entries, bytes, resp3), cmds)| {
         let mut d = diff.borrow_mut();
         let prelude = [
             v(&["HELLO", if resp3 { "3" } else { "2" }]),
             v(&["FLUSHALL"]),
-            vec!["CONFIG".into(), "SET".into(), "stream-node-max-entries".into(), entries.to_string()],
-            vec!["CONFIG".into(), "SET".into(), "stream-node-max-bytes".into(), bytes.to_string()],
+            vec![
+                "CONFIG".into(),
+                "SET".into(),
+                "stream-node-max-entries".into(),
+                entries.to_string(),
+            ],
+            vec![
+                "CONFIG".into(),
+                "SET".into(),
+                "stream-node-max-bytes".into(),
+                bytes.to_string(),
+            ],
         ];
         for c in &prelude {
             d.ours.cmd(c);

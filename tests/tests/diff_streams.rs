@@ -129,7 +129,10 @@ fn stream_commands_match_redis() {
 #[test]
 fn trimming_follows_redis_node_boundaries() {
     let mut d = Diff::new();
-    for cfg in ["CONFIG SET stream-node-max-entries 10", "CONFIG SET stream-node-max-bytes 200"] {
+    for cfg in [
+        "CONFIG SET stream-node-max-entries 10",
+        "CONFIG SET stream-node-max-bytes 200",
+    ] {
         d.line(cfg);
         d.line("DEL s");
         for i in 1..=95 {
@@ -188,7 +191,11 @@ fn dump_payloads_restore_across_servers() {
         let ok = dst.cmd(&[&b"RESTORE"[..], b"r", b"0", &payload]);
         assert_eq!(show(&ok), "+OK", "{label}");
         assert_eq!(full_info(src, "s"), full_info(dst, "r"), "{label}");
-        assert_eq!(bulk(dst.cmd(&["DUMP", "r"])), payload, "{label}: re-dumped bytes");
+        assert_eq!(
+            bulk(dst.cmd(&["DUMP", "r"])),
+            payload,
+            "{label}: re-dumped bytes"
+        );
     }
 }
 
@@ -199,7 +206,17 @@ fn blocked_group_readers_each_get_one_entry() {
     c.run("XGROUP CREATE q g $ MKSTREAM");
     let mut readers: Vec<_> = (0..3).map(|_| server.conn()).collect();
     for (i, r) in readers.iter_mut().enumerate() {
-        r.send(&["XREADGROUP", "GROUP", "g", &format!("c{i}"), "BLOCK", "0", "STREAMS", "q", ">"]);
+        r.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            &format!("c{i}"),
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "q",
+            ">",
+        ]);
     }
     // Poll until all three are parked.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -208,7 +225,10 @@ fn blocked_group_readers_each_get_one_entry() {
         if info.contains("blocked_clients:3") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "readers did not block");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "readers did not block"
+        );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     for i in 1..=3 {

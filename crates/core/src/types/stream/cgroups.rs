@@ -6,14 +6,11 @@ use super::commands::{emit_entry, read_stream, setid_argv, text, write_stream, x
 use super::id::{interval_id, loose_id, range_end, range_start, strict_id, StreamId};
 use super::{Group, Nack, StreamValue, INVALID_ENTRIES_READ};
 use crate::args::{c_str, int_arg, is_c_kw};
-use crate::commands::{reply_help, CommandDef};
+use crate::commands::reply_help;
 use crate::ctx::{Ctx, Propagate};
 use crate::error::{CmdError, CmdResult};
 use crate::notify::events as ev;
 use crate::types::Value;
-
-/// Not used: the commands are in [`super::commands::COMMANDS`].
-pub static COMMANDS: &[CommandDef] = &[];
 
 // ---------------------------------------------------------------------------
 // XGROUP

@@ -419,7 +419,7 @@ fn xsetid(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let Some(s) = write_stream(&mut ctx.keys, key)? else {
         return Err(CmdError::NoSuchKey);
     };
-    if s.len() > 0 {
+    if !s.is_empty() {
         if id < s.last_valid_id() {
             return Err(CmdError::XsetidTooSmall);
         }
@@ -496,7 +496,7 @@ fn xread_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], xreadgroup: bool) -> Cmd
         } else if is_c_kw(o, "streams") && moreargs > 0 {
             streams_arg = i + 1;
             let n = args.len() - streams_arg;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 return Err(CmdError::XreadUnbalanced);
             }
             streams_count = n / 2;
@@ -603,14 +603,14 @@ fn xread_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], xreadgroup: bool) -> Cmd
                 if gt != StreamId::MAX {
                     history = true;
                     true
-                } else if s.len() > 0 && s.last_valid_id() > last {
+                } else if !s.is_empty() && s.last_valid_id() > last {
                     gt = last;
                     true
                 } else {
                     false
                 }
             }
-            None => s.len() > 0 && s.last_valid_id() > gt,
+            None => !s.is_empty() && s.last_valid_id() > gt,
         };
         if !serve {
             continue;
@@ -815,23 +815,21 @@ fn read_group(
 /// Records a delivery of `id` to `consumer` in the group's PEL (a new NACK, or
 /// one taken from its previous owner with its counters reset).
 pub(crate) fn deliver(g: &mut Group, id: StreamId, consumer: &[u8], now: i64) {
-    if g.pel.contains_key(&id) {
-        if let Some(n) = g.assign(id, consumer) {
-            n.delivery_time = now;
-            n.delivery_count = 1;
-        }
-    } else {
-        g.pel.insert(
-            id,
-            super::Nack {
-                consumer: consumer.to_vec(),
-                delivery_time: now,
-                delivery_count: 1,
-            },
-        );
-        if let Some(c) = g.consumers.get_mut(consumer) {
-            c.pel.insert(id);
-        }
+    if let Some(n) = g.assign(id, consumer) {
+        n.delivery_time = now;
+        n.delivery_count = 1;
+        return;
+    }
+    g.pel.insert(
+        id,
+        super::Nack {
+            consumer: consumer.to_vec(),
+            delivery_time: now,
+            delivery_count: 1,
+        },
+    );
+    if let Some(c) = g.consumers.get_mut(consumer) {
+        c.pel.insert(id);
     }
 }
 

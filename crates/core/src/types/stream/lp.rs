@@ -72,7 +72,7 @@ mod tests {
         assert_eq!(int_size(-1), 3);
         assert_eq!(int_size(i64::MAX), 10);
         assert_eq!(str_size(b"abc"), 5);
-        assert_eq!(str_size(b"123"), 3);
+        assert_eq!(str_size(b"123"), 2);
         assert_eq!(str_size(&[b'x'; 64]), 2 + 64 + 1);
         assert_eq!(str_size(&[b'x'; 200]), 2 + 200 + 2);
     }

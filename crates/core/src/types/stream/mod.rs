@@ -559,9 +559,11 @@ mod tests {
         assert!(s.delete(StreamId::new(100, 0)));
         assert!(!s.delete(StreamId::new(100, 0)));
         assert_eq!(s.len(), 249);
-        assert_eq!(s.trim(Trim::MaxLen(200), true, 0), 99);
+        // `~` removes whole nodes only: the first (99 live) but not the second.
+        assert_eq!(s.trim(Trim::MaxLen(200), true, 0), 0);
+        assert_eq!(s.trim(Trim::MaxLen(150), true, 0), 99);
         assert_eq!(s.first_id, StreamId::new(101, 0));
-        assert_eq!(s.trim(Trim::MaxLen(10), false, 0), 141);
+        assert_eq!(s.trim(Trim::MaxLen(10), false, 0), 140);
         assert_eq!(s.len(), 10);
         assert_eq!(s.first_id, StreamId::new(241, 0));
         assert_eq!(
