@@ -57,6 +57,12 @@ pub enum Awaits {
     ListPop,
     /// A member to pop from a sorted set (BZPOPMIN, BZPOPMAX, BZMPOP).
     ZSetPop,
+    /// Entries of a stream past an ID (XREAD BLOCK).
+    Stream,
+    /// New entries for a consumer group (XREADGROUP BLOCK): also served, with
+    /// an error, when the key is deleted, stops being a stream or loses the
+    /// group.
+    StreamGroup,
 }
 
 impl Awaits {
@@ -65,6 +71,7 @@ impl Awaits {
         match self {
             Awaits::ListPop => ValueType::List,
             Awaits::ZSetPop => ValueType::ZSet,
+            Awaits::Stream | Awaits::StreamGroup => ValueType::Stream,
         }
     }
 

@@ -260,6 +260,14 @@ impl<'k> Keys<'k> {
         self.mark_dirty(db, key)
     }
 
+    /// A change Redis counts (`server.dirty += n`) without signalling the key or
+    /// emitting an event here: consumer-group bookkeeping (XREADGROUP, XACK,
+    /// XCLAIM, XGROUP), which WATCH does not see in Redis 7.0. Propagated.
+    pub fn counted(&mut self, db: usize, key: &[u8], n: u64) -> CmdResult<()> {
+        self.signalled += 1;
+        self.mark_dirty_by(db, key, n)
+    }
+
     /// [`modified`](Self::modified) in the selected db.
     pub fn changed(&mut self, key: &[u8], event: crate::notify::Event) {
         self.modified(self.db, key, event);
@@ -407,6 +415,7 @@ impl<'k> Keys<'k> {
         self.note_expired(db, key)?;
         let (now, lru) = (self.expiry_now(), self.lru);
         let blockable = value.is_blockable();
+        self.note_stream_replaced(db, key)?;
         let (shard, hash) = self.shard(db, key)?;
         let existed = shard.set(key, hash, value, keep_ttl, now, lru);
         shard.stats.dirty += 1;
@@ -428,6 +437,7 @@ impl<'k> Keys<'k> {
         self.note_expired(db, key)?;
         let (now, lru) = (self.expiry_now(), self.lru);
         let blockable = value.is_blockable();
+        self.note_stream_replaced(db, key)?;
         let (shard, hash) = self.shard(db, key)?;
         let existed = shard.set_ex(key, hash, value, ttl, now, lru);
         shard.stats.dirty += 1;
@@ -494,6 +504,13 @@ impl<'k> Keys<'k> {
             shard.stats.dirty += 1;
             self.dirty += 1;
         }
+        if node
+            .as_ref()
+            .is_some_and(|n| matches!(n.value, Value::Stream(_)))
+        {
+            // Clients blocked in XREADGROUP on it are told it is gone.
+            self.signal_ready(db, key);
+        }
         Ok(node)
     }
 
@@ -519,6 +536,23 @@ impl<'k> Keys<'k> {
         if self.mode.track_ready && blockable {
             self.signal_ready(db, key);
         }
+    }
+
+    /// Before `key` is overwritten: a stream being replaced makes the key ready, so
+    /// clients blocked in XREADGROUP on it get their error (Redis's dbSetValue).
+    fn note_stream_replaced(&mut self, db: usize, key: &[u8]) -> CmdResult<()> {
+        if !self.mode.track_ready {
+            return Ok(());
+        }
+        let (shard, hash) = self.shard(db, key)?;
+        let was_stream = shard
+            .dict()
+            .get(key, hash)
+            .is_some_and(|n| matches!(n.value, Value::Stream(_)));
+        if was_stream {
+            self.signal_ready(db, key);
+        }
+        Ok(())
     }
 
     /// Records that `key` in `db` received data a blocked client may be waiting for.

@@ -235,6 +235,114 @@ pub enum CmdError {
     /// PFSELFTEST found a fault; the text says which.
     #[error("ERR TESTFAILED {0}")]
     HllSelfTest(String),
+    /// A stream ID argument that does not parse.
+    #[error("ERR Invalid stream ID specified as stream command argument")]
+    InvalidStreamId,
+    /// An exclusive range start at the largest ID.
+    #[error("ERR invalid start ID for the interval")]
+    InvalidStartId,
+    /// An exclusive range end at 0-0.
+    #[error("ERR invalid end ID for the interval")]
+    InvalidEndId,
+    /// XADD with ID 0-0.
+    #[error("ERR The ID specified in XADD must be greater than 0-0")]
+    XaddIdZero,
+    /// XADD with an ID not above the stream's last.
+    #[error("ERR The ID specified in XADD is equal or smaller than the target stream top item")]
+    XaddIdTooSmall,
+    /// XADD to a stream whose last ID is the largest.
+    #[error("ERR The stream has exhausted the last possible ID, unable to add more items")]
+    StreamExhausted,
+    /// XADD fields past a listpack's size.
+    #[error("ERR Elements are too large to be stored")]
+    StreamElementsTooLarge,
+    /// MAXLEN and MINID together.
+    #[error("ERR syntax error, MAXLEN and MINID options at the same time are not compatible")]
+    MaxlenMinid,
+    /// A negative MAXLEN.
+    #[error("ERR The MAXLEN argument must be >= 0.")]
+    MaxlenNegative,
+    /// A negative LIMIT.
+    #[error("ERR The LIMIT argument must be >= 0.")]
+    LimitNegative,
+    /// LIMIT without MAXLEN or MINID.
+    #[error("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy")]
+    LimitWithoutStrategy,
+    /// XTRIM without MAXLEN or MINID.
+    #[error("ERR syntax error, XTRIM must be called with a trimming strategy")]
+    XtrimWithoutStrategy,
+    /// LIMIT with exact trimming.
+    #[error("ERR syntax error, LIMIT cannot be used without the special ~ option")]
+    LimitWithoutApprox,
+    /// XREAD's STREAMS with an odd number of arguments.
+    #[error(
+        "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
+    )]
+    XreadUnbalanced,
+    /// XREAD with GROUP.
+    #[error("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.")]
+    XreadGroupOption,
+    /// XREAD with NOACK.
+    #[error("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.")]
+    XreadNoackOption,
+    /// XREADGROUP without GROUP.
+    #[error("ERR Missing GROUP option for XREADGROUP")]
+    XreadgroupMissingGroup,
+    /// XREADGROUP with `$`.
+    #[error("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")]
+    XreadgroupDollar,
+    /// XREAD with `>`.
+    #[error("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")]
+    XreadGreater,
+    /// XREADGROUP on a missing key or group.
+    #[error("NOGROUP No such key '{0}' or consumer group '{1}' in XREADGROUP with GROUP option")]
+    XreadgroupNoGroup(String, String),
+    /// XPENDING, XCLAIM, XAUTOCLAIM on a missing key or group.
+    #[error("NOGROUP No such key '{0}' or consumer group '{1}'")]
+    NoKeyOrGroup(String, String),
+    /// XGROUP / XINFO CONSUMERS on a missing group.
+    #[error("NOGROUP No such consumer group '{0}' for key name '{1}'")]
+    NoGroupForKey(String, String),
+    /// A blocked XREADGROUP whose group was destroyed.
+    #[error("NOGROUP the consumer group this client was blocked on no longer exists")]
+    BlockedGroupGone,
+    /// A blocked XREADGROUP whose key was deleted.
+    #[error("UNBLOCKED the stream key no longer exists")]
+    BlockedStreamGone,
+    /// XGROUP on a missing key without MKSTREAM.
+    #[error("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")]
+    XgroupNoKey,
+    /// XGROUP CREATE of an existing group.
+    #[error("BUSYGROUP Consumer Group name already exists")]
+    BusyGroup,
+    /// ENTRIESREAD below -1.
+    #[error("ERR value for ENTRIESREAD must be positive or -1")]
+    EntriesReadNegative,
+    /// XSETID ENTRIESADDED below 0.
+    #[error("ERR entries_added must be positive")]
+    EntriesAddedNegative,
+    /// XSETID with MAXDELETEDID above the ID.
+    #[error("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")]
+    XsetidBelowMaxDeleted,
+    /// XSETID below the last entry.
+    #[error("ERR The ID specified in XSETID is smaller than the target stream top item")]
+    XsetidTooSmall,
+    /// XSETID ENTRIESADDED below the length.
+    #[error("ERR The entries_added specified in XSETID is smaller than the target stream length")]
+    XsetidEntriesAddedTooSmall,
+    /// An integer option of XCLAIM / XAUTOCLAIM that does not parse (the text
+    /// names the option).
+    #[error("ERR Invalid {0} argument for {1}")]
+    XclaimInvalid(&'static str, &'static str),
+    /// An XCLAIM option it does not know (as sent).
+    #[error("ERR Unrecognized XCLAIM option '{0}'")]
+    XclaimUnknownOption(String),
+    /// XAUTOCLAIM COUNT out of range.
+    #[error("ERR COUNT must be > 0")]
+    XautoclaimCount,
+    /// XREAD BLOCK from a script.
+    #[error("ERR {0} command is not allowed with BLOCK option from scripts")]
+    BlockFromScript(String),
     /// An error text built from the command's own data (rare; prefer a variant).
     #[error("ERR {0}")]
     Other(String),

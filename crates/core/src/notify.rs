@@ -132,6 +132,16 @@ pub mod events {
     pub const ZRANGESTORE: Event = ev("zrangestore", Class::ZSET);
     pub const GEOSEARCHSTORE: Event = ev("geosearchstore", Class::ZSET);
     pub const GEORADIUSSTORE: Event = ev("georadiusstore", Class::ZSET);
+    // Streams.
+    pub const XADD: Event = ev("xadd", Class::STREAM);
+    pub const XTRIM: Event = ev("xtrim", Class::STREAM);
+    pub const XDEL: Event = ev("xdel", Class::STREAM);
+    pub const XSETID: Event = ev("xsetid", Class::STREAM);
+    pub const XGROUP_CREATE: Event = ev("xgroup-create", Class::STREAM);
+    pub const XGROUP_CREATECONSUMER: Event = ev("xgroup-createconsumer", Class::STREAM);
+    pub const XGROUP_DELCONSUMER: Event = ev("xgroup-delconsumer", Class::STREAM);
+    pub const XGROUP_DESTROY: Event = ev("xgroup-destroy", Class::STREAM);
+    pub const XGROUP_SETID: Event = ev("xgroup-setid", Class::STREAM);
 }
 
 /// Parses `notify-keyspace-events` (Redis's keyspaceEventsStringToFlags); `None`

@@ -33,6 +33,14 @@
 //! - RESTORE with a relative TTL: the same RESTORE with the absolute time and
 //!   `ABSTTL` appended; an already-expired TTL that replaced a key: `DEL key`.
 //!
+//! - XADD: the generated ID in place of `*` / `<ms>-*`; `MAXLEN|MINID ~ n` becomes
+//!   `= <length after>` / `= <first ID left>` (tombstones included). XTRIM with `~`
+//!   likewise when it removed something.
+//! - XREADGROUP, XCLAIM, XAUTOCLAIM: never as received; each delivery or claim as
+//!   `XCLAIM key group consumer 0 id TIME <ms> RETRYCOUNT <n> FORCE JUSTID LASTID
+//!   <group last ID>`, a NOACK read that moved the group as `XGROUP SETID key group id
+//!   ENTRIESREAD <n>`, a consumer created by a NOACK read as `XGROUP CREATECONSUMER`.
+//!
 //! SRANDMEMBER / HRANDFIELD / ZRANDMEMBER are read-only: nothing to log.
 
 #[cfg(test)]
@@ -109,6 +117,38 @@ mod tests {
             ]
         );
         assert_eq!(c.aof_offset, 6);
+    }
+
+    #[test]
+    fn streams_log_concrete_ids_and_group_claims() {
+        let (e, mut c, h) = setup();
+        run(&e, &mut c, &h, "XADD s 5-* a 1");
+        run(&e, &mut c, &h, "XADD s MAXLEN ~ 1 6-1 b 2");
+        run(&e, &mut c, &h, "XGROUP CREATE s g 0");
+        run(&e, &mut c, &h, "XREADGROUP GROUP g alice STREAMS s >");
+        run(&e, &mut c, &h, "XREADGROUP GROUP g bob NOACK STREAMS s 0");
+        let got = take(&h);
+        assert_eq!(got[0], "0: XADD s 5-0 a 1");
+        assert_eq!(got[1], "0: XADD s MAXLEN = 2 6-1 b 2");
+        assert_eq!(got[2], "0: XGROUP CREATE s g 0");
+        let claim: Vec<&str> = got[3].split(' ').collect();
+        assert_eq!(
+            &claim[1..7],
+            ["XCLAIM", "s", "g", "alice", "0", "5-0"],
+            "{got:?}"
+        );
+        // LASTID is the group's position as of that delivery.
+        assert_eq!(
+            &claim[9..],
+            ["RETRYCOUNT", "1", "FORCE", "JUSTID", "LASTID", "5-0"]
+        );
+        assert!(
+            got[4].starts_with("0: XCLAIM s g alice 0 6-1 TIME"),
+            "{got:?}"
+        );
+        // A NOACK history read logs only the consumer it created.
+        assert_eq!(got[5], "0: XGROUP CREATECONSUMER s g bob");
+        assert_eq!(got.len(), 6, "{got:?}");
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub fn to_rdb(v: &Value) -> Result<RdbValue, ConvertError> {
                 RdbValue::ZSet(pairs)
             })
         }
+        Value::Stream(st) => Ok(RdbValue::Stream(st.clone())),
     }
 }
 
@@ -78,6 +79,7 @@ pub fn from_rdb(v: RdbValue, config: &Config) -> Result<Value, ConvertError> {
         RdbValue::ZSetListpack(pairs) => Ok(Value::ZSet(Box::new(ZSetValue::from_listpack_pairs(
             pairs, config,
         )))),
+        RdbValue::Stream(st) => Ok(Value::Stream(st)),
     }
 }
 

@@ -24,7 +24,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use ferrokv_core::blocking::{BlockReason, BlockRequest};
+use ferrokv_core::blocking::{Awaits, BlockReason, BlockRequest};
 use ferrokv_core::{Client, Engine, ServerHooks};
 use ferrokv_resp::ReplyBuf;
 use parking_lot::Mutex;
@@ -342,7 +342,12 @@ impl Blocked {
             }
             // Only clients waiting for the type the key holds now are served.
             let held = *holds.get_or_insert_with(|| engine.type_of(k.0, &k.1));
-            if held != Some(awaits.value_type()) && !std::mem::take(&mut expire_first) {
+            // A group reader is also served when its key is gone or not a stream
+            // any more: its command replies with Redis's error for that.
+            if held != Some(awaits.value_type())
+                && awaits != Awaits::StreamGroup
+                && !std::mem::take(&mut expire_first)
+            {
                 continue;
             }
             let Slot::Waiting { mut client, args } = std::mem::replace(&mut *slot, Slot::Taken)

@@ -158,6 +158,7 @@ pub fn core_commands() -> Vec<&'static [CommandDef]> {
         crate::types::set::commands::COMMANDS,
         crate::types::zset::commands::COMMANDS,
         crate::types::geo::commands::COMMANDS,
+        crate::types::stream::commands::COMMANDS,
         sort::COMMANDS,
         keys::COMMANDS,
         object::COMMANDS,

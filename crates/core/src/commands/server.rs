@@ -77,6 +77,11 @@ fn flush_mode(ctx: &Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult<bool> {
 fn flush_dbs(ctx: &mut Ctx<'_, '_>, dbs: std::ops::Range<usize>, lazy: bool) -> CmdResult {
     for db in dbs {
         ctx.keys.db_replaced(db, None)?;
+        // Clients blocked in XREADGROUP on a stream of it are told it is gone
+        // (Redis's scanDatabaseForDeletedStreams); others find nothing and wait on.
+        if ctx.keys.mode.track_ready {
+            ctx.keys.ready_dbs.push(db);
+        }
         for shard in ctx.keys.locks().db_shards(db) {
             let old = shard.clear();
             shard.stats.dirty += old.len() as u64;

@@ -350,13 +350,6 @@ pub static ACCEPTED: &[ParamDef] = &[
         YES,
     ),
     def(
-        "stream-node-max-entries",
-        None,
-        Kind::Int(0, 9223372036854775807),
-        "100",
-        YES,
-    ),
-    def(
         "repl-backlog-size",
         None,
         Kind::Memory(1, 9223372036854775807),
@@ -375,13 +368,6 @@ pub static ACCEPTED: &[ParamDef] = &[
         None,
         Kind::Memory(1, 9223372036854775807),
         "104857600",
-        YES,
-    ),
-    def(
-        "stream-node-max-bytes",
-        None,
-        Kind::Memory(0, 9223372036854775807),
-        "4096",
         YES,
     ),
     def("maxmemory-clients", None, Kind::Words, "0", YES),

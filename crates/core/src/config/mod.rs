@@ -146,6 +146,8 @@ params! {
     ZsetMaxListpackEntries: "zset-max-listpack-entries" / "zset-max-ziplist-entries", Kind::Int(0, i64::MAX), "128", YES;
     ZsetMaxListpackValue: "zset-max-listpack-value" / "zset-max-ziplist-value", Kind::Memory(0, i64::MAX), "64", YES;
     HllSparseMaxBytes: "hll-sparse-max-bytes", Kind::Memory(0, i64::MAX), "3000", YES;
+    StreamNodeMaxBytes: "stream-node-max-bytes", Kind::Memory(0, i64::MAX), "4096", YES;
+    StreamNodeMaxEntries: "stream-node-max-entries", Kind::Int(0, i64::MAX), "100", YES;
     NotifyKeyspaceEvents: "notify-keyspace-events", Kind::KeyspaceEvents, "", YES;
     ClientOutputBufferLimit: "client-output-buffer-limit", Kind::ObufLimits, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", YES;
     TrackingTableMaxKeys: "tracking-table-max-keys", Kind::Int(0, i64::MAX), "1000000", YES;

@@ -6,7 +6,7 @@
 //! used where order matters (list elements, the parts of one pair).
 //!
 //! A value's digest mixes its type code (big-endian u32: string 0, list 1, set 2,
-//! zset 3, hash 4), then its content; a key with a TTL also xors in `!!expire!!`.
+//! zset 3, hash 4, stream 6), then its content; a key with a TTL also xors in `!!expire!!`.
 //! A key's digest starts with the key name mixed in. The dataset digest mixes each
 //! non-empty db's index, then xors in every key's digest. Logically expired keys
 //! still present count, as in Redis (nothing is looked up, the tables are walked).
@@ -40,6 +40,7 @@ fn type_code(v: &Value) -> u32 {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     }
 }
 
@@ -71,6 +72,18 @@ pub fn value_digest(d: &mut Digest, value: &Value, has_expire: bool) {
             mix(&mut ele, v);
             xor(d, &ele);
         }),
+        // Entries in order, each ID as `<ms>.<seq>` then its fields and values;
+        // groups are not part of the digest (as in Redis).
+        Value::Stream(s) => {
+            use crate::types::stream::StreamId;
+            s.visit(StreamId::ZERO, StreamId::MAX, false, false, |e| {
+                mix(d, format!("{}.{}", e.id.ms, e.id.seq).as_bytes());
+                for f in &e.fields {
+                    mix(d, f);
+                }
+                true
+            });
+        }
     }
     if has_expire {
         xor(d, b"!!expire!!");

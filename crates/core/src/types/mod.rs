@@ -8,6 +8,7 @@ pub mod hash;
 pub mod hll;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -29,6 +30,8 @@ pub enum Value {
     Set(Box<set::SetValue>),
     /// A sorted set.
     ZSet(Box<zset::ZSetValue>),
+    /// A stream.
+    Stream(Box<stream::StreamValue>),
 }
 
 /// The TYPE name of a value kind, and the class used by SCAN TYPE.
@@ -77,11 +80,11 @@ impl ValueType {
 }
 
 impl Value {
-    /// Whether clients block waiting for a key of this type (lists, zsets): creating
-    /// one makes the key ready for them.
+    /// Whether clients block waiting for a key of this type (lists, zsets,
+    /// streams): creating one makes the key ready for them.
     #[inline]
     pub fn is_blockable(&self) -> bool {
-        matches!(self, Value::List(_) | Value::ZSet(_))
+        matches!(self, Value::List(_) | Value::ZSet(_) | Value::Stream(_))
     }
 
     /// Advances a collection's incremental resize by one bucket, on each command's
@@ -110,6 +113,7 @@ impl Value {
             Value::Hash(h) => std::mem::size_of::<hash::HashValue>() + h.heap_size_sampled(samples),
             Value::Set(s) => std::mem::size_of::<set::SetValue>() + s.heap_size_sampled(samples),
             Value::ZSet(z) => std::mem::size_of::<zset::ZSetValue>() + z.heap_size(),
+            Value::Stream(s) => std::mem::size_of::<stream::StreamValue>() + s.heap_size(),
         }
     }
 
@@ -121,6 +125,7 @@ impl Value {
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
             Value::ZSet(_) => ValueType::ZSet,
+            Value::Stream(_) => ValueType::Stream,
         }
     }
 
@@ -132,6 +137,7 @@ impl Value {
             Value::Hash(v) => v.encoding(),
             Value::Set(v) => v.encoding(),
             Value::ZSet(v) => v.encoding(),
+            Value::Stream(v) => v.encoding(),
         }
     }
 
@@ -143,6 +149,7 @@ impl Value {
             Value::Hash(v) => v.heap_size() + std::mem::size_of_val(&**v),
             Value::Set(v) => v.heap_size() + std::mem::size_of_val(&**v),
             Value::ZSet(v) => v.heap_size() + std::mem::size_of_val(&**v),
+            Value::Stream(v) => v.heap_size() + std::mem::size_of_val(&**v),
         }
     }
 
@@ -154,6 +161,7 @@ impl Value {
             Value::Hash(v) => v.free_effort(),
             Value::Set(v) => v.free_effort(),
             Value::ZSet(v) => v.free_effort(),
+            Value::Stream(v) => v.free_effort(),
         }
     }
 

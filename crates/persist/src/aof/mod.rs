@@ -92,6 +92,7 @@ pub fn rebuild_commands(key: &[u8], value: &RdbValue, expire_ms: Option<i64>, ou
                 flush(&mut argv, out);
             }
         }
+        RdbValue::Stream(st) => stream_commands(key, st, out),
         RdbValue::Hash(pairs) | RdbValue::HashListpack(pairs) => {
             for chunk in pairs.chunks(ITEMS_PER_CMD) {
                 start(&mut argv, b"HMSET");
@@ -105,6 +106,84 @@ pub fn rebuild_commands(key: &[u8], value: &RdbValue, expire_ms: Option<i64>, ou
     }
     if let Some(at) = expire_ms {
         encode_command(&[&b"PEXPIREAT"[..], key, at.to_string().as_bytes()], out);
+    }
+}
+
+/// The commands that rebuild a stream exactly (aof.c's rewriteStreamObject):
+/// its entries, its counters, its groups with their consumers and PELs.
+fn stream_commands(key: &[u8], st: &ferrokv_core::types::stream::StreamValue, out: &mut Vec<u8>) {
+    use ferrokv_core::types::stream::StreamId;
+    let id = |i: StreamId| i.to_bytes();
+    if st.length > 0 {
+        st.visit(StreamId::ZERO, StreamId::MAX, false, false, |e| {
+            let mut argv: Vec<&[u8]> = vec![b"XADD", key];
+            let idb = id(e.id);
+            argv.push(&idb);
+            argv.extend(e.fields.iter().map(Vec::as_slice));
+            encode_command(&argv, out);
+            true
+        });
+    } else {
+        // An empty stream is made by adding an entry and trimming it away.
+        encode_command(
+            &[&b"XADD"[..], key, b"MAXLEN", b"0", b"0-1", b"x", b"y"],
+            out,
+        );
+    }
+    encode_command(
+        &[
+            &b"XSETID"[..],
+            key,
+            &id(st.last_id),
+            b"ENTRIESADDED",
+            st.entries_added.to_string().as_bytes(),
+            b"MAXDELETEDID",
+            &id(st.max_deleted_id),
+        ],
+        out,
+    );
+    for (name, g) in &st.groups {
+        encode_command(
+            &[
+                &b"XGROUP"[..],
+                b"CREATE",
+                key,
+                name,
+                &id(g.last_id),
+                b"ENTRIESREAD",
+                g.entries_read.to_string().as_bytes(),
+            ],
+            out,
+        );
+        for (cname, c) in &g.consumers {
+            if c.pel.is_empty() {
+                encode_command(&[&b"XGROUP"[..], b"CREATECONSUMER", key, name, cname], out);
+                continue;
+            }
+            for pid in &c.pel {
+                let (time, count) = g
+                    .pel
+                    .get(pid)
+                    .map_or((0, 0), |n| (n.delivery_time, n.delivery_count));
+                encode_command(
+                    &[
+                        &b"XCLAIM"[..],
+                        key,
+                        name,
+                        cname,
+                        b"0",
+                        &id(*pid),
+                        b"TIME",
+                        time.to_string().as_bytes(),
+                        b"RETRYCOUNT",
+                        count.to_string().as_bytes(),
+                        b"JUSTID",
+                        b"FORCE",
+                    ],
+                    out,
+                );
+            }
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod check;
 mod error;
 mod lzf;
 mod reader;
+mod stream;
 mod writer;
 
 pub use error::{ErrorKind, RdbError};
@@ -103,6 +104,9 @@ pub enum RdbValue {
     /// A hash in a listpack (or ziplist): saved as one whatever the writer's
     /// thresholds, loaded as one unless it has too many fields.
     HashListpack(Vec<(Vec<u8>, Vec<u8>)>),
+    /// A stream: nodes, counters and consumer groups (saved as
+    /// STREAM_LISTPACKS_2 with Redis's listpacks).
+    Stream(Box<ferrokv_core::types::stream::StreamValue>),
 }
 
 impl PartialEq for RdbValue {
@@ -113,6 +117,7 @@ impl PartialEq for RdbValue {
             (List(a), List(b)) | (Set(a), Set(b)) => a == b,
             (ZSet(a) | ZSetListpack(a), ZSet(b) | ZSetListpack(b)) => a == b,
             (Hash(a) | HashListpack(a), Hash(b) | HashListpack(b)) => a == b,
+            (Stream(a), Stream(b)) => a == b,
             _ => false,
         }
     }
@@ -127,6 +132,7 @@ impl RdbValue {
             RdbValue::Set(_) => "set",
             RdbValue::ZSet(_) | RdbValue::ZSetListpack(_) => "zset",
             RdbValue::Hash(_) | RdbValue::HashListpack(_) => "hash",
+            RdbValue::Stream(_) => "stream",
         }
     }
 
@@ -137,6 +143,8 @@ impl RdbValue {
             RdbValue::List(v) | RdbValue::Set(v) => v.is_empty(),
             RdbValue::ZSet(v) | RdbValue::ZSetListpack(v) => v.is_empty(),
             RdbValue::Hash(v) | RdbValue::HashListpack(v) => v.is_empty(),
+            // Redis keeps (and saves) empty streams.
+            RdbValue::Stream(_) => false,
         }
     }
 }

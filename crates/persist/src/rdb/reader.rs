@@ -382,8 +382,13 @@ impl<R: Read> Input<R> {
                     module_type_name(id)
                 )));
             }
-            ty::STREAM_LISTPACKS | ty::STREAM_LISTPACKS_2 | ty::STREAM_LISTPACKS_3 => {
-                return self.err(unsupported(format!("stream (RDB type {t})")));
+            ty::STREAM_LISTPACKS | ty::STREAM_LISTPACKS_2 => {
+                RdbValue::Stream(Box::new(self.stream(t)?))
+            }
+            ty::STREAM_LISTPACKS_3 => {
+                return self.err(unsupported(format!(
+                    "stream (RDB type {t}, written by Redis 7.2+)"
+                )));
             }
             ty::SET_LISTPACK => {
                 return self.err(unsupported(format!(
@@ -396,10 +401,111 @@ impl<R: Read> Input<R> {
         Ok(value)
     }
 
+    /// A stream (rdbLoadObject's STREAM_LISTPACKS / _2 part, with its checks).
+    fn stream(&mut self, t: u8) -> Result<ferrokv_core::types::stream::StreamValue, RdbError> {
+        use ferrokv_core::types::stream::{
+            Group, Nack, StreamId, StreamValue, INVALID_ENTRIES_READ,
+        };
+        let bad = |what: &'static str| corrupt("stream", what);
+        let mut s = StreamValue::new();
+        let nodes = self.len()?;
+        let mut last_master: Option<StreamId> = None;
+        for _ in 0..nodes {
+            let key = self.string()?;
+            let Some(master) = StreamId::decode(&key) else {
+                return self.err(bad("node key is not the size of a stream ID"));
+            };
+            if last_master.is_some_and(|m| m >= master) {
+                return self.err(bad("listpack re-added with existing key"));
+            }
+            last_master = Some(master);
+            let node = self.blob(|lp| super::stream::node_from_listpack(master, lp))?;
+            s.insert_node(master, node);
+        }
+        s.length = self.len()?;
+        s.last_id = StreamId::new(self.len()?, self.len()?);
+        if t == ty::STREAM_LISTPACKS_2 {
+            s.first_id = StreamId::new(self.len()?, self.len()?);
+            s.max_deleted_id = StreamId::new(self.len()?, self.len()?);
+            s.entries_added = self.len()?;
+        } else {
+            s.entries_added = s.length;
+            s.first_id = if s.length == 0 {
+                StreamId::ZERO
+            } else {
+                s.edge_id(true, false)
+            };
+        }
+        if s.length != 0 && s.node_count() == 0 {
+            return self.err(bad("length inconsistent with rax entries"));
+        }
+        let groups = self.len()?;
+        for _ in 0..groups {
+            let name = self.string()?;
+            let last = StreamId::new(self.len()?, self.len()?);
+            let entries_read = if t == ty::STREAM_LISTPACKS_2 {
+                self.len()? as i64
+            } else {
+                s.estimate_distance(last).unwrap_or(INVALID_ENTRIES_READ)
+            };
+            if s.groups.contains_key(&name) {
+                return self.err(bad("duplicated consumer group name"));
+            }
+            let mut g = Group::new(last, entries_read);
+            let pel = self.len()?;
+            for _ in 0..pel {
+                let id = StreamId::decode(&self.array::<16>()?).unwrap_or_default();
+                let delivery_time = i64::from_le_bytes(self.array()?);
+                let delivery_count = self.len()?;
+                let nack = Nack {
+                    consumer: Vec::new(),
+                    delivery_time,
+                    delivery_count,
+                };
+                if g.pel.insert(id, nack).is_some() {
+                    return self.err(bad("duplicated global PEL entry"));
+                }
+            }
+            let consumers = self.len()?;
+            for _ in 0..consumers {
+                let cname = self.string()?;
+                let seen = i64::from_le_bytes(self.array()?);
+                if !g.create_consumer(&cname, seen) {
+                    return self.err(bad("duplicate stream consumer"));
+                }
+                let n = self.len()?;
+                for _ in 0..n {
+                    let id = StreamId::decode(&self.array::<16>()?).unwrap_or_default();
+                    match g.pel.get_mut(&id) {
+                        Some(nack) => nack.consumer = cname.clone(),
+                        None => {
+                            return self.err(bad("consumer entry not found in group global PEL"))
+                        }
+                    }
+                    let fresh = g
+                        .consumers
+                        .get_mut(&cname)
+                        .is_some_and(|c| c.pel.insert(id));
+                    if !fresh {
+                        return self.err(bad("duplicated consumer PEL entry"));
+                    }
+                }
+            }
+            if g.pel
+                .values()
+                .any(|n| !g.consumers.contains_key(&n.consumer))
+            {
+                return self.err(bad("PEL entry without consumer"));
+            }
+            s.groups.insert(name, g);
+        }
+        Ok(s)
+    }
+
     /// Redis refuses duplicate set members, hash fields and zset members.
     fn check_unique(&self, v: &RdbValue) -> Result<(), RdbError> {
         let (what, dup) = match v {
-            RdbValue::String(_) | RdbValue::List(_) => return Ok(()),
+            RdbValue::String(_) | RdbValue::List(_) | RdbValue::Stream(_) => return Ok(()),
             RdbValue::Set(m) => ("set members", has_dup(m.iter().map(Vec::as_slice))),
             RdbValue::ZSet(p) | RdbValue::ZSetListpack(p) => {
                 ("zset members", has_dup(p.iter().map(|(m, _)| m.as_slice())))

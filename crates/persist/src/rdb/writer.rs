@@ -136,6 +136,21 @@ fn node_fits(lp: &ListpackBuilder, next_len: usize, fill: i64) -> bool {
 /// Appends the value's encoding (without its type byte) and returns the type byte.
 pub fn encode_value(v: &RdbValue, opts: &WriteOptions, out: &mut Vec<u8>) -> u8 {
     match v {
+        RdbValue::Stream(st) => {
+            push_len(out, st.node_count() as u64);
+            for (master, node) in st.nodes() {
+                push_string(out, &master.encode(), opts);
+                push_string(out, &super::stream::node_listpack(*master, node), opts);
+            }
+            push_len(out, st.length);
+            for id in [st.last_id, st.first_id, st.max_deleted_id] {
+                push_len(out, id.ms);
+                push_len(out, id.seq);
+            }
+            push_len(out, st.entries_added);
+            super::stream::write_groups(st, out, push_len, &|o, b| push_string(o, b, opts));
+            ty::STREAM_LISTPACKS_2
+        }
         RdbValue::String(s) => {
             push_string(out, s, opts);
             ty::STRING
