@@ -488,6 +488,12 @@ fn xread_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], xreadgroup: bool) -> Cmd
         let moreargs = args.len() - i - 1;
         let o = args[i];
         if is_c_kw(o, "block") && moreargs > 0 {
+            if ctx.client.in_script {
+                // No sense in blocking inside a script (Redis refuses it so).
+                return Err(CmdError::BlockFromScript(
+                    String::from_utf8_lossy(args[0]).into_owned(),
+                ));
+            }
             i += 1;
             timeout = Some(block_timeout(args[i])?);
         } else if is_c_kw(o, "count") && moreargs > 0 {
