@@ -12,7 +12,7 @@ pub fn main(extra: &[String]) -> Result {
             "tmux (the CLI's REPL tests drive a pseudo-terminal with it)",
             &ensure_tmux,
         ),
-        ("python redis package", &ensure_python_redis),
+        ("python redis and rq packages", &ensure_python_redis),
         ("cargo build --workspace --bins", &|| {
             run(cargo().args(["build", "--workspace", "--bins"])).map(|()| "ok".into())
         }),
@@ -154,13 +154,13 @@ fn ensure_tmux() -> Result<String> {
 /// Some tests drive the server with redis-py; without it they are skipped, so a
 /// missing pip is only a warning.
 fn ensure_python_redis() -> Result<String> {
-    let importable = || succeeds("python3", &["-c", "import redis"]);
+    let importable = || succeeds("python3", &["-c", "import redis, rq"]);
     if importable() {
         return Ok("present".into());
     }
     let pip = |extra: &[&str]| {
         let mut cmd = Command::new("python3");
-        cmd.args(["-m", "pip", "install", "--quiet", "redis"])
+        cmd.args(["-m", "pip", "install", "--quiet", "redis", "rq"])
             .args(extra);
         run(&mut cmd).is_ok()
     };
@@ -168,6 +168,6 @@ fn ensure_python_redis() -> Result<String> {
     if (pip(&[]) || pip(&["--break-system-packages"])) && importable() {
         return Ok("installed with pip".into());
     }
-    eprintln!("warning: python package `redis` is not importable and pip could not install it");
+    eprintln!("warning: python packages `redis`/`rq` are not importable and pip could not install them");
     Ok("WARNING: not available, tests that need it will skip".into())
 }
