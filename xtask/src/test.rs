@@ -168,6 +168,8 @@ fn ensure_python_redis() -> Result<String> {
     if (pip(&[]) || pip(&["--break-system-packages"])) && importable() {
         return Ok("installed with pip".into());
     }
-    eprintln!("warning: python packages `redis`/`rq` are not importable and pip could not install them");
+    eprintln!(
+        "warning: python packages `redis`/`rq` are not importable and pip could not install them"
+    );
     Ok("WARNING: not available, tests that need it will skip".into())
 }

@@ -63,36 +63,51 @@ unsafe fn finish(l: L, o: Outcome) -> c_int {
     }
 }
 
-/// The arguments of a redis.call, as Redis converts them: strings as they are,
-/// numbers with `%.17g` (Lua's own conversion would lose precision).
-unsafe fn read_args(l: L) -> Result<Vec<Vec<u8>>, &'static str> {
+/// Makes every argument of a redis.call a string on the stack, as Redis converts
+/// them: numbers with `%.17g` (Lua's own conversion would lose precision), and
+/// checks their types. The strings stay on the stack (borrowed by the caller)
+/// until it clears it.
+unsafe fn stringify_args(l: L) -> Result<c_int, &'static str> {
     // SAFETY: valid state.
     unsafe {
         let n = ffi::lua_gettop(l);
         if n == 0 {
             return Err("Please specify at least one argument for this redis lib call");
         }
-        let mut args = Vec::with_capacity(n as usize);
         for i in 1..=n {
             match ffi::lua_type(l, i) {
                 ffi::LUA_TNUMBER => {
-                    let v = ffi::lua_tonumber(l, i);
-                    args.push(crate::scripting::convert::format_g17(v).into_bytes());
+                    let text = crate::scripting::convert::format_g17(ffi::lua_tonumber(l, i));
+                    ffi::lua_pushlstring(l, text.as_ptr() as *const c_char, text.len());
+                    ffi::lua_replace(l, i);
                 }
-                ffi::LUA_TSTRING => args.push(bytes_at(l, i).unwrap_or_default().to_vec()),
+                ffi::LUA_TSTRING => {}
                 _ => return Err("Lua redis lib command arguments must be strings or integers"),
             }
         }
+        Ok(n)
+    }
+}
+
+/// The arguments as owned byte strings (the few helpers that keep them).
+unsafe fn read_args(l: L) -> Result<Vec<Vec<u8>>, &'static str> {
+    // SAFETY: valid state.
+    unsafe {
+        let n = stringify_args(l)?;
+        let args = (1..=n)
+            .map(|i| bytes_at(l, i).unwrap_or_default().to_vec())
+            .collect();
         ffi::lua_settop(l, 0);
         Ok(args)
     }
 }
 
 unsafe fn generic_call(l: L, raise: bool) -> Outcome {
-    // SAFETY: valid state throughout.
+    // SAFETY: valid state throughout; the argument slices borrow strings that
+    // stay on the stack until the command has run.
     unsafe {
-        let args = match read_args(l) {
-            Ok(a) => a,
+        let n = match stringify_args(l) {
+            Ok(n) => n,
             Err(e) => {
                 ffi::lua_settop(l, 0);
                 push_error(l, e);
@@ -103,7 +118,9 @@ unsafe fn generic_call(l: L, raise: bool) -> Outcome {
                 };
             }
         };
-        let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let argv: smallvec::SmallVec<[&[u8]; 8]> = (1..=n)
+            .map(|i| bytes_at(l, i).unwrap_or_default())
+            .collect();
         let result = with_run(|run: &mut RunCtx<'_, '_>| {
             let before = run.hooks.log.lock().len();
             let r = run.call(&argv);
@@ -113,6 +130,8 @@ unsafe fn generic_call(l: L, raise: bool) -> Outcome {
             }
             r
         });
+        drop(argv);
+        ffi::lua_settop(l, 0);
         match result {
             None => {
                 push_error(
@@ -134,6 +153,7 @@ unsafe fn generic_call(l: L, raise: bool) -> Outcome {
                 let bytes = reply.as_bytes();
                 let is_err = bytes.first() == Some(&b'-');
                 convert::push_reply(l, bytes);
+                with_run(|run| run.recycle(reply));
                 if is_err && raise {
                     Outcome::Raise
                 } else {

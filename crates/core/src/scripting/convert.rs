@@ -24,6 +24,11 @@ type L = *mut ffi::lua_State;
 
 /// `%.17g`, as Redis formats numbers passed to redis.call.
 pub(crate) fn format_g17(v: f64) -> String {
+    // Integers (what scripts pass almost always) print as themselves under %.17g
+    // up to 17 digits; exact float formatting is slow, so it is kept for the rest.
+    if v.fract() == 0.0 && v.abs() < 1e17 && !(v == 0.0 && v.is_sign_negative()) {
+        return itoa::Buffer::new().format(v as i64).to_string();
+    }
     if v.is_nan() {
         return if v.is_sign_negative() { "-nan" } else { "nan" }.into();
     }
@@ -520,6 +525,9 @@ mod tests {
             (0.1, "0.10000000000000001"),
             (1e17, "1e+17"),
             (1e16, "10000000000000000"),
+            (99999999999999984.0, "99999999999999984"),
+            (-0.0, "-0"),
+            (12345.0, "12345"),
             (123456789012.5, "123456789012.5"),
             (1e-5, "1.0000000000000001e-05"),
             (0.0001, "0.0001"),

@@ -1,7 +1,5 @@
 //! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT (Redis's eval.c).
 
-use std::ffi::CString;
-
 use mlua::ffi;
 
 use super::exec::{self, Call};
@@ -53,28 +51,51 @@ pub(crate) fn numkeys(args: &[&[u8]]) -> CmdResult<usize> {
     Ok(n as usize)
 }
 
-/// The registry name of a compiled script.
-fn function_name(sha: &str) -> CString {
-    CString::new(format!("f_{sha}")).unwrap_or_default()
+/// The registry name of a compiled script, `f_<sha>` NUL-terminated, on the stack.
+struct FunctionName([u8; 43]);
+
+impl FunctionName {
+    fn new(sha: &str) -> FunctionName {
+        let mut b = [0u8; 43];
+        b[0] = b'f';
+        b[1] = b'_';
+        for (d, s) in b[2..42].iter_mut().zip(sha.bytes()) {
+            *d = s;
+        }
+        FunctionName(b)
+    }
+
+    fn as_ptr(&self) -> *const std::ffi::c_char {
+        self.0.as_ptr() as *const std::ffi::c_char
+    }
+}
+
+/// Pushes the compiled `f_<sha>`, compiling `body` into `vm`'s registry first when
+/// it is not there.
+fn push_compiled(vm: &mut Vm, sha: &str, body: &[u8]) -> Result<(), String> {
+    let name = FunctionName::new(sha);
+    let l = vm.state;
+    // SAFETY: this thread's interpreter; one value pushed on success, none on error.
+    unsafe {
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, name.as_ptr());
+        if ffi::lua_isnil(l, -1) == 0 {
+            return Ok(());
+        }
+        ffi::lua_pop(l, 1);
+        let (_, shebang_len) = shebang::parse(body)?;
+        vm::compile(l, &body[shebang_len..], c"@user_script")
+            .map_err(|e| format!("Error compiling script (new function): {e}"))?;
+        ffi::lua_pushvalue(l, -1);
+        ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, name.as_ptr());
+    }
+    Ok(())
 }
 
 /// Compiles `body` into `vm`'s registry as `f_<sha>` unless it is there.
 fn ensure_compiled(vm: &mut Vm, sha: &str, body: &[u8]) -> Result<(), String> {
-    let (_, shebang_len) = shebang::parse(body)?;
-    let name = function_name(sha);
-    let l = vm.state;
-    // SAFETY: this thread's interpreter; balanced stack.
-    unsafe {
-        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, name.as_ptr());
-        let present = ffi::lua_isnil(l, -1) == 0;
-        ffi::lua_pop(l, 1);
-        if present {
-            return Ok(());
-        }
-        vm::compile(l, &body[shebang_len..], c"@user_script")
-            .map_err(|e| format!("Error compiling script (new function): {e}"))?;
-        ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, name.as_ptr());
-    }
+    push_compiled(vm, sha, body)?;
+    // SAFETY: push_compiled left the function on the stack.
+    unsafe { ffi::lua_pop(vm.state, 1) };
     Ok(())
 }
 
@@ -89,15 +110,21 @@ fn create(ctx: &mut Ctx<'_, '_>, body: &[u8]) -> CmdResult<(String, std::sync::A
     let (flags, _) = shebang::parse(body).map_err(CmdError::Other)?;
     let flushes = scripting.flushes.load(std::sync::atomic::Ordering::Acquire);
     exec::with_eval_vm(flushes, |vm| ensure_compiled(vm, &sha, body)).map_err(CmdError::Other)?;
-    let script = scripting.insert(sha.clone(), body.to_vec(), flags);
+    let script = scripting.insert(&sha, body.to_vec(), flags);
     Ok((sha, script))
 }
 
 fn eval_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], evalsha: bool, ro: bool) -> CmdResult {
     let nkeys = numkeys(args)?;
-    let (sha, script) = if evalsha {
-        match ctx.engine.scripting.get(args[1]) {
-            Some(s) => (String::from_utf8_lossy(args[1]).to_ascii_lowercase(), s),
+    let mut key = [0u8; 40];
+    let (sha, script): (&str, _) = if evalsha {
+        let found =
+            super::sha_key(args[1]).and_then(|k| ctx.engine.scripting.get(&k).map(|s| (k, s)));
+        match found {
+            Some((k, s)) => {
+                key = k;
+                (std::str::from_utf8(&key).unwrap_or_default(), s)
+            }
             None => {
                 return Err(CmdError::Raw(
                     "NOSCRIPT No matching script. Please use EVAL.".into(),
@@ -105,7 +132,9 @@ fn eval_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], evalsha: bool, ro: bool) 
             }
         }
     } else {
-        create(ctx, args[1])?
+        let (sha, s) = create(ctx, args[1])?;
+        key.copy_from_slice(&sha.as_bytes()[..40]);
+        (std::str::from_utf8(&key).unwrap_or_default(), s)
     };
     exec::prepare(ctx, script.flags, ro)?;
     let flushes = ctx
@@ -115,10 +144,9 @@ fn eval_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], evalsha: bool, ro: bool) 
         .load(std::sync::atomic::Ordering::Acquire);
     let keys = &args[3..3 + nkeys];
     let argv = &args[3 + nkeys..];
-    let body = script.body.clone();
     let call = Call {
         kind: Kind::Eval,
-        name: &sha,
+        name: sha,
         flags: script.flags,
         ro,
         keys,
@@ -129,15 +157,15 @@ fn eval_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], evalsha: bool, ro: bool) 
         ctx,
         call,
         |vm| {
-            ensure_compiled(vm, &sha, &body).map_err(CmdError::Other)?;
-            let l = vm.state;
-            let name = function_name(&sha);
-            // SAFETY: this thread's interpreter: handler then function.
+            // SAFETY: this thread's interpreter: handler, then the function.
             unsafe {
-                ffi::lua_getfield(l, ffi::LUA_GLOBALSINDEX, c"__redis__err__handler".as_ptr());
-                ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, name.as_ptr());
+                ffi::lua_getfield(
+                    vm.state,
+                    ffi::LUA_GLOBALSINDEX,
+                    c"__redis__err__handler".as_ptr(),
+                );
             }
-            Ok(())
+            push_compiled(vm, sha, &script.body).map_err(CmdError::Other)
         },
         |body| exec::with_eval_vm(flushes, |vm| body(vm)),
     )

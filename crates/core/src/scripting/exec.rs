@@ -17,7 +17,7 @@ use super::ScriptFlags;
 use crate::config::P;
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
-use crate::keyspace::{lock_id, LockSet};
+use crate::keyspace::lock_id;
 use crate::transaction::TxHooks;
 
 thread_local! {
@@ -138,9 +138,11 @@ pub(crate) fn run(
             return Err(CmdError::Raw(scripting.busy_error()));
         }
     };
+    // The declared keys' shards, locked when the script calls its first command
+    // (nothing is read before that; a script that calls nothing locks nothing).
     let db = ctx.client.db;
-    let mut ids: Vec<_> = call.keys.iter().map(|k| lock_id(db, k)).collect();
-    let locks = LockSet::lock(&engine.keyspace, &mut ids);
+    let declared: smallvec::SmallVec<[crate::keyspace::LockId; 4]> =
+        call.keys.iter().map(|k| lock_id(db, k)).collect();
     let read_only = call.ro
         || (!call.flags.has(ScriptFlags::EVAL_COMPAT) && call.flags.has(ScriptFlags::NO_WRITES));
     let r = &scripting.running;
@@ -149,8 +151,6 @@ pub(crate) fn run(
     r.wrote.store(false, Ordering::Release);
     r.eval.store(call.kind == Kind::Eval, Ordering::Release);
     r.client.store(ctx.client.id, Ordering::Release);
-    *r.started.lock() = Some((Instant::now(), call.name.to_string()));
-    *r.command.lock() = call.command.iter().map(|a| a.to_vec()).collect();
     r.active.store(true, Ordering::Release);
 
     let hooks = TxHooks {
@@ -162,7 +162,10 @@ pub(crate) fn run(
     ctx.client.in_exec = true;
     ctx.client.in_script = true;
     let threshold = engine.config.int(P::BusyReplyThreshold);
-    let mut reply = ferrokv_resp::ReplyBuf::new(ctx.out.proto());
+    // The result is written straight into the client's reply; one that is an
+    // error is taken back out and returned as the command's error.
+    let out = &mut *ctx.out;
+    let out_start = out.len();
     let mut outcome: CmdResult = Ok(());
     let mut written = convert::Written { errors: Vec::new() };
     let (ready, ready_dbs, flushed_all, locks_back);
@@ -171,7 +174,9 @@ pub(crate) fn run(
             engine,
             client: &mut *ctx.client,
             hooks: &hooks,
-            locks: Some(locks),
+            locks: None,
+            declared,
+            calls: 0,
             resp3: false,
             read_only,
             wrote: false,
@@ -179,6 +184,11 @@ pub(crate) fn run(
             ready: Vec::new(),
             ready_dbs: Vec::new(),
             flushed_all: false,
+            started: Instant::now(),
+            name: call.name,
+            command: call.command,
+            threshold_ms: threshold,
+            spare: None,
         };
         let published = run::publish(&mut runctx);
         let mut push = Some(push);
@@ -242,12 +252,13 @@ pub(crate) fn run(
                     }
                     ffi::lua_pop(l, 1);
                 } else {
-                    convert::write_reply(l, &mut reply, resp3_script, &mut written);
+                    convert::write_reply(l, out, resp3_script, &mut written);
                 }
                 ffi::lua_settop(l, top);
-                vm.after_call();
-                let slot = (call.kind == Kind::Function) as usize;
-                engine.scripting.vm_bytes[slot].store(vm.memory() as u64, Ordering::Relaxed);
+                if vm.after_call() {
+                    let slot = (call.kind == Kind::Function) as usize;
+                    engine.scripting.vm_bytes[slot].store(vm.memory() as u64, Ordering::Relaxed);
+                }
             }
             Ok(())
         };
@@ -271,16 +282,17 @@ pub(crate) fn run(
     }
     r.active.store(false, Ordering::Release);
     r.busy.store(false, Ordering::Release);
-    *r.started.lock() = None;
+    *r.info.lock() = None;
     drop(locks_back);
     drop(gate);
     ctx.keys.ready.extend(ready);
     ctx.keys.ready_dbs.extend(ready_dbs);
     ctx.keys.flushed_all |= flushed_all;
     outcome?;
-    if reply.as_bytes().first() == Some(&b'-') {
+    if ctx.out.as_bytes().get(out_start) == Some(&b'-') {
         // The script returned an error: the command's own error reply (counted
         // unless the command that raised it counted it).
+        ctx.out.truncate(out_start);
         let (text, counted) = written.errors.pop().unwrap_or_default();
         return Err(if counted {
             CmdError::Counted(text)
@@ -294,7 +306,6 @@ pub(crate) fn run(
             engine.count_error_reply(text);
         }
     }
-    ctx.out.raw(reply.as_bytes());
     Ok(())
 }
 
@@ -328,9 +339,8 @@ fn propagate(ctx: &mut Ctx<'_, '_>, log: &[(usize, Vec<Vec<u8>>)]) {
 /// raises an error the script cannot catch (the hook then fires on every line).
 unsafe extern "C-unwind" fn hook(l: *mut ffi::lua_State, _ar: *mut ffi::lua_Debug) {
     let kill = run::with_run(|r| {
-        let s = &r.engine.scripting;
-        s.check_busy(r.engine.config.int(P::BusyReplyThreshold), r.hooks);
-        s.running.kill.load(Ordering::Acquire)
+        r.check_busy();
+        r.engine.scripting.running.kill.load(Ordering::Acquire)
     })
     .unwrap_or(false);
     if kill {

@@ -742,10 +742,16 @@ fn function_stats(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     let out = &mut *ctx.out;
     out.map(2);
     out.bulk(b"running_script");
-    let started = r.started.lock().clone();
-    match (active, started) {
-        (true, Some((t, name))) => {
-            let cmd = r.command.lock().clone();
+    let info = r.info.lock().clone();
+    match (active, info) {
+        (
+            true,
+            Some(super::BusyInfo {
+                started: t,
+                name,
+                command: cmd,
+            }),
+        ) => {
             out.map(3);
             out.bulk(b"name");
             out.bulk(name.as_bytes());

@@ -33,6 +33,21 @@ use parking_lot::{Mutex, RwLock};
 
 pub use shebang::ScriptFlags;
 
+/// A script's SHA-1 in lower-case hex (the cache key: no allocation per lookup).
+pub type Sha = [u8; 40];
+
+/// `sha` (any case) as a cache key.
+pub fn sha_key(sha: &[u8]) -> Option<Sha> {
+    let mut k = [0u8; 40];
+    if sha.len() != 40 {
+        return None;
+    }
+    for (d, s) in k.iter_mut().zip(sha) {
+        *d = s.to_ascii_lowercase();
+    }
+    Some(k)
+}
+
 /// A script in the EVAL cache.
 #[derive(Debug)]
 pub struct Script {
@@ -58,16 +73,24 @@ pub struct Running {
     pub eval: AtomicBool,
     /// The id of the client running it.
     pub client: AtomicU64,
-    /// When it started, and its name (sha or function name).
-    pub started: Mutex<Option<(Instant, String)>>,
-    /// The command that runs it (FUNCTION STATS).
-    pub command: Mutex<Vec<Vec<u8>>>,
+    /// Once it is busy: when it started, its name (sha or function name) and the
+    /// command that runs it (FUNCTION STATS). Kept off the fast path: only a
+    /// busy script is observed by others.
+    pub info: Mutex<Option<BusyInfo>>,
+}
+
+/// What others see of a busy script.
+#[derive(Debug, Clone)]
+pub struct BusyInfo {
+    pub started: Instant,
+    pub name: String,
+    pub command: Vec<Vec<u8>>,
 }
 
 /// Scripting state of an engine.
 pub struct Scripting {
     /// The EVAL script cache by lower-case sha1 hex.
-    scripts: RwLock<HashMap<String, Arc<Script>>>,
+    scripts: RwLock<HashMap<Sha, Arc<Script>>>,
     /// Bumped by SCRIPT FLUSH: each thread's EVAL interpreter starts anew.
     pub(crate) flushes: AtomicU64,
     /// One script at a time.
@@ -116,15 +139,15 @@ pub fn sha1_hex(data: &[u8]) -> String {
 impl Scripting {
     /// The cached script `sha` (any case).
     pub fn get(&self, sha: &[u8]) -> Option<Arc<Script>> {
-        if sha.len() != 40 {
-            return None;
-        }
-        let key = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        let key = sha_key(sha)?;
         self.scripts.read().get(&key).cloned()
     }
 
     /// Adds a script (already checked to compile) and returns its sha.
-    pub(crate) fn insert(&self, sha: String, body: Vec<u8>, flags: ScriptFlags) -> Arc<Script> {
+    pub(crate) fn insert(&self, sha: &str, body: Vec<u8>, flags: ScriptFlags) -> Arc<Script> {
+        let Some(sha) = sha_key(sha.as_bytes()) else {
+            return Arc::new(Script { body, flags });
+        };
         let mut map = self.scripts.write();
         if let Some(s) = map.get(&sha) {
             return s.clone();
@@ -176,31 +199,6 @@ impl Scripting {
         } else {
             "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.".into()
         }
-    }
-
-    /// Past busy-reply-threshold: marks the running script busy (others get
-    /// BUSY from now on) and logs it once. Called by the Lua hook and before each
-    /// command the script calls (a loop of commands runs few Lua instructions).
-    pub(crate) fn check_busy(&self, threshold_ms: i64, hooks: &dyn crate::hooks::ServerHooks) {
-        if self.busy() || threshold_ms <= 0 {
-            return;
-        }
-        let started = self.running.started.lock().clone();
-        let Some((t, name)) = started else {
-            return;
-        };
-        let elapsed = t.elapsed().as_millis();
-        if elapsed < threshold_ms as u128 {
-            return;
-        }
-        let kill_cmd = if self.running.eval.load(Ordering::Acquire) {
-            "SCRIPT KILL"
-        } else {
-            "FUNCTION KILL"
-        };
-        tracing::warn!("Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {kill_cmd} command. Script name is: {name}.");
-        self.running.busy.store(true, Ordering::Release);
-        hooks.long_running();
     }
 
     pub(crate) fn mark_wrote(&self) {

@@ -25,8 +25,13 @@ pub(crate) struct RunCtx<'a, 'k> {
     pub engine: &'k Engine,
     pub client: &'a mut Client,
     pub hooks: &'a TxHooks<'a>,
-    /// The shards held; `None` only while a command that locks by itself runs.
+    /// The shards held; `None` until the first command (then the declared keys'
+    /// shards are locked) and while a command that locks by itself runs.
     pub locks: Option<LockSet<'k>>,
+    /// The declared keys' shards, locked at the first command.
+    pub declared: smallvec::SmallVec<[LockId; 4]>,
+    /// Commands called so far.
+    pub calls: u32,
     /// redis.setresp: the protocol of command replies inside the script.
     pub resp3: bool,
     /// EVAL_RO / FCALL_RO or a `no-writes` script: writes are refused.
@@ -40,6 +45,14 @@ pub(crate) struct RunCtx<'a, 'k> {
     /// Dbs whose every key may serve blocked clients (SWAPDB in a script).
     pub ready_dbs: Vec<usize>,
     pub flushed_all: bool,
+    /// When the script started, its name and command, busy-reply-threshold (ms):
+    /// for [`RunCtx::check_busy`].
+    pub started: std::time::Instant,
+    pub name: &'a str,
+    pub command: &'a [&'a [u8]],
+    pub threshold_ms: i64,
+    /// A reply buffer kept between the script's commands (no allocation each).
+    pub spare: Option<ReplyBuf>,
 }
 
 thread_local! {
@@ -88,6 +101,46 @@ pub(crate) fn refuse(engine: &Engine, cmd: Option<&Command>, text: &str) -> Stri
 }
 
 impl RunCtx<'_, '_> {
+    /// Gives a command's reply buffer back for the next command.
+    pub fn recycle(&mut self, buf: ReplyBuf) {
+        if buf.capacity() <= 64 * 1024 {
+            self.spare = Some(buf);
+        }
+    }
+
+    /// Past busy-reply-threshold: marks the script busy (others get BUSY from
+    /// now on), logs it once and lets the server move this thread's other work
+    /// elsewhere. Called by the Lua count hook and before each command the script
+    /// calls (a loop of commands runs few Lua instructions).
+    pub fn check_busy(&mut self) {
+        let s = &self.engine.scripting;
+        if self.threshold_ms <= 0 || s.busy() {
+            return;
+        }
+        let elapsed = self.started.elapsed().as_millis();
+        if elapsed < self.threshold_ms as u128 {
+            return;
+        }
+        *s.running.info.lock() = Some(super::BusyInfo {
+            started: self.started,
+            name: self.name.to_string(),
+            command: self.command.iter().map(|a| a.to_vec()).collect(),
+        });
+        let kill_cmd = if s.running.eval.load(std::sync::atomic::Ordering::Acquire) {
+            "SCRIPT KILL"
+        } else {
+            "FUNCTION KILL"
+        };
+        tracing::warn!(
+            "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {kill_cmd} command. Script name is: {}.",
+            self.name
+        );
+        s.running
+            .busy
+            .store(true, std::sync::atomic::Ordering::Release);
+        crate::hooks::ServerHooks::long_running(self.hooks);
+    }
+
     /// Runs one command for the script (Redis's scriptCall) and returns its reply
     /// in the script's protocol, or the text of the error that refused it.
     pub fn call(&mut self, args: &[&[u8]]) -> Result<ReplyBuf, String> {
@@ -117,10 +170,13 @@ impl RunCtx<'_, '_> {
                 ));
             }
         };
-        engine.scripting.check_busy(
-            engine.config.int(crate::config::P::BusyReplyThreshold),
-            self.hooks,
-        );
+        if self.calls % 16 == 0 {
+            self.check_busy();
+        }
+        self.calls = self.calls.wrapping_add(1);
+        if self.locks.is_none() {
+            self.locks = Some(LockSet::lock(&engine.keyspace, &mut self.declared));
+        }
         let flags = cmd.meta.flags;
         if flags.has(Flags::NOSCRIPT)
             && !engine
@@ -152,11 +208,19 @@ impl RunCtx<'_, '_> {
             self.wrote = true;
             engine.scripting.mark_wrote();
         }
-        let mut out = ReplyBuf::new(if self.resp3 {
+        let proto = if self.resp3 {
             Protocol::Resp3
         } else {
             Protocol::Resp2
-        });
+        };
+        let mut out = match self.spare.take() {
+            Some(mut b) => {
+                b.truncate(0);
+                b.set_proto(proto);
+                b
+            }
+            None => ReplyBuf::new(proto),
+        };
         let db = self.client.db;
         let last_cmd = self.client.last_cmd;
         if matches!(cmd.locks, Locks::Own) {
