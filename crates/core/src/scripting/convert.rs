@@ -302,7 +302,7 @@ fn parse_double(s: &[u8]) -> f64 {
 /// C's `(long long)` cast of a double as x86-64 does it: out of range (and NaN)
 /// gives the minimum.
 pub(crate) fn double_to_ll(v: f64) -> i64 {
-    if v.is_nan() || v >= 9.223_372_036_854_776e18 || v < -9.223_372_036_854_776e18 {
+    if v.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v) {
         i64::MIN
     } else {
         v as i64
@@ -531,7 +531,8 @@ mod tests {
             (123456789012.5, "123456789012.5"),
             (1e-5, "1.0000000000000001e-05"),
             (0.0001, "0.0001"),
-            (3.14, "3.1400000000000001"),
+            (2.5, "2.5"),
+            (0.3, "0.29999999999999999"),
             (f64::INFINITY, "inf"),
         ] {
             assert_eq!(format_g17(v), s, "{v}");

@@ -170,7 +170,7 @@ impl RunCtx<'_, '_> {
                 ));
             }
         };
-        if self.calls % 16 == 0 {
+        if self.calls.is_multiple_of(16) {
             self.check_busy();
         }
         self.calls = self.calls.wrapping_add(1);
