@@ -6,13 +6,14 @@ use std::time::Instant;
 use crate::util::{cargo, is_root, run, succeeds, Result};
 
 pub fn main(extra: &[String]) -> Result {
-    let steps: [(&str, &dyn Fn() -> Result<String>); 5] = [
+    let steps: [(&str, &dyn Fn() -> Result<String>); 6] = [
         ("redis-server and redis-cli", &ensure_redis),
         (
             "tmux (the CLI's REPL tests drive a pseudo-terminal with it)",
             &ensure_tmux,
         ),
         ("python redis and rq packages", &ensure_python_redis),
+        ("node bullmq package (in target/node)", &ensure_bullmq),
         ("cargo build --workspace --bins", &|| {
             run(cargo().args(["build", "--workspace", "--bins"])).map(|()| "ok".into())
         }),
@@ -172,4 +173,36 @@ fn ensure_python_redis() -> Result<String> {
         "warning: python packages `redis`/`rq` are not importable and pip could not install them"
     );
     Ok("WARNING: not available, tests that need it will skip".into())
+}
+
+/// The job queue test drives ferrokv with BullMQ (Lua scripts that build their
+/// key names, blocking commands, streams): installed with npm into target/node.
+/// Without node/npm the test is skipped (loudly), so this is only a warning.
+fn ensure_bullmq() -> Result<String> {
+    let dir = crate::util::target_dir().join("node");
+    if dir.join("node_modules/bullmq/package.json").exists() {
+        return Ok("present".into());
+    }
+    if !succeeds("npm", &["--version"]) {
+        eprintln!("warning: npm is missing; the BullMQ test will skip");
+        return Ok("WARNING: npm not available, the BullMQ test will skip".into());
+    }
+    let _ = std::fs::create_dir_all(&dir);
+    let prefix = dir.to_string_lossy().into_owned();
+    let ok = run(Command::new("npm").args([
+        "install",
+        "--prefix",
+        &prefix,
+        "--silent",
+        "--no-audit",
+        "--no-fund",
+        "bullmq@5",
+    ]))
+    .is_ok();
+    if ok && dir.join("node_modules/bullmq/package.json").exists() {
+        Ok("installed with npm".into())
+    } else {
+        eprintln!("warning: npm could not install bullmq; the BullMQ test will skip");
+        Ok("WARNING: not available, the BullMQ test will skip".into())
+    }
 }

@@ -56,6 +56,8 @@ pub struct Client {
     pub in_exec: bool,
     /// Whether the command runs inside a script (Redis's CLIENT_SCRIPT).
     pub in_script: bool,
+    /// Inside a script: the time (ms) its commands see, the script's start.
+    pub script_time: Option<i64>,
     /// AOF offset just after this client's last propagated write: with
     /// appendfsync always its reply waits until the AOF is fsynced that far.
     pub aof_offset: u64,
@@ -137,6 +139,7 @@ impl Client {
             watch: crate::transaction::Watched::default(),
             in_exec: false,
             in_script: false,
+            script_time: None,
             aof_offset: 0,
             loading: false,
             tracking: None,

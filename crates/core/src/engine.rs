@@ -488,7 +488,13 @@ impl Engine {
         // One clock read, once the locks are held (as before a lookup): the
         // command's wall time and the start of its duration.
         let started = Instant::now();
-        ctx.keys.start(locks, self.clock.ms_at(started));
+        // Inside a script the clock stands still at the script's start (Redis 7.0):
+        // a key does not expire between two of its commands.
+        let now_ms = match ctx.client.script_time {
+            Some(t) => t,
+            None => self.clock.ms_at(started),
+        };
+        ctx.keys.start(locks, now_ms);
         // Read under the command's locks: `halt` sets it holding every lock, so a
         // command either ran before the cut or does not run. The rest of a
         // transaction admitted before the cut runs to its end.

@@ -94,6 +94,15 @@ pub fn prepare(st: &ServerState, flags: i64) -> bool {
 fn finish(st: &ServerState, flags: i64) -> bool {
     let engine = &st.engine;
     let force = flags & FORCE != 0;
+    if engine.scripting.aborted_for_shutdown() {
+        // A busy script held shards the first AOF rewrite had to read; it is
+        // stopped now, so the rewrite ends within moments (Redis's forked child
+        // was never held up by the script).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while crate::aof::writing_initial_aof(st) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
     if crate::aof::writing_initial_aof(st) {
         // Until its first rewrite ends, the AOF does not hold the dataset.
         if force {

@@ -161,6 +161,7 @@ pub(crate) fn run(
     let saved_in_exec = ctx.client.in_exec;
     ctx.client.in_exec = true;
     ctx.client.in_script = true;
+    ctx.client.script_time = Some(engine.clock.now_ms());
     let threshold = engine.config.int(P::BusyReplyThreshold);
     // The result is written straight into the client's reply; one that is an
     // error is taken back out and returned as the command's error.
@@ -180,6 +181,9 @@ pub(crate) fn run(
             resp3: false,
             read_only,
             wrote: false,
+            allow_oom: !engine.gates.out_of_memory.load(Ordering::Relaxed)
+                || (!call.flags.has(ScriptFlags::EVAL_COMPAT)
+                    && call.flags.has(ScriptFlags::ALLOW_OOM)),
             repl: 3,
             ready: Vec::new(),
             ready_dbs: Vec::new(),
@@ -275,6 +279,7 @@ pub(crate) fn run(
     ctx.client.db = saved_db;
     ctx.client.in_exec = saved_in_exec;
     ctx.client.in_script = false;
+    ctx.client.script_time = None;
     // Still under the script's locks: its effects reach the log in order.
     let log = hooks.log.into_inner();
     if !log.is_empty() {

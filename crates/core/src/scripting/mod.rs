@@ -108,6 +108,8 @@ pub struct Scripting {
     pub(crate) vm_bytes: [AtomicU64; 2],
     /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call `noscript` commands.
     pub disable_deny: AtomicBool,
+    /// A shutdown stopped a busy script ([`Scripting::abort_for_shutdown`]).
+    aborted: AtomicBool,
 }
 
 impl Default for Scripting {
@@ -122,6 +124,7 @@ impl Default for Scripting {
             cache_bytes: AtomicU64::new(0),
             vm_bytes: [AtomicU64::new(0), AtomicU64::new(0)],
             disable_deny: AtomicBool::new(false),
+            aborted: AtomicBool::new(false),
         }
     }
 }
@@ -237,6 +240,11 @@ impl Scripting {
     /// NOSAVE while a script is busy: Redis exits without waiting for it).
     pub fn abort_for_shutdown(&self) {
         self.running.kill.store(true, Ordering::Release);
-        self.running.wrote.store(false, Ordering::Release);
+        self.aborted.store(true, Ordering::Release);
+    }
+
+    /// Whether a shutdown stopped a busy script.
+    pub fn aborted_for_shutdown(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
     }
 }

@@ -38,6 +38,9 @@ pub(crate) struct RunCtx<'a, 'k> {
     pub read_only: bool,
     /// A write command ran: SCRIPT KILL can no longer stop the script.
     pub wrote: bool,
+    /// The script may use memory past maxmemory (`allow-oom`), or the server was
+    /// not out of memory when it started (Redis's pre-command OOM state).
+    pub allow_oom: bool,
     /// redis.set_repl: bit 0 AOF, bit 1 replicas.
     pub repl: u8,
     /// Keys that may serve blocked clients after the script.
@@ -203,6 +206,15 @@ impl RunCtx<'_, '_> {
             if let Some(e) = engine.write_refusal(self.client, self.hooks) {
                 return Err(refuse(engine, Some(cmd), &e));
             }
+        }
+        // Out of memory when the script started: no command that may grow memory
+        // until it has written (it cannot stop half way then).
+        if !self.allow_oom && !self.wrote && flags.has(Flags::DENYOOM) {
+            return Err(refuse(
+                engine,
+                Some(cmd),
+                "OOM command not allowed when used memory > 'maxmemory'.",
+            ));
         }
         if flags.has(Flags::WRITE) {
             self.wrote = true;
