@@ -561,7 +561,13 @@ impl Engine {
             // Redis's trackingRememberKeys, after a read-only command, under its
             // locks: a write of the key is ordered before (and invalidated the old
             // entry) or after (and finds this one).
+            // Inside a script the script's declared keys are remembered instead
+            // (scripting/run.rs), as Redis remembers the caller's command's keys;
+            // EVAL_RO / FCALL_RO themselves (read-only, `Locks::Own` like every
+            // command that locks by itself) never are.
             if mode.remembers()
+                && !ctx.client.in_script
+                && !matches!(cmd.locks, Locks::Own)
                 && cmd.meta.flags.has(Flags::READONLY)
                 && !cmd.meta.flags.has(Flags::PUBSUB)
             {

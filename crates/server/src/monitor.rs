@@ -66,6 +66,9 @@ fn line(st: &crate::state::ServerState, client: &Client, db: usize, args: &[&[u8
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let who = match st.clients.get(client.id) {
+        // Commands a script runs are shown as the script engine's (Redis's fake
+        // Lua client).
+        _ if client.in_script => "lua".to_string(),
         Some(h) if h.unix => format!("unix:{}", h.laddr),
         Some(h) => h.addr.clone(),
         None => String::new(),

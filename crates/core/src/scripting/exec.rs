@@ -128,6 +128,11 @@ pub(crate) fn run(
 ) -> CmdResult {
     let engine = ctx.engine;
     let scripting = &engine.scripting;
+    // The script command is shown to MONITOR before the commands it runs (its
+    // table entry is skip_monitor for the usual place, after it).
+    if engine.monitoring.load(Ordering::Relaxed) {
+        ctx.hooks.monitor(ctx.client, ctx.client.db, call.command);
+    }
     // One script at a time. While another one runs past the threshold, this one
     // is refused with BUSY like any command.
     let gate = loop {
@@ -191,6 +196,8 @@ pub(crate) fn run(
             started: Instant::now(),
             name: call.name,
             command: call.command,
+            keys: call.keys,
+            tracked: false,
             threshold_ms: threshold,
             spare: None,
         };
@@ -283,7 +290,8 @@ pub(crate) fn run(
     // Still under the script's locks: its effects reach the log in order.
     let log = hooks.log.into_inner();
     if !log.is_empty() {
-        propagate(ctx, &log);
+        // Inside EXEC the transaction's own MULTI/EXEC wraps it already.
+        propagate(ctx, &log, !saved_in_exec);
     }
     r.active.store(false, Ordering::Release);
     r.busy.store(false, Ordering::Release);
@@ -315,14 +323,14 @@ pub(crate) fn run(
 }
 
 /// Writes the script's effects as one block (MULTI/EXEC around more than one).
-fn propagate(ctx: &mut Ctx<'_, '_>, log: &[(usize, Vec<Vec<u8>>)]) {
+fn propagate(ctx: &mut Ctx<'_, '_>, log: &[(usize, Vec<Vec<u8>>)], may_wrap: bool) {
     let multi_cmd: [&[u8]; 1] = [b"MULTI"];
     let exec_cmd: [&[u8]; 1] = [b"EXEC"];
     let argvs: Vec<Vec<&[u8]>> = log
         .iter()
         .map(|(_, argv)| argv.iter().map(Vec::as_slice).collect())
         .collect();
-    let wrap = log.len() > 1;
+    let wrap = may_wrap && log.len() > 1;
     let mut cmds: Vec<(usize, &[&[u8]])> = Vec::with_capacity(log.len() + 2);
     if wrap {
         cmds.push((log[0].0, &multi_cmd[..]));

@@ -53,6 +53,10 @@ pub(crate) struct RunCtx<'a, 'k> {
     pub started: std::time::Instant,
     pub name: &'a str,
     pub command: &'a [&'a [u8]],
+    /// The declared keys (what a tracking caller is remembered as reading).
+    pub keys: &'a [&'a [u8]],
+    /// The declared keys were remembered for the caller's client-side cache.
+    pub tracked: bool,
     pub threshold_ms: i64,
     /// A reply buffer kept between the script's commands (no allocation each).
     pub spare: Option<ReplyBuf>,
@@ -271,6 +275,20 @@ impl RunCtx<'_, '_> {
             self.flushed_all |= after.flushed_all;
         }
         self.client.last_cmd = last_cmd;
+        // A read-only command in a script: the caller, if it tracks keys, is
+        // remembered as reading the script's declared keys (Redis's
+        // trackingRememberKeys of the script's caller), under the script's locks.
+        // EVAL_RO / FCALL_RO themselves never remember anything.
+        if !self.tracked
+            && flags.has(Flags::READONLY)
+            && !flags.has(Flags::PUBSUB)
+            && self.client.tracking.is_some_and(|m| m.remembers())
+        {
+            self.tracked = true;
+            for key in self.keys {
+                engine.tracking.remember(self.client.id, key);
+            }
+        }
         Ok(out)
     }
 }
