@@ -113,8 +113,13 @@ fn unsupported_types_name_the_type_and_key() {
     let text = read_rdb(&body).expect_err("set listpack").to_string();
     assert!(text.contains("7.2") && text.contains("'k'"), "{text}");
 
+    // Function libraries (245) load; the pre-GA format (246) is refused.
     let mut body = b"REDIS0010".to_vec();
-    body.extend_from_slice(&[245, 0x01, b'x']);
+    body.extend_from_slice(&[245, 0x01, b'x', 0xFF, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let file = read_rdb(&body).expect("function library");
+    assert_eq!(file.functions, vec![b"x".to_vec()]);
+    let mut body = b"REDIS0010".to_vec();
+    body.extend_from_slice(&[246, 0x01, b'x']);
     let text = read_rdb(&body).expect_err("function").to_string();
     assert!(text.contains("function"), "{text}");
 

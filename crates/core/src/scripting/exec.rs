@@ -166,7 +166,8 @@ pub(crate) fn run(
     let saved_in_exec = ctx.client.in_exec;
     ctx.client.in_exec = true;
     ctx.client.in_script = true;
-    ctx.client.script_time = Some(engine.clock.now_ms());
+    let started = Instant::now();
+    ctx.client.script_time = Some(engine.clock.ms_at(started));
     let threshold = engine.config.int(P::BusyReplyThreshold);
     // The result is written straight into the client's reply; one that is an
     // error is taken back out and returned as the command's error.
@@ -193,7 +194,7 @@ pub(crate) fn run(
             ready: Vec::new(),
             ready_dbs: Vec::new(),
             flushed_all: false,
-            started: Instant::now(),
+            started,
             name: call.name,
             command: call.command,
             keys: call.keys,
