@@ -64,9 +64,9 @@ fn parse(args: &[String]) -> Result<Options> {
 }
 
 /// A server process, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     _dir: TempDir,
 }
 
@@ -85,7 +85,7 @@ impl Drop for TempDir {
     }
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -94,25 +94,25 @@ fn free_port() -> Result<u16> {
 
 /// The machine's cores, read before this process pins itself to one of them
 /// (after that, available_parallelism reports the one core of its affinity).
-fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-fn have_taskset() -> bool {
+pub(crate) fn have_taskset() -> bool {
     static HAVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *HAVE.get_or_init(|| cores() >= 2 && crate::util::succeeds("taskset", &["-c", "0", "true"]))
 }
 
 /// Which server, and how it runs.
 #[derive(Clone)]
-struct Target {
-    name: String,
-    argv: Vec<String>,
-    pin: bool,
+pub(crate) struct Target {
+    pub(crate) name: String,
+    pub(crate) argv: Vec<String>,
+    pub(crate) pin: bool,
 }
 
-fn start(t: &Target) -> Result<Server> {
+pub(crate) fn start(t: &Target) -> Result<Server> {
     let port = free_port()?;
     let dir = std::env::temp_dir().join(format!("ferrokv-psbench-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -157,7 +157,7 @@ fn start(t: &Target) -> Result<Server> {
     Err(format!("{} did not start", t.name))
 }
 
-fn connect(port: u16) -> Result<TcpStream> {
+pub(crate) fn connect(port: u16) -> Result<TcpStream> {
     let c = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     c.set_nodelay(true).map_err(|e| e.to_string())?;
     c.set_read_timeout(Some(Duration::from_secs(30)))
@@ -165,7 +165,7 @@ fn connect(port: u16) -> Result<TcpStream> {
     Ok(c)
 }
 
-fn resp(args: &[&str]) -> Vec<u8> {
+pub(crate) fn resp(args: &[&str]) -> Vec<u8> {
     let mut v = format!("*{}\r\n", args.len()).into_bytes();
     for a in args {
         v.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
@@ -309,7 +309,7 @@ fn fanout(port: u16, subscribers: usize, with_patterns: bool, seconds: f64) -> R
 }
 
 /// redis-benchmark (pinned to the load core) for one command; requests/s.
-fn benchmark(port: u16, seconds: f64, pipeline: usize, cmd: &[&str]) -> Result<f64> {
+pub(crate) fn benchmark(port: u16, seconds: f64, pipeline: usize, cmd: &[&str]) -> Result<f64> {
     let n = ((seconds * 100_000.0) as usize * pipeline.max(1)).max(10_000);
     let mut c = Command::new("taskset");
     if have_taskset() {
@@ -332,7 +332,7 @@ fn benchmark(port: u16, seconds: f64, pipeline: usize, cmd: &[&str]) -> Result<f
         .ok_or_else(|| format!("redis-benchmark gave no figure: {text}"))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
@@ -421,7 +421,7 @@ fn compare(
     Ok(rows)
 }
 
-fn table(targets: &[Target], rows: &[(String, Vec<f64>)]) -> String {
+pub(crate) fn table(targets: &[Target], rows: &[(String, Vec<f64>)]) -> String {
     let mut s = String::from("| scenario |");
     for t in targets {
         s.push_str(&format!(" {} |", t.name));
