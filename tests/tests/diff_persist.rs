@@ -811,13 +811,64 @@ fn redis_stream_file_loads_with_identical_xinfo_full() {
         c.cmd(&["XGROUP", "CREATE", "q", "workers", "0"]);
         c.cmd(&["XGROUP", "CREATE", "q", "late", "$"]);
         c.cmd(&["XGROUP", "CREATE", "q", "mid", "20-0", "ENTRIESREAD", "15"]);
-        c.cmd(&["XREADGROUP", "GROUP", "workers", "alice", "COUNT", "9", "STREAMS", "q", ">"]);
-        c.cmd(&["XREADGROUP", "GROUP", "workers", "bob", "COUNT", "5", "STREAMS", "q", ">"]);
-        c.cmd(&["XREADGROUP", "GROUP", "workers", "carol", "COUNT", "3", "NOACK", "STREAMS", "q", ">"]);
+        c.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "workers",
+            "alice",
+            "COUNT",
+            "9",
+            "STREAMS",
+            "q",
+            ">",
+        ]);
+        c.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "workers",
+            "bob",
+            "COUNT",
+            "5",
+            "STREAMS",
+            "q",
+            ">",
+        ]);
+        c.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "workers",
+            "carol",
+            "COUNT",
+            "3",
+            "NOACK",
+            "STREAMS",
+            "q",
+            ">",
+        ]);
         c.cmd(&["XACK", "q", "workers", "1-1", "4-1"]);
-        c.cmd(&["XCLAIM", "q", "workers", "dave", "0", "5-2", "6-0", "RETRYCOUNT", "4"]);
+        c.cmd(&[
+            "XCLAIM",
+            "q",
+            "workers",
+            "dave",
+            "0",
+            "5-2",
+            "6-0",
+            "RETRYCOUNT",
+            "4",
+        ]);
         c.cmd(&["XGROUP", "CREATECONSUMER", "q", "workers", "idle"]);
-        c.cmd(&["XREADGROUP", "GROUP", "mid", "m1", "COUNT", "4", "STREAMS", "q", ">"]);
+        c.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "mid",
+            "m1",
+            "COUNT",
+            "4",
+            "STREAMS",
+            "q",
+            ">",
+        ]);
         c.cmd(&["XDEL", "q", "2-2"]);
         c.cmd(&["XADD", "empty", "1-1", "a", "b"]);
         c.cmd(&["XDEL", "empty", "1-1"]);

@@ -107,7 +107,15 @@ fn queue_with_a_dead_consumer_loses_nothing_and_repeats_nothing() {
         seed.cmd(&["XADD", "jobs", "*", "job", &format!("seed-{i}")]);
     }
     let held = entries(&victim.cmd(&[
-        "XREADGROUP", "GROUP", "g", "victim", "COUNT", "6", "STREAMS", "jobs", ">",
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "victim",
+        "COUNT",
+        "6",
+        "STREAMS",
+        "jobs",
+        ">",
     ]));
     assert_eq!(held.len(), 6);
     for (id, job) in &held {
@@ -124,8 +132,17 @@ fn queue_with_a_dead_consumer_loses_nothing_and_repeats_nothing() {
             loop {
                 let still_producing = producing.load(SeqCst);
                 let got = entries(&c.cmd(&[
-                    "XREADGROUP", "GROUP", "g", &name, "COUNT", "4", "BLOCK", "100", "STREAMS",
-                    "jobs", ">",
+                    "XREADGROUP",
+                    "GROUP",
+                    "g",
+                    &name,
+                    "COUNT",
+                    "4",
+                    "BLOCK",
+                    "100",
+                    "STREAMS",
+                    "jobs",
+                    ">",
                 ]));
                 if got.is_empty() && !still_producing {
                     return;
@@ -169,7 +186,16 @@ fn queue_with_a_dead_consumer_loses_nothing_and_repeats_nothing() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         assert!(Instant::now() < deadline, "XAUTOCLAIM never finished");
-        let reply = rescuer.cmd(&["XAUTOCLAIM", "jobs", "g", "rescuer", "0", &cursor, "COUNT", "4"]);
+        let reply = rescuer.cmd(&[
+            "XAUTOCLAIM",
+            "jobs",
+            "g",
+            "rescuer",
+            "0",
+            &cursor,
+            "COUNT",
+            "4",
+        ]);
         let Frame::Array(parts) = &reply else {
             panic!("{}", show(&reply))
         };
@@ -181,7 +207,10 @@ fn queue_with_a_dead_consumer_loses_nothing_and_repeats_nothing() {
         for e in claimed {
             let (id, job) = entry(e);
             let mut l = ledger.lock();
-            assert!(held.iter().any(|(h, _)| *h == id), "claimed {id}, not the victim's");
+            assert!(
+                held.iter().any(|(h, _)| *h == id),
+                "claimed {id}, not the victim's"
+            );
             l.delivered(&id, &job);
             l.ack(&mut rescuer, &id);
             rescued += 1;
@@ -194,7 +223,11 @@ fn queue_with_a_dead_consumer_loses_nothing_and_repeats_nothing() {
 
     let l = ledger.lock();
     let total = PRODUCERS * JOBS_EACH + 10;
-    assert!(l.after_ack.is_empty(), "delivered after ack: {:?}", l.after_ack);
+    assert!(
+        l.after_ack.is_empty(),
+        "delivered after ack: {:?}",
+        l.after_ack
+    );
     assert!(l.double_acks.is_empty(), "acked twice: {:?}", l.double_acks);
     assert_eq!(l.jobs.len(), total, "jobs delivered");
     assert_eq!(l.acked.len(), total, "jobs acknowledged");
@@ -208,8 +241,5 @@ fn queue_with_a_dead_consumer_loses_nothing_and_repeats_nothing() {
         panic!("{}", show(&pending))
     };
     assert_eq!(summary[0], Frame::Integer(0), "{}", show(&pending));
-    assert_eq!(
-        admin.cmd(&["XLEN", "jobs"]),
-        Frame::Integer(total as i64)
-    );
+    assert_eq!(admin.cmd(&["XLEN", "jobs"]), Frame::Integer(total as i64));
 }

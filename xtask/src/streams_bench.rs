@@ -134,7 +134,17 @@ fn consume(port: u16, seconds: f64, pipeline: usize) -> Result<f64> {
             let mut w = c.try_clone().map_err(|e| e.to_string())?;
             let mut r = BufReader::new(c);
             let name = format!("c{k}");
-            let read = resp(&["XREADGROUP", "GROUP", "g", &name, "COUNT", "1", "STREAMS", "s", ">"]);
+            let read = resp(&[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                &name,
+                "COUNT",
+                "1",
+                "STREAMS",
+                "s",
+                ">",
+            ]);
             let batch: Vec<u8> = (0..pipeline).flat_map(|_| read.clone()).collect();
             let mut done = 0;
             loop {
@@ -235,9 +245,17 @@ pub fn main(args: &[String]) -> Result {
     }
     let redis = Target {
         name: "redis-server".into(),
-        argv: ["redis-server", "--port", "{port}", "--save", "", "--appendonly", "no"]
-            .map(String::from)
-            .to_vec(),
+        argv: [
+            "redis-server",
+            "--port",
+            "{port}",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .map(String::from)
+        .to_vec(),
         pin: true,
     };
     let ferrokv = Target {

@@ -260,7 +260,10 @@ impl Node {
     fn master_elems(&self) -> (usize, &[u8]) {
         let mut pos = 0;
         let n = get_varint(&self.buf, &mut pos).unwrap_or(0) as usize;
-        (n, self.buf.get(pos..self.entries_at as usize).unwrap_or(&[]))
+        (
+            n,
+            self.buf.get(pos..self.entries_at as usize).unwrap_or(&[]),
+        )
     }
 
     /// The master entry's field names.
@@ -297,11 +300,14 @@ impl Node {
             return false;
         }
         let mut pos = 0;
-        fields.iter().step_by(2).all(|f| match get_elem(m, &mut pos) {
-            Some(Elem::Str(s)) => s == *f,
-            Some(Elem::Int(v)) => as_int(f) == Some(v),
-            None => false,
-        })
+        fields
+            .iter()
+            .step_by(2)
+            .all(|f| match get_elem(m, &mut pos) {
+                Some(Elem::Str(s)) => s == *f,
+                Some(Elem::Int(v)) => as_int(f) == Some(v),
+                None => false,
+            })
     }
 
     /// Appends an entry (its ID above every other in the node); `same_fields`
@@ -325,14 +331,7 @@ impl Node {
         }
         self.buf.push(flags);
         put_varint(&mut self.buf, ms as u64);
-        put_varint(
-            &mut self.buf,
-            if ms == 0 {
-                seq as u64
-            } else {
-                id.seq
-            },
-        );
+        put_varint(&mut self.buf, if ms == 0 { seq as u64 } else { id.seq });
         let mut size = lp::int_size(i64::from(flags)) + lp::int_size(ms) + lp::int_size(seq);
         let mut lp_count = pairs as i64 + 3;
         if !same_fields {
@@ -520,17 +519,26 @@ mod tests {
         let mut n = Node::new(&[b"a", b"1", b"bb", b"x"]);
         n.append(m, m, &[b"a", b"1", b"bb", b"x"], true);
         n.append(m, StreamId::new(1000, 7), &[b"a", b"-42", b"bb", b""], true);
-        n.append(m, StreamId::new(2000, 0), &[b"c", b"007", b"12", b"9223372036854775807"], false);
+        n.append(
+            m,
+            StreamId::new(2000, 0),
+            &[b"c", b"007", b"12", b"9223372036854775807"],
+            false,
+        );
         assert!(n.same_fields(&[b"a", b"z", b"bb", b"z"]));
         assert!(!n.same_fields(&[b"a", b"z"]));
-        let got: Vec<(StreamId, Vec<Vec<u8>>)> = n.iter(m).map(|(_, e)| (e.id, e.fields())).collect();
+        let got: Vec<(StreamId, Vec<Vec<u8>>)> =
+            n.iter(m).map(|(_, e)| (e.id, e.fields())).collect();
         let v = |s: &[&[u8]]| s.iter().map(|x| x.to_vec()).collect::<Vec<_>>();
         assert_eq!(
             got,
             vec![
                 (m, v(&[b"a", b"1", b"bb", b"x"])),
                 (StreamId::new(1000, 7), v(&[b"a", b"-42", b"bb", b""])),
-                (StreamId::new(2000, 0), v(&[b"c", b"007", b"12", b"9223372036854775807"])),
+                (
+                    StreamId::new(2000, 0),
+                    v(&[b"c", b"007", b"12", b"9223372036854775807"])
+                ),
             ]
         );
         assert_eq!(n.master_fields(), v(&[b"a", b"bb"]));
