@@ -245,6 +245,19 @@ pub fn range_end(arg: &[u8]) -> CmdResult<StreamId> {
     Ok(id)
 }
 
+/// An ID's text on the stack (at most 20 + 1 + 20 bytes).
+pub struct IdText {
+    buf: [u8; 41],
+    len: usize,
+}
+
+impl IdText {
+    /// The text.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,18 +303,5 @@ mod tests {
         assert_eq!(StreamId::ZERO.prev(), None);
         assert_eq!(StreamId::new(1, u64::MAX).next(), Some(StreamId::new(2, 0)));
         assert_eq!(StreamId::new(2, 0).prev(), Some(StreamId::new(1, u64::MAX)));
-    }
-}
-
-/// An ID's text on the stack (at most 20 + 1 + 20 bytes).
-pub struct IdText {
-    buf: [u8; 41],
-    len: usize,
-}
-
-impl IdText {
-    /// The text.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
     }
 }
