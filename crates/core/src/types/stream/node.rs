@@ -366,10 +366,20 @@ impl Node {
         self.buf.shrink_to_fit();
     }
 
-    /// Reserves room for `more` bytes of entries, growing the buffer
-    /// geometrically (XADD then copies a node O(1) times per entry).
-    fn reserve(&mut self, more: usize) {
-        self.buf.reserve(more);
+    /// Appends a live entry (XADD's path). Room is reserved geometrically,
+    /// so a node is copied O(1) times per entry; [`shrink`](Self::shrink) gives
+    /// the slack back when the node stops being the tail.
+    pub(super) fn append(
+        &mut self,
+        master: StreamId,
+        id: StreamId,
+        fields: &[&[u8]],
+        same_fields: bool,
+    ) {
+        // Varint headers and the entry header: a few bytes more than the data.
+        self.buf
+            .reserve(8 + fields.iter().map(|f| f.len() + 2).sum::<usize>());
+        self.push(master, id, fields, same_fields, false);
     }
 
     /// The entry at `pos` and where the next one starts.
@@ -487,25 +497,6 @@ impl<'a> Iterator for NodeIter<'a> {
         let (e, next) = self.node.entry_at(self.master, at)?;
         self.pos = next;
         Some((at, e))
-    }
-}
-
-/// Bytes an append will add, roughly (for [`Node::reserve`]).
-pub(super) fn entry_size_hint(fields: &[&[u8]]) -> usize {
-    8 + fields.iter().map(|f| f.len() + 2).sum::<usize>()
-}
-
-impl Node {
-    /// Appends with room reserved geometrically (XADD's path).
-    pub(super) fn append(
-        &mut self,
-        master: StreamId,
-        id: StreamId,
-        fields: &[&[u8]],
-        same_fields: bool,
-    ) {
-        self.reserve(entry_size_hint(fields));
-        self.push(master, id, fields, same_fields, false);
     }
 }
 
