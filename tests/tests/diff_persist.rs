@@ -785,3 +785,113 @@ fn flushall_saves_when_save_points_are_set() {
         assert_eq!(got[0] == "0", !save.is_empty(), "save {save:?}: {got:?}");
     }
 }
+
+/// A whole RDB file written by redis-server with streams (several nodes, deleted
+/// entries, groups with PELs, consumers, an empty stream with a group) loads in
+/// ferrokv with the XINFO STREAM FULL and XRANGE replies Redis gives after
+/// loading the same file.
+#[test]
+fn redis_stream_file_loads_with_identical_xinfo_full() {
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let s = start_on(Kind::Redis, dir.path(), &["--stream-node-max-entries", "7"]);
+        let mut c = s.conn();
+        for i in 1..=60 {
+            let id = format!("{i}-{}", i % 3);
+            let v = format!("{}", i * 37);
+            if i % 5 == 0 {
+                c.cmd(&["XADD", "q", &id, "other", &v]);
+            } else {
+                c.cmd(&["XADD", "q", &id, "f", &v, "name", "job", "n", "-12"]);
+            }
+        }
+        for id in ["3-0", "10-1", "11-2", "12-0", "13-1", "14-2", "40-1"] {
+            c.cmd(&["XDEL", "q", id]);
+        }
+        c.cmd(&["XGROUP", "CREATE", "q", "workers", "0"]);
+        c.cmd(&["XGROUP", "CREATE", "q", "late", "$"]);
+        c.cmd(&["XGROUP", "CREATE", "q", "mid", "20-0", "ENTRIESREAD", "15"]);
+        c.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "workers",
+            "alice",
+            "COUNT",
+            "9",
+            "STREAMS",
+            "q",
+            ">",
+        ]);
+        c.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "workers",
+            "bob",
+            "COUNT",
+            "5",
+            "STREAMS",
+            "q",
+            ">",
+        ]);
+        c.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "workers",
+            "carol",
+            "COUNT",
+            "3",
+            "NOACK",
+            "STREAMS",
+            "q",
+            ">",
+        ]);
+        c.cmd(&["XACK", "q", "workers", "1-1", "4-1"]);
+        c.cmd(&[
+            "XCLAIM",
+            "q",
+            "workers",
+            "dave",
+            "0",
+            "5-2",
+            "6-0",
+            "RETRYCOUNT",
+            "4",
+        ]);
+        c.cmd(&["XGROUP", "CREATECONSUMER", "q", "workers", "idle"]);
+        c.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "mid",
+            "m1",
+            "COUNT",
+            "4",
+            "STREAMS",
+            "q",
+            ">",
+        ]);
+        c.cmd(&["XDEL", "q", "2-2"]);
+        c.cmd(&["XADD", "empty", "1-1", "a", "b"]);
+        c.cmd(&["XDEL", "empty", "1-1"]);
+        c.cmd(&["XGROUP", "CREATE", "empty", "g", "$"]);
+        c.cmd(&["XADD", "big", "*", "payload", &"x".repeat(3000)]);
+        c.cmd(&["XADD", "big", "*", "payload", &"y".repeat(3000)]);
+        assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()));
+    }
+    let theirs_srv = start_on(Kind::Redis, dir.path(), &[]);
+    let ours_srv = start_on(Kind::Ferrokv, dir.path(), &[]);
+    let (mut theirs, mut ours) = (theirs_srv.conn(), ours_srv.conn());
+    for key in ["q", "empty", "big"] {
+        for cmd in [
+            vec!["XINFO", "STREAM", key, "FULL"],
+            vec!["XINFO", "STREAM", key, "FULL", "COUNT", "0"],
+            vec!["XINFO", "STREAM", key],
+            vec!["XINFO", "GROUPS", key],
+            vec!["XRANGE", key, "-", "+"],
+            vec!["XPENDING", key, "workers", "-", "+", "100"],
+            vec!["DUMP", key],
+        ] {
+            let (a, b) = (ours.cmd(&cmd), theirs.cmd(&cmd));
+            assert_eq!(show(&a), show(&b), "{cmd:?}\n{}", ours_srv.log());
+        }
+    }
+}

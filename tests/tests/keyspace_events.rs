@@ -352,6 +352,61 @@ fn every_command_emits_redis_events() {
 }
 
 #[test]
+fn stream_commands_emit_redis_events() {
+    let (mut ours, mut theirs) = (Ours::new(), Theirs::new());
+    let script = "
+        XADD x 1-1 f v
+        XADD x 1-2 f v g w
+        XADD x NOMKSTREAM 1-3 f v
+        XADD nox NOMKSTREAM 1-1 f v
+        XADD x 1-1 f v
+        XADD x MAXLEN 2 2-1 f v
+        XADD x MAXLEN ~ 1 2-2 f v
+        XADD x MINID 2-2 2-3 f v
+        XLEN x
+        XRANGE x - +
+        XDEL x 2-2 9-9
+        XDEL x 9-9
+        XTRIM x MAXLEN 1
+        XTRIM x MAXLEN 1
+        XTRIM x MINID = 3-0
+        XADD y 1-1 a 1
+        XADD y 1-2 a 2
+        XADD y 1-3 a 3
+        XADD y 1-4 a 4
+        XSETID y 5-0
+        XSETID y 5-0 ENTRIESADDED 10 MAXDELETEDID 0-1
+        XGROUP CREATE y g 0
+        XGROUP CREATE y g 0
+        XGROUP CREATE newy g $ MKSTREAM
+        XGROUP CREATECONSUMER y g alice
+        XGROUP CREATECONSUMER y g alice
+        XREADGROUP GROUP g bob COUNT 2 STREAMS y >
+        XREADGROUP GROUP g carol COUNT 1 NOACK STREAMS y >
+        XREADGROUP GROUP g bob STREAMS y 0
+        XACK y g 1-1 9-9
+        XACK y g 9-9
+        XPENDING y g
+        XCLAIM y g alice 0 1-2
+        XCLAIM y g alice 0 9-9
+        XCLAIM y g dave 0 1-2 FORCE JUSTID
+        XAUTOCLAIM y g erin 0 0 COUNT 10
+        XAUTOCLAIM y g erin 0 0 COUNT 10 JUSTID
+        XDEL y 1-4
+        XGROUP SETID y g 1-1
+        XGROUP SETID y g $ ENTRIESREAD 3
+        XGROUP DELCONSUMER y g alice
+        XGROUP DELCONSUMER y g nobody
+        XGROUP DESTROY y g
+        XGROUP DESTROY y g
+        XINFO STREAM y
+        DEL y
+    ";
+    let seen = compare(&mut ours, &mut theirs, &words(script));
+    assert!(seen > 20, "only {seen} events compared");
+}
+
+#[test]
 fn expired_keys_emit_expired_once() {
     let (mut ours, mut theirs) = (Ours::new(), Theirs::new());
     compare(

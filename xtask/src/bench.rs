@@ -10,6 +10,7 @@ pub fn main(args: &[String]) -> Result {
         Some((first, rest)) if first == "compare" => compare(rest),
         Some((first, rest)) if first == "pubsub" => crate::pubsub_bench::main(rest),
         Some((first, rest)) if first == "scripting" => crate::script_bench::main(rest),
+        Some((first, rest)) if first == "streams" => crate::streams_bench::main(rest),
         _ => run(cargo().args(["bench", "--workspace"]).args(args)),
     }
 }

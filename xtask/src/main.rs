@@ -7,6 +7,7 @@ mod lint;
 mod meta;
 mod pubsub_bench;
 mod script_bench;
+mod streams_bench;
 mod suite;
 mod test;
 mod util;
@@ -34,6 +35,10 @@ commands:
                                EVALSHA (return 1, one INCR, ten commands) and FCALL at
                                pipeline 1 and 16, ferrokv --threads 1 against
                                redis-server, one core each
+  bench streams [--seconds S] [--rounds N] [--only a,b] [--out FILE]
+                               XADD (with and without MAXLEN ~), XRANGE of 10 and 100,
+                               XREADGROUP + XACK at pipeline 1 and 16: ferrokv
+                               --threads 1 against redis-server, one core each
   fuzz [--seconds N]           every cargo-fuzz target of crates/*/fuzz, N seconds each
                                (default 60)
   gen-docs                     regenerate docs/compatibility.md from the command table

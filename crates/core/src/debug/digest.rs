@@ -78,9 +78,7 @@ pub fn value_digest(d: &mut Digest, value: &Value, has_expire: bool) {
             use crate::types::stream::StreamId;
             s.visit(StreamId::ZERO, StreamId::MAX, false, false, |e| {
                 mix(d, format!("{}.{}", e.id.ms, e.id.seq).as_bytes());
-                for f in &e.fields {
-                    mix(d, f);
-                }
+                e.for_each(|f| mix(d, f));
                 true
             });
         }

@@ -518,6 +518,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::approx_constant)] // 3.14 is a printf case, not pi
     fn numbers_format_as_printf_g17() {
         for (v, s) in [
             (1.0, "1"),

@@ -119,7 +119,8 @@ fn stream_commands(key: &[u8], st: &ferrokv_core::types::stream::StreamValue, ou
             let mut argv: Vec<&[u8]> = vec![b"XADD", key];
             let idb = id(e.id);
             argv.push(&idb);
-            argv.extend(e.fields.iter().map(Vec::as_slice));
+            let fields = e.fields();
+            argv.extend(fields.iter().map(Vec::as_slice));
             encode_command(&argv, out);
             true
         });

@@ -17,25 +17,28 @@ pub(crate) fn node_listpack(master: StreamId, node: &Node) -> Vec<u8> {
     let int = |lp: &mut ListpackBuilder, v: i64| lp.push(&i64_bytes(v));
     int(&mut lp, node.live as i64);
     int(&mut lp, node.deleted as i64);
-    int(&mut lp, node.master_fields.len() as i64);
-    for f in &node.master_fields {
+    let master_fields = node.master_fields();
+    int(&mut lp, master_fields.len() as i64);
+    for f in &master_fields {
         lp.push(f);
     }
     int(&mut lp, 0);
-    for e in &node.entries {
+    for (_, e) in node.iter(master) {
         let (ms, seq) = deltas(e.id, master);
         int(&mut lp, e.flags());
         int(&mut lp, ms);
         int(&mut lp, seq);
-        let n = e.fields.len() / 2;
+        let n = e.len() / 2;
         if !e.same_fields {
             int(&mut lp, n as i64);
         }
-        for (i, f) in e.fields.iter().enumerate() {
+        let mut i = 0;
+        e.for_each(|f| {
             if i % 2 == 1 || !e.same_fields {
                 lp.push(f);
             }
-        }
+            i += 1;
+        });
         let mut count = n as i64 + 3;
         if !e.same_fields {
             count += n as i64 + 1;
@@ -89,7 +92,7 @@ pub(crate) fn node_from_listpack(master: StreamId, lp: &[u8]) -> Result<Node, Bl
         return Err(bad("master entry not terminated"));
     }
     i += 1;
-    let mut node = Node::with_master_fields(master_fields.clone());
+    let mut node = Node::with_master_fields(&master_fields);
     let mut last: Option<StreamId> = None;
     while i < elems.len() {
         let start = i;
@@ -129,9 +132,9 @@ pub(crate) fn node_from_listpack(master: StreamId, lp: &[u8]) -> Result<Node, Bl
         if count != (i - start - 1) as i64 {
             return Err(bad("bad entry element count"));
         }
-        node.push(
+        node.push_entry(
             master,
-            Entry {
+            &Entry {
                 id,
                 deleted: flags & FLAG_DELETED != 0,
                 same_fields: same,

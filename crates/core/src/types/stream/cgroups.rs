@@ -495,7 +495,7 @@ pub(crate) fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         if justid {
             out.bulk(&id.to_bytes());
         } else if let Some(e) = s.get(id) {
-            emit_entry(out, e);
+            emit_entry(out, &e);
         }
         n += 1;
         if let Some(nack) = g.pel.get(&id) {
@@ -666,7 +666,7 @@ pub(crate) fn xautoclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         if justid {
             out.bulk(&id.to_bytes());
         } else if let Some(e) = s.get(*id) {
-            emit_entry(out, e);
+            emit_entry(out, &e);
         }
     }
     out.array(deleted.len());

@@ -5,7 +5,7 @@
 use ferrokv_resp::ReplyBuf;
 
 use super::id::{parse_id_with, range_end, range_start, strict_id, IdRules, StreamId};
-use super::{AppendError, Entry, Group, NodeLimits, StreamValue, Trim};
+use super::{AppendError, EntryRef, Group, NodeLimits, StreamValue, Trim};
 use crate::args::{c_str, int_arg, is_c_kw};
 use crate::blocking::{Awaits, BlockReason, BlockRequest};
 use crate::commands::CommandDef;
@@ -78,13 +78,11 @@ pub(crate) fn text(arg: &[u8]) -> String {
 }
 
 /// One entry as Redis replies it: `[id, [field, value, ...]]`.
-pub(crate) fn emit_entry(out: &mut ReplyBuf, e: &Entry) {
+pub(crate) fn emit_entry(out: &mut ReplyBuf, e: &EntryRef<'_>) {
     out.array(2);
-    out.bulk(&e.id.to_bytes());
-    out.array(e.fields.len());
-    for f in &e.fields {
-        out.bulk(f);
-    }
+    out.bulk(e.id.text().as_bytes());
+    out.array(e.len());
+    e.for_each(|f| out.bulk(f));
 }
 
 /// The entries in `start..=end` (at most `count`, 0: all) as an array.
@@ -799,7 +797,7 @@ fn read_group(
                 }
             }
             if let Some(e) = s.get(id) {
-                emit_entry(out, e);
+                emit_entry(out, &e);
             }
             if !gr.noack {
                 deliver(&mut g, id, gr.consumer, now);
@@ -863,7 +861,7 @@ fn reply_history(
     for id in ids {
         match s.get(id) {
             Some(e) => {
-                emit_entry(out, e);
+                emit_entry(out, &e);
                 if let Some(n) = g.pel.get_mut(&id) {
                     n.delivery_time = now;
                     n.delivery_count += 1;

@@ -57,12 +57,24 @@ impl StreamId {
 
     /// `<ms>-<seq>`, as every reply writes an ID.
     pub fn to_bytes(self) -> Vec<u8> {
+        self.text().as_bytes().to_vec()
+    }
+
+    /// `<ms>-<seq>` without allocating (replies on hot paths).
+    pub fn text(self) -> IdText {
+        let mut t = IdText {
+            buf: [0; 41],
+            len: 0,
+        };
         let mut b = itoa::Buffer::new();
-        let mut v = Vec::with_capacity(42);
-        v.extend_from_slice(b.format(self.ms).as_bytes());
-        v.push(b'-');
-        v.extend_from_slice(b.format(self.seq).as_bytes());
-        v
+        for part in [b.format(self.ms).as_bytes(), b"-"] {
+            t.buf[t.len..t.len + part.len()].copy_from_slice(part);
+            t.len += part.len();
+        }
+        let seq = b.format(self.seq).as_bytes();
+        t.buf[t.len..t.len + seq.len()].copy_from_slice(seq);
+        t.len += seq.len();
+        t
     }
 
     /// The 128-bit big-endian form Redis uses as radix-tree key (RDB, DUMP).
@@ -231,6 +243,19 @@ pub fn range_end(arg: &[u8]) -> CmdResult<StreamId> {
         return id.prev().ok_or(CmdError::InvalidEndId);
     }
     Ok(id)
+}
+
+/// An ID's text on the stack (at most 20 + 1 + 20 bytes).
+pub struct IdText {
+    buf: [u8; 41],
+    len: usize,
+}
+
+impl IdText {
+    /// The text.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
 }
 
 #[cfg(test)]

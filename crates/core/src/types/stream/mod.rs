@@ -13,8 +13,9 @@
 //! Node boundaries follow Redis's rules (`stream-node-max-bytes`,
 //! `stream-node-max-entries`, tombstones kept until a node empties), so `~`
 //! trimming, XINFO's radix-tree counts and DUMP payloads come out as Redis's.
-//! Entries are kept decoded (a vector of fields per entry); the listpack bytes
-//! are produced when a node is serialized (`ferrokv-persist`).
+//! Each node is one compact byte buffer (IDs and field names delta-encoded
+//! against the master entry, see [`node`]); the listpack bytes Redis would
+//! hold are produced when a node is serialized (`ferrokv-persist`).
 
 pub mod cgroups;
 pub mod commands;
@@ -28,7 +29,7 @@ use std::collections::BTreeMap;
 
 pub use group::{Consumer, Group, Nack, INVALID_ENTRIES_READ};
 pub use id::StreamId;
-pub use node::{Entry, Node};
+pub use node::{Entry, EntryRef, Node};
 
 /// Most bytes of one entry's fields and values (STREAM_LISTPACK_MAX_SIZE).
 pub const LISTPACK_MAX_SIZE: usize = 1 << 30;
@@ -164,36 +165,33 @@ impl StreamValue {
         if total > LISTPACK_MAX_SIZE {
             return Err(AppendError::TooLarge);
         }
-        let owned: Vec<Vec<u8>> = fields.iter().map(|f| f.to_vec()).collect();
         let mut max_bytes = limits.max_bytes as usize;
         if max_bytes == 0 || max_bytes > LISTPACK_MAX_SIZE {
             max_bytes = LISTPACK_MAX_SIZE;
         }
-        let open_new = match self.nodes.last_key_value() {
+        let open_new = match self.nodes.last_entry() {
             None => true,
-            Some((_, tail)) => {
-                tail.lp_bytes() + total >= max_bytes
-                    || (limits.max_entries != 0 && tail.live + tail.deleted >= limits.max_entries)
+            Some(mut tail) => {
+                let t = tail.get_mut();
+                let full = t.lp_bytes() + total >= max_bytes
+                    || (limits.max_entries != 0 && t.count() >= limits.max_entries);
+                if full {
+                    // The old tail never grows again: give its slack back.
+                    t.shrink();
+                }
+                full
             }
         };
         if open_new {
-            self.nodes.insert(id, Node::new(&owned));
+            self.nodes.insert(id, Node::new(fields));
         }
         let Some(mut tail) = self.nodes.last_entry() else {
             return Err(AppendError::TooLarge);
         };
         let master = *tail.key();
         let node = tail.get_mut();
-        let same_fields = node.same_fields(&owned);
-        node.push(
-            master,
-            Entry {
-                id,
-                deleted: false,
-                same_fields,
-                fields: owned,
-            },
-        );
+        let same_fields = node.same_fields(fields);
+        node.append(master, id, fields, same_fields);
         self.length += 1;
         self.entries_added += 1;
         self.last_id = id;
@@ -211,7 +209,7 @@ impl StreamValue {
         end: StreamId,
         rev: bool,
         tombstones: bool,
-        mut f: impl FnMut(&Entry) -> bool,
+        mut f: impl FnMut(&EntryRef<'_>) -> bool,
     ) {
         if start > end {
             return;
@@ -224,34 +222,36 @@ impl StreamValue {
                 .next_back()
                 .map(|(k, _)| *k)
                 .unwrap_or(StreamId::ZERO);
-            for (_, node) in self.nodes.range(from..) {
-                let i = node.lower_bound(start);
-                for e in &node.entries[i..] {
+            for (&master, node) in self.nodes.range(from..) {
+                for (_, e) in node.iter(master) {
+                    if e.id < start {
+                        continue;
+                    }
                     if e.id > end {
                         return;
                     }
-                    if (!e.deleted || tombstones) && !f(e) {
+                    if (!e.deleted || tombstones) && !f(&e) {
                         return;
                     }
                 }
             }
         } else {
-            for (master, node) in self.nodes.range(..=end).rev() {
-                let j = node.lower_bound(end.next().unwrap_or(StreamId::MAX));
-                let j = if end == StreamId::MAX {
-                    node.entries.len()
-                } else {
-                    j
-                };
-                for e in node.entries[..j].iter().rev() {
+            for (&master, node) in self.nodes.range(..=end).rev() {
+                for pos in node.offsets(master).into_iter().rev() {
+                    let Some(e) = node.get_at(master, pos) else {
+                        continue;
+                    };
+                    if e.id > end {
+                        continue;
+                    }
                     if e.id < start {
                         return;
                     }
-                    if (!e.deleted || tombstones) && !f(e) {
+                    if (!e.deleted || tombstones) && !f(&e) {
                         return;
                     }
                 }
-                if *master < start {
+                if master < start {
                     return;
                 }
             }
@@ -259,10 +259,10 @@ impl StreamValue {
     }
 
     /// The live entry with ID `id`.
-    pub fn get(&self, id: StreamId) -> Option<&Entry> {
-        let (_, node) = self.nodes.range(..=id).next_back()?;
-        let i = node.lower_bound(id);
-        node.entries.get(i).filter(|e| e.id == id && !e.deleted)
+    pub fn get(&self, id: StreamId) -> Option<EntryRef<'_>> {
+        let (&master, node) = self.nodes.range(..=id).next_back()?;
+        let pos = node.find(master, id)?;
+        node.get_at(master, pos).filter(|e| !e.deleted)
     }
 
     /// Whether a live entry has ID `id` (streamEntryExists).
@@ -292,8 +292,10 @@ impl StreamValue {
         let Some((&master, node)) = self.nodes.range_mut(..=id).next_back() else {
             return false;
         };
-        let i = node.lower_bound(id);
-        if node.entries.get(i).map(|e| e.id) != Some(id) || !node.delete_at(i) {
+        let Some(pos) = node.find(master, id) else {
+            return false;
+        };
+        if !node.delete_at(pos) {
             return false;
         }
         if node.live == 0 {
@@ -364,20 +366,27 @@ impl StreamValue {
                 break;
             }
             let mut from_node = 0;
-            for i in 0..node.entries.len() {
+            let mut doomed = Vec::new();
+            let mut length = self.length;
+            for (pos, e) in node.iter(master) {
                 let stop = match trim {
-                    Trim::MaxLen(max) => self.length <= max,
-                    Trim::MinId(min) => node.entries[i].id >= min,
+                    Trim::MaxLen(max) => length <= max,
+                    Trim::MinId(min) => e.id >= min,
                 };
                 if stop {
                     break;
                 }
-                if node.delete_at(i) {
+                if !e.deleted {
+                    doomed.push(pos);
+                    length -= 1;
+                }
+            }
+            for pos in doomed {
+                if node.delete_at(pos) {
                     from_node += 1;
                     self.length -= 1;
                 }
             }
-            let _ = master;
             deleted += from_node;
             break;
         }
@@ -491,7 +500,7 @@ impl StreamValue {
         let mut n = self
             .nodes
             .values()
-            .map(|n| n.heap_size() + 64)
+            .map(|n| n.heap_size() + std::mem::size_of::<(StreamId, Node)>())
             .sum::<usize>();
         for (name, g) in &self.groups {
             n += name.len() + 64 + g.pel.len() * 64;
