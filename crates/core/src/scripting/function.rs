@@ -213,13 +213,16 @@ impl Libraries {
     }
 
     fn function(&self, name: &[u8]) -> Option<(Arc<Library>, FunctionInfo)> {
-        let name = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
+        // Lower-cased on the stack for the usual short names.
+        let mut lower: smallvec::SmallVec<[u8; 64]> = name.into();
+        lower.make_ascii_lowercase();
+        let name = std::str::from_utf8(&lower).ok()?;
         let s = self.state.read();
-        let lib = s.functions.get(&name)?.clone();
+        let lib = s.functions.get(name)?.clone();
         let info = lib
             .functions
             .values()
-            .find(|f| f.name.eq_ignore_ascii_case(&name))?
+            .find(|f| f.name.eq_ignore_ascii_case(name))?
             .clone();
         Some((lib, info))
     }
@@ -551,7 +554,9 @@ fn fcall_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], ro: bool) -> CmdResult {
     let nkeys = nkeys as usize;
     exec::prepare(ctx, info.flags, ro)?;
     let engine_id = ctx.engine as *const _ as usize;
-    let (generation, all) = libs.snapshot();
+    // The libraries are only read (and copied) when this thread's VM must load
+    // them again.
+    let generation = libs.generation.load(Ordering::Acquire);
     let call = Call {
         kind: Kind::Function,
         name: &info.name,
@@ -587,6 +592,7 @@ fn fcall_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], ro: bool) -> CmdResult {
             exec::with_function_vm(
                 (engine_id, generation),
                 |vm| {
+                    let (_, all) = libs.snapshot();
                     for lib in &all {
                         if let Err(e) = load_into(vm, &lib.code) {
                             tracing::warn!("Library {} failed to load again: {e}", lib.name);
