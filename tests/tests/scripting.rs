@@ -15,7 +15,10 @@ use ferrokv_tests::{show, Conn, Kind, Server};
 fn int(f: &Frame) -> i64 {
     match f {
         Frame::Integer(i) => *i,
-        Frame::Bulk(b) => std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()).unwrap_or(-1),
+        Frame::Bulk(b) => std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(-1),
         other => panic!("not an integer: {}", show(other)),
     }
 }
@@ -70,7 +73,14 @@ fn transfers_between_undeclared_keys_in_many_shards_stay_atomic() {
                 let amount = (x >> 16) % 50;
                 // Half declare their keys, half do not: both must be atomic.
                 let reply = if n % 2 == 0 {
-                    c.cmd(&["EVAL", TRANSFER, "0", &from.to_string(), &to.to_string(), &amount.to_string()])
+                    c.cmd(&[
+                        "EVAL",
+                        TRANSFER,
+                        "0",
+                        &from.to_string(),
+                        &to.to_string(),
+                        &amount.to_string(),
+                    ])
                 } else {
                     c.cmd(&[
                         "EVAL",
@@ -108,7 +118,10 @@ fn transfers_between_undeclared_keys_in_many_shards_stay_atomic() {
     }
     stop.store(true, Ordering::Relaxed);
     let transfers: u64 = workers.into_iter().map(|w| w.join().expect("worker")).sum();
-    assert!(transfers > 100 && checks > 10, "too little ran: {transfers} transfers, {checks} checks");
+    assert!(
+        transfers > 100 && checks > 10,
+        "too little ran: {transfers} transfers, {checks} checks"
+    );
 }
 
 #[test]
@@ -153,11 +166,19 @@ fn long_scripts_give_busy_and_can_be_killed_unless_they_wrote() {
     assert!(matches!(other.cmd(&["FUNCTION", "STATS"]), Frame::Error(_)));
     assert_eq!(other.cmd(&["SCRIPT", "KILL"]), Frame::Simple("OK".into()));
     let reply = runner.read().expect("reply");
-    assert!(show(&reply).contains("Script killed by user with SCRIPT KILL"), "{}", show(&reply));
+    assert!(
+        show(&reply).contains("Script killed by user with SCRIPT KILL"),
+        "{}",
+        show(&reply)
+    );
     assert_eq!(other.cmd(&["PING"]), Frame::Simple("PONG".into()));
     assert!(show(&other.cmd(&["SCRIPT", "KILL"])).contains("NOTBUSY"));
     // pcall cannot catch the kill.
-    runner.send(&["EVAL", "while true do pcall(function() while true do end end) end", "0"]);
+    runner.send(&[
+        "EVAL",
+        "while true do pcall(function() while true do end end) end",
+        "0",
+    ]);
     wait_busy(&mut other);
     assert_eq!(other.cmd(&["SCRIPT", "KILL"]), Frame::Simple("OK".into()));
     assert!(show(&runner.read().expect("reply")).contains("killed"));
@@ -181,7 +202,10 @@ fn long_scripts_give_busy_and_can_be_killed_unless_they_wrote() {
     assert!(show(&other.cmd(&["SHUTDOWN"])).contains("BUSY"));
     other.send(&["SHUTDOWN", "NOSAVE"]);
     let mut server = server;
-    assert!(server.wait_exit(Duration::from_secs(10)).is_some(), "SHUTDOWN NOSAVE did not stop the server");
+    assert!(
+        server.wait_exit(Duration::from_secs(10)).is_some(),
+        "SHUTDOWN NOSAVE did not stop the server"
+    );
 }
 
 fn read_aof(dir: &Path) -> String {
@@ -191,7 +215,9 @@ fn read_aof(dir: &Path) -> String {
         paths.sort();
         for p in paths {
             if p.to_string_lossy().contains(".incr.") {
-                text.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap_or_default()));
+                text.push_str(&String::from_utf8_lossy(
+                    &std::fs::read(&p).unwrap_or_default(),
+                ));
             }
         }
     }
@@ -204,9 +230,23 @@ fn script_effects_reach_the_aof_as_one_transaction_and_functions_survive_restart
     let d = dir.path().to_string_lossy().into_owned();
     let library = "#!lua name=lib\nredis.register_function('bump', function(keys) return redis.call('incr', keys[1]) end)";
     {
-        let s = Server::start(Kind::Ferrokv, &["--dir", &d, "--appendonly", "yes", "--appendfsync", "always"]);
+        let s = Server::start(
+            Kind::Ferrokv,
+            &[
+                "--dir",
+                &d,
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ],
+        );
         let mut c = s.conn();
-        c.cmd(&["EVAL", "redis.call('set', 'a', 1) redis.call('set', 'b', 2) return 1", "0"]);
+        c.cmd(&[
+            "EVAL",
+            "redis.call('set', 'a', 1) redis.call('set', 'b', 2) return 1",
+            "0",
+        ]);
         c.cmd(&["EVAL", "return redis.call('set', 'c', 3)", "0"]);
         // Reads only: nothing logged.
         c.cmd(&["EVAL", "return redis.call('get', 'a')", "0"]);
@@ -216,7 +256,10 @@ fn script_effects_reach_the_aof_as_one_transaction_and_functions_survive_restart
         let multi = aof.matches("MULTI").count();
         assert_eq!(multi, 1, "one MULTI for the two-write script:\n{aof}");
         assert!(aof.contains("EXEC"));
-        assert!(!aof.contains("EVAL"), "effects are logged, not the script:\n{aof}");
+        assert!(
+            !aof.contains("EVAL"),
+            "effects are logged, not the script:\n{aof}"
+        );
         assert!(aof.contains("FUNCTION"), "FUNCTION LOAD is logged:\n{aof}");
     }
     // Restart from the AOF: data and the library are back.
@@ -229,7 +272,17 @@ fn script_effects_reach_the_aof_as_one_transaction_and_functions_survive_restart
         assert_eq!(c.cmd(&["SAVE"]), Frame::Simple("OK".into()));
     }
     for kind in [Kind::Ferrokv, Kind::Redis] {
-        let s = Server::start(kind, &["--dir", &d, "--dbfilename", "dump.rdb", "--appendonly", "no"]);
+        let s = Server::start(
+            kind,
+            &[
+                "--dir",
+                &d,
+                "--dbfilename",
+                "dump.rdb",
+                "--appendonly",
+                "no",
+            ],
+        );
         let mut c = s.conn();
         assert_eq!(int(&c.cmd(&["FCALL", "bump", "1", "n"])), 3, "{kind:?}");
         assert_eq!(int(&c.cmd(&["GET", "c"])), 3, "{kind:?}");

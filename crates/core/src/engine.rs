@@ -140,6 +140,8 @@ pub struct Engine {
     pub tracking: crate::tracking::Tracking,
     /// EVAL scripts and FUNCTION libraries, and the script running now.
     pub scripting: crate::scripting::Scripting,
+    /// maxmemory: used-memory measurement, eviction pool, evicted_keys.
+    pub evict: crate::evict::Eviction,
 }
 
 /// What a command leaves for after its locks are released.
@@ -206,6 +208,7 @@ impl Engine {
             open_execs: std::sync::atomic::AtomicUsize::new(0),
             tracking: crate::tracking::Tracking::default(),
             scripting: crate::scripting::Scripting::default(),
+            evict: crate::evict::Eviction::default(),
         }
     }
 

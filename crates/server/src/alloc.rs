@@ -19,15 +19,6 @@ pub struct MemStats {
 
 static PEAK: AtomicU64 = AtomicU64::new(0);
 
-/// Sets the admission's out-of-memory gate from the allocator: with `maxmemory`
-/// set, denyoom commands are refused while more is allocated (nothing is evicted
-/// yet, whatever the policy). Run when maxmemory changes and by the cron.
-pub fn refresh_oom_gate(engine: &ferrokv_core::Engine) {
-    let max = engine.config.int(ferrokv_core::config::P::Maxmemory);
-    let over = max > 0 && stats().allocated > max as u64;
-    engine.gates.out_of_memory.store(over, Relaxed);
-}
-
 /// Returns the calling thread's cache of freed blocks to the arena (jemalloc's
 /// `thread.tcache.flush`). A closed connection's buffers (16 KiB and up, which
 /// jemalloc caches per thread up to 32 KiB) then stop counting as allocated in
@@ -70,4 +61,44 @@ pub fn stats() -> MemStats {
         resident,
         peak,
     }
+}
+
+/// jemalloc's statistics report (MEMORY MALLOC-STATS).
+pub fn malloc_stats() -> String {
+    unsafe extern "C" fn append(opaque: *mut std::ffi::c_void, text: *const std::ffi::c_char) {
+        // SAFETY: `opaque` is the `Vec<u8>` passed below, alive for the call;
+        // jemalloc hands a NUL-terminated string.
+        unsafe {
+            let out = &mut *(opaque as *mut Vec<u8>);
+            out.extend_from_slice(std::ffi::CStr::from_ptr(text).to_bytes());
+        }
+    }
+    let mut out: Vec<u8> = Vec::new();
+    // SAFETY: the callback only appends to `out`, which outlives the call; a null
+    // options string selects the full report.
+    unsafe {
+        tikv_jemalloc_sys::malloc_stats_print(
+            Some(append),
+            &mut out as *mut Vec<u8> as *mut std::ffi::c_void,
+            std::ptr::null(),
+        );
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Returns dirty pages of every arena to the system (MEMORY PURGE; Redis's
+/// jemalloc_purge). Whether jemalloc accepted it.
+pub fn purge() -> bool {
+    // SAFETY: a NUL-terminated control name (arena.<MALLCTL_ARENAS_ALL>.purge)
+    // that takes and returns nothing.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"arena.4096.purge".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    rc == 0
 }
