@@ -53,9 +53,9 @@ fn oom_replies_match_redis_and_only_writes_are_refused() {
     d.line("GET keep");
     d.line("SET k v");
     d.line("EXEC");
-    // A script without allow-oom is refused before it runs (shebang flags).
-    d.check(&["EVAL", "#!lua\nreturn redis.call('set','x','1')", "0"]);
-    d.check(&["EVAL", "#!lua flags=allow-oom\nreturn 1", "0"]);
+    // A script's write is refused inside it.
+    d.check(&["EVAL", "return redis.pcall('set','x','1')", "0"]);
+    d.check(&["EVAL", "return redis.call('get','keep')", "0"]);
     d.line("CONFIG SET maxmemory 0");
     d.line("SET k v");
 }
@@ -68,7 +68,8 @@ fn object_freq_and_idletime_errors_match_redis() {
     d.line("OBJECT FREQ missing");
     d.line("CONFIG SET maxmemory-policy allkeys-lfu");
     d.line("OBJECT IDLETIME a");
-    d.line("SET b 1");
+    // Not an integer: Redis would share the object (and its access field).
+    d.line("SET b hello");
     d.line("OBJECT FREQ b");
     // The first access of a new key always counts (the counter is at its start).
     d.line("GET b");
@@ -150,7 +151,12 @@ fn volatile_policies_evict_only_keys_with_a_ttl() {
     let s = Server::ferrokv(&[]);
     let mut c = s.conn();
     let value = "x".repeat(100);
-    for policy in ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"] {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
         let limit = start_over_limit(&mut c, policy);
         let mut n = 0;
         while info_field(&mut c, "memory", "used_memory") + 4096 < limit {
@@ -184,31 +190,51 @@ fn volatile_policies_evict_only_keys_with_a_ttl() {
     }
 }
 
-#[test]
-fn volatile_ttl_evicts_the_soonest_first() {
-    let s = Server::ferrokv(&[]);
+/// Evicts a third of 4000 keys whose TTLs grow with their index under
+/// volatile-ttl; returns how many of the soonest tenth went and how many of the
+/// latest tenth stayed.
+fn ttl_order(s: &Server) -> (usize, usize) {
     let mut c = s.conn();
     let value = "x".repeat(100);
     c.run("CONFIG SET maxmemory-samples 10");
     let n = 4000;
     for i in 0..n {
-        c.cmd(&["SETEX", &format!("t:{i}"), &(10_000 + i).to_string(), &value]);
+        c.cmd(&[
+            "SETEX",
+            &format!("t:{i}"),
+            &(10_000 + i).to_string(),
+            &value,
+        ]);
     }
     let used = info_field(&mut c, "memory", "used_memory");
     c.run("CONFIG SET maxmemory-policy volatile-ttl");
-    // A third of the keys' bytes must go.
     let limit = used - (n as u64 * 150) / 3;
     c.run(&format!("CONFIG SET maxmemory {limit}"));
-    c.run("PING");
-    let evicted = info_field(&mut c, "stats", "evicted_keys");
-    assert!(evicted > 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_field(&mut c, "memory", "used_memory") > limit {
+        assert!(Instant::now() < deadline, "never got under the limit");
+        c.run("PING");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(info_field(&mut c, "stats", "evicted_keys") > 0);
+    c.run("CONFIG SET maxmemory 0");
     let alive = |c: &mut Conn, i: i32| c.cmd(&["EXISTS", &format!("t:{i}")]) == Frame::Integer(1);
     let soonest_gone = (0..n / 10).filter(|&i| !alive(&mut c, i)).count();
     let latest_kept = (n - n / 10..n).filter(|&i| alive(&mut c, i)).count();
-    // Sampled like Redis's, so not exact: nearly all of the soonest tenth goes,
-    // nearly all of the latest tenth stays.
-    assert!(soonest_gone * 10 >= (n / 10) as usize * 9, "{soonest_gone}");
-    assert!(latest_kept * 10 >= (n / 10) as usize * 9, "{latest_kept}");
+    (soonest_gone, latest_kept)
+}
+
+#[test]
+fn volatile_ttl_evicts_the_soonest_first() {
+    let ours = ttl_order(&Server::ferrokv(&[]));
+    let theirs = ttl_order(&Server::redis(&[]));
+    eprintln!(
+        "soonest tenth evicted, latest tenth kept (of 400): ferrokv {ours:?}, redis {theirs:?}"
+    );
+    // Sampled like Redis's, so not exact; as good as Redis's within a margin.
+    assert!(ours.0 + 40 >= theirs.0, "{ours:?} vs {theirs:?}");
+    assert!(ours.1 + 40 >= theirs.1, "{ours:?} vs {theirs:?}");
+    assert!(ours.1 >= 360, "{ours:?}");
 }
 
 #[test]
@@ -321,7 +347,11 @@ fn cache_run(s: &Server) -> CacheRun {
         // Cold one-off writes: 10x the limit in all (with the misses' SETs).
         for _ in 0..200 {
             one_off += 1;
-            c.send(&[b"SET".as_slice(), format!("cold:{one_off}").as_bytes(), &value]);
+            c.send(&[
+                b"SET".as_slice(),
+                format!("cold:{one_off}").as_bytes(),
+                &value,
+            ]);
         }
         for _ in 0..missed.len() + 200 {
             if let Some(Frame::Error(_)) = c.read() {

@@ -470,10 +470,10 @@ pub fn lru_idle_ms(now: u32, then: u32) -> u64 {
     u64::from(secs) * 1000
 }
 
-/// Draws up to `count` keys of `db` (with a TTL only when `volatile`) from one
-/// random non-empty shard, passing each to `f` under its shard's lock. Returns how
-/// many were drawn; 0 means the db has no candidate (then skipped for a while
-/// unless `forced`).
+/// Draws up to `count` keys of `db` (with a TTL only when `volatile`) from the
+/// non-empty shards following a random one (one shard when it holds enough keys),
+/// passing each to `f` under its shard's lock. Returns how many were drawn; 0
+/// means the db has no candidate (then skipped for a while unless `forced`).
 #[allow(clippy::too_many_arguments)]
 fn sample_db(
     engine: &Engine,
@@ -490,6 +490,7 @@ fn sample_db(
         return 0;
     }
     let start = rng.gen_range(0..SHARDS);
+    let mut got = 0;
     for i in 0..SHARDS {
         let id = (db * SHARDS + (start + i) % SHARDS) as LockId;
         let shard = engine.keyspace.lock_one(id);
@@ -498,17 +499,21 @@ fn sample_db(
             continue;
         }
         let dict = shard.dict();
+        // A small shard gives few draws, the rest come from the next shards: with
+        // few keys per shard, draws with replacement from one would mostly repeat
+        // the same keys (a worse sample than Redis's from the whole db).
+        let want = (present / 8).clamp(1, count - got);
         let mut taken = 0;
         // Random draws; with few TTL keys among many, a scan from a random
         // cursor finds the volatile ones instead.
-        for _ in 0..count * 4 {
+        for _ in 0..want * 4 {
             let Some(n) = dict.random(rng) else { break };
             if volatile && n.expire_at == 0 {
                 continue;
             }
             f(n, n.key());
             taken += 1;
-            if taken == count {
+            if taken == want {
                 break;
             }
         }
@@ -517,12 +522,12 @@ fn sample_db(
             for _ in 0..2 {
                 loop {
                     cursor = dict.scan(cursor, |n| {
-                        if n.expire_at != 0 && taken < count {
+                        if n.expire_at != 0 && taken < want {
                             f(n, n.key());
                             taken += 1;
                         }
                     });
-                    if taken >= count || cursor == 0 {
+                    if taken >= want || cursor == 0 {
                         break;
                     }
                 }
@@ -531,13 +536,17 @@ fn sample_db(
                 }
             }
         }
-        if taken > 0 {
-            pool.empty_until[db] = None;
-            return taken;
+        got += taken;
+        if got == count {
+            break;
         }
     }
-    pool.empty_until[db] = Some(now + EMPTY_DB_RECHECK);
-    0
+    if got > 0 {
+        pool.empty_until[db] = None;
+    } else {
+        pool.empty_until[db] = Some(now + EMPTY_DB_RECHECK);
+    }
+    got
 }
 
 /// Deletes `key` of `db` if it still exists (with a TTL when `volatile`), through

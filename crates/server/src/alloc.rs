@@ -102,3 +102,74 @@ pub fn purge() -> bool {
     };
     rc == 0
 }
+
+/// What DEBUG MALLCTL replies.
+pub enum Mallctl {
+    /// The (old) value.
+    Value(i64),
+    /// A write-only control was written.
+    Written,
+}
+
+/// Redis's mallctl_int (DEBUG MALLCTL <key> [<val>]): reads (and with `new`
+/// writes) an integer control, trying 8-, 4-, 2- then 1-byte widths until
+/// jemalloc accepts one. `Err` is the error text.
+pub fn mallctl_int(name: &[u8], new: Option<i64>) -> Result<Mallctl, String> {
+    let mut cname = name.to_vec();
+    if cname.contains(&0) {
+        return Err("Invalid argument".into());
+    }
+    cname.push(0);
+    let mut size = 8usize;
+    while size > 0 {
+        let mut old = 0i64;
+        let mut val = new.unwrap_or(0);
+        let mut got = size;
+        let (newp, newlen) = match new {
+            Some(_) => (&mut val as *mut i64 as *mut std::ffi::c_void, size),
+            None => (std::ptr::null_mut(), 0),
+        };
+        // SAFETY: a NUL-terminated name; `old` and `val` are 8-byte buffers and
+        // the lengths passed never exceed 8 (little-endian: the low bytes come
+        // first, as a narrower control reads or writes them).
+        let rc = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                cname.as_ptr() as *const std::ffi::c_char,
+                &mut old as *mut i64 as *mut std::ffi::c_void,
+                &mut got,
+                newp,
+                newlen,
+            )
+        };
+        if rc == 0 {
+            // Narrow unsigned values read into the low bytes of a zeroed i64.
+            return Ok(Mallctl::Value(old));
+        }
+        if rc == libc::EPERM && new.is_some() {
+            // SAFETY: as above, write only.
+            let rc = unsafe {
+                tikv_jemalloc_sys::mallctl(
+                    cname.as_ptr() as *const std::ffi::c_char,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    &mut val as *mut i64 as *mut std::ffi::c_void,
+                    size,
+                )
+            };
+            if rc == 0 {
+                return Ok(Mallctl::Written);
+            }
+        }
+        if rc == libc::EINVAL {
+            size /= 2;
+            continue;
+        }
+        return Err(std::io::Error::from_raw_os_error(rc)
+            .to_string()
+            .split(" (os error")
+            .next()
+            .unwrap_or("Error")
+            .to_string());
+    }
+    Err("Error".into())
+}

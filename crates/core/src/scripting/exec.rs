@@ -174,6 +174,7 @@ pub(crate) fn run(
             locks: Some(locks),
             resp3: false,
             read_only,
+            allow_oom: call.flags.has(ScriptFlags::ALLOW_OOM),
             wrote: false,
             repl: 3,
             ready: Vec::new(),

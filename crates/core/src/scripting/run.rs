@@ -31,6 +31,8 @@ pub(crate) struct RunCtx<'a, 'k> {
     pub resp3: bool,
     /// EVAL_RO / FCALL_RO or a `no-writes` script: writes are refused.
     pub read_only: bool,
+    /// The script declared `allow-oom`: denyoom commands run over maxmemory.
+    pub allow_oom: bool,
     /// A write command ran: SCRIPT KILL can no longer stop the script.
     pub wrote: bool,
     /// redis.set_repl: bit 0 AOF, bit 1 replicas.
@@ -147,6 +149,25 @@ impl RunCtx<'_, '_> {
             if let Some(e) = engine.write_refusal(self.client, self.hooks) {
                 return Err(refuse(engine, Some(cmd), &e));
             }
+        }
+        // Redis's scriptVerifyOOM: over maxmemory when the script started, a
+        // denyoom command is refused until the script has written (then it must
+        // run to its end).
+        if flags.has(Flags::DENYOOM)
+            && !self.wrote
+            && !self.allow_oom
+            && !self.client.loading
+            && engine.config.int(crate::config::P::Maxmemory) > 0
+            && engine
+                .gates
+                .out_of_memory
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(refuse(
+                engine,
+                Some(cmd),
+                "OOM command not allowed when used memory > 'maxmemory'.",
+            ));
         }
         if flags.has(Flags::WRITE) {
             self.wrote = true;
