@@ -45,8 +45,11 @@ use crate::keyspace::{hash_key, shard_of, LockId, LockSet, SHARDS};
 
 /// Candidates kept between rounds (Redis's EVPOOL_SIZE).
 pub const POOL_SIZE: usize = 16;
-/// How long a measurement of used memory serves admissions before one re-measures.
+/// How long a measurement of used memory serves admissions before one re-measures,
+/// near the limit (within a sixteenth of it)...
 pub const MEASURE_EVERY: Duration = Duration::from_micros(100);
+/// ...and far below it, where even a write flood needs longer to reach it.
+pub const MEASURE_EVERY_FAR: Duration = Duration::from_millis(2);
 /// How long a db found without candidates is skipped by sampling.
 const EMPTY_DB_RECHECK: Duration = Duration::from_millis(100);
 
@@ -212,19 +215,34 @@ impl Eviction {
 
     /// Used memory as eviction counts it: measured again when the last figure is
     /// older than [`MEASURE_EVERY`] or `fresh` is asked.
-    pub fn used_memory(&self, fresh: bool) -> u64 {
+    pub fn used_memory(&self, fresh: bool, limit: u64) -> u64 {
         let Some(probe) = self.probe.get() else {
             return 0;
         };
         let now = self.now_ns();
         let at = self.measured_ns.load(Relaxed);
-        if fresh || at == 0 || now.saturating_sub(at) > MEASURE_EVERY.as_nanos() as u64 {
+        let last = self.used.load(Relaxed);
+        let every = if last < limit - limit / 16 {
+            MEASURE_EVERY_FAR
+        } else {
+            MEASURE_EVERY
+        };
+        let stale = at == 0 || now.saturating_sub(at) > every.as_nanos() as u64;
+        // One thread claims a stale figure's refresh; the others keep using the
+        // figure meanwhile rather than all queueing on the allocator's statistics.
+        if fresh
+            || (stale
+                && self
+                    .measured_ns
+                    .compare_exchange(at, now, Relaxed, Relaxed)
+                    .is_ok())
+        {
             let used = probe();
             self.used.store(used, Relaxed);
-            self.measured_ns.store(now, Relaxed);
+            self.measured_ns.store(self.now_ns(), Relaxed);
             return used;
         }
-        self.used.load(Relaxed)
+        last
     }
 
     /// INFO current_eviction_exceeded_time, µs.
@@ -306,11 +324,11 @@ pub fn before_command(engine: &Engine, hooks: &dyn ServerHooks) -> bool {
 pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
     let limit = engine.config.int(P::Maxmemory);
     let ev = &engine.evict;
-    if limit <= 0 || engine.gates.loading.load(Relaxed) {
+    if limit <= 0 || engine.gates.loading.load(Relaxed) || engine.halted.load(Relaxed) {
         return Evict::Ok;
     }
     let limit = limit as u64;
-    if ev.used_memory(false) <= limit {
+    if ev.used_memory(false, limit) <= limit {
         ev.metrics(Evict::Ok);
         return Evict::Ok;
     }
@@ -321,7 +339,7 @@ pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
     }
     let mut pool = ev.pool.lock();
     // Another thread may have evicted while this one waited for the pool.
-    let used = ev.used_memory(false);
+    let used = ev.used_memory(false, limit);
     if used <= limit {
         ev.metrics(Evict::Ok);
         return Evict::Ok;
@@ -364,7 +382,7 @@ pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
         // memory back before calling it a failure.
         let wait = budget.unwrap_or(Duration::from_millis(100));
         while crate::lazyfree::pending() > 0 && start.elapsed() < wait {
-            if ev.used_memory(true) <= limit {
+            if ev.used_memory(true, limit) <= limit {
                 result = Evict::Ok;
                 break;
             }
@@ -563,6 +581,11 @@ fn evict_key(
     let hash = hash_key(key);
     let mut ids = [(db * SHARDS + shard_of(hash)) as LockId];
     let locks = LockSet::lock(&engine.keyspace, &mut ids);
+    if engine.halted.load(std::sync::atomic::Ordering::Acquire) {
+        // Read under the shard's lock, as commands read it: after a shutdown's
+        // cut nothing changes the data (nor the AOF).
+        return None;
+    }
     let mut keys = Keys::new(locks, db, engine.clock.now_ms());
     keys.mode = KeysMode {
         track_ready: engine.blocked_clients.load(Relaxed) > 0,

@@ -224,9 +224,7 @@ pub fn run(opts: Options) -> i32 {
     let always_show_logo = config.bool(P::AlwaysShowLogo);
     let engine = Arc::new(Engine::new(config, SERVER_COMMANDS));
     // What maxmemory is compared with: INFO's used_memory.
-    engine
-        .evict
-        .set_probe(Box::new(|| crate::alloc::stats().allocated));
+    engine.evict.set_probe(Box::new(crate::alloc::used_memory));
     let state = Arc::new(ServerState::new(
         engine.clone(),
         opts.config_file.clone(),
