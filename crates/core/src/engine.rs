@@ -230,6 +230,13 @@ impl Engine {
         }
     }
 
+    /// Whether a transaction has let its locks go around a `Locks::Own` command
+    /// and not finished: the background evictor waits (a CONFIG SET maxmemory
+    /// inside EXEC must not see its transaction's keys evicted halfway).
+    pub fn transaction_open(&self) -> bool {
+        self.open_execs.load(Ordering::Acquire) > 0
+    }
+
     /// Lets commands run again after a shutdown that failed.
     pub fn resume(&self) {
         self.halted.store(false, Ordering::Release);

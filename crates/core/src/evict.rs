@@ -50,6 +50,9 @@ pub const POOL_SIZE: usize = 16;
 pub const MEASURE_EVERY: Duration = Duration::from_micros(100);
 /// ...and far below it, where even a write flood needs longer to reach it.
 pub const MEASURE_EVERY_FAR: Duration = Duration::from_millis(2);
+/// How long the estimate left by an eviction serves before used memory is
+/// measured again.
+const AFTER_EVICTION: Duration = Duration::from_micros(500);
 /// How long a db found without candidates is skipped by sampling.
 const EMPTY_DB_RECHECK: Duration = Duration::from_millis(100);
 
@@ -377,6 +380,14 @@ pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
     }
     drop(pool);
     ev.used.store(used.saturating_sub(freed), Relaxed);
+    if keys_freed > 0 {
+        // The estimate stands a moment: what the eviction itself produced
+        // (invalidations, `evicted` messages) is on its way to the clients'
+        // sockets, as Redis writes replies before reading the next command;
+        // measured now it would evict again for it (the tracking feedback loop).
+        ev.measured_ns
+            .store(ev.now_ns() + AFTER_EVICTION.as_nanos() as u64, Relaxed);
+    }
     if result == Evict::Fail && crate::lazyfree::pending() > 0 {
         // Redis waits (within the time budget) for the lazy-free thread to give
         // memory back before calling it a failure.
@@ -404,6 +415,10 @@ pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
 pub fn background(engine: &Engine, hooks: &dyn ServerHooks) {
     if !engine.evict.background.swap(false, Relaxed) {
         return;
+    }
+    let since = Instant::now();
+    while engine.transaction_open() && since.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_micros(200));
     }
     while !engine.halted.load(Relaxed) && perform(engine, hooks) == Evict::Running {
         engine.evict.background.store(false, Relaxed);
