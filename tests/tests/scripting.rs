@@ -72,7 +72,7 @@ fn transfers_between_undeclared_keys_in_many_shards_stay_atomic() {
                 let to = ((x >> 8) % ACCOUNTS as u64) + 1;
                 let amount = (x >> 16) % 50;
                 // Half declare their keys, half do not: both must be atomic.
-                let reply = if n % 2 == 0 {
+                let reply = if n.is_multiple_of(2) {
                     c.cmd(&[
                         "EVAL",
                         TRANSFER,

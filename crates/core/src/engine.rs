@@ -318,10 +318,7 @@ impl Engine {
     /// The command `args` names, `None` for an unknown command or subcommand
     /// (scripts report both as unknown).
     pub(crate) fn lookup_command(&self, args: &[&[u8]]) -> Option<&Command> {
-        match self.lookup(args) {
-            Ok(c) => Some(c),
-            Err(_) => None,
-        }
+        self.lookup(args).ok()
     }
 
     /// Why a write cannot run now (a read-only replica, a disk error), as a script's

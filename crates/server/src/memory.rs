@@ -112,7 +112,7 @@ pub fn overview(st: &ServerState) -> Overview {
         rss: crate::info::rss_bytes(),
         startup: STARTUP.load(Relaxed),
         clients_normal,
-        lua_caches: sc.cache_bytes() as u64,
+        lua_caches: sc.cache_bytes(),
         functions_caches,
         dbs,
         keys,

@@ -323,7 +323,7 @@ pub(crate) unsafe extern "C-unwind" fn acl_check_cmd(l: L) -> c_int {
             Ok(a) => {
                 let argv: Vec<&[u8]> = a.iter().map(Vec::as_slice).collect();
                 match run.engine.lookup_command(&argv) {
-                    Some(c) if c.meta.arity_ok(argv.len()) || argv.len() >= 1 => Ok(true),
+                    Some(c) if c.meta.arity_ok(argv.len()) || !argv.is_empty() => Ok(true),
                     _ => Err("Invalid command passed to redis.acl_check_cmd()"),
                 }
             }

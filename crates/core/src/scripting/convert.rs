@@ -297,7 +297,7 @@ fn parse_double(s: &[u8]) -> f64 {
 /// C's `(long long)` cast of a double as x86-64 does it: out of range (and NaN)
 /// gives the minimum.
 pub(crate) fn double_to_ll(v: f64) -> i64 {
-    if v.is_nan() || v >= 9.223_372_036_854_776e18 || v < -9.223_372_036_854_776e18 {
+    if v.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v) {
         i64::MIN
     } else {
         v as i64
@@ -513,6 +513,8 @@ mod tests {
     use super::*;
 
     #[test]
+    // 3.14 is a number to format, not an approximation of pi.
+    #[allow(clippy::approx_constant)]
     fn numbers_format_as_printf_g17() {
         for (v, s) in [
             (1.0, "1"),
