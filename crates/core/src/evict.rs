@@ -51,8 +51,14 @@ pub const MEASURE_EVERY: Duration = Duration::from_micros(100);
 /// ...and far below it, where even a write flood needs longer to reach it.
 pub const MEASURE_EVERY_FAR: Duration = Duration::from_millis(2);
 /// How long the estimate left by an eviction serves before used memory is
-/// measured again.
+/// measured again...
 const AFTER_EVICTION: Duration = Duration::from_micros(500);
+/// ...and when the eviction sent messages to other clients (tracking
+/// invalidations, `evicted` events), which their connections' tasks write out on
+/// their own threads, later on a busy machine.
+const AFTER_EVICTION_NOTIFIED: Duration = Duration::from_millis(20);
+/// How long the messages an eviction sent are left out of used memory.
+const DISCOUNT_FOR: Duration = Duration::from_secs(1);
 /// How long a db found without candidates is skipped by sampling.
 const EMPTY_DB_RECHECK: Duration = Duration::from_millis(100);
 
@@ -176,6 +182,10 @@ pub struct Eviction {
     /// When `used` was measured, ns since `origin` (0: never).
     measured_ns: AtomicU64,
     pool: Mutex<Pool>,
+    /// Bytes of messages evictions sent, left out of measurements until
+    /// `discount_until_ns`.
+    discount: AtomicU64,
+    discount_until_ns: AtomicU64,
     /// INFO evicted_keys.
     pub evicted_keys: AtomicU64,
     /// INFO total_eviction_exceeded_time, µs.
@@ -196,6 +206,8 @@ impl Default for Eviction {
             used: AtomicU64::new(0),
             measured_ns: AtomicU64::new(0),
             pool: Mutex::new(Pool::default()),
+            discount: AtomicU64::new(0),
+            discount_until_ns: AtomicU64::new(0),
             evicted_keys: AtomicU64::new(0),
             exceeded_total_us: AtomicU64::new(0),
             exceeded_since_ns: AtomicU64::new(0),
@@ -240,7 +252,14 @@ impl Eviction {
                     .compare_exchange(at, now, Relaxed, Relaxed)
                     .is_ok())
         {
-            let used = probe();
+            let mut used = probe();
+            if self.discount.load(Relaxed) > 0 {
+                if now < self.discount_until_ns.load(Relaxed) {
+                    used = used.saturating_sub(self.discount.load(Relaxed));
+                } else {
+                    self.discount.store(0, Relaxed);
+                }
+            }
             self.used.store(used, Relaxed);
             self.measured_ns.store(self.now_ns(), Relaxed);
             return used;
@@ -351,13 +370,14 @@ pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
     let budget = time_limit(engine.config.int(P::MaxmemoryEvictionTenacity));
     let start = Instant::now();
     let (mut freed, mut keys_freed, mut misses) = (0u64, 0u64, 0u32);
+    let mut notified = 0u64;
     let mut result = Evict::Ok;
     while freed < to_free {
         let Some((db, key)) = pick(engine, &mut pool, policy) else {
             result = Evict::Fail;
             break;
         };
-        match evict_key(engine, db, &key, policy.volatile(), hooks) {
+        match evict_key(engine, db, &key, policy.volatile(), hooks, &mut notified) {
             Some(bytes) => {
                 freed += bytes;
                 keys_freed += 1;
@@ -385,8 +405,21 @@ pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
         // (invalidations, `evicted` messages) is on its way to the clients'
         // sockets, as Redis writes replies before reading the next command;
         // measured now it would evict again for it (the tracking feedback loop).
+        let grace = if notified > 0 {
+            AFTER_EVICTION_NOTIFIED
+        } else {
+            AFTER_EVICTION
+        };
         ev.measured_ns
-            .store(ev.now_ns() + AFTER_EVICTION.as_nanos() as u64, Relaxed);
+            .store(ev.now_ns() + grace.as_nanos() as u64, Relaxed);
+    }
+    if notified > 0 {
+        // Those messages are not memory eviction can free: for a while they are
+        // left out of the figure (Redis has them in the sockets' kernel buffers by
+        // its next command), so a slow writer cannot make eviction feed itself.
+        ev.discount.fetch_add(notified, Relaxed);
+        ev.discount_until_ns
+            .store(ev.now_ns() + DISCOUNT_FOR.as_nanos() as u64, Relaxed);
     }
     if result == Evict::Fail && crate::lazyfree::pending() > 0 {
         // Redis waits (within the time budget) for the lazy-free thread to give
@@ -592,6 +625,7 @@ fn evict_key(
     key: &[u8],
     volatile: bool,
     hooks: &dyn ServerHooks,
+    notified: &mut u64,
 ) -> Option<u64> {
     let hash = hash_key(key);
     let mut ids = [(db * SHARDS + shard_of(hash)) as LockId];
@@ -644,6 +678,14 @@ fn evict_key(
         let verb: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
         let argv: [&[u8]; 2] = [verb, key];
         hooks.propagate(&[(db, &argv[..])]);
+    }
+    // What the messages to other clients will hold until written out (a push
+    // or a pub/sub message: the key and some 40 bytes of framing each).
+    for inv in &keys.invalidations {
+        *notified += (inv.clients.len() * (inv.key.len() + 40)) as u64;
+    }
+    for (_, key, _) in &keys.events {
+        *notified += (key.len() + 40) as u64;
     }
     if !keys.invalidations.is_empty() {
         let gone = std::mem::take(&mut keys.invalidations);
