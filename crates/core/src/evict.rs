@@ -449,15 +449,17 @@ pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
         if !waited_lately {
             ev.last_fail_wait_ns.store(now, Relaxed);
         }
-        while !waited_lately {
-            if ev.used_memory(true, limit) <= limit {
-                result = Evict::Ok;
-                break;
+        if !waited_lately {
+            loop {
+                if ev.used_memory(true, limit) <= limit {
+                    result = Evict::Ok;
+                    break;
+                }
+                if start.elapsed() >= wait {
+                    break;
+                }
+                std::thread::sleep(Duration::from_micros(100));
             }
-            if start.elapsed() >= wait {
-                break;
-            }
-            std::thread::sleep(Duration::from_micros(100));
         }
     }
     if result == Evict::Running {
