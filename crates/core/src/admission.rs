@@ -82,6 +82,12 @@ pub fn admit(
         ));
     }
     let gates = &engine.gates;
+    // Redis's performEvictions in processCommand: before every command while a
+    // limit is set (one config load when it is not), never for the AOF's replay
+    // (its memory is not the clients' to refuse).
+    if engine.config.int(crate::config::P::Maxmemory) > 0 && !client.loading {
+        crate::evict::before_command(engine, hooks);
+    }
     if gates.out_of_memory.load(Relaxed) && (flags.has(Flags::DENYOOM) || in_multi) {
         return Err(CmdError::Raw(
             "OOM command not allowed when used memory > 'maxmemory'.".into(),

@@ -140,6 +140,8 @@ pub struct Engine {
     pub tracking: crate::tracking::Tracking,
     /// EVAL scripts and FUNCTION libraries, and the script running now.
     pub scripting: crate::scripting::Scripting,
+    /// maxmemory: used-memory measurement, eviction pool, evicted_keys.
+    pub evict: crate::evict::Eviction,
 }
 
 /// What a command leaves for after its locks are released.
@@ -206,6 +208,7 @@ impl Engine {
             open_execs: std::sync::atomic::AtomicUsize::new(0),
             tracking: crate::tracking::Tracking::default(),
             scripting: crate::scripting::Scripting::default(),
+            evict: crate::evict::Eviction::default(),
         }
     }
 
@@ -225,6 +228,13 @@ impl Engine {
         while self.open_execs.load(Ordering::Acquire) > 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    /// Whether a transaction has let its locks go around a `Locks::Own` command
+    /// and not finished: the background evictor waits (a CONFIG SET maxmemory
+    /// inside EXEC must not see its transaction's keys evicted halfway).
+    pub fn transaction_open(&self) -> bool {
+        self.open_execs.load(Ordering::Acquire) > 0
     }
 
     /// Lets commands run again after a shutdown that failed.

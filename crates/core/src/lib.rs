@@ -18,6 +18,7 @@ pub mod ctx;
 pub mod debug;
 pub mod engine;
 pub mod error;
+pub mod evict;
 pub mod glob;
 pub mod hooks;
 pub mod keyspace;

@@ -287,6 +287,17 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             ctx.out.ok();
         }
         ("object", 3) => object(ctx, args[2])?,
+        ("mallctl", 3 | 4) => {
+            let new = match args.get(3) {
+                Some(v) => Some(ferrokv_core::args::int_arg(v)?),
+                None => None,
+            };
+            match crate::alloc::mallctl_int(args[2], new) {
+                Ok(crate::alloc::Mallctl::Value(v)) => ctx.out.int(v),
+                Ok(crate::alloc::Mallctl::Written) => ctx.out.ok(),
+                Err(e) => return Err(CmdError::Other(e)),
+            }
+        }
         ("sdslen", 3) => sdslen(ctx, args[2])?,
         ("listpack", 3) => {
             let enc = lookup_encoding(ctx, args[2])?;

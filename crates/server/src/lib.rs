@@ -16,6 +16,7 @@ pub mod info;
 pub mod listen;
 pub mod log;
 pub mod mailbox;
+pub mod memory;
 pub mod monitor;
 pub mod obuf;
 pub mod park;
@@ -89,6 +90,7 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     replication::COMMANDS,
     monitor::COMMANDS,
     pubsub::COMMANDS,
+    memory::COMMANDS,
 ];
 
 pub fn parse_args(args: &[String]) -> Result<Options, (String, i32)> {
@@ -221,6 +223,8 @@ pub fn run(opts: Options) -> i32 {
     let pidfile = config.string(P::Pidfile);
     let always_show_logo = config.bool(P::AlwaysShowLogo);
     let engine = Arc::new(Engine::new(config, SERVER_COMMANDS));
+    // What maxmemory is compared with: INFO's used_memory.
+    engine.evict.set_probe(Box::new(crate::alloc::used_memory));
     let state = Arc::new(ServerState::new(
         engine.clone(),
         opts.config_file.clone(),
@@ -286,6 +290,8 @@ pub fn run(opts: Options) -> i32 {
         return 1;
     }
     start_active_expiry(engine.clone(), state.clone());
+    start_evictor(engine.clone(), state.clone());
+    crate::memory::record_startup();
     persistence::start_save_points(state.clone());
     aof::start_cron(state.clone());
     let exit_state = state.clone();
@@ -318,6 +324,26 @@ fn stdout_is_tty() -> bool {
     unsafe { libc::isatty(1) == 1 }
 }
 
+/// The background evictor (Redis's evictionTimeProc): when an eviction ran out of
+/// its time budget, or a lowered maxmemory could not be applied at once (CONFIG
+/// SET inside EXEC), it goes on evicting here, holding no lock in between.
+fn start_evictor(engine: Arc<Engine>, state: Arc<ServerState>) {
+    let spawned = std::thread::Builder::new()
+        .name("evictor".into())
+        .spawn(move || {
+            while !state
+                .shutting_down
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                engine.evict.wait(Duration::from_millis(100));
+                ferrokv_core::evict::background(&engine, &*state);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("could not start the evictor thread: {e}");
+    }
+}
+
 /// Active expiry runs on its own thread, `hz` times a second, spending at most a
 /// quarter of each period (Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC).
 fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
@@ -332,7 +358,6 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 // Commands derive their wall time from the monotonic clock; keep
                 // the two measured against each other.
                 engine.clock.reanchor();
-                crate::alloc::refresh_oom_gate(&engine);
                 let hz = engine.config.int(P::Hz).clamp(1, 500) as u64;
                 let period = Duration::from_micros(1_000_000 / hz);
                 let effort = engine.config.int(P::ActiveExpireEffort).clamp(1, 10) as u32;

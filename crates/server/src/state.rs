@@ -240,7 +240,6 @@ impl ServerHooks for ServerState {
     fn config_changed(&self, name: &str) -> Result<(), String> {
         match name {
             "appendonly" => crate::aof::config_changed(self)?,
-            "maxmemory" | "maxmemory-policy" => crate::alloc::refresh_oom_gate(&self.engine),
             "loglevel" => crate::log::set_level(&self.engine.config.string(P::Loglevel)),
             "crash-log-enabled" => {
                 crate::crash::set_enabled(self.engine.config.bool(P::CrashLogEnabled))

@@ -121,6 +121,25 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             return Err(CmdError::ConfigBadValue(name.clone(), why));
         }
     }
+    let limits = todo.iter().any(|(n, _)| {
+        Config::find(n).is_some_and(|(_, p)| matches!(p.name, "maxmemory" | "maxmemory-policy"))
+    });
+    if limits {
+        if cfg.int(crate::config::P::Maxmemory) <= 0 {
+            ctx.engine
+                .gates
+                .out_of_memory
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        } else if ctx.client.in_exec {
+            // EXEC holds its transaction's shards: the background evictor does it.
+            ctx.engine.evict.wake();
+        } else {
+            // A lowered limit evicts down now (Redis starts its eviction time
+            // proc, which runs before the next client is served); what the time
+            // budget leaves goes on in the background.
+            crate::evict::before_command(ctx.engine, ctx.hooks);
+        }
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -138,6 +157,7 @@ fn resetstat(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     s.error_codes.lock().clear();
     ctx.engine.cmdstats.reset();
     s.rejected_calls.store(0, Relaxed);
+    e.evict.reset_stats();
     let _ = ctx.hooks.config_changed("resetstat");
     ctx.out.ok();
     Ok(())

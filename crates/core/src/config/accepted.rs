@@ -247,13 +247,6 @@ pub static ACCEPTED: &[ParamDef] = &[
         YES,
     ),
     def(
-        "maxmemory-eviction-tenacity",
-        None,
-        Kind::Int(0, 100),
-        "10",
-        YES,
-    ),
-    def(
         "replica-announce-port",
         Some("slave-announce-port"),
         Kind::Int(0, 65535),

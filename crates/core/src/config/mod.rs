@@ -130,6 +130,7 @@ params! {
     Maxmemory: "maxmemory", Kind::Memory(0, i64::MAX), "0", YES;
     MaxmemoryPolicy: "maxmemory-policy", Kind::Enum(MAXMEMORY_POLICIES), "noeviction", YES;
     MaxmemorySamples: "maxmemory-samples", Kind::Int(1, i32::MAX as i64), "5", YES;
+    MaxmemoryEvictionTenacity: "maxmemory-eviction-tenacity", Kind::Int(0, 100), "10", YES;
     LfuLogFactor: "lfu-log-factor", Kind::Int(0, i32::MAX as i64), "10", YES;
     LfuDecayTime: "lfu-decay-time", Kind::Int(0, i32::MAX as i64), "1", YES;
     ActiveExpireEffort: "active-expire-effort", Kind::Int(1, 10), "1", YES;

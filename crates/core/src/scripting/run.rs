@@ -213,9 +213,10 @@ impl RunCtx<'_, '_> {
                 return Err(refuse(engine, Some(cmd), &e));
             }
         }
-        // Out of memory when the script started: no command that may grow memory
-        // until it has written (it cannot stop half way then).
-        if !self.allow_oom && !self.wrote && flags.has(Flags::DENYOOM) {
+        // Out of memory when the script started (Redis's pre-command OOM state): no
+        // command that may grow memory until it has written (it cannot stop half
+        // way then).
+        if !self.allow_oom && !self.wrote && !self.client.loading && flags.has(Flags::DENYOOM) {
             return Err(refuse(
                 engine,
                 Some(cmd),

@@ -572,7 +572,10 @@ fn setrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         if too_long(offset, value.len(), limit) {
             return Err(CmdError::StringTooLong);
         }
-        let mut buf = vec![0u8; offset as usize];
+        // Exactly sized: extending a zeroed Vec would double its capacity (a
+        // 100 kB SETRANGE would hold 200 kB, against maxmemory too).
+        let mut buf = Vec::with_capacity(offset as usize + value.len());
+        buf.resize(offset as usize, 0);
         buf.extend_from_slice(value);
         ctx.keys
             .set(key, Value::Str(StrValue::Raw(Box::new(buf))), false)?;
