@@ -212,19 +212,14 @@ impl Libraries {
         true
     }
 
-    fn function(&self, name: &[u8]) -> Option<(Arc<Library>, FunctionInfo)> {
+    /// The library holding function `name` (any case).
+    fn function(&self, name: &[u8]) -> Option<Arc<Library>> {
         // Lower-cased on the stack for the usual short names.
         let mut lower: smallvec::SmallVec<[u8; 64]> = name.into();
         lower.make_ascii_lowercase();
         let name = std::str::from_utf8(&lower).ok()?;
         let s = self.state.read();
-        let lib = s.functions.get(name)?.clone();
-        let info = lib
-            .functions
-            .values()
-            .find(|f| f.name.eq_ignore_ascii_case(name))?
-            .clone();
-        Some((lib, info))
+        s.functions.get(name).cloned()
     }
 
     fn snapshot(&self) -> (u64, Vec<Arc<Library>>) {
@@ -536,7 +531,13 @@ fn fcall_ro(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 
 fn fcall_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], ro: bool) -> CmdResult {
     let libs = &ctx.engine.scripting.functions;
-    let Some((_, info)) = libs.function(args[1]) else {
+    let lib = libs.function(args[1]);
+    let info = lib.as_ref().and_then(|lib| {
+        lib.functions
+            .values()
+            .find(|f| f.name.as_bytes().eq_ignore_ascii_case(args[1]))
+    });
+    let Some(info) = info else {
         return Err(CmdError::Other("Function not found".into()));
     };
     let nkeys = match crate::args::int_arg(args[2]) {
@@ -566,7 +567,7 @@ fn fcall_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], ro: bool) -> CmdResult {
         args: &args[3 + nkeys..],
         command: args,
     };
-    let fname = info.name.clone();
+    let fname = info.name.as_str();
     exec::run(
         ctx,
         call,
