@@ -236,6 +236,27 @@ impl Dict {
         }
     }
 
+    /// Entries of consecutive buckets from bucket `start` (wrapping), at most
+    /// `max_buckets` buckets, until `f` returns false (Redis's dictGetSomeKeys,
+    /// which eviction samples with: not uniform per entry like
+    /// [`random`](Self::random), but a few cache lines per sample and no retries
+    /// on a table left sparse by deletions).
+    pub fn some(&self, start: usize, max_buckets: usize, mut f: impl FnMut(&Node) -> bool) {
+        let n = self.table.len();
+        if n == 0 || self.len == 0 {
+            return;
+        }
+        for i in 0..max_buckets.min(n) {
+            let mut cur = self.table[(start + i) & (n - 1)].as_ref();
+            while let Some(node) = cur {
+                if !f(node) {
+                    return;
+                }
+                cur = node.next.as_ref();
+            }
+        }
+    }
+
     /// Every entry, in bucket order.
     pub fn iter(&self) -> impl Iterator<Item = &Node> {
         self.table.iter().flat_map(|slot| {
