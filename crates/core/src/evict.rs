@@ -655,13 +655,13 @@ fn sample_db(
             let buckets = dict.buckets();
             let start = rng.gen_range(0..buckets.max(1));
             let max = if volatile { buckets } else { want * 10 };
-            dict.some(start, max, |n| {
+            dict.some(start, max, want, |n| {
                 if volatile && n.expire_at == 0 {
-                    return true;
+                    return false;
                 }
                 f(n, n.key());
                 taken += 1;
-                taken < want
+                true
             });
         }
         got += taken;
