@@ -634,7 +634,7 @@ fn sample_db(
         let dict = shard.dict();
         // A small shard gives few samples, the rest come from the next shards: a
         // db of few keys per shard is then still sampled across many.
-        let want = (present / 8).clamp(1, count - got);
+        let want = (present / 8).clamp(1, count.saturating_sub(got).max(1));
         let mut taken = 0;
         if random_pick {
             // Random policies: one fair pick (retried when it lacks a TTL).
@@ -665,7 +665,7 @@ fn sample_db(
             });
         }
         got += taken;
-        if got == count {
+        if got >= count {
             break;
         }
     }
