@@ -47,9 +47,9 @@ use crate::keyspace::{hash_key, shard_of, LockId, LockSet, SHARDS};
 pub const POOL_SIZE: usize = 16;
 /// How long a measurement of used memory serves admissions before one re-measures,
 /// near the limit (within a sixteenth of it)...
-pub const MEASURE_EVERY: Duration = Duration::from_micros(100);
+pub const MEASURE_EVERY: Duration = Duration::from_micros(1000);
 /// ...and far below it, where even a write flood needs longer to reach it.
-pub const MEASURE_EVERY_FAR: Duration = Duration::from_millis(2);
+pub const MEASURE_EVERY_FAR: Duration = Duration::from_millis(10);
 /// How long the estimate left by an eviction serves before used memory is
 /// measured again...
 const AFTER_EVICTION: Duration = Duration::from_micros(500);
@@ -59,6 +59,11 @@ const AFTER_EVICTION: Duration = Duration::from_micros(500);
 const AFTER_EVICTION_NOTIFIED: Duration = Duration::from_millis(20);
 /// How long the messages an eviction sent are left out of used memory.
 const DISCOUNT_FOR: Duration = Duration::from_secs(1);
+thread_local! {
+    /// Admissions of this thread, for [`Eviction::used_memory`]'s clock reads.
+    static CHECK_CLOCK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
 /// How long a db found without candidates is skipped by sampling.
 const EMPTY_DB_RECHECK: Duration = Duration::from_millis(100);
 
@@ -237,6 +242,20 @@ impl Eviction {
         let Some(probe) = self.probe.get() else {
             return 0;
         };
+        if !fresh
+            && !CHECK_CLOCK.with(|c| {
+                // Reading the clock costs more than the rest of the check on some
+                // virtual machines: each thread looks at it every 8th admission.
+                let n = c.get().wrapping_add(1);
+                c.set(n);
+                n % 8 == 0
+            })
+        {
+            let last = self.used.load(Relaxed);
+            if self.measured_ns.load(Relaxed) != 0 {
+                return last;
+            }
+        }
         let now = self.now_ns();
         let at = self.measured_ns.load(Relaxed);
         let last = self.used.load(Relaxed);
@@ -372,15 +391,25 @@ pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
     let to_free = used - limit;
     let budget = time_limit(engine.config.int(P::MaxmemoryEvictionTenacity));
     let start = Instant::now();
+    // One clock for the whole run (idle times, LFU decay, the funnel's time).
+    let now_ms = engine.clock.ms_at(start);
     let (mut freed, mut keys_freed, mut misses) = (0u64, 0u64, 0u32);
     let mut notified = 0u64;
     let mut result = Evict::Ok;
     while freed < to_free {
-        let Some((db, key)) = pick(engine, &mut pool, policy) else {
+        let Some((db, key)) = pick(engine, &mut pool, policy, now_ms) else {
             result = Evict::Fail;
             break;
         };
-        match evict_key(engine, db, &key, policy.volatile(), hooks, &mut notified) {
+        match evict_key(
+            engine,
+            db,
+            &key,
+            policy.volatile(),
+            hooks,
+            &mut notified,
+            now_ms,
+        ) {
             Some(bytes) => {
                 freed += bytes;
                 keys_freed += 1;
@@ -488,7 +517,7 @@ pub fn background(engine: &Engine, hooks: &dyn ServerHooks) {
 }
 
 /// The next key to evict, `None` when there is no candidate at all.
-fn pick(engine: &Engine, pool: &mut Pool, policy: Policy) -> Option<(usize, Vec<u8>)> {
+fn pick(engine: &Engine, pool: &mut Pool, policy: Policy, now_ms: i64) -> Option<(usize, Vec<u8>)> {
     let dbs = engine.keyspace.db_count();
     if pool.empty_until.len() != dbs {
         pool.empty_until = vec![None; dbs];
@@ -502,9 +531,17 @@ fn pick(engine: &Engine, pool: &mut Pool, policy: Policy) -> Option<(usize, Vec<
                 pool.next_db = (pool.next_db + 1) % dbs;
                 let db = pool.next_db;
                 let mut found = None;
-                if sample_db(engine, pool, db, 1, volatile, forced, &mut rng, |_, key| {
-                    found = Some(key.to_vec())
-                }) > 0
+                if sample_db(
+                    engine,
+                    pool,
+                    db,
+                    1,
+                    volatile,
+                    forced,
+                    true,
+                    &mut rng,
+                    |_, key| found = Some(key.to_vec()),
+                ) > 0
                 {
                     return found.map(|k| (db, k));
                 }
@@ -513,7 +550,6 @@ fn pick(engine: &Engine, pool: &mut Pool, policy: Policy) -> Option<(usize, Vec<
         return None;
     }
     let lfu = matches!(policy, Policy::VolatileLfu | Policy::AllkeysLfu);
-    let now_ms = engine.clock.now_ms();
     let clock = lru_clock(now_ms);
     let minutes = crate::keyspace::access::lfu_minutes(now_ms);
     let decay = engine.config.int(P::LfuDecayTime).clamp(0, u32::MAX as i64) as u32;
@@ -541,6 +577,7 @@ fn pick(engine: &Engine, pool: &mut Pool, policy: Policy) -> Option<(usize, Vec<
                 samples,
                 volatile,
                 forced,
+                false,
                 &mut rng,
                 |n, key| picked.push((score(n), key.to_vec())),
             );
@@ -577,11 +614,12 @@ fn sample_db(
     count: usize,
     volatile: bool,
     forced: bool,
+    random_pick: bool,
     rng: &mut impl Rng,
     mut f: impl FnMut(&crate::keyspace::Node, &[u8]),
 ) -> usize {
-    let now = Instant::now();
-    if !forced && pool.empty_until[db].is_some_and(|t| now < t) {
+    // The clock is read only for a db marked empty (sampling runs per eviction).
+    if !forced && pool.empty_until[db].is_some_and(|t| Instant::now() < t) {
         return 0;
     }
     let start = rng.gen_range(0..SHARDS);
@@ -594,52 +632,47 @@ fn sample_db(
             continue;
         }
         let dict = shard.dict();
-        // A small shard gives few draws, the rest come from the next shards: with
-        // few keys per shard, draws with replacement from one would mostly repeat
-        // the same keys (a worse sample than Redis's from the whole db).
-        let want = (present / 8).clamp(1, count - got);
+        // A small shard gives few samples, the rest come from the next shards: a
+        // db of few keys per shard is then still sampled across many.
+        let want = (present / 8).clamp(1, count.saturating_sub(got).max(1));
         let mut taken = 0;
-        // Random draws; with few TTL keys among many, a scan from a random
-        // cursor finds the volatile ones instead.
-        for _ in 0..want * 4 {
-            let Some(n) = dict.random(rng) else { break };
-            if volatile && n.expire_at == 0 {
-                continue;
-            }
-            f(n, n.key());
-            taken += 1;
-            if taken == want {
+        if random_pick {
+            // Random policies: one fair pick (retried when it lacks a TTL).
+            for _ in 0..16 {
+                let Some(n) = dict.random(rng) else { break };
+                if volatile && n.expire_at == 0 {
+                    continue;
+                }
+                f(n, n.key());
+                taken = 1;
                 break;
             }
         }
-        if taken == 0 && volatile {
-            let mut cursor: u64 = rng.gen();
-            for _ in 0..2 {
-                loop {
-                    cursor = dict.scan(cursor, |n| {
-                        if n.expire_at != 0 && taken < want {
-                            f(n, n.key());
-                            taken += 1;
-                        }
-                    });
-                    if taken >= want || cursor == 0 {
-                        break;
-                    }
+        if taken == 0 {
+            // Consecutive buckets from a random one, as Redis's dictGetSomeKeys;
+            // volatile policies skip keys without a TTL (and may walk the whole
+            // table of a shard where those are rare).
+            let buckets = dict.buckets();
+            let start = rng.gen_range(0..buckets.max(1));
+            let max = if volatile { buckets } else { want * 10 };
+            dict.some(start, max, want, |n| {
+                if volatile && n.expire_at == 0 {
+                    return false;
                 }
-                if taken > 0 {
-                    break;
-                }
-            }
+                f(n, n.key());
+                taken += 1;
+                true
+            });
         }
         got += taken;
-        if got == count {
+        if got >= count {
             break;
         }
     }
     if got > 0 {
         pool.empty_until[db] = None;
     } else {
-        pool.empty_until[db] = Some(now + EMPTY_DB_RECHECK);
+        pool.empty_until[db] = Some(Instant::now() + EMPTY_DB_RECHECK);
     }
     got
 }
@@ -655,6 +688,7 @@ fn evict_key(
     volatile: bool,
     hooks: &dyn ServerHooks,
     notified: &mut u64,
+    now_ms: i64,
 ) -> Option<u64> {
     let hash = hash_key(key);
     let mut ids = [(db * SHARDS + shard_of(hash)) as LockId];
@@ -664,7 +698,7 @@ fn evict_key(
         // cut nothing changes the data (nor the AOF).
         return None;
     }
-    let mut keys = Keys::new(locks, db, engine.clock.now_ms());
+    let mut keys = Keys::new(locks, db, now_ms);
     keys.mode = KeysMode {
         track_ready: engine.blocked_clients.load(Relaxed) > 0,
         propagating: engine

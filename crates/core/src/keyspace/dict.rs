@@ -236,6 +236,39 @@ impl Dict {
         }
     }
 
+    /// Entries of consecutive buckets from bucket `start` (wrapping), at most
+    /// `max_buckets` buckets, until `f` has accepted `want` (returning true for
+    /// each it takes) — always whole chains: a chain's head is its newest entry,
+    /// and stopping there would favour recently inserted keys. Redis's
+    /// dictGetSomeKeys, which eviction samples with: not uniform per entry like
+    /// [`random`](Self::random), but a few cache lines per sample and no retries
+    /// on a table left sparse by deletions.
+    pub fn some(
+        &self,
+        start: usize,
+        max_buckets: usize,
+        want: usize,
+        mut f: impl FnMut(&Node) -> bool,
+    ) {
+        let n = self.table.len();
+        if n == 0 || self.len == 0 {
+            return;
+        }
+        let mut taken = 0;
+        for i in 0..max_buckets.min(n) {
+            let mut cur = self.table[(start + i) & (n - 1)].as_ref();
+            while let Some(node) = cur {
+                if f(node) {
+                    taken += 1;
+                }
+                cur = node.next.as_ref();
+            }
+            if taken >= want {
+                return;
+            }
+        }
+    }
+
     /// Every entry, in bucket order.
     pub fn iter(&self) -> impl Iterator<Item = &Node> {
         self.table.iter().flat_map(|slot| {
