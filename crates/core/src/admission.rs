@@ -61,9 +61,24 @@ pub fn admit(
     engine: &Engine,
     client: &Client,
     cmd: &Command,
+    args: &[&[u8]],
     hooks: &dyn ServerHooks,
 ) -> Result<Admitted, CmdError> {
-    let flags = effective_flags(client, cmd);
+    let mut flags = effective_flags(client, cmd);
+    // A script that declares flags is admitted with them; they only matter while
+    // a gate below could refuse a write or a denyoom command.
+    if cmd.admit.has(Admit::SCRIPT) {
+        let gates = &engine.gates;
+        let watched = gates.out_of_memory.load(Relaxed)
+            || gates.read_only_replica.load(Relaxed)
+            || engine.propagating.load(Relaxed)
+            || engine.bgsave_failed.load(Relaxed);
+        if watched {
+            if let Some(sf) = engine.scripting.command_script_flags(args) {
+                flags = sf.command_flags(flags);
+            }
+        }
+    }
     // Redis's authRequired(): only while a password is set (clearing requirepass
     // lets in connections that never authenticated).
     if !client.authenticated

@@ -417,7 +417,7 @@ impl Engine {
                 CmdError::WrongArity(cmd.meta.name.clone()),
             );
         }
-        let admitted = match crate::admission::admit(self, client, cmd, hooks) {
+        let admitted = match crate::admission::admit(self, client, cmd, args, hooks) {
             Ok(a) => a,
             Err(e) => return self.reject(client, Some(cmd), e),
         };

@@ -59,6 +59,10 @@ impl Admit {
     pub const DISK_CHECK: Admit = Admit(4);
     /// Runs the queued commands (EXEC): admitted with their flags too.
     pub const RUNS_QUEUE: Admit = Admit(8);
+    /// Runs a script (EVAL, EVALSHA, FCALL and their _RO forms): a script that
+    /// declares flags is admitted with the flags they give (Redis's
+    /// evalGetCommandFlags / fcallGetCommandFlags).
+    pub const SCRIPT: Admit = Admit(16);
 
     /// Both sets.
     pub const fn and(self, other: Admit) -> Admit {

@@ -5,15 +5,15 @@ use mlua::ffi;
 use super::exec::{self, Call};
 use super::vm::{self, Kind, Vm};
 use super::{sha1_hex, shebang, Script};
-use crate::commands::{reply_help, CommandDef, Locks};
+use crate::commands::{reply_help, Admit, CommandDef, Locks};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
 
 pub static COMMANDS: &[CommandDef] = &[
-    CommandDef::with_locks("eval", eval, Locks::Own),
-    CommandDef::with_locks("evalsha", evalsha, Locks::Own),
-    CommandDef::with_locks("eval_ro", eval_ro, Locks::Own),
-    CommandDef::with_locks("evalsha_ro", evalsha_ro, Locks::Own),
+    CommandDef::with_locks("eval", eval, Locks::Own).admit(Admit::SCRIPT),
+    CommandDef::with_locks("evalsha", evalsha, Locks::Own).admit(Admit::SCRIPT),
+    CommandDef::with_locks("eval_ro", eval_ro, Locks::Own).admit(Admit::SCRIPT),
+    CommandDef::with_locks("evalsha_ro", evalsha_ro, Locks::Own).admit(Admit::SCRIPT),
     CommandDef::new("script|load", script_load),
     CommandDef::new("script|exists", script_exists),
     CommandDef::new("script|flush", script_flush),

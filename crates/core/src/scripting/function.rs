@@ -23,13 +23,13 @@ use parking_lot::RwLock;
 use super::exec::{self, Call};
 use super::vm::{self, Kind, Vm};
 use super::ScriptFlags;
-use crate::commands::{reply_help, CommandDef, Locks};
+use crate::commands::{reply_help, Admit, CommandDef, Locks};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
 
 pub static COMMANDS: &[CommandDef] = &[
-    CommandDef::with_locks("fcall", fcall, Locks::Own),
-    CommandDef::with_locks("fcall_ro", fcall_ro, Locks::Own),
+    CommandDef::with_locks("fcall", fcall, Locks::Own).admit(Admit::SCRIPT),
+    CommandDef::with_locks("fcall_ro", fcall_ro, Locks::Own).admit(Admit::SCRIPT),
     CommandDef::new("function|load", function_load),
     CommandDef::new("function|delete", function_delete),
     CommandDef::new("function|flush", function_flush),
@@ -210,6 +210,15 @@ impl Libraries {
         }
         self.generation.fetch_add(1, Ordering::AcqRel);
         true
+    }
+
+    /// The flags of function `name` (any case), if it exists.
+    pub fn flags_of(&self, name: &[u8]) -> Option<ScriptFlags> {
+        let lib = self.function(name)?;
+        lib.functions
+            .values()
+            .find(|f| f.name.as_bytes().eq_ignore_ascii_case(name))
+            .map(|f| f.flags)
     }
 
     /// The library holding function `name` (any case).

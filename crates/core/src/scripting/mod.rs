@@ -188,6 +188,25 @@ impl Scripting {
         self.cache_bytes.load(Ordering::Relaxed)
     }
 
+    /// The flags a script command runs with, for admission: those its script
+    /// declares (`None` for a script without a shebang, an unknown one, or a
+    /// command that is not a script's).
+    pub fn command_script_flags(&self, args: &[&[u8]]) -> Option<ScriptFlags> {
+        let name = args.first()?;
+        let target = args.get(1)?;
+        let flags = if name.len() >= 5 && name[..5].eq_ignore_ascii_case(b"fcall") {
+            self.functions.flags_of(target)?
+        } else if name.len() >= 7 && name[..7].eq_ignore_ascii_case(b"evalsha") {
+            self.get(target)?.flags
+        } else {
+            match self.get(sha1_hex(target).as_bytes()) {
+                Some(s) => s.flags,
+                None => shebang::parse(target).ok()?.0,
+            }
+        };
+        (!flags.has(ScriptFlags::EVAL_COMPAT)).then_some(flags)
+    }
+
     /// Whether others must be told BUSY now.
     #[inline]
     pub fn busy(&self) -> bool {
