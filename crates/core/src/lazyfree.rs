@@ -91,7 +91,13 @@ pub fn pending() -> u64 {
     PENDING.load(Ordering::Relaxed)
 }
 
-/// Objects freed in the background so far (INFO lazyfreed_objects).
+/// CONFIG RESETSTAT: the count of freed objects starts again from zero.
+pub fn reset_freed() {
+    FREED.store(0, Ordering::Relaxed);
+}
+
+/// Values freed in the background since start or the last CONFIG RESETSTAT
+/// (INFO lazyfreed_objects).
 pub fn freed() -> u64 {
     FREED.load(Ordering::Relaxed)
 }

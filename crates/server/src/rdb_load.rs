@@ -175,8 +175,15 @@ pub fn load_from_opts(
     r: impl std::io::Read,
     opts: LoadOptions,
 ) -> Result<LoadStats, String> {
-    let corrupt = |e: ferrokv_persist::RdbError| {
-        format!("Short read or corrupt RDB loading DB ({e}). Unrecoverable error, aborting now.")
+    let corrupt = |e: ferrokv_persist::RdbError| match e.kind {
+        // Redis's wording (rdbLoad, then rdbReportError's "RDB CRC error"), which
+        // tools and its tests look for: the computed sum is "expected", the
+        // file's "got".
+        ferrokv_persist::ErrorKind::Checksum { expected, actual } => format!(
+            "Wrong RDB checksum expected: ({actual:016x}) but got ({expected:016x}). Aborting now. (offset {}: RDB CRC error)",
+            e.offset
+        ),
+        _ => format!("Short read or corrupt RDB loading DB ({e}). Unrecoverable error, aborting now."),
     };
     let mut reader = RdbReader::buffered(r)
         .map_err(corrupt)?

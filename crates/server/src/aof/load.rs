@@ -416,6 +416,17 @@ pub fn debug_loadaof(st: &ServerState) -> Result<(), String> {
             ))
         }
     };
-    load_files(engine, st, &d, &m)?;
+    // Others get LOADING while the files replay (a slow script in them included),
+    // as during Redis's loadAppendOnlyFiles.
+    engine
+        .gates
+        .loading
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let loaded = load_files(engine, st, &d, &m);
+    engine
+        .gates
+        .loading
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    loaded?;
     Ok(())
 }
