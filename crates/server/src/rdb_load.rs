@@ -175,7 +175,8 @@ pub fn load_from_opts(
     r: impl std::io::Read,
     opts: LoadOptions,
 ) -> Result<LoadStats, String> {
-    let corrupt = |e: ferrokv_persist::RdbError| match e.kind {
+    let corrupt = |e: ferrokv_persist::RdbError| {
+        match e.kind {
         // Redis's wording (rdbLoad, then rdbReportError's "RDB CRC error"), which
         // tools and its tests look for: the computed sum is "expected", the
         // file's "got".
@@ -184,6 +185,7 @@ pub fn load_from_opts(
             e.offset
         ),
         _ => format!("Short read or corrupt RDB loading DB ({e}). Unrecoverable error, aborting now."),
+    }
     };
     let mut reader = RdbReader::buffered(r)
         .map_err(corrupt)?

@@ -79,6 +79,12 @@ pub fn prepare(st: &ServerState, flags: i64) -> bool {
     sd.not_accepting.store(true, Release);
     st.engine.halt();
     if finish(st, flags) {
+        // Stop listening before anyone hears back: a client that connects now is
+        // refused, as by Redis's exited process, rather than accepted by the
+        // kernel and then dropped.
+        for task in std::mem::take(&mut *st.tcp_accept.lock()) {
+            task.abort();
+        }
         sd.exiting.store(true, Release);
         sd.outcome.notify_waiters();
         st.request_shutdown();
