@@ -445,12 +445,13 @@ pub(crate) fn table(targets: &[Target], rows: &[(String, Vec<f64>)]) -> String {
     s
 }
 
-pub fn main(args: &[String]) -> Result {
-    let o = parse(args)?;
+/// For every side-by-side bench: builds the release server (returning its path)
+/// and moves this process (the load generator) to core 1, the servers going to
+/// core 0.
+pub(crate) fn build_and_pin_self() -> Result<String> {
     let _ = (cores(), have_taskset());
     run(cargo().args(["build", "--release", "-p", "ferrokv-server"]))?;
     let server = target_dir().join("release/ferrokv-server");
-    let server = server.to_string_lossy().into_owned();
     if have_taskset() {
         // This process's load (and the threads it starts) on the other core.
         let _ = Command::new("taskset")
@@ -458,7 +459,12 @@ pub fn main(args: &[String]) -> Result {
             .stdout(Stdio::null())
             .status();
     }
-    let redis = Target {
+    Ok(server.to_string_lossy().into_owned())
+}
+
+/// redis-server without persistence, pinned to one core.
+pub(crate) fn redis_target() -> Target {
+    Target {
         name: "redis-server".into(),
         argv: [
             "redis-server",
@@ -472,23 +478,36 @@ pub fn main(args: &[String]) -> Result {
         .map(String::from)
         .to_vec(),
         pin: true,
-    };
-    let ferrokv = |threads: usize, pin: bool| Target {
+    }
+}
+
+/// ferrokv with `threads` workers, pinned to one core or not.
+pub(crate) fn ferrokv_target(server: &str, threads: usize, pin: bool) -> Target {
+    Target {
         name: format!(
             "ferrokv --threads {threads}{}",
             if pin { "" } else { " (unpinned)" }
         ),
-        argv: vec![
-            server.clone(),
-            "--port".into(),
-            "{port}".into(),
-            "--save".into(),
-            "".into(),
-            "--threads".into(),
-            threads.to_string(),
-        ],
+        argv: [
+            server,
+            "--port",
+            "{port}",
+            "--save",
+            "",
+            "--threads",
+            &threads.to_string(),
+        ]
+        .map(String::from)
+        .to_vec(),
         pin,
-    };
+    }
+}
+
+pub fn main(args: &[String]) -> Result {
+    let o = parse(args)?;
+    let server = build_and_pin_self()?;
+    let redis = redis_target();
+    let ferrokv = |threads: usize, pin: bool| ferrokv_target(&server, threads, pin);
     let targets = [redis, ferrokv(1, true)];
     let only: Vec<&str> = o.only.iter().map(String::as_str).collect();
     let rows = compare(&targets, &o, (!only.is_empty()).then_some(&only[..]))?;

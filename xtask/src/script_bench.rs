@@ -12,8 +12,11 @@
 
 use std::io::{Read, Write};
 
-use crate::pubsub_bench::{benchmark, connect, have_taskset, median, resp, start, table, Target};
-use crate::util::{cargo, run, target_dir, Result};
+use crate::pubsub_bench::{
+    benchmark, build_and_pin_self, connect, ferrokv_target, median, redis_target, resp, start,
+    table,
+};
+use crate::util::Result;
 
 const RETURN_1: &str = "return 1";
 const INCR: &str = "return redis.call('incr', KEYS[1])";
@@ -66,48 +69,8 @@ pub fn main(args: &[String]) -> Result {
             other => return Err(format!("bench scripting: unknown option {other}")),
         }
     }
-    let _ = have_taskset();
-    run(cargo().args(["build", "--release", "-p", "ferrokv-server"]))?;
-    let server = target_dir().join("release/ferrokv-server");
-    let server = server.to_string_lossy().into_owned();
-    if have_taskset() {
-        let _ = std::process::Command::new("taskset")
-            .args(["-p", "-c", "1", &std::process::id().to_string()])
-            .stdout(std::process::Stdio::null())
-            .status();
-    }
-    let targets = [
-        Target {
-            name: "redis-server".into(),
-            argv: [
-                "redis-server",
-                "--port",
-                "{port}",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ]
-            .map(String::from)
-            .to_vec(),
-            pin: true,
-        },
-        Target {
-            name: "ferrokv --threads 1".into(),
-            argv: [
-                server.as_str(),
-                "--port",
-                "{port}",
-                "--save",
-                "",
-                "--threads",
-                "1",
-            ]
-            .map(String::from)
-            .to_vec(),
-            pin: true,
-        },
-    ];
+    let server = build_and_pin_self()?;
+    let targets = [redis_target(), ferrokv_target(&server, 1, true)];
     let workloads: [(&str, usize); 4] = [
         ("EVALSHA return 1", 0),
         ("EVALSHA 1 INCR", 1),

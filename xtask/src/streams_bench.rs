@@ -14,11 +14,13 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::pubsub_bench::{benchmark, connect, have_taskset, median, resp, start, table, Target};
-use crate::util::{cargo, run, target_dir, Result};
+use crate::pubsub_bench::{
+    benchmark, build_and_pin_self, connect, ferrokv_target, median, redis_target, resp, start,
+    table,
+};
+use crate::util::Result;
 
 const CONSUMERS: usize = 8;
 const FIELDS: [&str; 10] = [
@@ -233,39 +235,8 @@ fn scenarios() -> Vec<Scenario> {
 
 pub fn main(args: &[String]) -> Result {
     let o = parse(args)?;
-    let _ = have_taskset();
-    run(cargo().args(["build", "--release", "-p", "ferrokv-server"]))?;
-    let server = target_dir().join("release/ferrokv-server");
-    let server = server.to_string_lossy().into_owned();
-    if have_taskset() {
-        let _ = Command::new("taskset")
-            .args(["-p", "-c", "1", &std::process::id().to_string()])
-            .stdout(Stdio::null())
-            .status();
-    }
-    let redis = Target {
-        name: "redis-server".into(),
-        argv: [
-            "redis-server",
-            "--port",
-            "{port}",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        .map(String::from)
-        .to_vec(),
-        pin: true,
-    };
-    let ferrokv = Target {
-        name: "ferrokv --threads 1".into(),
-        argv: [&server, "--port", "{port}", "--save", "", "--threads", "1"]
-            .map(String::from)
-            .to_vec(),
-        pin: true,
-    };
-    let targets = [redis, ferrokv];
+    let server = build_and_pin_self()?;
+    let targets = [redis_target(), ferrokv_target(&server, 1, true)];
     let mut rows = Vec::new();
     for (name, f) in scenarios() {
         if !o.only.is_empty() && !o.only.iter().any(|k| name.starts_with(k.as_str())) {
