@@ -729,26 +729,8 @@ impl Engine {
         client.last_cmd = exec_name;
         let log = tx.log.into_inner();
         if !log.is_empty() {
-            let multi_cmd: [&[u8]; 1] = [b"MULTI"];
-            let exec_cmd: [&[u8]; 1] = [b"EXEC"];
-            let argvs: Vec<Vec<&[u8]>> = log
-                .iter()
-                .map(|(_, argv)| argv.iter().map(Vec::as_slice).collect())
-                .collect();
-            let mut cmds: Vec<(usize, &[&[u8]])> = Vec::with_capacity(log.len() + 2);
-            // One command is logged alone, as Redis 7.0 propagates it.
-            let wrap = log.len() > 1;
-            if wrap {
-                cmds.push((log[0].0, &multi_cmd[..]));
-            }
-            for ((db, _), argv) in log.iter().zip(&argvs) {
-                cmds.push((*db, &argv[..]));
-            }
-            if wrap {
-                cmds.push((log[log.len() - 1].0, &exec_cmd[..]));
-            }
             // Still under the transaction's locks: logged in execution order.
-            let offset = hooks.propagate(&cmds);
+            let offset = crate::transaction::propagate_block(hooks, &log, true);
             if offset > 0 {
                 client.aof_offset = offset;
             }

@@ -333,3 +333,32 @@ impl ServerHooks for TxHooks<'_> {
         self.inner.long_running();
     }
 }
+
+/// Hands what a transaction or a script collected (`(db, argv)` in execution
+/// order) to the propagation hook as one block: wrapped in MULTI/EXEC when more
+/// than one command and `may_wrap` (not when already inside EXEC), a single
+/// command alone, as Redis 7.0 propagates. Returns the AOF offset (0: none).
+pub(crate) fn propagate_block(
+    hooks: &dyn ServerHooks,
+    log: &[(usize, Vec<Vec<u8>>)],
+    may_wrap: bool,
+) -> u64 {
+    let multi_cmd: [&[u8]; 1] = [b"MULTI"];
+    let exec_cmd: [&[u8]; 1] = [b"EXEC"];
+    let argvs: Vec<Vec<&[u8]>> = log
+        .iter()
+        .map(|(_, argv)| argv.iter().map(Vec::as_slice).collect())
+        .collect();
+    let wrap = may_wrap && log.len() > 1;
+    let mut cmds: Vec<(usize, &[&[u8]])> = Vec::with_capacity(log.len() + 2);
+    if wrap {
+        cmds.push((log[0].0, &multi_cmd[..]));
+    }
+    for ((db, _), argv) in log.iter().zip(&argvs) {
+        cmds.push((*db, &argv[..]));
+    }
+    if wrap {
+        cmds.push((log[log.len() - 1].0, &exec_cmd[..]));
+    }
+    hooks.propagate(&cmds)
+}

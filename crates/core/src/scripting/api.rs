@@ -39,7 +39,7 @@ pub(crate) unsafe fn push_error(l: L, text: &str) {
 
 /// Marks the error table on top of the stack as already counted in the error
 /// statistics (the command that failed counted it).
-unsafe fn mark_counted(l: L) {
+pub(crate) unsafe fn mark_counted(l: L) {
     // SAFETY: a table is on top.
     unsafe {
         ffi::lua_pushboolean(l, 1);

@@ -100,6 +100,16 @@ unsafe fn push_bytes(l: L, b: &[u8]) {
     unsafe { ffi::lua_pushlstring(l, b.as_ptr() as *const c_char, b.len()) };
 }
 
+/// Pushes `{name = s}` (status replies, big numbers).
+unsafe fn push_field_table(l: L, name: &std::ffi::CStr, s: &[u8]) {
+    // SAFETY: valid state.
+    unsafe {
+        ffi::lua_newtable(l);
+        push_bytes(l, s);
+        ffi::lua_setfield(l, -2, name.as_ptr());
+    }
+}
+
 /// Pushes the Lua form of the reply in `bytes` (one value).
 pub(crate) unsafe fn push_reply(l: L, bytes: &[u8]) {
     let mut c = Cursor { b: bytes, pos: 0 };
@@ -143,9 +153,7 @@ unsafe fn push_value(l: L, c: &mut Cursor<'_>, push: bool) {
             b'+' => {
                 let s = c.line();
                 if push {
-                    ffi::lua_newtable(l);
-                    push_bytes(l, s);
-                    ffi::lua_setfield(l, -2, c"ok".as_ptr());
+                    push_field_table(l, c"ok", s);
                 }
             }
             b'-' => {
@@ -153,11 +161,11 @@ unsafe fn push_value(l: L, c: &mut Cursor<'_>, push: bool) {
                 if push {
                     let text = format!("-{}", String::from_utf8_lossy(s));
                     super::api::push_error(l, &text);
-                    ffi::lua_pushboolean(l, 1);
-                    ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
+                    super::api::mark_counted(l);
                 }
             }
-            b'*' => {
+            // Push data is not a command reply; it reads as an array.
+            b'*' | b'>' => {
                 let n = c.int();
                 if n < 0 {
                     if push {
@@ -241,9 +249,7 @@ unsafe fn push_value(l: L, c: &mut Cursor<'_>, push: bool) {
             b'(' => {
                 let s = c.line();
                 if push {
-                    ffi::lua_newtable(l);
-                    push_bytes(l, s);
-                    ffi::lua_setfield(l, -2, c"big_number".as_ptr());
+                    push_field_table(l, c"big_number", s);
                 }
             }
             b'=' => {
@@ -262,19 +268,6 @@ unsafe fn push_value(l: L, c: &mut Cursor<'_>, push: bool) {
                     push_bytes(l, format);
                     ffi::lua_setfield(l, -2, c"format".as_ptr());
                     ffi::lua_setfield(l, -2, c"verbatim_string".as_ptr());
-                }
-            }
-            b'>' => {
-                // Push data is not a command reply; read it as an array.
-                let n = c.int();
-                if push {
-                    ffi::lua_createtable(l, n.max(0) as c_int, 0);
-                }
-                for j in 0..n {
-                    push_value(l, c, push);
-                    if push {
-                        ffi::lua_rawseti(l, -2, (j + 1) as ffi::lua_Integer);
-                    }
                 }
             }
             _ => {

@@ -292,7 +292,10 @@ pub(crate) fn run(
     let log = hooks.log.into_inner();
     if !log.is_empty() {
         // Inside EXEC the transaction's own MULTI/EXEC wraps it already.
-        propagate(ctx, &log, !saved_in_exec);
+        let offset = crate::transaction::propagate_block(ctx.hooks, &log, !saved_in_exec);
+        if offset > 0 {
+            ctx.client.aof_offset = offset;
+        }
     }
     r.active.store(false, Ordering::Release);
     r.busy.store(false, Ordering::Release);
@@ -321,31 +324,6 @@ pub(crate) fn run(
         }
     }
     Ok(())
-}
-
-/// Writes the script's effects as one block (MULTI/EXEC around more than one).
-fn propagate(ctx: &mut Ctx<'_, '_>, log: &[(usize, Vec<Vec<u8>>)], may_wrap: bool) {
-    let multi_cmd: [&[u8]; 1] = [b"MULTI"];
-    let exec_cmd: [&[u8]; 1] = [b"EXEC"];
-    let argvs: Vec<Vec<&[u8]>> = log
-        .iter()
-        .map(|(_, argv)| argv.iter().map(Vec::as_slice).collect())
-        .collect();
-    let wrap = may_wrap && log.len() > 1;
-    let mut cmds: Vec<(usize, &[&[u8]])> = Vec::with_capacity(log.len() + 2);
-    if wrap {
-        cmds.push((log[0].0, &multi_cmd[..]));
-    }
-    for ((db, _), argv) in log.iter().zip(&argvs) {
-        cmds.push((*db, &argv[..]));
-    }
-    if wrap {
-        cmds.push((log[log.len() - 1].0, &exec_cmd[..]));
-    }
-    let offset = ctx.hooks.propagate(&cmds);
-    if offset > 0 {
-        ctx.client.aof_offset = offset;
-    }
 }
 
 /// The count hook (every 100,000 instructions): past busy-reply-threshold the
