@@ -496,6 +496,36 @@ fn zrangestore() {
     );
 }
 
+/// Negative zero in a ZRANGESTORE destination: members added while Redis still
+/// builds a listpack read back as `0`, those added after it turned into a skiplist
+/// keep `-0` (the order of addition follows REV).
+#[test]
+fn zrangestore_negative_zero_follows_the_listpack_phase() {
+    both(
+        "
+        CONFIG SET zset-max-listpack-entries 1
+        ZADD z -0 b 0 d 1 c
+        ZRANGESTORE d z -inf 1 BYSCORE LIMIT 0 2
+        ZMPOP 1 d MAX COUNT 3
+        ZADD z2 -0 a -0 b -0 c
+        ZRANGESTORE d2 z2 -inf +inf BYSCORE
+        ZRANGE d2 0 -1 WITHSCORES
+        ZRANGESTORE d3 z2 -inf +inf BYSCORE REV
+        ZRANGE d3 0 -1 WITHSCORES
+        ZRANGESTORE d4 z2 0 0
+        ZRANGE d4 0 -1 WITHSCORES
+        ZRANGESTORE d5 z2 0 -1
+        ZRANGE d5 0 -1 WITHSCORES
+        CONFIG SET zset-max-listpack-entries 128
+        CONFIG SET zset-max-listpack-value 3
+        ZADD z3 -0 a -0 zzzzzz -0 zz
+        ZRANGESTORE d6 z3 0 -1
+        ZRANGE d6 0 -1 WITHSCORES
+        CONFIG SET zset-max-listpack-value 64
+        ",
+    );
+}
+
 #[test]
 fn zremrange() {
     both(

@@ -151,6 +151,26 @@ pub(crate) fn store_result(
     Ok(())
 }
 
+/// ZRANGESTORE's destination as Redis 7.0 builds it: a listpack (unless a rank
+/// range is known to be too long), filled in emission order and converted to a
+/// skiplist at the first member that does not fit. Members added while it is a
+/// listpack keep their score as the listpack stores it: an integral score,
+/// negative zero included, becomes an integer, so `-0` reads back as `0`.
+/// Members added after the conversion keep `-0`.
+fn listpack_phase_scores(pairs: &mut [(Vec<u8>, f64)], rank_hint: Option<usize>, l: Limits) {
+    if rank_hint.is_some_and(|n| n > l.entries) {
+        return;
+    }
+    for (i, (m, s)) in pairs.iter_mut().enumerate() {
+        if i + 1 > l.entries || m.len() > l.value {
+            return;
+        }
+        if *s == 0.0 {
+            *s = 0.0;
+        }
+    }
+}
+
 /// An empty result deletes the destination of a STORE command: `del` if it existed.
 pub(crate) fn delete_destination(keys: &mut Keys<'_>, dst: &[u8]) -> CmdResult {
     if keys.delete(dst)? {
@@ -551,7 +571,9 @@ fn zrange_generic(
         }
     };
     if let Some(dst) = store {
-        let pairs = z.collect_range(s, e, rev);
+        let mut pairs = z.collect_range(s, e, rev);
+        let rank_hint = matches!(spec, Spec::Rank(..)).then_some(pairs.len());
+        listpack_phase_scores(&mut pairs, rank_hint, limits(ctx));
         return store_result(ctx, dst, pairs, ev::ZRANGESTORE);
     }
     let out = &mut *ctx.out;
