@@ -27,6 +27,7 @@ pub mod replica;
 pub mod replication;
 pub mod shutdown;
 pub mod state;
+pub mod tls;
 pub mod tracking;
 
 use std::sync::Arc;

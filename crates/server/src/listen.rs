@@ -1,4 +1,5 @@
-//! Listening sockets (TCP per `bind` address, and `unixsocket`) and accepting.
+//! Listening sockets (TCP per `bind` address on `port`, TLS on `tls-port`, and
+//! `unixsocket`) and accepting.
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -29,10 +30,10 @@ fn bind_addr(entry: &str) -> (bool, Option<IpAddr>) {
     (optional, ip)
 }
 
-/// Binds every configured TCP address (`port` 0: none).
-fn bind_all_tcp(state: &ServerState) -> Result<Vec<TcpListener>, String> {
+/// Binds every configured TCP address on `port` (`port` or `tls-port`; 0: none).
+fn bind_all(state: &ServerState, port: P) -> Result<Vec<TcpListener>, String> {
     let cfg = &state.engine.config;
-    let port = cfg.int(P::Port) as u16;
+    let port = cfg.int(port) as u16;
     let mut out = Vec::new();
     if port == 0 {
         return Ok(out);
@@ -68,18 +69,45 @@ fn spawn_tcp(state: &Arc<ServerState>, listeners: Vec<TcpListener>) {
 /// CONFIG SET port/bind: binds the new addresses first (so a failure changes
 /// nothing), then stops accepting on the old ones. Connected clients stay.
 pub fn rebind_tcp(state: &Arc<ServerState>) -> Result<(), String> {
-    let fresh = bind_all_tcp(state)?;
+    let fresh = bind_all(state, P::Port)?;
     let old: Vec<_> = std::mem::take(&mut *state.tcp_accept.lock());
     for task in old {
         task.abort();
     }
     spawn_tcp(state, fresh);
+    if state.engine.config.int(P::TlsPort) != 0 {
+        rebind_tls(state)?;
+    }
     Ok(())
+}
+
+/// CONFIG SET tls-port (and bind): as [`rebind_tcp`] for the TLS listeners,
+/// configuring TLS first when it was not (Redis's applyTLSPort).
+pub fn rebind_tls(state: &Arc<ServerState>) -> Result<(), String> {
+    if !state.tls.configured() {
+        state.tls.configure(&state.engine.config)?;
+    }
+    let fresh = bind_all(state, P::TlsPort)
+        .map_err(|_| "Unable to listen on this port. Check server logs.".to_string())?;
+    let old: Vec<_> = std::mem::take(&mut *state.tls.accept.lock());
+    for task in old {
+        task.abort();
+    }
+    spawn_tls(state, fresh);
+    Ok(())
+}
+
+fn spawn_tls(state: &Arc<ServerState>, listeners: Vec<TcpListener>) {
+    let mut tasks = state.tls.accept.lock();
+    for l in listeners {
+        tasks.push(tokio::spawn(accept_tls(l, state.clone())).abort_handle());
+    }
 }
 
 /// The bound sockets, not accepting yet.
 pub struct Listeners {
     tcp: Vec<TcpListener>,
+    tls: Vec<TcpListener>,
     unix: Option<(UnixListener, String)>,
 }
 
@@ -89,9 +117,17 @@ pub fn bind(state: &Arc<ServerState>) -> Result<Listeners, String> {
     let _ = state.me.set(Arc::downgrade(state));
     let cfg = &state.engine.config;
     let port = cfg.int(P::Port);
-    let tcp = bind_all_tcp(state).map_err(|e| {
+    let tcp = bind_all(state, P::Port).map_err(|e| {
         tracing::warn!("{e}");
         format!("Failed listening on port {port} (TCP), aborting.")
+    })?;
+    if crate::tls::wanted(cfg) && state.tls.configure(cfg).is_err() {
+        return Err("Failed to configure TLS. Check logs for more info.".into());
+    }
+    let tls_port = cfg.int(P::TlsPort);
+    let tls = bind_all(state, P::TlsPort).map_err(|e| {
+        tracing::warn!("{e}");
+        format!("Failed listening on port {tls_port} (TLS), aborting.")
     })?;
     if let Some(a) = tcp.first().and_then(|l| l.local_addr().ok()) {
         state.port.store(u64::from(a.port()), Relaxed);
@@ -109,15 +145,21 @@ pub fn bind(state: &Arc<ServerState>) -> Result<Listeners, String> {
         }
         unix = Some((l, path));
     }
-    if tcp.is_empty() && unix.is_none() {
+    if tcp.is_empty() && tls.is_empty() && unix.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
-    Ok(Listeners { tcp, unix })
+    if tcp.is_empty() {
+        if let Some(a) = tls.first().and_then(|l| l.local_addr().ok()) {
+            state.port.store(u64::from(a.port()), Relaxed);
+        }
+    }
+    Ok(Listeners { tcp, tls, unix })
 }
 
 /// Spawns the accept loops of the bound sockets.
 pub fn start(state: Arc<ServerState>, listeners: Listeners) {
     spawn_tcp(&state, listeners.tcp);
+    spawn_tls(&state, listeners.tls);
     if let Some((l, path)) = listeners.unix {
         tokio::spawn(accept_unix(l, state, path));
     }
@@ -138,6 +180,39 @@ fn too_many(state: &ServerState) -> bool {
     state.clients.len() as i64 >= state.engine.config.int(P::Maxclients)
 }
 
+/// TCP options every accepted socket gets: no Nagle, and Redis's keepalive
+/// (idle time tcp-keepalive, probes every third of it).
+fn tune(stream: &tokio::net::TcpStream, state: &ServerState) {
+    let _ = stream.set_nodelay(true);
+    let keepalive = state.engine.config.int(P::TcpKeepalive);
+    if keepalive > 0 {
+        let secs = std::time::Duration::from_secs(keepalive as u64);
+        let ka = socket2::TcpKeepalive::new()
+            .with_time(secs)
+            .with_interval((secs / 3).max(std::time::Duration::from_secs(1)));
+        let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&ka);
+    }
+}
+
+/// Why a new TCP connection is refused, as the line Redis writes to it: too many
+/// clients, or protected mode and not from loopback. Counted as rejected.
+fn refusal(state: &ServerState, peer: SocketAddr) -> Option<&'static [u8]> {
+    let cfg = &state.engine.config;
+    let why: &'static [u8] = if too_many(state) {
+        b"-ERR max number of clients reached\r\n"
+    } else if cfg.bool(P::ProtectedMode)
+        && cfg.string(P::Requirepass).is_empty()
+        && !peer.ip().is_loopback()
+        && !matches!(peer.ip(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()))
+    {
+        PROTECTED.as_bytes()
+    } else {
+        return None;
+    };
+    state.clients.rejected.fetch_add(1, Relaxed);
+    Some(why)
+}
+
 async fn accept_tcp(listener: TcpListener, state: Arc<ServerState>) {
     loop {
         let (mut stream, peer) = match listener.accept().await {
@@ -148,34 +223,10 @@ async fn accept_tcp(listener: TcpListener, state: Arc<ServerState>) {
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
-        let cfg = &state.engine.config;
-        let keepalive = cfg.int(P::TcpKeepalive);
-        if keepalive > 0 {
-            // Redis sets the idle time to tcp-keepalive and probes every third of it.
-            let secs = std::time::Duration::from_secs(keepalive as u64);
-            let ka = socket2::TcpKeepalive::new()
-                .with_time(secs)
-                .with_interval((secs / 3).max(std::time::Duration::from_secs(1)));
-            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
-        }
-        if too_many(&state) {
-            state.clients.rejected.fetch_add(1, Relaxed);
-            let _ = stream
-                .write_all(b"-ERR max number of clients reached\r\n")
-                .await;
+        tune(&stream, &state);
+        if let Some(why) = refusal(&state, peer) {
+            let _ = stream.write_all(why).await;
             continue;
-        }
-        if cfg.bool(P::ProtectedMode)
-            && cfg.string(P::Requirepass).is_empty()
-            && !peer.ip().is_loopback()
-        {
-            let loopback_v4_mapped = matches!(peer.ip(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
-            if !loopback_v4_mapped {
-                state.clients.rejected.fetch_add(1, Relaxed);
-                let _ = stream.write_all(PROTECTED.as_bytes()).await;
-                continue;
-            }
         }
         let id = state.clients.next_id();
         let fd = stream.as_raw_fd() as i64;
@@ -192,6 +243,67 @@ async fn accept_tcp(listener: TcpListener, state: Arc<ServerState>) {
             // Not served while a shutdown runs; dropped if the server exits.
             if !crate::shutdown::accept_paused(&st) || crate::shutdown::wait_outcome(&st).await {
                 crate::conn::serve(stream, st.clone(), handle).await;
+            }
+            st.clients.remove(id);
+        });
+    }
+}
+
+/// How long a TLS handshake may take before the connection is dropped.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The TLS port: the same checks as TCP, then the handshake in the connection's
+/// own task (a slow handshake holds up nobody; it counts as a client meanwhile,
+/// as in Redis), then the same connection loop over the encrypted stream. A
+/// refusal is written after the handshake, where the client can read it.
+async fn accept_tls(listener: TcpListener, state: Arc<ServerState>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("Accepting client connection: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        tune(&stream, &state);
+        let Some(acceptor) = state.tls.acceptor(&state.engine.config) else {
+            tracing::warn!("TLS connection refused: no TLS context for tls-auth-clients");
+            continue;
+        };
+        if let Some(why) = refusal(&state, peer) {
+            tokio::spawn(async move {
+                if let Ok(Ok(mut tls)) =
+                    tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                {
+                    let _ = tls.write_all(why).await;
+                    let _ = tls.shutdown().await;
+                }
+            });
+            continue;
+        }
+        let id = state.clients.next_id();
+        let fd = stream.as_raw_fd() as i64;
+        let handle = Arc::new(ClientHandle::new(
+            id,
+            Some(peer),
+            stream.local_addr().ok(),
+            fd,
+            None,
+        ));
+        state.clients.add(handle.clone());
+        let st = state.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    if !crate::shutdown::accept_paused(&st)
+                        || crate::shutdown::wait_outcome(&st).await
+                    {
+                        crate::conn::serve(tls, st.clone(), handle).await;
+                    }
+                }
+                Ok(Err(e)) => tracing::debug!("Error accepting a client connection: {e}"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
             }
             st.clients.remove(id);
         });

@@ -68,6 +68,8 @@ pub struct ServerState {
     pub debug: crate::debug::DebugState,
     /// Connections fed the replication stream (SYNC).
     pub replicas: crate::replica::Replicas,
+    /// TLS contexts and listeners (`tls.rs`).
+    pub tls: crate::tls::Tls,
 }
 
 fn random_hex40() -> String {
@@ -119,6 +121,7 @@ impl ServerState {
             aof: Default::default(),
             debug: Default::default(),
             replicas: Default::default(),
+            tls: Default::default(),
         }
     }
 
@@ -256,6 +259,18 @@ impl ServerHooks for ServerState {
                     let text = e.to_string();
                     text.split(" (os error").next().unwrap_or(&text).to_string()
                 })?;
+            }
+            // Redis's applyTlsCfg: rebuilt only while something uses TLS.
+            "tls" if crate::tls::wanted(&self.engine.config) => {
+                self.tls.configure(&self.engine.config)?
+            }
+            "tls-port" => {
+                let me = self
+                    .me
+                    .get()
+                    .and_then(std::sync::Weak::upgrade)
+                    .ok_or("server is stopping")?;
+                crate::listen::rebind_tls(&me)?;
             }
             "port" | "bind" => {
                 let me = self

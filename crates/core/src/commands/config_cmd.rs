@@ -89,6 +89,9 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     let cfg = &ctx.engine.config;
     let mut applied: Vec<(String, String)> = Vec::new();
+    // Parameters applied together after the others, each group once (the first
+    // of its parameters names it in an error), as Redis runs each apply function.
+    let mut groups: Vec<(&'static str, String)> = Vec::new();
     for (name, value) in &todo {
         let old = Config::find(name)
             .map(|(i, _)| crate::config::param(i).name)
@@ -108,8 +111,15 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         if let Some(o) = old {
             applied.push(o);
         }
-        // Like Redis, a value that did not change is not applied again.
-        if unchanged {
+        // Like Redis, a value that did not change is not applied again, except a
+        // volatile one (a certificate file rewritten in place is reloaded).
+        if unchanged && !crate::config::is_volatile(canonical) {
+            continue;
+        }
+        if let Some(group) = crate::config::apply_group(canonical) {
+            if !groups.iter().any(|(g, _)| *g == group) {
+                groups.push((group, name.clone()));
+            }
             continue;
         }
         if let Err(why) = ctx.hooks.config_changed(canonical) {
@@ -119,6 +129,18 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 let _ = ctx.hooks.config_changed(n);
             }
             return Err(CmdError::ConfigBadValue(name.clone(), why));
+        }
+    }
+    for (group, first) in &groups {
+        if let Err(why) = ctx.hooks.config_changed(group) {
+            // A failed group keeps what it had: only the values are put back.
+            for (n, v) in applied.iter().rev() {
+                let _ = cfg.set(n, v, true);
+                if crate::config::apply_group(n).is_none() {
+                    let _ = ctx.hooks.config_changed(n);
+                }
+            }
+            return Err(CmdError::ConfigBadValue(first.clone(), why));
         }
     }
     let limits = todo.iter().any(|(n, _)| {

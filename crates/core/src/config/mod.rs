@@ -162,11 +162,58 @@ params! {
     ShutdownTimeout: "shutdown-timeout", Kind::Int(0, i32::MAX as i64), "10", YES;
     EnableDebugCommand: "enable-debug-command", Kind::Enum(&["yes", "no", "local"]), "no", NO;
     EnableProtectedConfigs: "enable-protected-configs", Kind::Enum(&["yes", "no", "local"]), "no", NO;
+    TlsPort: "tls-port", Kind::Int(0, 65535), "0", YES;
+    TlsCertFile: "tls-cert-file", Kind::Str, "", YES;
+    TlsKeyFile: "tls-key-file", Kind::Str, "", YES;
+    TlsKeyFilePass: "tls-key-file-pass", Kind::Str, "", YES;
+    TlsClientCertFile: "tls-client-cert-file", Kind::Str, "", YES;
+    TlsClientKeyFile: "tls-client-key-file", Kind::Str, "", YES;
+    TlsClientKeyFilePass: "tls-client-key-file-pass", Kind::Str, "", YES;
+    TlsDhParamsFile: "tls-dh-params-file", Kind::Str, "", YES;
+    TlsCaCertFile: "tls-ca-cert-file", Kind::Str, "", YES;
+    TlsCaCertDir: "tls-ca-cert-dir", Kind::Str, "", YES;
+    TlsAuthClients: "tls-auth-clients", Kind::Enum(&["no", "yes", "optional"]), "yes", YES;
+    TlsProtocols: "tls-protocols", Kind::Str, "", YES;
+    TlsCiphers: "tls-ciphers", Kind::Str, "", YES;
+    TlsCiphersuites: "tls-ciphersuites", Kind::Str, "", YES;
+    TlsPreferServerCiphers: "tls-prefer-server-ciphers", Kind::Bool, "no", YES;
+    TlsSessionCaching: "tls-session-caching", Kind::Bool, "yes", YES;
+    TlsSessionCacheSize: "tls-session-cache-size", Kind::Int(0, i32::MAX as i64), "20480", YES;
+    TlsSessionCacheTimeout: "tls-session-cache-timeout", Kind::Int(0, i32::MAX as i64), "300", YES;
+    TlsReplication: "tls-replication", Kind::Bool, "no", YES;
+    TlsCluster: "tls-cluster", Kind::Bool, "no", YES;
 }
 
 /// Parameters CONFIG SET refuses unless `enable-protected-configs` allows it (they
 /// can make the server write files anywhere).
 pub const PROTECTED: &[&str] = &["dir", "dbfilename"];
+
+/// The group a parameter is applied with after a CONFIG SET, once for all of its
+/// parameters (Redis's shared apply function): `tls` rebuilds the TLS context from
+/// every tls-* setting, so a certificate and its key can change together.
+/// `tls-port` binds (its own step) and `tls-auth-clients` is read per connection.
+pub fn apply_group(name: &str) -> Option<&'static str> {
+    match name {
+        "tls-port" | "tls-auth-clients" => None,
+        n if n.starts_with("tls-") => Some("tls"),
+        _ => None,
+    }
+}
+
+/// Redis's VOLATILE_CONFIG: files whose content may change under the same name,
+/// so CONFIG SET applies them even when the value is unchanged.
+pub fn is_volatile(name: &str) -> bool {
+    matches!(
+        name,
+        "tls-cert-file"
+            | "tls-key-file"
+            | "tls-client-cert-file"
+            | "tls-client-key-file"
+            | "tls-dh-params-file"
+            | "tls-ca-cert-file"
+            | "tls-ca-cert-dir"
+    )
+}
 
 /// Every configuration directive Redis 7.0 accepts. A config file may use any of them;
 /// those not in [`PARAMS`] are reported and skipped instead of aborting startup.

@@ -1,0 +1,418 @@
+//! TLS for client connections (`tls-port`), with rustls instead of OpenSSL.
+//!
+//! The tls-* parameters become rustls server configurations: one per
+//! `tls-auth-clients` mode (client certificates required, optional, not asked),
+//! built together whenever a tls-* parameter changes (at startup, and after a
+//! CONFIG SET as one step, so a certificate and its key can change together),
+//! and picked per connection at accept time, where Redis reads
+//! `tls-auth-clients` too. A failed build keeps the previous configurations and
+//! logs why, as Redis's tlsConfigure does; CONFIG SET then answers "Unable to
+//! update TLS configuration. Check server logs.". Setting a certificate file to
+//! its own name reloads it (Redis's volatile configs).
+//!
+//! What rustls cannot honour, and how it is handled:
+//! - TLSv1 and TLSv1.1 do not exist in rustls: `tls-protocols` listing only those
+//!   fails; alongside TLSv1.2 or TLSv1.3 they are ignored with a warning.
+//! - `tls-ciphers` (TLSv1.2, OpenSSL names) and `tls-ciphersuites` (TLSv1.3) select
+//!   among the suites rustls has (ECDHE with AES-GCM or ChaCha20-Poly1305; the
+//!   three TLSv1.3 suites). Unknown names are skipped as OpenSSL skips them, group
+//!   keywords (`HIGH`, `DEFAULT`, `ALL`, ...) select every suite, `!name` removes
+//!   one; a list that selects nothing fails.
+//! - `tls-dh-params-file`: rustls has no finite-field DH suites; the file is
+//!   checked for existence and otherwise ignored.
+//! - `tls-session-cache-timeout`: rustls's session cache has no lifetime, only a
+//!   size (`tls-session-cache-size`); tickets (as OpenSSL issues by default) are
+//!   on while `tls-session-caching` is.
+//! - `tls-key-file-pass`: PKCS#8 encrypted keys (`ENCRYPTED PRIVATE KEY`) are
+//!   decrypted; OpenSSL's legacy `Proc-Type: 4,ENCRYPTED` PEM form is not read.
+//! - Client certificates authenticate the connection only (as in Redis 7.0, which
+//!   maps no certificate to an ACL user).
+
+use std::sync::Arc;
+
+use ferrokv_core::config::{Config, P};
+use parking_lot::RwLock;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::{RootCertStore, ServerConfig, SupportedCipherSuite};
+
+/// The error CONFIG SET reports when the TLS context cannot be rebuilt.
+pub const UPDATE_FAILED: &str = "Unable to update TLS configuration. Check server logs.";
+
+/// The server configurations for each `tls-auth-clients` mode.
+struct Contexts {
+    /// Client certificate required (`yes`); absent without a CA.
+    required: Option<Arc<ServerConfig>>,
+    /// Client certificate verified when sent (`optional`); absent without a CA.
+    optional: Option<Arc<ServerConfig>>,
+    /// No client certificate asked for (`no`).
+    none: Arc<ServerConfig>,
+}
+
+/// The current TLS configuration, if one was built.
+#[derive(Default)]
+pub struct Tls {
+    contexts: RwLock<Option<Arc<Contexts>>>,
+    /// The accept loops of the TLS listeners (replaced when tls-port changes).
+    pub accept: parking_lot::Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl Tls {
+    /// Whether a configuration was built (Redis's isTlsConfigured).
+    pub fn configured(&self) -> bool {
+        self.contexts.read().is_some()
+    }
+
+    /// Rebuilds the configurations from the tls-* parameters; on failure logs the
+    /// reason and keeps the old ones.
+    pub fn configure(&self, cfg: &Config) -> Result<(), String> {
+        match build(cfg) {
+            Ok(c) => {
+                *self.contexts.write() = Some(Arc::new(c));
+                Ok(())
+            }
+            Err(why) => {
+                tracing::warn!("{why}");
+                Err(UPDATE_FAILED.to_string())
+            }
+        }
+    }
+
+    /// The configuration a new connection gets under the current
+    /// `tls-auth-clients`; `None` when there is none to give (no TLS context, or
+    /// client certificates asked for without a CA to check them against).
+    pub fn acceptor(&self, cfg: &Config) -> Option<tokio_rustls::TlsAcceptor> {
+        let guard = self.contexts.read();
+        let c = guard.as_ref()?;
+        let conf = match cfg.string(P::TlsAuthClients).as_str() {
+            "no" => c.none.clone(),
+            "optional" => c.optional.clone()?,
+            _ => c.required.clone()?,
+        };
+        Some(tokio_rustls::TlsAcceptor::from(conf))
+    }
+}
+
+/// Whether TLS is wanted at all (Redis configures it when any of these is set).
+pub fn wanted(cfg: &Config) -> bool {
+    cfg.int(P::TlsPort) != 0 || cfg.bool(P::TlsReplication) || cfg.bool(P::TlsCluster)
+}
+
+fn build(cfg: &Config) -> Result<Contexts, String> {
+    let cert_file = cfg.string(P::TlsCertFile);
+    let key_file = cfg.string(P::TlsKeyFile);
+    if cert_file.is_empty() {
+        return Err("No tls-cert-file configured!".into());
+    }
+    if key_file.is_empty() {
+        return Err("No tls-key-file configured!".into());
+    }
+    let ca_file = cfg.string(P::TlsCaCertFile);
+    let ca_dir = cfg.string(P::TlsCaCertDir);
+    let needs_ca = cfg.string(P::TlsAuthClients) != "no"
+        || cfg.bool(P::TlsReplication)
+        || cfg.bool(P::TlsCluster);
+    if needs_ca && ca_file.is_empty() && ca_dir.is_empty() {
+        return Err("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or tls-auth-clients are enabled!".into());
+    }
+    let versions = protocols(&cfg.string(P::TlsProtocols))?;
+    let provider = Arc::new(provider(
+        &cfg.string(P::TlsCiphers),
+        &cfg.string(P::TlsCiphersuites),
+    )?);
+    let certs = load_certs(&cert_file)
+        .map_err(|e| format!("Failed to load certificate: {cert_file}: {e}"))?;
+    let key = load_key(&key_file, &cfg.string(P::TlsKeyFilePass))
+        .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?;
+    let dh = cfg.string(P::TlsDhParamsFile);
+    if !dh.is_empty() && std::fs::metadata(&dh).is_err() {
+        return Err(format!("Failed to load {dh}: No such file or directory"));
+    }
+    let roots = if ca_file.is_empty() && ca_dir.is_empty() {
+        None
+    } else {
+        Some(Arc::new(load_roots(&ca_file, &ca_dir).map_err(|e| {
+            format!("Failed to configure CA certificate(s) file/directory: {e}")
+        })?))
+    };
+    let one = |verifier: Option<(Arc<RootCertStore>, bool)>| -> Result<Arc<ServerConfig>, String> {
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&versions)
+            .map_err(|e| format!("Failed to configure TLS protocols: {e}"))?;
+        let builder = match verifier {
+            None => builder.with_no_client_auth(),
+            Some((roots, optional)) => {
+                let mut v = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
+                if optional {
+                    v = v.allow_unauthenticated();
+                }
+                let v = v
+                    .build()
+                    .map_err(|e| format!("Failed to configure CA certificate(s): {e}"))?;
+                builder.with_client_cert_verifier(v)
+            }
+        };
+        let mut conf = builder
+            .with_single_cert(certs.clone(), key.clone_key())
+            .map_err(|e| format!("Failed to load certificate or key: {e}"))?;
+        conf.ignore_client_order = cfg.bool(P::TlsPreferServerCiphers);
+        if cfg.bool(P::TlsSessionCaching) {
+            let size = match cfg.int(P::TlsSessionCacheSize) {
+                // OpenSSL: 0 is unlimited.
+                0 => 1 << 20,
+                n => n as usize,
+            };
+            conf.session_storage = ServerSessionMemoryCache::new(size);
+            conf.ticketer = rustls::crypto::ring::Ticketer::new()
+                .map_err(|e| format!("Failed to set up TLS session tickets: {e}"))?;
+        } else {
+            conf.session_storage = Arc::new(NoServerSessionStorage {});
+            conf.send_tls13_tickets = 0;
+        }
+        Ok(Arc::new(conf))
+    };
+    let (required, optional) = match &roots {
+        Some(r) => (
+            Some(one(Some((r.clone(), false)))?),
+            Some(one(Some((r.clone(), true)))?),
+        ),
+        None => (None, None),
+    };
+    Ok(Contexts {
+        required,
+        optional,
+        none: one(None)?,
+    })
+}
+
+/// `tls-protocols`: empty is TLSv1.2 and TLSv1.3, as Redis's default.
+fn protocols(spec: &str) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, String> {
+    if spec.trim().is_empty() {
+        return Ok(vec![&rustls::version::TLS13, &rustls::version::TLS12]);
+    }
+    let mut out: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
+    let mut legacy = false;
+    for word in spec.split_whitespace() {
+        match word.to_ascii_lowercase().as_str() {
+            "tlsv1" | "tlsv1.1" => legacy = true,
+            "tlsv1.2" => out.push(&rustls::version::TLS12),
+            "tlsv1.3" => out.push(&rustls::version::TLS13),
+            _ => {
+                return Err("Invalid tls-protocols specified. Use a combination of 'TLSv1', 'TLSv1.1', 'TLSv1.2' and 'TLSv1.3'.".into())
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(
+            "Failed to enable any TLS protocol: TLSv1 and TLSv1.1 are not supported (rustls)"
+                .into(),
+        );
+    }
+    if legacy {
+        tracing::warn!("tls-protocols: TLSv1 and TLSv1.1 are not supported and are ignored");
+    }
+    Ok(out)
+}
+
+/// OpenSSL's names for the suites rustls implements.
+fn openssl_name(s: &SupportedCipherSuite) -> &'static str {
+    use rustls::CipherSuite as C;
+    match s.suite() {
+        C::TLS13_AES_128_GCM_SHA256 => "TLS_AES_128_GCM_SHA256",
+        C::TLS13_AES_256_GCM_SHA384 => "TLS_AES_256_GCM_SHA384",
+        C::TLS13_CHACHA20_POLY1305_SHA256 => "TLS_CHACHA20_POLY1305_SHA256",
+        C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => "ECDHE-ECDSA-AES128-GCM-SHA256",
+        C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => "ECDHE-ECDSA-AES256-GCM-SHA384",
+        C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-ECDSA-CHACHA20-POLY1305",
+        C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => "ECDHE-RSA-AES128-GCM-SHA256",
+        C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => "ECDHE-RSA-AES256-GCM-SHA384",
+        C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-RSA-CHACHA20-POLY1305",
+        _ => "",
+    }
+}
+
+/// Picks from `all` what an OpenSSL-style list selects (`:`, `,` or spaces
+/// between names; keywords select everything; `!`/`-` removes). `None` for an
+/// empty list (the default: every suite).
+fn select(
+    list: &str,
+    all: &[SupportedCipherSuite],
+) -> Option<Result<Vec<SupportedCipherSuite>, ()>> {
+    if list.trim().is_empty() {
+        return None;
+    }
+    let mut out: Vec<SupportedCipherSuite> = Vec::new();
+    for word in list.split([':', ',', ' ']).filter(|w| !w.is_empty()) {
+        let (remove, name) = match word.as_bytes()[0] {
+            b'!' | b'-' => (true, &word[1..]),
+            b'+' => (false, &word[1..]),
+            _ => (false, word),
+        };
+        let group = matches!(
+            name.to_ascii_uppercase().as_str(),
+            "ALL" | "DEFAULT" | "HIGH" | "ECDHE" | "EECDH" | "KEECDH" | "AESGCM" | "TLSV1.2"
+        );
+        for s in all {
+            if group || openssl_name(s).eq_ignore_ascii_case(name) {
+                if remove {
+                    out.retain(|x| x.suite() != s.suite());
+                } else if !out.iter().any(|x| x.suite() == s.suite()) {
+                    out.push(*s);
+                }
+            }
+        }
+    }
+    Some(if out.is_empty() { Err(()) } else { Ok(out) })
+}
+
+/// The ring provider restricted to the suites `tls-ciphers` (TLSv1.2) and
+/// `tls-ciphersuites` (TLSv1.3) select.
+fn provider(ciphers: &str, ciphersuites: &str) -> Result<CryptoProvider, String> {
+    let base = rustls::crypto::ring::default_provider();
+    let (v13, v12): (Vec<_>, Vec<_>) = base
+        .cipher_suites
+        .iter()
+        .partition(|s| matches!(s, SupportedCipherSuite::Tls13(_)));
+    let v12 = match select(ciphers, &v12) {
+        None => v12,
+        Some(Ok(v)) => v,
+        Some(Err(())) => return Err(format!("Failed to configure ciphers: {ciphers}")),
+    };
+    let v13 = match select(ciphersuites, &v13) {
+        None => v13,
+        Some(Ok(v)) => v,
+        Some(Err(())) => return Err(format!("Failed to configure ciphersuites: {ciphersuites}")),
+    };
+    Ok(CryptoProvider {
+        cipher_suites: v13.into_iter().chain(v12).collect(),
+        ..base
+    })
+}
+
+fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let bytes = std::fs::read(path).map_err(|e| io_text(&e))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    if certs.is_empty() {
+        return Err("no certificate found".into());
+    }
+    Ok(certs)
+}
+
+fn load_key(path: &str, pass: &str) -> Result<PrivateKeyDer<'static>, String> {
+    let bytes = std::fs::read(path).map_err(|e| io_text(&e))?;
+    let text = String::from_utf8_lossy(&bytes);
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        if pass.is_empty() {
+            return Err("the key is encrypted and tls-key-file-pass is not set".into());
+        }
+        let start = text
+            .find("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+            .unwrap_or(0);
+        let (_, doc) =
+            pkcs8::Document::from_pem(&text[start..]).map_err(|e| format!("bad PEM: {e}"))?;
+        let info = pkcs8::EncryptedPrivateKeyInfo::try_from(doc.as_bytes())
+            .map_err(|e| format!("bad encrypted key: {e}"))?;
+        let plain = info
+            .decrypt(pass.as_bytes())
+            .map_err(|_| "bad decrypt (wrong tls-key-file-pass?)".to_string())?;
+        return Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            plain.as_bytes().to_vec(),
+        )));
+    }
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(
+            "legacy encrypted PEM keys are not supported: convert with `openssl pkcs8 -topk8`"
+                .into(),
+        );
+    }
+    PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| e.to_string())
+}
+
+/// CA certificates from a file and every PEM file of a directory.
+fn load_roots(file: &str, dir: &str) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    let mut add = |bytes: &[u8], strict: bool| -> Result<(), String> {
+        for c in CertificateDer::pem_slice_iter(bytes) {
+            match c {
+                Ok(c) => {
+                    if let Err(e) = roots.add(c) {
+                        if strict {
+                            return Err(e.to_string());
+                        }
+                    }
+                }
+                Err(e) if strict => return Err(e.to_string()),
+                Err(_) => {}
+            }
+        }
+        Ok(())
+    };
+    if !file.is_empty() {
+        let bytes = std::fs::read(file).map_err(|e| format!("{file}: {}", io_text(&e)))?;
+        add(&bytes, true)?;
+    }
+    if !dir.is_empty() {
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("{dir}: {}", io_text(&e)))?;
+        for e in entries.flatten() {
+            if let Ok(bytes) = std::fs::read(e.path()) {
+                add(&bytes, false)?;
+            }
+        }
+    }
+    if roots.is_empty() {
+        return Err("no CA certificate found".into());
+    }
+    Ok(roots)
+}
+
+/// strerror's text, without Rust's "(os error N)".
+fn io_text(e: &std::io::Error) -> String {
+    let t = e.to_string();
+    t.split(" (os error").next().unwrap_or(&t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[SupportedCipherSuite]) -> Vec<&'static str> {
+        v.iter().map(openssl_name).collect()
+    }
+
+    #[test]
+    fn cipher_lists_select_like_openssl() {
+        let p = provider("ECDHE-RSA-AES256-GCM-SHA384:NOPE", "").unwrap();
+        let v12: Vec<_> = p
+            .cipher_suites
+            .iter()
+            .filter(|s| matches!(s, SupportedCipherSuite::Tls12(_)))
+            .copied()
+            .collect();
+        assert_eq!(names(&v12), vec!["ECDHE-RSA-AES256-GCM-SHA384"]);
+        let p = provider(
+            "HIGH:!ECDHE-RSA-AES256-GCM-SHA384",
+            "TLS_AES_256_GCM_SHA384",
+        )
+        .unwrap();
+        let all = names(&p.cipher_suites);
+        assert!(all.contains(&"TLS_AES_256_GCM_SHA384"));
+        assert!(!all.contains(&"TLS_AES_128_GCM_SHA256"));
+        assert!(!all.contains(&"ECDHE-RSA-AES256-GCM-SHA384"));
+        assert!(all.contains(&"ECDHE-RSA-AES128-GCM-SHA256"));
+        assert!(provider("NOPE", "").is_err());
+        assert!(provider("", "NOPE").is_err());
+    }
+
+    #[test]
+    fn protocol_lists() {
+        assert_eq!(protocols("").unwrap().len(), 2);
+        assert_eq!(protocols("TLSv1.2").unwrap().len(), 1);
+        assert_eq!(protocols("TLSv1 TLSv1.3").unwrap().len(), 1);
+        assert!(protocols("TLSv1").is_err());
+        assert!(protocols("SSLv3").is_err());
+    }
+}

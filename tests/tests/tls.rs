@@ -1,0 +1,309 @@
+//! TLS on tls-port with certificates generated at test time (rcgen): server-only
+//! and mutual TLS, driven by the real redis-cli (OpenSSL) and redis-py, and by
+//! ferrokv-cli; certificate reload and port switching with CONFIG SET, an
+//! encrypted key, a TLS-only server, and the settings rustls cannot honour.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ferrokv_tests::{free_port, show, workspace_root, Server};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files.
+struct Certs {
+    dir: tempfile::TempDir,
+}
+
+impl Certs {
+    fn new() -> Certs {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "ferrokv test CA");
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let leaf = |names: Vec<String>, cn: &str, file: &str| {
+            let mut p = CertificateParams::new(names).unwrap();
+            p.distinguished_name.push(DnType::CommonName, cn);
+            let k = KeyPair::generate().unwrap();
+            let c = p.signed_by(&k, &ca, &ca_key).unwrap();
+            std::fs::write(dir.path().join(format!("{file}.crt")), c.pem()).unwrap();
+            std::fs::write(dir.path().join(format!("{file}.key")), k.serialize_pem()).unwrap();
+        };
+        leaf(
+            vec!["127.0.0.1".into(), "localhost".into()],
+            "Server",
+            "server",
+        );
+        leaf(vec![], "Client", "client");
+        std::fs::write(dir.path().join("ca.crt"), ca.pem()).unwrap();
+        Certs { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
+    }
+
+    /// Server arguments: TLS on `tls_port` beside the plain port.
+    fn server_args(&self, tls_port: u16) -> Vec<String> {
+        vec![
+            "--tls-port".into(),
+            tls_port.to_string(),
+            "--tls-cert-file".into(),
+            self.path("server.crt"),
+            "--tls-key-file".into(),
+            self.path("server.key"),
+            "--tls-ca-cert-file".into(),
+            self.path("ca.crt"),
+        ]
+    }
+}
+
+fn start(certs: &Certs, extra: &[&str]) -> (Server, u16) {
+    let tls_port = free_port();
+    let mut args = certs.server_args(tls_port);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    (Server::ferrokv(&refs), tls_port)
+}
+
+/// redis-cli (or ferrokv-cli) output for one command, `client` adding the client
+/// certificate.
+fn cli(bin: &Path, certs: &Certs, port: u16, client: bool, args: &[&str]) -> (bool, String) {
+    let mut c = Command::new(bin);
+    c.args(["-h", "127.0.0.1", "-p", &port.to_string(), "--tls"]);
+    c.args(["--cacert", &certs.path("ca.crt")]);
+    if client {
+        c.args(["--cert", &certs.path("client.crt")]);
+        c.args(["--key", &certs.path("client.key")]);
+    }
+    c.args(args);
+    let out = c.output().expect("run the cli");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text.trim().to_string())
+}
+
+fn redis_cli() -> PathBuf {
+    PathBuf::from("redis-cli")
+}
+
+fn ferrokv_cli() -> PathBuf {
+    let st = Command::new(env!("CARGO"))
+        .args(["build", "-q", "-p", "ferrokv-cli"])
+        .current_dir(workspace_root())
+        .status()
+        .expect("cargo build ferrokv-cli");
+    assert!(st.success());
+    std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("target"))
+        .join("debug")
+        .join("ferrokv-cli")
+}
+
+#[test]
+fn mutual_tls_with_redis_cli_and_ferrokv_cli() {
+    let certs = Certs::new();
+    let (s, tls) = start(&certs, &[]);
+    // tls-auth-clients yes (the default): a client certificate is required.
+    assert_eq!(
+        cli(&redis_cli(), &certs, tls, true, &["SET", "k", "v"]),
+        (true, "OK".into())
+    );
+    assert_eq!(
+        cli(&redis_cli(), &certs, tls, true, &["GET", "k"]),
+        (true, "v".into())
+    );
+    let (_, text) = cli(&redis_cli(), &certs, tls, false, &["GET", "k"]);
+    assert_ne!(text, "v", "served without a client certificate");
+    assert_eq!(
+        cli(&ferrokv_cli(), &certs, tls, true, &["GET", "k"]),
+        (true, "v".into())
+    );
+    // Plain RESP on the TLS port is not understood, and the TCP port still works.
+    use std::io::{Read, Write};
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", tls)).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = plain.write_all(b"PING\r\n");
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert!(!got.starts_with(b"+PONG"), "{got:?}");
+    assert_eq!(show(&s.conn().run("GET k")), "\"v\"");
+}
+
+#[test]
+fn tls_auth_clients_no_and_optional() {
+    let certs = Certs::new();
+    let (s, tls) = start(&certs, &["--tls-auth-clients", "no"]);
+    assert_eq!(
+        cli(&redis_cli(), &certs, tls, false, &["PING"]),
+        (true, "PONG".into())
+    );
+    let mut c = s.conn();
+    assert_eq!(show(&c.run("CONFIG SET tls-auth-clients optional")), "+OK");
+    assert_eq!(
+        cli(&redis_cli(), &certs, tls, false, &["PING"]),
+        (true, "PONG".into())
+    );
+    assert_eq!(
+        cli(&redis_cli(), &certs, tls, true, &["PING"]),
+        (true, "PONG".into())
+    );
+    assert_eq!(show(&c.run("CONFIG SET tls-auth-clients yes")), "+OK");
+    assert_ne!(cli(&redis_cli(), &certs, tls, false, &["PING"]).1, "PONG");
+}
+
+#[test]
+fn redis_py_connects_with_ssl() {
+    let certs = Certs::new();
+    let (_s, tls) = start(&certs, &[]);
+    let script = format!(
+        "import redis\n\
+         r = redis.Redis(host='127.0.0.1', port={tls}, ssl=True, ssl_ca_certs='{ca}', \
+         ssl_certfile='{crt}', ssl_keyfile='{key}')\n\
+         r.set('py', 'yes')\n\
+         print(r.get('py').decode(), r.incr('n'), r.ping())\n",
+        ca = certs.path("ca.crt"),
+        crt = certs.path("client.crt"),
+        key = certs.path("client.key"),
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "yes 1 True");
+}
+
+#[test]
+fn config_set_reloads_certificates_and_reports_failures() {
+    let certs = Certs::new();
+    let (s, tls) = start(&certs, &[]);
+    let mut c = s.conn();
+    // A missing file: Redis's error, and the old context keeps serving.
+    let r = show(&c.run("CONFIG SET tls-cert-file /nonexistent/cert.pem"));
+    assert_eq!(
+        r,
+        "-ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration. Check server logs."
+    );
+    assert_eq!(
+        show(&c.run("CONFIG GET tls-cert-file")),
+        format!("[\"tls-cert-file\", \"{}\"]", certs.path("server.crt"))
+    );
+    assert_eq!(
+        cli(&redis_cli(), &certs, tls, true, &["PING"]),
+        (true, "PONG".into())
+    );
+    // A new certificate and key written over the old files, reloaded by setting
+    // the same names (volatile configs); both in one CONFIG SET.
+    let fresh = Certs::new();
+    for f in ["server.crt", "server.key"] {
+        std::fs::copy(fresh.path(f), certs.path(f)).unwrap();
+    }
+    let set = format!(
+        "CONFIG SET tls-cert-file {} tls-key-file {}",
+        certs.path("server.crt"),
+        certs.path("server.key")
+    );
+    assert_eq!(show(&c.run(&set)), "+OK");
+    // The old CA no longer verifies the server; the new one does.
+    assert_ne!(cli(&redis_cli(), &certs, tls, true, &["PING"]).1, "PONG");
+    assert_eq!(show(&c.run("CONFIG SET tls-auth-clients no")), "+OK");
+    assert_eq!(
+        cli(&redis_cli(), &fresh, tls, false, &["PING"]),
+        (true, "PONG".into())
+    );
+    // Settings rustls cannot honour are refused as a failed update.
+    let r = show(&c.run("CONFIG SET tls-protocols TLSv1"));
+    assert!(r.contains("Unable to update TLS configuration"), "{r}");
+    let r = show(&c.run("CONFIG SET tls-protocols SSLv3"));
+    assert!(r.contains("Unable to update TLS configuration"), "{r}");
+    assert_eq!(show(&c.run("CONFIG SET tls-protocols TLSv1.2")), "+OK");
+    assert_eq!(
+        cli(&redis_cli(), &fresh, tls, false, &["PING"]),
+        (true, "PONG".into())
+    );
+}
+
+#[test]
+fn tls_port_can_move_and_switch_with_the_plain_port() {
+    let certs = Certs::new();
+    let (s, tls) = start(&certs, &[]);
+    let mut c = s.conn();
+    let other = free_port();
+    assert_eq!(show(&c.run(&format!("CONFIG SET tls-port {other}"))), "+OK");
+    assert_eq!(
+        cli(&redis_cli(), &certs, other, true, &["PING"]),
+        (true, "PONG".into())
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", tls)).is_ok() {
+        assert!(Instant::now() < deadline, "old tls port still accepting");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(show(&c.run("CONFIG SET tls-port 0")), "+OK");
+    assert_eq!(show(&c.run("CONFIG GET tls-port")), "[\"tls-port\", \"0\"]");
+}
+
+#[test]
+fn server_without_a_plain_port_and_an_encrypted_key() {
+    let certs = Certs::new();
+    // The key as PKCS#8 encrypted with AES-256 (what `openssl rsa -aes256` and
+    // `openssl pkcs8 -topk8` write with OpenSSL 3).
+    let enc = certs.path("server.key.enc");
+    let st = Command::new("openssl")
+        .args(["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in"])
+        .arg(certs.path("server.key"))
+        .args(["-out", &enc, "-passout", "pass:1234"])
+        .status()
+        .expect("openssl");
+    assert!(st.success());
+    let (s, tls) = start(&certs, &["--tls-auth-clients", "no"]);
+    let mut c = s.conn();
+    let r = show(&c.run(&format!("CONFIG SET tls-key-file {enc}")));
+    assert!(r.contains("Unable to update TLS configuration"), "{r}");
+    assert_eq!(show(&c.run("CONFIG SET tls-key-file-pass 1234")), "+OK");
+    assert_eq!(
+        show(&c.run(&format!("CONFIG SET tls-key-file {enc}"))),
+        "+OK"
+    );
+    assert_eq!(
+        cli(&redis_cli(), &certs, tls, false, &["PING"]),
+        (true, "PONG".into())
+    );
+    // Only TLS: port 0 in the config, as Redis's TLS test mode runs servers.
+    let tls2 = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(ferrokv_tests::ferrokv_binary())
+        .args(["--port", "0", "--save", "", "--tls-auth-clients", "no"])
+        .args(["--tls-port", &tls2.to_string()])
+        .args(["--tls-cert-file", &certs.path("server.crt")])
+        .args(["--tls-key-file", &certs.path("server.key")])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if cli(&redis_cli(), &certs, tls2, false, &["PING"]) == (true, "PONG".into()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "TLS-only server not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
