@@ -42,6 +42,7 @@ impl Certs {
         );
         leaf(vec![], "Client", "client");
         std::fs::write(dir.path().join("ca.crt"), ca.pem()).unwrap();
+        std::fs::write(dir.path().join("ca.key"), ca_key.serialize_pem()).unwrap();
         Certs { dir }
     }
 
@@ -135,7 +136,8 @@ fn mutual_tls_with_redis_cli_and_ferrokv_cli() {
     let _ = plain.write_all(b"PING\r\n");
     let mut got = Vec::new();
     let _ = plain.read_to_end(&mut got);
-    assert!(!got.starts_with(b"+PONG"), "{got:?}");
+    // Closed without a reply or a TLS alert, as OpenSSL leaves it.
+    assert!(got.is_empty(), "{got:?}");
     assert_eq!(show(&s.conn().run("GET k")), "\"v\"");
 }
 
@@ -225,6 +227,52 @@ fn config_set_reloads_certificates_and_reports_failures() {
         cli(&redis_cli(), &fresh, tls, false, &["PING"]),
         (true, "PONG".into())
     );
+    // A key that does not match the certificate is refused.
+    let r = show(&c.run(&format!(
+        "CONFIG SET tls-key-file {}",
+        certs.path("client.key")
+    )));
+    assert!(r.contains("Unable to update TLS configuration"), "{r}");
+    // An X.509 v1 certificate (no extensions, as `openssl x509 -req` writes by
+    // default) is served as OpenSSL serves it.
+    let csr = certs.path("v1.csr");
+    let v1 = certs.path("v1.crt");
+    let ok = |args: &[&str]| {
+        let st = Command::new("openssl")
+            .args(args)
+            .status()
+            .expect("openssl");
+        assert!(st.success(), "openssl {args:?}");
+    };
+    let key = certs.path("server.key");
+    ok(&["req", "-new", "-key", &key, "-subj", "/CN=v1", "-out", &csr]);
+    let (ca, ca_key) = (certs.path("ca.crt"), certs.path("ca.key"));
+    ok(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-out",
+        &v1,
+    ]);
+    assert_eq!(
+        show(&c.run(&format!("CONFIG SET tls-cert-file {v1}"))),
+        "+OK"
+    );
+    let out = Command::new("redis-cli")
+        .args(["-p", &tls.to_string(), "--tls", "--insecure", "PING"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "PONG");
+    let back = format!("CONFIG SET tls-cert-file {}", certs.path("server.crt"));
+    assert_eq!(show(&c.run(&back)), "+OK");
     // Settings rustls cannot honour are refused as a failed update.
     let r = show(&c.run("CONFIG SET tls-protocols TLSv1"));
     assert!(r.contains("Unable to update TLS configuration"), "{r}");

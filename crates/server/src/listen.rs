@@ -294,6 +294,18 @@ async fn accept_tls(listener: TcpListener, state: Arc<ServerState>) {
         state.clients.add(handle.clone());
         let st = state.clone();
         tokio::spawn(async move {
+            // Not TLS (the first byte of a TLS connection is a handshake record,
+            // 22): closed without a word, as OpenSSL leaves it, rather than
+            // answered with an alert a plain client would try to parse.
+            let mut first = [0u8; 1];
+            let is_tls = matches!(
+                tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await,
+                Ok(Ok(1)) if first[0] == 22
+            );
+            if !is_tls {
+                st.clients.remove(id);
+                return;
+            }
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => {
                     if !crate::shutdown::accept_paused(&st)

@@ -17,7 +17,9 @@
 //!   among the suites rustls has (ECDHE with AES-GCM or ChaCha20-Poly1305; the
 //!   three TLSv1.3 suites). Unknown names are skipped as OpenSSL skips them, group
 //!   keywords (`HIGH`, `DEFAULT`, `ALL`, ...) select every suite, `!name` removes
-//!   one; a list that selects nothing fails.
+//!   one; a list that selects none of them (only CBC or RSA-key-exchange suites,
+//!   say) keeps every suite rustls has and logs a warning, where OpenSSL would
+//!   use the listed ones.
 //! - `tls-dh-params-file`: rustls has no finite-field DH suites; the file is
 //!   checked for existence and otherwise ignored.
 //! - `tls-session-cache-timeout`: rustls's session cache has no lifetime, only a
@@ -137,6 +139,23 @@ fn build(cfg: &Config) -> Result<Contexts, String> {
             format!("Failed to configure CA certificate(s) file/directory: {e}")
         })?))
     };
+    // Not `with_single_cert`: it parses the certificate with webpki, which
+    // refuses X.509 v1 certificates that OpenSSL serves (Redis's test
+    // certificates include one). The key is still checked against the
+    // certificate wherever the certificate can be parsed.
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?;
+    let certified = rustls::sign::CertifiedKey::new(certs, signing);
+    if let Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
+        certified.keys_match()
+    {
+        return Err(format!(
+            "Failed to load private key: {key_file}: it does not match the certificate"
+        ));
+    }
+    let certified = Arc::new(rustls::sign::SingleCertAndKey::from(certified));
     let one = |verifier: Option<(Arc<RootCertStore>, bool)>| -> Result<Arc<ServerConfig>, String> {
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&versions)
@@ -154,9 +173,7 @@ fn build(cfg: &Config) -> Result<Contexts, String> {
                 builder.with_client_cert_verifier(v)
             }
         };
-        let mut conf = builder
-            .with_single_cert(certs.clone(), key.clone_key())
-            .map_err(|e| format!("Failed to load certificate or key: {e}"))?;
+        let mut conf = builder.with_cert_resolver(certified.clone());
         conf.ignore_client_order = cfg.bool(P::TlsPreferServerCiphers);
         if cfg.bool(P::TlsSessionCaching) {
             let size = match cfg.int(P::TlsSessionCacheSize) {
@@ -275,15 +292,24 @@ fn provider(ciphers: &str, ciphersuites: &str) -> Result<CryptoProvider, String>
         .cipher_suites
         .iter()
         .partition(|s| matches!(s, SupportedCipherSuite::Tls13(_)));
+    // A list naming only suites rustls lacks (CBC, RSA key exchange, ...) keeps
+    // every suite rustls has, with a warning: refusing it would stop a server
+    // whose Redis configuration names such ciphers from starting at all.
     let v12 = match select(ciphers, &v12) {
         None => v12,
         Some(Ok(v)) => v,
-        Some(Err(())) => return Err(format!("Failed to configure ciphers: {ciphers}")),
+        Some(Err(())) => {
+            tracing::warn!("tls-ciphers: none of '{ciphers}' is available (rustls); using every TLSv1.2 suite it has");
+            v12
+        }
     };
     let v13 = match select(ciphersuites, &v13) {
         None => v13,
         Some(Ok(v)) => v,
-        Some(Err(())) => return Err(format!("Failed to configure ciphersuites: {ciphersuites}")),
+        Some(Err(())) => {
+            tracing::warn!("tls-ciphersuites: none of '{ciphersuites}' is available (rustls); using every TLSv1.3 suite it has");
+            v13
+        }
     };
     Ok(CryptoProvider {
         cipher_suites: v13.into_iter().chain(v12).collect(),
@@ -403,8 +429,13 @@ mod tests {
         assert!(!all.contains(&"TLS_AES_128_GCM_SHA256"));
         assert!(!all.contains(&"ECDHE-RSA-AES256-GCM-SHA384"));
         assert!(all.contains(&"ECDHE-RSA-AES128-GCM-SHA256"));
-        assert!(provider("NOPE", "").is_err());
-        assert!(provider("", "NOPE").is_err());
+        // Nothing rustls has: every suite, not a failure.
+        let all = rustls::crypto::ring::default_provider().cipher_suites.len();
+        assert_eq!(
+            provider("AES128-SHA256", "").unwrap().cipher_suites.len(),
+            all
+        );
+        assert_eq!(provider("", "NOPE").unwrap().cipher_suites.len(), all);
     }
 
     #[test]
