@@ -417,7 +417,20 @@ impl Engine {
                 CmdError::WrongArity(cmd.meta.name.clone()),
             );
         }
-        let admitted = match crate::admission::admit(self, client, cmd, args, hooks) {
+        // Keys evicted at admission were invalidated before the command runs: a
+        // message for this client goes ahead of its reply (Redis writes it at
+        // once, performEvictions running before call()).
+        let evicting = self.config.int(P::Maxmemory) > 0 && self.tracking.active();
+        let evicted_before = if evicting {
+            self.evict.evicted_keys.load(Ordering::Relaxed)
+        } else {
+            0
+        };
+        let admitted = crate::admission::admit(self, client, cmd, args, hooks);
+        if evicting && self.evict.evicted_keys.load(Ordering::Relaxed) != evicted_before {
+            hooks.own_letters(client.id, out);
+        }
+        let admitted = match admitted {
             Ok(a) => a,
             Err(e) => return self.reject(client, Some(cmd), e),
         };

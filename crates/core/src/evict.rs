@@ -62,6 +62,8 @@ const DISCOUNT_FOR: Duration = Duration::from_secs(1);
 thread_local! {
     /// Admissions of this thread, for [`Eviction::used_memory`]'s clock reads.
     static CHECK_CLOCK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// What this thread had allocated when it last forced a measurement.
+    static THREAD_ALLOCATED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// How long a db found without candidates is skipped by sampling.
@@ -181,6 +183,7 @@ impl Pool {
 /// Eviction state of an engine.
 pub struct Eviction {
     probe: OnceLock<Probe>,
+    thread_allocated: OnceLock<fn() -> u64>,
     origin: Instant,
     /// Last used-memory figure (measured, minus estimated frees since).
     used: AtomicU64,
@@ -209,6 +212,7 @@ impl Default for Eviction {
     fn default() -> Self {
         Eviction {
             probe: OnceLock::new(),
+            thread_allocated: OnceLock::new(),
             origin: Instant::now(),
             used: AtomicU64::new(0),
             measured_ns: AtomicU64::new(0),
@@ -232,6 +236,28 @@ impl Eviction {
         let _ = self.probe.set(probe);
     }
 
+    /// Installs the counter of bytes the calling thread allocated so far (once,
+    /// at start-up; jemalloc's `thread.allocated`).
+    pub fn set_thread_allocated(&self, f: fn() -> u64) {
+        let _ = self.thread_allocated.set(f);
+    }
+
+    /// Whether this thread allocated more than 1/256 of the limit (at least
+    /// 64 KiB) since it last said so.
+    fn thread_grew(&self, limit: u64) -> bool {
+        let Some(f) = self.thread_allocated.get() else {
+            return false;
+        };
+        let now = f();
+        THREAD_ALLOCATED.with(|last| {
+            let grew = now.wrapping_sub(last.get()) > (limit / 256).max(64 << 10);
+            if grew {
+                last.set(now);
+            }
+            grew
+        })
+    }
+
     fn now_ns(&self) -> u64 {
         (self.origin.elapsed().as_nanos() as u64).max(1)
     }
@@ -242,6 +268,10 @@ impl Eviction {
         let Some(probe) = self.probe.get() else {
             return 0;
         };
+        // A thread that allocated much since it last looked (SETBIT far out, a
+        // big SET) measures now: the next admission must see it, as Redis's
+        // counter would. One read of a thread-local counter.
+        let fresh = fresh || self.thread_grew(limit);
         if !fresh
             && !CHECK_CLOCK.with(|c| {
                 // Reading the clock costs more than the rest of the check on some

@@ -69,6 +69,11 @@ pub trait ServerHooks: Send + Sync {
         self.invalidate(current, keys);
     }
 
+    /// What was posted to client `current`'s own mailbox so far is written into
+    /// `out` now, ahead of the reply of the command about to run (invalidations
+    /// of keys evicted at its admission).
+    fn own_letters(&self, _current: u64, _out: &mut ferrokv_resp::ReplyBuf) {}
+
     /// A db was flushed: every tracking client is told that all its keys are
     /// invalid.
     fn invalidate_all(&self, _current: u64) {}

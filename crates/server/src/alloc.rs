@@ -46,6 +46,17 @@ pub fn flush_thread_cache() {
     }
 }
 
+/// Bytes the calling thread has allocated since it started (jemalloc's
+/// `thread.allocated`, read through its per-thread pointer: no call into
+/// jemalloc after the first).
+pub fn thread_allocated() -> u64 {
+    thread_local! {
+        static COUNTER: Option<tikv_jemalloc_ctl::thread::ThreadLocal<u64>> =
+            tikv_jemalloc_ctl::thread::allocatedp::read().ok();
+    }
+    COUNTER.with(|c| c.map_or(0, |p| p.get()))
+}
+
 /// Current allocator statistics (refreshes jemalloc's epoch).
 pub fn stats() -> MemStats {
     let _ = tikv_jemalloc_ctl::epoch::advance();

@@ -226,6 +226,9 @@ pub fn run(opts: Options) -> i32 {
     let engine = Arc::new(Engine::new(config, SERVER_COMMANDS));
     // What maxmemory is compared with: INFO's used_memory.
     engine.evict.set_probe(Box::new(crate::alloc::used_memory));
+    engine
+        .evict
+        .set_thread_allocated(crate::alloc::thread_allocated);
     let state = Arc::new(ServerState::new(
         engine.clone(),
         opts.config_file.clone(),

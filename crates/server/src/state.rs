@@ -191,6 +191,12 @@ impl ServerHooks for ServerState {
         crate::tracking::limited(self, current, keys, out.buffer_mut());
     }
 
+    fn own_letters(&self, current: u64, out: &mut ferrokv_resp::ReplyBuf) {
+        if let Some(h) = self.clients.get(current) {
+            h.mailbox.drain_into(out.buffer_mut());
+        }
+    }
+
     fn invalidate_all(&self, _current: u64) {
         crate::tracking::invalidate_all(self);
     }

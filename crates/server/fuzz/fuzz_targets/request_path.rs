@@ -1,0 +1,102 @@
+//! The whole request path on arbitrary client bytes: the connection loop
+//! (`conn::serve`) reads them, the request parser splits them, the command
+//! table dispatches, commands run against a real keyspace (one engine for the
+//! whole run, so state carries over between inputs as it does on a live
+//! server), replies are encoded and written back. Errors are fine; a panic, a
+//! hang past the idle timeout being the server's fault, or a sanitizer report
+//! is a bug.
+//!
+//! Inputs that would stop the process or touch the machine (SHUTDOWN, DEBUG,
+//! SAVE-like commands writing files, CONFIG SET, MONITOR floods) are skipped:
+//! they are covered by integration tests, not by this target.
+//!
+//! `cargo xtask fuzz` runs it (`cargo fuzz run request_path` from crates/server).
+#![no_main]
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use ferrokv_core::config::Config;
+use ferrokv_core::Engine;
+use ferrokv_server::clients::ClientHandle;
+use ferrokv_server::state::ServerState;
+use libfuzzer_sys::fuzz_target;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct World {
+    rt: tokio::runtime::Runtime,
+    state: Arc<ServerState>,
+}
+
+fn world() -> &'static World {
+    static W: OnceLock<World> = OnceLock::new();
+    W.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = std::env::temp_dir().join(format!("ferrokv-req-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("fuzz folder");
+        let _ = std::env::set_current_dir(&dir);
+        let engine = Arc::new(Engine::new(Config::default(), ferrokv_server::SERVER_COMMANDS));
+        let state = Arc::new(ServerState::new(engine, None, 2));
+        World { rt, state }
+    })
+}
+
+/// Words that make a command leave the request path (stop the process, write
+/// files, reconfigure the server) or wait without end by design.
+const SKIPPED: &[&[u8]] = &[
+    b"shutdown", b"debug", b"save", b"bgsave", b"bgrewriteaof", b"config", b"monitor",
+    b"replicaof", b"slaveof", b"sync", b"psync", b"failover", b"migrate", b"acl",
+];
+
+fn skipped(data: &[u8]) -> bool {
+    let lower = data.to_ascii_lowercase();
+    SKIPPED
+        .iter()
+        .any(|w| lower.windows(w.len()).any(|x| x == *w))
+}
+
+fuzz_target!(|data: &[u8]| {
+    if skipped(data) {
+        return;
+    }
+    let w = world();
+    let state = w.state.clone();
+    let data = data.to_vec();
+    w.rt.block_on(async move {
+        let id = state.clients.next_id();
+        let handle = Arc::new(ClientHandle::new(id, None, None, -1, None));
+        state.clients.add(handle.clone());
+        let (mut peer, server_side) = tokio::io::duplex(1 << 16);
+        let task = tokio::spawn(ferrokv_server::conn::serve(
+            server_side,
+            state.clone(),
+            handle.clone(),
+        ));
+        let writer = async {
+            let _ = peer.write_all(&data).await;
+        };
+        let _ = tokio::time::timeout(Duration::from_millis(200), writer).await;
+        // Read replies until the server is quiet (a blocked command, say).
+        let mut buf = vec![0u8; 1 << 16];
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(20), peer.read(&mut buf)).await
+        {
+            if n == 0 {
+                break;
+            }
+        }
+        handle.kill();
+        drop(peer);
+        match tokio::time::timeout(Duration::from_secs(5), task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Ok(Err(_)) => {}
+            Err(_) => panic!("the connection task did not end after a kill"),
+        }
+        state.clients.remove(id);
+    });
+});
