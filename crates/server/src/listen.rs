@@ -167,7 +167,7 @@ async fn accept_tcp(listener: TcpListener, state: Arc<ServerState>) {
             continue;
         }
         if cfg.bool(P::ProtectedMode)
-            && cfg.string(P::Requirepass).is_empty()
+            && state.engine.acl.default_user().nopass()
             && !peer.ip().is_loopback()
         {
             let loopback_v4_mapped = matches!(peer.ip(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));

@@ -149,6 +149,21 @@ impl ServerHooks for ServerState {
         self
     }
 
+    fn acl_kill_users(&self, names: &[Vec<u8>], current: u64) {
+        crate::acl::kill_users(self, names, current);
+    }
+
+    fn acl_kill_subscribers(&self, name: &[u8], allowed: &[Vec<u8>]) {
+        crate::acl::kill_subscribers(self, name, allowed);
+    }
+
+    fn client_info(&self, id: u64) -> String {
+        self.clients
+            .get(id)
+            .map(|h| h.describe())
+            .unwrap_or_default()
+    }
+
     fn long_running(&self) {
         // tokio's block_in_place gives this worker's queue and the I/O driver to a
         // new thread; the short sleep lets that thread take them before we return

@@ -118,6 +118,8 @@ impl CommandDef {
 pub struct Command {
     /// Its index among every command and subcommand (statistics).
     pub id: usize,
+    /// Its bit in ACL command bitmaps ([`crate::acl::table`]).
+    pub acl_id: usize,
     /// Redis's description of it.
     pub meta: &'static CommandMeta,
     /// Its implementation; `None` for container commands (CLIENT, CONFIG, ...).
@@ -172,6 +174,7 @@ pub fn core_commands() -> Vec<&'static [CommandDef]> {
         config_cmd::COMMANDS,
         crate::scripting::eval::COMMANDS,
         crate::scripting::function::COMMANDS,
+        crate::acl::cmds::COMMANDS,
     ]
 }
 
@@ -199,6 +202,7 @@ impl Registry {
                 }
             }
         }
+        let acl_table = crate::acl::table::table();
         let mut commands = Vec::new();
         let mut names: Vec<&'static str> = Vec::new();
         let mut next_id = |m: &'static CommandMeta| {
@@ -209,6 +213,7 @@ impl Registry {
         for (def, m) in &top {
             commands.push(Command {
                 id: next_id(m),
+                acl_id: acl_table.id_of(m),
                 meta: m,
                 handler: Some(def.handler),
                 locks: def.locks,
@@ -224,6 +229,7 @@ impl Registry {
                     let m = &all[parent];
                     commands.push(Command {
                         id: next_id(m),
+                        acl_id: acl_table.id_of(m),
                         meta: m,
                         handler: None,
                         locks: Locks::Auto,
@@ -237,6 +243,7 @@ impl Registry {
             for (def, m) in list {
                 commands[idx].subcommands.push(Command {
                     id: next_id(m),
+                    acl_id: acl_table.id_of(m),
                     meta: m,
                     handler: Some(def.handler),
                     locks: def.locks,

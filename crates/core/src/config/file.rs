@@ -29,6 +29,9 @@ impl std::fmt::Display for ConfigError {
 pub struct Applied {
     /// Directives Redis knows that ferrokv does not implement (skipped).
     pub ignored: Vec<String>,
+    /// The `user` lines (name and rules), validated, to create once the engine
+    /// exists (Redis's UsersToLoad).
+    pub users: Vec<Vec<String>>,
 }
 
 /// Splits a line like Redis's `sdssplitargs` (quotes and escapes).
@@ -100,6 +103,17 @@ pub fn apply(cfg: &Config, text: &str) -> Result<Applied, ConfigError> {
         let Some(name) = args.first() else { continue };
         let name = name.to_ascii_lowercase();
         let values = &args[1..];
+        if name == "user" && !values.is_empty() {
+            let pubsub_all = cfg.string(P::AclPubsubDefault) == "allchannels";
+            if let Err((idx, why)) =
+                crate::acl::file::check_config_user(values, &applied.users, pubsub_all)
+            {
+                let at = args.get(idx).map(String::as_str).unwrap_or_default();
+                return Err(err(&format!("Error in user declaration '{at}': {why}")));
+            }
+            applied.users.push(values.to_vec());
+            continue;
+        }
         match Config::find(&name) {
             Some((_, p)) => {
                 let value = if name == "save" {
