@@ -278,8 +278,13 @@ impl ServerHooks for ServerState {
                     .get()
                     .and_then(std::sync::Weak::upgrade)
                     .ok_or("server is stopping")?;
-                crate::listen::rebind_tcp(&me)
-                    .map_err(|_| "Unable to listen on this port".to_string())?;
+                crate::listen::rebind_tcp(&me).map_err(|_| {
+                    if name == "bind" {
+                        "Failed to bind to specified addresses.".to_string()
+                    } else {
+                        "Unable to listen on this port".to_string()
+                    }
+                })?;
             }
             _ => {}
         }

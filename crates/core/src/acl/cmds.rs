@@ -397,7 +397,7 @@ const HELP: &[&str] = &[
     "WHOAMI",
     "    Return the current connection username.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 fn help(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
