@@ -215,3 +215,21 @@ fn acl_file_load_save_and_config_users() {
         assert_eq!(text(&c.run("PING")), "PONG");
     });
 }
+
+#[test]
+fn rename_command_in_the_config() {
+    let mut replies = Vec::new();
+    for kind in [Kind::Ferrokv, Kind::Redis] {
+        let s = Server::start(
+            kind,
+            &["--rename-command", "get", "fetch", "--rename-command", "flushdb", ""],
+        );
+        let mut c = s.conn();
+        let mut got = Vec::new();
+        for line in ["SET a 1", "FETCH a", "GET a", "FLUSHDB", "ACL DRYRUN default GET a"] {
+            got.push(show(&c.run(line)));
+        }
+        replies.push(got);
+    }
+    assert_eq!(replies[0], replies[1]);
+}

@@ -223,7 +223,11 @@ pub fn run(opts: Options) -> i32 {
     }
     let pidfile = config.string(P::Pidfile);
     let always_show_logo = config.bool(P::AlwaysShowLogo);
-    let engine = Arc::new(Engine::new(config, SERVER_COMMANDS));
+    let mut engine = Engine::new(config, SERVER_COMMANDS);
+    for (from, to) in &applied.renames {
+        engine.registry.rename(from, to);
+    }
+    let engine = Arc::new(engine);
     if let Err(e) = ferrokv_core::acl::file::load_at_startup(
         &engine.acl,
         &applied.users,

@@ -333,7 +333,14 @@ fn dryrun(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::Other(format!("User '{}' not found", lossy(args[2]))));
     };
     let argv = &args[3..];
-    let Some(meta) = crate::commands::meta::lookup(argv) else {
+    // The command table as clients see it (renamed commands by their new names),
+    // and the commands Redis has that ferrokv does not implement.
+    let meta = match ctx.engine.lookup_command(argv) {
+        Some(c) => Some(c.meta),
+        None if ctx.engine.registry.renamed_away(argv[0]) => None,
+        None => crate::commands::meta::lookup(argv),
+    };
+    let Some(meta) = meta else {
         return Err(CmdError::Other(format!(
             "Command '{}' not found",
             lossy(args[3])

@@ -151,6 +151,8 @@ pub struct Registry {
     /// Full names (`get`, `client|list`) by [`Command::id`].
     names: Vec<&'static str>,
     by_name: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
+    /// Names rename-command took away (lower case).
+    renamed_away: Vec<Vec<u8>>,
 }
 
 /// The data commands `ferrokv-core` implements itself.
@@ -256,6 +258,7 @@ impl Registry {
             commands,
             names,
             by_name,
+            renamed_away: Vec::new(),
         }
     }
 
@@ -270,6 +273,23 @@ impl Registry {
         lower.copy_from_slice(name);
         lower.make_ascii_lowercase();
         self.by_name.get(&lower[..]).map(|&i| &self.commands[i])
+    }
+
+    /// rename-command: the command named `from` answers to `to` instead (to
+    /// nothing when `to` is empty). ACL rules still use the original names.
+    pub fn rename(&mut self, from: &str, to: &str) {
+        self.renamed_away.push(from.to_ascii_lowercase().into_bytes());
+        if let Some(i) = self.by_name.remove(from.as_bytes()) {
+            if !to.is_empty() {
+                self.by_name.insert(to.to_ascii_lowercase().into_bytes(), i);
+            }
+        }
+    }
+
+    /// Whether rename-command took the name `name` away.
+    pub fn renamed_away(&self, name: &[u8]) -> bool {
+        self.renamed_away.iter().any(|n| n.eq_ignore_ascii_case(name))
+            && !self.by_name.keys().any(|k| k.eq_ignore_ascii_case(name))
     }
 
     /// Every top-level command.

@@ -32,6 +32,9 @@ pub struct Applied {
     /// The `user` lines (name and rules), validated, to create once the engine
     /// exists (Redis's UsersToLoad).
     pub users: Vec<Vec<String>>,
+    /// `rename-command old new` lines, in order (an empty new name removes the
+    /// command), for [`crate::commands::Registry::rename`].
+    pub renames: Vec<(String, String)>,
 }
 
 /// Splits a line like Redis's `sdssplitargs` (quotes and escapes).
@@ -112,6 +115,23 @@ pub fn apply(cfg: &Config, text: &str) -> Result<Applied, ConfigError> {
                 return Err(err(&format!("Error in user declaration '{at}': {why}")));
             }
             applied.users.push(values.to_vec());
+            continue;
+        }
+        if name == "rename-command" && values.len() == 2 {
+            let from = values[0].to_ascii_lowercase();
+            let known = crate::commands::meta::redis_commands().contains_key(&from)
+                && !applied.renames.iter().any(|(f, _)| *f == from);
+            if !known {
+                return Err(err("No such command in rename-command"));
+            }
+            let to = values[1].to_ascii_lowercase();
+            if !to.is_empty()
+                && (crate::commands::meta::redis_commands().contains_key(&to)
+                    || applied.renames.iter().any(|(_, t)| *t == to))
+            {
+                return Err(err("Target command name already exists"));
+            }
+            applied.renames.push((from, to));
             continue;
         }
         match Config::find(&name) {
