@@ -200,3 +200,124 @@ pub fn refresh(acl: &Acl, client: &mut crate::Client) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check::{check, Denied};
+    use super::user::{hash_password, merge_selector_args, User};
+    use super::*;
+    use crate::commands::meta::redis_commands;
+
+    fn user(rules: &str) -> User {
+        let mut u = User::new(b"u", false);
+        let args: Vec<&[u8]> = rules.split(' ').map(str::as_bytes).collect();
+        for op in merge_selector_args(&args).expect("balanced") {
+            u.apply(&op, false).expect("valid rule");
+        }
+        u
+    }
+
+    fn run(u: &User, line: &str) -> Result<(), Denied> {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        let meta = crate::commands::meta::lookup(&args).expect("known command");
+        check(u, meta, &args)
+    }
+
+    #[test]
+    fn default_and_new_users_describe_as_redis() {
+        let d = User::new_default();
+        assert!(d.unrestricted);
+        assert_eq!(
+            String::from_utf8_lossy(&d.describe()),
+            "on nopass ~* &* +@all"
+        );
+        let n = User::new(b"n", false);
+        assert_eq!(
+            String::from_utf8_lossy(&n.describe()),
+            "off resetchannels -@all"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&hash_password(b"foo")),
+            "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+        );
+    }
+
+    #[test]
+    fn descriptions_rebuild_the_same_permissions() {
+        for rules in [
+            "+@all -@dangerous +client|list -debug",
+            "-@all +@hash +get +select|0 +config|get",
+            "+@read -@string +set -client",
+            "nocommands +@write -@list +lpush",
+        ] {
+            let u = user(rules);
+            let text = u.selectors[0].describe_commands();
+            let again = user(&text);
+            assert_eq!(u.selectors[0].allowed, again.selectors[0].allowed, "{rules} -> {text}");
+            assert_eq!(u.selectors[0].firstargs, again.selectors[0].firstargs);
+        }
+    }
+
+    #[test]
+    fn keys_channels_commands_and_selectors() {
+        let u = user("on +get +set +publish +select|1 %R~r* %W~w* ~b* &news.* (+del ~d*)");
+        assert_eq!(run(&u, "GET r1"), Ok(()));
+        assert_eq!(run(&u, "GET w1"), Err(Denied::Key(1)));
+        assert_eq!(run(&u, "SET w1 v"), Ok(()));
+        assert_eq!(run(&u, "SET r1 v"), Err(Denied::Key(1)));
+        assert_eq!(run(&u, "GET b"), Ok(()));
+        assert_eq!(run(&u, "PUBLISH news.x m"), Ok(()));
+        assert_eq!(run(&u, "PUBLISH other m"), Err(Denied::Channel(1)));
+        assert_eq!(run(&u, "SELECT 1"), Ok(()));
+        assert_eq!(run(&u, "SELECT 2"), Err(Denied::Command));
+        assert_eq!(run(&u, "INCR r1"), Err(Denied::Command));
+        // The selector allows DEL on d* only; the root selector no DEL at all.
+        assert_eq!(run(&u, "DEL d1"), Ok(()));
+        assert_eq!(run(&u, "DEL x1"), Err(Denied::Key(1)));
+        // AUTH and the like need no permission.
+        assert_eq!(run(&u, "AUTH a b"), Ok(()));
+    }
+
+    #[test]
+    fn rule_errors_and_the_log() {
+        let mut u = User::new(b"u", false);
+        use super::user::RuleError;
+        assert_eq!(u.apply(b"+nosuch", false), Err(RuleError::UnknownCommand));
+        assert_eq!(u.apply(b"+client|id|x", false), Err(RuleError::SubcommandFirstArg));
+        assert_eq!(u.apply(b"%X~k", false), Err(RuleError::Syntax));
+        assert_eq!(u.apply(b"#abc", false), Err(RuleError::BadHash));
+        assert_eq!(u.apply(b"<nopw", false), Err(RuleError::NoSuchPassword));
+        u.apply(b"allkeys", false).expect("valid");
+        assert_eq!(u.apply(b"~k", false), Err(RuleError::AfterAllKeys));
+        assert!(merge_selector_args(&[b"(+get".as_slice(), b"~k"]).is_err());
+        let mut log = log::AclLog::default();
+        let e = log::Entry {
+            count: 1,
+            reason: log::Reason::Command,
+            context: log::Context::Toplevel,
+            object: b"get".to_vec(),
+            username: b"u".to_vec(),
+            ctime_ms: 1000,
+            client_info: String::new(),
+        };
+        log.add(e.clone(), 2);
+        log.add(e.clone(), 2);
+        assert_eq!(log.entries.len(), 1);
+        assert_eq!(log.entries[0].count, 2);
+        log.add(log::Entry { object: b"set".to_vec(), ..e.clone() }, 2);
+        log.add(log::Entry { object: b"del".to_vec(), ..e }, 2);
+        assert_eq!(log.entries.len(), 2);
+    }
+
+    #[test]
+    fn acl_file_errors_leave_nothing_applied() {
+        let err = file::parse(b"user a on\nuser a off\nfoo\nuser b +nosuch\n", "x.acl", false)
+            .expect_err("broken file");
+        assert!(err.contains("WARNING: Duplicate user 'a' found on line 2."), "{err}");
+        assert!(err.contains("x.acl:3 should start with user keyword"), "{err}");
+        assert!(err.contains("x.acl:4: Error in applying operation '+nosuch'"), "{err}");
+        let ok = file::parse(b"user a on >p ~* +@all\n", "x.acl", false).expect("valid");
+        assert!(ok.contains_key(&b"default"[..]));
+        assert!(redis_commands().contains_key("acl"));
+    }
+}
