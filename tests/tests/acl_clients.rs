@@ -46,8 +46,8 @@ fn eventually(mut cond: impl FnMut() -> bool) -> bool {
 /// Reads what the server writes on a fresh connection from `from` until it
 /// closes (or goes quiet).
 fn first_words(from: IpAddr, port: u16, send: &[u8]) -> Vec<u8> {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-        .expect("socket");
+    let sock =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     sock.bind(&SocketAddr::new(from, 0).into()).expect("bind");
     sock.connect(&SocketAddr::new(from, port).into())
         .expect("connect");
@@ -91,7 +91,9 @@ fn protected_mode_refuses_non_loopback_clients_without_a_password() {
         all.push((denied, with_password, local));
     }
     let ours = &all[0];
-    assert!(String::from_utf8_lossy(&ours.0).starts_with("-DENIED Redis is running in protected mode"));
+    assert!(
+        String::from_utf8_lossy(&ours.0).starts_with("-DENIED Redis is running in protected mode")
+    );
     assert_eq!(ours.1, b"-NOAUTH Authentication required.\r\n");
     assert_eq!(ours.2, b"+OK\r\n+PONG\r\n");
     assert_eq!(all[0], all[1], "ferrokv and redis-server differ");
@@ -108,8 +110,8 @@ fn maxclients_refuses_with_redis_text_and_keeps_serving() {
         while keep.len() < 3 {
             assert!(Instant::now() < deadline, "{kind:?}: 3 clients not served");
             let mut c = s.conn();
-            let served = c.try_send(&["PING"]).is_ok()
-                && c.read().is_some_and(|r| text(&r) == "PONG");
+            let served =
+                c.try_send(&["PING"]).is_ok() && c.read().is_some_and(|r| text(&r) == "PONG");
             if served {
                 keep.push(c);
             } else {
@@ -140,7 +142,10 @@ fn deleted_users_and_revoked_channels_disconnect_clients() {
         assert_eq!(text(&b1.run("AUTH bob pw")), "OK");
         assert_eq!(text(&b1.run("CLIENT SETNAME b1")), "OK");
         let list = text(&admin.run("CLIENT LIST"));
-        assert!(list.contains("name=b1") && list.contains("user=bob"), "{list}");
+        assert!(
+            list.contains("name=b1") && list.contains("user=bob"),
+            "{list}"
+        );
         let mut b2 = s.conn();
         b2.run("AUTH bob pw");
         assert_eq!(b2.run("ACL DELUSER bob"), Frame::Integer(1));
@@ -175,8 +180,11 @@ fn acl_file_load_save_and_config_users() {
     for kind in [Kind::Ferrokv, Kind::Redis] {
         let dir = tempfile::tempdir().expect("dir");
         let file = dir.path().join("users.acl");
-        std::fs::write(&file, "user alice on >a ~* &* +@all\nuser default on nopass ~* &* +@all\n")
-            .expect("write");
+        std::fs::write(
+            &file,
+            "user alice on >a ~* &* +@all\nuser default on nopass ~* &* +@all\n",
+        )
+        .expect("write");
         let path = file.to_string_lossy().into_owned();
         let s = Server::start(kind, &["--aclfile", &path]);
         let mut admin = s.conn();
@@ -222,11 +230,24 @@ fn rename_command_in_the_config() {
     for kind in [Kind::Ferrokv, Kind::Redis] {
         let s = Server::start(
             kind,
-            &["--rename-command", "get", "fetch", "--rename-command", "flushdb", ""],
+            &[
+                "--rename-command",
+                "get",
+                "fetch",
+                "--rename-command",
+                "flushdb",
+                "",
+            ],
         );
         let mut c = s.conn();
         let mut got = Vec::new();
-        for line in ["SET a 1", "FETCH a", "GET a", "FLUSHDB", "ACL DRYRUN default GET a"] {
+        for line in [
+            "SET a 1",
+            "FETCH a",
+            "GET a",
+            "FLUSHDB",
+            "ACL DRYRUN default GET a",
+        ] {
             got.push(show(&c.run(line)));
         }
         replies.push(got);

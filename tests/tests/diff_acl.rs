@@ -130,7 +130,9 @@ fn setuser_errors_and_descriptions() {
         d.line(bad);
     }
     d.check(&["ACL", "SETUSER", "has space", "on"]);
-    for u in ["u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9", "e1", "default", "nouser"] {
+    for u in [
+        "u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9", "e1", "default", "nouser",
+    ] {
         check_normalised(&mut d, &["ACL", "GETUSER", u]);
     }
     check_normalised(&mut d, &["ACL", "LIST"]);
@@ -262,26 +264,93 @@ fn default_user_and_requirepass() {
 /// refused alike).
 fn rule() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "on", "off", "nopass", "resetpass", ">pw1", ">pw2", "<pw1", "reset", "allkeys",
-        "resetkeys", "~k*", "~k1", "%R~r*", "%W~w*", "%RW~b?", "allchannels",
-        "resetchannels", "&c*", "&news", "allcommands", "nocommands", "+@all", "-@all",
-        "+@read", "-@read", "+@write", "-@write", "+@string", "-@hash", "+@dangerous",
-        "-@dangerous", "+@admin", "+@pubsub", "-@slow", "+@fast", "+get", "-get", "+set",
-        "-set", "+client", "-client", "+client|id", "-client|kill", "+config|get",
-        "-config", "+select|0", "+select|2", "+debug|object", "(+get ~k*)",
-        "(+set %W~w* &c*)", "(-@all +@hash ~h*)", "clearselectors", "+nosuch",
-        "+@nosuch", "%Q~x", "sanitize-payload", "skip-sanitize-payload",
+        "on",
+        "off",
+        "nopass",
+        "resetpass",
+        ">pw1",
+        ">pw2",
+        "<pw1",
+        "reset",
+        "allkeys",
+        "resetkeys",
+        "~k*",
+        "~k1",
+        "%R~r*",
+        "%W~w*",
+        "%RW~b?",
+        "allchannels",
+        "resetchannels",
+        "&c*",
+        "&news",
+        "allcommands",
+        "nocommands",
+        "+@all",
+        "-@all",
+        "+@read",
+        "-@read",
+        "+@write",
+        "-@write",
+        "+@string",
+        "-@hash",
+        "+@dangerous",
+        "-@dangerous",
+        "+@admin",
+        "+@pubsub",
+        "-@slow",
+        "+@fast",
+        "+get",
+        "-get",
+        "+set",
+        "-set",
+        "+client",
+        "-client",
+        "+client|id",
+        "-client|kill",
+        "+config|get",
+        "-config",
+        "+select|0",
+        "+select|2",
+        "+debug|object",
+        "(+get ~k*)",
+        "(+set %W~w* &c*)",
+        "(-@all +@hash ~h*)",
+        "clearselectors",
+        "+nosuch",
+        "+@nosuch",
+        "%Q~x",
+        "sanitize-payload",
+        "skip-sanitize-payload",
     ])
     .prop_map(String::from)
 }
 
 fn probe() -> impl Strategy<Value = Vec<String>> {
     prop::sample::select(vec![
-        "GET k1", "GET r1", "GET w1", "SET w1 v", "SET r1 v", "SET bx v", "HSET h1 f v",
-        "HGET h1 f", "CLIENT ID", "CLIENT KILL ID 1", "CONFIG GET maxmemory",
-        "CONFIG SET maxmemory 0", "SELECT 0", "SELECT 1", "SELECT 2", "DEBUG OBJECT k1",
-        "PUBLISH news m", "PUBLISH c1 m", "SUBSCRIBE c1 news x", "PSUBSCRIBE c*",
-        "LMOVE k1 w1 LEFT RIGHT", "COPY r1 w1", "PING", "FLUSHALL",
+        "GET k1",
+        "GET r1",
+        "GET w1",
+        "SET w1 v",
+        "SET r1 v",
+        "SET bx v",
+        "HSET h1 f v",
+        "HGET h1 f",
+        "CLIENT ID",
+        "CLIENT KILL ID 1",
+        "CONFIG GET maxmemory",
+        "CONFIG SET maxmemory 0",
+        "SELECT 0",
+        "SELECT 1",
+        "SELECT 2",
+        "DEBUG OBJECT k1",
+        "PUBLISH news m",
+        "PUBLISH c1 m",
+        "SUBSCRIBE c1 news x",
+        "PSUBSCRIBE c*",
+        "LMOVE k1 w1 LEFT RIGHT",
+        "COPY r1 w1",
+        "PING",
+        "FLUSHALL",
     ])
     .prop_map(|s| s.split(' ').map(String::from).collect())
 }

@@ -82,8 +82,7 @@ pub fn admit(
     }
     // Redis's authRequired(): only while a password is set (clearing requirepass
     // lets in connections that never authenticated).
-    if !client.authenticated && !cmd.meta.flags.has(Flags::NO_AUTH) && engine.acl.auth_required()
-    {
+    if !client.authenticated && !cmd.meta.flags.has(Flags::NO_AUTH) && engine.acl.auth_required() {
         return Err(CmdError::NoAuth);
     }
     let in_multi = client.multi.is_some() && !cmd.admit.has(Admit::NOT_QUEUED);

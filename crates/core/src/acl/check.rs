@@ -64,9 +64,7 @@ impl Denied {
         match self {
             Denied::Command => "no permission to execute the command or subcommand",
             Denied::Key(_) => "no permission to touch the specified keys",
-            Denied::Channel(_) => {
-                "no permission to access one of the channels used as arguments"
-            }
+            Denied::Channel(_) => "no permission to access one of the channels used as arguments",
         }
     }
 }
@@ -179,12 +177,7 @@ pub fn check(user: &User, cmd: &CommandMeta, args: &[&[u8]]) -> Result<(), Denie
 }
 
 /// [`check`] with the command's ACL id known.
-pub fn check_id(
-    user: &User,
-    id: usize,
-    cmd: &CommandMeta,
-    args: &[&[u8]],
-) -> Result<(), Denied> {
+pub fn check_id(user: &User, id: usize, cmd: &CommandMeta, args: &[&[u8]]) -> Result<(), Denied> {
     let mut keys = None;
     let mut worst = Denied::Command;
     for s in &user.selectors {
@@ -222,8 +215,7 @@ pub fn unrestricted_key_access(
     user.selectors.iter().any(|s| {
         selector_check(s, id, cmd, args, &mut keys).is_ok()
             && (s.flags & ALLKEYS != 0
-                || s
-                    .patterns
+                || s.patterns
                     .iter()
                     .any(|p| p.perm & need == need && p.pattern == b"*"))
     })
@@ -242,9 +234,10 @@ pub fn revoked_channels(old: &User, new: &User) -> Option<Vec<Vec<u8>>> {
         .iter()
         .flat_map(|s| s.channels.iter().cloned())
         .collect();
-    let kept = old.selectors.iter().all(|s| {
-        s.flags & ALLCHANNELS == 0 && s.channels.iter().all(|c| upcoming.contains(c))
-    });
+    let kept = old
+        .selectors
+        .iter()
+        .all(|s| s.flags & ALLCHANNELS == 0 && s.channels.iter().all(|c| upcoming.contains(c)));
     if kept {
         None
     } else {

@@ -49,10 +49,7 @@ pub fn log_denied(
     object: &[u8],
     username: Option<&[u8]>,
 ) {
-    let max = ctx_engine
-        .config
-        .int(crate::config::P::AcllogMaxLen)
-        .max(0) as usize;
+    let max = ctx_engine.config.int(crate::config::P::AcllogMaxLen).max(0) as usize;
     let entry = Entry {
         count: 1,
         reason,
@@ -330,7 +327,10 @@ fn load(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
 
 fn dryrun(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let Some(u) = ctx.engine.acl.get(args[2]) else {
-        return Err(CmdError::Other(format!("User '{}' not found", lossy(args[2]))));
+        return Err(CmdError::Other(format!(
+            "User '{}' not found",
+            lossy(args[2])
+        )));
     };
     let argv = &args[3..];
     // The command table as clients see it (renamed commands by their new names),

@@ -131,6 +131,24 @@ pub fn render(acl: &Acl) -> Vec<u8> {
     out
 }
 
+/// What CONFIG REWRITE writes for the users (Redis's rewriteConfigUserOption):
+/// nothing when an aclfile holds them, else one `user <name> <rules>` line each.
+pub fn config_lines(acl: &Acl, aclfile: &str) -> Vec<String> {
+    if !aclfile.is_empty() {
+        return Vec::new();
+    }
+    acl.users()
+        .iter()
+        .map(|u| {
+            format!(
+                "user {} {}",
+                String::from_utf8_lossy(&u.name),
+                String::from_utf8_lossy(&u.describe())
+            )
+        })
+        .collect()
+}
+
 /// Writes the users to `path` through a temporary file and a rename.
 pub fn save(acl: &Acl, path: &str) -> std::io::Result<()> {
     let tmp = format!(
@@ -183,7 +201,12 @@ pub fn check_config_user(
 /// Creates the users of the config file's `user` lines (Redis's
 /// ACLLoadConfiguredUsers), then loads the aclfile if one is set. Using both is
 /// refused, as Redis does.
-pub fn load_at_startup(acl: &Acl, lines: &[Vec<String>], aclfile: &str, pubsub_all: bool) -> Result<(), String> {
+pub fn load_at_startup(
+    acl: &Acl,
+    lines: &[Vec<String>],
+    aclfile: &str,
+    pubsub_all: bool,
+) -> Result<(), String> {
     if !aclfile.is_empty() && !lines.is_empty() {
         return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
     }

@@ -253,7 +253,10 @@ mod tests {
             let u = user(rules);
             let text = u.selectors[0].describe_commands();
             let again = user(&text);
-            assert_eq!(u.selectors[0].allowed, again.selectors[0].allowed, "{rules} -> {text}");
+            assert_eq!(
+                u.selectors[0].allowed, again.selectors[0].allowed,
+                "{rules} -> {text}"
+            );
             assert_eq!(u.selectors[0].firstargs, again.selectors[0].firstargs);
         }
     }
@@ -283,7 +286,10 @@ mod tests {
         let mut u = User::new(b"u", false);
         use super::user::RuleError;
         assert_eq!(u.apply(b"+nosuch", false), Err(RuleError::UnknownCommand));
-        assert_eq!(u.apply(b"+client|id|x", false), Err(RuleError::SubcommandFirstArg));
+        assert_eq!(
+            u.apply(b"+client|id|x", false),
+            Err(RuleError::SubcommandFirstArg)
+        );
         assert_eq!(u.apply(b"%X~k", false), Err(RuleError::Syntax));
         assert_eq!(u.apply(b"#abc", false), Err(RuleError::BadHash));
         assert_eq!(u.apply(b"<nopw", false), Err(RuleError::NoSuchPassword));
@@ -304,18 +310,43 @@ mod tests {
         log.add(e.clone(), 2);
         assert_eq!(log.entries.len(), 1);
         assert_eq!(log.entries[0].count, 2);
-        log.add(log::Entry { object: b"set".to_vec(), ..e.clone() }, 2);
-        log.add(log::Entry { object: b"del".to_vec(), ..e }, 2);
+        log.add(
+            log::Entry {
+                object: b"set".to_vec(),
+                ..e.clone()
+            },
+            2,
+        );
+        log.add(
+            log::Entry {
+                object: b"del".to_vec(),
+                ..e
+            },
+            2,
+        );
         assert_eq!(log.entries.len(), 2);
     }
 
     #[test]
     fn acl_file_errors_leave_nothing_applied() {
-        let err = file::parse(b"user a on\nuser a off\nfoo\nuser b +nosuch\n", "x.acl", false)
-            .expect_err("broken file");
-        assert!(err.contains("WARNING: Duplicate user 'a' found on line 2."), "{err}");
-        assert!(err.contains("x.acl:3 should start with user keyword"), "{err}");
-        assert!(err.contains("x.acl:4: Error in applying operation '+nosuch'"), "{err}");
+        let err = file::parse(
+            b"user a on\nuser a off\nfoo\nuser b +nosuch\n",
+            "x.acl",
+            false,
+        )
+        .expect_err("broken file");
+        assert!(
+            err.contains("WARNING: Duplicate user 'a' found on line 2."),
+            "{err}"
+        );
+        assert!(
+            err.contains("x.acl:3 should start with user keyword"),
+            "{err}"
+        );
+        assert!(
+            err.contains("x.acl:4: Error in applying operation '+nosuch'"),
+            "{err}"
+        );
         let ok = file::parse(b"user a on >p ~* +@all\n", "x.acl", false).expect("valid");
         assert!(ok.contains_key(&b"default"[..]));
         assert!(redis_commands().contains_key("acl"));

@@ -35,7 +35,9 @@ impl CmdTable {
     /// case-insensitive.
     pub fn id(&self, name: &str) -> Option<usize> {
         if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.by_name.get(name.to_ascii_lowercase().as_str()).copied()
+            self.by_name
+                .get(name.to_ascii_lowercase().as_str())
+                .copied()
         } else {
             self.by_name.get(name).copied()
         }
@@ -52,7 +54,8 @@ impl CmdTable {
     /// The ids of the commands (containers and subcommands alike) in `cat`, in
     /// table order.
     pub fn in_category(&self, cat: Category) -> impl Iterator<Item = usize> + '_ {
-        self.walk().filter(move |&id| self.cmds[id].acl_categories.has(cat))
+        self.walk()
+            .filter(move |&id| self.cmds[id].acl_categories.has(cat))
     }
 
     /// Every id, each container followed by its subcommands (the order ACL CAT and
@@ -97,7 +100,10 @@ pub fn table() -> &'static CmdTable {
                 t.by_name.insert(s.name.as_str(), sid);
             }
         }
-        assert!(t.cmds.len() < FUTURE_BIT, "too many commands for the ACL bitmap");
+        assert!(
+            t.cmds.len() < FUTURE_BIT,
+            "too many commands for the ACL bitmap"
+        );
         t
     })
 }

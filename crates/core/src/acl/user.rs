@@ -189,6 +189,10 @@ impl Selector {
 
     /// Applies one selector rule (Redis's ACLSetSelector).
     pub fn apply(&mut self, op: &[u8]) -> Result<(), RuleError> {
+        if op.is_empty() {
+            // `("")`: Redis reads the terminating NUL as an unknown rule.
+            return Err(RuleError::Syntax);
+        }
         let is = |w: &str| op.eq_ignore_ascii_case(w.as_bytes());
         if is("allkeys") || is("~*") {
             self.flags |= ALLKEYS;
@@ -650,7 +654,10 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut p = ferrokv_resp::RequestParser::default();
     let mut buf = line.to_vec();
     buf.push(b'\n');
-    if buf.iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+    if buf
+        .iter()
+        .all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    {
         return Some(Vec::new());
     }
     match p.parse(&buf) {

@@ -278,7 +278,8 @@ impl Registry {
     /// rename-command: the command named `from` answers to `to` instead (to
     /// nothing when `to` is empty). ACL rules still use the original names.
     pub fn rename(&mut self, from: &str, to: &str) {
-        self.renamed_away.push(from.to_ascii_lowercase().into_bytes());
+        self.renamed_away
+            .push(from.to_ascii_lowercase().into_bytes());
         if let Some(i) = self.by_name.remove(from.as_bytes()) {
             if !to.is_empty() {
                 self.by_name.insert(to.to_ascii_lowercase().into_bytes(), i);
@@ -288,7 +289,9 @@ impl Registry {
 
     /// Whether rename-command took the name `name` away.
     pub fn renamed_away(&self, name: &[u8]) -> bool {
-        self.renamed_away.iter().any(|n| n.eq_ignore_ascii_case(name))
+        self.renamed_away
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name))
             && !self.by_name.keys().any(|k| k.eq_ignore_ascii_case(name))
     }
 
