@@ -258,6 +258,7 @@ fn default_user_and_requirepass() {
     o.line("GET k");
     o.line("ACL WHOAMI");
     d.line("ACL SETUSER default +@all");
+    check_log(&mut d, &["ACL", "LOG"]);
 }
 
 /// Rules from a pool that covers every kind of rule (some invalid, which must be

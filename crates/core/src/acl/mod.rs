@@ -351,4 +351,25 @@ mod tests {
         assert!(ok.contains_key(&b"default"[..]));
         assert!(redis_commands().contains_key("acl"));
     }
+
+    proptest::proptest! {
+        /// Any bytes as rules: an error or a user, never a panic, and the user's
+        /// description reads back to the same permissions.
+        #[test]
+        fn any_rule_bytes_are_safe(ops in proptest::collection::vec(
+            proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12), 0..8)) {
+            let mut u = User::new(b"p", false);
+            let args: Vec<&[u8]> = ops.iter().map(Vec::as_slice).collect();
+            if let Ok(merged) = merge_selector_args(&args) {
+                for op in merged {
+                    let _ = u.apply(&op, false);
+                }
+            }
+            let text = u.selectors[0].describe_commands();
+            let again = user(&text);
+            proptest::prop_assert_eq!(u.selectors[0].allowed, again.selectors[0].allowed);
+            let _ = u.describe();
+            let _ = run(&u, "GET k");
+        }
+    }
 }
