@@ -152,6 +152,14 @@ fn setuser_errors_and_descriptions() {
     d.line("ACL LOAD");
     d.line("ACL SAVE");
     d.line("ACL LOG x");
+    // RESP3: flags are a set, the user and its selectors maps.
+    // (HELLO's own reply holds the client ids, which differ.)
+    d.ours.cmd(&["HELLO", "3"]);
+    d.theirs.cmd(&["HELLO", "3"]);
+    for u in ["u2", "u5", "default", "nouser"] {
+        check_normalised(&mut d, &["ACL", "GETUSER", u]);
+    }
+    d.line("ACL DRYRUN u2 DEBUG OBJECT k");
 }
 
 #[test]
