@@ -236,6 +236,22 @@ fn noperm_texts_and_log() {
     }
     a.line("SUBSCRIBE c1 x1");
     drop(a);
+    // EXEC itself refused: the transaction is discarded with the reason.
+    d.line("ACL SETUSER bob on nopass +multi +get +discard ~*");
+    let mut b = d.other();
+    for line in [
+        "AUTH bob x",
+        "MULTI",
+        "GET k",
+        "EXEC",
+        "GET k",
+        "MULTI",
+        "SET k v",
+        "DISCARD",
+    ] {
+        b.line(line);
+    }
+    drop(b);
     check_log(&mut d, &["ACL", "LOG"]);
     check_log(&mut d, &["ACL", "LOG", "2"]);
     d.line("ACL LOG RESET");

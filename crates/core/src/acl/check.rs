@@ -130,7 +130,8 @@ fn selector_check(
     keys: &mut Option<KeyRefs>,
 ) -> Result<(), Denied> {
     if s.flags & ALLCOMMANDS == 0 && !cmd.flags.has(Flags::NO_AUTH) && !s.bit(id) {
-        let idx = if table().parent[id].is_some() { 2 } else { 1 };
+        let sub = table().parent.get(id).is_some_and(Option::is_some);
+        let idx = if sub { 2 } else { 1 };
         let ok = args.len() >= 2
             && s.firstargs.iter().any(|(c, list)| {
                 *c == id
