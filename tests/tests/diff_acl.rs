@@ -405,6 +405,36 @@ fn generated_rule_sets() {
                     args.extend(p.iter().cloned());
                     d.check(&args);
                 }
+                // The same rules on a user that can log in: the probes run for
+                // real (replies and NOPERM texts), then the ACL LOG they left.
+                d.check(&["ACL", "DELUSER", "live"]);
+                d.check(&["ACL", "LOG", "RESET"]);
+                for rules in &setusers {
+                    let mut args = vec!["ACL".to_string(), "SETUSER".into(), "live".into()];
+                    args.extend(rules.iter().cloned());
+                    d.ours.cmd(&args);
+                    d.theirs.cmd(&args);
+                }
+                d.check(&["ACL", "SETUSER", "live", "on", "nopass"]);
+                let mut c = d.other();
+                c.check(&["AUTH", "live", "x"]);
+                for p in probes
+                    .iter()
+                    .filter(|p| p[0] != "SUBSCRIBE" && p[0] != "CLIENT")
+                {
+                    c.check(p);
+                }
+                c.check(&["MULTI"]);
+                for p in probes
+                    .iter()
+                    .filter(|p| p[0] != "SUBSCRIBE" && p[0] != "CLIENT")
+                {
+                    c.check(p);
+                }
+                d.check(&["ACL", "SETUSER", "live", "-get"]);
+                c.check(&["EXEC"]);
+                drop(c);
+                check_log(&mut d, &["ACL", "LOG"]);
                 Ok(())
             },
         )

@@ -80,6 +80,17 @@ pub fn admit(
             }
         }
     }
+    // Protected commands first, before authentication (processCommand).
+    if cmd.admit.has(Admit::PROTECTED) {
+        let allowed = match engine.config.int(crate::config::P::EnableDebugCommand) {
+            0 => true,
+            2 => hooks.client_is_local(client.id),
+            _ => false,
+        };
+        if !allowed {
+            return Err(CmdError::DebugNotAllowed);
+        }
+    }
     // Redis's authRequired(): only while a password is set (clearing requirepass
     // lets in connections that never authenticated).
     if !client.authenticated && !cmd.meta.flags.has(Flags::NO_AUTH) && engine.acl.auth_required() {

@@ -92,6 +92,12 @@ pub trait ServerHooks: Send + Sync {
     /// grants are disconnected (Redis's ACLKillPubsubClientsIfNeeded).
     fn acl_kill_subscribers(&self, _name: &[u8], _allowed: &[Vec<u8>]) {}
 
+    /// Whether client `id` is connected from the loopback interface or a Unix
+    /// socket (enable-debug-command local).
+    fn client_is_local(&self, _id: u64) -> bool {
+        true
+    }
+
     /// The CLIENT LIST line of client `id` (ACL LOG's client-info).
     fn client_info(&self, _id: u64) -> String {
         String::new()

@@ -338,6 +338,9 @@ impl ServerHooks for TxHooks<'_> {
     fn client_info(&self, id: u64) -> String {
         self.inner.client_info(id)
     }
+    fn client_is_local(&self, id: u64) -> bool {
+        self.inner.client_is_local(id)
+    }
     fn long_running(&self) {
         self.inner.long_running();
     }

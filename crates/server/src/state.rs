@@ -157,6 +157,12 @@ impl ServerHooks for ServerState {
         crate::acl::kill_subscribers(self, name, allowed);
     }
 
+    fn client_is_local(&self, id: u64) -> bool {
+        self.clients
+            .get(id)
+            .is_none_or(|h| crate::debug::is_local(&h.addr))
+    }
+
     fn client_info(&self, id: u64) -> String {
         self.clients
             .get(id)

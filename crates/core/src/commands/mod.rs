@@ -63,6 +63,9 @@ impl Admit {
     /// declares flags is admitted with the flags they give (Redis's
     /// evalGetCommandFlags / fcallGetCommandFlags).
     pub const SCRIPT: Admit = Admit(16);
+    /// A protected command (DEBUG): refused first, before authentication, unless
+    /// enable-debug-command allows it for this client (Redis's CMD_PROTECTED).
+    pub const PROTECTED: Admit = Admit(32);
 
     /// Both sets.
     pub const fn and(self, other: Admit) -> Admit {
