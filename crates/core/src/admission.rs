@@ -4,6 +4,8 @@
 //! [`Admit`] distinctions of the table) and the server's [`Gates`]; none looks at a
 //! command's name. Later features plug their check in at its place here:
 //!
+//! 0. protected commands (DEBUG, [`Admit::PROTECTED`]) refused by
+//!    enable-debug-command — here;
 //! 1. authentication (NOAUTH) — here;
 //! 2. `no-multi` commands inside MULTI — here;
 //! 3. ACL permissions (command, categories, each key with its read/write intent from
