@@ -254,3 +254,36 @@ fn rename_command_in_the_config() {
     }
     assert_eq!(replies[0], replies[1]);
 }
+
+#[test]
+fn aof_replay_ignores_the_acl_of_the_default_user() {
+    for kind in [Kind::Ferrokv, Kind::Redis] {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = dir.path().to_string_lossy().into_owned();
+        let mut first = Server::start(kind, &["--appendonly", "yes", "--dir", &d]);
+        let mut c = first.conn();
+        for line in ["SET a 1", "FLUSHDB", "SET b 2"] {
+            c.run(line);
+        }
+        c.send(&["SHUTDOWN"]);
+        assert!(first.wait_exit(Duration::from_secs(20)).is_some());
+        let users = [
+            "--appendonly",
+            "yes",
+            "--dir",
+            &d,
+            "--user",
+            "default",
+            "on",
+            "nopass",
+            "~*",
+            "+@all",
+            "-flushdb",
+        ];
+        let second = Server::start(kind, &users);
+        let mut c = second.conn();
+        assert_eq!(c.run("DBSIZE"), Frame::Integer(1), "{kind:?}");
+        assert_eq!(text(&c.run("GET b")), "2");
+        assert!(text(&c.run("FLUSHDB")).starts_with("NOPERM"));
+    }
+}

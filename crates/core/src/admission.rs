@@ -108,7 +108,7 @@ pub fn admit(
     if client.acl_gen != engine.acl.generation() {
         crate::acl::refresh(&engine.acl, client);
     }
-    if !client.user.unrestricted {
+    if !client.acl_free() {
         if let Err(d) = crate::acl::check::check_id(&client.user, cmd.acl_id, cmd.meta, args) {
             let context = if client.multi.is_some() {
                 crate::acl::log::Context::Multi

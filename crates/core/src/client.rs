@@ -79,6 +79,14 @@ pub struct Client {
 }
 
 impl Client {
+    /// Whether ACL checks pass without looking: its user has every permission, or
+    /// it is the AOF's client, which has no user (Redis lets a client without a
+    /// user run anything).
+    #[inline]
+    pub fn acl_free(&self) -> bool {
+        self.user.unrestricted || self.loading
+    }
+
     /// Whether the reply built so far has reached the output limit: the client is
     /// to be closed, so a long reply may stop.
     #[inline]

@@ -708,7 +708,7 @@ impl Engine {
                 continue;
             };
             // The rules may have changed since the command was queued.
-            if !client.user.unrestricted {
+            if !client.acl_free() {
                 if let Err(d) =
                     crate::acl::check::check_id(&client.user, cmd.acl_id, cmd.meta, args)
                 {

@@ -186,7 +186,7 @@ struct Item {
 
 fn sort_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], readonly: bool) -> CmdResult {
     let user = &ctx.client.user;
-    let full_key_access = user.unrestricted
+    let full_key_access = ctx.client.acl_free()
         || crate::acl::check::unrestricted_key_access(
             user,
             ctx.cmd.meta,

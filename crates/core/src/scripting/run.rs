@@ -199,7 +199,7 @@ impl RunCtx<'_, '_> {
                 "ERR This Redis command is not allowed from script",
             ));
         }
-        if !self.client.user.unrestricted {
+        if !self.client.acl_free() {
             if let Err(d) =
                 crate::acl::check::check_id(&self.client.user, cmd.acl_id, cmd.meta, args)
             {
