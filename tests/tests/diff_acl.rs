@@ -64,11 +64,23 @@ fn masked_log(f: Frame) -> Frame {
                     let mut out = Vec::new();
                     for pair in kv.chunks(2) {
                         out.push(pair[0].clone());
-                        let masked = matches!(&pair[0], Frame::Bulk(k) if &k[..] == b"age-seconds" || &k[..] == b"client-info");
-                        out.push(if masked {
-                            Frame::Null
-                        } else {
-                            pair.get(1).cloned().unwrap_or(Frame::Null)
+                        let key = match &pair[0] {
+                            Frame::Bulk(k) => k.to_vec(),
+                            _ => Vec::new(),
+                        };
+                        let value = pair.get(1).cloned().unwrap_or(Frame::Null);
+                        out.push(match (&key[..], value) {
+                            (b"age-seconds", _) => Frame::Null,
+                            // Of the client's line: its user and last command.
+                            (b"client-info", Frame::Bulk(v)) => {
+                                let line = String::from_utf8_lossy(&v).into_owned();
+                                let kept: Vec<&str> = line
+                                    .split(' ')
+                                    .filter(|f| f.starts_with("cmd=") || f.starts_with("user="))
+                                    .collect();
+                                Frame::Bulk(kept.join(" ").into_bytes().into())
+                            }
+                            (_, v) => v,
                         });
                     }
                     Frame::Array(out)

@@ -98,8 +98,10 @@ pub trait ServerHooks: Send + Sync {
         true
     }
 
-    /// The CLIENT LIST line of client `id` (ACL LOG's client-info).
-    fn client_info(&self, _id: u64) -> String {
+    /// The CLIENT LIST line of client `id` (ACL LOG's client-info); `cmd`, when
+    /// given, is the command it sent last (Redis sets `lastcmd` at lookup, before
+    /// refusing it).
+    fn client_info(&self, _id: u64, _cmd: Option<&str>) -> String {
         String::new()
     }
 }

@@ -335,8 +335,8 @@ impl ServerHooks for TxHooks<'_> {
     fn acl_kill_subscribers(&self, name: &[u8], allowed: &[Vec<u8>]) {
         self.inner.acl_kill_subscribers(name, allowed);
     }
-    fn client_info(&self, id: u64) -> String {
-        self.inner.client_info(id)
+    fn client_info(&self, id: u64, cmd: Option<&str>) -> String {
+        self.inner.client_info(id, cmd)
     }
     fn client_is_local(&self, id: u64) -> bool {
         self.inner.client_is_local(id)

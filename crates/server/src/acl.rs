@@ -30,15 +30,14 @@ pub fn authenticate(ctx: &mut Ctx<'_, '_>, sent: &[u8], user: &[u8], pass: &[u8]
             } else {
                 Context::Toplevel
             };
-            ferrokv_core::acl::cmds::log_denied(
-                ctx.engine,
-                ctx.client,
-                ctx.hooks,
-                Reason::Auth,
+            let d = ferrokv_core::acl::cmds::Denial {
+                reason: Reason::Auth,
                 context,
-                sent,
-                Some(user),
-            );
+                object: sent,
+                username: Some(user),
+                last_cmd: Some(&ctx.cmd.meta.name),
+            };
+            ferrokv_core::acl::cmds::log_denied(ctx.engine, ctx.client, ctx.hooks, d);
             Err(CmdError::WrongPass)
         }
     }

@@ -163,11 +163,14 @@ impl ServerHooks for ServerState {
             .is_none_or(|h| crate::debug::is_local(&h.addr))
     }
 
-    fn client_info(&self, id: u64) -> String {
-        self.clients
-            .get(id)
-            .map(|h| h.describe())
-            .unwrap_or_default()
+    fn client_info(&self, id: u64, cmd: Option<&str>) -> String {
+        let Some(h) = self.clients.get(id) else {
+            return String::new();
+        };
+        if let Some(cmd) = cmd {
+            h.info.lock().cmd = cmd.to_string();
+        }
+        h.describe()
     }
 
     fn long_running(&self) {

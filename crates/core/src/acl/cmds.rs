@@ -37,29 +37,39 @@ fn has_spaces(s: &[u8]) -> bool {
         .any(|&c| c == 0 || matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
 }
 
-/// Adds an ACL LOG entry for a refusal of `client`'s command (`object`: the
-/// command name, key or channel; for auth the command name as sent, with the
-/// user name tried as `username`).
+/// One refusal to log.
+pub struct Denial<'a> {
+    /// What was refused.
+    pub reason: Reason,
+    /// Where.
+    pub context: Context,
+    /// The command name, key or channel; for auth the command name as sent.
+    pub object: &'a [u8],
+    /// The user name tried (auth), else the client's user.
+    pub username: Option<&'a [u8]>,
+    /// The client's last command to show in client-info, when it is the refused
+    /// one (Redis sets `lastcmd` at lookup).
+    pub last_cmd: Option<&'a str>,
+}
+
+/// Adds an ACL LOG entry for a refusal of `client`'s command.
 pub fn log_denied(
-    ctx_engine: &crate::Engine,
+    engine: &crate::Engine,
     client: &crate::Client,
     hooks: &dyn crate::ServerHooks,
-    reason: Reason,
-    context: Context,
-    object: &[u8],
-    username: Option<&[u8]>,
+    d: Denial<'_>,
 ) {
-    let max = ctx_engine.config.int(crate::config::P::AcllogMaxLen).max(0) as usize;
+    let max = engine.config.int(crate::config::P::AcllogMaxLen).max(0) as usize;
     let entry = Entry {
         count: 1,
-        reason,
-        context,
-        object: object.to_vec(),
-        username: username.unwrap_or(&client.user.name).to_vec(),
+        reason: d.reason,
+        context: d.context,
+        object: d.object.to_vec(),
+        username: d.username.unwrap_or(&client.user.name).to_vec(),
         ctime_ms: unix_ms(),
-        client_info: hooks.client_info(client.id),
+        client_info: hooks.client_info(client.id, d.last_cmd),
     };
-    ctx_engine.acl.log.lock().add(entry, max);
+    engine.acl.log.lock().add(entry, max);
 }
 
 /// Logs a refused command found by [`super::check::check`].
@@ -76,7 +86,23 @@ pub fn log_check(
         Denied::Command => cmd_name.as_bytes(),
         Denied::Key(i) | Denied::Channel(i) => args.get(i).copied().unwrap_or_default(),
     };
-    log_denied(engine, client, hooks, denied.into(), context, object, None);
+    // A refusal at admission names the refused command as the client's last one;
+    // in EXEC and scripts the client's last command stays EXEC / EVAL.
+    let at_admission =
+        context == Context::Toplevel || (context == Context::Multi && client.multi.is_some());
+    let last = if at_admission {
+        cmd_name
+    } else {
+        client.last_cmd
+    };
+    let d = Denial {
+        reason: denied.into(),
+        context,
+        object,
+        username: None,
+        last_cmd: Some(last),
+    };
+    log_denied(engine, client, hooks, d);
 }
 
 fn unix_ms() -> i64 {
