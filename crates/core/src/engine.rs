@@ -712,6 +712,8 @@ impl Engine {
                 if let Err(d) =
                     crate::acl::check::check_id(&client.user, cmd.acl_id, cmd.meta, args)
                 {
+                    // ACL LOG's client-info shows EXEC as the last command.
+                    client.last_cmd = exec_name;
                     crate::acl::cmds::log_check(
                         self,
                         client,
