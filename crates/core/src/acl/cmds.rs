@@ -105,6 +105,26 @@ pub fn log_check(
     log_denied(engine, client, hooks, d);
 }
 
+/// The command `argv` names as Redis's lookupCommand finds it for DRYRUN and
+/// `redis.acl_check_cmd`: in the command table as clients see it (renamed commands
+/// by their new names), and among the commands Redis has that ferrokv does not
+/// implement.
+pub fn lookup(
+    engine: &crate::Engine,
+    argv: &[&[u8]],
+) -> Option<&'static crate::commands::meta::CommandMeta> {
+    match engine.lookup_command(argv) {
+        Some(c) => Some(c.meta),
+        None if argv
+            .first()
+            .is_some_and(|n| engine.registry.renamed_away(n)) =>
+        {
+            None
+        }
+        None => crate::commands::meta::lookup(argv),
+    }
+}
+
 fn unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -359,14 +379,7 @@ fn dryrun(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         )));
     };
     let argv = &args[3..];
-    // The command table as clients see it (renamed commands by their new names),
-    // and the commands Redis has that ferrokv does not implement.
-    let meta = match ctx.engine.lookup_command(argv) {
-        Some(c) => Some(c.meta),
-        None if ctx.engine.registry.renamed_away(argv[0]) => None,
-        None => crate::commands::meta::lookup(argv),
-    };
-    let Some(meta) = meta else {
+    let Some(meta) = lookup(ctx.engine, argv) else {
         return Err(CmdError::Other(format!(
             "Command '{}' not found",
             lossy(args[3])

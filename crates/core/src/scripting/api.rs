@@ -342,7 +342,7 @@ pub(crate) unsafe extern "C-unwind" fn acl_check_cmd(l: L) -> c_int {
             Err(e) => Err(*e),
             Ok(a) => {
                 let argv: Vec<&[u8]> = a.iter().map(Vec::as_slice).collect();
-                match crate::commands::meta::lookup(&argv) {
+                match crate::acl::cmds::lookup(run.engine, &argv) {
                     Some(meta) => {
                         Ok(crate::acl::check::check(&run.client.user, meta, &argv).is_ok())
                     }
