@@ -4,10 +4,13 @@
 //! [`Admit`] distinctions of the table) and the server's [`Gates`]; none looks at a
 //! command's name. Later features plug their check in at its place here:
 //!
+//! 0. protected commands (DEBUG, [`Admit::PROTECTED`]) refused by
+//!    enable-debug-command — here;
 //! 1. authentication (NOAUTH) — here;
 //! 2. `no-multi` commands inside MULTI — here;
 //! 3. ACL permissions (command, categories, each key with its read/write intent from
-//!    the key specs, channels) — the ACL issue;
+//!    the key specs, channels) — here, [`crate::acl::check`]; a user with every
+//!    permission costs one flag test;
 //! 4. cluster slot ownership / CROSSSLOT — the cluster issue;
 //! 5. OOM for denyoom commands (and anything queued in MULTI) — here, from
 //!    [`Gates::out_of_memory`], which eviction sets;
@@ -59,7 +62,7 @@ pub enum Admitted {
 /// rejection to reply; the caller counts it and aborts a transaction in progress.
 pub fn admit(
     engine: &Engine,
-    client: &Client,
+    client: &mut Client,
     cmd: &Command,
     args: &[&[u8]],
     hooks: &dyn ServerHooks,
@@ -79,15 +82,20 @@ pub fn admit(
             }
         }
     }
+    // Protected commands first, before authentication (processCommand).
+    if cmd.admit.has(Admit::PROTECTED) {
+        let allowed = match engine.config.int(crate::config::P::EnableDebugCommand) {
+            0 => true,
+            2 => hooks.client_is_local(client.id),
+            _ => false,
+        };
+        if !allowed {
+            return Err(CmdError::DebugNotAllowed);
+        }
+    }
     // Redis's authRequired(): only while a password is set (clearing requirepass
     // lets in connections that never authenticated).
-    if !client.authenticated
-        && !cmd.meta.flags.has(Flags::NO_AUTH)
-        && !engine
-            .config
-            .string(crate::config::P::Requirepass)
-            .is_empty()
-    {
+    if !client.authenticated && !cmd.meta.flags.has(Flags::NO_AUTH) && engine.acl.auth_required() {
         return Err(CmdError::NoAuth);
     }
     let in_multi = client.multi.is_some() && !cmd.admit.has(Admit::NOT_QUEUED);
@@ -95,6 +103,21 @@ pub fn admit(
         return Err(CmdError::Other(
             "Command not allowed inside a transaction".into(),
         ));
+    }
+    // ACL: the user is read again only after some user changed.
+    if client.acl_gen != engine.acl.generation() {
+        crate::acl::refresh(&engine.acl, client);
+    }
+    if !client.acl_free() {
+        if let Err(d) = crate::acl::check::check_id(&client.user, cmd.acl_id, cmd.meta, args) {
+            let context = if client.multi.is_some() {
+                crate::acl::log::Context::Multi
+            } else {
+                crate::acl::log::Context::Toplevel
+            };
+            crate::acl::cmds::log_check(engine, client, hooks, d, context, &cmd.meta.name, args);
+            return Err(CmdError::Raw(d.error(cmd.meta)));
+        }
     }
     let gates = &engine.gates;
     // Redis's performEvictions in processCommand: before every command while a
@@ -226,6 +249,7 @@ mod tests {
         e.config
             .set("requirepass", "secret", false)
             .expect("valid password");
+        e.acl.set_requirepass("secret");
         e.gates.out_of_memory.store(true, Relaxed);
         assert_eq!(
             run(&e, &mut c, "SET k v"),

@@ -71,9 +71,22 @@ pub struct Client {
     /// commands that can build a reply of any size (random picks with repetitions)
     /// stop there, as Redis's stop on CLIENT_CLOSE_ASAP.
     pub reply_limit: usize,
+    /// Its ACL user (AUTH, HELLO AUTH); the default user until then.
+    pub user: std::sync::Arc<crate::acl::User>,
+    /// The [`crate::acl::Acl::generation`] `user` was read at: when it differs,
+    /// the admission reads the user again (it changed or was deleted).
+    pub acl_gen: u64,
 }
 
 impl Client {
+    /// Whether ACL checks pass without looking: its user has every permission, or
+    /// it is the AOF's client, which has no user (Redis lets a client without a
+    /// user run anything).
+    #[inline]
+    pub fn acl_free(&self) -> bool {
+        self.user.unrestricted || self.loading
+    }
+
     /// Whether the reply built so far has reached the output limit: the client is
     /// to be closed, so a long reply may stop.
     #[inline]
@@ -144,6 +157,8 @@ impl Client {
             loading: false,
             tracking: None,
             reply_limit: 0,
+            user: crate::acl::placeholder(),
+            acl_gen: 0,
         }
     }
 }

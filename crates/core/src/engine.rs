@@ -142,6 +142,8 @@ pub struct Engine {
     pub scripting: crate::scripting::Scripting,
     /// maxmemory: used-memory measurement, eviction pool, evicted_keys.
     pub evict: crate::evict::Eviction,
+    /// ACL users and the ACL LOG.
+    pub acl: crate::acl::Acl,
 }
 
 /// What a command leaves for after its locks are released.
@@ -191,7 +193,6 @@ impl Engine {
         let registry = Registry::build(&defs);
         Engine {
             keyspace: Keyspace::new(dbs),
-            config,
             cmdstats: crate::commands::stats::CommandStats::new(registry.names().len()),
             monitoring: std::sync::atomic::AtomicBool::new(false),
             registry,
@@ -209,6 +210,8 @@ impl Engine {
             tracking: crate::tracking::Tracking::default(),
             scripting: crate::scripting::Scripting::default(),
             evict: crate::evict::Eviction::default(),
+            acl: crate::acl::Acl::new(&config),
+            config,
         }
     }
 
@@ -717,6 +720,32 @@ impl Engine {
                 self.reply_error(&unknown_command(args), out);
                 continue;
             };
+            // The rules may have changed since the command was queued.
+            if !client.acl_free() {
+                if let Err(d) =
+                    crate::acl::check::check_id(&client.user, cmd.acl_id, cmd.meta, args)
+                {
+                    // ACL LOG's client-info shows EXEC as the last command.
+                    client.last_cmd = exec_name;
+                    crate::acl::cmds::log_check(
+                        self,
+                        client,
+                        hooks,
+                        d,
+                        crate::acl::log::Context::Multi,
+                        &cmd.meta.name,
+                        args,
+                    );
+                    self.reply_error(
+                        &CmdError::Raw(format!(
+                            "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {}",
+                            d.exec_reason()
+                        )),
+                        out,
+                    );
+                    continue;
+                }
+            }
             if matches!(cmd.locks, Locks::Own) {
                 // It takes shard locks itself: holding ours could deadlock. Counted
                 // first, so a halt in this gap waits for the whole transaction.

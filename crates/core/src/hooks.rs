@@ -86,6 +86,29 @@ pub trait ServerHooks: Send + Sync {
     /// connections, the I/O driver) to another thread, as Redis keeps serving
     /// events while a script is busy.
     fn long_running(&self) {}
+
+    /// These ACL users were deleted or replaced (ACL DELUSER, ACL LOAD): their
+    /// clients are disconnected, except `current` (the caller closes after its
+    /// reply).
+    fn acl_kill_users(&self, _names: &[Vec<u8>], _current: u64) {}
+
+    /// User `name`'s channel permissions narrowed to `allowed` (no selector has
+    /// allchannels): its subscribers holding a channel or pattern it no longer
+    /// grants are disconnected (Redis's ACLKillPubsubClientsIfNeeded).
+    fn acl_kill_subscribers(&self, _name: &[u8], _allowed: &[Vec<u8>]) {}
+
+    /// Whether client `id` is connected from the loopback interface or a Unix
+    /// socket (enable-debug-command local).
+    fn client_is_local(&self, _id: u64) -> bool {
+        true
+    }
+
+    /// The CLIENT LIST line of client `id` (ACL LOG's client-info); `cmd`, when
+    /// given, is the command it sent last (Redis sets `lastcmd` at lookup, before
+    /// refusing it).
+    fn client_info(&self, _id: u64, _cmd: Option<&str>) -> String {
+        String::new()
+    }
 }
 
 /// Hooks that do nothing (unit tests, benches).

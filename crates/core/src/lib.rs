@@ -8,6 +8,7 @@
 //! [`config`] (parameters), [`glob`] (pattern matching), [`lazyfree`] (background
 //! frees), [`args`] (argument parsing), [`error`] (error replies).
 
+pub mod acl;
 pub mod admission;
 pub mod args;
 pub mod blocking;

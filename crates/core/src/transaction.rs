@@ -329,6 +329,18 @@ impl ServerHooks for TxHooks<'_> {
     fn broadcast(&self, batches: Vec<crate::tracking::Broadcast>) {
         self.inner.broadcast(batches);
     }
+    fn acl_kill_users(&self, names: &[Vec<u8>], current: u64) {
+        self.inner.acl_kill_users(names, current);
+    }
+    fn acl_kill_subscribers(&self, name: &[u8], allowed: &[Vec<u8>]) {
+        self.inner.acl_kill_subscribers(name, allowed);
+    }
+    fn client_info(&self, id: u64, cmd: Option<&str>) -> String {
+        self.inner.client_info(id, cmd)
+    }
+    fn client_is_local(&self, id: u64) -> bool {
+        self.inner.client_is_local(id)
+    }
     fn long_running(&self) {
         self.inner.long_running();
     }

@@ -69,6 +69,8 @@ pub struct ClientText {
     pub lib_name: String,
     /// CLIENT SETINFO LIB-VER.
     pub lib_ver: String,
+    /// ACL user (empty: default).
+    pub user: String,
 }
 
 impl ClientHandle {
@@ -188,7 +190,7 @@ impl ClientHandle {
         let oll = self.mailbox.queued_letters();
         let omem = obl + self.mailbox.queued_bytes();
         let mut line = format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir={redir} resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={redir} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -207,6 +209,7 @@ impl ClientHandle {
             omem,
             qbuf + qbuf_free + omem,
             t.cmd,
+            if t.user.is_empty() { "default" } else { &t.user },
             self.resp.load(Relaxed)
         );
         if !t.lib_name.is_empty() || !t.lib_ver.is_empty() {
@@ -257,7 +260,24 @@ impl Clients {
 
     /// Every client, by id.
     pub fn all(&self) -> Vec<Arc<ClientHandle>> {
-        self.map.lock().values().cloned().collect()
+        // A killed client is gone for others at once (Redis frees it, or unlinks
+        // it, before the killer's reply).
+        self.map
+            .lock()
+            .values()
+            .filter(|c| !c.mailbox.closing())
+            .cloned()
+            .collect()
+    }
+
+    /// The user name a client is authenticated as.
+    pub fn user_of(c: &ClientHandle) -> String {
+        let u = c.info.lock().user.clone();
+        if u.is_empty() {
+            "default".into()
+        } else {
+            u
+        }
     }
 
     /// The client with `id`.

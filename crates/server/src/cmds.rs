@@ -5,7 +5,6 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use ferrokv_core::args::{int_arg, is_kw};
 use ferrokv_core::commands::{reply_help, Admit, CommandDef, Locks};
-use ferrokv_core::config::P;
 use ferrokv_core::ctx::Ctx;
 use ferrokv_core::{CmdError, CmdResult};
 use ferrokv_resp::Protocol;
@@ -198,8 +197,7 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         } else if is_kw(args[i], "laddr") {
             laddr = Some(String::from_utf8_lossy(v).into_owned());
         } else if is_kw(args[i], "user") {
-            // The only ACL user is "default".
-            if v != b"default" {
+            if ctx.engine.acl.get(v).is_none() {
                 return Err(CmdError::Other(format!(
                     "No such user '{}'",
                     String::from_utf8_lossy(v)
@@ -233,7 +231,9 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         if id.is_some_and(|x| x != c.id)
             || addr.as_ref().is_some_and(|a| *a != c.addr)
             || laddr.as_ref().is_some_and(|a| *a != c.laddr)
-            || user.as_ref().is_some_and(|u| u != "default")
+            || user
+                .as_ref()
+                .is_some_and(|u| *u != crate::clients::Clients::user_of(&c))
             || ctype.as_ref().is_some_and(|t| t != c.class_name())
         {
             continue;
@@ -315,16 +315,6 @@ fn client_help(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn check_auth(ctx: &Ctx<'_, '_>, user: &[u8], pass: &[u8]) -> CmdResult {
-    let required = ctx.engine.config.string(P::Requirepass);
-    let ok = user == b"default" && (required.is_empty() || required.as_bytes() == pass);
-    if ok {
-        Ok(())
-    } else {
-        Err(CmdError::WrongPass)
-    }
-}
-
 fn auth(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     if args.len() > 3 {
         return Err(CmdError::Syntax);
@@ -336,11 +326,10 @@ fn auth(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     } else {
         (&b"default"[..], args[1])
     };
-    if args.len() == 2 && ctx.engine.config.string(P::Requirepass).is_empty() {
+    if args.len() == 2 && ctx.engine.acl.default_user().nopass() {
         return Err(CmdError::AuthNotConfigured);
     }
-    check_auth(ctx, user, pass)?;
-    ctx.client.authenticated = true;
+    crate::acl::authenticate(ctx, args[0], user, pass)?;
     ctx.out.ok();
     Ok(())
 }
@@ -357,14 +346,14 @@ fn hello(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     let mut i = 2;
     let mut name: Option<&[u8]> = None;
+    let mut credentials: Option<(&[u8], &[u8])> = None;
     while i < args.len() {
         let more = args.len() - i - 1;
         if is_kw(args[i], "auth") && more >= 2 {
             if i + 2 < 64 {
                 ctx.client.redact |= (1 << (i + 1)) | (1 << (i + 2));
             }
-            check_auth(ctx, args[i + 1], args[i + 2])?;
-            ctx.client.authenticated = true;
+            credentials = Some((args[i + 1], args[i + 2]));
             i += 3;
         } else if is_kw(args[i], "setname") && more >= 1 {
             name = Some(args[i + 1]);
@@ -375,6 +364,9 @@ fn hello(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 String::from_utf8_lossy(args[i])
             )));
         }
+    }
+    if let Some((user, pass)) = credentials {
+        crate::acl::authenticate(ctx, args[0], user, pass)?;
     }
     if !ctx.client.authenticated {
         return Err(CmdError::Raw(
@@ -424,11 +416,17 @@ fn reset(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     c.name = None;
     c.no_evict = false;
     c.no_touch = false;
-    c.authenticated = ctx.engine.config.string(P::Requirepass).is_empty();
+    c.authenticated = ctx.engine.acl.starts_authenticated();
+    c.acl_gen = ctx.engine.acl.generation();
+    c.user = ctx.engine.acl.default_user();
     c.subscriptions = 0;
     c.tracking = None;
     if let Some(h) = st.clients.get(c.id) {
-        h.info.lock().name.clear();
+        {
+            let mut info = h.info.lock();
+            info.name.clear();
+            info.user.clear();
+        }
         h.resp.store(2, Relaxed);
         // Out of Pub/Sub and tracking, without confirmations (Redis's
         // clearClientConnectionState).

@@ -32,7 +32,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let engine = state.engine.clone();
-    let authenticated = engine.config.string(P::Requirepass).is_empty();
+    let authenticated = engine.acl.starts_authenticated();
     let mut client = Client::new(handle.id, authenticated);
     let mut parser = RequestParser::new(limits(&state));
     // Before AUTH, Redis refuses requests of more than 10 arguments or 16 KiB ones
@@ -118,7 +118,7 @@ where
         if !client.authenticated {
             // Redis's authRequired() holds only while a password is set: clearing
             // requirepass lifts the limits of connections that never authenticated.
-            parser.set_auth_required(!engine.config.string(P::Requirepass).is_empty());
+            parser.set_auth_required(engine.acl.auth_required());
         }
 
         // client-output-buffer-limit's hard limit of the client's class: a batch

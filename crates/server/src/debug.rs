@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use ferrokv_core::args::{int_arg, is_kw};
-use ferrokv_core::commands::{CommandDef, Locks};
+use ferrokv_core::commands::{Admit, CommandDef, Locks};
 use ferrokv_core::config::{parse_memory, P};
 use ferrokv_core::ctx::{lru_clock, Ctx, Keys};
 use ferrokv_core::debug::digest::{key_digest, xor_into};
@@ -29,7 +29,8 @@ use ferrokv_resp::Protocol;
 use crate::cmds::state;
 
 /// The DEBUG command.
-pub static COMMANDS: &[CommandDef] = &[CommandDef::with_locks("debug", debug, Locks::Own)];
+pub static COMMANDS: &[CommandDef] =
+    &[CommandDef::with_locks("debug", debug, Locks::Own).admit(Admit::PROTECTED)];
 
 /// Switches DEBUG flips (Redis keeps them in its `server` struct).
 #[derive(Debug)]
@@ -224,7 +225,7 @@ fn strtod(arg: &[u8]) -> f64 {
 
 /// Whether the peer of this connection is local (loopback or a Unix socket), for
 /// `enable-debug-command local`.
-fn is_local(addr: &str) -> bool {
+pub(crate) fn is_local(addr: &str) -> bool {
     match addr.parse::<SocketAddr>() {
         Ok(a) => {
             a.ip().is_loopback()

@@ -2,6 +2,7 @@
 //! configuration loading, logging, signals, and the commands that concern
 //! connections or the process.
 
+pub mod acl;
 pub mod alloc;
 pub mod aof;
 pub mod blocked;
@@ -223,7 +224,20 @@ pub fn run(opts: Options) -> i32 {
     }
     let pidfile = config.string(P::Pidfile);
     let always_show_logo = config.bool(P::AlwaysShowLogo);
-    let engine = Arc::new(Engine::new(config, SERVER_COMMANDS));
+    let mut engine = Engine::new(config, SERVER_COMMANDS);
+    for (from, to) in &applied.renames {
+        engine.registry.rename(from, to);
+    }
+    let engine = Arc::new(engine);
+    if let Err(e) = ferrokv_core::acl::file::load_at_startup(
+        &engine.acl,
+        &applied.users,
+        &engine.config.string(P::Aclfile),
+        ferrokv_core::acl::pubsub_all(&engine.config),
+    ) {
+        tracing::warn!("{e}");
+        return 1;
+    }
     // What maxmemory is compared with: INFO's used_memory.
     engine.evict.set_probe(Box::new(crate::alloc::used_memory));
     engine

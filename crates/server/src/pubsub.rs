@@ -115,6 +115,11 @@ impl ClientSubs {
         self.counts.iter().map(|c| c.load(Relaxed)).sum()
     }
 
+    /// Its subscriptions of `kind`.
+    pub fn names(&self, kind: Kind) -> Vec<Bytes> {
+        self.sets.lock()[kind as usize].in_order()
+    }
+
     /// What SUBSCRIBE/PSUBSCRIBE confirmations count: channels + patterns.
     fn global(&self) -> usize {
         self.count(Kind::Channel) + self.count(Kind::Pattern)

@@ -152,6 +152,30 @@ impl ServerHooks for ServerState {
         self
     }
 
+    fn acl_kill_users(&self, names: &[Vec<u8>], current: u64) {
+        crate::acl::kill_users(self, names, current);
+    }
+
+    fn acl_kill_subscribers(&self, name: &[u8], allowed: &[Vec<u8>]) {
+        crate::acl::kill_subscribers(self, name, allowed);
+    }
+
+    fn client_is_local(&self, id: u64) -> bool {
+        self.clients
+            .get(id)
+            .is_none_or(|h| crate::debug::is_local(&h.addr))
+    }
+
+    fn client_info(&self, id: u64, cmd: Option<&str>) -> String {
+        let Some(h) = self.clients.get(id) else {
+            return String::new();
+        };
+        if let Some(cmd) = cmd {
+            h.info.lock().cmd = cmd.to_string();
+        }
+        h.describe()
+    }
+
     fn long_running(&self) {
         // tokio's block_in_place gives this worker's queue and the I/O driver to a
         // new thread; the short sleep lets that thread take them before we return
@@ -284,8 +308,13 @@ impl ServerHooks for ServerState {
                     .get()
                     .and_then(std::sync::Weak::upgrade)
                     .ok_or("server is stopping")?;
-                crate::listen::rebind_tcp(&me)
-                    .map_err(|_| "Unable to listen on this port".to_string())?;
+                crate::listen::rebind_tcp(&me).map_err(|_| {
+                    if name == "bind" {
+                        "Failed to bind to specified addresses.".to_string()
+                    } else {
+                        "Unable to listen on this port".to_string()
+                    }
+                })?;
             }
             _ => {}
         }

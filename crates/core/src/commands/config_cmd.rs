@@ -103,6 +103,11 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         let canonical = cfg
             .set(name, value, false)
             .map_err(|why| CmdError::ConfigBadValue(name.clone(), why))?;
+        if canonical == "requirepass" {
+            // The default user's password follows it (set even when unchanged, as
+            // ACL SETUSER may have changed the user since).
+            ctx.engine.acl.set_requirepass(value);
+        }
         let mut now = Vec::new();
         cfg.get(canonical, &mut now);
         let unchanged = old

@@ -63,6 +63,9 @@ impl Admit {
     /// declares flags is admitted with the flags they give (Redis's
     /// evalGetCommandFlags / fcallGetCommandFlags).
     pub const SCRIPT: Admit = Admit(16);
+    /// A protected command (DEBUG): refused first, before authentication, unless
+    /// enable-debug-command allows it for this client (Redis's CMD_PROTECTED).
+    pub const PROTECTED: Admit = Admit(32);
 
     /// Both sets.
     pub const fn and(self, other: Admit) -> Admit {
@@ -118,6 +121,8 @@ impl CommandDef {
 pub struct Command {
     /// Its index among every command and subcommand (statistics).
     pub id: usize,
+    /// Its bit in ACL command bitmaps ([`crate::acl::table`]).
+    pub acl_id: usize,
     /// Redis's description of it.
     pub meta: &'static CommandMeta,
     /// Its implementation; `None` for container commands (CLIENT, CONFIG, ...).
@@ -149,6 +154,8 @@ pub struct Registry {
     /// Full names (`get`, `client|list`) by [`Command::id`].
     names: Vec<&'static str>,
     by_name: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
+    /// Names rename-command took away (lower case).
+    renamed_away: Vec<Vec<u8>>,
 }
 
 /// The data commands `ferrokv-core` implements itself.
@@ -172,6 +179,7 @@ pub fn core_commands() -> Vec<&'static [CommandDef]> {
         config_cmd::COMMANDS,
         crate::scripting::eval::COMMANDS,
         crate::scripting::function::COMMANDS,
+        crate::acl::cmds::COMMANDS,
     ]
 }
 
@@ -199,6 +207,7 @@ impl Registry {
                 }
             }
         }
+        let acl_table = crate::acl::table::table();
         let mut commands = Vec::new();
         let mut names: Vec<&'static str> = Vec::new();
         let mut next_id = |m: &'static CommandMeta| {
@@ -209,6 +218,7 @@ impl Registry {
         for (def, m) in &top {
             commands.push(Command {
                 id: next_id(m),
+                acl_id: acl_table.id_of(m),
                 meta: m,
                 handler: Some(def.handler),
                 locks: def.locks,
@@ -224,6 +234,7 @@ impl Registry {
                     let m = &all[parent];
                     commands.push(Command {
                         id: next_id(m),
+                        acl_id: acl_table.id_of(m),
                         meta: m,
                         handler: None,
                         locks: Locks::Auto,
@@ -237,6 +248,7 @@ impl Registry {
             for (def, m) in list {
                 commands[idx].subcommands.push(Command {
                     id: next_id(m),
+                    acl_id: acl_table.id_of(m),
                     meta: m,
                     handler: Some(def.handler),
                     locks: def.locks,
@@ -249,6 +261,7 @@ impl Registry {
             commands,
             names,
             by_name,
+            renamed_away: Vec::new(),
         }
     }
 
@@ -263,6 +276,26 @@ impl Registry {
         lower.copy_from_slice(name);
         lower.make_ascii_lowercase();
         self.by_name.get(&lower[..]).map(|&i| &self.commands[i])
+    }
+
+    /// rename-command: the command named `from` answers to `to` instead (to
+    /// nothing when `to` is empty). ACL rules still use the original names.
+    pub fn rename(&mut self, from: &str, to: &str) {
+        self.renamed_away
+            .push(from.to_ascii_lowercase().into_bytes());
+        if let Some(i) = self.by_name.remove(from.as_bytes()) {
+            if !to.is_empty() {
+                self.by_name.insert(to.to_ascii_lowercase().into_bytes(), i);
+            }
+        }
+    }
+
+    /// Whether rename-command took the name `name` away.
+    pub fn renamed_away(&self, name: &[u8]) -> bool {
+        self.renamed_away
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name))
+            && !self.by_name.keys().any(|k| k.eq_ignore_ascii_case(name))
     }
 
     /// Every top-level command.

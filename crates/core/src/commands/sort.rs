@@ -39,7 +39,13 @@ struct Options<'a> {
     get: Vec<&'a [u8]>,
 }
 
-fn parse_options<'a>(args: &[&'a [u8]], readonly: bool) -> CmdResult<Options<'a>> {
+/// `full_key_access`: the user may read every key (BY and GET patterns name keys
+/// no ACL check saw).
+fn parse_options<'a>(
+    args: &[&'a [u8]],
+    readonly: bool,
+    full_key_access: bool,
+) -> CmdResult<Options<'a>> {
     let mut o = Options {
         desc: false,
         alpha: false,
@@ -68,8 +74,18 @@ fn parse_options<'a>(args: &[&'a [u8]], readonly: bool) -> CmdResult<Options<'a>
         } else if is_kw(a, "by") && left >= 1 {
             o.by = Some(args[j + 1]);
             o.dont_sort = !args[j + 1].contains(&b'*');
+            if !o.dont_sort && !full_key_access {
+                return Err(CmdError::Other(
+                    "BY option of SORT denied due to insufficient ACL permissions.".into(),
+                ));
+            }
             j += 1;
         } else if is_kw(a, "get") && left >= 1 {
+            if !full_key_access {
+                return Err(CmdError::Other(
+                    "GET option of SORT denied due to insufficient ACL permissions.".into(),
+                ));
+            }
             o.get.push(args[j + 1]);
             j += 1;
         } else {
@@ -169,7 +185,15 @@ struct Item {
 }
 
 fn sort_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], readonly: bool) -> CmdResult {
-    let mut o = parse_options(args, readonly)?;
+    let user = &ctx.client.user;
+    let full_key_access = ctx.client.acl_free()
+        || crate::acl::check::unrestricted_key_access(
+            user,
+            ctx.cmd.meta,
+            args,
+            crate::commands::meta::KeyFlags::ACCESS,
+        );
+    let mut o = parse_options(args, readonly, full_key_access)?;
     let (kind, elems) = load(ctx, args[1])?;
     // A set has no native order: with STORE the result must be deterministic.
     if o.dont_sort && kind == Kind::Set && (o.store.is_some() || ctx.client.in_script) {

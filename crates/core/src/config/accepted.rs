@@ -110,7 +110,6 @@ pub static ACCEPTED: &[ParamDef] = &[
         "no",
         YES,
     ),
-    def("aclfile", None, Kind::Str, "", NO),
     def(
         "replica-announce-ip",
         Some("slave-announce-ip"),
@@ -165,13 +164,6 @@ pub static ACCEPTED: &[ParamDef] = &[
         None,
         Kind::Enum(&["no", "yes", "relative", "absolute"]),
         "no",
-        YES,
-    ),
-    def(
-        "acl-pubsub-default",
-        None,
-        Kind::Enum(&["allchannels", "resetchannels"]),
-        "resetchannels",
         YES,
     ),
     def(
@@ -319,13 +311,6 @@ pub static ACCEPTED: &[ParamDef] = &[
         None,
         Kind::Int(1, 9223372036854775807),
         "1000",
-        YES,
-    ),
-    def(
-        "acllog-max-len",
-        None,
-        Kind::Int(0, 9223372036854775807),
-        "128",
         YES,
     ),
     def(

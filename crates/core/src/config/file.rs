@@ -29,6 +29,12 @@ impl std::fmt::Display for ConfigError {
 pub struct Applied {
     /// Directives Redis knows that ferrokv does not implement (skipped).
     pub ignored: Vec<String>,
+    /// The `user` lines (name and rules), validated, to create once the engine
+    /// exists (Redis's UsersToLoad).
+    pub users: Vec<Vec<String>>,
+    /// `rename-command old new` lines, in order (an empty new name removes the
+    /// command), for [`crate::commands::Registry::rename`].
+    pub renames: Vec<(String, String)>,
 }
 
 /// Splits a line like Redis's `sdssplitargs` (quotes and escapes).
@@ -100,6 +106,34 @@ pub fn apply(cfg: &Config, text: &str) -> Result<Applied, ConfigError> {
         let Some(name) = args.first() else { continue };
         let name = name.to_ascii_lowercase();
         let values = &args[1..];
+        if name == "user" && !values.is_empty() {
+            let pubsub_all = cfg.string(P::AclPubsubDefault) == "allchannels";
+            if let Err((idx, why)) =
+                crate::acl::file::check_config_user(values, &applied.users, pubsub_all)
+            {
+                let at = args.get(idx).map(String::as_str).unwrap_or_default();
+                return Err(err(&format!("Error in user declaration '{at}': {why}")));
+            }
+            applied.users.push(values.to_vec());
+            continue;
+        }
+        if name == "rename-command" && values.len() == 2 {
+            let from = values[0].to_ascii_lowercase();
+            let known = crate::commands::meta::redis_commands().contains_key(&from)
+                && !applied.renames.iter().any(|(f, _)| *f == from);
+            if !known {
+                return Err(err("No such command in rename-command"));
+            }
+            let to = values[1].to_ascii_lowercase();
+            if !to.is_empty()
+                && (crate::commands::meta::redis_commands().contains_key(&to)
+                    || applied.renames.iter().any(|(_, t)| *t == to))
+            {
+                return Err(err("Target command name already exists"));
+            }
+            applied.renames.push((from, to));
+            continue;
+        }
         match Config::find(&name) {
             Some((_, p)) => {
                 let value = if name == "save" {

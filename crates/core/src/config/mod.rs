@@ -101,6 +101,9 @@ params! {
     TcpKeepalive: "tcp-keepalive", Kind::Int(0, i32::MAX as i64), "300", YES;
     Databases: "databases", Kind::Int(1, i32::MAX as i64), "16", NO;
     Requirepass: "requirepass", Kind::Str, "", YES;
+    Aclfile: "aclfile", Kind::Str, "", NO;
+    AclPubsubDefault: "acl-pubsub-default", Kind::Enum(&["allchannels", "resetchannels"]), "resetchannels", YES;
+    AcllogMaxLen: "acllog-max-len", Kind::Int(0, i64::MAX), "128", YES;
     Maxclients: "maxclients", Kind::Int(1, i32::MAX as i64), "10000", YES;
     Loglevel: "loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning"]), "notice", YES;
     Logfile: "logfile", Kind::Str, "", NO;

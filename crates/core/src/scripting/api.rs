@@ -332,8 +332,8 @@ pub(crate) unsafe extern "C-unwind" fn set_repl(l: L) -> c_int {
     }
 }
 
-/// `redis.acl_check_cmd(...)`: whether the user may run the command (every user
-/// may run everything until ACLs exist).
+/// `redis.acl_check_cmd(...)`: whether the script's user may run the command with
+/// these arguments (the admission's check, [`crate::acl::check`]).
 pub(crate) unsafe extern "C-unwind" fn acl_check_cmd(l: L) -> c_int {
     // SAFETY: called by Lua with a valid state.
     unsafe {
@@ -342,8 +342,10 @@ pub(crate) unsafe extern "C-unwind" fn acl_check_cmd(l: L) -> c_int {
             Err(e) => Err(*e),
             Ok(a) => {
                 let argv: Vec<&[u8]> = a.iter().map(Vec::as_slice).collect();
-                match run.engine.lookup_command(&argv) {
-                    Some(_) => Ok(true),
+                match crate::acl::cmds::lookup(run.engine, &argv) {
+                    Some(meta) => {
+                        Ok(crate::acl::check::check(&run.client.user, meta, &argv).is_ok())
+                    }
                     _ => Err("Invalid command passed to redis.acl_check_cmd()"),
                 }
             }

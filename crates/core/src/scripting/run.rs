@@ -199,6 +199,26 @@ impl RunCtx<'_, '_> {
                 "ERR This Redis command is not allowed from script",
             ));
         }
+        if !self.client.acl_free() {
+            if let Err(d) =
+                crate::acl::check::check_id(&self.client.user, cmd.acl_id, cmd.meta, args)
+            {
+                crate::acl::cmds::log_check(
+                    engine,
+                    self.client,
+                    self.hooks,
+                    d,
+                    crate::acl::log::Context::Lua,
+                    &cmd.meta.name,
+                    args,
+                );
+                return Err(refuse(
+                    engine,
+                    Some(cmd),
+                    &format!("ERR The user executing the script {}", d.message()),
+                ));
+            }
+        }
         if self.read_only && (flags.has(Flags::WRITE) || flags.has(Flags::MAY_REPLICATE)) {
             return Err(refuse(
                 engine,

@@ -1,0 +1,106 @@
+//! Hostile clients against the request limits (client-query-buffer-limit,
+//! proto-max-bulk-len, the inline line limit, nested requests): each is stopped
+//! with Redis's reply (compared byte for byte with redis-server), the server's RSS
+//! stays bounded and other clients keep being served.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use ferrokv_tests::{Kind, Server};
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Sends `head`, then `chunk` repeatedly (up to `max` bytes) until the server
+/// closes the connection; returns what it wrote back and whether it closed.
+fn flood(port: u16, head: &[u8], chunk: &[u8], max: usize) -> (Vec<u8>, bool) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_millis(20)))
+        .expect("timeout");
+    let _ = s.write_all(head);
+    let mut got = Vec::new();
+    let mut sent = 0;
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if sent < max && s.write_all(chunk).is_ok() {
+            sent += chunk.len();
+        }
+        match s.read(&mut buf) {
+            Ok(0) => return (got, true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                if sent >= max {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            Err(_) => return (got, true),
+        }
+    }
+    (got, false)
+}
+
+#[test]
+fn hostile_requests_are_stopped_at_the_limits() {
+    let mut per_server = Vec::new();
+    for kind in [Kind::Ferrokv, Kind::Redis] {
+        let s = Server::start(kind, &["--client-query-buffer-limit", "1mb"]);
+        let before = rss_kb(s.pid());
+        let mut other = s.conn();
+        let results = vec![
+            // A bulk within proto-max-bulk-len streamed past the query buffer limit.
+            flood(
+                s.port,
+                b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$400000000\r\n",
+                &[b'x'; 64 * 1024],
+                64 << 20,
+            ),
+            // A bulk header over proto-max-bulk-len.
+            flood(s.port, b"*1\r\n$1073741824\r\n", b"", 0),
+            // A multibulk count over INT_MAX.
+            flood(s.port, b"*2147483648\r\n", b"", 0),
+            // An inline line that never ends.
+            flood(s.port, b"", &[b'a'; 16 * 1024], 4 << 20),
+            // Nested arrays (requests are flat).
+            flood(s.port, &b"*1\r\n".repeat(1000), b"", 0),
+        ];
+        for (i, (reply, closed)) in results.iter().enumerate() {
+            assert!(
+                *closed,
+                "{kind:?} kept hostile connection {i}: {}",
+                String::from_utf8_lossy(reply)
+            );
+        }
+        // Everyone else is still served, and the memory came back down or never
+        // went up.
+        assert_eq!(
+            show(&other.run("PING")),
+            "+PONG",
+            "{kind:?}: other clients are served"
+        );
+        let grown = rss_kb(s.pid()).saturating_sub(before);
+        assert!(grown < 128 * 1024, "{kind:?}: RSS grew by {grown} kB");
+        per_server.push(results.into_iter().map(|(r, _)| r).collect::<Vec<_>>());
+    }
+    for (i, (a, b)) in per_server[0].iter().zip(&per_server[1]).enumerate() {
+        assert_eq!(
+            String::from_utf8_lossy(a),
+            String::from_utf8_lossy(b),
+            "case {i}: ferrokv and redis-server differ"
+        );
+    }
+}
+
+fn show(f: &ferrokv_resp::Frame) -> String {
+    ferrokv_tests::show(f)
+}
