@@ -419,7 +419,7 @@ where
                 deadline = None;
                 if let Some(c) = state.blocked.time_out(engine, &parked) {
                     let mut out = ReplyBuf::new(c.proto);
-                    parked.timeout_reply(&mut out);
+                    parked.timeout_reply(&mut out, |o| state.replicas.acked(o));
                     break Some((c, out.as_bytes().to_vec()));
                 }
                 // Served meanwhile: its reply is on the way.
