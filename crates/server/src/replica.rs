@@ -152,6 +152,9 @@ struct Inner {
     list: Vec<Arc<Replica>>,
     /// When the last replica left (for repl-backlog-ttl).
     alone_since: Option<Instant>,
+    /// The offset after the last command written (not the PINGs and GETACKs
+    /// the master adds): what WAIT waits for.
+    write_offset: u64,
 }
 
 /// What a connection turning into a replica takes over from its command.
@@ -256,6 +259,7 @@ impl Replicas {
                 db: None,
                 list: Vec::new(),
                 alone_since: None,
+                write_offset: 0,
             }),
             feeding: Default::default(),
             attached: AtomicUsize::new(0),
@@ -324,9 +328,16 @@ impl Replicas {
             encode(argv, &mut buf);
         }
         g.append(&buf);
+        g.write_offset = g.ids.offset;
         if !g.list.is_empty() {
             g.post(Bytes::from(buf), &self.attached);
         }
+    }
+
+    /// The offset after the last write command in the stream (WAIT's target:
+    /// at or after the calling client's last write).
+    pub fn write_offset(&self) -> u64 {
+        self.inner.lock().write_offset
     }
 
     /// Sends bytes of the stream that need no SELECT (PING, REPLCONF GETACK, and a
@@ -388,6 +399,7 @@ impl Replicas {
         g.ids.replid2 = NO_REPLID.into();
         g.ids.second_offset = -1;
         g.ids.offset = offset;
+        g.write_offset = offset;
         g.backlog = None;
         g.db = None;
         self.create_backlog(&mut g, backlog_size);
@@ -410,6 +422,7 @@ impl Replicas {
         let mut g = self.inner.lock();
         g.ids.replid2 = std::mem::replace(&mut g.ids.replid, new_replid());
         g.ids.second_offset = g.ids.offset as i64 + 1;
+        g.write_offset = g.ids.offset;
         // The next command goes after a SELECT.
         g.db = None;
         self.create_backlog(&mut g, backlog_size);

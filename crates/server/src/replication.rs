@@ -32,7 +32,7 @@ fn wait(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::Other("timeout is negative".into()));
     }
     // The stream's position now: at or after this client's last write.
-    let offset = st.replicas.offset();
+    let offset = st.replicas.write_offset();
     let acked = st.replicas.acked(offset);
     // Inside MULTI it never blocks.
     if acked as i64 >= replicas || ctx.client.in_exec {
