@@ -305,6 +305,35 @@ impl Blocked {
         }
     }
 
+    /// Ends every wait on keys with the error `text` (a master turned replica).
+    pub fn unblock_all_on_keys(&self, engine: &Engine, text: &str) {
+        let parked: Vec<Arc<Parked>> = self
+            .by_id
+            .lock()
+            .values()
+            .filter(|p| matches!(p.reason, BlockReason::Keys { .. }))
+            .cloned()
+            .collect();
+        for p in parked {
+            let mut slot = p.slot.lock();
+            if !matches!(*slot, Slot::Waiting { .. }) {
+                continue;
+            }
+            let Slot::Waiting { client, .. } = std::mem::replace(&mut *slot, Slot::Taken) else {
+                continue;
+            };
+            let mut out = ReplyBuf::new(client.proto);
+            out.error(text);
+            *slot = Slot::Done {
+                client,
+                reply: out.as_bytes().to_vec(),
+            };
+            drop(slot);
+            self.unregister(engine, &p);
+            p.done.notify_one();
+        }
+    }
+
     /// Parked clients with a timeout (INFO clients_in_timeout_table).
     pub fn with_timeout(&self) -> usize {
         self.timed.load(Relaxed)

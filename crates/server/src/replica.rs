@@ -655,13 +655,17 @@ pub async fn serve_if_replica<S>(
     } else {
         Start::Full
     };
+    let mut wait_ack = false;
     if let Start::Full = start {
-        if !full_sync(stream, st, &replica, is_psync, backlog_size).await {
-            st.replicas.detach(handle.id);
-            return;
+        match full_sync(stream, st, &replica, is_psync, backlog_size).await {
+            Some(eof_form) => wait_ack = eof_form,
+            None => {
+                st.replicas.detach(handle.id);
+                return;
+            }
         }
     }
-    stream_loop(stream, st, &replica).await;
+    stream_loop(stream, st, &replica, wait_ack).await;
     st.replicas.detach(handle.id);
     tracing::info!("Connection with replica {} lost.", replica.ip());
 }
@@ -684,7 +688,7 @@ async fn full_sync<S>(
     replica: &Arc<Replica>,
     is_psync: bool,
     backlog_size: usize,
-) -> bool
+) -> Option<bool>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -695,11 +699,11 @@ where
         let until = Instant::now() + Duration::from_secs(delay);
         while Instant::now() < until {
             if replica.handle.mailbox.closing() {
-                return false;
+                return None;
             }
             // Keep-alive newlines while it waits, as Redis's.
             if stream.write_all(b"\n").await.is_err() {
-                return false;
+                return None;
             }
             tokio::time::sleep(Duration::from_millis(100).min(until - Instant::now())).await;
         }
@@ -742,9 +746,9 @@ where
         Ok(Ok(x)) => x,
         Ok(Err(e)) => {
             tracing::warn!("Can't sync replica {}: {e}", replica.ip());
-            return false;
+            return None;
         }
-        Err(_) => return false,
+        Err(_) => return None,
     };
     replica.ack_off.store(at, Relaxed);
     replica.set_state(LinkState::SendBulk);
@@ -775,12 +779,18 @@ where
         replica.ack_time.store(unix_secs(), Relaxed);
         tracing::info!("Synchronization with replica {} succeeded", replica.ip());
     }
-    ok
+    // In the EOF-marker form the replica cannot tell where the RDB ends if the
+    // stream follows at once: the stream starts on its first ACK (as Redis).
+    ok.then_some(mark.is_some())
 }
 
 /// Writes the stream to the replica and reads its acknowledgements.
-async fn stream_loop<S>(stream: &mut S, st: &Arc<ServerState>, replica: &Arc<Replica>)
-where
+async fn stream_loop<S>(
+    stream: &mut S,
+    st: &Arc<ServerState>,
+    replica: &Arc<Replica>,
+    mut wait_ack: bool,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let handle = &replica.handle;
@@ -790,7 +800,9 @@ where
     loop {
         // A wake-up is kept until waited for: a post between the drain and the
         // wait is not missed.
-        handle.mailbox.drain_into(&mut out);
+        if !wait_ack {
+            handle.mailbox.drain_into(&mut out);
+        }
         if !out.is_empty() {
             let w = tokio::select! {
                 r = stream.write_all(&out) => r.is_ok(),
@@ -806,7 +818,8 @@ where
             break;
         }
         tokio::select! {
-            _ = handle.mailbox.wait() => {}
+            _ = handle.mailbox.wait(), if !wait_ack => {}
+            _ = handle.mailbox.wait_closed(), if wait_ack => break,
             r = stream.read_buf(&mut input) => {
                 if !matches!(r, Ok(n) if n > 0) {
                     break;
@@ -815,7 +828,9 @@ where
                 while let Ok(Some(len)) = parser.parse(&input[off..]) {
                     let chunk = &input[off..off + len];
                     let args: Vec<&[u8]> = parser.args(chunk).collect();
-                    on_replica_command(st, replica, &args);
+                    if on_replica_command(st, replica, &args) {
+                        wait_ack = false;
+                    }
                     off += len;
                 }
                 bytes::Buf::advance(&mut input, off);
@@ -824,7 +839,8 @@ where
     }
 }
 
-fn on_replica_command(st: &ServerState, replica: &Replica, args: &[&[u8]]) {
+/// Handles what a replica sent; returns whether it was an ACK.
+fn on_replica_command(st: &ServerState, replica: &Replica, args: &[&[u8]]) -> bool {
     if args.len() >= 3 && is_kw(args[0], "replconf") && is_kw(args[1], "ack") {
         if let Some(off) = ferrokv_core::args::parse_i64(args[2]) {
             let off = off.max(0) as u64;
@@ -833,6 +849,8 @@ fn on_replica_command(st: &ServerState, replica: &Replica, args: &[&[u8]]) {
             }
             replica.ack_time.store(unix_secs(), Relaxed);
             crate::replication::acks_arrived(st);
+            return true;
         }
     }
+    false
 }

@@ -50,6 +50,8 @@ pub enum LinkStatus {
     Transfer = 2,
     /// Following the stream.
     Connected = 3,
+    /// Connected, in the handshake (PING ... PSYNC).
+    Handshake = 4,
 }
 
 /// The replica side's state.
@@ -129,6 +131,12 @@ pub fn set_master(st: &Arc<ServerState>, host: String, port: u16) {
     }
     kill_master_client(st);
     set_read_only_gate(st);
+    // Clients blocked on keys would wait for writes a replica never takes from
+    // them (Redis's disconnectAllBlockedClients).
+    st.blocked.unblock_all_on_keys(
+        &st.engine,
+        "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
+    );
     crate::log::set_role(b'S');
     let st2 = st.clone();
     tokio::spawn(async move {
@@ -212,6 +220,7 @@ fn role(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
             1 => "connecting",
             2 => "sync",
             3 => "connected",
+            4 => "handshake",
             _ => "none",
         };
         ctx.out.bulk(s.as_bytes());
@@ -378,6 +387,7 @@ async fn link_once(st: &Arc<ServerState>, host: &str, port: u16, generation: u64
         .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
         .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
     let _ = sock.set_nodelay(true);
+    st.link.status.store(LinkStatus::Handshake as u8, Relaxed);
     let peer = sock.peer_addr().ok();
     let local = sock.local_addr().ok();
     let mut c = Conn {
@@ -514,14 +524,18 @@ async fn receive_rdb(st: &Arc<ServerState>, c: &mut Conn) -> IoResult<()> {
         }
         st.link.transfer_size.store(-1, Relaxed);
         tracing::info!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
+        // The mark is searched where it can end in what came since the last
+        // look (a master may send the stream right after it).
+        let mut from = 0usize;
         loop {
             st.link.transfer_read.store(c.buf.len() as u64, Relaxed);
-            if c.buf.len() >= 40 && c.buf[c.buf.len() - 40..] == mark[..] {
-                let n = c.buf.len() - 40;
+            if let Some(i) = c.buf[from..].windows(40).position(|w| w == &mark[..]) {
+                let n = from + i;
                 let data = c.buf.split_to(n).to_vec();
                 c.buf.advance(40);
                 break data;
             }
+            from = c.buf.len().saturating_sub(39);
             c.fill(st).await?;
         }
     } else {
