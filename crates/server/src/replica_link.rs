@@ -107,6 +107,20 @@ pub fn master(st: &ServerState) -> Option<(String, u16)> {
 fn set_read_only_gate(st: &ServerState) {
     let ro = is_replica(st) && st.engine.config.int_named("replica-read-only") != 0;
     st.engine.gates.read_only_replica.store(ro, Relaxed);
+    set_stale_gate(st);
+}
+
+/// MASTERDOWN while the link is down and replica-serve-stale-data is off.
+fn set_stale_gate(st: &ServerState) {
+    let stale = is_replica(st)
+        && !link_up(st)
+        && st.engine.config.int_named("replica-serve-stale-data") == 0;
+    st.engine.gates.stale_replica.store(stale, Relaxed);
+}
+
+fn set_status(st: &ServerState, s: LinkStatus) {
+    st.link.status.store(s as u8, Relaxed);
+    set_stale_gate(st);
 }
 
 /// replica-read-only changed.
@@ -119,7 +133,7 @@ pub fn set_master(st: &Arc<ServerState>, host: String, port: u16) {
     let was_master = !is_replica(st);
     *st.link.master.lock() = Some((host.clone(), port));
     let generation = st.link.generation.fetch_add(1, AcqRel) + 1;
-    st.link.status.store(LinkStatus::Connecting as u8, Relaxed);
+    set_status(st, LinkStatus::Connecting);
     st.link.down_since.store(unix_secs(), Relaxed);
     if was_master {
         // Our replicas must follow the new history from scratch (Redis
@@ -157,7 +171,7 @@ pub fn unset_master(st: &ServerState) {
         return;
     }
     st.link.generation.fetch_add(1, AcqRel);
-    st.link.status.store(LinkStatus::None as u8, Relaxed);
+    set_status(st, LinkStatus::None);
     kill_master_client(st);
     let size = st.engine.config.int_named("repl-backlog-size").max(1) as usize;
     st.replicas.promote(size);
@@ -358,7 +372,7 @@ impl Conn {
 async fn run_link(st: Arc<ServerState>, host: String, port: u16, generation: u64) {
     let current = |st: &ServerState| st.link.generation.load(Acquire) == generation;
     while current(&st) && !st.shutting_down.load(Relaxed) {
-        st.link.status.store(LinkStatus::Connecting as u8, Relaxed);
+        set_status(&st, LinkStatus::Connecting);
         tracing::info!("Connecting to MASTER {host}:{port}");
         match link_once(&st, &host, port, generation).await {
             Ok(()) => {}
@@ -374,7 +388,7 @@ async fn run_link(st: Arc<ServerState>, host: String, port: u16, generation: u64
             tracing::info!("Connection with master lost.");
             st.link.down_since.store(unix_secs(), Relaxed);
         }
-        st.link.status.store(LinkStatus::Connecting as u8, Relaxed);
+        set_status(&st, LinkStatus::Connecting);
         st.engine.gates.loading.store(false, Relaxed);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -387,7 +401,7 @@ async fn link_once(st: &Arc<ServerState>, host: &str, port: u16, generation: u64
         .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
         .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
     let _ = sock.set_nodelay(true);
-    st.link.status.store(LinkStatus::Handshake as u8, Relaxed);
+    set_status(st, LinkStatus::Handshake);
     let peer = sock.peer_addr().ok();
     let local = sock.local_addr().ok();
     let mut c = Conn {
@@ -497,7 +511,7 @@ async fn link_once(st: &Arc<ServerState>, host: &str, port: u16, generation: u64
     handle.kind.store(crate::clients::KIND_MASTER, Relaxed);
     st.clients.put_back(handle.clone());
     *st.link.handle.lock() = Some(handle.clone());
-    st.link.status.store(LinkStatus::Connected as u8, Relaxed);
+    set_status(st, LinkStatus::Connected);
     st.link.down_since.store(0, Relaxed);
     st.engine.gates.loading.store(false, Relaxed);
     let res = follow(st, &mut c, &handle, generation).await;
@@ -507,7 +521,7 @@ async fn link_once(st: &Arc<ServerState>, host: &str, port: u16, generation: u64
 
 /// Reads the RDB of a full sync and loads it in place of the dataset.
 async fn receive_rdb(st: &Arc<ServerState>, c: &mut Conn) -> IoResult<()> {
-    st.link.status.store(LinkStatus::Transfer as u8, Relaxed);
+    set_status(st, LinkStatus::Transfer);
     let header = c.reply(st).await?;
     if header.starts_with('-') {
         return Err(format!("MASTER aborted replication with an error: {header}"));

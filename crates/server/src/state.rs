@@ -255,7 +255,9 @@ impl ServerHooks for ServerState {
                 .aof
                 .set_timestamps(self.engine.config.bool(P::AofTimestampEnabled)),
             "resetstat" => self.reset_stats(),
-            "replica-read-only" => crate::replica_link::config_changed(self),
+            "replica-read-only" | "replica-serve-stale-data" => {
+                crate::replica_link::config_changed(self)
+            }
             "min-replicas-to-write" | "min-replicas-max-lag" => {
                 // The admission asks deny_writes only while propagating.
                 if self.engine.config.int_named("min-replicas-to-write") > 0 {
