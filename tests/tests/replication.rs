@@ -179,6 +179,17 @@ fn wait_counts_acks_and_role_describes_both_sides() {
     assert_eq!(field(&rep, "role").as_deref(), Some("master"));
     assert_eq!(field(&rep, "master_replid2"), Some(old));
     assert_eq!(show(&r.run("SET now-writable 1")), "+OK");
+
+    // The former master follows the promoted replica: a partial resync on the
+    // old id (PSYNC2), and the new master's writes reach it.
+    let to = replica.port.to_string();
+    assert_eq!(show(&m.cmd(&["REPLICAOF", "127.0.0.1", &to])), "+OK");
+    wait_synced(&replica, &master);
+    assert_eq!(stat(&replica, "sync_partial_ok"), 1);
+    assert_eq!(stat(&replica, "sync_full"), 0);
+    r.run("RPUSH after-promotion a b c");
+    wait_synced(&replica, &master);
+    assert_eq!(show(&m.run("LRANGE after-promotion 0 -1")), "[\"a\", \"b\", \"c\"]");
 }
 
 #[test]

@@ -635,9 +635,11 @@ pub async fn serve_if_replica<S>(
                 msg.extend_from_slice(&data);
                 let _ = handle.mailbox.post(Bytes::from(msg));
                 replica.set_state(LinkState::Online);
-                replica.ack_off.store(*offset as u64, Relaxed);
+                replica.ack_off.store((*offset as u64).saturating_sub(1), Relaxed);
                 g.list.push(replica.clone());
                 self_attached(st);
+                st.aof.keep_propagating.store(true, Release);
+                st.engine.propagating.store(true, Release);
                 st.replicas.sync_partial_ok.fetch_add(1, Relaxed);
                 tracing::info!(
                     "Partial resynchronization request from {} accepted. Sending {n} bytes of backlog starting from offset {offset}.",

@@ -175,6 +175,9 @@ pub fn unset_master(st: &ServerState) {
     kill_master_client(st);
     let size = st.engine.config.int_named("repl-backlog-size").max(1) as usize;
     st.replicas.promote(size);
+    // The writes it takes from now on are its stream.
+    st.aof.keep_propagating.store(true, Release);
+    st.engine.propagating.store(true, Release);
     // Sub-replicas reconnect and partially resync with the new id (PSYNC2).
     st.replicas.disconnect_all();
     set_read_only_gate(st);
@@ -634,6 +637,11 @@ async fn follow(
                         engine.execute(&mut client, &args, &mut out, &**st);
                         out.buffer_mut().clear();
                         client.block = None;
+                        // This server's AOF logs what its master sent (the master
+                        // client propagates nothing itself); SELECTs are the AOF's.
+                        if st.aof.enabled() && !args[0].eq_ignore_ascii_case(b"select") {
+                            st.aof.propagate(&[(client.db, &args[..])]);
+                        }
                     }
                     let chunk = chunk.to_vec();
                     off += len;
