@@ -111,16 +111,23 @@ fn sync_then_follow(master_kind: Kind, replica_kind: Kind) {
     same(&snapshot(&mut replica.conn()), &snapshot(&mut m), "after the writes");
     assert_eq!(stat(&master, "sync_full"), 1);
 
-    // A killed link: the replica comes back with a partial resync.
+    // A killed link: the replica comes back with a partial resync, and the
+    // stream goes on in the db it had selected (no SELECT is resent).
+    m.run("SELECT 7");
+    m.run("SET before:kill 1");
+    wait_synced(&master, &replica);
     let r = m.run("CLIENT KILL TYPE replica");
     assert_eq!(show(&r), ":1");
     m.run("SET after:kill 1");
+    m.run("SELECT 0");
     wait_for("the partial resync", || stat(&master, "sync_partial_ok") == 1);
     wait_synced(&master, &replica);
     assert_eq!(stat(&master, "sync_full"), 1);
     assert_eq!(stat(&master, "sync_partial_err"), 0);
     let mut r = replica.conn();
+    r.run("SELECT 7");
     assert_eq!(show(&r.run("GET after:kill")), "\"1\"");
+    r.run("SELECT 0");
     same(&snapshot(&mut r), &snapshot(&mut m), "after the partial resync");
     // Replicas are read-only.
     let e = show(&r.run("SET x 1"));

@@ -76,6 +76,9 @@ pub struct Link {
     handle: Mutex<Option<Arc<ClientHandle>>>,
     /// Full syncs done as a replica (for tests and logs).
     pub full_syncs: AtomicU64,
+    /// The db the master's stream last selected: kept across a partial resync
+    /// (the master sends no SELECT then), as Redis keeps its cached master.
+    master_db: std::sync::atomic::AtomicUsize,
 }
 
 fn unix_secs() -> u64 {
@@ -489,6 +492,7 @@ async fn link_once(st: &Arc<ServerState>, host: &str, port: u16, generation: u64
         st.replicas.set_master_ids(replid, off, size);
         st.link.has_history.store(true, Relaxed);
         st.link.full_syncs.fetch_add(1, Relaxed);
+        st.link.master_db.store(0, Relaxed);
         tracing::info!("MASTER <-> REPLICA sync: Finished with success");
     } else if let Some(rest) = r.strip_prefix("+CONTINUE") {
         if let Some(new) = rest.split_whitespace().next() {
@@ -610,6 +614,7 @@ async fn follow(
     let engine = st.engine.clone();
     let mut client = Client::new(handle.id, true);
     client.loading = true;
+    client.db = st.link.master_db.load(Relaxed);
     let mut parser = RequestParser::new(RequestLimits::default());
     let mut out = ReplyBuf::new(Protocol::Resp2);
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
@@ -637,6 +642,7 @@ async fn follow(
                         engine.execute(&mut client, &args, &mut out, &**st);
                         out.buffer_mut().clear();
                         client.block = None;
+                        st.link.master_db.store(client.db, Relaxed);
                         // This server's AOF logs what its master sent (the master
                         // client propagates nothing itself); SELECTs are the AOF's.
                         if st.aof.enabled() && !args[0].eq_ignore_ascii_case(b"select") {
