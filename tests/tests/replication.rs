@@ -105,10 +105,18 @@ fn sync_then_follow(master_kind: Kind, replica_kind: Kind) {
     load(&mut m);
     let replica = start_replica(replica_kind, &master);
     wait_synced(&master, &replica);
-    same(&snapshot(&mut replica.conn()), &snapshot(&mut m), "after the full sync");
+    same(
+        &snapshot(&mut replica.conn()),
+        &snapshot(&mut m),
+        "after the full sync",
+    );
     writes(&mut m);
     wait_synced(&master, &replica);
-    same(&snapshot(&mut replica.conn()), &snapshot(&mut m), "after the writes");
+    same(
+        &snapshot(&mut replica.conn()),
+        &snapshot(&mut m),
+        "after the writes",
+    );
     assert_eq!(stat(&master, "sync_full"), 1);
 
     // A killed link: the replica comes back with a partial resync, and the
@@ -120,7 +128,9 @@ fn sync_then_follow(master_kind: Kind, replica_kind: Kind) {
     assert_eq!(show(&r), ":1");
     m.run("SET after:kill 1");
     m.run("SELECT 0");
-    wait_for("the partial resync", || stat(&master, "sync_partial_ok") == 1);
+    wait_for("the partial resync", || {
+        stat(&master, "sync_partial_ok") == 1
+    });
     wait_synced(&master, &replica);
     assert_eq!(stat(&master, "sync_full"), 1);
     assert_eq!(stat(&master, "sync_partial_err"), 0);
@@ -128,7 +138,11 @@ fn sync_then_follow(master_kind: Kind, replica_kind: Kind) {
     r.run("SELECT 7");
     assert_eq!(show(&r.run("GET after:kill")), "\"1\"");
     r.run("SELECT 0");
-    same(&snapshot(&mut r), &snapshot(&mut m), "after the partial resync");
+    same(
+        &snapshot(&mut r),
+        &snapshot(&mut m),
+        "after the partial resync",
+    );
     // Replicas are read-only.
     let e = show(&r.run("SET x 1"));
     assert!(e.contains("READONLY"), "{e}");
@@ -173,7 +187,10 @@ fn wait_counts_acks_and_role_describes_both_sides() {
         "{role}"
     );
     let e = show(&r.run("WAIT 1 0"));
-    assert!(e.contains("WAIT cannot be used with replica instances"), "{e}");
+    assert!(
+        e.contains("WAIT cannot be used with replica instances"),
+        "{e}"
+    );
     let rep = info(&mut m, "replication");
     assert_eq!(field(&rep, "connected_slaves").as_deref(), Some("1"));
     assert!(field(&rep, "slave0").unwrap().contains("state=online"));
@@ -196,7 +213,10 @@ fn wait_counts_acks_and_role_describes_both_sides() {
     assert_eq!(stat(&replica, "sync_full"), 0);
     r.run("RPUSH after-promotion a b c");
     wait_synced(&replica, &master);
-    assert_eq!(show(&m.run("LRANGE after-promotion 0 -1")), "[\"a\", \"b\", \"c\"]");
+    assert_eq!(
+        show(&m.run("LRANGE after-promotion 0 -1")),
+        "[\"a\", \"b\", \"c\"]"
+    );
 }
 
 #[test]
@@ -210,7 +230,15 @@ fn redis_cli_rdb_reads_a_snapshot_through_sync() {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let data = std::fs::read(&path).unwrap();
-    assert!(data.starts_with(b"REDIS"), "{:?}", &data[..data.len().min(16)]);
+    assert!(
+        data.starts_with(b"REDIS"),
+        "{:?}",
+        &data[..data.len().min(16)]
+    );
 }

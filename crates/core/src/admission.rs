@@ -46,6 +46,9 @@ pub struct Gates {
     pub read_only_replica: AtomicBool,
     /// The dataset is loading: only commands flagged `loading` run.
     pub loading: AtomicBool,
+    /// This server is a replica: clients' reads do not delete expired keys (the
+    /// master's DEL does).
+    pub replica: AtomicBool,
     /// A replica whose link is down with replica-serve-stale-data off: only
     /// commands flagged `stale` run (MASTERDOWN).
     pub stale_replica: AtomicBool,

@@ -12,6 +12,7 @@ pub mod conn;
 pub mod crash;
 pub mod debug;
 pub mod dump;
+pub mod failover;
 pub mod info;
 pub mod listen;
 pub mod log;
@@ -90,6 +91,7 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     replica::COMMANDS,
     replication::COMMANDS,
     replica_link::COMMANDS,
+    failover::COMMANDS,
     monitor::COMMANDS,
     pubsub::COMMANDS,
     memory::COMMANDS,

@@ -440,8 +440,13 @@ impl Replicas {
     /// repl-ping-replica-period seconds, frees the backlog repl-backlog-ttl
     /// seconds after the last replica left (masters only).
     pub fn cron(&self, st: &ServerState, tick: u64, is_master: bool) {
-        let period = st.engine.config.int_named("repl-ping-replica-period").max(1) as u64;
-        if is_master && tick % period == 0 && self.count() > 0 {
+        let period = st
+            .engine
+            .config
+            .int_named("repl-ping-replica-period")
+            .max(1) as u64;
+        // No pings while a failover waits for a replica to reach our offset.
+        if is_master && tick % period == 0 && self.count() > 0 && !st.failover.active() {
             let mut ping = Vec::new();
             encode(&[b"PING"], &mut ping);
             self.feed_raw(&ping);
@@ -452,7 +457,8 @@ impl Replicas {
             if ttl > 0
                 && g.list.is_empty()
                 && g.backlog.is_some()
-                && g.alone_since.is_some_and(|t| t.elapsed() >= Duration::from_secs(ttl as u64))
+                && g.alone_since
+                    .is_some_and(|t| t.elapsed() >= Duration::from_secs(ttl as u64))
             {
                 tracing::info!(
                     "Replication backlog freed after {ttl} seconds without connected replicas."
@@ -504,7 +510,13 @@ fn replconf(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     let st = state(ctx)?;
     let id = ctx.client.id;
-    let mut conf = st.replicas.confs.lock().get(&id).cloned().unwrap_or_default();
+    let mut conf = st
+        .replicas
+        .confs
+        .lock()
+        .get(&id)
+        .cloned()
+        .unwrap_or_default();
     for pair in args[1..].chunks(2) {
         let (opt, v) = (pair[0], pair[1]);
         if is_kw(opt, "listening-port") {
@@ -562,6 +574,25 @@ fn sync(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
 /// PSYNC replid offset.
 fn psync(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let st = state(ctx)?;
+    if args.len() > 3 && is_kw(args[3], "failover") {
+        // The master hands over (FAILOVER): become the master of the same history.
+        tracing::warn!(
+            "Failover request received for replid {}.",
+            String::from_utf8_lossy(args[1])
+        );
+        if !crate::replica_link::is_replica(st) {
+            return Err(CmdError::Other(
+                "PSYNC FAILOVER can't be sent to a master.".into(),
+            ));
+        }
+        if !args[1].eq_ignore_ascii_case(st.replicas.ids().replid.as_bytes()) {
+            return Err(CmdError::Other(
+                "PSYNC FAILOVER replid must match my replid.".into(),
+            ));
+        }
+        crate::replica_link::unset_master(st);
+        tracing::info!("MASTER MODE enabled (failover request)");
+    }
     if crate::replica_link::is_replica(st) && !crate::replica_link::link_up(st) {
         return Err(CmdError::Raw(
             "NOMASTERLINK Can't SYNC while not connected with my master".into(),
@@ -569,6 +600,11 @@ fn psync(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     let replid = String::from_utf8_lossy(args[1]).into_owned();
     let offset = ferrokv_core::args::parse_i64(args[2]).unwrap_or(-1);
+    if st.failover.active() {
+        return Err(CmdError::Raw(
+            "NOMASTERLINK Can't SYNC while failing over".into(),
+        ));
+    }
     st.replicas
         .handoff
         .lock()
@@ -587,11 +623,8 @@ enum Start {
 
 /// After the command loop of a connection ends: if it ran SYNC or PSYNC, it
 /// serves the replica stream until the peer closes or it is killed.
-pub async fn serve_if_replica<S>(
-    stream: &mut S,
-    st: &Arc<ServerState>,
-    handle: &Arc<ClientHandle>,
-) where
+pub async fn serve_if_replica<S>(stream: &mut S, st: &Arc<ServerState>, handle: &Arc<ClientHandle>)
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let conf = st.replicas.confs.lock().remove(&handle.id);
@@ -615,8 +648,8 @@ pub async fn serve_if_replica<S>(
     // Partial resynchronization, decided and attached under the feed lock.
     let start = if let Handoff::Psync { replid, offset } = &handoff {
         let mut g = st.replicas.inner.lock();
-        let ok_id = *replid == g.ids.replid
-            || (*replid == g.ids.replid2 && *offset <= g.ids.second_offset);
+        let ok_id =
+            *replid == g.ids.replid || (*replid == g.ids.replid2 && *offset <= g.ids.second_offset);
         let range = g.backlog.as_ref().and_then(|b| {
             let off = u64::try_from(*offset).ok()?;
             (off >= b.first && off <= b.first + b.buf.len() as u64).then(|| {
@@ -635,7 +668,9 @@ pub async fn serve_if_replica<S>(
                 msg.extend_from_slice(&data);
                 let _ = handle.mailbox.post(Bytes::from(msg));
                 replica.set_state(LinkState::Online);
-                replica.ack_off.store((*offset as u64).saturating_sub(1), Relaxed);
+                replica
+                    .ack_off
+                    .store((*offset as u64).saturating_sub(1), Relaxed);
                 g.list.push(replica.clone());
                 self_attached(st);
                 st.aof.keep_propagating.store(true, Release);
@@ -697,7 +732,11 @@ where
     st.replicas.sync_full.fetch_add(1, Relaxed);
     let diskless = replica.conf.eof && st.engine.config.int_named("repl-diskless-sync") != 0;
     if diskless {
-        let delay = st.engine.config.int_named("repl-diskless-sync-delay").max(0) as u64;
+        let delay = st
+            .engine
+            .config
+            .int_named("repl-diskless-sync-delay")
+            .max(0) as u64;
         let until = Instant::now() + Duration::from_secs(delay);
         while Instant::now() < until {
             if replica.handle.mailbox.closing() {
@@ -725,8 +764,7 @@ where
             // the first byte of the stream this replica gets.
             let reps = &st2.replicas;
             let mut g = reps.inner.lock();
-            if g.backlog.is_none() && g.list.is_empty() && !crate::replica_link::is_replica(&st2)
-            {
+            if g.backlog.is_none() && g.list.is_empty() && !crate::replica_link::is_replica(&st2) {
                 // A new history (Redis's first replica without a backlog).
                 g.ids.replid = new_replid();
                 g.ids.replid2 = NO_REPLID.into();

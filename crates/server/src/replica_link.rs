@@ -110,6 +110,7 @@ pub fn master(st: &ServerState) -> Option<(String, u16)> {
 fn set_read_only_gate(st: &ServerState) {
     let ro = is_replica(st) && st.engine.config.int_named("replica-read-only") != 0;
     st.engine.gates.read_only_replica.store(ro, Relaxed);
+    st.engine.gates.replica.store(is_replica(st), Relaxed);
     set_stale_gate(st);
 }
 
@@ -261,8 +262,7 @@ fn role(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
         ctx.out.array(3);
         ctx.out.bulk(r.ip().as_bytes());
         ctx.out.bulk(r.conf.port.to_string().as_bytes());
-        ctx.out
-            .bulk(r.ack_off.load(Relaxed).to_string().as_bytes());
+        ctx.out.bulk(r.ack_off.load(Relaxed).to_string().as_bytes());
     }
     Ok(())
 }
@@ -331,10 +331,13 @@ type IoResult<T> = Result<T, String>;
 impl Conn {
     async fn fill(&mut self, st: &ServerState) -> IoResult<()> {
         let timeout = st.engine.config.int_named("repl-timeout").max(1) as u64;
-        let n = tokio::time::timeout(Duration::from_secs(timeout), self.sock.read_buf(&mut self.buf))
-            .await
-            .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
-            .map_err(|e| e.to_string())?;
+        let n = tokio::time::timeout(
+            Duration::from_secs(timeout),
+            self.sock.read_buf(&mut self.buf),
+        )
+        .await
+        .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
+        .map_err(|e| e.to_string())?;
         if n == 0 {
             return Err("connection closed by the master".into());
         }
@@ -402,10 +405,13 @@ async fn run_link(st: Arc<ServerState>, host: String, port: u16, generation: u64
 
 async fn link_once(st: &Arc<ServerState>, host: &str, port: u16, generation: u64) -> IoResult<()> {
     let timeout = st.engine.config.int_named("repl-timeout").max(1) as u64;
-    let sock = tokio::time::timeout(Duration::from_secs(timeout), TcpStream::connect((host, port)))
-        .await
-        .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
-        .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
+    let sock = tokio::time::timeout(
+        Duration::from_secs(timeout),
+        TcpStream::connect((host, port)),
+    )
+    .await
+    .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
+    .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
     let _ = sock.set_nodelay(true);
     set_status(st, LinkStatus::Handshake);
     let peer = sock.peer_addr().ok();
@@ -445,7 +451,10 @@ async fn link_once(st: &Arc<ServerState>, host: &str, port: u16, generation: u64
         st.port.load(Relaxed)
     };
     let r = c
-        .command(st, &[b"REPLCONF", b"listening-port", lport.to_string().as_bytes()])
+        .command(
+            st,
+            &[b"REPLCONF", b"listening-port", lport.to_string().as_bytes()],
+        )
         .await?;
     if r.starts_with('-') {
         tracing::info!("(Non critical) Master does not understand REPLCONF listening-port: {r}");
@@ -472,9 +481,20 @@ async fn link_once(st: &Arc<ServerState>, host: &str, port: u16, generation: u64
         ("?".to_string(), "-1".to_string())
     };
     tracing::info!("Trying a partial resynchronization (request {pid}:{poff}).");
-    let r = c
-        .command(st, &[b"PSYNC", pid.as_bytes(), poff.as_bytes()])
-        .await?;
+    let r = if st.failover.in_progress() {
+        c.command(
+            st,
+            &[b"PSYNC", pid.as_bytes(), poff.as_bytes(), b"FAILOVER"],
+        )
+        .await?
+    } else {
+        c.command(st, &[b"PSYNC", pid.as_bytes(), poff.as_bytes()])
+            .await?
+    };
+    crate::failover::psync_answered(
+        st,
+        r.starts_with("+FULLRESYNC") || r.starts_with("+CONTINUE"),
+    );
     if st.link.generation.load(Acquire) != generation {
         return Ok(());
     }
@@ -504,11 +524,11 @@ async fn link_once(st: &Arc<ServerState>, host: &str, port: u16, generation: u64
             }
         }
         tracing::info!("Successful partial resynchronization with master.");
-        tracing::info!(
-            "MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization."
-        );
+        tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
     } else if r.starts_with("-NOMASTERLINK") || r.starts_with("-LOADING") {
-        return Err(format!("Master is currently unable to PSYNC but should be in the future: {r}"));
+        return Err(format!(
+            "Master is currently unable to PSYNC but should be in the future: {r}"
+        ));
     } else {
         return Err(format!("Unexpected reply to PSYNC from master: {r}"));
     }
@@ -531,7 +551,9 @@ async fn receive_rdb(st: &Arc<ServerState>, c: &mut Conn) -> IoResult<()> {
     set_status(st, LinkStatus::Transfer);
     let header = c.reply(st).await?;
     if header.starts_with('-') {
-        return Err(format!("MASTER aborted replication with an error: {header}"));
+        return Err(format!(
+            "MASTER aborted replication with an error: {header}"
+        ));
     }
     let Some(spec) = header.strip_prefix('$') else {
         return Err(format!(
@@ -544,7 +566,9 @@ async fn receive_rdb(st: &Arc<ServerState>, c: &mut Conn) -> IoResult<()> {
             return Err("bad EOF marker".into());
         }
         st.link.transfer_size.store(-1, Relaxed);
-        tracing::info!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
+        tracing::info!(
+            "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk"
+        );
         // The mark is searched where it can end in what came since the last
         // look (a master may send the stream right after it).
         let mut from = 0usize;
@@ -592,9 +616,25 @@ async fn receive_rdb(st: &Arc<ServerState>, c: &mut Conn) -> IoResult<()> {
             );
             Ok(())
         }
-        Ok(Err(e)) => Err(format!("Failed trying to load the MASTER synchronization DB from socket: {e}")),
+        Ok(Err(e)) => Err(format!(
+            "Failed trying to load the MASTER synchronization DB from socket: {e}"
+        )),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// A command of the master's stream failed here: Redis's "== CRITICAL ==" line
+/// (the reply is not sent; the datasets may now differ).
+fn log_error_to_master(engine: &ferrokv_core::Engine, args: &[&[u8]], reply: &[u8]) {
+    let text = String::from_utf8_lossy(&reply[1..reply.len().min(4097)]);
+    let text = text.trim_end_matches(['\r', '\n']);
+    let name = match engine.resolve(args) {
+        Ok(cmd) => cmd.meta.name.clone(),
+        Err(_) => "<unknown>".to_string(),
+    };
+    tracing::warn!(
+        "== CRITICAL == This replica is sending an error to its master: '{text}' after processing the command '{name}'"
+    );
 }
 
 async fn send_ack_on(c: &mut Conn, st: &ServerState) -> IoResult<()> {
@@ -640,6 +680,9 @@ async fn follow(
                         // Acked with the offset before this command (Redis's order).
                     } else if !args[0].eq_ignore_ascii_case(b"ping") {
                         engine.execute(&mut client, &args, &mut out, &**st);
+                        if out.as_bytes().first() == Some(&b'-') {
+                            log_error_to_master(&engine, &args, out.as_bytes());
+                        }
                         out.buffer_mut().clear();
                         client.block = None;
                         st.link.master_db.store(client.db, Relaxed);

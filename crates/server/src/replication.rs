@@ -76,7 +76,11 @@ pub fn no_replicas(st: &ServerState) -> Option<String> {
 pub fn info(st: &ServerState) -> String {
     let mut s = String::from("# Replication\r\n");
     let replica = crate::replica_link::is_replica(st);
-    s.push_str(if replica { "role:slave\r\n" } else { "role:master\r\n" });
+    s.push_str(if replica {
+        "role:slave\r\n"
+    } else {
+        "role:master\r\n"
+    });
     crate::replica_link::info_lines(st, &mut s);
     let list = st.replicas.list();
     s.push_str(&format!("connected_slaves:{}\r\n", list.len()));
@@ -112,7 +116,8 @@ pub fn info(st: &ServerState) -> String {
     let ids = st.replicas.ids();
     let (active, first, histlen) = st.replicas.backlog_info();
     s.push_str(&format!(
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
+        st.failover.state_name(),
         ids.replid,
         ids.replid2,
         ids.offset,

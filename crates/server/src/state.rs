@@ -70,6 +70,8 @@ pub struct ServerState {
     pub replicas: crate::replica::Replicas,
     /// The replica side: the link to the master (`replica_link.rs`).
     pub link: crate::replica_link::Link,
+    /// FAILOVER in progress (`failover.rs`).
+    pub failover: crate::failover::Failover,
 }
 
 fn random_hex40() -> String {
@@ -123,6 +125,7 @@ impl ServerState {
             debug: Default::default(),
             replicas: crate::replica::Replicas::new(replid),
             link: Default::default(),
+            failover: Default::default(),
         }
     }
 
@@ -241,7 +244,7 @@ impl ServerHooks for ServerState {
                 return Some(e);
             }
         }
-        crate::replication::no_replicas(self)
+        crate::failover::deny_writes(self).or_else(|| crate::replication::no_replicas(self))
     }
 
     fn config_changed(&self, name: &str) -> Result<(), String> {
@@ -266,9 +269,9 @@ impl ServerHooks for ServerState {
                         .store(true, std::sync::atomic::Ordering::Release);
                 }
             }
-            "repl-backlog-size" => self.replicas.resize_backlog(
-                self.engine.config.int_named("repl-backlog-size").max(1) as usize,
-            ),
+            "repl-backlog-size" => self
+                .replicas
+                .resize_backlog(self.engine.config.int_named("repl-backlog-size").max(1) as usize),
             "client-output-buffer-limit" => crate::obuf::reload(self),
             "dir" => {
                 let dir = self.engine.config.string(P::Dir);
