@@ -204,9 +204,9 @@ async fn watch(st: Arc<ServerState>, end: Option<Instant>, force: bool) {
         let offset = st.replicas.offset();
         let caught_up = st.replicas.list().into_iter().find(|r| {
             r.ack_off.load(Relaxed) == offset
-                && target.as_ref().map_or(true, |(h, p)| {
-                    r.ip().eq_ignore_ascii_case(h) && r.conf.port == *p
-                })
+                && target
+                    .as_ref()
+                    .is_none_or(|(h, p)| r.ip().eq_ignore_ascii_case(h) && r.conf.port == *p)
         });
         if let Some(r) = caught_up {
             let (h, p) = (r.ip(), r.conf.port);

@@ -446,7 +446,7 @@ impl Replicas {
             .int_named("repl-ping-replica-period")
             .max(1) as u64;
         // No pings while a failover waits for a replica to reach our offset.
-        if is_master && tick % period == 0 && self.count() > 0 && !st.failover.active() {
+        if is_master && tick.is_multiple_of(period) && self.count() > 0 && !st.failover.active() {
             let mut ping = Vec::new();
             encode(&[b"PING"], &mut ping);
             self.feed_raw(&ping);
@@ -505,7 +505,7 @@ fn is_kw(a: &[u8], k: &str) -> bool {
 /// REPLCONF option value ... (Redis's replconfCommand; ACK and GETACK reach the
 /// replica-serving loops, not here).
 fn replconf(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     let st = state(ctx)?;
@@ -796,7 +796,7 @@ where
     if is_psync {
         head.extend_from_slice(format!("+FULLRESYNC {replid} {at}\r\n").as_bytes());
     }
-    let mark = diskless.then(|| new_replid());
+    let mark = diskless.then(new_replid);
     match &mark {
         Some(m) => head.extend_from_slice(format!("$EOF:{m}\r\n").as_bytes()),
         None => head.extend_from_slice(format!("${}\r\n", payload.len()).as_bytes()),

@@ -261,13 +261,13 @@ impl ServerHooks for ServerState {
             "replica-read-only" | "replica-serve-stale-data" => {
                 crate::replica_link::config_changed(self)
             }
-            "min-replicas-to-write" | "min-replicas-max-lag" => {
-                // The admission asks deny_writes only while propagating.
-                if self.engine.config.int_named("min-replicas-to-write") > 0 {
-                    self.engine
-                        .propagating
-                        .store(true, std::sync::atomic::Ordering::Release);
-                }
+            // The admission asks deny_writes only while propagating.
+            "min-replicas-to-write" | "min-replicas-max-lag"
+                if self.engine.config.int_named("min-replicas-to-write") > 0 =>
+            {
+                self.engine
+                    .propagating
+                    .store(true, std::sync::atomic::Ordering::Release);
             }
             "repl-backlog-size" => self
                 .replicas
