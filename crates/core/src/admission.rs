@@ -17,7 +17,9 @@
 //! 6. MISCONF while writes cannot be persisted — here;
 //! 7. READONLY on a read-only replica — here, from [`Gates::read_only_replica`];
 //! 8. RESP2 subscribed mode — here;
-//! 9. LOADING while the dataset loads — here, from [`Gates::loading`];
+//! 9. MASTERDOWN on a replica with its link down and replica-serve-stale-data
+//!    off — here, from [`Gates::stale_replica`]; LOADING while the dataset loads
+//!    — here, from [`Gates::loading`];
 //! 10. BUSY while a script runs past busy-reply-threshold — here;
 //! 11. CLIENT PAUSE holds writes or everything — the operations issue, as a block
 //!     reason;
@@ -47,6 +49,12 @@ pub struct Gates {
     pub read_only_replica: AtomicBool,
     /// The dataset is loading: only commands flagged `loading` run.
     pub loading: AtomicBool,
+    /// This server is a replica: clients' reads do not delete expired keys (the
+    /// master's DEL does).
+    pub replica: AtomicBool,
+    /// A replica whose link is down with replica-serve-stale-data off: only
+    /// commands flagged `stale` run (MASTERDOWN).
+    pub stale_replica: AtomicBool,
 }
 
 /// What to do with an admitted command.
@@ -153,6 +161,12 @@ pub fn admit(
             "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             cmd.meta.name
         )));
+    }
+    if gates.stale_replica.load(Relaxed) && !client.loading && !flags.has(Flags::STALE) {
+        return Err(CmdError::Raw(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+                .into(),
+        ));
     }
     if gates.loading.load(Relaxed) && !client.loading && !flags.has(Flags::LOADING) {
         return Err(CmdError::Raw(

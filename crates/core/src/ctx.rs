@@ -83,6 +83,10 @@ pub struct KeysMode {
     pub notify: u32,
     /// Something is tracked (CLIENT TRACKING): changed keys are invalidated.
     pub tracked: bool,
+    /// On a replica, for clients other than its master: reads see keys past their
+    /// TTL as missing but leave them for the master's DEL (Redis's expireIfNeeded
+    /// on replicas).
+    pub hide_expired: bool,
 }
 
 impl KeysMode {
@@ -349,6 +353,18 @@ impl<'k> Keys<'k> {
         key: &[u8],
         mode: Lookup,
     ) -> CmdResult<Option<EntryMut<'_>>> {
+        if self.mode.hide_expired && matches!(mode, Lookup::Read | Lookup::ReadNoTouch) {
+            let now = self.expiry_now();
+            let (shard, hash) = self.shard(db, key)?;
+            let stale = shard
+                .dict()
+                .get(key, hash)
+                .is_some_and(|n| n.expire_at != 0 && n.expire_at < now);
+            if stale {
+                shard.stats.misses += 1;
+                return Ok(None);
+            }
+        }
         self.note_expired(db, key)?;
         let (now, lru) = (self.expiry_now(), self.lru);
         let mode = match (mode, self.mode.no_touch) {

@@ -553,6 +553,7 @@ impl Engine {
             propagating: !client.loading && self.propagating.load(Ordering::Acquire),
             notify: self.notify_flags(),
             tracked: false,
+            hide_expired: !client.loading && self.gates.replica.load(Ordering::Relaxed),
         };
         if self.tracking.active() {
             keys.tracking = Some((&self.tracking, client.id));

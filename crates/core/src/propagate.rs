@@ -18,7 +18,7 @@
 //!   past: `DEL key`.
 //! - GETEX EX/PX/EXAT/PXAT: `PEXPIREAT key <ms>` (past: `DEL key`); GETEX PERSIST:
 //!   `PERSIST key`.
-//! - GETDEL: `DEL key`.
+//! - GETDEL: `DEL key`. GETSET: `SET key value`.
 //! - INCRBYFLOAT: `SET key <new value> KEEPTTL`.
 //!
 //! - SPOP: `SREM key member`; SPOP with a count: `SREM key m1 m2 ...` (1024 members a

@@ -76,12 +76,11 @@ impl Parked {
 
     /// The reply when its wait ends without being served (timeout, CLIENT UNBLOCK
     /// TIMEOUT): Redis's replyToBlockedClientTimedOut.
-    pub fn timeout_reply(&self, out: &mut ReplyBuf) {
+    /// `acked` counts the replicas that acknowledged an offset (WAIT's reply).
+    pub fn timeout_reply(&self, out: &mut ReplyBuf, acked: impl Fn(u64) -> u64) {
         match &self.reason {
             BlockReason::Keys { .. } => out.null_array(),
-            BlockReason::Replicas { offset, .. } => {
-                out.int(crate::replication::acked_replicas(*offset) as i64)
-            }
+            BlockReason::Replicas { offset, .. } => out.int(acked(*offset) as i64),
         }
     }
 
@@ -109,6 +108,9 @@ impl Parked {
     }
 }
 
+/// Replicas that acknowledged an offset.
+pub type AckCounter = Box<dyn Fn(u64) -> u64 + Send + Sync>;
+
 /// A key of a database.
 type DbKey = (usize, Vec<u8>);
 
@@ -130,6 +132,8 @@ fn expired_but_present(engine: &Engine, db: usize, key: &[u8]) -> bool {
 /// Every parked client, queued per key.
 #[derive(Default)]
 pub struct Blocked {
+    /// Counts the replicas that acknowledged an offset (set by replication).
+    pub ack_counter: std::sync::OnceLock<AckCounter>,
     queues: Mutex<HashMap<DbKey, VecDeque<Arc<Parked>>>>,
     by_id: Mutex<HashMap<u64, Arc<Parked>>>,
     timed: std::sync::atomic::AtomicUsize,
@@ -247,7 +251,7 @@ impl Blocked {
         if error {
             out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
         } else {
-            p.timeout_reply(&mut out);
+            p.timeout_reply(&mut out, |o| self.acked(o));
             let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
             engine.count_unblocked(&argv, 0);
         }
@@ -259,6 +263,75 @@ impl Blocked {
         self.unregister(engine, &p);
         p.done.notify_one();
         true
+    }
+
+    /// Replicas that acknowledged `offset` (0 before replication installs its
+    /// counter).
+    pub fn acked(&self, offset: u64) -> u64 {
+        self.ack_counter.get().map_or(0, |f| f(offset))
+    }
+
+    /// Ends the WAITs that `acked` now satisfies, with their reply (the number
+    /// of replicas that acknowledged their offset).
+    pub fn serve_waits(&self, engine: &Engine, acked: impl Fn(u64) -> u64) {
+        let waits: Vec<(u64, Arc<Parked>)> = self
+            .by_id
+            .lock()
+            .iter()
+            .filter_map(|(id, p)| match p.reason {
+                BlockReason::Replicas { offset, replicas } if acked(offset) >= replicas => {
+                    Some((*id, p.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        for (_, p) in waits {
+            let mut slot = p.slot.lock();
+            if !matches!(*slot, Slot::Waiting { .. }) {
+                continue;
+            }
+            let Slot::Waiting { client, .. } = std::mem::replace(&mut *slot, Slot::Taken) else {
+                continue;
+            };
+            let mut out = ReplyBuf::new(client.proto);
+            p.timeout_reply(&mut out, &acked);
+            *slot = Slot::Done {
+                client,
+                reply: out.as_bytes().to_vec(),
+            };
+            drop(slot);
+            self.unregister(engine, &p);
+            p.done.notify_one();
+        }
+    }
+
+    /// Ends every wait on keys with the error `text` (a master turned replica).
+    pub fn unblock_all_on_keys(&self, engine: &Engine, text: &str) {
+        let parked: Vec<Arc<Parked>> = self
+            .by_id
+            .lock()
+            .values()
+            .filter(|p| matches!(p.reason, BlockReason::Keys { .. }))
+            .cloned()
+            .collect();
+        for p in parked {
+            let mut slot = p.slot.lock();
+            if !matches!(*slot, Slot::Waiting { .. }) {
+                continue;
+            }
+            let Slot::Waiting { client, .. } = std::mem::replace(&mut *slot, Slot::Taken) else {
+                continue;
+            };
+            let mut out = ReplyBuf::new(client.proto);
+            out.error(text);
+            *slot = Slot::Done {
+                client,
+                reply: out.as_bytes().to_vec(),
+            };
+            drop(slot);
+            self.unregister(engine, &p);
+            p.done.notify_one();
+        }
     }
 
     /// Parked clients with a timeout (INFO clients_in_timeout_table).

@@ -56,7 +56,17 @@ pub struct ClientHandle {
     pub subs: crate::pubsub::ClientSubs,
     /// Its CLIENT TRACKING switches (flags t, R, B; `redir`).
     pub tracking: Mutex<crate::tracking::TrackState>,
+    /// [`KIND_NORMAL`], [`KIND_REPLICA`] (after SYNC/PSYNC) or [`KIND_MASTER`]
+    /// (a replica's link to its master).
+    pub kind: std::sync::atomic::AtomicU8,
 }
+
+/// A client connection.
+pub const KIND_NORMAL: u8 = 0;
+/// A replica fed the replication stream.
+pub const KIND_REPLICA: u8 = 1;
+/// The link to this replica's master.
+pub const KIND_MASTER: u8 = 2;
 
 /// The text fields of a client.
 #[derive(Default, Clone)]
@@ -115,12 +125,18 @@ impl ClientHandle {
             multi: std::sync::atomic::AtomicI64::new(-1),
             subs: crate::pubsub::ClientSubs::default(),
             tracking: Mutex::new(crate::tracking::TrackState::default()),
+            kind: std::sync::atomic::AtomicU8::new(KIND_NORMAL),
         }
     }
 
     /// Its class for CLIENT LIST / KILL TYPE and the output-buffer limits
     /// (Redis's getClientType): `pubsub` while subscribed to anything.
     pub fn class_name(&self) -> &'static str {
+        match self.kind.load(Relaxed) {
+            KIND_REPLICA => return "slave",
+            KIND_MASTER => return "master",
+            _ => {}
+        }
         if self.subs.total() > 0 {
             "pubsub"
         } else {
@@ -143,6 +159,11 @@ impl ClientHandle {
             / 1000;
         let t = self.info.lock().clone();
         let mut flags = String::new();
+        match self.kind.load(Relaxed) {
+            KIND_REPLICA => flags.push('S'),
+            KIND_MASTER => flags.push('M'),
+            _ => {}
+        }
         if self.monitor.load(Relaxed) {
             flags.push('O');
         }
@@ -241,6 +262,22 @@ impl Clients {
     pub fn add(&self, c: Arc<ClientHandle>) {
         self.total_received.fetch_add(1, Relaxed);
         self.map.lock().insert(c.id, c);
+    }
+
+    /// Registers again a connection its command loop unlisted (a replica after
+    /// SYNC / PSYNC), or the link to the master; not counted as a new one.
+    pub fn put_back(&self, c: Arc<ClientHandle>) {
+        self.map.lock().insert(c.id, c);
+    }
+
+    /// Connections that are replicas or the master link (INFO's
+    /// connected_clients leaves them out).
+    pub fn replication_links(&self) -> usize {
+        self.map
+            .lock()
+            .values()
+            .filter(|c| c.kind.load(Relaxed) != KIND_NORMAL)
+            .count()
     }
 
     /// Removes a connection.

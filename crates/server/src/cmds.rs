@@ -122,6 +122,7 @@ fn client_list(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 String::from_utf8_lossy(t)
             )));
         }
+        let t: &[u8] = if is_kw(t, "replica") { b"slave" } else { t };
         for c in &all {
             if is_kw(t, c.class_name()) {
                 text.push_str(&c.describe());
@@ -212,7 +213,7 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                     String::from_utf8_lossy(v)
                 )));
             }
-            ctype = Some(t);
+            ctype = Some(if t == "replica" { "slave".into() } else { t });
         } else if is_kw(args[i], "skipme") {
             if is_kw(v, "yes") {
                 skipme = true;

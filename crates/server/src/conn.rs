@@ -397,7 +397,12 @@ where
     handle.blocked.store(true, Relaxed);
     // A push that landed between the command's look at its keys and the parking
     // found nobody to wake: look again now that the client is queued.
+    let waits_for_acks = keys.is_empty();
     state.blocked.serve(engine, &**state, keys);
+    if waits_for_acks {
+        // WAIT: acks that arrived before the parking.
+        crate::replication::acks_arrived(state);
+    }
     // A deadline beyond what the clock can represent is forever.
     let mut deadline = timeout_ms
         .and_then(|ms| tokio::time::Instant::now().checked_add(Duration::from_millis(ms)));
@@ -419,7 +424,7 @@ where
                 deadline = None;
                 if let Some(c) = state.blocked.time_out(engine, &parked) {
                     let mut out = ReplyBuf::new(c.proto);
-                    parked.timeout_reply(&mut out);
+                    parked.timeout_reply(&mut out, |o| state.replicas.acked(o));
                     break Some((c, out.as_bytes().to_vec()));
                 }
                 // Served meanwhile: its reply is on the way.

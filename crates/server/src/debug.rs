@@ -357,7 +357,11 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 .store(atoi(args[2]).max(0) as u64, Relaxed);
             ctx.out.ok();
         }
-        ("replicate", 3..) => ctx.out.ok(),
+        ("replicate", 3..) => {
+            // Sent to the replicas as is (their error handling is what it tests).
+            state(ctx)?.replicas.feed(&[(ctx.client.db, &args[2..])]);
+            ctx.out.ok();
+        }
         ("error", 3) => {
             let text: String = String::from_utf8_lossy(args[2])
                 .chars()

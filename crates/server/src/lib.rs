@@ -13,6 +13,7 @@ pub mod conn;
 pub mod crash;
 pub mod debug;
 pub mod dump;
+pub mod failover;
 pub mod info;
 pub mod listen;
 pub mod log;
@@ -25,6 +26,7 @@ pub mod persistence;
 pub mod pubsub;
 pub mod rdb_load;
 pub mod replica;
+pub mod replica_link;
 pub mod replication;
 pub mod shutdown;
 pub mod state;
@@ -90,6 +92,8 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     debug::COMMANDS,
     replica::COMMANDS,
     replication::COMMANDS,
+    replica_link::COMMANDS,
+    failover::COMMANDS,
     monitor::COMMANDS,
     pubsub::COMMANDS,
     memory::COMMANDS,
@@ -315,6 +319,7 @@ pub fn run(opts: Options) -> i32 {
     let exit_state = state.clone();
     let code = rt.block_on(async move {
         listen::start(state.clone(), listeners);
+        replication::start(&state);
         if port != 0 {
             tracing::info!("Ready to accept connections");
         }
@@ -382,7 +387,9 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 let budget = period * (25 + 2 * (effort - 1)) / 100;
                 // Nothing changes the data while a shutdown runs, nor while DEBUG
                 // SET-ACTIVE-EXPIRE 0 / PAUSE-CRON 1 hold it.
+                // A replica expires nothing itself: its master sends the DELs.
                 if state.debug.active_expire_on()
+                    && !replica_link::is_replica(&state)
                     && !engine.halted.load(std::sync::atomic::Ordering::Relaxed)
                 {
                     engine.active_expire_cycle_with(budget, &mut resume, &*state);

@@ -1,25 +1,34 @@
-//! The master side of SYNC, minimal: a connection that sends SYNC receives the RDB
-//! of the dataset at one instant, then every write propagated after that instant
-//! (the same stream the AOF logs, with a SELECT whenever the db changes), until it
-//! closes. Redis's own tests read this stream (`attach_to_replication_stream`) to
-//! check what commands propagate as; a real Redis replica falls back to SYNC when
-//! PSYNC is unknown. Not here yet (the replication issue): PSYNC and the backlog,
-//! REPLCONF, pings to replicas, INFO replication's replica lines, replicas
-//! counted apart from clients.
+//! The master side of replication: the replication id and offset, the backlog,
+//! the attached replicas, and SYNC / PSYNC / REPLCONF.
 //!
-//! The stream goes through the replica connection's mailbox (what a connection
-//! receives without asking, written in order). While any replica is attached the
-//! engine propagates even with the AOF off; the AOF only appends what it logs when
-//! it is on (`ServerState::propagate`).
+//! Every effective write reaches [`Replicas::feed`] from the one propagation
+//! point (`ServerState::propagate`, under the command's locks, so the stream has
+//! the execution order). While a backlog exists (from the first replica on, until
+//! repl-backlog-ttl after the last one left) the stream is appended to it and
+//! `master_repl_offset` counts its bytes, as Redis's; each attached replica gets
+//! the same bytes through its connection's mailbox (what a connection receives
+//! without asking, written in order and held against the replica class's output
+//! buffer limit).
+//!
+//! PSYNC and SYNC end the connection's command loop: it then serves the replica
+//! ([`serve_if_replica`]). A partial resynchronization (`+CONTINUE`) is decided and
+//! attached under the feed lock, so the backlog bytes it sends and the stream that
+//! follows leave no gap; a full one (`+FULLRESYNC <replid> <offset>`) takes the
+//! RDB at the instant the replica is attached (every shard lock held), sent as a
+//! `$<len>` bulk or, for replicas with `capa eof` while repl-diskless-sync is on,
+//! in the EOF-marker form. Replies from the replica (REPLCONF ACK) are parsed in
+//! the serving loop: they give INFO's offset/lag and serve WAIT.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use ferrokv_core::commands::{CommandDef, Locks};
 use ferrokv_core::ctx::Ctx;
 use ferrokv_core::{CmdError, CmdResult};
+use ferrokv_resp::{RequestLimits, RequestParser};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -27,31 +36,151 @@ use crate::clients::ClientHandle;
 use crate::cmds::state;
 use crate::state::ServerState;
 
-/// SYNC.
-pub static COMMANDS: &[CommandDef] = &[CommandDef::with_locks("sync", sync, Locks::Own)];
+/// SYNC, PSYNC, REPLCONF.
+pub static COMMANDS: &[CommandDef] = &[
+    CommandDef::with_locks("sync", sync, Locks::Own),
+    CommandDef::with_locks("psync", psync, Locks::Own),
+    CommandDef::new("replconf", replconf),
+];
 
-/// What a connection turning into a replica takes over from its SYNC.
-struct Handoff {
-    payload: Vec<u8>,
+/// A replica's state, as INFO names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum LinkState {
+    /// Waiting for its RDB to be taken.
+    WaitBgsave = 0,
+    /// Receiving its RDB.
+    SendBulk = 1,
+    /// Following the stream.
+    Online = 2,
 }
 
-#[derive(Default)]
-struct Feeds {
-    /// Each attached replica's connection (the stream goes to its mailbox).
-    list: Vec<Arc<ClientHandle>>,
-    /// The db of the last command sent (None: a SELECT must come first).
+impl LinkState {
+    /// Its name in INFO.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkState::WaitBgsave => "wait_bgsave",
+            LinkState::SendBulk => "send_bulk",
+            LinkState::Online => "online",
+        }
+    }
+}
+
+/// What a replica said about itself with REPLCONF.
+#[derive(Debug, Clone, Default)]
+pub struct ReplConf {
+    /// listening-port.
+    pub port: u16,
+    /// ip-address (replica-announce-ip).
+    pub ip: Option<String>,
+    /// capa eof.
+    pub eof: bool,
+    /// capa psync2.
+    pub psync2: bool,
+}
+
+/// One attached replica.
+pub struct Replica {
+    /// Its connection.
+    pub handle: Arc<ClientHandle>,
+    /// What it told with REPLCONF.
+    pub conf: ReplConf,
+    state: AtomicU8,
+    /// The last offset it acknowledged.
+    pub ack_off: AtomicU64,
+    /// When it last acknowledged (unix seconds).
+    pub ack_time: AtomicU64,
+}
+
+impl Replica {
+    /// Its state.
+    pub fn state(&self) -> LinkState {
+        match self.state.load(Relaxed) {
+            0 => LinkState::WaitBgsave,
+            1 => LinkState::SendBulk,
+            _ => LinkState::Online,
+        }
+    }
+
+    fn set_state(&self, s: LinkState) {
+        self.state.store(s as u8, Relaxed);
+    }
+
+    /// Its address as INFO and ROLE show it.
+    pub fn ip(&self) -> String {
+        if let Some(ip) = &self.conf.ip {
+            return ip.clone();
+        }
+        match self.handle.addr.rsplit_once(':') {
+            Some((ip, _)) => ip.trim_start_matches('[').trim_end_matches(']').into(),
+            None => self.handle.addr.clone(),
+        }
+    }
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The replication backlog: the last `size` bytes of the stream.
+struct Backlog {
+    buf: VecDeque<u8>,
+    size: usize,
+    /// Offset of `buf[0]` (repl_backlog_first_byte_offset).
+    first: u64,
+}
+
+/// The replication ids and the stream's position.
+pub struct Ids {
+    /// master_replid.
+    pub replid: String,
+    /// master_replid2.
+    pub replid2: String,
+    /// second_repl_offset (-1: none).
+    pub second_offset: i64,
+    /// master_repl_offset.
+    pub offset: u64,
+}
+
+struct Inner {
+    ids: Ids,
+    backlog: Option<Backlog>,
+    /// The db of the last command fed (None: a SELECT must come first).
     db: Option<usize>,
+    list: Vec<Arc<Replica>>,
+    /// When the last replica left (for repl-backlog-ttl).
+    alone_since: Option<Instant>,
+    /// The offset after the last command written (not the PINGs and GETACKs
+    /// the master adds): what WAIT waits for.
+    write_offset: u64,
 }
 
-/// The attached replicas.
-#[derive(Default)]
+/// What a connection turning into a replica takes over from its command.
+enum Handoff {
+    Sync,
+    Psync { replid: String, offset: i64 },
+}
+
+/// The master side's state.
 pub struct Replicas {
-    feeds: Mutex<Feeds>,
+    inner: Mutex<Inner>,
+    /// Whether the stream is fed (a backlog exists): one relaxed load per write.
+    feeding: std::sync::atomic::AtomicBool,
     attached: AtomicUsize,
     handoff: Mutex<HashMap<u64, Handoff>>,
+    confs: Mutex<HashMap<u64, ReplConf>>,
+    /// INFO stats sync_full.
+    pub sync_full: AtomicU64,
+    /// INFO stats sync_partial_ok.
+    pub sync_partial_ok: AtomicU64,
+    /// INFO stats sync_partial_err.
+    pub sync_partial_err: AtomicU64,
 }
 
-fn encode(argv: &[&[u8]], out: &mut Vec<u8>) {
+/// Encodes a command as a RESP array of bulk strings.
+pub fn encode(argv: &[&[u8]], out: &mut Vec<u8>) {
     out.push(b'*');
     out.extend_from_slice(argv.len().to_string().as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -64,135 +193,704 @@ fn encode(argv: &[&[u8]], out: &mut Vec<u8>) {
     }
 }
 
-impl Replicas {
-    /// Whether any replica is attached (one relaxed load).
-    pub fn active(&self) -> bool {
-        self.attached.load(Relaxed) > 0
+/// A new random replication id.
+pub fn new_replid() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut s = String::with_capacity(40);
+    while s.len() < 40 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(Instant::now().elapsed().as_nanos() ^ s.len() as u128);
+        s.push_str(&format!("{:016x}", h.finish()));
+    }
+    s.truncate(40);
+    s
+}
+
+const NO_REPLID: &str = "0000000000000000000000000000000000000000";
+
+impl Inner {
+    fn append(&mut self, bytes: &[u8]) {
+        let Some(b) = &mut self.backlog else {
+            return;
+        };
+        self.ids.offset += bytes.len() as u64;
+        b.buf.extend(bytes);
+        if b.buf.len() > b.size {
+            let excess = b.buf.len() - b.size;
+            b.buf.drain(..excess);
+            b.first += excess as u64;
+        }
     }
 
-    /// Sends propagated commands to every replica (called under the commands'
-    /// locks, so the stream has the execution order).
+    fn post(&mut self, bytes: Bytes, attached: &AtomicUsize) {
+        let before = self.list.len();
+        self.list.retain(|r| {
+            let ok = r.handle.mailbox.post(bytes.clone()) == crate::mailbox::Posted::Queued;
+            if !ok {
+                tracing::warn!(
+                    "Client {} closed for overcoming of output buffer limits.",
+                    r.handle.addr
+                );
+            }
+            ok
+        });
+        let gone = before - self.list.len();
+        if gone > 0 {
+            attached.fetch_sub(gone, Relaxed);
+            if self.list.is_empty() {
+                self.alone_since = Some(Instant::now());
+            }
+        }
+    }
+}
+
+impl Replicas {
+    /// A master with replication id `replid` and no backlog.
+    pub fn new(replid: String) -> Self {
+        Replicas {
+            inner: Mutex::new(Inner {
+                ids: Ids {
+                    replid,
+                    replid2: NO_REPLID.into(),
+                    second_offset: -1,
+                    offset: 0,
+                },
+                backlog: None,
+                db: None,
+                list: Vec::new(),
+                alone_since: None,
+                write_offset: 0,
+            }),
+            feeding: Default::default(),
+            attached: AtomicUsize::new(0),
+            handoff: Mutex::new(HashMap::new()),
+            confs: Mutex::new(HashMap::new()),
+            sync_full: AtomicU64::new(0),
+            sync_partial_ok: AtomicU64::new(0),
+            sync_partial_err: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the stream is fed (a backlog exists).
+    pub fn active(&self) -> bool {
+        self.feeding.load(Relaxed)
+    }
+
+    /// Replicas attached (any state).
+    pub fn count(&self) -> usize {
+        self.attached.load(Relaxed)
+    }
+
+    /// The attached replicas.
+    pub fn list(&self) -> Vec<Arc<Replica>> {
+        self.inner.lock().list.clone()
+    }
+
+    /// A copy of the ids and offset.
+    pub fn ids(&self) -> Ids {
+        let g = self.inner.lock();
+        Ids {
+            replid: g.ids.replid.clone(),
+            replid2: g.ids.replid2.clone(),
+            second_offset: g.ids.second_offset,
+            offset: g.ids.offset,
+        }
+    }
+
+    /// master_repl_offset.
+    pub fn offset(&self) -> u64 {
+        self.inner.lock().ids.offset
+    }
+
+    /// (repl_backlog_active, first byte offset, histlen).
+    pub fn backlog_info(&self) -> (bool, u64, u64) {
+        let g = self.inner.lock();
+        match &g.backlog {
+            Some(b) => (true, b.first, b.buf.len() as u64),
+            None => (false, 0, 0),
+        }
+    }
+
+    /// Sends propagated commands to the backlog and every replica (called under
+    /// the commands' locks, so the stream has the execution order).
     pub fn feed(&self, cmds: &[(usize, &[&[u8]])]) {
-        let mut feeds = self.feeds.lock();
-        if feeds.list.is_empty() {
+        let mut g = self.inner.lock();
+        if g.backlog.is_none() {
             return;
         }
         let mut buf = Vec::new();
         for (db, argv) in cmds {
-            if feeds.db != Some(*db) {
+            if g.db != Some(*db) {
                 let n = db.to_string();
                 encode(&[b"SELECT", n.as_bytes()], &mut buf);
-                feeds.db = Some(*db);
+                g.db = Some(*db);
             }
             encode(argv, &mut buf);
         }
-        let buf = Bytes::from(buf);
-        let before = feeds.list.len();
-        feeds
-            .list
-            .retain(|h| h.mailbox.post(buf.clone()) == crate::mailbox::Posted::Queued);
-        let gone = before - feeds.list.len();
-        if gone > 0 {
-            self.attached.fetch_sub(gone, Relaxed);
+        g.append(&buf);
+        g.write_offset = g.ids.offset;
+        if !g.list.is_empty() {
+            g.post(Bytes::from(buf), &self.attached);
         }
     }
 
-    fn attach(&self, handle: Arc<ClientHandle>) {
-        let mut feeds = self.feeds.lock();
-        feeds.list.push(handle);
-        // As Redis after a full sync: the next command goes after a SELECT.
-        feeds.db = None;
-        self.attached.fetch_add(1, Relaxed);
+    /// The offset after the last write command in the stream (WAIT's target:
+    /// at or after the calling client's last write).
+    pub fn write_offset(&self) -> u64 {
+        self.inner.lock().write_offset
+    }
+
+    /// Sends bytes of the stream that need no SELECT (PING, REPLCONF GETACK, and a
+    /// replica's proxied master stream).
+    pub fn feed_raw(&self, bytes: &[u8]) {
+        let mut g = self.inner.lock();
+        if g.backlog.is_none() {
+            return;
+        }
+        g.append(bytes);
+        if !g.list.is_empty() {
+            g.post(Bytes::copy_from_slice(bytes), &self.attached);
+        }
+    }
+
+    fn create_backlog(&self, g: &mut Inner, size: usize) {
+        if g.backlog.is_some() {
+            return;
+        }
+        g.backlog = Some(Backlog {
+            buf: VecDeque::new(),
+            size: size.max(1),
+            first: g.ids.offset + 1,
+        });
+        self.feeding.store(true, Release);
+    }
+
+    /// repl-backlog-size changed.
+    pub fn resize_backlog(&self, size: usize) {
+        let mut g = self.inner.lock();
+        if let Some(b) = &mut g.backlog {
+            b.size = size.max(1);
+            if b.buf.len() > b.size {
+                let excess = b.buf.len() - b.size;
+                b.buf.drain(..excess);
+                b.first += excess as u64;
+            }
+        }
     }
 
     fn detach(&self, id: u64) {
-        let mut feeds = self.feeds.lock();
-        let before = feeds.list.len();
-        feeds.list.retain(|h| h.id != id);
-        let gone = before - feeds.list.len();
+        let mut g = self.inner.lock();
+        let before = g.list.len();
+        g.list.retain(|r| r.handle.id != id);
+        let gone = before - g.list.len();
         if gone > 0 {
             self.attached.fetch_sub(gone, Relaxed);
+            if g.list.is_empty() {
+                g.alone_since = Some(Instant::now());
+            }
         }
     }
 
-    /// The replica stream a connection that ran SYNC is to serve, if it did.
-    fn take_handoff(&self, id: u64) -> Option<Handoff> {
-        self.handoff.lock().remove(&id)
+    /// Becomes a replica's view of the stream: the ids and offset of the master
+    /// that the dataset now follows (after a full sync), with a fresh backlog.
+    pub fn set_master_ids(&self, replid: &str, offset: u64, backlog_size: usize) {
+        let mut g = self.inner.lock();
+        g.ids.replid = replid.to_string();
+        g.ids.replid2 = NO_REPLID.into();
+        g.ids.second_offset = -1;
+        g.ids.offset = offset;
+        g.write_offset = offset;
+        g.backlog = None;
+        g.db = None;
+        self.create_backlog(&mut g, backlog_size);
+    }
+
+    /// A partial resync with a master that changed its id (`+CONTINUE <new>`):
+    /// the old id becomes replid2, valid up to the current offset.
+    pub fn shift_replid(&self, new: &str) {
+        let mut g = self.inner.lock();
+        if g.ids.replid == new {
+            return;
+        }
+        g.ids.replid2 = std::mem::replace(&mut g.ids.replid, new.to_string());
+        g.ids.second_offset = g.ids.offset as i64 + 1;
+    }
+
+    /// REPLICAOF NO ONE (PSYNC2): a new id; the old one stays valid as replid2 up
+    /// to the current offset, so former siblings can partially resync.
+    pub fn promote(&self, backlog_size: usize) {
+        let mut g = self.inner.lock();
+        g.ids.replid2 = std::mem::replace(&mut g.ids.replid, new_replid());
+        g.ids.second_offset = g.ids.offset as i64 + 1;
+        g.write_offset = g.ids.offset;
+        // The next command goes after a SELECT.
+        g.db = None;
+        self.create_backlog(&mut g, backlog_size);
+    }
+
+    /// Drops every replica connection (a master becoming a replica: they must
+    /// resync with the new history).
+    pub fn disconnect_all(&self) {
+        for r in self.list() {
+            r.handle.kill();
+        }
+    }
+
+    /// The cron's part, every second: pings the replicas every
+    /// repl-ping-replica-period seconds, frees the backlog repl-backlog-ttl
+    /// seconds after the last replica left (masters only).
+    pub fn cron(&self, st: &ServerState, tick: u64, is_master: bool) {
+        let period = st
+            .engine
+            .config
+            .int_named("repl-ping-replica-period")
+            .max(1) as u64;
+        // No pings while a failover waits for a replica to reach our offset.
+        if is_master && tick.is_multiple_of(period) && self.count() > 0 && !st.failover.active() {
+            let mut ping = Vec::new();
+            encode(&[b"PING"], &mut ping);
+            self.feed_raw(&ping);
+        }
+        if is_master {
+            let ttl = st.engine.config.int_named("repl-backlog-ttl");
+            let mut g = self.inner.lock();
+            if ttl > 0
+                && g.list.is_empty()
+                && g.backlog.is_some()
+                && g.alone_since
+                    .is_some_and(|t| t.elapsed() >= Duration::from_secs(ttl as u64))
+            {
+                tracing::info!(
+                    "Replication backlog freed after {ttl} seconds without connected replicas."
+                );
+                g.ids.replid2 = NO_REPLID.into();
+                g.ids.second_offset = -1;
+                g.ids.replid = new_replid();
+                g.backlog = None;
+                self.feeding.store(false, Release);
+            }
+        }
+    }
+
+    /// Replicas that acknowledged `offset` or more.
+    pub fn acked(&self, offset: u64) -> u64 {
+        self.inner
+            .lock()
+            .list
+            .iter()
+            .filter(|r| r.state() == LinkState::Online && r.ack_off.load(Relaxed) >= offset)
+            .count() as u64
+    }
+
+    /// Online replicas whose last ack is at most `max_lag` seconds old
+    /// (min-replicas-max-lag).
+    pub fn good(&self, max_lag: u64) -> u64 {
+        let now = unix_secs();
+        self.inner
+            .lock()
+            .list
+            .iter()
+            .filter(|r| {
+                r.state() == LinkState::Online
+                    && now.saturating_sub(r.ack_time.load(Relaxed)) <= max_lag
+            })
+            .count() as u64
     }
 }
 
-/// SYNC: snapshot and attach at one instant; the connection closes its command
-/// loop after this and serves the stream ([`serve_if_replica`]).
+fn is_kw(a: &[u8], k: &str) -> bool {
+    a.eq_ignore_ascii_case(k.as_bytes())
+}
+
+/// REPLCONF option value ... (Redis's replconfCommand; ACK and GETACK reach the
+/// replica-serving loops, not here).
+fn replconf(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    if args.len().is_multiple_of(2) {
+        return Err(CmdError::Syntax);
+    }
+    let st = state(ctx)?;
+    let id = ctx.client.id;
+    let mut conf = st
+        .replicas
+        .confs
+        .lock()
+        .get(&id)
+        .cloned()
+        .unwrap_or_default();
+    for pair in args[1..].chunks(2) {
+        let (opt, v) = (pair[0], pair[1]);
+        if is_kw(opt, "listening-port") {
+            let port = ferrokv_core::args::parse_i64(v).ok_or(CmdError::NotInteger)?;
+            conf.port = port as u16;
+        } else if is_kw(opt, "ip-address") {
+            if v.len() >= 46 {
+                return Err(CmdError::Other(format!(
+                    "REPLCONF ip-address provided by replica instance is too long: {} bytes",
+                    v.len()
+                )));
+            }
+            conf.ip = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is_kw(opt, "capa") {
+            if is_kw(v, "eof") {
+                conf.eof = true;
+            } else if is_kw(v, "psync2") {
+                conf.psync2 = true;
+            }
+        } else if is_kw(opt, "ack") || is_kw(opt, "fack") {
+            // From a connection that is no replica: ignored, no reply.
+            return Ok(());
+        } else if is_kw(opt, "getack") {
+            if crate::replica_link::is_replica(st) {
+                crate::replica_link::send_ack(st);
+            }
+            return Ok(());
+        } else if is_kw(opt, "rdb-only") {
+            match ferrokv_core::args::parse_i64(v) {
+                Some(0 | 1) => {}
+                _ => return Err(CmdError::NotInteger),
+            }
+        } else if is_kw(opt, "rdb-filter-only") {
+        } else {
+            return Err(CmdError::Other(format!(
+                "Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+    }
+    st.replicas.confs.lock().insert(id, conf);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SYNC: a full synchronization for an old replica or `redis-cli --rdb`.
 fn sync(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     let st = state(ctx)?;
     let id = ctx.client.id;
-    let handle = st
-        .clients
-        .get(id)
-        .ok_or_else(|| CmdError::Other("SYNC from an unknown client".into()))?;
-    let peer = handle.addr.clone();
-    tracing::info!("Replica {peer} asks for synchronization");
-    tracing::info!("Starting BGSAVE for SYNC with target: replicas sockets");
-    let engine = &st.engine;
-    let payload = crate::persistence::snapshot_rdb(engine, || {
-        // Every shard lock is held: no write runs between the snapshot and the
-        // first propagated command.
-        st.replicas.attach(handle);
-        st.aof.keep_propagating.store(true, Release);
-        engine.propagating.store(true, Release);
-    })
-    .map_err(|e| {
-        tracing::warn!("Can't sync replica {peer}: {e}");
-        CmdError::Other(format!("Can't SYNC: {e}"))
-    })?;
-    st.replicas.handoff.lock().insert(id, Handoff { payload });
+    st.replicas.handoff.lock().insert(id, Handoff::Sync);
     ctx.client.close_after_reply = true;
     Ok(())
 }
 
-/// After the command loop of a connection ends: if it ran SYNC, it serves the
-/// replica stream until the peer closes or it is killed.
-pub async fn serve_if_replica<S>(stream: &mut S, state: &Arc<ServerState>, handle: &ClientHandle)
+/// PSYNC replid offset.
+fn psync(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let st = state(ctx)?;
+    if args.len() > 3 && is_kw(args[3], "failover") {
+        // The master hands over (FAILOVER): become the master of the same history.
+        tracing::warn!(
+            "Failover request received for replid {}.",
+            String::from_utf8_lossy(args[1])
+        );
+        if !crate::replica_link::is_replica(st) {
+            return Err(CmdError::Other(
+                "PSYNC FAILOVER can't be sent to a master.".into(),
+            ));
+        }
+        if !args[1].eq_ignore_ascii_case(st.replicas.ids().replid.as_bytes()) {
+            return Err(CmdError::Other(
+                "PSYNC FAILOVER replid must match my replid.".into(),
+            ));
+        }
+        crate::replica_link::unset_master(st);
+        tracing::info!("MASTER MODE enabled (failover request)");
+    }
+    if crate::replica_link::is_replica(st) && !crate::replica_link::link_up(st) {
+        return Err(CmdError::Raw(
+            "NOMASTERLINK Can't SYNC while not connected with my master".into(),
+        ));
+    }
+    let replid = String::from_utf8_lossy(args[1]).into_owned();
+    let offset = ferrokv_core::args::parse_i64(args[2]).unwrap_or(-1);
+    if st.failover.active() {
+        return Err(CmdError::Raw(
+            "NOMASTERLINK Can't SYNC while failing over".into(),
+        ));
+    }
+    st.replicas
+        .handoff
+        .lock()
+        .insert(ctx.client.id, Handoff::Psync { replid, offset });
+    ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+/// What a serving loop must send before the stream.
+enum Start {
+    /// Already posted (partial resync).
+    Continue,
+    /// A full sync: the RDB after this header.
+    Full,
+}
+
+/// After the command loop of a connection ends: if it ran SYNC or PSYNC, it
+/// serves the replica stream until the peer closes or it is killed.
+pub async fn serve_if_replica<S>(stream: &mut S, st: &Arc<ServerState>, handle: &Arc<ClientHandle>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let Some(Handoff { payload }) = state.replicas.take_handoff(handle.id) else {
+    let conf = st.replicas.confs.lock().remove(&handle.id);
+    let Some(handoff) = st.replicas.handoff.lock().remove(&handle.id) else {
         return;
     };
-    let header = format!("${}\r\n", payload.len());
-    let sent = async {
-        stream.write_all(header.as_bytes()).await?;
-        stream.write_all(&payload).await?;
-        stream.flush().await
+    let conf = conf.unwrap_or_default();
+    let is_psync = matches!(handoff, Handoff::Psync { .. });
+    let replica = Arc::new(Replica {
+        handle: handle.clone(),
+        conf: conf.clone(),
+        state: AtomicU8::new(LinkState::WaitBgsave as u8),
+        ack_off: AtomicU64::new(0),
+        ack_time: AtomicU64::new(unix_secs()),
+    });
+    handle.kind.store(crate::clients::KIND_REPLICA, Relaxed);
+    st.clients.put_back(handle.clone());
+    apply_replica_limits(st, handle);
+    let backlog_size = st.engine.config.int_named("repl-backlog-size").max(1) as usize;
+    tracing::info!("Replica {} asks for synchronization", replica.ip());
+    // Partial resynchronization, decided and attached under the feed lock.
+    let start = if let Handoff::Psync { replid, offset } = &handoff {
+        let mut g = st.replicas.inner.lock();
+        let ok_id =
+            *replid == g.ids.replid || (*replid == g.ids.replid2 && *offset <= g.ids.second_offset);
+        let range = g.backlog.as_ref().and_then(|b| {
+            let off = u64::try_from(*offset).ok()?;
+            (off >= b.first && off <= b.first + b.buf.len() as u64).then(|| {
+                let skip = (off - b.first) as usize;
+                b.buf.iter().skip(skip).copied().collect::<Vec<u8>>()
+            })
+        });
+        match (ok_id, range) {
+            (true, Some(data)) => {
+                let mut msg = if conf.psync2 {
+                    format!("+CONTINUE {}\r\n", g.ids.replid).into_bytes()
+                } else {
+                    b"+CONTINUE\r\n".to_vec()
+                };
+                let n = data.len();
+                msg.extend_from_slice(&data);
+                let _ = handle.mailbox.post(Bytes::from(msg));
+                replica.set_state(LinkState::Online);
+                replica
+                    .ack_off
+                    .store((*offset as u64).saturating_sub(1), Relaxed);
+                g.list.push(replica.clone());
+                self_attached(st);
+                st.aof.keep_propagating.store(true, Release);
+                st.engine.propagating.store(true, Release);
+                st.replicas.sync_partial_ok.fetch_add(1, Relaxed);
+                tracing::info!(
+                    "Partial resynchronization request from {} accepted. Sending {n} bytes of backlog starting from offset {offset}.",
+                    replica.ip()
+                );
+                Start::Continue
+            }
+            _ => {
+                if replid != "?" {
+                    st.replicas.sync_partial_err.fetch_add(1, Relaxed);
+                }
+                Start::Full
+            }
+        }
+    } else {
+        Start::Full
     };
-    if sent.await.is_ok() {
-        tracing::info!("Synchronization with replica {} succeeded", handle.addr);
-        let mut scratch = [0u8; 512];
-        let mut out = BytesMut::new();
-        loop {
-            // A wake-up is kept until waited for: a post between the drain and the
-            // wait is not missed.
-            handle.mailbox.drain_into(&mut out);
-            if !out.is_empty() {
-                if stream.write_all(&out).await.is_err() {
-                    break;
-                }
-                out.clear();
-            }
-            if handle.mailbox.closing() {
-                break;
-            }
-            tokio::select! {
-                _ = handle.mailbox.wait() => {}
-                // What a replica sends (REPLCONF ACK) is read and ignored.
-                r = stream.read(&mut scratch) => {
-                    if !matches!(r, Ok(n) if n > 0) {
-                        break;
-                    }
-                }
+    let mut wait_ack = false;
+    if let Start::Full = start {
+        match full_sync(stream, st, &replica, is_psync, backlog_size).await {
+            Some(eof_form) => wait_ack = eof_form,
+            None => {
+                st.replicas.detach(handle.id);
+                return;
             }
         }
     }
-    state.replicas.detach(handle.id);
-    tracing::info!("Connection with replica {} lost.", handle.addr);
+    stream_loop(stream, st, &replica, wait_ack).await;
+    st.replicas.detach(handle.id);
+    tracing::info!("Connection with replica {} lost.", replica.ip());
+}
+
+fn self_attached(st: &ServerState) {
+    st.replicas.attached.fetch_add(1, Relaxed);
+}
+
+fn apply_replica_limits(st: &ServerState, h: &ClientHandle) {
+    let limits = crate::obuf::limits(st);
+    h.mailbox
+        .set_limits(&limits.0[ferrokv_core::config::ObufLimits::REPLICA]);
+}
+
+/// The full synchronization: waits repl-diskless-sync-delay (diskless), takes the
+/// RDB with the replica attached at its instant, sends the header and the RDB.
+async fn full_sync<S>(
+    stream: &mut S,
+    st: &Arc<ServerState>,
+    replica: &Arc<Replica>,
+    is_psync: bool,
+    backlog_size: usize,
+) -> Option<bool>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    st.replicas.sync_full.fetch_add(1, Relaxed);
+    let diskless = replica.conf.eof && st.engine.config.int_named("repl-diskless-sync") != 0;
+    if diskless {
+        let delay = st
+            .engine
+            .config
+            .int_named("repl-diskless-sync-delay")
+            .max(0) as u64;
+        let until = Instant::now() + Duration::from_secs(delay);
+        while Instant::now() < until {
+            if replica.handle.mailbox.closing() {
+                return None;
+            }
+            // Keep-alive newlines while it waits, as Redis's.
+            if stream.write_all(b"\n").await.is_err() {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100).min(until - Instant::now())).await;
+        }
+    }
+    tracing::info!(
+        "Starting BGSAVE for SYNC with target: {}",
+        if diskless { "replicas sockets" } else { "disk" }
+    );
+    let st2 = st.clone();
+    let r2 = replica.clone();
+    let taken = tokio::task::spawn_blocking(move || {
+        let mut at = 0u64;
+        let mut replid = String::new();
+        let engine = st2.engine.clone();
+        let res = crate::persistence::snapshot_rdb(&engine, || {
+            // Every shard lock is held: no write runs between the snapshot and
+            // the first byte of the stream this replica gets.
+            let reps = &st2.replicas;
+            let mut g = reps.inner.lock();
+            if g.backlog.is_none() && g.list.is_empty() && !crate::replica_link::is_replica(&st2) {
+                // A new history (Redis's first replica without a backlog).
+                g.ids.replid = new_replid();
+                g.ids.replid2 = NO_REPLID.into();
+                g.ids.second_offset = -1;
+            }
+            reps.create_backlog(&mut g, backlog_size);
+            at = g.ids.offset;
+            replid = g.ids.replid.clone();
+            g.db = None;
+            g.list.push(r2.clone());
+            reps.attached.fetch_add(1, Relaxed);
+            st2.aof.keep_propagating.store(true, Release);
+            engine.propagating.store(true, Release);
+        });
+        res.map(|payload| (payload, at, replid))
+    })
+    .await;
+    let (payload, at, replid) = match taken {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => {
+            tracing::warn!("Can't sync replica {}: {e}", replica.ip());
+            return None;
+        }
+        Err(_) => return None,
+    };
+    replica.ack_off.store(at, Relaxed);
+    replica.set_state(LinkState::SendBulk);
+    let mut head = Vec::new();
+    if is_psync {
+        head.extend_from_slice(format!("+FULLRESYNC {replid} {at}\r\n").as_bytes());
+    }
+    let mark = diskless.then(new_replid);
+    match &mark {
+        Some(m) => head.extend_from_slice(format!("$EOF:{m}\r\n").as_bytes()),
+        None => head.extend_from_slice(format!("${}\r\n", payload.len()).as_bytes()),
+    }
+    let sent = async {
+        stream.write_all(&head).await?;
+        stream.write_all(&payload).await?;
+        if let Some(m) = &mark {
+            stream.write_all(m.as_bytes()).await?;
+        }
+        stream.flush().await
+    };
+    let ok = tokio::select! {
+        r = sent => r.is_ok(),
+        _ = replica.handle.mailbox.wait_closed() => false,
+    };
+    if ok {
+        st.net_output.fetch_add(payload.len() as u64, Relaxed);
+        replica.set_state(LinkState::Online);
+        replica.ack_time.store(unix_secs(), Relaxed);
+        tracing::info!("Synchronization with replica {} succeeded", replica.ip());
+    }
+    // In the EOF-marker form the replica cannot tell where the RDB ends if the
+    // stream follows at once: the stream starts on its first ACK (as Redis).
+    ok.then_some(mark.is_some())
+}
+
+/// Writes the stream to the replica and reads its acknowledgements.
+async fn stream_loop<S>(
+    stream: &mut S,
+    st: &Arc<ServerState>,
+    replica: &Arc<Replica>,
+    mut wait_ack: bool,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let handle = &replica.handle;
+    let mut input = BytesMut::with_capacity(1024);
+    let mut parser = RequestParser::new(RequestLimits::default());
+    let mut out = BytesMut::new();
+    loop {
+        // A wake-up is kept until waited for: a post between the drain and the
+        // wait is not missed.
+        if !wait_ack {
+            handle.mailbox.drain_into(&mut out);
+        }
+        if !out.is_empty() {
+            let w = tokio::select! {
+                r = stream.write_all(&out) => r.is_ok(),
+                _ = handle.mailbox.wait_closed() => false,
+            };
+            if !w {
+                break;
+            }
+            st.net_output.fetch_add(out.len() as u64, Relaxed);
+            out.clear();
+        }
+        if handle.mailbox.closing() {
+            break;
+        }
+        tokio::select! {
+            _ = handle.mailbox.wait(), if !wait_ack => {}
+            _ = handle.mailbox.wait_closed(), if wait_ack => break,
+            r = stream.read_buf(&mut input) => {
+                if !matches!(r, Ok(n) if n > 0) {
+                    break;
+                }
+                let mut off = 0;
+                while let Ok(Some(len)) = parser.parse(&input[off..]) {
+                    let chunk = &input[off..off + len];
+                    let args: Vec<&[u8]> = parser.args(chunk).collect();
+                    if on_replica_command(st, replica, &args) {
+                        wait_ack = false;
+                    }
+                    off += len;
+                }
+                bytes::Buf::advance(&mut input, off);
+            }
+        }
+    }
+}
+
+/// Handles what a replica sent; returns whether it was an ACK.
+fn on_replica_command(st: &ServerState, replica: &Replica, args: &[&[u8]]) -> bool {
+    if args.len() >= 3 && is_kw(args[0], "replconf") && is_kw(args[1], "ack") {
+        if let Some(off) = ferrokv_core::args::parse_i64(args[2]) {
+            let off = off.max(0) as u64;
+            if off > replica.ack_off.load(Relaxed) {
+                replica.ack_off.store(off, Relaxed);
+            }
+            replica.ack_time.store(unix_secs(), Relaxed);
+            crate::replication::acks_arrived(st);
+            return true;
+        }
+    }
+    false
 }

@@ -66,8 +66,12 @@ pub struct ServerState {
     pub aof: crate::aof::Aof,
     /// What DEBUG subcommands switch.
     pub debug: crate::debug::DebugState,
-    /// Connections fed the replication stream (SYNC).
+    /// The master side of replication: ids, backlog, replicas (`replica.rs`).
     pub replicas: crate::replica::Replicas,
+    /// The replica side: the link to the master (`replica_link.rs`).
+    pub link: crate::replica_link::Link,
+    /// FAILOVER in progress (`failover.rs`).
+    pub failover: crate::failover::Failover,
     /// TLS contexts and listeners (`tls.rs`).
     pub tls: crate::tls::Tls,
 }
@@ -93,6 +97,7 @@ impl ServerState {
             &engine.config.string(P::ClientOutputBufferLimit),
         )
         .unwrap_or_default();
+        let replid = random_hex40();
         ServerState {
             engine,
             clients: Clients::default(),
@@ -101,7 +106,7 @@ impl ServerState {
             pubsub: crate::pubsub::PubSub::default(),
             obuf_limits: parking_lot::RwLock::new(obuf),
             run_id: random_hex40(),
-            replid: random_hex40(),
+            replid: replid.clone(),
             started: Instant::now(),
             config_file,
             port: AtomicU64::new(port),
@@ -120,7 +125,9 @@ impl ServerState {
             persistence: Default::default(),
             aof: Default::default(),
             debug: Default::default(),
-            replicas: Default::default(),
+            replicas: crate::replica::Replicas::new(replid),
+            link: Default::default(),
+            failover: Default::default(),
             tls: Default::default(),
         }
     }
@@ -244,7 +251,8 @@ impl ServerHooks for ServerState {
     }
 
     fn propagate(&self, cmds: &[(usize, &[&[u8]])]) -> u64 {
-        if self.replicas.active() {
+        // A replica's stream comes verbatim from its master (`replica_link.rs`).
+        if self.replicas.active() && !crate::replica_link::is_replica(self) {
             self.replicas.feed(cmds);
         }
         // Propagation may be on for replicas alone: the AOF logs only while on.
@@ -265,9 +273,11 @@ impl ServerHooks for ServerState {
             .propagating
             .load(std::sync::atomic::Ordering::Relaxed)
         {
-            return self.aof.write_error();
+            if let Some(e) = self.aof.write_error() {
+                return Some(e);
+            }
         }
-        None
+        crate::failover::deny_writes(self).or_else(|| crate::replication::no_replicas(self))
     }
 
     fn config_changed(&self, name: &str) -> Result<(), String> {
@@ -281,6 +291,20 @@ impl ServerHooks for ServerState {
                 .aof
                 .set_timestamps(self.engine.config.bool(P::AofTimestampEnabled)),
             "resetstat" => self.reset_stats(),
+            "replica-read-only" | "replica-serve-stale-data" => {
+                crate::replica_link::config_changed(self)
+            }
+            // The admission asks deny_writes only while propagating.
+            "min-replicas-to-write" | "min-replicas-max-lag"
+                if self.engine.config.int_named("min-replicas-to-write") > 0 =>
+            {
+                self.engine
+                    .propagating
+                    .store(true, std::sync::atomic::Ordering::Release);
+            }
+            "repl-backlog-size" => self
+                .replicas
+                .resize_backlog(self.engine.config.int_named("repl-backlog-size").max(1) as usize),
             "client-output-buffer-limit" => crate::obuf::reload(self),
             "dir" => {
                 let dir = self.engine.config.string(P::Dir);

@@ -521,6 +521,17 @@ impl Config {
         self.strings[p as usize].read().clone()
     }
 
+    /// The numeric value of a parameter by name (accepted-only ones included; 0
+    /// for an unknown name). A linear search: not for hot paths.
+    pub fn int_named(&self, name: &str) -> i64 {
+        Self::find(name).map_or(0, |(i, _)| self.numbers[i].load(Ordering::Relaxed))
+    }
+
+    /// The text value of a parameter by name ("" for an unknown name).
+    pub fn string_named(&self, name: &str) -> String {
+        Self::find(name).map_or_else(String::new, |(i, _)| self.strings[i].read().clone())
+    }
+
     /// Sets a value from text after validating it; `startup` allows immutable ones.
     pub fn set(&self, name: &str, value: &str, startup: bool) -> Result<&'static str, Refusal> {
         let (i, p) = Self::find(name).ok_or_else(|| "unknown".to_string())?;

@@ -313,6 +313,9 @@ fn getset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     reply_get(ctx, args[1])?;
     ctx.keys.set(args[1], str_value(args[2]), false)?;
     ctx.keys.changed(args[1], ev::SET);
+    // Redis 7.0 propagates GETSET as SET.
+    ctx.keys
+        .propagate_as(vec![b"SET".to_vec(), args[1].to_vec(), args[2].to_vec()]);
     Ok(())
 }
 

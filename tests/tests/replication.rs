@@ -1,0 +1,244 @@
+//! Replication with real processes on loopback, both ways with a real
+//! redis-server 7.0: a full sync of the persistence dataset (every type in both
+//! encodings, TTLs, several dbs), then writes, then both datasets compared
+//! exactly; a killed link comes back with a partial resync (sync_partial_ok,
+//! not sync_full); WAIT counts replicas' acks; ROLE and INFO replication.
+
+// Test code: a failed setup step should just fail the test.
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use ferrokv_resp::Frame;
+use ferrokv_tests::dataset::*;
+use ferrokv_tests::{show, Conn, Kind, Server};
+
+fn info(c: &mut Conn, section: &str) -> String {
+    match c.cmd(&["INFO", section]) {
+        Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO: {}", show(&other)),
+    }
+}
+
+fn field(text: &str, name: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .map(|v| v.trim().to_string())
+}
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Waits until the replica's link is up and it has applied everything the
+/// master has sent.
+fn wait_synced(master: &Server, replica: &Server) {
+    let (mut m, mut r) = (master.conn(), replica.conn());
+    wait_for("the replica to catch up", || {
+        let rep = info(&mut r, "replication");
+        let mo = field(&info(&mut m, "replication"), "master_repl_offset");
+        field(&rep, "master_link_status").as_deref() == Some("up")
+            && field(&rep, "slave_repl_offset") == mo
+    });
+}
+
+fn stat(s: &Server, name: &str) -> i64 {
+    field(&info(&mut s.conn(), "stats"), name)
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+fn start_replica(kind: Kind, master: &Server) -> Server {
+    let to = format!("127.0.0.1 {}", master.port);
+    match kind {
+        Kind::Redis => Server::redis(&["--replicaof", &to, "--repl-diskless-sync-delay", "0"]),
+        Kind::Ferrokv => Server::ferrokv(&["--replicaof", &to]),
+    }
+}
+
+fn start_master(kind: Kind) -> Server {
+    Server::start(kind, &["--repl-diskless-sync-delay", "0"])
+}
+
+/// More writes of every kind, after the full sync (the stream, not the RDB,
+/// carries them): relative TTLs, random pops, transactions, other dbs.
+fn writes(c: &mut Conn) {
+    for line in [
+        "SET after:1 v",
+        "SET after:ttl v EX 5000",
+        "EXPIRE str:int 9000",
+        "INCRBYFLOAT after:f 1.5",
+        "RPUSH after:l a b c d",
+        "LPOP after:l",
+        "SADD after:s 1 2 3 4 5",
+        "SPOP after:s",
+        "HSET after:h a 1 b 2",
+        "ZADD after:z 1 a 2 b",
+        "ZPOPMIN after:z",
+        "MULTI",
+        "INCR after:n",
+        "INCR after:n",
+        "EXEC",
+        "SELECT 7",
+        "SET after:db7 x",
+        "DEL after:db7",
+        "SET after:db7b y",
+        "SELECT 0",
+        "FLUSHDB ASYNC",
+        "SET after:flushed 1",
+    ] {
+        let r = c.run(line);
+        assert!(!matches!(r, Frame::Error(_)), "{line}: {}", show(&r));
+    }
+}
+
+fn sync_then_follow(master_kind: Kind, replica_kind: Kind) {
+    let master = start_master(master_kind);
+    let mut m = master.conn();
+    load(&mut m);
+    let replica = start_replica(replica_kind, &master);
+    wait_synced(&master, &replica);
+    same(
+        &snapshot(&mut replica.conn()),
+        &snapshot(&mut m),
+        "after the full sync",
+    );
+    writes(&mut m);
+    wait_synced(&master, &replica);
+    same(
+        &snapshot(&mut replica.conn()),
+        &snapshot(&mut m),
+        "after the writes",
+    );
+    assert_eq!(stat(&master, "sync_full"), 1);
+
+    // A killed link: the replica comes back with a partial resync, and the
+    // stream goes on in the db it had selected (no SELECT is resent).
+    m.run("SELECT 7");
+    m.run("SET before:kill 1");
+    wait_synced(&master, &replica);
+    let r = m.run("CLIENT KILL TYPE replica");
+    assert_eq!(show(&r), ":1");
+    m.run("SET after:kill 1");
+    m.run("SELECT 0");
+    wait_for("the partial resync", || {
+        stat(&master, "sync_partial_ok") == 1
+    });
+    wait_synced(&master, &replica);
+    assert_eq!(stat(&master, "sync_full"), 1);
+    assert_eq!(stat(&master, "sync_partial_err"), 0);
+    let mut r = replica.conn();
+    r.run("SELECT 7");
+    assert_eq!(show(&r.run("GET after:kill")), "\"1\"");
+    r.run("SELECT 0");
+    same(
+        &snapshot(&mut r),
+        &snapshot(&mut m),
+        "after the partial resync",
+    );
+    // Replicas are read-only.
+    let e = show(&r.run("SET x 1"));
+    assert!(e.contains("READONLY"), "{e}");
+}
+
+#[test]
+fn ferrokv_master_to_redis_replica() {
+    sync_then_follow(Kind::Ferrokv, Kind::Redis);
+}
+
+#[test]
+fn redis_master_to_ferrokv_replica() {
+    sync_then_follow(Kind::Redis, Kind::Ferrokv);
+}
+
+#[test]
+fn ferrokv_master_to_ferrokv_replica() {
+    sync_then_follow(Kind::Ferrokv, Kind::Ferrokv);
+}
+
+#[test]
+fn wait_counts_acks_and_role_describes_both_sides() {
+    let master = start_master(Kind::Ferrokv);
+    let mut m = master.conn();
+    // No replica: WAIT times out with 0.
+    assert_eq!(show(&m.run("WAIT 1 100")), ":0");
+    let replica = start_replica(Kind::Ferrokv, &master);
+    wait_synced(&master, &replica);
+    for i in 0..100 {
+        m.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    let got = show(&m.run("WAIT 1 10000"));
+    assert_eq!(got, ":1", "{}", info(&mut m, "replication"));
+    assert_eq!(show(&m.run("WAIT 0 0")), ":1");
+    // ROLE on the master: its offset and the replica with its acked offset.
+    let role = show(&m.run("ROLE"));
+    assert!(role.starts_with("[\"master\""), "{role}");
+    let mut r = replica.conn();
+    let role = show(&r.run("ROLE"));
+    assert!(
+        role.contains("\"slave\"") && role.contains("\"connected\""),
+        "{role}"
+    );
+    let e = show(&r.run("WAIT 1 0"));
+    assert!(
+        e.contains("WAIT cannot be used with replica instances"),
+        "{e}"
+    );
+    let rep = info(&mut m, "replication");
+    assert_eq!(field(&rep, "connected_slaves").as_deref(), Some("1"));
+    assert!(field(&rep, "slave0").unwrap().contains("state=online"));
+    assert_eq!(field(&rep, "repl_backlog_active").as_deref(), Some("1"));
+
+    // REPLICAOF NO ONE keeps the old id as replid2 (PSYNC2).
+    let old = field(&info(&mut r, "replication"), "master_replid").unwrap();
+    assert_eq!(show(&r.run("REPLICAOF NO ONE")), "+OK");
+    let rep = info(&mut r, "replication");
+    assert_eq!(field(&rep, "role").as_deref(), Some("master"));
+    assert_eq!(field(&rep, "master_replid2"), Some(old));
+    assert_eq!(show(&r.run("SET now-writable 1")), "+OK");
+
+    // The former master follows the promoted replica: a partial resync on the
+    // old id (PSYNC2), and the new master's writes reach it.
+    let to = replica.port.to_string();
+    assert_eq!(show(&m.cmd(&["REPLICAOF", "127.0.0.1", &to])), "+OK");
+    wait_synced(&replica, &master);
+    assert_eq!(stat(&replica, "sync_partial_ok"), 1);
+    assert_eq!(stat(&replica, "sync_full"), 0);
+    r.run("RPUSH after-promotion a b c");
+    wait_synced(&replica, &master);
+    assert_eq!(
+        show(&m.run("LRANGE after-promotion 0 -1")),
+        "[\"a\", \"b\", \"c\"]"
+    );
+}
+
+#[test]
+fn redis_cli_rdb_reads_a_snapshot_through_sync() {
+    let master = start_master(Kind::Ferrokv);
+    let mut m = master.conn();
+    m.run("SET a 1");
+    let path = master.dir.path().join("fetched.rdb");
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &master.port.to_string(), "--rdb"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data = std::fs::read(&path).unwrap();
+    assert!(
+        data.starts_with(b"REDIS"),
+        "{:?}",
+        &data[..data.len().min(16)]
+    );
+}
