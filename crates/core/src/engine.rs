@@ -142,6 +142,11 @@ pub struct Engine {
     pub scripting: crate::scripting::Scripting,
     /// maxmemory: used-memory measurement, eviction pool, evicted_keys.
     pub evict: crate::evict::Eviction,
+    /// SLOWLOG entries.
+    pub slowlog: crate::slowlog::Slowlog,
+    /// The shortest call duration (ns) that may concern SLOWLOG or the latency
+    /// monitor: the only thing a faster call reads of them.
+    pub ops_gate: std::sync::atomic::AtomicU64,
 }
 
 /// What a command leaves for after its locks are released.
@@ -189,7 +194,7 @@ impl Engine {
             ..Stats::default()
         };
         let registry = Registry::build(&defs);
-        Engine {
+        let engine = Engine {
             keyspace: Keyspace::new(dbs),
             config,
             cmdstats: crate::commands::stats::CommandStats::new(registry.names().len()),
@@ -209,7 +214,11 @@ impl Engine {
             tracking: crate::tracking::Tracking::default(),
             scripting: crate::scripting::Scripting::default(),
             evict: crate::evict::Eviction::default(),
-        }
+            slowlog: crate::slowlog::Slowlog::default(),
+            ops_gate: std::sync::atomic::AtomicU64::new(u64::MAX),
+        };
+        engine.refresh_ops_gate();
+        engine
     }
 
     /// Stops command execution (the start of a shutdown, as nothing runs in Redis
@@ -610,16 +619,17 @@ impl Engine {
         {
             hooks.monitor(ctx.client, ctx.client.db, args);
         }
-        ctx.client.redact = 0;
         // A command that blocked is counted when it is served or times out.
         if ctx.client.block.is_none() {
-            self.cmdstats.called(
-                cmd.id,
-                started.elapsed().as_nanos() as u64,
-                result.is_err(),
-                self.config.bool(P::LatencyTracking),
-            );
+            let ns = started.elapsed().as_nanos() as u64;
+            self.cmdstats
+                .called(cmd.id, ns, result.is_err(), self.config.bool(P::LatencyTracking));
+            // The one comparison a command pays for SLOWLOG and LATENCY.
+            if ns >= self.ops_gate.load(Ordering::Relaxed) {
+                self.slow_call(cmd, ctx.client, args, ns, hooks);
+            }
         }
+        ctx.client.redact = 0;
         let ready = std::mem::take(&mut ctx.keys.ready);
         let after = AfterLocks {
             ready_dbs: std::mem::take(&mut ctx.keys.ready_dbs),
@@ -750,11 +760,69 @@ impl Engine {
 
     /// A blocked call of `args` ended without its command running again (timeout,
     /// CLIENT UNBLOCK): counted as Redis counts it, one call.
-    pub fn count_unblocked(&self, args: &[&[u8]], ns: u64) {
+    pub fn count_unblocked(
+        &self,
+        client: &Client,
+        args: &[&[u8]],
+        ns: u64,
+        hooks: &dyn ServerHooks,
+    ) {
         if let Ok(cmd) = self.resolve(args) {
             let latency = self.config.bool(P::LatencyTracking);
             self.cmdstats.called(cmd.id, ns, false, latency);
+            if ns >= self.ops_gate.load(Ordering::Relaxed) {
+                self.slow_call(cmd, client, args, ns, hooks);
+            }
         }
+    }
+
+    /// A call that took at least [`Engine::ops_gate`]: logged to the SLOWLOG and
+    /// sampled by the latency monitor when past their own thresholds.
+    #[cold]
+    fn slow_call(
+        &self,
+        cmd: &Command,
+        client: &Client,
+        args: &[&[u8]],
+        ns: u64,
+        hooks: &dyn ServerHooks,
+    ) {
+        let us = ns / 1000;
+        let slower_than = self.config.int(P::SlowlogLogSlowerThan);
+        if slower_than >= 0
+            && us >= slower_than as u64
+            && !cmd.meta.flags.has(Flags::SKIP_SLOWLOG)
+            && !client.loading
+        {
+            let time = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let entry = crate::slowlog::Entry {
+                id: 0,
+                time,
+                duration: us,
+                args: crate::slowlog::trim_args(args, client.redact),
+                peer: if client.in_script {
+                    String::new()
+                } else {
+                    hooks.peer_id(client.id)
+                },
+                name: client.name.clone().unwrap_or_default(),
+            };
+            let max = self.config.int(P::SlowlogMaxLen).max(0) as usize;
+            self.slowlog.push(entry, max);
+        }
+    }
+
+    /// Recomputes [`Engine::ops_gate`] from the thresholds (after CONFIG SET).
+    pub fn refresh_ops_gate(&self) {
+        let slower_than = self.config.int(P::SlowlogLogSlowerThan);
+        let gate = if slower_than >= 0 {
+            (slower_than as u64).saturating_mul(1000)
+        } else {
+            u64::MAX
+        };
+        self.ops_gate.store(gate, Ordering::Relaxed);
     }
 
     /// The `notify-keyspace-events` flags (see [`crate::notify`]).

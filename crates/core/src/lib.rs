@@ -26,6 +26,7 @@ pub mod lazyfree;
 pub mod notify;
 pub mod propagate;
 pub mod scripting;
+pub mod slowlog;
 pub mod snapshot;
 #[cfg(test)]
 mod testkit;

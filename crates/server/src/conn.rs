@@ -417,7 +417,7 @@ where
             }
             _ = timeout => {
                 deadline = None;
-                if let Some(c) = state.blocked.time_out(engine, &parked) {
+                if let Some(c) = state.blocked.time_out(engine, &**state, &parked) {
                     let mut out = ReplyBuf::new(c.proto);
                     parked.timeout_reply(&mut out);
                     break Some((c, out.as_bytes().to_vec()));

@@ -200,6 +200,10 @@ impl ServerHooks for ServerState {
         self.monitors.feed(self, client, db, args);
     }
 
+    fn peer_id(&self, id: u64) -> String {
+        self.clients.get(id).map(|h| h.addr.clone()).unwrap_or_default()
+    }
+
     fn flushed_all(&self) {
         // Redis's flushAllDataAndResetRDB: with save points, an empty dataset is
         // saved at once (and the changes counter starts again from zero).

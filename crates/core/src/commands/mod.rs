@@ -170,6 +170,7 @@ pub fn core_commands() -> Vec<&'static [CommandDef]> {
         crate::transaction::COMMANDS,
         command_cmd::COMMANDS,
         config_cmd::COMMANDS,
+        crate::slowlog::COMMANDS,
         crate::scripting::eval::COMMANDS,
         crate::scripting::function::COMMANDS,
     ]
