@@ -433,6 +433,11 @@ impl Engine {
         if cmd.handler.is_none() {
             return Err(CmdError::WrongArity(cmd.meta.name.clone()));
         }
+        if admitted == crate::admission::Admitted::Pause {
+            // Nothing ran: the server holds the command and submits it again.
+            client.paused = Some(self.gates.pause.generation());
+            return Ok(());
+        }
         if admitted == crate::admission::Admitted::Queue {
             if self.halted.load(Ordering::Acquire) {
                 // Not even queued while a shutdown runs (see `run_locked`).
@@ -441,7 +446,16 @@ impl Engine {
             }
             if let Some(m) = &mut client.multi {
                 m.queued.push(args.iter().map(|a| a.to_vec()).collect());
-                m.flags = Flags(m.flags.0 | cmd.meta.flags.0);
+                // A script counts with the flags it declares (Redis's
+                // getCommandFlags): a read-only one keeps EXEC a read.
+                let flags = match cmd.admit.has(crate::commands::Admit::SCRIPT) {
+                    true => self
+                        .scripting
+                        .command_script_flags(args)
+                        .map_or(cmd.meta.flags, |sf| sf.command_flags(cmd.meta.flags)),
+                    false => cmd.meta.flags,
+                };
+                m.flags = Flags(m.flags.0 | flags.0);
                 m.not_loading |= !cmd.meta.flags.has(Flags::LOADING);
             }
             out.simple(b"QUEUED");
@@ -546,6 +560,7 @@ impl Engine {
             propagating: !client.loading && self.propagating.load(Ordering::Acquire),
             notify: self.notify_flags(),
             tracked: false,
+            frozen: self.gates.pause.active(now_ms),
         };
         if self.tracking.active() {
             keys.tracking = Some((&self.tracking, client.id));
@@ -996,6 +1011,10 @@ impl Engine {
         resume: &mut usize,
         hooks: &dyn ServerHooks,
     ) -> u64 {
+        if self.gates.pause.active(self.clock.now_ms()) {
+            // CLIENT PAUSE: the dataset stays as it is.
+            return 0;
+        }
         let start = Instant::now();
         let total = self.keyspace.db_count() * SHARDS;
         let effort = self.config.int(P::ActiveExpireEffort).clamp(1, 10) as usize;

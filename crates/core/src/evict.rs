@@ -368,7 +368,13 @@ pub fn before_command(engine: &Engine, hooks: &dyn ServerHooks) -> bool {
 pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
     let limit = engine.config.int(P::Maxmemory);
     let ev = &engine.evict;
-    if limit <= 0 || engine.gates.loading.load(Relaxed) || engine.halted.load(Relaxed) {
+    // While CLIENT PAUSE holds the dataset still, nothing is evicted and nothing
+    // is refused for memory (Redis's isSafeToPerformEvictions).
+    if limit <= 0
+        || engine.gates.loading.load(Relaxed)
+        || engine.halted.load(Relaxed)
+        || engine.gates.pause.active(engine.clock.now_ms())
+    {
         return Evict::Ok;
     }
     let limit = limit as u64;

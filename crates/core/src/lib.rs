@@ -24,6 +24,7 @@ pub mod hooks;
 pub mod keyspace;
 pub mod lazyfree;
 pub mod notify;
+pub mod pause;
 pub mod propagate;
 pub mod scripting;
 pub mod slowlog;

@@ -20,6 +20,7 @@ pub mod memory;
 pub mod monitor;
 pub mod obuf;
 pub mod park;
+pub mod pause;
 pub mod persistence;
 pub mod pubsub;
 pub mod rdb_load;
@@ -89,6 +90,7 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     replica::COMMANDS,
     replication::COMMANDS,
     monitor::COMMANDS,
+    pause::COMMANDS,
     pubsub::COMMANDS,
     memory::COMMANDS,
 ];

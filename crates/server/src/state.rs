@@ -68,6 +68,8 @@ pub struct ServerState {
     pub debug: crate::debug::DebugState,
     /// Connections fed the replication stream (SYNC).
     pub replicas: crate::replica::Replicas,
+    /// Wakes the connections held by CLIENT PAUSE when it changes.
+    pub pause_wake: crate::pause::PauseWake,
 }
 
 fn random_hex40() -> String {
@@ -119,6 +121,7 @@ impl ServerState {
             aof: Default::default(),
             debug: Default::default(),
             replicas: Default::default(),
+            pause_wake: Default::default(),
         }
     }
 
