@@ -115,3 +115,112 @@ fn slowlog_errors_and_help() {
         ",
     );
 }
+
+#[test]
+fn latency_replies_match_redis() {
+    let mut d = Diff::with_args(&["--enable-debug-command", "yes"]);
+    d.script(
+        "
+        LATENCY HELP
+        LATENCY HELP xxx
+        LATENCY
+        LATENCY foo
+        LATENCY LATEST 1
+        LATENCY HISTORY
+        LATENCY HISTORY blabla
+        LATENCY RESET
+        LATENCY RESET blabla other
+        LATENCY GRAPH blabla
+        LATENCY DOCTOR 1
+        CONFIG GET latency-monitor-threshold
+        CONFIG SET latency-monitor-threshold -1
+        CONFIG SET latency-monitor-threshold 10
+        LATENCY DOCTOR
+        LATENCY HISTOGRAM blabla
+        ",
+    );
+    // One event: a command over the threshold.
+    d.line("DEBUG SLEEP 0.05");
+    let shape = |f: Frame| -> Vec<String> {
+        let Frame::Array(events) = f else {
+            panic!("LATENCY LATEST: {}", show(&f));
+        };
+        events
+            .iter()
+            .map(|e| match e {
+                Frame::Array(x) => {
+                    assert!(matches!(x[2], Frame::Integer(ms) if ms >= 10));
+                    format!("{} {}", show(&x[0]), x.len())
+                }
+                other => show(other),
+            })
+            .collect()
+    };
+    assert_eq!(
+        shape(d.ours.run("LATENCY LATEST")),
+        shape(d.theirs.run("LATENCY LATEST"))
+    );
+    let history = |f: Frame| match f {
+        Frame::Array(s) => s.len(),
+        other => panic!("{}", show(&other)),
+    };
+    assert_eq!(
+        history(d.ours.run("LATENCY HISTORY command")),
+        history(d.theirs.run("LATENCY HISTORY command"))
+    );
+    let graph_head = |f: Frame| {
+        let text = match f {
+            Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("{}", show(&other)),
+        };
+        text.lines().next().unwrap_or_default().split(" - ").next().unwrap_or_default().to_string()
+    };
+    assert_eq!(
+        graph_head(d.ours.run("LATENCY GRAPH command")),
+        graph_head(d.theirs.run("LATENCY GRAPH command"))
+    );
+    let doctor_head = |f: Frame| match f {
+        Frame::Bulk(b) => String::from_utf8_lossy(&b)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        other => panic!("{}", show(&other)),
+    };
+    assert_eq!(
+        doctor_head(d.ours.run("LATENCY DOCTOR")),
+        doctor_head(d.theirs.run("LATENCY DOCTOR"))
+    );
+    d.line("LATENCY RESET command");
+    d.line("LATENCY LATEST");
+    // Histograms: names and call counts (the bucket values are times).
+    d.line("CONFIG RESETSTAT");
+    d.line("SET a b");
+    d.line("SET c d");
+    d.line("GET a");
+    // Ids differ between the servers.
+    d.ours.run("CLIENT ID");
+    d.theirs.run("CLIENT ID");
+    let calls = |f: Frame| -> Vec<String> {
+        let Frame::Array(items) = f else {
+            panic!("LATENCY HISTOGRAM: {}", show(&f));
+        };
+        let mut out: Vec<String> = items
+            .chunks(2)
+            .map(|c| match &c[1] {
+                Frame::Array(m) => format!("{} {} {}", show(&c[0]), show(&m[0]), show(&m[1])),
+                other => show(other),
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    for q in [
+        "LATENCY HISTOGRAM",
+        "LATENCY HISTOGRAM set get",
+        "LATENCY HISTOGRAM client",
+        "LATENCY HISTOGRAM client|id blabla",
+    ] {
+        assert_eq!(calls(d.ours.run(q)), calls(d.theirs.run(q)), "{q}");
+    }
+}

@@ -144,6 +144,8 @@ pub struct Engine {
     pub evict: crate::evict::Eviction,
     /// SLOWLOG entries.
     pub slowlog: crate::slowlog::Slowlog,
+    /// LATENCY events.
+    pub latency: crate::latency::LatencyMonitor,
     /// The shortest call duration (ns) that may concern SLOWLOG or the latency
     /// monitor: the only thing a faster call reads of them.
     pub ops_gate: std::sync::atomic::AtomicU64,
@@ -215,6 +217,7 @@ impl Engine {
             scripting: crate::scripting::Scripting::default(),
             evict: crate::evict::Eviction::default(),
             slowlog: crate::slowlog::Slowlog::default(),
+            latency: crate::latency::LatencyMonitor::default(),
             ops_gate: std::sync::atomic::AtomicU64::new(u64::MAX),
         };
         engine.refresh_ops_gate();
@@ -803,6 +806,14 @@ impl Engine {
         hooks: &dyn ServerHooks,
     ) {
         let us = ns / 1000;
+        let event = if cmd.meta.flags.has(Flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        if !client.loading {
+            self.latency.sample(self, event, us / 1000);
+        }
         let slower_than = self.config.int(P::SlowlogLogSlowerThan);
         if slower_than >= 0
             && us >= slower_than as u64
@@ -832,12 +843,18 @@ impl Engine {
     /// Recomputes [`Engine::ops_gate`] from the thresholds (after CONFIG SET).
     pub fn refresh_ops_gate(&self) {
         let slower_than = self.config.int(P::SlowlogLogSlowerThan);
-        let gate = if slower_than >= 0 {
+        let slowlog = if slower_than >= 0 {
             (slower_than as u64).saturating_mul(1000)
         } else {
             u64::MAX
         };
-        self.ops_gate.store(gate, Ordering::Relaxed);
+        let threshold_ms = self.config.int(P::LatencyMonitorThreshold);
+        let latency = if threshold_ms > 0 {
+            (threshold_ms as u64).saturating_mul(1_000_000)
+        } else {
+            u64::MAX
+        };
+        self.ops_gate.store(slowlog.min(latency), Ordering::Relaxed);
     }
 
     /// The `notify-keyspace-events` flags (see [`crate::notify`]).
@@ -1016,6 +1033,20 @@ impl Engine {
             return 0;
         }
         let start = Instant::now();
+        let removed = self.expire_cycle_run(start, budget, resume, hooks);
+        // The whole cycle's time is the `expire-cycle` latency event.
+        self.latency
+            .sample(self, "expire-cycle", start.elapsed().as_millis() as u64);
+        removed
+    }
+
+    fn expire_cycle_run(
+        &self,
+        start: Instant,
+        budget: Duration,
+        resume: &mut usize,
+        hooks: &dyn ServerHooks,
+    ) -> u64 {
         let total = self.keyspace.db_count() * SHARDS;
         let effort = self.config.int(P::ActiveExpireEffort).clamp(1, 10) as usize;
         let per_round = 20 + 5 * (effort - 1);

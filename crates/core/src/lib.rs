@@ -22,6 +22,7 @@ pub mod evict;
 pub mod glob;
 pub mod hooks;
 pub mod keyspace;
+pub mod latency;
 pub mod lazyfree;
 pub mod notify;
 pub mod pause;

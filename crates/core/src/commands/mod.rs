@@ -171,6 +171,7 @@ pub fn core_commands() -> Vec<&'static [CommandDef]> {
         command_cmd::COMMANDS,
         config_cmd::COMMANDS,
         crate::slowlog::COMMANDS,
+        crate::latency::COMMANDS,
         crate::scripting::eval::COMMANDS,
         crate::scripting::function::COMMANDS,
     ]
