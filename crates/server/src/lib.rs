@@ -17,6 +17,7 @@ pub mod listen;
 pub mod log;
 pub mod mailbox;
 pub mod memory;
+pub mod migrate;
 pub mod monitor;
 pub mod obuf;
 pub mod park;
@@ -90,6 +91,7 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     replica::COMMANDS,
     replication::COMMANDS,
     monitor::COMMANDS,
+    migrate::COMMANDS,
     pause::COMMANDS,
     pubsub::COMMANDS,
     memory::COMMANDS,
