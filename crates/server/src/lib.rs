@@ -27,6 +27,7 @@ pub mod pubsub;
 pub mod rdb_load;
 pub mod replica;
 pub mod replication;
+pub mod rewrite;
 pub mod shutdown;
 pub mod state;
 pub mod tracking;
@@ -93,6 +94,7 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     monitor::COMMANDS,
     migrate::COMMANDS,
     pause::COMMANDS,
+    rewrite::COMMANDS,
     pubsub::COMMANDS,
     memory::COMMANDS,
 ];

@@ -5,6 +5,7 @@
 
 pub mod accepted;
 pub mod file;
+pub mod rewrite;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
