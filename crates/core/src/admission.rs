@@ -21,8 +21,8 @@
 //!    off — here, from [`Gates::stale_replica`]; LOADING while the dataset loads
 //!    — here, from [`Gates::loading`];
 //! 10. BUSY while a script runs past busy-reply-threshold — here;
-//! 11. CLIENT PAUSE holds writes or everything — the operations issue, as a block
-//!     reason;
+//! 11. CLIENT PAUSE holds writes or everything — here, from [`Gates::pause`]
+//!     (see [`crate::pause`]): [`Admitted::Pause`];
 //! 12. queueing inside MULTI.
 //!
 //! A command inside MULTI is admitted when queued; EXEC is admitted with the union
@@ -55,6 +55,8 @@ pub struct Gates {
     /// A replica whose link is down with replica-serve-stale-data off: only
     /// commands flagged `stale` run (MASTERDOWN).
     pub stale_replica: AtomicBool,
+    /// CLIENT PAUSE.
+    pub pause: crate::pause::ClientPause,
 }
 
 /// What to do with an admitted command.
@@ -64,6 +66,8 @@ pub enum Admitted {
     Run,
     /// Queue it (inside MULTI).
     Queue,
+    /// Hold it until the pause ends or changes (CLIENT PAUSE), then admit it again.
+    Pause,
 }
 
 /// Checks `cmd` for `client` (see the module doc for the order). `Err` is the
@@ -77,13 +81,14 @@ pub fn admit(
 ) -> Result<Admitted, CmdError> {
     let mut flags = effective_flags(client, cmd);
     // A script that declares flags is admitted with them; they only matter while
-    // a gate below could refuse a write or a denyoom command.
+    // a gate below could refuse or hold a write or a denyoom command.
     if cmd.admit.has(Admit::SCRIPT) {
         let gates = &engine.gates;
         let watched = gates.out_of_memory.load(Relaxed)
             || gates.read_only_replica.load(Relaxed)
             || engine.propagating.load(Relaxed)
-            || engine.bgsave_failed.load(Relaxed);
+            || engine.bgsave_failed.load(Relaxed)
+            || gates.pause.active(engine.clock.now_ms());
         if watched {
             if let Some(sf) = engine.scripting.command_script_flags(args) {
                 flags = sf.command_flags(flags);
@@ -183,6 +188,19 @@ pub fn admit(
         return Err(CmdError::Other(
             "Replica can't interact with the keyspace".into(),
         ));
+    }
+    // CLIENT PAUSE (one load while none is on). Never inside a transaction or a
+    // script already running, nor for the AOF's replay.
+    let pause = gates.pause.kind(engine.clock.now_ms());
+    if pause != crate::pause::PauseKind::Off
+        && !client.in_exec
+        && !client.in_script
+        && !client.loading
+        && (pause == crate::pause::PauseKind::All
+            || write
+            || flags.has(Flags::MAY_REPLICATE))
+    {
+        return Ok(Admitted::Pause);
     }
     Ok(if in_multi {
         Admitted::Queue

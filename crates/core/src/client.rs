@@ -39,6 +39,10 @@ pub struct Client {
     /// in progress, [`crate::Engine::halt`]): nothing was done and nothing written;
     /// the connection keeps the command and runs it again if the shutdown fails.
     pub held: bool,
+    /// Set when CLIENT PAUSE held the command (it did not run): the generation of
+    /// the pause it waits out ([`crate::pause::ClientPause::generation`]). The
+    /// connection keeps the command and submits it again when that changes.
+    pub paused: Option<u64>,
     /// Full name of the last command run (CLIENT LIST `cmd=`).
     pub last_cmd: &'static str,
     /// Set by a blocking command that found nothing: the server parks the client.
@@ -145,6 +149,7 @@ impl Client {
             monitor: false,
             redact: 0,
             held: false,
+            paused: None,
             last_cmd: "NULL",
             block: None,
             serving_key: None,

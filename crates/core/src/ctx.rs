@@ -87,6 +87,9 @@ pub struct KeysMode {
     /// TTL as missing but leave them for the master's DEL (Redis's expireIfNeeded
     /// on replicas).
     pub hide_expired: bool,
+    /// CLIENT PAUSE is on: the dataset stays as it is, a key past its TTL reads as
+    /// missing but is not deleted (Redis's expireIfNeeded while paused).
+    pub frozen: bool,
 }
 
 impl KeysMode {
@@ -185,7 +188,7 @@ impl<'k> Keys<'k> {
     /// hear of the deletion (the AOF, WATCHers, `expired` subscribers), goes
     /// through the funnel for it. Costs a second probe, only then.
     fn note_expired(&mut self, db: usize, key: &[u8]) -> CmdResult<()> {
-        if !self.mode.observes_expiry(self.watches.is_some()) {
+        if self.mode.frozen || !self.mode.observes_expiry(self.watches.is_some()) {
             return Ok(());
         }
         let now = self.expiry_now();
@@ -380,7 +383,21 @@ impl<'k> Keys<'k> {
                 self.notify(db, key, crate::notify::events::KEYMISS);
             }
         }
+        let frozen = self.mode.frozen;
         let (shard, hash) = self.shard(db, key)?;
+        if frozen
+            && !matches!(mode, Lookup::Write)
+            && shard
+                .dict()
+                .get(key, hash)
+                .is_some_and(|n| n.expire_at != 0 && n.expire_at < now)
+        {
+            // Counted as a miss like any expired read; deleted after the pause.
+            if matches!(mode, Lookup::Read | Lookup::ReadNoTouch) {
+                shard.count_miss();
+            }
+            return Ok(None);
+        }
         let mut entry = shard.lookup(key, hash, now, mode, lru);
         if let Some(e) = &mut entry {
             e.node.value.rehash_step();

@@ -144,6 +144,13 @@ pub struct Engine {
     pub evict: crate::evict::Eviction,
     /// ACL users and the ACL LOG.
     pub acl: crate::acl::Acl,
+    /// SLOWLOG entries.
+    pub slowlog: crate::slowlog::Slowlog,
+    /// LATENCY events.
+    pub latency: crate::latency::LatencyMonitor,
+    /// The shortest call duration (ns) that may concern SLOWLOG or the latency
+    /// monitor: the only thing a faster call reads of them.
+    pub ops_gate: std::sync::atomic::AtomicU64,
 }
 
 /// What a command leaves for after its locks are released.
@@ -191,7 +198,7 @@ impl Engine {
             ..Stats::default()
         };
         let registry = Registry::build(&defs);
-        Engine {
+        let engine = Engine {
             keyspace: Keyspace::new(dbs),
             cmdstats: crate::commands::stats::CommandStats::new(registry.names().len()),
             monitoring: std::sync::atomic::AtomicBool::new(false),
@@ -212,7 +219,12 @@ impl Engine {
             evict: crate::evict::Eviction::default(),
             acl: crate::acl::Acl::new(&config),
             config,
-        }
+            slowlog: crate::slowlog::Slowlog::default(),
+            latency: crate::latency::LatencyMonitor::default(),
+            ops_gate: std::sync::atomic::AtomicU64::new(u64::MAX),
+        };
+        engine.refresh_ops_gate();
+        engine
     }
 
     /// Stops command execution (the start of a shutdown, as nothing runs in Redis
@@ -440,6 +452,11 @@ impl Engine {
         if cmd.handler.is_none() {
             return Err(CmdError::WrongArity(cmd.meta.name.clone()));
         }
+        if admitted == crate::admission::Admitted::Pause {
+            // Nothing ran: the server holds the command and submits it again.
+            client.paused = Some(self.gates.pause.generation());
+            return Ok(());
+        }
         if admitted == crate::admission::Admitted::Queue {
             if self.halted.load(Ordering::Acquire) {
                 // Not even queued while a shutdown runs (see `run_locked`).
@@ -448,7 +465,16 @@ impl Engine {
             }
             if let Some(m) = &mut client.multi {
                 m.queued.push(args.iter().map(|a| a.to_vec()).collect());
-                m.flags = Flags(m.flags.0 | cmd.meta.flags.0);
+                // A script counts with the flags it declares (Redis's
+                // getCommandFlags): a read-only one keeps EXEC a read.
+                let flags = match cmd.admit.has(crate::commands::Admit::SCRIPT) {
+                    true => self
+                        .scripting
+                        .command_script_flags(args)
+                        .map_or(cmd.meta.flags, |sf| sf.command_flags(cmd.meta.flags)),
+                    false => cmd.meta.flags,
+                };
+                m.flags = Flags(m.flags.0 | flags.0);
                 m.not_loading |= !cmd.meta.flags.has(Flags::LOADING);
             }
             out.simple(b"QUEUED");
@@ -554,6 +580,7 @@ impl Engine {
             notify: self.notify_flags(),
             tracked: false,
             hide_expired: !client.loading && self.gates.replica.load(Ordering::Relaxed),
+            frozen: self.gates.pause.active(now_ms),
         };
         if self.tracking.active() {
             keys.tracking = Some((&self.tracking, client.id));
@@ -627,16 +654,17 @@ impl Engine {
         {
             hooks.monitor(ctx.client, ctx.client.db, args);
         }
-        ctx.client.redact = 0;
         // A command that blocked is counted when it is served or times out.
         if ctx.client.block.is_none() {
-            self.cmdstats.called(
-                cmd.id,
-                started.elapsed().as_nanos() as u64,
-                result.is_err(),
-                self.config.bool(P::LatencyTracking),
-            );
+            let ns = started.elapsed().as_nanos() as u64;
+            self.cmdstats
+                .called(cmd.id, ns, result.is_err(), self.config.bool(P::LatencyTracking));
+            // The one comparison a command pays for SLOWLOG and LATENCY.
+            if ns >= self.ops_gate.load(Ordering::Relaxed) {
+                self.slow_call(cmd, ctx.client, args, ns, hooks);
+            }
         }
+        ctx.client.redact = 0;
         let ready = std::mem::take(&mut ctx.keys.ready);
         let after = AfterLocks {
             ready_dbs: std::mem::take(&mut ctx.keys.ready_dbs),
@@ -793,11 +821,83 @@ impl Engine {
 
     /// A blocked call of `args` ended without its command running again (timeout,
     /// CLIENT UNBLOCK): counted as Redis counts it, one call.
-    pub fn count_unblocked(&self, args: &[&[u8]], ns: u64) {
+    pub fn count_unblocked(
+        &self,
+        client: &Client,
+        args: &[&[u8]],
+        ns: u64,
+        hooks: &dyn ServerHooks,
+    ) {
         if let Ok(cmd) = self.resolve(args) {
             let latency = self.config.bool(P::LatencyTracking);
             self.cmdstats.called(cmd.id, ns, false, latency);
+            if ns >= self.ops_gate.load(Ordering::Relaxed) {
+                self.slow_call(cmd, client, args, ns, hooks);
+            }
         }
+    }
+
+    /// A call that took at least [`Engine::ops_gate`]: logged to the SLOWLOG and
+    /// sampled by the latency monitor when past their own thresholds.
+    #[cold]
+    fn slow_call(
+        &self,
+        cmd: &Command,
+        client: &Client,
+        args: &[&[u8]],
+        ns: u64,
+        hooks: &dyn ServerHooks,
+    ) {
+        let us = ns / 1000;
+        let event = if cmd.meta.flags.has(Flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        if !client.loading {
+            self.latency.sample(self, event, us / 1000);
+        }
+        let slower_than = self.config.int(P::SlowlogLogSlowerThan);
+        if slower_than >= 0
+            && us >= slower_than as u64
+            && !cmd.meta.flags.has(Flags::SKIP_SLOWLOG)
+            && !client.loading
+        {
+            let time = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let entry = crate::slowlog::Entry {
+                id: 0,
+                time,
+                duration: us,
+                args: crate::slowlog::trim_args(args, client.redact),
+                peer: if client.in_script {
+                    String::new()
+                } else {
+                    hooks.peer_id(client.id)
+                },
+                name: client.name.clone().unwrap_or_default(),
+            };
+            let max = self.config.int(P::SlowlogMaxLen).max(0) as usize;
+            self.slowlog.push(entry, max);
+        }
+    }
+
+    /// Recomputes [`Engine::ops_gate`] from the thresholds (after CONFIG SET).
+    pub fn refresh_ops_gate(&self) {
+        let slower_than = self.config.int(P::SlowlogLogSlowerThan);
+        let slowlog = if slower_than >= 0 {
+            (slower_than as u64).saturating_mul(1000)
+        } else {
+            u64::MAX
+        };
+        let threshold_ms = self.config.int(P::LatencyMonitorThreshold);
+        let latency = if threshold_ms > 0 {
+            (threshold_ms as u64).saturating_mul(1_000_000)
+        } else {
+            u64::MAX
+        };
+        self.ops_gate.store(slowlog.min(latency), Ordering::Relaxed);
     }
 
     /// The `notify-keyspace-events` flags (see [`crate::notify`]).
@@ -971,7 +1071,25 @@ impl Engine {
         resume: &mut usize,
         hooks: &dyn ServerHooks,
     ) -> u64 {
+        if self.gates.pause.active(self.clock.now_ms()) {
+            // CLIENT PAUSE: the dataset stays as it is.
+            return 0;
+        }
         let start = Instant::now();
+        let removed = self.expire_cycle_run(start, budget, resume, hooks);
+        // The whole cycle's time is the `expire-cycle` latency event.
+        self.latency
+            .sample(self, "expire-cycle", start.elapsed().as_millis() as u64);
+        removed
+    }
+
+    fn expire_cycle_run(
+        &self,
+        start: Instant,
+        budget: Duration,
+        resume: &mut usize,
+        hooks: &dyn ServerHooks,
+    ) -> u64 {
         let total = self.keyspace.db_count() * SHARDS;
         let effort = self.config.int(P::ActiveExpireEffort).clamp(1, 10) as usize;
         let per_round = 20 + 5 * (effort - 1);

@@ -398,7 +398,13 @@ pub fn before_command(engine: &Engine, hooks: &dyn ServerHooks) -> bool {
 pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
     let limit = engine.config.int(P::Maxmemory);
     let ev = &engine.evict;
-    if limit <= 0 || engine.gates.loading.load(Relaxed) || engine.halted.load(Relaxed) {
+    // While CLIENT PAUSE holds the dataset still, nothing is evicted and nothing
+    // is refused for memory (Redis's isSafeToPerformEvictions).
+    if limit <= 0
+        || engine.gates.loading.load(Relaxed)
+        || engine.halted.load(Relaxed)
+        || engine.gates.pause.active(engine.clock.now_ms())
+    {
         return Evict::Ok;
     }
     let limit = limit as u64;
@@ -461,6 +467,10 @@ pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
         }
     }
     drop(pool);
+    // Redis's `eviction-cycle` latency event: the time of this run.
+    engine
+        .latency
+        .sample(engine, "eviction-cycle", start.elapsed().as_millis() as u64);
     ev.used.store(used.saturating_sub(freed), Relaxed);
     if keys_freed > 0 {
         // The estimate stands a moment: what the eviction itself produced

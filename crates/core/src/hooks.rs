@@ -43,6 +43,11 @@ pub trait ServerHooks: Send + Sync {
     /// commands Redis shows to MONITOR): `args` as received, `db` after it ran.
     fn monitor(&self, _client: &crate::Client, _db: usize, _args: &[&[u8]]) {}
 
+    /// The address (`ip:port`) of client `id`, as SLOWLOG shows it.
+    fn peer_id(&self, _id: u64) -> String {
+        String::new()
+    }
+
     /// FLUSHALL emptied every database; called once its locks are released (Redis
     /// then saves in the foreground when save points are set).
     fn flushed_all(&self) {}

@@ -23,10 +23,13 @@ pub mod evict;
 pub mod glob;
 pub mod hooks;
 pub mod keyspace;
+pub mod latency;
 pub mod lazyfree;
 pub mod notify;
+pub mod pause;
 pub mod propagate;
 pub mod scripting;
+pub mod slowlog;
 pub mod snapshot;
 #[cfg(test)]
 mod testkit;

@@ -320,6 +320,9 @@ impl ServerHooks for TxHooks<'_> {
     fn monitor(&self, client: &Client, db: usize, args: &[&[u8]]) {
         self.inner.monitor(client, db, args);
     }
+    fn peer_id(&self, id: u64) -> String {
+        self.inner.peer_id(id)
+    }
     fn invalidate(&self, current: u64, keys: &[crate::tracking::Invalidation]) {
         self.inner.invalidate(current, keys);
     }

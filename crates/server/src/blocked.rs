@@ -217,14 +217,19 @@ impl Blocked {
     /// Its timeout passed: takes a still-waiting client back like
     /// [`cancel`](Self::cancel), and counts the call in the command's statistics
     /// as Redis does for a blocked call that times out.
-    pub fn time_out(&self, engine: &Engine, p: &Arc<Parked>) -> Option<Client> {
+    pub fn time_out(
+        &self,
+        engine: &Engine,
+        hooks: &dyn ServerHooks,
+        p: &Arc<Parked>,
+    ) -> Option<Client> {
         let mut slot = p.slot.lock();
         match std::mem::replace(&mut *slot, Slot::Taken) {
             Slot::Waiting { client, args } => {
                 drop(slot);
                 self.unregister(engine, p);
                 let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-                engine.count_unblocked(&argv, 0);
+                engine.count_unblocked(&client, &argv, 0, hooks);
                 Some(client)
             }
             other => {
@@ -236,7 +241,7 @@ impl Blocked {
 
     /// CLIENT UNBLOCK: ends the wait of client `id` with the timeout reply, or with
     /// an UNBLOCKED error. Returns whether it was blocked.
-    pub fn unblock(&self, engine: &Engine, id: u64, error: bool) -> bool {
+    pub fn unblock(&self, engine: &Engine, hooks: &dyn ServerHooks, id: u64, error: bool) -> bool {
         let Some(p) = self.by_id.lock().get(&id).cloned() else {
             return false;
         };
@@ -253,7 +258,7 @@ impl Blocked {
         } else {
             p.timeout_reply(&mut out, |o| self.acked(o));
             let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-            engine.count_unblocked(&argv, 0);
+            engine.count_unblocked(&client, &argv, 0, hooks);
         }
         *slot = Slot::Done {
             client,

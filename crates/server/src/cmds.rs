@@ -303,7 +303,7 @@ fn client_unblock(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     };
     let id = ferrokv_core::args::int_arg(args[2])?;
     let st = state(ctx)?;
-    let done = u64::try_from(id).is_ok_and(|id| st.blocked.unblock(&st.engine, id, error));
+    let done = u64::try_from(id).is_ok_and(|id| st.blocked.unblock(&st.engine, st, id, error));
     ctx.out.int(i64::from(done));
     Ok(())
 }

@@ -131,6 +131,7 @@ where
         let mut close = false;
         let mut block = None;
         let mut held = false;
+        let mut paused = None;
         loop {
             match parser.parse(&input[off..]) {
                 Ok(Some(len)) => {
@@ -140,6 +141,12 @@ where
                         if !args.is_empty() {
                             let mark = out.len();
                             engine.execute(&mut client, &args, &mut out, &*state);
+                            if let Some(generation) = client.paused.take() {
+                                // CLIENT PAUSE holds it: it stays in the buffer
+                                // and is submitted again (pause.rs).
+                                paused = Some(generation);
+                                break;
+                            }
                             if client.reply.silenced() {
                                 // CLIENT REPLY OFF / SKIP: the reply is dropped.
                                 out.buffer_mut().truncate(mark);
@@ -244,6 +251,13 @@ where
         if held {
             // Runs again if the shutdown is called off; closes if the server exits.
             if !crate::shutdown::wait_outcome(&state).await {
+                break;
+            }
+            parse_first = true;
+            continue;
+        }
+        if let Some(generation) = paused {
+            if !crate::pause::wait(&mut stream, &state, &handle, &mut input, generation).await {
                 break;
             }
             parse_first = true;
@@ -422,7 +436,7 @@ where
             }
             _ = timeout => {
                 deadline = None;
-                if let Some(c) = state.blocked.time_out(engine, &parked) {
+                if let Some(c) = state.blocked.time_out(engine, &**state, &parked) {
                     let mut out = ReplyBuf::new(c.proto);
                     parked.timeout_reply(&mut out, |o| state.replicas.acked(o));
                     break Some((c, out.as_bytes().to_vec()));

@@ -319,6 +319,14 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         ("digest-value", _) => digest_value(ctx, &args[2..]),
         ("protocol", 3) => protocol(ctx, args[2])?,
         ("sleep", 3) => sleep(ctx, strtod(args[2])),
+        ("config-rewrite-force-all", 2) => {
+            let st = state(ctx)?;
+            let path = st.config_file.clone().unwrap_or_default();
+            if let Err(e) = crate::rewrite::rewrite_file(&st.engine.config, &path, true) {
+                return Err(CmdError::Other(format!("CONFIG-REWRITE-FORCE-ALL failed: {e}")));
+            }
+            ctx.out.ok();
+        }
         ("set-active-expire", 3) => {
             let st = state(ctx)?;
             st.debug.active_expire.store(atoi(args[2]) != 0, Relaxed);

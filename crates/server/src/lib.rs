@@ -19,15 +19,18 @@ pub mod listen;
 pub mod log;
 pub mod mailbox;
 pub mod memory;
+pub mod migrate;
 pub mod monitor;
 pub mod obuf;
 pub mod park;
+pub mod pause;
 pub mod persistence;
 pub mod pubsub;
 pub mod rdb_load;
 pub mod replica;
 pub mod replica_link;
 pub mod replication;
+pub mod rewrite;
 pub mod shutdown;
 pub mod state;
 pub mod tls;
@@ -95,6 +98,9 @@ pub static SERVER_COMMANDS: &[&[ferrokv_core::commands::CommandDef]] = &[
     replica_link::COMMANDS,
     failover::COMMANDS,
     monitor::COMMANDS,
+    migrate::COMMANDS,
+    pause::COMMANDS,
+    rewrite::COMMANDS,
     pubsub::COMMANDS,
     memory::COMMANDS,
 ];

@@ -74,6 +74,8 @@ pub struct ServerState {
     pub failover: crate::failover::Failover,
     /// TLS contexts and listeners (`tls.rs`).
     pub tls: crate::tls::Tls,
+    /// Wakes the connections held by CLIENT PAUSE when it changes.
+    pub pause_wake: crate::pause::PauseWake,
 }
 
 fn random_hex40() -> String {
@@ -129,6 +131,7 @@ impl ServerState {
             link: Default::default(),
             failover: Default::default(),
             tls: Default::default(),
+            pause_wake: Default::default(),
         }
     }
 
@@ -238,6 +241,10 @@ impl ServerHooks for ServerState {
 
     fn monitor(&self, client: &ferrokv_core::Client, db: usize, args: &[&[u8]]) {
         self.monitors.feed(self, client, db, args);
+    }
+
+    fn peer_id(&self, id: u64) -> String {
+        self.clients.get(id).map(|h| h.addr.clone()).unwrap_or_default()
     }
 
     fn flushed_all(&self) {

@@ -42,6 +42,13 @@ fn get(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    let r = set_pairs(ctx, args);
+    // Whatever was applied (or put back), the thresholds' gate follows.
+    ctx.engine.refresh_ops_gate();
+    r
+}
+
+fn set_pairs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     // An odd number of arguments (a parameter without its value) is Redis's
     // syntax error; the table's arity (-4) only ensures one pair.
     if !args.len().is_multiple_of(2) {
@@ -49,6 +56,19 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     // Validate everything first so that a bad pair changes nothing (Redis 7 applies
     // CONFIG SET of several parameters atomically).
+    // Secrets are hidden from MONITOR and SLOWLOG whether or not the command
+    // succeeds (Redis redacts them before any check).
+    for (i, pair) in args[2..].chunks(2).enumerate() {
+        let name = String::from_utf8_lossy(pair[0]);
+        if Config::find(&name)
+            .is_some_and(|(_, p)| matches!(p.name, "masterauth" | "masteruser" | "requirepass"))
+        {
+            let at = 3 + 2 * i;
+            if at < 64 {
+                ctx.client.redact |= 1 << at;
+            }
+        }
+    }
     let mut todo = Vec::new();
     for pair in args[2..].chunks(2) {
         let name = String::from_utf8_lossy(pair[0]).into_owned();

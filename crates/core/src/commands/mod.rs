@@ -177,6 +177,8 @@ pub fn core_commands() -> Vec<&'static [CommandDef]> {
         crate::transaction::COMMANDS,
         command_cmd::COMMANDS,
         config_cmd::COMMANDS,
+        crate::slowlog::COMMANDS,
+        crate::latency::COMMANDS,
         crate::scripting::eval::COMMANDS,
         crate::scripting::function::COMMANDS,
         crate::acl::cmds::COMMANDS,

@@ -228,6 +228,52 @@ impl CommandStats {
         )
     }
 
+    /// LATENCY HISTOGRAM: command `id`'s calls with a latency recorded and their
+    /// cumulative distribution as Redis reports it (hdrhistogram's log iteration
+    /// from 1024 ns doubling, values clamped to 1024 ns..1 s): `(bucket top µs,
+    /// calls up to it)` for each bucket that adds calls. `None` when it recorded
+    /// none since the last reset.
+    pub fn cdf(&self, id: usize) -> Option<(u64, Vec<(u64, u64)>)> {
+        let mut merged = vec![0u64; BUCKETS];
+        for s in self.stripes.iter() {
+            if let Some(h) = s.cells.get(id).and_then(|c| c.latency.get()) {
+                for (m, b) in merged.iter_mut().zip(h.iter()) {
+                    *m += u64::from(b.load(Relaxed));
+                }
+            }
+        }
+        let total: u64 = merged.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        // hdrhistogram (2 significant digits) reports for 2^k ns the top of its
+        // equivalence range, 2^k + 2^k/128 - 1.
+        let top = |k: u32| {
+            let v = 1024u64 << k;
+            v + v / 128 - 1
+        };
+        let mut per_step = vec![0u64; 21];
+        for (b, n) in merged.iter().enumerate() {
+            if *n == 0 {
+                continue;
+            }
+            // The lowest value of the bucket, clamped as Redis clamps.
+            let low = if b == 0 { 0 } else { bucket_top(b - 1) + 1 };
+            let low = low.clamp(1024, 1_000_000_000);
+            let k = (0..21).find(|&k| low <= top(k)).unwrap_or(20);
+            per_step[k as usize] += n;
+        }
+        let mut cumulative = 0;
+        let mut out = Vec::new();
+        for (k, n) in per_step.iter().enumerate() {
+            if *n > 0 {
+                cumulative += n;
+                out.push((top(k as u32) / 1000, cumulative));
+            }
+        }
+        Some((total, out))
+    }
+
     /// CONFIG RESETSTAT: every counter back to zero (a command counted on
     /// another thread at that very moment may keep its count from before).
     pub fn reset(&self) {

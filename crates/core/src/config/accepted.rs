@@ -321,13 +321,6 @@ pub static ACCEPTED: &[ParamDef] = &[
         YES,
     ),
     def(
-        "latency-monitor-threshold",
-        None,
-        Kind::Int(0, 9223372036854775807),
-        "0",
-        YES,
-    ),
-    def(
         "repl-backlog-size",
         None,
         Kind::Memory(1, 9223372036854775807),

@@ -145,7 +145,10 @@ pub fn apply(cfg: &Config, text: &str) -> Result<Applied, ConfigError> {
                     };
                     save_seen = true;
                     let add = values.join(" ");
-                    if !add.is_empty() {
+                    if add.is_empty() {
+                        // `save ""` clears every save point (later lines add again).
+                        v.clear();
+                    } else {
                         if !v.is_empty() {
                             v.push(' ');
                         }

@@ -5,6 +5,7 @@
 
 pub mod accepted;
 pub mod file;
+pub mod rewrite;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -159,6 +160,7 @@ params! {
     LatencyTracking: "latency-tracking", Kind::Bool, "yes", YES;
     SlowlogLogSlowerThan: "slowlog-log-slower-than", Kind::Int(-1, i64::MAX), "10000", YES;
     SlowlogMaxLen: "slowlog-max-len", Kind::Int(0, i64::MAX), "128", YES;
+    LatencyMonitorThreshold: "latency-monitor-threshold", Kind::Int(0, i64::MAX), "0", YES;
     IoThreads: "io-threads", Kind::Int(1, 128), "1", NO;
     ShutdownOnSigint: "shutdown-on-sigint", Kind::Flags(SHUTDOWN_FLAGS), "default", YES;
     ShutdownOnSigterm: "shutdown-on-sigterm", Kind::Flags(SHUTDOWN_FLAGS), "default", YES;

@@ -282,6 +282,11 @@ impl Shard {
         Some(EntryMut { node, expires })
     }
 
+    /// Counts a read that found nothing (a key kept past its TTL while paused).
+    pub fn count_miss(&mut self) {
+        self.stats.misses += 1;
+    }
+
     /// Whether a live entry exists, without touching it.
     pub fn contains(&mut self, key: &[u8], hash: u64, now_ms: i64) -> bool {
         self.lookup(key, hash, now_ms, Lookup::NoTouch, Access::Lru(0))
