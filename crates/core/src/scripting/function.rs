@@ -62,7 +62,7 @@ pub struct Library {
 struct State {
     libraries: BTreeMap<String, Arc<Library>>,
     /// Function name -> its library.
-    functions: HashMap<String, Arc<Library>>,
+    functions: HashMap<String, Arc<Library>, foldhash::fast::RandomState>,
 }
 
 /// The loaded libraries.
@@ -542,9 +542,15 @@ fn fcall_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], ro: bool) -> CmdResult {
     let libs = &ctx.engine.scripting.functions;
     let lib = libs.function(args[1]);
     let info = lib.as_ref().and_then(|lib| {
-        lib.functions
-            .values()
-            .find(|f| f.name.as_bytes().eq_ignore_ascii_case(args[1]))
+        // The name as registered (the usual call), else in another case.
+        std::str::from_utf8(args[1])
+            .ok()
+            .and_then(|n| lib.functions.get(n))
+            .or_else(|| {
+                lib.functions
+                    .values()
+                    .find(|f| f.name.as_bytes().eq_ignore_ascii_case(args[1]))
+            })
     });
     let Some(info) = info else {
         return Err(CmdError::Other("Function not found".into()));
@@ -584,7 +590,12 @@ fn fcall_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], ro: bool) -> CmdResult {
             let l = vm.state;
             // SAFETY: this thread's function interpreter: handler then function.
             unsafe {
-                ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, vm::ERROR_HANDLER.as_ptr());
+                ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, vm.error_handler.into());
+                if let Some(&r) = vm.function_refs.get(fname.as_bytes()) {
+                    ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, r.into());
+                    return Ok(());
+                }
+                // First call in this interpreter: found by name, then remembered.
                 ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, FUNCTIONS.as_ptr());
                 if ffi::lua_istable(l, -1) != 0 {
                     ffi::lua_pushlstring(l, fname.as_ptr() as *const c_char, fname.len());
@@ -595,6 +606,9 @@ fn fcall_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], ro: bool) -> CmdResult {
                     ffi::lua_pop(l, 2);
                     return Err(CmdError::Other("Function not found".into()));
                 }
+                ffi::lua_pushvalue(l, -1);
+                let r = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+                vm.function_refs.insert(fname.as_bytes().into(), r);
             }
             Ok(())
         },

@@ -40,6 +40,13 @@ pub(crate) struct Vm {
     pub state: *mut ffi::lua_State,
     /// Calls since the last incremental GC step (Redis steps every 50 calls).
     pub gc_calls: u32,
+    /// Function interpreters: the error handler and each function called so far
+    /// as registry references, so FCALL pushes them with an integer index
+    /// instead of interning their names on every call (Redis keeps direct
+    /// references too). A reloaded library set gets a new interpreter, so these
+    /// never go stale.
+    pub error_handler: c_int,
+    pub function_refs: std::collections::HashMap<Box<[u8]>, c_int, foldhash::fast::RandomState>,
 }
 
 impl Drop for Vm {
@@ -79,15 +86,21 @@ impl Vm {
         unsafe {
             let l = ffi::lua_newstate(lua_alloc, ptr::null_mut());
             assert!(!l.is_null(), "out of memory creating a Lua state");
-            let vm = Vm {
+            let mut vm = Vm {
                 state: l,
                 gc_calls: 0,
+                error_handler: ffi::LUA_NOREF,
+                function_refs: Default::default(),
             };
             open_libraries(l);
             register_redis_api(l, kind);
             match kind {
                 Kind::Eval => setup_eval_globals(l),
-                Kind::Function => setup_function_globals(l),
+                Kind::Function => {
+                    setup_function_globals(l);
+                    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, ERROR_HANDLER.as_ptr());
+                    vm.error_handler = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+                }
             }
             vm
         }
