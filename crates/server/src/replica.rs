@@ -171,6 +171,8 @@ pub struct Replicas {
     attached: AtomicUsize,
     handoff: Mutex<HashMap<u64, Handoff>>,
     confs: Mutex<HashMap<u64, ReplConf>>,
+    /// Replicas in the repl-diskless-sync-delay wait.
+    delaying: AtomicUsize,
     /// INFO stats sync_full.
     pub sync_full: AtomicU64,
     /// INFO stats sync_partial_ok.
@@ -265,6 +267,7 @@ impl Replicas {
             attached: AtomicUsize::new(0),
             handoff: Mutex::new(HashMap::new()),
             confs: Mutex::new(HashMap::new()),
+            delaying: AtomicUsize::new(0),
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
@@ -737,16 +740,29 @@ where
             .config
             .int_named("repl-diskless-sync-delay")
             .max(0) as u64;
+        let max = st
+            .engine
+            .config
+            .int_named("repl-diskless-sync-max-replicas")
+            .max(0) as usize;
         let until = Instant::now() + Duration::from_secs(delay);
-        while Instant::now() < until {
-            if replica.handle.mailbox.closing() {
-                return None;
-            }
+        st.replicas.delaying.fetch_add(1, Relaxed);
+        let mut gone = false;
+        // The wait ends early once repl-diskless-sync-max-replicas are waiting.
+        while Instant::now() < until && !(max > 0 && st.replicas.delaying.load(Relaxed) >= max) {
             // Keep-alive newlines while it waits, as Redis's.
-            if stream.write_all(b"\n").await.is_err() {
-                return None;
+            if replica.handle.mailbox.closing() || stream.write_all(b"\n").await.is_err() {
+                gone = true;
+                break;
             }
-            tokio::time::sleep(Duration::from_millis(100).min(until - Instant::now())).await;
+            let left = until.saturating_duration_since(Instant::now());
+            tokio::time::sleep(Duration::from_millis(100).min(left)).await;
+        }
+        // The others waiting see the count reached before it drops.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        st.replicas.delaying.fetch_sub(1, Relaxed);
+        if gone {
+            return None;
         }
     }
     tracing::info!(
