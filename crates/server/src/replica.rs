@@ -972,6 +972,10 @@ async fn stream_loop<S>(
                     off += len;
                 }
                 bytes::Buf::advance(&mut input, off);
+                // A replica only sends short REPLCONFs: an endless request ends it.
+                if input.len() > 1 << 20 {
+                    break;
+                }
             }
         }
     }
