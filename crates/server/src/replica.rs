@@ -77,6 +77,10 @@ pub struct ReplConf {
     pub eof: bool,
     /// capa psync2.
     pub psync2: bool,
+    /// rdb-filter-only: the RDB holds no keys, and functions only if `Some(true)`.
+    pub filter: Option<bool>,
+    /// rdb-only 1: the RDB and nothing after it.
+    pub rdb_only: bool,
 }
 
 /// One attached replica.
@@ -171,6 +175,8 @@ pub struct Replicas {
     attached: AtomicUsize,
     handoff: Mutex<HashMap<u64, Handoff>>,
     confs: Mutex<HashMap<u64, ReplConf>>,
+    /// Replicas in the repl-diskless-sync-delay wait.
+    delaying: AtomicUsize,
     /// INFO stats sync_full.
     pub sync_full: AtomicU64,
     /// INFO stats sync_partial_ok.
@@ -265,6 +271,7 @@ impl Replicas {
             attached: AtomicUsize::new(0),
             handoff: Mutex::new(HashMap::new()),
             confs: Mutex::new(HashMap::new()),
+            delaying: AtomicUsize::new(0),
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
@@ -546,10 +553,22 @@ fn replconf(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             return Ok(());
         } else if is_kw(opt, "rdb-only") {
             match ferrokv_core::args::parse_i64(v) {
-                Some(0 | 1) => {}
+                Some(n @ (0 | 1)) => conf.rdb_only = n == 1,
                 _ => return Err(CmdError::NotInteger),
             }
         } else if is_kw(opt, "rdb-filter-only") {
+            let text = String::from_utf8_lossy(v).into_owned();
+            let mut functions = false;
+            for f in text.split_whitespace() {
+                if f.eq_ignore_ascii_case("functions") {
+                    functions = true;
+                } else {
+                    return Err(CmdError::Other(format!(
+                        "Unsupported rdb-filter-only option: {f}"
+                    )));
+                }
+            }
+            conf.filter = Some(functions);
         } else {
             return Err(CmdError::Other(format!(
                 "Unrecognized REPLCONF option: {}",
@@ -737,22 +756,40 @@ where
             .config
             .int_named("repl-diskless-sync-delay")
             .max(0) as u64;
+        let max = st
+            .engine
+            .config
+            .int_named("repl-diskless-sync-max-replicas")
+            .max(0) as usize;
         let until = Instant::now() + Duration::from_secs(delay);
-        while Instant::now() < until {
-            if replica.handle.mailbox.closing() {
-                return None;
-            }
+        st.replicas.delaying.fetch_add(1, Relaxed);
+        let mut gone = false;
+        // The wait ends early once repl-diskless-sync-max-replicas are waiting.
+        while Instant::now() < until && !(max > 0 && st.replicas.delaying.load(Relaxed) >= max) {
             // Keep-alive newlines while it waits, as Redis's.
-            if stream.write_all(b"\n").await.is_err() {
-                return None;
+            if replica.handle.mailbox.closing() || stream.write_all(b"\n").await.is_err() {
+                gone = true;
+                break;
             }
-            tokio::time::sleep(Duration::from_millis(100).min(until - Instant::now())).await;
+            let left = until.saturating_duration_since(Instant::now());
+            tokio::time::sleep(Duration::from_millis(100).min(left)).await;
+        }
+        // The others waiting see the count reached before it drops.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        st.replicas.delaying.fetch_sub(1, Relaxed);
+        if gone {
+            return None;
         }
     }
     tracing::info!(
         "Starting BGSAVE for SYNC with target: {}",
         if diskless { "replicas sockets" } else { "disk" }
     );
+    if let Some(functions) = replica.conf.filter {
+        // A filtered RDB (redis-cli --replica, --functions-rdb): no keys.
+        let sent = send_filtered(stream, st, replica, functions, is_psync, backlog_size).await;
+        return (sent && !replica.conf.rdb_only).then_some(false);
+    }
     let st2 = st.clone();
     let r2 = replica.clone();
     let taken = tokio::task::spawn_blocking(move || {
@@ -824,6 +861,67 @@ where
     ok.then_some(mark.is_some())
 }
 
+/// An RDB of the functions alone (or of nothing), for a replica that filtered
+/// its snapshot; the connection is closed after it, as Redis does.
+async fn send_filtered<S>(
+    stream: &mut S,
+    st: &Arc<ServerState>,
+    replica: &Arc<Replica>,
+    functions: bool,
+    is_psync: bool,
+    backlog_size: usize,
+) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let engine = &st.engine;
+    let build = || -> std::io::Result<Vec<u8>> {
+        let opts = ferrokv_persist::convert::write_options(&engine.config);
+        let mut w = ferrokv_persist::rdb::RdbWriter::new(Vec::new(), opts)?;
+        w.standard_aux(unix_secs() as i64, crate::alloc::stats().allocated, false)?;
+        if functions {
+            for code in engine.scripting.functions.codes() {
+                w.function(&code)?;
+            }
+        }
+        w.finish()
+    };
+    let Ok(payload) = build() else {
+        return false;
+    };
+    let (replid, offset) = {
+        // Attached now: the stream follows from this offset.
+        let reps = &st.replicas;
+        let mut g = reps.inner.lock();
+        reps.create_backlog(&mut g, backlog_size);
+        g.db = None;
+        if !replica.conf.rdb_only {
+            g.list.push(replica.clone());
+            reps.attached.fetch_add(1, Relaxed);
+            st.aof.keep_propagating.store(true, Release);
+            st.engine.propagating.store(true, Release);
+        }
+        (g.ids.replid.clone(), g.ids.offset)
+    };
+    replica.ack_off.store(offset, Relaxed);
+    let mut head = Vec::new();
+    if is_psync {
+        head.extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
+    }
+    head.extend_from_slice(format!("${}\r\n", payload.len()).as_bytes());
+    let sent = async {
+        stream.write_all(&head).await?;
+        stream.write_all(&payload).await?;
+        stream.flush().await
+    };
+    let ok = sent.await.is_ok();
+    if ok {
+        replica.set_state(LinkState::Online);
+        tracing::info!("Synchronization with replica {} succeeded", replica.ip());
+    }
+    ok
+}
+
 /// Writes the stream to the replica and reads its acknowledgements.
 async fn stream_loop<S>(
     stream: &mut S,
@@ -874,6 +972,10 @@ async fn stream_loop<S>(
                     off += len;
                 }
                 bytes::Buf::advance(&mut input, off);
+                // A replica only sends short REPLCONFs: an endless request ends it.
+                if input.len() > 1 << 20 {
+                    break;
+                }
             }
         }
     }

@@ -591,7 +591,8 @@ async fn receive_rdb(st: &Arc<ServerState>, c: &mut Conn) -> IoResult<()> {
         tracing::info!("MASTER <-> REPLICA sync: receiving {len} bytes from master to disk");
         while c.buf.len() < len {
             st.link.transfer_read.store(c.buf.len() as u64, Relaxed);
-            c.buf.reserve(len - c.buf.len());
+            // Grown as the bytes come: a length from the wire is not trusted.
+            c.buf.reserve((len - c.buf.len()).min(16 << 20));
             c.fill(st).await?;
         }
         c.buf.split_to(len).to_vec()
