@@ -159,9 +159,7 @@ pub fn admit(
         && !client.in_exec
         && !client.in_script
         && !client.loading
-        && (pause == crate::pause::PauseKind::All
-            || write
-            || flags.has(Flags::MAY_REPLICATE))
+        && (pause == crate::pause::PauseKind::All || write || flags.has(Flags::MAY_REPLICATE))
     {
         return Ok(Admitted::Pause);
     }

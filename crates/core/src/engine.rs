@@ -640,8 +640,12 @@ impl Engine {
         // A command that blocked is counted when it is served or times out.
         if ctx.client.block.is_none() {
             let ns = started.elapsed().as_nanos() as u64;
-            self.cmdstats
-                .called(cmd.id, ns, result.is_err(), self.config.bool(P::LatencyTracking));
+            self.cmdstats.called(
+                cmd.id,
+                ns,
+                result.is_err(),
+                self.config.bool(P::LatencyTracking),
+            );
             // The one comparison a command pays for SLOWLOG and LATENCY.
             if ns >= self.ops_gate.load(Ordering::Relaxed) {
                 self.slow_call(cmd, ctx.client, args, ns, hooks);

@@ -166,6 +166,15 @@ params! {
     EnableProtectedConfigs: "enable-protected-configs", Kind::Enum(&["yes", "no", "local"]), "no", NO;
 }
 
+/// Test-only parameters `CONFIG GET` lists only when named exactly.
+const HIDDEN: &[&str] = &[
+    "use-exit-on-panic",
+    "rdb-key-save-delay",
+    "key-load-delay",
+    "watchdog-period",
+    "loading-process-events-interval-bytes",
+];
+
 /// Parameters CONFIG SET refuses unless `enable-protected-configs` allows it (they
 /// can make the server write files anywhere).
 pub const PROTECTED: &[&str] = &["dir", "dbfilename"];
@@ -348,6 +357,17 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
             }
             Ok((parts.join(" "), 0))
         }
+        // A memory value or a percentage of maxmemory (Redis's PERCENT_CONFIG).
+        Kind::Words if p.name == "maxmemory-clients" => match value.strip_suffix('%') {
+            Some(pct) => match pct.parse::<i64>() {
+                Ok(n) if n > 100 => Err("percentage argument must be less or equal to 100".into()),
+                Ok(n) if n >= 0 => Ok((format!("{n}%"), -n)),
+                _ => Err("argument must be a memory or percent value".into()),
+            },
+            None => parse_memory(value)
+                .map(|n| (n.to_string(), n as i64))
+                .ok_or_else(|| "argument must be a memory or percent value".to_string()),
+        },
         Kind::Words => Ok((value.split_whitespace().collect::<Vec<_>>().join(" "), 0)),
     }
 }
@@ -502,6 +522,10 @@ impl Config {
         let is_glob = pattern.contains(['*', '?', '[']);
         for (i, p) in all_params().enumerate() {
             let value = || self.strings[i].read().clone();
+            if is_glob && HIDDEN.contains(&p.name) {
+                // Hidden from patterns, as Redis's HIDDEN_CONFIG.
+                continue;
+            }
             if is_glob {
                 if glob_match(pattern.as_bytes(), p.name.as_bytes(), true) {
                     out.push((p.name.to_string(), value()));
