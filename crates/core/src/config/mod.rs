@@ -158,6 +158,7 @@ params! {
     SlowlogLogSlowerThan: "slowlog-log-slower-than", Kind::Int(-1, i64::MAX), "10000", YES;
     SlowlogMaxLen: "slowlog-max-len", Kind::Int(0, i64::MAX), "128", YES;
     LatencyMonitorThreshold: "latency-monitor-threshold", Kind::Int(0, i64::MAX), "0", YES;
+    LatencyTrackingInfoPercentiles: "latency-tracking-info-percentiles", Kind::Words, "50 99 99.9", YES;
     IoThreads: "io-threads", Kind::Int(1, 128), "1", NO;
     ShutdownOnSigint: "shutdown-on-sigint", Kind::Flags(SHUTDOWN_FLAGS), "default", YES;
     ShutdownOnSigterm: "shutdown-on-sigterm", Kind::Flags(SHUTDOWN_FLAGS), "default", YES;
@@ -356,6 +357,25 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
                 return Err("Too many bind addresses specified.".into());
             }
             Ok((parts.join(" "), 0))
+        }
+        // Percentiles between 0 and 100, shown as `%f` without trailing zeros.
+        Kind::Words if p.name == "latency-tracking-info-percentiles" => {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            let mut shown = Vec::with_capacity(words.len());
+            for w in words {
+                let v = crate::args::parse_f64(w.as_bytes()).ok_or_else(|| {
+                    "Invalid latency-tracking-info-percentiles parameters".to_string()
+                })?;
+                if !(0.0..=100.0).contains(&v) {
+                    return Err(
+                        "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                            .into(),
+                    );
+                }
+                let s = format!("{v:.6}");
+                shown.push(s.trim_end_matches('0').trim_end_matches('.').to_string());
+            }
+            Ok((shown.join(" "), 0))
         }
         // A memory value or a percentage of maxmemory (Redis's PERCENT_CONFIG).
         Kind::Words if p.name == "maxmemory-clients" => match value.strip_suffix('%') {
