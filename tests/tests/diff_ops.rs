@@ -173,7 +173,13 @@ fn latency_replies_match_redis() {
             Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
             other => panic!("{}", show(&other)),
         };
-        text.lines().next().unwrap_or_default().split(" - ").next().unwrap_or_default().to_string()
+        text.lines()
+            .next()
+            .unwrap_or_default()
+            .split(" - ")
+            .next()
+            .unwrap_or_default()
+            .to_string()
     };
     assert_eq!(
         graph_head(d.ours.run("LATENCY GRAPH command")),

@@ -88,7 +88,8 @@ fn a_write_pause_keeps_expired_keys_until_it_ends() {
     c.run("CLIENT PAUSE 60000 WRITE");
     c.run("EXEC");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !(matches!(c.run("GET a"), Frame::NullBulk) && matches!(c.run("GET b"), Frame::NullBulk)) {
+    while !(matches!(c.run("GET a"), Frame::NullBulk) && matches!(c.run("GET b"), Frame::NullBulk))
+    {
         assert!(Instant::now() < deadline, "keys never logically expired");
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -88,7 +88,7 @@ pub fn admit(
             || gates.read_only_replica.load(Relaxed)
             || engine.propagating.load(Relaxed)
             || engine.bgsave_failed.load(Relaxed)
-            || gates.pause.active(engine.clock.now_ms());
+            || (gates.pause.maybe_on() && gates.pause.active(engine.clock.now_ms()));
         if watched {
             if let Some(sf) = engine.scripting.command_script_flags(args) {
                 flags = sf.command_flags(flags);
@@ -191,14 +191,16 @@ pub fn admit(
     }
     // CLIENT PAUSE (one load while none is on). Never inside a transaction or a
     // script already running, nor for the AOF's replay.
-    let pause = gates.pause.kind(engine.clock.now_ms());
+    let pause = if gates.pause.maybe_on() {
+        gates.pause.kind(engine.clock.now_ms())
+    } else {
+        crate::pause::PauseKind::Off
+    };
     if pause != crate::pause::PauseKind::Off
         && !client.in_exec
         && !client.in_script
         && !client.loading
-        && (pause == crate::pause::PauseKind::All
-            || write
-            || flags.has(Flags::MAY_REPLICATE))
+        && (pause == crate::pause::PauseKind::All || write || flags.has(Flags::MAY_REPLICATE))
     {
         return Ok(Admitted::Pause);
     }

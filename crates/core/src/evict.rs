@@ -403,7 +403,7 @@ pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
     if limit <= 0
         || engine.gates.loading.load(Relaxed)
         || engine.halted.load(Relaxed)
-        || engine.gates.pause.active(engine.clock.now_ms())
+        || (engine.gates.pause.maybe_on() && engine.gates.pause.active(engine.clock.now_ms()))
     {
         return Evict::Ok;
     }

@@ -423,6 +423,9 @@ pub fn doctor_report(engine: &Engine) -> String {
     report
 }
 
+/// A command's name, calls and cumulative distribution.
+type Histogram<'a> = (&'a str, u64, Vec<(u64, u64)>);
+
 /// LATENCY HISTOGRAM [command ...]: each command's calls and cumulative
 /// distribution (µs bucket tops doubling from 1 µs), every command with data
 /// when none is named; an unknown name is skipped, a container lists its
@@ -458,7 +461,7 @@ fn histogram(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             }
         }
     }
-    let data: Vec<(&str, u64, Vec<(u64, u64)>)> = wanted
+    let data: Vec<Histogram<'_>> = wanted
         .iter()
         .filter_map(|c| {
             engine

@@ -48,6 +48,13 @@ pub struct ClientPause {
 }
 
 impl ClientPause {
+    /// Whether a pause may be on (one relaxed load, no clock): the cheap test
+    /// before [`kind`](Self::kind).
+    #[inline]
+    pub fn maybe_on(&self) -> bool {
+        self.kind.load(Relaxed) != 0
+    }
+
     /// The pause in force at `now_ms` (ends an expired one).
     #[inline]
     pub fn kind(&self, now_ms: i64) -> PauseKind {

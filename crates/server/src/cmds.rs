@@ -175,6 +175,8 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             ctx.client.close_after_reply = true;
         } else {
             c.kill();
+            // Gone at once, as Redis frees it: no longer listed or counted.
+            st.clients.remove(c.id);
         }
         ctx.out.ok();
         return Ok(());
@@ -246,6 +248,8 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             ctx.client.close_after_reply = true;
         } else {
             c.kill();
+            // Gone at once, as Redis frees it: no longer listed or counted.
+            st.clients.remove(c.id);
         }
         killed += 1;
     }

@@ -323,7 +323,9 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             let st = state(ctx)?;
             let path = st.config_file.clone().unwrap_or_default();
             if let Err(e) = crate::rewrite::rewrite_file(&st.engine.config, &path, true) {
-                return Err(CmdError::Other(format!("CONFIG-REWRITE-FORCE-ALL failed: {e}")));
+                return Err(CmdError::Other(format!(
+                    "CONFIG-REWRITE-FORCE-ALL failed: {e}"
+                )));
             }
             ctx.out.ok();
         }

@@ -346,8 +346,12 @@ fn sorted_commands(e: &ferrokv_core::Engine) -> Vec<(usize, &'static str)> {
 }
 
 /// The percentiles INFO latencystats reports (latency-tracking-info-percentiles).
-fn latency_percentiles(_e: &ferrokv_core::Engine) -> Vec<f64> {
-    vec![50.0, 99.0, 99.9]
+fn latency_percentiles(e: &ferrokv_core::Engine) -> Vec<f64> {
+    e.config
+        .string(ferrokv_core::config::P::LatencyTrackingInfoPercentiles)
+        .split_whitespace()
+        .filter_map(|w| w.parse::<f64>().ok())
+        .collect()
 }
 
 /// A percentile as Redis prints it in a field name: `%f` without trailing zeros

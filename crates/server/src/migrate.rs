@@ -5,9 +5,9 @@
 //! command is logged as a DEL of them. Connections are cached per target for
 //! 10 s with the db last selected, as Redis does (INFO migrate_cached_sockets).
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -181,7 +181,11 @@ fn migrate(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         }
         return Err(io_error(false));
     }
-    let last = if replies.error.is_none() { Some(dbid) } else { None };
+    let last = if replies.error.is_none() {
+        Some(dbid)
+    } else {
+        None
+    };
     put_socket(target, stream, last);
     if let Some(e) = replies.error {
         return Err(target_error(&e));

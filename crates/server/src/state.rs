@@ -244,7 +244,10 @@ impl ServerHooks for ServerState {
     }
 
     fn peer_id(&self, id: u64) -> String {
-        self.clients.get(id).map(|h| h.addr.clone()).unwrap_or_default()
+        self.clients
+            .get(id)
+            .map(|h| h.addr.clone())
+            .unwrap_or_default()
     }
 
     fn flushed_all(&self) {

@@ -252,7 +252,7 @@ impl CommandStats {
             let v = 1024u64 << k;
             v + v / 128 - 1
         };
-        let mut per_step = vec![0u64; 21];
+        let mut per_step = [0u64; 21];
         for (b, n) in merged.iter().enumerate() {
             if *n == 0 {
                 continue;

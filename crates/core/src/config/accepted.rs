@@ -358,11 +358,4 @@ pub static ACCEPTED: &[ParamDef] = &[
     ),
     def("oom-score-adj-values", None, Kind::Words, "0 200 800", YES),
     def("replicaof", Some("slaveof"), Kind::Words, "", NO),
-    def(
-        "latency-tracking-info-percentiles",
-        None,
-        Kind::Words,
-        "50 99 99.9",
-        YES,
-    ),
 ];

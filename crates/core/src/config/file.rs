@@ -52,38 +52,45 @@ pub fn split_line(line: &str) -> Option<Vec<String>> {
     }
 }
 
-/// Turns `--port 7000 --save "" --loglevel verbose` into config lines.
+/// Turns `--port 7000 --save "" --loglevel verbose` into config lines as
+/// redis-server's main() does: `--name` starts a line, every other argument is
+/// appended quoted (so `--port 6379 6380` reads `port "6379" "6380"`); an
+/// argument holding a name and its value (`"--port 7000"`) is a whole line, after
+/// which a `--word` may be a value (`--proc-title-template --my--title`); `--save`
+/// followed by another option or last means `save ""`.
 pub fn options_to_lines(args: &[String]) -> String {
     let mut out = String::new();
-    for a in args {
-        if let Some(name) = a.strip_prefix("--") {
+    // Whether the last option got a value: only then does `--x` start an option.
+    let mut handled_last = true;
+    for (j, a) in args.iter().enumerate() {
+        if handled_last && a.starts_with("--") {
             if !out.is_empty() {
                 out.push('\n');
             }
-            out.push_str(name);
-        } else {
+            out.push_str(&a[2..]);
             out.push(' ');
-            out.push_str(&quote(a));
+            let parts = split_line(a).map_or(1, |v| v.len());
+            if parts == 1 {
+                handled_last = false;
+                let last = j + 1 == args.len();
+                let next_is_option = !last && args[j + 1].starts_with("--");
+                if a.eq_ignore_ascii_case("--save") && (next_is_option || last) {
+                    out.push_str("\"\"");
+                    handled_last = next_is_option;
+                } else if a.eq_ignore_ascii_case("--sentinel") && next_is_option {
+                    handled_last = true;
+                }
+            } else {
+                handled_last = true;
+            }
+        } else {
+            out.push_str(&super::rewrite::repr(a));
+            out.push(' ');
+            handled_last = true;
         }
     }
     out.push('\n');
     out
-}
-
-fn quote(s: &str) -> String {
-    if s.is_empty() || s.contains([' ', '"', '\'', '\\']) {
-        let mut q = String::from("\"");
-        for c in s.chars() {
-            if c == '"' || c == '\\' {
-                q.push('\\');
-            }
-            q.push(c);
-        }
-        q.push('"');
-        q
-    } else {
-        s.to_string()
-    }
 }
 
 /// Applies config text to `cfg` (startup: immutable parameters allowed).
@@ -134,6 +141,18 @@ pub fn apply(cfg: &Config, text: &str) -> Result<Applied, ConfigError> {
             applied.renames.push((from, to));
             continue;
         }
+        if matches!(name.as_str(), "replicaof" | "slaveof") {
+            // Checked as Redis's loadServerConfigFromString does.
+            if values.len() != 2 {
+                return Err(err("Bad directive or wrong number of arguments"));
+            }
+            if !values[1]
+                .parse::<i64>()
+                .is_ok_and(|p| (0..=65535).contains(&p))
+            {
+                return Err(err("Invalid master port"));
+            }
+        }
         match Config::find(&name) {
             Some((_, p)) => {
                 let value = if name == "save" {
@@ -157,7 +176,10 @@ pub fn apply(cfg: &Config, text: &str) -> Result<Applied, ConfigError> {
                     v
                 } else if matches!(
                     p.kind,
-                    super::Kind::Bind | super::Kind::Words | super::Kind::ObufLimits
+                    super::Kind::Bind
+                        | super::Kind::Words
+                        | super::Kind::ObufLimits
+                        | super::Kind::Flags(_)
                 ) {
                     values.join(" ")
                 } else {

@@ -161,6 +161,7 @@ params! {
     SlowlogLogSlowerThan: "slowlog-log-slower-than", Kind::Int(-1, i64::MAX), "10000", YES;
     SlowlogMaxLen: "slowlog-max-len", Kind::Int(0, i64::MAX), "128", YES;
     LatencyMonitorThreshold: "latency-monitor-threshold", Kind::Int(0, i64::MAX), "0", YES;
+    LatencyTrackingInfoPercentiles: "latency-tracking-info-percentiles", Kind::Words, "50 99 99.9", YES;
     IoThreads: "io-threads", Kind::Int(1, 128), "1", NO;
     ShutdownOnSigint: "shutdown-on-sigint", Kind::Flags(SHUTDOWN_FLAGS), "default", YES;
     ShutdownOnSigterm: "shutdown-on-sigterm", Kind::Flags(SHUTDOWN_FLAGS), "default", YES;
@@ -188,6 +189,15 @@ params! {
     TlsReplication: "tls-replication", Kind::Bool, "no", YES;
     TlsCluster: "tls-cluster", Kind::Bool, "no", YES;
 }
+
+/// Test-only parameters `CONFIG GET` lists only when named exactly.
+const HIDDEN: &[&str] = &[
+    "use-exit-on-panic",
+    "rdb-key-save-delay",
+    "key-load-delay",
+    "watchdog-period",
+    "loading-process-events-interval-bytes",
+];
 
 /// Parameters CONFIG SET refuses unless `enable-protected-configs` allows it (they
 /// can make the server write files anywhere).
@@ -398,6 +408,36 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
             }
             Ok((parts.join(" "), 0))
         }
+        // Percentiles between 0 and 100, shown as `%f` without trailing zeros.
+        Kind::Words if p.name == "latency-tracking-info-percentiles" => {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            let mut shown = Vec::with_capacity(words.len());
+            for w in words {
+                let v = crate::args::parse_f64(w.as_bytes()).ok_or_else(|| {
+                    "Invalid latency-tracking-info-percentiles parameters".to_string()
+                })?;
+                if !(0.0..=100.0).contains(&v) {
+                    return Err(
+                        "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                            .into(),
+                    );
+                }
+                let s = format!("{v:.6}");
+                shown.push(s.trim_end_matches('0').trim_end_matches('.').to_string());
+            }
+            Ok((shown.join(" "), 0))
+        }
+        // A memory value or a percentage of maxmemory (Redis's PERCENT_CONFIG).
+        Kind::Words if p.name == "maxmemory-clients" => match value.strip_suffix('%') {
+            Some(pct) => match pct.parse::<i64>() {
+                Ok(n) if n > 100 => Err("percentage argument must be less or equal to 100".into()),
+                Ok(n) if n >= 0 => Ok((format!("{n}%"), -n)),
+                _ => Err("argument must be a memory or percent value".into()),
+            },
+            None => parse_memory(value)
+                .map(|n| (n.to_string(), n as i64))
+                .ok_or_else(|| "argument must be a memory or percent value".to_string()),
+        },
         Kind::Words => Ok((value.split_whitespace().collect::<Vec<_>>().join(" "), 0)),
     }
 }
@@ -563,6 +603,10 @@ impl Config {
         let is_glob = pattern.contains(['*', '?', '[']);
         for (i, p) in all_params().enumerate() {
             let value = || self.strings[i].read().clone();
+            if is_glob && HIDDEN.contains(&p.name) {
+                // Hidden from patterns, as Redis's HIDDEN_CONFIG.
+                continue;
+            }
             if is_glob {
                 if glob_match(pattern.as_bytes(), p.name.as_bytes(), true) {
                     out.push((p.name.to_string(), value()));
