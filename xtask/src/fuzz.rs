@@ -27,13 +27,21 @@ pub fn main(args: &[String]) -> Result {
     let mut ran = Vec::new();
     for dir in crates {
         for target in targets(&dir)? {
-            run(fuzz_command(&dir).args([
-                "run",
-                "-O",
-                &target,
-                "--",
-                &format!("-max_total_time={seconds}"),
-            ]))?;
+            // The working corpus first (new inputs go there, ignored by git),
+            // then the committed seeds and crash regressions, replayed first.
+            let fuzz = dir.join("fuzz");
+            let corpus = fuzz.join("corpus").join(&target);
+            std::fs::create_dir_all(&corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
+            let mut cmd = fuzz_command(&dir);
+            cmd.args(["run", "-O", &target]).arg(&corpus);
+            for extra in ["seeds", "regressions"] {
+                let d = fuzz.join(extra).join(&target);
+                if d.is_dir() {
+                    cmd.arg(d);
+                }
+            }
+            cmd.args(["--", &format!("-max_total_time={seconds}")]);
+            run(&mut cmd)?;
             ran.push(format!("{}: {target}", dir.display()));
         }
     }

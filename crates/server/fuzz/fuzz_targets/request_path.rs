@@ -39,7 +39,10 @@ fn world() -> &'static World {
         let dir = std::env::temp_dir().join(format!("ferrokv-req-fuzz-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("fuzz folder");
         let _ = std::env::set_current_dir(&dir);
-        let engine = Arc::new(Engine::new(Config::default(), ferrokv_server::SERVER_COMMANDS));
+        let engine = Arc::new(Engine::new(
+            Config::default(),
+            ferrokv_server::SERVER_COMMANDS,
+        ));
         let state = Arc::new(ServerState::new(engine, None, 2));
         World { rt, state }
     })
@@ -48,8 +51,20 @@ fn world() -> &'static World {
 /// Words that make a command leave the request path (stop the process, write
 /// files, reconfigure the server) or wait without end by design.
 const SKIPPED: &[&[u8]] = &[
-    b"shutdown", b"debug", b"save", b"bgsave", b"bgrewriteaof", b"config", b"monitor",
-    b"replicaof", b"slaveof", b"sync", b"psync", b"failover", b"migrate", b"acl",
+    b"shutdown",
+    b"debug",
+    b"save",
+    b"bgsave",
+    b"bgrewriteaof",
+    b"config",
+    b"monitor",
+    b"replicaof",
+    b"slaveof",
+    b"sync",
+    b"psync",
+    b"failover",
+    b"migrate",
+    b"acl",
 ];
 
 fn skipped(data: &[u8]) -> bool {
