@@ -39,10 +39,20 @@ fn world() -> &'static World {
         let dir = std::env::temp_dir().join(format!("ferrokv-req-fuzz-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("fuzz folder");
         let _ = std::env::set_current_dir(&dir);
-        let engine = Arc::new(Engine::new(
-            Config::default(),
-            ferrokv_server::SERVER_COMMANDS,
-        ));
+        // Bounded memory: strings and bitmaps stop at 1 MiB (SETRANGE and SETBIT
+        // with huge offsets are legal and would allocate 512 MiB), and the
+        // keyspace, which lives across inputs, evicts past 64 MiB.
+        let config = Config::default();
+        for (name, value) in [
+            ("proto-max-bulk-len", "1mb"),
+            ("maxmemory", "64mb"),
+            ("maxmemory-policy", "allkeys-random"),
+        ] {
+            if config.set(name, value, true).is_err() {
+                panic!("fuzz config {name} {value} refused");
+            }
+        }
+        let engine = Arc::new(Engine::new(config, ferrokv_server::SERVER_COMMANDS));
         let state = Arc::new(ServerState::new(engine, None, 2));
         World { rt, state }
     })
@@ -91,21 +101,30 @@ fuzz_target!(|data: &[u8]| {
             state.clone(),
             handle.clone(),
         ));
-        let writer = async {
-            let _ = peer.write_all(&data).await;
+        // Send everything, then end the stream: the server answers what it
+        // parsed and closes on the end of input. Read its replies meanwhile (a
+        // full duplex buffer would stall it). A command that blocks (BLPOP 0)
+        // keeps it from reading the end: kill it then, as CLIENT KILL would.
+        let (mut rd, mut wr) = tokio::io::split(peer);
+        let writer = async move {
+            let _ = wr.write_all(&data).await;
+            let _ = wr.shutdown().await;
         };
-        let _ = tokio::time::timeout(Duration::from_millis(200), writer).await;
-        // Read replies until the server is quiet (a blocked command, say).
-        let mut buf = vec![0u8; 1 << 16];
-        while let Ok(Ok(n)) =
-            tokio::time::timeout(Duration::from_millis(20), peer.read(&mut buf)).await
-        {
-            if n == 0 {
-                break;
+        let reader = async move {
+            let mut buf = vec![0u8; 1 << 16];
+            while let Ok(n) = rd.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
             }
+        };
+        let both = async { tokio::join!(writer, reader) };
+        if tokio::time::timeout(Duration::from_millis(200), both)
+            .await
+            .is_err()
+        {
+            handle.kill();
         }
-        handle.kill();
-        drop(peer);
         match tokio::time::timeout(Duration::from_secs(5), task).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
