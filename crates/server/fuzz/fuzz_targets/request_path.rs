@@ -36,9 +36,9 @@ fn world() -> &'static World {
             .enable_all()
             .build()
             .expect("runtime");
-        let dir = std::env::temp_dir().join(format!("ferrokv-req-fuzz-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("fuzz folder");
-        let _ = std::env::set_current_dir(&dir);
+        // No chdir to a scratch folder: libFuzzer reads the corpus by relative
+        // paths after the first input ran. Nothing that writes files runs here
+        // (SAVE, CONFIG SET dir, DEBUG... are skipped).
         // Bounded memory: strings and bitmaps stop at 1 MiB (SETRANGE and SETBIT
         // with huge offsets are legal and would allocate 512 MiB), and the
         // keyspace, which lives across inputs, evicts past 64 MiB.
