@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{cargo, root, run, succeeds, Result};
+use crate::util::{cargo, root, run, succeeds, target_dir, Result};
 
 pub fn main(args: &[String]) -> Result {
     let seconds = match args {
@@ -27,13 +27,27 @@ pub fn main(args: &[String]) -> Result {
     let mut ran = Vec::new();
     for dir in crates {
         for target in targets(&dir)? {
-            run(fuzz_command(&dir).args([
-                "run",
-                "-O",
-                &target,
-                "--",
-                &format!("-max_total_time={seconds}"),
-            ]))?;
+            // The working corpus first (new inputs go there, ignored by git),
+            // then the committed seeds and crash regressions, replayed first.
+            let fuzz = dir.join("fuzz");
+            let corpus = fuzz.join("corpus").join(&target);
+            std::fs::create_dir_all(&corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
+            let mut cmd = fuzz_command(&dir);
+            // One build folder for every fuzz crate: they share most of their
+            // (sanitizer-built) dependencies.
+            let build = target_dir().join("fuzz");
+            cmd.args(["run", "-O", "--target-dir"])
+                .arg(&build)
+                .arg(&target)
+                .arg(&corpus);
+            for extra in ["seeds", "regressions"] {
+                let d = fuzz.join(extra).join(&target);
+                if d.is_dir() {
+                    cmd.arg(d);
+                }
+            }
+            cmd.args(["--", &format!("-max_total_time={seconds}")]);
+            run(&mut cmd)?;
             ran.push(format!("{}: {target}", dir.display()));
         }
     }
@@ -57,7 +71,9 @@ fn fuzzed_crates() -> Result<Vec<PathBuf>> {
 }
 
 /// `cargo fuzz` run from a crate directory. cargo-fuzz needs nightly rustc flags:
-/// use a nightly toolchain when rustup has one, else let stable accept them.
+/// use a nightly toolchain when rustup has one, else let stable accept them
+/// (RUSTC_BOOTSTRAP=1). AddressSanitizer (cargo-fuzz's default `-s address`)
+/// builds and runs that way on stable too: no `-s none` fallback is needed.
 fn fuzz_command(crate_dir: &Path) -> Command {
     let mut cmd = Command::new("cargo");
     let has_nightly = Command::new("rustup")

@@ -21,8 +21,13 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(m) = Manifest::parse(text) {
-            // What we write must read back the same.
-            assert_eq!(Manifest::parse(&m.to_text()).as_ref(), Ok(&m));
+            // What we write must read back the same. Not for a manifest of
+            // comments alone (no file): it writes as empty text, which Redis, as
+            // we do, refuses as "Found an empty AOF manifest"; neither ever
+            // writes such a manifest (regressions/aof_reader holds the input).
+            if m != Manifest::default() {
+                assert_eq!(Manifest::parse(&m.to_text()).as_ref(), Ok(&m));
+            }
         }
     }
     let mut sink = std::io::sink();
