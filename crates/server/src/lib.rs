@@ -14,6 +14,7 @@ pub mod crash;
 pub mod debug;
 pub mod dump;
 pub mod info;
+pub mod ldb_io;
 pub mod listen;
 pub mod log;
 pub mod mailbox;
