@@ -164,6 +164,11 @@ unsafe fn generic_call(l: L, raise: bool) -> Outcome {
                 let is_err = bytes.first() == Some(&b'-');
                 convert::push_reply(l, bytes);
                 if debugging {
+                    if is_err {
+                        // Redis logs the error as it turns it into a Lua error.
+                        let end = bytes.iter().position(|&b| b == b'\r').unwrap_or(bytes.len());
+                        super::ldb::log_error(&String::from_utf8_lossy(&bytes[..end]));
+                    }
                     super::ldb::log_reply(bytes);
                 }
                 with_run(|run| run.recycle(reply));
