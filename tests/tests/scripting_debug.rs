@@ -60,9 +60,16 @@ fn compare(setup: &[&[&str]], steps: &[Step<'_>], check: &[&[&str]]) -> Vec<Stri
     let ours = session(ferrokv.port, setup, steps, check);
     let theirs = session(redis.port, setup, steps, check);
     for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-        assert_eq!(a, b, "reply {i} differs\nferrokv: {ours:#?}\nredis: {theirs:#?}");
+        assert_eq!(
+            a, b,
+            "reply {i} differs\nferrokv: {ours:#?}\nredis: {theirs:#?}"
+        );
     }
-    assert_eq!(ours.len(), theirs.len(), "ferrokv: {ours:#?}\nredis: {theirs:#?}");
+    assert_eq!(
+        ours.len(),
+        theirs.len(),
+        "ferrokv: {ours:#?}\nredis: {theirs:#?}"
+    );
     ours
 }
 
@@ -128,7 +135,10 @@ fn a_session_steps_prints_lists_breaks_and_runs_commands_as_redis() {
         &[&["GET", "k2"], &["PING"]],
     );
     assert!(out.iter().any(|l| l.contains("<endsession>")), "{out:#?}");
-    assert!(out.iter().any(|l| l.contains("redis.breakpoint() called")), "{out:#?}");
+    assert!(
+        out.iter().any(|l| l.contains("redis.breakpoint() called")),
+        "{out:#?}"
+    );
 }
 
 #[test]
@@ -137,7 +147,11 @@ fn abort_keeps_the_changes_and_closes_the_connection() {
         &[],
         &[
             Cmd(&["SCRIPT", "DEBUG", "SYNC"]),
-            Cmd(&["EVAL", "redis.call('set','a','1')\nredis.call('set','b','2')", "0"]),
+            Cmd(&[
+                "EVAL",
+                "redis.call('set','a','1')\nredis.call('set','b','2')",
+                "0",
+            ]),
             Cmd(&["s"]),
             Cmd(&["abort"]),
         ],
@@ -215,7 +229,10 @@ fn a_client_gone_mid_session_lets_the_script_finish() {
             if show(&admin.cmd(&["GET", "x"])) == "\"1\"" {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "the script did not finish");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the script did not finish"
+            );
             std::thread::yield_now();
         }
     }

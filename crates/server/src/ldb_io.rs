@@ -47,8 +47,7 @@ pub fn channel(st: &ServerState, id: u64) -> Option<Box<dyn DebugChannel>> {
 
 impl SocketChannel {
     fn stopping(&self) -> bool {
-        self.handle.mailbox.closing()
-            || self.engine.scripting.aborted_for_shutdown()
+        self.handle.mailbox.closing() || self.engine.scripting.aborted_for_shutdown()
     }
 
     /// Waits up to `ms` for `events`; whether they came.
@@ -83,12 +82,16 @@ impl DebugChannel for SocketChannel {
             }
             // SAFETY: `buf` is valid for its length; the fd is the client's socket,
             // open while its connection task waits for this command.
-            let n = unsafe { libc::read(self.fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+            let n =
+                unsafe { libc::read(self.fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
             if n >= 0 {
                 return Ok(n as usize);
             }
             let e = io::Error::last_os_error();
-            if !matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) {
+            if !matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) {
                 return Err(e);
             }
         }
@@ -111,7 +114,10 @@ impl DebugChannel for SocketChannel {
                 continue;
             }
             let e = io::Error::last_os_error();
-            if !matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) {
+            if !matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) {
                 return Err(e);
             }
             let left = deadline.saturating_duration_since(Instant::now());

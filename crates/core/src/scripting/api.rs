@@ -166,7 +166,10 @@ unsafe fn generic_call(l: L, raise: bool) -> Outcome {
                 if debugging {
                     if is_err {
                         // Redis logs the error as it turns it into a Lua error.
-                        let end = bytes.iter().position(|&b| b == b'\r').unwrap_or(bytes.len());
+                        let end = bytes
+                            .iter()
+                            .position(|&b| b == b'\r')
+                            .unwrap_or(bytes.len());
                         super::ldb::log_error(&String::from_utf8_lossy(&bytes[..end]));
                     }
                     super::ldb::log_reply(bytes);

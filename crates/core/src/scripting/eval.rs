@@ -3,8 +3,8 @@
 use mlua::ffi;
 
 use super::exec::{self, Call};
-use super::vm::{self, Kind, Vm};
 use super::ldb::DebugMode;
+use super::vm::{self, Kind, Vm};
 use super::{sha1_hex, shebang, Script};
 use crate::commands::{reply_help, Admit, CommandDef, Locks};
 use crate::ctx::Ctx;

@@ -70,7 +70,10 @@ pub(crate) fn start(chan: Box<dyn DebugChannel>, body: &[u8]) {
     let src = if end == 0 {
         Vec::new()
     } else {
-        body[..end].split(|&b| b == b'\n').map(|l| l.to_vec()).collect()
+        body[..end]
+            .split(|&b| b == b'\n')
+            .map(|l| l.to_vec())
+            .collect()
     };
     let s = Session {
         chan,
@@ -467,7 +470,10 @@ impl Session {
         let mut out = format!("*{}\r\n", self.logs.len()).into_bytes();
         for e in self.logs.drain(..) {
             out.push(b'+');
-            out.extend(e.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+            out.extend(
+                e.iter()
+                    .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+            );
             out.extend_from_slice(b"\r\n");
         }
         // A write error shows at the next read, which ends the session.
@@ -559,7 +565,9 @@ impl Session {
             self.maxlen = v as usize;
         }
         if self.maxlen > 0 {
-            self.log(format!("<value> replies are truncated at {} bytes.", self.maxlen).into_bytes());
+            self.log(
+                format!("<value> replies are truncated at {} bytes.", self.maxlen).into_bytes(),
+            );
         } else {
             self.log(b"<value> replies are unlimited.".to_vec());
         }
