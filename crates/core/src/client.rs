@@ -28,6 +28,8 @@ pub struct Client {
     pub no_touch: bool,
     /// Set by QUIT / CLIENT KILL of itself: close after the reply is written.
     pub close_after_reply: bool,
+    /// SCRIPT DEBUG: its next EVAL runs in the Lua debugger.
+    pub script_debug: crate::scripting::ldb::DebugMode,
     /// CLIENT REPLY ON / OFF / SKIP.
     pub reply: ReplyMode,
     /// In MONITOR mode: it may no longer touch the keyspace.
@@ -145,6 +147,7 @@ impl Client {
             no_evict: false,
             no_touch: false,
             close_after_reply: false,
+            script_debug: Default::default(),
             reply: ReplyMode::default(),
             monitor: false,
             redact: 0,

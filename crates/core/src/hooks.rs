@@ -114,6 +114,23 @@ pub trait ServerHooks: Send + Sync {
     fn client_info(&self, _id: u64, _cmd: Option<&str>) -> String {
         String::new()
     }
+
+    /// The connection of client `id` for a Lua debugging session (SCRIPT DEBUG),
+    /// or `None` when it cannot be driven synchronously (a TLS connection, a test
+    /// double).
+    fn debug_channel(&self, _id: u64) -> Option<Box<dyn DebugChannel>> {
+        None
+    }
+}
+
+/// A client's connection, read and written synchronously by the Lua debugger while
+/// a script is suspended (see `scripting/ldb.rs`).
+pub trait DebugChannel {
+    /// Waits for bytes from the client: `Ok(0)` when it closed (or the server
+    /// stops).
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize>;
+    /// Writes all of `data` (giving up after a few seconds of a full socket).
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()>;
 }
 
 /// Hooks that do nothing (unit tests, benches).

@@ -347,6 +347,10 @@ impl ServerHooks for TxHooks<'_> {
     fn long_running(&self) {
         self.inner.long_running();
     }
+
+    fn debug_channel(&self, id: u64) -> Option<Box<dyn crate::hooks::DebugChannel>> {
+        self.inner.debug_channel(id)
+    }
 }
 
 /// Hands what a transaction or a script collected (`(db, argv)` in execution

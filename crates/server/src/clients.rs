@@ -18,8 +18,10 @@ pub struct ClientHandle {
     pub addr: String,
     /// Local address.
     pub laddr: String,
-    /// File descriptor number, for display.
+    /// File descriptor number, for display (and the Lua debugger's direct I/O).
     pub fd: i64,
+    /// A TLS connection (its socket cannot be read or written directly).
+    pub tls: AtomicBool,
     /// When the connection was accepted.
     pub created: Instant,
     /// Milliseconds since `created` of the last request.
@@ -105,6 +107,7 @@ impl ClientHandle {
             addr,
             laddr,
             fd,
+            tls: AtomicBool::new(false),
             created: Instant::now(),
             last_interaction_ms: AtomicU64::new(0),
             db: AtomicUsize::new(0),

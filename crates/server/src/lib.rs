@@ -15,6 +15,7 @@ pub mod debug;
 pub mod dump;
 pub mod failover;
 pub mod info;
+pub mod ldb_io;
 pub mod listen;
 pub mod log;
 pub mod mailbox;

@@ -308,6 +308,7 @@ async fn accept_tls(listener: TcpListener, state: Arc<ServerState>) {
             }
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => {
+                    handle.tls.store(true, std::sync::atomic::Ordering::Relaxed);
                     if !crate::shutdown::accept_paused(&st)
                         || crate::shutdown::wait_outcome(&st).await
                     {

@@ -198,6 +198,10 @@ impl ServerHooks for ServerState {
         }
     }
 
+    fn debug_channel(&self, id: u64) -> Option<Box<dyn ferrokv_core::hooks::DebugChannel>> {
+        crate::ldb_io::channel(self, id)
+    }
+
     fn keys_ready(&self, ready: Vec<(usize, Vec<u8>)>) {
         self.blocked.serve(&self.engine, self, ready);
     }

@@ -110,6 +110,9 @@ unsafe fn generic_call(l: L, raise: bool) -> Outcome {
             Ok(n) => n,
             Err(e) => {
                 ffi::lua_settop(l, 0);
+                if super::ldb::logging() {
+                    super::ldb::log_error(e);
+                }
                 push_error(l, e);
                 return if raise {
                     Outcome::Raise
@@ -121,6 +124,10 @@ unsafe fn generic_call(l: L, raise: bool) -> Outcome {
         let argv: smallvec::SmallVec<[&[u8]; 8]> = (1..=n)
             .map(|i| bytes_at(l, i).unwrap_or_default())
             .collect();
+        let debugging = super::ldb::logging();
+        if debugging {
+            super::ldb::log_command(&argv);
+        }
         let result = with_run(|run: &mut RunCtx<'_, '_>| {
             let before = run.hooks.log.lock().len();
             let r = run.call(&argv);
@@ -141,6 +148,9 @@ unsafe fn generic_call(l: L, raise: bool) -> Outcome {
                 Outcome::Raise
             }
             Some(Err(text)) => {
+                if debugging {
+                    super::ldb::log_error(text.strip_prefix("ERR ").unwrap_or(&text));
+                }
                 push_error(l, &format!("-{text}"));
                 mark_counted(l);
                 if raise {
@@ -153,6 +163,17 @@ unsafe fn generic_call(l: L, raise: bool) -> Outcome {
                 let bytes = reply.as_bytes();
                 let is_err = bytes.first() == Some(&b'-');
                 convert::push_reply(l, bytes);
+                if debugging {
+                    if is_err {
+                        // Redis logs the error as it turns it into a Lua error.
+                        let end = bytes
+                            .iter()
+                            .position(|&b| b == b'\r')
+                            .unwrap_or(bytes.len());
+                        super::ldb::log_error(&String::from_utf8_lossy(&bytes[..end]));
+                    }
+                    super::ldb::log_reply(bytes);
+                }
                 with_run(|run| run.recycle(reply));
                 if is_err && raise {
                     Outcome::Raise
@@ -408,17 +429,21 @@ pub(crate) unsafe extern "C-unwind" fn log(l: L) -> c_int {
     }
 }
 
-/// `redis.breakpoint()`: false outside the debugger.
+/// `redis.breakpoint()`: in a debugging session, stops at the next line (true);
+/// false outside one.
 pub(crate) unsafe extern "C-unwind" fn breakpoint(l: L) -> c_int {
     // SAFETY: called by Lua with a valid state.
     unsafe {
-        ffi::lua_pushboolean(l, 0);
+        ffi::lua_pushboolean(l, super::ldb::breakpoint() as c_int);
         1
     }
 }
 
-/// `redis.debug(...)`: nothing outside the debugger.
-pub(crate) unsafe extern "C-unwind" fn debug(_l: L) -> c_int {
+/// `redis.debug(...)`: logs its arguments in a debugging session; nothing outside
+/// one.
+pub(crate) unsafe extern "C-unwind" fn debug(l: L) -> c_int {
+    // SAFETY: called by Lua with a valid state.
+    unsafe { super::ldb::debug(l) };
     0
 }
 

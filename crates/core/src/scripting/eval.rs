@@ -3,6 +3,7 @@
 use mlua::ffi;
 
 use super::exec::{self, Call};
+use super::ldb::DebugMode;
 use super::vm::{self, Kind, Vm};
 use super::{sha1_hex, shebang, Script};
 use crate::commands::{reply_help, Admit, CommandDef, Locks};
@@ -19,6 +20,7 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("script|flush", script_flush),
     CommandDef::new("script|kill", script_kill),
     CommandDef::new("script|help", script_help),
+    CommandDef::new("script|debug", script_debug),
 ];
 
 fn eval(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
@@ -115,6 +117,41 @@ fn create(ctx: &mut Ctx<'_, '_>, body: &[u8]) -> CmdResult<(String, std::sync::A
 }
 
 fn eval_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], evalsha: bool, ro: bool) -> CmdResult {
+    if ctx.client.script_debug == DebugMode::Off || super::ldb::active() {
+        return eval_plain(ctx, args, evalsha, ro);
+    }
+    // A debugging client: EVAL runs as a debugger session (Redis's
+    // evalGenericCommandWithDebugging), then the connection closes.
+    if evalsha {
+        if args[1].len() != 40 {
+            return Err(CmdError::Raw(
+                "NOSCRIPT No matching script. Please use EVAL.".into(),
+            ));
+        }
+        return Err(CmdError::Other(
+            "Please use EVAL instead of EVALSHA for debugging".into(),
+        ));
+    }
+    let Some(chan) = ctx.hooks.debug_channel(ctx.client.id) else {
+        ctx.client.script_debug = DebugMode::Off;
+        return Err(CmdError::Other(
+            "The Lua debugger is not available on this connection".into(),
+        ));
+    };
+    // Fork-less: YES runs as SYNC (changes are kept).
+    tracing::warn!("Redis synchronous debugging eval session started");
+    // The session may wait long for its client: the worker's other connections
+    // are handed to another thread first.
+    ctx.hooks.long_running();
+    super::ldb::start(chan, args[1]);
+    let r = eval_plain(ctx, args, evalsha, ro);
+    super::ldb::end();
+    tracing::warn!("Redis synchronous debugging eval session ended");
+    ctx.client.close_after_reply = true;
+    r
+}
+
+fn eval_plain(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], evalsha: bool, ro: bool) -> CmdResult {
     let nkeys = numkeys(args)?;
     let mut key = [0u8; 40];
     let (sha, script): (&str, _) = if evalsha {
@@ -227,6 +264,26 @@ const HELP: &[&str] = &[
     "HELP",
     "    Prints this help.",
 ];
+
+fn script_debug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
+    if !ctx.out.is_empty() {
+        return Err(CmdError::Other(
+            "SCRIPT DEBUG must be called outside a pipeline".into(),
+        ));
+    }
+    let mode = args[2];
+    ctx.client.script_debug = if mode.eq_ignore_ascii_case(b"no") {
+        DebugMode::Off
+    } else if mode.eq_ignore_ascii_case(b"yes") {
+        DebugMode::Yes
+    } else if mode.eq_ignore_ascii_case(b"sync") {
+        DebugMode::Sync
+    } else {
+        return Err(CmdError::Other("Use SCRIPT DEBUG YES/SYNC/NO".into()));
+    };
+    ctx.out.ok();
+    Ok(())
+}
 
 fn script_help(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     reply_help(ctx, HELP);

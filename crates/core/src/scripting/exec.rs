@@ -228,11 +228,19 @@ pub(crate) fn run(
                         2
                     }
                 };
-                if threshold > 0 {
+                let debugging = call.kind == Kind::Eval && super::ldb::active();
+                if debugging {
+                    ffi::lua_sethook(
+                        l,
+                        Some(super::ldb::hook),
+                        ffi::LUA_MASKLINE | ffi::LUA_MASKCOUNT,
+                        100_000,
+                    );
+                } else if threshold > 0 {
                     ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKCOUNT, 100_000);
                 }
                 let status = ffi::lua_pcall(l, nargs, 1, -(nargs + 2));
-                if threshold > 0 {
+                if threshold > 0 || debugging {
                     ffi::lua_sethook(l, None, 0, 0);
                 }
                 let resp3_script = run::with_run(|r| r.resp3).unwrap_or(false);

@@ -6,7 +6,8 @@
 //! `run.rs` one script run (its locks, the commands it calls), `exec.rs` what
 //! EVAL and FCALL share (admission of the script, the gate, the Lua call, the
 //! timeout hook, propagation), `shebang.rs` the `#!lua flags=...` line, `rand.rs`
-//! `math.random`, `libs/` cjson, cmsgpack, bit and struct.
+//! `math.random`, `libs/` cjson, cmsgpack, bit and struct, `ldb.rs` the Lua
+//! debugger (SCRIPT DEBUG).
 //!
 //! Atomicity: one script runs at a time in the whole server (the gate, as Redis's
 //! single thread gives), holding the shards of its declared keys and taking any
@@ -18,6 +19,7 @@ mod convert;
 pub mod eval;
 mod exec;
 pub mod function;
+pub mod ldb;
 pub mod libs;
 mod rand;
 mod run;

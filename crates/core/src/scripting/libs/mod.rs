@@ -19,7 +19,7 @@ use mlua::{ffi, Function, Lua, MultiValue, Value};
 mod bit;
 mod cjson;
 mod cmsgpack;
-mod numfmt;
+pub(crate) mod numfmt;
 mod structlib;
 
 #[cfg(test)]
