@@ -142,11 +142,17 @@ pub fn apply(cfg: &Config, text: &str) -> Result<Applied, ConfigError> {
             continue;
         }
         if matches!(name.as_str(), "replicaof" | "slaveof") {
-            // Checked as Redis's loadServerConfigFromString does.
-            if values.len() != 2 {
+            // Checked as Redis's loadServerConfigFromString does; a multi-argument
+            // config given as one argument (`--replicaof "host port"`) is split
+            // on spaces first, as there.
+            let split: Vec<&str> = match values {
+                [one] => one.split(' ').collect(),
+                many => many.iter().map(String::as_str).collect(),
+            };
+            if split.len() != 2 {
                 return Err(err("Bad directive or wrong number of arguments"));
             }
-            if !values[1]
+            if !split[1]
                 .parse::<i64>()
                 .is_ok_and(|p| (0..=65535).contains(&p))
             {
