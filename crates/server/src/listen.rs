@@ -228,16 +228,7 @@ async fn accept_tcp(listener: TcpListener, state: Arc<ServerState>) {
             let _ = stream.write_all(why).await;
             continue;
         }
-        let id = state.clients.next_id();
-        let fd = stream.as_raw_fd() as i64;
-        let handle = Arc::new(ClientHandle::new(
-            id,
-            Some(peer),
-            stream.local_addr().ok(),
-            fd,
-            None,
-        ));
-        state.clients.add(handle.clone());
+        let (id, handle) = register(&state, &stream, peer);
         let st = state.clone();
         tokio::spawn(async move {
             // Not served while a shutdown runs; dropped if the server exits.
@@ -247,6 +238,24 @@ async fn accept_tcp(listener: TcpListener, state: Arc<ServerState>) {
             st.clients.remove(id);
         });
     }
+}
+
+/// A client for an accepted TCP connection (plain or TLS), counted from now on.
+fn register(
+    state: &ServerState,
+    stream: &tokio::net::TcpStream,
+    peer: SocketAddr,
+) -> (u64, Arc<ClientHandle>) {
+    let id = state.clients.next_id();
+    let handle = Arc::new(ClientHandle::new(
+        id,
+        Some(peer),
+        stream.local_addr().ok(),
+        stream.as_raw_fd() as i64,
+        None,
+    ));
+    state.clients.add(handle.clone());
+    (id, handle)
 }
 
 /// How long a TLS handshake may take before the connection is dropped.
@@ -282,16 +291,7 @@ async fn accept_tls(listener: TcpListener, state: Arc<ServerState>) {
             });
             continue;
         }
-        let id = state.clients.next_id();
-        let fd = stream.as_raw_fd() as i64;
-        let handle = Arc::new(ClientHandle::new(
-            id,
-            Some(peer),
-            stream.local_addr().ok(),
-            fd,
-            None,
-        ));
-        state.clients.add(handle.clone());
+        let (id, handle) = register(&state, &stream, peer);
         let st = state.clone();
         tokio::spawn(async move {
             // Not TLS (the first byte of a TLS connection is a handshake record,
