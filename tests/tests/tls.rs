@@ -355,3 +355,121 @@ fn server_without_a_plain_port_and_an_encrypted_key() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `tls-replication yes`: the replica's link to its master is TLS (to the
+/// master's tls-port), both ways between ferrokv and the real redis-server
+/// (OpenSSL), and ferrokv to ferrokv; the replica presents tls-client-cert-file.
+#[test]
+fn replication_over_tls_with_redis_server_both_ways() {
+    use ferrokv_tests::Kind;
+    let certs = Certs::new();
+    let start_kind = |kind: Kind| -> (Server, u16) {
+        let tls_port = free_port();
+        let mut args = certs.server_args(tls_port);
+        args.extend(
+            [
+                "--tls-replication",
+                "yes",
+                "--repl-diskless-sync-delay",
+                "0",
+                "--tls-client-cert-file",
+                &certs.path("client.crt"),
+                "--tls-client-key-file",
+                &certs.path("client.key"),
+            ]
+            .map(String::from),
+        );
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        (Server::start(kind, &refs), tls_port)
+    };
+    let pairs = [
+        (Kind::Ferrokv, Kind::Redis),
+        (Kind::Redis, Kind::Ferrokv),
+        (Kind::Ferrokv, Kind::Ferrokv),
+    ];
+    for (mk, rk) in pairs {
+        let (master, master_tls) = start_kind(mk);
+        let (replica, _) = start_kind(rk);
+        let mut m = master.conn();
+        let mut r = replica.conn();
+        assert_eq!(show(&m.run("SET before sync")), "+OK");
+        assert_eq!(
+            show(&r.cmd(&["REPLICAOF", "127.0.0.1", &master_tls.to_string()])),
+            "+OK"
+        );
+        assert_eq!(show(&m.run("SET after stream")), "+OK");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let before = show(&r.run("GET before"));
+            let after = show(&r.run("GET after"));
+            let info = show(&r.run("INFO replication"));
+            if before == "\"sync\""
+                && after == "\"stream\""
+                && info.contains("master_link_status:up")
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{mk:?} -> {rk:?}: replica never caught up over TLS: {before} {after} {info}\n{}",
+                replica.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The master sees its replica on the TLS port the replica announced.
+        let minfo = show(&m.run("INFO replication"));
+        assert!(minfo.contains("connected_slaves:1"), "{minfo}");
+    }
+}
+
+/// `tls-cluster yes`: MIGRATE opens TLS to its target (Redis's migrateGetSocket),
+/// to a real redis-server and to ferrokv; a target's TLS port without it fails
+/// as a connection error.
+#[test]
+fn migrate_over_tls_with_tls_cluster() {
+    use ferrokv_tests::Kind;
+    let certs = Certs::new();
+    let start_kind = |kind: Kind, cluster: &str| -> (Server, u16) {
+        let tls_port = free_port();
+        let mut args = certs.server_args(tls_port);
+        args.extend(["--tls-cluster", cluster].map(String::from));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        (Server::start(kind, &refs), tls_port)
+    };
+    let (source, _) = start_kind(Kind::Ferrokv, "yes");
+    let mut s = source.conn();
+    for kind in [Kind::Redis, Kind::Ferrokv] {
+        let (target, target_tls) = start_kind(kind, "yes");
+        assert_eq!(show(&s.run("SET moving v1")), "+OK");
+        let port = target_tls.to_string();
+        assert_eq!(
+            show(&s.cmd(&["MIGRATE", "127.0.0.1", &port, "moving", "0", "5000"])),
+            "+OK",
+            "{kind:?}"
+        );
+        assert_eq!(show(&target.conn().run("GET moving")), "\"v1\"", "{kind:?}");
+        // The cached connection is reused for the next key.
+        assert_eq!(show(&s.run("SET again v2")), "+OK");
+        assert_eq!(
+            show(&s.cmd(&["MIGRATE", "127.0.0.1", &port, "again", "0", "5000", "COPY"])),
+            "+OK"
+        );
+        assert_eq!(show(&target.conn().run("GET again")), "\"v2\"");
+        assert_eq!(show(&s.run("DEL again")), ":1");
+    }
+    // Without tls-cluster the TLS port is not spoken to in plain text.
+    let (plain, _) = start_kind(Kind::Ferrokv, "no");
+    let (target, target_tls) = start_kind(Kind::Ferrokv, "yes");
+    let mut p = plain.conn();
+    assert_eq!(show(&p.run("SET k v")), "+OK");
+    let r = show(&p.cmd(&[
+        "MIGRATE",
+        "127.0.0.1",
+        &target_tls.to_string(),
+        "k",
+        "0",
+        "1000",
+    ]));
+    assert!(r.starts_with("-IOERR"), "{r}");
+    assert_eq!(show(&target.conn().run("EXISTS k")), ":0");
+}

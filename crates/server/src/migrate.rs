@@ -6,7 +6,7 @@
 //! 10 s with the db last selected, as Redis does (INFO migrate_cached_sockets).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -124,7 +124,7 @@ fn migrate(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     // once on a fresh one (it was likely closed by the peer), not after a timeout.
     let mut may_retry = true;
     let outcome = loop {
-        let (stream, last_db) = get_socket(&target, timeout)?;
+        let (mut stream, last_db) = get_socket(&target, timeout, ctx)?;
         let select = last_db != Some(dbid);
         let mut request = Vec::new();
         if let Some((user, pass)) = auth {
@@ -145,7 +145,7 @@ fn migrate(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             }
             command(&mut request, &argv);
         }
-        match exchange(&stream, &request, auth.is_some(), select, found.len()) {
+        match exchange(&mut stream, &request, auth.is_some(), select, found.len()) {
             Ok(replies) => break Ok((stream, replies)),
             Err((writing, timed_out)) => {
                 if may_retry && !timed_out {
@@ -213,7 +213,7 @@ struct Replies {
 /// Sends `request` and reads the replies. `Err((writing, timed_out))` when the
 /// connection failed before any RESTORE reply.
 fn exchange(
-    stream: &TcpStream,
+    stream: &mut Link,
     request: &[u8],
     auth: bool,
     select: bool,
@@ -225,8 +225,10 @@ fn exchange(
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
         )
     };
-    let mut w = stream;
-    w.write_all(request).map_err(|e| (true, timed_out(&e)))?;
+    stream
+        .write_all(request)
+        .and_then(|_| stream.flush())
+        .map_err(|e| (true, timed_out(&e)))?;
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
     let mut read_line = |line: &mut Vec<u8>| -> Result<(), bool> {
@@ -270,7 +272,7 @@ fn exchange(
 /// Idle connections kept for the next MIGRATE to the same target (Redis's
 /// migrate socket cache: 10 s idle at most, 64 targets).
 struct Cached {
-    stream: TcpStream,
+    stream: Link,
     last_db: Option<i64>,
     used: Instant,
 }
@@ -290,11 +292,15 @@ pub fn cached_sockets() -> usize {
     c.len()
 }
 
-fn get_socket(target: &str, timeout: Duration) -> Result<(TcpStream, Option<i64>), CmdError> {
+fn get_socket(
+    target: &str,
+    timeout: Duration,
+    ctx: &Ctx<'_, '_>,
+) -> Result<(Link, Option<i64>), CmdError> {
     if let Some(c) = cache().lock().remove(target) {
         if c.used.elapsed() < CACHE_TTL {
-            let _ = c.stream.set_read_timeout(Some(timeout));
-            let _ = c.stream.set_write_timeout(Some(timeout));
+            let _ = c.stream.tcp().set_read_timeout(Some(timeout));
+            let _ = c.stream.tcp().set_write_timeout(Some(timeout));
             return Ok((c.stream, c.last_db));
         }
     }
@@ -308,10 +314,67 @@ fn get_socket(target: &str, timeout: Duration) -> Result<(TcpStream, Option<i64>
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(timeout));
     let _ = stream.set_write_timeout(Some(timeout));
-    Ok((stream, None))
+    // tls-cluster: MIGRATE speaks TLS to its target, as Redis's migrateGetSocket.
+    let st = crate::cmds::state(ctx)?;
+    if st.engine.config.bool(ferrokv_core::config::P::TlsCluster) {
+        let conf = st.tls.client_config().ok_or_else(connect_error)?;
+        let host = target.rsplit_once(':').map_or(target, |(h, _)| h);
+        let conn = rustls::ClientConnection::new(conf, crate::tls::peer_name(host))
+            .map_err(|_| connect_error())?;
+        let mut tls = rustls::StreamOwned::new(conn, stream);
+        // The handshake now, bounded by the socket timeouts, so that a failure is
+        // a connection error as in Redis.
+        while tls.conn.is_handshaking() {
+            tls.conn
+                .complete_io(&mut tls.sock)
+                .map_err(|_| connect_error())?;
+        }
+        return Ok((Link::Tls(Box::new(tls)), None));
+    }
+    Ok((Link::Plain(stream), None))
 }
 
-fn put_socket(target: String, stream: TcpStream, last_db: Option<i64>) {
+/// A connection to a MIGRATE target: plain, or TLS under tls-cluster.
+enum Link {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Link {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Link::Plain(s) => s,
+            Link::Tls(t) => &t.sock,
+        }
+    }
+}
+
+impl Read for Link {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Link::Plain(s) => s.read(buf),
+            Link::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Link {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Link::Plain(s) => s.write(buf),
+            Link::Tls(t) => t.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Link::Plain(s) => s.flush(),
+            Link::Tls(t) => t.flush(),
+        }
+    }
+}
+
+fn put_socket(target: String, stream: Link, last_db: Option<i64>) {
     let mut c = cache().lock();
     c.retain(|_, s| s.used.elapsed() < CACHE_TTL);
     if c.len() >= CACHE_MAX {

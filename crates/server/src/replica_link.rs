@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, BytesMut};
 use ferrokv_core::commands::CommandDef;
+use ferrokv_core::config::P;
 use ferrokv_core::ctx::Ctx;
 use ferrokv_core::{Client, CmdError, CmdResult};
 use ferrokv_resp::{Protocol, ReplyBuf, RequestLimits, RequestParser};
@@ -322,11 +323,15 @@ pub fn info_lines(st: &ServerState, out: &mut String) {
 
 /// A connection to the master with its read buffer.
 struct Conn {
-    sock: TcpStream,
+    sock: Box<dyn LinkIo>,
     buf: BytesMut,
 }
 
 type IoResult<T> = Result<T, String>;
+
+/// The link's byte stream: plain TCP, or TLS over it under tls-replication.
+trait LinkIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> LinkIo for T {}
 
 impl Conn {
     async fn fill(&mut self, st: &ServerState) -> IoResult<()> {
@@ -413,9 +418,20 @@ async fn link_once(st: &Arc<ServerState>, host: &str, port: u16, generation: u64
     .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
     .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
     let _ = sock.set_nodelay(true);
-    set_status(st, LinkStatus::Handshake);
     let peer = sock.peer_addr().ok();
     let local = sock.local_addr().ok();
+    // tls-replication: the link is TLS from its first byte (Redis's
+    // connTLSConnect), the handshake bounded by repl-timeout like the connect.
+    let sock: Box<dyn LinkIo> = if st.engine.config.bool(P::TlsReplication) {
+        let tls = tokio::time::timeout(Duration::from_secs(timeout), st.tls.connect(host, sock))
+            .await
+            .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
+            .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
+        Box::new(tls)
+    } else {
+        Box::new(sock)
+    };
+    set_status(st, LinkStatus::Handshake);
     let mut c = Conn {
         sock,
         buf: BytesMut::with_capacity(16 * 1024),
@@ -445,8 +461,12 @@ async fn link_once(st: &Arc<ServerState>, host: &str, port: u16, generation: u64
         }
     }
     let announce_port = cfg.int_named("replica-announce-port");
+    let tls_port = cfg.int(P::TlsPort);
     let lport = if announce_port > 0 {
         announce_port as u64
+    } else if cfg.bool(P::TlsReplication) && tls_port > 0 {
+        // Replicas of this one connect where the master can reach it with TLS.
+        tls_port as u64
     } else {
         st.port.load(Relaxed)
     };

@@ -29,6 +29,15 @@
 //!   decrypted; OpenSSL's legacy `Proc-Type: 4,ENCRYPTED` PEM form is not read.
 //! - Client certificates authenticate the connection only (as in Redis 7.0, which
 //!   maps no certificate to an ACL user).
+//!
+//! Outgoing connections (`tls-replication`: a replica's link to its master) use a
+//! client configuration built at the same time: the CA files verify the master's
+//! certificate chain and, as in Redis (which never sets a host name to check),
+//! the name in it is not compared with the address dialled; the client
+//! certificate is `tls-client-cert-file`/`tls-client-key-file`, or the server's
+//! own when those are not set. webpki verifies X.509 v3 certificates only: a
+//! master serving a v1 certificate (OpenSSL still signs those) is refused, where
+//! OpenSSL would accept it.
 
 use std::sync::Arc;
 
@@ -38,7 +47,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
-use rustls::{RootCertStore, ServerConfig, SupportedCipherSuite};
+use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedCipherSuite};
 
 /// The error CONFIG SET reports when the TLS context cannot be rebuilt.
 pub const UPDATE_FAILED: &str = "Unable to update TLS configuration. Check server logs.";
@@ -51,6 +60,8 @@ struct Contexts {
     optional: Option<Arc<ServerConfig>>,
     /// No client certificate asked for (`no`).
     none: Arc<ServerConfig>,
+    /// For connections this server opens (to a master); absent without a CA.
+    client: Option<Arc<ClientConfig>>,
 }
 
 /// The current TLS configuration, if one was built.
@@ -94,6 +105,87 @@ impl Tls {
             _ => c.required.clone()?,
         };
         Some(tokio_rustls::TlsAcceptor::from(conf))
+    }
+
+    /// The configuration of connections this server opens, when one was built.
+    pub fn client_config(&self) -> Option<Arc<ClientConfig>> {
+        self.contexts.read().as_ref().and_then(|c| c.client.clone())
+    }
+
+    /// Opens TLS over `tcp`, a connection this server dialled to `host`
+    /// (Redis's connTLSConnect for the replication link).
+    pub async fn connect(
+        &self,
+        host: &str,
+        tcp: tokio::net::TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+        let conf = self
+            .client_config()
+            .ok_or_else(|| "TLS is not configured for outgoing connections".to_string())?;
+        tokio_rustls::TlsConnector::from(conf)
+            .connect(peer_name(host), tcp)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The name a connection to `host` sends in SNI; the verifier does not compare
+/// it with the certificate (see [`ChainOnly`]).
+pub fn peer_name(host: &str) -> rustls::pki_types::ServerName<'static> {
+    rustls::pki_types::ServerName::try_from(host.to_string()).unwrap_or_else(|_| {
+        rustls::pki_types::ServerName::DnsName(
+            rustls::pki_types::DnsName::try_from("localhost").expect("a valid DNS name"),
+        )
+    })
+}
+
+/// Verifies a peer's chain against the CA files but not the name in its
+/// certificate, as OpenSSL does for Redis, which sets no host to check.
+#[derive(Debug)]
+struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError as E;
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            // webpki checks the name only after the chain verified.
+            Err(rustls::Error::InvalidCertificate(
+                E::NotValidForName | E::NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
     }
 }
 
@@ -139,23 +231,7 @@ fn build(cfg: &Config) -> Result<Contexts, String> {
             format!("Failed to configure CA certificate(s) file/directory: {e}")
         })?))
     };
-    // Not `with_single_cert`: it parses the certificate with webpki, which
-    // refuses X.509 v1 certificates that OpenSSL serves (Redis's test
-    // certificates include one). The key is still checked against the
-    // certificate wherever the certificate can be parsed.
-    let signing = provider
-        .key_provider
-        .load_private_key(key)
-        .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?;
-    let certified = rustls::sign::CertifiedKey::new(certs, signing);
-    if let Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
-        certified.keys_match()
-    {
-        return Err(format!(
-            "Failed to load private key: {key_file}: it does not match the certificate"
-        ));
-    }
-    let certified = Arc::new(rustls::sign::SingleCertAndKey::from(certified));
+    let certified = certified_key(&provider, certs, key, &key_file)?;
     let one = |verifier: Option<(Arc<RootCertStore>, bool)>| -> Result<Arc<ServerConfig>, String> {
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&versions)
@@ -197,11 +273,78 @@ fn build(cfg: &Config) -> Result<Contexts, String> {
         ),
         None => (None, None),
     };
+    let client = match &roots {
+        Some(roots) => Some(client_config(cfg, &provider, &versions, roots, &certified)?),
+        None => None,
+    };
     Ok(Contexts {
         required,
         optional,
         none: one(None)?,
+        client,
     })
+}
+
+/// A certificate chain and its key, checked against each other where the
+/// certificate can be parsed.
+fn certified_key(
+    provider: &CryptoProvider,
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    key_file: &str,
+) -> Result<Arc<rustls::sign::SingleCertAndKey>, String> {
+    // Not `with_single_cert`: it parses the certificate with webpki, which
+    // refuses X.509 v1 certificates that OpenSSL serves (Redis's test
+    // certificates include one). The key is still checked against the
+    // certificate wherever the certificate can be parsed.
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?;
+    let certified = rustls::sign::CertifiedKey::new(certs, signing);
+    if let Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
+        certified.keys_match()
+    {
+        return Err(format!(
+            "Failed to load private key: {key_file}: it does not match the certificate"
+        ));
+    }
+    Ok(Arc::new(rustls::sign::SingleCertAndKey::from(certified)))
+}
+
+/// The configuration of outgoing connections: the server's certificate (or
+/// tls-client-cert-file's) as the client certificate, the CA files for the peer.
+fn client_config(
+    cfg: &Config,
+    provider: &Arc<CryptoProvider>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    roots: &Arc<RootCertStore>,
+    server_cert: &Arc<rustls::sign::SingleCertAndKey>,
+) -> Result<Arc<ClientConfig>, String> {
+    let cert_file = cfg.string(P::TlsClientCertFile);
+    let key_file = cfg.string(P::TlsClientKeyFile);
+    let mine = if cert_file.is_empty() || key_file.is_empty() {
+        server_cert.clone()
+    } else {
+        let certs = load_certs(&cert_file)
+            .map_err(|e| format!("Failed to load certificate: {cert_file}: {e}"))?;
+        let key = load_key(&key_file, &cfg.string(P::TlsClientKeyFilePass))
+            .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?;
+        certified_key(provider, certs, key, &key_file)?
+    };
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        roots.clone(),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| format!("Failed to configure CA certificate(s): {e}"))?;
+    let conf = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .map_err(|e| format!("Failed to configure TLS protocols: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)))
+        .with_client_cert_resolver(mine);
+    Ok(Arc::new(conf))
 }
 
 /// `tls-protocols`: empty is TLSv1.2 and TLSv1.3, as Redis's default.

@@ -93,6 +93,11 @@ impl Keyspace {
     pub fn lock_one(&self, id: LockId) -> MutexGuard<'_, Shard> {
         self.cell(id).lock()
     }
+
+    /// One shard if no one holds it now, without waiting.
+    pub fn try_lock_one(&self, id: LockId) -> Option<MutexGuard<'_, Shard>> {
+        self.cell(id).try_lock()
+    }
 }
 
 /// The shards a command holds.
