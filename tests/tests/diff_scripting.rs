@@ -446,3 +446,47 @@ fn lua_escape(b: &[u8]) -> String {
     }
     s
 }
+
+/// On a replica whose link is down with replica-serve-stale-data no: scripts
+/// without a shebang are refused, shebang scripts need allow-stale, and such a
+/// script may call only commands flagged stale (Redis's scriptPrepareForRun and
+/// scriptVerifyAllowStale).
+#[test]
+fn scripts_on_a_stale_replica_follow_their_flags() {
+    let mut d = Diff::new();
+    d.check(&["SET", "x", "v"]);
+    d.check(&["CONFIG", "SET", "replica-serve-stale-data", "no"]);
+    d.check(&["REPLICAOF", "127.0.0.1", "1"]);
+    for args in [
+        &["EVAL", "return redis.call('get','x')", "1", "x"][..],
+        &["EVAL", "#!lua flags=no-writes\nreturn 1", "0"],
+        &["EVAL", "#!lua\nreturn 1", "0"],
+        &["EVAL", "#!lua flags=allow-stale,no-writes\nreturn 1", "0"],
+        &[
+            "EVAL",
+            "#!lua flags=allow-stale,no-writes\nreturn redis.call('get','x')",
+            "1",
+            "x",
+        ],
+        &[
+            "EVAL",
+            "#!lua flags=allow-stale,no-writes\nreturn redis.pcall('get','x')",
+            "1",
+            "x",
+        ],
+        &[
+            "EVAL",
+            "#!lua flags=allow-stale,no-writes\nreturn redis.call('echo','foobar')",
+            "0",
+        ],
+        &["EVAL", "#!lua flags=allow-stale\nreturn 1", "0"],
+        &[
+            "EVAL_RO",
+            "#!lua flags=allow-stale,no-writes\nreturn redis.call('ping')",
+            "0",
+        ],
+    ] {
+        d.check(args);
+    }
+    d.check(&["REPLICAOF", "NO", "ONE"]);
+}

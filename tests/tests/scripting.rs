@@ -393,3 +393,78 @@ print(conn.scard('done'), ok, results, len(q), rq.registry.FinishedJobRegistry(q
         assert_eq!(last, "300 True 89700 0 300");
     }
 }
+
+/// redis.set_repl: REPL_NONE reaches neither the AOF nor the replicas, REPL_AOF the
+/// AOF alone, REPL_REPLICA the replicas alone; MULTI/EXEC wrap both streams, as
+/// Redis's propagatePendingCommands (unit/scripting "selective replication").
+#[test]
+fn set_repl_sends_each_command_to_the_chosen_targets() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().to_string_lossy().into_owned();
+    let master = Server::start(
+        Kind::Ferrokv,
+        &[
+            "--dir",
+            &d,
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let replica = Server::start(Kind::Ferrokv, &["--repl-diskless-sync-delay", "0"]);
+    let mut r = replica.conn();
+    r.cmd(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !show(&r.run("INFO replication")).contains("master_link_status:up") {
+        assert!(Instant::now() < deadline, "the replica never synced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut m = master.conn();
+    m.cmd(&[
+        "EVAL",
+        "redis.call('set','a','1') \
+         redis.set_repl(redis.REPL_NONE) redis.call('set','b','2') \
+         redis.set_repl(redis.REPL_AOF) redis.call('set','c','3') \
+         redis.set_repl(redis.REPL_REPLICA) redis.call('set','e','5') \
+         redis.set_repl(redis.REPL_ALL) redis.call('set','d','4')",
+        "0",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = show(&r.run("MGET a b c d e"));
+        if got == "[\"1\", NullBulk, NullBulk, \"4\", \"5\"]" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replica has {got}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        show(&m.run("MGET a b c d e")),
+        "[\"1\", \"2\", \"3\", \"4\", \"5\"]"
+    );
+    let aof = read_aof(dir.path());
+    for (key, logged) in [
+        ("a", true),
+        ("b", false),
+        ("c", true),
+        ("d", true),
+        ("e", false),
+    ] {
+        let set = format!("$3\r\nset\r\n$1\r\n{key}\r\n");
+        let set_upper = format!("$3\r\nSET\r\n$1\r\n{key}\r\n");
+        assert_eq!(
+            aof.contains(&set) || aof.contains(&set_upper),
+            logged,
+            "{key} in the AOF:\n{aof}"
+        );
+    }
+    // The AOF's block loads back as it was logged.
+    assert_eq!(show(&m.run("DEBUG LOADAOF")), "+OK");
+    assert_eq!(
+        show(&m.run("MGET a b c d e")),
+        "[\"1\", NullBulk, \"3\", \"4\", NullBulk]"
+    );
+}

@@ -738,10 +738,7 @@ impl Engine {
             out.null_array();
             return Ok(());
         }
-        let tx = crate::transaction::TxHooks {
-            inner: hooks,
-            log: parking_lot::Mutex::new(Vec::new()),
-        };
+        let tx = crate::transaction::TxHooks::new(hooks);
         let (mut ready, mut after) = (Vec::new(), AfterLocks::default());
         let exec_name = client.last_cmd;
         client.in_exec = true;
@@ -802,13 +799,10 @@ impl Engine {
         }
         client.in_exec = false;
         client.last_cmd = exec_name;
-        let log = tx.log.into_inner();
-        if !log.is_empty() {
-            // Still under the transaction's locks: logged in execution order.
-            let offset = crate::transaction::propagate_block(hooks, &log, true);
-            if offset > 0 {
-                client.aof_offset = offset;
-            }
+        // Still under the transaction's locks: logged in execution order.
+        let offset = tx.flush(true);
+        if offset > 0 {
+            client.aof_offset = offset;
         }
         if opened {
             self.open_execs.fetch_sub(1, Ordering::AcqRel);

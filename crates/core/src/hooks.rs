@@ -28,6 +28,16 @@ pub trait ServerHooks: Send + Sync {
         0
     }
 
+    /// [`propagate`](Self::propagate) to the AOF alone or to the replicas alone
+    /// (a script's `redis.set_repl`). Returns the AOF offset (0: none).
+    fn propagate_to(&self, cmds: &[(usize, &[&[u8]])], aof: bool, replicas: bool) -> u64 {
+        if aof && replicas {
+            self.propagate(cmds)
+        } else {
+            0
+        }
+    }
+
     /// While propagating or after a failed background save: the error that
     /// refuses write commands (and PING) because the data cannot be persisted
     /// (Redis's `-MISCONF ...` texts), full text without the leading `-`.

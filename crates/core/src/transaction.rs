@@ -286,6 +286,34 @@ pub(crate) fn watch_broken(client: &Client, now: i64) -> bool {
 pub(crate) struct TxHooks<'h> {
     pub inner: &'h dyn ServerHooks,
     pub log: Mutex<Vec<(usize, Vec<Vec<u8>>)>>,
+    /// Entries of `log` bound for one target only: (index, [`AOF`] or
+    /// [`REPLICAS`]); every other entry goes to both.
+    pub only: Mutex<Vec<(usize, u8)>>,
+}
+
+/// Propagation targets (Redis's PROPAGATE_AOF / PROPAGATE_REPL).
+pub(crate) const AOF: u8 = 1;
+/// See [`AOF`].
+pub(crate) const REPLICAS: u8 = 2;
+
+impl<'h> TxHooks<'h> {
+    /// Collects for `inner`.
+    pub fn new(inner: &'h dyn ServerHooks) -> TxHooks<'h> {
+        TxHooks {
+            inner,
+            log: Mutex::new(Vec::new()),
+            only: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Hands the collected block to `inner` (see [`propagate_block`]).
+    pub fn flush(self, may_wrap: bool) -> u64 {
+        let log = self.log.into_inner();
+        if log.is_empty() {
+            return 0;
+        }
+        propagate_block(self.inner, &log, &self.only.into_inner(), may_wrap)
+    }
 }
 
 impl ServerHooks for TxHooks<'_> {
@@ -301,6 +329,21 @@ impl ServerHooks for TxHooks<'_> {
     fn propagate(&self, cmds: &[(usize, &[&[u8]])]) -> u64 {
         let mut log = self.log.lock();
         for (db, argv) in cmds {
+            log.push((*db, argv.iter().map(|a| a.to_vec()).collect()));
+        }
+        0
+    }
+    fn propagate_to(&self, cmds: &[(usize, &[&[u8]])], aof: bool, replicas: bool) -> u64 {
+        let target = if aof { AOF } else { 0 } | if replicas { REPLICAS } else { 0 };
+        if target == 0 {
+            return 0;
+        }
+        let mut log = self.log.lock();
+        let mut only = self.only.lock();
+        for (db, argv) in cmds {
+            if target != AOF | REPLICAS {
+                only.push((log.len(), target));
+            }
             log.push((*db, argv.iter().map(|a| a.to_vec()).collect()));
         }
         0
@@ -356,10 +399,13 @@ impl ServerHooks for TxHooks<'_> {
 /// Hands what a transaction or a script collected (`(db, argv)` in execution
 /// order) to the propagation hook as one block: wrapped in MULTI/EXEC when more
 /// than one command and `may_wrap` (not when already inside EXEC), a single
-/// command alone, as Redis 7.0 propagates. Returns the AOF offset (0: none).
+/// command alone, as Redis 7.0 propagates. `only` lists the entries bound for one
+/// target (redis.set_repl); MULTI and EXEC then go to both, as in Redis's
+/// propagatePendingCommands. Returns the AOF offset (0: none).
 pub(crate) fn propagate_block(
     hooks: &dyn ServerHooks,
     log: &[(usize, Vec<Vec<u8>>)],
+    only: &[(usize, u8)],
     may_wrap: bool,
 ) -> u64 {
     let multi_cmd: [&[u8]; 1] = [b"MULTI"];
@@ -369,15 +415,29 @@ pub(crate) fn propagate_block(
         .map(|(_, argv)| argv.iter().map(Vec::as_slice).collect())
         .collect();
     let wrap = may_wrap && log.len() > 1;
-    let mut cmds: Vec<(usize, &[&[u8]])> = Vec::with_capacity(log.len() + 2);
-    if wrap {
-        cmds.push((log[0].0, &multi_cmd[..]));
+    let block = |target: u8| -> Vec<(usize, &[&[u8]])> {
+        let mut cmds: Vec<(usize, &[&[u8]])> = Vec::with_capacity(log.len() + 2);
+        if wrap {
+            cmds.push((log[0].0, &multi_cmd[..]));
+        }
+        for (i, ((db, _), argv)) in log.iter().zip(&argvs).enumerate() {
+            let to = only
+                .iter()
+                .find(|(j, _)| *j == i)
+                .map_or(AOF | REPLICAS, |o| o.1);
+            if to & target != 0 {
+                cmds.push((*db, &argv[..]));
+            }
+        }
+        if wrap {
+            cmds.push((log[log.len() - 1].0, &exec_cmd[..]));
+        }
+        cmds
+    };
+    if only.is_empty() {
+        return hooks.propagate(&block(AOF | REPLICAS));
     }
-    for ((db, _), argv) in log.iter().zip(&argvs) {
-        cmds.push((*db, &argv[..]));
-    }
-    if wrap {
-        cmds.push((log[log.len() - 1].0, &exec_cmd[..]));
-    }
-    hooks.propagate(&cmds)
+    let offset = hooks.propagate_to(&block(AOF), true, false);
+    hooks.propagate_to(&block(REPLICAS), false, true);
+    offset
 }

@@ -277,6 +277,17 @@ impl ServerHooks for ServerState {
         }
     }
 
+    fn propagate_to(&self, cmds: &[(usize, &[&[u8]])], aof: bool, replicas: bool) -> u64 {
+        if replicas && self.replicas.active() && !crate::replica_link::is_replica(self) {
+            self.replicas.feed(cmds);
+        }
+        if aof && self.aof.enabled() {
+            self.aof.propagate(cmds)
+        } else {
+            0
+        }
+    }
+
     fn deny_writes(&self) -> Option<String> {
         // Redis's order (writeCommandsDeniedByDiskError): the RDB condition first.
         if crate::persistence::bgsave_error_stops_writes(&self.engine, &self.persistence.0) {

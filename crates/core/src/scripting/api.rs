@@ -131,9 +131,17 @@ unsafe fn generic_call(l: L, raise: bool) -> Outcome {
         let result = with_run(|run: &mut RunCtx<'_, '_>| {
             let before = run.hooks.log.lock().len();
             let r = run.call(&argv);
-            if run.repl & 1 == 0 {
-                // redis.set_repl(REPL_NONE / REPL_REPLICA): not to the AOF.
+            // redis.set_repl: what this command logged goes to the chosen
+            // targets only (REPL_NONE: nowhere).
+            let target = run.repl & (crate::transaction::AOF | crate::transaction::REPLICAS);
+            if target == 0 {
                 run.hooks.log.lock().truncate(before);
+            } else if target != crate::transaction::AOF | crate::transaction::REPLICAS {
+                let len = run.hooks.log.lock().len();
+                run.hooks
+                    .only
+                    .lock()
+                    .extend((before..len).map(|i| (i, target)));
             }
             r
         });

@@ -67,22 +67,36 @@ pub(crate) fn with_function_vm<R>(
 /// Redis's scriptPrepareForRun checks, for a script with `flags` (`ro`: called
 /// as EVAL_RO / EVALSHA_RO / FCALL_RO).
 pub(crate) fn prepare(ctx: &mut Ctx<'_, '_>, flags: ScriptFlags, ro: bool) -> CmdResult {
-    if flags.has(ScriptFlags::EVAL_COMPAT) || flags.has(ScriptFlags::NO_WRITES) {
-        if !flags.has(ScriptFlags::EVAL_COMPAT) {
-            return Ok(());
+    let engine = ctx.engine;
+    // The master's stream (and AOF loading) is obeyed whatever the state.
+    let obey = ctx.client.loading;
+    let running_stale = engine.gates.stale_replica.load(Ordering::Relaxed) && !obey;
+    if flags.has(ScriptFlags::EVAL_COMPAT) {
+        // A script without a shebang: Redis 6's rules, decided per command it
+        // calls, except on a stale replica where none runs.
+        if running_stale {
+            return Err(CmdError::Raw(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+                    .into(),
+            ));
         }
         return Ok(());
     }
-    let engine = ctx.engine;
-    if engine.gates.read_only_replica.load(Ordering::Relaxed) && !ctx.client.loading {
+    if running_stale && !flags.has(ScriptFlags::ALLOW_STALE) {
         return Err(CmdError::Raw(
-            "READONLY Can not run script with write flag on readonly replica".into(),
+            "MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag is not set on the script.".into(),
         ));
     }
-    if (engine.propagating.load(Ordering::Relaxed) || engine.bgsave_failed.load(Ordering::Relaxed))
-        && !ctx.client.loading
-    {
-        if let Some(e) = ctx.hooks.deny_writes() {
+    if !flags.has(ScriptFlags::NO_WRITES) {
+        if engine.gates.read_only_replica.load(Ordering::Relaxed) && !obey {
+            return Err(CmdError::Raw(
+                "READONLY Can not run script with write flag on readonly replica".into(),
+            ));
+        }
+        // The hook answers the disk errors first, then NOREPLICAS (Redis checks
+        // min-replicas-to-write after the *_ro refusal).
+        let denied = if obey { None } else { ctx.hooks.deny_writes() };
+        if let Some(e) = denied.as_deref().filter(|e| e.starts_with("MISCONF")) {
             let e = if e.contains("AOF") {
                 format!("MISCONF Redis is configured to persist data to AOF, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts. AOF error: {}", e.rsplit("AOF error: ").next().unwrap_or(""))
             } else {
@@ -90,13 +104,20 @@ pub(crate) fn prepare(ctx: &mut Ctx<'_, '_>, flags: ScriptFlags, ro: bool) -> Cm
             };
             return Err(CmdError::Raw(e));
         }
+        if ro {
+            return Err(CmdError::Other(
+                "Can not execute a script with write flag using *_ro command.".into(),
+            ));
+        }
+        if let Some(e) = denied {
+            return Err(CmdError::Raw(e));
+        }
     }
-    if ro {
-        return Err(CmdError::Other(
-            "Can not execute a script with write flag using *_ro command.".into(),
-        ));
-    }
-    if engine.gates.out_of_memory.load(Ordering::Relaxed) && !flags.has(ScriptFlags::ALLOW_OOM) {
+    // no-writes implies allow-oom.
+    if engine.gates.out_of_memory.load(Ordering::Relaxed)
+        && !flags.has(ScriptFlags::ALLOW_OOM)
+        && !flags.has(ScriptFlags::NO_WRITES)
+    {
         return Err(CmdError::Raw(
             "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'".into(),
         ));
@@ -158,10 +179,7 @@ pub(crate) fn run(
     r.client.store(ctx.client.id, Ordering::Release);
     r.active.store(true, Ordering::Release);
 
-    let hooks = TxHooks {
-        inner: ctx.hooks,
-        log: parking_lot::Mutex::new(Vec::new()),
-    };
+    let hooks = TxHooks::new(ctx.hooks);
     let saved_db = ctx.client.db;
     let saved_in_exec = ctx.client.in_exec;
     ctx.client.in_exec = true;
@@ -297,13 +315,10 @@ pub(crate) fn run(
     ctx.client.in_script = false;
     ctx.client.script_time = None;
     // Still under the script's locks: its effects reach the log in order.
-    let log = hooks.log.into_inner();
-    if !log.is_empty() {
-        // Inside EXEC the transaction's own MULTI/EXEC wraps it already.
-        let offset = crate::transaction::propagate_block(ctx.hooks, &log, !saved_in_exec);
-        if offset > 0 {
-            ctx.client.aof_offset = offset;
-        }
+    // Inside EXEC the transaction's own MULTI/EXEC wraps it already.
+    let offset = hooks.flush(!saved_in_exec);
+    if offset > 0 {
+        ctx.client.aof_offset = offset;
     }
     r.active.store(false, Ordering::Release);
     r.busy.store(false, Ordering::Release);

@@ -199,6 +199,21 @@ impl RunCtx<'_, '_> {
                 "ERR This Redis command is not allowed from script",
             ));
         }
+        // scriptVerifyAllowStale: a script allowed to run on a stale replica may
+        // call only what is flagged stale.
+        if !flags.has(Flags::STALE)
+            && !self.client.loading
+            && engine
+                .gates
+                .stale_replica
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(refuse(
+                engine,
+                Some(cmd),
+                "ERR Can not execute the command on a stale replica",
+            ));
+        }
         if !self.client.acl_free() {
             if let Err(d) =
                 crate::acl::check::check_id(&self.client.user, cmd.acl_id, cmd.meta, args)
