@@ -490,3 +490,30 @@ fn scripts_on_a_stale_replica_follow_their_flags() {
     }
     d.check(&["REPLICAOF", "NO", "ONE"]);
 }
+
+/// min-replicas-to-write unmet: writes and write scripts get NOREPLICAS, PING and
+/// reads (scripts with no-writes or without a shebang that only read) still run.
+#[test]
+fn scripts_and_ping_without_enough_good_replicas() {
+    let mut d = Diff::new();
+    d.check(&["SET", "x", "some value"]);
+    d.check(&["CONFIG", "SET", "min-replicas-to-write", "1"]);
+    for args in [
+        &["PING"][..],
+        &["SET", "x", "1"],
+        &["GET", "x"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get','x')",
+            "1",
+            "x",
+        ],
+        &["EVAL", "return redis.call('get','x')", "1", "x"],
+        &["EVAL", "#!lua\nreturn redis.call('get','x')", "1", "x"],
+        &["EVAL", "return redis.call('set','x', 1)", "1", "x"],
+        &["EVAL_RO", "#!lua\nreturn 1", "0"],
+    ] {
+        d.check(args);
+    }
+    d.check(&["CONFIG", "SET", "min-replicas-to-write", "0"]);
+}

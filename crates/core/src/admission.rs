@@ -149,7 +149,12 @@ pub fn admit(
         && !client.loading
         && (engine.propagating.load(Relaxed) || engine.bgsave_failed.load(Relaxed))
     {
-        if let Some(e) = hooks.deny_writes() {
+        // PING is refused only for the disk errors (Redis's deny_write_type);
+        // NOREPLICAS and a failover's refusal are for writes.
+        if let Some(e) = hooks
+            .deny_writes()
+            .filter(|e| write || e.starts_with("MISCONF"))
+        {
             return Err(CmdError::Raw(e));
         }
     }
