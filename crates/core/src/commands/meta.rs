@@ -876,6 +876,37 @@ impl CommandMeta {
         out
     }
 
+    /// For a command whose only key spec is one key at a fixed index (GET, SET,
+    /// INCR, HSET, ...): that key's position and flags, `Some(None)` when `args`
+    /// is too short to hold it; `None` for every other command (use
+    /// [`keys`](Self::keys)). Lets the per-command ACL check skip building a list.
+    #[inline]
+    pub fn single_key(&self, args: &[&[u8]]) -> Option<Option<(usize, KeyFlags)>> {
+        let [spec] = &self.key_specs[..] else {
+            return None;
+        };
+        if self.getkeys_proc.is_some()
+            || spec.flags.has(KeyFlags::NOT_KEY)
+            || spec.flags.has(KeyFlags::VARIABLE_FLAGS)
+        {
+            return None;
+        }
+        match (&spec.begin, &spec.find) {
+            (
+                BeginSearch::Index(i),
+                FindKeys::Range {
+                    lastkey: 0,
+                    step: 1,
+                    limit: 0,
+                },
+            ) if *i >= 1 => {
+                let i = *i as usize;
+                Some((i < args.len()).then_some((i, spec.flags)))
+            }
+            _ => None,
+        }
+    }
+
     /// Calls `f(position, flags)` for each key of [`keys`](Self::keys).
     pub fn for_each_key_with_flags(&self, args: &[&[u8]], mut f: impl FnMut(usize, KeyFlags)) {
         for k in self.keys(args) {
@@ -1207,6 +1238,31 @@ mod tests {
         let m = &redis_commands()[cmd];
         let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
         m.key_positions(&a)
+    }
+
+    #[test]
+    fn single_key_agrees_with_the_key_specs() {
+        let argv = ["x", "k1", "k2", "k3", "k4", "k5"];
+        let mut fast = 0;
+        for m in redis_commands().values() {
+            for cmd in std::iter::once(m).chain(m.subcommands.iter()) {
+                for n in 1..=argv.len() {
+                    let a: Vec<&[u8]> = argv[..n].iter().map(|s| s.as_bytes()).collect();
+                    if let Some(single) = cmd.single_key(&a) {
+                        fast += 1;
+                        let general: Vec<(usize, KeyFlags)> =
+                            cmd.keys(&a).iter().map(|k| (k.pos, k.flags)).collect();
+                        assert_eq!(
+                            single.into_iter().collect::<Vec<_>>(),
+                            general,
+                            "{}",
+                            cmd.name
+                        );
+                    }
+                }
+            }
+        }
+        assert!(fast > 100, "most commands have one fixed key: {fast}");
     }
 
     #[test]
