@@ -39,6 +39,8 @@ pub struct ClientHandle {
     pub qbuf_idle: AtomicBool,
     /// Bytes pending in the output buffer.
     pub omem: AtomicUsize,
+    /// What its buffers and bookkeeping hold (`client_mem.rs`).
+    pub mem: crate::client_mem::ClientMem,
     /// Name, lib-name, lib-ver, last command.
     pub info: Mutex<ClientText>,
     /// CLIENT NO-EVICT.
@@ -116,6 +118,7 @@ impl ClientHandle {
             qbuf_free: AtomicUsize::new(0),
             qbuf_idle: AtomicBool::new(false),
             omem: AtomicUsize::new(0),
+            mem: crate::client_mem::ClientMem::default(),
             info: Mutex::new(ClientText {
                 cmd: "NULL".into(),
                 ..ClientText::default()
@@ -201,6 +204,9 @@ impl ClientHandle {
         } else {
             -1
         };
+        if self.unix {
+            flags.push('U');
+        }
         if self.no_evict.load(Relaxed) {
             flags.push('e');
         }
@@ -209,12 +215,16 @@ impl ClientHandle {
         }
         let qbuf = self.qbuf.load(Relaxed);
         let qbuf_free = self.qbuf_free.load(Relaxed);
-        // The reply buffer of the last batch plus the letters waiting.
+        // The replies of the running batch (Redis's reply buffer), then what
+        // waits: replies its full socket did not take and letters (the list).
         let obl = self.omem.load(Relaxed);
-        let oll = self.mailbox.queued_letters();
-        let omem = obl + self.mailbox.queued_bytes();
+        let pending = self.mem.obuf_pending.load(Relaxed);
+        let oll = self.mailbox.queued_letters() + usize::from(pending > 0);
+        let omem = self.output_mem();
+        let rbs = self.mem.obuf_cap.load(Relaxed);
+        let events = if pending > 0 { "rw" } else { "r" };
         let mut line = format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={redir} resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={rbs} rbp={rbs} obl={} oll={} omem={} tot-mem={} events={events} cmd={} user={} redir={redir} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -227,11 +237,12 @@ impl ClientHandle {
             multi,
             qbuf,
             qbuf_free,
-            qbuf + qbuf_free,
+            self.mem.argv.load(Relaxed),
+            self.mem.multi.load(Relaxed),
             obl,
             oll,
             omem,
-            qbuf + qbuf_free + omem,
+            self.total_mem(),
             t.cmd,
             if t.user.is_empty() { "default" } else { &t.user },
             self.resp.load(Relaxed)

@@ -93,7 +93,7 @@ const MAXMEMORY_POLICIES: &[&str] = &[
 
 params! {
     Port: "port", Kind::Int(0, 65535), "6379", YES;
-    Bind: "bind", Kind::Bind, "127.0.0.1 -::1", YES;
+    Bind: "bind", Kind::Bind, "* -::*", YES;
     ProtectedMode: "protected-mode", Kind::Bool, "yes", YES;
     TcpBacklog: "tcp-backlog", Kind::Int(0, i32::MAX as i64), "511", NO;
     Unixsocket: "unixsocket", Kind::Str, "", NO;
