@@ -223,7 +223,7 @@ where
         state.commands_processed.fetch_add(executed, Relaxed);
         watching = !client.watch.is_empty();
         monitoring = client.monitor;
-        publish(&handle, &client, &input, &out, &state);
+        publish(&handle, &client, (&input, parser.partial()), &out, &state);
         if close {
             crate::client_mem::release(&state, &handle);
         } else {
@@ -571,7 +571,7 @@ where
 fn publish(
     handle: &ClientHandle,
     client: &Client,
-    input: &BytesMut,
+    (input, (pending, argv)): (&BytesMut, (usize, usize)),
     out: &ReplyBuf,
     state: &ServerState,
 ) {
@@ -587,10 +587,14 @@ fn publish(
         },
         Relaxed,
     );
-    handle.qbuf.store(input.len(), Relaxed);
+    // Complete arguments of a request still arriving count as `argv-mem`, the
+    // rest as `qbuf` (Redis moves each argument out of its query buffer).
+    let pending = pending.min(input.len());
+    handle.qbuf.store(input.len() - pending, Relaxed);
     handle
         .qbuf_free
         .store(input.capacity() - input.len(), Relaxed);
+    handle.mem.argv.store(argv, Relaxed);
     handle.omem.store(out.len(), Relaxed);
     handle.no_evict.store(client.no_evict, Relaxed);
     handle.multi.store(
