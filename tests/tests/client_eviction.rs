@@ -4,11 +4,20 @@
 
 use std::time::{Duration, Instant};
 
+use ferrokv_resp::Frame;
 use ferrokv_tests::{show, Conn, Server};
+
+/// A bulk or simple string reply as text.
+fn text(f: &Frame) -> String {
+    match f {
+        Frame::Bulk(b) | Frame::Simple(b) => String::from_utf8_lossy(b).into_owned(),
+        other => show(other),
+    }
+}
 
 /// A field of the client named `name` in CLIENT LIST (None: no such client).
 fn field(admin: &mut Conn, name: &str, f: &str) -> Option<u64> {
-    let list = show(&admin.cmd(&["CLIENT", "LIST"]));
+    let list = text(&admin.cmd(&["CLIENT", "LIST"]));
     let line = list
         .lines()
         .find(|l| l.contains(&format!(" name={name} ")))?;
@@ -18,7 +27,7 @@ fn field(admin: &mut Conn, name: &str, f: &str) -> Option<u64> {
 }
 
 fn info_field(admin: &mut Conn, f: &str) -> u64 {
-    let info = show(&admin.cmd(&["INFO", "stats"]));
+    let info = text(&admin.cmd(&["INFO", "stats"]));
     info.lines()
         .find_map(|l| l.strip_prefix(&format!("{f}:")))
         .and_then(|v| v.trim().parse().ok())
@@ -39,7 +48,7 @@ fn eventually(mut cond: impl FnMut() -> bool) -> bool {
 
 fn named(server: &Server, name: &str) -> Conn {
     let mut c = server.conn();
-    assert_eq!(show(&c.cmd(&["CLIENT", "SETNAME", name])), "OK");
+    assert_eq!(text(&c.cmd(&["CLIENT", "SETNAME", name])), "OK");
     c
 }
 

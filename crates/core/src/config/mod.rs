@@ -403,7 +403,8 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
         }
         Kind::Bind => {
             let parts: Vec<&str> = value.split_whitespace().collect();
-            if parts.is_empty() || parts.len() > 16 {
+            // No address at all is allowed: nothing listens on TCP.
+            if parts.len() > 16 {
                 return Err("Too many bind addresses specified.".into());
             }
             Ok((parts.join(" "), 0))
