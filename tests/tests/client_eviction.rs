@@ -79,7 +79,10 @@ fn a_big_query_buffer_gets_its_client_evicted() {
         "the big client is evicted"
     );
     assert!(big.read().is_none(), "its connection is closed");
-    assert!(field(&mut admin, "small", "qbuf").is_some(), "the small one stays");
+    assert!(
+        field(&mut admin, "small", "qbuf").is_some(),
+        "the small one stays"
+    );
     assert_eq!(info_field(&mut admin, "evicted_clients"), 1);
     admin.cmd(&["CONFIG", "RESETSTAT"]);
     assert_eq!(info_field(&mut admin, "evicted_clients"), 0);
@@ -94,8 +97,9 @@ fn a_no_evict_client_stays_over_the_limit() {
     let mut keeper = named(&server, "keeper");
     keeper.cmd(&["CLIENT", "NO-EVICT", "on"]);
     fill_query_buffer(&mut keeper, 2_000_000);
-    assert!(eventually(|| field(&mut admin, "keeper", "qbuf")
-        .is_some_and(|q| q >= 2_000_000)));
+    assert!(eventually(
+        || field(&mut admin, "keeper", "qbuf").is_some_and(|q| q >= 2_000_000)
+    ));
     assert!(field(&mut admin, "keeper", "tot-mem").is_some_and(|m| m > 1 << 20));
     assert_eq!(info_field(&mut admin, "evicted_clients"), 0);
     // Lowering the limit finds nothing to evict: both clients are NO-EVICT.

@@ -58,7 +58,9 @@ fn client_kill_by_own_id_closes_after_the_reply() {
     };
     let (ours, theirs) = (id(&mut d.ours), id(&mut d.theirs));
     let a = d.ours.cmd(&["CLIENT", "KILL", "ID", &ours, "SKIPME", "no"]);
-    let b = d.theirs.cmd(&["CLIENT", "KILL", "ID", &theirs, "SKIPME", "no"]);
+    let b = d
+        .theirs
+        .cmd(&["CLIENT", "KILL", "ID", &theirs, "SKIPME", "no"]);
     assert_eq!(show(&a), show(&b));
     assert!(d.ours.read().is_none() && d.theirs.read().is_none());
 }

@@ -268,13 +268,13 @@ mod tests {
     fn the_limit_is_bytes_or_a_percentage_with_a_floor() {
         let c = Config::default();
         assert_eq!(limit_of(&c), 0);
-        c.set("maxmemory-clients", "3mb").unwrap();
+        c.set("maxmemory-clients", "3mb", false).unwrap();
         assert_eq!(limit_of(&c), 3 << 20);
-        c.set("maxmemory-clients", "1000").unwrap();
+        c.set("maxmemory-clients", "1000", false).unwrap();
         assert_eq!(limit_of(&c), MIN_LIMIT);
-        c.set("maxmemory-clients", "7%").unwrap();
+        c.set("maxmemory-clients", "7%", false).unwrap();
         assert_eq!(limit_of(&c), 0, "a percentage of no maxmemory is no limit");
-        c.set("maxmemory", "6mb").unwrap();
+        c.set("maxmemory", "6mb", false).unwrap();
         assert_eq!(limit_of(&c), (6.0 * 1048576.0 * 0.07) as usize);
     }
 }

@@ -39,6 +39,9 @@ pub struct ClientHandle {
     pub qbuf_idle: AtomicBool,
     /// Bytes pending in the output buffer.
     pub omem: AtomicUsize,
+    /// It read bytes it has not finished with (set after a read, cleared when
+    /// it published the batch's state): see [`settle`].
+    pub busy: AtomicBool,
     /// What its buffers and bookkeeping hold (`client_mem.rs`).
     pub mem: crate::client_mem::ClientMem,
     /// Name, lib-name, lib-ver, last command.
@@ -118,6 +121,7 @@ impl ClientHandle {
             qbuf_free: AtomicUsize::new(0),
             qbuf_idle: AtomicBool::new(false),
             omem: AtomicUsize::new(0),
+            busy: AtomicBool::new(false),
             mem: crate::client_mem::ClientMem::default(),
             info: Mutex::new(ClientText {
                 cmd: "NULL".into(),
@@ -334,5 +338,52 @@ impl Clients {
     /// The client with `id`.
     pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
         self.map.lock().get(&id).cloned()
+    }
+}
+
+/// Bytes the kernel holds for `fd` that nobody read yet (0 on any failure).
+fn unread_bytes(fd: i64) -> usize {
+    let Ok(fd) = i32::try_from(fd) else {
+        return 0;
+    };
+    if fd < 0 {
+        return 0;
+    }
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer, which points to `n`;
+    // on a descriptor that is not a socket (or no longer open) it fails and
+    // leaves `n` alone.
+    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n as *mut libc::c_int) };
+    if rc == 0 {
+        n.max(0) as usize
+    } else {
+        0
+    }
+}
+
+/// Before CLIENT LIST describes the others: lets the connections that have
+/// requests waiting (in their socket, or read and still running) get through
+/// them first, for at most 100 ms. Redis's one event loop has handled what
+/// arrived before a CLIENT LIST by the time it runs it; with connections on
+/// several threads, a client that just sent a big request, or one whose reply is
+/// about to close it, would otherwise be described as it was before. A client
+/// that is not served (blocked, paused, CLIENT LIST itself) is not waited for.
+pub fn settle(st: &crate::state::ServerState, me: u64) {
+    let deadline = Instant::now() + std::time::Duration::from_millis(100);
+    let pending = |c: &ClientHandle| {
+        c.id != me
+            && !c.blocked.load(Relaxed)
+            && c.kind.load(Relaxed) == KIND_NORMAL
+            && (c.busy.load(Relaxed) || (!c.tls.load(Relaxed) && unread_bytes(c.fd) > 0))
+    };
+    let mut waiting: Vec<Arc<ClientHandle>> = st
+        .clients
+        .all()
+        .into_iter()
+        .filter(|c| pending(c))
+        .collect();
+    while !waiting.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_micros(50));
+        waiting.retain(|c| !c.mailbox.closing() && pending(c));
     }
 }

@@ -104,6 +104,7 @@ where
             if n > 0 {
                 qbuf.freed = false;
                 handle.qbuf_idle.store(false, Relaxed);
+                handle.busy.store(true, Relaxed);
             }
             if n > 0 {
                 state.net_input.fetch_add(n as u64, Relaxed);
@@ -229,6 +230,7 @@ where
         } else {
             crate::client_mem::account(&state, &handle);
         }
+        handle.busy.store(false, Relaxed);
         if close {
             // Gone for others before its last reply is out (QUIT's OK): an
             // invalidation redirected to it now finds it missing, as in Redis,
@@ -262,6 +264,7 @@ where
                     handle.mem.obuf_pending.store(bytes.len(), Relaxed);
                     handle.mem.obuf_cap.store(bytes.capacity(), Relaxed);
                     qbuf.freed = false;
+                    handle.busy.store(true, Relaxed);
                     parse_first = true;
                     continue;
                 }

@@ -404,14 +404,18 @@ async fn run_link(st: Arc<ServerState>, host: String, port: u16, generation: u64
 }
 
 /// Connects to the master, from `bind-source-addr` when it is set.
-async fn connect_from_source(st: &ServerState, host: &str, port: u16) -> std::io::Result<TcpStream> {
+async fn connect_from_source(
+    st: &ServerState,
+    host: &str,
+    port: u16,
+) -> std::io::Result<TcpStream> {
     let source = st.engine.config.string_named("bind-source-addr");
     if source.is_empty() {
         return TcpStream::connect((host, port)).await;
     }
-    let ip: std::net::IpAddr = source
-        .parse()
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad bind-source-addr"))?;
+    let ip: std::net::IpAddr = source.parse().map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad bind-source-addr")
+    })?;
     let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address to connect to");
     for addr in tokio::net::lookup_host((host, port)).await? {
         if addr.is_ipv4() != ip.is_ipv4() {

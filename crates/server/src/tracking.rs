@@ -226,7 +226,9 @@ pub fn disable(st: &ServerState, h: &ClientHandle) {
     }
     *t = TrackState::default();
     drop(t);
-    h.mem.prefixes.store(0, std::sync::atomic::Ordering::Relaxed);
+    h.mem
+        .prefixes
+        .store(0, std::sync::atomic::Ordering::Relaxed);
     st.engine.tracking.client_off();
 }
 
