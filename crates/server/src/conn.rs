@@ -358,6 +358,7 @@ async fn write_or_read<S: AsyncRead + AsyncWrite + Unpin>(
     may_read: bool,
 ) -> Flushed {
     let mut written = 0usize;
+    let mut reading = may_read;
     let io = std::future::poll_fn(|cx| {
         use std::pin::Pin;
         use std::task::Poll;
@@ -371,15 +372,15 @@ async fn write_or_read<S: AsyncRead + AsyncWrite + Unpin>(
         if written == bytes.len() {
             return Poll::Ready(Flushed::All);
         }
-        if may_read {
+        if reading {
             // Rare (a client that does not read its replies): a copy through
             // the stack keeps this free of unsafe code.
             let mut chunk = [0u8; 4096];
             let mut rb = tokio::io::ReadBuf::new(&mut chunk);
             match Pin::new(&mut *stream).poll_read(cx, &mut rb) {
-                Poll::Ready(Ok(())) if rb.filled().is_empty() => {
-                    return Poll::Ready(Flushed::Closed)
-                }
+                // The peer stopped sending (or the read failed): the replies
+                // still go out; the next read sees the end.
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => reading = false,
                 Poll::Ready(Ok(())) => {
                     input.extend_from_slice(rb.filled());
                     return Poll::Ready(Flushed::Partly {
@@ -387,7 +388,7 @@ async fn write_or_read<S: AsyncRead + AsyncWrite + Unpin>(
                         read: rb.filled().len(),
                     });
                 }
-                Poll::Ready(Err(_)) => return Poll::Ready(Flushed::Closed),
+                Poll::Ready(Err(_)) => reading = false,
                 Poll::Pending => {}
             }
         }

@@ -398,6 +398,29 @@ mod tests {
     }
 
     #[test]
+    fn queued_bytes_count_toward_client_eviction_while_it_is_on() {
+        let cfg = ferrokv_core::config::Config::default();
+        let off = std::sync::Arc::new(crate::client_mem::ClientMemory::new(&cfg));
+        let m = Mailbox::default();
+        m.start_accounting(&off);
+        m.post(Bytes::from_static(b"12345"));
+        assert_eq!(off.total(), 0, "nothing is summed while off");
+        cfg.set("maxmemory-clients", "1mb", false).unwrap();
+        let on = std::sync::Arc::new(crate::client_mem::ClientMemory::new(&cfg));
+        let m = Mailbox::default();
+        m.post(Bytes::from_static(b"12"));
+        m.start_accounting(&on);
+        assert_eq!(on.total(), 2, "what was queued counts from the start");
+        m.post(Bytes::from_static(b"345"));
+        assert_eq!(on.total(), 5);
+        m.drain_into(&mut bytes::BytesMut::new());
+        assert_eq!(on.total(), 0, "handed over to the connection");
+        m.post(Bytes::from_static(b"6789"));
+        m.stop_accounting();
+        assert_eq!(on.total(), 0, "a client that goes leaves the sum");
+    }
+
+    #[test]
     fn unsent_bytes_count_toward_the_limit() {
         let m = Mailbox::default();
         m.set_limit(10);
