@@ -464,6 +464,7 @@ impl Engine {
                 return Ok(());
             }
             if let Some(m) = &mut client.multi {
+                m.argv_mem += args.iter().map(|a| a.len() + 8).sum::<usize>();
                 m.queued.push(args.iter().map(|a| a.to_vec()).collect());
                 // A script counts with the flags it declares (Redis's
                 // getCommandFlags): a read-only one keeps EXEC a read.

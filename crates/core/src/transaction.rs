@@ -53,6 +53,9 @@ pub struct Multi {
     pub not_loading: bool,
     /// A command was rejected while queueing: EXEC replies EXECABORT.
     pub aborted: bool,
+    /// Bytes of the queued arguments plus a pointer each (CLIENT LIST's
+    /// `multi-mem`, Redis's mstate.argv_len_sums).
+    pub argv_mem: usize,
 }
 
 /// The keys one client watches.
@@ -75,6 +78,11 @@ impl Watched {
     /// Whether nothing is watched.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// How many keys are watched.
+    pub fn len(&self) -> usize {
+        self.keys.len()
     }
 
     /// Whether a watched key changed or expired since WATCH (at time `now`).

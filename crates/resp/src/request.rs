@@ -102,6 +102,9 @@ pub struct RequestParser {
     inline: bool,
     /// Bytes the current incomplete bulk needs in total (a hint to size reads).
     need: usize,
+    /// Where the argument being received starts (its data once its length line
+    /// is in) in an incomplete multibulk request.
+    pending: usize,
 }
 
 impl Default for RequestParser {
@@ -126,6 +129,7 @@ impl RequestParser {
             inline_buf: Vec::new(),
             inline: false,
             need: 0,
+            pending: 0,
         }
     }
 
@@ -225,6 +229,7 @@ impl RequestParser {
                     return Err(ProtocolError::TooBigBulkCount);
                 }
                 self.state = State::MultiBulk { remaining, pos };
+                self.pending = pos;
                 return Ok(None);
             };
             let line = match line.split_first() {
@@ -252,6 +257,7 @@ impl RequestParser {
             let end = data_start.saturating_add(len);
             if buf.len() < end.saturating_add(2) {
                 self.need = end.saturating_add(2);
+                self.pending = data_start;
                 self.state = State::MultiBulk { remaining, pos };
                 return Ok(None);
             }
@@ -276,6 +282,28 @@ impl RequestParser {
     /// ```
     pub fn bytes_needed(&self) -> usize {
         self.need
+    }
+
+    /// After `Ok(None)` on a multibulk request: where the argument being received
+    /// starts in the buffer (past its `$<len>` line once that is in), and the
+    /// bytes of the arguments already complete. What Redis's CLIENT LIST shows as
+    /// `qbuf` and `argv-mem` of a client sending a request in parts, since Redis
+    /// moves each complete argument out of its query buffer. `(0, 0)` otherwise.
+    ///
+    /// ```
+    /// use ferrokv_resp::RequestParser;
+    /// let mut p = RequestParser::default();
+    /// assert_eq!(p.parse(b"*2\r\n$3\r\nSET\r\n$100\r\nab").unwrap(), None);
+    /// assert_eq!(p.partial(), (19, 3));
+    /// ```
+    pub fn partial(&self) -> (usize, usize) {
+        match self.state {
+            State::MultiBulk { .. } => (
+                self.pending,
+                self.ranges.iter().map(|r| r.end - r.start).sum(),
+            ),
+            _ => (0, 0),
+        }
     }
 
     /// Number of arguments of the last complete request.

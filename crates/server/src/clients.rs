@@ -39,6 +39,11 @@ pub struct ClientHandle {
     pub qbuf_idle: AtomicBool,
     /// Bytes pending in the output buffer.
     pub omem: AtomicUsize,
+    /// It read bytes it has not finished with (set after a read, cleared when
+    /// it published the batch's state): see [`settle`].
+    pub busy: AtomicBool,
+    /// What its buffers and bookkeeping hold (`client_mem.rs`).
+    pub mem: crate::client_mem::ClientMem,
     /// Name, lib-name, lib-ver, last command.
     pub info: Mutex<ClientText>,
     /// CLIENT NO-EVICT.
@@ -116,6 +121,8 @@ impl ClientHandle {
             qbuf_free: AtomicUsize::new(0),
             qbuf_idle: AtomicBool::new(false),
             omem: AtomicUsize::new(0),
+            busy: AtomicBool::new(false),
+            mem: crate::client_mem::ClientMem::default(),
             info: Mutex::new(ClientText {
                 cmd: "NULL".into(),
                 ..ClientText::default()
@@ -201,6 +208,9 @@ impl ClientHandle {
         } else {
             -1
         };
+        if self.unix {
+            flags.push('U');
+        }
         if self.no_evict.load(Relaxed) {
             flags.push('e');
         }
@@ -209,12 +219,16 @@ impl ClientHandle {
         }
         let qbuf = self.qbuf.load(Relaxed);
         let qbuf_free = self.qbuf_free.load(Relaxed);
-        // The reply buffer of the last batch plus the letters waiting.
+        // The replies of the running batch (Redis's reply buffer), then what
+        // waits: replies its full socket did not take and letters (the list).
         let obl = self.omem.load(Relaxed);
-        let oll = self.mailbox.queued_letters();
-        let omem = obl + self.mailbox.queued_bytes();
+        let pending = self.mem.obuf_pending.load(Relaxed);
+        let oll = self.mailbox.queued_letters() + usize::from(pending > 0);
+        let omem = self.output_mem();
+        let rbs = self.mem.obuf_cap.load(Relaxed);
+        let events = if pending > 0 { "rw" } else { "r" };
         let mut line = format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={redir} resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={rbs} rbp={rbs} obl={} oll={} omem={} tot-mem={} events={events} cmd={} user={} redir={redir} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -227,11 +241,12 @@ impl ClientHandle {
             multi,
             qbuf,
             qbuf_free,
-            qbuf + qbuf_free,
+            self.mem.argv.load(Relaxed),
+            self.mem.multi.load(Relaxed),
             obl,
             oll,
             omem,
-            qbuf + qbuf_free + omem,
+            self.total_mem(),
             t.cmd,
             if t.user.is_empty() { "default" } else { &t.user },
             self.resp.load(Relaxed)
@@ -323,5 +338,52 @@ impl Clients {
     /// The client with `id`.
     pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
         self.map.lock().get(&id).cloned()
+    }
+}
+
+/// Bytes the kernel holds for `fd` that nobody read yet (0 on any failure).
+fn unread_bytes(fd: i64) -> usize {
+    let Ok(fd) = i32::try_from(fd) else {
+        return 0;
+    };
+    if fd < 0 {
+        return 0;
+    }
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer, which points to `n`;
+    // on a descriptor that is not a socket (or no longer open) it fails and
+    // leaves `n` alone.
+    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n as *mut libc::c_int) };
+    if rc == 0 {
+        n.max(0) as usize
+    } else {
+        0
+    }
+}
+
+/// Before CLIENT LIST describes the others: lets the connections that have
+/// requests waiting (in their socket, or read and still running) get through
+/// them first, for at most 100 ms. Redis's one event loop has handled what
+/// arrived before a CLIENT LIST by the time it runs it; with connections on
+/// several threads, a client that just sent a big request, or one whose reply is
+/// about to close it, would otherwise be described as it was before. A client
+/// that is not served (blocked, paused, CLIENT LIST itself) is not waited for.
+pub fn settle(st: &crate::state::ServerState, me: u64) {
+    let deadline = Instant::now() + std::time::Duration::from_millis(100);
+    let pending = |c: &ClientHandle| {
+        c.id != me
+            && !c.blocked.load(Relaxed)
+            && c.kind.load(Relaxed) == KIND_NORMAL
+            && (c.busy.load(Relaxed) || (!c.tls.load(Relaxed) && unread_bytes(c.fd) > 0))
+    };
+    let mut waiting: Vec<Arc<ClientHandle>> = st
+        .clients
+        .all()
+        .into_iter()
+        .filter(|c| pending(c))
+        .collect();
+    while !waiting.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_micros(50));
+        waiting.retain(|c| !c.mailbox.closing() && pending(c));
     }
 }

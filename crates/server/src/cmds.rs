@@ -109,6 +109,7 @@ fn refresh_self(ctx: &Ctx<'_, '_>, st: &ServerState) {
 fn client_list(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let st = state(ctx)?;
     refresh_self(ctx, st);
+    crate::clients::settle(st, ctx.client.id);
     let all = st.clients.all();
     let mut text = String::new();
     if args.len() == 4 && is_kw(args[2], "type") {

@@ -52,13 +52,20 @@ where
     // larger than its recent peak.
     let mut qbuf = QueryBufferSizing::default();
     crate::obuf::apply_class(&state, &handle);
+    crate::client_mem::start(&state, &handle);
     loop {
-        if !qbuf.freed && input.capacity() - input.len() < READ_CHUNK / 4 {
-            let want = parser
-                .bytes_needed()
-                .saturating_sub(input.len())
-                .max(READ_CHUNK);
-            input.reserve(want);
+        if !qbuf.freed {
+            let need = parser.bytes_needed();
+            if need > input.len() {
+                // The rest of a bulk is awaited: room for exactly that request,
+                // as Redis sizes its query buffer to a big argument (client
+                // eviction and CLIENT LIST see what the client really costs).
+                if input.capacity() < need {
+                    input.reserve(need - input.len());
+                }
+            } else if input.capacity() - input.len() < READ_CHUNK / 4 {
+                input.reserve(READ_CHUNK);
+            }
         }
         if !std::mem::take(&mut parse_first) {
             let idle_timeout = engine.config.int(P::Timeout);
@@ -97,6 +104,7 @@ where
             if n > 0 {
                 qbuf.freed = false;
                 handle.qbuf_idle.store(false, Relaxed);
+                handle.busy.store(true, Relaxed);
             }
             if n > 0 {
                 state.net_input.fetch_add(n as u64, Relaxed);
@@ -216,7 +224,13 @@ where
         state.commands_processed.fetch_add(executed, Relaxed);
         watching = !client.watch.is_empty();
         monitoring = client.monitor;
-        publish(&handle, &client, &input, &out, &state);
+        publish(&handle, &client, (&input, parser.partial()), &out, &state);
+        if close {
+            crate::client_mem::release(&state, &handle);
+        } else {
+            crate::client_mem::account(&state, &handle);
+        }
+        handle.busy.store(false, Relaxed);
         if close {
             // Gone for others before its last reply is out (QUIT's OK): an
             // invalidation redirected to it now finds it missing, as in Redis,
@@ -227,21 +241,43 @@ where
             // The AOF holds this client's writes (fsynced with appendfsync always)
             // before it hears they were done.
             state.aof.before_reply(&engine, client.aof_offset).await;
+            // While its socket is full, the client's next requests are still read
+            // and run, their replies queued behind (as Redis keeps serving a
+            // client that does not read); not while it is closing, held,
+            // paused or blocked.
+            let may_read = !close && !held && paused.is_none() && block.is_none();
             let bytes = out.buffer_mut();
             // While its socket is full these bytes count toward its output limits,
             // and a close (a limit reached, CLIENT KILL) ends the wait.
             handle.mailbox.set_unsent(bytes.len());
-            let written = write_or_close(&mut stream, bytes, &handle).await;
-            handle.mailbox.set_unsent(0);
-            if !written {
-                break;
+            let flushed = write_or_read(&mut stream, bytes, &mut input, &handle, may_read).await;
+            match flushed {
+                Flushed::All => handle.mailbox.set_unsent(0),
+                Flushed::Closed => break,
+                Flushed::Partly { written, read } => {
+                    state.net_output.fetch_add(written as u64, Relaxed);
+                    state.writes.fetch_add(1, Relaxed);
+                    state.net_input.fetch_add(read as u64, Relaxed);
+                    state.reads.fetch_add(1, Relaxed);
+                    bytes.advance(written);
+                    handle.mailbox.set_unsent(bytes.len());
+                    handle.mem.obuf_pending.store(bytes.len(), Relaxed);
+                    handle.mem.obuf_cap.store(bytes.capacity(), Relaxed);
+                    qbuf.freed = false;
+                    handle.busy.store(true, Relaxed);
+                    parse_first = true;
+                    continue;
+                }
             }
+            handle.mem.obuf_pending.store(0, Relaxed);
             state.net_output.fetch_add(bytes.len() as u64, Relaxed);
             state.writes.fetch_add(1, Relaxed);
             bytes.clear();
             // Do not keep a huge buffer around after one big reply.
             if bytes.capacity() > 1024 * 1024 {
                 *bytes = BytesMut::with_capacity(READ_CHUNK);
+                handle.mem.obuf_cap.store(READ_CHUNK, Relaxed);
+                crate::client_mem::account(&state, &handle);
             }
             handle.omem.store(0, Relaxed);
         }
@@ -280,6 +316,7 @@ where
             qbuf.trim(&mut input);
         }
     }
+    crate::client_mem::release(&state, &handle);
     if watching {
         engine.watches.forget_client(handle.id);
     }
@@ -298,20 +335,71 @@ where
     crate::alloc::flush_thread_cache();
 }
 
-/// Writes `bytes`, unless the client is asked to close first (an output limit
-/// reached by letters posted while its socket is full, CLIENT KILL). Returns
-/// whether everything was written.
-async fn write_or_close<S: AsyncWrite + Unpin>(
+/// How a write of replies ended.
+enum Flushed {
+    /// Everything was written.
+    All,
+    /// The connection is to close (the peer went, a write failed, a kill).
+    Closed,
+    /// The socket is full and the client sent more: `written` bytes went out,
+    /// `read` bytes were appended to the input.
+    Partly { written: usize, read: usize },
+}
+
+/// Writes `bytes`; while the socket takes no more, reads what the client sends
+/// (when `may_read`), returning as soon as something arrived, so that its
+/// requests run while their replies queue up. A close (an output limit reached
+/// by letters, CLIENT KILL, client eviction) ends the wait.
+async fn write_or_read<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     bytes: &[u8],
+    input: &mut BytesMut,
     handle: &ClientHandle,
-) -> bool {
-    // The write first: when the socket takes everything at once (the common case)
-    // the close is never waited for.
+    may_read: bool,
+) -> Flushed {
+    let mut written = 0usize;
+    let mut reading = may_read;
+    let io = std::future::poll_fn(|cx| {
+        use std::pin::Pin;
+        use std::task::Poll;
+        while written < bytes.len() {
+            match Pin::new(&mut *stream).poll_write(cx, &bytes[written..]) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(Flushed::Closed),
+                Poll::Ready(Ok(n)) => written += n,
+                Poll::Pending => break,
+            }
+        }
+        if written == bytes.len() {
+            return Poll::Ready(Flushed::All);
+        }
+        if reading {
+            // Rare (a client that does not read its replies): a copy through
+            // the stack keeps this free of unsafe code.
+            let mut chunk = [0u8; 4096];
+            let mut rb = tokio::io::ReadBuf::new(&mut chunk);
+            match Pin::new(&mut *stream).poll_read(cx, &mut rb) {
+                // The peer stopped sending (or the read failed): the replies
+                // still go out; the next read sees the end.
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => reading = false,
+                Poll::Ready(Ok(())) => {
+                    input.extend_from_slice(rb.filled());
+                    return Poll::Ready(Flushed::Partly {
+                        written,
+                        read: rb.filled().len(),
+                    });
+                }
+                Poll::Ready(Err(_)) => reading = false,
+                Poll::Pending => {}
+            }
+        }
+        Poll::Pending
+    });
+    // The write first: when the socket takes everything at once (the common
+    // case) the close is never waited for.
     tokio::select! {
         biased;
-        r = stream.write_all(bytes) => r.is_ok(),
-        _ = handle.mailbox.wait_closed() => false,
+        r = io => r,
+        _ = handle.mailbox.wait_closed() => Flushed::Closed,
     }
 }
 
@@ -406,6 +494,10 @@ where
     let engine = &state.engine;
     let keys = req.keys();
     let timeout_ms = req.timeout_ms;
+    handle
+        .mem
+        .argv
+        .store(args.iter().map(|a| a.len()).sum(), Relaxed);
     let parked = Parked::new(client, args, req);
     state.blocked.park(engine, &parked);
     handle.blocked.store(true, Relaxed);
@@ -475,6 +567,7 @@ where
         }
     };
     handle.blocked.store(false, Relaxed);
+    handle.mem.argv.store(0, Relaxed);
     result
 }
 
@@ -482,7 +575,7 @@ where
 fn publish(
     handle: &ClientHandle,
     client: &Client,
-    input: &BytesMut,
+    (input, (pending, argv)): (&BytesMut, (usize, usize)),
     out: &ReplyBuf,
     state: &ServerState,
 ) {
@@ -498,16 +591,30 @@ fn publish(
         },
         Relaxed,
     );
-    handle.qbuf.store(input.len(), Relaxed);
+    // Complete arguments of a request still arriving count as `argv-mem`, the
+    // rest as `qbuf` (Redis moves each argument out of its query buffer).
+    let pending = pending.min(input.len());
+    handle.qbuf.store(input.len() - pending, Relaxed);
     handle
         .qbuf_free
         .store(input.capacity() - input.len(), Relaxed);
+    handle.mem.argv.store(argv, Relaxed);
     handle.omem.store(out.len(), Relaxed);
     handle.no_evict.store(client.no_evict, Relaxed);
     handle.multi.store(
         client.multi.as_ref().map_or(-1, |m| m.queued.len() as i64),
         Relaxed,
     );
+    let mem = &handle.mem;
+    mem.obuf_cap.store(out.capacity(), Relaxed);
+    mem.obuf_pending.store(out.len(), Relaxed);
+    let (multi_mem, multi_cmds) = client
+        .multi
+        .as_ref()
+        .map_or((0, 0), |m| (m.argv_mem, m.queued.len()));
+    mem.multi.store(multi_mem, Relaxed);
+    mem.multi_cmds.store(multi_cmds, Relaxed);
+    mem.watched.store(client.watch.len(), Relaxed);
     state
         .max_input_buffer
         .fetch_max(input.capacity() as u64, Relaxed);

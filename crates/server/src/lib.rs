@@ -6,6 +6,7 @@ pub mod acl;
 pub mod alloc;
 pub mod aof;
 pub mod blocked;
+pub mod client_mem;
 pub mod clients;
 pub mod cmds;
 pub mod compat;
@@ -406,6 +407,7 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 if state.debug.cron_on() {
                     obuf::cron(&state);
                     conn::free_idle_query_buffers(&state);
+                    client_mem::cron(&state);
                     if engine.tracking.active() {
                         // No client's command runs: nothing is written here.
                         let mut none = ferrokv_resp::ReplyBuf::new(ferrokv_resp::Protocol::Resp2);

@@ -129,6 +129,13 @@ pub struct Mailbox {
     wake: Notify,
     /// Wakes a connection stuck writing to a full socket: a close.
     closed: Notify,
+    /// Client eviction's sum, which the queued bytes count toward while it is on
+    /// (`client_mem.rs`).
+    acct: OnceLock<std::sync::Arc<crate::client_mem::ClientMemory>>,
+    /// Whether this mailbox's bytes count (a normal client, not closed).
+    counting: AtomicBool,
+    /// Queued bytes now in that sum (changed under the letters' lock).
+    acct_bytes: AtomicUsize,
 }
 
 /// Milliseconds on a monotonic clock (never 0).
@@ -163,6 +170,12 @@ impl Mailbox {
             }
             letters.push_back(letter);
             self.bytes.store(queued + size, Relaxed);
+            if self.counting.load(Relaxed) {
+                if let Some(cm) = self.acct.get().filter(|cm| cm.on()) {
+                    self.acct_bytes.fetch_add(size, Relaxed);
+                    cm.add(size as i64);
+                }
+            }
             self.count.store(letters.len(), Relaxed);
             letters.len() == 1
         };
@@ -262,6 +275,37 @@ impl Mailbox {
         }
         self.bytes.store(0, Relaxed);
         self.count.store(0, Relaxed);
+        self.unaccount();
+    }
+
+    /// Takes what this mailbox added out of client eviction's sum (under the
+    /// letters' lock).
+    fn unaccount(&self) {
+        let n = self.acct_bytes.swap(0, Relaxed);
+        if n > 0 {
+            if let Some(cm) = self.acct.get() {
+                cm.add(-(n as i64));
+            }
+        }
+    }
+
+    /// Its queued bytes count toward client eviction's sum from now on (and
+    /// what is queued now is counted afresh).
+    pub fn start_accounting(&self, cm: &std::sync::Arc<crate::client_mem::ClientMemory>) {
+        self.acct.get_or_init(|| cm.clone());
+        let _letters = self.letters.lock();
+        self.counting.store(true, Relaxed);
+        let Some(cm) = self.acct.get() else { return };
+        let queued = if cm.on() { self.bytes.load(Relaxed) } else { 0 };
+        let before = self.acct_bytes.swap(queued, Relaxed);
+        cm.add(queued as i64 - before as i64);
+    }
+
+    /// Its bytes no longer count (the client goes, or became a replica).
+    pub fn stop_accounting(&self) {
+        let _letters = self.letters.lock();
+        self.counting.store(false, Relaxed);
+        self.unaccount();
     }
 
     /// Resolves when something was posted or a close was asked for since the last
@@ -351,6 +395,29 @@ mod tests {
         let mut out = bytes::BytesMut::new();
         m.drain_into(&mut out);
         assert_eq!(&out[..], &want[..]);
+    }
+
+    #[test]
+    fn queued_bytes_count_toward_client_eviction_while_it_is_on() {
+        let cfg = ferrokv_core::config::Config::default();
+        let off = std::sync::Arc::new(crate::client_mem::ClientMemory::new(&cfg));
+        let m = Mailbox::default();
+        m.start_accounting(&off);
+        m.post(Bytes::from_static(b"12345"));
+        assert_eq!(off.total(), 0, "nothing is summed while off");
+        cfg.set("maxmemory-clients", "1mb", false).unwrap();
+        let on = std::sync::Arc::new(crate::client_mem::ClientMemory::new(&cfg));
+        let m = Mailbox::default();
+        m.post(Bytes::from_static(b"12"));
+        m.start_accounting(&on);
+        assert_eq!(on.total(), 2, "what was queued counts from the start");
+        m.post(Bytes::from_static(b"345"));
+        assert_eq!(on.total(), 5);
+        m.drain_into(&mut bytes::BytesMut::new());
+        assert_eq!(on.total(), 0, "handed over to the connection");
+        m.post(Bytes::from_static(b"6789"));
+        m.stop_accounting();
+        assert_eq!(on.total(), 0, "a client that goes leaves the sum");
     }
 
     #[test]

@@ -100,10 +100,8 @@ pub fn overview(st: &ServerState) -> Overview {
         .clients
         .all()
         .iter()
-        .map(|c| {
-            (c.qbuf.load(Relaxed) + c.qbuf_free.load(Relaxed) + c.omem.load(Relaxed)) as u64
-                + c.mailbox.queued_bytes() as u64
-        })
+        .filter(|c| c.kind.load(Relaxed) == crate::clients::KIND_NORMAL)
+        .map(|c| c.total_mem() as u64)
         .sum();
     let sc = &e.scripting;
     let functions_caches: u64 = sc.functions.codes().iter().map(|c| c.len() as u64).sum();

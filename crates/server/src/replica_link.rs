@@ -408,11 +408,43 @@ async fn run_link(st: Arc<ServerState>, host: String, port: u16, generation: u64
     }
 }
 
+/// Connects to the master, from `bind-source-addr` when it is set.
+async fn connect_from_source(
+    st: &ServerState,
+    host: &str,
+    port: u16,
+) -> std::io::Result<TcpStream> {
+    let source = st.engine.config.string_named("bind-source-addr");
+    if source.is_empty() {
+        return TcpStream::connect((host, port)).await;
+    }
+    let ip: std::net::IpAddr = source.parse().map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad bind-source-addr")
+    })?;
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address to connect to");
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        if addr.is_ipv4() != ip.is_ipv4() {
+            continue;
+        }
+        let sock = if ip.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        sock.bind(std::net::SocketAddr::new(ip, 0))?;
+        match sock.connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 async fn link_once(st: &Arc<ServerState>, host: &str, port: u16, generation: u64) -> IoResult<()> {
     let timeout = st.engine.config.int_named("repl-timeout").max(1) as u64;
     let sock = tokio::time::timeout(
         Duration::from_secs(timeout),
-        TcpStream::connect((host, port)),
+        connect_from_source(st, host, port),
     )
     .await
     .map_err(|_| "Timeout connecting to the MASTER...".to_string())?

@@ -17,6 +17,8 @@ pub struct ServerState {
     pub engine: Arc<Engine>,
     /// Connected clients.
     pub clients: Clients,
+    /// Client memory and client eviction (maxmemory-clients, `client_mem.rs`).
+    pub client_mem: Arc<crate::client_mem::ClientMemory>,
     /// Clients parked by blocking commands.
     pub blocked: crate::blocked::Blocked,
     /// Clients in MONITOR mode.
@@ -100,9 +102,11 @@ impl ServerState {
         )
         .unwrap_or_default();
         let replid = random_hex40();
+        let client_mem = Arc::new(crate::client_mem::ClientMemory::new(&engine.config));
         ServerState {
             engine,
             clients: Clients::default(),
+            client_mem,
             blocked: crate::blocked::Blocked::default(),
             monitors: crate::monitor::Monitors::default(),
             pubsub: crate::pubsub::PubSub::default(),
@@ -154,6 +158,7 @@ impl ServerState {
         }
         self.clients.total_received.store(0, Relaxed);
         self.clients.rejected.store(0, Relaxed);
+        self.client_mem.evicted.store(0, Relaxed);
     }
 }
 
@@ -306,6 +311,9 @@ impl ServerHooks for ServerState {
     }
 
     fn config_changed(&self, name: &str) -> Result<(), String> {
+        if matches!(name, "maxmemory-clients" | "maxmemory") {
+            crate::client_mem::reload(self);
+        }
         match name {
             "appendonly" => crate::aof::config_changed(self)?,
             "loglevel" => crate::log::set_level(&self.engine.config.string(P::Loglevel)),

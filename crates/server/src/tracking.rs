@@ -226,6 +226,9 @@ pub fn disable(st: &ServerState, h: &ClientHandle) {
     }
     *t = TrackState::default();
     drop(t);
+    h.mem
+        .prefixes
+        .store(0, std::sync::atomic::Ordering::Relaxed);
     st.engine.tracking.client_off();
 }
 
@@ -323,6 +326,10 @@ pub fn client_tracking(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             for p in list {
                 if t.prefixes.insert(p.to_vec()) {
                     st.engine.tracking.add_prefix(h.id, p);
+                    h.mem.prefixes.fetch_add(
+                        crate::client_mem::prefixes_mem(1, p.len()),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
                 }
             }
         }

@@ -82,12 +82,17 @@ fn set_pairs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 "can't set immutable config".into(),
             ));
         }
-        // "local" would allow loopback clients only; ferrokv treats it like "yes".
-        let protected_ok = ctx
+        // "local": loopback and Unix-socket clients only.
+        let protected_ok = match ctx
             .engine
             .config
             .string(crate::config::P::EnableProtectedConfigs)
-            != "no";
+            .as_str()
+        {
+            "no" => false,
+            "local" => ctx.hooks.client_is_local(ctx.client.id),
+            _ => true,
+        };
         if crate::config::PROTECTED.contains(&p.name) && !protected_ok {
             return Err(CmdError::ConfigBadValue(
                 name,

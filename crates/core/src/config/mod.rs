@@ -93,7 +93,7 @@ const MAXMEMORY_POLICIES: &[&str] = &[
 
 params! {
     Port: "port", Kind::Int(0, 65535), "6379", YES;
-    Bind: "bind", Kind::Bind, "127.0.0.1 -::1", YES;
+    Bind: "bind", Kind::Bind, "* -::*", YES;
     ProtectedMode: "protected-mode", Kind::Bool, "yes", YES;
     TcpBacklog: "tcp-backlog", Kind::Int(0, i32::MAX as i64), "511", NO;
     Unixsocket: "unixsocket", Kind::Str, "", NO;
@@ -403,7 +403,8 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
         }
         Kind::Bind => {
             let parts: Vec<&str> = value.split_whitespace().collect();
-            if parts.is_empty() || parts.len() > 16 {
+            // No address at all is allowed: nothing listens on TCP.
+            if parts.len() > 16 {
                 return Err("Too many bind addresses specified.".into());
             }
             Ok((parts.join(" "), 0))
