@@ -20,6 +20,7 @@ pub mod listen;
 pub mod log;
 pub mod mailbox;
 pub mod memory;
+pub mod metrics;
 pub mod migrate;
 pub mod monitor;
 pub mod obuf;
@@ -326,6 +327,10 @@ pub fn run(opts: Options) -> i32 {
     let exit_state = state.clone();
     let code = rt.block_on(async move {
         listen::start(state.clone(), listeners);
+        if let Err(e) = metrics::start(&state) {
+            tracing::warn!("{e}");
+            return 1;
+        }
         replication::start(&state);
         if port != 0 {
             tracing::info!("Ready to accept connections");
