@@ -207,6 +207,13 @@ pub fn run(opts: Options) -> i32 {
         eprintln!("Can't open the log file: {e}");
         return 1;
     }
+    if config.bool(P::SyslogEnabled) {
+        if let Err(e) =
+            log::init_syslog(&config.string(P::SyslogIdent), &config.string(P::SyslogFacility))
+        {
+            eprintln!("Can't open syslog: {e}");
+        }
+    }
     if config.bool(P::Daemonize) {
         if let Err(e) = daemonize() {
             tracing::error!("daemonize failed: {e}");
