@@ -49,8 +49,6 @@ pub struct DebugState {
     pub reply_peak_reset_ms: AtomicI64,
     /// DEBUG REPLYBUFFER RESIZING.
     pub reply_resizing: AtomicBool,
-    /// DEBUG AOF-FLUSH-SLEEP (µs).
-    pub aof_flush_sleep_us: AtomicU64,
 }
 
 /// quicklist's default packed threshold (1 GiB).
@@ -67,7 +65,6 @@ impl Default for DebugState {
             packed_threshold: AtomicU64::new(DEFAULT_PACKED_THRESHOLD),
             reply_peak_reset_ms: AtomicI64::new(DEFAULT_PEAK_RESET_MS),
             reply_resizing: AtomicBool::new(true),
-            aof_flush_sleep_us: AtomicU64::new(0),
         }
     }
 }
@@ -362,8 +359,8 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         }
         ("aof-flush-sleep", 3) => {
             state(ctx)?
-                .debug
-                .aof_flush_sleep_us
+                .aof
+                .flush_sleep_us
                 .store(atoi(args[2]).max(0) as u64, Relaxed);
             ctx.out.ok();
         }
