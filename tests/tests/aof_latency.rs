@@ -37,7 +37,10 @@ fn slow_aof_write_is_a_latency_event() {
     // Nothing slow yet: no AOF event.
     c.run("SET a 1");
     c.run("LATENCY RESET");
-    assert_eq!(c.run("DEBUG AOF-FLUSH-SLEEP 20000"), Frame::Simple("OK".into()));
+    assert_eq!(
+        c.run("DEBUG AOF-FLUSH-SLEEP 20000"),
+        Frame::Simple("OK".into())
+    );
     // The reply waits for the write, which now takes at least 20 ms.
     assert_eq!(c.run("SET k v"), Frame::Simple("OK".into()));
     let deadline = Instant::now() + Duration::from_secs(10);

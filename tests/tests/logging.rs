@@ -127,7 +127,10 @@ fn syslog_datagrams() {
     let mut got = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut buf = [0u8; 4096];
-    while !got.iter().any(|l: &String| l.ends_with("syslog-warning-line")) {
+    while !got
+        .iter()
+        .any(|l: &String| l.ends_with("syslog-warning-line"))
+    {
         assert!(Instant::now() < deadline, "datagrams so far: {got:?}");
         if let Ok(n) = sock.recv(&mut buf) {
             got.push(String::from_utf8_lossy(&buf[..n]).into_owned());

@@ -87,7 +87,10 @@ fn scrape_parses_and_agrees_with_info() {
     for (metric, info_field) in [
         ("redis_keyspace_hits_total", "keyspace_hits"),
         ("redis_keyspace_misses_total", "keyspace_misses"),
-        ("redis_connections_received_total", "total_connections_received"),
+        (
+            "redis_connections_received_total",
+            "total_connections_received",
+        ),
         ("redis_memory_max_bytes", "maxmemory"),
         ("redis_connected_clients", "connected_clients"),
         ("redis_blocked_clients", "blocked_clients"),
@@ -95,10 +98,17 @@ fn scrape_parses_and_agrees_with_info() {
         ("redis_evicted_keys_total", "evicted_keys"),
         ("redis_connected_slaves", "connected_slaves"),
         ("redis_master_repl_offset", "master_repl_offset"),
-        ("redis_rdb_last_save_timestamp_seconds", "rdb_last_save_time"),
+        (
+            "redis_rdb_last_save_timestamp_seconds",
+            "rdb_last_save_time",
+        ),
     ] {
         let want: f64 = i[info_field].parse().expect(info_field);
-        assert_eq!(find(&m, metric, &[]), Some(want), "{metric} vs INFO {info_field}");
+        assert_eq!(
+            find(&m, metric, &[]),
+            Some(want),
+            "{metric} vs INFO {info_field}"
+        );
     }
     assert_eq!(
         find(&m, "redis_memory_max_bytes", &[]),
@@ -125,7 +135,11 @@ fn scrape_parses_and_agrees_with_info() {
             Some(v) => (field(v, "keys"), field(v, "expires")),
             None => (0.0, 0.0),
         };
-        assert_eq!(find(&m, "redis_db_keys", &[("db", &name)]), Some(keys), "{name}");
+        assert_eq!(
+            find(&m, "redis_db_keys", &[("db", &name)]),
+            Some(keys),
+            "{name}"
+        );
         assert_eq!(
             find(&m, "redis_db_keys_expiring", &[("db", &name)]),
             Some(expires),
@@ -133,13 +147,19 @@ fn scrape_parses_and_agrees_with_info() {
         );
     }
     assert_eq!(find(&m, "redis_db_keys", &[("db", "db0")]), Some(5.0));
-    assert_eq!(find(&m, "redis_db_keys_expiring", &[("db", "db0")]), Some(1.0));
+    assert_eq!(
+        find(&m, "redis_db_keys_expiring", &[("db", "db0")]),
+        Some(1.0)
+    );
     assert_eq!(find(&m, "redis_db_keys", &[("db", "db3")]), Some(1.0));
     // Per command, as commandstats.
     for cmd in ["get", "set", "incr", "expire", "select"] {
         let v = &i[&format!("cmdstat_{cmd}")];
         let l = [("cmd", cmd)];
-        assert_eq!(find(&m, "redis_commands_total", &l), Some(field(v, "calls")));
+        assert_eq!(
+            find(&m, "redis_commands_total", &l),
+            Some(field(v, "calls"))
+        );
         assert_eq!(
             find(&m, "redis_commands_failed_calls_total", &l),
             Some(field(v, "failed_calls"))
@@ -181,7 +201,10 @@ fn scrape_parses_and_agrees_with_info() {
         .find(|x| x.metric == "redis_instance_info")
         .expect("redis_instance_info");
     assert_eq!(inst.labels.get("run_id"), Some(i["run_id"].as_str()));
-    assert_eq!(inst.labels.get("tcp_port"), Some(s.port.to_string().as_str()));
+    assert_eq!(
+        inst.labels.get("tcp_port"),
+        Some(s.port.to_string().as_str())
+    );
     assert_eq!(inst.labels.get("role"), Some("master"));
     assert_eq!(inst.labels.get("redis_version"), Some("7.0.15"));
     assert_eq!(inst.labels.get("maxmemory_policy"), Some("noeviction"));
@@ -202,17 +225,12 @@ fn scrape_parses_and_agrees_with_info() {
     let histo = m
         .samples
         .iter()
-        .find(|x| {
-            x.metric == "redis_commands_latencies_usec" && x.labels.get("cmd") == Some("get")
-        })
+        .find(|x| x.metric == "redis_commands_latencies_usec" && x.labels.get("cmd") == Some("get"))
         .expect("latency histogram of GET");
     let Value::Histogram(buckets) = &histo.value else {
         panic!("not a histogram: {:?}", histo.value);
     };
-    let top = buckets
-        .iter()
-        .map(|b| b.count)
-        .fold(0.0f64, f64::max);
+    let top = buckets.iter().map(|b| b.count).fold(0.0f64, f64::max);
     assert_eq!(top, 2.0, "{buckets:?}");
 }
 

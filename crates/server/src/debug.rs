@@ -357,6 +357,15 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 .store(atoi(args[2]) != 0, Relaxed);
             ctx.out.ok();
         }
+        ("segfault", 2) => {
+            // As Redis: die by SIGSEGV, so the crash handler (`crash.rs`) logs its
+            // report. Only an admin with enable-debug-command gets here.
+            // SAFETY: raise only delivers a signal to the calling thread.
+            unsafe {
+                libc::raise(libc::SIGSEGV);
+            }
+            ctx.out.ok();
+        }
         ("aof-flush-sleep", 3) => {
             state(ctx)?
                 .aof

@@ -208,9 +208,10 @@ pub fn run(opts: Options) -> i32 {
         return 1;
     }
     if config.bool(P::SyslogEnabled) {
-        if let Err(e) =
-            log::init_syslog(&config.string(P::SyslogIdent), &config.string(P::SyslogFacility))
-        {
+        if let Err(e) = log::init_syslog(
+            &config.string(P::SyslogIdent),
+            &config.string(P::SyslogFacility),
+        ) {
             eprintln!("Can't open syslog: {e}");
         }
     }

@@ -56,7 +56,11 @@ struct Syslog {
 impl Syslog {
     fn send(&self, severity: u8, msg: &str) {
         let mut line = String::with_capacity(32 + self.ident.len() + msg.len());
-        let _ = write!(line, "<{}>", u16::from(self.facility) * 8 + u16::from(severity));
+        let _ = write!(
+            line,
+            "<{}>",
+            u16::from(self.facility) * 8 + u16::from(severity)
+        );
         match local_time() {
             Some((tm, _)) => {
                 let month = MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("???");

@@ -45,8 +45,14 @@ const GAUGES: &[(&str, &str)] = &[
     ("connected_clients", "connected_clients"),
     ("blocked_clients", "blocked_clients"),
     ("tracking_clients", "tracking_clients"),
-    ("client_recent_max_output_buffer", "client_recent_max_output_buffer_bytes"),
-    ("client_recent_max_input_buffer", "client_recent_max_input_buffer_bytes"),
+    (
+        "client_recent_max_output_buffer",
+        "client_recent_max_output_buffer_bytes",
+    ),
+    (
+        "client_recent_max_input_buffer",
+        "client_recent_max_input_buffer_bytes",
+    ),
     ("allocator_active", "allocator_active_bytes"),
     ("allocator_allocated", "allocator_allocated_bytes"),
     ("allocator_resident", "allocator_resident_bytes"),
@@ -68,7 +74,10 @@ const GAUGES: &[(&str, &str)] = &[
     ("mem_clients_slaves", "mem_clients_slaves"),
     ("mem_clients_normal", "mem_clients_normal"),
     ("expired_stale_perc", "expired_stale_percentage"),
-    ("mem_not_counted_for_evict", "mem_not_counted_for_eviction_bytes"),
+    (
+        "mem_not_counted_for_evict",
+        "mem_not_counted_for_eviction_bytes",
+    ),
     ("lazyfree_pending_objects", "lazyfree_pending_objects"),
     ("active_defrag_running", "active_defrag_running"),
     ("migrate_cached_sockets", "migrate_cached_sockets_total"),
@@ -76,20 +85,29 @@ const GAUGES: &[(&str, &str)] = &[
     ("active_defrag_misses", "defrag_misses"),
     ("active_defrag_key_hits", "defrag_key_hits"),
     ("active_defrag_key_misses", "defrag_key_misses"),
-    ("expired_time_cap_reached_count", "expired_time_cap_reached_total"),
+    (
+        "expired_time_cap_reached_count",
+        "expired_time_cap_reached_total",
+    ),
     ("loading", "loading_dump_file"),
     ("rdb_changes_since_last_save", "rdb_changes_since_last_save"),
     ("rdb_bgsave_in_progress", "rdb_bgsave_in_progress"),
     ("rdb_last_save_time", "rdb_last_save_timestamp_seconds"),
     ("rdb_last_bgsave_status", "rdb_last_bgsave_status"),
     ("rdb_last_bgsave_time_sec", "rdb_last_bgsave_duration_sec"),
-    ("rdb_current_bgsave_time_sec", "rdb_current_bgsave_duration_sec"),
+    (
+        "rdb_current_bgsave_time_sec",
+        "rdb_current_bgsave_duration_sec",
+    ),
     ("rdb_last_cow_size", "rdb_last_cow_size_bytes"),
     ("aof_enabled", "aof_enabled"),
     ("aof_rewrite_in_progress", "aof_rewrite_in_progress"),
     ("aof_rewrite_scheduled", "aof_rewrite_scheduled"),
     ("aof_last_rewrite_time_sec", "aof_last_rewrite_duration_sec"),
-    ("aof_current_rewrite_time_sec", "aof_current_rewrite_duration_sec"),
+    (
+        "aof_current_rewrite_time_sec",
+        "aof_current_rewrite_duration_sec",
+    ),
     ("aof_last_cow_size", "aof_last_cow_size_bytes"),
     ("aof_current_size", "aof_current_size_bytes"),
     ("aof_base_size", "aof_base_size_bytes"),
@@ -108,7 +126,10 @@ const GAUGES: &[(&str, &str)] = &[
     ("connected_slaves", "connected_slaves"),
     ("repl_backlog_size", "replication_backlog_bytes"),
     ("repl_backlog_active", "repl_backlog_is_active"),
-    ("repl_backlog_first_byte_offset", "repl_backlog_first_byte_offset"),
+    (
+        "repl_backlog_first_byte_offset",
+        "repl_backlog_first_byte_offset",
+    ),
     ("repl_backlog_histlen", "repl_backlog_history_bytes"),
     ("master_repl_offset", "master_repl_offset"),
     ("second_repl_offset", "second_repl_offset"),
@@ -124,7 +145,10 @@ const GAUGES: &[(&str, &str)] = &[
     ("total_reads_processed", "total_reads_processed"),
     ("total_writes_processed", "total_writes_processed"),
     ("io_threaded_reads_processed", "io_threaded_reads_processed"),
-    ("io_threaded_writes_processed", "io_threaded_writes_processed"),
+    (
+        "io_threaded_writes_processed",
+        "io_threaded_writes_processed",
+    ),
     ("dump_payload_sanitizations", "dump_payload_sanitizations"),
 ];
 
@@ -265,7 +289,9 @@ impl Scrape {
                 "Errorstats" => {
                     if let (Some(err), Some(n)) = (
                         k.strip_prefix("errorstat_"),
-                        fields(v).find(|(f, _)| *f == "count").and_then(|(_, n)| value(n)),
+                        fields(v)
+                            .find(|(f, _)| *f == "count")
+                            .and_then(|(_, n)| value(n)),
                     ) {
                         s.add(
                             "errors",
@@ -328,7 +354,11 @@ impl Scrape {
             let labels = ["master_host", "master_port", "slave_read_only"]
                 .iter()
                 .map(|l| {
-                    let key = if *l == "slave_read_only" { "read_only" } else { l };
+                    let key = if *l == "slave_read_only" {
+                        "read_only"
+                    } else {
+                        l
+                    };
                     (key, all.get(l).copied().unwrap_or("").to_string())
                 })
                 .collect();
@@ -347,7 +377,13 @@ impl Scrape {
 
     fn db_keys(&mut self, db: &str, keys: f64, expires: f64, avg_ttl_ms: Option<f64>) {
         let l = || vec![("db", db.to_string())];
-        self.add("db_keys", "Total number of keys by DB", MetricType::Gauge, l(), keys);
+        self.add(
+            "db_keys",
+            "Total number of keys by DB",
+            MetricType::Gauge,
+            l(),
+            keys,
+        );
         self.add(
             "db_keys_expiring",
             "Total number of expiring keys by DB",
@@ -438,8 +474,14 @@ impl Scrape {
     fn replication(&mut self, k: &str, v: &str, all: &BTreeMap<&str, &str>) -> bool {
         let master = || {
             vec![
-                ("master_host", all.get("master_host").unwrap_or(&"").to_string()),
-                ("master_port", all.get("master_port").unwrap_or(&"").to_string()),
+                (
+                    "master_host",
+                    all.get("master_host").unwrap_or(&"").to_string(),
+                ),
+                (
+                    "master_port",
+                    all.get("master_port").unwrap_or(&"").to_string(),
+                ),
             ]
         };
         match k {
@@ -664,7 +706,11 @@ pub fn rebind(st: &Arc<ServerState>) -> Result<(), String> {
     if port != 0 {
         let bind = st.engine.config.string(P::MetricsBind);
         let addrs: Vec<&str> = bind.split_whitespace().collect();
-        let addrs = if addrs.is_empty() { vec!["127.0.0.1"] } else { addrs };
+        let addrs = if addrs.is_empty() {
+            vec!["127.0.0.1"]
+        } else {
+            addrs
+        };
         for a in addrs {
             let addr = if a.contains(':') {
                 format!("[{a}]:{port}")
@@ -717,8 +763,7 @@ async fn serve(mut sock: TcpStream, st: Arc<ServerState>) {
                 return Ok::<bool, std::io::Error>(false);
             }
             head.extend_from_slice(&buf[..n]);
-            if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n")
-            {
+            if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n") {
                 return Ok(true);
             }
             if head.len() > MAX_HEAD {
