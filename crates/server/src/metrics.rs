@@ -303,11 +303,8 @@ impl Scrape {
                     }
                     continue;
                 }
-                "Replication" => {
-                    if s.replication(k, v, &all) {
-                        continue;
-                    }
-                }
+                // Labelled replication fields are done; the others are plain gauges.
+                "Replication" if s.replication(k, v, &all) => continue,
                 _ => {}
             }
             if k == "uptime_in_seconds" {
