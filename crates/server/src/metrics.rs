@@ -699,6 +699,10 @@ pub fn start(st: &Arc<ServerState>) -> Result<(), String> {
 /// before (CONFIG SET); port 0 turns the endpoint off.
 pub fn rebind(st: &Arc<ServerState>) -> Result<(), String> {
     let port = st.engine.config.int(P::MetricsPort);
+    // CONFIG SET runs on a worker; anything else has no runtime to serve from.
+    let rt = tokio::runtime::Handle::try_current()
+        .map_err(|_| "the metrics endpoint needs the server's runtime".to_string())?;
+    let _in_runtime = rt.enter();
     let mut fresh = Vec::new();
     if port != 0 {
         let bind = st.engine.config.string(P::MetricsBind);
@@ -730,7 +734,7 @@ pub fn rebind(st: &Arc<ServerState>) -> Result<(), String> {
             "Prometheus metrics at http://{}/metrics",
             l.local_addr().map(|a| a.to_string()).unwrap_or_default()
         );
-        tasks.push(tokio::spawn(accept(l, st.clone())).abort_handle());
+        tasks.push(rt.spawn(accept(l, st.clone())).abort_handle());
     }
     Ok(())
 }
