@@ -836,6 +836,25 @@ impl Engine {
         }
     }
 
+    /// A blocked call ended by CLIENT UNBLOCK ... ERROR: counted as a failed call
+    /// and its error `text` in errorstats, as Redis counts the UNBLOCKED reply.
+    pub fn count_unblocked_error(
+        &self,
+        client: &Client,
+        args: &[&[u8]],
+        text: &str,
+        hooks: &dyn ServerHooks,
+    ) {
+        self.count_error_reply(text);
+        if let Ok(cmd) = self.resolve(args) {
+            let latency = self.config.bool(P::LatencyTracking);
+            self.cmdstats.called(cmd.id, 0, true, latency);
+            if self.ops_gate.load(Ordering::Relaxed) == 0 {
+                self.slow_call(cmd, client, args, 0, hooks);
+            }
+        }
+    }
+
     /// A call that took at least [`Engine::ops_gate`]: logged to the SLOWLOG and
     /// sampled by the latency monitor when past their own thresholds.
     #[cold]

@@ -115,6 +115,19 @@ impl LatencyMonitor {
             .cloned()
     }
 
+    /// LATENCY LATEST's rows: each event with the unix time and ms of its latest
+    /// sample, and its all-time maximum (ms).
+    pub fn latest_samples(&self) -> Vec<(String, i64, u32, u32)> {
+        self.events
+            .lock()
+            .iter()
+            .map(|(e, s)| {
+                let (time, ms) = s.latest();
+                (e.clone(), time, ms, s.max)
+            })
+            .collect()
+    }
+
     fn all(&self) -> Vec<(String, Series)> {
         self.events.lock().clone()
     }

@@ -254,7 +254,10 @@ impl Blocked {
         };
         let mut out = ReplyBuf::new(client.proto);
         if error {
-            out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+            let text = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+            out.error(text);
+            let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            engine.count_unblocked_error(&client, &argv, text, hooks);
         } else {
             p.timeout_reply(&mut out, |o| self.acked(o));
             let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();

@@ -49,8 +49,6 @@ pub struct DebugState {
     pub reply_peak_reset_ms: AtomicI64,
     /// DEBUG REPLYBUFFER RESIZING.
     pub reply_resizing: AtomicBool,
-    /// DEBUG AOF-FLUSH-SLEEP (µs).
-    pub aof_flush_sleep_us: AtomicU64,
 }
 
 /// quicklist's default packed threshold (1 GiB).
@@ -67,7 +65,6 @@ impl Default for DebugState {
             packed_threshold: AtomicU64::new(DEFAULT_PACKED_THRESHOLD),
             reply_peak_reset_ms: AtomicI64::new(DEFAULT_PEAK_RESET_MS),
             reply_resizing: AtomicBool::new(true),
-            aof_flush_sleep_us: AtomicU64::new(0),
         }
     }
 }
@@ -360,10 +357,19 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 .store(atoi(args[2]) != 0, Relaxed);
             ctx.out.ok();
         }
+        ("segfault", 2) => {
+            // As Redis: die by SIGSEGV, so the crash handler (`crash.rs`) logs its
+            // report. Only an admin with enable-debug-command gets here.
+            // SAFETY: raise only delivers a signal to the calling thread.
+            unsafe {
+                libc::raise(libc::SIGSEGV);
+            }
+            ctx.out.ok();
+        }
         ("aof-flush-sleep", 3) => {
             state(ctx)?
-                .debug
-                .aof_flush_sleep_us
+                .aof
+                .flush_sleep_us
                 .store(atoi(args[2]).max(0) as u64, Relaxed);
             ctx.out.ok();
         }

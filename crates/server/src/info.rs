@@ -57,6 +57,19 @@ pub fn info(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// Every section of `INFO everything`, as one text (the metrics endpoint reads
+/// INFO the way redis_exporter does).
+pub(crate) fn everything(st: &ServerState) -> String {
+    let mut text = String::new();
+    for section in DEFAULT.iter().chain(ALL_EXTRA) {
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        write_section(st, section, &mut text);
+    }
+    text
+}
+
 fn human(bytes: u64) -> String {
     let b = bytes as f64;
     if b < 1024.0 {
@@ -339,7 +352,7 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
 }
 
 /// Every command and subcommand as `(id, full name)`, by name.
-fn sorted_commands(e: &ferrokv_core::Engine) -> Vec<(usize, &'static str)> {
+pub(crate) fn sorted_commands(e: &ferrokv_core::Engine) -> Vec<(usize, &'static str)> {
     let mut v: Vec<(usize, &'static str)> =
         e.registry.names().iter().copied().enumerate().collect();
     v.sort_by_key(|&(_, n)| n);

@@ -21,6 +21,7 @@ pub mod listen;
 pub mod log;
 pub mod mailbox;
 pub mod memory;
+pub mod metrics;
 pub mod migrate;
 pub mod monitor;
 pub mod obuf;
@@ -207,6 +208,14 @@ pub fn run(opts: Options) -> i32 {
         eprintln!("Can't open the log file: {e}");
         return 1;
     }
+    if config.bool(P::SyslogEnabled) {
+        if let Err(e) = log::init_syslog(
+            &config.string(P::SyslogIdent),
+            &config.string(P::SyslogFacility),
+        ) {
+            eprintln!("Can't open syslog: {e}");
+        }
+    }
     if config.bool(P::Daemonize) {
         if let Err(e) = daemonize() {
             tracing::error!("daemonize failed: {e}");
@@ -327,6 +336,10 @@ pub fn run(opts: Options) -> i32 {
     let exit_state = state.clone();
     let code = rt.block_on(async move {
         listen::start(state.clone(), listeners);
+        if let Err(e) = metrics::start(&state) {
+            tracing::warn!("{e}");
+            return 1;
+        }
         replication::start(&state);
         if port != 0 {
             tracing::info!("Ready to accept connections");

@@ -20,6 +20,13 @@
 //! no prefix (the start-up banner), [`set_role`] changes the role character of
 //! every line (`M` master, `S` replica). `FERROKV_LOG` (an `EnvFilter` directive) adds
 //! a second filter for debugging ferrokv itself.
+//!
+//! With `syslog-enabled yes` every line's message also goes to syslog, as
+//! Redis's serverLogRaw sends it: an RFC 3164 datagram `<PRI>Mmm dd hh:mm:ss
+//! ident[pid]: message` to `/dev/log` (what glibc's syslog(3) writes), with
+//! `syslog-ident` and `syslog-facility`, and Redis's severities (debug: LOG_DEBUG,
+//! verbose: LOG_INFO, notice: LOG_NOTICE, warning: LOG_WARNING). The
+//! `FERROKV_SYSLOG_SOCKET` environment variable names another socket (tests).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -36,6 +43,78 @@ type Handle = reload::Handle<LevelFilter, Registry>;
 static HANDLE: OnceLock<Handle> = OnceLock::new();
 static SINK: OnceLock<Sink> = OnceLock::new();
 static ROLE: AtomicU8 = AtomicU8::new(b'M');
+static SYSLOG: OnceLock<Syslog> = OnceLock::new();
+
+/// The syslog destination (syslog-enabled yes).
+struct Syslog {
+    sock: std::os::unix::net::UnixDatagram,
+    path: std::path::PathBuf,
+    ident: String,
+    facility: u8,
+}
+
+impl Syslog {
+    fn send(&self, severity: u8, msg: &str) {
+        let mut line = String::with_capacity(32 + self.ident.len() + msg.len());
+        let _ = write!(
+            line,
+            "<{}>",
+            u16::from(self.facility) * 8 + u16::from(severity)
+        );
+        match local_time() {
+            Some((tm, _)) => {
+                let month = MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("???");
+                let _ = write!(
+                    line,
+                    "{month} {:>2} {:02}:{:02}:{:02} ",
+                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec
+                );
+            }
+            None => line.push_str("Jan  1 00:00:00 "),
+        }
+        let _ = write!(line, "{}[{}]: {msg}", self.ident, std::process::id());
+        // Like syslog(3): a full or missing log socket loses the line, never
+        // blocks the server.
+        let _ = self.sock.send_to(line.as_bytes(), &self.path);
+    }
+}
+
+/// syslog-facility's number (LOG_USER, LOG_LOCAL0..7 divided by 8).
+fn facility_code(name: &str) -> u8 {
+    match name {
+        "user" => 1,
+        n => n
+            .strip_prefix("local")
+            .and_then(|d| d.parse::<u8>().ok())
+            .filter(|d| *d <= 7)
+            .map_or(16, |d| 16 + d),
+    }
+}
+
+/// Sends every following line's message to syslog too (syslog-enabled yes).
+pub fn init_syslog(ident: &str, facility: &str) -> std::io::Result<()> {
+    let sock = std::os::unix::net::UnixDatagram::unbound()?;
+    sock.set_nonblocking(true)?;
+    let path = std::env::var_os("FERROKV_SYSLOG_SOCKET")
+        .map_or_else(|| "/dev/log".into(), std::path::PathBuf::from);
+    let _ = SYSLOG.set(Syslog {
+        sock,
+        path,
+        ident: ident.to_string(),
+        facility: facility_code(facility),
+    });
+    Ok(())
+}
+
+/// Redis's syslog severities per tracing level.
+fn severity(level: &Level) -> u8 {
+    match *level {
+        Level::TRACE => 7,
+        Level::DEBUG => 6,
+        Level::INFO => 5,
+        _ => 4,
+    }
+}
 
 fn level(name: &str) -> LevelFilter {
     match name {
@@ -76,11 +155,12 @@ impl Sink {
     }
 }
 
-/// `dd Mon yyyy hh:mm:ss.mmm` in local time, as Redis's log prefix.
-fn timestamp(out: &mut String) {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// The local time now, and the time since the epoch.
+fn local_time() -> Option<(libc::tm, std::time::Duration)> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -89,10 +169,18 @@ fn timestamp(out: &mut String) {
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     // SAFETY: both pointers are valid for the duration of the call.
     let ok = !unsafe { libc::localtime_r(&secs, &mut tm) }.is_null();
-    if !ok {
-        let _ = write!(out, "{secs}.{:03}", now.subsec_millis());
+    ok.then_some((tm, now))
+}
+
+/// `dd Mon yyyy hh:mm:ss.mmm` in local time, as Redis's log prefix.
+fn timestamp(out: &mut String) {
+    let Some((tm, now)) = local_time() else {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let _ = write!(out, "{}.{:03}", now.as_secs(), now.subsec_millis());
         return;
-    }
+    };
     let month = MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("???");
     let _ = write!(
         out,
@@ -162,9 +250,13 @@ impl<S: Subscriber> Layer<S> for RedisFormat {
         let Some(sink) = SINK.get() else { return };
         let mut msg = Message::default();
         event.record(&mut msg);
-        let mut line = format_line(marker(event.metadata().level()), &msg.text, msg.role);
+        let level = event.metadata().level();
+        let mut line = format_line(marker(level), &msg.text, msg.role);
         line.push('\n');
         sink.write(line.as_bytes());
+        if let Some(s) = SYSLOG.get() {
+            s.send(severity(level), &msg.text);
+        }
     }
 }
 

@@ -359,6 +359,14 @@ impl ServerHooks for ServerState {
                     .ok_or("server is stopping")?;
                 crate::listen::rebind_tls(&me)?;
             }
+            "metrics-port" | "metrics-bind" => {
+                let me = self
+                    .me
+                    .get()
+                    .and_then(std::sync::Weak::upgrade)
+                    .ok_or("server is stopping")?;
+                crate::metrics::rebind(&me)?;
+            }
             "port" | "bind" => {
                 let me = self
                     .me

@@ -187,6 +187,16 @@ impl CommandStats {
         t
     }
 
+    /// Calls per stripe, summed over every command: the load of each thread that
+    /// runs commands (stripe numbers are given to threads as they first run one;
+    /// the last entry is the stripe shared by the threads past the owned ones).
+    pub fn calls_per_stripe(&self) -> Vec<u64> {
+        self.stripes
+            .iter()
+            .map(|s| s.cells.iter().map(|c| c.calls.load(Relaxed)).sum())
+            .collect()
+    }
+
     /// Command `id`'s latency at each percentile (0..=100), in µs; `None` when it
     /// recorded no latency.
     pub fn percentiles(&self, id: usize, percentiles: &[f64]) -> Option<Vec<f64>> {

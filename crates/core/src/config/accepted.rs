@@ -81,7 +81,6 @@ pub static ACCEPTED: &[ParamDef] = &[
     ),
     def("jemalloc-bg-thread", None, Kind::Bool, "yes", YES),
     def("activedefrag", None, Kind::Bool, "no", YES),
-    def("syslog-enabled", None, Kind::Bool, "no", NO),
     def("cluster-enabled", None, Kind::Bool, "no", NO),
     def("cluster-allow-reads-when-down", None, Kind::Bool, "no", YES),
     def(
@@ -121,7 +120,6 @@ pub static ACCEPTED: &[ParamDef] = &[
     def("cluster-announce-ip", None, Kind::Str, "", YES),
     def("cluster-config-file", None, Kind::Str, "nodes.conf", NO),
     def("cluster-announce-hostname", None, Kind::Str, "", YES),
-    def("syslog-ident", None, Kind::Str, "redis", NO),
     def("server_cpulist", None, Kind::Str, "", NO),
     def("bio_cpulist", None, Kind::Str, "", NO),
     def("aof_rewrite_cpulist", None, Kind::Str, "", NO),
@@ -141,15 +139,6 @@ pub static ACCEPTED: &[ParamDef] = &[
         None,
         Kind::Enum(&["upstart", "systemd", "auto", "no"]),
         "no",
-        NO,
-    ),
-    def(
-        "syslog-facility",
-        None,
-        Kind::Enum(&[
-            "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
-        ]),
-        "local0",
         NO,
     ),
     def(

@@ -108,6 +108,12 @@ params! {
     Maxclients: "maxclients", Kind::Int(1, i32::MAX as i64), "10000", YES;
     Loglevel: "loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning"]), "notice", YES;
     Logfile: "logfile", Kind::Str, "", NO;
+    SyslogEnabled: "syslog-enabled", Kind::Bool, "no", NO;
+    SyslogIdent: "syslog-ident", Kind::Str, "redis", NO;
+    SyslogFacility: "syslog-facility", Kind::Enum(&["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), "local0", NO;
+    // ferrokv's own: the Prometheus endpoint (`server/src/metrics.rs`), off at 0.
+    MetricsPort: "metrics-port", Kind::Int(0, 65535), "0", YES;
+    MetricsBind: "metrics-bind", Kind::Str, "127.0.0.1", YES;
     Daemonize: "daemonize", Kind::Bool, "no", NO;
     AlwaysShowLogo: "always-show-logo", Kind::Bool, "no", NO;
     CrashLogEnabled: "crash-log-enabled", Kind::Bool, "yes", YES;

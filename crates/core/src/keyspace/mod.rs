@@ -68,7 +68,16 @@ pub struct Keyspace {
     /// ([`LockSet::acquire`]): a command waiting for a shard while holding others
     /// lets them go and starts again, so the two cannot wait on each other.
     escalating: std::sync::atomic::AtomicBool,
+    /// Shard lock acquisitions that found the lock held and had to wait (the
+    /// metrics endpoint's lock contention): counted on the slow path only.
+    contended: Padded,
 }
+
+/// A counter on its own cache line: `dbs`, read by every lock, must not share a
+/// line with a counter written under contention.
+#[repr(align(64))]
+#[derive(Default)]
+struct Padded(std::sync::atomic::AtomicU64);
 
 impl Keyspace {
     /// A keyspace of `n` empty databases.
@@ -76,6 +85,7 @@ impl Keyspace {
         Keyspace {
             dbs: (0..n.max(1)).map(|_| Db::default()).collect(),
             escalating: std::sync::atomic::AtomicBool::new(false),
+            contended: Padded::default(),
         }
     }
 
@@ -87,6 +97,11 @@ impl Keyspace {
     fn cell(&self, id: LockId) -> &Mutex<Shard> {
         let id = id as usize;
         &self.dbs[id / SHARDS].shards[id % SHARDS].0
+    }
+
+    /// How many shard lock acquisitions had to wait for another holder.
+    pub fn contended(&self) -> u64 {
+        self.contended.0.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Locks shard `id` alone (background jobs such as active expiry).
@@ -155,6 +170,9 @@ impl<'k> LockSet<'k> {
         cell: &'k Mutex<Shard>,
         holding: bool,
     ) -> Option<MutexGuard<'k, Shard>> {
+        ks.contended
+            .0
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         loop {
             if holding && ks.escalating.load(std::sync::atomic::Ordering::Acquire) {
                 return None;
@@ -180,11 +198,13 @@ impl<'k> LockSet<'k> {
             Err(pos) => pos,
         };
         let cell = self.ks.cell(id);
-        let guard = if pos == self.held.len() {
-            cell.lock()
-        } else if let Some(g) = cell.try_lock() {
+        let guard = if let Some(g) = cell.try_lock() {
             g
+        } else if pos == self.held.len() {
+            self.ks.contended.0.fetch_add(1, Ordering::Relaxed);
+            cell.lock()
         } else {
+            self.ks.contended.0.fetch_add(1, Ordering::Relaxed);
             self.ks.escalating.store(true, Ordering::Release);
             let g = loop {
                 if let Some(g) = cell.try_lock_for(std::time::Duration::from_micros(100)) {

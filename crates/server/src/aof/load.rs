@@ -98,7 +98,7 @@ pub fn load_at_startup(st: &ServerState) -> Result<LoadReport, String> {
         m.install_base(base, seq, "");
     }
     if let Some(b) = &m.base {
-        let size = file_size(&d.join(&b.name));
+        let size = file_size(&st.engine, &d.join(&b.name));
         st.aof.stats.base_size.store(size, Relaxed);
         size_before += size;
     }
@@ -112,7 +112,7 @@ pub fn load_at_startup(st: &ServerState) -> Result<LoadReport, String> {
         }
     };
     for f in &m.incrs[..m.incrs.len() - 1] {
-        size_before += file_size(&d.join(&f.name));
+        size_before += file_size(&st.engine, &d.join(&f.name));
     }
     let file = OpenOptions::new()
         .create(true)

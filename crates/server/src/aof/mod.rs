@@ -158,6 +158,13 @@ pub struct Aof {
     /// Something besides the AOF needs propagation (a replica attached): turning
     /// the AOF off leaves it on.
     pub keep_propagating: AtomicBool,
+    /// DEBUG AOF-FLUSH-SLEEP (µs): each write of the buffer takes that much
+    /// longer, a slow disk for tests (it counts in the aof-write latency).
+    pub flush_sleep_us: AtomicU64,
+    /// An fsync is running (aof-write-pending-fsync).
+    fsyncing: AtomicBool,
+    /// The engine, for the latency monitor's AOF events (set by [`init`]).
+    engine: std::sync::OnceLock<Arc<Engine>>,
 }
 
 impl Default for Aof {
@@ -190,6 +197,9 @@ impl Default for Aof {
             stats,
             timestamps: AtomicBool::new(false),
             keep_propagating: AtomicBool::new(false),
+            flush_sleep_us: AtomicU64::new(0),
+            fsyncing: AtomicBool::new(false),
+            engine: std::sync::OnceLock::new(),
         }
     }
 }
@@ -223,8 +233,31 @@ pub(super) fn persist_manifest(engine: &Engine, m: &Manifest) -> std::io::Result
     fsync_dir(&d)
 }
 
-pub(super) fn file_size(path: &Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |m| m.len())
+/// A file's size (Redis's getAppendOnlyFileSize: the stat is an `aof-fstat`
+/// latency event).
+pub(super) fn file_size(engine: &Engine, path: &Path) -> u64 {
+    let started = Instant::now();
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    latency(engine, "aof-fstat", started);
+    size
+}
+
+/// Records `event` in the latency monitor if the step since `started` reached
+/// latency-monitor-threshold (Redis's latencyAddSampleIfNeeded).
+pub(super) fn latency(engine: &Engine, event: &str, started: Instant) {
+    let ms = started.elapsed().as_millis() as u64;
+    engine.latency.sample(engine, event, ms);
+}
+
+impl Aof {
+    /// [`latency`] for the writer, which has no engine at hand.
+    fn latency(&self, events: &[&str], started: Instant) {
+        if let Some(e) = self.engine.get() {
+            for ev in events {
+                latency(e, ev, started);
+            }
+        }
+    }
 }
 
 /// At startup: reads the manifest (if any) even with the AOF off, so turning
@@ -232,6 +265,7 @@ pub(super) fn file_size(path: &Path) -> u64 {
 /// that does not parse stops the server, as Redis's aofLoadManifestFromDisk (it
 /// logs the reason first).
 pub fn init(st: &ServerState) -> Result<(), String> {
+    let _ = st.aof.engine.set(st.engine.clone());
     st.aof
         .timestamps
         .store(st.engine.config.bool(P::AofTimestampEnabled), Relaxed);

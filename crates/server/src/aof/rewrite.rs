@@ -263,7 +263,9 @@ impl PendingRewrite {
             return Err("the AOF was turned off during the rewrite".into());
         }
         let d = dir(engine);
+        let started = std::time::Instant::now();
         std::fs::rename(&self.tmp, d.join(&self.base_name)).map_err(io)?;
+        super::latency(engine, "aof-rename", started);
         let mut guard = aof.manifest.lock();
         let m = guard.get_or_insert_with(Default::default);
         m.install_base(self.base_name.clone(), self.base_seq, &self.incr_name);
@@ -281,7 +283,7 @@ impl PendingRewrite {
             tracing::info!("Removing the history file {} in the background", old.name);
         }
         persist_manifest(engine, m).map_err(io)?;
-        let base_size = file_size(&d.join(&self.base_name));
+        let base_size = file_size(engine, &d.join(&self.base_name));
         aof.stats.base_size.store(base_size, Relaxed);
         aof.stats.size_before_incr.store(base_size, Relaxed);
         Ok(())

@@ -81,7 +81,25 @@ impl Aof {
             self.written.store(end, Release);
             return Ok(());
         };
-        match file.write_all(&buf) {
+        let sleep = self.flush_sleep_us.load(Relaxed);
+        let started = Instant::now();
+        if sleep > 0 {
+            std::thread::sleep(Duration::from_micros(sleep));
+        }
+        let res = file.write_all(&buf);
+        // Redis's flushAppendOnlyFile events: why the write may have been slow,
+        // then every write.
+        let why = if self.fsyncing.load(Relaxed) {
+            "aof-write-pending-fsync"
+        } else if self.stats.rewrite_in_progress.load(Relaxed)
+            || self.engine.get().is_some_and(|e| e.snapshot.active())
+        {
+            "aof-write-active-child"
+        } else {
+            "aof-write-alone"
+        };
+        self.latency(&[why, "aof-write"], started);
+        match res {
             Ok(()) => {
                 io.incr_size += buf.len() as u64;
                 self.written.store(end, Release);
@@ -118,7 +136,18 @@ impl Aof {
             (self.written.load(Acquire), io.sync.clone())
         };
         if let Some(f) = file {
-            f.sync_data()?;
+            let started = Instant::now();
+            self.fsyncing.store(true, Relaxed);
+            let res = f.sync_data();
+            self.fsyncing.store(false, Relaxed);
+            let always = self
+                .engine
+                .get()
+                .is_some_and(|e| e.config.int(P::Appendfsync) == FSYNC_ALWAYS);
+            if always {
+                self.latency(&["aof-fsync-always"], started);
+            }
+            res?;
         }
         self.mark_synced(upto);
         *self.last_fsync.lock() = Instant::now();
