@@ -122,7 +122,28 @@ pub fn key_allowed(s: &Selector, key: &[u8], flags: KeyFlags) -> bool {
     let need = key_perm(flags);
     s.patterns
         .iter()
-        .any(|p| p.perm & need == need && glob_match(&p.pattern, key, false))
+        .any(|p| p.perm & need == need && pattern_matches(&p.pattern, key))
+}
+
+/// A key pattern against a key: `prefix*` (the usual form, `~app:*`) is a
+/// prefix comparison, anything else the glob matcher.
+#[inline]
+fn pattern_matches(pattern: &[u8], key: &[u8]) -> bool {
+    if let Some((&b'*', prefix)) = pattern.split_last() {
+        if !prefix
+            .iter()
+            .any(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
+        {
+            return key.starts_with(prefix);
+        }
+    }
+    glob_match(pattern, key, false)
+}
+
+/// Whether every key pattern of the selector allows reads and writes: what a
+/// command does with a key then does not matter, only where the key is.
+fn flags_irrelevant(s: &Selector) -> bool {
+    s.patterns.iter().all(|p| p.perm == PERM_READ | PERM_WRITE)
 }
 
 fn selector_check(
@@ -147,7 +168,12 @@ fn selector_check(
         }
     }
     if s.flags & ALLKEYS == 0 {
-        if let Some(single) = cmd.single_key(args) {
+        let single = if flags_irrelevant(s) {
+            cmd.single_key_position(args)
+        } else {
+            cmd.single_key(args)
+        };
+        if let Some(single) = single {
             if let Some((pos, flags)) = single {
                 if !key_allowed(s, args[pos], flags) {
                     return Err(Denied::Key(pos));

@@ -882,12 +882,22 @@ impl CommandMeta {
     /// [`keys`](Self::keys)). Lets the per-command ACL check skip building a list.
     #[inline]
     pub fn single_key(&self, args: &[&[u8]]) -> Option<Option<(usize, KeyFlags)>> {
+        if self.getkeys_proc.is_some() {
+            return None;
+        }
+        self.single_key_position(args)
+    }
+
+    /// [`single_key`](Self::single_key) for a caller that needs the position only:
+    /// also for commands whose flags vary with the arguments (SET with GET), whose
+    /// flags here are the spec's, not the call's.
+    #[inline]
+    pub fn single_key_position(&self, args: &[&[u8]]) -> Option<Option<(usize, KeyFlags)>> {
         let [spec] = &self.key_specs[..] else {
             return None;
         };
-        if self.getkeys_proc.is_some()
-            || spec.flags.has(KeyFlags::NOT_KEY)
-            || spec.flags.has(KeyFlags::VARIABLE_FLAGS)
+        if spec.flags.has(KeyFlags::NOT_KEY)
+            || (spec.flags.has(KeyFlags::VARIABLE_FLAGS) && self.getkeys_proc.is_none())
         {
             return None;
         }
@@ -1246,7 +1256,8 @@ mod tests {
         let mut fast = 0;
         for m in redis_commands().values() {
             for cmd in std::iter::once(m).chain(m.subcommands.iter()) {
-                for n in 1..=argv.len() {
+                // Arity is checked before anything reads keys.
+                for n in (1..=argv.len()).filter(|&n| cmd.arity_ok(n)) {
                     let a: Vec<&[u8]> = argv[..n].iter().map(|s| s.as_bytes()).collect();
                     if let Some(single) = cmd.single_key(&a) {
                         fast += 1;
@@ -1258,6 +1269,11 @@ mod tests {
                             "{}",
                             cmd.name
                         );
+                    }
+                    if let Some(single) = cmd.single_key_position(&a) {
+                        let general: Vec<usize> = cmd.keys(&a).iter().map(|k| k.pos).collect();
+                        let pos: Vec<usize> = single.into_iter().map(|(p, _)| p).collect();
+                        assert_eq!(pos, general, "{} positions", cmd.name);
                     }
                 }
             }
