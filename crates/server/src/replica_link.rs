@@ -136,6 +136,11 @@ pub fn config_changed(st: &ServerState) {
 pub fn set_master(st: &Arc<ServerState>, host: String, port: u16) {
     let was_master = !is_replica(st);
     *st.link.master.lock() = Some((host.clone(), port));
+    // CONFIG GET / REWRITE see the live master (Redis's replicaof getter).
+    let _ = st
+        .engine
+        .config
+        .set("replicaof", &format!("{host} {port}"), true);
     let generation = st.link.generation.fetch_add(1, AcqRel) + 1;
     set_status(st, LinkStatus::Connecting);
     st.link.down_since.store(unix_secs(), Relaxed);
@@ -174,6 +179,7 @@ pub fn unset_master(st: &ServerState) {
     if st.link.master.lock().take().is_none() {
         return;
     }
+    let _ = st.engine.config.set("replicaof", "", true);
     st.link.generation.fetch_add(1, AcqRel);
     set_status(st, LinkStatus::None);
     kill_master_client(st);
