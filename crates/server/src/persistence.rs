@@ -290,8 +290,24 @@ fn begin_save_at(
         now_ms: engine.clock.now_ms(),
         sizes,
     });
+    // The replication position is the one of the data cut (Redis's rdbSaveInfo).
+    let aux_out = visitor.clone();
+    let with_repl_aux = move || {
+        at_instant();
+        if let Some(aux) = crate::repl_rdb::save_info() {
+            let mut o = aux_out.output.lock();
+            let res = o
+                .writer
+                .as_mut()
+                .map(|w| crate::repl_rdb::write_fields(w, &aux));
+            if let Some(Err(e)) = res {
+                o.error.get_or_insert(format!("write error: {e}"));
+                aux_out.failed.store(true, Relaxed);
+            }
+        }
+    };
     if engine
-        .snapshot_begin_with(visitor.clone(), at_instant)
+        .snapshot_begin_with(visitor.clone(), with_repl_aux)
         .is_err()
     {
         let _ = std::fs::remove_file(&tmp);
@@ -711,7 +727,17 @@ pub fn load_at_startup(engine: &Engine) -> Result<Option<LoadStats>, String> {
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
     let started = Instant::now();
-    let stats = load_from(engine, file)?;
+    // A master propagates the DELs of the keys found expired (Redis's
+    // RDBFLAGS_FEED_REPL), kept until its backlog exists.
+    let opts = crate::rdb_load::LoadOptions {
+        collect_expired: engine.config.string_named("replicaof").trim().is_empty(),
+        ..Default::default()
+    };
+    let mut stats = crate::rdb_load::load_from_opts(engine, file, opts)?;
+    crate::repl_rdb::set_restored(crate::repl_rdb::Restored {
+        aux: stats.repl,
+        expired: std::mem::take(&mut stats.expired_keys),
+    });
     LAST_LOAD_LOADED.store(stats.loaded, Relaxed);
     LAST_LOAD_EXPIRED.store(stats.expired, Relaxed);
     engine

@@ -435,6 +435,50 @@ impl Replicas {
         self.create_backlog(&mut g, backlog_size);
     }
 
+    /// A master's replication position for an RDB (Redis's rdbPopulateSaveInfo):
+    /// (replid, offset, the db the stream last selected, 0 before any), only
+    /// while a backlog exists.
+    pub fn save_position(&self) -> Option<(String, u64, usize)> {
+        let g = self.inner.lock();
+        g.backlog.as_ref()?;
+        Some((g.ids.replid.clone(), g.ids.offset, g.db.unwrap_or(0)))
+    }
+
+    /// A master restarted from an RDB holding `replid` at `offset` (Redis's
+    /// loadDataFromDisk): the keys that expired while it was down go into a new
+    /// backlog as DELs (UNLINKs with lazyfree-lazy-expire), then the stream is
+    /// rebased past `offset`, and the file's id stays valid as replid2 up to
+    /// `offset`, so replicas continue with a partial resync.
+    pub fn restore_master(
+        &self,
+        replid: &str,
+        offset: u64,
+        backlog_size: usize,
+        expired: &[(usize, Vec<u8>)],
+        unlink: bool,
+    ) {
+        {
+            let mut g = self.inner.lock();
+            g.ids.offset = 0;
+            g.db = None;
+            self.create_backlog(&mut g, backlog_size);
+        }
+        let verb: &[u8] = if unlink { b"UNLINK" } else { b"DEL" };
+        for (db, key) in expired {
+            self.feed(&[(*db, &[verb, key.as_slice()][..])]);
+        }
+        let mut g = self.inner.lock();
+        g.ids.offset += offset;
+        g.ids.replid2 = replid.to_string();
+        g.ids.second_offset = offset as i64 + 1;
+        g.write_offset = g.ids.offset;
+        let end = g.ids.offset;
+        if let Some(b) = &mut g.backlog {
+            b.first = end + 1 - b.buf.len() as u64;
+        }
+        g.alone_since = Some(Instant::now());
+    }
+
     /// Drops every replica connection (a master becoming a replica: they must
     /// resync with the new history).
     pub fn disconnect_all(&self) {

@@ -174,6 +174,22 @@ fn kill_master_client(st: &ServerState) {
     }
 }
 
+/// The db the master's stream has selected, for an RDB's repl-stream-db:
+/// `None` when this replica never followed a master (Redis saves no
+/// replication fields then).
+pub fn stream_db(st: &ServerState) -> Option<usize> {
+    (link_up(st) || st.link.has_history.load(Relaxed)).then(|| st.link.master_db.load(Relaxed))
+}
+
+/// A replica restarted from an RDB holding `replid` at `offset` (Redis's
+/// replicationCacheMasterUsingMyself): that history is its own, so its PSYNC
+/// asks to continue from it, in db `db`.
+pub fn restore_history(st: &ServerState, replid: &str, offset: u64, db: usize, backlog: usize) {
+    st.replicas.set_master_ids(replid, offset, backlog);
+    st.link.has_history.store(true, Relaxed);
+    st.link.master_db.store(db, Relaxed);
+}
+
 /// REPLICAOF NO ONE.
 pub fn unset_master(st: &ServerState) {
     if st.link.master.lock().take().is_none() {
