@@ -435,6 +435,13 @@ impl Replicas {
         self.create_backlog(&mut g, backlog_size);
     }
 
+    /// CONFIG RESETSTAT: the sync counters start over.
+    pub fn reset_stats(&self) {
+        for c in [&self.sync_full, &self.sync_partial_ok, &self.sync_partial_err] {
+            c.store(0, Relaxed);
+        }
+    }
+
     /// A master's replication position for an RDB (Redis's rdbPopulateSaveInfo):
     /// (replid, offset, the db the stream last selected, 0 before any), only
     /// while a backlog exists.

@@ -154,6 +154,7 @@ impl ServerState {
         }
         self.clients.total_received.store(0, Relaxed);
         self.clients.rejected.store(0, Relaxed);
+        self.replicas.reset_stats();
     }
 }
 
