@@ -114,9 +114,31 @@ struct SaveVisitor {
     policy: AccessPolicy,
     now_ms: i64,
     sizes: Vec<(usize, usize)>,
+    /// rdb-key-save-delay (microseconds per key; negative: one microsecond
+    /// every -N keys), Redis's test knob for a slow save.
+    key_delay: i64,
+    /// Keys serialized since the saver thread last paid the delay.
+    undelayed: AtomicU64,
 }
 
 impl SaveVisitor {
+    /// rdb-key-save-delay for the keys serialized since the last call, paid
+    /// by the saver thread holding no lock (Redis's child sleeps per key).
+    fn pay_key_delay(&self) {
+        if self.key_delay == 0 {
+            return;
+        }
+        let keys = self.undelayed.swap(0, Relaxed);
+        let micros = if self.key_delay > 0 {
+            keys.saturating_mul(self.key_delay as u64)
+        } else {
+            keys / self.key_delay.unsigned_abs()
+        };
+        if micros > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(micros));
+        }
+    }
+
     /// Writes every serialized shard the file can take now (saver thread only).
     fn write_ready(&self) {
         let mut out = self.output.lock();
@@ -175,6 +197,9 @@ impl ShardVisitor for SaveVisitor {
         // After a failure the save is lost anyway: skip the serializing.
         if !self.failed.load(Relaxed) {
             for node in entries {
+                if self.key_delay != 0 {
+                    self.undelayed.fetch_add(1, Relaxed);
+                }
                 match to_rdb(&node.value) {
                     Ok(v) => {
                         let meta = key_meta(node, self.policy, self.now_ms);
@@ -197,6 +222,7 @@ impl ShardVisitor for SaveVisitor {
     }
 
     fn after_visit(&self) {
+        self.pay_key_delay();
         self.write_ready();
     }
 }
@@ -289,6 +315,8 @@ fn begin_save_at(
         policy: AccessPolicy::of(&engine.config),
         now_ms: engine.clock.now_ms(),
         sizes,
+        key_delay: engine.config.int_named("rdb-key-save-delay"),
+        undelayed: AtomicU64::new(0),
     });
     // The replication position is the one of the data cut (Redis's rdbSaveInfo).
     let aux_out = visitor.clone();

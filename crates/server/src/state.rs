@@ -292,7 +292,7 @@ impl ServerHooks for ServerState {
                 return Some(e);
             }
         }
-        crate::failover::deny_writes(self).or_else(|| crate::replication::no_replicas(self))
+        crate::replication::no_replicas(self)
     }
 
     fn config_changed(&self, name: &str) -> Result<(), String> {
