@@ -729,7 +729,8 @@ impl InfoFields {
         let p = &state.persistence.0;
         let bg = p.bgsave_in_progress.load(Relaxed);
         InfoFields {
-            bgsave_in_progress: bg,
+            // A snapshot for replicas counts, as Redis's replication child.
+            bgsave_in_progress: bg || state.replicas.snapshotting(),
             lastsave: p.lastsave.load(Relaxed),
             last_bgsave_ok: p.last_bgsave_ok.load(Relaxed),
             last_bgsave_secs: p.last_bgsave_secs.load(Relaxed),
