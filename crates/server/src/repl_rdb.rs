@@ -147,7 +147,9 @@ pub fn apply_restored(st: &Arc<ServerState>) {
         .max(1) as usize;
     let replid = aux.replid();
     let offset = aux.offset as u64;
-    if crate::replica_link::is_replica(st) {
+    // The link to the master (`replicaof`) starts right after this.
+    let replica = !st.engine.config.string_named("replicaof").trim().is_empty();
+    if replica || crate::replica_link::is_replica(st) {
         crate::replica_link::restore_history(st, &replid, offset, aux.stream_db as usize, backlog);
     } else {
         let unlink = st.engine.config.int_named("lazyfree-lazy-expire") != 0;
