@@ -258,7 +258,9 @@ fn failover_pauses_writes_until_it_ends() {
     assert_eq!(master.info("master_failover_state"), "waiting-for-sync");
     let mut writer = master.conn();
     writer.send(&["INCR", "k"]);
-    wait_for("the write to be held", || master.info("blocked_clients") == "1");
+    wait_for("the write to be held", || {
+        master.info("blocked_clients") == "1"
+    });
     // Reads go on.
     assert_eq!(text(m.cmd(&["GET", "k"])), "2");
     assert_eq!(text(m.cmd(&["FAILOVER", "ABORT"])), "OK");

@@ -385,7 +385,11 @@ fn failover_with(redis: &Path, label: &str, nodes: &Path, node_args: &[&str]) {
     }
     // Sentinel's CONFIG REWRITE: the promoted node's file no longer names a
     // master, the other's names the new one.
-    assert!(!promoted.conf().contains("replicaof"), "{}", promoted.conf());
+    assert!(
+        !promoted.conf().contains("replicaof"),
+        "{}",
+        promoted.conf()
+    );
     assert!(
         other
             .conf()

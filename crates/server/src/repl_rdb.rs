@@ -140,11 +140,7 @@ pub fn apply_restored(st: &Arc<ServerState>) {
     let Some(aux) = r.aux else {
         return;
     };
-    let backlog = st
-        .engine
-        .config
-        .int_named("repl-backlog-size")
-        .max(1) as usize;
+    let backlog = st.engine.config.int_named("repl-backlog-size").max(1) as usize;
     let replid = aux.replid();
     let offset = aux.offset as u64;
     // The link to the master (`replicaof`) starts right after this.

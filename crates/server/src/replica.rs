@@ -446,7 +446,11 @@ impl Replicas {
 
     /// CONFIG RESETSTAT: the sync counters start over.
     pub fn reset_stats(&self) {
-        for c in [&self.sync_full, &self.sync_partial_ok, &self.sync_partial_err] {
+        for c in [
+            &self.sync_full,
+            &self.sync_partial_ok,
+            &self.sync_partial_err,
+        ] {
             c.store(0, Relaxed);
         }
     }
@@ -873,7 +877,11 @@ async fn run_sync_job(st: Arc<ServerState>, job: Arc<SyncJob>, backlog_size: usi
     }
     tracing::info!(
         "Starting BGSAVE for SYNC with target: {}",
-        if job.diskless { "replicas sockets" } else { "disk" }
+        if job.diskless {
+            "replicas sockets"
+        } else {
+            "disk"
+        }
     );
     st.replicas.snapshotting.fetch_add(1, Relaxed);
     let st2 = st.clone();
