@@ -958,9 +958,7 @@ where
         match now {
             JOB_WAITING => {}
             JOB_STARTED | JOB_DONE => {
-                let Some((replid, at, attached)) = job.start.get() else {
-                    return None;
-                };
+                let (replid, at, attached) = job.start.get()?;
                 if !attached.contains(&replica.handle.id) {
                     return None;
                 }
