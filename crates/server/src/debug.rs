@@ -51,6 +51,9 @@ pub struct DebugState {
     pub reply_resizing: AtomicBool,
     /// DEBUG AOF-FLUSH-SLEEP (µs).
     pub aof_flush_sleep_us: AtomicU64,
+    /// DEBUG SLEEP's end (engine clock ms): the link to a master waits it out
+    /// before reconnecting, as Redis's sleeping server would.
+    pub asleep_until_ms: AtomicI64,
 }
 
 /// quicklist's default packed threshold (1 GiB).
@@ -68,6 +71,7 @@ impl Default for DebugState {
             reply_peak_reset_ms: AtomicI64::new(DEFAULT_PEAK_RESET_MS),
             reply_resizing: AtomicBool::new(true),
             aof_flush_sleep_us: AtomicU64::new(0),
+            asleep_until_ms: AtomicI64::new(0),
         }
     }
 }
@@ -696,6 +700,10 @@ fn sleep(ctx: &mut Ctx<'_, '_>, secs: f64) {
     let engine = ctx.engine;
     let micros = (secs * 1_000_000.0) as i64;
     if micros > 0 {
+        if let Ok(st) = state(ctx) {
+            let end = engine.clock.now_ms().saturating_add(micros / 1000);
+            st.debug.asleep_until_ms.store(end, Relaxed);
+        }
         let locks = LockSet::lock_dbs(&engine.keyspace, 0..engine.keyspace.db_count());
         std::thread::sleep(Duration::from_micros(micros as u64));
         drop(locks);

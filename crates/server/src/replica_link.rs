@@ -422,6 +422,10 @@ async fn run_link(st: Arc<ServerState>, host: String, port: u16, generation: u64
         set_status(&st, LinkStatus::Connecting);
         st.engine.gates.loading.store(false, Relaxed);
         tokio::time::sleep(Duration::from_secs(1)).await;
+        // A DEBUG SLEEP stops Redis's whole server, its reconnection included.
+        while st.engine.clock.now_ms() < st.debug.asleep_until_ms.load(Relaxed) && current(&st) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
