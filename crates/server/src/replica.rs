@@ -13,8 +13,9 @@
 //! PSYNC and SYNC end the connection's command loop: it then serves the replica
 //! ([`serve_if_replica`]). A partial resynchronization (`+CONTINUE`) is decided and
 //! attached under the feed lock, so the backlog bytes it sends and the stream that
-//! follows leave no gap; a full one (`+FULLRESYNC <replid> <offset>`) takes the
-//! RDB at the instant the replica is attached (every shard lock held), sent as a
+//! follows leave no gap; a full one (`+FULLRESYNC <replid> <offset>`) joins a
+//! sync job ([`SyncJob`]: the replicas asking together share one snapshot), whose
+//! RDB is taken at the instant they are attached (every shard lock held), sent as a
 //! `$<len>` bulk or, for replicas with `capa eof` while repl-diskless-sync is on,
 //! in the EOF-marker form. Replies from the replica (REPLCONF ACK) are parsed in
 //! the serving loop: they give INFO's offset/lag and serve WAIT.
@@ -1158,4 +1159,37 @@ fn on_replica_command(st: &ServerState, replica: &Replica, args: &[&[u8]]) -> bo
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restored_master_keeps_the_file_history_and_the_dels_past_it() {
+        let r = Replicas::new("b".repeat(40));
+        let expired = vec![(0usize, b"k1".to_vec()), (2usize, b"k2".to_vec())];
+        r.restore_master(&"a".repeat(40), 1000, 1 << 20, &expired, false);
+        let ids = r.ids();
+        assert_eq!(ids.replid2, "a".repeat(40));
+        assert_eq!(ids.second_offset, 1001);
+        let mut stream = Vec::new();
+        encode(&[b"SELECT", b"0"], &mut stream);
+        encode(&[b"DEL", b"k1"], &mut stream);
+        encode(&[b"SELECT", b"2"], &mut stream);
+        encode(&[b"DEL", b"k2"], &mut stream);
+        assert_eq!(ids.offset, 1000 + stream.len() as u64);
+        assert_eq!(r.backlog_info(), (true, 1001, stream.len() as u64));
+        assert_eq!(r.save_position(), Some(("b".repeat(40), ids.offset, 2)));
+    }
+
+    #[test]
+    fn a_restored_master_without_expired_keys_starts_its_backlog_at_the_offset() {
+        let r = Replicas::new("b".repeat(40));
+        assert_eq!(r.save_position(), None);
+        r.restore_master(&"a".repeat(40), 0, 16, &[], true);
+        assert_eq!(r.offset(), 0);
+        assert_eq!(r.backlog_info(), (true, 1, 0));
+        assert_eq!(r.save_position(), Some(("b".repeat(40), 0, 0)));
+    }
 }
