@@ -704,6 +704,9 @@ fn sleep(ctx: &mut Ctx<'_, '_>, secs: f64) {
             let end = engine.clock.now_ms().saturating_add(micros / 1000);
             st.debug.asleep_until_ms.store(end, Relaxed);
         }
+        // Work queued on this thread (a link woken by a CLIENT KILL in the same
+        // EXEC) goes on elsewhere while it sleeps.
+        ctx.hooks.long_running();
         let locks = LockSet::lock_dbs(&engine.keyspace, 0..engine.keyspace.db_count());
         std::thread::sleep(Duration::from_micros(micros as u64));
         drop(locks);
