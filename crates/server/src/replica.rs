@@ -989,7 +989,9 @@ where
                 }
             }
             _ = keepalive.tick() => {
-                if stream.write_all(b"\n").await.is_err() {
+                // None while DEBUG SLEEP runs (Redis's whole server sleeps).
+                let asleep = st.engine.clock.now_ms() < st.debug.asleep_until_ms.load(Relaxed);
+                if !asleep && stream.write_all(b"\n").await.is_err() {
                     return None;
                 }
             }
