@@ -49,6 +49,9 @@ pub struct DebugState {
     pub reply_peak_reset_ms: AtomicI64,
     /// DEBUG REPLYBUFFER RESIZING.
     pub reply_resizing: AtomicBool,
+    /// DEBUG SLEEP's end (engine clock ms): the link to a master waits it out
+    /// before reconnecting, as Redis's sleeping server would.
+    pub asleep_until_ms: AtomicI64,
 }
 
 /// quicklist's default packed threshold (1 GiB).
@@ -65,6 +68,7 @@ impl Default for DebugState {
             packed_threshold: AtomicU64::new(DEFAULT_PACKED_THRESHOLD),
             reply_peak_reset_ms: AtomicI64::new(DEFAULT_PEAK_RESET_MS),
             reply_resizing: AtomicBool::new(true),
+            asleep_until_ms: AtomicI64::new(0),
         }
     }
 }
@@ -702,6 +706,13 @@ fn sleep(ctx: &mut Ctx<'_, '_>, secs: f64) {
     let engine = ctx.engine;
     let micros = (secs * 1_000_000.0) as i64;
     if micros > 0 {
+        if let Ok(st) = state(ctx) {
+            let end = engine.clock.now_ms().saturating_add(micros / 1000);
+            st.debug.asleep_until_ms.store(end, Relaxed);
+        }
+        // Work queued on this thread (a link woken by a CLIENT KILL in the same
+        // EXEC) goes on elsewhere while it sleeps.
+        ctx.hooks.long_running();
         let locks = LockSet::lock_dbs(&engine.keyspace, 0..engine.keyspace.db_count());
         std::thread::sleep(Duration::from_micros(micros as u64));
         drop(locks);

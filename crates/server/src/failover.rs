@@ -1,8 +1,9 @@
 //! FAILOVER [TO host port [FORCE]] [TIMEOUT ms] | ABORT: a coordinated switch of
 //! roles with one of this master's replicas (Redis 7.0's failoverCommand).
 //!
-//! The master stops taking writes (they are refused while the failover waits:
-//! ferrokv has no write pause here), waits until the target replica (or any
+//! The master pauses writes (CLIENT PAUSE WRITE semantics, the internal pause
+//! purpose: a write waits, then runs or, once this server is a replica, is
+//! refused with READONLY), waits until the target replica (or any
 //! replica) has acknowledged the whole stream, then becomes a replica of it with
 //! `PSYNC <replid> <offset> FAILOVER`, which makes the target promote itself
 //! and continue from the same history. TIMEOUT aborts (or with FORCE, fails
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use ferrokv_core::commands::CommandDef;
 use ferrokv_core::ctx::Ctx;
+use ferrokv_core::pause::{PauseKind, PausePurpose};
 use ferrokv_core::{CmdError, CmdResult};
 use parking_lot::Mutex;
 
@@ -61,11 +63,20 @@ impl Failover {
     }
 }
 
-/// Writes are refused while a failover waits (Redis pauses them).
-pub fn deny_writes(st: &ServerState) -> Option<String> {
-    st.failover
-        .active()
-        .then(|| "READONLY You can't write against a read only replica.".to_string())
+/// Writes wait while a failover goes on (Redis's PAUSE_DURING_FAILOVER).
+fn pause_writes(st: &ServerState) {
+    let pause = &st.engine.gates.pause;
+    let now = st.engine.clock.now_ms();
+    pause.pause(PausePurpose::Internal, PauseKind::Write, i64::MAX, now);
+    st.pause_wake.changed(pause.generation());
+}
+
+/// The failover is over (done or aborted): no failover state, writes go on.
+fn finish(st: &ServerState) {
+    st.failover.clear();
+    let pause = &st.engine.gates.pause;
+    pause.unpause(PausePurpose::Internal, st.engine.clock.now_ms());
+    st.pause_wake.changed(pause.generation());
 }
 
 /// The target's PSYNC answer arrived: the failover is over (`ok`) or aborted.
@@ -74,7 +85,7 @@ pub fn psync_answered(st: &ServerState, ok: bool) {
         return;
     }
     if ok {
-        st.failover.clear();
+        finish(st);
     } else {
         abort(st, "Failover target rejected psync request");
     }
@@ -91,7 +102,7 @@ fn abort(st: &ServerState, why: &str) {
     if st.failover.in_progress() {
         crate::replica_link::unset_master(st);
     }
-    st.failover.clear();
+    finish(st);
 }
 
 fn failover(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
@@ -166,12 +177,13 @@ fn failover(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         tracing::info!("FAILOVER requested to any replica.");
     }
     *st.failover.target.lock() = target.map(|(h, p)| (h, p as u16));
-    st.failover.state.store(WAITING, Relaxed);
     let me = st
         .me
         .get()
         .and_then(std::sync::Weak::upgrade)
         .ok_or_else(|| CmdError::Other("server is stopping".into()))?;
+    st.failover.state.store(WAITING, Relaxed);
+    pause_writes(st);
     let end = (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
     tokio::spawn(watch(me, end, force));
     ctx.out.ok();

@@ -30,6 +30,7 @@ pub mod pause;
 pub mod persistence;
 pub mod pubsub;
 pub mod rdb_load;
+pub mod repl_rdb;
 pub mod replica;
 pub mod replica_link;
 pub mod replication;

@@ -114,9 +114,31 @@ struct SaveVisitor {
     policy: AccessPolicy,
     now_ms: i64,
     sizes: Vec<(usize, usize)>,
+    /// rdb-key-save-delay (microseconds per key; negative: one microsecond
+    /// every -N keys), Redis's test knob for a slow save.
+    key_delay: i64,
+    /// Keys serialized since the saver thread last paid the delay.
+    undelayed: AtomicU64,
 }
 
 impl SaveVisitor {
+    /// rdb-key-save-delay for the keys serialized since the last call, paid
+    /// by the saver thread holding no lock (Redis's child sleeps per key).
+    fn pay_key_delay(&self) {
+        if self.key_delay == 0 {
+            return;
+        }
+        let keys = self.undelayed.swap(0, Relaxed);
+        let micros = if self.key_delay > 0 {
+            keys.saturating_mul(self.key_delay as u64)
+        } else {
+            keys / self.key_delay.unsigned_abs()
+        };
+        if micros > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(micros));
+        }
+    }
+
     /// Writes every serialized shard the file can take now (saver thread only).
     fn write_ready(&self) {
         let mut out = self.output.lock();
@@ -175,6 +197,9 @@ impl ShardVisitor for SaveVisitor {
         // After a failure the save is lost anyway: skip the serializing.
         if !self.failed.load(Relaxed) {
             for node in entries {
+                if self.key_delay != 0 {
+                    self.undelayed.fetch_add(1, Relaxed);
+                }
                 match to_rdb(&node.value) {
                     Ok(v) => {
                         let meta = key_meta(node, self.policy, self.now_ms);
@@ -197,6 +222,7 @@ impl ShardVisitor for SaveVisitor {
     }
 
     fn after_visit(&self) {
+        self.pay_key_delay();
         self.write_ready();
     }
 }
@@ -289,9 +315,27 @@ fn begin_save_at(
         policy: AccessPolicy::of(&engine.config),
         now_ms: engine.clock.now_ms(),
         sizes,
+        key_delay: engine.config.int_named("rdb-key-save-delay"),
+        undelayed: AtomicU64::new(0),
     });
+    // The replication position is the one of the data cut (Redis's rdbSaveInfo).
+    let aux_out = visitor.clone();
+    let with_repl_aux = move || {
+        at_instant();
+        if let Some(aux) = crate::repl_rdb::save_info() {
+            let mut o = aux_out.output.lock();
+            let res = o
+                .writer
+                .as_mut()
+                .map(|w| crate::repl_rdb::write_fields(w, &aux));
+            if let Some(Err(e)) = res {
+                o.error.get_or_insert(format!("write error: {e}"));
+                aux_out.failed.store(true, Relaxed);
+            }
+        }
+    };
     if engine
-        .snapshot_begin_with(visitor.clone(), at_instant)
+        .snapshot_begin_with(visitor.clone(), with_repl_aux)
         .is_err()
     {
         let _ = std::fs::remove_file(&tmp);
@@ -685,7 +729,8 @@ impl InfoFields {
         let p = &state.persistence.0;
         let bg = p.bgsave_in_progress.load(Relaxed);
         InfoFields {
-            bgsave_in_progress: bg,
+            // A snapshot for replicas counts, as Redis's replication child.
+            bgsave_in_progress: bg || state.replicas.snapshotting(),
             lastsave: p.lastsave.load(Relaxed),
             last_bgsave_ok: p.last_bgsave_ok.load(Relaxed),
             last_bgsave_secs: p.last_bgsave_secs.load(Relaxed),
@@ -711,7 +756,17 @@ pub fn load_at_startup(engine: &Engine) -> Result<Option<LoadStats>, String> {
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
     let started = Instant::now();
-    let stats = load_from(engine, file)?;
+    // A master propagates the DELs of the keys found expired (Redis's
+    // RDBFLAGS_FEED_REPL), kept until its backlog exists.
+    let opts = crate::rdb_load::LoadOptions {
+        collect_expired: engine.config.string_named("replicaof").trim().is_empty(),
+        ..Default::default()
+    };
+    let mut stats = crate::rdb_load::load_from_opts(engine, file, opts)?;
+    crate::repl_rdb::set_restored(crate::repl_rdb::Restored {
+        aux: stats.repl,
+        expired: std::mem::take(&mut stats.expired_keys),
+    });
     LAST_LOAD_LOADED.store(stats.loaded, Relaxed);
     LAST_LOAD_EXPIRED.store(stats.expired, Relaxed);
     engine

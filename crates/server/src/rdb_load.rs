@@ -18,12 +18,17 @@ use ferrokv_persist::rdb::{RdbEntry, RdbReader, Record};
 use parking_lot::Mutex;
 
 /// What a load did.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct LoadStats {
     /// Keys inserted.
     pub loaded: u64,
     /// Keys skipped because their expire time had passed.
     pub expired: u64,
+    /// The file's replication position (repl-id / repl-offset / repl-stream-db).
+    pub repl: Option<crate::repl_rdb::ReplAux>,
+    /// The expired keys skipped, as (db, key), when
+    /// [`LoadOptions::collect_expired`] asked for them.
+    pub expired_keys: Vec<(usize, Vec<u8>)>,
 }
 
 /// Keys per batch handed to an inserter: big enough to make the channel cost
@@ -140,6 +145,9 @@ pub struct LoadOptions {
     pub allow_dup: bool,
     /// The CRC-64 at the end is not checked (DEBUG SET-SKIP-CHECKSUM-VALIDATION).
     pub skip_checksum: bool,
+    /// The expired keys skipped are kept (a master at startup propagates
+    /// their DELs).
+    pub collect_expired: bool,
 }
 
 /// Loads an RDB stream into `engine` (keys expired by now are skipped).
@@ -200,6 +208,8 @@ pub fn load_from_opts(
     let dbs = engine.keyspace.db_count();
     let n = inserters();
     let mut expired = 0u64;
+    let mut expired_keys = Vec::new();
+    let mut repl = crate::repl_rdb::AuxReader::default();
     let mut inline_loaded = 0u64;
     let (read_result, loaded) = std::thread::scope(|scope| {
         let mut senders: Vec<SyncSender<Vec<Item>>> = Vec::with_capacity(n);
@@ -233,6 +243,7 @@ pub fn load_from_opts(
                     }
                     Record::Aux(k, v) => {
                         log_aux(&k, &v, shared.now);
+                        repl.field(&k, &v);
                         continue;
                     }
                     Record::Function(code) => {
@@ -254,6 +265,9 @@ pub fn load_from_opts(
                 }
                 if e.meta.expire_ms.is_some_and(|t| t < shared.now) {
                     expired += 1;
+                    if opts.collect_expired {
+                        expired_keys.push((db, e.key));
+                    }
                     continue;
                 }
                 let hash = hash_key(&e.key);
@@ -291,6 +305,8 @@ pub fn load_from_opts(
     Ok(LoadStats {
         loaded: loaded + inline_loaded,
         expired,
+        repl: repl.finish(),
+        expired_keys,
     })
 }
 
@@ -303,6 +319,7 @@ pub fn reload(engine: &Engine, merge: bool, skip_checksum: bool) -> Result<LoadS
     let opts = LoadOptions {
         allow_dup: merge,
         skip_checksum,
+        collect_expired: false,
     };
     let stats = load_from_opts(engine, file, opts)?;
     tracing::info!(

@@ -13,8 +13,9 @@
 //! PSYNC and SYNC end the connection's command loop: it then serves the replica
 //! ([`serve_if_replica`]). A partial resynchronization (`+CONTINUE`) is decided and
 //! attached under the feed lock, so the backlog bytes it sends and the stream that
-//! follows leave no gap; a full one (`+FULLRESYNC <replid> <offset>`) takes the
-//! RDB at the instant the replica is attached (every shard lock held), sent as a
+//! follows leave no gap; a full one (`+FULLRESYNC <replid> <offset>`) joins a
+//! sync job ([`SyncJob`]: the replicas asking together share one snapshot), whose
+//! RDB is taken at the instant they are attached (every shard lock held), sent as a
 //! `$<len>` bulk or, for replicas with `capa eof` while repl-diskless-sync is on,
 //! in the EOF-marker form. Replies from the replica (REPLCONF ACK) are parsed in
 //! the serving loop: they give INFO's offset/lag and serve WAIT.
@@ -175,8 +176,10 @@ pub struct Replicas {
     attached: AtomicUsize,
     handoff: Mutex<HashMap<u64, Handoff>>,
     confs: Mutex<HashMap<u64, ReplConf>>,
-    /// Replicas in the repl-diskless-sync-delay wait.
-    delaying: AtomicUsize,
+    /// The full-sync job still taking replicas (see [`SyncJob`]).
+    job: Mutex<Option<Arc<SyncJob>>>,
+    /// Snapshots for replicas being taken (INFO rdb_bgsave_in_progress).
+    snapshotting: AtomicUsize,
     /// INFO stats sync_full.
     pub sync_full: AtomicU64,
     /// INFO stats sync_partial_ok.
@@ -271,7 +274,8 @@ impl Replicas {
             attached: AtomicUsize::new(0),
             handoff: Mutex::new(HashMap::new()),
             confs: Mutex::new(HashMap::new()),
-            delaying: AtomicUsize::new(0),
+            job: Mutex::new(None),
+            snapshotting: AtomicUsize::new(0),
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
@@ -433,6 +437,67 @@ impl Replicas {
         // The next command goes after a SELECT.
         g.db = None;
         self.create_backlog(&mut g, backlog_size);
+    }
+
+    /// Whether a snapshot for replicas is being taken (Redis's replication
+    /// child counts as a BGSAVE in progress).
+    pub fn snapshotting(&self) -> bool {
+        self.snapshotting.load(Relaxed) > 0
+    }
+
+    /// CONFIG RESETSTAT: the sync counters start over.
+    pub fn reset_stats(&self) {
+        for c in [
+            &self.sync_full,
+            &self.sync_partial_ok,
+            &self.sync_partial_err,
+        ] {
+            c.store(0, Relaxed);
+        }
+    }
+
+    /// A master's replication position for an RDB (Redis's rdbPopulateSaveInfo):
+    /// (replid, offset, the db the stream last selected, 0 before any), only
+    /// while a backlog exists.
+    pub fn save_position(&self) -> Option<(String, u64, usize)> {
+        let g = self.inner.lock();
+        g.backlog.as_ref()?;
+        Some((g.ids.replid.clone(), g.ids.offset, g.db.unwrap_or(0)))
+    }
+
+    /// A master restarted from an RDB holding `replid` at `offset` (Redis's
+    /// loadDataFromDisk): the keys that expired while it was down go into a new
+    /// backlog as DELs (UNLINKs with lazyfree-lazy-expire), then the stream is
+    /// rebased past `offset`, and the file's id stays valid as replid2 up to
+    /// `offset`, so replicas continue with a partial resync.
+    pub fn restore_master(
+        &self,
+        replid: &str,
+        offset: u64,
+        backlog_size: usize,
+        expired: &[(usize, Vec<u8>)],
+        unlink: bool,
+    ) {
+        {
+            let mut g = self.inner.lock();
+            g.ids.offset = 0;
+            g.db = None;
+            self.create_backlog(&mut g, backlog_size);
+        }
+        let verb: &[u8] = if unlink { b"UNLINK" } else { b"DEL" };
+        for (db, key) in expired {
+            self.feed(&[(*db, &[verb, key.as_slice()][..])]);
+        }
+        let mut g = self.inner.lock();
+        g.ids.offset += offset;
+        g.ids.replid2 = replid.to_string();
+        g.ids.second_offset = offset as i64 + 1;
+        g.write_offset = g.ids.offset;
+        let end = g.ids.offset;
+        if let Some(b) = &mut g.backlog {
+            b.first = end + 1 - b.buf.len() as u64;
+        }
+        g.alone_since = Some(Instant::now());
     }
 
     /// Drops every replica connection (a master becoming a replica: they must
@@ -736,6 +801,135 @@ fn apply_replica_limits(st: &ServerState, h: &ClientHandle) {
         .set_limits(&limits.0[ferrokv_core::config::ObufLimits::REPLICA]);
 }
 
+const JOB_WAITING: u8 = 0;
+const JOB_STARTED: u8 = 1;
+const JOB_DONE: u8 = 2;
+const JOB_FAILED: u8 = 3;
+
+/// One snapshot for the replicas that ask for a full sync together (Redis
+/// feeds every replica waiting out repl-diskless-sync-delay from one child):
+/// the first one starts the job, others join it until it begins.
+pub struct SyncJob {
+    diskless: bool,
+    members: Mutex<Vec<Arc<Replica>>>,
+    /// JOB_WAITING, then JOB_STARTED at the snapshot instant, then JOB_DONE or
+    /// JOB_FAILED.
+    phase: tokio::sync::watch::Sender<u8>,
+    /// Set at the instant: the replid, the offset and the replicas attached.
+    start: std::sync::OnceLock<(String, u64, Vec<u64>)>,
+    /// The RDB, when done.
+    payload: std::sync::OnceLock<Arc<Vec<u8>>>,
+}
+
+/// Joins the full-sync job still gathering replicas, or starts one.
+fn join_sync_job(
+    st: &Arc<ServerState>,
+    replica: &Arc<Replica>,
+    diskless: bool,
+    backlog_size: usize,
+) -> Arc<SyncJob> {
+    let mut slot = st.replicas.job.lock();
+    if let Some(job) = slot.as_ref().filter(|j| j.diskless == diskless) {
+        job.members.lock().push(replica.clone());
+        return job.clone();
+    }
+    let job = Arc::new(SyncJob {
+        diskless,
+        members: Mutex::new(vec![replica.clone()]),
+        phase: tokio::sync::watch::channel(JOB_WAITING).0,
+        start: std::sync::OnceLock::new(),
+        payload: std::sync::OnceLock::new(),
+    });
+    *slot = Some(job.clone());
+    tokio::spawn(run_sync_job(st.clone(), job.clone(), backlog_size));
+    job
+}
+
+/// Waits out repl-diskless-sync-delay (diskless only; it ends early once
+/// repl-diskless-sync-max-replicas have joined), then takes one snapshot that
+/// attaches every member still connected at its instant.
+async fn run_sync_job(st: Arc<ServerState>, job: Arc<SyncJob>, backlog_size: usize) {
+    let cfg = &st.engine.config;
+    if job.diskless {
+        let delay = cfg.int_named("repl-diskless-sync-delay").max(0) as u64;
+        let max = cfg.int_named("repl-diskless-sync-max-replicas").max(0) as usize;
+        let until = Instant::now() + Duration::from_secs(delay);
+        while Instant::now() < until && !(max > 0 && job.members.lock().len() >= max) {
+            let left = until.saturating_duration_since(Instant::now());
+            tokio::time::sleep(Duration::from_millis(20).min(left)).await;
+        }
+    }
+    {
+        let mut slot = st.replicas.job.lock();
+        if slot.as_ref().is_some_and(|j| Arc::ptr_eq(j, &job)) {
+            *slot = None;
+        }
+    }
+    let members: Vec<Arc<Replica>> = job
+        .members
+        .lock()
+        .iter()
+        .filter(|r| !r.handle.mailbox.closing())
+        .cloned()
+        .collect();
+    if members.is_empty() {
+        job.phase.send_replace(JOB_FAILED);
+        return;
+    }
+    tracing::info!(
+        "Starting BGSAVE for SYNC with target: {}",
+        if job.diskless {
+            "replicas sockets"
+        } else {
+            "disk"
+        }
+    );
+    st.replicas.snapshotting.fetch_add(1, Relaxed);
+    let st2 = st.clone();
+    let job2 = job.clone();
+    let taken = tokio::task::spawn_blocking(move || {
+        let engine = st2.engine.clone();
+        crate::persistence::snapshot_rdb(&engine, || {
+            // Every shard lock is held: no write runs between the snapshot and
+            // the first byte of the stream these replicas get.
+            let reps = &st2.replicas;
+            let mut g = reps.inner.lock();
+            if g.backlog.is_none() && g.list.is_empty() && !crate::replica_link::is_replica(&st2) {
+                // A new history (Redis's first replica without a backlog).
+                g.ids.replid = new_replid();
+                g.ids.replid2 = NO_REPLID.into();
+                g.ids.second_offset = -1;
+            }
+            reps.create_backlog(&mut g, backlog_size);
+            g.db = None;
+            for r in &members {
+                g.list.push(r.clone());
+            }
+            reps.attached.fetch_add(members.len(), Relaxed);
+            let ids = members.iter().map(|r| r.handle.id).collect();
+            let _ = job2.start.set((g.ids.replid.clone(), g.ids.offset, ids));
+            st2.aof.keep_propagating.store(true, Release);
+            engine.propagating.store(true, Release);
+            job2.phase.send_replace(JOB_STARTED);
+        })
+    })
+    .await;
+    st.replicas.snapshotting.fetch_sub(1, Relaxed);
+    match taken {
+        Ok(Ok(payload)) => {
+            let _ = job.payload.set(Arc::new(payload));
+            job.phase.send_replace(JOB_DONE);
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("Can't sync replicas: {e}");
+            job.phase.send_replace(JOB_FAILED);
+        }
+        Err(_) => {
+            job.phase.send_replace(JOB_FAILED);
+        }
+    }
+}
+
 /// The full synchronization: waits repl-diskless-sync-delay (diskless), takes the
 /// RDB with the replica attached at its instant, sends the header and the RDB.
 async fn full_sync<S>(
@@ -750,89 +944,61 @@ where
 {
     st.replicas.sync_full.fetch_add(1, Relaxed);
     let diskless = replica.conf.eof && st.engine.config.int_named("repl-diskless-sync") != 0;
-    if diskless {
-        let delay = st
-            .engine
-            .config
-            .int_named("repl-diskless-sync-delay")
-            .max(0) as u64;
-        let max = st
-            .engine
-            .config
-            .int_named("repl-diskless-sync-max-replicas")
-            .max(0) as usize;
-        let until = Instant::now() + Duration::from_secs(delay);
-        st.replicas.delaying.fetch_add(1, Relaxed);
-        let mut gone = false;
-        // The wait ends early once repl-diskless-sync-max-replicas are waiting.
-        while Instant::now() < until && !(max > 0 && st.replicas.delaying.load(Relaxed) >= max) {
-            // Keep-alive newlines while it waits, as Redis's.
-            if replica.handle.mailbox.closing() || stream.write_all(b"\n").await.is_err() {
-                gone = true;
-                break;
-            }
-            let left = until.saturating_duration_since(Instant::now());
-            tokio::time::sleep(Duration::from_millis(100).min(left)).await;
-        }
-        // The others waiting see the count reached before it drops.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        st.replicas.delaying.fetch_sub(1, Relaxed);
-        if gone {
-            return None;
-        }
-    }
-    tracing::info!(
-        "Starting BGSAVE for SYNC with target: {}",
-        if diskless { "replicas sockets" } else { "disk" }
-    );
     if let Some(functions) = replica.conf.filter {
         // A filtered RDB (redis-cli --replica, --functions-rdb): no keys.
+        tracing::info!("Starting BGSAVE for SYNC with target: replicas sockets");
         let sent = send_filtered(stream, st, replica, functions, is_psync, backlog_size).await;
         return (sent && !replica.conf.rdb_only).then_some(false);
     }
-    let st2 = st.clone();
-    let r2 = replica.clone();
-    let taken = tokio::task::spawn_blocking(move || {
-        let mut at = 0u64;
-        let mut replid = String::new();
-        let engine = st2.engine.clone();
-        let res = crate::persistence::snapshot_rdb(&engine, || {
-            // Every shard lock is held: no write runs between the snapshot and
-            // the first byte of the stream this replica gets.
-            let reps = &st2.replicas;
-            let mut g = reps.inner.lock();
-            if g.backlog.is_none() && g.list.is_empty() && !crate::replica_link::is_replica(&st2) {
-                // A new history (Redis's first replica without a backlog).
-                g.ids.replid = new_replid();
-                g.ids.replid2 = NO_REPLID.into();
-                g.ids.second_offset = -1;
+    let job = join_sync_job(st, replica, diskless, backlog_size);
+    let mut phase = job.phase.subscribe();
+    let mut header_sent = false;
+    let mut keepalive = tokio::time::interval(Duration::from_secs(1));
+    let payload = loop {
+        let now = *phase.borrow_and_update();
+        match now {
+            JOB_WAITING => {}
+            JOB_STARTED | JOB_DONE => {
+                let (replid, at, attached) = job.start.get()?;
+                if !attached.contains(&replica.handle.id) {
+                    return None;
+                }
+                if !header_sent {
+                    header_sent = true;
+                    replica.ack_off.store(*at, Relaxed);
+                    replica.set_state(LinkState::SendBulk);
+                    if is_psync {
+                        let line = format!("+FULLRESYNC {replid} {at}\r\n");
+                        if stream.write_all(line.as_bytes()).await.is_err() {
+                            return None;
+                        }
+                    }
+                }
+                if now == JOB_DONE {
+                    break job.payload.get()?.clone();
+                }
             }
-            reps.create_backlog(&mut g, backlog_size);
-            at = g.ids.offset;
-            replid = g.ids.replid.clone();
-            g.db = None;
-            g.list.push(r2.clone());
-            reps.attached.fetch_add(1, Relaxed);
-            st2.aof.keep_propagating.store(true, Release);
-            engine.propagating.store(true, Release);
-        });
-        res.map(|payload| (payload, at, replid))
-    })
-    .await;
-    let (payload, at, replid) = match taken {
-        Ok(Ok(x)) => x,
-        Ok(Err(e)) => {
-            tracing::warn!("Can't sync replica {}: {e}", replica.ip());
-            return None;
+            _ => return None,
         }
-        Err(_) => return None,
+        // Keep-alive newlines while the delay runs and the RDB is produced (a
+        // replica takes a newline before the payload as a ping, as Redis's).
+        tokio::select! {
+            changed = phase.changed() => {
+                if changed.is_err() {
+                    return None;
+                }
+            }
+            _ = keepalive.tick() => {
+                // None while DEBUG SLEEP runs (Redis's whole server sleeps).
+                let asleep = st.engine.clock.now_ms() < st.debug.asleep_until_ms.load(Relaxed);
+                if !asleep && stream.write_all(b"\n").await.is_err() {
+                    return None;
+                }
+            }
+            _ = replica.handle.mailbox.wait_closed() => return None,
+        }
     };
-    replica.ack_off.store(at, Relaxed);
-    replica.set_state(LinkState::SendBulk);
     let mut head = Vec::new();
-    if is_psync {
-        head.extend_from_slice(format!("+FULLRESYNC {replid} {at}\r\n").as_bytes());
-    }
     let mark = diskless.then(new_replid);
     match &mark {
         Some(m) => head.extend_from_slice(format!("$EOF:{m}\r\n").as_bytes()),
@@ -995,4 +1161,37 @@ fn on_replica_command(st: &ServerState, replica: &Replica, args: &[&[u8]]) -> bo
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restored_master_keeps_the_file_history_and_the_dels_past_it() {
+        let r = Replicas::new("b".repeat(40));
+        let expired = vec![(0usize, b"k1".to_vec()), (2usize, b"k2".to_vec())];
+        r.restore_master(&"a".repeat(40), 1000, 1 << 20, &expired, false);
+        let ids = r.ids();
+        assert_eq!(ids.replid2, "a".repeat(40));
+        assert_eq!(ids.second_offset, 1001);
+        let mut stream = Vec::new();
+        encode(&[b"SELECT", b"0"], &mut stream);
+        encode(&[b"DEL", b"k1"], &mut stream);
+        encode(&[b"SELECT", b"2"], &mut stream);
+        encode(&[b"DEL", b"k2"], &mut stream);
+        assert_eq!(ids.offset, 1000 + stream.len() as u64);
+        assert_eq!(r.backlog_info(), (true, 1001, stream.len() as u64));
+        assert_eq!(r.save_position(), Some(("b".repeat(40), ids.offset, 2)));
+    }
+
+    #[test]
+    fn a_restored_master_without_expired_keys_starts_its_backlog_at_the_offset() {
+        let r = Replicas::new("b".repeat(40));
+        assert_eq!(r.save_position(), None);
+        r.restore_master(&"a".repeat(40), 0, 16, &[], true);
+        assert_eq!(r.offset(), 0);
+        assert_eq!(r.backlog_info(), (true, 1, 0));
+        assert_eq!(r.save_position(), Some(("b".repeat(40), 0, 0)));
+    }
 }

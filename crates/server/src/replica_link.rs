@@ -137,6 +137,11 @@ pub fn config_changed(st: &ServerState) {
 pub fn set_master(st: &Arc<ServerState>, host: String, port: u16) {
     let was_master = !is_replica(st);
     *st.link.master.lock() = Some((host.clone(), port));
+    // CONFIG GET / REWRITE see the live master (Redis's replicaof getter).
+    let _ = st
+        .engine
+        .config
+        .set("replicaof", &format!("{host} {port}"), true);
     let generation = st.link.generation.fetch_add(1, AcqRel) + 1;
     set_status(st, LinkStatus::Connecting);
     st.link.down_since.store(unix_secs(), Relaxed);
@@ -170,11 +175,28 @@ fn kill_master_client(st: &ServerState) {
     }
 }
 
+/// The db the master's stream has selected, for an RDB's repl-stream-db:
+/// `None` when this replica never followed a master (Redis saves no
+/// replication fields then).
+pub fn stream_db(st: &ServerState) -> Option<usize> {
+    (link_up(st) || st.link.has_history.load(Relaxed)).then(|| st.link.master_db.load(Relaxed))
+}
+
+/// A replica restarted from an RDB holding `replid` at `offset` (Redis's
+/// replicationCacheMasterUsingMyself): that history is its own, so its PSYNC
+/// asks to continue from it, in db `db`.
+pub fn restore_history(st: &ServerState, replid: &str, offset: u64, db: usize, backlog: usize) {
+    st.replicas.set_master_ids(replid, offset, backlog);
+    st.link.has_history.store(true, Relaxed);
+    st.link.master_db.store(db, Relaxed);
+}
+
 /// REPLICAOF NO ONE.
 pub fn unset_master(st: &ServerState) {
     if st.link.master.lock().take().is_none() {
         return;
     }
+    let _ = st.engine.config.set("replicaof", "", true);
     st.link.generation.fetch_add(1, AcqRel);
     set_status(st, LinkStatus::None);
     kill_master_client(st);
@@ -405,6 +427,10 @@ async fn run_link(st: Arc<ServerState>, host: String, port: u16, generation: u64
         set_status(&st, LinkStatus::Connecting);
         st.engine.gates.loading.store(false, Relaxed);
         tokio::time::sleep(Duration::from_secs(1)).await;
+        // A DEBUG SLEEP stops Redis's whole server, its reconnection included.
+        while st.engine.clock.now_ms() < st.debug.asleep_until_ms.load(Relaxed) && current(&st) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 

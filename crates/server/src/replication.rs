@@ -135,6 +135,8 @@ pub fn start(st: &Arc<ServerState>) {
     let _ = st.blocked.ack_counter.set(Box::new(move |offset| {
         weak.upgrade().map_or(0, |st| st.replicas.acked(offset))
     }));
+    crate::repl_rdb::register(st);
+    crate::repl_rdb::apply_restored(st);
     crate::replica_link::start_from_config(st);
     let weak = Arc::downgrade(st);
     tokio::spawn(async move {

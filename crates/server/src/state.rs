@@ -159,6 +159,7 @@ impl ServerState {
         self.clients.total_received.store(0, Relaxed);
         self.clients.rejected.store(0, Relaxed);
         self.client_mem.evicted.store(0, Relaxed);
+        self.replicas.reset_stats();
     }
 }
 
@@ -307,7 +308,7 @@ impl ServerHooks for ServerState {
                 return Some(e);
             }
         }
-        crate::failover::deny_writes(self).or_else(|| crate::replication::no_replicas(self))
+        crate::replication::no_replicas(self)
     }
 
     fn config_changed(&self, name: &str) -> Result<(), String> {
