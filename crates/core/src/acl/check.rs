@@ -122,22 +122,18 @@ pub fn key_allowed(s: &Selector, key: &[u8], flags: KeyFlags) -> bool {
     let need = key_perm(flags);
     s.patterns
         .iter()
-        .any(|p| p.perm & need == need && pattern_matches(&p.pattern, key))
+        .any(|p| p.perm & need == need && pattern_matches(p, key))
 }
 
 /// A key pattern against a key: `prefix*` (the usual form, `~app:*`) is a
 /// prefix comparison, anything else the glob matcher.
 #[inline]
-fn pattern_matches(pattern: &[u8], key: &[u8]) -> bool {
-    if let Some((&b'*', prefix)) = pattern.split_last() {
-        if !prefix
-            .iter()
-            .any(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
-        {
-            return key.starts_with(prefix);
-        }
+fn pattern_matches(p: &super::user::KeyPattern, key: &[u8]) -> bool {
+    match p.prefix {
+        // As Redis's stringmatchlen, `*` does not match an empty key.
+        Some(n) => !key.is_empty() && key.starts_with(&p.pattern[..n]),
+        None => glob_match(&p.pattern, key, false),
     }
-    glob_match(pattern, key, false)
 }
 
 /// Whether every key pattern of the selector allows reads and writes: what a
@@ -280,5 +276,32 @@ pub fn revoked_channels(old: &User, new: &User) -> Option<Vec<Vec<u8>>> {
         None
     } else {
         Some(upcoming)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_patterns_match_as_the_glob_does() {
+        let patterns: [&[u8]; 8] = [
+            b"app:*", b"*", b"a\\*b*", b"a?*", b"[ab]*", b"x*y*", b"key", b"",
+        ];
+        let keys: [&[u8]; 8] = [
+            b"app:1", b"app:", b"a*bc", b"ab", b"bx", b"xzy", b"key", b"",
+        ];
+        for p in patterns {
+            let kp = super::super::user::KeyPattern::new_for_test(p);
+            for k in keys {
+                assert_eq!(
+                    pattern_matches(&kp, k),
+                    glob_match(p, k, false),
+                    "{:?} ~ {:?}",
+                    String::from_utf8_lossy(p),
+                    String::from_utf8_lossy(k)
+                );
+            }
+        }
     }
 }

@@ -82,6 +82,30 @@ pub struct KeyPattern {
     pub perm: u8,
     /// Glob pattern.
     pub pattern: Vec<u8>,
+    /// For a pattern that is a literal followed by one `*` (`app:*`): the
+    /// literal's length, so that matching is a prefix comparison.
+    pub prefix: Option<usize>,
+}
+
+impl KeyPattern {
+    #[cfg(test)]
+    pub(crate) fn new_for_test(pattern: &[u8]) -> KeyPattern {
+        KeyPattern::new(PERM_ALL, pattern)
+    }
+
+    fn new(perm: u8, pattern: &[u8]) -> KeyPattern {
+        let prefix = match pattern.split_last() {
+            Some((&b'*', lit)) if !lit.iter().any(|b| matches!(b, b'*' | b'?' | b'[' | b'\\')) => {
+                Some(lit.len())
+            }
+            _ => None,
+        };
+        KeyPattern {
+            perm,
+            pattern: pattern.to_vec(),
+            prefix,
+        }
+    }
 }
 
 impl KeyPattern {
@@ -240,10 +264,7 @@ impl Selector {
             }
             match self.patterns.iter_mut().find(|p| p.pattern == pat) {
                 Some(p) => p.perm |= perm,
-                None => self.patterns.push(KeyPattern {
-                    perm,
-                    pattern: pat.to_vec(),
-                }),
+                None => self.patterns.push(KeyPattern::new(perm, pat)),
             }
             self.flags &= !ALLKEYS;
         } else if op[0] == b'&' {
