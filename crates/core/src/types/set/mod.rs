@@ -314,8 +314,10 @@ mod tests {
 #[cfg(test)]
 mod size_tests {
     #[test]
-    fn values_fit_a_32_byte_box() {
+    fn value_sizes() {
         assert_eq!(std::mem::size_of::<super::SetValue>(), 32);
-        assert_eq!(std::mem::size_of::<crate::types::hash::HashValue>(), 32);
+        // Hashes and zsets sit unboxed in the entry's 24-byte Value.
+        assert_eq!(std::mem::size_of::<crate::types::hash::HashValue>(), 16);
+        assert_eq!(std::mem::size_of::<crate::types::zset::ZSetValue>(), 16);
     }
 }

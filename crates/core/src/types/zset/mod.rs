@@ -259,7 +259,6 @@ impl ZSetValue {
             Repr::Packed(p) => p.remove(member),
             Repr::Big(b) => b.remove(member),
         };
-        self.after_remove();
         r
     }
 
@@ -269,7 +268,6 @@ impl ZSetValue {
             Repr::Packed(p) => p.remove_at(rank),
             Repr::Big(b) => b.remove_at(rank),
         };
-        self.after_remove();
         r
     }
 
@@ -287,14 +285,7 @@ impl ZSetValue {
             }
             n += 1;
         }
-        self.after_remove();
         n
-    }
-
-    fn after_remove(&mut self) {
-        if let Repr::Packed(p) = &mut self.repr {
-            p.shrink();
-        }
     }
 
     /// How many members satisfy `pred`, which must hold for a prefix of the
