@@ -73,12 +73,12 @@ pub fn from_rdb(v: RdbValue, config: &Config) -> Result<Value, ConvertError> {
             members, config,
         )))),
         RdbValue::ZSet(pairs) => Ok(Value::ZSet(ZSetValue::from_pairs(pairs, config))),
-        RdbValue::HashListpack(pairs) => Ok(Value::Hash(HashValue::from_listpack_pairs(
-            pairs, config,
-        ))),
-        RdbValue::ZSetListpack(pairs) => Ok(Value::ZSet(ZSetValue::from_listpack_pairs(
-            pairs, config,
-        ))),
+        RdbValue::HashListpack(pairs) => {
+            Ok(Value::Hash(HashValue::from_listpack_pairs(pairs, config)))
+        }
+        RdbValue::ZSetListpack(pairs) => {
+            Ok(Value::ZSet(ZSetValue::from_listpack_pairs(pairs, config)))
+        }
         RdbValue::Stream(st) => Ok(Value::Stream(st)),
     }
 }

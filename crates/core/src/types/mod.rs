@@ -14,6 +14,8 @@ pub mod string;
 pub mod zset;
 
 #[cfg(test)]
+mod packed_proptests;
+#[cfg(test)]
 mod random_pick_tests;
 
 use crate::types::string::StrValue;

@@ -179,7 +179,9 @@ impl PackBuf {
 
     /// Inserts `bytes` at `at` (see [`splice`](Self::splice)).
     pub fn insert(&mut self, at: usize, bytes: &[u8], count_delta: isize) {
-        self.splice(at..at, bytes.len(), count_delta, |s| s.copy_from_slice(bytes));
+        self.splice(at..at, bytes.len(), count_delta, |s| {
+            s.copy_from_slice(bytes)
+        });
     }
 
     /// Appends `parts` back to back as one element.
@@ -219,7 +221,9 @@ impl Clone for PackBuf {
         let mut c = PackBuf::new();
         let b = self.bytes();
         if !b.is_empty() {
-            c.splice(0..0, b.len(), self.count() as isize, |s| s.copy_from_slice(b));
+            c.splice(0..0, b.len(), self.count() as isize, |s| {
+                s.copy_from_slice(b)
+            });
         }
         c
     }

@@ -115,7 +115,7 @@ impl Packed {
         }
     }
 
-/// The pairs in order.
+    /// The pairs in order.
     pub fn iter(&self) -> PackedIter<'_> {
         PackedIter {
             buf: self.buf.bytes(),
