@@ -1,8 +1,8 @@
 //! The small zset (Redis's `listpack` encoding): entries in (score, member) order
 //! in one exactly-sized allocation ([`PackBuf`]), each `score | member length
 //! (LEB128) | member`. A score that is an integer of magnitude below 2^53 is one
-//! LEB128 of its zigzag form shifted left by one (0 to 63 in one byte, as Redis's
-//! listpack stores small integers), any other score the byte 1 and its 8 bytes.
+//! LEB128 of its zigzag form plus one (-63 to 63 in one byte, -8191 to 8191 in two, as
+//! a listpack's small integers), any other score the byte 0 and its 8 bytes.
 //! Everything is a linear scan, which is what Redis does too and is fast for the few
 //! dozen entries the thresholds allow.
 
@@ -41,17 +41,15 @@ const EXACT: f64 = 9_007_199_254_740_992.0;
 #[inline]
 fn decode(buf: &[u8], at: usize) -> Option<(&[u8], f64, usize)> {
     let first = *buf.get(at)?;
-    let (score, pos) = if first & 0x81 == 0 {
+    let (score, pos) = if first != 0 && first < 0x80 {
         // One-byte integer, the common case.
-        (f64::from(unzigzag(u64::from(first >> 1)) as i32), at + 1)
+        (f64::from(unzigzag(u64::from(first - 1)) as i32), at + 1)
+    } else if first == 0 {
+        let b: [u8; 8] = buf.get(at + 1..at + 9)?.try_into().ok()?;
+        (f64::from_le_bytes(b), at + 9)
     } else {
         let (v, pos) = read_varint(buf, at)?;
-        if v & 1 == 0 {
-            (unzigzag(v >> 1) as f64, pos)
-        } else {
-            let b: [u8; 8] = buf.get(pos..pos + 8)?.try_into().ok()?;
-            (f64::from_le_bytes(b), pos + 8)
-        }
+        (unzigzag(v.checked_sub(1)?) as f64, pos)
     };
     let b = *buf.get(pos)?;
     let (len, pos) = if b < 0x80 {
@@ -75,11 +73,11 @@ fn encode_score(score: f64, out: &mut [u8; 10]) -> usize {
         let i = score as i64;
         let z = ((i << 1) ^ (i >> 63)) as u64;
         let mut tmp = [0u8; 10];
-        let enc = varint(z << 1, &mut tmp);
+        let enc = varint(z + 1, &mut tmp);
         out[..enc.len()].copy_from_slice(enc);
         enc.len()
     } else {
-        out[0] = 1;
+        out[0] = 0;
         out[1..9].copy_from_slice(&score.to_le_bytes());
         9
     }
@@ -164,6 +162,31 @@ impl Packed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn score_sizes() {
+        let mut b = [0u8; 10];
+        for (score, len) in [
+            (0.0, 1),
+            (63.0, 1),
+            (-63.0, 1),
+            (64.0, 2),
+            (8191.0, 2),
+            (-8191.0, 2),
+            (8192.0, 3),
+            (9_007_199_254_740_991.0, 8),
+            (9_007_199_254_740_992.0, 9),
+            (0.5, 9),
+            (f64::INFINITY, 9),
+        ] {
+            let n = encode_score(score, &mut b);
+            assert_eq!(n, len, "{score}");
+            let mut buf = b[..n].to_vec();
+            buf.push(1);
+            buf.push(b'm');
+            assert_eq!(decode(&buf, 0), Some((&b"m"[..], score, n + 2)));
+        }
+    }
 
     #[test]
     fn sorted_entries() {
