@@ -255,20 +255,18 @@ impl ZSetValue {
 
     /// Removes `member`; returns its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let r = match &mut self.repr {
+        match &mut self.repr {
             Repr::Packed(p) => p.remove(member),
             Repr::Big(b) => b.remove(member),
-        };
-        r
+        }
     }
 
     /// Removes the member at ascending `rank`; returns it with its score.
     pub fn remove_at(&mut self, rank: usize) -> Option<(Vec<u8>, f64)> {
-        let r = match &mut self.repr {
+        match &mut self.repr {
             Repr::Packed(p) => p.remove_at(rank),
             Repr::Big(b) => b.remove_at(rank),
-        };
-        r
+        }
     }
 
     /// Removes ranks `start..end`; returns how many were removed.
