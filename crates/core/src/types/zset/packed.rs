@@ -154,6 +154,11 @@ impl Packed {
         Some(out)
     }
 
+    /// Bytes used by the encoded entries.
+    pub(crate) fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     pub(crate) fn heap_size(&self) -> usize {
         self.buf.heap_size()
     }
