@@ -38,7 +38,7 @@ pub fn to_rdb(v: &Value) -> Result<RdbValue, ConvertError> {
             let mut pairs = Vec::with_capacity(h.len());
             h.for_each(|f, v| pairs.push((f.to_vec(), v.to_vec())));
             // Saved in its current encoding, as Redis does.
-            Ok(match **h {
+            Ok(match h {
                 HashValue::Packed(_) => RdbValue::HashListpack(pairs),
                 HashValue::Table(_) => RdbValue::Hash(pairs),
             })
@@ -68,17 +68,17 @@ pub fn from_rdb(v: RdbValue, config: &Config) -> Result<Value, ConvertError> {
         // rdbLoadObject runs tryObjectEncoding on strings.
         RdbValue::String(s) => Ok(Value::Str(StrValue::from_bytes(&s))),
         RdbValue::List(items) => Ok(Value::List(Box::new(ListValue::from_items(items, config)))),
-        RdbValue::Hash(pairs) => Ok(Value::Hash(Box::new(HashValue::from_pairs(pairs, config)))),
+        RdbValue::Hash(pairs) => Ok(Value::Hash(HashValue::from_pairs(pairs, config))),
         RdbValue::Set(members) => Ok(Value::Set(Box::new(SetValue::from_members(
             members, config,
         )))),
-        RdbValue::ZSet(pairs) => Ok(Value::ZSet(Box::new(ZSetValue::from_pairs(pairs, config)))),
-        RdbValue::HashListpack(pairs) => Ok(Value::Hash(Box::new(HashValue::from_listpack_pairs(
-            pairs, config,
-        )))),
-        RdbValue::ZSetListpack(pairs) => Ok(Value::ZSet(Box::new(ZSetValue::from_listpack_pairs(
-            pairs, config,
-        )))),
+        RdbValue::ZSet(pairs) => Ok(Value::ZSet(ZSetValue::from_pairs(pairs, config))),
+        RdbValue::HashListpack(pairs) => {
+            Ok(Value::Hash(HashValue::from_listpack_pairs(pairs, config)))
+        }
+        RdbValue::ZSetListpack(pairs) => {
+            Ok(Value::ZSet(ZSetValue::from_listpack_pairs(pairs, config)))
+        }
         RdbValue::Stream(st) => Ok(Value::Stream(st)),
     }
 }

@@ -7,11 +7,14 @@ pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod list;
+pub mod packbuf;
 pub mod set;
 pub mod stream;
 pub mod string;
 pub mod zset;
 
+#[cfg(test)]
+mod packed_proptests;
 #[cfg(test)]
 mod random_pick_tests;
 
@@ -24,12 +27,12 @@ pub enum Value {
     Str(StrValue),
     /// A list.
     List(Box<list::ListValue>),
-    /// A hash.
-    Hash(Box<hash::HashValue>),
+    /// A hash (16 bytes: its compact form is one thin pointer, so it is not boxed).
+    Hash(hash::HashValue),
     /// A set.
     Set(Box<set::SetValue>),
-    /// A sorted set.
-    ZSet(Box<zset::ZSetValue>),
+    /// A sorted set (16 bytes, not boxed, as hashes).
+    ZSet(zset::ZSetValue),
     /// A stream.
     Stream(Box<stream::StreamValue>),
 }
@@ -110,9 +113,9 @@ impl Value {
         match self {
             Value::Str(s) => s.heap_size(),
             Value::List(l) => std::mem::size_of::<list::ListValue>() + l.heap_size_sampled(samples),
-            Value::Hash(h) => std::mem::size_of::<hash::HashValue>() + h.heap_size_sampled(samples),
+            Value::Hash(h) => h.heap_size_sampled(samples),
             Value::Set(s) => std::mem::size_of::<set::SetValue>() + s.heap_size_sampled(samples),
-            Value::ZSet(z) => std::mem::size_of::<zset::ZSetValue>() + z.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
             Value::Stream(s) => std::mem::size_of::<stream::StreamValue>() + s.heap_size(),
         }
     }
@@ -146,9 +149,9 @@ impl Value {
         match self {
             Value::Str(s) => s.heap_size(),
             Value::List(v) => v.heap_size() + std::mem::size_of_val(&**v),
-            Value::Hash(v) => v.heap_size() + std::mem::size_of_val(&**v),
+            Value::Hash(v) => v.heap_size(),
             Value::Set(v) => v.heap_size() + std::mem::size_of_val(&**v),
-            Value::ZSet(v) => v.heap_size() + std::mem::size_of_val(&**v),
+            Value::ZSet(v) => v.heap_size(),
             Value::Stream(v) => v.heap_size() + std::mem::size_of_val(&**v),
         }
     }

@@ -96,7 +96,7 @@ fn read_zset<'c>(
         Some(e) => {
             let node = e.node;
             match &node.value {
-                Value::ZSet(z) => Ok(Some(&**z)),
+                Value::ZSet(z) => Ok(Some(z)),
                 _ => Err(CmdError::WrongType),
             }
         }
@@ -444,7 +444,7 @@ fn search_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], flavor: Flavor) -> CmdR
                     })
                     .collect();
                 let z = ZSetValue::from_pairs(pairs, &ctx.engine.config);
-                ctx.keys.set(dest, Value::ZSet(Box::new(z)), false)?;
+                ctx.keys.set(dest, Value::ZSet(z), false)?;
                 ctx.keys.changed(
                     dest,
                     if is_search {

@@ -68,7 +68,7 @@ fn write_hash<'c>(
             None => return Ok(None),
         }
     } else if create {
-        keys.insert_new(key, Value::Hash(Box::default()), None)?
+        keys.insert_new(key, Value::Hash(HashValue::default()), None)?
             .node
     } else {
         return Ok(None);

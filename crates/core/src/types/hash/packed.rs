@@ -3,40 +3,12 @@
 //! what keeps small hashes at a few bytes per element; the thresholds
 //! (hash-max-listpack-entries/value) bound the scan.
 
-/// Field/value pairs packed in one allocation.
+use crate::types::packbuf::{read_item, varint, PackBuf};
+
+/// Field/value pairs packed in one exactly-sized allocation (see [`PackBuf`]).
 #[derive(Debug, Clone, Default)]
 pub struct Packed {
-    buf: Vec<u8>,
-    pairs: usize,
-}
-
-fn put_len(buf: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        buf.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    buf.push(n as u8);
-}
-
-/// Reads one length-prefixed string at `pos`: (start, end) of its bytes.
-#[inline]
-fn read_item(buf: &[u8], mut pos: usize) -> Option<(usize, usize)> {
-    let mut n = 0usize;
-    let mut shift = 0;
-    loop {
-        let b = *buf.get(pos)?;
-        pos += 1;
-        n |= usize::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
-    let end = pos.checked_add(n)?;
-    if end > buf.len() {
-        return None;
-    }
-    Some((pos, end))
+    buf: PackBuf,
 }
 
 /// A located pair: where the pair starts, and the value's byte range.
@@ -47,13 +19,14 @@ struct Found {
 
 impl Packed {
     /// Number of pairs.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.pairs
+        self.buf.count()
     }
 
     /// Whether there is no pair.
     pub fn is_empty(&self) -> bool {
-        self.pairs == 0
+        self.buf.count() == 0
     }
 
     /// Bytes used by the encoded pairs.
@@ -63,15 +36,17 @@ impl Packed {
 
     /// Bytes allocated.
     pub fn heap_size(&self) -> usize {
-        self.buf.capacity()
+        self.buf.heap_size()
     }
 
+    #[inline]
     fn find(&self, field: &[u8]) -> Option<Found> {
+        let buf = self.buf.bytes();
         let mut pos = 0;
-        while pos < self.buf.len() {
-            let (fs, fe) = read_item(&self.buf, pos)?;
-            let (vs, ve) = read_item(&self.buf, fe)?;
-            if &self.buf[fs..fe] == field {
+        while pos < buf.len() {
+            let (fs, fe) = read_item(buf, pos)?;
+            let (vs, ve) = read_item(buf, fe)?;
+            if &buf[fs..fe] == field {
                 return Some(Found {
                     start: pos,
                     val: (vs, ve),
@@ -83,9 +58,10 @@ impl Packed {
     }
 
     /// The value of `field`.
+    #[inline]
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         let f = self.find(field)?;
-        self.buf.get(f.val.0..f.val.1)
+        self.buf.bytes().get(f.val.0..f.val.1)
     }
 
     /// Sets `field`; returns whether it is new.
@@ -94,14 +70,17 @@ impl Packed {
             Some(f) => {
                 let (vs, ve) = f.val;
                 if ve - vs == value.len() {
-                    self.buf[vs..ve].copy_from_slice(value);
+                    self.buf.bytes_mut()[vs..ve].copy_from_slice(value);
                 } else {
                     // Re-encode the value with its length in place.
-                    let mut enc = Vec::with_capacity(value.len() + 4);
-                    put_len(&mut enc, value.len());
-                    enc.extend_from_slice(value);
+                    let mut lb = [0u8; 10];
+                    let len = varint(value.len() as u64, &mut lb);
                     let len_start = self.value_len_start(f.start);
-                    self.buf.splice(len_start..ve, enc);
+                    self.buf
+                        .splice(len_start..ve, len.len() + value.len(), 0, |s| {
+                            s[..len.len()].copy_from_slice(len);
+                            s[len.len()..].copy_from_slice(value);
+                        });
                 }
                 false
             }
@@ -114,27 +93,22 @@ impl Packed {
 
     /// Appends a pair known to be absent.
     pub fn push(&mut self, field: &[u8], value: &[u8]) {
-        put_len(&mut self.buf, field.len());
-        self.buf.extend_from_slice(field);
-        put_len(&mut self.buf, value.len());
-        self.buf.extend_from_slice(value);
-        self.pairs += 1;
+        let (mut fb, mut vb) = ([0u8; 10], [0u8; 10]);
+        let fl = varint(field.len() as u64, &mut fb);
+        let vl = varint(value.len() as u64, &mut vb);
+        self.buf.append(&[fl, field, vl, value]);
     }
 
     /// Where the length prefix of the value of the pair at `start` begins.
     fn value_len_start(&self, start: usize) -> usize {
-        read_item(&self.buf, start).map_or(start, |(_, fe)| fe)
+        read_item(self.buf.bytes(), start).map_or(start, |(_, fe)| fe)
     }
 
     /// Removes `field`; returns whether it was present.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self.find(field) {
             Some(f) => {
-                self.buf.drain(f.start..f.val.1);
-                self.pairs -= 1;
-                if self.buf.capacity() > 64 && self.buf.len() * 2 < self.buf.capacity() {
-                    self.buf.shrink_to_fit();
-                }
+                self.buf.remove(f.start..f.val.1, -1);
                 true
             }
             None => false,
@@ -144,7 +118,7 @@ impl Packed {
     /// The pairs in order.
     pub fn iter(&self) -> PackedIter<'_> {
         PackedIter {
-            buf: &self.buf,
+            buf: self.buf.bytes(),
             pos: 0,
         }
     }

@@ -586,6 +586,11 @@ fn sscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             }
             0
         }
+        SetValue::Packed(p) => {
+            // Small enough to return whole, as Redis's scan of a small table does.
+            items.extend(p.iter().filter(|m| keep(m)).map(<[u8]>::to_vec));
+            0
+        }
         SetValue::Table(t) => {
             // As Redis: visit buckets until COUNT members were gathered or 10*COUNT
             // buckets were visited; filter afterwards.

@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod intset;
+pub mod packed;
 
 use ferrokv_resp::ReplyBuf;
 use rand::Rng;
@@ -13,12 +14,15 @@ use crate::config::{Config, P};
 use crate::types::hash::small::SmallBytes;
 use crate::types::hash::table::Table;
 use intset::Intset;
+use packed::Packed;
 
 /// A set value.
 #[derive(Debug, Clone)]
 pub enum SetValue {
     /// Small, all integers.
     Intset(Intset),
+    /// Few short strings, packed (reported as `hashtable`, see [`packed`]).
+    Packed(Packed),
     /// Anything else.
     /// (Boxed: the table with its resize state is larger than the compact forms.)
     Table(Box<Table<SmallBytes>>),
@@ -82,10 +86,14 @@ impl SetValue {
     /// thresholds. Duplicates are kept once.
     pub fn from_members(members: Vec<Vec<u8>>, config: &Config) -> SetValue {
         let max = max_intset(config);
-        let mut s = if members.len() > max || members.iter().any(|m| parse_i64(m).is_none()) {
-            SetValue::Table(Box::new(Table::with_capacity(members.len())))
-        } else {
+        let mut s = if members.len() <= max && members.iter().all(|m| parse_i64(m).is_some()) {
             SetValue::new()
+        } else if members.len() <= packed::MAX_ENTRIES
+            && members.iter().all(|m| Packed::fits(m.len()))
+        {
+            SetValue::Packed(Packed::default())
+        } else {
+            SetValue::Table(Box::new(Table::with_capacity(members.len())))
         };
         for m in &members {
             s.insert(m, max);
@@ -104,6 +112,7 @@ impl SetValue {
     pub fn iter(&self) -> Box<dyn Iterator<Item = Member<'_>> + '_> {
         match self {
             SetValue::Intset(s) => Box::new(s.iter().map(Member::Int)),
+            SetValue::Packed(p) => Box::new(p.iter().map(Member::Bytes)),
             SetValue::Table(t) => Box::new(t.iter().map(|k| Member::Bytes(k.as_bytes()))),
         }
     }
@@ -117,6 +126,7 @@ impl SetValue {
     pub fn len(&self) -> usize {
         match self {
             SetValue::Intset(s) => s.len(),
+            SetValue::Packed(p) => p.len(),
             SetValue::Table(t) => t.len(),
         }
     }
@@ -130,6 +140,7 @@ impl SetValue {
     pub fn contains(&self, m: &[u8]) -> bool {
         match self {
             SetValue::Intset(s) => parse_i64(m).is_some_and(|i| s.contains(i)),
+            SetValue::Packed(p) => p.contains(m),
             SetValue::Table(t) => t.contains(m),
         }
     }
@@ -156,10 +167,24 @@ impl SetValue {
                     new
                 }
                 None => {
-                    self.convert();
+                    self.convert_for(m.len());
                     self.insert(m, max_intset)
                 }
             },
+            SetValue::Packed(p) => {
+                if p.contains(m) {
+                    return false;
+                }
+                if p.len() < packed::MAX_ENTRIES && Packed::fits(m.len()) {
+                    p.push(m);
+                } else {
+                    self.convert();
+                    if let SetValue::Table(t) = self {
+                        t.insert_new(SmallBytes::new(m));
+                    }
+                }
+                true
+            }
             SetValue::Table(t) => t.insert_if_absent(m, || SmallBytes::new(m)),
         }
     }
@@ -168,18 +193,47 @@ impl SetValue {
     pub fn remove(&mut self, m: &[u8]) -> bool {
         match self {
             SetValue::Intset(s) => parse_i64(m).is_some_and(|i| s.remove(i)),
+            SetValue::Packed(p) => p.remove(m),
             SetValue::Table(t) => t.remove(m).is_some(),
         }
     }
 
-    fn convert(&mut self) {
+    /// Converts an intset that is to take a non-integer member of `len` bytes: to
+    /// the packed form while the set stays small, else to a table.
+    fn convert_for(&mut self, len: usize) {
         if let SetValue::Intset(s) = self {
-            let mut t = Table::with_capacity(s.len());
-            let mut b = itoa::Buffer::new();
-            for i in s.iter() {
-                t.insert_new(SmallBytes::new(b.format(i).as_bytes()));
+            if s.len() < packed::MAX_ENTRIES && Packed::fits(len) {
+                let mut p = Packed::default();
+                let mut b = itoa::Buffer::new();
+                for i in s.iter() {
+                    p.push(b.format(i).as_bytes());
+                }
+                *self = SetValue::Packed(p);
+                return;
             }
-            *self = SetValue::Table(Box::new(t));
+        }
+        self.convert();
+    }
+
+    /// Converts to the table encoding.
+    fn convert(&mut self) {
+        match self {
+            SetValue::Intset(s) => {
+                let mut t = Table::with_capacity(s.len());
+                let mut b = itoa::Buffer::new();
+                for i in s.iter() {
+                    t.insert_new(SmallBytes::new(b.format(i).as_bytes()));
+                }
+                *self = SetValue::Table(Box::new(t));
+            }
+            SetValue::Packed(p) => {
+                let mut t = Table::with_capacity(p.len() + 1);
+                for m in p.iter() {
+                    t.insert_new(SmallBytes::new(m));
+                }
+                *self = SetValue::Table(Box::new(t));
+            }
+            SetValue::Table(_) => {}
         }
     }
 
@@ -188,6 +242,8 @@ impl SetValue {
         match self {
             SetValue::Intset(s) if s.is_empty() => None,
             SetValue::Intset(s) => s.get(rng.gen_range(0..s.len())).map(Member::Int),
+            SetValue::Packed(p) if p.is_empty() => None,
+            SetValue::Packed(p) => p.nth(rng.gen_range(0..p.len())).map(Member::Bytes),
             SetValue::Table(t) => t.random(rng).map(|k| Member::Bytes(k.as_bytes())),
         }
     }
@@ -200,6 +256,8 @@ impl SetValue {
                 let i = s.remove_at(rng.gen_range(0..s.len()))?;
                 Some(itoa::Buffer::new().format(i).as_bytes().to_vec())
             }
+            SetValue::Packed(p) if p.is_empty() => None,
+            SetValue::Packed(p) => p.remove_at(rng.gen_range(0..p.len())),
             SetValue::Table(t) => t.pop_random(rng).map(|k| k.as_bytes().to_vec()),
         }
     }
@@ -214,6 +272,12 @@ impl SetValue {
                     .map(|i| b.format(i).as_bytes().to_vec())
                     .collect()
             }
+            SetValue::Packed(p) => (0..n)
+                .map_while(|_| match p.len() {
+                    0 => None,
+                    len => p.remove_at(rng.gen_range(0..len)),
+                })
+                .collect(),
             SetValue::Table(t) => (0..n)
                 .map_while(|_| t.pop_random(rng))
                 .map(|k| k.as_bytes().to_vec())
@@ -225,7 +289,8 @@ impl SetValue {
     pub fn encoding(&self) -> &'static str {
         match self {
             SetValue::Intset(_) => "intset",
-            SetValue::Table(_) => "hashtable",
+            // Redis 7.0 keeps every set of strings in a hashtable.
+            SetValue::Packed(_) | SetValue::Table(_) => "hashtable",
         }
     }
 
@@ -233,6 +298,7 @@ impl SetValue {
     pub fn heap_size(&self) -> usize {
         match self {
             SetValue::Intset(s) => s.heap_size(),
+            SetValue::Packed(p) => p.heap_size(),
             SetValue::Table(t) => t.heap_size() + std::mem::size_of::<Table<SmallBytes>>(),
         }
     }
@@ -241,6 +307,7 @@ impl SetValue {
     pub fn heap_size_sampled(&self, samples: usize) -> usize {
         match self {
             SetValue::Intset(s) => s.heap_size(),
+            SetValue::Packed(p) => p.heap_size(),
             SetValue::Table(t) => {
                 t.heap_size_sampled(samples) + std::mem::size_of::<Table<SmallBytes>>()
             }
@@ -250,7 +317,7 @@ impl SetValue {
     /// Roughly how many allocations freeing it takes (for lazyfree).
     pub fn free_effort(&self) -> usize {
         match self {
-            SetValue::Intset(_) => 1,
+            SetValue::Intset(_) | SetValue::Packed(_) => 1,
             SetValue::Table(t) => t.free_effort(),
         }
     }
@@ -312,10 +379,51 @@ mod tests {
     }
 }
 #[cfg(test)]
+mod packed_tests {
+    use super::*;
+
+    #[test]
+    fn small_string_sets_pack_until_too_many_or_too_long() {
+        let mut s = SetValue::new();
+        assert!(s.insert(b"1", 512));
+        assert!(s.insert(b"a", 512));
+        assert!(matches!(s, SetValue::Packed(_)));
+        assert_eq!(s.encoding(), "hashtable");
+        assert!(s.contains(b"1") && s.contains(b"a") && !s.contains(b"b"));
+        assert!(!s.insert(b"a", 512));
+        for i in 2..packed::MAX_ENTRIES {
+            assert!(s.insert(format!("m{i}").as_bytes(), 512));
+        }
+        assert!(matches!(s, SetValue::Packed(_)));
+        assert!(s.insert(b"one more", 512));
+        assert!(matches!(s, SetValue::Table(_)));
+        assert_eq!(s.len(), packed::MAX_ENTRIES + 1);
+        assert!(s.contains(b"1") && s.contains(b"one more"));
+        let mut s = SetValue::new();
+        s.insert(b"a", 512);
+        s.insert(&[b'x'; packed::MAX_VALUE + 1], 512);
+        assert!(matches!(s, SetValue::Table(_)));
+        let config = Config::default();
+        let small =
+            SetValue::from_members(vec![b"a".to_vec(), b"b".to_vec(), b"a".to_vec()], &config);
+        assert!(matches!(small, SetValue::Packed(_)));
+        assert_eq!(small.members(), vec![b"a".to_vec(), b"b".to_vec()]);
+        let mut rng = rand::thread_rng();
+        let mut small = small;
+        let mut popped = small.pop_many(5, &mut rng);
+        popped.sort();
+        assert_eq!(popped, vec![b"a".to_vec(), b"b".to_vec()]);
+        assert!(small.is_empty() && small.pop_random(&mut rng).is_none());
+    }
+}
+
+#[cfg(test)]
 mod size_tests {
     #[test]
-    fn values_fit_a_32_byte_box() {
+    fn value_sizes() {
         assert_eq!(std::mem::size_of::<super::SetValue>(), 32);
-        assert_eq!(std::mem::size_of::<crate::types::hash::HashValue>(), 32);
+        // Hashes and zsets sit unboxed in the entry's 24-byte Value.
+        assert_eq!(std::mem::size_of::<crate::types::hash::HashValue>(), 16);
+        assert_eq!(std::mem::size_of::<crate::types::zset::ZSetValue>(), 16);
     }
 }

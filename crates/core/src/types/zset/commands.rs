@@ -65,7 +65,7 @@ pub(crate) fn read_zset<'a>(
     match keys.read(key)? {
         None => Ok(None),
         Some(e) => match &mut e.node.value {
-            Value::ZSet(z) => Ok(Some(&mut **z)),
+            Value::ZSet(z) => Ok(Some(z)),
             _ => Err(CmdError::WrongType),
         },
     }
@@ -81,7 +81,7 @@ pub(crate) fn peek_zset<'a>(
     match keys.lookup_in(db, key, crate::keyspace::Lookup::NoTouch)? {
         None => Ok(None),
         Some(e) => match &mut e.node.value {
-            Value::ZSet(z) => Ok(Some(&mut **z)),
+            Value::ZSet(z) => Ok(Some(z)),
             _ => Err(CmdError::WrongType),
         },
     }
@@ -95,7 +95,7 @@ pub(crate) fn write_zset<'a>(
     match keys.write(key)? {
         None => Ok(None),
         Some(e) => match &mut e.node.value {
-            Value::ZSet(z) => Ok(Some(&mut **z)),
+            Value::ZSet(z) => Ok(Some(z)),
             _ => Err(CmdError::WrongType),
         },
     }
@@ -145,7 +145,7 @@ pub(crate) fn store_result(
         return Ok(());
     }
     let z = ZSetValue::from_sorted_result(pairs, limits(ctx));
-    ctx.keys.set(dst, Value::ZSet(Box::new(z)), false)?;
+    ctx.keys.set(dst, Value::ZSet(z), false)?;
     ctx.keys.changed(dst, event);
     ctx.out.int(n as i64);
     Ok(())
@@ -312,7 +312,7 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], mut incr: bool) -> CmdRes
             let mut z = ZSetValue::new();
             apply(&mut z);
             if !z.is_empty() {
-                ctx.keys.insert_new(key, Value::ZSet(Box::new(z)), None)?;
+                ctx.keys.insert_new(key, Value::ZSet(z), None)?;
                 add_dirty(
                     &mut ctx.keys,
                     key,

@@ -34,6 +34,9 @@ use big::Big;
 use packed::Packed;
 pub use range::{LexBound, LexRange, ScoreRange};
 
+/// Largest packed buffer (Redis's LISTPACK_MAX_SAFETY_SIZE).
+const PACKED_SAFETY_LIMIT: usize = 1 << 30;
+
 /// The conversion thresholds (`zset-max-listpack-entries` / `-value`).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -112,7 +115,7 @@ impl ZSetValue {
     pub fn from_listpack_pairs(pairs: Vec<(Vec<u8>, f64)>, config: &Config) -> ZSetValue {
         let limits = Limits::from_config(config);
         let z = ZSetValue::from_pairs(pairs, config);
-        if z.len() > limits.entries || z.encoding() == "listpack" {
+        if z.len() > limits.entries || z.encoding() == "listpack" || z.too_big_to_pack(0) {
             return z;
         }
         let mut p = Packed::default();
@@ -136,8 +139,10 @@ impl ZSetValue {
     fn finish_big(big: Big, limits: Limits) -> ZSetValue {
         let mut fits = big.len() <= limits.entries;
         if fits {
+            let mut bytes = 0usize;
             big.visit(0, big.len(), false, &mut |m, _| {
-                fits = m.len() <= limits.value;
+                bytes = bytes.saturating_add(m.len() + 20);
+                fits = m.len() <= limits.value && bytes <= PACKED_SAFETY_LIMIT;
                 fits
             });
         }
@@ -163,6 +168,15 @@ impl ZSetValue {
             f(m, s);
             true
         });
+    }
+
+    /// Whether the packed form of these members plus `extra` bytes would pass 1 GiB
+    /// (Redis's listpack safety limit, which also keeps the packed buffer's 32-bit
+    /// length far from overflowing).
+    fn too_big_to_pack(&self, extra: usize) -> bool {
+        let mut bytes = extra;
+        self.for_each(|m, _| bytes = bytes.saturating_add(m.len() + 20));
+        bytes > PACKED_SAFETY_LIMIT
     }
 
     /// The OBJECT ENCODING name, as Redis 7.0 reports it for the same data.
@@ -242,7 +256,10 @@ impl ZSetValue {
             return AddOutcome::Updated(old);
         }
         if let Repr::Packed(p) = &self.repr {
-            if p.len() + 1 > limits.entries || member.len() > limits.value {
+            if p.len() + 1 > limits.entries
+                || member.len() > limits.value
+                || p.bytes() + member.len() > PACKED_SAFETY_LIMIT
+            {
                 self.convert_to_big();
             }
         }
@@ -255,22 +272,18 @@ impl ZSetValue {
 
     /// Removes `member`; returns its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let r = match &mut self.repr {
+        match &mut self.repr {
             Repr::Packed(p) => p.remove(member),
             Repr::Big(b) => b.remove(member),
-        };
-        self.after_remove();
-        r
+        }
     }
 
     /// Removes the member at ascending `rank`; returns it with its score.
     pub fn remove_at(&mut self, rank: usize) -> Option<(Vec<u8>, f64)> {
-        let r = match &mut self.repr {
+        match &mut self.repr {
             Repr::Packed(p) => p.remove_at(rank),
             Repr::Big(b) => b.remove_at(rank),
-        };
-        self.after_remove();
-        r
+        }
     }
 
     /// Removes ranks `start..end`; returns how many were removed.
@@ -287,14 +300,7 @@ impl ZSetValue {
             }
             n += 1;
         }
-        self.after_remove();
         n
-    }
-
-    fn after_remove(&mut self) {
-        if let Repr::Packed(p) = &mut self.repr {
-            p.shrink();
-        }
     }
 
     /// How many members satisfy `pred`, which must hold for a prefix of the

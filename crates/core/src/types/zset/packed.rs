@@ -1,16 +1,19 @@
-//! The small zset (Redis's `listpack` encoding): one byte buffer of entries in
-//! (score, member) order, each `score (8 bytes LE) | member length (LEB128) |
-//! member`. Everything is a linear scan, which is what Redis does too and is fast
-//! for the few dozen entries the thresholds allow.
+//! The small zset (Redis's `listpack` encoding): entries in (score, member) order
+//! in one exactly-sized allocation ([`PackBuf`]), each `score | member length
+//! (LEB128) | member`. A score that is an integer of magnitude below 2^53 is one
+//! LEB128 of its zigzag form plus one (-63 to 63 in one byte, -8191 to 8191 in two, as
+//! a listpack's small integers), any other score the byte 0 and its 8 bytes.
+//! Everything is a linear scan, which is what Redis does too and is fast for the few
+//! dozen entries the thresholds allow.
 
 use std::cmp::Ordering;
 
 use super::big::cmp_key;
+use crate::types::packbuf::{read_varint, varint, PackBuf};
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Packed {
-    buf: Vec<u8>,
-    len: usize,
+    buf: PackBuf,
 }
 
 /// Iterator over `(offset, member, score)`.
@@ -22,6 +25,7 @@ pub(crate) struct Iter<'a> {
 impl<'a> Iterator for Iter<'a> {
     type Item = (usize, &'a [u8], f64);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let at = self.pos;
         let (m, s, next) = decode(self.buf, at)?;
@@ -30,51 +34,65 @@ impl<'a> Iterator for Iter<'a> {
     }
 }
 
+/// Integers up to this magnitude are exact in an f64 and stored as varints.
+const EXACT: f64 = 9_007_199_254_740_992.0;
+
 /// Decodes the entry at `at`: member, score and the next entry's offset.
+#[inline]
 fn decode(buf: &[u8], at: usize) -> Option<(&[u8], f64, usize)> {
-    let score_bytes: [u8; 8] = buf.get(at..at + 8)?.try_into().ok()?;
-    let score = f64::from_le_bytes(score_bytes);
-    let mut pos = at + 8;
-    let mut len = 0usize;
-    let mut shift = 0;
-    loop {
-        let b = *buf.get(pos)?;
-        pos += 1;
-        len |= usize::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
-    let m = buf.get(pos..pos + len)?;
+    let first = *buf.get(at)?;
+    let (score, pos) = if first != 0 && first < 0x80 {
+        // One-byte integer, the common case.
+        (f64::from(unzigzag(u64::from(first - 1)) as i32), at + 1)
+    } else if first == 0 {
+        let b: [u8; 8] = buf.get(at + 1..at + 9)?.try_into().ok()?;
+        (f64::from_le_bytes(b), at + 9)
+    } else {
+        let (v, pos) = read_varint(buf, at)?;
+        (unzigzag(v.checked_sub(1)?) as f64, pos)
+    };
+    let b = *buf.get(pos)?;
+    let (len, pos) = if b < 0x80 {
+        (usize::from(b), pos + 1)
+    } else {
+        let (n, p) = read_varint(buf, pos)?;
+        (usize::try_from(n).ok()?, p)
+    };
+    let m = buf.get(pos..pos.checked_add(len)?)?;
     Some((m, score, pos + len))
 }
 
-fn encode(member: &[u8], score: f64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(member.len() + 10);
-    out.extend_from_slice(&score.to_le_bytes());
-    let mut n = member.len();
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(b);
-            break;
-        }
-        out.push(b | 0x80);
+#[inline]
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// Encodes `score` into `out`; returns the bytes used.
+fn encode_score(score: f64, out: &mut [u8; 10]) -> usize {
+    if score == score.trunc() && score.abs() < EXACT {
+        let i = score as i64;
+        let z = ((i << 1) ^ (i >> 63)) as u64;
+        let mut tmp = [0u8; 10];
+        let enc = varint(z + 1, &mut tmp);
+        out[..enc.len()].copy_from_slice(enc);
+        enc.len()
+    } else {
+        out[0] = 0;
+        out[1..9].copy_from_slice(&score.to_le_bytes());
+        9
     }
-    out.extend_from_slice(member);
-    out
 }
 
 impl Packed {
+    #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.buf.count()
     }
 
+    #[inline]
     pub(crate) fn iter(&self) -> Iter<'_> {
         Iter {
-            buf: &self.buf,
+            buf: self.buf.bytes(),
             pos: 0,
         }
     }
@@ -106,15 +124,20 @@ impl Packed {
             .iter()
             .find(|(_, m, s)| cmp_key(*s, m, score, member) == Ordering::Greater)
             .map_or(self.buf.len(), |(at, _, _)| at);
-        let bytes = encode(member, score);
-        self.buf.splice(at..at, bytes);
-        self.len += 1;
+        let (mut sb, mut lb) = ([0u8; 10], [0u8; 10]);
+        let sn = encode_score(score, &mut sb);
+        let len = varint(member.len() as u64, &mut lb);
+        let n = sn + len.len() + member.len();
+        self.buf.splice(at..at, n, 1, |out| {
+            out[..sn].copy_from_slice(&sb[..sn]);
+            out[sn..sn + len.len()].copy_from_slice(len);
+            out[sn + len.len()..].copy_from_slice(member);
+        });
     }
 
     fn remove_entry(&mut self, at: usize) {
-        if let Some((_, _, next)) = decode(&self.buf, at) {
-            self.buf.drain(at..next);
-            self.len -= 1;
+        if let Some((_, _, next)) = decode(self.buf.bytes(), at) {
+            self.buf.remove(at..next, -1);
         }
     }
 
@@ -131,20 +154,44 @@ impl Packed {
         Some(out)
     }
 
-    pub(crate) fn heap_size(&self) -> usize {
-        self.buf.capacity()
+    /// Bytes used by the encoded entries.
+    pub(crate) fn bytes(&self) -> usize {
+        self.buf.len()
     }
 
-    pub(crate) fn shrink(&mut self) {
-        if self.buf.capacity() > self.buf.len() * 2 {
-            self.buf.shrink_to_fit();
-        }
+    pub(crate) fn heap_size(&self) -> usize {
+        self.buf.heap_size()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn score_sizes() {
+        let mut b = [0u8; 10];
+        for (score, len) in [
+            (0.0, 1),
+            (63.0, 1),
+            (-63.0, 1),
+            (64.0, 2),
+            (8191.0, 2),
+            (-8191.0, 2),
+            (8192.0, 3),
+            (9_007_199_254_740_991.0, 8),
+            (9_007_199_254_740_992.0, 9),
+            (0.5, 9),
+            (f64::INFINITY, 9),
+        ] {
+            let n = encode_score(score, &mut b);
+            assert_eq!(n, len, "{score}");
+            let mut buf = b[..n].to_vec();
+            buf.push(1);
+            buf.push(b'm');
+            assert_eq!(decode(&buf, 0), Some((&b"m"[..], score, n + 2)));
+        }
+    }
 
     #[test]
     fn sorted_entries() {
