@@ -236,6 +236,12 @@ impl Conn {
         self.stream.write_all(bytes).expect("write to server");
     }
 
+    /// Sends raw bytes; an error when the server closed the connection meanwhile
+    /// (a client it evicts while the request is still arriving).
+    pub fn try_send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
     /// Sends one command without reading the reply.
     pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) {
         let f = Frame::array_of_bulks(args.iter().map(|a| a.as_ref()));
