@@ -147,3 +147,48 @@ fn pause_replies_match_redis() {
         ",
     );
 }
+
+/// A replica under CLIENT PAUSE WRITE keeps reading its master's stream but applies
+/// none of its writes until the pause ends (slave_read_repl_offset moves,
+/// slave_repl_offset does not), as Redis postpones its master client.
+#[test]
+fn a_paused_replica_reads_its_master_but_applies_nothing() {
+    let master = Server::ferrokv(&[]);
+    let replica = Server::ferrokv(&["--repl-diskless-sync-delay", "0"]);
+    let (mut m, mut r) = (master.conn(), replica.conn());
+    r.cmd(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]);
+    let wait = |what: &str, ok: &mut dyn FnMut() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ok() {
+            assert!(Instant::now() < deadline, "never {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait("linked", &mut || {
+        info_field(&mut r, "replication", "master_link_status") == "up"
+    });
+    m.run("SET foo bar");
+    wait("synced", &mut || show(&r.run("GET foo")) == "\"bar\"");
+    wait("caught up", &mut || {
+        info_field(&mut r, "replication", "slave_repl_offset")
+            == info_field(&mut m, "replication", "master_repl_offset")
+    });
+    let applied = info_field(&mut r, "replication", "slave_repl_offset");
+    assert_eq!(show(&r.run("CLIENT PAUSE 100000 WRITE")), "+OK");
+    m.run("SET foo2 bar2");
+    wait("read", &mut || {
+        info_field(&mut r, "replication", "slave_read_repl_offset")
+            == info_field(&mut m, "replication", "master_repl_offset")
+    });
+    assert_eq!(
+        info_field(&mut r, "replication", "slave_repl_offset"),
+        applied
+    );
+    assert_eq!(show(&r.run("GET foo2")), "NullBulk");
+    assert_eq!(show(&r.run("CLIENT UNPAUSE")), "+OK");
+    wait("applied", &mut || show(&r.run("GET foo2")) == "\"bar2\"");
+    assert_eq!(
+        info_field(&mut r, "replication", "slave_repl_offset"),
+        info_field(&mut m, "replication", "master_repl_offset")
+    );
+}

@@ -80,6 +80,9 @@ pub struct Link {
     /// The db the master's stream last selected: kept across a partial resync
     /// (the master sends no SELECT then), as Redis keeps its cached master.
     master_db: std::sync::atomic::AtomicUsize,
+    /// Bytes of the master's stream read but not applied yet (held by a CLIENT
+    /// PAUSE): INFO's slave_read_repl_offset is the applied offset plus these.
+    read_ahead: AtomicU64,
 }
 
 fn unix_secs() -> u64 {
@@ -301,7 +304,7 @@ pub fn info_lines(st: &ServerState, out: &mut String) {
     let off = st.replicas.offset();
     let last_io = st.link.last_io.load(Relaxed);
     let (read_off, repl_off) = if up || st.link.has_history.load(Relaxed) {
-        (off, off)
+        (off + st.link.read_ahead.load(Relaxed), off)
     } else {
         (1, 1)
     };
@@ -743,6 +746,7 @@ async fn follow(
     loop {
         // Apply every complete command in the buffer.
         let mut off = 0;
+        let mut held = false;
         loop {
             match parser.parse(&c.buf[off..]) {
                 Ok(Some(len)) => {
@@ -751,6 +755,13 @@ async fn follow(
                     if args.is_empty() {
                         off += len;
                         continue;
+                    }
+                    if held_by_pause(&engine, &args) {
+                        // The master client is paused like any other (Redis
+                        // postpones it): this command and everything after it
+                        // wait in the buffer, reading goes on.
+                        held = true;
+                        break;
                     }
                     let getack = args.len() >= 2
                         && args[0].eq_ignore_ascii_case(b"replconf")
@@ -786,10 +797,13 @@ async fn follow(
             }
         }
         c.buf.advance(off);
+        st.link.read_ahead.store(c.buf.len() as u64, Relaxed);
         if st.link.generation.load(Acquire) != generation {
             return Ok(());
         }
         tokio::select! {
+            // Held by a pause: look again shortly (the pause ends lazily).
+            _ = tokio::time::sleep(Duration::from_millis(10)), if held => {}
             r = c.sock.read_buf(&mut c.buf) => {
                 match r {
                     Ok(n) if n > 0 => {
@@ -811,6 +825,27 @@ async fn follow(
             _ = handle.mailbox.wait_closed() => {
                 return Err("master client killed".into());
             }
+        }
+    }
+}
+
+/// Whether a CLIENT PAUSE holds this command of the master's stream: every
+/// command under PAUSE ALL; under PAUSE WRITE the writes, the commands that may
+/// replicate and EXEC (Redis judges EXEC by what it queued: the master's
+/// transactions are its writes).
+fn held_by_pause(engine: &ferrokv_core::Engine, args: &[&[u8]]) -> bool {
+    use ferrokv_core::commands::meta::Flags;
+    use ferrokv_core::pause::PauseKind;
+    if !engine.gates.pause.maybe_on() {
+        return false;
+    }
+    match engine.gates.pause.kind(engine.clock.now_ms()) {
+        PauseKind::Off => false,
+        PauseKind::All => true,
+        PauseKind::Write => {
+            args[0].eq_ignore_ascii_case(b"exec")
+                || ferrokv_core::commands::meta::lookup(args)
+                    .is_some_and(|m| m.flags.has(Flags::WRITE) || m.flags.has(Flags::MAY_REPLICATE))
         }
     }
 }
