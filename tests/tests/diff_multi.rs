@@ -522,3 +522,27 @@ fn over_maxmemory_denyoom_commands_are_refused() {
     other.line("CONFIG SET maxmemory 0");
     d.script("SET k v3\nGET k");
 }
+
+/// EXEC of queued reads on a server that became a stale replica after they were
+/// queued: refused with MASTERDOWN when a queued command is not allowed on a
+/// stale replica (Redis's cmd_inv_flags), allowed again once it is a master.
+#[test]
+fn exec_of_reads_on_a_replica_that_became_stale_since() {
+    let mut d = Diff::new();
+    let mut o = d.other();
+    d.check(&["CONFIG", "SET", "replica-serve-stale-data", "no"]);
+    d.check(&["SET", "xx", "1"]);
+    for queued in [&["GET", "xx"][..], &["PING"]] {
+        d.check(&["MULTI"]);
+        d.check(queued);
+        o.check(&["REPLICAOF", "127.0.0.1", "1"]);
+        d.check(&["EXEC"]);
+        o.check(&["REPLICAOF", "NO", "ONE"]);
+    }
+    d.check(&["MULTI"]);
+    d.check(&["ECHO", "hi"]);
+    o.check(&["REPLICAOF", "127.0.0.1", "1"]);
+    o.check(&["REPLICAOF", "NO", "ONE"]);
+    d.check(&["GET", "xx"]);
+    d.check(&["EXEC"]);
+}

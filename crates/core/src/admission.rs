@@ -217,7 +217,7 @@ pub fn admit(
 }
 
 /// The flags admission judges `cmd` by: EXEC's include those of what it queued
-/// (but `loading` only when every queued command has it).
+/// (but `loading` and `stale` only when every queued command has them).
 fn effective_flags(client: &Client, cmd: &Command) -> Flags {
     let own = cmd.meta.flags;
     match &client.multi {
@@ -225,6 +225,9 @@ fn effective_flags(client: &Client, cmd: &Command) -> Flags {
             let mut f = Flags(own.0 | m.flags.0);
             if m.not_loading {
                 f.0 &= !Flags::LOADING.0;
+            }
+            if m.not_stale {
+                f.0 &= !Flags::STALE.0;
             }
             f
         }

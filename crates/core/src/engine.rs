@@ -477,6 +477,7 @@ impl Engine {
                 };
                 m.flags = Flags(m.flags.0 | flags.0);
                 m.not_loading |= !cmd.meta.flags.has(Flags::LOADING);
+                m.not_stale |= !flags.has(Flags::STALE);
             }
             out.simple(b"QUEUED");
             return Ok(());

@@ -51,6 +51,9 @@ pub struct Multi {
     pub flags: Flags,
     /// Some queued command is not flagged `loading` (Redis's mstate.cmd_inv_flags).
     pub not_loading: bool,
+    /// Some queued command is not flagged `stale` (cmd_inv_flags too): EXEC is
+    /// refused with MASTERDOWN on a stale replica.
+    pub not_stale: bool,
     /// A command was rejected while queueing: EXEC replies EXECABORT.
     pub aborted: bool,
     /// Bytes of the queued arguments plus a pointer each (CLIENT LIST's
