@@ -230,3 +230,30 @@ fn latency_replies_match_redis() {
         assert_eq!(calls(d.ours.run(q)), calls(d.theirs.run(q)), "{q}");
     }
 }
+
+/// Without cluster mode the cluster commands exist and say so, after the arity
+/// and subcommand checks, as Redis with `cluster-enabled no`.
+#[test]
+fn cluster_commands_without_cluster_mode_match_redis() {
+    let mut d = Diff::new();
+    d.script(
+        "
+        CLUSTER INFO
+        CLUSTER HELP
+        CLUSTER KEYSLOT
+        CLUSTER KEYSLOT a b
+        CLUSTER KEYSLOT a
+        CLUSTER NOSUCH
+        CLUSTER
+        CLUSTER SLOTS
+        CLUSTER NODES
+        CLUSTER SETSLOT 1
+        READONLY
+        READONLY x
+        READWRITE
+        ASKING
+        COMMAND LIST FILTERBY PATTERN cluster|k*
+        COMMAND GETKEYS CLUSTER INFO
+        ",
+    );
+}

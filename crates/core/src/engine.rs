@@ -1144,6 +1144,12 @@ impl Engine {
                 continue;
             }
             let db = id / SHARDS;
+            // lazyfree-lazy-expire no (Redis's default): the values are freed
+            // here, after the shard's lock is let go but within the cycle, so a
+            // big one shows in the `expire-cycle` event as on Redis; this thread
+            // is not a client's, so nobody waits for it.
+            let mut to_free: Vec<crate::keyspace::Node> = Vec::new();
+            let sync_free = !self.config.bool(P::LazyfreeLazyExpire);
             loop {
                 let (mut seen, mut expired_here) = (0usize, 0usize);
                 let mut cursor = shard.expire_cursor;
@@ -1174,7 +1180,11 @@ impl Engine {
                     }
                     for node in gone {
                         expired_here += 1;
-                        crate::lazyfree::free(node);
+                        if sync_free {
+                            to_free.push(node);
+                        } else {
+                            crate::lazyfree::free(node);
+                        }
                     }
                     cursor = next;
                     if cursor == 0 {
@@ -1188,6 +1198,8 @@ impl Engine {
                     break;
                 }
             }
+            drop(shard);
+            drop(to_free);
         }
         self.stats.expire_cycles.fetch_add(1, Ordering::Relaxed);
         self.fold_avg_ttl(&ttl_sum);

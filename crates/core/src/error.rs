@@ -343,6 +343,9 @@ pub enum CmdError {
     /// XREAD BLOCK from a script.
     #[error("ERR {0} command is not allowed with BLOCK option from scripts")]
     BlockFromScript(String),
+    /// A cluster command on a server without cluster mode.
+    #[error("ERR This instance has cluster support disabled")]
+    ClusterDisabled,
     /// An error text built from the command's own data (rare; prefer a variant).
     #[error("ERR {0}")]
     Other(String),

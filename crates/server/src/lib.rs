@@ -294,8 +294,10 @@ pub fn run(opts: Options) -> i32 {
             return 1;
         }
     };
-    // The sockets are bound (so a busy port fails the start-up here) but accept
-    // nobody until the data is loaded: early clients wait in the backlog.
+    // The sockets are bound first (so a busy port fails the start-up here); the
+    // dataset then loads while clients are served, as Redis's loading processes
+    // events: commands flagged `loading` (INFO, CONFIG, ...) run, the rest get
+    // -LOADING, and SIGTERM exits without saving a half-loaded dataset.
     let listeners = {
         let _in_runtime = rt.enter();
         match listen::bind(&state) {
@@ -320,23 +322,17 @@ pub fn run(opts: Options) -> i32 {
     if aof::init(&state).is_err() {
         return 1;
     }
-    if engine.config.bool(P::Appendonly) {
-        if let Err(e) = aof::load_at_startup(&state) {
-            tracing::error!("{e}");
-            return 1;
-        }
-    } else if let Err(e) = persistence::load_at_startup(&engine) {
-        tracing::error!("{e}");
-        return 1;
-    }
-    start_active_expiry(engine.clone(), state.clone());
-    start_evictor(engine.clone(), state.clone());
-    crate::memory::record_startup();
-    persistence::start_save_points(state.clone());
-    aof::start_cron(state.clone());
     let exit_state = state.clone();
     let code = rt.block_on(async move {
         listen::start(state.clone(), listeners);
+        if !load_dataset(&state).await {
+            return 1;
+        }
+        start_active_expiry(engine.clone(), state.clone());
+        start_evictor(engine.clone(), state.clone());
+        crate::memory::record_startup();
+        persistence::start_save_points(state.clone());
+        aof::start_cron(state.clone());
         if let Err(e) = metrics::start(&state) {
             tracing::warn!("{e}");
             return 1;
@@ -362,6 +358,62 @@ pub fn run(opts: Options) -> i32 {
     aof::remove_temp_files(&exit_state);
     rt.shutdown_timeout(Duration::from_millis(200));
     code
+}
+
+/// Loads the AOF (when on) or the RDB file on a blocking thread while the
+/// runtime serves clients LOADING; false when the server must exit. A SIGTERM
+/// or SIGINT during the load exits at once without saving (Redis's
+/// whileBlockedCron: prepareForShutdown(SHUTDOWN_NOSAVE)).
+async fn load_dataset(state: &Arc<ServerState>) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let engine = &state.engine;
+    rdb_load::PROGRESS.begin(0);
+    engine.gates.loading.store(true, Relaxed);
+    let st = state.clone();
+    let load = tokio::task::spawn_blocking(move || {
+        if st.engine.config.bool(P::Appendonly) {
+            aof::load_at_startup(&st).map(|_| ())
+        } else {
+            persistence::load_at_startup(&st.engine).map(|_| ())
+        }
+    });
+    tokio::pin!(load);
+    let result = loop {
+        tokio::select! {
+            r = &mut load => break r,
+            _ = recv_signal(&mut term) => {}
+            _ = recv_signal(&mut int) => {}
+        }
+        tracing::warn!("Received shutdown signal during loading, scheduling shutdown.");
+        if shutdown::prepare(state, shutdown::NOSAVE) {
+            std::process::exit(0);
+        }
+        tracing::warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
+    };
+    engine.gates.loading.store(false, Relaxed);
+    match result {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::error!("{e}");
+            false
+        }
+        Err(e) => {
+            tracing::error!("the load failed: {e}");
+            false
+        }
+    }
+}
+
+async fn recv_signal(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s.as_mut() {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
 }
 
 fn stdout_is_tty() -> bool {

@@ -756,6 +756,7 @@ pub fn load_at_startup(engine: &Engine) -> Result<Option<LoadStats>, String> {
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
     let started = Instant::now();
+    crate::rdb_load::PROGRESS.begin(file.metadata().map_or(0, |m| m.len()));
     // A master propagates the DELs of the keys found expired (Redis's
     // RDBFLAGS_FEED_REPL), kept until its backlog exists.
     let opts = crate::rdb_load::LoadOptions {

@@ -8,6 +8,7 @@
 //! db's shard tables, as Redis expands its dict, so no table is rehashed while
 //! loading.
 
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use ferrokv_core::config::P;
@@ -29,6 +30,94 @@ pub struct LoadStats {
     /// The expired keys skipped, as (db, key), when
     /// [`LoadOptions::collect_expired`] asked for them.
     pub expired_keys: Vec<(usize, Vec<u8>)>,
+}
+
+/// What INFO persistence reports while a load runs (Redis's loading_* fields).
+pub struct Progress {
+    /// Unix seconds when the load began.
+    pub start_time: AtomicI64,
+    /// The size of what is loaded, when known (0 otherwise).
+    pub total_bytes: AtomicU64,
+    /// The `used-mem` AUX field of the file.
+    pub rdb_used_mem: AtomicU64,
+    /// Bytes read so far.
+    pub loaded_bytes: AtomicU64,
+}
+
+/// The load in progress (one at a time: startup, DEBUG RELOAD or a full sync).
+pub static PROGRESS: Progress = Progress {
+    start_time: AtomicI64::new(0),
+    total_bytes: AtomicU64::new(0),
+    rdb_used_mem: AtomicU64::new(0),
+    loaded_bytes: AtomicU64::new(0),
+};
+
+impl Progress {
+    /// Starts counting a load of `total` bytes (0: unknown).
+    pub fn begin(&self, total: u64) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.start_time.store(now, Relaxed);
+        self.total_bytes.store(total, Relaxed);
+        self.rdb_used_mem.store(0, Relaxed);
+        self.loaded_bytes.store(0, Relaxed);
+    }
+
+    /// The loading_* lines of INFO persistence, computed as Redis does.
+    pub fn info_lines(&self) -> String {
+        let total = self.total_bytes.load(Relaxed);
+        let used = self.rdb_used_mem.load(Relaxed);
+        let loaded = self.loaded_bytes.load(Relaxed);
+        let start = self.start_time.load(Relaxed);
+        let (mut perc, mut remaining) = (0.0f64, 1i64);
+        if total > 0 {
+            perc = loaded as f64 / total as f64 * 100.0;
+            remaining = total as i64 - loaded as i64;
+        } else if used > 0 {
+            // used-mem is only an estimate of the file's size: never 100%.
+            perc = (loaded as f64 / used as f64 * 100.0).min(99.99);
+            remaining = (used as i64 - loaded as i64).max(1);
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let elapsed = now - start;
+        let eta = if elapsed == 0 {
+            1
+        } else {
+            elapsed * remaining / (loaded as i64 + 1)
+        };
+        format!(
+            "loading_start_time:{start}\r\nloading_total_bytes:{total}\r\nloading_rdb_used_mem:{used}\r\nloading_loaded_bytes:{loaded}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:{eta}\r\n"
+        )
+    }
+}
+
+/// Counts the bytes read into [`PROGRESS`].
+struct Counting<R>(R);
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(buf)?;
+        PROGRESS.loaded_bytes.fetch_add(n as u64, Relaxed);
+        Ok(n)
+    }
+}
+
+/// key-load-delay: microseconds to wait per key (negative: one microsecond once
+/// in `-delay` keys, on average), as Redis's debugDelay, so tests can watch a
+/// load in progress.
+fn key_delay(delay: i64, count: &mut u64) {
+    let us = if delay < 0 {
+        *count += 1;
+        u64::from(count.is_multiple_of(delay.unsigned_abs()))
+    } else {
+        delay as u64
+    };
+    if us > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(us));
+    }
 }
 
 /// Keys per batch handed to an inserter: big enough to make the channel cost
@@ -195,7 +284,7 @@ pub fn load_from_opts(
         _ => format!("Short read or corrupt RDB loading DB ({e}). Unrecoverable error, aborting now."),
     }
     };
-    let mut reader = RdbReader::buffered(r)
+    let mut reader = RdbReader::buffered(Counting(r))
         .map_err(corrupt)?
         .verify_checksum(engine.config.bool(P::Rdbchecksum) && !opts.skip_checksum);
     let shared = Shared {
@@ -211,6 +300,8 @@ pub fn load_from_opts(
     let mut expired_keys = Vec::new();
     let mut repl = crate::repl_rdb::AuxReader::default();
     let mut inline_loaded = 0u64;
+    let delay = engine.config.int_named("key-load-delay");
+    let mut delayed = 0u64;
     let (read_result, loaded) = std::thread::scope(|scope| {
         let mut senders: Vec<SyncSender<Vec<Item>>> = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
@@ -243,6 +334,11 @@ pub fn load_from_opts(
                     }
                     Record::Aux(k, v) => {
                         log_aux(&k, &v, shared.now);
+                        if k == b"used-mem" {
+                            if let Ok(m) = String::from_utf8_lossy(&v).parse::<u64>() {
+                                PROGRESS.rdb_used_mem.store(m, Relaxed);
+                            }
+                        }
                         repl.field(&k, &v);
                         continue;
                     }
@@ -257,6 +353,9 @@ pub fn load_from_opts(
                         continue;
                     }
                 };
+                if delay != 0 {
+                    key_delay(delay, &mut delayed);
+                }
                 let db = usize::try_from(e.db).unwrap_or(usize::MAX);
                 if db >= dbs {
                     return Err(format!(
@@ -316,6 +415,7 @@ pub fn reload(engine: &Engine, merge: bool, skip_checksum: bool) -> Result<LoadS
     let path = engine.config.string(P::Dbfilename);
     let file = std::fs::File::open(&path)
         .map_err(|e| format!("Fatal error loading the DB: {e}. Exiting."))?;
+    PROGRESS.begin(file.metadata().map_or(0, |m| m.len()));
     let opts = LoadOptions {
         allow_dup: merge,
         skip_checksum,

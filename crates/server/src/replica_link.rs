@@ -679,6 +679,7 @@ async fn receive_rdb(st: &Arc<ServerState>, c: &mut Conn) -> IoResult<()> {
         c.buf.split_to(len).to_vec()
     };
     tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
+    crate::rdb_load::PROGRESS.begin(payload.len() as u64);
     st.engine.gates.loading.store(true, Relaxed);
     let st2 = st.clone();
     let loaded = tokio::task::spawn_blocking(move || {

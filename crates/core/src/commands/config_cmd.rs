@@ -99,6 +99,15 @@ fn set_pairs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 "can't set protected config".into(),
             ));
         }
+        // While the dataset loads, the parameters Redis marks DENY_LOADING_CONFIG
+        // are refused with LOADING (after the checks above, as Redis).
+        if matches!(p.name, "appendonly" | "repl-diskless-load" | "dir")
+            && ctx.engine.gates.loading.load(Relaxed)
+        {
+            return Err(CmdError::Raw(
+                "LOADING Redis is loading the dataset in memory".into(),
+            ));
+        }
         if todo.iter().any(|(n, _): &(String, String)| {
             Config::find(n).map(|x| x.0) == Config::find(&name).map(|x| x.0)
         }) {

@@ -2,6 +2,7 @@
 //! to, collected by [`Registry`]. Metadata (arity, flags, key specs, docs) comes from
 //! [`meta`]; dispatch lives in [`crate::engine`].
 
+pub mod cluster_disabled;
 pub mod command_cmd;
 pub mod config_cmd;
 pub mod keys;
@@ -182,6 +183,7 @@ pub fn core_commands() -> Vec<&'static [CommandDef]> {
         crate::scripting::eval::COMMANDS,
         crate::scripting::function::COMMANDS,
         crate::acl::cmds::COMMANDS,
+        cluster_disabled::COMMANDS,
     ]
 }
 
