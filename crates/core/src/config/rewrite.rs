@@ -184,7 +184,16 @@ pub fn rewrite(cfg: &Config, old: &str, force_all: bool, cwd: &str) -> String {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     for p in all_params() {
-        let value = value_of.get(p.name).copied().unwrap_or(p.default);
+        // `*` leaves out the test-only parameters (key-load-delay, ...): those are
+        // asked for by name, and rewritten like any other, as Redis does.
+        let mut hidden = Vec::new();
+        let value = match value_of.get(p.name) {
+            Some(v) => *v,
+            None => {
+                cfg.get(p.name, &mut hidden);
+                hidden.first().map_or(p.default, |(_, v)| v.as_str())
+            }
+        };
         rewrite_param(&mut st, p, value, cwd);
     }
     st.text()
@@ -304,6 +313,17 @@ mod tests {
         assert!(new.contains("save 3600 1\nsave 300 100\n"));
         // A second rewrite changes nothing.
         assert_eq!(rewrite(&cfg, &new, false, "/data"), new);
+    }
+
+    #[test]
+    fn test_only_parameters_are_rewritten_when_set() {
+        // CONFIG GET * leaves them out, CONFIG REWRITE does not (Redis's
+        // sentinel test sets key-load-delay and restarts from the file).
+        let cfg = Config::default();
+        assert!(!rewrite(&cfg, "", false, "/d").contains("key-load-delay"));
+        cfg.set("key-load-delay", "1500", true).expect("valid");
+        let new = rewrite(&cfg, "", false, "/d");
+        assert!(new.contains("\nkey-load-delay 1500\n"), "{new}");
     }
 
     #[test]
