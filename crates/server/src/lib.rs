@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod migrate;
 pub mod monitor;
 pub mod obuf;
+pub mod oom_score;
 pub mod park;
 pub mod pause;
 pub mod persistence;
@@ -318,6 +319,10 @@ pub fn run(opts: Options) -> i32 {
         tracing::info!("Running mode=standalone, port={port}.");
     }
     tracing::warn!("Server initialized");
+    let _ = oom_score::apply(
+        &engine.config,
+        !engine.config.string_named("replicaof").trim().is_empty(),
+    );
     // The AOF, when on, is the dataset: the RDB file is not read (as Redis).
     if aof::init(&state).is_err() {
         return 1;

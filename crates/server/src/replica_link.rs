@@ -165,6 +165,7 @@ pub fn set_master(st: &Arc<ServerState>, host: String, port: u16) {
         "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
     );
     crate::log::set_role(b'S');
+    let _ = crate::oom_score::apply(&st.engine.config, true);
     let st2 = st.clone();
     tokio::spawn(async move {
         run_link(st2, host, port, generation).await;
@@ -213,6 +214,7 @@ pub fn unset_master(st: &ServerState) {
     set_read_only_gate(st);
     st.engine.gates.loading.store(false, Relaxed);
     crate::log::set_role(b'M');
+    let _ = crate::oom_score::apply(&st.engine.config, false);
 }
 
 /// REPLICAOF host port | NO ONE.

@@ -317,6 +317,9 @@ impl ServerHooks for ServerState {
         }
         match name {
             "appendonly" => crate::aof::config_changed(self)?,
+            "oom-score-adj" | "oom-score-adj-values" => {
+                crate::oom_score::apply(&self.engine.config, crate::replica_link::is_replica(self))?
+            }
             "loglevel" => crate::log::set_level(&self.engine.config.string(P::Loglevel)),
             "crash-log-enabled" => {
                 crate::crash::set_enabled(self.engine.config.bool(P::CrashLogEnabled))

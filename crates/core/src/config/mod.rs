@@ -415,6 +415,27 @@ fn normalize(p: &ParamDef, value: &str) -> Result<(String, i64), Refusal> {
             }
             Ok((parts.join(" "), 0))
         }
+        // One score per process class (master, replica, background child).
+        Kind::Words if p.name == "oom-score-adj-values" => {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            if words.len() != 3 {
+                return Err("wrong number of arguments".into());
+            }
+            let mut shown = Vec::with_capacity(3);
+            for w in words {
+                // strtoll's syntax: an optional sign, digits.
+                let v = w
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|v| (-2000..=2000).contains(v))
+                    .ok_or_else(|| {
+                        "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+                            .to_string()
+                    })?;
+                shown.push(v.to_string());
+            }
+            Ok((shown.join(" "), 0))
+        }
         // Percentiles between 0 and 100, shown as `%f` without trailing zeros.
         Kind::Words if p.name == "latency-tracking-info-percentiles" => {
             let words: Vec<&str> = value.split_whitespace().collect();
