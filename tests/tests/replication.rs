@@ -242,3 +242,68 @@ fn redis_cli_rdb_reads_a_snapshot_through_sync() {
         &data[..data.len().min(16)]
     );
 }
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// A master shut down while its replica lags waits for it (writes paused,
+/// INFO shutdown_in_milliseconds), then exits with the replica holding every
+/// write; or, aborted, the waiting SHUTDOWN gets Redis's error and writes go
+/// on. The same steps on redis-server and ferrokv-server.
+fn shutdown_waits_for_the_replica(kind: Kind, abort: bool) {
+    let mut master = start_master(kind);
+    let replica = start_replica(kind, &master);
+    let mut m = master.conn();
+    assert_eq!(show(&m.run("CONFIG SET shutdown-timeout 60")), "+OK");
+    m.cmd(&["SET", "k", "1"]);
+    wait_synced(&master, &replica);
+    signal(replica.pid(), "-STOP");
+    assert_eq!(show(&m.cmd(&["INCR", "k"])), ":2");
+    let mut waiting = master.conn();
+    waiting.send(&["SHUTDOWN"]);
+    wait_for("the shutdown to wait", || {
+        field(&info(&mut m, "server"), "shutdown_in_milliseconds")
+            .and_then(|v| v.parse::<i64>().ok())
+            .is_some_and(|ms| ms > 0)
+            && field(&info(&mut m, "clients"), "blocked_clients").as_deref() == Some("1")
+    });
+    if abort {
+        assert_eq!(show(&m.run("SHUTDOWN ABORT")), "+OK");
+        assert_eq!(
+            show(&waiting.read().expect("the SHUTDOWN's reply")),
+            "-ERR Errors trying to SHUTDOWN. Check logs."
+        );
+        // Writes are no longer paused.
+        assert_eq!(show(&m.cmd(&["INCR", "k"])), ":3");
+        assert!(field(&info(&mut m, "server"), "shutdown_in_milliseconds").is_none());
+        assert!(master.log().contains("Shutdown manually aborted."));
+        signal(replica.pid(), "-CONT");
+        return;
+    }
+    signal(replica.pid(), "-CONT");
+    assert!(
+        master.wait_exit(Duration::from_secs(30)).is_some(),
+        "{kind:?}: the master did not exit"
+    );
+    assert_eq!(show(&replica.conn().cmd(&["GET", "k"])), "\"2\"");
+    assert!(
+        master
+            .log()
+            .contains("1 of 1 replicas are in sync when shutting down."),
+        "{kind:?}: {}",
+        master.log()
+    );
+}
+
+#[test]
+fn shutdown_waits_for_a_lagging_replica_like_redis() {
+    for kind in [Kind::Redis, Kind::Ferrokv] {
+        shutdown_waits_for_the_replica(kind, false);
+        shutdown_waits_for_the_replica(kind, true);
+    }
+}

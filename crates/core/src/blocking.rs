@@ -48,6 +48,9 @@ pub enum BlockReason {
         /// How many replicas must acknowledge it.
         replicas: u64,
     },
+    /// SHUTDOWN waiting for its replicas to catch up: it ends with the process,
+    /// or with an error when the shutdown fails or is aborted.
+    Shutdown,
 }
 
 /// What a client blocked on keys waits for: the type the key must hold to serve it.
@@ -107,7 +110,7 @@ impl BlockRequest {
     pub fn keys(&self) -> Vec<(usize, Vec<u8>)> {
         match &self.reason {
             BlockReason::Keys { db, keys, .. } => keys.iter().map(|k| (*db, k.clone())).collect(),
-            BlockReason::Replicas { .. } => Vec::new(),
+            BlockReason::Replicas { .. } | BlockReason::Shutdown => Vec::new(),
         }
     }
 }

@@ -32,11 +32,13 @@ pub enum PauseKind {
 pub enum PausePurpose {
     /// CLIENT PAUSE.
     Client = 0,
-    /// A shutdown waiting for its replicas, a failover.
+    /// A failover.
     Internal = 1,
+    /// A shutdown waiting for its replicas.
+    Shutdown = 2,
 }
 
-const PURPOSES: usize = 2;
+const PURPOSES: usize = 3;
 
 /// The pause state.
 #[derive(Default)]

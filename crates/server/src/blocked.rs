@@ -81,6 +81,7 @@ impl Parked {
         match &self.reason {
             BlockReason::Keys { .. } => out.null_array(),
             BlockReason::Replicas { offset, .. } => out.int(acked(*offset) as i64),
+            BlockReason::Shutdown => out.error(crate::shutdown::FAILED_TEXT),
         }
     }
 
@@ -315,11 +316,21 @@ impl Blocked {
 
     /// Ends every wait on keys with the error `text` (a master turned replica).
     pub fn unblock_all_on_keys(&self, engine: &Engine, text: &str) {
+        self.unblock_all(engine, text, |r| matches!(r, BlockReason::Keys { .. }));
+    }
+
+    /// Ends every SHUTDOWN waiting for replicas with the error `text` (the
+    /// shutdown failed or was aborted: Redis's replyToClientsBlockedOnShutdown).
+    pub fn unblock_shutdowns(&self, engine: &Engine, text: &str) {
+        self.unblock_all(engine, text, |r| matches!(r, BlockReason::Shutdown));
+    }
+
+    fn unblock_all(&self, engine: &Engine, text: &str, which: impl Fn(&BlockReason) -> bool) {
         let parked: Vec<Arc<Parked>> = self
             .by_id
             .lock()
             .values()
-            .filter(|p| matches!(p.reason, BlockReason::Keys { .. }))
+            .filter(|p| which(&p.reason))
             .cloned()
             .collect();
         for p in parked {

@@ -491,8 +491,18 @@ fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    if !crate::shutdown::prepare(st, flags) {
-        return Err(CmdError::ShutdownFailed);
+    match crate::shutdown::request(st, flags) {
+        crate::shutdown::Outcome::Exit => {}
+        crate::shutdown::Outcome::Failed => return Err(CmdError::ShutdownFailed),
+        crate::shutdown::Outcome::Waiting => {
+            // Blocked until the process exits, or the error if the shutdown
+            // fails or is aborted (Redis's BLOCKED_SHUTDOWN).
+            ctx.client.block = Some(ferrokv_core::blocking::BlockRequest {
+                reason: ferrokv_core::blocking::BlockReason::Shutdown,
+                timeout_ms: None,
+            });
+            return Ok(());
+        }
     }
     // The process exits: like Redis, this connection closes without the replies
     // still waiting in its buffer.

@@ -157,6 +157,9 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
                 st.config_file.clone().unwrap_or_default(),
                 st.threads,
             );
+            if let Some(ms) = st.shutdown_state.remaining_ms(e.clock.now_ms()) {
+                let _ = write!(t, "shutdown_in_milliseconds:{ms}\r\n");
+            }
         }
         "clients" => {
             let _ = write!(
@@ -187,7 +190,7 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
             let sfunc: u64 = sc.functions.codes().iter().map(|c| c.len() as u64).sum();
             let _ = write!(
                 t,
-                "# Memory\r\nused_memory:{a}\r\nused_memory_human:{ah}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{rssh}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{peakh}\r\nused_memory_peak_perc:{peakp:.2}%\r\nused_memory_overhead:{ovh}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{ds}\r\nused_memory_dataset_perc:{dsp:.2}%\r\nallocator_allocated:{a}\r\nallocator_active:{act}\r\nallocator_resident:{res}\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{totalh}\r\nused_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{luah}\r\nused_memory_scripts_eval:{seval}\r\nnumber_of_cached_scripts:{nscripts}\r\nnumber_of_functions:{nfuncs}\r\nnumber_of_libraries:{nlibs}\r\nused_memory_vm_functions:{luaf}\r\nused_memory_vm_total:{luat}\r\nused_memory_vm_total_human:{luath}\r\nused_memory_functions:{sfunc}\r\nused_memory_scripts:{sall}\r\nused_memory_scripts_human:{sallh}\r\nmaxmemory:{mm}\r\nmaxmemory_human:{mmh}\r\nmaxmemory_policy:{pol}\r\nallocator_frag_ratio:{afr:.2}\r\nallocator_frag_bytes:{afb}\r\nallocator_rss_ratio:{arr:.2}\r\nallocator_rss_bytes:{arb}\r\nrss_overhead_ratio:{ror:.2}\r\nrss_overhead_bytes:{rob}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{fb}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:{cn}\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:jemalloc-5.3.0\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{lp}\r\nlazyfreed_objects:{lf}\r\n",
+                "# Memory\r\nused_memory:{a}\r\nused_memory_human:{ah}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{rssh}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{peakh}\r\nused_memory_peak_perc:{peakp:.2}%\r\nused_memory_overhead:{ovh}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{ds}\r\nused_memory_dataset_perc:{dsp:.2}%\r\nallocator_allocated:{a}\r\nallocator_active:{act}\r\nallocator_resident:{res}\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{totalh}\r\nused_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{luah}\r\nused_memory_scripts_eval:{seval}\r\nnumber_of_cached_scripts:{nscripts}\r\nnumber_of_functions:{nfuncs}\r\nnumber_of_libraries:{nlibs}\r\nused_memory_vm_functions:{luaf}\r\nused_memory_vm_total:{luat}\r\nused_memory_vm_total_human:{luath}\r\nused_memory_functions:{sfunc}\r\nused_memory_scripts:{sall}\r\nused_memory_scripts_human:{sallh}\r\nmaxmemory:{mm}\r\nmaxmemory_human:{mmh}\r\nmaxmemory_policy:{pol}\r\nallocator_frag_ratio:{afr:.2}\r\nallocator_frag_bytes:{afb}\r\nallocator_rss_ratio:{arr:.2}\r\nallocator_rss_bytes:{arb}\r\nrss_overhead_ratio:{ror:.2}\r\nrss_overhead_bytes:{rob}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{fb}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:{rbuf}\r\nmem_clients_slaves:0\r\nmem_clients_normal:{cn}\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:jemalloc-5.3.0\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{lp}\r\nlazyfreed_objects:{lf}\r\n",
                 a = m.allocated,
                 ah = human(m.allocated),
                 ovh = o.overhead(),
@@ -195,6 +198,7 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
                 ds = o.dataset(),
                 dsp = o.dataset_perc(),
                 cn = o.clients_normal,
+                rbuf = st.replicas.buffer_bytes(),
                 rss = rss,
                 rssh = human(rss),
                 peak = m.peak,

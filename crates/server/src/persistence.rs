@@ -121,22 +121,28 @@ struct SaveVisitor {
     undelayed: AtomicU64,
 }
 
+/// Sleeps rdb-key-save-delay `delay` (µs per key; negative: one µs every -N
+/// keys) for the keys counted in `undelayed` since the last call, and resets it.
+pub(crate) fn pay_key_delay(delay: i64, undelayed: &AtomicU64) {
+    if delay == 0 {
+        return;
+    }
+    let keys = undelayed.swap(0, Relaxed);
+    let micros = if delay > 0 {
+        keys.saturating_mul(delay as u64)
+    } else {
+        keys / delay.unsigned_abs()
+    };
+    if micros > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(micros));
+    }
+}
+
 impl SaveVisitor {
     /// rdb-key-save-delay for the keys serialized since the last call, paid
     /// by the saver thread holding no lock (Redis's child sleeps per key).
     fn pay_key_delay(&self) {
-        if self.key_delay == 0 {
-            return;
-        }
-        let keys = self.undelayed.swap(0, Relaxed);
-        let micros = if self.key_delay > 0 {
-            keys.saturating_mul(self.key_delay as u64)
-        } else {
-            keys / self.key_delay.unsigned_abs()
-        };
-        if micros > 0 {
-            std::thread::sleep(std::time::Duration::from_micros(micros));
-        }
+        pay_key_delay(self.key_delay, &self.undelayed);
     }
 
     /// Writes every serialized shard the file can take now (saver thread only).

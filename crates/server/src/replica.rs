@@ -544,6 +544,21 @@ impl Replicas {
         }
     }
 
+    /// INFO mem_total_replication_buffers: Redis 7 keeps one buffer that the
+    /// backlog and every replica's pending output share, so its size is the
+    /// larger of the backlog and the most any replica still has to receive.
+    pub fn buffer_bytes(&self) -> usize {
+        let g = self.inner.lock();
+        let backlog = g.backlog.as_ref().map_or(0, |b| b.buf.len());
+        let pending = g
+            .list
+            .iter()
+            .map(|r| r.handle.output_mem())
+            .max()
+            .unwrap_or(0);
+        backlog.max(pending)
+    }
+
     /// Replicas that acknowledged `offset` or more.
     pub fn acked(&self, offset: u64) -> u64 {
         self.inner

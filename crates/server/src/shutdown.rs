@@ -1,6 +1,12 @@
 //! Shutting down without losing anything: SHUTDOWN, SIGTERM and SIGINT, after
 //! Redis 7.0's prepareForShutdown / finishShutdown.
 //!
+//! A master first lets its replicas catch up: unless NOW is given (or
+//! shutdown-timeout is 0), while some replica has not acknowledged the whole
+//! stream, writes are paused, the replicas are asked for an ack, and the
+//! shutdown waits up to shutdown-timeout seconds for them (SHUTDOWN blocks;
+//! SHUTDOWN ABORT calls it off); the lagging ones are logged. Then:
+//!
 //! The order is the guarantee. First the server stops accepting connections and
 //! halts the engine ([`Engine::halt`](ferrokv_core::Engine::halt)): a command
 //! either ran before that cut, and what it wrote is already in the AOF buffer, or
@@ -16,11 +22,12 @@
 //! SHUTDOWN replies with the error. A signal's shutdown runs on its own thread,
 //! so a second SIGINT during it still exits at once ("You insist...").
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering::*};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrokv_core::config::P;
+use ferrokv_core::pause::{PauseKind, PausePurpose};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -30,7 +37,7 @@ use crate::state::ServerState;
 pub const SAVE: i64 = 1;
 /// SHUTDOWN NOSAVE: do not save even with save points.
 pub const NOSAVE: i64 = 2;
-/// SHUTDOWN NOW: do not wait for replicas (ferrokv has none to wait for).
+/// SHUTDOWN NOW: do not wait for replicas to catch up.
 pub const NOW: i64 = 4;
 /// SHUTDOWN FORCE: errors writing the RDB or the first AOF do not stop it.
 pub const FORCE: i64 = 8;
@@ -56,6 +63,25 @@ pub struct ShutdownState {
     not_accepting: AtomicBool,
     /// Wakes connections and accepts waiting for the outcome of a shutdown.
     outcome: Notify,
+    /// While the shutdown waits for lagging replicas: when it stops waiting
+    /// (unix ms; Redis's shutdown_mstime). 0: no shutdown initiated.
+    deadline_ms: AtomicI64,
+    /// The flags of the shutdown that waits.
+    wait_flags: AtomicI64,
+}
+
+/// The error of a SHUTDOWN that failed or was aborted while it waited.
+pub const FAILED_TEXT: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
+
+/// What a shutdown request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The process exits.
+    Exit,
+    /// The shutdown failed and was called off (the reasons are logged).
+    Failed,
+    /// It waits for lagging replicas (up to shutdown-timeout), writes paused.
+    Waiting,
 }
 
 impl ShutdownState {
@@ -63,18 +89,132 @@ impl ShutdownState {
     pub fn exiting(&self) -> bool {
         self.exiting.load(Acquire)
     }
+
+    /// INFO's shutdown_in_milliseconds while a shutdown waits for replicas.
+    pub fn remaining_ms(&self, now_ms: i64) -> Option<i64> {
+        match self.deadline_ms.load(Acquire) {
+            0 => None,
+            d => Some(d - now_ms),
+        }
+    }
 }
 
-/// Runs the shutdown: Redis's prepareForShutdown + finishShutdown (there are no
-/// replicas to wait for). Returns true when the process must now exit; false
-/// when the shutdown was called off (its reasons are in the log).
+/// Runs the shutdown to its end, without waiting for replicas when it would
+/// (see [`request`]). Returns true when the process must now exit.
 pub fn prepare(st: &ServerState, flags: i64) -> bool {
+    request(st, flags) == Outcome::Exit
+}
+
+/// Redis's prepareForShutdown: unless NOW (or shutdown-timeout 0), a master
+/// whose replicas have not acknowledged its whole stream pauses writes, asks
+/// them for an ack and waits up to shutdown-timeout seconds for them (a thread
+/// of its own watches), then finishes; a request while one waits joins it.
+pub fn request(st: &ServerState, flags: i64) -> Outcome {
     let sd = &st.shutdown_state;
+    if sd.deadline_ms.load(Acquire) != 0 {
+        return Outcome::Waiting;
+    }
     let _one = sd.attempt.lock();
     if sd.exiting() {
-        return true;
+        return Outcome::Exit;
+    }
+    if sd.deadline_ms.load(Acquire) != 0 {
+        return Outcome::Waiting;
+    }
+    let timeout = st.engine.config.int_named("shutdown-timeout");
+    if flags & NOW == 0 && timeout != 0 && !replicas_in_sync(st) {
+        if let Some(me) = st.me.get().and_then(std::sync::Weak::upgrade) {
+            let now = st.engine.clock.now_ms();
+            // Initiated first: a SHUTDOWN right behind this one joins the wait
+            // at once instead of queueing on the attempt lock.
+            sd.wait_flags.store(flags, Release);
+            sd.deadline_ms.store(now + timeout * 1000, Release);
+            let pause = &st.engine.gates.pause;
+            if !pause.active(now) {
+                let mut getack = Vec::new();
+                crate::replica::encode(&[b"REPLCONF", b"GETACK", b"*"], &mut getack);
+                st.replicas.feed_raw(&getack);
+            }
+            pause.pause(PausePurpose::Shutdown, PauseKind::Write, i64::MAX, now);
+            st.pause_wake.changed(pause.generation());
+            if start_waiter(me) {
+                return Outcome::Waiting;
+            }
+            // No thread to wait with: shut down now, as with NOW.
+            sd.deadline_ms.store(0, Release);
+            tracing::warn!("User requested shutdown...");
+            return if finish_now(st, flags) {
+                Outcome::Exit
+            } else {
+                Outcome::Failed
+            };
+        }
     }
     tracing::warn!("User requested shutdown...");
+    if finish_now(st, flags) {
+        Outcome::Exit
+    } else {
+        Outcome::Failed
+    }
+}
+
+/// Redis's isReadyToShutdown: every replica acknowledged the whole stream.
+fn replicas_in_sync(st: &ServerState) -> bool {
+    let offset = st.replicas.offset();
+    st.replicas
+        .list()
+        .iter()
+        .all(|r| r.ack_off.load(Relaxed) >= offset)
+}
+
+/// The waiting shutdown's watch (Redis checks in serverCron): finishes it once
+/// the replicas are in sync or the time is up; leaves when it is aborted. A task
+/// of the runtime when there is one (a SHUTDOWN must block at once, before the
+/// next command of another client: a thread's start-up takes longer).
+fn start_waiter(st: Arc<ServerState>) -> bool {
+    let watch = move || {
+        tracing::warn!("User requested shutdown...");
+        tracing::info!("Waiting for replicas before shutting down.");
+        loop {
+            std::thread::sleep(Duration::from_millis(10));
+            if !waiter_step(&st) {
+                return;
+            }
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn_blocking(watch);
+            true
+        }
+        Err(_) => std::thread::Builder::new()
+            .name("shutdown-wait".into())
+            .spawn(watch)
+            .is_ok(),
+    }
+}
+
+/// One look of the watch: false once the wait is over (finished or aborted).
+fn waiter_step(st: &ServerState) -> bool {
+    let sd = &st.shutdown_state;
+    let deadline = sd.deadline_ms.load(Acquire);
+    if deadline == 0 {
+        return false;
+    }
+    if st.engine.clock.now_ms() < deadline && !replicas_in_sync(st) {
+        return true;
+    }
+    let _one = sd.attempt.lock();
+    if sd.deadline_ms.load(Acquire) != 0 {
+        finish_now(st, sd.wait_flags.load(Acquire));
+    }
+    false
+}
+
+/// Stops accepting and executing, then finishes (the attempt lock is held).
+/// True when the process must now exit; false when the shutdown was called off.
+fn finish_now(st: &ServerState, flags: i64) -> bool {
+    let sd = &st.shutdown_state;
     // Stop accepting, stop executing: from here on the data only goes to disk.
     sd.not_accepting.store(true, Release);
     st.engine.halt();
@@ -95,11 +235,51 @@ pub fn prepare(st: &ServerState, flags: i64) -> bool {
     false
 }
 
+/// Logs the replicas that have not acknowledged the whole stream, as Redis's
+/// finishShutdown does.
+fn log_replica_lag(st: &ServerState) {
+    let offset = st.replicas.offset();
+    let replicas = st.replicas.list();
+    if replicas.is_empty() {
+        return;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut lagging = 0;
+    for r in &replicas {
+        let acked = r.ack_off.load(Relaxed);
+        if acked >= offset {
+            continue;
+        }
+        lagging += 1;
+        let state = r.state();
+        let lag = if state == crate::replica::LinkState::Online {
+            now.saturating_sub(r.ack_time.load(Relaxed))
+        } else {
+            0
+        };
+        tracing::warn!(
+            "Lagging replica {}:{} reported offset {} behind master, lag={lag}, state={}.",
+            r.ip(),
+            r.conf.port,
+            offset - acked,
+            state.name()
+        );
+    }
+    tracing::info!(
+        "{} of {} replicas are in sync when shutting down.",
+        replicas.len() - lagging,
+        replicas.len()
+    );
+}
+
 /// finishShutdown: flush and fsync the AOF, save, remove the pid file and the
 /// unix socket. False when an error calls the shutdown off.
 fn finish(st: &ServerState, flags: i64) -> bool {
     let engine = &st.engine;
     let force = flags & FORCE != 0;
+    log_replica_lag(st);
     if engine.scripting.aborted_for_shutdown() {
         // A busy script held shards the first AOF rewrite had to read; it is
         // stopped now, so the rewrite ends within moments (Redis's forked child
@@ -150,6 +330,7 @@ fn finish(st: &ServerState, flags: i64) -> bool {
 fn cancel(st: &ServerState) {
     let sd = &st.shutdown_state;
     sd.asap.store(false, Release);
+    end_wait(st);
     st.engine.resume();
     sd.not_accepting.store(false, Release);
     sd.outcome.notify_waiters();
@@ -161,9 +342,28 @@ fn cancel(st: &ServerState) {
     }
 }
 
+/// Ends a wait for replicas (aborted, or its shutdown failed): writes resume and
+/// the SHUTDOWNs waiting get the error (Redis's cancelShutdown).
+fn end_wait(st: &ServerState) {
+    let sd = &st.shutdown_state;
+    if sd.deadline_ms.swap(0, AcqRel) == 0 {
+        return;
+    }
+    let pause = &st.engine.gates.pause;
+    pause.unpause(PausePurpose::Shutdown, st.engine.clock.now_ms());
+    st.pause_wake.changed(pause.generation());
+    st.blocked.unblock_shutdowns(&st.engine, FAILED_TEXT);
+}
+
 /// SHUTDOWN ABORT: calls off a shutdown a signal asked for that has not begun.
 /// False when there is none.
 pub fn abort(st: &ServerState) -> bool {
+    if st.shutdown_state.deadline_ms.load(Acquire) != 0 {
+        st.shutdown_state.asap.store(false, Release);
+        end_wait(st);
+        tracing::info!("Shutdown manually aborted.");
+        return true;
+    }
     if st.shutdown_state.asap.swap(false, AcqRel) {
         tracing::info!("Shutdown manually aborted.");
         return true;
@@ -233,7 +433,11 @@ fn on_signal(st: &ServerState, sig: i32) {
 /// own (the signal task must stay free to hear a second SIGINT).
 fn start_if_asked(st: &Arc<ServerState>) {
     let sd = &st.shutdown_state;
-    if !sd.asap.load(Acquire) || cron_paused(st) || sd.started.swap(true, AcqRel) {
+    if !sd.asap.load(Acquire)
+        || sd.deadline_ms.load(Acquire) != 0
+        || cron_paused(st)
+        || sd.started.swap(true, AcqRel)
+    {
         return;
     }
     let me = st.clone();

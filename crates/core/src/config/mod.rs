@@ -654,7 +654,8 @@ impl Config {
 
     /// Whether `name` is a parameter ferrokv accepts but does not implement yet.
     pub fn is_accepted_only(name: &str) -> bool {
-        Self::find(name).is_some_and(|(i, _)| i >= PARAMS.len())
+        Self::find(name)
+            .is_some_and(|(i, p)| i >= PARAMS.len() && accepted::INERT.contains(&p.name))
     }
 
     /// Whether Redis 7.0 knows `name` as a directive.
@@ -714,8 +715,14 @@ mod tests {
             );
         }
         let c = Config::default();
-        assert!(Config::is_accepted_only("repl-ping-slave-period"));
+        // Only the inert ones are reported as having no effect.
+        assert!(Config::is_accepted_only("cluster-node-timeout"));
+        assert!(!Config::is_accepted_only("repl-ping-slave-period"));
+        assert!(!Config::is_accepted_only("replicaof"));
         assert!(!Config::is_accepted_only("hz"));
+        for n in accepted::INERT {
+            assert!(accepted::ACCEPTED.iter().any(|a| a.name == *n), "{n}");
+        }
         assert_eq!(
             c.set("repl-ping-replica-period", "0", false),
             Err("argument must be between 1 and 2147483647 inclusive".into())

@@ -54,9 +54,41 @@ struct BaseVisitor {
     policy: AccessPolicy,
     now_ms: i64,
     sizes: Vec<(usize, usize)>,
+    /// rdb-key-save-delay (µs per key; negative: one µs every -N keys), paid
+    /// holding no lock, as Redis's rewrite child sleeps per key.
+    key_delay: i64,
+    /// Keys written since the delay was last paid.
+    undelayed: std::sync::atomic::AtomicU64,
 }
 
 impl BaseVisitor {
+    fn new(
+        engine: &Engine,
+        sink: Sink,
+        rdb: bool,
+        opts: ferrokv_persist::WriteOptions,
+        key_delay: i64,
+    ) -> BaseVisitor {
+        BaseVisitor {
+            order: Mutex::new(Order {
+                sink: Some(sink),
+                next: 0,
+                waiting: BTreeMap::new(),
+                current_db: None,
+                error: None,
+            }),
+            rdb,
+            opts,
+            policy: AccessPolicy::of(&engine.config),
+            now_ms: engine.clock.now_ms(),
+            sizes: (0..engine.keyspace.db_count())
+                .map(|db| engine.db_sizes(db))
+                .collect(),
+            key_delay,
+            undelayed: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
     fn drain(&self, o: &mut Order) {
         while let Some(buf) = o.waiting.remove(&o.next) {
             let db = o.next / SHARDS;
@@ -98,6 +130,10 @@ impl ShardVisitor for BaseVisitor {
         let mut error = None;
         let failed = self.order.lock().error.is_some();
         for node in entries.take(if failed { 0 } else { usize::MAX }) {
+            if self.key_delay != 0 {
+                self.undelayed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             match to_rdb(&node.value) {
                 Ok(v) if self.rdb => {
                     let meta = key_meta(node, self.policy, self.now_ms);
@@ -116,6 +152,10 @@ impl ShardVisitor for BaseVisitor {
         }
         o.waiting.insert(db * SHARDS + shard_index, buf);
         self.drain(&mut o);
+    }
+
+    fn after_visit(&self) {
+        crate::persistence::pay_key_delay(self.key_delay, &self.undelayed);
     }
 }
 
@@ -181,22 +221,13 @@ fn begin_rewrite(engine: &Engine, aof: &Aof, enabling: bool) -> Result<PendingRe
     } else {
         Sink::Commands(commands_base(engine, w).map_err(|e| e.to_string())?)
     };
-    let visitor = Arc::new(BaseVisitor {
-        order: Mutex::new(Order {
-            sink: Some(sink),
-            next: 0,
-            waiting: BTreeMap::new(),
-            current_db: None,
-            error: None,
-        }),
+    let visitor = Arc::new(BaseVisitor::new(
+        engine,
+        sink,
         rdb,
         opts,
-        policy: AccessPolicy::of(&engine.config),
-        now_ms: engine.clock.now_ms(),
-        sizes: (0..engine.keyspace.db_count())
-            .map(|db| engine.db_sizes(db))
-            .collect(),
-    });
+        engine.config.int_named("rdb-key-save-delay"),
+    ));
     let mut switched = Ok(());
     let begun = engine.snapshot_begin_with(visitor.clone(), || {
         let Some(incr) = incr else { return };
@@ -453,22 +484,7 @@ pub(super) fn write_base_now(engine: &Engine, path: &Path) -> Result<(), String>
     } else {
         Sink::Commands(commands_base(engine, w).map_err(|e| e.to_string())?)
     };
-    let visitor = Arc::new(BaseVisitor {
-        order: Mutex::new(Order {
-            sink: Some(sink),
-            next: 0,
-            waiting: BTreeMap::new(),
-            current_db: None,
-            error: None,
-        }),
-        rdb,
-        opts,
-        policy: AccessPolicy::of(&engine.config),
-        now_ms: engine.clock.now_ms(),
-        sizes: (0..engine.keyspace.db_count())
-            .map(|db| engine.db_sizes(db))
-            .collect(),
-    });
+    let visitor = Arc::new(BaseVisitor::new(engine, sink, rdb, opts, 0));
     engine
         .snapshot_begin(visitor.clone())
         .map_err(|_| "a snapshot is already running".to_string())?;
