@@ -478,3 +478,21 @@ fn scan_cursor_forms() {
     d.check(&["SCAN", "+0"]);
     d.check(&["SCAN", "18446744073709551615", "COUNT", "abc"]);
 }
+
+/// Expired keys SCAN and RANDOMKEY come across are deleted (Redis's
+/// expireIfNeeded in their filter): DBSIZE, which counts keys not yet reclaimed,
+/// drops to 0 on both servers.
+#[test]
+fn scan_and_randomkey_delete_the_expired_keys_they_meet() {
+    let mut d = Diff::with_args(&["--enable-debug-command", "yes"]);
+    d.line("DEBUG SET-ACTIVE-EXPIRE 0");
+    for probe in ["SCAN 0", "RANDOMKEY"] {
+        d.line("SET foo1 bar PX 1");
+        d.line("SET foo2 bar PX 1");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        d.line("DBSIZE");
+        d.line(probe);
+        d.line("DBSIZE");
+    }
+    d.line("DEBUG SET-ACTIVE-EXPIRE 1");
+}

@@ -298,6 +298,9 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let mut shard_idx = (cursor & (SHARDS as u64 - 1)) as usize;
     let mut inner = cursor >> SHARD_BITS;
     let mut found: Vec<Vec<u8>> = Vec::new();
+    // Expired keys met on the way are deleted afterwards, as Redis's SCAN
+    // deletes (and propagates) those it filters out.
+    let mut expired: Vec<Vec<u8>> = Vec::new();
     let mut visited = 0usize;
     let max_visits = o.count.saturating_mul(10);
     let next = loop {
@@ -313,6 +316,7 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             inner = shard.dict().scan(inner, |n| {
                 let k = n.key();
                 if n.expire_at != 0 && n.expire_at < now {
+                    expired.push(k.to_vec());
                     return;
                 }
                 if let Some(p) = o.pattern {
@@ -343,6 +347,7 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             break (inner << SHARD_BITS) | shard_idx as u64;
         }
     };
+    delete_expired(ctx, db, expired)?;
     ctx.out.array(2);
     ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
     ctx.out.array(found.len());
@@ -352,11 +357,29 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// Deletes those of `keys` (of `db`) that are expired, through the lookup that
+/// deletes and propagates them (one DEL each, ahead of the command's own
+/// effects), locking their shards in ascending order.
+fn delete_expired(ctx: &mut Ctx<'_, '_>, db: usize, mut keys: Vec<Vec<u8>>) -> CmdResult<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    keys.sort_by_key(|k| crate::keyspace::lock_id(db, k));
+    for k in &keys {
+        ctx.keys.locks().acquire(crate::keyspace::lock_id(db, k));
+    }
+    for k in &keys {
+        ctx.keys
+            .lookup_in(db, k, crate::keyspace::Lookup::NoTouch)?;
+    }
+    Ok(())
+}
+
 fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     let db = ctx.keys.db;
     let now = ctx.now_ms();
     let mut rng = rand::thread_rng();
-    let sizes: Vec<usize> = ctx.keys.locks().db_shards(db).map(|s| s.len()).collect();
+    let mut sizes: Vec<usize> = ctx.keys.locks().db_shards(db).map(|s| s.len()).collect();
     let mut total: usize = sizes.iter().sum();
     let mut tries = total.min(100) + 1;
     while total > 0 && tries > 0 {
@@ -371,20 +394,26 @@ fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
             }
         });
         let Some(idx) = idx else { break };
-        let key = {
+        let (key, expired) = {
             let shard = ctx.keys.locks().db_shards(db).nth(idx);
             let Some(shard) = shard else { break };
             match shard.dict().random(&mut rng) {
-                Some(n) if n.expire_at != 0 && n.expire_at < now => None,
-                Some(n) => Some(n.key().to_vec()),
-                None => None,
+                Some(n) if n.expire_at != 0 && n.expire_at < now => (None, Some(n.key().to_vec())),
+                Some(n) => (Some(n.key().to_vec()), None),
+                None => (None, None),
             }
         };
         if let Some(k) = key {
             ctx.out.bulk(&k);
             return Ok(());
         }
-        total = ctx.keys.locks().db_shards(db).map(|s| s.len()).sum();
+        // An expired pick is deleted (and propagated), as Redis's dbRandomKey
+        // does, then another is drawn.
+        if let Some(k) = expired {
+            delete_expired(ctx, db, vec![k])?;
+        }
+        sizes = ctx.keys.locks().db_shards(db).map(|s| s.len()).collect();
+        total = sizes.iter().sum();
     }
     ctx.out.null();
     Ok(())

@@ -428,6 +428,14 @@ fn bgrewriteaof(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     }
 }
 
+/// AOF turned on while another snapshot runs: the first rewrite starts when it
+/// ends (Redis's aof_rewrite_scheduled).
+fn schedule_enable(st: &ServerState) {
+    tracing::info!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+    st.aof.stats.enable_scheduled.store(true, Release);
+    st.aof.stats.rewrite_scheduled.store(true, Release);
+}
+
 /// CONFIG SET appendonly: `yes` starts a rewrite that turns the AOF on when it
 /// begins; `no` turns it off.
 pub fn config_changed(st: &ServerState) -> Result<(), String> {
@@ -445,9 +453,7 @@ pub fn config_changed(st: &ServerState) -> Result<(), String> {
         .and_then(std::sync::Weak::upgrade)
         .ok_or("server is stopping")?;
     if st.engine.snapshot.active() || st.aof.stats.rewrite_in_progress.load(Acquire) {
-        tracing::info!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
-        st.aof.stats.enable_scheduled.store(true, Release);
-        st.aof.stats.rewrite_scheduled.store(true, Release);
+        schedule_enable(st);
         return Ok(());
     }
     // The snapshot takes every shard lock: from a thread of its own, since this
@@ -457,6 +463,11 @@ pub fn config_changed(st: &ServerState) -> Result<(), String> {
         let _ = tx.send(start_rewrite_inner(&me, true));
     });
     match rx.recv_timeout(Duration::from_secs(2)) {
+        // A save began in between (a replicated FLUSHALL's): scheduled, as above.
+        Ok(Err(_)) if st.engine.snapshot.active() => {
+            schedule_enable(st);
+            Ok(())
+        }
         Ok(Err(e)) => {
             tracing::warn!("{e}");
             Err("Unable to turn on AOF. Check server logs.".to_string())
