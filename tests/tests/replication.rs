@@ -307,3 +307,47 @@ fn shutdown_waits_for_a_lagging_replica_like_redis() {
         shutdown_waits_for_the_replica(kind, true);
     }
 }
+
+/// A writable replica expires the keys its own clients gave a TTL (Redis's
+/// slaveKeysWithExpire), and only those: a master's expired key is hidden from
+/// reads but stays until the master's DEL. The same steps on both servers.
+fn writable_replica_expiry(kind: Kind) {
+    let master = Server::start(
+        kind,
+        &["--repl-diskless-sync-delay", "0", "--enable-debug-command", "yes"],
+    );
+    let replica = start_replica(kind, &master);
+    wait_synced(&master, &replica);
+    let (mut m, mut r) = (master.conn(), replica.conn());
+    assert_eq!(show(&m.run("DEBUG SET-ACTIVE-EXPIRE 0")), "+OK", "{kind:?}");
+    m.cmd(&["SET", "master-key", "v", "PX", "50"]);
+    wait_synced(&master, &replica);
+    assert_eq!(show(&r.run("CONFIG SET replica-read-only no")), "+OK");
+    r.cmd(&["SET", "own1", "v", "PX", "50"]);
+    r.cmd(&["SET", "own2", "v"]);
+    r.cmd(&["PEXPIRE", "own2", "50"]);
+    r.cmd(&["SET", "own3", "v"]);
+    assert_eq!(
+        field(&info(&mut r, "stats"), "slave_expires_tracked_keys").as_deref(),
+        Some("2"),
+        "{kind:?}"
+    );
+    wait_for("the replica's own keys to expire", || {
+        show(&r.cmd(&["DBSIZE"])) == ":2"
+    });
+    // What is left: its persistent key, and the master's (expired, hidden).
+    assert_eq!(show(&r.cmd(&["EXISTS", "own3", "master-key"])), ":1", "{kind:?}");
+    assert_eq!(show(&r.cmd(&["GET", "master-key"])), "NullBulk", "{kind:?}");
+    assert_eq!(
+        field(&info(&mut r, "stats"), "slave_expires_tracked_keys").as_deref(),
+        Some("0"),
+        "{kind:?}"
+    );
+}
+
+#[test]
+fn a_writable_replica_expires_its_own_keys_like_redis() {
+    for kind in [Kind::Redis, Kind::Ferrokv] {
+        writable_replica_expiry(kind);
+    }
+}

@@ -151,6 +151,8 @@ pub struct Engine {
     /// The shortest call duration (ns) that may concern SLOWLOG or the latency
     /// monitor: the only thing a faster call reads of them.
     pub ops_gate: std::sync::atomic::AtomicU64,
+    /// Keys a writable replica's clients gave a TTL (see `replica_expire`).
+    pub replica_keys: crate::replica_expire::ReplicaKeys,
 }
 
 /// What a command leaves for after its locks are released.
@@ -222,6 +224,7 @@ impl Engine {
             slowlog: crate::slowlog::Slowlog::default(),
             latency: crate::latency::LatencyMonitor::default(),
             ops_gate: std::sync::atomic::AtomicU64::new(u64::MAX),
+            replica_keys: crate::replica_expire::ReplicaKeys::default(),
         };
         engine.refresh_ops_gate();
         engine
@@ -609,6 +612,11 @@ impl Engine {
             "{} changed data without passing the write funnel",
             cmd.meta.name
         );
+        if ctx.keys.mode.hide_expired && ctx.keys.dirty > 0 && cmd.meta.flags.has(Flags::WRITE) {
+            // A writable replica's client wrote: the keys it left with a TTL are
+            // this replica's to expire (Redis's rememberSlaveKeyWithExpire).
+            self.remember_replica_ttls(&mut ctx, cmd, args);
+        }
         if ctx.keys.mode.propagating {
             // Still under the command's locks: the log order is the execution order.
             propagate(&mut ctx, args);
@@ -1209,7 +1217,34 @@ impl Engine {
 
     /// Keys active expiry removed from one shard (still locked) pass the funnel as
     /// a command's lazily expired keys do: WATCHers flagged, `expired` events.
-    fn expired_by_cycle(&self, db: usize, gone: &[crate::keyspace::Node], hooks: &dyn ServerHooks) {
+    #[cold]
+    fn remember_replica_ttls(
+        &self,
+        ctx: &mut crate::ctx::Ctx<'_, '_>,
+        cmd: &Command,
+        args: &[&[u8]],
+    ) {
+        let db = ctx.keys.db;
+        for k in cmd.meta.keys(args) {
+            let Some(key) = args.get(k.pos) else { continue };
+            if let Ok((shard, hash)) = ctx.keys.shard(db, key) {
+                if shard
+                    .dict()
+                    .get(key, hash)
+                    .is_some_and(|n| n.expire_at != 0)
+                {
+                    self.replica_keys.remember(db, key);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn expired_by_cycle(
+        &self,
+        db: usize,
+        gone: &[crate::keyspace::Node],
+        hooks: &dyn ServerHooks,
+    ) {
         if self.watches.active() {
             for n in gone {
                 self.watches.touch_expired_key(db, n.key());

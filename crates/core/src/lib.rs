@@ -28,6 +28,7 @@ pub mod lazyfree;
 pub mod notify;
 pub mod pause;
 pub mod propagate;
+pub mod replica_expire;
 pub mod scripting;
 pub mod slowlog;
 pub mod snapshot;

@@ -468,10 +468,14 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                 // SET-ACTIVE-EXPIRE 0 / PAUSE-CRON 1 hold it.
                 // A replica expires nothing itself: its master sends the DELs.
                 if state.debug.active_expire_on()
-                    && !replica_link::is_replica(&state)
                     && !engine.halted.load(std::sync::atomic::Ordering::Relaxed)
                 {
-                    engine.active_expire_cycle_with(budget, &mut resume, &*state);
+                    if !replica_link::is_replica(&state) {
+                        engine.active_expire_cycle_with(budget, &mut resume, &*state);
+                    } else if !engine.replica_keys.is_empty() {
+                        // Only what its own clients gave a TTL (writable replica).
+                        engine.expire_replica_keys(&*state);
+                    }
                 }
                 // Redis's clientsCron / serverCron parts: soft output-buffer limits
                 // of clients nothing is posted to, the tracking table's size.

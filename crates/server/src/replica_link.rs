@@ -215,6 +215,8 @@ pub fn unset_master(st: &ServerState) {
     st.engine.gates.loading.store(false, Relaxed);
     crate::log::set_role(b'M');
     let _ = crate::oom_score::apply(&st.engine.config, false);
+    // A master expires every key itself (Redis's flushSlaveKeysWithExpireList).
+    st.engine.replica_keys.clear();
 }
 
 /// REPLICAOF host port | NO ONE.
