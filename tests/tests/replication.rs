@@ -314,7 +314,12 @@ fn shutdown_waits_for_a_lagging_replica_like_redis() {
 fn writable_replica_expiry(kind: Kind) {
     let master = Server::start(
         kind,
-        &["--repl-diskless-sync-delay", "0", "--enable-debug-command", "yes"],
+        &[
+            "--repl-diskless-sync-delay",
+            "0",
+            "--enable-debug-command",
+            "yes",
+        ],
     );
     let replica = start_replica(kind, &master);
     wait_synced(&master, &replica);
@@ -336,7 +341,11 @@ fn writable_replica_expiry(kind: Kind) {
         show(&r.cmd(&["DBSIZE"])) == ":2"
     });
     // What is left: its persistent key, and the master's (expired, hidden).
-    assert_eq!(show(&r.cmd(&["EXISTS", "own3", "master-key"])), ":1", "{kind:?}");
+    assert_eq!(
+        show(&r.cmd(&["EXISTS", "own3", "master-key"])),
+        ":1",
+        "{kind:?}"
+    );
     assert_eq!(show(&r.cmd(&["GET", "master-key"])), "NullBulk", "{kind:?}");
     assert_eq!(
         field(&info(&mut r, "stats"), "slave_expires_tracked_keys").as_deref(),
@@ -349,5 +358,31 @@ fn writable_replica_expiry(kind: Kind) {
 fn a_writable_replica_expires_its_own_keys_like_redis() {
     for kind in [Kind::Redis, Kind::Ferrokv] {
         writable_replica_expiry(kind);
+    }
+}
+
+/// A message published on the master reaches the replica's subscribers, alone
+/// or inside MULTI (PUBLISH goes down the replication stream). Both servers.
+#[test]
+fn publish_on_the_master_reaches_subscribers_of_the_replica() {
+    for kind in [Kind::Redis, Kind::Ferrokv] {
+        let master = start_master(kind);
+        let replica = start_replica(kind, &master);
+        wait_synced(&master, &replica);
+        let mut sub = replica.conn();
+        sub.send(&["SUBSCRIBE", "news"]);
+        assert!(show(&sub.read().expect("subscribed")).contains("subscribe"));
+        let mut m = master.conn();
+        m.cmd(&["PUBLISH", "news", "one"]);
+        m.cmd(&["MULTI"]);
+        m.cmd(&["PUBLISH", "news", "two"]);
+        m.cmd(&["EXEC"]);
+        for text in ["one", "two"] {
+            let got = show(&sub.read().expect("a message"));
+            assert!(
+                got.contains("message") && got.contains(text),
+                "{kind:?}: {got}"
+            );
+        }
     }
 }

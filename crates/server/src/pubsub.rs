@@ -550,6 +550,7 @@ fn sunsubscribe(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn publish(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let st = state(ctx)?;
     let n = st.pubsub.publish(args[1], args[2], false);
+    propagate_to_replicas(ctx, args);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -557,8 +558,25 @@ fn publish(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn spublish(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let st = state(ctx)?;
     let n = st.pubsub.publish(args[1], args[2], true);
+    propagate_to_replicas(ctx, args);
     ctx.out.int(n as i64);
     Ok(())
+}
+
+/// A message published on a master also reaches the subscribers of its
+/// replicas: the command goes down the replication stream, not to the AOF
+/// (Redis's forceCommandPropagation(c, PROPAGATE_REPL)); inside MULTI or a
+/// script it takes its place among the transaction's effects.
+fn propagate_to_replicas(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    if !ctx.client.loading
+        && ctx
+            .engine
+            .propagating
+            .load(std::sync::atomic::Ordering::Acquire)
+    {
+        ctx.hooks
+            .propagate_to(&[(ctx.client.db, args)], false, true);
+    }
 }
 
 fn channel_list(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], kind: Kind) -> CmdResult {
