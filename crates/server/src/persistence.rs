@@ -123,7 +123,8 @@ struct SaveVisitor {
 
 /// Sleeps rdb-key-save-delay `delay` (µs per key; negative: one µs every -N
 /// keys) for the keys counted in `undelayed` since the last call, and resets it.
-pub(crate) fn pay_key_delay(delay: i64, undelayed: &AtomicU64) {
+/// The sleep ends early once `cancel` is set (an AOF rewrite whose AOF was turned off).
+pub(crate) fn pay_key_delay(delay: i64, undelayed: &AtomicU64, cancel: Option<&AtomicBool>) {
     if delay == 0 {
         return;
     }
@@ -133,8 +134,16 @@ pub(crate) fn pay_key_delay(delay: i64, undelayed: &AtomicU64) {
     } else {
         keys / delay.unsigned_abs()
     };
-    if micros > 0 {
-        std::thread::sleep(std::time::Duration::from_micros(micros));
+    let until = Instant::now() + std::time::Duration::from_micros(micros);
+    loop {
+        if cancel.is_some_and(|c| c.load(Relaxed)) {
+            return;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(10)));
     }
 }
 
@@ -142,7 +151,7 @@ impl SaveVisitor {
     /// rdb-key-save-delay for the keys serialized since the last call, paid
     /// by the saver thread holding no lock (Redis's child sleeps per key).
     fn pay_key_delay(&self) {
-        pay_key_delay(self.key_delay, &self.undelayed);
+        pay_key_delay(self.key_delay, &self.undelayed, None);
     }
 
     /// Writes every serialized shard the file can take now (saver thread only).

@@ -163,6 +163,9 @@ pub struct Aof {
     pub flush_sleep_us: AtomicU64,
     /// An fsync is running (aof-write-pending-fsync).
     fsyncing: AtomicBool,
+    /// Set when the AOF is turned off during a rewrite: the rewrite stops its
+    /// rdb-key-save-delay and its result is thrown away (Redis kills the child).
+    pub(crate) rewrite_cancel: Arc<AtomicBool>,
     /// The engine, for the latency monitor's AOF events (set by [`init`]).
     engine: std::sync::OnceLock<Arc<Engine>>,
 }
@@ -197,6 +200,7 @@ impl Default for Aof {
             stats,
             timestamps: AtomicBool::new(false),
             keep_propagating: AtomicBool::new(false),
+            rewrite_cancel: Arc::new(AtomicBool::new(false)),
             flush_sleep_us: AtomicU64::new(0),
             fsyncing: AtomicBool::new(false),
             engine: std::sync::OnceLock::new(),

@@ -59,6 +59,8 @@ struct BaseVisitor {
     key_delay: i64,
     /// Keys written since the delay was last paid.
     undelayed: std::sync::atomic::AtomicU64,
+    /// The AOF was turned off: the delay is not paid any more.
+    cancel: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl BaseVisitor {
@@ -68,6 +70,7 @@ impl BaseVisitor {
         rdb: bool,
         opts: ferrokv_persist::WriteOptions,
         key_delay: i64,
+        cancel: Arc<std::sync::atomic::AtomicBool>,
     ) -> BaseVisitor {
         BaseVisitor {
             order: Mutex::new(Order {
@@ -86,6 +89,7 @@ impl BaseVisitor {
                 .collect(),
             key_delay,
             undelayed: std::sync::atomic::AtomicU64::new(0),
+            cancel,
         }
     }
 
@@ -155,7 +159,7 @@ impl ShardVisitor for BaseVisitor {
     }
 
     fn after_visit(&self) {
-        crate::persistence::pay_key_delay(self.key_delay, &self.undelayed);
+        crate::persistence::pay_key_delay(self.key_delay, &self.undelayed, Some(&self.cancel));
     }
 }
 
@@ -221,12 +225,14 @@ fn begin_rewrite(engine: &Engine, aof: &Aof, enabling: bool) -> Result<PendingRe
     } else {
         Sink::Commands(commands_base(engine, w).map_err(|e| e.to_string())?)
     };
+    aof.rewrite_cancel.store(false, Release);
     let visitor = Arc::new(BaseVisitor::new(
         engine,
         sink,
         rdb,
         opts,
         engine.config.int_named("rdb-key-save-delay"),
+        aof.rewrite_cancel.clone(),
     ));
     let mut switched = Ok(());
     let begun = engine.snapshot_begin_with(visitor.clone(), || {
@@ -387,6 +393,11 @@ pub(super) fn start_rewrite_inner(st: &Arc<ServerState>, enabling: bool) -> Resu
 
 /// Turns the AOF off: no more propagation, the file is written out and closed.
 pub(super) fn stop(engine: &Engine, aof: &Aof) {
+    if aof.stats.rewrite_in_progress.load(Acquire) {
+        // Its result is thrown away when it ends (`finish`); it ends now.
+        tracing::info!("Killing running AOF rewrite child: {}", std::process::id());
+        aof.rewrite_cancel.store(true, Release);
+    }
     if !aof.keep_propagating.load(Acquire) {
         engine.propagating.store(false, Release);
     }
@@ -495,7 +506,14 @@ pub(super) fn write_base_now(engine: &Engine, path: &Path) -> Result<(), String>
     } else {
         Sink::Commands(commands_base(engine, w).map_err(|e| e.to_string())?)
     };
-    let visitor = Arc::new(BaseVisitor::new(engine, sink, rdb, opts, 0));
+    let visitor = Arc::new(BaseVisitor::new(
+        engine,
+        sink,
+        rdb,
+        opts,
+        0,
+        Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    ));
     engine
         .snapshot_begin(visitor.clone())
         .map_err(|_| "a snapshot is already running".to_string())?;
