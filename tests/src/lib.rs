@@ -634,3 +634,27 @@ impl Default for Diff {
         Self::new()
     }
 }
+
+/// Polls `cond` every 10 ms for up to `limit`: whether it came to hold.
+pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// Polls `cond` for up to `limit`, failing the test with `what` if it never holds.
+pub fn wait_until(what: &str, limit: Duration, cond: impl FnMut() -> bool) {
+    assert!(eventually(limit, cond), "timed out waiting for {what}");
+}
+
+/// Whether a server on `port` answers PING (a simple string: PONG, or a replica's).
+pub fn answers_ping(port: u16) -> bool {
+    Conn::connect(port).is_ok_and(|mut c| {
+        c.try_send(&["PING"]).is_ok() && matches!(c.read(), Some(Frame::Simple(_)))
+    })
+}

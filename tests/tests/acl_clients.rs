@@ -31,18 +31,6 @@ fn closed(c: &mut Conn) -> bool {
     c.try_send(&["PING"]).is_err() || c.read().is_none()
 }
 
-/// Polls `cond` until it holds (10 s at most).
-fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
-
 /// Reads what the server writes on a fresh connection from `from` until it
 /// closes (or goes quiet).
 fn first_words(from: IpAddr, port: u16, send: &[u8]) -> Vec<u8> {
@@ -122,7 +110,7 @@ fn maxclients_refuses_with_redis_text_and_keeps_serving() {
         // The others keep being served; a freed slot is usable again.
         assert_eq!(text(&keep[0].cmd(&["SET", "k", "v"])), "OK");
         keep.pop();
-        let again = eventually(|| {
+        let again = ferrokv_tests::eventually(Duration::from_secs(10), || {
             first_words("127.0.0.1".parse().unwrap(), s.port, b"PING\r\n") == b"+PONG\r\n"
         });
         results.push((refused, again));
@@ -150,7 +138,11 @@ fn deleted_users_and_revoked_channels_disconnect_clients() {
         b2.run("AUTH bob pw");
         assert_eq!(b2.run("ACL DELUSER bob"), Frame::Integer(1));
         assert!(closed(&mut b2), "{:?}: the caller stays", s.kind);
-        assert!(eventually(|| closed(&mut b1)), "{:?}: b1 stays", s.kind);
+        assert!(
+            ferrokv_tests::eventually(Duration::from_secs(10), || closed(&mut b1)),
+            "{:?}: b1 stays",
+            s.kind
+        );
         assert!(!text(&admin.run("CLIENT LIST")).contains("name=b1"));
         // Subscribers lose a channel: killed before the SETUSER reply.
         admin.run("ACL SETUSER sub on >pw +@all &news* &sport");
@@ -171,7 +163,9 @@ fn deleted_users_and_revoked_channels_disconnect_clients() {
             text(&admin.run("CLIENT KILL USER nosuch")),
             "ERR No such user 'nosuch'"
         );
-        assert!(eventually(|| closed(&mut c1)));
+        assert!(ferrokv_tests::eventually(Duration::from_secs(10), || {
+            closed(&mut c1)
+        }));
     });
 }
 
@@ -196,7 +190,9 @@ fn acl_file_load_save_and_config_users() {
         assert!(saved.contains("user eve on #"), "{saved}");
         // LOAD disconnects every non-default user's clients.
         assert_eq!(text(&admin.run("ACL LOAD")), "OK");
-        assert!(eventually(|| closed(&mut a)));
+        assert!(ferrokv_tests::eventually(Duration::from_secs(10), || {
+            closed(&mut a)
+        }));
         let mut e = s.conn();
         assert_eq!(text(&e.run("AUTH eve e")), "OK");
         assert!(text(&e.run("SET k v")).starts_with("NOPERM"));

@@ -2,7 +2,7 @@
 //! grows past the limit is disconnected and counted in `evicted_clients`; a
 //! CLIENT NO-EVICT client is not. CLIENT LIST shows the memory it holds.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferrokv_resp::Frame;
 use ferrokv_tests::{show, Conn, Server};
@@ -34,18 +34,6 @@ fn info_field(admin: &mut Conn, f: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Polls `cond` for up to 10 s.
-fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
-
 fn named(server: &Server, name: &str) -> Conn {
     let mut c = server.conn();
     assert_eq!(text(&c.cmd(&["CLIENT", "SETNAME", name])), "OK");
@@ -69,14 +57,15 @@ fn a_big_query_buffer_gets_its_client_evicted() {
     admin.cmd(&["CONFIG", "SET", "maxmemory-clients", "1mb"]);
     let mut small = named(&server, "small");
     fill_query_buffer(&mut small, 100_000);
-    assert!(eventually(
-        || field(&mut admin, "small", "qbuf").is_some_and(|q| q >= 100_000)
-    ));
+    assert!(ferrokv_tests::eventually(Duration::from_secs(10), || {
+        field(&mut admin, "small", "qbuf").is_some_and(|q| q >= 100_000)
+    }));
     assert!(field(&mut admin, "small", "tot-mem").is_some_and(|m| m >= 100_000));
     let mut big = named(&server, "big");
     fill_query_buffer(&mut big, 2_000_000);
     assert!(
-        eventually(|| field(&mut admin, "big", "qbuf").is_none()),
+        ferrokv_tests::eventually(Duration::from_secs(10), || field(&mut admin, "big", "qbuf")
+            .is_none()),
         "the big client is evicted"
     );
     assert!(big.read().is_none(), "its connection is closed");
@@ -98,9 +87,9 @@ fn a_no_evict_client_stays_over_the_limit() {
     let mut keeper = named(&server, "keeper");
     keeper.cmd(&["CLIENT", "NO-EVICT", "on"]);
     fill_query_buffer(&mut keeper, 2_000_000);
-    assert!(eventually(
-        || field(&mut admin, "keeper", "qbuf").is_some_and(|q| q >= 2_000_000)
-    ));
+    assert!(ferrokv_tests::eventually(Duration::from_secs(10), || {
+        field(&mut admin, "keeper", "qbuf").is_some_and(|q| q >= 2_000_000)
+    }));
     assert!(field(&mut admin, "keeper", "tot-mem").is_some_and(|m| m > 1 << 20));
     assert_eq!(info_field(&mut admin, "evicted_clients"), 0);
     // Lowering the limit finds nothing to evict: both clients are NO-EVICT.
@@ -119,7 +108,7 @@ fn an_output_buffer_that_is_not_read_gets_its_client_evicted() {
     // GETs are sent and their replies never read: the server keeps running
     // them while its socket is full, and the replies pile up.
     let mut sent = 0;
-    let evicted = eventually(|| {
+    let evicted = ferrokv_tests::eventually(Duration::from_secs(10), || {
         if field(&mut admin, "lazy", "tot-mem").is_none() {
             return true;
         }
@@ -146,9 +135,9 @@ fn client_list_shows_the_buffers() {
     assert!(multi_mem >= 1000, "multi-mem={multi_mem}");
     let mut part = named(&server, "part");
     fill_query_buffer(&mut part, 50_000);
-    assert!(eventually(
-        || field(&mut admin, "part", "qbuf").is_some_and(|q| q == 50_000)
-    ));
+    assert!(ferrokv_tests::eventually(Duration::from_secs(10), || {
+        field(&mut admin, "part", "qbuf").is_some_and(|q| q == 50_000)
+    }));
     // SET has been received: it counts as argv-mem.
     assert_eq!(field(&mut admin, "part", "argv-mem"), Some(3));
 }

@@ -12,7 +12,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferrokv_resp::Frame;
 use ferrokv_tests::{ferrokv_binary, free_port, show, Conn};
@@ -57,11 +57,7 @@ impl Node {
             .unwrap();
         self.child = Some(child);
         let port = self.port;
-        wait_for("the server to answer", || {
-            Conn::connect(port).is_ok_and(|mut c| {
-                c.try_send(&["PING"]).is_ok() && matches!(c.read(), Some(Frame::Simple(_)))
-            })
-        });
+        wait_for("the server to answer", || ferrokv_tests::answers_ping(port));
     }
 
     /// SHUTDOWN (which saves: save points are configured) and wait for the exit.
@@ -107,17 +103,6 @@ impl Drop for Node {
             let _ = c.wait();
         }
     }
-}
-
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn synced(master: &Node, replica: &Node) -> bool {
@@ -269,4 +254,8 @@ fn failover_pauses_writes_until_it_ends() {
     assert_eq!(writer.read(), Some(Frame::Integer(3)));
     stop("-CONT");
     assert_eq!(master.info("master_failover_state"), "no-failover");
+}
+
+fn wait_for(what: &str, ok: impl FnMut() -> bool) {
+    ferrokv_tests::wait_until(what, Duration::from_secs(30), ok);
 }

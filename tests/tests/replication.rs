@@ -7,7 +7,7 @@
 // Test code: a failed setup step should just fail the test.
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferrokv_resp::Frame;
 use ferrokv_tests::dataset::*;
@@ -24,17 +24,6 @@ fn field(text: &str, name: &str) -> Option<String> {
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name}:")))
         .map(|v| v.trim().to_string())
-}
-
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// Waits until the replica's link is up and it has applied everything the
@@ -385,4 +374,8 @@ fn publish_on_the_master_reaches_subscribers_of_the_replica() {
             );
         }
     }
+}
+
+fn wait_for(what: &str, ok: impl FnMut() -> bool) {
+    ferrokv_tests::wait_until(what, Duration::from_secs(30), ok);
 }

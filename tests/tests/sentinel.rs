@@ -93,9 +93,7 @@ impl Node {
         self.child = Some(child);
         let port = self.port;
         wait_for(&format!("the process on port {port} to answer"), || {
-            Conn::connect(port).is_ok_and(|mut c| {
-                c.try_send(&["PING"]).is_ok() && matches!(c.read(), Some(Frame::Simple(_)))
-            })
+            ferrokv_tests::answers_ping(port)
         });
     }
 
@@ -121,19 +119,8 @@ impl Drop for Node {
     }
 }
 
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    wait_for_within(what, Duration::from_secs(60), &mut ok);
-}
-
-fn wait_for_within(what: &str, limit: Duration, ok: &mut dyn FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
+fn wait_for(what: &str, ok: impl FnMut() -> bool) {
+    ferrokv_tests::wait_until(what, Duration::from_secs(60), ok);
 }
 
 fn text(f: &Frame) -> String {
@@ -404,10 +391,10 @@ fn failover_with(redis: &Path, label: &str, nodes: &Path, node_args: &[&str]) {
     assert_eq!(master.port, old_port);
     // Sentinel waits failover-timeout after the node is back (and its next
     // INFO) before it reconfigures it.
-    wait_for_within(
+    ferrokv_tests::wait_until(
         "the old master to be converted into a replica",
         Duration::from_secs(120),
-        &mut || {
+        || {
             role(master.port)
                 .is_some_and(|r| r.0 == "slave" && r.1 == format!("{}:connected", promoted.port))
         },
