@@ -434,3 +434,61 @@ fn a_50mb_lru_cache_keeps_its_hot_set_like_redis() {
         theirs.hit_ratio
     );
 }
+
+/// A replica that stops reading (SIGSTOP) while its master takes writes: the
+/// master keeps its stream for it, reports that as mem_clients_slaves and
+/// mem_not_counted_for_evict, and does not evict for it (Redis's
+/// freeMemoryGetNotCountedMemory; unit/maxmemory's "replica buffer don't induce
+/// eviction"). Same steps on redis-server.
+#[test]
+fn a_stopped_replica_s_stream_does_not_make_its_master_evict_as_in_redis() {
+    for kind in [ferrokv_tests::Kind::Ferrokv, ferrokv_tests::Kind::Redis] {
+        let master = Server::start(kind, &[]);
+        let replica = Server::start(kind, &[]);
+        let mut m = master.conn();
+        let mut r = replica.conn();
+        for j in 0..100 {
+            m.run(&format!("SETRANGE key:{j} 100000 asdf"));
+        }
+        m.run("CONFIG SET maxmemory-policy allkeys-random");
+        m.run("CONFIG SET client-output-buffer-limit replica 100000000 100000000 300");
+        m.run("CONFIG SET repl-backlog-size 10240");
+        r.run(&format!("REPLICAOF 127.0.0.1 {}", master.port));
+        ferrokv_tests::wait_until("the replica's link", Duration::from_secs(20), || {
+            let Frame::Bulk(t) = r.run("INFO replication") else {
+                return false;
+            };
+            String::from_utf8_lossy(&t).contains("master_link_status:up")
+        });
+        let used = info_field(&mut m, "memory", "used_memory");
+        let not_counted = info_field(&mut m, "memory", "mem_not_counted_for_evict");
+        // Room for the commands' own small allocations, far less than the stream.
+        let limit = used - not_counted + 256 * 1024;
+        m.run(&format!("CONFIG SET maxmemory {limit}"));
+        let pid = replica.pid().to_string();
+        let stop = std::process::Command::new("kill")
+            .args(["-STOP", &pid])
+            .status();
+        assert!(stop.is_ok_and(|s| s.success()));
+        let value = "A".repeat(100);
+        for _ in 0..100_000 {
+            m.cmd(&["SETRANGE", "key:0", "0", value.as_str()]);
+        }
+        let slaves = info_field(&mut m, "memory", "mem_clients_slaves");
+        let not_counted = info_field(&mut m, "memory", "mem_not_counted_for_evict");
+        let evicted = info_field(&mut m, "stats", "evicted_keys");
+        let dbsize = m.run("DBSIZE");
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &pid])
+            .status();
+        assert_eq!(dbsize, Frame::Integer(100), "{kind:?}");
+        assert_eq!(evicted, 0, "{kind:?}");
+        // Some of the stream sits in the kernel's socket buffers; the rest (~13 MB
+        // written) waits in the master.
+        assert!(slaves > 2 << 20, "{kind:?}: mem_clients_slaves {slaves}");
+        assert!(
+            not_counted > 2 << 20,
+            "{kind:?}: mem_not_counted_for_evict {not_counted}"
+        );
+    }
+}

@@ -1019,7 +1019,7 @@ impl Engine {
         }
         let hash = crate::keyspace::hash_key(key);
         let id = (db * SHARDS + shard_of(hash)) as LockId;
-        let shard = self.keyspace.lock_one(id);
+        let shard = self.keyspace.lock_one_live(id)?;
         let now = self.clock.now_ms();
         shard
             .dict()
@@ -1035,7 +1035,9 @@ impl Engine {
             return 0;
         }
         let id = (db * SHARDS + crate::keyspace::shard_of_slot(slot)) as LockId;
-        self.keyspace.lock_one(id).slot_len(slot)
+        self.keyspace
+            .lock_one_live(id)
+            .map_or(0, |s| s.slot_len(slot))
     }
 
     /// Up to `count` keys of hash slot `slot` in `db` (GETKEYSINSLOT): one shard.
@@ -1044,14 +1046,18 @@ impl Engine {
             return Vec::new();
         }
         let id = (db * SHARDS + crate::keyspace::shard_of_slot(slot)) as LockId;
-        self.keyspace.lock_one(id).keys_in_slot(slot, count)
+        self.keyspace
+            .lock_one_live(id)
+            .map_or_else(Vec::new, |s| s.keys_in_slot(slot, count))
     }
 
     /// Sums the per-shard counters (locks each shard briefly, one at a time).
     pub fn shard_totals(&self) -> ShardTotals {
         let mut t = ShardTotals::default();
         for id in 0..(self.keyspace.db_count() * SHARDS) {
-            let s = self.keyspace.lock_one(id as LockId);
+            let Some(s) = self.keyspace.lock_one_live(id as LockId) else {
+                continue;
+            };
             t.hits += s.stats.hits;
             t.misses += s.stats.misses;
             t.expired += s.stats.expired;
@@ -1074,6 +1080,9 @@ impl Engine {
     /// Keys and keys-with-TTL of `db` (INFO keyspace, DBSIZE-like, unlocked sums).
     pub fn db_sizes(&self, db: usize) -> (usize, usize) {
         let (mut keys, mut expires) = (0, 0);
+        if !self.keyspace.is_live(db) {
+            return (0, 0);
+        }
         for s in 0..SHARDS {
             let shard = self.keyspace.lock_one((db * SHARDS + s) as LockId);
             keys += shard.len();
@@ -1135,6 +1144,9 @@ impl Engine {
                 self.fold_avg_ttl(&ttl_sum);
                 self.tracking_broadcast(hooks);
                 return removed;
+            }
+            if !self.keyspace.is_live(id / SHARDS) {
+                continue;
             }
             // The clock is read only when a command holds the shard: reading it
             // twice for each of the 16 x 1024 shards, ten times a second, was most

@@ -662,6 +662,9 @@ fn sample_db(
     if !forced && pool.empty_until[db].is_some_and(|t| Instant::now() < t) {
         return 0;
     }
+    if !engine.keyspace.is_live(db) {
+        return 0;
+    }
     let start = rng.gen_range(0..SHARDS);
     let mut got = 0;
     for i in 0..SHARDS {

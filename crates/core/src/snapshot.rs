@@ -53,6 +53,9 @@ pub trait ShardVisitor: Send + Sync {
 pub struct SnapshotState {
     active: AtomicBool,
     pending: Box<[AtomicBool]>,
+    /// Per db: whether it was live (its shards allocated) at the snapshot instant.
+    /// One allocated later was empty at the instant: its shards are visited empty.
+    live: Box<[AtomicBool]>,
     visitor: Mutex<Option<Arc<dyn ShardVisitor>>>,
 }
 
@@ -62,6 +65,9 @@ impl SnapshotState {
         SnapshotState {
             active: AtomicBool::new(false),
             pending: (0..shards).map(|_| AtomicBool::new(false)).collect(),
+            live: (0..shards.div_ceil(SHARDS))
+                .map(|_| AtomicBool::new(false))
+                .collect(),
             visitor: Mutex::new(None),
         }
     }
@@ -146,11 +152,25 @@ impl Engine {
         if snap.active.swap(true, Ordering::AcqRel) {
             return Err(SnapshotError::InProgress);
         }
-        // Holding every lock makes this instant a consistent cut.
-        let all = LockSet::lock_dbs(&self.keyspace, 0..self.keyspace.db_count());
+        // Holding every lock makes this instant a consistent cut. Dbs never
+        // allocated are empty and left unlocked (locking allocates them); if one is
+        // allocated while the others are being locked, its first writer may have
+        // written before the cut, so the cut is taken again with it.
+        let ks = &self.keyspace;
+        let dbs = ks.db_count();
+        let (all, live) = loop {
+            let live: Vec<bool> = (0..dbs).map(|d| ks.is_live(d)).collect();
+            let all = LockSet::lock_dbs(ks, (0..dbs).filter(|&d| live[d]));
+            if (0..dbs).all(|d| ks.is_live(d) == live[d]) {
+                break (all, live);
+            }
+        };
         *snap.visitor.lock() = Some(visitor);
-        for p in snap.pending.iter() {
-            p.store(true, Ordering::Release);
+        for (i, p) in snap.pending.iter().enumerate() {
+            p.store(live[i / SHARDS], Ordering::Release);
+        }
+        for (d, l) in snap.live.iter().enumerate() {
+            l.store(live.get(d).copied().unwrap_or(false), Ordering::Release);
         }
         at_instant();
         drop(all);
@@ -162,6 +182,14 @@ impl Engine {
     pub fn snapshot_run(&self) {
         let snap = &self.snapshot;
         for id in 0..(self.keyspace.db_count() * SHARDS) {
+            if !snap.live[id / SHARDS].load(Ordering::Acquire) {
+                let visitor = snap.visitor.lock().clone();
+                if let Some(v) = visitor {
+                    v.visit(id / SHARDS, id % SHARDS, &mut std::iter::empty());
+                    v.after_visit();
+                }
+                continue;
+            }
             // Locked even when no longer pending: a write that claimed the shard
             // visits it under this lock, and the snapshot must not end (nor drop
             // its visitor) before that visit is done.
@@ -289,6 +317,25 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), n, "each shard visited once");
         assert_eq!(n, e.keyspace.db_count() * SHARDS);
+    }
+
+    #[test]
+    fn a_db_first_used_after_the_instant_is_visited_empty() {
+        let e = Engine::new(Config::default(), &[]);
+        let mut c = Client::new(1, true);
+        run(&e, &mut c, "SET k0 old");
+        assert!(e.keyspace.is_live(0));
+        assert!(!e.keyspace.is_live(5), "a db nothing used has no shards");
+        let v = Arc::new(Collect::default());
+        e.snapshot_begin(v.clone()).unwrap();
+        run(&e, &mut c, "SELECT 5");
+        run(&e, &mut c, "SET k5 new");
+        assert!(e.keyspace.is_live(5));
+        e.snapshot_run();
+        let got = v.0.lock();
+        assert_eq!(*got, vec![(0, b"k0".to_vec(), b"old".to_vec())]);
+        let n = v.1.lock().len();
+        assert_eq!(n, e.keyspace.db_count() * SHARDS, "every shard visited");
     }
 
     /// `(db, key, value, expire)` of a string entry.

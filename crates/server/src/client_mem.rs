@@ -23,7 +23,7 @@ use crate::clients::{ClientHandle, KIND_NORMAL};
 use crate::state::ServerState;
 
 /// What a client costs besides its buffers (its structures on both sides).
-const CLIENT_BASE: usize = 2048;
+pub const CLIENT_BASE: usize = 2048;
 /// Per watched key (its entry in the client's list and in the watchers' map).
 const PER_WATCHED_KEY: usize = 64;
 /// Per channel, pattern or shard channel subscribed.

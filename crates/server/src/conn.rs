@@ -18,6 +18,11 @@ use crate::clients::ClientHandle;
 use crate::state::ServerState;
 
 const READ_CHUNK: usize = 16 * 1024;
+/// Replies a batch may pile up before they are written (the rest of the batch
+/// runs after).
+const REPLY_FLUSH: usize = 8 * READ_CHUNK;
+/// The largest reply buffer a connection keeps once everything is written.
+const REPLY_KEEP: usize = 4 * READ_CHUNK;
 
 fn limits(state: &ServerState) -> RequestLimits {
     RequestLimits {
@@ -134,6 +139,7 @@ where
         // before writing), and nothing after that command runs.
         let reply_limit = handle.mailbox.hard_limit();
         client.reply_limit = reply_limit;
+        let mut obuf_accounted = out.capacity();
         let mut off = 0;
         let mut executed = 0u64;
         let mut close = false;
@@ -167,6 +173,17 @@ where
                                 close = true;
                                 break;
                             }
+                            if out.capacity() > obuf_accounted + READ_CHUNK && state.client_mem.on()
+                            {
+                                // Replies piling up within one batch count now, as
+                                // Redis updates a client's memory after each
+                                // command: else key eviction would see the memory
+                                // before client eviction could. After the output
+                                // limit, which takes precedence (as in Redis).
+                                obuf_accounted = out.capacity();
+                                handle.mem.obuf_cap.store(obuf_accounted, Relaxed);
+                                crate::client_mem::account(&state, &handle);
+                            }
                             if client.held {
                                 // A shutdown began: the command did not run. It
                                 // stays in the buffer until the outcome is known.
@@ -192,6 +209,13 @@ where
                     }
                     if client.close_after_reply || handle.mailbox.closing() {
                         close = true;
+                        break;
+                    }
+                    if out.len() >= REPLY_FLUSH {
+                        // Big replies go out before the next requests run (then
+                        // parsed without reading first): one buffer of them at a
+                        // time, not one grown by doubling to hold them all.
+                        parse_first = true;
                         break;
                     }
                 }
@@ -273,8 +297,10 @@ where
             state.net_output.fetch_add(bytes.len() as u64, Relaxed);
             state.writes.fetch_add(1, Relaxed);
             bytes.clear();
-            // Do not keep a huge buffer around after one big reply.
-            if bytes.capacity() > 1024 * 1024 {
+            // Do not keep a big buffer around after a big reply: Redis frees its
+            // reply blocks once written, and 20 idle clients each keeping a few
+            // hundred KB would count against maxmemory (and maxmemory-clients).
+            if bytes.capacity() > REPLY_KEEP {
                 *bytes = BytesMut::with_capacity(READ_CHUNK);
                 handle.mem.obuf_cap.store(READ_CHUNK, Relaxed);
                 crate::client_mem::account(&state, &handle);

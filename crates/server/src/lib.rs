@@ -261,8 +261,6 @@ pub fn run(opts: Options) -> i32 {
         tracing::warn!("{e}");
         return 1;
     }
-    // What maxmemory is compared with: INFO's used_memory.
-    engine.evict.set_probe(Box::new(crate::alloc::used_memory));
     engine
         .evict
         .set_thread_allocated(crate::alloc::thread_allocated);
@@ -271,19 +269,38 @@ pub fn run(opts: Options) -> i32 {
         opts.config_file.clone(),
         opts.threads,
     ));
+    // What maxmemory is compared with: INFO's used_memory less the replicas'
+    // output (INFO mem_not_counted_for_evict), as Redis's
+    // freeMemoryGetNotCountedMemory: a replica that falls behind must not make
+    // the master evict its data.
+    let weak = Arc::downgrade(&state);
+    engine.evict.set_probe(Box::new(move || {
+        let used = crate::alloc::used_memory();
+        match weak.upgrade() {
+            Some(st) => used.saturating_sub(st.replicas.output_memory() as u64),
+            None => used,
+        }
+    }));
     let spin_us = opts.park_spin_us;
     let spin = move || park::spin_before_park(spin_us);
     let epolls_before = park::epoll_fds();
+    let claim = {
+        let engine = engine.clone();
+        move || engine.cmdstats.claim()
+    };
     let rt = if opts.threads == 1 {
+        claim();
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .on_thread_park(spin)
+            .on_thread_start(claim)
             .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(opts.threads)
             .enable_all()
             .on_thread_park(spin)
+            .on_thread_start(claim)
             .build()
     };
     let watched = park::watch_runtime_epoll(&epolls_before);

@@ -45,6 +45,12 @@ pub enum Posted {
 pub enum Letter {
     /// Bytes as they go out.
     Raw(Bytes),
+    /// Small letters posted while others waited, copied one after the other into
+    /// one block of [`BLOCK`] bytes: a client that does not read (a replica
+    /// stopped, a slow subscriber) then costs what its output takes, not an
+    /// allocation and a queue slot per letter (some 150 bytes for a 50-byte
+    /// command of the replication stream), as Redis's 16 KB reply blocks.
+    Block(bytes::BytesMut),
     /// A pattern message (`pmessage`, pattern, channel, message): the pattern is
     /// the registry's own bytes and the rest is shared by every pattern subscriber
     /// of the publication, so a fan-out to patterns allocates nothing per
@@ -59,6 +65,12 @@ pub enum Letter {
     },
 }
 
+/// Size of a [`Letter::Block`].
+const BLOCK: usize = 16 * 1024;
+/// What a queued letter costs besides its bytes (its allocation's header and
+/// rounding, its shared-buffer header), for [`Mailbox::memory`].
+const LETTER_OVERHEAD: usize = 64;
+
 /// `pmessage`'s header after `*4` / `>4`.
 const PMESSAGE: &[u8] = b"4\r\n$8\r\npmessage\r\n";
 
@@ -67,6 +79,7 @@ impl Letter {
     pub fn len(&self) -> usize {
         match self {
             Letter::Raw(b) => b.len(),
+            Letter::Block(b) => b.len(),
             Letter::PMessage { pattern, tail, .. } => {
                 1 + PMESSAGE.len() + bulk_header_len(pattern.len()) + pattern.len() + 2 + tail.len()
             }
@@ -81,6 +94,7 @@ impl Letter {
     fn write_to(&self, out: &mut bytes::BytesMut) {
         match self {
             Letter::Raw(b) => out.extend_from_slice(b),
+            Letter::Block(b) => out.extend_from_slice(b),
             Letter::PMessage {
                 resp3,
                 pattern,
@@ -112,6 +126,9 @@ pub struct Mailbox {
     count: AtomicUsize,
     /// Bytes queued (part of CLIENT LIST `omem`).
     bytes: AtomicUsize,
+    /// Memory the queue takes (blocks' capacity, letters' overhead, the queue's
+    /// slots): what a replica's output costs in INFO mem_clients_slaves.
+    memory: AtomicUsize,
     /// Bytes taken out by the connection and not written yet.
     unsent: AtomicUsize,
     /// Hard limit of pending bytes (0: none).
@@ -168,7 +185,38 @@ impl Mailbox {
                 self.overflow();
                 return Posted::OverLimit;
             }
-            letters.push_back(letter);
+            // The memory is counted before it is allocated: eviction, which
+            // leaves a replica's output out, must never see it uncounted.
+            let slot = std::mem::size_of::<Letter>();
+            let grows = letters.len() == letters.capacity();
+            if grows {
+                self.memory
+                    .fetch_add(letters.capacity().max(4) * slot, Relaxed);
+            }
+            let slots = letters.capacity();
+            match (letter, letters.back_mut()) {
+                (Letter::Raw(b), Some(Letter::Block(block)))
+                    if block.capacity() - block.len() >= b.len() =>
+                {
+                    block.extend_from_slice(&b);
+                }
+                (Letter::Raw(b), Some(_)) if b.len() <= BLOCK / 4 => {
+                    self.memory.fetch_add(BLOCK, Relaxed);
+                    let mut block = bytes::BytesMut::with_capacity(BLOCK);
+                    block.extend_from_slice(&b);
+                    letters.push_back(Letter::Block(block));
+                }
+                (letter, _) => {
+                    self.memory.fetch_add(size + LETTER_OVERHEAD, Relaxed);
+                    letters.push_back(letter);
+                }
+            }
+            if grows {
+                // Settle the estimate on what the queue really took.
+                let m = self.memory.load(Relaxed) - slots.max(4) * slot;
+                self.memory
+                    .store(m + (letters.capacity() - slots) * slot, Relaxed);
+            }
             self.bytes.store(queued + size, Relaxed);
             if self.counting.load(Relaxed) {
                 if let Some(cm) = self.acct.get().filter(|cm| cm.on()) {
@@ -275,7 +323,52 @@ impl Mailbox {
         }
         self.bytes.store(0, Relaxed);
         self.count.store(0, Relaxed);
+        self.memory
+            .store(letters.capacity() * std::mem::size_of::<Letter>(), Relaxed);
         self.unaccount();
+    }
+
+    /// Moves queued letters, in order, to the end of `out` until it holds `max`
+    /// bytes or more (a replica's stream goes out a part at a time, rather than
+    /// copied whole into one buffer while the replica is behind).
+    pub fn drain_some(&self, out: &mut bytes::BytesMut, max: usize) {
+        if !self.has_mail() {
+            return;
+        }
+        let mut letters = self.letters.lock();
+        let (mut taken, mut freed) = (0, 0);
+        while out.len() < max {
+            let Some(l) = letters.pop_front() else { break };
+            l.write_to(out);
+            taken += l.len();
+            freed += match &l {
+                Letter::Block(b) => b.capacity(),
+                l => l.len() + LETTER_OVERHEAD,
+            };
+        }
+        if letters.is_empty() {
+            // Nothing left: the queue's slots are all that stays.
+            self.memory
+                .store(letters.capacity() * std::mem::size_of::<Letter>(), Relaxed);
+        } else {
+            let m = self.memory.load(Relaxed);
+            self.memory.store(m.saturating_sub(freed), Relaxed);
+        }
+        self.bytes
+            .store(self.bytes.load(Relaxed).saturating_sub(taken), Relaxed);
+        self.count.store(letters.len(), Relaxed);
+        let counted = self.acct_bytes.load(Relaxed).min(taken);
+        if counted > 0 {
+            self.acct_bytes.fetch_sub(counted, Relaxed);
+            if let Some(cm) = self.acct.get() {
+                cm.add(-(counted as i64));
+            }
+        }
+    }
+
+    /// Memory the queued letters take (see [`Letter::Block`]).
+    pub fn memory(&self) -> usize {
+        self.memory.load(Relaxed)
     }
 
     /// Takes what this mailbox added out of client eviction's sum (under the
@@ -367,6 +460,31 @@ mod tests {
         m.drain_into(&mut out);
         assert_eq!(&out[..], b"reply;onetwo");
         assert_eq!((m.queued_letters(), m.queued_bytes()), (0, 0));
+    }
+
+    #[test]
+    fn a_backlog_of_small_letters_is_packed_in_blocks_and_drained_in_parts() {
+        let m = Mailbox::default();
+        let mut expected = Vec::new();
+        for i in 0..100_000u32 {
+            let letter = format!("*1\r\n$6\r\n{i:06}\r\n");
+            expected.extend_from_slice(letter.as_bytes());
+            assert_eq!(m.post(Bytes::from(letter)), Posted::Queued);
+        }
+        let bytes = expected.len();
+        assert_eq!(m.queued_bytes(), bytes);
+        // One letter as posted (the queue was empty), the rest in 16 KB blocks
+        // (each letter is 16 bytes: 1024 of them fill a block).
+        assert_eq!(m.queued_letters(), 1 + (bytes - 16).div_ceil(BLOCK));
+        assert!(m.memory() >= bytes && m.memory() < bytes + bytes / 50 + 4096);
+        let mut out = bytes::BytesMut::new();
+        m.drain_some(&mut out, 100_000);
+        assert!(out.len() >= 100_000 && out.len() < 100_000 + BLOCK);
+        assert_eq!(m.queued_bytes(), bytes - out.len());
+        m.drain_some(&mut out, usize::MAX);
+        assert_eq!(&out[..], &expected[..]);
+        assert_eq!((m.queued_letters(), m.queued_bytes()), (0, 0));
+        assert!(m.memory() < 64 * 1024, "only the queue's slots stay");
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub fn overview(st: &ServerState) -> Overview {
     let mut dbs = Vec::new();
     let mut keys = 0u64;
     for db in 0..e.keyspace.db_count() {
+        if !e.keyspace.is_live(db) {
+            continue;
+        }
         let (mut n, mut buckets) = (0u64, 0u64);
         for s in 0..SHARDS {
             let shard = e.keyspace.lock_one((db * SHARDS + s) as LockId);
@@ -131,7 +134,7 @@ fn memory_stats(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     int(out, "total.allocated", m.allocated);
     int(out, "startup.allocated", o.startup);
     int(out, "replication.backlog", 0);
-    int(out, "clients.slaves", 0);
+    int(out, "clients.slaves", st.replicas.clients_memory() as u64);
     int(out, "clients.normal", o.clients_normal);
     int(out, "cluster.links", 0);
     int(out, "aof.buffer", 0);

@@ -137,6 +137,60 @@ struct Backlog {
     first: u64,
 }
 
+/// The most of a backlog allocated up front (the rest as the stream fills it).
+const BACKLOG_PREALLOC: usize = 1 << 20;
+
+impl Backlog {
+    fn new(size: usize, first: u64) -> Backlog {
+        let size = size.max(1);
+        Backlog {
+            buf: VecDeque::with_capacity(size.min(BACKLOG_PREALLOC)),
+            size,
+            first,
+        }
+    }
+
+    /// Appends `bytes`, dropping the oldest past `size`. Room is made before the
+    /// bytes go in and never past `size`: the backlog's memory is counted against
+    /// maxmemory and must not grow past what it is configured to hold.
+    fn push(&mut self, bytes: &[u8]) {
+        let n = bytes.len();
+        if n >= self.size {
+            self.first += (self.buf.len() + n - self.size) as u64;
+            self.buf.clear();
+            self.buf.extend(&bytes[n - self.size..]);
+            return;
+        }
+        let excess = (self.buf.len() + n).saturating_sub(self.size);
+        if excess > 0 {
+            self.buf.drain(..excess);
+            self.first += excess as u64;
+        }
+        let need = self.buf.len() + n;
+        if need > self.buf.capacity() {
+            let target = (self.buf.capacity() * 2).max(need).min(self.size);
+            self.buf.reserve_exact(target - self.buf.len());
+        }
+        self.buf.extend(bytes);
+    }
+
+    /// repl-backlog-size changed.
+    fn resize(&mut self, size: usize) {
+        self.size = size.max(1);
+        if self.buf.len() > self.size {
+            let excess = self.buf.len() - self.size;
+            self.buf.drain(..excess);
+            self.first += excess as u64;
+        }
+        let want = self.size.min(BACKLOG_PREALLOC).max(self.buf.len());
+        if self.buf.capacity() > self.size {
+            self.buf.shrink_to(want);
+        } else if self.buf.capacity() < want {
+            self.buf.reserve_exact(want - self.buf.len());
+        }
+    }
+}
+
 /// The replication ids and the stream's position.
 pub struct Ids {
     /// master_replid.
@@ -223,12 +277,7 @@ impl Inner {
             return;
         };
         self.ids.offset += bytes.len() as u64;
-        b.buf.extend(bytes);
-        if b.buf.len() > b.size {
-            let excess = b.buf.len() - b.size;
-            b.buf.drain(..excess);
-            b.first += excess as u64;
-        }
+        b.push(bytes);
     }
 
     fn post(&mut self, bytes: Bytes, attached: &AtomicUsize) {
@@ -368,11 +417,7 @@ impl Replicas {
         if g.backlog.is_some() {
             return;
         }
-        g.backlog = Some(Backlog {
-            buf: VecDeque::new(),
-            size: size.max(1),
-            first: g.ids.offset + 1,
-        });
+        g.backlog = Some(Backlog::new(size, g.ids.offset + 1));
         self.feeding.store(true, Release);
     }
 
@@ -380,12 +425,7 @@ impl Replicas {
     pub fn resize_backlog(&self, size: usize) {
         let mut g = self.inner.lock();
         if let Some(b) = &mut g.backlog {
-            b.size = size.max(1);
-            if b.buf.len() > b.size {
-                let excess = b.buf.len() - b.size;
-                b.buf.drain(..excess);
-                b.first += excess as u64;
-            }
+            b.resize(size);
         }
     }
 
@@ -557,6 +597,34 @@ impl Replicas {
             .max()
             .unwrap_or(0);
         backlog.max(pending)
+    }
+
+    /// Memory of the replicas' output (queued stream, and what is taken out but
+    /// not written): INFO mem_clients_slaves without the clients' own structures,
+    /// and what eviction does not count (Redis's freeMemoryGetNotCountedMemory).
+    pub fn output_memory(&self) -> usize {
+        self.inner
+            .lock()
+            .list
+            .iter()
+            .map(|r| r.handle.mailbox.memory() + r.handle.mem.obuf_cap.load(Relaxed))
+            .sum()
+    }
+
+    /// INFO mem_clients_slaves: the replicas' output and their connections.
+    pub fn clients_memory(&self) -> usize {
+        self.inner
+            .lock()
+            .list
+            .iter()
+            .map(|r| {
+                r.handle.mailbox.memory()
+                    + r.handle.mem.obuf_cap.load(Relaxed)
+                    + r.handle.qbuf.load(Relaxed)
+                    + r.handle.qbuf_free.load(Relaxed)
+                    + crate::client_mem::CLIENT_BASE
+            })
+            .sum()
     }
 
     /// Replicas that acknowledged `offset` or more.
@@ -1103,6 +1171,12 @@ where
     ok
 }
 
+/// How much of the stream a replica's connection takes out of its queue to write
+/// at a time.
+const STREAM_CHUNK: usize = 256 * 1024;
+/// Room past [`STREAM_CHUNK`] for the letter that crosses it.
+const STREAM_SLACK: usize = 16 * 1024;
+
 /// Writes the stream to the replica and reads its acknowledgements.
 async fn stream_loop<S>(
     stream: &mut S,
@@ -1119,10 +1193,19 @@ async fn stream_loop<S>(
     loop {
         // A wake-up is kept until waited for: a post between the drain and the
         // wait is not missed.
-        if !wait_ack {
-            handle.mailbox.drain_into(&mut out);
+        if !wait_ack && handle.mailbox.has_mail() {
+            // Room first, counted before it is allocated (eviction leaves the
+            // replicas' output out and must never see it uncounted).
+            let want = handle.mailbox.queued_bytes().min(STREAM_CHUNK) + STREAM_SLACK;
+            if out.capacity() < want {
+                handle.mem.obuf_cap.store(want * 2, Relaxed);
+                out.reserve(want);
+            }
+            handle.mailbox.drain_some(&mut out, STREAM_CHUNK);
         }
         if !out.is_empty() {
+            // What was taken out and not written yet is the replica's output too.
+            handle.mem.obuf_cap.store(out.capacity(), Relaxed);
             let w = tokio::select! {
                 r = stream.write_all(&out) => r.is_ok(),
                 _ = handle.mailbox.wait_closed() => false,
@@ -1132,6 +1215,14 @@ async fn stream_loop<S>(
             }
             st.net_output.fetch_add(out.len() as u64, Relaxed);
             out.clear();
+            if handle.mailbox.has_mail() {
+                // More is queued: write it before waiting for anything.
+                continue;
+            }
+            if out.capacity() > STREAM_CHUNK * 2 {
+                out = BytesMut::new();
+            }
+            handle.mem.obuf_cap.store(out.capacity(), Relaxed);
         }
         if handle.mailbox.closing() {
             break;

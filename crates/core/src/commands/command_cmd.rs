@@ -24,10 +24,9 @@ pub static COMMANDS: &[CommandDef] = &[
 
 /// The COMMAND INFO entry of `cmd`, listing only implemented subcommands.
 fn info_frame(cmd: &Command) -> Frame {
-    let Frame::Array(items) = &cmd.meta.info else {
-        return cmd.meta.info.clone();
+    let Frame::Array(mut items) = cmd.meta.info() else {
+        return cmd.meta.info();
     };
-    let mut items = items.clone();
     if items.len() >= 10 {
         items[9] = Frame::Set(cmd.subcommands.iter().map(info_frame).collect());
     }
@@ -36,10 +35,9 @@ fn info_frame(cmd: &Command) -> Frame {
 
 /// The COMMAND DOCS entry of `cmd`, listing only implemented subcommands.
 fn docs_frame(cmd: &Command) -> Frame {
-    let Some(Frame::Map(pairs)) = &cmd.meta.docs else {
+    let Some(Frame::Map(mut pairs)) = cmd.meta.docs() else {
         return Frame::Map(Vec::new());
     };
-    let mut pairs = pairs.clone();
     if let Some(slot) = pairs
         .iter_mut()
         .find(|(k, _)| k.as_bytes() == Some(b"subcommands"))

@@ -721,15 +721,29 @@ pub struct CommandMeta {
     pub getkeys_proc: Option<GetKeysProc>,
     /// Subcommands by lower-case name (without the `parent|` prefix).
     pub subcommands: Vec<CommandMeta>,
-    /// The COMMAND INFO entry as Redis sends it.
-    pub info: Frame,
-    /// The COMMAND DOCS entry (the value of the name → docs map).
-    pub docs: Option<Frame>,
+    /// The COMMAND INFO entry as Redis sends it, RESP3-encoded, its subcommands
+    /// left out (COMMAND lists the implemented ones): decoded when a client asks.
+    /// Kept encoded because the decoded trees of every command cost about 2 MB
+    /// that a server would hold from start-up for a rarely sent command.
+    info: Box<[u8]>,
+    /// The COMMAND DOCS entry (the value of the name → docs map), encoded the same
+    /// way, its `subcommands` value emptied.
+    docs: Option<Box<[u8]>>,
     /// The `group` from the docs (string, list, server, ...).
     pub group: String,
 }
 
 impl CommandMeta {
+    /// The COMMAND INFO entry (its subcommand list empty).
+    pub fn info(&self) -> Frame {
+        decode(&self.info)
+    }
+
+    /// The COMMAND DOCS entry (its `subcommands` map empty), if Redis documents it.
+    pub fn docs(&self) -> Option<Frame> {
+        self.docs.as_deref().map(decode)
+    }
+
     /// Positions of the keys in `args` (argv including the name), from the key specs,
     /// as Redis's getKeysUsingKeySpecs. Positions past `args` are skipped (the
     /// command will report the arity or syntax error itself).
@@ -1142,11 +1156,26 @@ fn parse_info(f: &Frame, docs: &HashMap<String, Frame>) -> Option<CommandMeta> {
     }
     let acl_categories = acl_categories.with_implicit(flags);
     let getkeys_proc = getkeys_proc(&name);
-    let doc = docs.get(&name).cloned();
-    let group = match &doc {
+    let doc = docs.get(&name);
+    let group = match doc {
         Some(Frame::Map(pairs)) => map_get(pairs, "group").map(text).unwrap_or_default(),
         _ => String::new(),
     };
+    let docs_packed = doc.map(|d| {
+        let mut d = d.clone();
+        if let Frame::Map(pairs) = &mut d {
+            if let Some(slot) = pairs
+                .iter_mut()
+                .find(|(k, _)| k.as_bytes() == Some(b"subcommands"))
+            {
+                slot.1 = Frame::Map(Vec::new());
+            }
+        }
+        Box::from(&d.to_bytes()[..])
+    });
+    let mut own = items.clone();
+    own[9] = Frame::Set(Vec::new());
+    let info_packed = Box::from(&Frame::Array(own).to_bytes()[..]);
     Some(CommandMeta {
         arity: int(&items[1]),
         flags,
@@ -1157,8 +1186,8 @@ fn parse_info(f: &Frame, docs: &HashMap<String, Frame>) -> Option<CommandMeta> {
         acl_categories,
         getkeys_proc,
         subcommands,
-        info: f.clone(),
-        docs: doc,
+        info: info_packed,
+        docs: docs_packed,
         group,
         name,
     })
@@ -1228,11 +1257,6 @@ pub fn redis_commands() -> &'static HashMap<String, CommandMeta> {
         for (parent, info) in LATER_SUBCOMMANDS {
             let frame = decode(info.as_bytes());
             if let (Some(sub), Some(p)) = (parse_info(&frame, &docs), out.get_mut(*parent)) {
-                if let Frame::Array(items) = &mut p.info {
-                    if let Some(Frame::Set(subs) | Frame::Array(subs)) = items.get_mut(9) {
-                        subs.push(frame.clone());
-                    }
-                }
                 p.subcommands.push(sub);
             }
         }

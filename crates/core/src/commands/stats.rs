@@ -29,14 +29,15 @@ struct Cell {
     latency: OnceLock<Box<[AtomicU32]>>,
 }
 
-/// One thread's counters for every command.
-struct Stripe {
-    cells: Box<[Cell]>,
-}
+/// One thread's counters for every command, allocated when that thread first
+/// counts (a stripe is some 25 KB, and most stripes of a many-core machine's
+/// table are never used by a server that runs few threads).
+type Stripe = OnceLock<Box<[Cell]>>;
 
 /// The counters of every command, striped by thread.
 pub struct CommandStats {
     stripes: Box<[Stripe]>,
+    commands: usize,
 }
 
 /// A command's totals over every stripe.
@@ -124,12 +125,18 @@ impl CommandStats {
         // (AOF loading, the cron), plus the shared overflow stripe.
         let stripes = (threads * 2).clamp(8, 64) + 1;
         CommandStats {
-            stripes: (0..stripes)
-                .map(|_| Stripe {
-                    cells: (0..commands).map(|_| Cell::default()).collect(),
-                })
-                .collect(),
+            stripes: (0..stripes).map(|_| Stripe::new()).collect(),
+            commands,
         }
+    }
+
+    /// Allocates the calling thread's stripe now (a worker, when it starts): a
+    /// stripe allocated at a thread's first command would show as memory growth
+    /// while clients are served (unit/maxmemory measures that growth to the KB).
+    pub fn claim(&self) {
+        let owned = self.stripes.len() - 1;
+        let i = own_stripe(owned).unwrap_or(owned);
+        self.stripes[i].get_or_init(|| (0..self.commands).map(|_| Cell::default()).collect());
     }
 
     /// The calling thread's cell for command `id`, and whether it owns it.
@@ -139,7 +146,9 @@ impl CommandStats {
             Some(i) => (i, true),
             None => (owned, false),
         };
-        self.stripes[i].cells.get(id).map(|c| (c, own))
+        let cells =
+            self.stripes[i].get_or_init(|| (0..self.commands).map(|_| Cell::default()).collect());
+        cells.get(id).map(|c| (c, own))
     }
 
     /// A call of command `id` that ran for `ns`; `failed` if it replied an error;
@@ -176,8 +185,8 @@ impl CommandStats {
     /// Command `id`'s totals.
     pub fn totals(&self, id: usize) -> Totals {
         let mut t = Totals::default();
-        for s in self.stripes.iter() {
-            if let Some(c) = s.cells.get(id) {
+        for s in self.stripes.iter().filter_map(OnceLock::get) {
+            if let Some(c) = s.get(id) {
                 t.calls += c.calls.load(Relaxed);
                 t.usec += c.usec.load(Relaxed);
                 t.rejected += c.rejected.load(Relaxed);
@@ -193,7 +202,10 @@ impl CommandStats {
     pub fn calls_per_stripe(&self) -> Vec<u64> {
         self.stripes
             .iter()
-            .map(|s| s.cells.iter().map(|c| c.calls.load(Relaxed)).sum())
+            .map(|s| {
+                s.get()
+                    .map_or(0, |s| s.iter().map(|c| c.calls.load(Relaxed)).sum())
+            })
             .collect()
     }
 
@@ -202,8 +214,8 @@ impl CommandStats {
     pub fn percentiles(&self, id: usize, percentiles: &[f64]) -> Option<Vec<f64>> {
         let mut merged = vec![0u64; BUCKETS];
         let mut total = 0u64;
-        for s in self.stripes.iter() {
-            if let Some(h) = s.cells.get(id).and_then(|c| c.latency.get()) {
+        for s in self.stripes.iter().filter_map(OnceLock::get) {
+            if let Some(h) = s.get(id).and_then(|c| c.latency.get()) {
                 for (m, b) in merged.iter_mut().zip(h.iter()) {
                     let n = u64::from(b.load(Relaxed));
                     *m += n;
@@ -245,8 +257,8 @@ impl CommandStats {
     /// none since the last reset.
     pub fn cdf(&self, id: usize) -> Option<(u64, Vec<(u64, u64)>)> {
         let mut merged = vec![0u64; BUCKETS];
-        for s in self.stripes.iter() {
-            if let Some(h) = s.cells.get(id).and_then(|c| c.latency.get()) {
+        for s in self.stripes.iter().filter_map(OnceLock::get) {
+            if let Some(h) = s.get(id).and_then(|c| c.latency.get()) {
                 for (m, b) in merged.iter_mut().zip(h.iter()) {
                     *m += u64::from(b.load(Relaxed));
                 }
@@ -287,8 +299,8 @@ impl CommandStats {
     /// CONFIG RESETSTAT: every counter back to zero (a command counted on
     /// another thread at that very moment may keep its count from before).
     pub fn reset(&self) {
-        for s in self.stripes.iter() {
-            for c in s.cells.iter() {
+        for s in self.stripes.iter().filter_map(OnceLock::get) {
+            for c in s.iter() {
                 for a in [&c.calls, &c.usec, &c.rejected, &c.failed] {
                     a.store(0, Relaxed);
                 }

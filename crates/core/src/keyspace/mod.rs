@@ -48,18 +48,12 @@ pub type LockId = u32;
 #[derive(Default)]
 pub struct ShardLock(pub Mutex<Shard>);
 
-/// One database: `SHARDS` shards.
-pub struct Db {
-    shards: Box<[ShardLock]>,
-}
-
-impl Default for Db {
-    fn default() -> Self {
-        Db {
-            shards: (0..SHARDS).map(|_| ShardLock::default()).collect(),
-        }
-    }
-}
+/// One database: `SHARDS` shards, allocated when something first locks one of
+/// them (db 0 at start-up). A db's shards take about 200 KB; Redis starts in under
+/// 1 MB, and a server with 16 dbs of which one is used (the usual case) should not
+/// hold 3 MB of empty shards: a small `maxmemory` would be spent before the first
+/// key.
+type Db = std::sync::OnceLock<Box<[ShardLock]>>;
 
 /// All databases.
 pub struct Keyspace {
@@ -83,7 +77,17 @@ impl Keyspace {
     /// A keyspace of `n` empty databases.
     pub fn new(n: usize) -> Keyspace {
         Keyspace {
-            dbs: (0..n.max(1)).map(|_| Db::default()).collect(),
+            // Db 0, where every connection starts, from the start: its first write
+            // must not show as a 200 KB jump of used memory.
+            dbs: (0..n.max(1))
+                .map(|i| {
+                    let db = Db::new();
+                    if i == 0 {
+                        Self::allocate(&db);
+                    }
+                    db
+                })
+                .collect(),
             escalating: std::sync::atomic::AtomicBool::new(false),
             contended: Padded::default(),
         }
@@ -96,7 +100,31 @@ impl Keyspace {
 
     fn cell(&self, id: LockId) -> &Mutex<Shard> {
         let id = id as usize;
-        &self.dbs[id / SHARDS].shards[id % SHARDS].0
+        let db = &self.dbs[id / SHARDS];
+        let shards = match db.get() {
+            Some(shards) => shards,
+            None => Self::allocate(db),
+        };
+        &shards[id % SHARDS].0
+    }
+
+    #[cold]
+    fn allocate(db: &Db) -> &[ShardLock] {
+        db.get_or_init(|| (0..SHARDS).map(|_| ShardLock::default()).collect())
+    }
+
+    /// Whether database `db`'s shards exist: one that nothing ever locked is empty,
+    /// and whatever only reads every db (INFO, active expiry, eviction's sampling,
+    /// a snapshot) skips it rather than allocating it. Once live, a db stays live.
+    #[inline]
+    pub fn is_live(&self, db: usize) -> bool {
+        self.dbs.get(db).is_some_and(|d| d.get().is_some())
+    }
+
+    /// Shard `id` alone, or `None` when its database is not live (it is empty).
+    pub fn lock_one_live(&self, id: LockId) -> Option<MutexGuard<'_, Shard>> {
+        let shards = self.dbs.get(id as usize / SHARDS)?.get()?;
+        Some(shards[id as usize % SHARDS].0.lock())
     }
 
     /// How many shard lock acquisitions had to wait for another holder.

@@ -242,3 +242,30 @@ fn keys_spread_evenly_over_shards() {
         );
     }
 }
+
+#[test]
+fn only_the_dbs_used_hold_shards() {
+    let e = Engine::new(Config::default(), &[]);
+    let mut c = Client::new(1, true);
+    let live = |e: &Engine| -> Vec<usize> {
+        (0..e.keyspace.db_count())
+            .filter(|&d| e.keyspace.is_live(d))
+            .collect()
+    };
+    assert_eq!(live(&e), vec![0], "db 0 from the start");
+    // Reading every db (INFO keyspace's sums, active expiry) allocates nothing.
+    assert_eq!(e.db_sizes(3), (0, 0));
+    let mut resume = 0;
+    e.active_expire_cycle(std::time::Duration::from_millis(50), &mut resume);
+    assert_eq!(live(&e), vec![0]);
+    crate::testkit::run(&e, &mut c, "SELECT 9");
+    assert_eq!(crate::testkit::run(&e, &mut c, "SET k v"), "+OK\r\n");
+    assert_eq!(crate::testkit::run(&e, &mut c, "DBSIZE"), ":1\r\n");
+    assert_eq!(live(&e), vec![0, 9]);
+    assert_eq!(e.db_sizes(9), (1, 0));
+    // MOVE to an unused db allocates it; FLUSHALL locks (so allocates) them all.
+    assert_eq!(crate::testkit::run(&e, &mut c, "MOVE k 2"), ":1\r\n");
+    assert_eq!(live(&e), vec![0, 2, 9]);
+    crate::testkit::run(&e, &mut c, "FLUSHALL");
+    assert_eq!(live(&e).len(), e.keyspace.db_count());
+}
