@@ -25,6 +25,7 @@ use ferrokv_core::ctx::Ctx;
 use ferrokv_core::{Client, CmdError, CmdResult};
 use ferrokv_resp::{Protocol, ReplyBuf, RequestLimits, RequestParser};
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -749,14 +750,18 @@ async fn follow(
     let mut last_data = Instant::now();
     send_ack_on(c, st).await?;
     loop {
-        // Apply every complete command in the buffer.
+        // Apply every complete command in the buffer. What was applied goes on to
+        // this server's own backlog and replicas a run of commands at a time (one
+        // lock and one copy per batch, not per command); a GETACK first sends
+        // what precedes it, so its offset is exact.
         let mut off = 0;
+        let mut fed = 0;
         let mut held = false;
         loop {
             match parser.parse(&c.buf[off..]) {
                 Ok(Some(len)) => {
                     let chunk = &c.buf[off..off + len];
-                    let args: Vec<&[u8]> = parser.args(chunk).collect();
+                    let args: SmallVec<[&[u8]; 8]> = parser.args(chunk).collect();
                     if args.is_empty() {
                         off += len;
                         continue;
@@ -787,19 +792,29 @@ async fn follow(
                             st.aof.propagate(&[(client.db, &args[..])]);
                         }
                     }
-                    let chunk = chunk.to_vec();
-                    off += len;
                     if getack {
+                        if fed < off {
+                            st.replicas.feed_raw(&c.buf[fed..off]);
+                        }
+                        fed = off;
                         let o = st.replicas.offset().to_string();
                         let mut msg = Vec::new();
                         crate::replica::encode(&[b"REPLCONF", b"ACK", o.as_bytes()], &mut msg);
                         c.sock.write_all(&msg).await.map_err(|e| e.to_string())?;
                     }
-                    st.replicas.feed_raw(&chunk);
+                    off += len;
                 }
                 Ok(None) => break,
-                Err(e) => return Err(format!("protocol error from master: {e}")),
+                Err(e) => {
+                    if fed < off {
+                        st.replicas.feed_raw(&c.buf[fed..off]);
+                    }
+                    return Err(format!("protocol error from master: {e}"));
+                }
             }
+        }
+        if fed < off {
+            st.replicas.feed_raw(&c.buf[fed..off]);
         }
         c.buf.advance(off);
         st.link.read_ahead.store(c.buf.len() as u64, Relaxed);
