@@ -156,7 +156,7 @@ struct Pool {
 impl Pool {
     /// Redis's evictionPoolPopulate insertion: kept sorted, at most POOL_SIZE, the
     /// worst candidate dropped when full.
-    fn insert(&mut self, idle: u64, db: usize, key: &[u8]) {
+    fn insert(&mut self, idle: u64, db: usize, key: Vec<u8>) {
         let e = &mut self.entries;
         if e.len() == POOL_SIZE && e.first().is_some_and(|c| idle < c.idle) {
             return;
@@ -169,14 +169,7 @@ impl Pool {
             e.remove(0);
             k = k.saturating_sub(1);
         }
-        e.insert(
-            k,
-            Candidate {
-                idle,
-                db,
-                key: key.to_vec(),
-            },
-        );
+        e.insert(k, Candidate { idle, db, key });
     }
 }
 
@@ -610,6 +603,13 @@ fn pick(engine: &Engine, pool: &mut Pool, policy: Policy, now_ms: i64) -> Option
         let mut seen = 0;
         for db in 0..dbs {
             let mut picked = Vec::new();
+            // A full pool takes nothing below its worst: such a sample is not
+            // copied at all.
+            let floor = if pool.entries.len() == POOL_SIZE {
+                pool.entries.first().map_or(0, |c| c.idle)
+            } else {
+                0
+            };
             seen += sample_db(
                 engine,
                 pool,
@@ -619,10 +619,15 @@ fn pick(engine: &Engine, pool: &mut Pool, policy: Policy, now_ms: i64) -> Option
                 forced,
                 false,
                 &mut rng,
-                |n, key| picked.push((score(n), key.to_vec())),
+                |n, key| {
+                    let s = score(n);
+                    if s >= floor {
+                        picked.push((s, key.to_vec()));
+                    }
+                },
             );
             for (idle, key) in picked {
-                pool.insert(idle, db, &key);
+                pool.insert(idle, db, key);
             }
         }
         if seen > 0 || !pool.entries.is_empty() {
@@ -658,11 +663,12 @@ fn sample_db(
     rng: &mut impl Rng,
     mut f: impl FnMut(&crate::keyspace::Node, &[u8]),
 ) -> usize {
-    // The clock is read only for a db marked empty (sampling runs per eviction).
-    if !forced && pool.empty_until[db].is_some_and(|t| Instant::now() < t) {
+    // A db never used has no shards to look at (no clock read for it).
+    if !engine.keyspace.is_live(db) {
         return 0;
     }
-    if !engine.keyspace.is_live(db) {
+    // The clock is read only for a db marked empty (sampling runs per eviction).
+    if !forced && pool.empty_until[db].is_some_and(|t| Instant::now() < t) {
         return 0;
     }
     let start = rng.gen_range(0..SHARDS);
@@ -823,7 +829,7 @@ mod tests {
         let mut p = Pool::default();
         for i in 0..40u64 {
             let idle = (i * 7919) % 101;
-            p.insert(idle, 0, format!("k{i}").as_bytes());
+            p.insert(idle, 0, format!("k{i}").into_bytes());
         }
         assert_eq!(p.entries.len(), POOL_SIZE);
         assert!(p.entries.windows(2).all(|w| w[0].idle <= w[1].idle));
@@ -833,8 +839,8 @@ mod tests {
         assert_eq!(best, all[all.len() - POOL_SIZE..]);
         // The same key twice is one candidate.
         let mut q = Pool::default();
-        q.insert(5, 0, b"a");
-        q.insert(5, 0, b"a");
+        q.insert(5, 0, b"a".to_vec());
+        q.insert(5, 0, b"a".to_vec());
         assert_eq!(q.entries.len(), 1);
     }
 
