@@ -71,6 +71,16 @@ const BLOCK: usize = 16 * 1024;
 /// rounding, its shared-buffer header), for [`Mailbox::memory`].
 const LETTER_OVERHEAD: usize = 64;
 
+/// What `n` queue slots take.
+fn slot_bytes(n: usize) -> usize {
+    n * std::mem::size_of::<Letter>()
+}
+
+/// What the queue's own slots take.
+fn slots_memory(letters: &VecDeque<Letter>) -> usize {
+    slot_bytes(letters.capacity())
+}
+
 /// `pmessage`'s header after `*4` / `>4`.
 const PMESSAGE: &[u8] = b"4\r\n$8\r\npmessage\r\n";
 
@@ -187,13 +197,12 @@ impl Mailbox {
             }
             // The memory is counted before it is allocated: eviction, which
             // leaves a replica's output out, must never see it uncounted.
-            let slot = std::mem::size_of::<Letter>();
+            let slots = slots_memory(&letters);
             let grows = letters.len() == letters.capacity();
             if grows {
-                self.memory
-                    .fetch_add(letters.capacity().max(4) * slot, Relaxed);
+                // A full queue doubles (to at least 4 slots) on its next push.
+                self.memory.fetch_add(slots.max(slot_bytes(4)), Relaxed);
             }
-            let slots = letters.capacity();
             match (letter, letters.back_mut()) {
                 (Letter::Raw(b), Some(Letter::Block(block)))
                     if block.capacity() - block.len() >= b.len() =>
@@ -213,9 +222,9 @@ impl Mailbox {
             }
             if grows {
                 // Settle the estimate on what the queue really took.
-                let m = self.memory.load(Relaxed) - slots.max(4) * slot;
+                let m = self.memory.load(Relaxed) - slots.max(slot_bytes(4));
                 self.memory
-                    .store(m + (letters.capacity() - slots) * slot, Relaxed);
+                    .store(m + slots_memory(&letters) - slots, Relaxed);
             }
             self.bytes.store(queued + size, Relaxed);
             if self.counting.load(Relaxed) {
@@ -314,18 +323,7 @@ impl Mailbox {
 
     /// Moves every queued letter, in order, to the end of `out`.
     pub fn drain_into(&self, out: &mut bytes::BytesMut) {
-        if !self.has_mail() {
-            return;
-        }
-        let mut letters = self.letters.lock();
-        for l in letters.drain(..) {
-            l.write_to(out);
-        }
-        self.bytes.store(0, Relaxed);
-        self.count.store(0, Relaxed);
-        self.memory
-            .store(letters.capacity() * std::mem::size_of::<Letter>(), Relaxed);
-        self.unaccount();
+        self.drain_some(out, usize::MAX);
     }
 
     /// Moves queued letters, in order, to the end of `out` until it holds `max`
@@ -346,17 +344,18 @@ impl Mailbox {
                 l => l.len() + LETTER_OVERHEAD,
             };
         }
+        self.count.store(letters.len(), Relaxed);
         if letters.is_empty() {
             // Nothing left: the queue's slots are all that stays.
-            self.memory
-                .store(letters.capacity() * std::mem::size_of::<Letter>(), Relaxed);
-        } else {
-            let m = self.memory.load(Relaxed);
-            self.memory.store(m.saturating_sub(freed), Relaxed);
+            self.bytes.store(0, Relaxed);
+            self.memory.store(slots_memory(&letters), Relaxed);
+            self.unaccount();
+            return;
         }
+        let m = self.memory.load(Relaxed);
+        self.memory.store(m.saturating_sub(freed), Relaxed);
         self.bytes
             .store(self.bytes.load(Relaxed).saturating_sub(taken), Relaxed);
-        self.count.store(letters.len(), Relaxed);
         let counted = self.acct_bytes.load(Relaxed).min(taken);
         if counted > 0 {
             self.acct_bytes.fetch_sub(counted, Relaxed);

@@ -191,6 +191,11 @@ impl Backlog {
     }
 }
 
+/// A replica's output: its queued stream and what is taken out but not written.
+fn output_of(r: &Replica) -> usize {
+    r.handle.mailbox.memory() + r.handle.mem.obuf_cap.load(Relaxed)
+}
+
 /// The replication ids and the stream's position.
 pub struct Ids {
     /// master_replid.
@@ -607,12 +612,7 @@ impl Replicas {
     /// not written): INFO mem_clients_slaves without the clients' own structures,
     /// and what eviction does not count (Redis's freeMemoryGetNotCountedMemory).
     pub fn output_memory(&self) -> usize {
-        self.inner
-            .lock()
-            .list
-            .iter()
-            .map(|r| r.handle.mailbox.memory() + r.handle.mem.obuf_cap.load(Relaxed))
-            .sum()
+        self.inner.lock().list.iter().map(|r| output_of(r)).sum()
     }
 
     /// INFO mem_clients_slaves: the replicas' output and their connections.
@@ -622,8 +622,7 @@ impl Replicas {
             .list
             .iter()
             .map(|r| {
-                r.handle.mailbox.memory()
-                    + r.handle.mem.obuf_cap.load(Relaxed)
+                output_of(r)
                     + r.handle.qbuf.load(Relaxed)
                     + r.handle.qbuf_free.load(Relaxed)
                     + crate::client_mem::CLIENT_BASE

@@ -136,7 +136,12 @@ impl CommandStats {
     pub fn claim(&self) {
         let owned = self.stripes.len() - 1;
         let i = own_stripe(owned).unwrap_or(owned);
-        self.stripes[i].get_or_init(|| (0..self.commands).map(|_| Cell::default()).collect());
+        self.stripe(i);
+    }
+
+    /// Stripe `i`, allocated on first use.
+    fn stripe(&self, i: usize) -> &[Cell] {
+        self.stripes[i].get_or_init(|| (0..self.commands).map(|_| Cell::default()).collect())
     }
 
     /// The calling thread's cell for command `id`, and whether it owns it.
@@ -146,9 +151,7 @@ impl CommandStats {
             Some(i) => (i, true),
             None => (owned, false),
         };
-        let cells =
-            self.stripes[i].get_or_init(|| (0..self.commands).map(|_| Cell::default()).collect());
-        cells.get(id).map(|c| (c, own))
+        self.stripe(i).get(id).map(|c| (c, own))
     }
 
     /// A call of command `id` that ran for `ns`; `failed` if it replied an error;
