@@ -473,3 +473,143 @@ fn migrate_over_tls_with_tls_cluster() {
     assert!(r.starts_with("-IOERR"), "{r}");
     assert_eq!(show(&target.conn().run("EXISTS k")), ":0");
 }
+
+/// Runs openssl, which must succeed.
+fn openssl(args: &[&str]) {
+    let st = Command::new("openssl")
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(st.success(), "openssl {args:?}");
+}
+
+/// A v1 certificate for `cn` (`openssl x509 -req` without extensions, as
+/// Redis's gen-test-certs.sh makes `redis.crt`) signed by `ca`/`ca_key`.
+fn v1_cert(certs: &Certs, name: &str, ca: &str, ca_key: &str) {
+    let (key, csr, crt) = (
+        certs.path(&format!("{name}.key")),
+        certs.path(&format!("{name}.csr")),
+        certs.path(&format!("{name}.crt")),
+    );
+    openssl(&["genrsa", "-out", &key, "2048"]);
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        &key,
+        "-subj",
+        "/CN=Generic-cert",
+        "-out",
+        &csr,
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-sha256",
+        "-in",
+        &csr,
+        "-CA",
+        ca,
+        "-CAkey",
+        ca_key,
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        &crt,
+    ]);
+}
+
+/// OpenSSL accepts a peer's X.509 v1 certificate and webpki does not: ferrokv
+/// checks it against the CA itself. A client's v1 certificate (redis-cli
+/// --cert), a replica that presents its own v1 server certificate to its master
+/// (unit/tls "tls-cert-file is also used as a client cert if none specified"),
+/// and a master serving a v1 certificate are all accepted; a v1 certificate
+/// under the CA's name but signed by another key is not.
+#[test]
+fn v1_certificates_are_accepted_as_openssl_accepts_them() {
+    use ferrokv_tests::Kind;
+    let certs = Certs::new();
+    let (ca, ca_key) = (certs.path("ca.crt"), certs.path("ca.key"));
+    v1_cert(&certs, "v1", &ca, &ca_key);
+    // A CA of the same name with another key, and a v1 certificate it signs.
+    let (rogue_ca, rogue_key) = (certs.path("rogue-ca.crt"), certs.path("rogue-ca.key"));
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &rogue_key,
+        "-subj",
+        "/CN=ferrokv test CA",
+        "-days",
+        "2",
+        "-out",
+        &rogue_ca,
+    ]);
+    v1_cert(&certs, "rogue", &rogue_ca, &rogue_key);
+    let with_cert = |port: u16, name: &str| {
+        let out = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "--tls"])
+            .args(["--cacert", &ca])
+            .args(["--cert", &certs.path(&format!("{name}.crt"))])
+            .args(["--key", &certs.path(&format!("{name}.key"))])
+            .arg("PING")
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // Both as a master's and a replica's own certificate, and no client
+    // certificate files: the replica presents its server certificate.
+    let v1_server = |kind: Kind| -> (Server, u16) {
+        let tls = free_port();
+        let args = [
+            "--tls-port",
+            &tls.to_string(),
+            "--tls-cert-file",
+            &certs.path("v1.crt"),
+            "--tls-key-file",
+            &certs.path("v1.key"),
+            "--tls-ca-cert-file",
+            &ca,
+            "--tls-replication",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "0",
+        ];
+        (Server::start(kind, &args), tls)
+    };
+    let (master, m_tls) = v1_server(Kind::Ferrokv);
+    let (replica, _) = v1_server(Kind::Ferrokv);
+    assert_eq!(with_cert(m_tls, "v1"), "PONG");
+    assert_ne!(
+        with_cert(m_tls, "rogue"),
+        "PONG",
+        "a v1 certificate signed by another key"
+    );
+    // The same verdicts as redis-server (OpenSSL) gives them.
+    let (_redis, redis_tls) = v1_server(Kind::Redis);
+    assert_eq!(with_cert(redis_tls, "v1"), "PONG");
+    assert_ne!(with_cert(redis_tls, "rogue"), "PONG");
+    let mut m = master.conn();
+    let mut r = replica.conn();
+    assert_eq!(show(&m.run("SET k v")), "+OK");
+    assert_eq!(
+        show(&r.cmd(&["REPLICAOF", "127.0.0.1", &m_tls.to_string()])),
+        "+OK"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(show(&r.run("INFO replication")).contains("master_link_status:up")
+        && show(&r.run("GET k")) == "\"v\"")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the replica never synced over v1 certificates\n{}",
+            replica.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -263,8 +263,10 @@ const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 
 /// The TLS port: the same checks as TCP, then the handshake in the connection's
 /// own task (a slow handshake holds up nobody; it counts as a client meanwhile,
-/// as in Redis), then the same connection loop over the encrypted stream. A
-/// refusal is written after the handshake, where the client can read it.
+/// as in Redis), then the same connection loop over the encrypted stream. Past
+/// maxclients the connection is dropped before any handshake, as Redis drops it
+/// (its refusal is written before the handshake, so nothing reaches the client);
+/// protected mode's refusal is written after it, where the client can read it.
 async fn accept_tls(listener: TcpListener, state: Arc<ServerState>) {
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -280,6 +282,10 @@ async fn accept_tls(listener: TcpListener, state: Arc<ServerState>) {
             tracing::warn!("TLS connection refused: no TLS context for tls-auth-clients");
             continue;
         };
+        if too_many(&state) {
+            state.clients.rejected.fetch_add(1, Relaxed);
+            continue;
+        }
         if let Some(why) = refusal(&state, peer) {
             tokio::spawn(async move {
                 if let Ok(Ok(mut tls)) =

@@ -35,11 +35,15 @@
 //! certificate chain and, as in Redis (which never sets a host name to check),
 //! the name in it is not compared with the address dialled; the client
 //! certificate is `tls-client-cert-file`/`tls-client-key-file`, or the server's
-//! own when those are not set. webpki verifies X.509 v3 certificates only: a
-//! master serving a v1 certificate (OpenSSL still signs those) is refused, where
-//! OpenSSL would accept it.
+//! own when those are not set.
+//!
+//! webpki verifies X.509 v3 certificates only; OpenSSL still signs and accepts
+//! v1 ones, so a peer's v1 certificate (a client's, or a master's) that webpki
+//! refuses is checked in `v1_certs` instead, as OpenSSL would check it.
 
 use std::sync::Arc;
+
+mod v1_certs;
 
 use ferrokv_core::config::{Config, P};
 use parking_lot::RwLock;
@@ -140,9 +144,13 @@ pub fn peer_name(host: &str) -> rustls::pki_types::ServerName<'static> {
 }
 
 /// Verifies a peer's chain against the CA files but not the name in its
-/// certificate, as OpenSSL does for Redis, which sets no host to check.
+/// certificate, as OpenSSL does for Redis, which sets no host to check; a v1
+/// certificate webpki refuses is checked as OpenSSL checks it ([`v1_certs`]).
 #[derive(Debug)]
-struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
+struct ChainOnly {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    v1: V1Check,
+}
 
 impl rustls::client::danger::ServerCertVerifier for ChainOnly {
     fn verify_server_cert(
@@ -154,15 +162,22 @@ impl rustls::client::danger::ServerCertVerifier for ChainOnly {
         now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
         use rustls::CertificateError as E;
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
             // webpki checks the name only after the chain verified.
             Err(rustls::Error::InvalidCertificate(
                 E::NotValidForName | E::NotValidForNameContext { .. },
             )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
-            other => other,
+            Err(e) => self
+                .v1
+                .chain(end_entity, now, e)
+                .map(|()| rustls::client::danger::ServerCertVerified::assertion()),
+            ok => ok,
         }
     }
 
@@ -172,7 +187,8 @@ impl rustls::client::danger::ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        let r = self.inner.verify_tls12_signature(message, cert, dss);
+        self.v1.signature(r, message, cert, dss, false)
     }
 
     fn verify_tls13_signature(
@@ -181,11 +197,116 @@ impl rustls::client::danger::ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        let r = self.inner.verify_tls13_signature(message, cert, dss);
+        self.v1.signature(r, message, cert, dss, true)
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// webpki's client-certificate verifier, with v1 certificates checked as
+/// OpenSSL checks them ([`v1_certs`]).
+#[derive(Debug)]
+struct ClientChain {
+    inner: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    v1: V1Check,
+}
+
+impl rustls::server::danger::ClientCertVerifier for ClientChain {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        match self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)
+        {
+            Err(e) => self
+                .v1
+                .chain(end_entity, now, e)
+                .map(|()| rustls::server::danger::ClientCertVerified::assertion()),
+            ok => ok,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let r = self.inner.verify_tls12_signature(message, cert, dss);
+        self.v1.signature(r, message, cert, dss, false)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let r = self.inner.verify_tls13_signature(message, cert, dss);
+        self.v1.signature(r, message, cert, dss, true)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// What the v1 fallback of both verifiers needs: the CA certificates and the
+/// provider's signature algorithms.
+#[derive(Debug, Clone)]
+struct V1Check {
+    roots: Arc<RootCertStore>,
+    algs: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl V1Check {
+    /// After webpki refused `cert` with `refused`: Ok when it is a v1
+    /// certificate issued by a CA, else webpki's error (or the v1 check's).
+    fn chain(
+        &self,
+        cert: &CertificateDer<'_>,
+        now: rustls::pki_types::UnixTime,
+        refused: rustls::Error,
+    ) -> Result<(), rustls::Error> {
+        match v1_certs::parse(cert) {
+            Some(c) => v1_certs::verify_issued_by_ca(&c, &self.roots, &self.algs, now),
+            None => Err(refused),
+        }
+    }
+
+    /// webpki's verdict on a handshake signature, or for a v1 certificate
+    /// (which webpki cannot read) the v1 check's.
+    fn signature(
+        &self,
+        webpki: Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error>,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+        tls13: bool,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        match (webpki, v1_certs::parse(cert)) {
+            (Err(_), Some(c)) => v1_certs::verify_signature(&c, message, dss, &self.algs, tls13),
+            (r, _) => r,
+        }
     }
 }
 
@@ -239,14 +360,21 @@ fn build(cfg: &Config) -> Result<Contexts, String> {
         let builder = match verifier {
             None => builder.with_no_client_auth(),
             Some((roots, optional)) => {
-                let mut v = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
+                let mut v =
+                    WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone());
                 if optional {
                     v = v.allow_unauthenticated();
                 }
                 let v = v
                     .build()
                     .map_err(|e| format!("Failed to configure CA certificate(s): {e}"))?;
-                builder.with_client_cert_verifier(v)
+                builder.with_client_cert_verifier(Arc::new(ClientChain {
+                    inner: v,
+                    v1: V1Check {
+                        roots,
+                        algs: provider.signature_verification_algorithms,
+                    },
+                }))
             }
         };
         let mut conf = builder.with_cert_resolver(certified.clone());
@@ -342,7 +470,13 @@ fn client_config(
         .with_protocol_versions(versions)
         .map_err(|e| format!("Failed to configure TLS protocols: {e}"))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)))
+        .with_custom_certificate_verifier(Arc::new(ChainOnly {
+            inner: verifier,
+            v1: V1Check {
+                roots: roots.clone(),
+                algs: provider.signature_verification_algorithms,
+            },
+        }))
         .with_client_cert_resolver(mine);
     Ok(Arc::new(conf))
 }
