@@ -142,6 +142,15 @@ fn setuser_errors_and_descriptions() {
         d.line(bad);
     }
     d.check(&["ACL", "SETUSER", "has space", "on"]);
+    // A selector key pattern ending in `)` (found by the acl_rules fuzz target):
+    // its description cuts the selector there when read back, and both servers
+    // refuse that description alike.
+    d.check(&["ACL", "SETUSER", "paren", "(~a+set))"]);
+    check_normalised(&mut d, &["ACL", "GETUSER", "paren"]);
+    d.check(&[
+        "ACL", "SETUSER", "paren2", "off", "(~a+set)", "&*", "-@all)",
+    ]);
+    d.check(&["ACL", "DELUSER", "paren", "paren2"]);
     for u in [
         "u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9", "e1", "default", "nouser",
     ] {

@@ -148,7 +148,11 @@ pub(crate) fn start(t: &Target) -> Result<Server> {
     while Instant::now() < deadline {
         if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
             let mut buf = [0u8; 16];
-            if c.write_all(b"PING\r\n").is_ok() && c.read(&mut buf).is_ok_and(|n| n > 0) {
+            // +PONG, not -LOADING: a server answers while it loads its dataset.
+            if c.write_all(b"PING\r\n").is_ok()
+                && c.read(&mut buf)
+                    .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
+            {
                 return Ok(s);
             }
         }

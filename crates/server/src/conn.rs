@@ -265,6 +265,14 @@ where
             // The AOF holds this client's writes (fsynced with appendfsync always)
             // before it hears they were done.
             state.aof.before_reply(&engine, client.aof_offset).await;
+            // The write waits until every connection with input ready on this
+            // thread has run its batch (yield_now defers the task past the next
+            // poll of the I/O driver), as Redis writes its replies in beforeSleep
+            // after serving every readable client. Replies then leave in a burst:
+            // a client program serving many connections is woken once for many
+            // of them, not once per connection, and the sender pays for fewer
+            // wake-ups (one-INCR FCALL at pipeline 16: +15%).
+            tokio::task::yield_now().await;
             // While its socket is full, the client's next requests are still read
             // and run, their replies queued behind (as Redis keeps serving a
             // client that does not read); not while it is closing, held,

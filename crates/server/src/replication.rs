@@ -62,9 +62,13 @@ pub fn acks_arrived(st: &ServerState) {
 /// Whether writes are refused for want of good replicas (min-replicas-to-write),
 /// Redis's NOREPLICAS text.
 pub fn no_replicas(st: &ServerState) -> Option<String> {
+    use ferrokv_core::config::Named;
+    // Asked before every script and, while propagating, every write.
+    static MIN: Named = Named::new("min-replicas-to-write");
+    static LAG: Named = Named::new("min-replicas-max-lag");
     let cfg = &st.engine.config;
-    let min = cfg.int_named("min-replicas-to-write");
-    let lag = cfg.int_named("min-replicas-max-lag");
+    let min = cfg.int_of(&MIN);
+    let lag = cfg.int_of(&LAG);
     if min <= 0 || lag <= 0 || crate::replica_link::is_replica(st) {
         return None;
     }

@@ -10,7 +10,12 @@
 //! - the user's description (ACL GETUSER / ACL LIST) must be accepted again by
 //!   ACL SETUSER on a fresh user and describe the same user.
 //!
-//! Errors are fine; panics and a description that does not round-trip are bugs.
+//! Errors are fine; panics and a description that does not round-trip are bugs,
+//! except where Redis's own does not: a selector whose rule (a key pattern, a
+//! channel, a first argument) ends with `)` before its last is cut there when
+//! read back, by Redis as by ferrokv (`ACL SETUSER u "(~a) ~b)"` then ACL LIST
+//! shows `(~a) ~b) ...`, which ACL SETUSER and ACL LOAD refuse in redis-server
+//! 7.0.15 too), so users holding such a selector are left out of both checks.
 //!
 //! `cargo xtask fuzz` runs it (`cargo fuzz run acl_rules` from crates/core).
 #![no_main]
@@ -24,11 +29,23 @@ fn describe_all(acl: &Acl) -> Vec<u8> {
     file::render(acl)
 }
 
+/// Whether a selector of `u` (not its root) has a rule ending with `)` before
+/// its last: its description does not read back as the same selector, in Redis
+/// either (see above).
+fn ambiguous(u: &user::User) -> bool {
+    u.selectors.iter().skip(1).any(|s| {
+        let d = s.describe();
+        let words: Vec<&[u8]> = d.split(|&b| b == b' ').filter(|w| !w.is_empty()).collect();
+        words.iter().rev().skip(1).any(|w| w.ends_with(b")"))
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let pubsub_all = data.first().is_some_and(|b| b & 1 == 1);
 
     // The input as an ACL file.
-    if let Ok(users) = file::parse(data, "fuzz.acl", pubsub_all) {
+    let parsed = file::parse(data, "fuzz.acl", pubsub_all).ok();
+    if let Some(users) = parsed.filter(|users| !users.values().any(|u| ambiguous(u))) {
         let acl = Acl::new(&Config::default());
         acl.replace_all(users);
         let saved = describe_all(&acl);
@@ -65,7 +82,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    if let Some(u) = acl.get(b"fuzz") {
+    if let Some(u) = acl.get(b"fuzz").filter(|u| !ambiguous(u)) {
         let _ = u.flag_names().count();
         let desc = u.describe();
         let words = user::split_args(&desc).expect("a description splits");

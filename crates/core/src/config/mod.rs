@@ -564,6 +564,21 @@ impl std::fmt::Display for ObufLimits {
     }
 }
 
+/// A parameter read by name on a hot path: its index is looked up once.
+pub struct Named {
+    name: &'static str,
+    index: std::sync::OnceLock<Option<usize>>,
+}
+
+impl Named {
+    pub const fn new(name: &'static str) -> Named {
+        Named {
+            name,
+            index: std::sync::OnceLock::new(),
+        }
+    }
+}
+
 impl Config {
     /// Finds a parameter by name or alias (any case); the index is the one
     /// [`param`] takes.
@@ -609,8 +624,17 @@ impl Config {
         self.strings[p as usize].read().clone()
     }
 
+    /// The numeric value of a parameter without a [`P`] variant, its index found
+    /// by name the first time only (for hot paths; 0 for an unknown name).
+    pub fn int_of(&self, p: &Named) -> i64 {
+        p.index
+            .get_or_init(|| Self::find(p.name).map(|(i, _)| i))
+            .map_or(0, |i| self.numbers[i].load(Ordering::Relaxed))
+    }
+
     /// The numeric value of a parameter by name (accepted-only ones included; 0
-    /// for an unknown name). A linear search: not for hot paths.
+    /// for an unknown name). A hash of the name each time: see [`Config::int_of`]
+    /// for hot paths.
     pub fn int_named(&self, name: &str) -> i64 {
         Self::find(name).map_or(0, |(i, _)| self.numbers[i].load(Ordering::Relaxed))
     }
