@@ -379,3 +379,62 @@ fn publish_on_the_master_reaches_subscribers_of_the_replica() {
 fn wait_for(what: &str, ok: impl FnMut() -> bool) {
     ferrokv_tests::wait_until(what, Duration::from_secs(30), ok);
 }
+
+/// What a connection that ran SYNC or PSYNC gets for a command that produces a
+/// reply: Redis disconnects it (the replication link carries no replies) and
+/// logs why; a keyspace command is refused first ("Replica can't interact with
+/// the keyspace", an unexpected error reply). A PSYNC whose offset is not a
+/// number is refused without a sync. Both servers, same outcome.
+fn replica_reply_rules(kind: Kind) {
+    use std::io::{Read, Write};
+    let s = Server::start(kind, &["--repl-diskless-sync", "no"]);
+    for (sync, cmd, name) in [
+        ("SYNC\r\n", "PING\r\n", "ping"),
+        ("PSYNC replicationid -1\r\n", "GET foo\r\n", "get"),
+        (
+            "PSYNC replicationid -1\r\n",
+            "SLOWLOG GET\r\n",
+            "slowlog|get",
+        ),
+    ] {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        c.write_all(sync.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        c.write_all(cmd.as_bytes()).unwrap();
+        // The RDB (or nothing) and then the end of the connection, not a reply.
+        let mut got = Vec::new();
+        let _ = c.read_to_end(&mut got);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let line = format!("Replica generated a reply to command '{name}', disconnecting it");
+        while !s.log().contains(&line) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{kind:?}: no {line:?}\n{}",
+                s.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    assert!(
+        s.log().contains("This master is sending an error to its replica: 'Replica can't interact with the keyspace' after processing the command 'get'"),
+        "{kind:?}\n{}",
+        s.log()
+    );
+    let mut c = s.conn();
+    assert_eq!(stat(&s, "unexpected_error_replies"), 1);
+    assert_eq!(
+        show(&c.cmd(&["PSYNC", "replicationid", "offset_str"])),
+        "-ERR value is not an integer or out of range"
+    );
+    assert!(s
+        .log()
+        .contains("asks for synchronization but with a wrong offset"));
+    assert_eq!(show(&c.run("PING")), "+PONG");
+}
+
+#[test]
+fn a_replica_that_sends_a_command_with_a_reply_is_disconnected_like_redis() {
+    replica_reply_rules(Kind::Redis);
+    replica_reply_rules(Kind::Ferrokv);
+}

@@ -337,6 +337,9 @@ where
             let Some((c, reply)) =
                 wait_blocked(&mut stream, &state, &handle, &mut input, client, req, args).await
             else {
+                // Gone with its wait; a blocked client never ran SYNC, so the
+                // replica hand-off below finds nothing for this stand-in.
+                client = Client::new(handle.id, false);
                 break;
             };
             client = c;
@@ -355,7 +358,8 @@ where
         engine.watches.forget_client(handle.id);
     }
     // A connection that ran SYNC goes on as a replica.
-    crate::replica::serve_if_replica(&mut stream, &state, &handle).await;
+    let unread = std::mem::take(&mut input);
+    crate::replica::serve_if_replica(&mut stream, &state, &handle, &mut client, unread).await;
     if monitoring {
         state.monitors.remove(&engine, handle.id);
     }

@@ -28,8 +28,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::{Bytes, BytesMut};
 use ferrokv_core::commands::{CommandDef, Locks};
 use ferrokv_core::ctx::Ctx;
-use ferrokv_core::{CmdError, CmdResult};
-use ferrokv_resp::{RequestLimits, RequestParser};
+use ferrokv_core::{Client, CmdError, CmdResult};
+use ferrokv_resp::{ReplyBuf, RequestLimits, RequestParser};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -769,12 +769,23 @@ fn psync(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         ));
     }
     let replid = String::from_utf8_lossy(args[1]).into_owned();
-    let offset = ferrokv_core::args::parse_i64(args[2]).unwrap_or(-1);
     if st.failover.active() {
         return Err(CmdError::Raw(
             "NOMASTERLINK Can't SYNC while failing over".into(),
         ));
     }
+    // Redis checks the offset after logging the request, and refuses the whole
+    // PSYNC (it used to start a full sync and reply an error as well).
+    let Some(offset) = ferrokv_core::args::parse_i64(args[2]) else {
+        let addr = st
+            .clients
+            .get(ctx.client.id)
+            .map(|h| h.addr.clone())
+            .unwrap_or_default();
+        tracing::info!("Replica {addr} asks for synchronization");
+        tracing::warn!("Replica {addr} asks for synchronization but with a wrong offset");
+        return Err(CmdError::NotInteger);
+    };
     st.replicas
         .handoff
         .lock()
@@ -793,8 +804,15 @@ enum Start {
 
 /// After the command loop of a connection ends: if it ran SYNC or PSYNC, it
 /// serves the replica stream until the peer closes or it is killed.
-pub async fn serve_if_replica<S>(stream: &mut S, st: &Arc<ServerState>, handle: &Arc<ClientHandle>)
-where
+/// `client` is the connection's client (its user and db), `input` what it sent
+/// after SYNC/PSYNC and was not run yet.
+pub async fn serve_if_replica<S>(
+    stream: &mut S,
+    st: &Arc<ServerState>,
+    handle: &Arc<ClientHandle>,
+    client: &mut Client,
+    input: BytesMut,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let conf = st.replicas.confs.lock().remove(&handle.id);
@@ -872,7 +890,7 @@ where
             }
         }
     }
-    stream_loop(stream, st, &replica, wait_ack).await;
+    stream_loop(stream, st, &replica, client, input, wait_ack).await;
     st.replicas.detach(handle.id);
     tracing::info!("Connection with replica {} lost.", replica.ip());
 }
@@ -1185,14 +1203,17 @@ async fn stream_loop<S>(
     stream: &mut S,
     st: &Arc<ServerState>,
     replica: &Arc<Replica>,
+    client: &mut Client,
+    mut input: BytesMut,
     mut wait_ack: bool,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let handle = &replica.handle;
-    let mut input = BytesMut::with_capacity(1024);
     let mut parser = RequestParser::new(RequestLimits::default());
     let mut out = BytesMut::new();
+    // What it sent right after SYNC/PSYNC runs first.
+    let mut pending = !input.is_empty();
     loop {
         // A wake-up is kept until waited for: a post between the drain and the
         // wait is not missed.
@@ -1230,6 +1251,13 @@ async fn stream_loop<S>(
         if handle.mailbox.closing() {
             break;
         }
+        if std::mem::take(&mut pending) {
+            match run_replica_input(st, replica, client, &mut parser, &mut input) {
+                Some(acked) => wait_ack &= !acked,
+                None => break,
+            }
+            continue;
+        }
         tokio::select! {
             _ = handle.mailbox.wait(), if !wait_ack => {
                 // Let the connections that are running commands post theirs
@@ -1253,27 +1281,69 @@ async fn stream_loop<S>(
                 if !matches!(r, Ok(n) if n > 0) {
                     break;
                 }
-                let mut off = 0;
-                while let Ok(Some(len)) = parser.parse(&input[off..]) {
-                    let chunk = &input[off..off + len];
-                    let args: Vec<&[u8]> = parser.args(chunk).collect();
-                    if on_replica_command(st, replica, &args) {
-                        wait_ack = false;
-                    }
-                    off += len;
-                }
-                bytes::Buf::advance(&mut input, off);
-                // A replica only sends short REPLCONFs: an endless request ends it.
-                if input.len() > 1 << 20 {
-                    break;
+                match run_replica_input(st, replica, client, &mut parser, &mut input) {
+                    Some(acked) => wait_ack &= !acked,
+                    None => break,
                 }
             }
         }
     }
 }
 
-/// Handles what a replica sent; returns whether it was an ACK.
-fn on_replica_command(st: &ServerState, replica: &Replica, args: &[&[u8]]) -> bool {
+/// Runs the complete requests of `input` a replica sent. `None` when the replica
+/// is to be disconnected; else whether one of them was an ACK.
+fn run_replica_input(
+    st: &ServerState,
+    replica: &Replica,
+    client: &mut Client,
+    parser: &mut RequestParser,
+    input: &mut BytesMut,
+) -> Option<bool> {
+    let mut off = 0;
+    let mut acked = false;
+    let mut keep = true;
+    while let Ok(Some(len)) = parser.parse(&input[off..]) {
+        let chunk = &input[off..off + len];
+        let args: Vec<&[u8]> = parser.args(chunk).collect();
+        off += len;
+        if args.is_empty() {
+            continue;
+        }
+        match on_replica_command(st, replica, client, &args) {
+            FromReplica::Ack => acked = true,
+            FromReplica::Quiet => {}
+            FromReplica::Replied => {
+                keep = false;
+                break;
+            }
+        }
+    }
+    bytes::Buf::advance(input, off);
+    // A replica only sends short REPLCONFs: an endless request ends it.
+    (keep && input.len() <= 1 << 20).then_some(acked)
+}
+
+/// What a request from a replica led to.
+enum FromReplica {
+    /// REPLCONF ACK.
+    Ack,
+    /// A command that replies nothing (REPLCONF GETACK, ...).
+    Quiet,
+    /// A reply: the replica is disconnected.
+    Replied,
+}
+
+/// Handles what a replica sent. Replicas send REPLCONF ACK; anything else runs
+/// as in Redis, where a replica's command that touches the keyspace is refused
+/// ("Replica can't interact with the keyspace") and a command that produces any
+/// reply has the replica disconnected (the replication link carries no replies),
+/// with Redis's log lines.
+fn on_replica_command(
+    st: &ServerState,
+    replica: &Replica,
+    client: &mut Client,
+    args: &[&[u8]],
+) -> FromReplica {
     if args.len() >= 3 && is_kw(args[0], "replconf") && is_kw(args[1], "ack") {
         if let Some(off) = ferrokv_core::args::parse_i64(args[2]) {
             let off = off.max(0) as u64;
@@ -1282,10 +1352,43 @@ fn on_replica_command(st: &ServerState, replica: &Replica, args: &[&[u8]]) -> bo
             }
             replica.ack_time.store(unix_secs(), Relaxed);
             crate::replication::acks_arrived(st);
-            return true;
         }
+        return FromReplica::Ack;
     }
-    false
+    use ferrokv_core::commands::meta::Flags;
+    let cmd = st.engine.resolve(args).ok();
+    let name = cmd.map_or("<unknown>".to_string(), |c| c.meta.name.clone());
+    let touches_keys = cmd.is_some_and(|c| {
+        let f = c.meta.flags;
+        f.has(Flags::WRITE) || f.has(Flags::READONLY) || f.has(Flags::MAY_REPLICATE)
+    });
+    let mut out = ReplyBuf::new(client.proto);
+    if touches_keys {
+        out.error("ERR Replica can't interact with the keyspace");
+    } else {
+        st.engine.execute(client, args, &mut out, st);
+    }
+    let reply = out.as_bytes();
+    if reply.is_empty() {
+        return FromReplica::Quiet;
+    }
+    let handle = &replica.handle;
+    tracing::warn!(
+        "Replica generated a reply to command '{name}', disconnecting it: {}",
+        handle.describe()
+    );
+    if reply[0] == b'-' {
+        st.unexpected_error_replies.fetch_add(1, Relaxed);
+        // Redis logs the error as the command gave it, without the "ERR " its
+        // reply adds in front.
+        let text = String::from_utf8_lossy(&reply[1..reply.len().min(4097)]);
+        let text = text.trim_end_matches(['\r', '\n']);
+        tracing::warn!(
+            "== CRITICAL == This master is sending an error to its replica: '{}' after processing the command '{name}'",
+            text.strip_prefix("ERR ").unwrap_or(text)
+        );
+    }
+    FromReplica::Replied
 }
 
 #[cfg(test)]

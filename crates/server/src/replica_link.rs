@@ -713,7 +713,9 @@ async fn receive_rdb(st: &Arc<ServerState>, c: &mut Conn) -> IoResult<()> {
 
 /// A command of the master's stream failed here: Redis's "== CRITICAL ==" line
 /// (the reply is not sent; the datasets may now differ).
-fn log_error_to_master(engine: &ferrokv_core::Engine, args: &[&[u8]], reply: &[u8]) {
+fn log_error_to_master(st: &ServerState, args: &[&[u8]], reply: &[u8]) {
+    st.unexpected_error_replies.fetch_add(1, Relaxed);
+    let engine = &st.engine;
     let text = String::from_utf8_lossy(&reply[1..reply.len().min(4097)]);
     let text = text.trim_end_matches(['\r', '\n']);
     let name = match engine.resolve(args) {
@@ -781,7 +783,7 @@ async fn follow(
                     } else if !args[0].eq_ignore_ascii_case(b"ping") {
                         engine.execute(&mut client, &args, &mut out, &**st);
                         if out.as_bytes().first() == Some(&b'-') {
-                            log_error_to_master(&engine, &args, out.as_bytes());
+                            log_error_to_master(st, &args, out.as_bytes());
                         }
                         out.buffer_mut().clear();
                         client.block = None;

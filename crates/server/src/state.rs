@@ -49,6 +49,9 @@ pub struct ServerState {
     pub reads: AtomicU64,
     /// Socket writes.
     pub writes: AtomicU64,
+    /// Errors sent to a replica or by a replica to its master (Redis's
+    /// stat_unexpected_error_replies): each is logged as "== CRITICAL ==".
+    pub unexpected_error_replies: AtomicU64,
     /// Largest query buffer seen recently.
     pub max_input_buffer: AtomicU64,
     /// Set when a shutdown has succeeded and the process exits: background
@@ -122,6 +125,7 @@ impl ServerState {
             net_output: AtomicU64::new(0),
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            unexpected_error_replies: AtomicU64::new(0),
             max_input_buffer: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
@@ -153,6 +157,7 @@ impl ServerState {
             &self.net_output,
             &self.reads,
             &self.writes,
+            &self.unexpected_error_replies,
         ] {
             c.store(0, Relaxed);
         }
