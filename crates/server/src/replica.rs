@@ -811,7 +811,7 @@ pub async fn serve_if_replica<S>(
     st: &Arc<ServerState>,
     handle: &Arc<ClientHandle>,
     client: &mut Client,
-    input: BytesMut,
+    mut input: BytesMut,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -882,7 +882,17 @@ pub async fn serve_if_replica<S>(
     };
     let mut wait_ack = false;
     if let Start::Full = start {
-        match full_sync(stream, st, &replica, is_psync, backlog_size).await {
+        match full_sync(
+            stream,
+            st,
+            &replica,
+            is_psync,
+            backlog_size,
+            client,
+            &mut input,
+        )
+        .await
+        {
             Some(eof_form) => wait_ack = eof_form,
             None => {
                 st.replicas.detach(handle.id);
@@ -1036,16 +1046,24 @@ async fn run_sync_job(st: Arc<ServerState>, job: Arc<SyncJob>, backlog_size: usi
 
 /// The full synchronization: waits repl-diskless-sync-delay (diskless), takes the
 /// RDB with the replica attached at its instant, sends the header and the RDB.
+/// What the replica sends meanwhile is handled as in the stream (`client`,
+/// `input`): Redis serves a replica's commands while its RDB is produced.
 async fn full_sync<S>(
     stream: &mut S,
     st: &Arc<ServerState>,
     replica: &Arc<Replica>,
     is_psync: bool,
     backlog_size: usize,
+    client: &mut Client,
+    input: &mut BytesMut,
 ) -> Option<bool>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let mut parser = RequestParser::new(RequestLimits::default());
+    if !input.is_empty() {
+        run_replica_input(st, replica, client, &mut parser, input)?;
+    }
     st.replicas.sync_full.fetch_add(1, Relaxed);
     let diskless = replica.conf.eof && st.engine.config.int_named("repl-diskless-sync") != 0;
     if let Some(functions) = replica.conf.filter {
@@ -1057,7 +1075,10 @@ where
     let job = join_sync_job(st, replica, diskless, backlog_size);
     let mut phase = job.phase.subscribe();
     let mut header_sent = false;
-    let mut keepalive = tokio::time::interval(Duration::from_secs(1));
+    // The first newline a second from now (as Redis's cron): a sync that starts
+    // at once answers +FULLRESYNC before anything else.
+    let second = Duration::from_secs(1);
+    let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + second, second);
     let payload = loop {
         let now = *phase.borrow_and_update();
         match now {
@@ -1100,6 +1121,12 @@ where
                 }
             }
             _ = replica.handle.mailbox.wait_closed() => return None,
+            r = stream.read_buf(input) => {
+                if !matches!(r, Ok(n) if n > 0) {
+                    return None;
+                }
+                run_replica_input(st, replica, client, &mut parser, input)?;
+            }
         }
     };
     let mut head = Vec::new();
