@@ -158,7 +158,7 @@ fn setuser(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 
 fn selector_fields(ctx: &mut Ctx<'_, '_>, s: &Selector) {
     ctx.out.bulk(b"commands");
-    ctx.out.bulk(s.describe_commands().as_bytes());
+    ctx.out.bulk(&s.describe_commands());
     ctx.out.bulk(b"keys");
     ctx.out.bulk(&s.describe_keys());
     ctx.out.bulk(b"channels");

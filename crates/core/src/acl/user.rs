@@ -328,15 +328,15 @@ impl Selector {
     /// The command rules that rebuild this selector's bitmap (Redis 7.0's
     /// ACLDescribeSelectorCommandRules): `+@all` or `-@all`, then the categories
     /// that fit best, then single commands.
-    pub fn describe_commands(&self) -> String {
+    pub fn describe_commands(&self) -> Vec<u8> {
         let t = table();
         let additive = !self.future_commands();
         let mut fake = Selector::new(false, false);
-        let mut rules = String::new();
+        let mut rules = Vec::new();
         if additive {
-            rules.push_str("-@all ");
+            rules.extend_from_slice(b"-@all ");
         } else {
-            rules.push_str("+@all ");
+            rules.extend_from_slice(b"+@all ");
             fake.all_commands(true);
         }
         let mut temp = Selector::new(false, false);
@@ -368,9 +368,9 @@ impl Selector {
             let cat = Category::ALL[j];
             fake.category(cat, additive);
             temp.category(cat, !additive);
-            rules.push_str(if additive { "+@" } else { "-@" });
-            rules.push_str(cat.name());
-            rules.push(' ');
+            rules.extend_from_slice(if additive { b"+@" } else { b"-@" });
+            rules.extend_from_slice(cat.name().as_bytes());
+            rules.push(b' ');
             applied[j] = true;
         }
         for &top in &t.top {
@@ -381,11 +381,12 @@ impl Selector {
             if !self.bit(top) {
                 if let Some((_, args)) = self.firstargs.iter().find(|(c, _)| *c == top) {
                     for a in args {
-                        rules.push('+');
-                        rules.push_str(&t.cmds[top].name);
-                        rules.push('|');
-                        rules.push_str(&String::from_utf8_lossy(a));
-                        rules.push(' ');
+                        rules.push(b'+');
+                        rules.extend_from_slice(t.cmds[top].name.as_bytes());
+                        rules.push(b'|');
+                        // The argument's own bytes, as Redis writes its sds.
+                        rules.extend_from_slice(a);
+                        rules.push(b' ');
                     }
                 }
             }
@@ -394,12 +395,12 @@ impl Selector {
         rules
     }
 
-    fn describe_single(&self, fake: &mut Selector, id: usize, rules: &mut String) {
+    fn describe_single(&self, fake: &mut Selector, id: usize, rules: &mut Vec<u8>) {
         let user = self.bit(id);
         if user != fake.bit(id) {
-            rules.push(if user { '+' } else { '-' });
-            rules.push_str(&table().cmds[id].name);
-            rules.push(' ');
+            rules.push(if user { b'+' } else { b'-' });
+            rules.extend_from_slice(table().cmds[id].name.as_bytes());
+            rules.push(b' ');
             fake.change(id, user);
         }
     }
@@ -456,7 +457,7 @@ impl Selector {
                 out.push(b' ');
             }
         }
-        out.extend_from_slice(self.describe_commands().as_bytes());
+        out.extend_from_slice(&self.describe_commands());
         out
     }
 }
