@@ -162,8 +162,13 @@ fn cycle(
     for (w, count) in acked.iter().enumerate() {
         let acked = *count.lock().unwrap();
         let key = format!("log:{cycle}:{w}");
-        let Frame::Array(items) = c.cmd(&["LRANGE", &key, "0", "-1"]) else {
-            panic!("LRANGE {key}")
+        let items = match c.cmd(&["LRANGE", &key, "0", "-1"]) {
+            Frame::Array(items) => items,
+            other => panic!(
+                "{kind:?} {policy} {how:?}: LRANGE {key} -> {}\n{}",
+                show(&other),
+                s.log()
+            ),
         };
         let found: Vec<String> = items.iter().map(show).collect();
         for (i, item) in found.iter().enumerate() {

@@ -229,7 +229,12 @@ mod tests {
     #[test]
     fn first_args_keep_their_bytes_in_the_description() {
         let mut u = User::new(b"u", false);
-        for op in [&b"-@all"[..], b"+select|0\xff)x", b"+select|0\xf4)x", b"+select|0\xff)x"] {
+        for op in [
+            &b"-@all"[..],
+            b"+select|0\xff)x",
+            b"+select|0\xf4)x",
+            b"+select|0\xff)x",
+        ] {
             u.apply(op, false).expect("valid rule");
         }
         let desc = u.describe();
