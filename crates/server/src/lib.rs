@@ -346,6 +346,13 @@ pub fn run(opts: Options) -> i32 {
     }
     let exit_state = state.clone();
     let code = rt.block_on(async move {
+        // LOADING before the first client can be served: with several worker
+        // threads a connection accepted at once could otherwise run a command
+        // (PING answered +PONG) before the load begins, and the next get -LOADING.
+        engine
+            .gates
+            .loading
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         listen::start(state.clone(), listeners);
         if !load_dataset(&state).await {
             return 1;
