@@ -143,6 +143,37 @@ pub fn peer_name(host: &str) -> rustls::pki_types::ServerName<'static> {
     })
 }
 
+/// The handshake-signature methods both verifiers share (rustls names them the
+/// same in its server- and client-side traits): webpki's verdict, or for a v1
+/// certificate the v1 check's.
+macro_rules! signature_methods {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            let r = self.inner.verify_tls12_signature(message, cert, dss);
+            self.v1.signature(r, message, cert, dss, false)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            let r = self.inner.verify_tls13_signature(message, cert, dss);
+            self.v1.signature(r, message, cert, dss, true)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.inner.supported_verify_schemes()
+        }
+    };
+}
+
 /// Verifies a peer's chain against the CA files but not the name in its
 /// certificate, as OpenSSL does for Redis, which sets no host to check; a v1
 /// certificate webpki refuses is checked as OpenSSL checks it ([`v1_certs`]).
@@ -181,29 +212,7 @@ impl rustls::client::danger::ServerCertVerifier for ChainOnly {
         }
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        let r = self.inner.verify_tls12_signature(message, cert, dss);
-        self.v1.signature(r, message, cert, dss, false)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        let r = self.inner.verify_tls13_signature(message, cert, dss);
-        self.v1.signature(r, message, cert, dss, true)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
+    signature_methods!();
 }
 
 /// webpki's client-certificate verifier, with v1 certificates checked as
@@ -245,29 +254,7 @@ impl rustls::server::danger::ClientCertVerifier for ClientChain {
         }
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        let r = self.inner.verify_tls12_signature(message, cert, dss);
-        self.v1.signature(r, message, cert, dss, false)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        let r = self.inner.verify_tls13_signature(message, cert, dss);
-        self.v1.signature(r, message, cert, dss, true)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
+    signature_methods!();
 }
 
 /// What the v1 fallback of both verifiers needs: the CA certificates and the
