@@ -199,6 +199,9 @@ pub struct Eviction {
     wake_cv: Condvar,
     /// Set while a background run is wanted (Redis's isEvictionProcRunning).
     pub background: AtomicBool,
+    /// Set after a command that allocated much: the next admission, on whichever
+    /// thread, measures again.
+    remeasure: AtomicBool,
 }
 
 impl Default for Eviction {
@@ -219,6 +222,7 @@ impl Default for Eviction {
             wake: Mutex::new(false),
             wake_cv: Condvar::new(),
             background: AtomicBool::new(false),
+            remeasure: AtomicBool::new(false),
         }
     }
 }
@@ -251,6 +255,16 @@ impl Eviction {
         })
     }
 
+    /// Called after each command: one that allocated much (SETBIT far out, a big
+    /// SET) has the next admission measure, as Redis's counter would show it.
+    /// Checked here, not only at the next admission of this thread: the
+    /// client's next command may run on another worker thread.
+    pub fn after_command(&self, limit: i64) {
+        if limit > 0 && self.thread_grew(limit as u64) && !self.remeasure.load(Relaxed) {
+            self.remeasure.store(true, Relaxed);
+        }
+    }
+
     fn now_ns(&self) -> u64 {
         (self.origin.elapsed().as_nanos() as u64).max(1)
     }
@@ -264,7 +278,9 @@ impl Eviction {
         // A thread that allocated much since it last looked (SETBIT far out, a
         // big SET) measures now: the next admission must see it, as Redis's
         // counter would. One read of a thread-local counter.
-        let fresh = fresh || self.thread_grew(limit);
+        let fresh = fresh
+            || self.thread_grew(limit)
+            || (self.remeasure.load(Relaxed) && self.remeasure.swap(false, Relaxed));
         if !fresh
             && !CHECK_CLOCK.with(|c| {
                 // Reading the clock costs more than the rest of the check on some

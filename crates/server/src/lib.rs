@@ -422,7 +422,11 @@ async fn load_dataset(state: &Arc<ServerState>) -> bool {
         }
         tracing::warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
     };
-    engine.gates.loading.store(false, Relaxed);
+    // A failed load leaves the gate set: the process exits, and until it does a
+    // client must not see an empty dataset served (PING answered +PONG).
+    if matches!(result, Ok(Ok(()))) {
+        engine.gates.loading.store(false, Relaxed);
+    }
     match result {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
