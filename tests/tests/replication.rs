@@ -438,3 +438,175 @@ fn a_replica_that_sends_a_command_with_a_reply_is_disconnected_like_redis() {
     replica_reply_rules(Kind::Redis);
     replica_reply_rules(Kind::Ferrokv);
 }
+
+/// What a `repl-diskless-load swapdb` replica shows during and after a full
+/// sync of the same history (the replication id matches): `async_loading:1`,
+/// the old keys and functions still served, REPLICAOF and CONFIG SET appendonly
+/// refused with -LOADING; a transfer cut short keeps the old dataset; a complete
+/// one swaps in the master's keys and functions. Redis's integration/replication
+/// "Diskless load swapdb (async_loading)" tests, shortened.
+fn swapdb_async_loading(kind: Kind) -> Vec<String> {
+    let master = Server::start(
+        kind,
+        &[
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "0",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    // The replica answers while it loads every 100 kB (Redis's default: 2 MB).
+    let replica = Server::start(
+        kind,
+        &[
+            "--repl-diskless-load",
+            "swapdb",
+            "--replica-read-only",
+            "no",
+            "--loading-process-events-interval-bytes",
+            "100000",
+        ],
+    );
+    let (mut m, mut r) = (master.conn(), replica.conn());
+    let mut seen = Vec::new();
+    let mut note = |what: &str, f: Frame| seen.push(format!("{what}: {}", show(&f)));
+    r.run(&format!("REPLICAOF 127.0.0.1 {}", master.port));
+    wait_synced(&master, &replica);
+    // Values big enough that each key leaves the saver's buffer at once (Redis's
+    // child writes the pipe 16 KiB at a time, ferrokv's saver 64 KiB), and not
+    // compressed to nothing.
+    assert_eq!(show(&m.run("DEBUG POPULATE 100 master 100000")), "+OK");
+    m.run("CONFIG SET rdbcompression no");
+    wait_synced(&master, &replica);
+    r.run("SET mykey myvalue");
+    let lib = |v: &str| {
+        format!("#!lua name=test\nredis.register_function('test', function() return '{v}' end)")
+    };
+    r.cmd(&["FUNCTION", "LOAD", &lib("hello1")]);
+    m.cmd(&["FUNCTION", "LOAD", &lib("hello2")]);
+    wait_synced(&master, &replica);
+    // The replica's own function again (the master's replaced it).
+    r.cmd(&["FUNCTION", "LOAD", "REPLACE", &lib("hello1")]);
+    // A full sync of the same history: the backlog no longer has the offset.
+    m.run("CONFIG SET rdb-key-save-delay 50000");
+    m.run("MULTI");
+    m.run("CLIENT KILL TYPE replica");
+    m.run("CONFIG SET repl-backlog-size 16384");
+    for i in 0..10 {
+        m.cmd(&["SET", &format!("filler{i}"), &"A".repeat(16384)]);
+    }
+    m.run("EXEC");
+    let async_loading = |r: &mut Conn| field(&info(r, "persistence"), "async_loading");
+    wait_for("async_loading", || {
+        async_loading(&mut r).as_deref() == Some("1")
+    });
+    note(
+        "loading",
+        Frame::Bulk(
+            field(&info(&mut r, "persistence"), "loading")
+                .unwrap()
+                .into(),
+        ),
+    );
+    note("GET mykey", r.run("GET mykey"));
+    note("FCALL", r.run("FCALL test 0"));
+    note("DBSIZE", r.run("DBSIZE"));
+    note("CONFIG SET appendonly", r.run("CONFIG SET appendonly no"));
+    note("REPLICAOF", r.run("REPLICAOF NO ONE"));
+    note(
+        "async_loading",
+        Frame::Bulk(async_loading(&mut r).unwrap().into()),
+    );
+    // Cut short: the old dataset stays.
+    m.run("CONFIG SET repl-diskless-sync-delay 5");
+    m.run("CLIENT KILL TYPE replica");
+    wait_for("the end of async_loading", || {
+        async_loading(&mut r).as_deref() == Some("0")
+    });
+    note("GET mykey after the cut", r.run("GET mykey"));
+    note("FCALL after the cut", r.run("FCALL test 0"));
+    note("DBSIZE after the cut", r.run("DBSIZE"));
+    // Complete: the master's dataset and functions.
+    m.run("CONFIG SET rdb-key-save-delay 0");
+    m.run("CONFIG SET repl-diskless-sync-delay 0");
+    wait_synced(&master, &replica);
+    note("GET mykey after the swap", r.run("GET mykey"));
+    note("FCALL after the swap", r.run("FCALL test 0"));
+    note("DBSIZE after the swap", r.run("DBSIZE"));
+    assert!(
+        replica.log().contains("Loading DB in memory"),
+        "{kind:?}\n{}",
+        replica.log()
+    );
+    seen
+}
+
+#[test]
+fn swapdb_diskless_load_serves_the_old_dataset_like_redis() {
+    let ours = swapdb_async_loading(Kind::Ferrokv);
+    let theirs = swapdb_async_loading(Kind::Redis);
+    assert_eq!(ours, theirs);
+    assert!(
+        theirs.contains(&"GET mykey after the swap: NullBulk".to_string()),
+        "{theirs:?}"
+    );
+}
+
+/// `on-empty-db` on an empty replica loads the stream as it comes (`loading:1`
+/// during the transfer); a transfer cut short logs Redis's short-read line and
+/// leaves nothing half-loaded; the next sync completes.
+fn on_empty_db_short_read(kind: Kind) -> Vec<String> {
+    let master = Server::start(
+        kind,
+        &[
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "0",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let replica = Server::start(
+        kind,
+        &[
+            "--repl-diskless-load",
+            "on-empty-db",
+            "--loading-process-events-interval-bytes",
+            "100000",
+        ],
+    );
+    let (mut m, mut r) = (master.conn(), replica.conn());
+    assert_eq!(show(&m.run("DEBUG POPULATE 100 key 100000")), "+OK");
+    m.run("CONFIG SET rdbcompression no");
+    m.run("CONFIG SET rdb-key-save-delay 50000");
+    r.run(&format!("REPLICAOF 127.0.0.1 {}", master.port));
+    let loading = |r: &mut Conn| field(&info(r, "persistence"), "loading");
+    wait_for("loading", || loading(&mut r).as_deref() == Some("1"));
+    let mut seen = vec![format!("PING while loading: {}", show(&r.run("PING")))];
+    m.run("CONFIG SET repl-diskless-sync-delay 5");
+    m.run("CLIENT KILL TYPE replica");
+    wait_for("the end of loading", || {
+        loading(&mut r).as_deref() == Some("0")
+    });
+    seen.push(format!("DBSIZE after the cut: {}", show(&r.run("DBSIZE"))));
+    m.run("CONFIG SET rdb-key-save-delay 0");
+    m.run("CONFIG SET repl-diskless-sync-delay 0");
+    wait_synced(&master, &replica);
+    seen.push(format!("DBSIZE after the sync: {}", show(&r.run("DBSIZE"))));
+    wait_for("the short-read line", || {
+        replica
+            .log()
+            .contains("Internal error in RDB reading offset")
+    });
+    seen
+}
+
+#[test]
+fn on_empty_db_diskless_load_survives_a_short_read_like_redis() {
+    let ours = on_empty_db_short_read(Kind::Ferrokv);
+    let theirs = on_empty_db_short_read(Kind::Redis);
+    assert_eq!(ours, theirs);
+}

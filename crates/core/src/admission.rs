@@ -49,6 +49,10 @@ pub struct Gates {
     pub read_only_replica: AtomicBool,
     /// The dataset is loading: only commands flagged `loading` run.
     pub loading: AtomicBool,
+    /// A replica loads its master's dataset aside while serving the old one
+    /// (repl-diskless-load swapdb, same replication history): only commands
+    /// flagged `no_async_loading` are refused.
+    pub async_loading: AtomicBool,
     /// This server is a replica: clients' reads do not delete expired keys (the
     /// master's DEL does).
     pub replica: AtomicBool,
@@ -179,6 +183,11 @@ pub fn admit(
         ));
     }
     if gates.loading.load(Relaxed) && !client.loading && !flags.has(Flags::LOADING) {
+        return Err(CmdError::Raw(
+            "LOADING Redis is loading the dataset in memory".into(),
+        ));
+    }
+    if gates.async_loading.load(Relaxed) && flags.has(Flags::NO_ASYNC_LOADING) {
         return Err(CmdError::Raw(
             "LOADING Redis is loading the dataset in memory".into(),
         ));

@@ -1053,6 +1053,69 @@ impl Engine {
     }
 
     /// Sums the per-shard counters (locks each shard briefly, one at a time).
+    /// Replaces the whole dataset (a replica's full synchronization): with
+    /// `staged`, its entries take the place of every db's (repl-diskless-load
+    /// swapdb; the old ones end up in `staged`), else every db is emptied. A
+    /// snapshot in progress first gets the shards it has not visited (as before a
+    /// FLUSHALL), and WATCHed keys that existed before or exist now are touched
+    /// (Redis's touchAllWatchedKeysInDb). Returns the tables taken out, for the
+    /// caller to free (in the background when large).
+    pub fn replace_dataset(&self, staged: Option<&Keyspace>) -> Vec<crate::keyspace::Dict> {
+        let dbs = self.keyspace.db_count();
+        let mut locks = LockSet::lock_dbs(&self.keyspace, 0..dbs);
+        if self.snapshot.active() {
+            self.snapshot_before_write(&mut locks);
+        }
+        let now = self.clock.now_ms();
+        let present = |locks: &mut LockSet<'_>, db: usize, key: &[u8]| {
+            let hash = crate::keyspace::hash_key(key);
+            locks
+                .shard(lock_id(db, key))
+                .and_then(|s| {
+                    s.dict()
+                        .get(key, hash)
+                        .map(|n| n.expire_at == 0 || n.expire_at >= now)
+                })
+                .unwrap_or(false)
+        };
+        let watched: Vec<_> = if self.watches.active() {
+            (0..dbs)
+                .flat_map(|db| {
+                    self.watches
+                        .watchers_in(db)
+                        .into_iter()
+                        .map(move |w| (db, w))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (db, (key, flag)) in &watched {
+            if present(&mut locks, *db, key) {
+                flag.store(true, Ordering::Relaxed);
+            }
+        }
+        let mut old = Vec::new();
+        for (id, shard) in locks.held() {
+            match staged {
+                Some(ks) if ks.is_live(id as usize / SHARDS) => {
+                    shard.swap_entries(&mut ks.lock_one(id));
+                }
+                _ if !shard.is_empty() => old.push(shard.clear()),
+                _ => {}
+            }
+        }
+        for avg in &self.stats.avg_ttl {
+            avg.store(0, Ordering::Relaxed);
+        }
+        for (db, (key, flag)) in &watched {
+            if present(&mut locks, *db, key) {
+                flag.store(true, Ordering::Relaxed);
+            }
+        }
+        old
+    }
+
     pub fn shard_totals(&self) -> ShardTotals {
         let mut t = ShardTotals::default();
         for id in 0..(self.keyspace.db_count() * SHARDS) {

@@ -244,10 +244,12 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
                 .saturating_sub(e.stats.dirty_at_save.load(Relaxed));
             let p = crate::persistence::InfoFields::of(st);
             let loading = e.gates.loading.load(Relaxed);
+            let async_loading = e.gates.async_loading.load(Relaxed);
             let _ = write!(
                 t,
-                "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{changes}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n{}{}",
+                "# Persistence\r\nloading:{}\r\nasync_loading:{}\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{changes}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n{}{}",
                 u8::from(loading),
+                u8::from(async_loading),
                 u8::from(p.bgsave_in_progress),
                 p.lastsave,
                 if p.last_bgsave_ok { "ok" } else { "err" },
@@ -257,7 +259,7 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
                 p.load_expired,
                 p.load_loaded,
                 crate::aof::info_fields(st),
-                if loading {
+                if loading || async_loading {
                     crate::rdb_load::PROGRESS.info_lines()
                 } else {
                     String::new()

@@ -89,9 +89,31 @@ fn rdb_path(engine: &Engine) -> PathBuf {
     PathBuf::from(engine.config.string(P::Dbfilename))
 }
 
+/// Where a save's bytes go: its temporary file, or replicas' stream.
+enum Sink {
+    File(File),
+    Stream(crate::rdb_stream::StreamSink),
+}
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::File(f) => f.write(buf),
+            Sink::Stream(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::File(f) => f.flush(),
+            Sink::Stream(s) => s.flush(),
+        }
+    }
+}
+
 /// The file side of a save, touched only by the thread that runs the save.
 struct Output {
-    writer: Option<RdbWriter<BufWriter<File>>>,
+    writer: Option<RdbWriter<BufWriter<Sink>>>,
     /// Shards written (or found empty) per db; a db is complete at `SHARDS`.
     written: Vec<usize>,
     /// The db being written: keys must be grouped by db after its SELECTDB.
@@ -271,7 +293,7 @@ impl From<BeginError> for CmdError {
 }
 
 fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, BeginError> {
-    begin_save_at(engine, rdb_path(engine), || {})
+    begin_save_at(engine, rdb_path(engine), None, || {})
 }
 
 /// A save of the dataset as of now into `target`, running `at_instant` at the
@@ -279,6 +301,7 @@ fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, BeginError> {
 fn begin_save_at(
     engine: &Arc<Engine>,
     target: PathBuf,
+    stream: Option<Arc<crate::rdb_stream::RdbStream>>,
     at_instant: impl FnOnce(),
 ) -> Result<PendingSave, BeginError> {
     if engine.snapshot.active() {
@@ -302,10 +325,13 @@ fn begin_save_at(
         let _ = std::fs::remove_file(&tmp);
         BeginError::Io
     };
-    let file = File::create(&tmp).map_err(fail)?;
+    let sink = match stream {
+        Some(s) => Sink::Stream(crate::rdb_stream::StreamSink(s)),
+        None => Sink::File(File::create(&tmp).map_err(fail)?),
+    };
     let opts = write_options(&engine.config);
     let mut writer =
-        RdbWriter::new(BufWriter::with_capacity(1 << 16, file), opts.clone()).map_err(fail)?;
+        RdbWriter::new(BufWriter::with_capacity(1 << 16, sink), opts.clone()).map_err(fail)?;
     writer
         .standard_aux(unix_secs(), crate::alloc::stats().allocated, false)
         .map_err(fail)?;
@@ -401,11 +427,15 @@ impl PendingSave {
         }
         let writer = o.writer.take().ok_or("writer already finished")?;
         let io = |e: std::io::Error| format!("write error: {e}");
-        let file = writer
+        let sink = writer
             .finish()
             .map_err(io)?
             .into_inner()
             .map_err(|e| io(e.into_error()))?;
+        let file = match sink {
+            Sink::File(f) => f,
+            Sink::Stream(_) => return Ok(()),
+        };
         file.sync_all().map_err(io)?;
         drop(file);
         std::fs::rename(&self.tmp, &self.target).map_err(|e| {
@@ -442,7 +472,7 @@ pub fn snapshot_rdb(engine: &Arc<Engine>, at_instant: impl FnOnce()) -> Result<V
         std::process::id(),
         SEQ.fetch_add(1, Relaxed)
     ));
-    let pending = begin_save_at(engine, target.clone(), at_instant).map_err(|e| match e {
+    let pending = begin_save_at(engine, target.clone(), None, at_instant).map_err(|e| match e {
         BeginError::InProgress => "Background save already in progress".to_string(),
         BeginError::Io => "can't create the temp file".to_string(),
     })?;
@@ -454,6 +484,34 @@ pub fn snapshot_rdb(engine: &Arc<Engine>, at_instant: impl FnOnce()) -> Result<V
     let data = std::fs::read(&target).map_err(|e| e.to_string());
     let _ = std::fs::remove_file(&target);
     data
+}
+
+/// Like [`snapshot_rdb`], the RDB written into `stream` as it is serialized
+/// (repl-diskless-sync); the stream is finished either way.
+pub fn snapshot_stream(
+    engine: &Arc<Engine>,
+    stream: &Arc<crate::rdb_stream::RdbStream>,
+    at_instant: impl FnOnce(),
+) -> Result<(), String> {
+    let res = (|| {
+        let deadline = Instant::now() + std::time::Duration::from_secs(60);
+        while engine.snapshot.active() {
+            if Instant::now() > deadline {
+                return Err("a snapshot in progress did not end".to_string());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let pending = begin_save_at(engine, PathBuf::new(), Some(stream.clone()), at_instant)
+            .map_err(|e| match e {
+                BeginError::InProgress => "Background save already in progress".to_string(),
+                BeginError::Io => "can't write the RDB".to_string(),
+            })?;
+        pending.engine.snapshot_run();
+        pending.visitor.write_ready();
+        pending.finish()
+    })();
+    stream.finish(res.is_ok());
+    res
 }
 
 /// The refusal of writes after a failed background save, Redis's text.

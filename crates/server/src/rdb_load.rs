@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use ferrokv_core::config::P;
-use ferrokv_core::keyspace::{hash_key, shard_of, Access, LockId, SHARDS};
+use ferrokv_core::keyspace::{hash_key, shard_of, Access, Keyspace, LockId, SHARDS};
 use ferrokv_core::Engine;
 use ferrokv_persist::convert::{access_field, from_rdb, initial_access_field, AccessPolicy};
 use ferrokv_persist::rdb::{RdbEntry, RdbReader, Record};
@@ -147,6 +147,8 @@ struct Item {
 /// What the inserters share.
 struct Shared<'e> {
     engine: &'e Engine,
+    /// Where the keys go: the engine's, or a staging keyspace.
+    keyspace: &'e Keyspace,
     policy: AccessPolicy,
     now: i64,
     /// The first error any inserter met (the load fails with it).
@@ -170,7 +172,7 @@ impl Shared<'_> {
         let field = access_field(self.policy, e.meta.idle_secs, e.meta.freq, self.now)
             .unwrap_or_else(|| initial_access_field(self.policy, self.now));
         let id = (db * SHARDS + shard_of(hash)) as LockId;
-        let mut shard = self.engine.keyspace.lock_one(id);
+        let mut shard = self.keyspace.lock_one(id);
         if self.allow_dup {
             if let Some(old) = shard.remove(&e.key, hash) {
                 ferrokv_core::lazyfree::free(old);
@@ -214,22 +216,43 @@ impl Shared<'_> {
 }
 
 /// Presizes every shard table of `db` for `keys` keys in all.
-fn presize(engine: &Engine, db: usize, keys: u64) {
+fn presize(keyspace: &Keyspace, db: usize, keys: u64) {
     let per_shard = (keys.min(MAX_PRESIZE_KEYS) as usize).div_ceil(SHARDS);
     if per_shard < 2 {
         return;
     }
     for s in 0..SHARDS {
-        engine
-            .keyspace
+        keyspace
             .lock_one((db * SHARDS + s) as LockId)
             .reserve(per_shard);
     }
 }
 
+/// A dataset loaded beside the live one, which stays served meanwhile
+/// (repl-diskless-load swapdb: Redis's temp db and functions context), swapped in
+/// once the whole stream has loaded.
+pub struct Staging {
+    /// The keys, in as many dbs as the engine has.
+    pub keyspace: Keyspace,
+    /// The libraries' code, compiled when swapped in.
+    pub functions: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Staging {
+    /// An empty staging dataset shaped like `engine`'s.
+    pub fn new(engine: &Engine) -> Staging {
+        Staging {
+            keyspace: Keyspace::new(engine.keyspace.db_count()),
+            functions: Mutex::new(Vec::new()),
+        }
+    }
+}
+
 /// How a load treats what it finds.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LoadOptions {
+#[derive(Default, Clone, Copy)]
+pub struct LoadOptions<'a> {
+    /// Load into this staging dataset instead of the engine's.
+    pub into: Option<&'a Staging>,
     /// Keys already present are replaced by the file's (RDBFLAGS_ALLOW_DUP).
     pub allow_dup: bool,
     /// The CRC-64 at the end is not checked (DEBUG SET-SKIP-CHECKSUM-VALIDATION).
@@ -270,7 +293,7 @@ fn log_aux(key: &[u8], value: &[u8], now_ms: i64) {
 pub fn load_from_opts(
     engine: &Engine,
     r: impl std::io::Read,
-    opts: LoadOptions,
+    opts: LoadOptions<'_>,
 ) -> Result<LoadStats, String> {
     let corrupt = |e: ferrokv_persist::RdbError| {
         match e.kind {
@@ -287,8 +310,10 @@ pub fn load_from_opts(
     let mut reader = RdbReader::buffered(Counting(r))
         .map_err(corrupt)?
         .verify_checksum(engine.config.bool(P::Rdbchecksum) && !opts.skip_checksum);
+    let keyspace = opts.into.map_or(&engine.keyspace, |s| &s.keyspace);
     let shared = Shared {
         engine,
+        keyspace,
         policy: AccessPolicy::of(&engine.config),
         now: engine.clock.now_ms(),
         error: Mutex::new(None),
@@ -328,7 +353,7 @@ pub fn load_from_opts(
                     }
                     Record::ResizeDb { size, .. } => {
                         if current_db < dbs {
-                            presize(engine, current_db, size);
+                            presize(keyspace, current_db, size);
                         }
                         continue;
                     }
@@ -343,6 +368,10 @@ pub fn load_from_opts(
                         continue;
                     }
                     Record::Function(code) => {
+                        if let Some(staging) = opts.into {
+                            staging.functions.lock().push(code);
+                            continue;
+                        }
                         engine
                             .scripting
                             .functions
@@ -419,7 +448,7 @@ pub fn reload(engine: &Engine, merge: bool, skip_checksum: bool) -> Result<LoadS
     let opts = LoadOptions {
         allow_dup: merge,
         skip_checksum,
-        collect_expired: false,
+        ..Default::default()
     };
     let stats = load_from_opts(engine, file, opts)?;
     tracing::info!(

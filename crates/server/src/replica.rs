@@ -21,7 +21,7 @@
 //! the serving loop: they give INFO's offset/lag and serve WAIT.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -95,6 +95,10 @@ pub struct Replica {
     pub ack_off: AtomicU64,
     /// When it last acknowledged (unix seconds).
     pub ack_time: AtomicU64,
+    /// Its full synchronization is over, sent or not.
+    bulk_over: AtomicBool,
+    /// Its connection has ended.
+    gone: AtomicBool,
 }
 
 impl Replica {
@@ -109,6 +113,15 @@ impl Replica {
 
     fn set_state(&self, s: LinkState) {
         self.state.store(s as u8, Relaxed);
+    }
+
+    /// How Redis's log names it (replicationGetSlaveName): ip:listening-port.
+    pub fn name(&self) -> String {
+        if self.conf.port != 0 {
+            format!("{}:{}", self.ip(), self.conf.port)
+        } else {
+            format!("{}:<unknown-replica-port>", self.ip())
+        }
     }
 
     /// Its address as INFO and ROLE show it.
@@ -827,6 +840,8 @@ pub async fn serve_if_replica<S>(
         state: AtomicU8::new(LinkState::WaitBgsave as u8),
         ack_off: AtomicU64::new(0),
         ack_time: AtomicU64::new(unix_secs()),
+        bulk_over: AtomicBool::new(false),
+        gone: AtomicBool::new(false),
     });
     handle.kind.store(crate::clients::KIND_REPLICA, Relaxed);
     st.clients.put_back(handle.clone());
@@ -881,6 +896,16 @@ pub async fn serve_if_replica<S>(
         Start::Full
     };
     let mut wait_ack = false;
+    // Whatever way this ends, the replica counts as gone for a diskless job
+    // still sending to others.
+    struct Gone<'r>(&'r Replica);
+    impl Drop for Gone<'_> {
+        fn drop(&mut self) {
+            self.0.gone.store(true, Relaxed);
+            self.0.bulk_over.store(true, Relaxed);
+        }
+    }
+    let _gone = Gone(&replica);
     if let Start::Full = start {
         match full_sync(
             stream,
@@ -925,6 +950,8 @@ const JOB_FAILED: u8 = 3;
 /// the first one starts the job, others join it until it begins.
 pub struct SyncJob {
     diskless: bool,
+    /// The RDB as it is produced (diskless).
+    stream: Option<Arc<crate::rdb_stream::RdbStream>>,
     members: Mutex<Vec<Arc<Replica>>>,
     /// JOB_WAITING, then JOB_STARTED at the snapshot instant, then JOB_DONE or
     /// JOB_FAILED.
@@ -949,6 +976,7 @@ fn join_sync_job(
     }
     let job = Arc::new(SyncJob {
         diskless,
+        stream: diskless.then(crate::rdb_stream::RdbStream::new),
         members: Mutex::new(vec![replica.clone()]),
         phase: tokio::sync::watch::channel(JOB_WAITING).0,
         start: std::sync::OnceLock::new(),
@@ -1001,33 +1029,45 @@ async fn run_sync_job(st: Arc<ServerState>, job: Arc<SyncJob>, backlog_size: usi
     st.replicas.snapshotting.fetch_add(1, Relaxed);
     let st2 = st.clone();
     let job2 = job.clone();
-    let taken = tokio::task::spawn_blocking(move || {
-        let engine = st2.engine.clone();
-        crate::persistence::snapshot_rdb(&engine, || {
-            // Every shard lock is held: no write runs between the snapshot and
-            // the first byte of the stream these replicas get.
-            let reps = &st2.replicas;
-            let mut g = reps.inner.lock();
-            if g.backlog.is_none() && g.list.is_empty() && !crate::replica_link::is_replica(&st2) {
-                // A new history (Redis's first replica without a backlog).
-                g.ids.replid = new_replid();
-                g.ids.replid2 = NO_REPLID.into();
-                g.ids.second_offset = -1;
-            }
-            reps.create_backlog(&mut g, backlog_size);
-            g.db = None;
-            for r in &members {
-                g.list.push(r.clone());
-            }
-            reps.attached.fetch_add(members.len(), Relaxed);
-            let ids = members.iter().map(|r| r.handle.id).collect();
-            let _ = job2.start.set((g.ids.replid.clone(), g.ids.offset, ids));
-            st2.aof.keep_propagating.store(true, Release);
-            engine.propagating.store(true, Release);
-            job2.phase.send_replace(JOB_STARTED);
-        })
-    })
-    .await;
+    let attached = members.clone();
+    let at_instant = move || {
+        // Every shard lock is held: no write runs between the snapshot and
+        // the first byte of the stream these replicas get.
+        let reps = &st2.replicas;
+        let mut g = reps.inner.lock();
+        if g.backlog.is_none() && g.list.is_empty() && !crate::replica_link::is_replica(&st2) {
+            // A new history (Redis's first replica without a backlog).
+            g.ids.replid = new_replid();
+            g.ids.replid2 = NO_REPLID.into();
+            g.ids.second_offset = -1;
+        }
+        reps.create_backlog(&mut g, backlog_size);
+        g.db = None;
+        for r in &members {
+            g.list.push(r.clone());
+        }
+        reps.attached.fetch_add(members.len(), Relaxed);
+        let ids = members.iter().map(|r| r.handle.id).collect();
+        let _ = job2.start.set((g.ids.replid.clone(), g.ids.offset, ids));
+        st2.aof.keep_propagating.store(true, Release);
+        st2.engine.propagating.store(true, Release);
+        job2.phase.send_replace(JOB_STARTED);
+    };
+    if let Some(stream) = job.stream.clone() {
+        let engine = st.engine.clone();
+        let production = tokio::task::spawn_blocking(move || {
+            crate::persistence::snapshot_stream(&engine, &stream, at_instant)
+        });
+        let ok = follow_diskless(&job, &attached, production).await;
+        st.replicas.snapshotting.fetch_sub(1, Relaxed);
+        job.phase
+            .send_replace(if ok { JOB_DONE } else { JOB_FAILED });
+        return;
+    }
+    let engine = st.engine.clone();
+    let taken =
+        tokio::task::spawn_blocking(move || crate::persistence::snapshot_rdb(&engine, at_instant))
+            .await;
     st.replicas.snapshotting.fetch_sub(1, Relaxed);
     match taken {
         Ok(Ok(payload)) => {
@@ -1040,6 +1080,60 @@ async fn run_sync_job(st: Arc<ServerState>, job: Arc<SyncJob>, backlog_size: usi
         }
         Err(_) => {
             job.phase.send_replace(JOB_FAILED);
+        }
+    }
+}
+
+/// A diskless job after its snapshot instant: the RDB is produced while the
+/// replicas' connections send it, and the job (INFO rdb_bgsave_in_progress) ends
+/// once every replica has it or is gone, as Redis's child ends once the parent
+/// has copied the whole pipe to the sockets. Redis's log lines: "done reading
+/// from pipe, N replicas still up", or "last replica dropped" when none is left
+/// (the production then stops). Returns whether the RDB was produced.
+async fn follow_diskless(
+    job: &SyncJob,
+    attached: &[Arc<Replica>],
+    production: tokio::task::JoinHandle<Result<(), String>>,
+) -> bool {
+    tokio::pin!(production);
+    let mut produced: Option<bool> = None;
+    loop {
+        tokio::select! {
+            r = &mut production, if produced.is_none() => {
+                let ok = matches!(r, Ok(Ok(())));
+                if let Ok(Err(e)) = &r {
+                    if !attached.iter().all(|m| m.bulk_over.load(Relaxed)) {
+                        tracing::warn!("Can't sync replicas: {e}");
+                    }
+                }
+                produced = Some(ok);
+            }
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+        if !attached.iter().all(|m| m.bulk_over.load(Relaxed)) {
+            continue;
+        }
+        let up = attached
+            .iter()
+            .filter(|m| !m.gone.load(Relaxed) && m.state() == LinkState::Online)
+            .count();
+        if up == 0 {
+            if produced != Some(false) {
+                tracing::warn!("Diskless rdb transfer, last replica dropped, killing fork child.");
+            }
+            if let Some(stream) = &job.stream {
+                stream.cancel();
+            }
+            if produced.is_none() {
+                let _ = (&mut production).await;
+            }
+            return false;
+        }
+        if produced.is_some() {
+            tracing::warn!(
+                "Diskless rdb transfer, done reading from pipe, {up} replicas still up."
+            );
+            return produced == Some(true);
         }
     }
 }
@@ -1099,8 +1193,11 @@ where
                         }
                     }
                 }
+                if let Some(stream) = &job.stream {
+                    break Payload::Stream(stream.reader());
+                }
                 if now == JOB_DONE {
-                    break job.payload.get()?.clone();
+                    break Payload::Whole(job.payload.get()?.clone());
                 }
             }
             _ => return None,
@@ -1129,33 +1226,90 @@ where
             }
         }
     };
-    let mut head = Vec::new();
-    let mark = diskless.then(new_replid);
-    match &mark {
-        Some(m) => head.extend_from_slice(format!("$EOF:{m}\r\n").as_bytes()),
-        None => head.extend_from_slice(format!("${}\r\n", payload.len()).as_bytes()),
-    }
-    let sent = async {
-        stream.write_all(&head).await?;
-        stream.write_all(&payload).await?;
-        if let Some(m) = &mark {
-            stream.write_all(m.as_bytes()).await?;
+    let ok = match payload {
+        Payload::Whole(payload) => {
+            let head = format!("${}\r\n", payload.len());
+            let sent = async {
+                stream.write_all(head.as_bytes()).await?;
+                stream.write_all(&payload).await?;
+                stream.flush().await
+            };
+            let ok = tokio::select! {
+                r = sent => r.is_ok(),
+                _ = replica.handle.mailbox.wait_closed() => false,
+            };
+            if ok {
+                st.net_output.fetch_add(payload.len() as u64, Relaxed);
+            }
+            ok
         }
-        stream.flush().await
-    };
-    let ok = tokio::select! {
-        r = sent => r.is_ok(),
-        _ = replica.handle.mailbox.wait_closed() => false,
+        Payload::Stream(reader) => {
+            tokio::select! {
+                ok = send_stream(stream, st, replica, reader) => ok,
+                _ = replica.handle.mailbox.wait_closed() => false,
+            }
+        }
     };
     if ok {
-        st.net_output.fetch_add(payload.len() as u64, Relaxed);
         replica.set_state(LinkState::Online);
         replica.ack_time.store(unix_secs(), Relaxed);
-        tracing::info!("Synchronization with replica {} succeeded", replica.ip());
+        tracing::info!("Synchronization with replica {} succeeded", replica.name());
     }
+    replica.bulk_over.store(true, Relaxed);
     // In the EOF-marker form the replica cannot tell where the RDB ends if the
     // stream follows at once: the stream starts on its first ACK (as Redis).
-    ok.then_some(mark.is_some())
+    ok.then_some(diskless)
+}
+
+/// What a full synchronization sends.
+enum Payload {
+    /// The whole RDB, produced before (`$<len>` form).
+    Whole(Arc<Vec<u8>>),
+    /// The RDB as it is produced (`$EOF:<mark>` form).
+    Stream(crate::rdb_stream::StreamReader),
+}
+
+/// Sends the RDB as it is produced between an EOF mark header and the mark.
+/// A replica that takes nothing for repl-timeout is dropped, with Redis's line.
+async fn send_stream<S>(
+    stream: &mut S,
+    st: &ServerState,
+    replica: &Replica,
+    mut reader: crate::rdb_stream::StreamReader,
+) -> bool
+where
+    S: AsyncWrite + Unpin,
+{
+    let mark = new_replid();
+    if stream
+        .write_all(format!("$EOF:{mark}\r\n").as_bytes())
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    loop {
+        let chunk = match reader.next().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(()) => return false,
+        };
+        let limit = Duration::from_secs(st.engine.config.int_named("repl-timeout").max(1) as u64);
+        match tokio::time::timeout(limit, stream.write_all(&chunk)).await {
+            Ok(Ok(())) => {
+                st.net_output.fetch_add(chunk.len() as u64, Relaxed);
+            }
+            Ok(Err(_)) => return false,
+            Err(_) => {
+                tracing::warn!(
+                    "Disconnecting timedout replica (full sync): {}",
+                    replica.name()
+                );
+                return false;
+            }
+        }
+    }
+    stream.write_all(mark.as_bytes()).await.is_ok() && stream.flush().await.is_ok()
 }
 
 /// An RDB of the functions alone (or of nothing), for a replica that filtered

@@ -33,6 +33,8 @@ use crate::clients::ClientHandle;
 use crate::cmds::state;
 use crate::state::ServerState;
 
+mod load;
+
 /// REPLICAOF, SLAVEOF, ROLE.
 pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("replicaof", replicaof),
@@ -434,6 +436,7 @@ async fn run_link(st: Arc<ServerState>, host: String, port: u16, generation: u64
         }
         set_status(&st, LinkStatus::Connecting);
         st.engine.gates.loading.store(false, Relaxed);
+        st.engine.gates.async_loading.store(false, Relaxed);
         tokio::time::sleep(Duration::from_secs(1)).await;
         // A DEBUG SLEEP stops Redis's whole server, its reconnection included.
         while st.engine.clock.now_ms() < st.debug.asleep_until_ms.load(Relaxed) && current(&st) {
@@ -591,7 +594,7 @@ async fn link_once(st: &Arc<ServerState>, host: &str, port: u16, generation: u64
             return Err("Master replied with wrong +FULLRESYNC syntax.".into());
         };
         tracing::info!("Full resync from master: {replid}:{off}");
-        receive_rdb(st, &mut c).await?;
+        load::receive_rdb(st, &mut c, replid).await?;
         let size = cfg.int_named("repl-backlog-size").max(1) as usize;
         // Our sub-replicas must resync with the new history.
         st.replicas.disconnect_all();
@@ -630,85 +633,6 @@ async fn link_once(st: &Arc<ServerState>, host: &str, port: u16, generation: u64
     let res = follow(st, &mut c, &handle, generation).await;
     st.clients.remove(handle.id);
     res
-}
-
-/// Reads the RDB of a full sync and loads it in place of the dataset.
-async fn receive_rdb(st: &Arc<ServerState>, c: &mut Conn) -> IoResult<()> {
-    set_status(st, LinkStatus::Transfer);
-    let header = c.reply(st).await?;
-    if header.starts_with('-') {
-        return Err(format!(
-            "MASTER aborted replication with an error: {header}"
-        ));
-    }
-    let Some(spec) = header.strip_prefix('$') else {
-        return Err(format!(
-            "Bad protocol from MASTER, the first byte is not '$' (we received '{header}'), are you sure the host and port are right?"
-        ));
-    };
-    let payload = if let Some(mark) = spec.strip_prefix("EOF:") {
-        let mark = mark.as_bytes().to_vec();
-        if mark.len() != 40 {
-            return Err("bad EOF marker".into());
-        }
-        st.link.transfer_size.store(-1, Relaxed);
-        tracing::info!(
-            "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk"
-        );
-        // The mark is searched where it can end in what came since the last
-        // look (a master may send the stream right after it).
-        let mut from = 0usize;
-        loop {
-            st.link.transfer_read.store(c.buf.len() as u64, Relaxed);
-            if let Some(i) = c.buf[from..].windows(40).position(|w| w == &mark[..]) {
-                let n = from + i;
-                let data = c.buf.split_to(n).to_vec();
-                c.buf.advance(40);
-                break data;
-            }
-            from = c.buf.len().saturating_sub(39);
-            c.fill(st).await?;
-        }
-    } else {
-        let len: usize = spec
-            .parse()
-            .map_err(|_| format!("bad bulk length from MASTER: {spec}"))?;
-        st.link.transfer_size.store(len as i64, Relaxed);
-        tracing::info!("MASTER <-> REPLICA sync: receiving {len} bytes from master to disk");
-        while c.buf.len() < len {
-            st.link.transfer_read.store(c.buf.len() as u64, Relaxed);
-            // Grown as the bytes come: a length from the wire is not trusted.
-            c.buf.reserve((len - c.buf.len()).min(16 << 20));
-            c.fill(st).await?;
-        }
-        c.buf.split_to(len).to_vec()
-    };
-    tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
-    crate::rdb_load::PROGRESS.begin(payload.len() as u64);
-    st.engine.gates.loading.store(true, Relaxed);
-    let st2 = st.clone();
-    let loaded = tokio::task::spawn_blocking(move || {
-        crate::debug::empty_all(&st2.engine);
-        st2.engine.scripting.functions.flush();
-        tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-        crate::rdb_load::load_from(&st2.engine, &payload[..])
-    })
-    .await;
-    st.engine.gates.loading.store(false, Relaxed);
-    match loaded {
-        Ok(Ok(stats)) => {
-            tracing::info!(
-                "Done loading RDB, keys loaded: {}, keys expired: {}.",
-                stats.loaded,
-                stats.expired
-            );
-            Ok(())
-        }
-        Ok(Err(e)) => Err(format!(
-            "Failed trying to load the MASTER synchronization DB from socket: {e}"
-        )),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 /// A command of the master's stream failed here: Redis's "== CRITICAL ==" line

@@ -102,7 +102,8 @@ fn set_pairs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         // While the dataset loads, the parameters Redis marks DENY_LOADING_CONFIG
         // are refused with LOADING (after the checks above, as Redis).
         if matches!(p.name, "appendonly" | "repl-diskless-load" | "dir")
-            && ctx.engine.gates.loading.load(Relaxed)
+            && (ctx.engine.gates.loading.load(Relaxed)
+                || ctx.engine.gates.async_loading.load(Relaxed))
         {
             return Err(CmdError::Raw(
                 "LOADING Redis is loading the dataset in memory".into(),

@@ -400,4 +400,15 @@ impl Shard {
         self.slot_keys = [0; SLOTS_PER_SHARD];
         self.dict.take_all()
     }
+
+    /// Exchanges this shard's entries with `other`'s (a dataset loaded aside
+    /// taking the place of the live one); each keeps its statistics and snapshot
+    /// pre-images.
+    pub fn swap_entries(&mut self, other: &mut Shard) {
+        std::mem::swap(&mut self.dict, &mut other.dict);
+        std::mem::swap(&mut self.slot_keys, &mut other.slot_keys);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+        self.expire_cursor = 0;
+        other.expire_cursor = 0;
+    }
 }
