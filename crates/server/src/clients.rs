@@ -22,6 +22,10 @@ pub struct ClientHandle {
     pub fd: i64,
     /// A TLS connection (its socket cannot be read or written directly).
     pub tls: AtomicBool,
+    /// Whether `fd` is this connection's open socket: set while `conn::serve`
+    /// runs and cleared, under this lock, before the socket is closed, so
+    /// [`ClientHandle::kill_now`] never touches a number reused since.
+    sock_open: parking_lot::Mutex<bool>,
     /// When the connection was accepted.
     pub created: Instant,
     /// Milliseconds since `created` of the last request.
@@ -113,6 +117,7 @@ impl ClientHandle {
             laddr,
             fd,
             tls: AtomicBool::new(false),
+            sock_open: parking_lot::Mutex::new(false),
             created: Instant::now(),
             last_interaction_ms: AtomicU64::new(0),
             db: AtomicUsize::new(0),
@@ -157,6 +162,30 @@ impl ClientHandle {
     /// Marks the connection for closing and wakes it.
     pub fn kill(&self) {
         self.mailbox.close();
+    }
+
+    /// CLIENT KILL of another client: also shuts its socket down at once, so the
+    /// peer sees the close before the killer's reply goes out, as Redis frees
+    /// the client (closing its socket) within the command. A replica whose
+    /// master killed its link is then down before anyone hears of the kill.
+    pub fn kill_now(&self) {
+        self.kill();
+        let open = self.sock_open.lock();
+        if *open && self.fd >= 0 {
+            if let Ok(fd) = i32::try_from(self.fd) {
+                // SAFETY: `fd` is this connection's socket while `sock_open`
+                // holds (cleared under the same lock before the socket closes);
+                // shutdown(2) takes no pointer.
+                unsafe {
+                    libc::shutdown(fd, libc::SHUT_RDWR);
+                }
+            }
+        }
+    }
+
+    /// Marks the socket open (`true`, as `conn::serve` starts) or about to close.
+    pub fn set_socket_open(&self, open: bool) {
+        *self.sock_open.lock() = open;
     }
 
     /// One CLIENT LIST line, with Redis 7.0's fields in Redis's order.

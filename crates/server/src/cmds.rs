@@ -175,7 +175,7 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         if c.id == me {
             ctx.client.close_after_reply = true;
         } else {
-            c.kill();
+            c.kill_now();
             // Gone at once, as Redis frees it: no longer listed or counted.
             st.clients.remove(c.id);
         }
@@ -248,7 +248,7 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             }
             ctx.client.close_after_reply = true;
         } else {
-            c.kill();
+            c.kill_now();
             // Gone at once, as Redis frees it: no longer listed or counted.
             st.clients.remove(c.id);
         }

@@ -36,6 +36,16 @@ pub async fn serve<S>(mut stream: S, state: Arc<ServerState>, handle: Arc<Client
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    // The socket may be shut down by CLIENT KILL while this runs; the guard
+    // (dropped before `stream`, a parameter) says it is closing first.
+    struct SocketOpen<'h>(&'h ClientHandle);
+    impl Drop for SocketOpen<'_> {
+        fn drop(&mut self) {
+            self.0.set_socket_open(false);
+        }
+    }
+    handle.set_socket_open(true);
+    let _socket = SocketOpen(&handle);
     let engine = state.engine.clone();
     let authenticated = engine.acl.starts_authenticated();
     let mut client = Client::new(handle.id, authenticated);

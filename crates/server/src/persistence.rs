@@ -141,6 +141,9 @@ struct SaveVisitor {
     key_delay: i64,
     /// Keys serialized since the saver thread last paid the delay.
     undelayed: AtomicU64,
+    /// Set to stop the save (Redis kills its child): a full sync no replica
+    /// waits for any more.
+    cancel: Arc<AtomicBool>,
 }
 
 /// Sleeps rdb-key-save-delay `delay` (µs per key; negative: one µs every -N
@@ -173,7 +176,7 @@ impl SaveVisitor {
     /// rdb-key-save-delay for the keys serialized since the last call, paid
     /// by the saver thread holding no lock (Redis's child sleeps per key).
     fn pay_key_delay(&self) {
-        pay_key_delay(self.key_delay, &self.undelayed, None);
+        pay_key_delay(self.key_delay, &self.undelayed, Some(&self.cancel));
     }
 
     /// Writes every serialized shard the file can take now (saver thread only).
@@ -231,6 +234,12 @@ impl SaveVisitor {
 impl ShardVisitor for SaveVisitor {
     fn visit(&self, db: usize, _shard_index: usize, entries: &mut dyn Iterator<Item = &Node>) {
         let mut buf = Vec::new();
+        if self.cancel.load(Relaxed) && !self.failed.swap(true, Relaxed) {
+            self.output
+                .lock()
+                .error
+                .get_or_insert("the save was cancelled".into());
+        }
         // After a failure the save is lost anyway: skip the serializing.
         if !self.failed.load(Relaxed) {
             for node in entries {
@@ -293,7 +302,7 @@ impl From<BeginError> for CmdError {
 }
 
 fn begin_save(engine: &Arc<Engine>) -> Result<PendingSave, BeginError> {
-    begin_save_at(engine, rdb_path(engine), None, || {})
+    begin_save_at(engine, rdb_path(engine), None, Arc::default(), || {})
 }
 
 /// A save of the dataset as of now into `target`, running `at_instant` at the
@@ -302,6 +311,7 @@ fn begin_save_at(
     engine: &Arc<Engine>,
     target: PathBuf,
     stream: Option<Arc<crate::rdb_stream::RdbStream>>,
+    cancel: Arc<AtomicBool>,
     at_instant: impl FnOnce(),
 ) -> Result<PendingSave, BeginError> {
     if engine.snapshot.active() {
@@ -358,6 +368,7 @@ fn begin_save_at(
         sizes,
         key_delay: engine.config.int_named("rdb-key-save-delay"),
         undelayed: AtomicU64::new(0),
+        cancel,
     });
     // The replication position is the one of the data cut (Redis's rdbSaveInfo).
     let aux_out = visitor.clone();
@@ -458,7 +469,12 @@ impl PendingSave {
 /// payload), with `at_instant` run at that instant (every shard lock held). Waits
 /// for a snapshot in progress to end first. Neither `dbfilename` nor the save
 /// bookkeeping is touched: the file is a temporary one.
-pub fn snapshot_rdb(engine: &Arc<Engine>, at_instant: impl FnOnce()) -> Result<Vec<u8>, String> {
+/// `cancel` stops it (an error then).
+pub fn snapshot_rdb(
+    engine: &Arc<Engine>,
+    cancel: Arc<AtomicBool>,
+    at_instant: impl FnOnce(),
+) -> Result<Vec<u8>, String> {
     let deadline = Instant::now() + std::time::Duration::from_secs(60);
     while engine.snapshot.active() {
         if Instant::now() > deadline {
@@ -472,10 +488,11 @@ pub fn snapshot_rdb(engine: &Arc<Engine>, at_instant: impl FnOnce()) -> Result<V
         std::process::id(),
         SEQ.fetch_add(1, Relaxed)
     ));
-    let pending = begin_save_at(engine, target.clone(), None, at_instant).map_err(|e| match e {
-        BeginError::InProgress => "Background save already in progress".to_string(),
-        BeginError::Io => "can't create the temp file".to_string(),
-    })?;
+    let pending =
+        begin_save_at(engine, target.clone(), None, cancel, at_instant).map_err(|e| match e {
+            BeginError::InProgress => "Background save already in progress".to_string(),
+            BeginError::Io => "can't create the temp file".to_string(),
+        })?;
     pending.engine.snapshot_run();
     pending.visitor.write_ready();
     let res = pending.finish();
@@ -501,11 +518,17 @@ pub fn snapshot_stream(
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        let pending = begin_save_at(engine, PathBuf::new(), Some(stream.clone()), at_instant)
-            .map_err(|e| match e {
-                BeginError::InProgress => "Background save already in progress".to_string(),
-                BeginError::Io => "can't write the RDB".to_string(),
-            })?;
+        let pending = begin_save_at(
+            engine,
+            PathBuf::new(),
+            Some(stream.clone()),
+            stream.cancel_flag(),
+            at_instant,
+        )
+        .map_err(|e| match e {
+            BeginError::InProgress => "Background save already in progress".to_string(),
+            BeginError::Io => "can't write the RDB".to_string(),
+        })?;
         pending.engine.snapshot_run();
         pending.visitor.write_ready();
         pending.finish()
@@ -661,7 +684,7 @@ fn bgsave(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 /// The `save` directive's points: (seconds, changes).
-fn save_points(engine: &Engine) -> Vec<(i64, u64)> {
+pub fn save_points(engine: &Engine) -> Vec<(i64, u64)> {
     let text = engine.config.string(P::Save);
     let nums: Vec<u64> = text
         .split_whitespace()

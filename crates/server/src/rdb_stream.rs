@@ -28,8 +28,8 @@ pub enum Produced {
 pub struct RdbStream {
     chunks: Mutex<Vec<Bytes>>,
     state: tokio::sync::watch::Sender<Produced>,
-    /// Set when no replica is left to send to: the saver stops at its next write.
-    cancelled: AtomicBool,
+    /// Set when no replica is left to send to: the saver stops.
+    cancelled: Arc<AtomicBool>,
 }
 
 impl RdbStream {
@@ -37,7 +37,7 @@ impl RdbStream {
         Arc::new(RdbStream {
             chunks: Mutex::new(Vec::new()),
             state: tokio::sync::watch::channel(Produced::Running(0)).0,
-            cancelled: AtomicBool::new(false),
+            cancelled: Arc::default(),
         })
     }
 
@@ -62,6 +62,11 @@ impl RdbStream {
     /// Stops the production (the last replica went).
     pub fn cancel(&self) {
         self.cancelled.store(true, Relaxed);
+    }
+
+    /// The flag [`RdbStream::cancel`] sets, for the saver to watch.
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.cancelled.clone()
     }
 
     /// A reader, from the first chunk.

@@ -1065,9 +1065,28 @@ async fn run_sync_job(st: Arc<ServerState>, job: Arc<SyncJob>, backlog_size: usi
         return;
     }
     let engine = st.engine.clone();
-    let taken =
-        tokio::task::spawn_blocking(move || crate::persistence::snapshot_rdb(&engine, at_instant))
-            .await;
+    let cancel: Arc<AtomicBool> = Arc::default();
+    let flag = cancel.clone();
+    let production = tokio::task::spawn_blocking(move || {
+        crate::persistence::snapshot_rdb(&engine, flag, at_instant)
+    });
+    tokio::pin!(production);
+    // With no save points, a snapshot no replica waits for any more is
+    // stopped (Redis kills its child when the last replica in wait_bgsave
+    // goes, unless the RDB is also wanted as a save).
+    let taken = loop {
+        tokio::select! {
+            r = &mut production => break r,
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {
+                if !cancel.load(Relaxed)
+                    && attached.iter().all(|m| m.gone.load(Relaxed))
+                    && crate::persistence::save_points(&st.engine).is_empty()
+                {
+                    cancel.store(true, Relaxed);
+                }
+            }
+        }
+    };
     st.replicas.snapshotting.fetch_sub(1, Relaxed);
     match taken {
         Ok(Ok(payload)) => {
@@ -1185,7 +1204,6 @@ where
                 if !header_sent {
                     header_sent = true;
                     replica.ack_off.store(*at, Relaxed);
-                    replica.set_state(LinkState::SendBulk);
                     if is_psync {
                         let line = format!("+FULLRESYNC {replid} {at}\r\n");
                         if stream.write_all(line.as_bytes()).await.is_err() {
@@ -1228,6 +1246,7 @@ where
     };
     let ok = match payload {
         Payload::Whole(payload) => {
+            replica.set_state(LinkState::SendBulk);
             let head = format!("${}\r\n", payload.len());
             let sent = async {
                 stream.write_all(head.as_bytes()).await?;
