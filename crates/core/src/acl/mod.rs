@@ -247,6 +247,24 @@ mod tests {
         assert_eq!(again.describe(), desc);
     }
 
+    /// `%~pattern` (no R or W) is a syntax error, as the redis-server 7.0.15
+    /// Debian ships answers (found by the acl_rules fuzz target: it was kept
+    /// as a pattern granting nothing, which no description can express).
+    #[test]
+    fn a_pattern_without_permissions_is_refused() {
+        let mut u = User::new(b"u", false);
+        for op in [&b"%~*"[..], b"%~foo", b"%~"] {
+            assert!(u.apply(op, false).is_err(), "{op:?}");
+        }
+        for op in [&b"%R~foo"[..], b"%RW~bar", b"%W"] {
+            u.apply(op, false).expect("valid rule");
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&u.describe()),
+            "off %R~foo ~bar %W~ resetchannels -@all"
+        );
+    }
+
     #[test]
     fn default_and_new_users_describe_as_redis() {
         let d = User::new_default();

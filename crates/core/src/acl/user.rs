@@ -255,6 +255,11 @@ impl Selector {
                     }
                     offset += 1;
                 }
+                // `%~pattern` grants nothing: refused (Redis 7.0.15 as Debian
+                // ships it; a pattern without permissions has no description).
+                if perm == 0 {
+                    return Err(RuleError::Syntax);
+                }
             } else {
                 perm = PERM_ALL;
             }
