@@ -141,6 +141,9 @@ pub fn admit(
     // limit is set (one config load when it is not), never for the AOF's replay
     // (its memory is not the clients' to refuse).
     if engine.config.int(crate::config::P::Maxmemory) > 0 && !client.loading {
+        if std::mem::take(&mut client.memory_grew) {
+            engine.evict.remeasure();
+        }
         crate::evict::before_command(engine, hooks);
     }
     if gates.out_of_memory.load(Relaxed) && (flags.has(Flags::DENYOOM) || in_multi) {

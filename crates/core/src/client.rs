@@ -41,6 +41,9 @@ pub struct Client {
     /// in progress, [`crate::Engine::halt`]): nothing was done and nothing written;
     /// the connection keeps the command and runs it again if the shutdown fails.
     pub held: bool,
+    /// Its last command allocated much (the connection saw its thread's
+    /// allocation counter jump): its next admission measures used memory again.
+    pub memory_grew: bool,
     /// Set when CLIENT PAUSE held the command (it did not run): the generation of
     /// the pause it waits out ([`crate::pause::ClientPause::generation`]). The
     /// connection keeps the command and submits it again when that changes.
@@ -152,6 +155,7 @@ impl Client {
             monitor: false,
             redact: 0,
             held: false,
+            memory_grew: false,
             paused: None,
             last_cmd: "NULL",
             block: None,

@@ -276,7 +276,6 @@ impl Engine {
         if let Err(e) = self.try_execute(client, args, out, hooks) {
             self.reply_error(&e, out);
         }
-        self.evict.after_command(self.config.int(P::Maxmemory));
         if let Some(t) = &mut client.tracking {
             // CLIENT CACHING covers the next command (or transaction) only; any
             // CLIENT subcommand keeps it (Redis's resetClient).

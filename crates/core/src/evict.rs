@@ -255,12 +255,18 @@ impl Eviction {
         })
     }
 
-    /// Called after each command: one that allocated much (SETBIT far out, a big
-    /// SET) has the next admission measure, as Redis's counter would show it.
-    /// Checked here, not only at the next admission of this thread: the
-    /// client's next command may run on another worker thread.
-    pub fn after_command(&self, limit: i64) {
-        if limit > 0 && self.thread_grew(limit as u64) && !self.remeasure.load(Relaxed) {
+    /// Whether the calling thread allocated much since it last said so (checked
+    /// after each command of a client: SETBIT far out, a big SET), with `limit`
+    /// the maxmemory in force.
+    pub fn grew(&self, limit: i64) -> bool {
+        limit > 0 && self.thread_grew(limit as u64)
+    }
+
+    /// Has the next admission, on whichever thread, measure used memory again
+    /// (the client whose command allocated much runs its next one: it must see
+    /// that memory, as Redis's counter would, even on another worker thread).
+    pub fn remeasure(&self) {
+        if !self.remeasure.load(Relaxed) {
             self.remeasure.store(true, Relaxed);
         }
     }

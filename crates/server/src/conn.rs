@@ -194,6 +194,12 @@ where
                                 handle.mem.obuf_cap.store(obuf_accounted, Relaxed);
                                 crate::client_mem::account(&state, &handle);
                             }
+                            // A command that allocated much: this client's next
+                            // admission measures memory again, whichever thread
+                            // runs it.
+                            if engine.evict.grew(engine.config.int(P::Maxmemory)) {
+                                client.memory_grew = true;
+                            }
                             if client.held {
                                 // A shutdown began: the command did not run. It
                                 // stays in the buffer until the outcome is known.

@@ -59,6 +59,11 @@ impl RdbStream {
         });
     }
 
+    /// Frees the chunks once no reader needs them (every replica has the RDB).
+    pub fn release(&self) {
+        self.chunks.lock().clear();
+    }
+
     /// Stops the production (the last replica went).
     pub fn cancel(&self) {
         self.cancelled.store(true, Relaxed);
@@ -113,7 +118,14 @@ impl StreamReader {
                 Produced::Failed => return Err(()),
             };
             if self.next < available {
-                let chunk = self.stream.chunks.lock()[self.next].clone();
+                // None once released (no reader was left to need it).
+                let chunk = self
+                    .stream
+                    .chunks
+                    .lock()
+                    .get(self.next)
+                    .cloned()
+                    .ok_or(())?;
                 self.next += 1;
                 return Ok(Some(chunk));
             }

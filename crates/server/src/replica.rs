@@ -250,6 +250,8 @@ pub struct Replicas {
     confs: Mutex<HashMap<u64, ReplConf>>,
     /// The full-sync job still taking replicas (see [`SyncJob`]).
     job: Mutex<Option<Arc<SyncJob>>>,
+    /// The disk job whose RDB is being produced (replicas may still join it).
+    producing: Mutex<Option<Arc<SyncJob>>>,
     /// Snapshots for replicas being taken (INFO rdb_bgsave_in_progress).
     snapshotting: AtomicUsize,
     /// INFO stats sync_full.
@@ -346,6 +348,7 @@ impl Replicas {
             handoff: Mutex::new(HashMap::new()),
             confs: Mutex::new(HashMap::new()),
             job: Mutex::new(None),
+            producing: Mutex::new(None),
             snapshotting: AtomicUsize::new(0),
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
@@ -960,6 +963,11 @@ pub struct SyncJob {
     start: std::sync::OnceLock<(String, u64, Vec<u64>)>,
     /// The RDB, when done.
     payload: std::sync::OnceLock<Arc<Vec<u8>>>,
+    /// Replicas that joined a disk job after its snapshot instant.
+    late: Mutex<Vec<u64>>,
+    /// Told when a member's sync ends (a diskless job then ends at once and
+    /// frees its RDB).
+    progress: tokio::sync::Notify,
 }
 
 /// Joins the full-sync job still gathering replicas, or starts one.
@@ -974,6 +982,11 @@ fn join_sync_job(
         job.members.lock().push(replica.clone());
         return job.clone();
     }
+    if !diskless {
+        if let Some(job) = join_late(st, replica) {
+            return job;
+        }
+    }
     let job = Arc::new(SyncJob {
         diskless,
         stream: diskless.then(crate::rdb_stream::RdbStream::new),
@@ -981,10 +994,50 @@ fn join_sync_job(
         phase: tokio::sync::watch::channel(JOB_WAITING).0,
         start: std::sync::OnceLock::new(),
         payload: std::sync::OnceLock::new(),
+        late: Mutex::new(Vec::new()),
+        progress: tokio::sync::Notify::new(),
     });
     *slot = Some(job.clone());
     tokio::spawn(run_sync_job(st.clone(), job.clone(), backlog_size));
     job
+}
+
+/// A replica asking for a full sync while a disk RDB for replicas is produced
+/// gets that RDB too (Redis's "Waiting for end of BGSAVE for SYNC"): it is
+/// attached now, its queue starting with the stream since the snapshot instant
+/// (from the backlog, as Redis copies the first replica's output buffer). None
+/// when no such job runs or the backlog no longer reaches back to its instant.
+fn join_late(st: &ServerState, replica: &Arc<Replica>) -> Option<Arc<SyncJob>> {
+    let job = st.replicas.producing.lock().clone()?;
+    if *job.phase.borrow() != JOB_STARTED {
+        return None;
+    }
+    let (_, at, _) = job.start.get()?;
+    let reps = &st.replicas;
+    let mut g = reps.inner.lock();
+    let since = {
+        let b = g.backlog.as_ref()?;
+        let from = at + 1;
+        if from < b.first || from > b.first + b.buf.len() as u64 {
+            return None;
+        }
+        b.buf
+            .iter()
+            .skip((from - b.first) as usize)
+            .copied()
+            .collect::<Vec<u8>>()
+    };
+    if !since.is_empty()
+        && replica.handle.mailbox.post(Bytes::from(since)) != crate::mailbox::Posted::Queued
+    {
+        return None;
+    }
+    g.list.push(replica.clone());
+    reps.attached.fetch_add(1, Relaxed);
+    job.late.lock().push(replica.handle.id);
+    job.members.lock().push(replica.clone());
+    tracing::info!("Waiting for end of BGSAVE for SYNC");
+    Some(job)
 }
 
 /// Waits out repl-diskless-sync-delay (diskless only; it ends early once
@@ -1067,6 +1120,7 @@ async fn run_sync_job(st: Arc<ServerState>, job: Arc<SyncJob>, backlog_size: usi
     let engine = st.engine.clone();
     let cancel: Arc<AtomicBool> = Arc::default();
     let flag = cancel.clone();
+    *st.replicas.producing.lock() = Some(job.clone());
     let production = tokio::task::spawn_blocking(move || {
         crate::persistence::snapshot_rdb(&engine, flag, at_instant)
     });
@@ -1079,7 +1133,7 @@ async fn run_sync_job(st: Arc<ServerState>, job: Arc<SyncJob>, backlog_size: usi
             r = &mut production => break r,
             _ = tokio::time::sleep(Duration::from_millis(20)) => {
                 if !cancel.load(Relaxed)
-                    && attached.iter().all(|m| m.gone.load(Relaxed))
+                    && job.members.lock().iter().all(|m| m.gone.load(Relaxed))
                     && crate::persistence::save_points(&st.engine).is_empty()
                 {
                     cancel.store(true, Relaxed);
@@ -1087,6 +1141,12 @@ async fn run_sync_job(st: Arc<ServerState>, job: Arc<SyncJob>, backlog_size: usi
             }
         }
     };
+    {
+        let mut producing = st.replicas.producing.lock();
+        if producing.as_ref().is_some_and(|j| Arc::ptr_eq(j, &job)) {
+            *producing = None;
+        }
+    }
     st.replicas.snapshotting.fetch_sub(1, Relaxed);
     match taken {
         Ok(Ok(payload)) => {
@@ -1127,10 +1187,15 @@ async fn follow_diskless(
                 }
                 produced = Some(ok);
             }
+            _ = job.progress.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
         }
         if !attached.iter().all(|m| m.bulk_over.load(Relaxed)) {
             continue;
+        }
+        // Nobody reads the RDB any more: its memory goes now, not with the job.
+        if let (Some(stream), Some(_)) = (&job.stream, produced) {
+            stream.release();
         }
         let up = attached
             .iter()
@@ -1198,7 +1263,9 @@ where
             JOB_WAITING => {}
             JOB_STARTED | JOB_DONE => {
                 let (replid, at, attached) = job.start.get()?;
-                if !attached.contains(&replica.handle.id) {
+                if !attached.contains(&replica.handle.id)
+                    && !job.late.lock().contains(&replica.handle.id)
+                {
                     return None;
                 }
                 if !header_sent {
@@ -1275,6 +1342,7 @@ where
         tracing::info!("Synchronization with replica {} succeeded", replica.name());
     }
     replica.bulk_over.store(true, Relaxed);
+    job.progress.notify_one();
     // In the EOF-marker form the replica cannot tell where the RDB ends if the
     // stream follows at once: the stream starts on its first ACK (as Redis).
     ok.then_some(diskless)

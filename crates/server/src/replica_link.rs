@@ -64,6 +64,9 @@ pub struct Link {
     master: Mutex<Option<(String, u16)>>,
     /// Bumped by every REPLICAOF: a link task of an older generation stops.
     generation: AtomicU64,
+    /// The link task: aborted by REPLICAOF, which closes its connection at once
+    /// (Redis's cancelReplicationHandshake), even while it waits for the RDB.
+    task: Mutex<Option<tokio::task::AbortHandle>>,
     status: AtomicU8,
     /// Unix seconds of the last byte from the master.
     last_io: AtomicU64,
@@ -170,9 +173,12 @@ pub fn set_master(st: &Arc<ServerState>, host: String, port: u16) {
     crate::log::set_role(b'S');
     let _ = crate::oom_score::apply(&st.engine.config, true);
     let st2 = st.clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         run_link(st2, host, port, generation).await;
     });
+    if let Some(old) = st.link.task.lock().replace(task.abort_handle()) {
+        old.abort();
+    }
 }
 
 fn kill_master_client(st: &ServerState) {
@@ -205,6 +211,9 @@ pub fn unset_master(st: &ServerState) {
     }
     let _ = st.engine.config.set("replicaof", "", true);
     st.link.generation.fetch_add(1, AcqRel);
+    if let Some(task) = st.link.task.lock().take() {
+        task.abort();
+    }
     set_status(st, LinkStatus::None);
     kill_master_client(st);
     let size = st.engine.config.int_named("repl-backlog-size").max(1) as usize;

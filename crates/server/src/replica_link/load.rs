@@ -140,6 +140,8 @@ pub(super) async fn receive_rdb(
         _ => &st.engine.gates.loading,
     };
     gate.store(true, Relaxed);
+    // Cleared however this ends (the link task may be aborted by REPLICAOF).
+    let _gate = Lowered(gate);
     let staging = matches!(mode, Mode::Swap { .. }).then(|| Arc::new(Staging::new(&st.engine)));
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
     let engine = st.engine.clone();
@@ -160,7 +162,7 @@ pub(super) async fn receive_rdb(
     });
     let fed = feed(st, c, payload, tx).await;
     let loaded = load.await.map_err(|e| e.to_string());
-    gate.store(false, Relaxed);
+    drop(_gate);
     let outcome = match (fed, loaded) {
         (Ok(()), Ok(Ok(stats))) => Ok(stats),
         (Err(e), Ok(Err(_))) => {
@@ -295,6 +297,7 @@ async fn receive_then_load(st: &Arc<ServerState>, c: &mut Conn, payload: Payload
     tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
     PROGRESS.begin(data.len() as u64);
     st.engine.gates.loading.store(true, Relaxed);
+    let gate = Lowered(&st.engine.gates.loading);
     let st2 = st.clone();
     let loaded = tokio::task::spawn_blocking(move || {
         flush(&st2);
@@ -302,7 +305,7 @@ async fn receive_then_load(st: &Arc<ServerState>, c: &mut Conn, payload: Payload
         crate::rdb_load::load_from(&st2.engine, &data[..])
     })
     .await;
-    st.engine.gates.loading.store(false, Relaxed);
+    drop(gate);
     match loaded {
         Ok(Ok(stats)) => {
             tracing::info!(
@@ -353,6 +356,15 @@ fn swap_in(st: &ServerState, staging: Arc<Staging>) -> IoResult<()> {
 /// Frees a staging dataset off the runtime's threads.
 fn discard(staging: Arc<Staging>) {
     std::thread::spawn(move || drop(staging));
+}
+
+/// Lowers a loading gate when dropped.
+struct Lowered<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for Lowered<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Relaxed);
+    }
 }
 
 /// The loader's side of the channel: a blocking `Read` over the chunks the link
