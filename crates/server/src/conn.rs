@@ -194,10 +194,15 @@ where
                                 handle.mem.obuf_cap.store(obuf_accounted, Relaxed);
                                 crate::client_mem::account(&state, &handle);
                             }
-                            // A command that allocated much: this client's next
+                            // A command that allocated much besides its reply
+                            // (SETBIT far out, a big SET): this client's next
                             // admission measures memory again, whichever thread
-                            // runs it.
-                            if engine.evict.grew(engine.config.int(P::Maxmemory)) {
+                            // runs it. Reply growth is left to client eviction
+                            // and the output limits, which Redis applies before
+                            // evicting keys.
+                            if engine.evict.grew(engine.config.int(P::Maxmemory))
+                                && out.len().saturating_sub(mark) < 64 << 10
+                            {
                                 client.memory_grew = true;
                             }
                             if client.held {
