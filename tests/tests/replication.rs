@@ -439,14 +439,10 @@ fn a_replica_that_sends_a_command_with_a_reply_is_disconnected_like_redis() {
     replica_reply_rules(Kind::Ferrokv);
 }
 
-/// What a `repl-diskless-load swapdb` replica shows during and after a full
-/// sync of the same history (the replication id matches): `async_loading:1`,
-/// the old keys and functions still served, REPLICAOF and CONFIG SET appendonly
-/// refused with -LOADING; a transfer cut short keeps the old dataset; a complete
-/// one swaps in the master's keys and functions. Redis's integration/replication
-/// "Diskless load swapdb (async_loading)" tests, shortened.
-fn swapdb_async_loading(kind: Kind) -> Vec<String> {
-    let master = Server::start(
+/// A master that streams its RDB at once (diskless, no delay), with DEBUG on
+/// for DEBUG POPULATE.
+fn diskless_master(kind: Kind) -> Server {
+    Server::start(
         kind,
         &[
             "--repl-diskless-sync",
@@ -456,19 +452,31 @@ fn swapdb_async_loading(kind: Kind) -> Vec<String> {
             "--enable-debug-command",
             "yes",
         ],
-    );
-    // The replica answers while it loads every 100 kB (Redis's default: 2 MB).
-    let replica = Server::start(
-        kind,
-        &[
-            "--repl-diskless-load",
-            "swapdb",
-            "--replica-read-only",
-            "no",
-            "--loading-process-events-interval-bytes",
-            "100000",
-        ],
-    );
+    )
+}
+
+/// A replica of `kind` with repl-diskless-load `mode` (and `extra`) that answers
+/// while it loads every 100 kB (Redis's default: 2 MB).
+fn diskless_replica(kind: Kind, mode: &str, extra: &[&str]) -> Server {
+    let mut args = vec![
+        "--repl-diskless-load",
+        mode,
+        "--loading-process-events-interval-bytes",
+        "100000",
+    ];
+    args.extend_from_slice(extra);
+    Server::start(kind, &args)
+}
+
+/// What a `repl-diskless-load swapdb` replica shows during and after a full
+/// sync of the same history (the replication id matches): `async_loading:1`,
+/// the old keys and functions still served, REPLICAOF and CONFIG SET appendonly
+/// refused with -LOADING; a transfer cut short keeps the old dataset; a complete
+/// one swaps in the master's keys and functions. Redis's integration/replication
+/// "Diskless load swapdb (async_loading)" tests, shortened.
+fn swapdb_async_loading(kind: Kind) -> Vec<String> {
+    let master = diskless_master(kind);
+    let replica = diskless_replica(kind, "swapdb", &["--replica-read-only", "no"]);
     let (mut m, mut r) = (master.conn(), replica.conn());
     let mut seen = Vec::new();
     let mut note = |what: &str, f: Frame| seen.push(format!("{what}: {}", show(&f)));
@@ -558,26 +566,8 @@ fn swapdb_diskless_load_serves_the_old_dataset_like_redis() {
 /// during the transfer); a transfer cut short logs Redis's short-read line and
 /// leaves nothing half-loaded; the next sync completes.
 fn on_empty_db_short_read(kind: Kind) -> Vec<String> {
-    let master = Server::start(
-        kind,
-        &[
-            "--repl-diskless-sync",
-            "yes",
-            "--repl-diskless-sync-delay",
-            "0",
-            "--enable-debug-command",
-            "yes",
-        ],
-    );
-    let replica = Server::start(
-        kind,
-        &[
-            "--repl-diskless-load",
-            "on-empty-db",
-            "--loading-process-events-interval-bytes",
-            "100000",
-        ],
-    );
+    let master = diskless_master(kind);
+    let replica = diskless_replica(kind, "on-empty-db", &[]);
     let (mut m, mut r) = (master.conn(), replica.conn());
     assert_eq!(show(&m.run("DEBUG POPULATE 100 key 100000")), "+OK");
     m.run("CONFIG SET rdbcompression no");
