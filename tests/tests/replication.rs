@@ -600,3 +600,98 @@ fn on_empty_db_diskless_load_survives_a_short_read_like_redis() {
     let theirs = on_empty_db_short_read(Kind::Redis);
     assert_eq!(ours, theirs);
 }
+
+fn info_int(c: &mut Conn, section: &str, name: &str) -> i64 {
+    field(&info(c, section), name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1)
+}
+
+/// Redis 7's replication buffer, seen from outside: while one replica waits for
+/// its RDB (produced slowly), the stream it will need stays in the buffer, so
+/// the backlog outgrows repl-backlog-size and another replica can partially
+/// resync from that part; once the waiting replica is gone, the buffer goes
+/// back to about the backlog's size. Redis's integration/replication-buffer,
+/// shortened.
+fn shared_replication_buffer(kind: Kind) -> Vec<String> {
+    let master = Server::start(
+        kind,
+        &[
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "0",
+            "--repl-backlog-size",
+            "16384",
+            "--save",
+            "",
+        ],
+    );
+    let mut m = master.conn();
+    let attach = |r: &Server| {
+        let port = master.port.to_string();
+        r.conn().cmd(&["REPLICAOF", "127.0.0.1", &port]);
+    };
+    let fast = Server::start(kind, &[]);
+    attach(&fast);
+    for i in 0..10 {
+        m.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    wait_synced(&master, &fast);
+    // Ten keys at a second each: the next RDB takes ten seconds.
+    m.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "1000000"]);
+    let slow = Server::start(kind, &[]);
+    attach(&slow);
+    wait_for("the slow replica to wait for its RDB", || {
+        info_int(&mut m, "persistence", "rdb_bgsave_in_progress") == 1
+            && info_int(&mut m, "replication", "connected_slaves") == 2
+    });
+    let value = "x".repeat(4096);
+    for i in 0..256 {
+        m.cmd(&["SET", &format!("big{i}"), &value]);
+    }
+    let mut seen = vec![
+        format!(
+            "histlen past 1MB: {}",
+            info_int(&mut m, "replication", "repl_backlog_histlen") > 1_000_000
+        ),
+        format!(
+            "buffer past 1MB: {}",
+            info_int(&mut m, "memory", "mem_total_replication_buffers") > 1_000_000
+        ),
+    ];
+    // The fast replica follows another master for a while (the slow replica,
+    // which cannot serve it: it keeps the history it had), the master writes
+    // past repl-backlog-size, and it comes back: the part the slow replica
+    // holds serves its partial resync.
+    let slow_port = slow.port.to_string();
+    fast.conn().cmd(&["REPLICAOF", "127.0.0.1", &slow_port]);
+    for i in 0..64 {
+        m.cmd(&["SET", &format!("more{i}"), &value]);
+    }
+    attach(&fast);
+    wait_synced(&master, &fast);
+    seen.push(format!(
+        "full {} partial {}",
+        stat(&master, "sync_full"),
+        stat(&master, "sync_partial_ok")
+    ));
+    drop(slow);
+    wait_for("the buffer to shrink once the slow replica is gone", || {
+        info_int(&mut m, "replication", "connected_slaves") == 1
+            && info_int(&mut m, "replication", "repl_backlog_histlen") < 100_000
+    });
+    seen.push("shrunk".into());
+    seen
+}
+
+#[test]
+fn replicas_share_one_replication_buffer_like_redis() {
+    let ours = shared_replication_buffer(Kind::Ferrokv);
+    let theirs = shared_replication_buffer(Kind::Redis);
+    assert_eq!(ours, theirs);
+    assert_eq!(
+        ours[..2],
+        ["histlen past 1MB: true", "buffer past 1MB: true"]
+    );
+}

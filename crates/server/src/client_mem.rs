@@ -73,12 +73,12 @@ impl ClientHandle {
 
     /// CLIENT LIST's `tot-mem`.
     pub fn total_mem(&self) -> usize {
-        self.own_mem() + self.mailbox.queued_bytes()
+        self.own_mem() + self.mailbox.queued_bytes() + self.mailbox.external()
     }
 
     /// Replies and letters waiting to be written (CLIENT LIST's `omem`).
     pub fn output_mem(&self) -> usize {
-        self.mem.obuf_pending.load(Relaxed) + self.mailbox.queued_bytes()
+        self.mem.obuf_pending.load(Relaxed) + self.mailbox.queued_bytes() + self.mailbox.external()
     }
 }
 

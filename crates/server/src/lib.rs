@@ -32,6 +32,7 @@ pub mod persistence;
 pub mod pubsub;
 pub mod rdb_load;
 pub mod rdb_stream;
+pub mod repl_buf;
 pub mod repl_rdb;
 pub mod replica;
 pub mod replica_link;

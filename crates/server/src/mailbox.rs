@@ -141,6 +141,9 @@ pub struct Mailbox {
     memory: AtomicUsize,
     /// Bytes taken out by the connection and not written yet.
     unsent: AtomicUsize,
+    /// Bytes it has to be sent that are held elsewhere: a replica's part of the
+    /// shared replication buffer (`repl_buf.rs`).
+    external: AtomicUsize,
     /// Hard limit of pending bytes (0: none).
     limit: AtomicUsize,
     /// Soft limit of pending bytes (0: none) and how long it may be exceeded.
@@ -187,7 +190,7 @@ impl Mailbox {
         let first = {
             let mut letters = self.letters.lock();
             let queued = self.bytes.load(Relaxed);
-            let pending = queued + size + self.unsent.load(Relaxed);
+            let pending = queued + size + self.unsent.load(Relaxed) + self.external.load(Relaxed);
             // Redis's checkClientOutputBufferLimits: at the hard limit, or over
             // the soft one for longer than allowed.
             if (limit > 0 && pending >= limit) || self.soft_limit_passed(pending) {
@@ -269,12 +272,51 @@ impl Mailbox {
         if self.soft_since.load(Relaxed) == 0 || self.closing() {
             return false;
         }
-        let pending = self.bytes.load(Relaxed) + self.unsent.load(Relaxed);
+        let pending =
+            self.bytes.load(Relaxed) + self.unsent.load(Relaxed) + self.external.load(Relaxed);
         if self.soft_limit_passed(pending) {
             self.overflow();
             return true;
         }
         false
+    }
+
+    /// A replica has `n` bytes of the shared replication buffer to be sent:
+    /// they count toward its limits, whose hard one is at least `min_hard`
+    /// (Redis raises a replica's hard limit to repl-backlog-size: those bytes
+    /// are the backlog's anyway, and a partial resync must not be cut off).
+    /// Returns false, closing the client, when that takes it over a limit.
+    pub fn hold_external(&self, n: usize, min_hard: usize) -> bool {
+        if self.closing() {
+            return false;
+        }
+        self.external.store(n, Relaxed);
+        let mut limit = self.limit.load(Relaxed);
+        if limit > 0 {
+            limit = limit.max(min_hard);
+        }
+        let pending = n + self.bytes.load(Relaxed) + self.unsent.load(Relaxed);
+        if (limit > 0 && pending >= limit) || self.soft_limit_passed(pending) {
+            self.overflow();
+            return false;
+        }
+        true
+    }
+
+    /// Sets the bytes held elsewhere without checking the limits (they shrank).
+    pub fn set_external(&self, n: usize) {
+        self.external.store(n, Relaxed);
+    }
+
+    /// Bytes held elsewhere for this client (see [`Mailbox::hold_external`]).
+    pub fn external(&self) -> usize {
+        self.external.load(Relaxed)
+    }
+
+    /// Wakes the connection without a letter (a replica: the shared
+    /// replication buffer grew).
+    pub fn ring(&self) {
+        self.wake.notify_one();
     }
 
     fn overflow(&self) {

@@ -39,6 +39,10 @@ pub struct Overview {
     pub startup: u64,
     /// Client buffers (query, output, mailbox).
     pub clients_normal: u64,
+    /// The replication buffer's backlog part (mem_replication_backlog).
+    pub repl_backlog: u64,
+    /// The replicas' part of it and their connections (mem_clients_slaves).
+    pub clients_slaves: u64,
     /// Script and function caches.
     pub lua_caches: u64,
     /// FUNCTION libraries' code.
@@ -53,6 +57,8 @@ impl Overview {
     /// Everything that is not data.
     pub fn overhead(&self) -> u64 {
         self.startup
+            + self.repl_backlog
+            + self.clients_slaves
             + self.clients_normal
             + self.lua_caches
             + self.functions_caches
@@ -113,6 +119,8 @@ pub fn overview(st: &ServerState) -> Overview {
         rss: crate::info::rss_bytes(),
         startup: STARTUP.load(Relaxed),
         clients_normal,
+        repl_backlog: st.replicas.backlog_memory() as u64,
+        clients_slaves: st.replicas.clients_memory() as u64,
         lua_caches: sc.cache_bytes(),
         functions_caches,
         dbs,
@@ -133,8 +141,8 @@ fn memory_stats(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     int(out, "peak.allocated", m.peak);
     int(out, "total.allocated", m.allocated);
     int(out, "startup.allocated", o.startup);
-    int(out, "replication.backlog", 0);
-    int(out, "clients.slaves", st.replicas.clients_memory() as u64);
+    int(out, "replication.backlog", o.repl_backlog);
+    int(out, "clients.slaves", o.clients_slaves);
     int(out, "clients.normal", o.clients_normal);
     int(out, "cluster.links", 0);
     int(out, "aof.buffer", 0);

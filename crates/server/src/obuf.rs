@@ -27,9 +27,13 @@ pub fn reload(st: &ServerState) {
     }
 }
 
-/// Gives `h`'s mailbox the limits of the class it is in now.
+/// Gives `h`'s mailbox the limits of the class it is in now (a replica keeps
+/// the replica class's).
 pub fn apply_class(st: &ServerState, h: &ClientHandle) {
-    let class = if h.subs.total() > 0 {
+    let class = if h.kind.load(std::sync::atomic::Ordering::Relaxed) == crate::clients::KIND_REPLICA
+    {
+        ObufLimits::REPLICA
+    } else if h.subs.total() > 0 {
         ObufLimits::PUBSUB
     } else {
         ObufLimits::NORMAL

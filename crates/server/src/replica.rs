@@ -20,7 +20,7 @@
 //! in the EOF-marker form. Replies from the replica (REPLCONF ACK) are parsed in
 //! the serving loop: they give INFO's offset/lag and serve WAIT.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -35,6 +35,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::clients::ClientHandle;
 use crate::cmds::state;
+use crate::repl_buf::ReplBuf;
 use crate::state::ServerState;
 
 /// SYNC, PSYNC, REPLCONF.
@@ -99,6 +100,9 @@ pub struct Replica {
     bulk_over: AtomicBool,
     /// Its connection has ended.
     gone: AtomicBool,
+    /// Offset of the next byte of the stream it is to be written (its place in
+    /// the shared replication buffer; set when it is attached).
+    cursor: AtomicU64,
 }
 
 impl Replica {
@@ -142,69 +146,8 @@ fn unix_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The replication backlog: the last `size` bytes of the stream.
-struct Backlog {
-    buf: VecDeque<u8>,
-    size: usize,
-    /// Offset of `buf[0]` (repl_backlog_first_byte_offset).
-    first: u64,
-}
-
-/// The most of a backlog allocated up front (the rest as the stream fills it).
-const BACKLOG_PREALLOC: usize = 1 << 20;
-
-impl Backlog {
-    fn new(size: usize, first: u64) -> Backlog {
-        let size = size.max(1);
-        Backlog {
-            buf: VecDeque::with_capacity(size.min(BACKLOG_PREALLOC)),
-            size,
-            first,
-        }
-    }
-
-    /// Appends `bytes`, dropping the oldest past `size`. Room is made before the
-    /// bytes go in and never past `size`: the backlog's memory is counted against
-    /// maxmemory and must not grow past what it is configured to hold.
-    fn push(&mut self, bytes: &[u8]) {
-        let n = bytes.len();
-        if n >= self.size {
-            self.first += (self.buf.len() + n - self.size) as u64;
-            self.buf.clear();
-            self.buf.extend(&bytes[n - self.size..]);
-            return;
-        }
-        let excess = (self.buf.len() + n).saturating_sub(self.size);
-        if excess > 0 {
-            self.buf.drain(..excess);
-            self.first += excess as u64;
-        }
-        let need = self.buf.len() + n;
-        if need > self.buf.capacity() {
-            let target = (self.buf.capacity() * 2).max(need).min(self.size);
-            self.buf.reserve_exact(target - self.buf.len());
-        }
-        self.buf.extend(bytes);
-    }
-
-    /// repl-backlog-size changed.
-    fn resize(&mut self, size: usize) {
-        self.size = size.max(1);
-        if self.buf.len() > self.size {
-            let excess = self.buf.len() - self.size;
-            self.buf.drain(..excess);
-            self.first += excess as u64;
-        }
-        let want = self.size.min(BACKLOG_PREALLOC).max(self.buf.len());
-        if self.buf.capacity() > self.size {
-            self.buf.shrink_to(want);
-        } else if self.buf.capacity() < want {
-            self.buf.reserve_exact(want - self.buf.len());
-        }
-    }
-}
-
-/// A replica's output: its queued stream and what is taken out but not written.
+/// A replica's own output besides its part of the replication buffer: letters
+/// (the +CONTINUE line) and what its connection took out and has not written.
 fn output_of(r: &Replica) -> usize {
     r.handle.mailbox.memory() + r.handle.mem.obuf_cap.load(Relaxed)
 }
@@ -223,7 +166,9 @@ pub struct Ids {
 
 struct Inner {
     ids: Ids,
-    backlog: Option<Backlog>,
+    /// The replication buffer, backlog and replicas' output at once (None: no
+    /// backlog, nothing is fed).
+    backlog: Option<ReplBuf>,
     /// The db of the last command fed (None: a SELECT must come first).
     db: Option<usize>,
     list: Vec<Arc<Replica>>,
@@ -250,6 +195,9 @@ pub struct Replicas {
     confs: Mutex<HashMap<u64, ReplConf>>,
     /// The full-sync job still taking replicas (see [`SyncJob`]).
     job: Mutex<Option<Arc<SyncJob>>>,
+    /// The offset the next byte of the stream gets (read without the lock by
+    /// the replicas' connections).
+    end: AtomicU64,
     /// The disk job whose RDB is being produced (replicas may still join it).
     producing: Mutex<Option<Arc<SyncJob>>>,
     /// Snapshots for replicas being taken (INFO rdb_bgsave_in_progress).
@@ -296,22 +244,50 @@ pub fn new_replid() -> String {
 const NO_REPLID: &str = "0000000000000000000000000000000000000000";
 
 impl Inner {
-    fn append(&mut self, bytes: &[u8]) {
+    /// The lowest cursor of the attached replicas (`u64::MAX` with none): the
+    /// replication buffer keeps every byte from there on.
+    fn keep(&self) -> u64 {
+        self.list
+            .iter()
+            .map(|r| r.cursor.load(Relaxed))
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    fn append(&mut self, bytes: &[u8], end: &AtomicU64) {
+        let keep = self.keep();
         let Some(b) = &mut self.backlog else {
             return;
         };
         self.ids.offset += bytes.len() as u64;
-        b.push(bytes);
+        b.append(bytes, keep);
+        // SeqCst with the cursors' updates (see `stream_loop`).
+        end.store(b.next(), SeqCst);
     }
 
-    fn post(&mut self, bytes: Bytes, attached: &AtomicUsize) {
+    /// Tells every replica the stream grew; one whose pending part of it takes
+    /// it over its output-buffer limits is dropped (Redis checks them on every
+    /// feed).
+    /// `fed`: how many bytes were just appended.
+    fn wake(&mut self, fed: usize, attached: &AtomicUsize) {
+        let Some(b) = &self.backlog else {
+            return;
+        };
+        let (next, size) = (b.next(), b.size());
         let before = self.list.len();
         self.list.retain(|r| {
-            let ok = r.handle.mailbox.post(bytes.clone()) == crate::mailbox::Posted::Queued;
-            if !ok {
+            let pending = next.saturating_sub(r.cursor.load(SeqCst)) as usize;
+            let ok = r.handle.mailbox.hold_external(pending, size);
+            if ok {
+                // A connection with bytes still to write looks again after
+                // each write: only one that had nothing is woken.
+                if pending <= fed {
+                    r.handle.mailbox.ring();
+                }
+            } else {
                 tracing::warn!(
                     "Client {} closed for overcoming of output buffer limits.",
-                    r.handle.addr
+                    r.handle.describe()
                 );
             }
             ok
@@ -322,6 +298,23 @@ impl Inner {
             if self.list.is_empty() {
                 self.alone_since = Some(Instant::now());
             }
+        }
+    }
+
+    /// Attaches `r` with its cursor at `from`.
+    fn attach(&mut self, r: &Arc<Replica>, from: u64, attached: &AtomicUsize) {
+        r.cursor.store(from, Relaxed);
+        self.list.push(r.clone());
+        attached.fetch_add(1, Relaxed);
+    }
+
+    /// Takes out the replication buffer's blocks that neither the backlog nor a
+    /// replica needs any more (to be freed once the lock is released).
+    fn trim_all(&mut self) -> Vec<Vec<u8>> {
+        let keep = self.keep();
+        match &mut self.backlog {
+            Some(b) => b.trim(keep, usize::MAX),
+            None => Vec::new(),
         }
     }
 }
@@ -345,6 +338,7 @@ impl Replicas {
             }),
             feeding: Default::default(),
             attached: AtomicUsize::new(0),
+            end: AtomicU64::new(1),
             handoff: Mutex::new(HashMap::new()),
             confs: Mutex::new(HashMap::new()),
             job: Mutex::new(None),
@@ -391,7 +385,7 @@ impl Replicas {
     pub fn backlog_info(&self) -> (bool, u64, u64) {
         let g = self.inner.lock();
         match &g.backlog {
-            Some(b) => (true, b.first, b.buf.len() as u64),
+            Some(b) => (true, b.first(), b.histlen()),
             None => (false, 0, 0),
         }
     }
@@ -412,10 +406,10 @@ impl Replicas {
             }
             encode(argv, &mut buf);
         }
-        g.append(&buf);
+        g.append(&buf, &self.end);
         g.write_offset = g.ids.offset;
         if !g.list.is_empty() {
-            g.post(Bytes::from(buf), &self.attached);
+            g.wake(buf.len(), &self.attached);
         }
     }
 
@@ -432,9 +426,9 @@ impl Replicas {
         if g.backlog.is_none() {
             return;
         }
-        g.append(bytes);
+        g.append(bytes, &self.end);
         if !g.list.is_empty() {
-            g.post(Bytes::copy_from_slice(bytes), &self.attached);
+            g.wake(bytes.len(), &self.attached);
         }
     }
 
@@ -442,7 +436,8 @@ impl Replicas {
         if g.backlog.is_some() {
             return;
         }
-        g.backlog = Some(Backlog::new(size, g.ids.offset + 1));
+        g.backlog = Some(ReplBuf::new(size, g.ids.offset + 1));
+        self.end.store(g.ids.offset + 1, Release);
         self.feeding.store(true, Release);
     }
 
@@ -464,6 +459,11 @@ impl Replicas {
             if g.list.is_empty() {
                 g.alone_since = Some(Instant::now());
             }
+            // What only it still needed goes now (Redis frees a replica's
+            // blocks as it frees the replica).
+            let freed = g.trim_all();
+            drop(g);
+            drop(freed);
         }
     }
 
@@ -502,6 +502,32 @@ impl Replicas {
         // The next command goes after a SELECT.
         g.db = None;
         self.create_backlog(&mut g, backlog_size);
+    }
+
+    /// `job`'s RDB is no longer produced.
+    fn end_production(&self, job: &Arc<SyncJob>) {
+        let mut producing = self.producing.lock();
+        if producing.as_ref().is_some_and(|j| Arc::ptr_eq(j, job)) {
+            *producing = None;
+        }
+    }
+
+    /// FLUSHALL: the RDB being produced for replicas is stopped, and the
+    /// replicas waiting for it are dropped (they ask again and get the empty
+    /// dataset), as Redis kills its RDB child.
+    pub fn abort_production(&self) {
+        let Some(job) = self.producing.lock().clone() else {
+            return;
+        };
+        job.cancel.store(true, Relaxed);
+        if let Some(stream) = &job.stream {
+            stream.cancel();
+        }
+        for m in job.members.lock().iter() {
+            if !m.bulk_over.load(Relaxed) {
+                m.handle.kill();
+            }
+        }
     }
 
     /// Whether a snapshot for replicas is being taken (Redis's replication
@@ -558,9 +584,9 @@ impl Replicas {
         g.ids.replid2 = replid.to_string();
         g.ids.second_offset = offset as i64 + 1;
         g.write_offset = g.ids.offset;
-        let end = g.ids.offset;
         if let Some(b) = &mut g.backlog {
-            b.first = end + 1 - b.buf.len() as u64;
+            b.rebase(offset);
+            self.end.store(b.next(), Release);
         }
         g.alone_since = Some(Instant::now());
     }
@@ -588,6 +614,9 @@ impl Replicas {
             encode(&[b"PING"], &mut ping);
             self.feed_raw(&ping);
         }
+        // What the appends left for later (they free a few blocks each).
+        let freed = self.inner.lock().trim_all();
+        drop(freed);
         if is_master {
             let ttl = st.engine.config.int_named("repl-backlog-ttl");
             let mut g = self.inner.lock();
@@ -609,41 +638,82 @@ impl Replicas {
         }
     }
 
-    /// INFO mem_total_replication_buffers: Redis 7 keeps one buffer that the
-    /// backlog and every replica's pending output share, so its size is the
-    /// larger of the backlog and the most any replica still has to receive.
+    /// INFO mem_total_replication_buffers: the replication buffer's blocks.
     pub fn buffer_bytes(&self) -> usize {
-        let g = self.inner.lock();
-        let backlog = g.backlog.as_ref().map_or(0, |b| b.buf.len());
-        let pending = g
-            .list
-            .iter()
-            .map(|r| r.handle.output_mem())
-            .max()
-            .unwrap_or(0);
-        backlog.max(pending)
-    }
-
-    /// Memory of the replicas' output (queued stream, and what is taken out but
-    /// not written): INFO mem_clients_slaves without the clients' own structures,
-    /// and what eviction does not count (Redis's freeMemoryGetNotCountedMemory).
-    pub fn output_memory(&self) -> usize {
-        self.inner.lock().list.iter().map(|r| output_of(r)).sum()
-    }
-
-    /// INFO mem_clients_slaves: the replicas' output and their connections.
-    pub fn clients_memory(&self) -> usize {
         self.inner
             .lock()
-            .list
-            .iter()
-            .map(|r| {
-                output_of(r)
-                    + r.handle.qbuf.load(Relaxed)
-                    + r.handle.qbuf_free.load(Relaxed)
-                    + crate::client_mem::CLIENT_BASE
-            })
-            .sum()
+            .backlog
+            .as_ref()
+            .map_or(0, ReplBuf::memory)
+    }
+
+    /// (INFO mem_replication_backlog, the replicas' part of the buffer): as
+    /// Redis splits the shared buffer, what exceeds repl-backlog-size is the
+    /// replicas' while there are replicas, and all of it is the backlog's else.
+    fn buffer_split(g: &Inner) -> (usize, usize) {
+        let Some(b) = &g.backlog else {
+            return (0, 0);
+        };
+        if !g.list.is_empty() && b.memory() > b.size() {
+            (b.size(), b.memory() - b.size())
+        } else {
+            (b.memory(), 0)
+        }
+    }
+
+    /// INFO mem_replication_backlog.
+    pub fn backlog_memory(&self) -> usize {
+        Self::buffer_split(&self.inner.lock()).0
+    }
+
+    /// What eviction does not count (INFO mem_not_counted_for_evict, Redis's
+    /// freeMemoryGetNotCountedMemory): the replication buffer past what a
+    /// backlog of repl-backlog-size takes, replicas or not (a buffer that a slow
+    /// replica made grow must not make the master evict its data while it is
+    /// trimmed), and the replicas' own output.
+    pub fn output_memory(&self) -> usize {
+        let g = self.inner.lock();
+        let excess = g.backlog.as_ref().map_or(0, |b| {
+            let counted = b.size()
+                + (b.size() / crate::repl_buf::BLOCK + 1) * crate::repl_buf::BLOCK_OVERHEAD;
+            b.memory().saturating_sub(counted)
+        });
+        excess + g.list.iter().map(|r| output_of(r)).sum::<usize>()
+    }
+
+    /// INFO mem_clients_slaves: the replicas' part of the replication buffer,
+    /// their own output and their connections.
+    pub fn clients_memory(&self) -> usize {
+        let g = self.inner.lock();
+        let share = Self::buffer_split(&g).1;
+        share
+            + g.list
+                .iter()
+                .map(|r| {
+                    output_of(r)
+                        + r.handle.qbuf.load(Relaxed)
+                        + r.handle.qbuf_free.load(Relaxed)
+                        + crate::client_mem::CLIENT_BASE
+                })
+                .sum::<usize>()
+    }
+
+    /// Copies the stream from offset `from` into `out` (at most `max` bytes);
+    /// how many.
+    fn copy_stream(&self, from: u64, out: &mut BytesMut, max: usize) -> usize {
+        // A piece per lock: the writes that feed the stream wait for it.
+        const PIECE: usize = 64 * 1024;
+        let mut copied = 0;
+        while copied < max {
+            let n = self.inner.lock().backlog.as_ref().map_or(0, |b| {
+                b.copy_from(from + copied as u64, out, PIECE.min(max - copied))
+            });
+            if n == 0 {
+                break;
+            }
+            copied += n;
+        }
+        copied
     }
 
     /// Replicas that acknowledged `offset` or more.
@@ -845,6 +915,7 @@ pub async fn serve_if_replica<S>(
         ack_time: AtomicU64::new(unix_secs()),
         bulk_over: AtomicBool::new(false),
         gone: AtomicBool::new(false),
+        cursor: AtomicU64::new(0),
     });
     handle.kind.store(crate::clients::KIND_REPLICA, Relaxed);
     st.clients.put_back(handle.clone());
@@ -858,27 +929,22 @@ pub async fn serve_if_replica<S>(
             *replid == g.ids.replid || (*replid == g.ids.replid2 && *offset <= g.ids.second_offset);
         let range = g.backlog.as_ref().and_then(|b| {
             let off = u64::try_from(*offset).ok()?;
-            (off >= b.first && off <= b.first + b.buf.len() as u64).then(|| {
-                let skip = (off - b.first) as usize;
-                b.buf.iter().skip(skip).copied().collect::<Vec<u8>>()
-            })
+            b.holds(off).then(|| (off, b.next() - off))
         });
         match (ok_id, range) {
-            (true, Some(data)) => {
-                let mut msg = if conf.psync2 {
+            (true, Some((from, n))) => {
+                let msg = if conf.psync2 {
                     format!("+CONTINUE {}\r\n", g.ids.replid).into_bytes()
                 } else {
                     b"+CONTINUE\r\n".to_vec()
                 };
-                let n = data.len();
-                msg.extend_from_slice(&data);
+                // The backlog's bytes follow from the replication buffer.
                 let _ = handle.mailbox.post(Bytes::from(msg));
                 replica.set_state(LinkState::Online);
                 replica
                     .ack_off
                     .store((*offset as u64).saturating_sub(1), Relaxed);
-                g.list.push(replica.clone());
-                self_attached(st);
+                g.attach(&replica, from, &st.replicas.attached);
                 st.aof.keep_propagating.store(true, Release);
                 st.engine.propagating.store(true, Release);
                 st.replicas.sync_partial_ok.fetch_add(1, Relaxed);
@@ -933,10 +999,6 @@ pub async fn serve_if_replica<S>(
     tracing::info!("Connection with replica {} lost.", replica.ip());
 }
 
-fn self_attached(st: &ServerState) {
-    st.replicas.attached.fetch_add(1, Relaxed);
-}
-
 fn apply_replica_limits(st: &ServerState, h: &ClientHandle) {
     let limits = crate::obuf::limits(st);
     h.mailbox
@@ -968,6 +1030,8 @@ pub struct SyncJob {
     /// Told when a member's sync ends (a diskless job then ends at once and
     /// frees its RDB).
     progress: tokio::sync::Notify,
+    /// Set to stop the production of its RDB.
+    cancel: Arc<AtomicBool>,
 }
 
 /// Joins the full-sync job still gathering replicas, or starts one.
@@ -996,6 +1060,7 @@ fn join_sync_job(
         payload: std::sync::OnceLock::new(),
         late: Mutex::new(Vec::new()),
         progress: tokio::sync::Notify::new(),
+        cancel: Arc::default(),
     });
     *slot = Some(job.clone());
     tokio::spawn(run_sync_job(st.clone(), job.clone(), backlog_size));
@@ -1009,31 +1074,17 @@ fn join_sync_job(
 /// when no such job runs or the backlog no longer reaches back to its instant.
 fn join_late(st: &ServerState, replica: &Arc<Replica>) -> Option<Arc<SyncJob>> {
     let job = st.replicas.producing.lock().clone()?;
-    if *job.phase.borrow() != JOB_STARTED {
+    if job.diskless || *job.phase.borrow() != JOB_STARTED {
         return None;
     }
     let (_, at, _) = job.start.get()?;
     let reps = &st.replicas;
     let mut g = reps.inner.lock();
-    let since = {
-        let b = g.backlog.as_ref()?;
-        let from = at + 1;
-        if from < b.first || from > b.first + b.buf.len() as u64 {
-            return None;
-        }
-        b.buf
-            .iter()
-            .skip((from - b.first) as usize)
-            .copied()
-            .collect::<Vec<u8>>()
-    };
-    if !since.is_empty()
-        && replica.handle.mailbox.post(Bytes::from(since)) != crate::mailbox::Posted::Queued
-    {
+    let from = at + 1;
+    if !g.backlog.as_ref()?.holds(from) {
         return None;
     }
-    g.list.push(replica.clone());
-    reps.attached.fetch_add(1, Relaxed);
+    g.attach(replica, from, &reps.attached);
     job.late.lock().push(replica.handle.id);
     job.members.lock().push(replica.clone());
     tracing::info!("Waiting for end of BGSAVE for SYNC");
@@ -1096,31 +1147,37 @@ async fn run_sync_job(st: Arc<ServerState>, job: Arc<SyncJob>, backlog_size: usi
         }
         reps.create_backlog(&mut g, backlog_size);
         g.db = None;
+        let from = g.ids.offset + 1;
         for r in &members {
-            g.list.push(r.clone());
+            g.attach(r, from, &reps.attached);
         }
-        reps.attached.fetch_add(members.len(), Relaxed);
         let ids = members.iter().map(|r| r.handle.id).collect();
         let _ = job2.start.set((g.ids.replid.clone(), g.ids.offset, ids));
         st2.aof.keep_propagating.store(true, Release);
         st2.engine.propagating.store(true, Release);
         job2.phase.send_replace(JOB_STARTED);
     };
+    *st.replicas.producing.lock() = Some(job.clone());
     if let Some(stream) = job.stream.clone() {
         let engine = st.engine.clone();
         let production = tokio::task::spawn_blocking(move || {
             crate::persistence::snapshot_stream(&engine, &stream, at_instant)
         });
+        // Redis names its child; the RDB is produced on a thread of this process.
+        tracing::info!(
+            "Background RDB transfer started by pid {}",
+            std::process::id()
+        );
         let ok = follow_diskless(&job, &attached, production).await;
+        st.replicas.end_production(&job);
         st.replicas.snapshotting.fetch_sub(1, Relaxed);
         job.phase
             .send_replace(if ok { JOB_DONE } else { JOB_FAILED });
         return;
     }
     let engine = st.engine.clone();
-    let cancel: Arc<AtomicBool> = Arc::default();
+    let cancel = job.cancel.clone();
     let flag = cancel.clone();
-    *st.replicas.producing.lock() = Some(job.clone());
     let production = tokio::task::spawn_blocking(move || {
         crate::persistence::snapshot_rdb(&engine, flag, at_instant)
     });
@@ -1141,12 +1198,7 @@ async fn run_sync_job(st: Arc<ServerState>, job: Arc<SyncJob>, backlog_size: usi
             }
         }
     };
-    {
-        let mut producing = st.replicas.producing.lock();
-        if producing.as_ref().is_some_and(|j| Arc::ptr_eq(j, &job)) {
-            *producing = None;
-        }
-    }
+    st.replicas.end_production(&job);
     st.replicas.snapshotting.fetch_sub(1, Relaxed);
     match taken {
         Ok(Ok(payload)) => {
@@ -1197,10 +1249,21 @@ async fn follow_diskless(
         if let (Some(stream), Some(_)) = (&job.stream, produced) {
             stream.release();
         }
-        let up = attached
-            .iter()
-            .filter(|m| !m.gone.load(Relaxed) && m.state() == LinkState::Online)
-            .count();
+        let up_now = || {
+            attached
+                .iter()
+                .filter(|m| !m.gone.load(Relaxed) && m.state() == LinkState::Online)
+                .count()
+        };
+        if up_now() < attached.len() {
+            // A replica dropped during the transfer. Others may have been cut
+            // at the same instant, and those that already have the whole RDB
+            // (Redis paces every replica to the slowest, ours take it at their
+            // own pace) notice it in their own task: a moment for that, so the
+            // count below is of replicas really still up.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let up = up_now();
         if up == 0 {
             if produced != Some(false) {
                 tracing::warn!("Diskless rdb transfer, last replica dropped, killing fork child.");
@@ -1330,9 +1393,23 @@ where
             ok
         }
         Payload::Stream(reader) => {
-            tokio::select! {
-                ok = send_stream(stream, st, replica, reader) => ok,
-                _ = replica.handle.mailbox.wait_closed() => false,
+            // The RDB leaves as it is produced, which can take long: the
+            // replica's side is read meanwhile, so a replica that goes away is
+            // dropped at once (Redis reads every replica's socket), not at the
+            // next chunk.
+            let (mut rd, mut wr) = tokio::io::split(&mut *stream);
+            let send = send_stream(&mut wr, st, replica, reader);
+            tokio::pin!(send);
+            loop {
+                tokio::select! {
+                    ok = &mut send => break ok,
+                    _ = replica.handle.mailbox.wait_closed() => break false,
+                    r = rd.read_buf(input), if input.len() < MAX_EARLY_INPUT => {
+                        if !matches!(r, Ok(n) if n > 0) {
+                            break false;
+                        }
+                    }
+                }
             }
         }
     };
@@ -1347,6 +1424,9 @@ where
     // stream follows at once: the stream starts on its first ACK (as Redis).
     ok.then_some(diskless)
 }
+
+/// The most a replica may send while its RDB is sent (kept for after it).
+const MAX_EARLY_INPUT: usize = 1 << 20;
 
 /// What a full synchronization sends.
 enum Payload {
@@ -1381,18 +1461,31 @@ where
             Ok(None) => break,
             Err(()) => return false,
         };
-        let limit = Duration::from_secs(st.engine.config.int_named("repl-timeout").max(1) as u64);
-        match tokio::time::timeout(limit, stream.write_all(&chunk)).await {
-            Ok(Ok(())) => {
-                st.net_output.fetch_add(chunk.len() as u64, Relaxed);
-            }
-            Ok(Err(_)) => return false,
-            Err(_) => {
-                tracing::warn!(
-                    "Disconnecting timedout replica (full sync): {}",
-                    replica.name()
-                );
-                return false;
+        // A replica that takes nothing for repl-timeout (read again as it
+        // runs: CONFIG SET applies to a transfer under way, as Redis's cron
+        // compares the time of the last partial write with it) is dropped.
+        let mut last = Instant::now();
+        let mut pos = 0;
+        while pos < chunk.len() {
+            tokio::select! {
+                r = stream.write(&chunk[pos..]) => match r {
+                    Ok(n) if n > 0 => {
+                        pos += n;
+                        last = Instant::now();
+                        st.net_output.fetch_add(n as u64, Relaxed);
+                    }
+                    _ => return false,
+                },
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                    let limit = st.engine.config.int_named("repl-timeout").max(1) as u64;
+                    if last.elapsed() > Duration::from_secs(limit) {
+                        tracing::warn!(
+                            "Disconnecting timedout replica (full sync): {}",
+                            replica.name()
+                        );
+                        return false;
+                    }
+                }
             }
         }
     }
@@ -1434,8 +1527,8 @@ where
         reps.create_backlog(&mut g, backlog_size);
         g.db = None;
         if !replica.conf.rdb_only {
-            g.list.push(replica.clone());
-            reps.attached.fetch_add(1, Relaxed);
+            let from = g.ids.offset + 1;
+            g.attach(replica, from, &reps.attached);
             st.aof.keep_propagating.store(true, Release);
             st.engine.propagating.store(true, Release);
         }
@@ -1460,11 +1553,11 @@ where
     ok
 }
 
-/// How much of the stream a replica's connection takes out of its queue to write
-/// at a time.
+/// How much of the stream a replica's connection copies out of the replication
+/// buffer to write at a time.
 const STREAM_CHUNK: usize = 256 * 1024;
-/// Room past [`STREAM_CHUNK`] for the letter that crosses it.
-const STREAM_SLACK: usize = 16 * 1024;
+/// The most of its write buffer a caught-up replica's connection keeps.
+const KEEP_OUT: usize = 64 * 1024;
 
 /// Writes the stream to the replica and reads its acknowledgements.
 async fn stream_loop<S>(
@@ -1478,25 +1571,37 @@ async fn stream_loop<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let handle = &replica.handle;
+    let reps = &st.replicas;
+    let pending = || {
+        reps.end
+            .load(SeqCst)
+            .saturating_sub(replica.cursor.load(SeqCst)) as usize
+    };
     let mut parser = RequestParser::new(RequestLimits::default());
     let mut out = BytesMut::new();
     // What it sent right after SYNC/PSYNC runs first.
-    let mut pending = !input.is_empty();
+    let mut unread = !input.is_empty();
     loop {
-        // A wake-up is kept until waited for: a post between the drain and the
-        // wait is not missed.
-        if !wait_ack && handle.mailbox.has_mail() {
+        // Its letters (the +CONTINUE line) go before the stream. A wake-up is
+        // kept until waited for: a feed between this copy and the wait is not
+        // missed.
+        if handle.mailbox.has_mail() {
+            handle.mailbox.drain_into(&mut out);
+        }
+        let mut taken = 0;
+        let behind = if wait_ack { 0 } else { pending() };
+        if behind > 0 {
             // Room first, counted before it is allocated (eviction leaves the
             // replicas' output out and must never see it uncounted).
-            let want = handle.mailbox.queued_bytes().min(STREAM_CHUNK) + STREAM_SLACK;
+            let want = out.len() + behind.min(STREAM_CHUNK);
             if out.capacity() < want {
-                handle.mem.obuf_cap.store(want * 2, Relaxed);
-                out.reserve(want);
+                handle.mem.obuf_cap.store(want, Relaxed);
+                out.reserve(want - out.len());
             }
-            handle.mailbox.drain_some(&mut out, STREAM_CHUNK);
+            taken = reps.copy_stream(replica.cursor.load(Relaxed), &mut out, STREAM_CHUNK);
         }
         if !out.is_empty() {
-            // What was taken out and not written yet is the replica's output too.
+            // What was copied out and not written yet is the replica's output too.
             handle.mem.obuf_cap.store(out.capacity(), Relaxed);
             let w = tokio::select! {
                 r = stream.write_all(&out) => r.is_ok(),
@@ -1507,11 +1612,17 @@ async fn stream_loop<S>(
             }
             st.net_output.fetch_add(out.len() as u64, Relaxed);
             out.clear();
-            if handle.mailbox.has_mail() {
-                // More is queued: write it before waiting for anything.
+            // Written: its blocks may go once no one else needs them. SeqCst
+            // with the feed's store of the end and load of the cursor: either
+            // the feed sees this cursor (and wakes this loop when it had
+            // nothing pending) or the `pending()` below sees the feed's end.
+            replica.cursor.fetch_add(taken as u64, SeqCst);
+            handle.mailbox.set_external(pending());
+            if pending() > 0 || handle.mailbox.has_mail() {
+                // More is there: write it before waiting for anything.
                 continue;
             }
-            if out.capacity() > STREAM_CHUNK * 2 {
+            if out.capacity() > KEEP_OUT {
                 out = BytesMut::new();
             }
             handle.mem.obuf_cap.store(out.capacity(), Relaxed);
@@ -1519,7 +1630,7 @@ async fn stream_loop<S>(
         if handle.mailbox.closing() {
             break;
         }
-        if std::mem::take(&mut pending) {
+        if std::mem::take(&mut unread) {
             match run_replica_input(st, replica, client, &mut parser, &mut input) {
                 Some(acked) => wait_ack &= !acked,
                 None => break,
@@ -1528,16 +1639,16 @@ async fn stream_loop<S>(
         }
         tokio::select! {
             _ = handle.mailbox.wait(), if !wait_ack => {
-                // Let the connections that are running commands post theirs
+                // Let the connections that are running commands feed theirs
                 // first, for as long as they do: the stream then goes out in
                 // fewer, bigger writes (Redis writes its replicas' output once
                 // per event-loop turn), a write per few hundred commands rather
                 // than per client batch, and a replica on the same core wakes
                 // less often.
-                let mut seen = handle.mailbox.queued_bytes();
+                let mut seen = pending();
                 for _ in 0..16 {
                     tokio::task::yield_now().await;
-                    let now = handle.mailbox.queued_bytes();
+                    let now = pending();
                     if now == seen || now >= STREAM_CHUNK {
                         break;
                     }

@@ -266,7 +266,10 @@ impl ServerHooks for ServerState {
     }
 
     fn flushed_all(&self) {
-        // Redis's flushAllDataAndResetRDB: with save points, an empty dataset is
+        // Redis's flushAllDataAndResetRDB kills the RDB child: an RDB for
+        // replicas stops, and they sync again with the empty dataset.
+        self.replicas.abort_production();
+        // With save points, an empty dataset is
         // saved at once (and the changes counter starts again from zero).
         if !self.engine.config.string(P::Save).trim().is_empty() {
             if let Err(e) = crate::persistence::save_blocking(&self.engine, &self.persistence.0) {
