@@ -695,3 +695,48 @@ fn replicas_share_one_replication_buffer_like_redis() {
         ["histlen past 1MB: true", "buffer past 1MB: true"]
     );
 }
+
+/// Four replicas asking for a full sync at once with repl-diskless-sync-delay 0:
+/// the first starts a snapshot and the others wait for the next one (one
+/// snapshot at a time), then every replica is online. Redis's Sentinel suite
+/// sets its clusters up this way; ferrokv once started a snapshot per replica,
+/// one failed ("Background save already in progress") and its replica was never
+/// answered.
+fn replicas_asking_at_once(kind: Kind) -> i64 {
+    let master = Server::start(
+        kind,
+        &[
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "0",
+        ],
+    );
+    let mut m = master.conn();
+    for i in 0..200 {
+        m.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    // A snapshot takes a second: the replicas' requests overlap it.
+    m.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "5000"]);
+    let replicas: Vec<Server> = (0..4).map(|_| Server::start(kind, &[])).collect();
+    let port = master.port.to_string();
+    let mut conns: Vec<Conn> = replicas.iter().map(|r| r.conn()).collect();
+    for c in &mut conns {
+        c.send(&["REPLICAOF", "127.0.0.1", &port]);
+    }
+    for c in &mut conns {
+        c.read();
+    }
+    wait_for("every replica to be online", || {
+        let text = info(&mut m, "replication");
+        (0..4)
+            .all(|i| field(&text, &format!("slave{i}")).is_some_and(|l| l.contains("state=online")))
+    });
+    info_int(&mut m, "replication", "connected_slaves")
+}
+
+#[test]
+fn replicas_asking_at_once_all_sync_like_redis() {
+    assert_eq!(replicas_asking_at_once(Kind::Ferrokv), 4);
+    assert_eq!(replicas_asking_at_once(Kind::Redis), 4);
+}

@@ -7,6 +7,7 @@ mod lint;
 mod meta;
 mod pubsub_bench;
 mod script_bench;
+mod sentinel_suite;
 mod streams_bench;
 mod suite;
 mod test;
@@ -48,6 +49,8 @@ commands:
                                redis-server's results (--spawn: the harness starts
                                ferrokv-server itself; needs the Redis source, it says
                                how to get it when missing)
+  redis-suite --sentinel       Redis 7.0.15's Sentinel suite (runtest-sentinel): Debian's
+                               redis-sentinel managing ferrokv-server instances
   gen-command-meta [--port N]  regenerate crates/core/data/redis-7.0.15-command-{info,docs}.resp3
                                (the command table's source) from COMMAND INFO / COMMAND
                                DOCS in RESP3 of a redis-server 7.0.15: one it starts, or

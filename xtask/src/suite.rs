@@ -1,4 +1,4 @@
-//! `cargo xtask redis-suite [--spawn] [--only a,b] [--keep-going]`: Redis 7.0.15's
+//! `cargo xtask redis-suite [--spawn | --sentinel] [--only a,b]`: Redis 7.0.15's
 //! own Tcl test suite against the release build, through the shared runner
 //! (`shared/redis-suite/run.sh`), scored against redis-server's results.
 //!
@@ -64,17 +64,19 @@ It also needs tclsh and redis-cli (Debian: apt-get install tcl redis-tools) and,
 score, the baselines beside run.sh.";
 
 fn usage() -> &'static str {
-    "usage: cargo xtask redis-suite [--spawn] [--only unit/a,integration/b] [--json FILE]"
+    "usage: cargo xtask redis-suite [--spawn | --sentinel] [--only unit/a,integration/b] [--json FILE]"
 }
 
 pub fn main(args: &[String]) -> Result {
     let mut spawn = false;
+    let mut sentinel = false;
     let mut only: Option<String> = None;
     let mut json: Option<PathBuf> = None;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
             "--spawn" => spawn = true,
+            "--sentinel" => sentinel = true,
             "--only" => {
                 only = Some(args.get(i + 1).ok_or(usage())?.clone());
                 i += 1;
@@ -98,6 +100,9 @@ pub fn main(args: &[String]) -> Result {
     };
     run(cargo().args(["build", "--release", "-p", "ferrokv-server"]))?;
     let server = target_dir().join("release/ferrokv-server");
+    if sentinel {
+        return crate::sentinel_suite::run_suite(&git_dir, &server);
+    }
     let json = json.unwrap_or_else(|| {
         target_dir().join(if spawn {
             "redis-suite-spawn.json"

@@ -1105,11 +1105,23 @@ async fn run_sync_job(st: Arc<ServerState>, job: Arc<SyncJob>, backlog_size: usi
             tokio::time::sleep(Duration::from_millis(20).min(left)).await;
         }
     }
-    {
-        let mut slot = st.replicas.job.lock();
-        if slot.as_ref().is_some_and(|j| Arc::ptr_eq(j, &job)) {
-            *slot = None;
+    // One snapshot at a time (another sync job's, a BGSAVE, an AOF rewrite):
+    // until it can take its own, the job keeps gathering the replicas that
+    // ask (Redis's replicas wait for the next BGSAVE while a child runs). The
+    // check and the claim are made under the slot's lock, so two jobs never
+    // both start.
+    loop {
+        {
+            let mut slot = st.replicas.job.lock();
+            if !st.engine.snapshot.active() && !st.replicas.snapshotting() {
+                if slot.as_ref().is_some_and(|j| Arc::ptr_eq(j, &job)) {
+                    *slot = None;
+                }
+                st.replicas.snapshotting.fetch_add(1, Relaxed);
+                break;
+            }
         }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let members: Vec<Arc<Replica>> = job
         .members
@@ -1119,6 +1131,7 @@ async fn run_sync_job(st: Arc<ServerState>, job: Arc<SyncJob>, backlog_size: usi
         .cloned()
         .collect();
     if members.is_empty() {
+        st.replicas.snapshotting.fetch_sub(1, Relaxed);
         job.phase.send_replace(JOB_FAILED);
         return;
     }
@@ -1130,7 +1143,6 @@ async fn run_sync_job(st: Arc<ServerState>, job: Arc<SyncJob>, backlog_size: usi
             "disk"
         }
     );
-    st.replicas.snapshotting.fetch_add(1, Relaxed);
     let st2 = st.clone();
     let job2 = job.clone();
     let attached = members.clone();
@@ -1236,6 +1248,11 @@ async fn follow_diskless(
                     if !attached.iter().all(|m| m.bulk_over.load(Relaxed)) {
                         tracing::warn!("Can't sync replicas: {e}");
                     }
+                }
+                if !ok && job.start.get().is_none() {
+                    // It failed before its instant: no replica was attached
+                    // or sent anything; they are dropped and ask again.
+                    return false;
                 }
                 produced = Some(ok);
             }
