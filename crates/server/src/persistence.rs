@@ -429,6 +429,9 @@ impl PendingSave {
     }
 
     fn finish(&self) -> Result<(), String> {
+        // The save's serializing is over on this thread (snapshot_run ran here):
+        // its 512 KiB LZF table goes now, not when the thread exits.
+        ferrokv_persist::rdb::release_compression_table();
         let mut o = self.visitor.output.lock();
         if let Some(e) = o.error.take() {
             return Err(e);

@@ -13,6 +13,12 @@ mod stream;
 mod writer;
 
 pub use error::{ErrorKind, RdbError};
+
+/// Frees the calling thread's compression table (see `lzf.rs`): for a thread
+/// that has finished writing an RDB.
+pub fn release_compression_table() {
+    lzf::release_table();
+}
 pub(crate) use reader::read_value;
 pub use reader::{read_functions, read_rdb, RdbFile, RdbReader, Record};
 pub use writer::{encode_entry, encode_function, encode_value, RdbWriter, WriteOptions};
