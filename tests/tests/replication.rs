@@ -376,6 +376,15 @@ fn publish_on_the_master_reaches_subscribers_of_the_replica() {
     }
 }
 
+/// Runs `scenario` against ferrokv and against redis-server and requires the
+/// same observations; returns them.
+fn same_as_redis<T: PartialEq + std::fmt::Debug>(scenario: fn(Kind) -> T) -> T {
+    let ours = scenario(Kind::Ferrokv);
+    let theirs = scenario(Kind::Redis);
+    assert_eq!(ours, theirs);
+    theirs
+}
+
 fn wait_for(what: &str, ok: impl FnMut() -> bool) {
     ferrokv_tests::wait_until(what, Duration::from_secs(30), ok);
 }
@@ -553,9 +562,7 @@ fn swapdb_async_loading(kind: Kind) -> Vec<String> {
 
 #[test]
 fn swapdb_diskless_load_serves_the_old_dataset_like_redis() {
-    let ours = swapdb_async_loading(Kind::Ferrokv);
-    let theirs = swapdb_async_loading(Kind::Redis);
-    assert_eq!(ours, theirs);
+    let theirs = same_as_redis(swapdb_async_loading);
     assert!(
         theirs.contains(&"GET mykey after the swap: NullBulk".to_string()),
         "{theirs:?}"
@@ -596,9 +603,7 @@ fn on_empty_db_short_read(kind: Kind) -> Vec<String> {
 
 #[test]
 fn on_empty_db_diskless_load_survives_a_short_read_like_redis() {
-    let ours = on_empty_db_short_read(Kind::Ferrokv);
-    let theirs = on_empty_db_short_read(Kind::Redis);
-    assert_eq!(ours, theirs);
+    same_as_redis(on_empty_db_short_read);
 }
 
 fn info_int(c: &mut Conn, section: &str, name: &str) -> i64 {
@@ -687,11 +692,9 @@ fn shared_replication_buffer(kind: Kind) -> Vec<String> {
 
 #[test]
 fn replicas_share_one_replication_buffer_like_redis() {
-    let ours = shared_replication_buffer(Kind::Ferrokv);
-    let theirs = shared_replication_buffer(Kind::Redis);
-    assert_eq!(ours, theirs);
+    let seen = same_as_redis(shared_replication_buffer);
     assert_eq!(
-        ours[..2],
+        seen[..2],
         ["histlen past 1MB: true", "buffer past 1MB: true"]
     );
 }

@@ -191,9 +191,7 @@ impl Mailbox {
             let mut letters = self.letters.lock();
             let queued = self.bytes.load(Relaxed);
             let pending = queued + size + self.unsent.load(Relaxed) + self.external.load(Relaxed);
-            // Redis's checkClientOutputBufferLimits: at the hard limit, or over
-            // the soft one for longer than allowed.
-            if (limit > 0 && pending >= limit) || self.soft_limit_passed(pending) {
+            if self.over_limits(pending, limit) {
                 drop(letters);
                 self.overflow();
                 return Posted::OverLimit;
@@ -296,11 +294,17 @@ impl Mailbox {
             limit = limit.max(min_hard);
         }
         let pending = n + self.bytes.load(Relaxed) + self.unsent.load(Relaxed);
-        if (limit > 0 && pending >= limit) || self.soft_limit_passed(pending) {
+        if self.over_limits(pending, limit) {
             self.overflow();
             return false;
         }
         true
+    }
+
+    /// Redis's checkClientOutputBufferLimits: `pending` bytes at the hard
+    /// `limit` (0: none), or over the soft one for longer than allowed.
+    fn over_limits(&self, pending: usize, limit: usize) -> bool {
+        (limit > 0 && pending >= limit) || self.soft_limit_passed(pending)
     }
 
     /// Sets the bytes held elsewhere without checking the limits (they shrank).
