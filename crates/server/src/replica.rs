@@ -298,6 +298,10 @@ impl Inner {
             if self.list.is_empty() {
                 self.alone_since = Some(Instant::now());
             }
+            // What only the dropped replicas needed goes now, as on a detach: a
+            // replica dropped for its limits that comes straight back must not
+            // partially resync from what the backlog keeps only for it.
+            drop(self.trim_all());
         }
     }
 
@@ -1634,8 +1638,9 @@ async fn stream_loop<S>(
             // the feed sees this cursor (and wakes this loop when it had
             // nothing pending) or the `pending()` below sees the feed's end.
             replica.cursor.fetch_add(taken as u64, SeqCst);
-            handle.mailbox.set_external(pending());
-            if pending() > 0 || handle.mailbox.has_mail() {
+            let left = pending();
+            handle.mailbox.set_external(left);
+            if left > 0 || handle.mailbox.has_mail() {
                 // More is there: write it before waiting for anything.
                 continue;
             }
