@@ -923,7 +923,8 @@ pub async fn serve_if_replica<S>(
     });
     handle.kind.store(crate::clients::KIND_REPLICA, Relaxed);
     st.clients.put_back(handle.clone());
-    apply_replica_limits(st, handle);
+    // Its kind is set: the replica class's output limits.
+    crate::obuf::apply_class(st, handle);
     let backlog_size = st.engine.config.int_named("repl-backlog-size").max(1) as usize;
     tracing::info!("Replica {} asks for synchronization", replica.ip());
     // Partial resynchronization, decided and attached under the feed lock.
@@ -1001,12 +1002,6 @@ pub async fn serve_if_replica<S>(
     stream_loop(stream, st, &replica, client, input, wait_ack).await;
     st.replicas.detach(handle.id);
     tracing::info!("Connection with replica {} lost.", replica.ip());
-}
-
-fn apply_replica_limits(st: &ServerState, h: &ClientHandle) {
-    let limits = crate::obuf::limits(st);
-    h.mailbox
-        .set_limits(&limits.0[ferrokv_core::config::ObufLimits::REPLICA]);
 }
 
 const JOB_WAITING: u8 = 0;
