@@ -153,6 +153,8 @@ pub struct Engine {
     pub ops_gate: std::sync::atomic::AtomicU64,
     /// Keys a writable replica's clients gave a TTL (see `replica_expire`).
     pub replica_keys: crate::replica_expire::ReplicaKeys,
+    /// Active defragmentation's walk and figures.
+    pub defrag: crate::defrag::Defrag,
 }
 
 /// What a command leaves for after its locks are released.
@@ -225,6 +227,7 @@ impl Engine {
             latency: crate::latency::LatencyMonitor::default(),
             ops_gate: std::sync::atomic::AtomicU64::new(u64::MAX),
             replica_keys: crate::replica_expire::ReplicaKeys::default(),
+            defrag: crate::defrag::Defrag::default(),
         };
         engine.refresh_ops_gate();
         engine

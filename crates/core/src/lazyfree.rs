@@ -37,6 +37,11 @@ fn sender() -> Option<Sender<Job>> {
                     drop(job);
                     PENDING.fetch_sub(1, Ordering::Relaxed);
                     FREED.fetch_add(1, Ordering::Relaxed);
+                    if PENDING.load(Ordering::Relaxed) == 0 {
+                        if let Some(h) = crate::defrag::hooks() {
+                            h.flush_thread_cache();
+                        }
+                    }
                 }
             });
         if spawned.is_err() {

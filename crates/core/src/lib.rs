@@ -17,6 +17,7 @@ pub mod commands;
 pub mod config;
 pub mod ctx;
 pub mod debug;
+pub mod defrag;
 pub mod engine;
 pub mod error;
 pub mod evict;

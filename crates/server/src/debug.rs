@@ -300,6 +300,11 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                 Err(e) => return Err(CmdError::Other(e)),
             }
         }
+        ("mallctl-str", 3 | 4) => match crate::alloc::mallctl_str(args[2], args.get(3).copied()) {
+            Ok(crate::alloc::MallctlStr::Value(v)) => ctx.out.bulk(v.as_bytes()),
+            Ok(crate::alloc::MallctlStr::Written) => ctx.out.ok(),
+            Err(e) => return Err(CmdError::Other(e)),
+        },
         ("sdslen", 3) => sdslen(ctx, args[2])?,
         ("listpack", 3) => {
             let enc = lookup_encoding(ctx, args[2])?;

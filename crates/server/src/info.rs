@@ -190,7 +190,7 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
             let sfunc: u64 = sc.functions.codes().iter().map(|c| c.len() as u64).sum();
             let _ = write!(
                 t,
-                "# Memory\r\nused_memory:{a}\r\nused_memory_human:{ah}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{rssh}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{peakh}\r\nused_memory_peak_perc:{peakp:.2}%\r\nused_memory_overhead:{ovh}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{ds}\r\nused_memory_dataset_perc:{dsp:.2}%\r\nallocator_allocated:{a}\r\nallocator_active:{act}\r\nallocator_resident:{res}\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{totalh}\r\nused_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{luah}\r\nused_memory_scripts_eval:{seval}\r\nnumber_of_cached_scripts:{nscripts}\r\nnumber_of_functions:{nfuncs}\r\nnumber_of_libraries:{nlibs}\r\nused_memory_vm_functions:{luaf}\r\nused_memory_vm_total:{luat}\r\nused_memory_vm_total_human:{luath}\r\nused_memory_functions:{sfunc}\r\nused_memory_scripts:{sall}\r\nused_memory_scripts_human:{sallh}\r\nmaxmemory:{mm}\r\nmaxmemory_human:{mmh}\r\nmaxmemory_policy:{pol}\r\nallocator_frag_ratio:{afr:.2}\r\nallocator_frag_bytes:{afb}\r\nallocator_rss_ratio:{arr:.2}\r\nallocator_rss_bytes:{arb}\r\nrss_overhead_ratio:{ror:.2}\r\nrss_overhead_bytes:{rob}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{fb}\r\nmem_not_counted_for_evict:{nce}\r\nmem_replication_backlog:{rbl}\r\nmem_total_replication_buffers:{rbuf}\r\nmem_clients_slaves:{cslaves}\r\nmem_clients_normal:{cn}\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:jemalloc-5.3.0\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{lp}\r\nlazyfreed_objects:{lf}\r\n",
+                "# Memory\r\nused_memory:{a}\r\nused_memory_human:{ah}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{rssh}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{peakh}\r\nused_memory_peak_perc:{peakp:.2}%\r\nused_memory_overhead:{ovh}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{ds}\r\nused_memory_dataset_perc:{dsp:.2}%\r\nallocator_allocated:{aa}\r\nallocator_active:{act}\r\nallocator_resident:{res}\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{totalh}\r\nused_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{luah}\r\nused_memory_scripts_eval:{seval}\r\nnumber_of_cached_scripts:{nscripts}\r\nnumber_of_functions:{nfuncs}\r\nnumber_of_libraries:{nlibs}\r\nused_memory_vm_functions:{luaf}\r\nused_memory_vm_total:{luat}\r\nused_memory_vm_total_human:{luath}\r\nused_memory_functions:{sfunc}\r\nused_memory_scripts:{sall}\r\nused_memory_scripts_human:{sallh}\r\nmaxmemory:{mm}\r\nmaxmemory_human:{mmh}\r\nmaxmemory_policy:{pol}\r\nallocator_frag_ratio:{afr:.2}\r\nallocator_frag_bytes:{afb}\r\nallocator_rss_ratio:{arr:.2}\r\nallocator_rss_bytes:{arb}\r\nrss_overhead_ratio:{ror:.2}\r\nrss_overhead_bytes:{rob}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{fb}\r\nmem_not_counted_for_evict:{nce}\r\nmem_replication_backlog:{rbl}\r\nmem_total_replication_buffers:{rbuf}\r\nmem_clients_slaves:{cslaves}\r\nmem_clients_normal:{cn}\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:jemalloc-5.3.0\r\nactive_defrag_running:{adr}\r\nlazyfree_pending_objects:{lp}\r\nlazyfreed_objects:{lf}\r\n",
                 a = m.allocated,
                 ah = human(m.allocated),
                 ovh = o.overhead(),
@@ -214,8 +214,9 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
                 mm = maxmemory,
                 mmh = human(maxmemory),
                 pol = cfg.string(P::MaxmemoryPolicy),
-                afr = ratio(m.active, m.allocated),
-                afb = m.active.saturating_sub(m.allocated),
+                aa = m.allocator_allocated,
+                afr = ratio(m.active, m.allocator_allocated),
+                afb = m.active.saturating_sub(m.allocator_allocated),
                 arr = ratio(m.resident, m.active),
                 arb = m.resident.saturating_sub(m.active),
                 ror = ratio(rss, m.resident),
@@ -236,6 +237,7 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
                 sfunc = sfunc,
                 sall = sc.cache_bytes() + sfunc,
                 sallh = human(sc.cache_bytes() + sfunc),
+                adr = e.defrag.running.load(Relaxed),
             );
         }
         "persistence" => {
@@ -271,7 +273,7 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
             let totals = e.shard_totals();
             let _ = write!(
                 t,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:{}\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:{}\r\nslave_expires_tracked_keys:{}\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:{}\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:{}\r\nslave_expires_tracked_keys:{}\r\nactive_defrag_hits:{}\r\nactive_defrag_misses:{}\r\nactive_defrag_key_hits:{}\r\nactive_defrag_key_misses:{}\r\ntotal_active_defrag_time:{}\r\ncurrent_active_defrag_time:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
                 st.clients.total_received.load(Relaxed),
                 st.commands_processed.load(Relaxed),
                 st.net_input.load(Relaxed),
@@ -292,6 +294,12 @@ fn write_section(st: &ServerState, section: &str, t: &mut String) {
                 st.pubsub.count(crate::pubsub::Kind::Shard),
                 crate::migrate::cached_sockets(),
                 e.replica_keys.len(),
+                e.defrag.hits.load(Relaxed),
+                e.defrag.misses.load(Relaxed),
+                e.defrag.key_hits.load(Relaxed),
+                e.defrag.key_misses.load(Relaxed),
+                e.defrag.times_ms().0,
+                e.defrag.times_ms().1,
                 e.tracking.total_keys(),
                 e.tracking.total_items(),
                 e.tracking.total_prefixes(),

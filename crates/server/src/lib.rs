@@ -3,6 +3,7 @@
 //! connections or the process.
 
 pub mod acl;
+pub mod active_defrag;
 pub mod alloc;
 pub mod aof;
 pub mod blocked;
@@ -284,7 +285,10 @@ pub fn run(opts: Options) -> i32 {
         }
     }));
     let spin_us = opts.park_spin_us;
-    let spin = move || park::spin_before_park(spin_us);
+    let spin = move || {
+        park::spin_before_park(spin_us);
+        crate::alloc::flush_idle_thread_cache();
+    };
     let epolls_before = park::epoll_fds();
     let claim = {
         let engine = engine.clone();
@@ -356,6 +360,11 @@ pub fn run(opts: Options) -> i32 {
             .loading
             .store(true, std::sync::atomic::Ordering::Relaxed);
         listen::start(state.clone(), listeners);
+        // Before the load: a dataset loading while fragmented is defragmented
+        // as it loads, as Redis's cron does while it loads.
+        alloc::install_defrag_hooks();
+        alloc::set_background_thread(engine.config.int_named("jemalloc-bg-thread") != 0);
+        active_defrag::start(engine.clone(), state.clone());
         if !load_dataset(&state).await {
             return 1;
         }
@@ -469,6 +478,7 @@ fn start_evictor(engine: Arc<Engine>, state: Arc<ServerState>) {
             {
                 engine.evict.wait(Duration::from_millis(100));
                 ferrokv_core::evict::background(&engine, &*state);
+                crate::alloc::flush_idle_thread_cache();
             }
         });
     if let Err(e) = spawned {
@@ -501,7 +511,11 @@ fn start_active_expiry(engine: Arc<Engine>, state: Arc<ServerState>) {
                     && !engine.halted.load(std::sync::atomic::Ordering::Relaxed)
                 {
                     if !replica_link::is_replica(&state) {
-                        engine.active_expire_cycle_with(budget, &mut resume, &*state);
+                        if engine.active_expire_cycle_with(budget, &mut resume, &*state) > 0 {
+                            // What it freed sits in this thread's cache until
+                            // flushed (see alloc::flush_idle_thread_cache).
+                            crate::alloc::flush_idle_thread_cache();
+                        }
                     } else if !engine.replica_keys.is_empty() {
                         // Only what its own clients gave a TTL (writable replica).
                         engine.expire_replica_keys(&*state);

@@ -108,7 +108,7 @@ impl<R: std::io::Read> std::io::Read for Counting<R> {
 /// key-load-delay: microseconds to wait per key (negative: one microsecond once
 /// in `-delay` keys, on average), as Redis's debugDelay, so tests can watch a
 /// load in progress.
-fn key_delay(delay: i64, count: &mut u64) {
+pub(crate) fn key_delay(delay: i64, count: &mut u64) {
     let us = if delay < 0 {
         *count += 1;
         u64::from(count.is_multiple_of(delay.unsigned_abs()))

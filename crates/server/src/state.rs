@@ -336,6 +336,9 @@ impl ServerHooks for ServerState {
                 .aof
                 .set_timestamps(self.engine.config.bool(P::AofTimestampEnabled)),
             "resetstat" => self.reset_stats(),
+            "jemalloc-bg-thread" => crate::alloc::set_background_thread(
+                self.engine.config.int_named("jemalloc-bg-thread") != 0,
+            ),
             "replica-read-only" | "replica-serve-stale-data" => {
                 crate::replica_link::config_changed(self)
             }

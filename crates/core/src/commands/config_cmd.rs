@@ -220,6 +220,7 @@ fn resetstat(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
     ctx.engine.cmdstats.reset();
     s.rejected_calls.store(0, Relaxed);
     e.evict.reset_stats();
+    e.defrag.reset_stats();
     // Redis's resetServerStats zeroes lazyfreed_objects too.
     crate::lazyfree::reset_freed();
     let _ = ctx.hooks.config_changed("resetstat");

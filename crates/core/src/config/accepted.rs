@@ -353,13 +353,6 @@ pub static ACCEPTED: &[ParamDef] = &[
 /// defrag, process titles, ...): the start-up log says so when a config file
 /// sets one. The other accepted ones are read by the server by name.
 pub const INERT: &[&str] = &[
-    "active-defrag-cycle-max",
-    "active-defrag-cycle-min",
-    "active-defrag-ignore-bytes",
-    "active-defrag-max-scan-fields",
-    "active-defrag-threshold-lower",
-    "active-defrag-threshold-upper",
-    "activedefrag",
     "activerehashing",
     "aof-disable-auto-gc",
     "cluster-allow-pubsubshard-when-down",
@@ -386,7 +379,6 @@ pub const INERT: &[&str] = &[
     "enable-module-command",
     "ignore-warnings",
     "io-threads-do-reads",
-    "jemalloc-bg-thread",
     "loading-process-events-interval-bytes",
     "no-appendfsync-on-rewrite",
     "proc-title-template",

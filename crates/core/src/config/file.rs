@@ -215,12 +215,12 @@ mod tests {
     fn file_and_options() {
         let cfg = Config::default();
         let text =
-            "# comment\nport 7000\nsave 900 1\nsave 300 10\nbind 127.0.0.1 ::1\nactivedefrag no\n";
+            "# comment\nport 7000\nsave 900 1\nsave 300 10\nbind 127.0.0.1 ::1\nactiverehashing yes\n";
         let a = apply(&cfg, text).unwrap();
         assert_eq!(cfg.int(P::Port), 7000);
         assert_eq!(cfg.string(P::Save), "900 1 300 10");
         assert_eq!(cfg.string(P::Bind), "127.0.0.1 ::1");
-        assert_eq!(a.ignored, vec!["activedefrag".to_string()]);
+        assert_eq!(a.ignored, vec!["activerehashing".to_string()]);
         let opts = options_to_lines(&["--port".into(), "7001".into(), "--save".into(), "".into()]);
         apply(&cfg, &opts).unwrap();
         assert_eq!(cfg.int(P::Port), 7001);

@@ -117,6 +117,23 @@ impl Dict {
         Some(node)
     }
 
+    /// Active defrag: moves the bucket array, then calls `f` on every entry in
+    /// place (its chain slot, so that moving the entry updates the link).
+    pub fn defrag(
+        &mut self,
+        m: &mut crate::defrag::Mover<'_>,
+        mut f: impl FnMut(&mut Node, &mut crate::defrag::Mover<'_>),
+    ) {
+        m.vec(&mut self.table);
+        for slot in self.table.iter_mut() {
+            let mut cur = slot;
+            while let Some(n) = cur {
+                f(n, m);
+                cur = &mut n.next;
+            }
+        }
+    }
+
     /// Removes everything, returning the old contents as a dict (to drop elsewhere).
     /// Grows the bucket array to hold `n` entries without resizing again (a
     /// loader that knows how many keys are coming).

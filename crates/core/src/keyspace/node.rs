@@ -150,6 +150,17 @@ impl Node {
         Self::with_expire(key, self.lru(), value, self.expire_at)
     }
 
+    /// Active defrag: moves the entry's own allocation (not its value's) when the
+    /// allocator says so. The caller holds the only pointer to it (the chain slot
+    /// this `&mut` is), which the move updates.
+    pub(crate) fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        let lay = layout(self.key().len());
+        // SAFETY: the entry's allocation, made with this layout.
+        if let Some(new) = unsafe { m.block(self.0.as_ptr() as *mut u8, lay) } {
+            self.0 = new.cast();
+        }
+    }
+
     /// Heap bytes owned by the entry itself (for memory accounting).
     pub fn alloc_size(&self) -> usize {
         layout(self.key().len()).size()

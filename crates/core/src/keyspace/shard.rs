@@ -239,6 +239,46 @@ impl Shard {
         (next, removed)
     }
 
+    /// Active defrag of the whole shard under its lock: the bucket array, every
+    /// entry and every value of at most `max_units` elements (`Value::defrag_units`).
+    /// The keys of bigger values go to `later`, whose values are done in steps
+    /// ([`Shard::defrag_value_step`]) so that no single step holds the lock long.
+    /// `keys` counts keys with something moved, and keys with nothing moved.
+    pub fn defrag(
+        &mut self,
+        m: &mut crate::defrag::Mover<'_>,
+        max_units: usize,
+        later: &mut Vec<Box<[u8]>>,
+        keys: &mut [u64; 2],
+    ) {
+        self.dict.defrag(m, |n, m| {
+            let before = m.hits;
+            n.defrag(m);
+            if n.value.defrag_units() > max_units {
+                later.push(n.key().into());
+            } else {
+                n.value.defrag_from(m, 0, usize::MAX);
+            }
+            keys[usize::from(m.hits == before)] += 1;
+        });
+    }
+
+    /// A step of a big value's defrag: up to `units` elements from `from`.
+    /// Where to go on from, or `None` when done (or the key is gone).
+    pub fn defrag_value_step(
+        &mut self,
+        key: &[u8],
+        m: &mut crate::defrag::Mover<'_>,
+        from: usize,
+        units: usize,
+    ) -> Option<usize> {
+        let hash = crate::keyspace::hash_key(key);
+        self.dict
+            .get_mut(key, hash)?
+            .value
+            .defrag_from(m, from, units)
+    }
+
     /// Whether the shard holds no key.
     pub fn is_empty(&self) -> bool {
         self.dict.is_empty()

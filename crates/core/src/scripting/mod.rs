@@ -172,6 +172,17 @@ impl Scripting {
         drop(old);
     }
 
+    /// Active defrag of the cached scripts' bodies (those no running script
+    /// shares at this moment; the others wait for the next pass).
+    pub fn defrag(&self, m: &mut crate::defrag::Mover<'_>) {
+        let mut map = self.scripts.write();
+        for s in map.values_mut() {
+            if let Some(s) = Arc::get_mut(s) {
+                m.vec(&mut s.body);
+            }
+        }
+    }
+
     /// Number of cached scripts (INFO number_of_cached_scripts).
     pub fn cached(&self) -> usize {
         self.scripts.read().len()

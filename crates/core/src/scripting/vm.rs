@@ -130,8 +130,9 @@ impl Vm {
     }
 }
 
-/// Lua's allocator: the process allocator (jemalloc), faster than the libc
-/// malloc luaL_newstate would use for the many small objects a script makes.
+/// Lua's allocator: the allocator's script arena when the server installed one
+/// (`AllocHooks::script_realloc`), else the process allocator; either is faster
+/// than the libc malloc luaL_newstate would use for a script's many small objects.
 unsafe extern "C" fn lua_alloc(
     _ud: *mut std::ffi::c_void,
     ptr: *mut std::ffi::c_void,
@@ -140,6 +141,12 @@ unsafe extern "C" fn lua_alloc(
 ) -> *mut std::ffi::c_void {
     use std::alloc::{alloc, dealloc, realloc, Layout};
     const ALIGN: usize = 16;
+    if let Some(h) = crate::defrag::hooks() {
+        // SAFETY: Lua passes back blocks it got from here with their sizes
+        // (blocks made before the hooks were installed are the global
+        // allocator's, which the hooks' allocator is).
+        return unsafe { h.script_realloc(ptr as *mut u8, osize, nsize) } as *mut _;
+    }
     // SAFETY: Lua passes back blocks it got from here with their sizes.
     unsafe {
         if nsize == 0 {

@@ -168,6 +168,57 @@ impl Value {
         }
     }
 
+    /// How many elements an active defrag of the value visits: a value with more
+    /// than active-defrag-max-scan-fields is done apart from its key, in steps
+    /// (Redis's defrag_later). Compact encodings are one allocation: 1.
+    pub fn defrag_units(&self) -> usize {
+        match self {
+            Value::Str(_) => 1,
+            Value::List(v) => v.node_count(),
+            Value::Hash(v) => v.defrag_units(),
+            Value::Set(v) => v.defrag_units(),
+            Value::ZSet(v) => v.defrag_units(),
+            Value::Stream(v) => v.node_count(),
+        }
+    }
+
+    /// Active defrag of up to `units` of the value's elements from `from` (the
+    /// value's own allocations with the first step): where to go on from, or
+    /// `None` when the value is done.
+    pub fn defrag_from(
+        &mut self,
+        m: &mut crate::defrag::Mover<'_>,
+        from: usize,
+        units: usize,
+    ) -> Option<usize> {
+        match self {
+            Value::Str(s) => {
+                s.defrag(m);
+                None
+            }
+            Value::List(v) => {
+                if from == 0 {
+                    m.boxed(v);
+                }
+                v.defrag_from(m, from, units)
+            }
+            Value::Hash(v) => v.defrag_from(m, from, units),
+            Value::Set(v) => {
+                if from == 0 {
+                    m.boxed(v);
+                }
+                v.defrag_from(m, from, units)
+            }
+            Value::ZSet(v) => v.defrag_from(m, from, units),
+            Value::Stream(v) => {
+                if from == 0 {
+                    m.boxed(v);
+                }
+                v.defrag_from(m, from, units)
+            }
+        }
+    }
+
     /// The string value, if this is one.
     pub fn as_str(&self) -> Option<&StrValue> {
         match self {

@@ -202,6 +202,17 @@ impl PackBuf {
         self.splice(range, 0, count_delta, |_| {});
     }
 
+    /// Active defrag: moves the buffer when the allocator says so.
+    pub fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        if self.is_static() {
+            return;
+        }
+        // SAFETY: our allocation, of layout(len); the pointer is replaced at once.
+        if let Some(new) = unsafe { m.block(self.0.as_ptr().cast(), layout(self.len())) } {
+            self.0 = new.cast();
+        }
+    }
+
     fn free(&mut self) {
         if !self.is_static() {
             // SAFETY: our allocation, made with layout(len).

@@ -329,6 +329,10 @@ fn replay(
     let mut out = ReplyBuf::new(Protocol::Resp2);
     let mut multi: Option<(usize, Vec<Vec<Vec<u8>>>)> = None;
     let mut n = 0u64;
+    // key-load-delay applies per command, as in Redis's AOF loading loop.
+    let delay = engine.config.int_named("key-load-delay");
+    let mut delayed = 0u64;
+    let mut defragged = None;
     let run = |client: &mut Client, out: &mut ReplyBuf, argv: &[Vec<u8>]| -> Result<(), String> {
         let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
         if args[0].eq_ignore_ascii_case(b"select") {
@@ -355,6 +359,12 @@ fn replay(
         match reader.next_step() {
             Step::Command(argv) => {
                 n += 1;
+                if delay != 0 {
+                    crate::rdb_load::key_delay(delay, &mut delayed);
+                }
+                if n.is_multiple_of(1000) {
+                    crate::active_defrag::while_loading(engine, &mut defragged);
+                }
                 if argv[0].eq_ignore_ascii_case(b"multi") {
                     multi = Some((at, Vec::new()));
                 } else if argv[0].eq_ignore_ascii_case(b"exec") {

@@ -113,6 +113,35 @@ impl HashValue {
         }
     }
 
+    /// The units of an active defrag: 1 for the packed form, buckets for a table.
+    pub fn defrag_units(&self) -> usize {
+        match self {
+            HashValue::Packed(_) => 1,
+            HashValue::Table(t) => t.bucket_count(),
+        }
+    }
+
+    /// Active defrag step (see [`crate::types::Value::defrag_from`]).
+    pub fn defrag_from(
+        &mut self,
+        m: &mut crate::defrag::Mover<'_>,
+        from: usize,
+        units: usize,
+    ) -> Option<usize> {
+        match self {
+            HashValue::Packed(p) => {
+                p.defrag(m);
+                None
+            }
+            HashValue::Table(t) => {
+                if from == 0 {
+                    m.boxed(t);
+                }
+                t.defrag_from(m, from, units)
+            }
+        }
+    }
+
     /// Number of fields.
     pub fn len(&self) -> usize {
         match self {

@@ -11,6 +11,13 @@ pub struct Packed {
     buf: PackBuf,
 }
 
+impl Packed {
+    /// Active defrag: moves the buffer when the allocator says so.
+    pub fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        self.buf.defrag(m);
+    }
+}
+
 /// A located pair: where the pair starts, and the value's byte range.
 struct Found {
     start: usize,

@@ -15,6 +15,15 @@ enum Repr {
 }
 
 impl SmallBytes {
+    /// Active defrag: moves the heap bytes, if any.
+    pub fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        if let Repr::Heap(b) = &mut self.0 {
+            m.boxed_slice(b);
+        }
+    }
+}
+
+impl SmallBytes {
     /// Copies `b`.
     pub fn new(b: &[u8]) -> SmallBytes {
         if b.len() <= INLINE {
@@ -94,6 +103,15 @@ enum PairRepr {
         flen: usize,
         data: Box<[u8]>,
     },
+}
+
+impl Pair {
+    /// Active defrag: moves the heap bytes, if any.
+    pub fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        if let PairRepr::Heap { data, .. } = &mut self.0 {
+            m.boxed_slice(data);
+        }
+    }
 }
 
 impl Pair {

@@ -27,6 +27,8 @@ pub trait Keyed {
     fn key(&self) -> &[u8];
     /// Heap bytes the item owns.
     fn heap(&self) -> usize;
+    /// Active defrag of the item's own allocations.
+    fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>);
 }
 
 impl Keyed for SmallBytes {
@@ -36,6 +38,9 @@ impl Keyed for SmallBytes {
     fn heap(&self) -> usize {
         self.heap_size()
     }
+    fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        SmallBytes::defrag(self, m);
+    }
 }
 
 impl Keyed for Pair {
@@ -44,6 +49,9 @@ impl Keyed for Pair {
     }
     fn heap(&self) -> usize {
         self.heap_size()
+    }
+    fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        Pair::defrag(self, m);
     }
 }
 
@@ -173,6 +181,51 @@ impl<T: Keyed> Table<T> {
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Buckets of both arrays (the units of an active defrag).
+    pub fn bucket_count(&self) -> usize {
+        self.ht[0].len() + self.ht[1].len()
+    }
+
+    /// Active defrag of buckets `from..from + units` of both arrays in turn (the
+    /// arrays themselves with the first step): every entry and its item. Where
+    /// to go on from, or `None` when done. A resize between steps only means some
+    /// entries are visited twice or not at all in this pass.
+    pub fn defrag_from(
+        &mut self,
+        m: &mut crate::defrag::Mover<'_>,
+        from: usize,
+        units: usize,
+    ) -> Option<usize>
+    where
+        T: Keyed,
+    {
+        if from == 0 {
+            m.boxed_slice(&mut self.ht[0]);
+            m.boxed_slice(&mut self.ht[1]);
+            if let Some(lens) = &mut self.lens {
+                m.boxed(lens);
+                m.boxed_slice(&mut lens.0[0]);
+                m.boxed_slice(&mut lens.0[1]);
+            }
+        }
+        let total = self.bucket_count();
+        let end = from.saturating_add(units).min(total);
+        for b in from.min(end)..end {
+            let (t, i) = if b < self.ht[0].len() {
+                (0, b)
+            } else {
+                (1, b - self.ht[0].len())
+            };
+            let mut cur = &mut self.ht[t][i];
+            while let Some(e) = cur {
+                m.boxed(e);
+                e.item.defrag(m);
+                cur = &mut e.next;
+            }
+        }
+        (end < total).then_some(end)
     }
 
     /// Whether a resize is in progress.

@@ -76,6 +76,24 @@ impl ListValue {
         "quicklist"
     }
 
+    /// Active defrag of nodes `from..from + units` (the node array with the
+    /// first step): where to go on from, or `None` when done.
+    pub fn defrag_from(
+        &mut self,
+        m: &mut crate::defrag::Mover<'_>,
+        from: usize,
+        units: usize,
+    ) -> Option<usize> {
+        if from == 0 {
+            m.deque(&mut self.nodes);
+        }
+        let end = from.saturating_add(units).min(self.nodes.len());
+        for node in self.nodes.range_mut(from.min(end)..end) {
+            node.defrag(m);
+        }
+        (end < self.nodes.len()).then_some(end)
+    }
+
     /// DEBUG OBJECT's quicklist figures: nodes, the node fill, and the bytes of
     /// every node as a listpack (its entries plus the 6-byte header and end byte).
     pub fn node_stats(&self) -> (usize, i32, usize) {

@@ -240,6 +240,11 @@ pub struct Node {
 }
 
 impl Node {
+    /// Active defrag: moves the node's buffer when the allocator says so.
+    pub fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        m.vec(&mut self.buf);
+    }
+
     /// Entries in the node.
     pub fn count(&self) -> usize {
         self.count as usize

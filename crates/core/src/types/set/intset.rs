@@ -31,6 +31,15 @@ fn width_of(v: i64) -> u8 {
 }
 
 impl Intset {
+    /// Active defrag: moves the member array when the allocator says so.
+    pub fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        match self {
+            Intset::I16(v) => m.vec(v),
+            Intset::I32(v) => m.vec(v),
+            Intset::I64(v) => m.vec(v),
+        }
+    }
+
     /// Number of members.
     pub fn len(&self) -> usize {
         match self {

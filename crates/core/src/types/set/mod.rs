@@ -122,6 +122,40 @@ impl SetValue {
         self.iter().map(Member::to_vec).collect()
     }
 
+    /// The units of an active defrag: 1 for the compact forms, buckets for a
+    /// table.
+    pub fn defrag_units(&self) -> usize {
+        match self {
+            SetValue::Intset(_) | SetValue::Packed(_) => 1,
+            SetValue::Table(t) => t.bucket_count(),
+        }
+    }
+
+    /// Active defrag step (see [`crate::types::Value::defrag_from`]).
+    pub fn defrag_from(
+        &mut self,
+        m: &mut crate::defrag::Mover<'_>,
+        from: usize,
+        units: usize,
+    ) -> Option<usize> {
+        match self {
+            SetValue::Intset(s) => {
+                s.defrag(m);
+                None
+            }
+            SetValue::Packed(p) => {
+                p.defrag(m);
+                None
+            }
+            SetValue::Table(t) => {
+                if from == 0 {
+                    m.boxed(t);
+                }
+                t.defrag_from(m, from, units)
+            }
+        }
+    }
+
     /// Number of members.
     pub fn len(&self) -> usize {
         match self {

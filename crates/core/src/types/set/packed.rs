@@ -22,6 +22,13 @@ pub struct Packed {
 }
 
 impl Packed {
+    /// Active defrag: moves the buffer when the allocator says so.
+    pub fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        self.buf.defrag(m);
+    }
+}
+
+impl Packed {
     /// Number of members.
     #[inline]
     pub fn len(&self) -> usize {

@@ -92,6 +92,23 @@ pub struct StreamValue {
 }
 
 impl StreamValue {
+    /// Active defrag of nodes `from..from + units` in ID order: their entry
+    /// buffers (the tree's own nodes and the consumer groups stay where they are).
+    /// Where to go on from, or `None` when done.
+    pub fn defrag_from(
+        &mut self,
+        m: &mut crate::defrag::Mover<'_>,
+        from: usize,
+        units: usize,
+    ) -> Option<usize> {
+        let total = self.nodes.len();
+        for node in self.nodes.values_mut().skip(from).take(units) {
+            node.defrag(m);
+        }
+        let end = from.saturating_add(units);
+        (end < total).then_some(end)
+    }
+
     /// An empty stream.
     pub fn new() -> StreamValue {
         StreamValue::default()

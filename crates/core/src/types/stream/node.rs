@@ -228,6 +228,11 @@ pub struct Node {
 }
 
 impl Node {
+    /// Active defrag: moves the node's buffer when the allocator says so.
+    pub fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        m.vec(&mut self.buf);
+    }
+
     /// A node whose master entry takes the field names of `fields` (pairs).
     pub fn new(fields: &[&[u8]]) -> Node {
         Node::with_names(fields.iter().step_by(2).copied())

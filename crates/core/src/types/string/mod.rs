@@ -46,6 +46,18 @@ impl std::fmt::Debug for StrValue {
 }
 
 impl StrValue {
+    /// Active defrag: moves the string's buffer when the allocator says so.
+    pub fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        match self {
+            StrValue::Boxed(b) => m.boxed_slice(b),
+            StrValue::Raw(v) => {
+                m.boxed(v);
+                m.vec(v);
+            }
+            StrValue::Int(_) | StrValue::Small { .. } => {}
+        }
+    }
+
     /// The representation Redis's `tryObjectEncoding` would pick for `bytes`.
     pub fn from_bytes(bytes: &[u8]) -> StrValue {
         if bytes.len() <= 20 {

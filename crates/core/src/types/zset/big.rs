@@ -102,6 +102,30 @@ impl Big {
         self.tree.len()
     }
 
+    /// Active defrag of slab slots `from..from + units` (their out-of-line
+    /// members; the slab, buckets, free list and tree with the first step):
+    /// where to go on from, or `None` when done.
+    pub(crate) fn defrag_from(
+        &mut self,
+        m: &mut crate::defrag::Mover<'_>,
+        from: usize,
+        units: usize,
+    ) -> Option<usize> {
+        if from == 0 {
+            m.vec(&mut self.slab);
+            m.vec(&mut self.free);
+            m.vec(&mut self.buckets);
+            self.tree.defrag(m);
+        }
+        let end = from.saturating_add(units).min(self.slab.len());
+        for e in &mut self.slab[from.min(end)..end] {
+            if let Member::Heap(b) = &mut e.member {
+                m.boxed_slice(b);
+            }
+        }
+        (end < self.slab.len()).then_some(end)
+    }
+
     #[inline]
     fn entry(&self, slot: u32) -> (&[u8], f64) {
         let e = &self.slab[slot as usize];

@@ -187,6 +187,35 @@ impl ZSetValue {
         }
     }
 
+    /// The units of an active defrag: 1 for the packed form, members for the big one.
+    pub fn defrag_units(&self) -> usize {
+        match &self.repr {
+            Repr::Packed(_) => 1,
+            Repr::Big(b) => b.len(),
+        }
+    }
+
+    /// Active defrag step (see [`crate::types::Value::defrag_from`]).
+    pub fn defrag_from(
+        &mut self,
+        m: &mut crate::defrag::Mover<'_>,
+        from: usize,
+        units: usize,
+    ) -> Option<usize> {
+        match &mut self.repr {
+            Repr::Packed(p) => {
+                p.defrag(m);
+                None
+            }
+            Repr::Big(b) => {
+                if from == 0 {
+                    m.boxed(b);
+                }
+                b.defrag_from(m, from, units)
+            }
+        }
+    }
+
     /// Number of members.
     pub fn len(&self) -> usize {
         match &self.repr {

@@ -84,6 +84,13 @@ fn encode_score(score: f64, out: &mut [u8; 10]) -> usize {
 }
 
 impl Packed {
+    /// Active defrag: moves the buffer when the allocator says so.
+    pub(crate) fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        self.buf.defrag(m);
+    }
+}
+
+impl Packed {
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.buf.count()

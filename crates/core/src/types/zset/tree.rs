@@ -31,6 +31,23 @@ struct Inner {
 }
 
 impl Node {
+    /// Active defrag of the node's arrays and those of every node under it.
+    fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        match self {
+            Node::Leaf(v) => m.vec(v),
+            Node::Inner(i) => {
+                m.vec(&mut i.children);
+                m.vec(&mut i.counts);
+                m.vec(&mut i.firsts);
+                for c in &mut i.children {
+                    c.defrag(m);
+                }
+            }
+        }
+    }
+}
+
+impl Node {
     fn len(&self) -> usize {
         match self {
             Node::Leaf(v) => v.len(),
@@ -285,6 +302,13 @@ impl Inner {
 pub(crate) struct Tree {
     root: Node,
     len: usize,
+}
+
+impl Tree {
+    /// Active defrag of every node's arrays.
+    pub(crate) fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
+        self.root.defrag(m);
+    }
 }
 
 impl Default for Tree {
