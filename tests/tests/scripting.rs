@@ -468,3 +468,40 @@ fn set_repl_sends_each_command_to_the_chosen_targets() {
         "[\"1\", NullBulk, \"3\", \"4\", NullBulk]"
     );
 }
+
+fn used_memory_lua(c: &mut Conn) -> i64 {
+    let Frame::Bulk(text) = c.run("INFO memory") else {
+        panic!("INFO did not reply a bulk string");
+    };
+    String::from_utf8_lossy(&text)
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory_lua:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory_lua in INFO memory")
+}
+
+#[test]
+fn used_memory_lua_counts_loaded_scripts_and_drops_on_flush_like_redis() {
+    // The figures are each interpreter's own (another Lua build, another
+    // allocator): what must hold is how they move.
+    for kind in [Kind::Redis, Kind::Ferrokv] {
+        let server = Server::start(kind, &[]);
+        let mut c = server.conn();
+        let start = used_memory_lua(&mut c);
+        for i in 0..300 {
+            let body = format!("return {i} + 1 -- {}", "x".repeat(60));
+            assert!(matches!(c.cmd(&["SCRIPT", "LOAD", &body]), Frame::Bulk(_)));
+        }
+        let loaded = used_memory_lua(&mut c);
+        assert!(
+            loaded > start + 50_000,
+            "{kind:?}: {start} -> {loaded} after 300 SCRIPT LOADs"
+        );
+        assert_eq!(c.run("SCRIPT FLUSH"), Frame::Simple("OK".into()));
+        let flushed = used_memory_lua(&mut c);
+        assert!(
+            flushed < loaded / 2,
+            "{kind:?}: {loaded} -> {flushed} after SCRIPT FLUSH"
+        );
+    }
+}

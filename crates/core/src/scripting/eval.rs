@@ -111,7 +111,14 @@ fn create(ctx: &mut Ctx<'_, '_>, body: &[u8]) -> CmdResult<(String, std::sync::A
     }
     let (flags, _) = shebang::parse(body).map_err(CmdError::Other)?;
     let flushes = scripting.flushes.load(std::sync::atomic::Ordering::Acquire);
-    exec::with_eval_vm(flushes, |vm| ensure_compiled(vm, &sha, body)).map_err(CmdError::Other)?;
+    exec::with_eval_vm(flushes, |vm| {
+        ensure_compiled(vm, &sha, body)?;
+        // INFO used_memory_lua counts compiled scripts as Redis's does after
+        // SCRIPT LOAD, not only once a script has run.
+        scripting.vm_bytes[0].store(vm.memory() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok::<(), String>(())
+    })
+    .map_err(CmdError::Other)?;
     let script = scripting.insert(&sha, body.to_vec(), flags);
     Ok((sha, script))
 }
@@ -234,7 +241,13 @@ fn script_flush(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             "SCRIPT FLUSH only support SYNC|ASYNC option".into(),
         ));
     }
-    ctx.engine.scripting.flush();
+    let scripting = &ctx.engine.scripting;
+    scripting.flush();
+    // This thread's interpreter starts anew now (the others when they next run
+    // a script): INFO used_memory_lua drops to a fresh interpreter's, as Redis's.
+    let flushes = scripting.flushes.load(std::sync::atomic::Ordering::Acquire);
+    let fresh = exec::with_eval_vm(flushes, |vm| vm.memory());
+    scripting.vm_bytes[0].store(fresh as u64, std::sync::atomic::Ordering::Relaxed);
     ctx.out.ok();
     Ok(())
 }
