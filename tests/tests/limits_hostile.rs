@@ -168,3 +168,40 @@ fn an_unread_pipeline_leaves_a_small_query_buffer_like_redis() {
     assert!(redis < 2 << 20, "redis-server: {redis}");
     assert!(ours < 2 << 20, "ferrokv: {ours} (redis-server: {redis})");
 }
+
+/// Whether a request sent after big replies the client never reads still runs
+/// (its effect seen from another connection within two seconds).
+fn request_behind_unread_replies_runs(kind: Kind) -> bool {
+    let server = Server::start(kind, &[]);
+    let mut c = server.conn();
+    c.run("SETRANGE big 1048576 v");
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    // Gets of 1 MB whose replies fill both socket buffers, a few at a time as
+    // Redis's client-eviction test sends them, then one more request.
+    for _ in 0..14 {
+        s.write_all(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n")
+            .expect("send");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    s.write_all(b"*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$6\r\nbehind\r\n")
+        .expect("send");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if let ferrokv_resp::Frame::Bulk(list) = c.run("CLIENT LIST") {
+            if String::from_utf8_lossy(&list).contains("name=behind") {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn requests_behind_unread_big_replies_still_run_like_redis() {
+    // A batch stops at its first big reply; the requests read with it ran only
+    // when the client sent more, so a client waiting for one of them waited
+    // for ever (Redis's "client total memory grows during client no-evict").
+    assert!(request_behind_unread_replies_runs(Kind::Redis));
+    assert!(request_behind_unread_replies_runs(Kind::Ferrokv));
+}

@@ -79,6 +79,9 @@ enum State {
     MultiBulk { remaining: usize, pos: usize },
 }
 
+/// Argument slots kept between requests: a request with more gets its own.
+const ARGS_KEPT: usize = 1024;
+
 /// Parses requests into argument ranges, resuming where it stopped.
 ///
 /// ```
@@ -177,6 +180,12 @@ impl RequestParser {
     /// ```
     pub fn parse(&mut self, buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
         if self.state == State::Start {
+            if self.ranges.capacity() > ARGS_KEPT {
+                // A big request's argument list is not kept for the next one
+                // (Redis reallocates argv to the next request's size): 100k
+                // arguments held 2 MB for as long as the connection lived.
+                self.ranges = Vec::new();
+            }
             self.ranges.clear();
             self.inline = false;
             self.need = 0;
@@ -482,6 +491,22 @@ fn split_args(line: &[u8], out: &mut Vec<u8>, ranges: &mut Vec<Range<usize>>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_big_request_does_not_pin_its_argument_list() {
+        let mut p = RequestParser::default();
+        let mut big = b"*5000\r\n".to_vec();
+        for _ in 0..5000 {
+            big.extend_from_slice(b"$1\r\nx\r\n");
+        }
+        assert_eq!(p.parse(&big).unwrap(), Some(big.len()));
+        assert_eq!(p.args(&big).count(), 5000);
+        assert!(p.ranges.capacity() >= 5000);
+        let small = b"*1\r\n$4\r\nPING\r\n";
+        assert_eq!(p.parse(small).unwrap(), Some(small.len()));
+        assert_eq!(p.args(small).collect::<Vec<_>>(), [&b"PING"[..]]);
+        assert!(p.ranges.capacity() <= ARGS_KEPT);
+    }
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
         let mut p = RequestParser::default();

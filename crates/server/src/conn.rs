@@ -306,19 +306,27 @@ where
             // client that does not read); not while it is closing, held,
             // paused or blocked.
             let may_read = !close && !held && paused.is_none() && block.is_none();
+            // A batch cut short by its replies (REPLY_FLUSH) may have left
+            // requests already read: they run as soon as the socket is full, not
+            // once the client sends more (it may be waiting for one of them:
+            // CLIENT NO-EVICT off, sent after gets it never read, sat unrun).
+            let queued = may_read && parse_first && !input.is_empty();
             let bytes = out.buffer_mut();
             // While its socket is full these bytes count toward its output limits,
             // and a close (a limit reached, CLIENT KILL) ends the wait.
             handle.mailbox.set_unsent(bytes.len());
-            let flushed = write_or_read(&mut stream, bytes, &mut input, &handle, may_read).await;
+            let flushed =
+                write_or_read(&mut stream, bytes, &mut input, &handle, may_read, queued).await;
             match flushed {
                 Flushed::All => handle.mailbox.set_unsent(0),
                 Flushed::Closed => break,
                 Flushed::Partly { written, read } => {
                     state.net_output.fetch_add(written as u64, Relaxed);
                     state.writes.fetch_add(1, Relaxed);
-                    state.net_input.fetch_add(read as u64, Relaxed);
-                    state.reads.fetch_add(1, Relaxed);
+                    if read > 0 {
+                        state.net_input.fetch_add(read as u64, Relaxed);
+                        state.reads.fetch_add(1, Relaxed);
+                    }
                     bytes.advance(written);
                     handle.mailbox.set_unsent(bytes.len());
                     handle.mem.obuf_pending.store(bytes.len(), Relaxed);
@@ -414,14 +422,16 @@ enum Flushed {
 
 /// Writes `bytes`; while the socket takes no more, reads what the client sends
 /// (when `may_read`), returning as soon as something arrived, so that its
-/// requests run while their replies queue up. A close (an output limit reached
-/// by letters, CLIENT KILL, client eviction) ends the wait.
+/// requests run while their replies queue up; with `queued` (requests already
+/// in the input) it returns as soon as the socket is full. A close (an output
+/// limit reached by letters, CLIENT KILL, client eviction) ends the wait.
 async fn write_or_read<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     bytes: &[u8],
     input: &mut BytesMut,
     handle: &ClientHandle,
     may_read: bool,
+    queued: bool,
 ) -> Flushed {
     let mut written = 0usize;
     let mut reading = may_read;
@@ -437,6 +447,9 @@ async fn write_or_read<S: AsyncRead + AsyncWrite + Unpin>(
         }
         if written == bytes.len() {
             return Poll::Ready(Flushed::All);
+        }
+        if queued {
+            return Poll::Ready(Flushed::Partly { written, read: 0 });
         }
         if reading {
             // Rare (a client that does not read its replies): a copy through
