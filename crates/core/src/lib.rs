@@ -6,7 +6,8 @@
 //! module per data type with its commands), [`commands`] (the registry, metadata and
 //! the generic/server commands), [`engine`] (dispatch), [`ctx`] (what a command sees),
 //! [`config`] (parameters), [`glob`] (pattern matching), [`lazyfree`] (background
-//! frees), [`args`] (argument parsing), [`error`] (error replies).
+//! frees), [`defrag`] (active defragmentation and the allocator's hooks),
+//! [`args`] (argument parsing), [`error`] (error replies).
 
 pub mod acl;
 pub mod admission;
