@@ -397,37 +397,21 @@ struct LuaCache(Option<std::ffi::c_uint>);
 
 impl LuaCache {
     fn create() -> LuaCache {
-        let mut id: std::ffi::c_uint = 0;
-        let mut sz = std::mem::size_of::<std::ffi::c_uint>();
-        // SAFETY: a NUL-terminated name; the control writes one unsigned.
-        let rc = unsafe {
-            tikv_jemalloc_sys::mallctl(
-                c"tcache.create".as_ptr(),
-                &mut id as *mut std::ffi::c_uint as *mut std::ffi::c_void,
-                &mut sz,
-                std::ptr::null_mut(),
-                0,
-            )
-        };
-        LuaCache((rc == 0).then_some(id))
+        // SAFETY: a NUL-terminated name; reading the control creates a cache
+        // and gives its id, an unsigned.
+        LuaCache(
+            unsafe { tikv_jemalloc_ctl::raw::read::<std::ffi::c_uint>(b"tcache.create\0") }.ok(),
+        )
     }
 }
 
 impl Drop for LuaCache {
     fn drop(&mut self) {
-        if let Some(mut id) = self.0 {
-            // SAFETY: the control reads one unsigned, a cache created above and
+        if let Some(id) = self.0 {
+            // SAFETY: the control takes one unsigned, a cache created above and
             // no longer used: blocks freed after this (a Lua state dropped later
             // in the thread's exit) find the thread-local gone and skip caches.
-            unsafe {
-                tikv_jemalloc_sys::mallctl(
-                    c"tcache.destroy".as_ptr(),
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                    &mut id as *mut std::ffi::c_uint as *mut std::ffi::c_void,
-                    std::mem::size_of::<std::ffi::c_uint>(),
-                );
-            }
+            let _ = unsafe { tikv_jemalloc_ctl::raw::write(b"tcache.destroy\0", id) };
         }
     }
 }
@@ -627,58 +611,21 @@ fn lua_arena_use() -> (u64, u64) {
         return (0, 0);
     };
     let read = |name: String| -> u64 {
-        let Ok(c) = std::ffi::CString::new(name) else {
-            return 0;
-        };
-        let mut v: usize = 0;
-        let mut sz = std::mem::size_of::<usize>();
+        let name = format!("{name}\0");
         // SAFETY: a NUL-terminated name of a size_t statistic.
-        let rc = unsafe {
-            tikv_jemalloc_sys::mallctl(
-                c.as_ptr(),
-                &mut v as *mut usize as *mut std::ffi::c_void,
-                &mut sz,
-                std::ptr::null_mut(),
-                0,
-            )
-        };
-        if rc == 0 {
-            v as u64
-        } else {
-            0
-        }
+        unsafe { tikv_jemalloc_ctl::raw::read::<usize>(name.as_bytes()) }.unwrap_or(0) as u64
     };
     let allocated = read(format!("stats.arenas.{i}.small.allocated"))
         + read(format!("stats.arenas.{i}.large.allocated"));
-    let active = read(format!("stats.arenas.{i}.pactive")) * page_size();
+    let active = read(format!("stats.arenas.{i}.pactive")) * read("arenas.page".into());
     (allocated, active)
-}
-
-fn page_size() -> u64 {
-    // SAFETY: sysconf only reads a system constant.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 {
-        p as u64
-    } else {
-        4096
-    }
 }
 
 /// A new jemalloc arena's index.
 fn create_arena_index() -> Option<std::ffi::c_uint> {
-    let mut arena: std::ffi::c_uint = 0;
-    let mut sz = std::mem::size_of::<std::ffi::c_uint>();
-    // SAFETY: a NUL-terminated name; the control writes one unsigned.
-    let created = unsafe {
-        tikv_jemalloc_sys::mallctl(
-            c"arenas.create".as_ptr(),
-            &mut arena as *mut std::ffi::c_uint as *mut std::ffi::c_void,
-            &mut sz,
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    (created == 0).then_some(arena)
+    // SAFETY: a NUL-terminated name; reading the control creates an arena and
+    // gives its index, an unsigned.
+    unsafe { tikv_jemalloc_ctl::raw::read::<std::ffi::c_uint>(b"arenas.create\0") }.ok()
 }
 
 /// A new jemalloc arena's `MALLOCX_ARENA` flag (0, the thread's own arena, if
@@ -692,15 +639,6 @@ fn create_arena() -> std::ffi::c_int {
 /// doing it inline (a command, or active defrag holding a shard, could spend
 /// milliseconds in madvise after a big delete).
 pub fn set_background_thread(on: bool) {
-    let mut val = on;
-    // SAFETY: a NUL-terminated name; the control reads one bool.
-    unsafe {
-        tikv_jemalloc_sys::mallctl(
-            c"background_thread".as_ptr(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            &mut val as *mut bool as *mut std::ffi::c_void,
-            std::mem::size_of::<bool>(),
-        );
-    }
+    // SAFETY: a NUL-terminated name; the control takes one bool.
+    let _ = unsafe { tikv_jemalloc_ctl::raw::write(b"background_thread\0", on) };
 }

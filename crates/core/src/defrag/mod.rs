@@ -16,7 +16,7 @@
 
 mod mover;
 
-pub use mover::{hooks, install, AllocHooks, Mover};
+pub use mover::{hooks, install, span, AllocHooks, Mover};
 
 #[cfg(test)]
 pub(crate) use mover::MoveAll;

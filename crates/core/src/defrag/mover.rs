@@ -65,6 +65,13 @@ pub fn hooks() -> Option<&'static dyn AllocHooks> {
     HOOKS.get().copied()
 }
 
+/// The elements a defrag step covers, `units` from `from` of `len`, and where
+/// the next step starts (`None`: this one ends the value).
+pub fn span(from: usize, units: usize, len: usize) -> (std::ops::Range<usize>, Option<usize>) {
+    let end = from.saturating_add(units).min(len);
+    (from.min(end)..end, (end < len).then_some(end))
+}
+
 /// Moves blocks and counts what it did (INFO's active_defrag_hits / misses).
 pub struct Mover<'a> {
     hooks: &'a dyn AllocHooks,
@@ -120,6 +127,20 @@ impl<'a> Mover<'a> {
                 std::ptr::write(b, Box::from_raw(new.as_ptr() as *mut T));
             }
         }
+    }
+
+    /// A step of a boxed value's defrag (`from` the element it starts at): the
+    /// first step also moves the box itself.
+    pub fn boxed_step<T>(
+        &mut self,
+        b: &mut Box<T>,
+        from: usize,
+        step: impl FnOnce(&mut T, &mut Self) -> Option<usize>,
+    ) -> Option<usize> {
+        if from == 0 {
+            self.boxed(b);
+        }
+        step(b, self)
     }
 
     /// Moves a boxed slice.

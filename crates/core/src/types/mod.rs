@@ -196,26 +196,11 @@ impl Value {
                 s.defrag(m);
                 None
             }
-            Value::List(v) => {
-                if from == 0 {
-                    m.boxed(v);
-                }
-                v.defrag_from(m, from, units)
-            }
+            Value::List(v) => m.boxed_step(v, from, |v, m| v.defrag_from(m, from, units)),
             Value::Hash(v) => v.defrag_from(m, from, units),
-            Value::Set(v) => {
-                if from == 0 {
-                    m.boxed(v);
-                }
-                v.defrag_from(m, from, units)
-            }
+            Value::Set(v) => m.boxed_step(v, from, |v, m| v.defrag_from(m, from, units)),
             Value::ZSet(v) => v.defrag_from(m, from, units),
-            Value::Stream(v) => {
-                if from == 0 {
-                    m.boxed(v);
-                }
-                v.defrag_from(m, from, units)
-            }
+            Value::Stream(v) => m.boxed_step(v, from, |v, m| v.defrag_from(m, from, units)),
         }
     }
 

@@ -133,12 +133,7 @@ impl HashValue {
                 p.defrag(m);
                 None
             }
-            HashValue::Table(t) => {
-                if from == 0 {
-                    m.boxed(t);
-                }
-                t.defrag_from(m, from, units)
-            }
+            HashValue::Table(t) => m.boxed_step(t, from, |t, m| t.defrag_from(m, from, units)),
         }
     }
 

@@ -210,9 +210,8 @@ impl<T: Keyed> Table<T> {
                 m.boxed_slice(&mut lens.0[1]);
             }
         }
-        let total = self.bucket_count();
-        let end = from.saturating_add(units).min(total);
-        for b in from.min(end)..end {
+        let (range, next) = crate::defrag::span(from, units, self.bucket_count());
+        for b in range {
             let (t, i) = if b < self.ht[0].len() {
                 (0, b)
             } else {
@@ -225,7 +224,7 @@ impl<T: Keyed> Table<T> {
                 cur = &mut e.next;
             }
         }
-        (end < total).then_some(end)
+        next
     }
 
     /// Whether a resize is in progress.

@@ -87,11 +87,11 @@ impl ListValue {
         if from == 0 {
             m.deque(&mut self.nodes);
         }
-        let end = from.saturating_add(units).min(self.nodes.len());
-        for node in self.nodes.range_mut(from.min(end)..end) {
+        let (range, next) = crate::defrag::span(from, units, self.nodes.len());
+        for node in self.nodes.range_mut(range) {
             node.defrag(m);
         }
-        (end < self.nodes.len()).then_some(end)
+        next
     }
 
     /// DEBUG OBJECT's quicklist figures: nodes, the node fill, and the bytes of

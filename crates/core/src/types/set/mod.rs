@@ -147,12 +147,7 @@ impl SetValue {
                 p.defrag(m);
                 None
             }
-            SetValue::Table(t) => {
-                if from == 0 {
-                    m.boxed(t);
-                }
-                t.defrag_from(m, from, units)
-            }
+            SetValue::Table(t) => m.boxed_step(t, from, |t, m| t.defrag_from(m, from, units)),
         }
     }
 

@@ -101,12 +101,11 @@ impl StreamValue {
         from: usize,
         units: usize,
     ) -> Option<usize> {
-        let total = self.nodes.len();
-        for node in self.nodes.values_mut().skip(from).take(units) {
+        let (range, next) = crate::defrag::span(from, units, self.nodes.len());
+        for node in self.nodes.values_mut().skip(range.start).take(range.len()) {
             node.defrag(m);
         }
-        let end = from.saturating_add(units);
-        (end < total).then_some(end)
+        next
     }
 
     /// An empty stream.

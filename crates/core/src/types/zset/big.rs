@@ -117,13 +117,13 @@ impl Big {
             m.vec(&mut self.buckets);
             self.tree.defrag(m);
         }
-        let end = from.saturating_add(units).min(self.slab.len());
-        for e in &mut self.slab[from.min(end)..end] {
+        let (range, next) = crate::defrag::span(from, units, self.slab.len());
+        for e in &mut self.slab[range] {
             if let Member::Heap(b) = &mut e.member {
                 m.boxed_slice(b);
             }
         }
-        (end < self.slab.len()).then_some(end)
+        next
     }
 
     #[inline]

@@ -207,12 +207,7 @@ impl ZSetValue {
                 p.defrag(m);
                 None
             }
-            Repr::Big(b) => {
-                if from == 0 {
-                    m.boxed(b);
-                }
-                b.defrag_from(m, from, units)
-            }
+            Repr::Big(b) => m.boxed_step(b, from, |b, m| b.defrag_from(m, from, units)),
         }
     }
 
