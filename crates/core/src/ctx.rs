@@ -9,7 +9,7 @@ use crate::engine::Engine;
 use crate::error::{CmdError, CmdResult};
 use crate::hooks::ServerHooks;
 use crate::keyspace::{
-    shard_of, EntryMut, KeyHashes, LockId, LockSet, Lookup, Node, Shard, SHARDS,
+    shard_of, EntryMut, KeyHashes, LockId, LockSet, Lookup, Node, Shard, TypedRef, SHARDS,
 };
 use crate::types::string::StrValue;
 use crate::types::Value;
@@ -196,7 +196,7 @@ impl<'k> Keys<'k> {
         let gone = shard
             .dict()
             .get(key, hash)
-            .is_some_and(|n| n.expire_at != 0 && n.expire_at < now);
+            .is_some_and(|n| n.expire_at() != 0 && n.expire_at() < now);
         if gone {
             self.expired_key(db, key);
         }
@@ -227,8 +227,8 @@ impl<'k> Keys<'k> {
         Ok(shard
             .dict()
             .get(key, hash)
-            .filter(|n| n.expire_at == 0 || n.expire_at >= now)
-            .map(|n| n.expire_at))
+            .filter(|n| n.expire_at() == 0 || n.expire_at() >= now)
+            .map(|n| n.expire_at()))
     }
 
     /// Whether `key` is in the table, expired or not (WATCH's stale keys).
@@ -308,7 +308,7 @@ impl<'k> Keys<'k> {
                 Ok(shard
                     .dict()
                     .get(&key, hash)
-                    .is_some_and(|n| n.expire_at == 0 || n.expire_at >= now))
+                    .is_some_and(|n| n.expire_at() == 0 || n.expire_at() >= now))
             };
             let hit = exists(self, db)?
                 || match replaced_with {
@@ -362,7 +362,7 @@ impl<'k> Keys<'k> {
             let stale = shard
                 .dict()
                 .get(key, hash)
-                .is_some_and(|n| n.expire_at != 0 && n.expire_at < now);
+                .is_some_and(|n| n.expire_at() != 0 && n.expire_at() < now);
             if stale {
                 shard.stats.misses += 1;
                 return Ok(None);
@@ -390,7 +390,7 @@ impl<'k> Keys<'k> {
             && shard
                 .dict()
                 .get(key, hash)
-                .is_some_and(|n| n.expire_at != 0 && n.expire_at < now)
+                .is_some_and(|n| n.expire_at() != 0 && n.expire_at() < now)
         {
             // Counted as a miss like any expired read; deleted after the pause.
             if matches!(mode, Lookup::Read | Lookup::ReadNoTouch) {
@@ -399,8 +399,8 @@ impl<'k> Keys<'k> {
             return Ok(None);
         }
         let mut entry = shard.lookup(key, hash, now, mode, lru);
-        if let Some(e) = &mut entry {
-            e.node.value.rehash_step();
+        if let Some(v) = entry.as_mut().and_then(|e| e.node.full_value_mut()) {
+            v.rehash_step();
         }
         Ok(entry)
     }
@@ -421,13 +421,10 @@ impl<'k> Keys<'k> {
     }
 
     /// The string at `key` for reading: `None` if missing, WRONGTYPE if not a string.
-    pub fn read_str(&mut self, key: &[u8]) -> CmdResult<Option<&mut StrValue>> {
+    pub fn read_str(&mut self, key: &[u8]) -> CmdResult<Option<TypedRef<'_, StrValue>>> {
         match self.read(key)? {
             None => Ok(None),
-            Some(e) => match &mut e.node.value {
-                Value::Str(s) => Ok(Some(s)),
-                _ => Err(CmdError::WrongType),
-            },
+            Some(e) => e.read_as(as_str).map(Some).ok_or(CmdError::WrongType),
         }
     }
 
@@ -539,7 +536,7 @@ impl<'k> Keys<'k> {
         }
         if node
             .as_ref()
-            .is_some_and(|n| matches!(n.value, Value::Stream(_)))
+            .is_some_and(|n| matches!(*n.value(), Value::Stream(_)))
         {
             // Clients blocked in XREADGROUP on it are told it is gone.
             self.signal_ready(db, key);
@@ -554,7 +551,7 @@ impl<'k> Keys<'k> {
             node = node.rekey(key);
         }
         // Redis deletes the destination first and adds the key anew: always `new`.
-        self.note_created(db, key, node.value.is_blockable());
+        self.note_created(db, key, node.value().is_blockable());
         let (shard, hash) = self.shard(db, key)?;
         shard.put_node(node, hash);
         shard.stats.dirty += 1;
@@ -581,7 +578,7 @@ impl<'k> Keys<'k> {
         let was_stream = shard
             .dict()
             .get(key, hash)
-            .is_some_and(|n| matches!(n.value, Value::Stream(_)));
+            .is_some_and(|n| matches!(*n.value(), Value::Stream(_)));
         if was_stream {
             self.signal_ready(db, key);
         }
@@ -638,5 +635,13 @@ impl Ctx<'_, '_> {
     /// Unix time in ms at the start of the command.
     pub fn now_ms(&self) -> i64 {
         self.keys.now_ms
+    }
+}
+
+/// A string value, for [`Keys::read_str`].
+fn as_str(v: &Value) -> Option<&StrValue> {
+    match v {
+        Value::Str(s) => Some(s),
+        _ => None,
     }
 }

@@ -1027,8 +1027,8 @@ impl Engine {
         shard
             .dict()
             .get(key, hash)
-            .filter(|n| n.expire_at == 0 || n.expire_at >= now)
-            .map(|n| n.value.value_type())
+            .filter(|n| n.expire_at() == 0 || n.expire_at() >= now)
+            .map(|n| n.value().value_type())
     }
 
     /// Number of keys of hash slot `slot` in `db` (COUNTKEYSINSLOT): one shard's
@@ -1076,7 +1076,7 @@ impl Engine {
                 .and_then(|s| {
                     s.dict()
                         .get(key, hash)
-                        .map(|n| n.expire_at == 0 || n.expire_at >= now)
+                        .map(|n| n.expire_at() == 0 || n.expire_at() >= now)
                 })
                 .unwrap_or(false)
         };
@@ -1241,14 +1241,14 @@ impl Engine {
                 let mut cursor = shard.expire_cursor;
                 while seen < per_round {
                     let (next, gone) = shard.scan_remove(cursor, |n| {
-                        if n.expire_at == 0 {
+                        if n.expire_at() == 0 {
                             return false;
                         }
                         seen += 1;
-                        if n.expire_at < now {
+                        if n.expire_at() < now {
                             true
                         } else {
-                            ttl_sum[db].0 += n.expire_at - now;
+                            ttl_sum[db].0 += n.expire_at() - now;
                             ttl_sum[db].1 += 1;
                             false
                         }
@@ -1309,7 +1309,7 @@ impl Engine {
                 if shard
                     .dict()
                     .get(key, hash)
-                    .is_some_and(|n| n.expire_at != 0)
+                    .is_some_and(|n| n.expire_at() != 0)
                 {
                     self.replica_keys.remember(db, key);
                 }

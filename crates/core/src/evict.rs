@@ -610,7 +610,7 @@ fn pick(engine: &Engine, pool: &mut Pool, policy: Policy, now_ms: i64) -> Option
     let decay = engine.config.int(P::LfuDecayTime).clamp(0, u32::MAX as i64) as u32;
     let score = |n: &crate::keyspace::Node| -> u64 {
         if policy == Policy::VolatileTtl {
-            u64::MAX - n.expire_at.max(0) as u64
+            u64::MAX - n.expire_at().max(0) as u64
         } else if lfu {
             255 - u64::from(crate::keyspace::access::lfu_decayed(
                 n.lru(),
@@ -711,7 +711,7 @@ fn sample_db(
             // Random policies: one fair pick (retried when it lacks a TTL).
             for _ in 0..16 {
                 let Some(n) = dict.random(rng) else { break };
-                if volatile && n.expire_at == 0 {
+                if volatile && n.expire_at() == 0 {
                     continue;
                 }
                 f(n, n.key());
@@ -727,7 +727,7 @@ fn sample_db(
             let start = rng.gen_range(0..buckets.max(1));
             let max = if volatile { buckets } else { want * 10 };
             dict.some(start, max, want, |n| {
-                if volatile && n.expire_at == 0 {
+                if volatile && n.expire_at() == 0 {
                     return false;
                 }
                 f(n, n.key());
@@ -794,14 +794,14 @@ fn evict_key(
         let there = shard
             .dict()
             .get(key, hash)
-            .is_some_and(|n| !volatile || n.expire_at != 0);
+            .is_some_and(|n| !volatile || n.expire_at() != 0);
         if !there {
             return None;
         }
         shard.remove(key, hash)?
     };
-    let bytes = (node.alloc_size() + node.value.memory_usage(5)) as u64;
-    if matches!(node.value, crate::types::Value::Stream(_)) {
+    let bytes = node.memory_usage(5) as u64;
+    if matches!(*node.value(), crate::types::Value::Stream(_)) {
         // Clients blocked in XREADGROUP on it are told it is gone.
         keys.signal_ready(db, key);
     }

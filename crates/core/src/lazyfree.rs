@@ -67,7 +67,7 @@ fn send(job: Job) {
 
 /// Frees an entry, in the background if it is large.
 pub fn free(node: Node) {
-    if free_effort(&node.value) > THRESHOLD {
+    if free_effort(&node.value()) > THRESHOLD {
         send(Job::Node(node));
     }
 }

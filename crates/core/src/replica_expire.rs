@@ -57,7 +57,7 @@ impl Engine {
             }
             let hash = hash_key(&key);
             let mut shard = self.keyspace.lock_one(lock_id(db, &key));
-            let expire_at = shard.dict().get(&key, hash).map(|n| n.expire_at);
+            let expire_at = shard.dict().get(&key, hash).map(|n| n.expire_at());
             match expire_at {
                 Some(at) if at != 0 && at >= now => continue,
                 Some(at) if at != 0 => {

@@ -207,7 +207,7 @@ impl Engine {
             // serialized in place, under its lock.
             if shard
                 .snapshot_iter()
-                .any(|n| n.value.free_effort() > COPY_LIMIT)
+                .any(|n| n.value().free_effort() > COPY_LIMIT)
             {
                 snap.flush(id as LockId, &mut shard);
                 drop(shard);
@@ -283,7 +283,7 @@ mod tests {
         fn visit(&self, db: usize, idx: usize, entries: &mut dyn Iterator<Item = &Node>) {
             self.1.lock().push((db * SHARDS + idx) as LockId);
             for n in entries {
-                let v = n.value.as_str().map(|s| s.to_vec()).unwrap_or_default();
+                let v = n.value().as_str().map(|s| s.to_vec()).unwrap_or_default();
                 self.0.lock().push((db, n.key().to_vec(), v));
             }
         }
@@ -350,7 +350,7 @@ mod tests {
     impl ShardVisitor for CollectAll {
         fn visit(&self, db: usize, _idx: usize, entries: &mut dyn Iterator<Item = &Node>) {
             for n in entries {
-                let v = n.value.as_str().map(|s| s.to_vec()).unwrap_or_default();
+                let v = n.value().as_str().map(|s| s.to_vec()).unwrap_or_default();
                 self.0.lock().push((db, n.key().to_vec(), v, n.expire()));
             }
         }

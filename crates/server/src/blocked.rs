@@ -127,7 +127,7 @@ fn expired_but_present(engine: &Engine, db: usize, key: &[u8]) -> bool {
     shard
         .dict()
         .get(key, ferrokv_core::keyspace::hash_key(key))
-        .is_some_and(|n| n.expire_at != 0 && n.expire_at < now)
+        .is_some_and(|n| n.expire_at() != 0 && n.expire_at() < now)
 }
 
 /// Every parked client, queued per key.

@@ -449,7 +449,7 @@ fn lookup_encoding(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CmdResult<&'static str>
     with_key_locks(ctx, &[key], |keys| {
         let db = keys.db;
         match keys.lookup_in(db, key, Lookup::ReadNoTouch)? {
-            Some(e) => Ok(e.node.value.encoding()),
+            Some(e) => Ok(e.node.value().encoding()),
             None => Err(CmdError::NoSuchKey),
         }
     })
@@ -499,7 +499,7 @@ fn digest_value(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]]) {
         let hash = hash_key(key);
         if let Some(shard) = locks.shard(lock_id(db, key)) {
             if let Some(node) = shard.dict().get(key, hash) {
-                value_digest(&mut d, &node.value, node.expire_at != 0);
+                value_digest(&mut d, &node.value(), node.expire_at() != 0);
             }
         }
         ctx.out.simple(hex(&d).as_bytes());
@@ -522,7 +522,8 @@ fn object(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CmdResult {
     let Some(node) = shard.dict().get(key, hash_key(key)) else {
         return Err(CmdError::NoSuchKey);
     };
-    let value = &node.value;
+    let value_ref = node.value();
+    let value: &Value = &value_ref;
     let shared_int =
         matches!(value, Value::Str(StrValue::Int(i)) if !lru_policy && (0..10000).contains(i));
     let refcount: i64 = if shared_int { i32::MAX as i64 } else { 1 };
@@ -550,7 +551,7 @@ fn object(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CmdResult {
     }
     let text = format!(
         "Value at:{:p} refcount:{refcount} encoding:{} serializedlength:{serialized} lru:{lru} lru_seconds_idle:{idle}{extra}",
-        value as *const Value,
+        &**node as *const _,
         value.encoding()
     );
     drop(locks);
@@ -568,7 +569,8 @@ fn sdslen(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CmdResult {
     let Some(node) = shard.dict().get(key, hash_key(key)) else {
         return Err(CmdError::NoSuchKey);
     };
-    let Value::Str(s) = &node.value else {
+    let value = node.value();
+    let Value::Str(s) = &*value else {
         return Err(CmdError::NotSds);
     };
     if matches!(s, StrValue::Int(_)) {

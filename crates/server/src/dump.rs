@@ -20,7 +20,7 @@ fn dump(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let opts = write_options(&ctx.engine.config);
     let value = match ctx.keys.read(args[1])? {
         None => None,
-        Some(e) => Some(to_rdb(&e.node.value).map_err(|e| CmdError::Other(e.to_string()))?),
+        Some(e) => Some(to_rdb(&e.node.value()).map_err(|e| CmdError::Other(e.to_string()))?),
     };
     match value {
         None => ctx.out.null(),

@@ -101,7 +101,7 @@ fn migrate(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         };
         let payload = match ctx.keys.read(key)? {
             Some(e) => {
-                let v = to_rdb(&e.node.value).map_err(|e| CmdError::Other(e.to_string()))?;
+                let v = to_rdb(&e.node.value()).map_err(|e| CmdError::Other(e.to_string()))?;
                 encode_dump(&v, &opts)
             }
             None => continue,

@@ -246,7 +246,7 @@ impl ShardVisitor for SaveVisitor {
                 if self.key_delay != 0 {
                     self.undelayed.fetch_add(1, Relaxed);
                 }
-                match to_rdb(&node.value) {
+                match to_rdb(&node.value()) {
                     Ok(v) => {
                         let meta = key_meta(node, self.policy, self.now_ms);
                         encode_entry(node.key(), &v, &meta, &self.opts, &mut buf);

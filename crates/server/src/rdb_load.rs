@@ -511,7 +511,10 @@ mod tests {
         let id = |db: usize, k: &[u8]| (db * SHARDS + shard_of(hash_key(k))) as LockId;
         let shard = engine.keyspace.lock_one(id(3, b"key:11"));
         let node = shard.dict().get(b"key:11", hash_key(b"key:11")).unwrap();
-        assert_eq!(node.value.as_str().unwrap().to_vec(), b"v-key:11".to_vec());
+        assert_eq!(
+            node.value().as_str().unwrap().to_vec(),
+            b"v-key:11".to_vec()
+        );
         assert_eq!(node.expire(), Some(4_102_444_800_000));
         drop(shard);
         // The inserters keep the per-slot key counts.

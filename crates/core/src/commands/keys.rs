@@ -69,7 +69,7 @@ fn type_cmd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         .keys
         .lookup_in(ctx.keys.db, args[1], Lookup::ReadNoTouch)?
     {
-        Some(e) => e.node.value.value_type().name(),
+        Some(e) => e.node.value().value_type().name(),
         None => "none",
     };
     ctx.out.simple(name.as_bytes());
@@ -167,7 +167,7 @@ fn copy(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             ctx.out.int(0);
             return Ok(());
         }
-        Some(e) => (e.node.value.clone(), e.node.expire()),
+        Some(e) => (e.node.value().clone(), e.node.expire()),
     };
     if ctx.keys.lookup_in(target, dst, Lookup::Write)?.is_some() {
         if !replace {
@@ -235,7 +235,7 @@ fn keys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     for shard in ctx.keys.locks().db_shards(db) {
         for node in shard.dict().iter() {
             let k = node.key();
-            if node.expire_at != 0 && node.expire_at < now {
+            if node.expire_at() != 0 && node.expire_at() < now {
                 continue;
             }
             if all || glob_match(pattern, k, false) {
@@ -315,7 +315,7 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         while !shard.is_empty() {
             inner = shard.dict().scan(inner, |n| {
                 let k = n.key();
-                if n.expire_at != 0 && n.expire_at < now {
+                if n.expire_at() != 0 && n.expire_at() < now {
                     expired.push(k.to_vec());
                     return;
                 }
@@ -325,7 +325,7 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
                     }
                 }
                 if let Some(t) = o.type_filter {
-                    if t != Some(n.value.value_type()) {
+                    if t != Some(n.value().value_type()) {
                         return;
                     }
                 }
@@ -398,7 +398,9 @@ fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) -> CmdResult {
             let shard = ctx.keys.locks().db_shards(db).nth(idx);
             let Some(shard) = shard else { break };
             match shard.dict().random(&mut rng) {
-                Some(n) if n.expire_at != 0 && n.expire_at < now => (None, Some(n.key().to_vec())),
+                Some(n) if n.expire_at() != 0 && n.expire_at() < now => {
+                    (None, Some(n.key().to_vec()))
+                }
                 Some(n) => (Some(n.key().to_vec()), None),
                 None => (None, None),
             }

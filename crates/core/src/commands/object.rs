@@ -40,7 +40,7 @@ fn memory_usage(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     }
     match ctx.keys.lookup_in(ctx.keys.db, args[2], Lookup::NoTouch)? {
         Some(e) => {
-            let n = e.node.alloc_size() + e.node.value.memory_usage(samples);
+            let n = e.node.memory_usage(samples);
             ctx.out.int(n as i64);
         }
         None => ctx.out.null(),
@@ -66,7 +66,7 @@ fn encoding(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         .lookup_in(ctx.keys.db, args[2], Lookup::ReadNoTouch)?
     {
         Some(e) => {
-            let enc = e.node.value.encoding();
+            let enc = e.node.value().encoding();
             ctx.out.bulk(enc.as_bytes());
         }
         None => ctx.out.null(),
@@ -81,7 +81,7 @@ fn refcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         .lookup_in(ctx.keys.db, args[2], Lookup::ReadNoTouch)?
     {
         Some(e) => {
-            let shared = matches!(e.node.value, Value::Str(StrValue::Int(i)) if shared_ok && (0..SHARED_INTEGERS).contains(&i));
+            let shared = matches!(*e.node.value(), Value::Str(StrValue::Int(i)) if shared_ok && (0..SHARED_INTEGERS).contains(&i));
             ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
         }
         None => ctx.out.null(),

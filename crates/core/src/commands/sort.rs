@@ -107,11 +107,12 @@ enum Kind {
 /// The elements of the value at `key` in native order (zsets by rank); an empty
 /// list when missing.
 fn load(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CmdResult<(Kind, Vec<Vec<u8>>)> {
-    let Some(e) = ctx.keys.read(key)? else {
+    let Some(mut e) = ctx.keys.read(key)? else {
         return Ok((Kind::List, Vec::new()));
     };
     let mut items = Vec::new();
-    let kind = match &mut e.node.value {
+    // For writing: SORT turns a compact zset into a skiplist, as Redis's does.
+    let kind = match e.value() {
         Value::List(l) => {
             l.for_each(|x| items.push(x.to_vec()));
             Kind::List
@@ -152,7 +153,7 @@ fn lookup_by_pattern(ctx: &mut Ctx<'_, '_>, pattern: &[u8], elem: &[u8]) -> Opti
     key.extend_from_slice(elem);
     key.extend_from_slice(postfix);
     let e = ctx.keys.read(&key).ok()??;
-    match (&e.node.value, field) {
+    match (&*e.node.value(), field) {
         (Value::Str(s), None) => {
             let mut b = itoa::Buffer::new();
             Some(s.bytes(&mut b).to_vec())

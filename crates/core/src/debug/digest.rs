@@ -94,7 +94,7 @@ pub fn value_digest(d: &mut Digest, value: &Value, has_expire: bool) {
 pub fn key_digest(node: &Node) -> Digest {
     let mut d = [0u8; 20];
     mix(&mut d, node.key());
-    value_digest(&mut d, &node.value, node.expire_at != 0);
+    value_digest(&mut d, &node.value(), node.expire_at() != 0);
     Sha1::digest(&d)
 }
 

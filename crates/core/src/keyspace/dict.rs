@@ -6,7 +6,7 @@
 //! into buckets `b` and `b + 2^n` when the table doubles, so a cursor that walks
 //! bucket indexes in reverse-binary order (Redis's dictScan) never skips a bucket's
 //! keys across resizes. The same layout gives uniform random picks (RANDOMKEY):
-//! see [`Dict::random`]. An entry is one 64-byte allocation holding its chain
+//! see [`Dict::random`]. An entry is one allocation holding its chain
 //! link, key, value and expire time.
 
 pub use crate::keyspace::node::Node;

@@ -28,7 +28,8 @@ pub use dict::{Dict, Node};
 pub use hash::{
     bucket_hash, hash_key, lock_id, shard_of, shard_of_slot, slot_of, KeyHashes, SLOTS_PER_SHARD,
 };
-pub use shard::{EntryMut, Lookup, Shard, Ttl};
+pub use node::ValueRef;
+pub use shard::{EntryMut, Lookup, Shard, Ttl, TypedMut, TypedRef};
 pub use slot::{key_slot, SLOTS};
 
 /// log2 of the number of shards per database.

@@ -117,6 +117,11 @@ impl Shard {
 }
 
 /// A found entry and the shard counter that must follow changes of its TTL.
+///
+/// Writing through [`value`](Self::value) turns an inline entry into a `FULL` one
+/// (see `keyspace/node.rs`) for good; writers of kinds that have an inline form
+/// (compact hashes and zsets) go through [`write_as`](Self::write_as), whose guard
+/// turns the entry back into its cheapest form when dropped.
 pub struct EntryMut<'s> {
     /// The entry.
     pub node: &'s mut Node,
@@ -129,20 +134,169 @@ impl EntryMut<'_> {
         set_expire(self.node, self.expires, at);
     }
 
-    /// The value.
+    /// The value, for writing.
     pub fn value(&mut self) -> &mut Value {
-        &mut self.node.value
+        self.node.value_mut()
+    }
+
+    /// The value, for reading.
+    pub fn get(&self) -> crate::keyspace::ValueRef<'_> {
+        self.node.value()
+    }
+}
+
+impl<'s> EntryMut<'s> {
+    /// The entry, for as long as the shard is borrowed.
+    pub fn into_node(self) -> &'s mut Node {
+        self.node
+    }
+
+    /// The value for reading, for as long as the shard is borrowed.
+    pub fn into_ref(self) -> crate::keyspace::ValueRef<'s> {
+        let node: &'s Node = self.into_node();
+        node.value()
+    }
+
+    /// The value of a kind never held inline (lists, sets, streams: see
+    /// `keyspace/node.rs`) for writing, for as long as the shard is borrowed;
+    /// `None` for a value held inline.
+    pub fn into_full_mut(self) -> Option<&'s mut Value> {
+        self.into_node().full_value_mut()
+    }
+
+    /// The value as a `T` (what `get` finds) for reading; `None` when it is not one.
+    pub fn read_as<T: ?Sized>(self, get: fn(&Value) -> Option<&T>) -> Option<TypedRef<'s, T>> {
+        let value = self.into_ref();
+        get(&value)?;
+        Some(TypedRef { value, get })
+    }
+
+    /// The value as a `T` for writing; `None` (and nothing changed) when it is not
+    /// one. An inline value is written as an owned copy, put back in the entry (in
+    /// its cheapest form) when the returned guard drops; a `FULL` one in place.
+    pub fn write_as<T: ?Sized>(
+        self,
+        get: fn(&Value) -> Option<&T>,
+        get_mut: fn(&mut Value) -> Option<&mut T>,
+    ) -> Option<TypedMut<'s, T>> {
+        let entry = self;
+        if let Some(v) = entry.node.full_value_mut() {
+            let ptr: *mut T = get_mut(v)?;
+            return Some(TypedMut {
+                entry,
+                repr: MutRepr::InPlace(ptr),
+            });
+        }
+        let value = {
+            let view = entry.node.value();
+            get(&view)?;
+            view.clone()
+        };
+        Some(TypedMut {
+            entry,
+            repr: MutRepr::Detached {
+                value,
+                get,
+                get_mut,
+            },
+        })
+    }
+}
+
+/// A value of one kind, for reading (see [`EntryMut::read_as`]).
+pub struct TypedRef<'s, T: ?Sized> {
+    value: crate::keyspace::ValueRef<'s>,
+    get: fn(&Value) -> Option<&T>,
+}
+
+impl<T: ?Sized> std::ops::Deref for TypedRef<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        match (self.get)(&self.value) {
+            Some(t) => t,
+            None => unreachable!("checked when made"),
+        }
+    }
+}
+
+/// A value of one kind, for writing (see [`EntryMut::write_as`]).
+pub struct TypedMut<'s, T: ?Sized> {
+    entry: EntryMut<'s>,
+    repr: MutRepr<T>,
+}
+
+enum MutRepr<T: ?Sized> {
+    /// Into the entry's FULL value, which does not move while the guard holds the
+    /// entry.
+    InPlace(*mut T),
+    /// An owned copy of an inline value, put back when the guard drops.
+    Detached {
+        value: Value,
+        get: fn(&Value) -> Option<&T>,
+        get_mut: fn(&mut Value) -> Option<&mut T>,
+    },
+    /// Put back (only while dropping).
+    Done,
+}
+
+impl<T: ?Sized> std::ops::Deref for TypedMut<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        match &self.repr {
+            // SAFETY: see `InPlace`; shared access through `&self`.
+            MutRepr::InPlace(p) => unsafe { &**p },
+            MutRepr::Detached { value, get, .. } => match get(value) {
+                Some(t) => t,
+                None => unreachable!("checked when made"),
+            },
+            MutRepr::Done => unreachable!("only while dropping"),
+        }
+    }
+}
+
+impl<T: ?Sized> std::ops::DerefMut for TypedMut<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        match &mut self.repr {
+            // SAFETY: see `InPlace`; unique access through `&mut self`.
+            MutRepr::InPlace(p) => unsafe { &mut **p },
+            MutRepr::Detached { value, get_mut, .. } => match get_mut(value) {
+                Some(t) => t,
+                None => unreachable!("checked when made"),
+            },
+            MutRepr::Done => unreachable!("only while dropping"),
+        }
+    }
+}
+
+impl<T: ?Sized> Drop for TypedMut<'_, T> {
+    fn drop(&mut self) {
+        match std::mem::replace(&mut self.repr, MutRepr::Done) {
+            // A FULL value that may have become small enough to go inline.
+            MutRepr::InPlace(_) => self.entry.node.compact(),
+            // Back in the entry: rewritten in place when still inline, else a new
+            // block (a hash or zset converted to its table form).
+            MutRepr::Detached { value, .. } => {
+                let at = self.entry.node.expire_at();
+                if let Some(old) = self.entry.node.replace_value_at(value, at) {
+                    crate::lazyfree::free_value(old);
+                }
+            }
+            MutRepr::Done => {}
+        }
     }
 }
 
 fn set_expire(node: &mut Node, expires: &mut usize, at: Option<i64>) {
     let at = at.map_or(0, |t| if t == 0 { 1 } else { t });
-    match (node.expire_at != 0, at != 0) {
+    match (node.expire_at() != 0, at != 0) {
         (false, true) => *expires += 1,
         (true, false) => *expires -= 1,
         _ => {}
     }
-    node.expire_at = at;
+    node.set_expire_at(at);
 }
 
 impl Shard {
@@ -229,7 +383,7 @@ impl Shard {
     ) -> (u64, Vec<Node>) {
         let (next, removed) = self.dict.scan_remove(cursor, f);
         for n in &removed {
-            if n.expire_at != 0 {
+            if n.expire_at() != 0 {
                 self.expires -= 1;
             }
             let c = &mut self.slot_keys[slot_index(super::key_slot(n.key()))];
@@ -254,10 +408,16 @@ impl Shard {
         self.dict.defrag(m, |n, m| {
             let before = m.hits;
             n.defrag(m);
-            if n.value.defrag_units() > max_units {
+            let key_later = match n.full_value_mut() {
+                Some(v) if v.defrag_units() > max_units => true,
+                Some(v) => {
+                    v.defrag_from(m, 0, usize::MAX);
+                    false
+                }
+                None => false,
+            };
+            if key_later {
                 later.push(n.key().into());
-            } else {
-                n.value.defrag_from(m, 0, usize::MAX);
             }
             keys[usize::from(m.hits == before)] += 1;
         });
@@ -275,7 +435,7 @@ impl Shard {
         let hash = crate::keyspace::hash_key(key);
         self.dict
             .get_mut(key, hash)?
-            .value
+            .full_value_mut()?
             .defrag_from(m, from, units)
     }
 
@@ -301,7 +461,7 @@ impl Shard {
                 }
                 return None;
             }
-            Some(n) => n.expire_at != 0 && n.expire_at < now_ms,
+            Some(n) => n.expire_at() != 0 && n.expire_at() < now_ms,
         };
         if expired {
             self.remove_expired(key, hash);
@@ -352,8 +512,12 @@ impl Shard {
         debug_assert_eq!(slot_of(hash), super::key_slot(key), "hash without its slot");
         self.count_in(hash);
         let Shard { dict, expires, .. } = self;
-        let node = dict.insert_new(Node::new(key, access.initial(), value), hash);
-        set_expire(node, expires, expire_at);
+        // Built with its expire time: its block has its final shape at once.
+        let at = expire_at.map_or(0, |t| if t == 0 { 1 } else { t });
+        let node = dict.insert_new(Node::with_expire(key, access.initial(), value, at), hash);
+        if at != 0 {
+            *expires += 1;
+        }
         EntryMut { node, expires }
     }
 
@@ -388,14 +552,27 @@ impl Shard {
         now_ms: i64,
         access: Access,
     ) -> bool {
-        if let Some(mut e) = self.lookup(key, hash, now_ms, Lookup::Write, access) {
-            let old = std::mem::replace(&mut e.node.value, value);
-            match ttl {
-                Ttl::Keep => {}
-                Ttl::Clear => e.set_expire(None),
-                Ttl::At(at) => e.set_expire(Some(at)),
+        if let Some(e) = self.lookup(key, hash, now_ms, Lookup::Write, access) {
+            let at = match ttl {
+                Ttl::Keep => e.node.expire_at(),
+                Ttl::Clear => 0,
+                Ttl::At(at) => {
+                    if at == 0 {
+                        1
+                    } else {
+                        at
+                    }
+                }
+            };
+            match (e.node.expire_at() != 0, at != 0) {
+                (false, true) => *e.expires += 1,
+                (true, false) => *e.expires -= 1,
+                _ => {}
             }
-            crate::lazyfree::free_value(old);
+            // One new block, value and TTL in their final shape.
+            if let Some(old) = e.node.replace_value_at(value, at) {
+                crate::lazyfree::free_value(old);
+            }
             true
         } else {
             let at = match ttl {
@@ -410,7 +587,7 @@ impl Shard {
     /// Removes `key` (live or expired) and returns its entry.
     pub fn remove(&mut self, key: &[u8], hash: u64) -> Option<Node> {
         let node = self.dict.remove(key, hash)?;
-        if node.expire_at != 0 {
+        if node.expire_at() != 0 {
             self.expires -= 1;
         }
         self.count_out(slot_of(hash));
@@ -424,7 +601,7 @@ impl Shard {
             crate::lazyfree::free(old);
         }
         let at = node.expire();
-        node.expire_at = 0;
+        node.set_expire_at(0);
         debug_assert_eq!(slot_of(hash), super::key_slot(node.key()));
         self.count_in(hash);
         let Shard { dict, expires, .. } = self;

@@ -269,3 +269,92 @@ fn only_the_dbs_used_hold_shards() {
     crate::testkit::run(&e, &mut c, "FLUSHALL");
     assert_eq!(live(&e).len(), e.keyspace.db_count());
 }
+
+/// Whether `key` (db 0) is held inline (see `keyspace/node.rs`).
+fn inline(e: &Engine, key: &str) -> bool {
+    let key = key.as_bytes();
+    let shard = e.keyspace.lock_one(super::lock_id(0, key));
+    !shard
+        .dict()
+        .get(key, super::hash_key(key))
+        .expect("the key exists")
+        .is_full()
+}
+
+#[test]
+fn writes_leave_entries_in_their_cheapest_form() {
+    let e = Engine::new(Config::default(), &[]);
+    let mut c = Client::new(1, true);
+    let hundred = "x".repeat(100);
+    // Small hashes and zsets stay inline through every kind of write.
+    for line in [
+        "HSET h f1 v1 f2 v2",
+        "HSET h f3 v3",
+        "HINCRBY h n 5",
+        "HDEL h f1",
+        "HSETNX h f9 z",
+    ] {
+        run(&e, &mut c, &line.split(' ').collect::<Vec<_>>());
+        assert!(inline(&e, "h"), "{line}");
+    }
+    assert_eq!(run(&e, &mut c, &["HGET", "h", "n"]), "$1\r\n5\r\n");
+    assert_eq!(run(&e, &mut c, &["HLEN", "h"]), ":4\r\n");
+    for line in ["ZADD z 1 a 2 b", "ZINCRBY z 5 a", "ZREM z b", "ZADD z 3 c"] {
+        run(&e, &mut c, &line.split(' ').collect::<Vec<_>>());
+        assert!(inline(&e, "z"), "{line}");
+    }
+    assert_eq!(run(&e, &mut c, &["ZSCORE", "z", "a"]), "$1\r\n6\r\n");
+    // Past 512 bytes a packed hash is FULL (its writes change its buffer in place),
+    // and back inline when it shrinks; past the listpack limits it is a table.
+    for i in 0..60 {
+        run(&e, &mut c, &["HSET", "h", &format!("field{i}"), "v"]);
+    }
+    assert_eq!(
+        run(&e, &mut c, &["OBJECT", "ENCODING", "h"]),
+        "$8\r\nlistpack\r\n"
+    );
+    assert!(!inline(&e, "h"));
+    for i in 0..55 {
+        run(&e, &mut c, &["HDEL", "h", &format!("field{i}")]);
+    }
+    assert!(inline(&e, "h"));
+    for i in 0..600 {
+        run(&e, &mut c, &["HSET", "h", &format!("field{i}"), "v"]);
+    }
+    assert_eq!(
+        run(&e, &mut c, &["OBJECT", "ENCODING", "h"]),
+        "$9\r\nhashtable\r\n"
+    );
+    assert!(!inline(&e, "h"));
+    // Strings: inline when set whole, FULL when integers or grown in place.
+    run(&e, &mut c, &["SET", "s", &hundred]);
+    assert!(inline(&e, "s"));
+    run(&e, &mut c, &["EXPIRE", "s", "100"]);
+    assert!(inline(&e, "s"));
+    run(&e, &mut c, &["SET", "s", "short", "KEEPTTL"]);
+    assert!(inline(&e, "s"));
+    assert_eq!(run(&e, &mut c, &["GET", "s"]), "$5\r\nshort\r\n");
+    assert_ne!(run(&e, &mut c, &["TTL", "s"]), ":-1\r\n");
+    run(&e, &mut c, &["APPEND", "s", "er"]);
+    assert!(!inline(&e, "s"));
+    assert_eq!(
+        run(&e, &mut c, &["OBJECT", "ENCODING", "s"]),
+        "$3\r\nraw\r\n"
+    );
+    assert_eq!(run(&e, &mut c, &["GET", "s"]), "$7\r\nshorter\r\n");
+    run(&e, &mut c, &["SET", "s", "42"]);
+    assert!(!inline(&e, "s"));
+    run(&e, &mut c, &["SET", "s", &hundred, "EX", "100"]);
+    assert!(inline(&e, "s"));
+    run(&e, &mut c, &["PERSIST", "s"]);
+    assert!(inline(&e, "s"));
+    assert_eq!(run(&e, &mut c, &["STRLEN", "s"]), ":100\r\n");
+    // RENAME and COPY keep the form.
+    run(&e, &mut c, &["RENAME", "s", "t"]);
+    run(&e, &mut c, &["COPY", "z", "z2"]);
+    assert!(inline(&e, "t") && inline(&e, "z2"));
+    assert_eq!(
+        run(&e, &mut c, &["ZRANGE", "z2", "0", "-1"]),
+        "*2\r\n$1\r\nc\r\n$1\r\na\r\n"
+    );
+}

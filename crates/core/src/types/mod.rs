@@ -37,6 +37,29 @@ pub enum Value {
     Stream(Box<stream::StreamValue>),
 }
 
+/// How an entry holds a value inline (see [`Value::inline_image`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum InlineKind {
+    /// A string's bytes.
+    Str = 1,
+    /// A compact hash's packed buffer.
+    Hash = 2,
+    /// A compact zset's packed buffer.
+    ZSet = 3,
+}
+
+impl InlineKind {
+    /// The kind stored as `b` (an entry's kind byte, never 0 here).
+    pub fn from_u8(b: u8) -> InlineKind {
+        match b {
+            1 => InlineKind::Str,
+            2 => InlineKind::Hash,
+            _ => InlineKind::ZSet,
+        }
+    }
+}
+
 /// The TYPE name of a value kind, and the class used by SCAN TYPE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueType {
@@ -98,6 +121,50 @@ impl Value {
             Value::Hash(h) => h.rehash_step(),
             Value::Set(s) => s.rehash_step(),
             _ => {}
+        }
+    }
+
+    /// The bytes an entry can hold this value as, in place of the value (see
+    /// `keyspace/node.rs`): a string set whole (not an integer, not grown in
+    /// place), or a compact hash's or zset's packed buffer with its header.
+    pub fn inline_image(&self) -> Option<(InlineKind, &[u8])> {
+        match self {
+            Value::Str(s) => match s {
+                StrValue::Int(_) | StrValue::Raw(_) => None,
+                _ => s.stored_bytes().map(|b| (InlineKind::Str, b)),
+            },
+            Value::Hash(h) => h.packed_image().map(|b| (InlineKind::Hash, b)),
+            Value::ZSet(z) => z.packed_image().map(|b| (InlineKind::ZSet, b)),
+            _ => None,
+        }
+    }
+
+    /// The heap block a value with an inline image holds when it is not inline
+    /// (what inlining saves); 0 for none.
+    pub fn heap_block(&self) -> usize {
+        match self {
+            Value::Str(s) => s.heap_size(),
+            Value::Hash(h) => h.packed_image().map_or(0, |_| h.heap_size_sampled(0)),
+            Value::ZSet(z) => z.packed_image().map_or(0, |_| z.heap_size()),
+            _ => 0,
+        }
+    }
+
+    /// A value reading an entry's inline bytes in place.
+    ///
+    /// # Safety
+    /// `ptr` points at `len` bytes written from an [`inline_image`](Self::inline_image)
+    /// of `kind` (8-aligned for packed kinds), which stay unchanged and allocated
+    /// while the returned value is used; the value must never be dropped nor
+    /// written (only read, or cloned into an owned value).
+    pub unsafe fn view(kind: InlineKind, ptr: std::ptr::NonNull<u8>, len: usize) -> Value {
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            match kind {
+                InlineKind::Str => Value::Str(StrValue::view(ptr, len)),
+                InlineKind::Hash => Value::Hash(hash::HashValue::view(ptr)),
+                InlineKind::ZSet => Value::ZSet(zset::ZSetValue::view(ptr)),
+            }
         }
     }
 

@@ -89,6 +89,24 @@ impl PackBuf {
         unsafe { std::slice::from_raw_parts_mut(self.0.as_ptr().cast::<u8>().add(HEADER), len) }
     }
 
+    /// The header and the bytes in use, as one slice: what an entry copies to hold
+    /// the buffer inline (the static empty header for an empty buffer).
+    pub fn image(&self) -> &[u8] {
+        // SAFETY: the header and `len` bytes after it are initialised (the static
+        // header alone when empty); u8 has no alignment.
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast::<u8>(), HEADER + self.len()) }
+    }
+
+    /// A buffer reading an [`image`](Self::image) copied elsewhere.
+    ///
+    /// # Safety
+    /// `ptr` is 8-aligned and points at such an image, which stays unchanged and
+    /// allocated while the returned buffer is used; the buffer must never be
+    /// dropped nor written (only read, or cloned into an owned buffer).
+    pub unsafe fn view(ptr: NonNull<u8>) -> PackBuf {
+        PackBuf(ptr.cast())
+    }
+
     /// Bytes in use.
     #[inline]
     pub fn len(&self) -> usize {

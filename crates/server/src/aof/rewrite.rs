@@ -138,7 +138,7 @@ impl ShardVisitor for BaseVisitor {
                 self.undelayed
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-            match to_rdb(&node.value) {
+            match to_rdb(&node.value()) {
                 Ok(v) if self.rdb => {
                     let meta = key_meta(node, self.policy, self.now_ms);
                     encode_entry(node.key(), &v, &meta, &self.opts, &mut buf);

@@ -363,7 +363,7 @@ fn bitop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     for key in sources {
         let len = match ctx.keys.read(key)? {
             None => 0,
-            Some(e) => match &e.node.value {
+            Some(e) => match &*e.node.value() {
                 Value::Str(s) => s.len(),
                 _ => return Err(CmdError::WrongType),
             },
@@ -385,9 +385,12 @@ fn bitop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
             let end = (at + BLOCK).min(maxlen);
             for (i, key) in sources.iter().enumerate() {
                 let mut scratch = itoa::Buffer::new();
-                let e = ctx.keys.lookup_in(db, key, Lookup::NoTouch)?;
+                let e = ctx
+                    .keys
+                    .lookup_in(db, key, Lookup::NoTouch)?
+                    .map(|e| e.into_ref());
                 let src: &[u8] = match &e {
-                    Some(e) => match &e.node.value {
+                    Some(v) => match &**v {
                         Value::Str(s) => s.bytes(&mut scratch),
                         _ => &[],
                     },
@@ -567,10 +570,10 @@ fn bitfield_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], read_only_cmd: bool) 
     if !writes {
         // Only GETs: a read, and a missing key reads as zeros.
         let mut scratch = itoa::Buffer::new();
-        let e = ctx.keys.read(key)?;
+        let e = ctx.keys.read(key)?.map(|e| e.into_ref());
         let src: &[u8] = match &e {
             None => &[],
-            Some(e) => match &e.node.value {
+            Some(v) => match &**v {
                 Value::Str(s) => s.bytes(&mut scratch),
                 _ => return Err(CmdError::WrongType),
             },

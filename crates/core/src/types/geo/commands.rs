@@ -90,16 +90,16 @@ fn radius_args(r: &[u8], u: &[u8]) -> CmdResult<(f64, f64)> {
 fn read_zset<'c>(
     keys: &'c mut crate::ctx::Keys<'_>,
     key: &[u8],
-) -> CmdResult<Option<&'c ZSetValue>> {
+) -> CmdResult<Option<crate::keyspace::TypedRef<'c, ZSetValue>>> {
     match keys.read(key)? {
         None => Ok(None),
-        Some(e) => {
-            let node = e.node;
-            match &node.value {
-                Value::ZSet(z) => Ok(Some(z)),
-                _ => Err(CmdError::WrongType),
-            }
-        }
+        Some(e) => e
+            .read_as(|v| match v {
+                Value::ZSet(z) => Some(z),
+                _ => None,
+            })
+            .map(Some)
+            .ok_or(CmdError::WrongType),
     }
 }
 
@@ -274,7 +274,7 @@ fn search_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], flavor: Flavor) -> CmdR
             6
         }
         Flavor::RadiusMember { .. } => {
-            if let Some(z) = zset {
+            if let Some(z) = &zset {
                 center = Some(member_pos(z, args[2])?);
                 let (r, c) = radius_args(args[3], args[4])?;
                 kind = Some(ShapeKind::Radius(r));
@@ -326,7 +326,7 @@ fn search_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], flavor: Flavor) -> CmdR
         } else if is_kw(a, "storedist") && flavor == Flavor::SearchStore {
             store_dist = true;
         } else if is_kw(a, "frommember") && i + 1 < n && is_search && !from_loc {
-            if let Some(z) = zset {
+            if let Some(z) = &zset {
                 center = Some(member_pos(z, rest[i + 1])?);
             }
             from_member = true;

@@ -11,6 +11,7 @@ use crate::commands::CommandDef;
 use crate::ctx::{Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
+use crate::keyspace::{TypedMut, TypedRef};
 use crate::notify::{events as ev, Event};
 use crate::types::hash::{HashLimits, HashValue};
 use crate::types::string::float80;
@@ -37,16 +38,32 @@ pub static COMMANDS: &[CommandDef] = &[
 ];
 
 /// The hash at `key` for reading: `None` if missing, WRONGTYPE if another type.
-fn read_hash<'c>(keys: &'c mut Keys<'_>, key: &[u8]) -> CmdResult<Option<&'c mut HashValue>> {
+fn read_hash<'c>(keys: &'c mut Keys<'_>, key: &[u8]) -> CmdResult<Option<TypedRef<'c, HashValue>>> {
     match keys.read(key)? {
         None => Ok(None),
-        Some(e) => {
-            let node = e.node;
-            match &mut node.value {
-                Value::Hash(h) => Ok(Some(h)),
-                _ => Err(CmdError::WrongType),
-            }
-        }
+        Some(e) => e.read_as(as_hash).map(Some).ok_or(CmdError::WrongType),
+    }
+}
+
+fn as_hash(v: &Value) -> Option<&HashValue> {
+    match v {
+        Value::Hash(h) => Some(h),
+        _ => None,
+    }
+}
+
+fn as_hash_mut(v: &mut Value) -> Option<&mut HashValue> {
+    match v {
+        Value::Hash(h) => Some(h),
+        _ => None,
+    }
+}
+
+/// The hash at `key` through a write lookup, for reading (a writer's first look).
+fn peek_hash<'c>(keys: &'c mut Keys<'_>, key: &[u8]) -> CmdResult<Option<TypedRef<'c, HashValue>>> {
+    match keys.write(key)? {
+        None => Ok(None),
+        Some(e) => e.read_as(as_hash).map(Some).ok_or(CmdError::WrongType),
     }
 }
 
@@ -56,27 +73,26 @@ fn write_hash<'c>(
     keys: &'c mut Keys<'_>,
     key: &[u8],
     create: bool,
-) -> CmdResult<Option<&'c mut HashValue>> {
+) -> CmdResult<Option<TypedMut<'c, HashValue>>> {
     let exists = match keys.write(key)? {
         None => false,
-        Some(e) if matches!(e.node.value, Value::Hash(_)) => true,
+        Some(e) if matches!(*e.get(), Value::Hash(_)) => true,
         Some(_) => return Err(CmdError::WrongType),
     };
-    let node = if exists {
+    let entry = if exists {
         match keys.write(key)? {
-            Some(e) => e.node,
+            Some(e) => e,
             None => return Ok(None),
         }
     } else if create {
         keys.insert_new(key, Value::Hash(HashValue::default()), None)?
-            .node
     } else {
         return Ok(None);
     };
-    match &mut node.value {
-        Value::Hash(h) => Ok(Some(h)),
-        _ => Err(CmdError::WrongType),
-    }
+    entry
+        .write_as(as_hash, as_hash_mut)
+        .map(Some)
+        .ok_or(CmdError::WrongType)
 }
 
 fn limits(ctx: &Ctx<'_, '_>) -> HashLimits {
@@ -90,7 +106,7 @@ fn set_pairs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult<i64> {
     }
     let lim = limits(ctx);
     let key = args[1];
-    let Some(h) = write_hash(&mut ctx.keys, key, true)? else {
+    let Some(mut h) = write_hash(&mut ctx.keys, key, true)? else {
         return Ok(0);
     };
     // Redis checks every argument's length before inserting any (hashTypeTryConversion).
@@ -103,6 +119,7 @@ fn set_pairs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult<i64> {
             created += 1;
         }
     }
+    drop(h);
     ctx.keys.mark_dirty(ctx.keys.db, key)?;
     ctx.keys.changed(key, ev::HSET);
     Ok(created)
@@ -123,7 +140,7 @@ fn hmset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let lim = limits(ctx);
     let (key, field, value) = (args[1], args[2], args[3]);
-    let exists = match write_hash(&mut ctx.keys, key, false)? {
+    let exists = match peek_hash(&mut ctx.keys, key)? {
         Some(h) => h.get(field).is_some(),
         None => false,
     };
@@ -131,7 +148,7 @@ fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    if let Some(h) = write_hash(&mut ctx.keys, key, true)? {
+    if let Some(mut h) = write_hash(&mut ctx.keys, key, true)? {
         h.insert(field, value, lim);
     }
     ctx.keys.mark_dirty(ctx.keys.db, key)?;
@@ -141,7 +158,8 @@ fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn hget(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    match read_hash(&mut ctx.keys, args[1])?.and_then(|h| h.get(args[2])) {
+    let h = read_hash(&mut ctx.keys, args[1])?;
+    match h.as_deref().and_then(|h| h.get(args[2])) {
         Some(v) => ctx.out.bulk(v),
         None => ctx.out.null(),
     }
@@ -199,7 +217,7 @@ fn hdel(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let (deleted, empty) = match write_hash(&mut ctx.keys, key, false)? {
         None => (0, false),
-        Some(h) => {
+        Some(mut h) => {
             let mut n = 0;
             for f in &args[2..] {
                 if h.remove(f) {
@@ -232,7 +250,9 @@ fn hlen(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
-    let n = read_hash(&mut ctx.keys, args[1])?
+    let h = read_hash(&mut ctx.keys, args[1])?;
+    let n = h
+        .as_deref()
         .and_then(|h| h.get(args[2]))
         .map_or(0, <[u8]>::len);
     ctx.out.int(n as i64);
@@ -247,12 +267,12 @@ fn hexists(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
 
 /// The current value of `field` for an increment (no key is created).
 fn current(ctx: &mut Ctx<'_, '_>, key: &[u8], field: &[u8]) -> CmdResult<Option<Vec<u8>>> {
-    Ok(write_hash(&mut ctx.keys, key, false)?.and_then(|h| h.get(field).map(<[u8]>::to_vec)))
+    Ok(peek_hash(&mut ctx.keys, key)?.and_then(|h| h.get(field).map(<[u8]>::to_vec)))
 }
 
 fn store(ctx: &mut Ctx<'_, '_>, key: &[u8], field: &[u8], value: &[u8], event: Event) -> CmdResult {
     let lim = limits(ctx);
-    if let Some(h) = write_hash(&mut ctx.keys, key, true)? {
+    if let Some(mut h) = write_hash(&mut ctx.keys, key, true)? {
         h.insert(field, value, lim);
     }
     ctx.keys.changed(key, event);
@@ -322,7 +342,8 @@ fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         return hrandfield_count(ctx, args[1], count, withvalues);
     }
     let mut rng = rand::thread_rng();
-    match read_hash(&mut ctx.keys, args[1])?.and_then(|h| h.random(&mut rng)) {
+    let h = read_hash(&mut ctx.keys, args[1])?;
+    match h.as_deref().and_then(|h| h.random(&mut rng)) {
         Some((f, _)) => ctx.out.bulk(f),
         None => ctx.out.null(),
     }

@@ -226,6 +226,23 @@ impl HashValue {
         }
     }
 
+    /// The compact form's packed buffer with its header (an entry's inline image).
+    pub fn packed_image(&self) -> Option<&[u8]> {
+        match self {
+            HashValue::Packed(p) => Some(p.image()),
+            HashValue::Table(_) => None,
+        }
+    }
+
+    /// A compact hash reading an inline image in place.
+    ///
+    /// # Safety
+    /// As [`crate::types::packbuf::PackBuf::view`].
+    pub unsafe fn view(ptr: std::ptr::NonNull<u8>) -> HashValue {
+        // SAFETY: passed on.
+        HashValue::Packed(unsafe { Packed::view(ptr) })
+    }
+
     /// Bytes owned on the heap (for MEMORY USAGE and INFO).
     pub fn heap_size(&self) -> usize {
         match self {

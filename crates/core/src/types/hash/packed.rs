@@ -12,6 +12,24 @@ pub struct Packed {
 }
 
 impl Packed {
+    /// See [`PackBuf::image`].
+    pub(crate) fn image(&self) -> &[u8] {
+        self.buf.image()
+    }
+
+    /// See [`PackBuf::view`].
+    ///
+    /// # Safety
+    /// As [`PackBuf::view`].
+    pub(crate) unsafe fn view(ptr: std::ptr::NonNull<u8>) -> Packed {
+        // SAFETY: passed on.
+        Packed {
+            buf: unsafe { PackBuf::view(ptr) },
+        }
+    }
+}
+
+impl Packed {
     /// Active defrag: moves the buffer when the allocator says so.
     pub fn defrag(&mut self, m: &mut crate::defrag::Mover<'_>) {
         self.buf.defrag(m);

@@ -100,7 +100,7 @@ fn pfcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         let mut max = [0u8; REGISTERS];
         for key in &args[1..] {
             if let Some(e) = ctx.keys.read(key)? {
-                hll::merge(&mut max, hll_bytes(&e.node.value)?)?;
+                hll::merge(&mut max, hll_bytes(&e.node.value())?)?;
             }
         }
         ctx.out.int(hll::count_registers(&max) as i64);
@@ -163,7 +163,8 @@ fn pfmerge(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     // The destination is a source too (Redis starts at argv[1]).
     for key in &args[1..] {
         if let Some(e) = ctx.keys.read(key)? {
-            let s = hll_bytes(&e.node.value)?;
+            let v = e.into_ref();
+            let s = hll_bytes(&v)?;
             dense |= s[4] == DENSE;
             hll::merge(&mut max, s)?;
         }

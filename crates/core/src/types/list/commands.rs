@@ -42,8 +42,8 @@ pub static COMMANDS: &[CommandDef] = &[
 fn list_write<'a>(keys: &'a mut Keys<'_>, key: &[u8]) -> CmdResult<Option<&'a mut ListValue>> {
     match keys.write(key)? {
         None => Ok(None),
-        Some(e) => match &mut e.node.value {
-            Value::List(l) => Ok(Some(l)),
+        Some(e) => match e.into_full_mut() {
+            Some(Value::List(l)) => Ok(Some(l)),
             _ => Err(CmdError::WrongType),
         },
     }
@@ -53,8 +53,8 @@ fn list_write<'a>(keys: &'a mut Keys<'_>, key: &[u8]) -> CmdResult<Option<&'a mu
 fn list_read<'a>(keys: &'a mut Keys<'_>, key: &[u8]) -> CmdResult<Option<&'a ListValue>> {
     match keys.read(key)? {
         None => Ok(None),
-        Some(e) => match &e.node.value {
-            Value::List(l) => Ok(Some(l)),
+        Some(e) => match e.into_full_mut() {
+            Some(Value::List(l)) => Ok(Some(l)),
             _ => Err(CmdError::WrongType),
         },
     }

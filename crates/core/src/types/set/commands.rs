@@ -40,8 +40,8 @@ pub static COMMANDS: &[CommandDef] = &[
 fn as_set(node: Option<&mut crate::keyspace::Node>) -> CmdResult<Option<&mut SetValue>> {
     match node {
         None => Ok(None),
-        Some(node) => match &mut node.value {
-            Value::Set(s) => Ok(Some(s)),
+        Some(node) => match node.full_value_mut() {
+            Some(Value::Set(s)) => Ok(Some(s)),
             _ => Err(CmdError::WrongType),
         },
     }

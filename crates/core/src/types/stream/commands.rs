@@ -51,8 +51,8 @@ pub(crate) fn read_stream<'a>(
 ) -> CmdResult<Option<&'a mut StreamValue>> {
     match keys.read(key)? {
         None => Ok(None),
-        Some(e) => match &mut e.node.value {
-            Value::Stream(s) => Ok(Some(&mut **s)),
+        Some(e) => match e.into_full_mut() {
+            Some(Value::Stream(s)) => Ok(Some(&mut **s)),
             _ => Err(CmdError::WrongType),
         },
     }
@@ -65,8 +65,8 @@ pub(crate) fn write_stream<'a>(
 ) -> CmdResult<Option<&'a mut StreamValue>> {
     match keys.write(key)? {
         None => Ok(None),
-        Some(e) => match &mut e.node.value {
-            Value::Stream(s) => Ok(Some(&mut **s)),
+        Some(e) => match e.into_full_mut() {
+            Some(Value::Stream(s)) => Ok(Some(&mut **s)),
             _ => Err(CmdError::WrongType),
         },
     }

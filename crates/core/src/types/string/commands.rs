@@ -262,7 +262,7 @@ fn mget(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     ctx.out.array(args.len() - 1);
     for key in &args[1..] {
         match ctx.keys.read(key)? {
-            Some(e) => match &e.node.value {
+            Some(e) => match &*e.node.value() {
                 Value::Str(s) => {
                     let mut b = itoa::Buffer::new();
                     ctx.out.bulk(s.bytes(&mut b));
@@ -647,7 +647,7 @@ fn lcs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     // Redis checks both keys' types before it parses the options.
     let a = match ctx.keys.read(args[1])? {
         None => Vec::new(),
-        Some(e) => match &e.node.value {
+        Some(e) => match &*e.node.value() {
             Value::Str(s) => s.to_vec(),
             #[allow(unreachable_patterns)]
             _ => {
@@ -659,7 +659,7 @@ fn lcs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     };
     let b = match ctx.keys.read(args[2])? {
         None => Vec::new(),
-        Some(e) => match &e.node.value {
+        Some(e) => match &*e.node.value() {
             Value::Str(s) => s.to_vec(),
             #[allow(unreachable_patterns)]
             _ => {

@@ -16,7 +16,6 @@ const EMBSTR_MAX: usize = 44;
 /// value is set whole) are [`StrValue::Small`] and [`StrValue::Boxed`]; values changed
 /// in place (APPEND, SETRANGE) are [`StrValue::Raw`], always reported `raw` and with
 /// spare capacity so repeated appends are amortised O(1).
-#[derive(Clone)]
 pub enum StrValue {
     /// An integer that round-trips to the same text.
     Int(i64),
@@ -31,6 +30,45 @@ pub enum StrValue {
     Boxed(Box<[u8]>),
     /// A string modified in place.
     Raw(Box<Vec<u8>>),
+    /// A string set whole, read in place in its entry (see
+    /// [`Value::view`](crate::types::Value::view)): reported as `Boxed` is.
+    View(StrView),
+}
+
+/// Bytes borrowed from an entry (see [`StrValue::View`]).
+pub struct StrView {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: a view only reads bytes that nothing writes while it is used (the
+// contract of `StrValue::view`).
+unsafe impl Send for StrView {}
+// SAFETY: as above.
+unsafe impl Sync for StrView {}
+
+impl StrView {
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `StrValue::view`'s contract: `len` readable bytes.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Clone for StrValue {
+    /// A view's clone is an owned copy of its bytes.
+    fn clone(&self) -> Self {
+        match self {
+            StrValue::Int(i) => StrValue::Int(*i),
+            StrValue::Small { len, buf } => StrValue::Small {
+                len: *len,
+                buf: *buf,
+            },
+            StrValue::Boxed(b) => StrValue::Boxed(b.clone()),
+            StrValue::Raw(v) => StrValue::Raw(v.clone()),
+            StrValue::View(v) => StrValue::from_bytes_no_int(v.bytes()),
+        }
+    }
 }
 
 impl std::fmt::Debug for StrValue {
@@ -54,8 +92,17 @@ impl StrValue {
                 m.boxed(v);
                 m.vec(v);
             }
-            StrValue::Int(_) | StrValue::Small { .. } => {}
+            StrValue::Int(_) | StrValue::Small { .. } | StrValue::View(_) => {}
         }
+    }
+
+    /// A string reading `len` bytes in place.
+    ///
+    /// # Safety
+    /// The bytes stay unchanged and allocated while the value is used; the value
+    /// is only read (or cloned into an owned one).
+    pub unsafe fn view(ptr: std::ptr::NonNull<u8>, len: usize) -> StrValue {
+        StrValue::View(StrView { ptr, len })
     }
 
     /// The representation Redis's `tryObjectEncoding` would pick for `bytes`.
@@ -90,6 +137,7 @@ impl StrValue {
             StrValue::Small { len, buf } => &buf[..*len as usize],
             StrValue::Boxed(b) => b,
             StrValue::Raw(v) => v,
+            StrValue::View(v) => v.bytes(),
         }
     }
 
@@ -102,6 +150,7 @@ impl StrValue {
             StrValue::Small { len, buf } => Some(&buf[..*len as usize]),
             StrValue::Boxed(b) => Some(b),
             StrValue::Raw(v) => Some(v),
+            StrValue::View(v) => Some(v.bytes()),
         }
     }
 
@@ -118,6 +167,7 @@ impl StrValue {
             StrValue::Small { len, .. } => *len as usize,
             StrValue::Boxed(b) => b.len(),
             StrValue::Raw(v) => v.len(),
+            StrValue::View(v) => v.len,
         }
     }
 
@@ -143,7 +193,8 @@ impl StrValue {
             StrValue::Int(_) => "int",
             StrValue::Small { .. } => "embstr",
             StrValue::Boxed(b) if b.len() <= EMBSTR_MAX => "embstr",
-            StrValue::Boxed(_) | StrValue::Raw(_) => "raw",
+            StrValue::View(v) if v.len <= EMBSTR_MAX => "embstr",
+            StrValue::Boxed(_) | StrValue::View(_) | StrValue::Raw(_) => "raw",
         }
     }
 
@@ -162,7 +213,7 @@ impl StrValue {
     /// Heap bytes owned (for memory accounting).
     pub fn heap_size(&self) -> usize {
         match self {
-            StrValue::Int(_) | StrValue::Small { .. } => 0,
+            StrValue::Int(_) | StrValue::Small { .. } | StrValue::View(_) => 0,
             StrValue::Boxed(b) => b.len(),
             StrValue::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
         }

@@ -10,6 +10,7 @@ use crate::args::{int_arg, is_kw, parse_f64};
 use crate::commands::CommandDef;
 use crate::ctx::{Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace::{TypedMut, TypedRef};
 use crate::notify::{events as ev, Event};
 use crate::types::Value;
 
@@ -61,13 +62,24 @@ pub(crate) fn limits(ctx: &Ctx<'_, '_>) -> Limits {
 pub(crate) fn read_zset<'a>(
     keys: &'a mut Keys<'_>,
     key: &[u8],
-) -> CmdResult<Option<&'a mut ZSetValue>> {
+) -> CmdResult<Option<TypedRef<'a, ZSetValue>>> {
     match keys.read(key)? {
         None => Ok(None),
-        Some(e) => match &mut e.node.value {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => Err(CmdError::WrongType),
-        },
+        Some(e) => e.read_as(as_zset).map(Some).ok_or(CmdError::WrongType),
+    }
+}
+
+fn as_zset(v: &Value) -> Option<&ZSetValue> {
+    match v {
+        Value::ZSet(z) => Some(z),
+        _ => None,
+    }
+}
+
+fn as_zset_mut(v: &mut Value) -> Option<&mut ZSetValue> {
+    match v {
+        Value::ZSet(z) => Some(z),
+        _ => None,
     }
 }
 
@@ -76,14 +88,11 @@ pub(crate) fn read_zset<'a>(
 pub(crate) fn peek_zset<'a>(
     keys: &'a mut Keys<'_>,
     key: &[u8],
-) -> CmdResult<Option<&'a mut ZSetValue>> {
+) -> CmdResult<Option<TypedRef<'a, ZSetValue>>> {
     let db = keys.db;
     match keys.lookup_in(db, key, crate::keyspace::Lookup::NoTouch)? {
         None => Ok(None),
-        Some(e) => match &mut e.node.value {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => Err(CmdError::WrongType),
-        },
+        Some(e) => e.read_as(as_zset).map(Some).ok_or(CmdError::WrongType),
     }
 }
 
@@ -91,13 +100,13 @@ pub(crate) fn peek_zset<'a>(
 pub(crate) fn write_zset<'a>(
     keys: &'a mut Keys<'_>,
     key: &[u8],
-) -> CmdResult<Option<&'a mut ZSetValue>> {
+) -> CmdResult<Option<TypedMut<'a, ZSetValue>>> {
     match keys.write(key)? {
         None => Ok(None),
-        Some(e) => match &mut e.node.value {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => Err(CmdError::WrongType),
-        },
+        Some(e) => e
+            .write_as(as_zset, as_zset_mut)
+            .map(Some)
+            .ok_or(CmdError::WrongType),
     }
 }
 
@@ -302,13 +311,17 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], mut incr: bool) -> CmdRes
             }
         }
     };
-    match write_zset(&mut ctx.keys, key)? {
-        Some(z) => {
-            apply(z);
-            add_dirty(&mut ctx.keys, key, (added + updated) as usize)?;
+    let existed = match write_zset(&mut ctx.keys, key)? {
+        Some(mut z) => {
+            apply(&mut z);
+            true
         }
-        None if xx => {}
-        None => {
+        None => false,
+    };
+    match existed {
+        true => add_dirty(&mut ctx.keys, key, (added + updated) as usize)?,
+        false if xx => {}
+        false => {
             let mut z = ZSetValue::new();
             apply(&mut z);
             if !z.is_empty() {
@@ -345,7 +358,7 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], mut incr: bool) -> CmdRes
 
 fn zrem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
-    let Some(z) = write_zset(&mut ctx.keys, key)? else {
+    let Some(mut z) = write_zset(&mut ctx.keys, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -359,6 +372,7 @@ fn zrem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         }
     }
     let empty = z.is_empty();
+    drop(z);
     if n > 0 {
         finish_removal(&mut ctx.keys, key, empty, n as usize, ev::ZREM)?;
     }
@@ -630,7 +644,7 @@ fn zremrange_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], rtype: RangeType) ->
         RangeType::Lex => Spec::Lex(lex_range_arg(args[2], args[3])?),
         _ => Spec::Rank(int_arg(args[2])?, int_arg(args[3])?),
     };
-    let Some(z) = write_zset(&mut ctx.keys, key)? else {
+    let Some(mut z) = write_zset(&mut ctx.keys, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -641,6 +655,7 @@ fn zremrange_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], rtype: RangeType) ->
     };
     let n = if e > s { z.remove_range(s, e) } else { 0 };
     let empty = z.is_empty();
+    drop(z);
     if n > 0 {
         let event = match rtype {
             RangeType::Score => ev::ZREMRANGEBYSCORE,

@@ -493,6 +493,25 @@ impl ZSetValue {
         }
     }
 
+    /// The compact form's packed buffer with its header (an entry's inline image).
+    pub fn packed_image(&self) -> Option<&[u8]> {
+        match &self.repr {
+            Repr::Packed(p) => Some(p.image()),
+            Repr::Big(_) => None,
+        }
+    }
+
+    /// A compact zset reading an inline image in place.
+    ///
+    /// # Safety
+    /// As [`crate::types::packbuf::PackBuf::view`].
+    pub unsafe fn view(ptr: std::ptr::NonNull<u8>) -> ZSetValue {
+        // SAFETY: passed on.
+        ZSetValue {
+            repr: Repr::Packed(unsafe { Packed::view(ptr) }),
+        }
+    }
+
     /// Bytes owned on the heap (for MEMORY USAGE and INFO).
     pub fn heap_size(&self) -> usize {
         match &self.repr {

@@ -16,6 +16,24 @@ pub(crate) struct Packed {
     buf: PackBuf,
 }
 
+impl Packed {
+    /// See [`PackBuf::image`].
+    pub(crate) fn image(&self) -> &[u8] {
+        self.buf.image()
+    }
+
+    /// See [`PackBuf::view`].
+    ///
+    /// # Safety
+    /// As [`PackBuf::view`].
+    pub(crate) unsafe fn view(ptr: std::ptr::NonNull<u8>) -> Packed {
+        // SAFETY: passed on.
+        Packed {
+            buf: unsafe { PackBuf::view(ptr) },
+        }
+    }
+}
+
 /// Iterator over `(offset, member, score)`.
 pub(crate) struct Iter<'a> {
     buf: &'a [u8],

@@ -52,7 +52,7 @@ fn zpop_generic(
         ctx.out.empty_array();
         return Ok(());
     }
-    let Some(z) = write_zset(&mut ctx.keys, key)? else {
+    let Some(mut z) = write_zset(&mut ctx.keys, key)? else {
         ctx.out.empty_array();
         return Ok(());
     };
@@ -89,6 +89,7 @@ fn zpop_generic(
         popped += 1;
     }
     let empty = z.is_empty();
+    drop(z);
     let event = match end {
         End::Min => crate::notify::events::ZPOPMIN,
         End::Max => crate::notify::events::ZPOPMAX,

@@ -148,7 +148,7 @@ fn generic(
     for &key in &args[numkeys_idx + 1..numkeys_idx + 1 + setnum] {
         let input = match ctx.keys.read(key)? {
             None => Input::Missing,
-            Some(e) => match &e.node.value {
+            Some(e) => match &*e.node.value() {
                 Value::ZSet(z) => Input::ZSet(z.len()),
                 other => match set_members_as_zset_input(other) {
                     Some(members) => Input::Set(members),
