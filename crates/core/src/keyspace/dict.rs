@@ -72,7 +72,7 @@ impl Dict {
         let i = self.index(hash);
         let mut cur = &mut self.table[i];
         while cur.as_ref().is_some_and(|n| n.key() != key) {
-            cur = &mut cur.as_mut()?.next;
+            cur = cur.as_mut()?.next_mut();
         }
         cur.as_mut()
     }
@@ -85,7 +85,7 @@ impl Dict {
             self.resize(self.table.len() * 2, hash_of);
         }
         let i = self.index(hash);
-        node.next = self.table[i].take();
+        *node.next_mut() = self.table[i].take();
         self.len += 1;
         // The caller has just walked this chain looking for the key: cheap to count.
         let mut n = 1u32;
@@ -108,10 +108,10 @@ impl Dict {
         let i = self.index(hash);
         let mut cur = &mut self.table[i];
         while cur.as_ref().is_some_and(|n| n.key() != key) {
-            cur = &mut cur.as_mut()?.next;
+            cur = cur.as_mut()?.next_mut();
         }
         let mut node = cur.take()?;
-        *cur = node.next.take();
+        *cur = node.next_mut().take();
         self.len -= 1;
         self.maybe_shrink();
         Some(node)
@@ -129,7 +129,7 @@ impl Dict {
             let mut cur = slot;
             while let Some(n) = cur {
                 f(n, m);
-                cur = &mut n.next;
+                cur = n.next_mut();
             }
         }
     }
@@ -169,9 +169,9 @@ impl Dict {
         for slot in self.table.iter_mut() {
             let mut chain = slot.take();
             while let Some(mut node) = chain {
-                chain = node.next.take();
+                chain = node.next_mut().take();
                 let i = hash(&node) as usize & mask;
-                node.next = new_table[i].take();
+                *node.next_mut() = new_table[i].take();
                 new_table[i] = Some(node);
                 lens[i] = lens[i].saturating_add(1);
             }
@@ -214,11 +214,11 @@ impl Dict {
                     Some(n) => n,
                     None => break,
                 };
-                *cur = taken.next.take();
+                *cur = taken.next_mut().take();
                 removed.push(taken);
                 self.len -= 1;
             } else {
-                cur = &mut cur.as_mut().expect("checked Some above").next;
+                cur = cur.as_mut().expect("checked Some above").next_mut();
             }
         }
         let next = next_cursor(cursor, mask);
@@ -319,7 +319,7 @@ impl Drop for Dict {
         for slot in self.table.iter_mut() {
             let mut chain = slot.take();
             while let Some(mut n) = chain {
-                chain = n.next.take();
+                chain = n.next_mut().take();
             }
         }
     }

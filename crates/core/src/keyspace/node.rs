@@ -36,7 +36,7 @@
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
-use std::ops::{Deref, DerefMut};
+use std::ops::Deref;
 use std::ptr::NonNull;
 
 use crate::types::{InlineKind, Value};
@@ -341,7 +341,16 @@ impl Node {
     /// Sets the access field.
     #[inline]
     pub fn set_lru(&mut self, v: u32) {
-        self.lru = pack24(v);
+        // SAFETY: our block's head, written through the unique `&mut self`.
+        unsafe { (*self.0.as_ptr()).lru = pack24(v) };
+    }
+
+    /// The chain link (the table's; no `&mut Head` is handed out, whose fields
+    /// must stay in step with the block's layout).
+    #[inline]
+    pub(crate) fn next_mut(&mut self) -> &mut Option<Node> {
+        // SAFETY: as `set_lru`.
+        unsafe { &mut (*self.0.as_ptr()).next }
     }
 
     /// The absolute expire time in unix ms; 0 when the key has no TTL.
@@ -407,7 +416,9 @@ impl Node {
         if self.is_full() {
             // SAFETY: a FULL body's Value lives at the body offset.
             let at = self.shape_no_key().body();
-            return ValueRef::Ref(unsafe { &*self.base().add(at).cast::<Value>() });
+            return ValueRef(RefRepr::Full(unsafe {
+                &*self.base().add(at).cast::<Value>()
+            }));
         }
         let shape = self.shape();
         // SAFETY: an inline body's payload of `plen` bytes was written at its
@@ -418,7 +429,7 @@ impl Node {
             let ptr = NonNull::new_unchecked(self.base().add(shape.payload()));
             Value::view(kind, ptr, shape.plen)
         };
-        ValueRef::View(ManuallyDrop::new(v), PhantomData)
+        ValueRef(RefRepr::View(ManuallyDrop::new(v), PhantomData))
     }
 
     #[inline]
@@ -442,10 +453,10 @@ impl Node {
     pub fn value_mut(&mut self) -> &mut Value {
         if !self.is_full() {
             let owned = self.value().clone();
-            let next = self.next.take();
+            let next = self.next_mut().take();
             let mut full =
                 Self::build_raw(self.key(), self.lru(), self.expire_at(), Body::Full(owned));
-            full.next = next;
+            *full.next_mut() = next;
             // The old block holds plain bytes: dropping it frees it.
             drop(std::mem::replace(self, full));
         }
@@ -485,7 +496,7 @@ impl Node {
         if !worth {
             return;
         }
-        let next = self.next.take();
+        let next = self.next_mut().take();
         let mut inline = {
             let v = self.value();
             let (kind, image) = v.inline_image().expect("checked above");
@@ -496,7 +507,7 @@ impl Node {
                 Body::Inline(kind, image),
             )
         };
-        inline.next = next;
+        *inline.next_mut() = next;
         // Dropping the FULL entry frees its Value's heap blocks.
         drop(std::mem::replace(self, inline));
     }
@@ -514,9 +525,9 @@ impl Node {
         if self.overwrite_inline(&value, expire_at) {
             return None;
         }
-        let next = self.next.take();
+        let next = self.next_mut().take();
         let mut new = Self::build(self.key(), self.lru(), expire_at, value);
-        new.next = next;
+        *new.next_mut() = next;
         std::mem::replace(self, new).into_value()
     }
 
@@ -593,7 +604,7 @@ impl Node {
         if !self.is_full() {
             return self.value().clone();
         }
-        self.next = None;
+        *self.next_mut() = None;
         self.into_value().expect("checked FULL")
     }
 
@@ -624,7 +635,7 @@ impl Node {
     /// The same entry (value, TTL, access field) under another key (RENAME, COPY).
     pub fn rekey(mut self, key: &[u8]) -> Node {
         let (lru, at) = (self.lru(), self.expire_at());
-        self.next = None;
+        *self.next_mut() = None;
         if self.is_full() {
             let v = self.into_value().expect("checked FULL");
             return Self::build_raw(key, lru, at, Body::Full(v));
@@ -673,9 +684,13 @@ impl Node {
 /// A value for reading: the `FULL` entry's own, or a view of an inline entry's
 /// bytes (a `Value` that is never dropped and lives no longer than the entry's
 /// borrow). `Clone` on the `Value` gives an owned copy either way.
-pub enum ValueRef<'a> {
+/// Opaque: a view must never be taken out (dropped, written or kept past the
+/// borrow), only read through `Deref` or cloned.
+pub struct ValueRef<'a>(RefRepr<'a>);
+
+enum RefRepr<'a> {
     /// A `FULL` entry's value.
-    Ref(&'a Value),
+    Full(&'a Value),
     /// A view of an inline entry's bytes.
     View(ManuallyDrop<Value>, PhantomData<&'a Node>),
 }
@@ -684,10 +699,17 @@ impl Deref for ValueRef<'_> {
     type Target = Value;
     #[inline]
     fn deref(&self) -> &Value {
-        match self {
-            ValueRef::Ref(v) => v,
-            ValueRef::View(v, _) => v,
+        match &self.0 {
+            RefRepr::Full(v) => v,
+            RefRepr::View(v, _) => v,
         }
+    }
+}
+
+impl ValueRef<'_> {
+    /// Whether this reads an inline entry's bytes.
+    pub fn is_view(&self) -> bool {
+        matches!(self.0, RefRepr::View(..))
     }
 }
 
@@ -696,14 +718,6 @@ impl Deref for Node {
     #[inline]
     fn deref(&self) -> &Head {
         self.head()
-    }
-}
-
-impl DerefMut for Node {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut Head {
-        // SAFETY: as `head`, and `&mut self` guarantees exclusive access.
-        unsafe { self.0.as_mut() }
     }
 }
 

@@ -596,17 +596,17 @@ impl Shard {
 
     /// Inserts a whole entry taken from elsewhere (RENAME, MOVE), replacing any entry
     /// with the same key.
-    pub fn put_node(&mut self, mut node: Node, hash: u64) {
+    pub fn put_node(&mut self, node: Node, hash: u64) {
         if let Some(old) = self.remove(node.key(), hash) {
             crate::lazyfree::free(old);
         }
-        let at = node.expire();
-        node.set_expire_at(0);
         debug_assert_eq!(slot_of(hash), super::key_slot(node.key()));
+        // The entry keeps its TTL (and its block): only the count follows.
+        if node.expire_at() != 0 {
+            self.expires += 1;
+        }
         self.count_in(hash);
-        let Shard { dict, expires, .. } = self;
-        let n = dict.insert_new(node, hash);
-        set_expire(n, expires, at);
+        self.dict.insert_new(node, hash);
     }
 
     /// Removes every entry; the old table is returned for the caller to drop (maybe

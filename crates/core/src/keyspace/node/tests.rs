@@ -170,7 +170,7 @@ fn a_clone_of_a_view_owns_its_bytes() {
 #[test]
 fn replacing_a_value_keeps_the_entry_and_chain() {
     let mut a = Node::new(b"a", 1, string(b"first"));
-    a.next = Some(Node::new(b"b", 2, string(&[b'b'; 40])));
+    *a.next_mut() = Some(Node::new(b"b", 2, string(&[b'b'; 40])));
     a.set_expire_at(5);
     for v in samples() {
         let want = describe(&v);
