@@ -499,8 +499,11 @@ fn used_memory_lua_counts_loaded_scripts_and_drops_on_flush_like_redis() {
         );
         assert_eq!(c.run("SCRIPT FLUSH"), Frame::Simple("OK".into()));
         let flushed = used_memory_lua(&mut c);
+        // Most of what the loads added is given back (not all: a fresh
+        // interpreter has its own size, which is ferrokv's start figure only
+        // once one was created).
         assert!(
-            flushed < loaded / 2,
+            flushed < loaded - 40_000,
             "{kind:?}: {loaded} -> {flushed} after SCRIPT FLUSH"
         );
     }
