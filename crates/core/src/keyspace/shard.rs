@@ -139,6 +139,16 @@ impl EntryMut<'_> {
         self.node.value_mut()
     }
 
+    /// The value for writing when it is of type `t`; `None`, the entry untouched
+    /// (still inline if it was), otherwise: a command refused with WRONGTYPE
+    /// changes nothing, not even the entry's form.
+    pub fn value_of(&mut self, t: crate::types::ValueType) -> Option<&mut Value> {
+        if self.node.value().value_type() != t {
+            return None;
+        }
+        Some(self.node.value_mut())
+    }
+
     /// The value, for reading.
     pub fn get(&self) -> crate::keyspace::ValueRef<'_> {
         self.node.value()

@@ -299,6 +299,19 @@ fn writes_leave_entries_in_their_cheapest_form() {
     }
     assert_eq!(run(&e, &mut c, &["HGET", "h", "n"]), "$1\r\n5\r\n");
     assert_eq!(run(&e, &mut c, &["HLEN", "h"]), ":4\r\n");
+    // A string write refused with WRONGTYPE leaves the entry as it was.
+    for line in [
+        "APPEND h x",
+        "INCR h",
+        "INCRBYFLOAT h 1",
+        "SETRANGE h 0 x",
+        "SETBIT h 0 1",
+        "PFADD h a",
+    ] {
+        let reply = run(&e, &mut c, &line.split(' ').collect::<Vec<_>>());
+        assert!(reply.starts_with("-WRONGTYPE"), "{line}: {reply}");
+        assert!(inline(&e, "h"), "{line}");
+    }
     for line in ["ZADD z 1 a 2 b", "ZINCRBY z 5 a", "ZREM z b", "ZADD z 3 c"] {
         run(&e, &mut c, &line.split(' ').collect::<Vec<_>>());
         assert!(inline(&e, "z"), "{line}");

@@ -14,7 +14,7 @@ use crate::types::bitmap::{
     unsigned_overflow, Overflow,
 };
 use crate::types::string::StrValue;
-use crate::types::Value;
+use crate::types::{Value, ValueType};
 
 /// The table.
 pub static COMMANDS: &[CommandDef] = &[
@@ -84,7 +84,7 @@ fn with_bits<R>(
         .and_then(|b| b.checked_add(1))
         .ok_or(CmdError::StringTooLong)?;
     if let Some(mut e) = keys.write(key)? {
-        let Value::Str(s) = e.value() else {
+        let Some(Value::Str(s)) = e.value_of(ValueType::String) else {
             return Err(CmdError::WrongType);
         };
         let buf = s.make_raw();

@@ -9,7 +9,7 @@ use crate::error::{CmdError, CmdResult};
 use crate::notify::events as ev;
 use crate::types::hll::{self, Corrupt, DENSE, REGISTERS, SPARSE};
 use crate::types::string::StrValue;
-use crate::types::Value;
+use crate::types::{Value, ValueType};
 
 /// The table.
 pub static COMMANDS: &[CommandDef] = &[
@@ -68,7 +68,7 @@ fn pfadd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let max_bytes = sparse_max_bytes(ctx);
     let updated = match ctx.keys.write(key)? {
         Some(mut e) => {
-            let s = hll_mut(e.value())?;
+            let s = hll_mut(e.value_of(ValueType::String).ok_or(CmdError::WrongType)?)?;
             let n = add_all(s, &args[2..], max_bytes)?;
             if n > 0 {
                 hll::invalidate_cache(s);
@@ -110,7 +110,7 @@ fn pfcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let (card, cached) = match ctx.keys.read(key)? {
         None => (0, true),
         Some(mut e) => {
-            let s = hll_mut(e.value())?;
+            let s = hll_mut(e.value_of(ValueType::String).ok_or(CmdError::WrongType)?)?;
             match hll::cached_card(s) {
                 Some(card) => (card, true),
                 None => {
@@ -172,7 +172,12 @@ fn pfmerge(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let dest = args[1];
     let max_bytes = sparse_max_bytes(ctx);
     match ctx.keys.write(dest)? {
-        Some(mut e) => store_registers(hll_mut(e.value())?, &max, dense, max_bytes)?,
+        Some(mut e) => store_registers(
+            hll_mut(e.value_of(ValueType::String).ok_or(CmdError::WrongType)?)?,
+            &max,
+            dense,
+            max_bytes,
+        )?,
         None => {
             let mut s = hll::create();
             store_registers(&mut s, &max, dense, max_bytes)?;
@@ -203,7 +208,7 @@ fn pfdebug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
         let Some(mut e) = ctx.keys.write(key)? else {
             return Err(CmdError::PfdebugNoKey);
         };
-        let s = hll_mut(e.value())?;
+        let s = hll_mut(e.value_of(ValueType::String).ok_or(CmdError::WrongType)?)?;
         let mut to_dense = |s: &mut Vec<u8>| -> CmdResult<()> {
             if s[4] == SPARSE {
                 *s = hll::sparse_to_dense(s)?;

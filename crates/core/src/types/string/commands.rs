@@ -7,7 +7,7 @@ use crate::error::{CmdError, CmdResult};
 use crate::keyspace::Ttl;
 use crate::notify::events as ev;
 use crate::types::string::{float80, StrValue};
-use crate::types::Value;
+use crate::types::{Value, ValueType};
 
 /// The table.
 pub static COMMANDS: &[CommandDef] = &[
@@ -390,7 +390,7 @@ fn append(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let len = match ctx.keys.write(key)? {
         None => None,
-        Some(mut e) => match e.value() {
+        Some(mut e) => match e.value_of(ValueType::String).ok_or(CmdError::WrongType)? {
             Value::Str(s) => {
                 if s.len() + args[2].len() > limit {
                     return Err(CmdError::StringTooLong);
@@ -431,7 +431,7 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], by: i64) -> CmdResult {
     // Update in place when the key exists (keeps its TTL, one lookup).
     let updated = match ctx.keys.write(key)? {
         None => None,
-        Some(mut e) => match e.value() {
+        Some(mut e) => match e.value_of(ValueType::String).ok_or(CmdError::WrongType)? {
             Value::Str(s) => {
                 let current = s.as_int().ok_or(CmdError::NotInteger)?;
                 let new = current.checked_add(by).ok_or(CmdError::Overflow)?;
@@ -483,7 +483,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let current = match ctx.keys.write(key)? {
         None => float80::from_i64(0),
-        Some(mut e) => match e.value() {
+        Some(mut e) => match e.value_of(ValueType::String).ok_or(CmdError::WrongType)? {
             Value::Str(StrValue::Int(i)) => float80::from_i64(*i),
             Value::Str(s) => {
                 let mut b = itoa::Buffer::new();
@@ -561,7 +561,7 @@ fn setrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {
     let limit = max_len(ctx) as i64;
     let exists = match ctx.keys.write(key)? {
         None => false,
-        Some(mut e) => match e.value() {
+        Some(mut e) => match e.value_of(ValueType::String).ok_or(CmdError::WrongType)? {
             Value::Str(_) => true,
             #[allow(unreachable_patterns)]
             _ => return Err(CmdError::WrongType),
@@ -610,7 +610,7 @@ fn write_range(
     let db = keys.db;
     let mut changed = false;
     let len = match keys.write(key)? {
-        Some(mut e) => match e.value() {
+        Some(mut e) => match e.value_of(ValueType::String).ok_or(CmdError::WrongType)? {
             Value::Str(s) => {
                 if value.is_empty() {
                     s.len()
