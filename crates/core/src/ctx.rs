@@ -424,7 +424,10 @@ impl<'k> Keys<'k> {
     pub fn read_str(&mut self, key: &[u8]) -> CmdResult<Option<TypedRef<'_, StrValue>>> {
         match self.read(key)? {
             None => Ok(None),
-            Some(e) => e.read_as(as_str).map(Some).ok_or(CmdError::WrongType),
+            Some(e) => e
+                .read_as(Value::as_str)
+                .map(Some)
+                .ok_or(CmdError::WrongType),
         }
     }
 
@@ -635,13 +638,5 @@ impl Ctx<'_, '_> {
     /// Unix time in ms at the start of the command.
     pub fn now_ms(&self) -> i64 {
         self.keys.now_ms
-    }
-}
-
-/// A string value, for [`Keys::read_str`].
-fn as_str(v: &Value) -> Option<&StrValue> {
-    match v {
-        Value::Str(s) => Some(s),
-        _ => None,
     }
 }

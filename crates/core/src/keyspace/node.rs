@@ -481,33 +481,18 @@ impl Node {
         if !self.is_full() {
             return;
         }
-        let worth = {
-            let v = self.value();
-            v.inline_image().is_some_and(|(kind, image)| {
-                Self::worth_inlining(
-                    self.key().len(),
-                    self.expire_at(),
-                    kind,
-                    image.len(),
-                    v.heap_block(),
-                )
-            })
-        };
-        if !worth {
-            return;
-        }
-        let next = self.next_mut().take();
         let mut inline = {
             let v = self.value();
-            let (kind, image) = v.inline_image().expect("checked above");
-            Self::build_raw(
-                self.key(),
-                self.lru(),
-                self.expire_at(),
-                Body::Inline(kind, image),
-            )
+            let Some((kind, image)) = v.inline_image() else {
+                return;
+            };
+            let (key, at) = (self.key(), self.expire_at());
+            if !Self::worth_inlining(key.len(), at, kind, image.len(), v.heap_block()) {
+                return;
+            }
+            Self::build_raw(key, self.lru(), at, Body::Inline(kind, image))
         };
-        *inline.next_mut() = next;
+        *inline.next_mut() = self.next_mut().take();
         // Dropping the FULL entry frees its Value's heap blocks.
         drop(std::mem::replace(self, inline));
     }

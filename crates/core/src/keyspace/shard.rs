@@ -189,21 +189,20 @@ impl<'s> EntryMut<'s> {
         get: fn(&Value) -> Option<&T>,
         get_mut: fn(&mut Value) -> Option<&mut T>,
     ) -> Option<TypedMut<'s, T>> {
-        let entry = self;
-        if let Some(v) = entry.node.full_value_mut() {
+        if let Some(v) = self.node.full_value_mut() {
             let ptr: *mut T = get_mut(v)?;
             return Some(TypedMut {
-                entry,
+                entry: self,
                 repr: MutRepr::InPlace(ptr),
             });
         }
         let value = {
-            let view = entry.node.value();
+            let view = self.node.value();
             get(&view)?;
             view.clone()
         };
         Some(TypedMut {
-            entry,
+            entry: self,
             repr: MutRepr::Detached {
                 value,
                 get,
@@ -300,13 +299,25 @@ impl<T: ?Sized> Drop for TypedMut<'_, T> {
 }
 
 fn set_expire(node: &mut Node, expires: &mut usize, at: Option<i64>) {
-    let at = at.map_or(0, |t| if t == 0 { 1 } else { t });
-    match (node.expire_at() != 0, at != 0) {
+    let at = stored_expire(at);
+    count_expire(expires, node.expire_at(), at);
+    node.set_expire_at(at);
+}
+
+/// An expire time as an entry stores it: 0 for none, so an actual time of 0 is
+/// kept as 1 (already past either way).
+fn stored_expire(at: Option<i64>) -> i64 {
+    at.map_or(0, |t| if t == 0 { 1 } else { t })
+}
+
+/// Keeps the shard's count of keys with a TTL as an entry's goes from `old` to
+/// `new` (stored forms; 0 for none).
+fn count_expire(expires: &mut usize, old: i64, new: i64) {
+    match (old != 0, new != 0) {
         (false, true) => *expires += 1,
         (true, false) => *expires -= 1,
         _ => {}
     }
-    node.set_expire_at(at);
 }
 
 impl Shard {
@@ -523,11 +534,9 @@ impl Shard {
         self.count_in(hash);
         let Shard { dict, expires, .. } = self;
         // Built with its expire time: its block has its final shape at once.
-        let at = expire_at.map_or(0, |t| if t == 0 { 1 } else { t });
+        let at = stored_expire(expire_at);
         let node = dict.insert_new(Node::with_expire(key, access.initial(), value, at), hash);
-        if at != 0 {
-            *expires += 1;
-        }
+        count_expire(expires, 0, at);
         EntryMut { node, expires }
     }
 
@@ -566,19 +575,9 @@ impl Shard {
             let at = match ttl {
                 Ttl::Keep => e.node.expire_at(),
                 Ttl::Clear => 0,
-                Ttl::At(at) => {
-                    if at == 0 {
-                        1
-                    } else {
-                        at
-                    }
-                }
+                Ttl::At(at) => stored_expire(Some(at)),
             };
-            match (e.node.expire_at() != 0, at != 0) {
-                (false, true) => *e.expires += 1,
-                (true, false) => *e.expires -= 1,
-                _ => {}
-            }
+            count_expire(e.expires, e.node.expire_at(), at);
             // One new block, value and TTL in their final shape.
             if let Some(old) = e.node.replace_value_at(value, at) {
                 crate::lazyfree::free_value(old);
@@ -612,9 +611,7 @@ impl Shard {
         }
         debug_assert_eq!(slot_of(hash), super::key_slot(node.key()));
         // The entry keeps its TTL (and its block): only the count follows.
-        if node.expire_at() != 0 {
-            self.expires += 1;
-        }
+        count_expire(&mut self.expires, 0, node.expire_at());
         self.count_in(hash);
         self.dict.insert_new(node, hash);
     }

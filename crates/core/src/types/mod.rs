@@ -278,6 +278,38 @@ impl Value {
             _ => None,
         }
     }
+
+    /// The hash, if this is one.
+    pub fn as_hash(&self) -> Option<&hash::HashValue> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The hash, for writing, if this is one.
+    pub fn as_hash_mut(&mut self) -> Option<&mut hash::HashValue> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The sorted set, if this is one.
+    pub fn as_zset(&self) -> Option<&zset::ZSetValue> {
+        match self {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+
+    /// The sorted set, for writing, if this is one.
+    pub fn as_zset_mut(&mut self) -> Option<&mut zset::ZSetValue> {
+        match self {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

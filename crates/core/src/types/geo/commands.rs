@@ -94,10 +94,7 @@ fn read_zset<'c>(
     match keys.read(key)? {
         None => Ok(None),
         Some(e) => e
-            .read_as(|v| match v {
-                Value::ZSet(z) => Some(z),
-                _ => None,
-            })
+            .read_as(Value::as_zset)
             .map(Some)
             .ok_or(CmdError::WrongType),
     }

@@ -41,21 +41,10 @@ pub static COMMANDS: &[CommandDef] = &[
 fn read_hash<'c>(keys: &'c mut Keys<'_>, key: &[u8]) -> CmdResult<Option<TypedRef<'c, HashValue>>> {
     match keys.read(key)? {
         None => Ok(None),
-        Some(e) => e.read_as(as_hash).map(Some).ok_or(CmdError::WrongType),
-    }
-}
-
-fn as_hash(v: &Value) -> Option<&HashValue> {
-    match v {
-        Value::Hash(h) => Some(h),
-        _ => None,
-    }
-}
-
-fn as_hash_mut(v: &mut Value) -> Option<&mut HashValue> {
-    match v {
-        Value::Hash(h) => Some(h),
-        _ => None,
+        Some(e) => e
+            .read_as(Value::as_hash)
+            .map(Some)
+            .ok_or(CmdError::WrongType),
     }
 }
 
@@ -63,7 +52,10 @@ fn as_hash_mut(v: &mut Value) -> Option<&mut HashValue> {
 fn peek_hash<'c>(keys: &'c mut Keys<'_>, key: &[u8]) -> CmdResult<Option<TypedRef<'c, HashValue>>> {
     match keys.write(key)? {
         None => Ok(None),
-        Some(e) => e.read_as(as_hash).map(Some).ok_or(CmdError::WrongType),
+        Some(e) => e
+            .read_as(Value::as_hash)
+            .map(Some)
+            .ok_or(CmdError::WrongType),
     }
 }
 
@@ -90,7 +82,7 @@ fn write_hash<'c>(
         return Ok(None);
     };
     entry
-        .write_as(as_hash, as_hash_mut)
+        .write_as(Value::as_hash, Value::as_hash_mut)
         .map(Some)
         .ok_or(CmdError::WrongType)
 }

@@ -65,21 +65,10 @@ pub(crate) fn read_zset<'a>(
 ) -> CmdResult<Option<TypedRef<'a, ZSetValue>>> {
     match keys.read(key)? {
         None => Ok(None),
-        Some(e) => e.read_as(as_zset).map(Some).ok_or(CmdError::WrongType),
-    }
-}
-
-fn as_zset(v: &Value) -> Option<&ZSetValue> {
-    match v {
-        Value::ZSet(z) => Some(z),
-        _ => None,
-    }
-}
-
-fn as_zset_mut(v: &mut Value) -> Option<&mut ZSetValue> {
-    match v {
-        Value::ZSet(z) => Some(z),
-        _ => None,
+        Some(e) => e
+            .read_as(Value::as_zset)
+            .map(Some)
+            .ok_or(CmdError::WrongType),
     }
 }
 
@@ -92,7 +81,10 @@ pub(crate) fn peek_zset<'a>(
     let db = keys.db;
     match keys.lookup_in(db, key, crate::keyspace::Lookup::NoTouch)? {
         None => Ok(None),
-        Some(e) => e.read_as(as_zset).map(Some).ok_or(CmdError::WrongType),
+        Some(e) => e
+            .read_as(Value::as_zset)
+            .map(Some)
+            .ok_or(CmdError::WrongType),
     }
 }
 
@@ -104,7 +96,7 @@ pub(crate) fn write_zset<'a>(
     match keys.write(key)? {
         None => Ok(None),
         Some(e) => e
-            .write_as(as_zset, as_zset_mut)
+            .write_as(Value::as_zset, Value::as_zset_mut)
             .map(Some)
             .ok_or(CmdError::WrongType),
     }
