@@ -24,31 +24,32 @@ pub fn workspace_root() -> PathBuf {
 
 /// Path of the `ferrokv-server` binary, building it once if needed.
 pub fn ferrokv_binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(p) = std::env::var("FERROKV_SERVER") {
-            return PathBuf::from(p);
-        }
-        let root = workspace_root();
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| root.join("target"));
+    if let Ok(p) = std::env::var("FERROKV_SERVER") {
+        return PathBuf::from(p);
+    }
+    workspace_binary("ferrokv-server")
+}
+
+/// Path of one of the workspace's debug binaries, built first. The build is the
+/// one `cargo xtask test` runs before the tests (`--workspace --bins`), so under
+/// it this is a no-op: building one package alone unifies features differently
+/// and recompiled dependencies (about a minute of CPU) while other tests ran.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let root = workspace_root();
+    BUILT.get_or_init(|| {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "ferrokv-server",
-                "--bin",
-                "ferrokv-server",
-            ])
+            .args(["build", "--quiet", "--workspace", "--bins"])
             .current_dir(&root)
             .status()
-            .expect("run cargo build for ferrokv-server");
-        assert!(status.success(), "building ferrokv-server failed");
-        target.join("debug").join("ferrokv-server")
-    })
-    .clone()
+            .expect("run cargo build for the workspace's binaries");
+        assert!(status.success(), "building the workspace's binaries failed");
+    });
+    std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"))
+        .join("debug")
+        .join(name)
 }
 
 /// Path of `redis-server` (Redis 7.0). Panics with instructions when missing: the

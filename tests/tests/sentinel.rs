@@ -391,13 +391,16 @@ fn failover_with(redis: &Path, label: &str, nodes: &Path, node_args: &[&str]) {
     assert_eq!(master.port, old_port);
     // Sentinel waits failover-timeout after the node is back (and its next
     // INFO) before it reconfigures it.
-    ferrokv_tests::wait_until(
-        "the old master to be converted into a replica",
-        Duration::from_secs(120),
-        || {
-            role(master.port)
-                .is_some_and(|r| r.0 == "slave" && r.1 == format!("{}:connected", promoted.port))
-        },
+    let converted = ferrokv_tests::eventually(Duration::from_secs(120), || {
+        role(master.port)
+            .is_some_and(|r| r.0 == "slave" && r.1 == format!("{}:connected", promoted.port))
+    });
+    assert!(
+        converted,
+        "timed out waiting for the old master to be converted into a replica; its role {:?}, its log:\n{}\nsentinel logs:\n{}",
+        role(master.port),
+        master.log(),
+        sentinels.iter().map(Node::log).collect::<Vec<_>>().join("\n----\n")
     );
     wait_for("the old master to catch up", || {
         text(&master.conn().cmd(&["GET", "after"])) == "failover"

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ferrokv_tests::{free_port, show, workspace_root, Server};
+use ferrokv_tests::{free_port, show, Server};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files.
@@ -95,17 +95,7 @@ fn redis_cli() -> PathBuf {
 }
 
 fn ferrokv_cli() -> PathBuf {
-    let st = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "ferrokv-cli"])
-        .current_dir(workspace_root())
-        .status()
-        .expect("cargo build ferrokv-cli");
-    assert!(st.success());
-    std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace_root().join("target"))
-        .join("debug")
-        .join("ferrokv-cli")
+    ferrokv_tests::workspace_binary("ferrokv-cli")
 }
 
 #[test]
