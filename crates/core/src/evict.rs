@@ -35,7 +35,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use rand::Rng;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
 use crate::config::P;
 use crate::ctx::{lru_clock, Keys, KeysMode};
@@ -140,36 +141,90 @@ struct Candidate {
     idle: u64,
     db: usize,
     key: Vec<u8>,
+    /// Where its entry was when sampled: the same key sampled again is found by
+    /// this before any key comparison (an entry moved since is compared no more,
+    /// and evicting it twice only misses once).
+    addr: usize,
 }
 
 /// The eviction pool and the sampling state, behind one mutex.
-#[derive(Default)]
 struct Pool {
-    /// Ascending by `idle`; the best candidate is last.
-    entries: Vec<Candidate>,
+    cands: Candidates,
     /// Per db: skip sampling it until then (found empty).
     empty_until: Vec<Option<Instant>>,
     /// Random policies visit dbs round robin (Redis's next_db).
     next_db: usize,
+    /// Sampling positions: not for secrets, so the cheapest generator.
+    rng: SmallRng,
 }
 
-impl Pool {
+impl Default for Pool {
+    fn default() -> Self {
+        Pool {
+            cands: Candidates::default(),
+            empty_until: Vec::new(),
+            next_db: 0,
+            rng: SmallRng::from_entropy(),
+        }
+    }
+}
+
+/// The pool's candidates (Redis's EvictionPoolLRU).
+#[derive(Default)]
+struct Candidates {
+    /// Ascending by `idle`; the best candidate is last.
+    entries: Vec<Candidate>,
+    /// Key buffers of candidates gone, reused: sampling allocates nothing once
+    /// the pool is full.
+    spare: Vec<Vec<u8>>,
+}
+
+impl Candidates {
     /// Redis's evictionPoolPopulate insertion: kept sorted, at most POOL_SIZE, the
-    /// worst candidate dropped when full.
-    fn insert(&mut self, idle: u64, db: usize, key: Vec<u8>) {
+    /// worst candidate dropped when full. `addr`: the entry's address.
+    fn insert(&mut self, idle: u64, db: usize, key: &[u8], addr: usize) {
         let e = &mut self.entries;
-        if e.len() == POOL_SIZE && e.first().is_some_and(|c| idle < c.idle) {
+        // As Redis's: a full pool takes only what beats its worst. LRU scores
+        // have a second's resolution, so under a write flood most samples tie,
+        // and taking ties would shift the pool for nothing.
+        if e.len() == POOL_SIZE && e.first().is_some_and(|c| idle <= c.idle) {
             return;
         }
-        if e.iter().any(|c| c.db == db && c.key == key) {
+        if e.iter()
+            .any(|c| c.addr == addr && c.db == db && c.key == key)
+        {
             return;
         }
         let mut k = e.partition_point(|c| c.idle < idle);
-        if e.len() == POOL_SIZE {
-            e.remove(0);
+        let mut buf = if e.len() == POOL_SIZE {
             k = k.saturating_sub(1);
+            e.remove(0).key
+        } else {
+            self.spare.pop().unwrap_or_default()
+        };
+        buf.clear();
+        buf.extend_from_slice(key);
+        e.insert(
+            k,
+            Candidate {
+                idle,
+                db,
+                key: buf,
+                addr,
+            },
+        );
+    }
+
+    /// Whether a sample scored `idle` would be taken.
+    fn takes(&self, idle: u64) -> bool {
+        self.entries.len() < POOL_SIZE || self.entries.first().is_some_and(|c| idle > c.idle)
+    }
+
+    /// A key buffer back for reuse.
+    fn recycle(&mut self, key: Vec<u8>) {
+        if self.spare.len() < POOL_SIZE {
+            self.spare.push(key);
         }
-        e.insert(k, Candidate { idle, db, key });
     }
 }
 
@@ -452,7 +507,7 @@ pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
             result = Evict::Fail;
             break;
         };
-        match evict_key(
+        let evicted = evict_key(
             engine,
             db,
             &key,
@@ -460,7 +515,9 @@ pub fn perform(engine: &Engine, hooks: &dyn ServerHooks) -> Evict {
             hooks,
             &mut notified,
             now_ms,
-        ) {
+        );
+        pool.cands.recycle(key);
+        match evicted {
             Some(bytes) => {
                 freed += bytes;
                 keys_freed += 1;
@@ -579,23 +636,33 @@ fn pick(engine: &Engine, pool: &mut Pool, policy: Policy, now_ms: i64) -> Option
     }
     let samples = engine.config.int(P::MaxmemorySamples).clamp(1, 1024) as usize;
     let volatile = policy.volatile();
-    let mut rng = rand::thread_rng();
+    let Pool {
+        cands,
+        empty_until,
+        next_db,
+        rng,
+    } = pool;
     if policy.random() {
         for forced in [false, true] {
             for _ in 0..dbs {
-                pool.next_db = (pool.next_db + 1) % dbs;
-                let db = pool.next_db;
+                *next_db = (*next_db + 1) % dbs;
+                let db = *next_db;
                 let mut found = None;
                 if sample_db(
                     engine,
-                    pool,
+                    empty_until,
                     db,
                     1,
                     volatile,
                     forced,
                     true,
-                    &mut rng,
-                    |_, key| found = Some(key.to_vec()),
+                    rng,
+                    |_, key| {
+                        let mut k = cands.spare.pop().unwrap_or_default();
+                        k.clear();
+                        k.extend_from_slice(key);
+                        found = Some(k);
+                    },
                 ) > 0
                 {
                     return found.map(|k| (db, k));
@@ -624,36 +691,27 @@ fn pick(engine: &Engine, pool: &mut Pool, policy: Policy, now_ms: i64) -> Option
     for forced in [false, true] {
         let mut seen = 0;
         for db in 0..dbs {
-            let mut picked = Vec::new();
-            // A full pool takes nothing below its worst: such a sample is not
-            // copied at all.
-            let floor = if pool.entries.len() == POOL_SIZE {
-                pool.entries.first().map_or(0, |c| c.idle)
-            } else {
-                0
-            };
             seen += sample_db(
                 engine,
-                pool,
+                empty_until,
                 db,
                 samples,
                 volatile,
                 forced,
                 false,
-                &mut rng,
+                rng,
                 |n, key| {
+                    // A full pool takes nothing short of beating its worst: such a sample
+                    // is not copied at all.
                     let s = score(n);
-                    if s >= floor {
-                        picked.push((s, key.to_vec()));
+                    if cands.takes(s) {
+                        cands.insert(s, db, key, n as *const _ as usize);
                     }
                 },
             );
-            for (idle, key) in picked {
-                pool.insert(idle, db, key);
-            }
         }
-        if seen > 0 || !pool.entries.is_empty() {
-            return pool.entries.pop().map(|c| (c.db, c.key));
+        if seen > 0 || !cands.entries.is_empty() {
+            return cands.entries.pop().map(|c| (c.db, c.key));
         }
     }
     None
@@ -676,7 +734,7 @@ pub fn lru_idle_ms(now: u32, then: u32) -> u64 {
 #[allow(clippy::too_many_arguments)]
 fn sample_db(
     engine: &Engine,
-    pool: &mut Pool,
+    empty_until: &mut [Option<Instant>],
     db: usize,
     count: usize,
     volatile: bool,
@@ -690,7 +748,7 @@ fn sample_db(
         return 0;
     }
     // The clock is read only for a db marked empty (sampling runs per eviction).
-    if !forced && pool.empty_until[db].is_some_and(|t| Instant::now() < t) {
+    if !forced && empty_until[db].is_some_and(|t| Instant::now() < t) {
         return 0;
     }
     let start = rng.gen_range(0..SHARDS);
@@ -741,9 +799,9 @@ fn sample_db(
         }
     }
     if got > 0 {
-        pool.empty_until[db] = None;
+        empty_until[db] = None;
     } else {
-        pool.empty_until[db] = Some(Instant::now() + EMPTY_DB_RECHECK);
+        empty_until[db] = Some(Instant::now() + EMPTY_DB_RECHECK);
     }
     got
 }
@@ -848,10 +906,10 @@ mod tests {
 
     #[test]
     fn pool_keeps_the_best_sixteen_sorted() {
-        let mut p = Pool::default();
+        let mut p = Candidates::default();
         for i in 0..40u64 {
             let idle = (i * 7919) % 101;
-            p.insert(idle, 0, format!("k{i}").into_bytes());
+            p.insert(idle, 0, format!("k{i}").as_bytes(), i as usize);
         }
         assert_eq!(p.entries.len(), POOL_SIZE);
         assert!(p.entries.windows(2).all(|w| w[0].idle <= w[1].idle));
@@ -859,11 +917,25 @@ mod tests {
         all.sort_unstable();
         let best: Vec<u64> = p.entries.iter().map(|c| c.idle).collect();
         assert_eq!(best, all[all.len() - POOL_SIZE..]);
-        // The same key twice is one candidate.
-        let mut q = Pool::default();
-        q.insert(5, 0, b"a".to_vec());
-        q.insert(5, 0, b"a".to_vec());
+        // Each kept candidate has its own key.
+        for c in &p.entries {
+            let i = c.addr as u64;
+            assert_eq!(c.key, format!("k{i}").into_bytes());
+            assert_eq!(c.idle, (i * 7919) % 101);
+        }
+        // The same entry sampled twice is one candidate; another entry of the
+        // same key (its entry moved) at worst a second one.
+        let mut q = Candidates::default();
+        q.insert(5, 0, b"a", 1);
+        q.insert(5, 0, b"a", 1);
         assert_eq!(q.entries.len(), 1);
+        q.insert(5, 1, b"a", 1);
+        assert_eq!(q.entries.len(), 2);
+        // Buffers of candidates gone are reused.
+        q.recycle(b"old".to_vec());
+        q.insert(7, 0, b"b", 2);
+        assert_eq!(q.entries.last().map(|c| &c.key[..]), Some(&b"b"[..]));
+        assert!(q.spare.is_empty());
     }
 
     #[test]
