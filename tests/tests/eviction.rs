@@ -492,3 +492,65 @@ fn a_stopped_replica_s_stream_does_not_make_its_master_evict_as_in_redis() {
         );
     }
 }
+
+/// Client eviction comes before key eviction (Redis's processCommand calls
+/// evictClients before performEvictions), and what an evicted client held is
+/// out of key eviction's figure at once, as Redis frees it at once: 20 clients
+/// that never read their MGET replies are evicted and no key is (Redis's
+/// unit/maxmemory "eviction due to output buffers of many MGET clients"), each
+/// time right after the same flood with client eviction off evicted keys.
+#[test]
+fn clients_are_evicted_before_keys_like_redis() {
+    let run = |s: &Server, client_eviction: bool| -> (u64, u64, u64) {
+        let mut c = s.conn();
+        c.run("CONFIG SET maxmemory 11mb");
+        c.run("CONFIG SET maxmemory-policy allkeys-lru");
+        c.run("FLUSHDB");
+        if client_eviction {
+            c.run("CONFIG SET maxmemory-clients 3mb");
+            c.run("CLIENT NO-EVICT on");
+        } else {
+            c.run("CONFIG SET maxmemory-clients 0");
+        }
+        c.run("CONFIG RESETSTAT");
+        for j in 0..50 {
+            c.run(&format!("SETRANGE {j} 100000 x"));
+        }
+        let mut readers: Vec<Conn> = (0..20).map(|_| s.conn()).collect();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut last = (0, 0, 50);
+        while Instant::now() < deadline {
+            readers.retain_mut(|r| r.try_send(&["MGET", "1"]).is_ok());
+            last = (
+                info_field(&mut c, "stats", "evicted_keys"),
+                info_field(&mut c, "stats", "evicted_clients"),
+                match c.run("DBSIZE") {
+                    Frame::Integer(n) => n as u64,
+                    other => panic!("DBSIZE: {}", show(&other)),
+                },
+            );
+            if last.0 > 0 || last.1 > 0 {
+                break;
+            }
+        }
+        drop(readers);
+        last
+    };
+    for (name, s) in [
+        ("ferrokv", Server::ferrokv(&[])),
+        ("redis", Server::redis(&[])),
+    ] {
+        for round in 0..3 {
+            let (keys, clients, dbsize) = run(&s, false);
+            assert!(
+                keys > 0 && clients == 0 && dbsize < 50,
+                "{name} round {round} off: {keys} keys, {clients} clients, dbsize {dbsize}"
+            );
+            let (keys, clients, dbsize) = run(&s, true);
+            assert!(
+                keys == 0 && clients > 0 && dbsize == 50,
+                "{name} round {round} on: {keys} keys, {clients} clients evicted, dbsize {dbsize}"
+            );
+        }
+    }
+}

@@ -52,6 +52,8 @@ pub struct ClientMem {
     pub prefixes: AtomicUsize,
     /// Its own part as last added to [`ClientMemory::total`].
     accounted: AtomicUsize,
+    /// What it held when client eviction closed it, until its connection frees it.
+    dying: AtomicUsize,
 }
 
 impl ClientHandle {
@@ -59,10 +61,12 @@ impl ClientHandle {
     /// arguments, MULTI queue, watched keys, subscriptions, tracking prefixes.
     pub fn own_mem(&self) -> usize {
         let m = &self.mem;
+        // The buffers count as the blocks the allocator gave them (Redis's
+        // zmalloc_size): key eviction sees those, and client eviction must see
+        // them first.
         CLIENT_BASE
-            + self.qbuf.load(Relaxed)
-            + self.qbuf_free.load(Relaxed)
-            + m.obuf_cap.load(Relaxed)
+            + crate::alloc::block_size(self.qbuf.load(Relaxed) + self.qbuf_free.load(Relaxed))
+            + crate::alloc::block_size(m.obuf_cap.load(Relaxed))
             + m.argv.load(Relaxed)
             + m.multi.load(Relaxed)
             + m.multi_cmds.load(Relaxed) * 32
@@ -95,6 +99,11 @@ pub struct ClientMemory {
     /// Memory of the normal and pubsub clients while the limit is set. Signed:
     /// a release may briefly run ahead of the matching add.
     total: AtomicI64,
+    /// Memory of evicted clients whose connections have not freed their
+    /// buffers yet: left out of used memory for key eviction, since Redis frees
+    /// an evicted client at once (its buffers never reach the next
+    /// performEvictions).
+    dying: AtomicI64,
     /// INFO stats `evicted_clients`.
     pub evicted: AtomicU64,
     /// One eviction pass at a time.
@@ -149,6 +158,11 @@ impl ClientMemory {
     #[inline]
     pub fn add(&self, delta: i64) {
         self.total.fetch_add(delta, Relaxed);
+    }
+
+    /// Bytes evicted clients still hold (see [`freed`]).
+    pub fn dying(&self) -> u64 {
+        self.dying.load(Relaxed).max(0) as u64
     }
 
     fn over(&self) -> bool {
@@ -214,9 +228,16 @@ pub fn evict(st: &ServerState) {
             return;
         }
         tracing::info!("Evicting client: {}", h.describe());
+        let held = h.total_mem();
+        if h.mem.dying.swap(held, Relaxed) == 0 {
+            cm.dying.fetch_add(held as i64, Relaxed);
+        }
         h.kill();
         release(st, &h);
         cm.evicted.fetch_add(1, Relaxed);
+        // The next admission measures afresh, without this client's buffers:
+        // a figure taken before the eviction must not make it evict keys.
+        st.engine.evict.remeasure();
     }
     if cm.over() {
         tracing::warn!("Over client maxmemory after evicting all evictable clients");
@@ -245,6 +266,15 @@ pub fn reload(st: &ServerState) {
         cm.add(now as i64 - before as i64);
     }
     evict(st);
+}
+
+/// A connection's buffers are gone (its task ended): what client eviction
+/// left out of used memory for it counts no more.
+pub fn freed(st: &ServerState, h: &ClientHandle) {
+    let held = h.mem.dying.swap(0, Relaxed);
+    if held != 0 {
+        st.client_mem.dying.fetch_sub(held as i64, Relaxed);
+    }
 }
 
 /// The cron's part: letters posted by no client's command (expiry

@@ -46,6 +46,15 @@ where
     }
     handle.set_socket_open(true);
     let _socket = SocketOpen(&handle);
+    // Declared before the buffers, so dropped after them: an evicted client's
+    // memory is left out of key eviction's figure until it is really freed.
+    struct BuffersFreed<'s>(&'s ServerState, &'s ClientHandle);
+    impl Drop for BuffersFreed<'_> {
+        fn drop(&mut self) {
+            crate::client_mem::freed(self.0, self.1);
+        }
+    }
+    let _freed = BuffersFreed(&state, &handle);
     let engine = state.engine.clone();
     let authenticated = engine.acl.starts_authenticated();
     let mut client = Client::new(handle.id, authenticated);

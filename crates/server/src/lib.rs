@@ -275,12 +275,16 @@ pub fn run(opts: Options) -> i32 {
     // What maxmemory is compared with: INFO's used_memory less the replicas'
     // output (INFO mem_not_counted_for_evict), as Redis's
     // freeMemoryGetNotCountedMemory: a replica that falls behind must not make
-    // the master evict its data.
+    // the master evict its data; nor do clients that client eviction closed
+    // and whose connections have not freed their buffers yet (Redis frees an
+    // evicted client at once, before it evicts keys).
     let weak = Arc::downgrade(&state);
     engine.evict.set_probe(Box::new(move || {
         let used = crate::alloc::used_memory();
         match weak.upgrade() {
-            Some(st) => used.saturating_sub(st.replicas.output_memory() as u64),
+            Some(st) => used
+                .saturating_sub(st.replicas.output_memory() as u64)
+                .saturating_sub(st.client_mem.dying()),
             None => used,
         }
     }));
