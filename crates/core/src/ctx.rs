@@ -420,15 +420,24 @@ impl<'k> Keys<'k> {
         Ok(self.lookup_in(self.db, key, Lookup::NoTouch)?.is_some())
     }
 
+    /// The value at `key` as a `T` (`get`: a projection such as
+    /// [`Value::as_hash`]), looked up as `how` in the current db: `None` if
+    /// missing, WRONGTYPE if of another type.
+    pub fn typed<T: ?Sized>(
+        &mut self,
+        key: &[u8],
+        how: Lookup,
+        get: fn(&Value) -> Option<&T>,
+    ) -> CmdResult<Option<TypedRef<'_, T>>> {
+        match self.lookup_in(self.db, key, how)? {
+            None => Ok(None),
+            Some(e) => e.read_as(get).map(Some).ok_or(CmdError::WrongType),
+        }
+    }
+
     /// The string at `key` for reading: `None` if missing, WRONGTYPE if not a string.
     pub fn read_str(&mut self, key: &[u8]) -> CmdResult<Option<TypedRef<'_, StrValue>>> {
-        match self.read(key)? {
-            None => Ok(None),
-            Some(e) => e
-                .read_as(Value::as_str)
-                .map(Some)
-                .ok_or(CmdError::WrongType),
-        }
+        self.typed(key, Lookup::Read, Value::as_str)
     }
 
     /// Sets `key` in the selected db (overwrite; TTL removed unless `keep_ttl`).

@@ -10,6 +10,7 @@ use crate::keyspace::{lock_id, LockId};
 use crate::types::geo::format_coord;
 use crate::types::geo::hash::{self, LAT_MAX, LAT_MIN, LON_MAX, LON_MIN, STEP_MAX};
 use crate::types::geo::search::{self, Found, Shape, ShapeKind};
+use crate::types::zset::commands::read_zset;
 use crate::types::zset::{ScoreRange, ZSetValue};
 use crate::types::Value;
 
@@ -83,21 +84,6 @@ fn radius_args(r: &[u8], u: &[u8]) -> CmdResult<(f64, f64)> {
         return Err(other("radius cannot be negative"));
     }
     Ok((radius, unit(u)?))
-}
-
-/// The zset at `key` for reading: `None` if missing, WRONGTYPE otherwise. Borrows
-/// only the keys, so the reply buffer stays usable.
-fn read_zset<'c>(
-    keys: &'c mut crate::ctx::Keys<'_>,
-    key: &[u8],
-) -> CmdResult<Option<crate::keyspace::TypedRef<'c, ZSetValue>>> {
-    match keys.read(key)? {
-        None => Ok(None),
-        Some(e) => e
-            .read_as(Value::as_zset)
-            .map(Some)
-            .ok_or(CmdError::WrongType),
-    }
 }
 
 fn geoadd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> CmdResult {

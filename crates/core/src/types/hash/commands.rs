@@ -39,24 +39,12 @@ pub static COMMANDS: &[CommandDef] = &[
 
 /// The hash at `key` for reading: `None` if missing, WRONGTYPE if another type.
 fn read_hash<'c>(keys: &'c mut Keys<'_>, key: &[u8]) -> CmdResult<Option<TypedRef<'c, HashValue>>> {
-    match keys.read(key)? {
-        None => Ok(None),
-        Some(e) => e
-            .read_as(Value::as_hash)
-            .map(Some)
-            .ok_or(CmdError::WrongType),
-    }
+    keys.typed(key, crate::keyspace::Lookup::Read, Value::as_hash)
 }
 
 /// The hash at `key` through a write lookup, for reading (a writer's first look).
 fn peek_hash<'c>(keys: &'c mut Keys<'_>, key: &[u8]) -> CmdResult<Option<TypedRef<'c, HashValue>>> {
-    match keys.write(key)? {
-        None => Ok(None),
-        Some(e) => e
-            .read_as(Value::as_hash)
-            .map(Some)
-            .ok_or(CmdError::WrongType),
-    }
+    keys.typed(key, crate::keyspace::Lookup::Write, Value::as_hash)
 }
 
 /// The hash at `key` for writing; created empty when missing and `create` (the

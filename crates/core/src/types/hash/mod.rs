@@ -229,7 +229,7 @@ impl HashValue {
     /// The compact form's packed buffer with its header (an entry's inline image).
     pub fn packed_image(&self) -> Option<&[u8]> {
         match self {
-            HashValue::Packed(p) => Some(p.image()),
+            HashValue::Packed(p) => Some(p.buf.image()),
             HashValue::Table(_) => None,
         }
     }
@@ -240,7 +240,9 @@ impl HashValue {
     /// As [`crate::types::packbuf::PackBuf::view`].
     pub unsafe fn view(ptr: std::ptr::NonNull<u8>) -> HashValue {
         // SAFETY: passed on.
-        HashValue::Packed(unsafe { Packed::view(ptr) })
+        HashValue::Packed(Packed {
+            buf: unsafe { crate::types::packbuf::PackBuf::view(ptr) },
+        })
     }
 
     /// Bytes owned on the heap (for MEMORY USAGE and INFO).

@@ -63,13 +63,7 @@ pub(crate) fn read_zset<'a>(
     keys: &'a mut Keys<'_>,
     key: &[u8],
 ) -> CmdResult<Option<TypedRef<'a, ZSetValue>>> {
-    match keys.read(key)? {
-        None => Ok(None),
-        Some(e) => e
-            .read_as(Value::as_zset)
-            .map(Some)
-            .ok_or(CmdError::WrongType),
-    }
+    keys.typed(key, crate::keyspace::Lookup::Read, Value::as_zset)
 }
 
 /// The zset at `key` without counting a hit or miss or touching its access time
@@ -78,14 +72,7 @@ pub(crate) fn peek_zset<'a>(
     keys: &'a mut Keys<'_>,
     key: &[u8],
 ) -> CmdResult<Option<TypedRef<'a, ZSetValue>>> {
-    let db = keys.db;
-    match keys.lookup_in(db, key, crate::keyspace::Lookup::NoTouch)? {
-        None => Ok(None),
-        Some(e) => e
-            .read_as(Value::as_zset)
-            .map(Some)
-            .ok_or(CmdError::WrongType),
-    }
+    keys.typed(key, crate::keyspace::Lookup::NoTouch, Value::as_zset)
 }
 
 /// The zset at `key` for writing.

@@ -496,7 +496,7 @@ impl ZSetValue {
     /// The compact form's packed buffer with its header (an entry's inline image).
     pub fn packed_image(&self) -> Option<&[u8]> {
         match &self.repr {
-            Repr::Packed(p) => Some(p.image()),
+            Repr::Packed(p) => Some(p.buf.image()),
             Repr::Big(_) => None,
         }
     }
@@ -508,7 +508,9 @@ impl ZSetValue {
     pub unsafe fn view(ptr: std::ptr::NonNull<u8>) -> ZSetValue {
         // SAFETY: passed on.
         ZSetValue {
-            repr: Repr::Packed(unsafe { Packed::view(ptr) }),
+            repr: Repr::Packed(Packed {
+                buf: unsafe { crate::types::packbuf::PackBuf::view(ptr) },
+            }),
         }
     }
 

@@ -13,25 +13,9 @@ use crate::types::packbuf::{read_varint, varint, PackBuf};
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Packed {
-    buf: PackBuf,
-}
-
-impl Packed {
-    /// See [`PackBuf::image`].
-    pub(crate) fn image(&self) -> &[u8] {
-        self.buf.image()
-    }
-
-    /// See [`PackBuf::view`].
-    ///
-    /// # Safety
-    /// As [`PackBuf::view`].
-    pub(crate) unsafe fn view(ptr: std::ptr::NonNull<u8>) -> Packed {
-        // SAFETY: passed on.
-        Packed {
-            buf: unsafe { PackBuf::view(ptr) },
-        }
-    }
+    /// The parent module reads an inline image through it, and builds a
+    /// view of one (`view`, `packed_image`).
+    pub(super) buf: PackBuf,
 }
 
 /// Iterator over `(offset, member, score)`.
