@@ -1,6 +1,6 @@
 //! Replies written straight into a connection's output buffer.
 
-use bytes::{BufMut, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 
 use crate::double::format_double;
 use crate::{Frame, ProtocolError};
@@ -67,6 +67,11 @@ pub struct Deferred(usize);
 pub struct ReplyBuf {
     buf: BytesMut,
     proto: Protocol,
+    /// Bytes [`consume`](Self::consume)d from the front of the buffer's block
+    /// and where the data started after that: the block keeps them until an
+    /// append moves the data (back to the block's start or to a new block).
+    sent: usize,
+    sent_at: usize,
 }
 
 impl ReplyBuf {
@@ -80,6 +85,8 @@ impl ReplyBuf {
         ReplyBuf {
             buf: BytesMut::new(),
             proto,
+            sent: 0,
+            sent_at: 0,
         }
     }
 
@@ -93,6 +100,8 @@ impl ReplyBuf {
         ReplyBuf {
             buf: BytesMut::with_capacity(cap),
             proto,
+            sent: 0,
+            sent_at: 0,
         }
     }
 
@@ -184,6 +193,50 @@ impl ReplyBuf {
     /// ```
     pub fn capacity(&self) -> usize {
         self.buf.capacity()
+    }
+
+    /// Takes the first `n` bytes out (they were written to the socket), leaving
+    /// the rest to send.
+    ///
+    /// ```
+    /// use ferrokv_resp::ReplyBuf;
+    /// let mut r = ReplyBuf::default();
+    /// r.ok();
+    /// r.int(5);
+    /// r.consume(5);
+    /// assert_eq!(r.as_bytes(), b":5\r\n");
+    /// ```
+    pub fn consume(&mut self, n: usize) {
+        let front = self.front();
+        self.buf.advance(n);
+        self.sent = front + n;
+        self.sent_at = self.buf.as_ptr() as usize;
+    }
+
+    /// Bytes of the block the buffer holds, what was [`consume`](Self::consume)d
+    /// from its front included (`capacity` leaves those out, yet the block is not
+    /// freed or shrunk by consuming): what the client's replies cost in memory.
+    ///
+    /// ```
+    /// use ferrokv_resp::ReplyBuf;
+    /// let mut r = ReplyBuf::with_capacity(Default::default(), 4096);
+    /// r.bulk(&[b'x'; 1000]);
+    /// let block = r.allocated();
+    /// r.consume(600);
+    /// assert_eq!(r.allocated(), block);
+    /// assert!(r.capacity() < block);
+    /// ```
+    pub fn allocated(&self) -> usize {
+        self.buf.capacity() + self.front()
+    }
+
+    /// What was consumed from the block's front, while the data has not moved.
+    fn front(&self) -> usize {
+        if self.sent > 0 && self.buf.as_ptr() as usize == self.sent_at {
+            self.sent
+        } else {
+            0
+        }
     }
 
     /// Drops everything written after byte `len` (to undo a partial reply).

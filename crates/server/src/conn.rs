@@ -159,7 +159,7 @@ where
         // before writing), and nothing after that command runs.
         let reply_limit = handle.mailbox.hard_limit();
         client.reply_limit = reply_limit;
-        let mut obuf_accounted = out.capacity();
+        let mut obuf_accounted = out.allocated();
         // Replies of earlier batches its full socket has not taken yet.
         let out_base = out.len();
         let mut off = 0;
@@ -195,14 +195,15 @@ where
                                 close = true;
                                 break;
                             }
-                            if out.capacity() > obuf_accounted + READ_CHUNK && state.client_mem.on()
+                            if out.allocated() > obuf_accounted + READ_CHUNK
+                                && state.client_mem.on()
                             {
                                 // Replies piling up within one batch count now, as
                                 // Redis updates a client's memory after each
                                 // command: else key eviction would see the memory
                                 // before client eviction could. After the output
                                 // limit, which takes precedence (as in Redis).
-                                obuf_accounted = out.capacity();
+                                obuf_accounted = out.allocated();
                                 handle.mem.obuf_cap.store(obuf_accounted, Relaxed);
                                 crate::client_mem::account(&state, &handle);
                             }
@@ -320,12 +321,18 @@ where
             // once the client sends more (it may be waiting for one of them:
             // CLIENT NO-EVICT off, sent after gets it never read, sat unrun).
             let queued = may_read && parse_first && !input.is_empty();
-            let bytes = out.buffer_mut();
             // While its socket is full these bytes count toward its output limits,
             // and a close (a limit reached, CLIENT KILL) ends the wait.
-            handle.mailbox.set_unsent(bytes.len());
-            let flushed =
-                write_or_read(&mut stream, bytes, &mut input, &handle, may_read, queued).await;
+            handle.mailbox.set_unsent(out.len());
+            let flushed = write_or_read(
+                &mut stream,
+                out.buffer_mut(),
+                &mut input,
+                &handle,
+                may_read,
+                queued,
+            )
+            .await;
             match flushed {
                 Flushed::All => handle.mailbox.set_unsent(0),
                 Flushed::Closed => break,
@@ -336,10 +343,12 @@ where
                         state.net_input.fetch_add(read as u64, Relaxed);
                         state.reads.fetch_add(1, Relaxed);
                     }
-                    bytes.advance(written);
-                    handle.mailbox.set_unsent(bytes.len());
-                    handle.mem.obuf_pending.store(bytes.len(), Relaxed);
-                    handle.mem.obuf_cap.store(bytes.capacity(), Relaxed);
+                    out.consume(written);
+                    handle.mailbox.set_unsent(out.len());
+                    handle.mem.obuf_pending.store(out.len(), Relaxed);
+                    // The written front stays allocated until the next reply
+                    // moves the data: the block counts, not what is left of it.
+                    handle.mem.obuf_cap.store(out.allocated(), Relaxed);
                     qbuf.freed = false;
                     handle.busy.store(true, Relaxed);
                     parse_first = true;
@@ -347,13 +356,15 @@ where
                 }
             }
             handle.mem.obuf_pending.store(0, Relaxed);
-            state.net_output.fetch_add(bytes.len() as u64, Relaxed);
+            state.net_output.fetch_add(out.len() as u64, Relaxed);
             state.writes.fetch_add(1, Relaxed);
-            bytes.clear();
             // Do not keep a big buffer around after a big reply: Redis frees its
             // reply blocks once written, and 20 idle clients each keeping a few
             // hundred KB would count against maxmemory (and maxmemory-clients).
-            if bytes.capacity() > REPLY_KEEP {
+            let big = out.allocated() > REPLY_KEEP;
+            let bytes = out.buffer_mut();
+            bytes.clear();
+            if big {
                 *bytes = BytesMut::with_capacity(READ_CHUNK);
                 handle.mem.obuf_cap.store(READ_CHUNK, Relaxed);
                 crate::client_mem::account(&state, &handle);
@@ -710,7 +721,7 @@ fn publish(
         Relaxed,
     );
     let mem = &handle.mem;
-    mem.obuf_cap.store(out.capacity(), Relaxed);
+    mem.obuf_cap.store(out.allocated(), Relaxed);
     mem.obuf_pending.store(out.len(), Relaxed);
     let (multi_mem, multi_cmds) = client
         .multi
