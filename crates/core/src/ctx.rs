@@ -303,6 +303,11 @@ impl<'k> Keys<'k> {
         };
         for (key, flag) in w.watchers_in(db) {
             let exists = |keys: &mut Self, d: usize| -> CmdResult<bool> {
+                // An empty db a flush holds shut has no shards to look in (WATCH
+                // brings its db to life, so this is only a guard).
+                if !keys.locks.keyspace().is_live(d) {
+                    return Ok(false);
+                }
                 let now = keys.expiry_now();
                 let (shard, hash) = keys.shard(d, &key)?;
                 Ok(shard

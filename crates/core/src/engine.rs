@@ -569,7 +569,10 @@ impl Engine {
         }
         let keys = &mut ctx.keys;
         let snapshot_write = self.snapshot.active() && cmd.meta.flags.has(Flags::WRITE);
-        let whole_dbs = matches!(cmd.locks, Locks::Db | Locks::AllDbs);
+        let whole_dbs = matches!(
+            cmd.locks,
+            Locks::Db | Locks::AllDbs | Locks::LiveDb | Locks::AllLiveDbs
+        );
         if snapshot_write && whole_dbs {
             self.snapshot_before_write(keys.locks());
         }
@@ -956,6 +959,8 @@ impl Engine {
         match cmd.locks {
             Locks::Db => LockSet::lock_dbs(ks, [db]),
             Locks::AllDbs => LockSet::lock_dbs(ks, 0..ks.db_count()),
+            Locks::LiveDb => LockSet::lock_live_dbs(ks, db..db + 1),
+            Locks::AllLiveDbs => LockSet::lock_live_dbs(ks, 0..ks.db_count()),
             Locks::Own => LockSet::empty(ks),
             Locks::Auto if cmd.meta.key_specs.is_empty() => LockSet::empty(ks),
             Locks::Auto | Locks::Custom(_) => {
@@ -990,8 +995,10 @@ impl Engine {
                 }),
                 None => cmd.meta.for_each_key(args, |i| push(lock_id(db, args[i]))),
             },
-            Locks::Db => whole(db).for_each(push),
-            Locks::AllDbs => (0..dbs).flat_map(whole).for_each(push),
+            // A transaction's or a script's set is a union of lock ids: its
+            // flushes lock (and so allocate) the dbs as the others do.
+            Locks::Db | Locks::LiveDb => whole(db).for_each(push),
+            Locks::AllDbs | Locks::AllLiveDbs => (0..dbs).flat_map(whole).for_each(push),
             Locks::Custom(f) => {
                 if let Some(h) = hashes {
                     // The planner gives lock ids (other dbs too); the key-spec keys'

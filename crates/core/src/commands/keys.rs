@@ -22,7 +22,7 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("renamenx", renamenx),
     CommandDef::with_locks("copy", copy, Locks::Custom(copy_locks)),
     CommandDef::with_locks("move", move_cmd, Locks::Custom(move_locks)),
-    CommandDef::with_locks("keys", keys, Locks::Db),
+    CommandDef::with_locks("keys", keys, Locks::LiveDb),
     CommandDef::with_locks("scan", scan, Locks::Own),
     CommandDef::with_locks("randomkey", randomkey, Locks::Db),
     CommandDef::new("touch", touch),

@@ -28,10 +28,17 @@ pub enum Locks {
     /// The shards of the keys its key specs name, in the client's db (none if it has
     /// no key specs).
     Auto,
-    /// Every shard of the client's db (KEYS, DBSIZE, FLUSHDB, RANDOMKEY, ...).
+    /// Every shard of the client's db (RANDOMKEY, SORT).
     Db,
-    /// Every shard of every db (FLUSHALL, SWAPDB).
+    /// Every shard of every db (SWAPDB).
     AllDbs,
+    /// As `Db` when the client's db is live; an empty one is held shut instead of
+    /// allocated ([`LockSet::lock_live_dbs`](crate::keyspace::LockSet::lock_live_dbs)),
+    /// for commands that find nothing to read or change in it (FLUSHDB, DBSIZE,
+    /// KEYS: they only go through [`LockSet::db_shards`](crate::keyspace::LockSet::db_shards)).
+    LiveDb,
+    /// As `AllDbs` for the dbs that hold keys, the empty ones held shut (FLUSHALL).
+    AllLiveDbs,
     /// Computed from the arguments: `(args, client db, db count)`.
     Custom(fn(&[&[u8]], usize, usize) -> Vec<LockId>),
     /// None taken for it: the handler locks shards itself (one at a time, or all for

@@ -13,9 +13,9 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("ping", ping).admit(Admit::SUBSCRIBED.and(Admit::DISK_CHECK)),
     CommandDef::new("echo", echo),
     CommandDef::new("select", select),
-    CommandDef::with_locks("dbsize", dbsize, Locks::Db),
-    CommandDef::with_locks("flushdb", flushdb, Locks::Db),
-    CommandDef::with_locks("flushall", flushall, Locks::AllDbs),
+    CommandDef::with_locks("dbsize", dbsize, Locks::LiveDb),
+    CommandDef::with_locks("flushdb", flushdb, Locks::LiveDb),
+    CommandDef::with_locks("flushall", flushall, Locks::AllLiveDbs),
     CommandDef::with_locks("swapdb", swapdb, Locks::AllDbs),
     CommandDef::new("time", time),
 ];

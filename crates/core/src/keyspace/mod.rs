@@ -54,7 +54,15 @@ pub struct ShardLock(pub Mutex<Shard>);
 /// 1 MB, and a server with 16 dbs of which one is used (the usual case) should not
 /// hold 3 MB of empty shards: a small `maxmemory` would be spent before the first
 /// key.
-type Db = std::sync::OnceLock<Box<[ShardLock]>>;
+#[derive(Default)]
+struct Db {
+    shards: std::sync::OnceLock<Box<[ShardLock]>>,
+    /// Taken to allocate the shards, and held by a flush while the db is empty
+    /// ([`LockSet::lock_live_dbs`]): nothing may bring the db to life, and so
+    /// write to it, until the flush has been propagated, yet the flush need not
+    /// allocate it to hold it.
+    gate: Mutex<()>,
+}
 
 /// All databases.
 pub struct Keyspace {
@@ -82,7 +90,7 @@ impl Keyspace {
             // must not show as a 200 KB jump of used memory.
             dbs: (0..n.max(1))
                 .map(|i| {
-                    let db = Db::new();
+                    let db = Db::default();
                     if i == 0 {
                         Self::allocate(&db);
                     }
@@ -102,7 +110,7 @@ impl Keyspace {
     fn cell(&self, id: LockId) -> &Mutex<Shard> {
         let id = id as usize;
         let db = &self.dbs[id / SHARDS];
-        let shards = match db.get() {
+        let shards = match db.shards.get() {
             Some(shards) => shards,
             None => Self::allocate(db),
         };
@@ -111,7 +119,9 @@ impl Keyspace {
 
     #[cold]
     fn allocate(db: &Db) -> &[ShardLock] {
-        db.get_or_init(|| (0..SHARDS).map(|_| ShardLock::default()).collect())
+        let _gate = db.gate.lock();
+        db.shards
+            .get_or_init(|| (0..SHARDS).map(|_| ShardLock::default()).collect())
     }
 
     /// Whether database `db`'s shards exist: one that nothing ever locked is empty,
@@ -119,12 +129,12 @@ impl Keyspace {
     /// a snapshot) skips it rather than allocating it. Once live, a db stays live.
     #[inline]
     pub fn is_live(&self, db: usize) -> bool {
-        self.dbs.get(db).is_some_and(|d| d.get().is_some())
+        self.dbs.get(db).is_some_and(|d| d.shards.get().is_some())
     }
 
     /// Shard `id` alone, or `None` when its database is not live (it is empty).
     pub fn lock_one_live(&self, id: LockId) -> Option<MutexGuard<'_, Shard>> {
-        let shards = self.dbs.get(id as usize / SHARDS)?.get()?;
+        let shards = self.dbs.get(id as usize / SHARDS)?.shards.get()?;
         Some(shards[id as usize % SHARDS].0.lock())
     }
 
@@ -148,6 +158,8 @@ impl Keyspace {
 pub struct LockSet<'k> {
     ks: &'k Keyspace,
     held: SmallVec<[(LockId, MutexGuard<'k, Shard>); 4]>,
+    /// The empty dbs held shut (by their gates) instead of locked.
+    shut: Vec<(usize, MutexGuard<'k, ()>)>,
 }
 
 impl<'k> LockSet<'k> {
@@ -156,6 +168,7 @@ impl<'k> LockSet<'k> {
         LockSet {
             ks,
             held: SmallVec::new(),
+            shut: Vec::new(),
         }
     }
 
@@ -187,7 +200,11 @@ impl<'k> LockSet<'k> {
                 };
                 held.push((id, guard));
             }
-            return LockSet { ks, held };
+            return LockSet {
+                ks,
+                held,
+                shut: Vec::new(),
+            };
         }
     }
 
@@ -257,6 +274,41 @@ impl<'k> LockSet<'k> {
         Self::lock(ks, &mut ids)
     }
 
+    /// Locks every shard of the live databases in `dbs` and holds the empty ones
+    /// shut (their gates), without allocating them: for commands that change
+    /// nothing in an empty db (FLUSHDB, FLUSHALL). A flush on a fresh server would
+    /// otherwise bring fifteen unused dbs to life, 3 MB of used memory for good.
+    ///
+    /// The gates come after the shards (out of id order): a gate is otherwise only
+    /// taken to allocate a db, with nothing else waited for while it is held, so
+    /// this cannot wait in a cycle. A db that came to life before its gate was
+    /// taken has its shards locked only after the others, out of order: then
+    /// everything is let go and taken again.
+    pub fn lock_live_dbs(ks: &'k Keyspace, dbs: std::ops::Range<usize>) -> Self {
+        let dbs = dbs.start.min(ks.db_count())..dbs.end.min(ks.db_count());
+        loop {
+            let live: SmallVec<[usize; 16]> = dbs.clone().filter(|&d| ks.is_live(d)).collect();
+            let mut set = Self::lock_dbs(ks, live.iter().copied());
+            let mut woke = false;
+            for db in dbs.clone().filter(|d| !live.contains(d)) {
+                let gate = ks.dbs[db].gate.lock();
+                if ks.is_live(db) {
+                    woke = true;
+                    break;
+                }
+                set.shut.push((db, gate));
+            }
+            if !woke {
+                return set;
+            }
+        }
+    }
+
+    /// Whether `db` is held shut (empty, not allocated).
+    fn shuts(&self, db: usize) -> bool {
+        self.shut.iter().any(|(d, _)| *d == db)
+    }
+
     /// The keyspace these locks belong to.
     pub fn keyspace(&self) -> &'k Keyspace {
         self.ks
@@ -270,7 +322,7 @@ impl<'k> LockSet<'k> {
     /// The held shard `id`. A shard that was not declared is taken only if that cannot
     /// deadlock (it is free right now, or above every held id); otherwise `None`.
     pub fn shard(&mut self, id: LockId) -> Option<&mut Shard> {
-        if id as usize >= self.ks.db_count() * SHARDS {
+        if id as usize >= self.ks.db_count() * SHARDS || self.shuts(id as usize / SHARDS) {
             return None;
         }
         let pos = match self.held.binary_search_by_key(&id, |(i, _)| *i) {

@@ -263,11 +263,63 @@ fn only_the_dbs_used_hold_shards() {
     assert_eq!(crate::testkit::run(&e, &mut c, "DBSIZE"), ":1\r\n");
     assert_eq!(live(&e), vec![0, 9]);
     assert_eq!(e.db_sizes(9), (1, 0));
-    // MOVE to an unused db allocates it; FLUSHALL locks (so allocates) them all.
+    // MOVE to an unused db allocates it; FLUSHDB and FLUSHALL hold the empty
+    // ones shut without allocating them.
     assert_eq!(crate::testkit::run(&e, &mut c, "MOVE k 2"), ":1\r\n");
     assert_eq!(live(&e), vec![0, 2, 9]);
+    assert_eq!(crate::testkit::run(&e, &mut c, "FLUSHALL"), "+OK\r\n");
+    crate::testkit::run(&e, &mut c, "SELECT 4");
+    assert_eq!(crate::testkit::run(&e, &mut c, "FLUSHDB"), "+OK\r\n");
+    assert_eq!(crate::testkit::run(&e, &mut c, "DBSIZE"), ":0\r\n");
+    assert_eq!(crate::testkit::run(&e, &mut c, "KEYS *"), "*0\r\n");
+    assert_eq!(live(&e), vec![0, 2, 9]);
+    assert_eq!(crate::testkit::run(&e, &mut c, "RANDOMKEY"), "$-1\r\n");
+    assert_eq!(
+        live(&e),
+        vec![0, 2, 4, 9],
+        "RANDOMKEY locks (so allocates) its db"
+    );
+    crate::testkit::run(&e, &mut c, "SELECT 5");
+    assert_eq!(crate::testkit::run(&e, &mut c, "FLUSHDB ASYNC"), "+OK\r\n");
+    assert_eq!(live(&e), vec![0, 2, 4, 9]);
+    // A transaction locks the union of its commands' ids: its flush allocates.
+    crate::testkit::run(&e, &mut c, "MULTI");
     crate::testkit::run(&e, &mut c, "FLUSHALL");
+    assert_eq!(crate::testkit::run(&e, &mut c, "EXEC"), "*1\r\n+OK\r\n");
     assert_eq!(live(&e).len(), e.keyspace.db_count());
+}
+
+/// A flush holding an empty db shut makes a write to that db wait until the
+/// flush is over (so the write comes after it in the replication stream, and
+/// survives it as on a replica), and two flushes of the same empty dbs do not
+/// wait on each other for good.
+#[test]
+fn a_write_to_an_empty_db_waits_for_the_flush_holding_it() {
+    use crate::keyspace::LockSet;
+    let e = Engine::new(Config::default(), &[]);
+    let ks = &e.keyspace;
+    let set = LockSet::lock_live_dbs(ks, 0..ks.db_count());
+    assert_eq!(set.len(), SHARDS, "db 0's shards, the other dbs shut");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let _w = ks.lock_one((5 * SHARDS) as LockId);
+            tx.send(()).unwrap();
+        });
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(200))
+                .is_err(),
+            "the write did not wait for the flush"
+        );
+        assert!(!ks.is_live(5));
+        drop(set);
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the write ran once the flush was over");
+    });
+    assert!(ks.is_live(5));
+    // Db 5 came to life: the next flush locks its shards.
+    let set = LockSet::lock_live_dbs(ks, 0..ks.db_count());
+    assert_eq!(set.len(), 2 * SHARDS);
 }
 
 /// Whether `key` (db 0) is held inline (see `keyspace/node.rs`).
