@@ -195,8 +195,8 @@ where
                                 close = true;
                                 break;
                             }
-                            if out.allocated() > obuf_accounted + READ_CHUNK
-                                && state.client_mem.on()
+                            if state.client_mem.on()
+                                && out.allocated() > obuf_accounted + READ_CHUNK
                             {
                                 // Replies piling up within one batch count now, as
                                 // Redis updates a client's memory after each
